@@ -1,0 +1,109 @@
+// Package apierr defines the errors Trent's service layer returns to the wire
+// layer: an AWS exception name and its message. Service code builds them with
+// the constructors below; only internal/awsproto turns them into HTTP status
+// codes and JSON bodies. Nothing here may carry plaintext or key material: the
+// message is shown to the caller and may be written to logs and audit events.
+package apierr
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Exception names as AWS KMS spells them on the wire (the "__type" member).
+const (
+	AccessDenied               = "AccessDeniedException"
+	AlreadyExists              = "AlreadyExistsException"
+	Conflict                   = "ConflictException"
+	DependencyTimeout          = "DependencyTimeoutException"
+	Disabled                   = "DisabledException"
+	DryRunOperation            = "DryRunOperationException"
+	IncorrectKey               = "IncorrectKeyException"
+	InvalidAliasName           = "InvalidAliasNameException"
+	InvalidArn                 = "InvalidArnException"
+	InvalidCiphertext          = "InvalidCiphertextException"
+	InvalidGrantToken          = "InvalidGrantTokenException"
+	InvalidKeyUsage            = "InvalidKeyUsageException"
+	InvalidMarker              = "InvalidMarkerException"
+	InvalidSignature           = "InvalidSignatureException"
+	KMSInternal                = "KMSInternalException"
+	KMSInvalidMac              = "KMSInvalidMacException"
+	KMSInvalidSignature        = "KMSInvalidSignatureException"
+	KMSInvalidState            = "KMSInvalidStateException"
+	KeyUnavailable             = "KeyUnavailableException"
+	LimitExceeded              = "LimitExceededException"
+	MalformedPolicyDocument    = "MalformedPolicyDocumentException"
+	MissingAuthenticationToken = "MissingAuthenticationTokenException"
+	IncompleteSignature        = "IncompleteSignatureException"
+	NotFound                   = "NotFoundException"
+	RequestEntityTooLarge      = "RequestEntityTooLargeException"
+	Serialization              = "SerializationException"
+	Tag                        = "TagException"
+	Throttling                 = "ThrottlingException"
+	UnknownOperation           = "UnknownOperationException"
+	UnrecognizedClient         = "UnrecognizedClientException"
+	UnsupportedOperation       = "UnsupportedOperationException"
+	Validation                 = "ValidationException"
+)
+
+// Error is an AWS-shaped error: the exception name and the message the caller
+// sees. A nil-message exception (InvalidCiphertextException, for one) has
+// Message "" and is sent without a message member, as AWS does.
+type Error struct {
+	Code    string
+	Message string
+	// Cause is kept for logs only; it is never sent to the caller.
+	Cause error
+}
+
+func (e *Error) Error() string {
+	if e.Message == "" {
+		return e.Code
+	}
+	return e.Code + ": " + e.Message
+}
+
+func (e *Error) Unwrap() error { return e.Cause }
+
+// New returns an Error with a formatted message.
+func New(code, format string, args ...any) *Error {
+	if len(args) == 0 {
+		return &Error{Code: code, Message: format}
+	}
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// Internal wraps an unexpected failure. The caller sees KMSInternalException
+// with no detail; the cause stays in the server's log.
+func Internal(cause error) *Error {
+	return &Error{Code: KMSInternal, Cause: cause}
+}
+
+// As extracts the *Error from err; anything else becomes an internal error so
+// that an unexpected failure never leaks its text to the caller.
+func As(err error) *Error {
+	var e *Error
+	if errors.As(err, &e) {
+		return e
+	}
+	return Internal(err)
+}
+
+// Is reports whether err is an *Error with the given code.
+func Is(err error, code string) bool {
+	var e *Error
+	return errors.As(err, &e) && e.Code == code
+}
+
+// HTTPStatus is the status code AWS KMS uses for an exception: 500 for the
+// three server faults, 413 for a body over the cap, 400 for everything else
+// (KMS answers NotFoundException and AccessDeniedException with 400 too).
+func HTTPStatus(code string) int {
+	switch code {
+	case KMSInternal, DependencyTimeout, KeyUnavailable:
+		return 500
+	case RequestEntityTooLarge:
+		return 413
+	}
+	return 400
+}
