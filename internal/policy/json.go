@@ -1,0 +1,129 @@
+package policy
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"strings"
+)
+
+// checkDepth rejects a document whose arrays and objects nest deeper than
+// max, by a linear scan of the raw text before any decoding. It does not
+// validate syntax: brackets inside strings are skipped, and unbalanced
+// brackets are left for the decoder to report.
+func checkDepth(doc string, max int) error {
+	depth := 0
+	inString, escaped := false, false
+	for i := 0; i < len(doc); i++ {
+		c := doc[i]
+		if inString {
+			switch {
+			case escaped:
+				escaped = false
+			case c == '\\':
+				escaped = true
+			case c == '"':
+				inString = false
+			}
+			continue
+		}
+		switch c {
+		case '"':
+			inString = true
+		case '{', '[':
+			depth++
+			if depth > max {
+				return malformed("Policy document is nested more than %d levels deep.", max)
+			}
+		case '}', ']':
+			depth--
+		}
+	}
+	return nil
+}
+
+// value is a decoded JSON value: map[string]value, []value, string,
+// json.Number, bool or nil (null).
+type value = any
+
+// decode decodes doc, which must hold exactly one JSON value, into a tree of
+// values. Unlike encoding/json's map decoding it rejects an object that has
+// the same key twice, and it keeps numbers as their literal text.
+func decode(doc string) (value, error) {
+	if strings.TrimLeft(doc, " \t\r\n") == "" {
+		return nil, malformed("Policy document is not valid JSON (the document is empty).")
+	}
+	dec := json.NewDecoder(strings.NewReader(doc))
+	dec.UseNumber()
+	v, err := decodeValue(dec)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, syntaxError(dec, err)
+	}
+	return v, nil
+}
+
+func decodeValue(dec *json.Decoder) (value, error) {
+	tok, err := dec.Token()
+	if err != nil {
+		return nil, syntaxError(dec, err)
+	}
+	switch t := tok.(type) {
+	case json.Delim:
+		switch t {
+		case '{':
+			obj := map[string]value{}
+			for dec.More() {
+				kt, err := dec.Token()
+				if err != nil {
+					return nil, syntaxError(dec, err)
+				}
+				key, ok := kt.(string)
+				if !ok { // encoding/json reports this itself; be safe anyway
+					return nil, syntaxError(dec, nil)
+				}
+				if _, dup := obj[key]; dup {
+					return nil, malformed("Policy document contains the key %s more than once in the same object.", echo(key))
+				}
+				v, err := decodeValue(dec)
+				if err != nil {
+					return nil, err
+				}
+				obj[key] = v
+			}
+			if _, err := dec.Token(); err != nil { // the closing '}'
+				return nil, syntaxError(dec, err)
+			}
+			return obj, nil
+		case '[':
+			arr := []value{}
+			for dec.More() {
+				v, err := decodeValue(dec)
+				if err != nil {
+					return nil, err
+				}
+				arr = append(arr, v)
+			}
+			if _, err := dec.Token(); err != nil { // the closing ']'
+				return nil, syntaxError(dec, err)
+			}
+			return arr, nil
+		}
+		return nil, syntaxError(dec, nil) // a stray '}' or ']'
+	default:
+		return t, nil // string, json.Number, bool or nil
+	}
+}
+
+// syntaxError reports a document that is not one well-formed JSON value. The
+// offset comes from the decoder, never from the text, so nothing the caller
+// sent is echoed.
+func syntaxError(dec *json.Decoder, err error) error {
+	var se *json.SyntaxError
+	if errors.As(err, &se) {
+		return malformed("Policy document is not valid JSON (syntax error at byte offset %d).", se.Offset)
+	}
+	return malformed("Policy document is not valid JSON (syntax error at byte offset %d).", dec.InputOffset())
+}

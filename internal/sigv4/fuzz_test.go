@@ -1,0 +1,179 @@
+package sigv4
+
+import (
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"reflect"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/trent-kms/trent/internal/apierr"
+)
+
+// authorizationSeeds is the seed corpus of FuzzParseAuthorization and, with
+// the signed request that verifySeeds adds, of FuzzVerify.
+// TestFuzzSeedCorpora keeps it from silently vanishing.
+var authorizationSeeds = []string{
+	"AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20190430/us-east-1/kms/aws4_request, SignedHeaders=content-type;host;x-amz-date;x-amz-target, Signature=5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31",
+	"AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20190430/us-east-1/kms/aws4_request,SignedHeaders=host;x-amz-date,Signature=00",
+	"AWS4-HMAC-SHA256 Signature=b,    Credential,    SignedHeaders",
+	"AWS4-HMAC-SHA256 Credential=a/b/c/d, SignedHeaders=host, Signature=0",
+	"AWS4-HMAC-SHA256 Credential=a/b/c/d/e/f, SignedHeaders=host;;x, Signature=0",
+	"AWS4-HMAC-SHA256 Credential=a/b/c/d/e//, SignedHeaders=, Signature=0, Signature=1",
+	"AWS4-HMAC-SHA256 Credential=a=b/c/d/e/f, SignedHeaders=host;, Signature==",
+	"AWS4-HMAC-SHA256",
+	"AWS4-HMAC-SHA512 Credential=x",
+	"Bearer eyJhbGciOiJIUzI1NiJ9",
+	"AWS AKIAIOSFODNN7EXAMPLE:frJIUN8DYpKDtOLCwo//yllqDzg=",
+	"",
+	" ",
+	",,,",
+}
+
+type verifySeed struct {
+	auth, date string
+	body       []byte
+}
+
+// verifySeeds returns the seeds of FuzzVerify: one request signed by the SDK
+// (which verifies) and the authorization seeds with it.
+func verifySeeds(tb testing.TB) []verifySeed {
+	r := newRequest("Encrypt", testBody)
+	sign(tb, r, testBody, defaults())
+	seeds := []verifySeed{{r.Header.Get("Authorization"), r.Header.Get("X-Amz-Date"), []byte(testBody)}}
+	for _, a := range authorizationSeeds {
+		seeds = append(seeds, verifySeed{a, "20190430T105409Z", []byte(testBody)})
+	}
+	seeds = append(seeds, verifySeed{seeds[0].auth, "20190430T105409", nil})
+	return seeds
+}
+
+func TestFuzzSeedCorpora(t *testing.T) {
+	if len(authorizationSeeds) == 0 {
+		t.Fatal("FuzzParseAuthorization has no seeds")
+	}
+	var parsed, rejected int
+	for _, s := range authorizationSeeds {
+		if _, err := ParseAuthorization(s); err == nil {
+			parsed++
+		} else {
+			rejected++
+		}
+	}
+	if parsed == 0 || rejected == 0 {
+		t.Fatalf("seeds: %d parse, %d are rejected; want some of each", parsed, rejected)
+	}
+
+	seeds := verifySeeds(t)
+	if len(seeds) == 0 {
+		t.Fatal("FuzzVerify has no seeds")
+	}
+	var ok, failed int
+	for _, s := range seeds {
+		if _, err := verifyOne(s.auth, s.date, s.body); err == nil {
+			ok++
+		} else {
+			failed++
+		}
+	}
+	if ok == 0 || failed == 0 {
+		t.Fatalf("seeds: %d verify, %d fail; want some of each", ok, failed)
+	}
+}
+
+func FuzzParseAuthorization(f *testing.F) {
+	for _, s := range authorizationSeeds {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, h string) {
+		a, err := ParseAuthorization(h)
+		if err != nil {
+			var ae *apierr.Error
+			if !errors.As(err, &ae) || ae.Code != apierr.IncompleteSignature {
+				t.Fatalf("error %T %v, want IncompleteSignatureException", err, err)
+			}
+			if len(ae.Message) > 4*maxEcho+300 {
+				t.Fatalf("message of %d bytes", len(ae.Message))
+			}
+			return
+		}
+		if a.Signature == "" || a.Terminator == "" {
+			t.Fatalf("parsed %+v: empty signature or terminator", a)
+		}
+		for _, s := range []string{a.AccessKeyID, a.Date, a.Region, a.Service, a.Terminator} {
+			if strings.ContainsAny(s, "/,") {
+				t.Fatalf("parsed %+v: scope element %q holds a separator", a, s)
+			}
+		}
+		for _, s := range a.SignedHeaders {
+			if s == "" || strings.ContainsAny(s, ";,") {
+				t.Fatalf("parsed %+v: bad signed header %q", a, s)
+			}
+		}
+		// What parsed must print and parse back to the same thing.
+		again := Algorithm + " Credential=" + strings.Join([]string{a.AccessKeyID, a.Date, a.Region, a.Service, a.Terminator}, "/") +
+			", SignedHeaders=" + strings.Join(a.SignedHeaders, ";") + ", Signature=" + a.Signature
+		b, err := ParseAuthorization(again)
+		if err != nil {
+			t.Fatalf("%q parsed to %+v, which prints as %q and does not parse: %v", h, a, again, err)
+		}
+		if !reflect.DeepEqual(a, b) {
+			t.Fatalf("%q parsed to %+v, which prints as %q and parses to %+v", h, a, again, b)
+		}
+	})
+}
+
+// verifyOne verifies a KMS request carrying the given Authorization and
+// X-Amz-Date, against the test credential at t0.
+func verifyOne(auth, date string, body []byte) (*Credential, error) {
+	r := httptest.NewRequest(http.MethodPost, "https://"+testHost+"/", nil)
+	r.Header.Set("Content-Type", "application/x-amz-json-1.1")
+	r.Header.Set("X-Amz-Target", "TrentService.Encrypt")
+	r.Header.Set("User-Agent", "aws-sdk-go-v2/1.48.0")
+	r.Header.Set("Content-Length", strconv.Itoa(len(testBody))) // as signed
+	if auth != "" {
+		r.Header.Set("Authorization", auth)
+	}
+	if date != "" {
+		r.Header.Set("X-Amz-Date", date)
+	}
+	return newVerifier(t0).Verify(r, body)
+}
+
+func FuzzVerify(f *testing.F) {
+	seeds := verifySeeds(f)
+	for _, s := range seeds {
+		f.Add(s.auth, s.date, s.body)
+	}
+	valid := seeds[0]
+	f.Fuzz(func(t *testing.T, auth, date string, body []byte) {
+		cred, err := verifyOne(auth, date, body)
+		if err == nil {
+			if cred != testCredential {
+				t.Fatalf("Verify returned %+v", cred)
+			}
+			// Only the exact signed request may pass.
+			if string(body) != testBody || date != valid.date || !strings.HasSuffix(auth, valid.auth[len(valid.auth)-64:]) {
+				t.Fatalf("Verify accepted auth %q date %q body %q", auth, date, body)
+			}
+			return
+		}
+		if cred != nil {
+			t.Fatal("credential returned with an error")
+		}
+		var ae *apierr.Error
+		if !errors.As(err, &ae) {
+			t.Fatalf("error %T %v is not an *apierr.Error", err, err)
+		}
+		switch ae.Code {
+		case apierr.MissingAuthenticationToken, apierr.IncompleteSignature, apierr.InvalidSignature, apierr.UnrecognizedClient:
+		default:
+			t.Fatalf("unexpected code %s: %v", ae.Code, err)
+		}
+		if strings.Contains(ae.Message, testSecret) {
+			t.Fatalf("message holds the secret: %q", ae.Message)
+		}
+	})
+}

@@ -1,0 +1,248 @@
+// Package sqlite implements store.Store on one SQLite database file, the
+// embedded default for a single Trent node (modernc.org/sqlite, pure Go).
+//
+// Open the file with Open and hand the *DB to the service as a store.Store;
+// Close it once, after every other call has returned. The schema is created
+// and upgraded by the embedded migrations when the file is opened. A
+// database written by a newer Trent (a migration this binary does not know)
+// is refused, never guessed at.
+//
+// The package stores the bytes it is given: it never wraps, unwraps or
+// inspects secrets, and it never reports a driver error type to a caller —
+// only the sentinels of package store, wrapped with context.
+//
+// Connections: all writes go through one connection (SQLite has one writer
+// at a time; queueing writers in database/sql instead of in SQLite's busy
+// handler means concurrent writers in this process never see SQLITE_BUSY),
+// and every write transaction starts with BEGIN IMMEDIATE, so it holds the
+// write lock from its first statement and cannot fail to upgrade a read lock
+// halfway through. Reads go through a separate pool of read-only
+// (query_only) connections and run concurrently with each other and with the
+// writer, which WAL mode allows. synchronous=FULL makes every commit wait
+// for the WAL to reach stable storage before it is acknowledged.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"math"
+	"net/url"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+
+	sqlite "modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/trent-kms/trent/internal/store"
+)
+
+var _ store.Store = (*DB)(nil)
+
+// busyTimeout is how long a statement waits for a lock held by another
+// connection before failing with SQLITE_BUSY. Inside one process the writer
+// pool already serializes writes; the wait matters for another process
+// holding the file (a CLI command, a backup) and for WAL checkpoints.
+const busyTimeout = 10 * time.Second
+
+// DB is a Trent store in one SQLite database file. It is safe for concurrent
+// use.
+type DB struct {
+	path string
+	w    *sql.DB // exactly one connection; every write goes here
+	r    *sql.DB // read-only connections, for queries
+}
+
+// Open opens the database file at path, creating it if needed, switches it
+// to WAL mode and applies any migrations it lacks. path names a file in the
+// file system; ":memory:" and URIs are refused, since the writer and the
+// readers must share one database.
+func Open(path string) (*DB, error) {
+	if path == "" || path == ":memory:" || strings.HasPrefix(path, "file:") {
+		return nil, fmt.Errorf("sqlite: open %q: want the path of a database file", path)
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	ctx := context.Background()
+
+	w, err := sql.Open("sqlite", dsn(abs, true))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open %s: %w", abs, err)
+	}
+	// One writer, kept open for the life of the DB.
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	w.SetConnMaxLifetime(0)
+	w.SetConnMaxIdleTime(0)
+	if err := checkWriter(ctx, w); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", abs, err)
+	}
+	if err := migrate(ctx, w); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", abs, err)
+	}
+
+	r, err := sql.Open("sqlite", dsn(abs, false))
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", abs, err)
+	}
+	n := max(4, runtime.GOMAXPROCS(0))
+	r.SetMaxOpenConns(n)
+	r.SetMaxIdleConns(n) // opening a connection re-reads the schema: keep them
+	r.SetConnMaxLifetime(0)
+	r.SetConnMaxIdleTime(0)
+	if err := r.PingContext(ctx); err != nil {
+		r.Close()
+		w.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", abs, err)
+	}
+	return &DB{path: abs, w: w, r: r}, nil
+}
+
+// dsn is the modernc.org/sqlite data source name for the file at abs. The
+// pragmas run on every new connection of the pool.
+func dsn(abs string, writer bool) string {
+	p := filepath.ToSlash(abs)
+	if !strings.HasPrefix(p, "/") {
+		p = "/" + p // a Windows drive letter: file:///C:/…
+	}
+	// An escaped path: '?', '#' and '%' in a file name must not be read as
+	// the start of the query or an escape.
+	u := url.URL{Scheme: "file", Path: p}
+	q := url.Values{}
+	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busyTimeout.Milliseconds()))
+	q.Add("_pragma", "foreign_keys(1)")
+	q.Add("_pragma", "synchronous(FULL)")
+	if writer {
+		q.Add("_pragma", "journal_mode(WAL)")
+		q.Set("_txlock", "immediate")
+	} else {
+		q.Add("_pragma", "query_only(1)")
+	}
+	return u.String() + "?" + q.Encode()
+}
+
+// checkWriter opens the writer connection and checks that the pragmas took:
+// journal_mode=WAL is refused silently by some file systems.
+func checkWriter(ctx context.Context, w *sql.DB) error {
+	var mode string
+	if err := w.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
+		return err
+	}
+	if !strings.EqualFold(mode, "wal") {
+		return fmt.Errorf("journal_mode is %q, want wal", mode)
+	}
+	var sync int
+	if err := w.QueryRowContext(ctx, "PRAGMA synchronous").Scan(&sync); err != nil {
+		return err
+	}
+	if sync != 2 { // FULL
+		return fmt.Errorf("synchronous is %d, want 2 (FULL)", sync)
+	}
+	return nil
+}
+
+// Path returns the absolute path of the database file.
+func (db *DB) Path() string { return db.path }
+
+// Close closes the readers, then the writer. Closing the last connection
+// checkpoints the WAL into the database file.
+func (db *DB) Close() error {
+	errR := db.r.Close()
+	errW := db.w.Close()
+	if err := errors.Join(errR, errW); err != nil {
+		return fmt.Errorf("sqlite: close %s: %w", db.path, err)
+	}
+	return nil
+}
+
+// wrapErr maps err to the store sentinels where one applies and adds
+// context: "sqlite: <op>: …". A unique or primary-key violation is
+// store.ErrExists; sql.ErrNoRows and a foreign-key violation (a row that
+// refers to a key that does not exist) are store.ErrNotFound. The driver's
+// message stays in the text but its type is not wrapped.
+func wrapErr(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("sqlite: %s: %w", op, store.ErrNotFound)
+	}
+	if e, ok := errors.AsType[*sqlite.Error](err); ok {
+		switch e.Code() {
+		case sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY, sqlite3.SQLITE_CONSTRAINT_UNIQUE:
+			return fmt.Errorf("sqlite: %s: %w (%v)", op, store.ErrExists, err)
+		case sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY:
+			return fmt.Errorf("sqlite: %s: %w (%v)", op, store.ErrNotFound, err)
+		}
+		return fmt.Errorf("sqlite: %s: %v", op, err)
+	}
+	return fmt.Errorf("sqlite: %s: %w", op, err)
+}
+
+// The range of time.Time that Unix nanoseconds in an int64 can hold:
+// about 1677-09-21 to 2262-04-11.
+var (
+	minTime = time.Unix(0, math.MinInt64)
+	maxTime = time.Unix(0, math.MaxInt64)
+)
+
+// toNanos converts t for storage: NULL for the zero time, else Unix
+// nanoseconds. A time outside the range an int64 holds is an error rather
+// than a silently wrong value.
+func toNanos(t time.Time) (sql.NullInt64, error) {
+	if t.IsZero() {
+		return sql.NullInt64{}, nil
+	}
+	if t.Before(minTime) || t.After(maxTime) {
+		return sql.NullInt64{}, fmt.Errorf("time %s outside the storable range", t.Format(time.RFC3339Nano))
+	}
+	return sql.NullInt64{Int64: t.UnixNano(), Valid: true}, nil
+}
+
+// fromNanos is the inverse of toNanos: the zero time for NULL, else the
+// instant in UTC.
+func fromNanos(n sql.NullInt64) time.Time {
+	if !n.Valid {
+		return time.Time{}
+	}
+	return time.Unix(0, n.Int64).UTC()
+}
+
+// normTime returns t as it reads back after storage: UTC, without a
+// monotonic clock reading.
+func normTime(t time.Time) time.Time {
+	if t.IsZero() {
+		return time.Time{}
+	}
+	return t.UTC().Round(0)
+}
+
+// blob returns b, or an empty non-nil slice for nil: the driver binds a nil
+// slice as NULL, which the NOT NULL BLOB columns refuse.
+func blob(b []byte) []byte {
+	if b == nil {
+		return []byte{}
+	}
+	return b
+}
+
+// boolInt is the INTEGER 0/1 form of b.
+func boolInt(b bool) int64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// rollback ends tx if it has not been committed; the error of a rollback
+// after a failed statement adds nothing, and after Commit it is
+// sql.ErrTxDone.
+func rollback(tx *sql.Tx) { _ = tx.Rollback() }
