@@ -1,0 +1,39 @@
+# The whole test suite: `make test` installs what it needs (scripts/test-deps.sh)
+# and runs vet, staticcheck, the unit and end-to-end tests (fuzz seed corpora
+# included), and the race detector over the concurrent packages.
+GO ?= go
+STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
+
+.PHONY: test deps vet staticcheck unit race fuzz bench build
+
+test: deps vet staticcheck unit race
+
+deps:
+	./scripts/test-deps.sh
+
+build:
+	$(GO) build -o trent ./cmd/trent
+
+vet:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
+	$(GO) vet ./...
+
+staticcheck:
+	$(GO) run $(STATICCHECK) ./...
+
+unit:
+	TRENT_REQUIRE_AWSCLI=1 $(GO) test -count=1 ./...
+
+race:
+	$(GO) test -count=1 -race ./internal/kms/... ./internal/sigv4/... ./internal/store/... ./internal/server/...
+
+# Short fuzzing runs of every fuzz target (not part of `make test`).
+fuzz:
+	@for pkg in $$($(GO) list ./...); do \
+	  for t in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+	    echo "== $$pkg $$t"; $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime 20s $$pkg || exit 1; \
+	  done; \
+	done
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./internal/e2e/ ./internal/keys/ ./internal/sigv4/

@@ -1,0 +1,262 @@
+// Package app assembles a Trent server from its parts: it opens the data
+// directory, unseals the root key, and wires store, KMS service, identity
+// and HTTP handler together. cmd/trent and the end-to-end tests both build
+// their servers through it, so tests exercise the same wiring as users.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+
+	"github.com/trent-kms/trent/internal/clock"
+	"github.com/trent-kms/trent/internal/iam"
+	"github.com/trent-kms/trent/internal/kms"
+	"github.com/trent-kms/trent/internal/seal"
+	"github.com/trent-kms/trent/internal/server"
+	"github.com/trent-kms/trent/internal/sigv4"
+	"github.com/trent-kms/trent/internal/store"
+	"github.com/trent-kms/trent/internal/store/sqlite"
+)
+
+// Installation modes, recorded in the store when a data directory is made.
+const (
+	ModeDev        = "dev"
+	ModeProduction = "production"
+
+	DefaultAccount = "111122223333"
+	DefaultRegion  = "us-east-1"
+
+	dbFile         = "trent.db"
+	devSealKeyFile = "dev-seal.key"
+
+	settingMode       = "mode"
+	settingAccount    = "account"
+	settingRegion     = "region"
+	settingSealer     = "seal.provider"
+	settingSealedRoot = "seal.root"
+)
+
+// Config says which data directory to open and how.
+type Config struct {
+	DataDir string
+	Dev     bool
+	// Region overrides the stored region (dev mode only).
+	Region string
+	// SealKeyFile is the key file that seals the root key of a production
+	// installation; default <DataDir>/seal.key.
+	SealKeyFile string
+	Clock       clock.Clock
+	Logger      *slog.Logger
+}
+
+// App is an opened Trent installation.
+type App struct {
+	Store     store.Store
+	KMS       *kms.Service
+	Directory *iam.Directory
+	Verifier  *sigv4.Verifier
+	Handler   http.Handler
+	Account   string
+	Region    string
+	Mode      string
+	root      *seal.RootKey
+}
+
+// DefaultSealKeyFile is where init puts the production seal key file when
+// no path is given.
+func DefaultSealKeyFile(dataDir string) string { return filepath.Join(dataDir, "seal.key") }
+
+// Init creates a production installation in dataDir: the store, a root key
+// sealed by a new key file, the account and its root access key, whose
+// secret is returned once.
+func Init(ctx context.Context, dataDir, sealKeyFile, account, region string) (accessKeyID, secret string, err error) {
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return "", "", fmt.Errorf("create data dir: %w", err)
+	}
+	if _, err := os.Stat(filepath.Join(dataDir, dbFile)); err == nil {
+		return "", "", fmt.Errorf("%s already holds a Trent installation", dataDir)
+	}
+	if sealKeyFile == "" {
+		sealKeyFile = DefaultSealKeyFile(dataDir)
+	}
+	kf, err := seal.CreateKeyFile(sealKeyFile)
+	if err != nil {
+		return "", "", fmt.Errorf("create seal key file: %w", err)
+	}
+	st, root, err := create(ctx, dataDir, kf, ModeProduction, account, region)
+	if err != nil {
+		return "", "", err
+	}
+	defer st.Close()
+	defer root.Destroy()
+	return iam.NewDirectory(st, root).CreateAccessKey(ctx, account)
+}
+
+// create makes the store of a new installation and its root key.
+func create(ctx context.Context, dataDir string, p seal.Provider, mode, account, region string) (store.Store, *seal.RootKey, error) {
+	raw, err := seal.GenerateRootKey()
+	if err != nil {
+		return nil, nil, fmt.Errorf("generate root key: %w", err)
+	}
+	defer clear(raw)
+	sealed, err := p.Seal(raw)
+	if err != nil {
+		return nil, nil, fmt.Errorf("seal root key: %w", err)
+	}
+	root, err := seal.NewRootKey(raw)
+	if err != nil {
+		return nil, nil, err
+	}
+	st, err := sqlite.Open(filepath.Join(dataDir, dbFile))
+	if err != nil {
+		return nil, nil, fmt.Errorf("open store: %w", err)
+	}
+	for _, s := range []struct {
+		name  string
+		value []byte
+	}{
+		{settingAccount, []byte(account)},
+		{settingRegion, []byte(region)},
+		{settingSealer, []byte(p.Name())},
+		{settingSealedRoot, sealed},
+		// mode last: a directory without it is an unfinished init.
+		{settingMode, []byte(mode)},
+	} {
+		if err := st.PutSetting(ctx, s.name, s.value); err != nil {
+			st.Close()
+			return nil, nil, fmt.Errorf("store setting %s: %w", s.name, err)
+		}
+	}
+	return st, root, nil
+}
+
+// Open opens (and in dev mode, creates) the installation in cfg.DataDir.
+func Open(ctx context.Context, cfg Config) (*App, error) {
+	log := cfg.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = clock.Real{}
+	}
+	st, root, err := openStore(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	a := &App{Store: st, root: root}
+	if err := a.loadSettings(ctx, cfg); err != nil {
+		a.Close()
+		return nil, err
+	}
+	a.KMS, err = kms.New(kms.Config{Store: st, Root: root, Account: a.Account, Region: a.Region, Clock: cfg.Clock, Logger: log})
+	if err != nil {
+		a.Close()
+		return nil, err
+	}
+	a.Directory = iam.NewDirectory(st, root)
+	a.Verifier = &sigv4.Verifier{Region: a.Region, Service: "kms", Lookup: a.Directory.Lookup}
+	a.Handler = server.New(a.KMS, a.Verifier, log)
+	return a, nil
+}
+
+func openStore(ctx context.Context, cfg Config) (store.Store, *seal.RootKey, error) {
+	dbPath := filepath.Join(cfg.DataDir, dbFile)
+	_, statErr := os.Stat(dbPath)
+	if errors.Is(statErr, os.ErrNotExist) {
+		if !cfg.Dev {
+			return nil, nil, fmt.Errorf("%s holds no Trent installation: run `trent init --data-dir %s` first, or use --dev", cfg.DataDir, cfg.DataDir)
+		}
+		if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+			return nil, nil, fmt.Errorf("create data dir: %w", err)
+		}
+		kf, err := seal.CreateKeyFile(filepath.Join(cfg.DataDir, devSealKeyFile))
+		if err != nil {
+			return nil, nil, fmt.Errorf("create dev seal key: %w", err)
+		}
+		region := cfg.Region
+		if region == "" {
+			region = DefaultRegion
+		}
+		return create(ctx, cfg.DataDir, kf, ModeDev, DefaultAccount, region)
+	}
+	st, err := sqlite.Open(dbPath)
+	if err != nil {
+		return nil, nil, fmt.Errorf("open store: %w", err)
+	}
+	mode, err := st.GetSetting(ctx, settingMode)
+	if err != nil {
+		st.Close()
+		return nil, nil, fmt.Errorf("%s: unfinished or foreign installation (no mode recorded): %w", cfg.DataDir, err)
+	}
+	switch {
+	case string(mode) == ModeProduction && cfg.Dev:
+		st.Close()
+		return nil, nil, fmt.Errorf("%s was made by `trent init`: serve it without --dev", cfg.DataDir)
+	case string(mode) == ModeDev && !cfg.Dev:
+		st.Close()
+		return nil, nil, fmt.Errorf("%s is a --dev data dir: serve it with --dev, or make a production one with `trent init`", cfg.DataDir)
+	}
+	keyFile := cfg.SealKeyFile
+	switch {
+	case string(mode) == ModeDev:
+		keyFile = filepath.Join(cfg.DataDir, devSealKeyFile)
+	case keyFile == "":
+		keyFile = DefaultSealKeyFile(cfg.DataDir)
+	}
+	kf, err := seal.OpenKeyFile(keyFile)
+	if err != nil {
+		st.Close()
+		return nil, nil, fmt.Errorf("open seal key file: %w", err)
+	}
+	sealed, err := st.GetSetting(ctx, settingSealedRoot)
+	if err != nil {
+		st.Close()
+		return nil, nil, fmt.Errorf("read sealed root key: %w", err)
+	}
+	raw, err := kf.Unseal(sealed)
+	if err != nil {
+		st.Close()
+		return nil, nil, fmt.Errorf("unseal root key with %s: %w", keyFile, err)
+	}
+	defer clear(raw)
+	root, err := seal.NewRootKey(raw)
+	if err != nil {
+		st.Close()
+		return nil, nil, err
+	}
+	return st, root, nil
+}
+
+func (a *App) loadSettings(ctx context.Context, cfg Config) error {
+	for _, s := range []struct {
+		name string
+		dst  *string
+	}{{settingMode, &a.Mode}, {settingAccount, &a.Account}, {settingRegion, &a.Region}} {
+		v, err := a.Store.GetSetting(ctx, s.name)
+		if err != nil {
+			return fmt.Errorf("read setting %s: %w", s.name, err)
+		}
+		*s.dst = string(v)
+	}
+	if cfg.Dev && cfg.Region != "" {
+		a.Region = cfg.Region
+	}
+	return nil
+}
+
+// Close closes the store and forgets the root key.
+func (a *App) Close() error {
+	var err error
+	if a.Store != nil {
+		err = a.Store.Close()
+	}
+	if a.root != nil {
+		a.root.Destroy()
+	}
+	return err
+}

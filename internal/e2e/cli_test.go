@@ -1,0 +1,186 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// awsCLI runs the AWS CLI against one endpoint in a directory of its own,
+// isolated from the user's AWS configuration.
+type awsCLI struct {
+	bin, dir, endpoint string
+	env                []string
+}
+
+// newAWSCLI finds the aws command. Without it the test is skipped, unless
+// TRENT_REQUIRE_AWSCLI is set (as CI sets it), when it fails.
+func newAWSCLI(t *testing.T, endpoint, id, secret string) *awsCLI {
+	t.Helper()
+	bin, err := exec.LookPath("aws")
+	if err != nil {
+		if os.Getenv("TRENT_REQUIRE_AWSCLI") != "" {
+			t.Fatalf("TRENT_REQUIRE_AWSCLI is set but the AWS CLI is not on PATH: %v", err)
+		}
+		t.Skip("the AWS CLI (aws) is not on PATH; set TRENT_REQUIRE_AWSCLI=1 to make this a failure")
+	}
+	dir := t.TempDir()
+	config := filepath.Join(dir, "aws-config")
+	creds := filepath.Join(dir, "aws-credentials")
+	for _, f := range []string{config, creds} {
+		if err := os.WriteFile(f, nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "AWS_") {
+			env = append(env, kv)
+		}
+	}
+	env = append(env,
+		"AWS_ACCESS_KEY_ID="+id,
+		"AWS_SECRET_ACCESS_KEY="+secret,
+		"AWS_CONFIG_FILE="+config,
+		"AWS_SHARED_CREDENTIALS_FILE="+creds,
+		"AWS_PAGER=",
+		"AWS_EC2_METADATA_DISABLED=true",
+		"AWS_MAX_ATTEMPTS=1",
+		"AWS_RETRY_MODE=standard",
+	)
+	return &awsCLI{bin: bin, dir: dir, endpoint: endpoint, env: env}
+}
+
+// run runs `aws --endpoint-url E --region us-east-1 kms ARGS…` and returns
+// its stdout, stderr and error.
+func (c *awsCLI) run(t *testing.T, args ...string) (stdout, stderr string, err error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, c.bin, append([]string{"--endpoint-url", c.endpoint, "--region", "us-east-1", "kms"}, args...)...)
+	cmd.Dir = c.dir
+	cmd.Env = c.env
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	err = cmd.Run()
+	return out.String(), errOut.String(), err
+}
+
+// mustRun is run that fails the test on a non-zero exit.
+func (c *awsCLI) mustRun(t *testing.T, args ...string) string {
+	t.Helper()
+	out, errOut, err := c.run(t, args...)
+	if err != nil {
+		t.Fatalf("aws kms %s: %v\nstdout: %s\nstderr: %s", strings.Join(args, " "), err, out, errOut)
+	}
+	return out
+}
+
+func TestAWSCLI(t *testing.T) {
+	id, secret := randomAccessKey(t)
+	// No --data-dir: the dev server makes a temporary one and removes it
+	// when it stops.
+	srv := startTrent(t, []string{"AWS_ACCESS_KEY_ID=" + id, "AWS_SECRET_ACCESS_KEY=" + secret})
+	dataDir := devDataDir(t, srv.Stderr())
+	t.Cleanup(func() { os.RemoveAll(dataDir) })
+	cli := newAWSCLI(t, srv.URL, id, secret)
+
+	var created struct {
+		KeyMetadata struct {
+			KeyId, Arn, Description, KeyState string
+		}
+	}
+	out := cli.mustRun(t, "create-key", "--description", "app", "--output", "json")
+	if err := json.Unmarshal([]byte(out), &created); err != nil {
+		t.Fatalf("create-key output %q: %v", out, err)
+	}
+	md := created.KeyMetadata
+	if md.KeyId == "" || md.Description != "app" || md.KeyState != "Enabled" || !strings.HasSuffix(md.Arn, ":key/"+md.KeyId) {
+		t.Fatalf("create-key: %+v", md)
+	}
+
+	cli.mustRun(t, "create-alias", "--alias-name", "alias/app", "--target-key-id", md.KeyId)
+
+	secretText := []byte("database password: hunter2\n\x00\xff binary tail")
+	if err := os.WriteFile(filepath.Join(cli.dir, "secret.txt"), secretText, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out = cli.mustRun(t, "encrypt", "--key-id", "alias/app", "--plaintext", "fileb://secret.txt",
+		"--output", "text", "--query", "CiphertextBlob")
+	ct, err := base64.StdEncoding.DecodeString(strings.TrimSpace(out))
+	if err != nil || len(ct) == 0 {
+		t.Fatalf("encrypt output %q is not base64: %v", out, err)
+	}
+	if bytes.Contains(ct, secretText) {
+		t.Fatal("the ciphertext contains the plaintext")
+	}
+	if err := os.WriteFile(filepath.Join(cli.dir, "ct.bin"), ct, 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	// Plaintext (base64 in text output), and the key the
+	// alias named, in one call: "<base64>\t<key ARN>".
+	out = cli.mustRun(t, "decrypt", "--ciphertext-blob", "fileb://ct.bin", "--output", "text", "--query", "[Plaintext,KeyId]")
+	ptB64, keyARN, _ := strings.Cut(strings.TrimSpace(out), "\t")
+	pt, err := base64.StdEncoding.DecodeString(ptB64)
+	if err != nil {
+		t.Fatalf("decrypt output %q is not base64: %v", out, err)
+	}
+	if !bytes.Equal(pt, secretText) {
+		t.Fatalf("decrypt = %q, want %q", pt, secretText)
+	}
+	if keyARN != md.Arn {
+		t.Fatalf("decrypt KeyId = %q, want %q (the key alias/app points at)", keyARN, md.Arn)
+	}
+
+	out = cli.mustRun(t, "schedule-key-deletion", "--key-id", md.KeyId, "--pending-window-in-days", "7", "--output", "json")
+	var sched struct {
+		KeyId, KeyState     string
+		PendingWindowInDays int
+	}
+	if err := json.Unmarshal([]byte(out), &sched); err != nil {
+		t.Fatalf("schedule-key-deletion output %q: %v", out, err)
+	}
+	if sched.KeyState != "PendingDeletion" || sched.PendingWindowInDays != 7 || sched.KeyId != md.Arn {
+		t.Fatalf("schedule-key-deletion: %+v", sched)
+	}
+
+	out, errOut, err := cli.run(t, "encrypt", "--key-id", "alias/app", "--plaintext", "fileb://secret.txt")
+	if err == nil {
+		t.Fatalf("encrypt under a key pending deletion succeeded: %s", out)
+	}
+	if !strings.Contains(errOut, "is pending deletion") || !strings.Contains(errOut, "KMSInvalidStateException") {
+		t.Fatalf("encrypt under a key pending deletion: stderr %q, want KMSInvalidStateException … is pending deletion", errOut)
+	}
+
+	// SIGTERM is a graceful stop: exit status 0, temporary data dir removed.
+	if err := srv.Stop(t); err != nil {
+		t.Fatalf("trent exited with %v after SIGTERM, want status 0\n%s", err, srv.Stderr())
+	}
+	if _, err := os.Stat(dataDir); !os.IsNotExist(err) {
+		t.Errorf("dev data dir %s still exists after a graceful stop (%v)", dataDir, err)
+	}
+}
+
+// devDataDir finds the data directory in the dev server's banner:
+// "… (dev mode, account A, region R, data in DIR)".
+func devDataDir(t *testing.T, stderr string) string {
+	t.Helper()
+	for _, line := range strings.Split(stderr, "\n") {
+		if !strings.Contains(line, "serving the AWS KMS API on ") {
+			continue
+		}
+		if _, rest, ok := strings.Cut(line, "data in "); ok {
+			return strings.TrimSuffix(rest, ")")
+		}
+	}
+	t.Fatalf("no data directory in trent's banner:\n%s", stderr)
+	return ""
+}

@@ -1,0 +1,130 @@
+// Package iam owns Trent's principals and their access keys. For now it
+// knows one principal per account, the account root, and serves the SigV4
+// verifier's credential lookups from memory. Access-key secrets are stored
+// only wrapped by the root key; the plaintext secret exists in memory and,
+// once, in the output of the command that created it.
+package iam
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/base32"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/trent-kms/trent/internal/seal"
+	"github.com/trent-kms/trent/internal/sigv4"
+	"github.com/trent-kms/trent/internal/store"
+)
+
+// RootARN is the ARN of an account's root principal.
+func RootARN(account string) string { return "arn:aws:iam::" + account + ":root" }
+
+// Directory resolves access key ids to credentials. Safe for concurrent use.
+type Directory struct {
+	store store.AccessKeys
+	root  *seal.RootKey
+	keys  sync.Map // access key id → *sigv4.Credential
+}
+
+// NewDirectory returns a Directory over the given store.
+func NewDirectory(st store.AccessKeys, root *seal.RootKey) *Directory {
+	return &Directory{store: st, root: root}
+}
+
+func secretAAD(id string) []byte { return []byte("trent/access-key/" + id) }
+
+// Lookup implements sigv4.Verifier's Lookup. A miss in memory reads the
+// store, so keys created by another node are found.
+func (d *Directory) Lookup(id string) (*sigv4.Credential, bool) {
+	if c, ok := d.keys.Load(id); ok {
+		return c.(*sigv4.Credential), true
+	}
+	if !validAccessKeyID(id) {
+		return nil, false
+	}
+	c, err := d.load(context.Background(), id)
+	if err != nil {
+		return nil, false
+	}
+	return c, true
+}
+
+func (d *Directory) load(ctx context.Context, id string) (*sigv4.Credential, error) {
+	k, err := d.store.GetAccessKey(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if !k.Active {
+		return nil, store.ErrNotFound
+	}
+	secret, err := d.root.Unwrap(k.WrappedSecret, secretAAD(id))
+	if err != nil {
+		return nil, fmt.Errorf("unwrap access key %s: %w", id, err)
+	}
+	c := &sigv4.Credential{AccessKeyID: id, Secret: secret, Account: k.Account, PrincipalARN: k.PrincipalARN}
+	d.keys.Store(id, c)
+	return c, nil
+}
+
+// CreateAccessKey makes a new access key for the account root and returns
+// its id and secret. The secret is not retrievable afterwards.
+func (d *Directory) CreateAccessKey(ctx context.Context, account string) (id, secret string, err error) {
+	var b [10]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", "", err
+	}
+	id = "AKIA" + base32.StdEncoding.EncodeToString(b[:])[:16]
+	var s [30]byte
+	if _, err := rand.Read(s[:]); err != nil {
+		return "", "", err
+	}
+	secret = base64.StdEncoding.EncodeToString(s[:])
+	if err := d.ImportAccessKey(ctx, account, id, secret); err != nil {
+		return "", "", err
+	}
+	return id, secret, nil
+}
+
+// ImportAccessKey stores a given access key pair for the account root (the
+// dev server takes its pair from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY).
+// Importing the same pair again is a no-op; the same id with another secret
+// is an error.
+func (d *Directory) ImportAccessKey(ctx context.Context, account, id, secret string) error {
+	if !validAccessKeyID(id) || len(secret) < 1 || len(secret) > 128 {
+		return errors.New("access key id must be 16-128 letters and digits and the secret 1-128 characters")
+	}
+	if c, err := d.load(ctx, id); err == nil {
+		if subtle.ConstantTimeCompare(c.Secret, []byte(secret)) != 1 {
+			return fmt.Errorf("access key %s already exists with another secret", id)
+		}
+		return nil
+	}
+	wrapped, err := d.root.Wrap([]byte(secret), secretAAD(id))
+	if err != nil {
+		return fmt.Errorf("wrap access key %s: %w", id, err)
+	}
+	err = d.store.CreateAccessKey(ctx, store.AccessKey{
+		ID: id, Account: account, PrincipalARN: RootARN(account), WrappedSecret: wrapped,
+		CreatedAt: time.Now().UTC(), Active: true,
+	})
+	if err != nil {
+		return fmt.Errorf("store access key %s: %w", id, err)
+	}
+	_, err = d.load(ctx, id)
+	return err
+}
+
+func validAccessKeyID(id string) bool {
+	if len(id) < 16 || len(id) > 128 {
+		return false
+	}
+	return strings.IndexFunc(id, func(r rune) bool {
+		return !(r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z' || r >= '0' && r <= '9')
+	}) < 0
+}

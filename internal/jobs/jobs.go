@@ -1,0 +1,49 @@
+// Package jobs runs Trent's lifecycle work — key deletions at the end of
+// their waiting period and automatic rotations — on a schedule. The work
+// itself decides what is due from an injectable clock, so tests call
+// RunOnce after moving the clock instead of waiting.
+package jobs
+
+import (
+	"context"
+	"log/slog"
+	"time"
+)
+
+// Runner calls Work every Interval until its context ends.
+type Runner struct {
+	Interval time.Duration
+	Work     func(ctx context.Context) error
+	Log      *slog.Logger
+}
+
+// RunOnce runs the work now.
+func (r *Runner) RunOnce(ctx context.Context) error {
+	return r.Work(ctx)
+}
+
+// Start runs the work once at start and then every Interval, in a
+// goroutine; the returned channel closes when the runner has stopped.
+func (r *Runner) Start(ctx context.Context) <-chan struct{} {
+	done := make(chan struct{})
+	log := r.Log
+	if log == nil {
+		log = slog.Default()
+	}
+	go func() {
+		defer close(done)
+		t := time.NewTicker(r.Interval)
+		defer t.Stop()
+		for {
+			if err := r.Work(ctx); err != nil && ctx.Err() == nil {
+				log.Error("lifecycle jobs", "err", err)
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return done
+}

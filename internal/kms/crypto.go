@@ -1,0 +1,320 @@
+package kms
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+
+	"github.com/trent-kms/trent/internal/apierr"
+	"github.com/trent-kms/trent/internal/awsproto"
+	"github.com/trent-kms/trent/internal/keys"
+)
+
+var (
+	errInvalidCiphertext = apierr.New(apierr.InvalidCiphertext, "")
+	errDryRun            = apierr.New(apierr.DryRunOperation, dryRunMessage)
+)
+
+// checkUsage refuses a key whose KeyUsage does not allow the operation.
+func checkUsage(e *keyEntry, op, usage string) error {
+	if e.meta.KeyUsage != usage {
+		return apierr.New(apierr.InvalidKeyUsage, "%s key usage is %s which is not valid for %s.", e.arn, e.meta.KeyUsage, op)
+	}
+	return nil
+}
+
+// symmetricKey resolves a KeyId for an operation that needs a usable
+// symmetric encryption key.
+func (s *Service) symmetricKey(ctx context.Context, keyID, op string) (*keyEntry, error) {
+	e, err := s.resolve(ctx, keyID, true)
+	if err != nil {
+		return nil, err
+	}
+	if err := usable(e); err != nil {
+		return nil, err
+	}
+	if err := checkUsage(e, op, UsageEncryptDecrypt); err != nil {
+		return nil, err
+	}
+	if e.meta.KeySpec != SpecSymmetric {
+		return nil, apierr.New(apierr.InvalidKeyUsage, "%s key spec is %s which is not valid for %s.", e.arn, e.meta.KeySpec, op)
+	}
+	return e, nil
+}
+
+func checkEncryptionAlgorithm(e *keyEntry, alg *string) error {
+	if alg != nil && *alg != AlgSymmetric {
+		return apierr.New(apierr.InvalidKeyUsage, "Algorithm %s is incompatible with key spec %s.", *alg, e.meta.KeySpec)
+	}
+	return nil
+}
+
+func (s *Service) seal(e *keyEntry, plaintext []byte, ec map[string]string) ([]byte, error) {
+	blob, err := keys.EncryptSymmetric(e.current.material, e.meta.ID, e.current.version, plaintext, ec)
+	if err != nil {
+		return nil, apierr.Internal(fmt.Errorf("encrypt under key %s: %w", e.meta.ID, err))
+	}
+	return blob, nil
+}
+
+func (s *Service) Encrypt(ctx context.Context, r *Request, in *awsproto.EncryptInput) (any, error) {
+	var v validator
+	v.keyID("keyId", in.KeyId)
+	if v.required("plaintext", in.Plaintext != nil) {
+		v.blobLength("plaintext", in.Plaintext, 1, 4096)
+	}
+	v.grantTokens(in.GrantTokens)
+	v.enum("encryptionAlgorithm", in.EncryptionAlgorithm, encryptionAlgorithms)
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	e, err := s.symmetricKey(ctx, *in.KeyId, "Encrypt")
+	if err != nil {
+		return nil, err
+	}
+	if err := checkEncryptionAlgorithm(e, in.EncryptionAlgorithm); err != nil {
+		return nil, err
+	}
+	if in.DryRun {
+		return nil, errDryRun
+	}
+	blob, err := s.seal(e, in.Plaintext, in.EncryptionContext)
+	clear(in.Plaintext)
+	if err != nil {
+		return nil, err
+	}
+	return &awsproto.EncryptOutput{CiphertextBlob: blob, KeyId: e.arn, EncryptionAlgorithm: AlgSymmetric}, nil
+}
+
+// open decrypts a symmetric ciphertext blob. If keyID is not nil the blob
+// must belong to that key.
+func (s *Service) open(ctx context.Context, op string, blob []byte, keyID *string, alg *string, ec map[string]string) ([]byte, *keyEntry, *backing, error) {
+	var want *keyEntry
+	if keyID != nil {
+		var err error
+		if want, err = s.resolve(ctx, *keyID, true); err != nil {
+			return nil, nil, nil, err
+		}
+	}
+	h, err := keys.ParseBlob(blob)
+	if err != nil {
+		return nil, nil, nil, errInvalidCiphertext
+	}
+	if want != nil && want.meta.ID != h.KeyID {
+		return nil, nil, nil, apierr.New(apierr.IncorrectKey, incorrectKeyMessage)
+	}
+	e := want
+	if e == nil {
+		// A blob naming a key this account does not have is not a
+		// ciphertext Trent made for it.
+		if e, err = s.entry(ctx, h.KeyID); err != nil {
+			if apierr.Is(err, apierr.NotFound) {
+				return nil, nil, nil, errInvalidCiphertext
+			}
+			return nil, nil, nil, err
+		}
+	}
+	if err := usable(e); err != nil {
+		return nil, nil, nil, err
+	}
+	if err := checkUsage(e, op, UsageEncryptDecrypt); err != nil {
+		return nil, nil, nil, err
+	}
+	if alg != nil && *alg != AlgSymmetric {
+		return nil, nil, nil, errInvalidCiphertext
+	}
+	b := e.versions[h.Version]
+	if b == nil {
+		return nil, nil, nil, errInvalidCiphertext
+	}
+	pt, err := keys.DecryptSymmetric(b.material, blob, ec)
+	if err != nil {
+		if errors.Is(err, keys.ErrInvalidCiphertext) {
+			return nil, nil, nil, errInvalidCiphertext
+		}
+		return nil, nil, nil, apierr.Internal(fmt.Errorf("decrypt under key %s: %w", e.meta.ID, err))
+	}
+	return pt, e, b, nil
+}
+
+func (v *validator) dryRunModifiers(mods []string) bool {
+	ignore := false
+	for i := range mods {
+		v.enum(fmt.Sprintf("dryRunModifiers.%d.member", i+1), &mods[i], dryRunModifiers)
+		ignore = ignore || mods[i] == ignoreCiphertext
+	}
+	return ignore
+}
+
+// dryRunIgnoringCiphertext answers a DryRun with IGNORE_CIPHERTEXT: only
+// the key and the caller's rights are checked, never the ciphertext.
+func (s *Service) dryRunIgnoringCiphertext(ctx context.Context, op string, keyID *string) error {
+	if keyID == nil {
+		return apierr.New(apierr.Validation, "KeyId is required when DryRunModifiers includes IGNORE_CIPHERTEXT.")
+	}
+	if _, err := s.symmetricKey(ctx, *keyID, op); err != nil {
+		return err
+	}
+	return errDryRun
+}
+
+func (s *Service) Decrypt(ctx context.Context, r *Request, in *awsproto.DecryptInput) (any, error) {
+	var v validator
+	if v.required("ciphertextBlob", in.CiphertextBlob != nil) {
+		v.blobLength("ciphertextBlob", in.CiphertextBlob, 1, 6144)
+	}
+	v.length("keyId", in.KeyId, 1, 2048)
+	v.grantTokens(in.GrantTokens)
+	v.enum("encryptionAlgorithm", in.EncryptionAlgorithm, encryptionAlgorithms)
+	ignoreCiphertext := v.dryRunModifiers(in.DryRunModifiers)
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	if in.Recipient != nil {
+		return nil, apierr.New(apierr.UnsupportedOperation, "Trent does not support Recipient (attested enclaves).")
+	}
+	if in.DryRun && ignoreCiphertext {
+		return nil, s.dryRunIgnoringCiphertext(ctx, "Decrypt", in.KeyId)
+	}
+	pt, e, b, err := s.open(ctx, "Decrypt", in.CiphertextBlob, in.KeyId, in.EncryptionAlgorithm, in.EncryptionContext)
+	if err != nil {
+		return nil, err
+	}
+	if in.DryRun {
+		clear(pt)
+		return nil, errDryRun
+	}
+	return &awsproto.DecryptOutput{KeyId: e.arn, Plaintext: pt, EncryptionAlgorithm: AlgSymmetric, KeyMaterialId: b.materialID}, nil
+}
+
+func (s *Service) ReEncrypt(ctx context.Context, r *Request, in *awsproto.ReEncryptInput) (any, error) {
+	var v validator
+	if v.required("ciphertextBlob", in.CiphertextBlob != nil) {
+		v.blobLength("ciphertextBlob", in.CiphertextBlob, 1, 6144)
+	}
+	v.length("sourceKeyId", in.SourceKeyId, 1, 2048)
+	v.keyID("destinationKeyId", in.DestinationKeyId)
+	v.enum("sourceEncryptionAlgorithm", in.SourceEncryptionAlgorithm, encryptionAlgorithms)
+	v.enum("destinationEncryptionAlgorithm", in.DestinationEncryptionAlgorithm, encryptionAlgorithms)
+	v.grantTokens(in.GrantTokens)
+	ignoreCiphertext := v.dryRunModifiers(in.DryRunModifiers)
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	if in.DryRun && ignoreCiphertext {
+		if in.SourceKeyId == nil {
+			return nil, apierr.New(apierr.Validation, "SourceKeyId is required when DryRunModifiers includes IGNORE_CIPHERTEXT.")
+		}
+		if _, err := s.symmetricKey(ctx, *in.SourceKeyId, "ReEncrypt"); err != nil {
+			return nil, err
+		}
+		return nil, s.dryRunIgnoringCiphertext(ctx, "ReEncrypt", in.DestinationKeyId)
+	}
+	dst, err := s.symmetricKey(ctx, *in.DestinationKeyId, "ReEncrypt")
+	if err != nil {
+		return nil, err
+	}
+	if err := checkEncryptionAlgorithm(dst, in.DestinationEncryptionAlgorithm); err != nil {
+		return nil, err
+	}
+	pt, src, b, err := s.open(ctx, "ReEncrypt", in.CiphertextBlob, in.SourceKeyId, in.SourceEncryptionAlgorithm, in.SourceEncryptionContext)
+	if err != nil {
+		return nil, err
+	}
+	defer clear(pt)
+	if in.DryRun {
+		return nil, errDryRun
+	}
+	blob, err := s.seal(dst, pt, in.DestinationEncryptionContext)
+	if err != nil {
+		return nil, err
+	}
+	return &awsproto.ReEncryptOutput{
+		CiphertextBlob: blob, SourceKeyId: src.arn, KeyId: dst.arn,
+		SourceEncryptionAlgorithm: AlgSymmetric, DestinationEncryptionAlgorithm: AlgSymmetric,
+		SourceKeyMaterialId: b.materialID, DestinationKeyMaterialId: dst.current.materialID,
+	}, nil
+}
+
+func (s *Service) GenerateDataKey(ctx context.Context, r *Request, in *awsproto.GenerateDataKeyInput) (any, error) {
+	return s.generateDataKey(ctx, "GenerateDataKey", in, true)
+}
+
+func (s *Service) GenerateDataKeyWithoutPlaintext(ctx context.Context, r *Request, in *awsproto.GenerateDataKeyInput) (any, error) {
+	if in.Recipient != nil {
+		// Not a member of this operation in AWS's model; ignore it as AWS
+		// ignores unknown members.
+		in.Recipient = nil
+	}
+	return s.generateDataKey(ctx, "GenerateDataKeyWithoutPlaintext", in, false)
+}
+
+func (s *Service) generateDataKey(ctx context.Context, op string, in *awsproto.GenerateDataKeyInput, withPlaintext bool) (any, error) {
+	var v validator
+	v.keyID("keyId", in.KeyId)
+	v.intRange("numberOfBytes", in.NumberOfBytes, 1, 1024)
+	v.enum("keySpec", in.KeySpec, dataKeySpecs)
+	v.grantTokens(in.GrantTokens)
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	if (in.NumberOfBytes == nil) == (in.KeySpec == nil) {
+		return nil, apierr.New(apierr.Validation, "Please specify either number of bytes or key spec.")
+	}
+	if in.Recipient != nil {
+		return nil, apierr.New(apierr.UnsupportedOperation, "Trent does not support Recipient (attested enclaves).")
+	}
+	n := 32
+	switch {
+	case in.NumberOfBytes != nil:
+		n = int(*in.NumberOfBytes)
+	case *in.KeySpec == "AES_128":
+		n = 16
+	}
+	e, err := s.symmetricKey(ctx, *in.KeyId, op)
+	if err != nil {
+		return nil, err
+	}
+	if in.DryRun {
+		return nil, errDryRun
+	}
+	dataKey := make([]byte, n)
+	if _, err := rand.Read(dataKey); err != nil {
+		return nil, apierr.Internal(err)
+	}
+	blob, err := s.seal(e, dataKey, in.EncryptionContext)
+	if err != nil {
+		return nil, err
+	}
+	out := &awsproto.GenerateDataKeyOutput{CiphertextBlob: blob, KeyId: e.arn, KeyMaterialId: e.current.materialID}
+	if withPlaintext {
+		out.Plaintext = dataKey
+	} else {
+		clear(dataKey)
+	}
+	return out, nil
+}
+
+func (s *Service) GenerateRandom(ctx context.Context, r *Request, in *awsproto.GenerateRandomInput) (any, error) {
+	var v validator
+	v.intRange("numberOfBytes", in.NumberOfBytes, 1, 1024)
+	v.length("customKeyStoreId", in.CustomKeyStoreId, 1, 64)
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	if in.NumberOfBytes == nil {
+		return nil, apierr.New(apierr.Validation, "NumberOfBytes is required.")
+	}
+	if in.CustomKeyStoreId != nil {
+		return nil, apierr.New("CustomKeyStoreNotFoundException", "Custom key store %s does not exist.", *in.CustomKeyStoreId)
+	}
+	if in.Recipient != nil {
+		return nil, apierr.New(apierr.UnsupportedOperation, "Trent does not support Recipient (attested enclaves).")
+	}
+	out := make([]byte, *in.NumberOfBytes)
+	if _, err := rand.Read(out); err != nil {
+		return nil, apierr.Internal(err)
+	}
+	return &awsproto.GenerateRandomOutput{Plaintext: out}, nil
+}

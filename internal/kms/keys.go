@@ -1,0 +1,371 @@
+package kms
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/trent-kms/trent/internal/apierr"
+	"github.com/trent-kms/trent/internal/awsproto"
+	"github.com/trent-kms/trent/internal/keys"
+	"github.com/trent-kms/trent/internal/policy"
+	"github.com/trent-kms/trent/internal/store"
+)
+
+const (
+	maxTagsPerKey          = 50
+	defaultPendingWindow   = 30
+	defaultRotationPeriod  = 365
+	maxOnDemandRotations   = 25
+	defaultPolicyName      = "default"
+	keyManagerCustomer     = "CUSTOMER"
+	maxKeyPolicyBytes      = 32768
+	keyMaterialCurrent     = "CURRENT"
+	keyMaterialNonCurrent  = "NON_CURRENT"
+	rotationTypeAutomatic  = "AUTOMATIC"
+	rotationTypeOnDemand   = "ON_DEMAND"
+	includeAllKeyMaterial  = "ALL_KEY_MATERIAL"
+	ignoreCiphertext       = "IGNORE_CIPHERTEXT"
+	dryRunMessage          = "The request would have succeeded, but the DryRun option is set."
+	incorrectKeyMessage    = "The key ID in the request does not identify a CMK that can perform this operation."
+	unsupportedSpecMessage = "Trent does not support KeySpec %s yet."
+)
+
+func (s *Service) metadata(e *keyEntry) *awsproto.KeyMetadata {
+	k := e.meta
+	algs := algorithmsFor(k.KeySpec, k.KeyUsage)
+	md := &awsproto.KeyMetadata{
+		AWSAccountId:           k.Account,
+		KeyId:                  k.ID,
+		Arn:                    e.arn,
+		CreationDate:           awsproto.Time(k.CreatedAt),
+		Enabled:                k.State == StateEnabled,
+		Description:            k.Description,
+		KeyUsage:               k.KeyUsage,
+		KeyState:               k.State,
+		Origin:                 k.Origin,
+		KeyManager:             keyManagerCustomer,
+		CustomerMasterKeySpec:  k.KeySpec,
+		KeySpec:                k.KeySpec,
+		EncryptionAlgorithms:   algs.encryption,
+		SigningAlgorithms:      algs.signing,
+		MacAlgorithms:          algs.mac,
+		KeyAgreementAlgorithms: algs.keyAgreement,
+	}
+	if k.State == StatePendingDeletion {
+		md.DeletionDate = awsproto.Time(k.DeletionDate)
+	}
+	if e.current != nil {
+		md.CurrentKeyMaterialId = e.current.materialID
+	}
+	return md
+}
+
+// newVersion makes fresh backing key material, wrapped under the root key.
+// It returns the plaintext material too, for the cache.
+func (s *Service) newVersion(arn, id string, version uint32, rotationType string) (store.KeyVersion, []byte, error) {
+	material, err := keys.NewSymmetricMaterial()
+	if err != nil {
+		return store.KeyVersion{}, nil, fmt.Errorf("generate material for key %s: %w", id, err)
+	}
+	materialID, err := keys.NewMaterialID()
+	if err != nil {
+		return store.KeyVersion{}, nil, fmt.Errorf("generate material id for key %s: %w", id, err)
+	}
+	wrapped, err := s.root.Wrap(material, wrapAAD(arn, version))
+	if err != nil {
+		return store.KeyVersion{}, nil, fmt.Errorf("wrap key %s: %w", id, err)
+	}
+	return store.KeyVersion{
+		KeyID: id, Version: version, MaterialID: materialID, Wrapped: wrapped,
+		CreatedAt: s.now(), RotationType: rotationType,
+	}, material, nil
+}
+
+func (s *Service) CreateKey(ctx context.Context, r *Request, in *awsproto.CreateKeyInput) (any, error) {
+	var v validator
+	v.length("policy", in.Policy, 1, 131072)
+	v.pattern("policy", in.Policy, `[\u0009\u000A\u000D\u0020-\u00FF]+`, policyChars)
+	v.length("description", in.Description, 0, 8192)
+	v.enum("keyUsage", in.KeyUsage, keyUsages)
+	v.enum("customerMasterKeySpec", in.CustomerMasterKeySpec, keySpecs)
+	v.enum("keySpec", in.KeySpec, keySpecs)
+	v.enum("origin", in.Origin, origins)
+	v.length("customKeyStoreId", in.CustomKeyStoreId, 1, 64)
+	v.length("xksKeyId", in.XksKeyId, 1, 128)
+	v.tags("tags", in.Tags)
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	if in.KeySpec != nil && in.CustomerMasterKeySpec != nil {
+		return nil, apierr.New(apierr.Validation, "You cannot specify KeySpec and CustomerMasterKeySpec in the same request. CustomerMasterKeySpec is deprecated.")
+	}
+	spec := SpecSymmetric
+	switch {
+	case in.KeySpec != nil:
+		spec = *in.KeySpec
+	case in.CustomerMasterKeySpec != nil:
+		spec = *in.CustomerMasterKeySpec
+	}
+	usage := UsageEncryptDecrypt
+	if in.KeyUsage != nil {
+		usage = *in.KeyUsage
+	} else if spec != SpecSymmetric {
+		return nil, apierr.New(apierr.Validation, "You must specify a KeyUsage value for all KMS keys except for symmetric encryption keys.")
+	}
+	if spec == SpecSymmetric && usage != UsageEncryptDecrypt {
+		return nil, apierr.New(apierr.Validation, "KeyUsage %s is not compatible with KeySpec %s", usage, spec)
+	}
+	if spec != SpecSymmetric {
+		return nil, apierr.New(apierr.UnsupportedOperation, unsupportedSpecMessage, spec)
+	}
+	if in.Origin != nil && *in.Origin != OriginAWSKMS {
+		return nil, apierr.New(apierr.UnsupportedOperation, "Trent does not support Origin %s yet.", *in.Origin)
+	}
+	if in.CustomKeyStoreId != nil {
+		return nil, apierr.New("CustomKeyStoreNotFoundException", "Custom key store %s does not exist.", *in.CustomKeyStoreId)
+	}
+	if in.XksKeyId != nil {
+		return nil, apierr.New(apierr.Validation, "XksKeyId can be specified only for keys in an external key store.")
+	}
+	if in.MultiRegion {
+		return nil, apierr.New(apierr.UnsupportedOperation, "Trent does not support multi-Region keys.")
+	}
+	tags, err := checkTags(nil, in.Tags)
+	if err != nil {
+		return nil, err
+	}
+	doc := policy.Default(s.account)
+	if in.Policy != nil {
+		if err := checkPolicy(*in.Policy); err != nil {
+			return nil, err
+		}
+		doc = *in.Policy
+	}
+	description := ""
+	if in.Description != nil {
+		description = *in.Description
+	}
+
+	id, err := newUUID()
+	if err != nil {
+		return nil, apierr.Internal(err)
+	}
+	now := s.now()
+	k := store.Key{
+		ID: id, Account: s.account, Region: s.region, Description: description,
+		KeySpec: spec, KeyUsage: usage, Origin: OriginAWSKMS, State: StateEnabled,
+		CreatedAt: now, Policy: doc, CurrentVersion: 1, Tags: tags,
+	}
+	arn := s.keyARN(id)
+	first, material, err := s.newVersion(arn, id, 1, "")
+	if err != nil {
+		return nil, apierr.Internal(err)
+	}
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	if err := s.store.CreateKey(ctx, k, first); err != nil {
+		return nil, apierr.Internal(fmt.Errorf("create key %s: %w", id, err))
+	}
+	k.Revision = 1
+	b := &backing{version: 1, materialID: first.MaterialID, material: material, createdAt: first.CreatedAt}
+	e := &keyEntry{meta: k, arn: arn, versions: map[uint32]*backing{1: b}, current: b}
+	s.keys.Store(id, e)
+	return &awsproto.KeyMetadataOutput{KeyMetadata: s.metadata(e)}, nil
+}
+
+func checkPolicy(doc string) error {
+	if len(doc) > maxKeyPolicyBytes {
+		return apierr.New(apierr.LimitExceeded, "The key policy document exceeds the maximum size of %d bytes.", maxKeyPolicyBytes)
+	}
+	_, err := policy.Parse(doc)
+	return err
+}
+
+func (s *Service) DescribeKey(ctx context.Context, r *Request, in *awsproto.DescribeKeyInput) (any, error) {
+	var v validator
+	v.keyID("keyId", in.KeyId)
+	v.grantTokens(in.GrantTokens)
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	e, err := s.resolve(ctx, *in.KeyId, true)
+	if err != nil {
+		return nil, err
+	}
+	return &awsproto.KeyMetadataOutput{KeyMetadata: s.metadata(e)}, nil
+}
+
+func (s *Service) ListKeys(ctx context.Context, r *Request, in *awsproto.ListInput) (any, error) {
+	limit, after, err := pageParams(in.Limit, in.Marker, 1000, 100, "keys")
+	if err != nil {
+		return nil, err
+	}
+	ks, err := s.store.ListKeys(ctx, s.account, s.region, after, limit+1)
+	if err != nil {
+		return nil, apierr.Internal(fmt.Errorf("list keys: %w", err))
+	}
+	out := &awsproto.ListKeysOutput{Keys: []awsproto.KeyListEntry{}}
+	for i, k := range ks {
+		if i == limit {
+			out.Truncated = true
+			out.NextMarker = encodeMarker("keys", ks[i-1].ID)
+			break
+		}
+		out.Keys = append(out.Keys, awsproto.KeyListEntry{KeyId: k.ID, KeyArn: s.keyARN(k.ID)})
+	}
+	return out, nil
+}
+
+func (s *Service) UpdateKeyDescription(ctx context.Context, r *Request, in *awsproto.UpdateKeyDescriptionInput) (any, error) {
+	var v validator
+	v.keyID("keyId", in.KeyId)
+	if v.requiredString("description", in.Description) {
+		v.length("description", in.Description, 0, 8192)
+	}
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	e, err := s.resolve(ctx, *in.KeyId, false)
+	if err != nil {
+		return nil, err
+	}
+	_, err = s.update(ctx, e, func(k *store.Key) error {
+		if err := notPendingDeletion(e.arn, k); err != nil {
+			return err
+		}
+		k.Description = *in.Description
+		return nil
+	})
+	return nil, err
+}
+
+// keyIDOnly validates and resolves the KeyId of a management operation.
+func (s *Service) keyIDOnly(ctx context.Context, keyID *string) (*keyEntry, error) {
+	var v validator
+	v.keyID("keyId", keyID)
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	return s.resolve(ctx, *keyID, false)
+}
+
+func (s *Service) EnableKey(ctx context.Context, r *Request, in *awsproto.KeyIdInput) (any, error) {
+	return s.setEnabled(ctx, in.KeyId, StateEnabled)
+}
+
+func (s *Service) DisableKey(ctx context.Context, r *Request, in *awsproto.KeyIdInput) (any, error) {
+	return s.setEnabled(ctx, in.KeyId, StateDisabled)
+}
+
+func (s *Service) setEnabled(ctx context.Context, keyID *string, state string) (any, error) {
+	e, err := s.keyIDOnly(ctx, keyID)
+	if err != nil {
+		return nil, err
+	}
+	_, err = s.update(ctx, e, func(k *store.Key) error {
+		if k.State == StatePendingDeletion {
+			return apierr.New(apierr.KMSInvalidState, "%s is pending deletion.", e.arn)
+		}
+		k.State = state
+		return nil
+	})
+	return nil, err
+}
+
+func (s *Service) ScheduleKeyDeletion(ctx context.Context, r *Request, in *awsproto.ScheduleKeyDeletionInput) (any, error) {
+	var v validator
+	v.keyID("keyId", in.KeyId)
+	v.intRange("pendingWindowInDays", in.PendingWindowInDays, 7, 30)
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	days := int32(defaultPendingWindow)
+	if in.PendingWindowInDays != nil {
+		days = *in.PendingWindowInDays
+	}
+	e, err := s.resolve(ctx, *in.KeyId, false)
+	if err != nil {
+		return nil, err
+	}
+	e, err = s.update(ctx, e, func(k *store.Key) error {
+		if k.State == StatePendingDeletion {
+			return apierr.New(apierr.KMSInvalidState, "%s is pending deletion.", e.arn)
+		}
+		k.State = StatePendingDeletion
+		k.PendingWindowDays = int(days)
+		k.DeletionDate = s.now().Add(time.Duration(days) * 24 * time.Hour)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &awsproto.ScheduleKeyDeletionOutput{
+		KeyId: e.arn, DeletionDate: awsproto.Time(e.meta.DeletionDate),
+		KeyState: StatePendingDeletion, PendingWindowInDays: days,
+	}, nil
+}
+
+func (s *Service) CancelKeyDeletion(ctx context.Context, r *Request, in *awsproto.KeyIdInput) (any, error) {
+	e, err := s.keyIDOnly(ctx, in.KeyId)
+	if err != nil {
+		return nil, err
+	}
+	e, err = s.update(ctx, e, func(k *store.Key) error {
+		if k.State != StatePendingDeletion {
+			return apierr.New(apierr.KMSInvalidState, "%s is not pending deletion.", e.arn)
+		}
+		// AWS leaves a key whose deletion was cancelled disabled.
+		k.State = StateDisabled
+		k.DeletionDate = time.Time{}
+		k.PendingWindowDays = 0
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &awsproto.KeyIdOutput{KeyId: e.arn}, nil
+}
+
+// tags validates the Tags member as AWS's model does.
+func (v *validator) tags(member string, tags []awsproto.Tag) {
+	for i, t := range tags {
+		prefix := fmt.Sprintf("%s.%d.member.", member, i+1)
+		if v.requiredString(prefix+"tagKey", t.TagKey) {
+			v.length(prefix+"tagKey", t.TagKey, 1, 128)
+		}
+		if v.requiredString(prefix+"tagValue", t.TagValue) {
+			v.length(prefix+"tagValue", t.TagValue, 0, 256)
+		}
+	}
+}
+
+// checkTags merges add into existing under AWS's tag rules and returns the
+// new tag set: later values replace earlier ones with the same key.
+func checkTags(existing []store.Tag, add []awsproto.Tag) ([]store.Tag, error) {
+	seen := make(map[string]bool, len(add))
+	for _, t := range add {
+		// AWS reserves the prefix in any case: "AWS:key1" is refused too.
+		if len(*t.TagKey) >= 4 && strings.EqualFold((*t.TagKey)[:4], "aws:") {
+			return nil, apierr.New(apierr.Tag, "Tags beginning with aws: are reserved")
+		}
+		if seen[*t.TagKey] {
+			return nil, apierr.New(apierr.Tag, "Duplicate tag keys")
+		}
+		seen[*t.TagKey] = true
+	}
+	out := make([]store.Tag, 0, len(existing)+len(add))
+	for _, t := range existing {
+		if !seen[t.Key] {
+			out = append(out, t)
+		}
+	}
+	for _, t := range add {
+		out = append(out, store.Tag{Key: *t.TagKey, Value: *t.TagValue})
+	}
+	if len(out) > maxTagsPerKey {
+		return nil, apierr.New(apierr.Tag, "Too many tags")
+	}
+	return out, nil
+}

@@ -1,0 +1,234 @@
+package kms
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/trent-kms/trent/internal/apierr"
+	"github.com/trent-kms/trent/internal/awsproto"
+	"github.com/trent-kms/trent/internal/store"
+)
+
+func itoa(n int) string { return strconv.Itoa(n) }
+
+func days(n int) time.Duration { return time.Duration(n) * 24 * time.Hour }
+
+// rotatable applies the state and spec rules shared by the rotation
+// operations that change something.
+func rotatable(arn string, k *store.Key) error {
+	switch k.State {
+	case StateDisabled:
+		return apierr.New(apierr.Disabled, "%s is disabled.", arn)
+	case StatePendingDeletion:
+		return apierr.New(apierr.KMSInvalidState, "%s is pending deletion.", arn)
+	}
+	if k.KeySpec != SpecSymmetric || k.Origin != OriginAWSKMS {
+		return apierr.New(apierr.UnsupportedOperation, "")
+	}
+	return nil
+}
+
+func (s *Service) EnableKeyRotation(ctx context.Context, r *Request, in *awsproto.EnableKeyRotationInput) (any, error) {
+	var v validator
+	v.keyID("keyId", in.KeyId)
+	v.intRange("rotationPeriodInDays", in.RotationPeriodInDays, 90, 2560)
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	period := defaultRotationPeriod
+	if in.RotationPeriodInDays != nil {
+		period = int(*in.RotationPeriodInDays)
+	}
+	e, err := s.resolve(ctx, *in.KeyId, false)
+	if err != nil {
+		return nil, err
+	}
+	_, err = s.update(ctx, e, func(k *store.Key) error {
+		if err := rotatable(e.arn, k); err != nil {
+			return err
+		}
+		k.RotationEnabled = true
+		k.RotationPeriodDays = period
+		k.NextRotation = s.now().Add(days(period))
+		return nil
+	})
+	return nil, err
+}
+
+func (s *Service) DisableKeyRotation(ctx context.Context, r *Request, in *awsproto.KeyIdInput) (any, error) {
+	e, err := s.keyIDOnly(ctx, in.KeyId)
+	if err != nil {
+		return nil, err
+	}
+	_, err = s.update(ctx, e, func(k *store.Key) error {
+		if err := rotatable(e.arn, k); err != nil {
+			return err
+		}
+		k.RotationEnabled = false
+		k.NextRotation = time.Time{}
+		return nil
+	})
+	return nil, err
+}
+
+func (s *Service) GetKeyRotationStatus(ctx context.Context, r *Request, in *awsproto.KeyIdInput) (any, error) {
+	e, err := s.keyIDOnly(ctx, in.KeyId)
+	if err != nil {
+		return nil, err
+	}
+	out := &awsproto.GetKeyRotationStatusOutput{KeyId: e.arn, KeyRotationEnabled: e.meta.RotationEnabled}
+	if e.meta.RotationEnabled {
+		p := int32(e.meta.RotationPeriodDays)
+		out.RotationPeriodInDays = &p
+		out.NextRotationDate = awsproto.Time(e.meta.NextRotation)
+	}
+	return out, nil
+}
+
+func (s *Service) RotateKeyOnDemand(ctx context.Context, r *Request, in *awsproto.KeyIdInput) (any, error) {
+	e, err := s.keyIDOnly(ctx, in.KeyId)
+	if err != nil {
+		return nil, err
+	}
+	e, err = s.addVersion(ctx, e.meta.ID, rotationTypeOnDemand, func(k *store.Key) error {
+		if err := rotatable(e.arn, k); err != nil {
+			return err
+		}
+		if k.OnDemandRotations >= maxOnDemandRotations {
+			return apierr.New(apierr.LimitExceeded, "The on-demand rotations limit has been reached for the given keyId. No more on-demand rotations can be performed for this key: %s", e.arn)
+		}
+		k.OnDemandRotations++
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &awsproto.KeyIdOutput{KeyId: e.arn}, nil
+}
+
+func (s *Service) ListKeyRotations(ctx context.Context, r *Request, in *awsproto.ListKeyRotationsInput) (any, error) {
+	var v validator
+	v.keyID("keyId", in.KeyId)
+	v.enum("includeKeyMaterial", in.IncludeKeyMaterial, includeKeyMaterial)
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	limit, after, err := pageParams(in.Limit, in.Marker, 1000, 100, "rotations")
+	if err != nil {
+		return nil, err
+	}
+	e, err := s.resolve(ctx, *in.KeyId, false)
+	if err != nil {
+		return nil, err
+	}
+	if e.meta.KeySpec != SpecSymmetric {
+		return nil, apierr.New(apierr.UnsupportedOperation, "")
+	}
+	all := in.IncludeKeyMaterial != nil && *in.IncludeKeyMaterial == includeAllKeyMaterial
+	start := uint32(0)
+	if after != "" {
+		n, err := strconv.ParseUint(after, 10, 32)
+		if err != nil {
+			return nil, apierr.New(apierr.InvalidMarker, "Invalid marker.")
+		}
+		start = uint32(n)
+	}
+	out := &awsproto.ListKeyRotationsOutput{Rotations: []awsproto.RotationsListEntry{}}
+	last := uint32(0)
+	for n := start + 1; n <= e.meta.CurrentVersion; n++ {
+		b := e.versions[n]
+		if b == nil || (!all && b.rotationType == "") {
+			continue
+		}
+		if len(out.Rotations) == limit {
+			out.Truncated = true
+			out.NextMarker = encodeMarker("rotations", strconv.FormatUint(uint64(last), 10))
+			break
+		}
+		entry := awsproto.RotationsListEntry{KeyId: e.arn, KeyMaterialId: b.materialID, KeyMaterialState: keyMaterialNonCurrent, RotationType: b.rotationType}
+		if n == e.meta.CurrentVersion {
+			entry.KeyMaterialState = keyMaterialCurrent
+		}
+		if b.rotationType != "" {
+			entry.RotationDate = awsproto.Time(b.createdAt)
+		}
+		out.Rotations = append(out.Rotations, entry)
+		last = n
+	}
+	return out, nil
+}
+
+// RunDue performs the lifecycle work whose time has come: it deletes keys
+// whose waiting period has ended and rotates keys whose rotation is due. A
+// disabled key is not rotated; it rotates at the first run after it is
+// enabled again, as AWS does. It returns the first error after trying every
+// due key.
+func (s *Service) RunDue(ctx context.Context) error {
+	now := s.now()
+	ids, err := s.store.KeysDue(ctx, now)
+	if err != nil {
+		return fmt.Errorf("list due keys: %w", err)
+	}
+	var first error
+	for _, id := range ids {
+		if err := s.runDueKey(ctx, id, now); err != nil {
+			s.log.Error("lifecycle job failed", "key", id, "err", err)
+			if first == nil {
+				first = err
+			}
+		}
+	}
+	return first
+}
+
+func (s *Service) runDueKey(ctx context.Context, id string, now time.Time) error {
+	e, err := s.entry(ctx, id)
+	if err != nil {
+		return err
+	}
+	k := e.meta
+	switch {
+	case k.State == StatePendingDeletion && !k.DeletionDate.After(now):
+		return s.deleteKey(ctx, e)
+	case k.State == StateEnabled && k.RotationEnabled && !k.NextRotation.After(now):
+		_, err := s.addVersion(ctx, id, rotationTypeAutomatic, func(k *store.Key) error {
+			if k.State != StateEnabled || !k.RotationEnabled || k.NextRotation.After(now) {
+				return errNothingDue
+			}
+			k.NextRotation = now.Add(days(k.RotationPeriodDays))
+			return nil
+		})
+		if err == errNothingDue {
+			return nil
+		}
+		if err == nil {
+			s.log.Info("rotated key", "key", e.arn, "rotation", rotationTypeAutomatic)
+		}
+		return err
+	}
+	return nil
+}
+
+var errNothingDue = apierr.New("NothingDue", "")
+
+func (s *Service) deleteKey(ctx context.Context, e *keyEntry) error {
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	if err := s.store.DeleteKey(ctx, e.meta.ID); err != nil && err != store.ErrNotFound {
+		return fmt.Errorf("delete key %s: %w", e.meta.ID, err)
+	}
+	s.keys.Delete(e.meta.ID)
+	s.aliases.Range(func(name, id any) bool {
+		if id.(string) == e.meta.ID {
+			s.aliases.Delete(name)
+		}
+		return true
+	})
+	for _, b := range e.versions {
+		clear(b.material)
+	}
+	s.log.Info("deleted key at the end of its waiting period", "key", e.arn)
+	return nil
+}

@@ -1,0 +1,106 @@
+package kms
+
+import (
+	"context"
+	"sort"
+
+	"github.com/trent-kms/trent/internal/apierr"
+	"github.com/trent-kms/trent/internal/awsproto"
+	"github.com/trent-kms/trent/internal/store"
+)
+
+func (s *Service) TagResource(ctx context.Context, r *Request, in *awsproto.TagResourceInput) (any, error) {
+	var v validator
+	v.keyID("keyId", in.KeyId)
+	if v.required("tags", in.Tags != nil) {
+		v.tags("tags", in.Tags)
+	}
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	e, err := s.resolve(ctx, *in.KeyId, false)
+	if err != nil {
+		return nil, err
+	}
+	_, err = s.update(ctx, e, func(k *store.Key) error {
+		if err := notPendingDeletion(e.arn, k); err != nil {
+			return err
+		}
+		tags, err := checkTags(k.Tags, in.Tags)
+		if err != nil {
+			return err
+		}
+		k.Tags = tags
+		return nil
+	})
+	return nil, err
+}
+
+func (s *Service) UntagResource(ctx context.Context, r *Request, in *awsproto.UntagResourceInput) (any, error) {
+	var v validator
+	v.keyID("keyId", in.KeyId)
+	if v.required("tagKeys", in.TagKeys != nil) {
+		for i := range in.TagKeys {
+			v.length("tagKeys."+itoa(i+1)+".member", &in.TagKeys[i], 1, 128)
+		}
+	}
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	e, err := s.resolve(ctx, *in.KeyId, false)
+	if err != nil {
+		return nil, err
+	}
+	remove := make(map[string]bool, len(in.TagKeys))
+	for _, k := range in.TagKeys {
+		if len(k) >= 4 && k[:4] == "aws:" {
+			return nil, apierr.New(apierr.Tag, "Tags beginning with aws: are reserved")
+		}
+		remove[k] = true
+	}
+	_, err = s.update(ctx, e, func(k *store.Key) error {
+		if err := notPendingDeletion(e.arn, k); err != nil {
+			return err
+		}
+		kept := k.Tags[:0]
+		for _, t := range k.Tags {
+			if !remove[t.Key] {
+				kept = append(kept, t)
+			}
+		}
+		k.Tags = kept
+		return nil
+	})
+	return nil, err
+}
+
+func (s *Service) ListResourceTags(ctx context.Context, r *Request, in *awsproto.ListResourceTagsInput) (any, error) {
+	var v validator
+	v.keyID("keyId", in.KeyId)
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	limit, after, err := pageParams(in.Limit, in.Marker, 50, 50, "tags")
+	if err != nil {
+		return nil, err
+	}
+	e, err := s.resolve(ctx, *in.KeyId, false)
+	if err != nil {
+		return nil, err
+	}
+	tags := append([]store.Tag(nil), e.meta.Tags...)
+	sort.Slice(tags, func(i, j int) bool { return tags[i].Key < tags[j].Key })
+	out := &awsproto.ListResourceTagsOutput{Tags: []awsproto.OutTag{}}
+	for _, t := range tags {
+		if after != "" && t.Key <= after {
+			continue
+		}
+		if len(out.Tags) == limit {
+			out.Truncated = true
+			out.NextMarker = encodeMarker("tags", out.Tags[limit-1].TagKey)
+			break
+		}
+		out.Tags = append(out.Tags, awsproto.OutTag{TagKey: t.Key, TagValue: t.Value})
+	}
+	return out, nil
+}

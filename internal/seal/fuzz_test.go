@@ -1,0 +1,77 @@
+package seal
+
+import (
+	"bytes"
+	"errors"
+	"testing"
+)
+
+// Seed corpora are functions so TestFuzzSeedsNonEmpty can check they have
+// not silently become empty.
+
+func unwrapSeeds(t testing.TB) [][]byte {
+	return [][]byte{
+		mustHex(t, katWrap), // well-formed, under another root key than fuzzRoot
+		mustHex(t, katSealed),
+		{},
+		{wrapFormat1},
+		append([]byte{wrapFormat1}, make([]byte, WrapOverhead-1)...),
+		{0x02, 0, 0, 0},
+	}
+}
+
+func keyFileSeeds() []string {
+	return []string{
+		katKeyFile,
+		katKeyFile[:len(katKeyFile)-1],
+		"trent-keyfile-v2\n",
+		"trent-keyfile-v1\n=\n",
+		"",
+		"\n\n",
+	}
+}
+
+var fuzzRoot = seq(0x80, RootKeySize)
+
+func TestFuzzSeedsNonEmpty(t *testing.T) {
+	if len(unwrapSeeds(t)) == 0 || len(keyFileSeeds()) == 0 {
+		t.Fatal("a seed corpus is empty")
+	}
+}
+
+// FuzzUnwrap: arbitrary stored bytes never unwrap under fuzzRoot, never
+// panic, and always fail with ErrUnwrap.
+func FuzzUnwrap(f *testing.F) {
+	for _, s := range unwrapSeeds(f) {
+		f.Add(s, []byte("aad"))
+	}
+	k, err := NewRootKey(fuzzRoot)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, wrapped, aad []byte) {
+		got, err := k.Unwrap(wrapped, aad)
+		if !errors.Is(err, ErrUnwrap) || got != nil {
+			t.Fatalf("Unwrap(%x) = %x, %v; want ErrUnwrap", wrapped, got, err)
+		}
+	})
+}
+
+// FuzzDecodeKeyFile: the key-file parser never panics, and anything it
+// accepts is the canonical encoding of what it returns (so one key has one
+// file), give or take the optional final newline.
+func FuzzDecodeKeyFile(f *testing.F) {
+	for _, s := range keyFileSeeds() {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		kek, err := decodeKeyFile(b)
+		if err != nil {
+			return
+		}
+		re := encodeKeyFile(kek)
+		if !bytes.Equal(re, b) && !bytes.Equal(re[:len(re)-1], b) {
+			t.Fatalf("decodeKeyFile accepted %q, which re-encodes to %q", b, re)
+		}
+	})
+}

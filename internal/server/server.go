@@ -1,0 +1,162 @@
+// Package server is Trent's HTTP front: it routes requests, reads bodies
+// within bounds, authenticates them with SigV4 and dispatches them to the
+// KMS operation table. Every operation goes through the same path, so
+// authentication (and, later, authorization and audit) cannot be skipped
+// by a handler.
+package server
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/trent-kms/trent/internal/apierr"
+	"github.com/trent-kms/trent/internal/awsproto"
+	"github.com/trent-kms/trent/internal/kms"
+	"github.com/trent-kms/trent/internal/sigv4"
+)
+
+const targetPrefix = "TrentService."
+
+// Server handles Trent's HTTP API.
+type Server struct {
+	kms      *kms.Service
+	verifier *sigv4.Verifier
+	log      *slog.Logger
+	bufs     sync.Pool
+}
+
+// New returns a Server.
+func New(svc *kms.Service, verifier *sigv4.Verifier, log *slog.Logger) *Server {
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Server{kms: svc, verifier: verifier, log: log,
+		bufs: sync.Pool{New: func() any { return new(bytes.Buffer) }}}
+}
+
+// HTTPServer wraps h in an http.Server whose timeouts and header limit keep
+// slow or hostile clients from holding connections or memory.
+func HTTPServer(h http.Handler, log *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+}
+
+func newRequestID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	var out [36]byte
+	hex.Encode(out[0:8], b[0:4])
+	out[8] = '-'
+	hex.Encode(out[9:13], b[4:6])
+	out[13] = '-'
+	hex.Encode(out[14:18], b[6:8])
+	out[18] = '-'
+	hex.Encode(out[19:23], b[8:10])
+	out[23] = '-'
+	hex.Encode(out[24:36], b[10:16])
+	return string(out[:])
+}
+
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == "/healthz" && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = io.WriteString(w, "ok\n")
+		return
+	}
+	requestID := newRequestID()
+	w.Header().Set("x-amzn-RequestId", requestID)
+	defer func() {
+		if p := recover(); p != nil {
+			if p == http.ErrAbortHandler {
+				panic(p)
+			}
+			s.log.Error("panic in handler", "request_id", requestID, "panic", p)
+			awsproto.WriteError(w, apierr.Internal(errors.New("panic")))
+		}
+	}()
+	if r.URL.Path != "/" {
+		http.NotFound(w, r)
+		return
+	}
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	if r.ContentLength > awsproto.MaxBodyBytes {
+		awsproto.WriteError(w, apierr.New(apierr.RequestEntityTooLarge, "Request body is larger than %d bytes.", awsproto.MaxBodyBytes))
+		return
+	}
+	buf := s.bufs.Get().(*bytes.Buffer)
+	buf.Reset()
+	defer func() {
+		if buf.Cap() <= 64<<10 {
+			s.bufs.Put(buf)
+		}
+	}()
+	if _, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, awsproto.MaxBodyBytes)); err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			awsproto.WriteError(w, apierr.New(apierr.RequestEntityTooLarge, "Request body is larger than %d bytes.", awsproto.MaxBodyBytes))
+			return
+		}
+		// The client went away or sent a broken body; nothing to answer.
+		s.log.Debug("read request body", "request_id", requestID, "err", err)
+		http.Error(w, "bad request body", http.StatusBadRequest)
+		return
+	}
+	body := buf.Bytes()
+
+	cred, err := s.verifier.Verify(r, body)
+	if err != nil {
+		awsproto.WriteError(w, err)
+		return
+	}
+	name, ok := strings.CutPrefix(r.Header.Get("X-Amz-Target"), targetPrefix)
+	op, found := kms.Lookup(name)
+	if !ok || !found {
+		awsproto.WriteError(w, apierr.New(apierr.UnknownOperation, ""))
+		return
+	}
+	req := &kms.Request{
+		Caller:    kms.Caller{Account: cred.Account, PrincipalARN: cred.PrincipalARN, AccessKeyID: cred.AccessKeyID},
+		RequestID: requestID,
+		SourceIP:  sourceIP(r),
+	}
+	out, err := s.kms.Call(r.Context(), op, req, body)
+	if err != nil {
+		e := apierr.As(err)
+		if e.Code == apierr.KMSInternal {
+			s.log.Error("internal error", "request_id", requestID, "operation", op.Name, "err", err)
+		}
+		awsproto.WriteError(w, e)
+		return
+	}
+	awsproto.Encode(w, out)
+}
+
+func sourceIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs what Trent's test suite needs on a fresh Debian machine, if it is
+# missing: the AWS CLI (the end-to-end CLI test drives it). Idempotent.
+set -euo pipefail
+
+need=()
+command -v aws >/dev/null 2>&1 && aws --version >/dev/null 2>&1 || need+=(awscli)
+command -v openssl >/dev/null 2>&1 || need+=(openssl)
+
+if [ ${#need[@]} -eq 0 ]; then
+  exit 0
+fi
+
+echo "test-deps: installing ${need[*]}" >&2
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then
+  if command -v sudo >/dev/null 2>&1; then
+    sudo="sudo"
+  else
+    echo "test-deps: need root (or sudo) to apt-get install ${need[*]}; install them and run again" >&2
+    exit 1
+  fi
+fi
+if ! command -v apt-get >/dev/null 2>&1; then
+  echo "test-deps: apt-get not found; install ${need[*]} by hand and run again" >&2
+  exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq "${need[@]}" >/dev/null
+for cmd in aws openssl; do
+  command -v "$cmd" >/dev/null 2>&1 || { echo "test-deps: $cmd still missing after apt-get install" >&2; exit 1; }
+done
