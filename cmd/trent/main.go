@@ -29,7 +29,8 @@ Usage:
   trent serve --dev [--listen ADDR] [--data-dir DIR] [--region R]
   trent init --data-dir DIR [--seal-key-file FILE] [--account ID] [--region R]
   trent serve --data-dir DIR [--seal-key-file FILE] [--listen ADDR]
-  trent bench --endpoint URL [--duration D] [--connections N] [--op Encrypt|Decrypt]
+  trent bench --endpoint URL [--op Encrypt|Decrypt|GenerateDataKey] [--duration D]
+              [--connections N] [--max-requests N] [--key-id ID] [--allow-remote]
 
 Run 'trent <command> -h' for a command's flags.
 `

@@ -82,7 +82,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	requestID := newRequestID()
-	w.Header().Set("x-amzn-RequestId", requestID)
+	// AWS's x-amzn-RequestId, under the canonical key Header.Set would
+	// compute: assigning it directly saves canonicalizing it per request.
+	w.Header()["X-Amzn-Requestid"] = []string{requestID}
 	defer func() {
 		if p := recover(); p != nil {
 			if p == http.ErrAbortHandler {

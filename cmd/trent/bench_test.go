@@ -1,0 +1,108 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+
+	"github.com/trent-kms/trent/internal/testenv"
+)
+
+var okLine = regexp.MustCompile(`(?m)^requests: +(\d+) ok, (\d+) errors in `)
+
+// runBench runs the bench command and returns the successes and errors it
+// reported.
+func runBench(t *testing.T, args ...string) (ok, failed int, out string) {
+	t.Helper()
+	var stdout bytes.Buffer
+	err := bench(args, &stdout)
+	out = stdout.String()
+	if err != nil {
+		t.Fatalf("bench %q: %v\n%s", args, err, out)
+	}
+	m := okLine.FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("no result line in the output:\n%s", out)
+	}
+	ok, _ = strconv.Atoi(m[1])
+	failed, _ = strconv.Atoi(m[2])
+	return ok, failed, out
+}
+
+func TestBench(t *testing.T) {
+	e := testenv.Start(t)
+	common := []string{"--endpoint", e.URL, "--access-key-id", e.AccessKeyID, "--secret", e.Secret,
+		"--region", e.Region, "--duration", "1s", "--connections", "4", "--max-requests", "500"}
+
+	t.Run("new key", func(t *testing.T) {
+		ok, failed, out := runBench(t, common...)
+		if ok == 0 || failed != 0 {
+			t.Fatalf("%d ok, %d errors; want some and none:\n%s", ok, failed, out)
+		}
+		if !strings.Contains(out, "created key ") || !strings.Contains(out, "req/s") || !strings.Contains(out, "p99 ") {
+			t.Fatalf("output lacks the key, the rate or the latency:\n%s", out)
+		}
+	})
+
+	key, err := e.KMS.CreateKey(context.Background(), &kms.CreateKeyInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, op := range []string{"Decrypt", "GenerateDataKey"} {
+		t.Run(op, func(t *testing.T) {
+			t.Setenv("AWS_ACCESS_KEY_ID", e.AccessKeyID)
+			t.Setenv("AWS_SECRET_ACCESS_KEY", e.Secret)
+			ok, failed, out := runBench(t, "--endpoint", e.URL, "--op", op, "--key-id", aws.ToString(key.KeyMetadata.KeyId),
+				"--duration", "1s", "--connections", "2", "--max-requests", "200")
+			if ok == 0 || failed != 0 {
+				t.Fatalf("%d ok, %d errors; want some and none:\n%s", ok, failed, out)
+			}
+			if strings.Contains(out, "created key") {
+				t.Fatalf("created a key though --key-id was given:\n%s", out)
+			}
+		})
+	}
+
+	t.Run("wrong secret", func(t *testing.T) {
+		args := append([]string(nil), common...)
+		args[5] = "not-the-secret"
+		var stdout bytes.Buffer
+		err := bench(args, &stdout)
+		if err == nil || !strings.Contains(err.Error(), "InvalidSignatureException") {
+			t.Fatalf("bench with a wrong secret = %v\n%s", err, stdout.String())
+		}
+	})
+}
+
+func TestBenchRefuses(t *testing.T) {
+	t.Setenv("AWS_ACCESS_KEY_ID", "AKIAEXAMPLEEXAMPLE")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "secret")
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--endpoint", "http://192.0.2.10:8080"}, "not a loopback address"},
+		{[]string{"--endpoint", "http://192.0.2.10:8080"}, "--allow-remote"},
+		{[]string{"--endpoint", "http://127.0.0.1:1", "--op", "Sign"}, "--op must be one of"},
+		{[]string{"--endpoint", "http://127.0.0.1:1", "--connections", "0"}, "--connections"},
+		{[]string{"--endpoint", "http://127.0.0.1:1", "--duration", "0s"}, "--duration"},
+		{[]string{}, "--endpoint is required"},
+		{[]string{"--endpoint", "https://127.0.0.1:8443"}, "only http://"},
+	} {
+		var stdout bytes.Buffer
+		err := bench(tt.args, &stdout)
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("bench %q = %v, want an error containing %q", tt.args, err, tt.want)
+		}
+	}
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "")
+	if err := bench([]string{"--endpoint", "http://127.0.0.1:1"}, new(bytes.Buffer)); err == nil || !strings.Contains(err.Error(), "credentials") {
+		t.Errorf("bench without a secret = %v", err)
+	}
+}
