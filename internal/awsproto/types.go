@@ -295,3 +295,108 @@ type ListKeyRotationsOutput struct {
 	NextMarker string               `json:"NextMarker,omitempty"`
 	Truncated  bool                 `json:"Truncated"`
 }
+
+type SignInput struct {
+	KeyId            *string  `json:"KeyId"`
+	Message          []byte   `json:"Message"`
+	MessageType      *string  `json:"MessageType"`
+	GrantTokens      []string `json:"GrantTokens"`
+	SigningAlgorithm *string  `json:"SigningAlgorithm"`
+	DryRun           bool     `json:"DryRun"`
+}
+
+type SignOutput struct {
+	KeyId            string `json:"KeyId"`
+	Signature        []byte `json:"Signature"`
+	SigningAlgorithm string `json:"SigningAlgorithm"`
+}
+
+type VerifyInput struct {
+	KeyId            *string  `json:"KeyId"`
+	Message          []byte   `json:"Message"`
+	MessageType      *string  `json:"MessageType"`
+	Signature        []byte   `json:"Signature"`
+	SigningAlgorithm *string  `json:"SigningAlgorithm"`
+	GrantTokens      []string `json:"GrantTokens"`
+	DryRun           bool     `json:"DryRun"`
+}
+
+type VerifyOutput struct {
+	KeyId            string `json:"KeyId"`
+	SignatureValid   bool   `json:"SignatureValid"`
+	SigningAlgorithm string `json:"SigningAlgorithm"`
+}
+
+type GetPublicKeyOutput struct {
+	KeyId                  string   `json:"KeyId"`
+	PublicKey              []byte   `json:"PublicKey"`
+	CustomerMasterKeySpec  string   `json:"CustomerMasterKeySpec"`
+	KeySpec                string   `json:"KeySpec"`
+	KeyUsage               string   `json:"KeyUsage"`
+	EncryptionAlgorithms   []string `json:"EncryptionAlgorithms,omitempty"`
+	SigningAlgorithms      []string `json:"SigningAlgorithms,omitempty"`
+	KeyAgreementAlgorithms []string `json:"KeyAgreementAlgorithms,omitempty"`
+}
+
+type GenerateMacInput struct {
+	Message      []byte   `json:"Message"`
+	KeyId        *string  `json:"KeyId"`
+	MacAlgorithm *string  `json:"MacAlgorithm"`
+	GrantTokens  []string `json:"GrantTokens"`
+	DryRun       bool     `json:"DryRun"`
+}
+
+type GenerateMacOutput struct {
+	Mac          []byte `json:"Mac"`
+	MacAlgorithm string `json:"MacAlgorithm"`
+	KeyId        string `json:"KeyId"`
+}
+
+type VerifyMacInput struct {
+	Message      []byte   `json:"Message"`
+	KeyId        *string  `json:"KeyId"`
+	MacAlgorithm *string  `json:"MacAlgorithm"`
+	Mac          []byte   `json:"Mac"`
+	GrantTokens  []string `json:"GrantTokens"`
+	DryRun       bool     `json:"DryRun"`
+}
+
+type VerifyMacOutput struct {
+	KeyId        string `json:"KeyId"`
+	MacValid     bool   `json:"MacValid"`
+	MacAlgorithm string `json:"MacAlgorithm"`
+}
+
+type DeriveSharedSecretInput struct {
+	KeyId                 *string   `json:"KeyId"`
+	KeyAgreementAlgorithm *string   `json:"KeyAgreementAlgorithm"`
+	PublicKey             []byte    `json:"PublicKey"`
+	GrantTokens           []string  `json:"GrantTokens"`
+	DryRun                bool      `json:"DryRun"`
+	Recipient             *struct{} `json:"Recipient"`
+}
+
+type DeriveSharedSecretOutput struct {
+	KeyId                 string `json:"KeyId"`
+	SharedSecret          []byte `json:"SharedSecret"`
+	KeyAgreementAlgorithm string `json:"KeyAgreementAlgorithm"`
+	KeyOrigin             string `json:"KeyOrigin"`
+}
+
+type GenerateDataKeyPairInput struct {
+	EncryptionContext map[string]string `json:"EncryptionContext"`
+	KeyId             *string           `json:"KeyId"`
+	KeyPairSpec       *string           `json:"KeyPairSpec"`
+	GrantTokens       []string          `json:"GrantTokens"`
+	Recipient         *struct{}         `json:"Recipient"`
+	DryRun            bool              `json:"DryRun"`
+}
+
+type GenerateDataKeyPairOutput struct {
+	PrivateKeyCiphertextBlob []byte `json:"PrivateKeyCiphertextBlob"`
+	PrivateKeyPlaintext      []byte `json:"PrivateKeyPlaintext,omitempty"`
+	PublicKey                []byte `json:"PublicKey"`
+	KeyId                    string `json:"KeyId"`
+	KeyPairSpec              string `json:"KeyPairSpec"`
+	KeyMaterialId            string `json:"KeyMaterialId,omitempty"`
+}

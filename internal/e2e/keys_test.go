@@ -255,14 +255,18 @@ func TestCreateKeyRefused(t *testing.T) {
 		msg    string
 		prefix bool
 	}{
-		// Trent implements symmetric keys only, for now.
-		{"RSA", kms.CreateKeyInput{KeySpec: types.KeySpecRsa2048, KeyUsage: types.KeyUsageTypeEncryptDecrypt},
-			"UnsupportedOperationException", anyMessage, false},
-		{"ECC", kms.CreateKeyInput{KeySpec: types.KeySpecEccNistP256, KeyUsage: types.KeyUsageTypeSignVerify},
-			"UnsupportedOperationException", anyMessage, false},
-		{"HMAC", kms.CreateKeyInput{KeySpec: types.KeySpecHmac256, KeyUsage: types.KeyUsageTypeGenerateVerifyMac},
-			"UnsupportedOperationException", anyMessage, false},
-		{"CMKSpec RSA", kms.CreateKeyInput{CustomerMasterKeySpec: types.CustomerMasterKeySpecRsa2048, KeyUsage: types.KeyUsageTypeSignVerify},
+		// Pairings AWS refuses, and SM2, which Trent does not offer.
+		{"RSA key agreement", kms.CreateKeyInput{KeySpec: types.KeySpecRsa2048, KeyUsage: types.KeyUsageTypeKeyAgreement},
+			"ValidationException", "KeyUsage KEY_AGREEMENT is not compatible with KeySpec RSA_2048", false},
+		{"secp256k1 key agreement", kms.CreateKeyInput{KeySpec: types.KeySpecEccSecgP256k1, KeyUsage: types.KeyUsageTypeKeyAgreement},
+			"ValidationException", "KeyUsage KEY_AGREEMENT is not compatible with KeySpec ECC_SECG_P256K1", false},
+		{"HMAC signing", kms.CreateKeyInput{KeySpec: types.KeySpecHmac256, KeyUsage: types.KeyUsageTypeSignVerify},
+			"ValidationException", "KeyUsage SIGN_VERIFY is not compatible with KeySpec HMAC_256", false},
+		{"ML-DSA encryption", kms.CreateKeyInput{KeySpec: types.KeySpecMlDsa65, KeyUsage: types.KeyUsageTypeEncryptDecrypt},
+			"ValidationException", "KeyUsage ENCRYPT_DECRYPT is not compatible with KeySpec ML_DSA_65", false},
+		{"CMKSpec ECC encryption", kms.CreateKeyInput{CustomerMasterKeySpec: types.CustomerMasterKeySpecEccNistP256, KeyUsage: types.KeyUsageTypeEncryptDecrypt},
+			"ValidationException", "KeyUsage ENCRYPT_DECRYPT is not compatible with KeySpec ECC_NIST_P256", false},
+		{"SM2", kms.CreateKeyInput{KeySpec: types.KeySpecSm2, KeyUsage: types.KeyUsageTypeSignVerify},
 			"UnsupportedOperationException", anyMessage, false},
 		{"HMAC without usage", kms.CreateKeyInput{KeySpec: types.KeySpecHmac256},
 			"ValidationException", "You must specify a KeyUsage value for all KMS keys except for symmetric encryption keys.", false},

@@ -50,6 +50,14 @@ func checkEncryptionAlgorithm(e *keyEntry, alg *string) error {
 	return nil
 }
 
+// algorithmUsed is the encryption algorithm a decryption under e used.
+func algorithmUsed(e *keyEntry, alg *string) string {
+	if e.meta.KeySpec != SpecSymmetric && alg != nil {
+		return *alg
+	}
+	return AlgSymmetric
+}
+
 func (s *Service) seal(e *keyEntry, plaintext []byte, ec map[string]string) ([]byte, error) {
 	blob, err := keys.EncryptSymmetric(e.current.material, e.meta.ID, e.current.version, plaintext, ec)
 	if err != nil {
@@ -69,9 +77,23 @@ func (s *Service) Encrypt(ctx context.Context, r *Request, in *awsproto.EncryptI
 	if err := v.err(); err != nil {
 		return nil, err
 	}
-	e, err := s.symmetricKey(ctx, *in.KeyId, "Encrypt")
+	e, err := s.usableKey(ctx, *in.KeyId, "Encrypt", UsageEncryptDecrypt)
 	if err != nil {
 		return nil, err
+	}
+	defer clear(in.Plaintext)
+	if e.meta.KeySpec != SpecSymmetric {
+		if in.DryRun {
+			if _, _, err := s.sealAsymmetric(e, in.EncryptionAlgorithm, nil, in.EncryptionContext); err != nil {
+				return nil, err
+			}
+			return nil, errDryRun
+		}
+		ct, alg, err := s.sealAsymmetric(e, in.EncryptionAlgorithm, in.Plaintext, in.EncryptionContext)
+		if err != nil {
+			return nil, err
+		}
+		return &awsproto.EncryptOutput{CiphertextBlob: ct, KeyId: e.arn, EncryptionAlgorithm: alg}, nil
 	}
 	if err := checkEncryptionAlgorithm(e, in.EncryptionAlgorithm); err != nil {
 		return nil, err
@@ -80,7 +102,6 @@ func (s *Service) Encrypt(ctx context.Context, r *Request, in *awsproto.EncryptI
 		return nil, errDryRun
 	}
 	blob, err := s.seal(e, in.Plaintext, in.EncryptionContext)
-	clear(in.Plaintext)
 	if err != nil {
 		return nil, err
 	}
@@ -96,6 +117,13 @@ func (s *Service) open(ctx context.Context, op string, blob []byte, keyID *strin
 		if want, err = s.resolve(ctx, *keyID, true); err != nil {
 			return nil, nil, nil, err
 		}
+	}
+	if want != nil && want.meta.KeySpec != SpecSymmetric {
+		pt, _, err := s.openAsymmetric(want, op, blob, alg, ec)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		return pt, want, want.current, nil
 	}
 	h, err := keys.ParseBlob(blob)
 	if err != nil {
@@ -185,7 +213,7 @@ func (s *Service) Decrypt(ctx context.Context, r *Request, in *awsproto.DecryptI
 		clear(pt)
 		return nil, errDryRun
 	}
-	return &awsproto.DecryptOutput{KeyId: e.arn, Plaintext: pt, EncryptionAlgorithm: AlgSymmetric, KeyMaterialId: b.materialID}, nil
+	return &awsproto.DecryptOutput{KeyId: e.arn, Plaintext: pt, EncryptionAlgorithm: algorithmUsed(e, in.EncryptionAlgorithm), KeyMaterialId: b.materialID}, nil
 }
 
 func (s *Service) ReEncrypt(ctx context.Context, r *Request, in *awsproto.ReEncryptInput) (any, error) {
@@ -211,11 +239,15 @@ func (s *Service) ReEncrypt(ctx context.Context, r *Request, in *awsproto.ReEncr
 		}
 		return nil, s.dryRunIgnoringCiphertext(ctx, "ReEncrypt", in.DestinationKeyId)
 	}
-	dst, err := s.symmetricKey(ctx, *in.DestinationKeyId, "ReEncrypt")
+	dst, err := s.usableKey(ctx, *in.DestinationKeyId, "ReEncrypt", UsageEncryptDecrypt)
 	if err != nil {
 		return nil, err
 	}
-	if err := checkEncryptionAlgorithm(dst, in.DestinationEncryptionAlgorithm); err != nil {
+	if dst.meta.KeySpec == SpecSymmetric {
+		if err := checkEncryptionAlgorithm(dst, in.DestinationEncryptionAlgorithm); err != nil {
+			return nil, err
+		}
+	} else if _, _, err := s.sealAsymmetric(dst, in.DestinationEncryptionAlgorithm, nil, in.DestinationEncryptionContext); err != nil {
 		return nil, err
 	}
 	pt, src, b, err := s.open(ctx, "ReEncrypt", in.CiphertextBlob, in.SourceKeyId, in.SourceEncryptionAlgorithm, in.SourceEncryptionContext)
@@ -226,13 +258,19 @@ func (s *Service) ReEncrypt(ctx context.Context, r *Request, in *awsproto.ReEncr
 	if in.DryRun {
 		return nil, errDryRun
 	}
-	blob, err := s.seal(dst, pt, in.DestinationEncryptionContext)
+	var blob []byte
+	dstAlg := AlgSymmetric
+	if dst.meta.KeySpec == SpecSymmetric {
+		blob, err = s.seal(dst, pt, in.DestinationEncryptionContext)
+	} else {
+		blob, dstAlg, err = s.sealAsymmetric(dst, in.DestinationEncryptionAlgorithm, pt, in.DestinationEncryptionContext)
+	}
 	if err != nil {
 		return nil, err
 	}
 	return &awsproto.ReEncryptOutput{
 		CiphertextBlob: blob, SourceKeyId: src.arn, KeyId: dst.arn,
-		SourceEncryptionAlgorithm: AlgSymmetric, DestinationEncryptionAlgorithm: AlgSymmetric,
+		SourceEncryptionAlgorithm: algorithmUsed(src, in.SourceEncryptionAlgorithm), DestinationEncryptionAlgorithm: dstAlg,
 		SourceKeyMaterialId: b.materialID, DestinationKeyMaterialId: dst.current.materialID,
 	}, nil
 }

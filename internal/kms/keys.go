@@ -3,6 +3,7 @@ package kms
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -29,7 +30,7 @@ const (
 	ignoreCiphertext       = "IGNORE_CIPHERTEXT"
 	dryRunMessage          = "The request would have succeeded, but the DryRun option is set."
 	incorrectKeyMessage    = "The key ID in the request does not identify a CMK that can perform this operation."
-	unsupportedSpecMessage = "Trent does not support KeySpec %s yet."
+	unsupportedSpecMessage = "Trent does not support KeySpec %s: Go has no well-kept SM2 implementation."
 )
 
 func (s *Service) metadata(e *keyEntry) *awsproto.KeyMetadata {
@@ -64,8 +65,8 @@ func (s *Service) metadata(e *keyEntry) *awsproto.KeyMetadata {
 
 // newVersion makes fresh backing key material, wrapped under the root key.
 // It returns the plaintext material too, for the cache.
-func (s *Service) newVersion(arn, id string, version uint32, rotationType string) (store.KeyVersion, []byte, error) {
-	material, err := keys.NewSymmetricMaterial()
+func (s *Service) newVersion(arn, id, spec string, version uint32, rotationType string) (store.KeyVersion, []byte, error) {
+	material, err := newMaterial(spec)
 	if err != nil {
 		return store.KeyVersion{}, nil, fmt.Errorf("generate material for key %s: %w", id, err)
 	}
@@ -114,11 +115,11 @@ func (s *Service) CreateKey(ctx context.Context, r *Request, in *awsproto.Create
 	} else if spec != SpecSymmetric {
 		return nil, apierr.New(apierr.Validation, "You must specify a KeyUsage value for all KMS keys except for symmetric encryption keys.")
 	}
-	if spec == SpecSymmetric && usage != UsageEncryptDecrypt {
-		return nil, apierr.New(apierr.Validation, "KeyUsage %s is not compatible with KeySpec %s", usage, spec)
-	}
-	if spec != SpecSymmetric {
+	if spec == specSM2 {
 		return nil, apierr.New(apierr.UnsupportedOperation, unsupportedSpecMessage, spec)
+	}
+	if !slices.Contains(keyUsagesFor(spec), usage) {
+		return nil, apierr.New(apierr.Validation, "KeyUsage %s is not compatible with KeySpec %s", usage, spec)
 	}
 	if in.Origin != nil && *in.Origin != OriginAWSKMS {
 		return nil, apierr.New(apierr.UnsupportedOperation, "Trent does not support Origin %s yet.", *in.Origin)
@@ -159,7 +160,7 @@ func (s *Service) CreateKey(ctx context.Context, r *Request, in *awsproto.Create
 		CreatedAt: now, Policy: doc, CurrentVersion: 1, Tags: tags,
 	}
 	arn := s.keyARN(id)
-	first, material, err := s.newVersion(arn, id, 1, "")
+	first, material, err := s.newVersion(arn, id, spec, 1, "")
 	if err != nil {
 		return nil, apierr.Internal(err)
 	}

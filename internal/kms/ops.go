@@ -81,6 +81,14 @@ func init() {
 		row("GetKeyRotationStatus", true, (*Service).GetKeyRotationStatus),
 		row("RotateKeyOnDemand", false, (*Service).RotateKeyOnDemand),
 		row("ListKeyRotations", true, (*Service).ListKeyRotations),
+		row("Sign", false, (*Service).Sign),
+		row("Verify", false, (*Service).Verify),
+		row("GetPublicKey", true, (*Service).GetPublicKey),
+		row("GenerateMac", false, (*Service).GenerateMac),
+		row("VerifyMac", false, (*Service).VerifyMac),
+		row("DeriveSharedSecret", false, (*Service).DeriveSharedSecret),
+		row("GenerateDataKeyPair", false, (*Service).GenerateDataKeyPair),
+		row("GenerateDataKeyPairWithoutPlaintext", false, (*Service).GenerateDataKeyPairWithoutPlaintext),
 	} {
 		operations[op.Name] = op
 	}
@@ -89,11 +97,10 @@ func init() {
 	// "not here yet" from "no such operation".
 	for _, name := range []string{
 		"ConnectCustomKeyStore", "CreateCustomKeyStore", "CreateGrant", "DeleteCustomKeyStore",
-		"DeleteImportedKeyMaterial", "DeriveSharedSecret", "DescribeCustomKeyStores",
-		"DisconnectCustomKeyStore", "GenerateDataKeyPair", "GenerateDataKeyPairWithoutPlaintext",
-		"GenerateMac", "GetKeyLastUsage", "GetParametersForImport", "GetPublicKey",
-		"ImportKeyMaterial", "ListGrants", "ListRetirableGrants", "ReplicateKey", "RetireGrant",
-		"RevokeGrant", "Sign", "UpdateCustomKeyStore", "UpdatePrimaryRegion", "Verify", "VerifyMac",
+		"DeleteImportedKeyMaterial", "DescribeCustomKeyStores", "DisconnectCustomKeyStore",
+		"GetKeyLastUsage", "GetParametersForImport", "ImportKeyMaterial", "ListGrants",
+		"ListRetirableGrants", "ReplicateKey", "RetireGrant", "RevokeGrant",
+		"UpdateCustomKeyStore", "UpdatePrimaryRegion",
 	} {
 		name := name
 		operations[name] = &Operation{Name: name, Action: "kms:" + name,

@@ -33,10 +33,13 @@ const (
 	StateDisabled        = "Disabled"
 	StatePendingDeletion = "PendingDeletion"
 
-	UsageEncryptDecrypt = "ENCRYPT_DECRYPT"
-	SpecSymmetric       = "SYMMETRIC_DEFAULT"
-	AlgSymmetric        = "SYMMETRIC_DEFAULT"
-	OriginAWSKMS        = "AWS_KMS"
+	UsageEncryptDecrypt    = "ENCRYPT_DECRYPT"
+	UsageSignVerify        = "SIGN_VERIFY"
+	UsageGenerateVerifyMac = "GENERATE_VERIFY_MAC"
+	UsageKeyAgreement      = "KEY_AGREEMENT"
+	SpecSymmetric          = "SYMMETRIC_DEFAULT"
+	AlgSymmetric           = "SYMMETRIC_DEFAULT"
+	OriginAWSKMS           = "AWS_KMS"
 )
 
 // Config is what a Service needs.
@@ -296,7 +299,7 @@ func (s *Service) addVersion(ctx context.Context, id string, rotationType string
 	if err := change(&k); err != nil {
 		return nil, err
 	}
-	v, material, err := s.newVersion(cur.arn, k.ID, k.CurrentVersion+1, rotationType)
+	v, material, err := s.newVersion(cur.arn, k.ID, k.KeySpec, k.CurrentVersion+1, rotationType)
 	if err != nil {
 		return nil, apierr.Internal(err)
 	}

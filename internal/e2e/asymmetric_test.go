@@ -1,0 +1,284 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/ecdh"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/sha512"
+	"crypto/x509"
+	"errors"
+	"hash"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/aws-sdk-go-v2/service/kms/types"
+	"github.com/aws/smithy-go"
+
+	"github.com/trent-kms/trent/internal/testenv"
+)
+
+func apiCode(err error) string {
+	var ae smithy.APIError
+	if errors.As(err, &ae) {
+		return ae.ErrorCode()
+	}
+	return ""
+}
+
+func newAsymKey(t *testing.T, env *testenv.Env, spec types.KeySpec, usage types.KeyUsageType) *types.KeyMetadata {
+	t.Helper()
+	out, err := env.KMS.CreateKey(context.Background(), &kms.CreateKeyInput{KeySpec: spec, KeyUsage: usage})
+	if err != nil {
+		t.Fatalf("CreateKey %s/%s: %v", spec, usage, err)
+	}
+	return out.KeyMetadata
+}
+
+// TestSignVerifyStdlib signs through the SDK and verifies every signature
+// with the Go standard library against the DER public key from GetPublicKey.
+func TestSignVerifyStdlib(t *testing.T) {
+	env := testenv.Start(t)
+	ctx := context.Background()
+	msg := []byte("the message to sign")
+	cases := []struct {
+		spec types.KeySpec
+		alg  types.SigningAlgorithmSpec
+		h    crypto.Hash
+	}{
+		{types.KeySpecEccNistP256, types.SigningAlgorithmSpecEcdsaSha256, crypto.SHA256},
+		{types.KeySpecEccNistP384, types.SigningAlgorithmSpecEcdsaSha384, crypto.SHA384},
+		{types.KeySpecEccNistP521, types.SigningAlgorithmSpecEcdsaSha512, crypto.SHA512},
+		{types.KeySpecRsa2048, types.SigningAlgorithmSpecRsassaPssSha256, crypto.SHA256},
+		{types.KeySpecRsa2048, types.SigningAlgorithmSpecRsassaPkcs1V15Sha384, crypto.SHA384},
+		{types.KeySpecEccNistEdwards25519, types.SigningAlgorithmSpecEd25519Sha512, 0},
+	}
+	for _, c := range cases {
+		t.Run(string(c.spec)+"/"+string(c.alg), func(t *testing.T) {
+			md := newAsymKey(t, env, c.spec, types.KeyUsageTypeSignVerify)
+			if len(md.SigningAlgorithms) == 0 || md.EncryptionAlgorithms != nil {
+				t.Errorf("metadata algorithms: sign %v enc %v", md.SigningAlgorithms, md.EncryptionAlgorithms)
+			}
+			pk, err := env.KMS.GetPublicKey(ctx, &kms.GetPublicKeyInput{KeyId: md.KeyId})
+			if err != nil {
+				t.Fatalf("GetPublicKey: %v", err)
+			}
+			pub, err := x509.ParsePKIXPublicKey(pk.PublicKey)
+			if err != nil {
+				t.Fatalf("parse SPKI: %v", err)
+			}
+			sig, err := env.KMS.Sign(ctx, &kms.SignInput{KeyId: md.KeyId, Message: msg, SigningAlgorithm: c.alg})
+			if err != nil {
+				t.Fatalf("Sign: %v", err)
+			}
+			var digest []byte
+			if c.h != 0 {
+				h := c.h.New()
+				h.Write(msg)
+				digest = h.Sum(nil)
+			}
+			switch p := pub.(type) {
+			case *ecdsa.PublicKey:
+				if !ecdsa.VerifyASN1(p, digest, sig.Signature) {
+					t.Fatal("stdlib rejects the ECDSA signature")
+				}
+			case *rsa.PublicKey:
+				if c.alg == types.SigningAlgorithmSpecRsassaPssSha256 {
+					err = rsa.VerifyPSS(p, c.h, digest, sig.Signature, &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash})
+				} else {
+					err = rsa.VerifyPKCS1v15(p, c.h, digest, sig.Signature)
+				}
+				if err != nil {
+					t.Fatalf("stdlib rejects the RSA signature: %v", err)
+				}
+			case ed25519.PublicKey:
+				if !ed25519.Verify(p, msg, sig.Signature) {
+					t.Fatal("stdlib rejects the Ed25519 signature")
+				}
+			default:
+				t.Fatalf("unexpected public key %T", pub)
+			}
+			if _, err := env.KMS.Verify(ctx, &kms.VerifyInput{KeyId: md.KeyId, Message: msg, Signature: sig.Signature, SigningAlgorithm: c.alg}); err != nil {
+				t.Fatalf("Verify: %v", err)
+			}
+			bad := bytes.Clone(sig.Signature)
+			bad[len(bad)/2] ^= 1
+			_, err = env.KMS.Verify(ctx, &kms.VerifyInput{KeyId: md.KeyId, Message: msg, Signature: bad, SigningAlgorithm: c.alg})
+			if apiCode(err) != "KMSInvalidSignatureException" {
+				t.Fatalf("Verify of a bad signature: %v, want KMSInvalidSignatureException", err)
+			}
+		})
+	}
+}
+
+func TestAsymmetricRules(t *testing.T) {
+	env := testenv.Start(t)
+	ctx := context.Background()
+	p256 := newAsymKey(t, env, types.KeySpecEccNistP256, types.KeyUsageTypeSignVerify)
+	_, err := env.KMS.Sign(ctx, &kms.SignInput{KeyId: p256.KeyId, Message: make([]byte, 31), MessageType: types.MessageTypeDigest, SigningAlgorithm: types.SigningAlgorithmSpecEcdsaSha256})
+	wantAPIError(t, err, "ValidationException", "Digest is invalid length for algorithm ECDSA_SHA_256.")
+	_, err = env.KMS.Encrypt(ctx, &kms.EncryptInput{KeyId: p256.KeyId, Plaintext: []byte("x")})
+	wantAPIError(t, err, "InvalidKeyUsageException", *p256.Arn+" key usage is SIGN_VERIFY which is not valid for Encrypt.")
+	_, err = env.KMS.CreateKey(ctx, &kms.CreateKeyInput{KeySpec: types.KeySpecRsa2048, KeyUsage: types.KeyUsageTypeKeyAgreement})
+	wantAPIError(t, err, "ValidationException", "KeyUsage KEY_AGREEMENT is not compatible with KeySpec RSA_2048")
+	_, err = env.KMS.RotateKeyOnDemand(ctx, &kms.RotateKeyOnDemandInput{KeyId: p256.KeyId})
+	if apiCode(err) != "UnsupportedOperationException" {
+		t.Errorf("RotateKeyOnDemand on ECC key: %v", err)
+	}
+	st, err := env.KMS.GetKeyRotationStatus(ctx, &kms.GetKeyRotationStatusInput{KeyId: p256.KeyId})
+	if err != nil || st.KeyRotationEnabled {
+		t.Errorf("GetKeyRotationStatus on ECC key: %+v, %v", st, err)
+	}
+	hm := newAsymKey(t, env, types.KeySpecHmac224, types.KeyUsageTypeGenerateVerifyMac)
+	_, err = env.KMS.GenerateMac(ctx, &kms.GenerateMacInput{KeyId: hm.KeyId, Message: []byte("m"), MacAlgorithm: types.MacAlgorithmSpecHmacSha256})
+	wantAPIError(t, err, "InvalidKeyUsageException", "Algorithm HMAC_SHA_256 is incompatible with key spec HMAC_224.")
+	_, err = env.KMS.Sign(ctx, &kms.SignInput{KeyId: hm.KeyId, Message: []byte("m"), SigningAlgorithm: types.SigningAlgorithmSpecEcdsaSha256})
+	wantAPIError(t, err, "InvalidKeyUsageException", *hm.Arn+" key usage is GENERATE_VERIFY_MAC which is not valid for Sign.")
+	_, err = env.KMS.CreateKey(ctx, &kms.CreateKeyInput{KeySpec: types.KeySpecHmac256})
+	wantAPIError(t, err, "ValidationException", "You must specify a KeyUsage value for all KMS keys except for symmetric encryption keys.")
+}
+
+func wantAPIError(t *testing.T, err error, code, msg string) {
+	t.Helper()
+	var ae smithy.APIError
+	if !errors.As(err, &ae) || ae.ErrorCode() != code || ae.ErrorMessage() != msg {
+		t.Errorf("got %v; want %s: %s", err, code, msg)
+	}
+}
+
+func TestRSAEncryption(t *testing.T) {
+	env := testenv.Start(t)
+	ctx := context.Background()
+	md := newAsymKey(t, env, types.KeySpecRsa2048, types.KeyUsageTypeEncryptDecrypt)
+	pk, err := env.KMS.GetPublicKey(ctx, &kms.GetPublicKeyInput{KeyId: md.KeyId})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, err := x509.ParsePKIXPublicKey(pk.PublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Made locally with the public key, decrypted by Trent.
+	ct, err := rsa.EncryptOAEP(sha256.New(), rand.Reader, pub.(*rsa.PublicKey), []byte("local"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec, err := env.KMS.Decrypt(ctx, &kms.DecryptInput{KeyId: md.KeyId, CiphertextBlob: ct, EncryptionAlgorithm: types.EncryptionAlgorithmSpecRsaesOaepSha256})
+	if err != nil || string(dec.Plaintext) != "local" || dec.EncryptionAlgorithm != types.EncryptionAlgorithmSpecRsaesOaepSha256 {
+		t.Fatalf("Decrypt of a local OAEP ciphertext: %+v, %v", dec, err)
+	}
+	_, err = env.KMS.Encrypt(ctx, &kms.EncryptInput{KeyId: md.KeyId, Plaintext: make([]byte, 215), EncryptionAlgorithm: types.EncryptionAlgorithmSpecRsaesOaepSha1})
+	wantAPIError(t, err, "ValidationException", "Algorithm RSAES_OAEP_SHA_1 and key spec RSA_2048 cannot encrypt data larger than 214 bytes.")
+	enc, err := env.KMS.Encrypt(ctx, &kms.EncryptInput{KeyId: md.KeyId, Plaintext: make([]byte, 214), EncryptionAlgorithm: types.EncryptionAlgorithmSpecRsaesOaepSha1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec, err = env.KMS.Decrypt(ctx, &kms.DecryptInput{KeyId: md.KeyId, CiphertextBlob: enc.CiphertextBlob, EncryptionAlgorithm: types.EncryptionAlgorithmSpecRsaesOaepSha1})
+	if err != nil || len(dec.Plaintext) != 214 {
+		t.Fatalf("round trip: %v", err)
+	}
+	_, err = env.KMS.Encrypt(ctx, &kms.EncryptInput{KeyId: md.KeyId, Plaintext: []byte("x"), EncryptionAlgorithm: types.EncryptionAlgorithmSpecRsaesOaepSha256,
+		EncryptionContext: map[string]string{"a": "b"}})
+	if apiCode(err) != "ValidationException" {
+		t.Errorf("encryption context on an RSA key: %v", err)
+	}
+}
+
+func TestMacAndKeyAgreementAndDataKeyPairs(t *testing.T) {
+	env := testenv.Start(t)
+	ctx := context.Background()
+	for _, c := range []struct {
+		spec types.KeySpec
+		alg  types.MacAlgorithmSpec
+		h    func() hash.Hash
+	}{
+		{types.KeySpecHmac256, types.MacAlgorithmSpecHmacSha256, sha256.New},
+		{types.KeySpecHmac512, types.MacAlgorithmSpecHmacSha512, sha512.New},
+	} {
+		md := newAsymKey(t, env, c.spec, types.KeyUsageTypeGenerateVerifyMac)
+		mac, err := env.KMS.GenerateMac(ctx, &kms.GenerateMacInput{KeyId: md.KeyId, Message: []byte("msg"), MacAlgorithm: c.alg})
+		if err != nil || len(mac.Mac) != c.h().Size() {
+			t.Fatalf("GenerateMac %s: %v", c.spec, err)
+		}
+		if _, err := env.KMS.VerifyMac(ctx, &kms.VerifyMacInput{KeyId: md.KeyId, Message: []byte("msg"), Mac: mac.Mac, MacAlgorithm: c.alg}); err != nil {
+			t.Fatalf("VerifyMac: %v", err)
+		}
+		_, err = env.KMS.VerifyMac(ctx, &kms.VerifyMacInput{KeyId: md.KeyId, Message: []byte("msG"), Mac: mac.Mac, MacAlgorithm: c.alg})
+		if apiCode(err) != "KMSInvalidMacException" {
+			t.Fatalf("VerifyMac of an altered message: %v", err)
+		}
+		_ = hmac.Equal
+	}
+
+	ka := newAsymKey(t, env, types.KeySpecEccNistP256, types.KeyUsageTypeKeyAgreement)
+	pk, err := env.KMS.GetPublicKey(ctx, &kms.GetPublicKeyInput{KeyId: ka.KeyId})
+	if err != nil {
+		t.Fatal(err)
+	}
+	trentPub, err := x509.ParsePKIXPublicKey(pk.PublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mine, err := ecdh.P256().GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	minePub, err := x509.MarshalPKIXPublicKey(mine.PublicKey())
+	if err != nil {
+		t.Fatal(err)
+	}
+	shared, err := env.KMS.DeriveSharedSecret(ctx, &kms.DeriveSharedSecretInput{KeyId: ka.KeyId, KeyAgreementAlgorithm: types.KeyAgreementAlgorithmSpecEcdh, PublicKey: minePub})
+	if err != nil {
+		t.Fatalf("DeriveSharedSecret: %v", err)
+	}
+	tp, err := trentPub.(*ecdsa.PublicKey).ECDH()
+	if err != nil {
+		t.Fatal(err)
+	}
+	local, err := mine.ECDH(tp)
+	if err != nil || !bytes.Equal(local, shared.SharedSecret) {
+		t.Fatalf("shared secrets differ (%v)", err)
+	}
+	other, _ := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	otherPub, _ := x509.MarshalPKIXPublicKey(&other.PublicKey)
+	_, err = env.KMS.DeriveSharedSecret(ctx, &kms.DeriveSharedSecretInput{KeyId: ka.KeyId, KeyAgreementAlgorithm: types.KeyAgreementAlgorithmSpecEcdh, PublicKey: otherPub})
+	if apiCode(err) != "ValidationException" {
+		t.Fatalf("peer key on another curve: %v", err)
+	}
+
+	sym, err := env.KMS.CreateKey(ctx, &kms.CreateKeyInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, spec := range []types.DataKeyPairSpec{types.DataKeyPairSpecEccNistP256, types.DataKeyPairSpecRsa2048, types.DataKeyPairSpecEccNistEdwards25519} {
+		pair, err := env.KMS.GenerateDataKeyPair(ctx, &kms.GenerateDataKeyPairInput{KeyId: sym.KeyMetadata.KeyId, KeyPairSpec: spec, EncryptionContext: map[string]string{"p": "q"}})
+		if err != nil {
+			t.Fatalf("GenerateDataKeyPair %s: %v", spec, err)
+		}
+		priv, err := x509.ParsePKCS8PrivateKey(pair.PrivateKeyPlaintext)
+		if err != nil {
+			t.Fatalf("PKCS#8 of %s: %v", spec, err)
+		}
+		pubDER, err := x509.MarshalPKIXPublicKey(priv.(crypto.Signer).Public())
+		if err != nil || !bytes.Equal(pubDER, pair.PublicKey) {
+			t.Fatalf("%s: public key does not match the private key", spec)
+		}
+		dec, err := env.KMS.Decrypt(ctx, &kms.DecryptInput{CiphertextBlob: pair.PrivateKeyCiphertextBlob, EncryptionContext: map[string]string{"p": "q"}})
+		if err != nil || !bytes.Equal(dec.Plaintext, pair.PrivateKeyPlaintext) {
+			t.Fatalf("%s: encrypted private key does not decrypt to the plaintext one (%v)", spec, err)
+		}
+	}
+	_, err = env.KMS.GenerateDataKeyPair(ctx, &kms.GenerateDataKeyPairInput{KeyId: ka.KeyId, KeyPairSpec: types.DataKeyPairSpecEccNistP256})
+	if apiCode(err) != "InvalidKeyUsageException" {
+		t.Fatalf("GenerateDataKeyPair under an ECC key: %v", err)
+	}
+	_ = aws.String
+}

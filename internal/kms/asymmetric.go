@@ -1,0 +1,396 @@
+package kms
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/trent-kms/trent/internal/apierr"
+	"github.com/trent-kms/trent/internal/awsproto"
+	"github.com/trent-kms/trent/internal/keys"
+)
+
+const messageTypeRaw = "RAW"
+
+// usableKey resolves a KeyId (any form) for a cryptographic operation and
+// checks the key's state and usage.
+func (s *Service) usableKey(ctx context.Context, keyID, op, usage string) (*keyEntry, error) {
+	e, err := s.resolve(ctx, keyID, true)
+	if err != nil {
+		return nil, err
+	}
+	if err := usable(e); err != nil {
+		return nil, err
+	}
+	if err := checkUsage(e, op, usage); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+func incompatible(alg, spec string) error {
+	return apierr.New(apierr.InvalidKeyUsage, "Algorithm %s is incompatible with key spec %s.", alg, spec)
+}
+
+// noContext refuses an encryption context on a key that cannot bind one:
+// asymmetric and HMAC algorithms take no additional authenticated data.
+func noContext(e *keyEntry, ec map[string]string) error {
+	if len(ec) > 0 {
+		return apierr.New(apierr.Validation, "EncryptionContext is not supported with %s KMS keys: only symmetric encryption keys bind an encryption context.", e.meta.KeySpec)
+	}
+	return nil
+}
+
+// sealAsymmetric encrypts with an RSA ENCRYPT_DECRYPT key. The ciphertext
+// is plain RSAES-OAEP output, as AWS's, so it carries no header: Decrypt
+// needs the KeyId.
+func (s *Service) sealAsymmetric(e *keyEntry, algorithm *string, plaintext []byte, ec map[string]string) ([]byte, string, error) {
+	alg := AlgSymmetric
+	if algorithm != nil {
+		alg = *algorithm
+	}
+	if !slices.Contains(keys.EncryptionAlgorithms(e.meta.KeySpec), alg) {
+		return nil, "", incompatible(alg, e.meta.KeySpec)
+	}
+	if err := noContext(e, ec); err != nil {
+		return nil, "", err
+	}
+	if max := keys.MaxPlaintext(e.meta.KeySpec, alg); len(plaintext) > max {
+		return nil, "", apierr.New(apierr.Validation, "Algorithm %s and key spec %s cannot encrypt data larger than %d bytes.", alg, e.meta.KeySpec, max)
+	}
+	ct, err := keys.EncryptRSA(e.meta.KeySpec, alg, e.current.material, plaintext)
+	if err != nil {
+		return nil, "", apierr.Internal(fmt.Errorf("encrypt under key %s: %w", e.meta.ID, err))
+	}
+	return ct, alg, nil
+}
+
+// openAsymmetric decrypts an RSA ciphertext with the key the caller named.
+func (s *Service) openAsymmetric(e *keyEntry, op string, blob []byte, alg *string, ec map[string]string) ([]byte, string, error) {
+	if err := usable(e); err != nil {
+		return nil, "", err
+	}
+	if err := checkUsage(e, op, UsageEncryptDecrypt); err != nil {
+		return nil, "", err
+	}
+	if alg == nil || !slices.Contains(keys.EncryptionAlgorithms(e.meta.KeySpec), *alg) {
+		return nil, "", errInvalidCiphertext
+	}
+	if err := noContext(e, ec); err != nil {
+		return nil, "", err
+	}
+	pt, err := keys.DecryptRSA(e.meta.KeySpec, *alg, e.current.material, blob)
+	if err != nil {
+		return nil, "", errInvalidCiphertext
+	}
+	return pt, *alg, nil
+}
+
+func (v *validator) signInput(keyID *string, message []byte, messageType, alg *string, tokens []string) {
+	v.keyID("keyId", keyID)
+	if v.required("message", message != nil) {
+		v.blobLength("message", message, 1, 4096)
+	}
+	v.enum("messageType", messageType, messageTypes)
+	if v.requiredString("signingAlgorithm", alg) {
+		v.enum("signingAlgorithm", alg, signingAlgorithms)
+	}
+	v.grantTokens(tokens)
+}
+
+// signingKey resolves the key of Sign or Verify and checks the algorithm
+// and message type against it.
+func (s *Service) signingKey(ctx context.Context, op string, keyID *string, alg string, messageType *string) (*keyEntry, string, error) {
+	e, err := s.usableKey(ctx, *keyID, op, UsageSignVerify)
+	if err != nil {
+		return nil, "", err
+	}
+	if !slices.Contains(keys.SigningAlgorithms(e.meta.KeySpec), alg) {
+		return nil, "", incompatible(alg, e.meta.KeySpec)
+	}
+	mt := messageTypeRaw
+	if messageType != nil {
+		mt = *messageType
+	}
+	return e, mt, nil
+}
+
+// checkMessage applies AWS's MessageType rules before any key is used:
+// DIGEST must be exactly the algorithm's hash size; ED25519_SHA_512 signs
+// only RAW messages and ED25519_PH_SHA_512 only digests; EXTERNAL_MU is a
+// 64-byte ML-DSA μ and ML-DSA takes no DIGEST.
+func checkMessage(alg, messageType string, message []byte) error {
+	mldsa := alg == "ML_DSA_SHAKE_256"
+	switch messageType {
+	case "DIGEST":
+		if mldsa || alg == "ED25519_SHA_512" {
+			return keys.ErrUnsupportedMessageType
+		}
+		if len(message) != keys.HashSize(alg) {
+			return keys.ErrDigestLength
+		}
+	case "EXTERNAL_MU":
+		if !mldsa {
+			return keys.ErrUnsupportedMessageType
+		}
+		if len(message) != 64 {
+			return keys.ErrDigestLength
+		}
+	default:
+		if alg == "ED25519_PH_SHA_512" {
+			return keys.ErrUnsupportedMessageType
+		}
+	}
+	return nil
+}
+
+// signError maps the key package's refusals to AWS's exceptions.
+func signError(e *keyEntry, alg, messageType string, err error) error {
+	switch {
+	case errors.Is(err, keys.ErrDigestLength):
+		return apierr.New(apierr.Validation, "Digest is invalid length for algorithm %s.", alg)
+	case errors.Is(err, keys.ErrUnsupportedMessageType):
+		return apierr.New(apierr.Validation, "MessageType %s is not supported for signing algorithm %s.", messageType, alg)
+	case errors.Is(err, keys.ErrInvalidSignature):
+		return apierr.New(apierr.KMSInvalidSignature, "")
+	}
+	return apierr.Internal(fmt.Errorf("sign with key %s: %w", e.meta.ID, err))
+}
+
+func (s *Service) Sign(ctx context.Context, r *Request, in *awsproto.SignInput) (any, error) {
+	var v validator
+	v.signInput(in.KeyId, in.Message, in.MessageType, in.SigningAlgorithm, in.GrantTokens)
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	alg := *in.SigningAlgorithm
+	e, mt, err := s.signingKey(ctx, "Sign", in.KeyId, alg, in.MessageType)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkMessage(alg, mt, in.Message); err != nil {
+		return nil, signError(e, alg, mt, err)
+	}
+	if in.DryRun {
+		return nil, errDryRun
+	}
+	sig, err := keys.Sign(e.meta.KeySpec, alg, mt, e.current.material, in.Message)
+	if err != nil {
+		return nil, signError(e, alg, mt, err)
+	}
+	return &awsproto.SignOutput{KeyId: e.arn, Signature: sig, SigningAlgorithm: alg}, nil
+}
+
+func (s *Service) Verify(ctx context.Context, r *Request, in *awsproto.VerifyInput) (any, error) {
+	var v validator
+	v.signInput(in.KeyId, in.Message, in.MessageType, in.SigningAlgorithm, in.GrantTokens)
+	if v.required("signature", in.Signature != nil) {
+		v.blobLength("signature", in.Signature, 1, 6144)
+	}
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	alg := *in.SigningAlgorithm
+	e, mt, err := s.signingKey(ctx, "Verify", in.KeyId, alg, in.MessageType)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkMessage(alg, mt, in.Message); err != nil {
+		return nil, signError(e, alg, mt, err)
+	}
+	if in.DryRun {
+		return nil, errDryRun
+	}
+	if err := keys.Verify(e.meta.KeySpec, alg, mt, e.current.material, in.Message, in.Signature); err != nil {
+		return nil, signError(e, alg, mt, err)
+	}
+	return &awsproto.VerifyOutput{KeyId: e.arn, SignatureValid: true, SigningAlgorithm: alg}, nil
+}
+
+func (s *Service) GetPublicKey(ctx context.Context, r *Request, in *awsproto.DescribeKeyInput) (any, error) {
+	var v validator
+	v.keyID("keyId", in.KeyId)
+	v.grantTokens(in.GrantTokens)
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	e, err := s.resolve(ctx, *in.KeyId, true)
+	if err != nil {
+		return nil, err
+	}
+	if err := usable(e); err != nil {
+		return nil, err
+	}
+	switch e.meta.KeyUsage {
+	case UsageEncryptDecrypt, UsageSignVerify, UsageKeyAgreement:
+	default:
+		return nil, apierr.New(apierr.InvalidKeyUsage, "%s key usage is %s which is not valid for GetPublicKey.", e.arn, e.meta.KeyUsage)
+	}
+	if e.meta.KeySpec == SpecSymmetric {
+		return nil, apierr.New(apierr.UnsupportedOperation, "%s is a symmetric encryption key: it has no public key.", e.arn)
+	}
+	pub, err := keys.PublicKeyDER(e.meta.KeySpec, e.current.material)
+	if err != nil {
+		return nil, apierr.Internal(fmt.Errorf("public key of %s: %w", e.meta.ID, err))
+	}
+	algs := algorithmsFor(e.meta.KeySpec, e.meta.KeyUsage)
+	return &awsproto.GetPublicKeyOutput{
+		KeyId: e.arn, PublicKey: pub, CustomerMasterKeySpec: e.meta.KeySpec, KeySpec: e.meta.KeySpec,
+		KeyUsage: e.meta.KeyUsage, EncryptionAlgorithms: algs.encryption, SigningAlgorithms: algs.signing,
+		KeyAgreementAlgorithms: algs.keyAgreement,
+	}, nil
+}
+
+func (v *validator) macInput(keyID *string, message []byte, alg *string, tokens []string) {
+	if v.required("message", message != nil) {
+		v.blobLength("message", message, 1, 4096)
+	}
+	v.keyID("keyId", keyID)
+	if v.requiredString("macAlgorithm", alg) {
+		v.enum("macAlgorithm", alg, macAlgorithms)
+	}
+	v.grantTokens(tokens)
+}
+
+func (s *Service) macKey(ctx context.Context, op string, keyID *string, alg string) (*keyEntry, error) {
+	e, err := s.usableKey(ctx, *keyID, op, UsageGenerateVerifyMac)
+	if err != nil {
+		return nil, err
+	}
+	if !slices.Contains(keys.MacAlgorithms(e.meta.KeySpec), alg) {
+		return nil, incompatible(alg, e.meta.KeySpec)
+	}
+	return e, nil
+}
+
+func (s *Service) GenerateMac(ctx context.Context, r *Request, in *awsproto.GenerateMacInput) (any, error) {
+	var v validator
+	v.macInput(in.KeyId, in.Message, in.MacAlgorithm, in.GrantTokens)
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	e, err := s.macKey(ctx, "GenerateMac", in.KeyId, *in.MacAlgorithm)
+	if err != nil {
+		return nil, err
+	}
+	if in.DryRun {
+		return nil, errDryRun
+	}
+	mac, err := keys.GenerateMac(e.meta.KeySpec, *in.MacAlgorithm, e.current.material, in.Message)
+	if err != nil {
+		return nil, apierr.Internal(fmt.Errorf("mac with key %s: %w", e.meta.ID, err))
+	}
+	return &awsproto.GenerateMacOutput{Mac: mac, MacAlgorithm: *in.MacAlgorithm, KeyId: e.arn}, nil
+}
+
+func (s *Service) VerifyMac(ctx context.Context, r *Request, in *awsproto.VerifyMacInput) (any, error) {
+	var v validator
+	v.macInput(in.KeyId, in.Message, in.MacAlgorithm, in.GrantTokens)
+	if v.required("mac", in.Mac != nil) {
+		v.blobLength("mac", in.Mac, 1, 6144)
+	}
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	e, err := s.macKey(ctx, "VerifyMac", in.KeyId, *in.MacAlgorithm)
+	if err != nil {
+		return nil, err
+	}
+	if in.DryRun {
+		return nil, errDryRun
+	}
+	if err := keys.VerifyMac(e.meta.KeySpec, *in.MacAlgorithm, e.current.material, in.Message, in.Mac); err != nil {
+		if errors.Is(err, keys.ErrInvalidMac) {
+			return nil, apierr.New(apierr.KMSInvalidMac, "")
+		}
+		return nil, apierr.Internal(fmt.Errorf("verify mac with key %s: %w", e.meta.ID, err))
+	}
+	return &awsproto.VerifyMacOutput{KeyId: e.arn, MacValid: true, MacAlgorithm: *in.MacAlgorithm}, nil
+}
+
+func (s *Service) DeriveSharedSecret(ctx context.Context, r *Request, in *awsproto.DeriveSharedSecretInput) (any, error) {
+	var v validator
+	v.keyID("keyId", in.KeyId)
+	if v.requiredString("keyAgreementAlgorithm", in.KeyAgreementAlgorithm) {
+		v.enum("keyAgreementAlgorithm", in.KeyAgreementAlgorithm, keyAgreementAlgorithms)
+	}
+	if v.required("publicKey", in.PublicKey != nil) {
+		v.blobLength("publicKey", in.PublicKey, 1, 8192)
+	}
+	v.grantTokens(in.GrantTokens)
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	if in.Recipient != nil {
+		return nil, apierr.New(apierr.UnsupportedOperation, "Trent does not support Recipient (attested enclaves).")
+	}
+	e, err := s.usableKey(ctx, *in.KeyId, "DeriveSharedSecret", UsageKeyAgreement)
+	if err != nil {
+		return nil, err
+	}
+	if in.DryRun {
+		return nil, errDryRun
+	}
+	secret, err := keys.DeriveSharedSecret(e.meta.KeySpec, e.current.material, in.PublicKey)
+	if err != nil {
+		if errors.Is(err, keys.ErrInvalidPeerKey) {
+			return nil, apierr.New(apierr.Validation, "")
+		}
+		return nil, apierr.Internal(fmt.Errorf("derive shared secret with key %s: %w", e.meta.ID, err))
+	}
+	return &awsproto.DeriveSharedSecretOutput{KeyId: e.arn, SharedSecret: secret, KeyAgreementAlgorithm: *in.KeyAgreementAlgorithm, KeyOrigin: OriginAWSKMS}, nil
+}
+
+func (s *Service) GenerateDataKeyPair(ctx context.Context, r *Request, in *awsproto.GenerateDataKeyPairInput) (any, error) {
+	return s.generateDataKeyPair(ctx, "GenerateDataKeyPair", in, true)
+}
+
+func (s *Service) GenerateDataKeyPairWithoutPlaintext(ctx context.Context, r *Request, in *awsproto.GenerateDataKeyPairInput) (any, error) {
+	in.Recipient = nil // not a member of this operation; ignored like any unknown member
+	return s.generateDataKeyPair(ctx, "GenerateDataKeyPairWithoutPlaintext", in, false)
+}
+
+func (s *Service) generateDataKeyPair(ctx context.Context, op string, in *awsproto.GenerateDataKeyPairInput, withPlaintext bool) (any, error) {
+	var v validator
+	v.keyID("keyId", in.KeyId)
+	if v.requiredString("keyPairSpec", in.KeyPairSpec) {
+		v.enum("keyPairSpec", in.KeyPairSpec, dataKeyPairSpecs)
+	}
+	v.grantTokens(in.GrantTokens)
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	if in.Recipient != nil {
+		return nil, apierr.New(apierr.UnsupportedOperation, "Trent does not support Recipient (attested enclaves).")
+	}
+	if *in.KeyPairSpec == specSM2 {
+		return nil, apierr.New(apierr.UnsupportedOperation, "Trent does not support KeyPairSpec SM2: Go has no well-kept SM2 implementation.")
+	}
+	e, err := s.symmetricKey(ctx, *in.KeyId, op)
+	if err != nil {
+		return nil, err
+	}
+	if in.DryRun {
+		return nil, errDryRun
+	}
+	private, public, err := keys.DataKeyPair(*in.KeyPairSpec)
+	if err != nil {
+		return nil, apierr.Internal(fmt.Errorf("generate %s key pair: %w", *in.KeyPairSpec, err))
+	}
+	blob, err := s.seal(e, private, in.EncryptionContext)
+	if err != nil {
+		clear(private)
+		return nil, err
+	}
+	out := &awsproto.GenerateDataKeyPairOutput{
+		PrivateKeyCiphertextBlob: blob, PublicKey: public, KeyId: e.arn,
+		KeyPairSpec: *in.KeyPairSpec, KeyMaterialId: e.current.materialID,
+	}
+	if withPlaintext {
+		out.PrivateKeyPlaintext = private
+	} else {
+		clear(private)
+	}
+	return out, nil
+}
