@@ -317,31 +317,11 @@ func GeneratePrivate(spec string) ([]byte, error) {
 // an uncompressed point; id-Ed25519 (RFC 8410); id-ml-dsa-44/65/87 without
 // parameters and the raw FIPS 204 public key (RFC 9881).
 func PublicKeyDER(spec string, private []byte) ([]byte, error) {
-	s, err := lookupSpec(spec)
+	p, err := ParsePrivate(spec, private)
 	if err != nil {
 		return nil, err
 	}
-	switch s.family {
-	case famRSA, famECDSA, famEd25519:
-		k, err := parseStdPrivate(s, private)
-		if err != nil {
-			return nil, err
-		}
-		return marshalStdPublic(k.Public())
-	case famSecp256k1:
-		k, err := parseSecp256k1PKCS8(private)
-		if err != nil {
-			return nil, err
-		}
-		return marshalSecp256k1SPKI(k.PubKey()), nil
-	case famMLDSA:
-		pub, _, err := parseMLDSAPrivate(s.mldsa, private)
-		if err != nil {
-			return nil, err
-		}
-		return marshalMLDSASPKI(s.mldsa, pub), nil
-	}
-	return nil, fmt.Errorf("%w: %s has no public key", ErrUnsupportedSpec, spec)
+	return p.PublicKeyDER()
 }
 
 // DataKeyPair generates a key pair for GenerateDataKeyPair and
@@ -398,27 +378,11 @@ func Sign(spec, algorithm, messageType string, private, message []byte) ([]byte,
 	if err != nil {
 		return nil, err
 	}
-	switch s.family {
-	case famRSA, famECDSA, famEd25519:
-		k, err := parseStdPrivate(s, private)
-		if err != nil {
-			return nil, err
-		}
-		return signStd(a, k, input)
-	case famSecp256k1:
-		k, err := parseSecp256k1PKCS8(private)
-		if err != nil {
-			return nil, err
-		}
-		return signSecp256k1(k, input), nil
-	case famMLDSA:
-		_, sk, err := parseMLDSAPrivate(s.mldsa, private)
-		if err != nil {
-			return nil, err
-		}
-		return s.mldsa.sign(sk, input, true)
+	p, err := parsePrivate(s, private)
+	if err != nil {
+		return nil, err
 	}
-	return nil, fmt.Errorf("%w: %s cannot sign", ErrUnsupportedSpec, spec)
+	return p.signInput(a, input)
 }
 
 // Verify checks a signature made by Sign with the same spec, algorithm and
@@ -432,27 +396,11 @@ func Verify(spec, algorithm, messageType string, private, message, signature []b
 	if err != nil {
 		return err
 	}
-	switch s.family {
-	case famRSA, famECDSA, famEd25519:
-		k, err := parseStdPrivate(s, private)
-		if err != nil {
-			return err
-		}
-		return verifyStd(a, k.Public(), input, signature)
-	case famSecp256k1:
-		k, err := parseSecp256k1PKCS8(private)
-		if err != nil {
-			return err
-		}
-		return verifySecp256k1(k.PubKey(), input, signature)
-	case famMLDSA:
-		pub, _, err := parseMLDSAPrivate(s.mldsa, private)
-		if err != nil {
-			return err
-		}
-		return s.mldsa.verify(pub, input, signature)
+	p, err := parsePrivate(s, private)
+	if err != nil {
+		return err
 	}
-	return fmt.Errorf("%w: %s cannot verify", ErrUnsupportedSpec, spec)
+	return p.verifyInput(a, input, signature)
 }
 
 // signingInput validates spec, algorithm and message type together and

@@ -157,23 +157,11 @@ func DeriveSharedSecret(spec string, private, peerSPKI []byte) ([]byte, error) {
 	if len(s.agreement) == 0 {
 		return nil, fmt.Errorf("%w: %s cannot derive shared secrets", ErrUnsupportedSpec, spec)
 	}
-	k, err := parseStdPrivate(s, private)
+	p, err := parsePrivate(s, private)
 	if err != nil {
 		return nil, err
 	}
-	peer, err := parsePeerSPKI(s, peerSPKI)
-	if err != nil {
-		return nil, err
-	}
-	priv, err := k.(*ecdsa.PrivateKey).ECDH()
-	if err != nil {
-		return nil, fmt.Errorf("%w: %s: %v", ErrInvalidKeyMaterial, spec, err)
-	}
-	secret, err := priv.ECDH(peer)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrInvalidPeerKey, err)
-	}
-	return secret, nil
+	return p.DeriveSharedSecret(peerSPKI)
 }
 
 // parsePeerSPKI parses a peer's EC public key on the curve of spec s.

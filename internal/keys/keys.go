@@ -1,14 +1,16 @@
-// Package keys owns Trent's key material and the format of what it encrypts:
+// Package keys owns Trent's key material and the crypto of every key spec:
 // generating backing-key material and KeyMaterialIds, the canonical encoding of
-// an encryption context, and the symmetric ciphertext blob (header, per-message
-// HKDF key, AES-256-GCM).
+// an encryption context, the symmetric ciphertext blob (header, per-message
+// HKDF key, AES-256-GCM), and the asymmetric and HMAC operations (sign,
+// verify, RSA-OAEP, MACs, ECDH, data key pairs) with their DER formats.
 //
 // Backing-key material is plaintext secret: this package takes it as an argument
 // and never stores or logs it, and it must never be returned to a caller outside
 // internal/kms (which unwraps it with internal/seal, caches it in memory and
-// hands it only to the functions here). Nothing this package returns except
-// NewSymmetricMaterial's result is secret; decrypted plaintext is returned only
-// to the caller that supplied the ciphertext, after authentication succeeds.
+// hands it only to the functions here). Secret results are: NewSymmetricMaterial's
+// and GeneratePrivate's material, a parsed Private, DataKeyPair's private key
+// and DeriveSharedSecret's secret; decrypted plaintext is returned only to the
+// caller that supplied the ciphertext, after authentication succeeds.
 //
 // Every function here is safe for concurrent use and takes no locks; the hot
 // path (EncryptSymmetric, DecryptSymmetric) allocates one output buffer plus

@@ -67,18 +67,18 @@ func MaxPlaintext(spec, algorithm string) int {
 // an empty label, as AWS's Encrypt with RSAES_OAEP_SHA_1/SHA_256. A
 // plaintext longer than MaxPlaintext is ErrPlaintextTooLarge.
 func EncryptRSA(spec, algorithm string, private, plaintext []byte) ([]byte, error) {
-	s, h, newHash, err := rsaEncryptionSetup(spec, algorithm)
+	s, h, _, err := rsaEncryptionSetup(spec, algorithm)
 	if err != nil {
 		return nil, err
 	}
 	if max := s.rsaBits/8 - 2*h.Size() - 2; len(plaintext) > max {
 		return nil, fmt.Errorf("%w: %s and %s cannot encrypt more than %d bytes", ErrPlaintextTooLarge, algorithm, spec, max)
 	}
-	k, err := parseStdPrivate(s, private)
+	p, err := parsePrivate(s, private)
 	if err != nil {
 		return nil, err
 	}
-	return rsa.EncryptOAEP(newHash(), rand.Reader, &k.(*rsa.PrivateKey).PublicKey, plaintext, nil)
+	return p.EncryptRSA(algorithm, plaintext)
 }
 
 // DecryptRSA reverses EncryptRSA, and decrypts any RSAES-OAEP ciphertext made
@@ -87,22 +87,13 @@ func EncryptRSA(spec, algorithm string, private, plaintext []byte) ([]byte, erro
 // wrong length, wrong key, wrong algorithm, bad padding — is
 // ErrInvalidCiphertext, with no further detail.
 func DecryptRSA(spec, algorithm string, private, ciphertext []byte) ([]byte, error) {
-	s, _, newHash, err := rsaEncryptionSetup(spec, algorithm)
+	s, _, _, err := rsaEncryptionSetup(spec, algorithm)
 	if err != nil {
 		return nil, err
 	}
-	k, err := parseStdPrivate(s, private)
+	p, err := parsePrivate(s, private)
 	if err != nil {
 		return nil, err
 	}
-	// RFC 8017 §7.1.2 step 1: the ciphertext is exactly k bytes. crypto/rsa
-	// would also take a shorter one as an integer with its zero bytes dropped.
-	if len(ciphertext) != s.rsaBits/8 {
-		return nil, ErrInvalidCiphertext
-	}
-	pt, err := rsa.DecryptOAEP(newHash(), nil, k.(*rsa.PrivateKey), ciphertext, nil)
-	if err != nil {
-		return nil, ErrInvalidCiphertext
-	}
-	return pt, nil
+	return p.DecryptRSA(algorithm, ciphertext)
 }

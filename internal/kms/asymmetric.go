@@ -59,7 +59,7 @@ func (s *Service) sealAsymmetric(e *keyEntry, algorithm *string, plaintext []byt
 	if max := keys.MaxPlaintext(e.meta.KeySpec, alg); len(plaintext) > max {
 		return nil, "", apierr.New(apierr.Validation, "Algorithm %s and key spec %s cannot encrypt data larger than %d bytes.", alg, e.meta.KeySpec, max)
 	}
-	ct, err := keys.EncryptRSA(e.meta.KeySpec, alg, e.current.material, plaintext)
+	ct, err := e.current.private.EncryptRSA(alg, plaintext)
 	if err != nil {
 		return nil, "", apierr.Internal(fmt.Errorf("encrypt under key %s: %w", e.meta.ID, err))
 	}
@@ -80,7 +80,7 @@ func (s *Service) openAsymmetric(e *keyEntry, op string, blob []byte, alg *strin
 	if err := noContext(e, ec); err != nil {
 		return nil, "", err
 	}
-	pt, err := keys.DecryptRSA(e.meta.KeySpec, *alg, e.current.material, blob)
+	pt, err := e.current.private.DecryptRSA(*alg, blob)
 	if err != nil {
 		return nil, "", errInvalidCiphertext
 	}
@@ -175,7 +175,7 @@ func (s *Service) Sign(ctx context.Context, r *Request, in *awsproto.SignInput) 
 	if in.DryRun {
 		return nil, errDryRun
 	}
-	sig, err := keys.Sign(e.meta.KeySpec, alg, mt, e.current.material, in.Message)
+	sig, err := e.current.private.Sign(alg, mt, in.Message)
 	if err != nil {
 		return nil, signError(e, alg, mt, err)
 	}
@@ -202,7 +202,7 @@ func (s *Service) Verify(ctx context.Context, r *Request, in *awsproto.VerifyInp
 	if in.DryRun {
 		return nil, errDryRun
 	}
-	if err := keys.Verify(e.meta.KeySpec, alg, mt, e.current.material, in.Message, in.Signature); err != nil {
+	if err := e.current.private.Verify(alg, mt, in.Message, in.Signature); err != nil {
 		return nil, signError(e, alg, mt, err)
 	}
 	return &awsproto.VerifyOutput{KeyId: e.arn, SignatureValid: true, SigningAlgorithm: alg}, nil
@@ -230,7 +230,7 @@ func (s *Service) GetPublicKey(ctx context.Context, r *Request, in *awsproto.Des
 	if e.meta.KeySpec == SpecSymmetric {
 		return nil, apierr.New(apierr.UnsupportedOperation, "%s is a symmetric encryption key: it has no public key.", e.arn)
 	}
-	pub, err := keys.PublicKeyDER(e.meta.KeySpec, e.current.material)
+	pub, err := e.current.private.PublicKeyDER()
 	if err != nil {
 		return nil, apierr.Internal(fmt.Errorf("public key of %s: %w", e.meta.ID, err))
 	}
@@ -332,7 +332,7 @@ func (s *Service) DeriveSharedSecret(ctx context.Context, r *Request, in *awspro
 	if in.DryRun {
 		return nil, errDryRun
 	}
-	secret, err := keys.DeriveSharedSecret(e.meta.KeySpec, e.current.material, in.PublicKey)
+	secret, err := e.current.private.DeriveSharedSecret(in.PublicKey)
 	if err != nil {
 		if errors.Is(err, keys.ErrInvalidPeerKey) {
 			return nil, apierr.New(apierr.Validation, "")

@@ -170,7 +170,10 @@ func (s *Service) CreateKey(ctx context.Context, r *Request, in *awsproto.Create
 		return nil, apierr.Internal(fmt.Errorf("create key %s: %w", id, err))
 	}
 	k.Revision = 1
-	b := &backing{version: 1, materialID: first.MaterialID, material: material, createdAt: first.CreatedAt}
+	b, err := newBacking(spec, 1, first.MaterialID, material, first.CreatedAt, "")
+	if err != nil {
+		return nil, apierr.Internal(err)
+	}
 	e := &keyEntry{meta: k, arn: arn, versions: map[uint32]*backing{1: b}, current: b}
 	s.keys.Store(id, e)
 	return &awsproto.KeyMetadataOutput{KeyMetadata: s.metadata(e)}, nil

@@ -23,6 +23,7 @@ import (
 
 	"github.com/trent-kms/trent/internal/apierr"
 	"github.com/trent-kms/trent/internal/clock"
+	"github.com/trent-kms/trent/internal/keys"
 	"github.com/trent-kms/trent/internal/seal"
 	"github.com/trent-kms/trent/internal/store"
 )
@@ -101,6 +102,26 @@ type backing struct {
 	material     []byte
 	createdAt    time.Time
 	rotationType string
+	// private is the parsed form of an asymmetric key's material, so
+	// Sign, Decrypt and the rest do not parse PKCS#8 per request.
+	private *keys.Private
+}
+
+// newBacking builds the cache form of a key version.
+func newBacking(spec string, version uint32, materialID string, material []byte, createdAt time.Time, rotationType string) (*backing, error) {
+	b := &backing{version: version, materialID: materialID, material: material, createdAt: createdAt, rotationType: rotationType}
+	if isAsymmetric(spec) {
+		p, err := keys.ParsePrivate(spec, material)
+		if err != nil {
+			return nil, fmt.Errorf("parse %s material of version %d: %w", spec, version, err)
+		}
+		b.private = p
+	}
+	return b, nil
+}
+
+func isAsymmetric(spec string) bool {
+	return spec != SpecSymmetric && !strings.HasPrefix(spec, "HMAC_")
 }
 
 func (s *Service) keyARN(id string) string {
@@ -124,10 +145,11 @@ func (s *Service) buildEntry(k store.Key, versions []store.KeyVersion) (*keyEntr
 		if err != nil {
 			return nil, fmt.Errorf("unwrap key %s version %d: %w", k.ID, v.Version, err)
 		}
-		e.versions[v.Version] = &backing{
-			version: v.Version, materialID: v.MaterialID, material: material,
-			createdAt: v.CreatedAt, rotationType: v.RotationType,
+		b, err := newBacking(k.KeySpec, v.Version, v.MaterialID, material, v.CreatedAt, v.RotationType)
+		if err != nil {
+			return nil, fmt.Errorf("key %s: %w", k.ID, err)
 		}
+		e.versions[v.Version] = b
 	}
 	e.current = e.versions[k.CurrentVersion]
 	if e.current == nil {
@@ -313,7 +335,11 @@ func (s *Service) addVersion(ctx context.Context, id string, rotationType string
 	for n, b := range cur.versions {
 		versions[n] = b
 	}
-	versions[v.Version] = &backing{version: v.Version, materialID: v.MaterialID, material: material, createdAt: v.CreatedAt, rotationType: rotationType}
+	b, err := newBacking(k.KeySpec, v.Version, v.MaterialID, material, v.CreatedAt, rotationType)
+	if err != nil {
+		return nil, apierr.Internal(err)
+	}
+	versions[v.Version] = b
 	n := &keyEntry{meta: stored, arn: cur.arn, versions: versions, current: versions[v.Version]}
 	s.keys.Store(id, n)
 	return n, nil
