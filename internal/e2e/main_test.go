@@ -99,8 +99,14 @@ type trentProc struct {
 // is killed when the test ends if it is still running.
 func startTrent(t testing.TB, env []string, args ...string) *trentProc {
 	t.Helper()
+	return startTrentArgs(t, env, append([]string{"serve", "--dev", "--listen", "127.0.0.1:0", "--log-level", "debug"}, args...)...)
+}
+
+// startTrentArgs is startTrent with the whole command line given.
+func startTrentArgs(t testing.TB, env []string, args ...string) *trentProc {
+	t.Helper()
 	bin := trentBinary(t)
-	cmd := exec.Command(bin, append([]string{"serve", "--dev", "--listen", "127.0.0.1:0", "--log-level", "debug"}, args...)...)
+	cmd := exec.Command(bin, args...)
 	cmd.Env = append(os.Environ(), env...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
