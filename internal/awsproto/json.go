@@ -16,6 +16,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/trent-kms/trent/internal/apierr"
+	"github.com/trent-kms/trent/internal/jsonlimit"
 )
 
 const (
@@ -44,8 +45,8 @@ func Decode(body []byte, v any) error {
 	if body[0] != '{' {
 		return apierr.New(apierr.Serialization, "Start of structure or map expected.")
 	}
-	if err := checkDepth(body, MaxDepth); err != nil {
-		return err
+	if jsonlimit.TooDeep(body, MaxDepth) {
+		return apierr.New(apierr.Serialization, "Request body is nested too deeply.")
 	}
 	if !utf8.Valid(body) {
 		return apierr.New(apierr.Serialization, "Request body is not valid UTF-8.")
@@ -84,38 +85,6 @@ func typeName(kind string) string {
 		return "number"
 	}
 	return kind
-}
-
-// checkDepth rejects bodies nested deeper than max without allocating, so a
-// deeply nested body cannot make the decoder recurse. Brackets inside
-// strings do not count.
-func checkDepth(b []byte, max int) error {
-	depth := 0
-	inString := false
-	for i := 0; i < len(b); i++ {
-		c := b[i]
-		if inString {
-			switch c {
-			case '\\':
-				i++
-			case '"':
-				inString = false
-			}
-			continue
-		}
-		switch c {
-		case '"':
-			inString = true
-		case '{', '[':
-			depth++
-			if depth > max {
-				return apierr.New(apierr.Serialization, "Request body is nested too deeply.")
-			}
-		case '}', ']':
-			depth--
-		}
-	}
-	return nil
 }
 
 // Encode writes a 200 response. A nil output is sent as an empty body with

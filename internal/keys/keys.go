@@ -87,18 +87,3 @@ func lowerHex(c byte) (byte, bool) {
 	}
 	return 0, false
 }
-
-// formatUUID returns the canonical lowercase form of u.
-func formatUUID(u *[16]byte) string {
-	var buf [uuidLen]byte
-	hex.Encode(buf[0:8], u[0:4])
-	buf[8] = '-'
-	hex.Encode(buf[9:13], u[4:6])
-	buf[13] = '-'
-	hex.Encode(buf[14:18], u[6:8])
-	buf[18] = '-'
-	hex.Encode(buf[19:23], u[8:10])
-	buf[23] = '-'
-	hex.Encode(buf[24:], u[10:])
-	return string(buf[:])
-}

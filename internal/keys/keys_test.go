@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"regexp"
 	"testing"
+
+	"github.com/trent-kms/trent/internal/ids"
 )
 
 func TestNewSymmetricMaterial(t *testing.T) {
@@ -75,8 +77,8 @@ func TestParseUUID(t *testing.T) {
 			t.Errorf("parseUUID(%q) = %x, %v; want %x", tt.in, got, ok, tt.want)
 			continue
 		}
-		if s := formatUUID(&got); s != tt.in {
-			t.Errorf("formatUUID(parseUUID(%q)) = %q", tt.in, s)
+		if s := ids.FormatUUID(&got); s != tt.in {
+			t.Errorf("ids.FormatUUID(parseUUID(%q)) = %q", tt.in, s)
 		}
 	}
 }

@@ -11,6 +11,8 @@ import (
 	"fmt"
 	"io"
 	"sync"
+
+	"github.com/trent-kms/trent/internal/ids"
 )
 
 // The symmetric ciphertext blob, format version 1:
@@ -75,7 +77,7 @@ func ParseBlob(blob []byte) (BlobHeader, error) {
 	}
 	id := [16]byte(blob[offKeyID:offBackingVersion])
 	return BlobHeader{
-		KeyID:   formatUUID(&id),
+		KeyID:   ids.FormatUUID(&id),
 		Version: binary.BigEndian.Uint32(blob[offBackingVersion:offSalt]),
 	}, nil
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/trent-kms/trent/internal/apierr"
 	"github.com/trent-kms/trent/internal/awsproto"
+	"github.com/trent-kms/trent/internal/ids"
 	"github.com/trent-kms/trent/internal/keys"
 	"github.com/trent-kms/trent/internal/policy"
 	"github.com/trent-kms/trent/internal/store"
@@ -149,10 +150,7 @@ func (s *Service) CreateKey(ctx context.Context, r *Request, in *awsproto.Create
 		description = *in.Description
 	}
 
-	id, err := newUUID()
-	if err != nil {
-		return nil, apierr.Internal(err)
-	}
+	id := ids.NewUUID()
 	now := s.now()
 	k := store.Key{
 		ID: id, Account: s.account, Region: s.region, Description: description,

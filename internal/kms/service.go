@@ -11,8 +11,6 @@ package kms
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -346,17 +344,6 @@ func (s *Service) addVersion(ctx context.Context, id string, rotationType string
 }
 
 func (s *Service) now() time.Time { return s.clock.Now().UTC() }
-
-func newUUID() (string, error) {
-	var b [16]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		return "", err
-	}
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	h := hex.EncodeToString(b[:])
-	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32], nil
-}
 
 func isUUID(s string) bool {
 	if len(s) != 36 {

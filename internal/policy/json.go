@@ -7,41 +7,6 @@ import (
 	"strings"
 )
 
-// checkDepth rejects a document whose arrays and objects nest deeper than
-// max, by a linear scan of the raw text before any decoding. It does not
-// validate syntax: brackets inside strings are skipped, and unbalanced
-// brackets are left for the decoder to report.
-func checkDepth(doc string, max int) error {
-	depth := 0
-	inString, escaped := false, false
-	for i := 0; i < len(doc); i++ {
-		c := doc[i]
-		if inString {
-			switch {
-			case escaped:
-				escaped = false
-			case c == '\\':
-				escaped = true
-			case c == '"':
-				inString = false
-			}
-			continue
-		}
-		switch c {
-		case '"':
-			inString = true
-		case '{', '[':
-			depth++
-			if depth > max {
-				return malformed("Policy document is nested more than %d levels deep.", max)
-			}
-		case '}', ']':
-			depth--
-		}
-	}
-	return nil
-}
-
 // value is a decoded JSON value: map[string]value, []value, string,
 // json.Number, bool or nil (null).
 type value = any

@@ -20,6 +20,7 @@ import (
 	"strings"
 
 	"github.com/trent-kms/trent/internal/apierr"
+	"github.com/trent-kms/trent/internal/jsonlimit"
 )
 
 // MaxSize is the key policy size quota: 32 KB (32768 bytes), not adjustable.
@@ -103,8 +104,8 @@ func Parse(doc string) (*Document, error) {
 // parse is Parse without the size quota. Tests use it to reach the limits
 // that the quota otherwise hides.
 func parse(doc string) (*Document, error) {
-	if err := checkDepth(doc, maxDepth); err != nil {
-		return nil, err
+	if jsonlimit.TooDeep(doc, maxDepth) {
+		return nil, malformed("Policy document is nested more than %d levels deep.", maxDepth)
 	}
 	v, err := decode(doc)
 	if err != nil {
