@@ -389,8 +389,8 @@ func Sign(spec, algorithm, messageType string, private, message []byte) ([]byte,
 // message type (the same rules and errors apply to them). It returns nil if
 // the signature is valid and ErrInvalidSignature if it is not, including
 // when it is malformed: not DER, trailing data, out-of-range values, the
-// wrong length. secp256k1 signatures must be low-S (s ≤ n/2, as Sign makes
-// them); NIST ECDSA accepts either S, since Go's signer makes both.
+// wrong length. ECDSA accepts either S on every curve, as X9.62 and AWS do
+// (AWS's secp256k1 signatures are not low-S normalised).
 func Verify(spec, algorithm, messageType string, private, message, signature []byte) error {
 	s, a, input, err := signingInput(spec, algorithm, messageType, message)
 	if err != nil {

@@ -127,10 +127,13 @@ func signSecp256k1(k *secp256k1.PrivateKey, digest []byte) []byte {
 }
 
 // verifySecp256k1 verifies a DER Ecdsa-Sig-Value over a SHA-256 digest. The
-// signature must be strict DER with r and s in [1, n-1], and low-S.
+// signature must be strict DER with r and s in [1, n-1]. Either S is
+// accepted, as X9.62 ECDSA and AWS do: AWS's own secp256k1 signatures are
+// not low-S normalised, so a verifier that demanded low-S would refuse
+// signatures AWS made. (Sign always makes low-S ones.)
 func verifySecp256k1(pub *secp256k1.PublicKey, digest, sig []byte) error {
 	r, s, ok := parseSecp256k1Signature(sig)
-	if !ok || s.IsOverHalfOrder() || !ecdsa.NewSignature(&r, &s).Verify(digest, pub) {
+	if !ok || !ecdsa.NewSignature(&r, &s).Verify(digest, pub) {
 		return ErrInvalidSignature
 	}
 	return nil

@@ -42,22 +42,33 @@ func noContext(e *keyEntry, ec map[string]string) error {
 	return nil
 }
 
-// sealAsymmetric encrypts with an RSA ENCRYPT_DECRYPT key. The ciphertext
-// is plain RSAES-OAEP output, as AWS's, so it carries no header: Decrypt
-// needs the KeyId.
-func (s *Service) sealAsymmetric(e *keyEntry, algorithm *string, plaintext []byte, ec map[string]string) ([]byte, string, error) {
+// checkAsymmetricEncrypt applies AWS's rules for encrypting n bytes with an
+// RSA ENCRYPT_DECRYPT key and returns the algorithm to use. DryRun runs it
+// too, so a DryRun that would fail says why.
+func checkAsymmetricEncrypt(e *keyEntry, algorithm *string, n int, ec map[string]string) (string, error) {
 	alg := AlgSymmetric
 	if algorithm != nil {
 		alg = *algorithm
 	}
 	if !slices.Contains(keys.EncryptionAlgorithms(e.meta.KeySpec), alg) {
-		return nil, "", incompatible(alg, e.meta.KeySpec)
+		return "", incompatible(alg, e.meta.KeySpec)
 	}
 	if err := noContext(e, ec); err != nil {
-		return nil, "", err
+		return "", err
 	}
-	if max := keys.MaxPlaintext(e.meta.KeySpec, alg); len(plaintext) > max {
-		return nil, "", apierr.New(apierr.Validation, "Algorithm %s and key spec %s cannot encrypt data larger than %d bytes.", alg, e.meta.KeySpec, max)
+	if max := keys.MaxPlaintext(e.meta.KeySpec, alg); n > max {
+		return "", apierr.New(apierr.Validation, "Algorithm %s and key spec %s cannot encrypt data larger than %d bytes.", alg, e.meta.KeySpec, max)
+	}
+	return alg, nil
+}
+
+// sealAsymmetric encrypts with an RSA ENCRYPT_DECRYPT key. The ciphertext
+// is plain RSAES-OAEP output, as AWS's, so it carries no header: Decrypt
+// needs the KeyId.
+func (s *Service) sealAsymmetric(e *keyEntry, algorithm *string, plaintext []byte, ec map[string]string) ([]byte, string, error) {
+	alg, err := checkAsymmetricEncrypt(e, algorithm, len(plaintext), ec)
+	if err != nil {
+		return nil, "", err
 	}
 	ct, err := e.current.private.EncryptRSA(alg, plaintext)
 	if err != nil {

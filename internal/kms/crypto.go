@@ -84,7 +84,7 @@ func (s *Service) Encrypt(ctx context.Context, r *Request, in *awsproto.EncryptI
 	defer clear(in.Plaintext)
 	if e.meta.KeySpec != SpecSymmetric {
 		if in.DryRun {
-			if _, _, err := s.sealAsymmetric(e, in.EncryptionAlgorithm, nil, in.EncryptionContext); err != nil {
+			if _, err := checkAsymmetricEncrypt(e, in.EncryptionAlgorithm, len(in.Plaintext), in.EncryptionContext); err != nil {
 				return nil, err
 			}
 			return nil, errDryRun
@@ -117,6 +117,11 @@ func (s *Service) open(ctx context.Context, op string, blob []byte, keyID *strin
 		if want, err = s.resolve(ctx, *keyID, true); err != nil {
 			return nil, nil, nil, err
 		}
+	}
+	if want != nil && want.meta.KeyUsage != UsageEncryptDecrypt {
+		// A key that cannot decrypt did not make this ciphertext; AWS
+		// answers IncorrectKeyException here, not InvalidKeyUsageException.
+		return nil, nil, nil, apierr.New(apierr.IncorrectKey, incorrectKeyMessage)
 	}
 	if want != nil && want.meta.KeySpec != SpecSymmetric {
 		pt, _, err := s.openAsymmetric(want, op, blob, alg, ec)
@@ -247,7 +252,7 @@ func (s *Service) ReEncrypt(ctx context.Context, r *Request, in *awsproto.ReEncr
 		if err := checkEncryptionAlgorithm(dst, in.DestinationEncryptionAlgorithm); err != nil {
 			return nil, err
 		}
-	} else if _, _, err := s.sealAsymmetric(dst, in.DestinationEncryptionAlgorithm, nil, in.DestinationEncryptionContext); err != nil {
+	} else if _, err := checkAsymmetricEncrypt(dst, in.DestinationEncryptionAlgorithm, 0, in.DestinationEncryptionContext); err != nil {
 		return nil, err
 	}
 	pt, src, b, err := s.open(ctx, "ReEncrypt", in.CiphertextBlob, in.SourceKeyId, in.SourceEncryptionAlgorithm, in.SourceEncryptionContext)
@@ -256,6 +261,11 @@ func (s *Service) ReEncrypt(ctx context.Context, r *Request, in *awsproto.ReEncr
 	}
 	defer clear(pt)
 	if in.DryRun {
+		if dst.meta.KeySpec != SpecSymmetric {
+			if _, err := checkAsymmetricEncrypt(dst, in.DestinationEncryptionAlgorithm, len(pt), in.DestinationEncryptionContext); err != nil {
+				return nil, err
+			}
+		}
 		return nil, errDryRun
 	}
 	var blob []byte
