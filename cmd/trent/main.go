@@ -178,7 +178,7 @@ func serve(args []string) error {
 	fmt.Fprintf(os.Stderr, "trent: serving the AWS KMS API on %s (%s mode, account %s, region %s, data in %s)\n", url, mode, a.Account, a.Region, dir)
 	if *dev {
 		if secret != "" {
-			fmt.Fprintf(os.Stderr, "trent: point the AWS CLI at it with:\n  export AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=%s AWS_REGION=%s\n  aws --endpoint-url %s kms list-keys\n", keyID, secret, a.Region, url)
+			fmt.Fprintf(os.Stderr, "trent: point the AWS CLI at it with:\n  export AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=%s AWS_REGION=%s AWS_DEFAULT_REGION=%s\n  aws --endpoint-url %s kms list-keys\n", keyID, secret, a.Region, a.Region, url)
 		} else {
 			fmt.Fprintf(os.Stderr, "trent: using AWS_ACCESS_KEY_ID=%s from the environment; try: aws --endpoint-url %s --region %s kms list-keys\n", keyID, url, a.Region)
 		}
