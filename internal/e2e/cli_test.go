@@ -184,3 +184,57 @@ func devDataDir(t *testing.T, stderr string) string {
 	t.Fatalf("no data directory in trent's banner:\n%s", stderr)
 	return ""
 }
+
+// TestAWSCLISignVerifiedByOpenSSL signs with the AWS CLI and has openssl,
+// an implementation that shares nothing with Trent, verify the signature
+// against the public key the CLI fetched.
+func TestAWSCLISignVerifiedByOpenSSL(t *testing.T) {
+	openssl, err := exec.LookPath("openssl")
+	if err != nil {
+		t.Skip("openssl is not on PATH")
+	}
+	id, secret := randomAccessKey(t)
+	srv := startTrent(t, []string{"AWS_ACCESS_KEY_ID=" + id, "AWS_SECRET_ACCESS_KEY=" + secret})
+	cli := newAWSCLI(t, srv.URL, id, secret)
+	keyID := strings.TrimSpace(cli.mustRun(t, "create-key", "--key-spec", "ECC_NIST_P256", "--key-usage", "SIGN_VERIFY",
+		"--output", "text", "--query", "KeyMetadata.KeyId"))
+
+	file := func(name string, b []byte) string {
+		p := filepath.Join(cli.dir, name)
+		if err := os.WriteFile(p, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	b64 := func(out string) []byte {
+		b, err := base64.StdEncoding.DecodeString(strings.TrimSpace(out))
+		if err != nil {
+			t.Fatalf("%q is not base64: %v", out, err)
+		}
+		return b
+	}
+	msg := file("msg.txt", []byte("release v1.2.3 checksum 0badc0de\n"))
+	pub := b64(cli.mustRun(t, "get-public-key", "--key-id", keyID, "--output", "text", "--query", "PublicKey"))
+	pubDER := file("pub.der", pub)
+	sig := b64(cli.mustRun(t, "sign", "--key-id", keyID, "--message", "fileb://msg.txt", "--message-type", "RAW",
+		"--signing-algorithm", "ECDSA_SHA_256", "--output", "text", "--query", "Signature"))
+	sigFile := file("sig.der", sig)
+
+	verify := func(sigPath string) ([]byte, error) {
+		return exec.Command(openssl, "dgst", "-sha256", "-verify", pubDER, "-keyform", "DER", "-signature", sigPath, msg).CombinedOutput()
+	}
+	if out, err := verify(sigFile); err != nil {
+		t.Fatalf("openssl rejects Trent's signature: %v\n%s", err, out)
+	}
+	bad := append([]byte(nil), sig...)
+	bad[len(bad)-1] ^= 1
+	if out, err := verify(file("bad.der", bad)); err == nil {
+		t.Fatalf("openssl accepts a damaged signature:\n%s", out)
+	}
+	// And Trent's Verify agrees, through the CLI.
+	out := cli.mustRun(t, "verify", "--key-id", keyID, "--message", "fileb://msg.txt", "--signature", "fileb://sig.der",
+		"--signing-algorithm", "ECDSA_SHA_256", "--output", "text", "--query", "SignatureValid")
+	if strings.TrimSpace(out) != "True" {
+		t.Fatalf("aws kms verify: %q", out)
+	}
+}
