@@ -67,6 +67,10 @@ func TestSignVerifyStdlib(t *testing.T) {
 			if len(md.SigningAlgorithms) == 0 || md.EncryptionAlgorithms != nil {
 				t.Errorf("metadata algorithms: sign %v enc %v", md.SigningAlgorithms, md.EncryptionAlgorithms)
 			}
+			// AWS reports key material ids for symmetric encryption keys only.
+			if md.CurrentKeyMaterialId != nil {
+				t.Errorf("CurrentKeyMaterialId = %q on a %s key", *md.CurrentKeyMaterialId, c.spec)
+			}
 			pk, err := env.KMS.GetPublicKey(ctx, &kms.GetPublicKeyInput{KeyId: md.KeyId})
 			if err != nil {
 				t.Fatalf("GetPublicKey: %v", err)
@@ -174,6 +178,9 @@ func TestRSAEncryption(t *testing.T) {
 	dec, err := env.KMS.Decrypt(ctx, &kms.DecryptInput{KeyId: md.KeyId, CiphertextBlob: ct, EncryptionAlgorithm: types.EncryptionAlgorithmSpecRsaesOaepSha256})
 	if err != nil || string(dec.Plaintext) != "local" || dec.EncryptionAlgorithm != types.EncryptionAlgorithmSpecRsaesOaepSha256 {
 		t.Fatalf("Decrypt of a local OAEP ciphertext: %+v, %v", dec, err)
+	}
+	if dec.KeyMaterialId != nil {
+		t.Errorf("Decrypt with an RSA key reports KeyMaterialId %q", *dec.KeyMaterialId)
 	}
 	_, err = env.KMS.Encrypt(ctx, &kms.EncryptInput{KeyId: md.KeyId, Plaintext: make([]byte, 215), EncryptionAlgorithm: types.EncryptionAlgorithmSpecRsaesOaepSha1})
 	wantAPIError(t, err, "ValidationException", "Algorithm RSAES_OAEP_SHA_1 and key spec RSA_2048 cannot encrypt data larger than 214 bytes.")

@@ -218,7 +218,7 @@ func (s *Service) Decrypt(ctx context.Context, r *Request, in *awsproto.DecryptI
 		clear(pt)
 		return nil, errDryRun
 	}
-	return &awsproto.DecryptOutput{KeyId: e.arn, Plaintext: pt, EncryptionAlgorithm: algorithmUsed(e, in.EncryptionAlgorithm), KeyMaterialId: b.materialID}, nil
+	return &awsproto.DecryptOutput{KeyId: e.arn, Plaintext: pt, EncryptionAlgorithm: algorithmUsed(e, in.EncryptionAlgorithm), KeyMaterialId: e.materialID(b)}, nil
 }
 
 func (s *Service) ReEncrypt(ctx context.Context, r *Request, in *awsproto.ReEncryptInput) (any, error) {
@@ -281,7 +281,7 @@ func (s *Service) ReEncrypt(ctx context.Context, r *Request, in *awsproto.ReEncr
 	return &awsproto.ReEncryptOutput{
 		CiphertextBlob: blob, SourceKeyId: src.arn, KeyId: dst.arn,
 		SourceEncryptionAlgorithm: algorithmUsed(src, in.SourceEncryptionAlgorithm), DestinationEncryptionAlgorithm: dstAlg,
-		SourceKeyMaterialId: b.materialID, DestinationKeyMaterialId: dst.current.materialID,
+		SourceKeyMaterialId: src.materialID(b), DestinationKeyMaterialId: dst.materialID(dst.current),
 	}, nil
 }
 

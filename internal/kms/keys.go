@@ -58,9 +58,7 @@ func (s *Service) metadata(e *keyEntry) *awsproto.KeyMetadata {
 	if k.State == StatePendingDeletion {
 		md.DeletionDate = awsproto.Time(k.DeletionDate)
 	}
-	if e.current != nil {
-		md.CurrentKeyMaterialId = e.current.materialID
-	}
+	md.CurrentKeyMaterialId = e.materialID(e.current)
 	return md
 }
 

@@ -156,6 +156,16 @@ func (s *Service) buildEntry(k store.Key, versions []store.KeyVersion) (*keyEntr
 	return e, nil
 }
 
+// materialID is the KeyMaterialId AWS reports for version b of e: only
+// symmetric encryption keys have one ("present only when the operation
+// uses a symmetric encryption KMS key").
+func (e *keyEntry) materialID(b *backing) string {
+	if b == nil || e.meta.KeySpec != SpecSymmetric {
+		return ""
+	}
+	return b.materialID
+}
+
 // withMeta returns a copy of e with new metadata and the same material.
 func (e *keyEntry) withMeta(k store.Key) *keyEntry {
 	n := *e
