@@ -3,6 +3,7 @@
 # then the unit and end-to-end tests (fuzz seed corpora included) with a
 # closing 'N passed, N failed' line.
 GO ?= go
+FUZZTIME ?= 20s
 STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
 .PHONY: test deps vet staticcheck unit race fuzz bench build
@@ -28,11 +29,11 @@ unit:
 race:
 	$(GO) test -count=1 -race ./internal/...
 
-# Short fuzzing runs of every fuzz target (not part of `make test`).
+# Short fuzzing runs of every fuzz target (not part of `make test`; FUZZTIME=20s each).
 fuzz:
 	@for pkg in $$($(GO) list ./...); do \
 	  for t in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
-	    echo "== $$pkg $$t"; $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime 20s $$pkg || exit 1; \
+	    echo "== $$pkg $$t"; $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
 	  done; \
 	done
 
