@@ -22,7 +22,6 @@ const (
 	maxOnDemandRotations   = 25
 	defaultPolicyName      = "default"
 	keyManagerCustomer     = "CUSTOMER"
-	maxKeyPolicyBytes      = 32768
 	keyMaterialCurrent     = "CURRENT"
 	keyMaterialNonCurrent  = "NON_CURRENT"
 	rotationTypeAutomatic  = "AUTOMATIC"
@@ -175,10 +174,9 @@ func (s *Service) CreateKey(ctx context.Context, r *Request, in *awsproto.Create
 	return &awsproto.KeyMetadataOutput{KeyMetadata: s.metadata(e)}, nil
 }
 
+// checkPolicy validates a key policy as AWS does at CreateKey and
+// PutKeyPolicy (policy.Parse also enforces the 32 KB limit).
 func checkPolicy(doc string) error {
-	if len(doc) > maxKeyPolicyBytes {
-		return apierr.New(apierr.LimitExceeded, "The key policy document exceeds the maximum size of %d bytes.", maxKeyPolicyBytes)
-	}
 	_, err := policy.Parse(doc)
 	return err
 }
