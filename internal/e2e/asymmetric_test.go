@@ -14,8 +14,10 @@ import (
 	"crypto/sha256"
 	"crypto/sha512"
 	"crypto/x509"
+	"encoding/hex"
 	"errors"
 	"hash"
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -288,4 +290,54 @@ func TestMacAndKeyAgreementAndDataKeyPairs(t *testing.T) {
 		t.Fatalf("GenerateDataKeyPair under an ECC key: %v", err)
 	}
 	_ = aws.String
+}
+
+// TestForgedHeaderNamingAsymmetricKey: a symmetric blob whose header is
+// rewritten to name an RSA or HMAC key is a damaged ciphertext, never a
+// server fault (the named key's material is not a 32-byte backing key).
+func TestForgedHeaderNamingAsymmetricKey(t *testing.T) {
+	env := testenv.Start(t)
+	ctx := context.Background()
+	sym, err := env.KMS.CreateKey(ctx, &kms.CreateKeyInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc, err := env.KMS.Encrypt(ctx, &kms.EncryptInput{KeyId: sym.KeyMetadata.KeyId, Plaintext: []byte("x")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, target := range []*types.KeyMetadata{
+		newAsymKey(t, env, types.KeySpecRsa2048, types.KeyUsageTypeEncryptDecrypt),
+		newAsymKey(t, env, types.KeySpecHmac224, types.KeyUsageTypeGenerateVerifyMac),
+	} {
+		forged := bytes.Clone(enc.CiphertextBlob)
+		id, err := hex.DecodeString(strings.ReplaceAll(*target.KeyId, "-", ""))
+		if err != nil || len(id) != 16 {
+			t.Fatalf("key id %s: %v", *target.KeyId, err)
+		}
+		copy(forged[1:17], id) // the header's key id follows the version byte
+		_, err = env.KMS.Decrypt(ctx, &kms.DecryptInput{CiphertextBlob: forged})
+		if apiCode(err) != "InvalidCiphertextException" {
+			t.Errorf("blob naming a %s key: %v, want InvalidCiphertextException", target.KeySpec, err)
+		}
+	}
+}
+
+// TestIgnoreCiphertextDryRunWithRSAKey: DryRun with IGNORE_CIPHERTEXT checks
+// only the named key, and an RSA ENCRYPT_DECRYPT key can decrypt.
+func TestIgnoreCiphertextDryRunWithRSAKey(t *testing.T) {
+	env := testenv.Start(t)
+	ctx := context.Background()
+	rsaKey := newAsymKey(t, env, types.KeySpecRsa2048, types.KeyUsageTypeEncryptDecrypt)
+	_, err := env.KMS.Decrypt(ctx, &kms.DecryptInput{KeyId: rsaKey.KeyId, CiphertextBlob: []byte("anything"), DryRun: aws.Bool(true),
+		DryRunModifiers: []types.DryRunModifierType{types.DryRunModifierTypeIgnoreCiphertext}})
+	if apiCode(err) != "DryRunOperationException" {
+		t.Errorf("Decrypt DryRun IGNORE_CIPHERTEXT with an RSA key: %v", err)
+	}
+	signKey := newAsymKey(t, env, types.KeySpecEccNistP256, types.KeyUsageTypeSignVerify)
+	_, err = env.KMS.Decrypt(ctx, &kms.DecryptInput{KeyId: signKey.KeyId, CiphertextBlob: []byte("anything"), DryRun: aws.Bool(true),
+		DryRunModifiers: []types.DryRunModifierType{types.DryRunModifierTypeIgnoreCiphertext}})
+	if apiCode(err) != "InvalidKeyUsageException" {
+		t.Errorf("Decrypt DryRun IGNORE_CIPHERTEXT with a signing key: %v", err)
+	}
 }

@@ -43,8 +43,7 @@ func noContext(e *keyEntry, ec map[string]string) error {
 }
 
 // checkAsymmetricEncrypt applies AWS's rules for encrypting n bytes with an
-// RSA ENCRYPT_DECRYPT key and returns the algorithm to use. DryRun runs it
-// too, so a DryRun that would fail says why.
+// RSA ENCRYPT_DECRYPT key and returns the algorithm to use.
 func checkAsymmetricEncrypt(e *keyEntry, algorithm *string, n int, ec map[string]string) (string, error) {
 	alg := AlgSymmetric
 	if algorithm != nil {
@@ -62,40 +61,23 @@ func checkAsymmetricEncrypt(e *keyEntry, algorithm *string, n int, ec map[string
 	return alg, nil
 }
 
-// sealAsymmetric encrypts with an RSA ENCRYPT_DECRYPT key. The ciphertext
-// is plain RSAES-OAEP output, as AWS's, so it carries no header: Decrypt
-// needs the KeyId.
-func (s *Service) sealAsymmetric(e *keyEntry, algorithm *string, plaintext []byte, ec map[string]string) ([]byte, string, error) {
-	alg, err := checkAsymmetricEncrypt(e, algorithm, len(plaintext), ec)
-	if err != nil {
-		return nil, "", err
-	}
-	ct, err := e.current.private.EncryptRSA(alg, plaintext)
-	if err != nil {
-		return nil, "", apierr.Internal(fmt.Errorf("encrypt under key %s: %w", e.meta.ID, err))
-	}
-	return ct, alg, nil
-}
-
-// openAsymmetric decrypts an RSA ciphertext with the key the caller named.
-func (s *Service) openAsymmetric(e *keyEntry, op string, blob []byte, alg *string, ec map[string]string) ([]byte, string, error) {
+// openAsymmetric decrypts an RSA ciphertext with the ENCRYPT_DECRYPT key
+// the caller named.
+func openAsymmetric(e *keyEntry, blob []byte, alg *string, ec map[string]string) ([]byte, error) {
 	if err := usable(e); err != nil {
-		return nil, "", err
-	}
-	if err := checkUsage(e, op, UsageEncryptDecrypt); err != nil {
-		return nil, "", err
+		return nil, err
 	}
 	if alg == nil || !slices.Contains(keys.EncryptionAlgorithms(e.meta.KeySpec), *alg) {
-		return nil, "", errInvalidCiphertext
+		return nil, errInvalidCiphertext
 	}
 	if err := noContext(e, ec); err != nil {
-		return nil, "", err
+		return nil, err
 	}
 	pt, err := e.current.private.DecryptRSA(*alg, blob)
 	if err != nil {
-		return nil, "", errInvalidCiphertext
+		return nil, errInvalidCiphertext
 	}
-	return pt, *alg, nil
+	return pt, nil
 }
 
 func (v *validator) signInput(keyID *string, message []byte, messageType, alg *string, tokens []string) {

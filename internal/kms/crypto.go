@@ -25,16 +25,10 @@ func checkUsage(e *keyEntry, op, usage string) error {
 }
 
 // symmetricKey resolves a KeyId for an operation that needs a usable
-// symmetric encryption key.
+// symmetric encryption key (GenerateDataKey*, GenerateDataKeyPair*).
 func (s *Service) symmetricKey(ctx context.Context, keyID, op string) (*keyEntry, error) {
-	e, err := s.resolve(ctx, keyID, true)
+	e, err := s.usableKey(ctx, keyID, op, UsageEncryptDecrypt)
 	if err != nil {
-		return nil, err
-	}
-	if err := usable(e); err != nil {
-		return nil, err
-	}
-	if err := checkUsage(e, op, UsageEncryptDecrypt); err != nil {
 		return nil, err
 	}
 	if e.meta.KeySpec != SpecSymmetric {
@@ -66,6 +60,36 @@ func (s *Service) seal(e *keyEntry, plaintext []byte, ec map[string]string) ([]b
 	return blob, nil
 }
 
+// encryptFor encrypts plaintext under e, an ENCRYPT_DECRYPT key of any
+// spec, for Encrypt and for ReEncrypt's destination. Every rule is checked
+// before the DryRun answer, so a DryRun that would fail says why. An RSA
+// ciphertext is plain RSAES-OAEP output, as AWS's: no header, so Decrypt
+// needs the KeyId.
+func (s *Service) encryptFor(e *keyEntry, algorithm *string, plaintext []byte, ec map[string]string, dryRun bool) ([]byte, string, error) {
+	if e.meta.KeySpec == SpecSymmetric {
+		if err := checkEncryptionAlgorithm(e, algorithm); err != nil {
+			return nil, "", err
+		}
+		if dryRun {
+			return nil, "", errDryRun
+		}
+		blob, err := s.seal(e, plaintext, ec)
+		return blob, AlgSymmetric, err
+	}
+	alg, err := checkAsymmetricEncrypt(e, algorithm, len(plaintext), ec)
+	if err != nil {
+		return nil, "", err
+	}
+	if dryRun {
+		return nil, "", errDryRun
+	}
+	ct, err := e.current.private.EncryptRSA(alg, plaintext)
+	if err != nil {
+		return nil, "", apierr.Internal(fmt.Errorf("encrypt under key %s: %w", e.meta.ID, err))
+	}
+	return ct, alg, nil
+}
+
 func (s *Service) Encrypt(ctx context.Context, r *Request, in *awsproto.EncryptInput) (any, error) {
 	var v validator
 	v.keyID("keyId", in.KeyId)
@@ -82,35 +106,17 @@ func (s *Service) Encrypt(ctx context.Context, r *Request, in *awsproto.EncryptI
 		return nil, err
 	}
 	defer clear(in.Plaintext)
-	if e.meta.KeySpec != SpecSymmetric {
-		if in.DryRun {
-			if _, err := checkAsymmetricEncrypt(e, in.EncryptionAlgorithm, len(in.Plaintext), in.EncryptionContext); err != nil {
-				return nil, err
-			}
-			return nil, errDryRun
-		}
-		ct, alg, err := s.sealAsymmetric(e, in.EncryptionAlgorithm, in.Plaintext, in.EncryptionContext)
-		if err != nil {
-			return nil, err
-		}
-		return &awsproto.EncryptOutput{CiphertextBlob: ct, KeyId: e.arn, EncryptionAlgorithm: alg}, nil
-	}
-	if err := checkEncryptionAlgorithm(e, in.EncryptionAlgorithm); err != nil {
-		return nil, err
-	}
-	if in.DryRun {
-		return nil, errDryRun
-	}
-	blob, err := s.seal(e, in.Plaintext, in.EncryptionContext)
+	blob, alg, err := s.encryptFor(e, in.EncryptionAlgorithm, in.Plaintext, in.EncryptionContext, in.DryRun)
 	if err != nil {
 		return nil, err
 	}
-	return &awsproto.EncryptOutput{CiphertextBlob: blob, KeyId: e.arn, EncryptionAlgorithm: AlgSymmetric}, nil
+	return &awsproto.EncryptOutput{CiphertextBlob: blob, KeyId: e.arn, EncryptionAlgorithm: alg}, nil
 }
 
-// open decrypts a symmetric ciphertext blob. If keyID is not nil the blob
-// must belong to that key.
-func (s *Service) open(ctx context.Context, op string, blob []byte, keyID *string, alg *string, ec map[string]string) ([]byte, *keyEntry, *backing, error) {
+// open decrypts a ciphertext for Decrypt and ReEncrypt: a symmetric blob,
+// or an RSA ciphertext of the key keyID names. If keyID is not nil the
+// ciphertext must belong to that key.
+func (s *Service) open(ctx context.Context, blob []byte, keyID *string, alg *string, ec map[string]string) ([]byte, *keyEntry, *backing, error) {
 	var want *keyEntry
 	if keyID != nil {
 		var err error
@@ -124,7 +130,7 @@ func (s *Service) open(ctx context.Context, op string, blob []byte, keyID *strin
 		return nil, nil, nil, apierr.New(apierr.IncorrectKey, incorrectKeyMessage)
 	}
 	if want != nil && want.meta.KeySpec != SpecSymmetric {
-		pt, _, err := s.openAsymmetric(want, op, blob, alg, ec)
+		pt, err := openAsymmetric(want, blob, alg, ec)
 		if err != nil {
 			return nil, nil, nil, err
 		}
@@ -148,10 +154,12 @@ func (s *Service) open(ctx context.Context, op string, blob []byte, keyID *strin
 			return nil, nil, nil, err
 		}
 	}
-	if err := usable(e); err != nil {
-		return nil, nil, nil, err
+	if e.meta.KeySpec != SpecSymmetric {
+		// Only symmetric keys make blobs with this header; a header naming
+		// another key was forged or damaged.
+		return nil, nil, nil, errInvalidCiphertext
 	}
-	if err := checkUsage(e, op, UsageEncryptDecrypt); err != nil {
+	if err := usable(e); err != nil {
 		return nil, nil, nil, err
 	}
 	if alg != nil && *alg != AlgSymmetric {
@@ -186,7 +194,7 @@ func (s *Service) dryRunIgnoringCiphertext(ctx context.Context, op string, keyID
 	if keyID == nil {
 		return apierr.New(apierr.Validation, "KeyId is required when DryRunModifiers includes IGNORE_CIPHERTEXT.")
 	}
-	if _, err := s.symmetricKey(ctx, *keyID, op); err != nil {
+	if _, err := s.usableKey(ctx, *keyID, op, UsageEncryptDecrypt); err != nil {
 		return err
 	}
 	return errDryRun
@@ -210,7 +218,7 @@ func (s *Service) Decrypt(ctx context.Context, r *Request, in *awsproto.DecryptI
 	if in.DryRun && ignoreCiphertext {
 		return nil, s.dryRunIgnoringCiphertext(ctx, "Decrypt", in.KeyId)
 	}
-	pt, e, b, err := s.open(ctx, "Decrypt", in.CiphertextBlob, in.KeyId, in.EncryptionAlgorithm, in.EncryptionContext)
+	pt, e, b, err := s.open(ctx, in.CiphertextBlob, in.KeyId, in.EncryptionAlgorithm, in.EncryptionContext)
 	if err != nil {
 		return nil, err
 	}
@@ -239,7 +247,7 @@ func (s *Service) ReEncrypt(ctx context.Context, r *Request, in *awsproto.ReEncr
 		if in.SourceKeyId == nil {
 			return nil, apierr.New(apierr.Validation, "SourceKeyId is required when DryRunModifiers includes IGNORE_CIPHERTEXT.")
 		}
-		if _, err := s.symmetricKey(ctx, *in.SourceKeyId, "ReEncrypt"); err != nil {
+		if _, err := s.usableKey(ctx, *in.SourceKeyId, "ReEncrypt", UsageEncryptDecrypt); err != nil {
 			return nil, err
 		}
 		return nil, s.dryRunIgnoringCiphertext(ctx, "ReEncrypt", in.DestinationKeyId)
@@ -248,33 +256,12 @@ func (s *Service) ReEncrypt(ctx context.Context, r *Request, in *awsproto.ReEncr
 	if err != nil {
 		return nil, err
 	}
-	if dst.meta.KeySpec == SpecSymmetric {
-		if err := checkEncryptionAlgorithm(dst, in.DestinationEncryptionAlgorithm); err != nil {
-			return nil, err
-		}
-	} else if _, err := checkAsymmetricEncrypt(dst, in.DestinationEncryptionAlgorithm, 0, in.DestinationEncryptionContext); err != nil {
-		return nil, err
-	}
-	pt, src, b, err := s.open(ctx, "ReEncrypt", in.CiphertextBlob, in.SourceKeyId, in.SourceEncryptionAlgorithm, in.SourceEncryptionContext)
+	pt, src, b, err := s.open(ctx, in.CiphertextBlob, in.SourceKeyId, in.SourceEncryptionAlgorithm, in.SourceEncryptionContext)
 	if err != nil {
 		return nil, err
 	}
 	defer clear(pt)
-	if in.DryRun {
-		if dst.meta.KeySpec != SpecSymmetric {
-			if _, err := checkAsymmetricEncrypt(dst, in.DestinationEncryptionAlgorithm, len(pt), in.DestinationEncryptionContext); err != nil {
-				return nil, err
-			}
-		}
-		return nil, errDryRun
-	}
-	var blob []byte
-	dstAlg := AlgSymmetric
-	if dst.meta.KeySpec == SpecSymmetric {
-		blob, err = s.seal(dst, pt, in.DestinationEncryptionContext)
-	} else {
-		blob, dstAlg, err = s.sealAsymmetric(dst, in.DestinationEncryptionAlgorithm, pt, in.DestinationEncryptionContext)
-	}
+	blob, dstAlg, err := s.encryptFor(dst, in.DestinationEncryptionAlgorithm, pt, in.DestinationEncryptionContext, in.DryRun)
 	if err != nil {
 		return nil, err
 	}
