@@ -263,8 +263,8 @@ func (s *Service) setEnabled(ctx context.Context, keyID *string, state string) (
 		return nil, err
 	}
 	_, err = s.update(ctx, e, func(k *store.Key) error {
-		if k.State == StatePendingDeletion {
-			return apierr.New(apierr.KMSInvalidState, "%s is pending deletion.", e.arn)
+		if err := notPendingDeletion(e.arn, k); err != nil {
+			return err
 		}
 		k.State = state
 		return nil
@@ -288,12 +288,12 @@ func (s *Service) ScheduleKeyDeletion(ctx context.Context, r *Request, in *awspr
 		return nil, err
 	}
 	e, err = s.update(ctx, e, func(k *store.Key) error {
-		if k.State == StatePendingDeletion {
-			return apierr.New(apierr.KMSInvalidState, "%s is pending deletion.", e.arn)
+		if err := notPendingDeletion(e.arn, k); err != nil {
+			return err
 		}
 		k.State = StatePendingDeletion
 		k.PendingWindowDays = int(days)
-		k.DeletionDate = s.now().Add(time.Duration(days) * 24 * time.Hour)
+		k.DeletionDate = s.now().Add(daysOf(int(days)))
 		return nil
 	})
 	if err != nil {

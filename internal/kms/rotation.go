@@ -2,6 +2,7 @@ package kms
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -13,16 +14,13 @@ import (
 
 func itoa(n int) string { return strconv.Itoa(n) }
 
-func days(n int) time.Duration { return time.Duration(n) * 24 * time.Hour }
+func daysOf(n int) time.Duration { return time.Duration(n) * 24 * time.Hour }
 
 // rotatable applies the state and spec rules shared by the rotation
 // operations that change something.
 func rotatable(arn string, k *store.Key) error {
-	switch k.State {
-	case StateDisabled:
-		return apierr.New(apierr.Disabled, "%s is disabled.", arn)
-	case StatePendingDeletion:
-		return apierr.New(apierr.KMSInvalidState, "%s is pending deletion.", arn)
+	if err := enabled(arn, k); err != nil {
+		return err
 	}
 	if k.KeySpec != SpecSymmetric || k.Origin != OriginAWSKMS {
 		return apierr.New(apierr.UnsupportedOperation, "")
@@ -51,7 +49,7 @@ func (s *Service) EnableKeyRotation(ctx context.Context, r *Request, in *awsprot
 		}
 		k.RotationEnabled = true
 		k.RotationPeriodDays = period
-		k.NextRotation = s.now().Add(days(period))
+		k.NextRotation = s.now().Add(daysOf(period))
 		return nil
 	})
 	return nil, err
@@ -197,10 +195,10 @@ func (s *Service) runDueKey(ctx context.Context, id string, now time.Time) error
 			if k.State != StateEnabled || !k.RotationEnabled || k.NextRotation.After(now) {
 				return errNothingDue
 			}
-			k.NextRotation = now.Add(days(k.RotationPeriodDays))
+			k.NextRotation = now.Add(daysOf(k.RotationPeriodDays))
 			return nil
 		})
-		if err == errNothingDue {
+		if errors.Is(err, errNothingDue) {
 			return nil
 		}
 		if err == nil {
@@ -211,12 +209,13 @@ func (s *Service) runDueKey(ctx context.Context, id string, now time.Time) error
 	return nil
 }
 
-var errNothingDue = apierr.New("NothingDue", "")
+// errNothingDue tells runDueKey that another writer already did the work.
+var errNothingDue = errors.New("nothing due")
 
 func (s *Service) deleteKey(ctx context.Context, e *keyEntry) error {
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
-	if err := s.store.DeleteKey(ctx, e.meta.ID); err != nil && err != store.ErrNotFound {
+	if err := s.store.DeleteKey(ctx, e.meta.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
 		return fmt.Errorf("delete key %s: %w", e.meta.ID, err)
 	}
 	s.keys.Delete(e.meta.ID)

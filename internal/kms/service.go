@@ -207,14 +207,6 @@ func (s *Service) entryLocked(ctx context.Context, id string) (*keyEntry, error)
 	return e, nil
 }
 
-// Forget drops cached state, so the next request reads the store again.
-func (s *Service) Forget() {
-	s.writeMu.Lock()
-	defer s.writeMu.Unlock()
-	s.keys.Clear()
-	s.aliases.Clear()
-}
-
 // resolve finds the key a KeyId member names. Key ids and key ARNs are
 // always accepted; alias names and alias ARNs only where allowAlias.
 func (s *Service) resolve(ctx context.Context, keyID string, allowAlias bool) (*keyEntry, error) {
@@ -273,16 +265,21 @@ func (s *Service) resolveAlias(ctx context.Context, name string) (*keyEntry, err
 }
 
 // usable reports whether a key may be used for cryptographic operations.
-func usable(e *keyEntry) error {
-	switch e.meta.State {
+func usable(e *keyEntry) error { return enabled(e.arn, &e.meta) }
+
+// enabled is the key-state rule of the operations that need an Enabled
+// key: the cryptographic ones and those that change rotation.
+func enabled(arn string, k *store.Key) error {
+	switch k.State {
 	case StateEnabled:
 		return nil
 	case StateDisabled:
-		return apierr.New(apierr.Disabled, "%s is disabled.", e.arn)
-	case StatePendingDeletion:
-		return apierr.New(apierr.KMSInvalidState, "%s is pending deletion.", e.arn)
+		return apierr.New(apierr.Disabled, "%s is disabled.", arn)
 	}
-	return apierr.New(apierr.KMSInvalidState, "%s is in state %s.", e.arn, e.meta.State)
+	if err := notPendingDeletion(arn, k); err != nil {
+		return err
+	}
+	return apierr.New(apierr.KMSInvalidState, "%s is in state %s.", arn, k.State)
 }
 
 // notPendingDeletion is the state rule of most management operations.
