@@ -25,6 +25,8 @@ import (
 
 const targetPrefix = "TrentService."
 
+var errTooLarge = apierr.New(apierr.RequestEntityTooLarge, "Request body is larger than %d bytes.", awsproto.MaxBodyBytes)
+
 // Server handles Trent's HTTP API.
 type Server struct {
 	kms      *kms.Service
@@ -85,12 +87,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if r.ContentLength > awsproto.MaxBodyBytes {
-		awsproto.WriteError(w, apierr.New(apierr.RequestEntityTooLarge, "Request body is larger than %d bytes.", awsproto.MaxBodyBytes))
+		awsproto.WriteError(w, errTooLarge)
 		return
 	}
 	buf := s.bufs.Get().(*bytes.Buffer)
 	buf.Reset()
 	defer func() {
+		// The body may hold plaintext: wipe it before the buffer is reused
+		// or left to the garbage collector.
+		clear(buf.Bytes())
 		if buf.Cap() <= 64<<10 {
 			s.bufs.Put(buf)
 		}
@@ -98,12 +103,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if _, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, awsproto.MaxBodyBytes)); err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
-			awsproto.WriteError(w, apierr.New(apierr.RequestEntityTooLarge, "Request body is larger than %d bytes.", awsproto.MaxBodyBytes))
+			awsproto.WriteError(w, errTooLarge)
 			return
 		}
-		// The client went away or sent a broken body; nothing to answer.
+		// A truncated body or broken chunking; the client may be gone.
 		s.log.Debug("read request body", "request_id", requestID, "err", err)
-		http.Error(w, "bad request body", http.StatusBadRequest)
+		awsproto.WriteError(w, apierr.New(apierr.Serialization, "Could not read the request body."))
 		return
 	}
 	body := buf.Bytes()
