@@ -158,14 +158,20 @@ type ReEncryptOutput struct {
 	DestinationKeyMaterialId       string `json:"DestinationKeyMaterialId,omitempty"`
 }
 
-type GenerateDataKeyInput struct {
+// GenerateDataKeyWithoutPlaintextInput is GenerateDataKey's input less
+// Recipient, which that operation does not have.
+type GenerateDataKeyWithoutPlaintextInput struct {
 	KeyId             *string           `json:"KeyId"`
 	EncryptionContext map[string]string `json:"EncryptionContext"`
 	NumberOfBytes     *int32            `json:"NumberOfBytes"`
 	KeySpec           *string           `json:"KeySpec"`
 	GrantTokens       []string          `json:"GrantTokens"`
-	Recipient         *struct{}         `json:"Recipient"`
 	DryRun            bool              `json:"DryRun"`
+}
+
+type GenerateDataKeyInput struct {
+	GenerateDataKeyWithoutPlaintextInput
+	Recipient *struct{} `json:"Recipient"`
 }
 
 type GenerateDataKeyOutput struct {
@@ -383,13 +389,19 @@ type DeriveSharedSecretOutput struct {
 	KeyOrigin             string `json:"KeyOrigin"`
 }
 
-type GenerateDataKeyPairInput struct {
+// GenerateDataKeyPairWithoutPlaintextInput is GenerateDataKeyPair's input
+// less Recipient, which that operation does not have.
+type GenerateDataKeyPairWithoutPlaintextInput struct {
 	EncryptionContext map[string]string `json:"EncryptionContext"`
 	KeyId             *string           `json:"KeyId"`
 	KeyPairSpec       *string           `json:"KeyPairSpec"`
 	GrantTokens       []string          `json:"GrantTokens"`
-	Recipient         *struct{}         `json:"Recipient"`
 	DryRun            bool              `json:"DryRun"`
+}
+
+type GenerateDataKeyPairInput struct {
+	GenerateDataKeyPairWithoutPlaintextInput
+	Recipient *struct{} `json:"Recipient"`
 }
 
 type GenerateDataKeyPairOutput struct {

@@ -316,7 +316,7 @@ func (s *Service) DeriveSharedSecret(ctx context.Context, r *Request, in *awspro
 		return nil, err
 	}
 	if in.Recipient != nil {
-		return nil, apierr.New(apierr.UnsupportedOperation, "Trent does not support Recipient (attested enclaves).")
+		return nil, errRecipient
 	}
 	e, err := s.usableKey(ctx, *in.KeyId, "DeriveSharedSecret", UsageKeyAgreement)
 	if err != nil {
@@ -336,15 +336,17 @@ func (s *Service) DeriveSharedSecret(ctx context.Context, r *Request, in *awspro
 }
 
 func (s *Service) GenerateDataKeyPair(ctx context.Context, r *Request, in *awsproto.GenerateDataKeyPairInput) (any, error) {
-	return s.generateDataKeyPair(ctx, "GenerateDataKeyPair", in, true)
+	if in.Recipient != nil {
+		return nil, errRecipient
+	}
+	return s.generateDataKeyPair(ctx, "GenerateDataKeyPair", &in.GenerateDataKeyPairWithoutPlaintextInput, true)
 }
 
-func (s *Service) GenerateDataKeyPairWithoutPlaintext(ctx context.Context, r *Request, in *awsproto.GenerateDataKeyPairInput) (any, error) {
-	in.Recipient = nil // not a member of this operation; ignored like any unknown member
+func (s *Service) GenerateDataKeyPairWithoutPlaintext(ctx context.Context, r *Request, in *awsproto.GenerateDataKeyPairWithoutPlaintextInput) (any, error) {
 	return s.generateDataKeyPair(ctx, "GenerateDataKeyPairWithoutPlaintext", in, false)
 }
 
-func (s *Service) generateDataKeyPair(ctx context.Context, op string, in *awsproto.GenerateDataKeyPairInput, withPlaintext bool) (any, error) {
+func (s *Service) generateDataKeyPair(ctx context.Context, op string, in *awsproto.GenerateDataKeyPairWithoutPlaintextInput, withPlaintext bool) (any, error) {
 	var v validator
 	v.keyID("keyId", in.KeyId)
 	if v.requiredString("keyPairSpec", in.KeyPairSpec) {
@@ -353,9 +355,6 @@ func (s *Service) generateDataKeyPair(ctx context.Context, op string, in *awspro
 	v.grantTokens(in.GrantTokens)
 	if err := v.err(); err != nil {
 		return nil, err
-	}
-	if in.Recipient != nil {
-		return nil, apierr.New(apierr.UnsupportedOperation, "Trent does not support Recipient (attested enclaves).")
 	}
 	if *in.KeyPairSpec == specSM2 {
 		return nil, apierr.New(apierr.UnsupportedOperation, "Trent does not support KeyPairSpec SM2: Go has no well-kept SM2 implementation.")

@@ -14,6 +14,9 @@ import (
 var (
 	errInvalidCiphertext = apierr.New(apierr.InvalidCiphertext, "")
 	errDryRun            = apierr.New(apierr.DryRunOperation, dryRunMessage)
+	// Recipient asks for plaintext encrypted to a Nitro enclave's attested
+	// key; Trent has no attestation to check it against.
+	errRecipient = apierr.New(apierr.UnsupportedOperation, "Trent does not support Recipient (attested enclaves).")
 )
 
 // checkUsage refuses a key whose KeyUsage does not allow the operation.
@@ -213,7 +216,7 @@ func (s *Service) Decrypt(ctx context.Context, r *Request, in *awsproto.DecryptI
 		return nil, err
 	}
 	if in.Recipient != nil {
-		return nil, apierr.New(apierr.UnsupportedOperation, "Trent does not support Recipient (attested enclaves).")
+		return nil, errRecipient
 	}
 	if in.DryRun && ignoreCiphertext {
 		return nil, s.dryRunIgnoringCiphertext(ctx, "Decrypt", in.KeyId)
@@ -273,19 +276,17 @@ func (s *Service) ReEncrypt(ctx context.Context, r *Request, in *awsproto.ReEncr
 }
 
 func (s *Service) GenerateDataKey(ctx context.Context, r *Request, in *awsproto.GenerateDataKeyInput) (any, error) {
-	return s.generateDataKey(ctx, "GenerateDataKey", in, true)
+	if in.Recipient != nil {
+		return nil, errRecipient
+	}
+	return s.generateDataKey(ctx, "GenerateDataKey", &in.GenerateDataKeyWithoutPlaintextInput, true)
 }
 
-func (s *Service) GenerateDataKeyWithoutPlaintext(ctx context.Context, r *Request, in *awsproto.GenerateDataKeyInput) (any, error) {
-	if in.Recipient != nil {
-		// Not a member of this operation in AWS's model; ignore it as AWS
-		// ignores unknown members.
-		in.Recipient = nil
-	}
+func (s *Service) GenerateDataKeyWithoutPlaintext(ctx context.Context, r *Request, in *awsproto.GenerateDataKeyWithoutPlaintextInput) (any, error) {
 	return s.generateDataKey(ctx, "GenerateDataKeyWithoutPlaintext", in, false)
 }
 
-func (s *Service) generateDataKey(ctx context.Context, op string, in *awsproto.GenerateDataKeyInput, withPlaintext bool) (any, error) {
+func (s *Service) generateDataKey(ctx context.Context, op string, in *awsproto.GenerateDataKeyWithoutPlaintextInput, withPlaintext bool) (any, error) {
 	var v validator
 	v.keyID("keyId", in.KeyId)
 	v.intRange("numberOfBytes", in.NumberOfBytes, 1, 1024)
@@ -296,9 +297,6 @@ func (s *Service) generateDataKey(ctx context.Context, op string, in *awsproto.G
 	}
 	if (in.NumberOfBytes == nil) == (in.KeySpec == nil) {
 		return nil, apierr.New(apierr.Validation, "Please specify either number of bytes or key spec.")
-	}
-	if in.Recipient != nil {
-		return nil, apierr.New(apierr.UnsupportedOperation, "Trent does not support Recipient (attested enclaves).")
 	}
 	n := 32
 	switch {
@@ -345,7 +343,7 @@ func (s *Service) GenerateRandom(ctx context.Context, r *Request, in *awsproto.G
 		return nil, apierr.New("CustomKeyStoreNotFoundException", "Custom key store %s does not exist.", *in.CustomKeyStoreId)
 	}
 	if in.Recipient != nil {
-		return nil, apierr.New(apierr.UnsupportedOperation, "Trent does not support Recipient (attested enclaves).")
+		return nil, errRecipient
 	}
 	out := make([]byte, *in.NumberOfBytes)
 	if _, err := rand.Read(out); err != nil {
