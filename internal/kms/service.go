@@ -66,6 +66,11 @@ type Service struct {
 	writeMu sync.Mutex
 	keys    sync.Map // key id → *keyEntry
 	aliases sync.Map // alias name → key id
+
+	// beforeJobWrite, when set (by tests only), runs in the lifecycle job
+	// between its read of a key and its write, so tests can commit a
+	// change in exactly that gap.
+	beforeJobWrite func(keyID string)
 }
 
 // New returns a Service.

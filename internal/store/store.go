@@ -114,8 +114,12 @@ type Keys interface {
 	// (an empty slice if the key has none or does not exist).
 	KeyVersions(ctx context.Context, keyID string) ([]KeyVersion, error)
 	// DeleteKey removes the key, its versions, its tags and every alias that
-	// points at it, in one transaction. ErrNotFound if absent.
-	DeleteKey(ctx context.Context, id string) error
+	// points at it, in one transaction, if the stored revision equals
+	// revision. The caller decided on that revision that the key may go;
+	// any write since (a cancelled deletion, a new deletion date) must win,
+	// so ErrConflict means the revision moved and nothing was removed.
+	// ErrNotFound if absent.
+	DeleteKey(ctx context.Context, id string, revision int64) error
 	// KeysDue returns IDs of keys (any account) that are PendingDeletion with
 	// DeletionDate <= now, or have rotation enabled with NextRotation <= now.
 	KeysDue(ctx context.Context, now time.Time) ([]string, error)
