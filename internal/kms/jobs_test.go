@@ -2,6 +2,7 @@ package kms
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -155,4 +156,24 @@ func (n *testNode) enableRotation(t *testing.T, id string, days int32) {
 	if _, err := n.EnableKeyRotation(t.Context(), &Request{}, in); err != nil {
 		t.Fatalf("EnableKeyRotation(%s): %v", id, err)
 	}
+}
+
+// TestDeletionJobNotPurged: a store that deleted the key but could not
+// purge its remnants yet (store.ErrNotPurged) has still deleted it, so the
+// job forgets the key (cache, material) instead of failing and serving it.
+func TestDeletionJobNotPurged(t *testing.T) {
+	base := newTestNode(t)
+	spy := &spyStore{Store: base.db, deleteErr: fmt.Errorf("test: %w", store.ErrNotPurged)}
+	n := newNodeOn(t, spy, base.root, base.clock)
+	id := n.createKey(t)
+	n.scheduleDeletion(t, id, 7)
+	n.clock.Advance(7*day + time.Minute)
+
+	n.runJobs(t)
+
+	if _, err := spy.GetKey(t.Context(), id); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("store GetKey: %v, want ErrNotFound", err)
+	}
+	_, err := n.describe(t, id)
+	wantCode(t, "DescribeKey after a deletion not yet purged", err, apierr.NotFound)
 }

@@ -265,6 +265,9 @@ func (s *Service) deleteKey(ctx context.Context, id string, now time.Time) error
 		return nil
 	case errors.Is(err, store.ErrNotFound):
 		// Deleted by someone else; forget it all the same.
+	case errors.Is(err, store.ErrNotPurged):
+		// The key is deleted; only the purge of its remnants is late.
+		s.log.Error("deleted key, but its wrapped material may remain in the database files until the store completes the purge", "key", e.arn, "err", err)
 	case err != nil:
 		return fmt.Errorf("delete key %s: %w", id, err)
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"log/slog"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -137,4 +138,24 @@ func wantCode(t *testing.T, what string, err error, code string) {
 	if !apierr.Is(err, code) {
 		t.Fatalf("%s: %v, want %s", what, err, code)
 	}
+}
+
+// spyStore is a real store that counts key reads and, where deleteErr is
+// set, reports it after a DeleteKey that succeeded.
+type spyStore struct {
+	store.Store
+	getKey    atomic.Int64
+	deleteErr error
+}
+
+func (s *spyStore) GetKey(ctx context.Context, id string) (store.Key, error) {
+	s.getKey.Add(1)
+	return s.Store.GetKey(ctx, id)
+}
+
+func (s *spyStore) DeleteKey(ctx context.Context, id string, revision int64) error {
+	if err := s.Store.DeleteKey(ctx, id, revision); err != nil {
+		return err
+	}
+	return s.deleteErr
 }

@@ -189,7 +189,8 @@ func (db *DB) KeyVersions(ctx context.Context, keyID string) ([]store.KeyVersion
 }
 
 // DeleteKey removes the key, its versions, tags and aliases in one
-// transaction if its revision is still revision.
+// transaction if its revision is still revision, then purges the WAL (see
+// purge).
 func (db *DB) DeleteKey(ctx context.Context, id string, revision int64) error {
 	op := "delete key " + id
 	tx, err := db.w.BeginTx(ctx, nil)
@@ -228,7 +229,13 @@ func (db *DB) DeleteKey(ctx context.Context, id string, revision int64) error {
 			return wrapErr(op, err)
 		}
 	}
-	return wrapErr(op, tx.Commit())
+	if err := tx.Commit(); err != nil {
+		return wrapErr(op, err)
+	}
+	if err := db.purge(ctx); err != nil {
+		return fmt.Errorf("sqlite: %s: %w: %v", op, store.ErrNotPurged, err)
+	}
+	return nil
 }
 
 // KeysDue returns, ordered by ID, the keys whose deletion date or rotation
