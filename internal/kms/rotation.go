@@ -245,7 +245,7 @@ var errNothingDue = errors.New("nothing due")
 func (s *Service) deleteKey(ctx context.Context, id string, now time.Time) error {
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
-	e, err := s.entryLocked(ctx, id)
+	e, err := s.entry(ctx, id)
 	if apierr.Is(err, apierr.NotFound) {
 		return nil
 	}
@@ -260,7 +260,7 @@ func (s *Service) deleteKey(ctx context.Context, id string, now time.Time) error
 	case errors.Is(err, store.ErrConflict):
 		// Changed in the store behind this node's cache: drop the stale
 		// entry; the next run decides on the key as it is.
-		s.keys.Delete(id)
+		s.forget(id)
 		s.log.Info("key changed before its deletion; not deleted", "key", e.arn)
 		return nil
 	case errors.Is(err, store.ErrNotFound):
@@ -271,16 +271,9 @@ func (s *Service) deleteKey(ctx context.Context, id string, now time.Time) error
 	case err != nil:
 		return fmt.Errorf("delete key %s: %w", id, err)
 	}
-	s.keys.Delete(id)
-	s.aliases.Range(func(name, keyID any) bool {
-		if keyID.(string) == id {
-			s.aliases.Delete(name)
-		}
-		return true
-	})
-	for _, b := range e.versions {
-		clear(b.material)
-	}
+	s.forget(id)
+	s.forgetAliasesOf(id)
+	clearMaterial(e)
 	s.log.Info("deleted key at the end of its waiting period", "key", e.arn)
 	return nil
 }

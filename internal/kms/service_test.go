@@ -140,17 +140,32 @@ func wantCode(t *testing.T, what string, err error, code string) {
 	}
 }
 
-// spyStore is a real store that counts key reads and, where deleteErr is
-// set, reports it after a DeleteKey that succeeded.
+// spyStore is a real store that counts key reads, can run a hook after a
+// read (before its result is returned: the gap where a concurrent write
+// makes the result stale), and, where deleteErr is set, reports it after
+// a DeleteKey that succeeded.
 type spyStore struct {
 	store.Store
 	getKey    atomic.Int64
+	afterRead func(op, name string) // op is "GetKey" or "GetAlias"
 	deleteErr error
 }
 
 func (s *spyStore) GetKey(ctx context.Context, id string) (store.Key, error) {
 	s.getKey.Add(1)
-	return s.Store.GetKey(ctx, id)
+	k, err := s.Store.GetKey(ctx, id)
+	if s.afterRead != nil {
+		s.afterRead("GetKey", id)
+	}
+	return k, err
+}
+
+func (s *spyStore) GetAlias(ctx context.Context, account, region, name string) (store.Alias, error) {
+	a, err := s.Store.GetAlias(ctx, account, region, name)
+	if s.afterRead != nil {
+		s.afterRead("GetAlias", name)
+	}
+	return a, err
 }
 
 func (s *spyStore) DeleteKey(ctx context.Context, id string, revision int64) error {
