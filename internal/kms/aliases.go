@@ -53,11 +53,16 @@ func (s *Service) CreateAlias(ctx context.Context, r *Request, in *awsproto.Alia
 	if err != nil {
 		return nil, err
 	}
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	// The state rule on the key as it is under the lock: it may have been
+	// scheduled for deletion since it was resolved.
+	if e, err = s.entry(ctx, e.meta.ID); err != nil {
+		return nil, err
+	}
 	if err := notPendingDeletion(e.arn, &e.meta); err != nil {
 		return nil, err
 	}
-	s.writeMu.Lock()
-	defer s.writeMu.Unlock()
 	existing, err := s.store.ListAliases(ctx, s.account, s.region, e.meta.ID, "", maxAliasesPerKey+1)
 	if err != nil {
 		return nil, apierr.Internal(fmt.Errorf("count aliases of key %s: %w", e.meta.ID, err))
@@ -73,7 +78,7 @@ func (s *Service) CreateAlias(ctx context.Context, r *Request, in *awsproto.Alia
 	if err != nil {
 		return nil, apierr.Internal(fmt.Errorf("create alias %s: %w", *in.AliasName, err))
 	}
-	s.aliases.Store(*in.AliasName, e.meta.ID)
+	s.setAlias(*in.AliasName, e.meta.ID)
 	return nil, nil
 }
 
@@ -94,6 +99,10 @@ func (s *Service) UpdateAlias(ctx context.Context, r *Request, in *awsproto.Alia
 	}
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
+	// Re-read under the lock, as CreateAlias does.
+	if dst, err = s.entry(ctx, dst.meta.ID); err != nil {
+		return nil, err
+	}
 	a, err := s.store.GetAlias(ctx, s.account, s.region, name)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, apierr.New(apierr.NotFound, "Alias %s is not found.", s.aliasARN(name))
@@ -104,7 +113,7 @@ func (s *Service) UpdateAlias(ctx context.Context, r *Request, in *awsproto.Alia
 	if err := notPendingDeletion(dst.arn, &dst.meta); err != nil {
 		return nil, err
 	}
-	if cur, err := s.entryLocked(ctx, a.KeyID); err == nil {
+	if cur, err := s.entry(ctx, a.KeyID); err == nil {
 		if cur.meta.KeySpec != dst.meta.KeySpec || cur.meta.KeyUsage != dst.meta.KeyUsage {
 			return nil, apierr.New(apierr.Validation, "%s must have the same key spec and key usage as the current target of %s (%s, %s).",
 				dst.arn, name, cur.meta.KeySpec, cur.meta.KeyUsage)
@@ -125,7 +134,7 @@ func (s *Service) UpdateAlias(ctx context.Context, r *Request, in *awsproto.Alia
 	if err := s.store.UpdateAlias(ctx, a); err != nil {
 		return nil, apierr.Internal(fmt.Errorf("update alias %s: %w", name, err))
 	}
-	s.aliases.Store(name, dst.meta.ID)
+	s.setAlias(name, dst.meta.ID)
 	return nil, nil
 }
 
@@ -148,7 +157,7 @@ func (s *Service) DeleteAlias(ctx context.Context, r *Request, in *awsproto.Alia
 	if err != nil {
 		return nil, apierr.Internal(fmt.Errorf("delete alias %s: %w", name, err))
 	}
-	s.aliases.Delete(name)
+	s.setAlias(name, "")
 	return nil, nil
 }
 

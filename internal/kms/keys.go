@@ -9,7 +9,6 @@ import (
 
 	"github.com/trent-kms/trent/internal/apierr"
 	"github.com/trent-kms/trent/internal/awsproto"
-	"github.com/trent-kms/trent/internal/ids"
 	"github.com/trent-kms/trent/internal/keys"
 	"github.com/trent-kms/trent/internal/policy"
 	"github.com/trent-kms/trent/internal/store"
@@ -147,7 +146,7 @@ func (s *Service) CreateKey(ctx context.Context, r *Request, in *awsproto.Create
 		description = *in.Description
 	}
 
-	id := ids.NewUUID()
+	id := s.newID()
 	now := s.now()
 	k := store.Key{
 		ID: id, Account: s.account, Region: s.region, Description: description,
@@ -170,7 +169,7 @@ func (s *Service) CreateKey(ctx context.Context, r *Request, in *awsproto.Create
 		return nil, apierr.Internal(err)
 	}
 	e := &keyEntry{meta: k, arn: arn, versions: map[uint32]*backing{1: b}, current: b}
-	s.keys.Store(id, e)
+	s.publish(e)
 	return &awsproto.KeyMetadataOutput{KeyMetadata: s.metadata(e)}, nil
 }
 

@@ -181,53 +181,99 @@ func (s *Service) RunDue(ctx context.Context) error {
 	return first
 }
 
+// deletionDue is the rule of the deletion job: the key is pending deletion
+// and its waiting period has ended.
+func deletionDue(k *store.Key, now time.Time) bool {
+	return k.State == StatePendingDeletion && !k.DeletionDate.IsZero() && !k.DeletionDate.After(now)
+}
+
+// rotationDue is the rule of automatic rotation: the key is enabled, rotates
+// automatically, and its rotation date has come.
+func rotationDue(k *store.Key, now time.Time) bool {
+	return k.State == StateEnabled && k.RotationEnabled && !k.NextRotation.IsZero() && !k.NextRotation.After(now)
+}
+
+// runDueKey does the work due on one key. What it reads first only picks
+// the work: the write re-checks the rule on the key as it is under the
+// write lock, and the store refuses the write if the key changed since
+// (revision), so a change that commits in between — a cancelled deletion,
+// a disabled key or rotation — always wins.
 func (s *Service) runDueKey(ctx context.Context, id string, now time.Time) error {
 	e, err := s.entry(ctx, id)
+	if apierr.Is(err, apierr.NotFound) {
+		return nil // gone since KeysDue listed it
+	}
 	if err != nil {
 		return err
 	}
-	k := e.meta
+	if s.beforeJobWrite != nil {
+		s.beforeJobWrite(id)
+	}
 	switch {
-	case k.State == StatePendingDeletion && !k.DeletionDate.After(now):
-		return s.deleteKey(ctx, e)
-	case k.State == StateEnabled && k.RotationEnabled && !k.NextRotation.After(now):
+	case deletionDue(&e.meta, now):
+		return s.deleteKey(ctx, id, now)
+	case rotationDue(&e.meta, now):
 		_, err := s.addVersion(ctx, id, rotationTypeAutomatic, func(k *store.Key) error {
-			if k.State != StateEnabled || !k.RotationEnabled || k.NextRotation.After(now) {
+			if !rotationDue(k, now) {
 				return errNothingDue
 			}
 			k.NextRotation = now.Add(daysOf(k.RotationPeriodDays))
 			return nil
 		})
-		if errors.Is(err, errNothingDue) {
+		switch {
+		case errors.Is(err, errNothingDue):
 			return nil
+		case errors.Is(err, store.ErrConflict):
+			// Changed in the store behind this node's cache; addVersion
+			// dropped the stale entry, and the next run decides afresh.
+			s.log.Info("key changed before its rotation; not rotated", "key", e.arn)
+			return nil
+		case err != nil:
+			return err
 		}
-		if err == nil {
-			s.log.Info("rotated key", "key", e.arn, "rotation", rotationTypeAutomatic)
-		}
-		return err
+		s.log.Info("rotated key", "key", e.arn, "rotation", rotationTypeAutomatic)
 	}
 	return nil
 }
 
-// errNothingDue tells runDueKey that another writer already did the work.
+// errNothingDue tells runDueKey that the work is no longer due.
 var errNothingDue = errors.New("nothing due")
 
-func (s *Service) deleteKey(ctx context.Context, e *keyEntry) error {
+// deleteKey deletes the key id if its deletion is due at now, judged on the
+// key as it is under the write lock and enforced by the store's revision
+// check.
+func (s *Service) deleteKey(ctx context.Context, id string, now time.Time) error {
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
-	if err := s.store.DeleteKey(ctx, e.meta.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
-		return fmt.Errorf("delete key %s: %w", e.meta.ID, err)
+	e, err := s.entry(ctx, id)
+	if apierr.Is(err, apierr.NotFound) {
+		return nil
 	}
-	s.keys.Delete(e.meta.ID)
-	s.aliases.Range(func(name, id any) bool {
-		if id.(string) == e.meta.ID {
-			s.aliases.Delete(name)
-		}
-		return true
-	})
-	for _, b := range e.versions {
-		clear(b.material)
+	if err != nil {
+		return err
 	}
+	if !deletionDue(&e.meta, now) {
+		return nil // cancelled or rescheduled since the job read it
+	}
+	err = s.store.DeleteKey(ctx, id, e.meta.Revision)
+	switch {
+	case errors.Is(err, store.ErrConflict):
+		// Changed in the store behind this node's cache: drop the stale
+		// entry; the next run decides on the key as it is.
+		s.forget(id)
+		s.log.Info("key changed before its deletion; not deleted", "key", e.arn)
+		return nil
+	case errors.Is(err, store.ErrNotFound):
+		// Deleted by someone else; forget it all the same.
+	case errors.Is(err, store.ErrNotPurged):
+		// The key is deleted; only the purge of its remnants is late.
+		s.log.Error("deleted key, but its wrapped material may remain in the database files until the store completes the purge", "key", e.arn, "err", err)
+	case err != nil:
+		return fmt.Errorf("delete key %s: %w", id, err)
+	}
+	s.forget(id)
+	s.forgetAliasesOf(id)
+	clearMaterial(e)
 	s.log.Info("deleted key at the end of its waiting period", "key", e.arn)
 	return nil
 }

@@ -6,7 +6,8 @@
 //
 // Key metadata and unwrapped backing keys are cached in memory so that
 // Encrypt and Decrypt never read storage; every write goes through this
-// package, which replaces the cache entry after the store accepted it.
+// package, which replaces the cache entry after the store accepted it
+// (cache.go has the rules).
 package kms
 
 import (
@@ -21,6 +22,7 @@ import (
 
 	"github.com/trent-kms/trent/internal/apierr"
 	"github.com/trent-kms/trent/internal/clock"
+	"github.com/trent-kms/trent/internal/ids"
 	"github.com/trent-kms/trent/internal/keys"
 	"github.com/trent-kms/trent/internal/seal"
 	"github.com/trent-kms/trent/internal/store"
@@ -60,12 +62,29 @@ type Service struct {
 	clock   clock.Clock
 	log     *slog.Logger
 
-	// writeMu serialises every change to keys and aliases and every cache
-	// fill, so a cache entry is never replaced by an older one. Reads of a
-	// cached key take no lock.
+	// writeMu serialises every change to keys and aliases: a writer reads
+	// the key (cache or store), writes the store, and publishes the result
+	// while holding it. Lookups, cached or not, never take it (cache.go).
 	writeMu sync.Mutex
 	keys    sync.Map // key id → *keyEntry
 	aliases sync.Map // alias name → key id
+
+	// cacheMu orders every publication to keys, aliases and missing, by
+	// the rules in cache.go. It nests inside writeMu and is held only for
+	// map updates, never across a store call.
+	cacheMu  sync.Mutex
+	removals uint64               // keys removed from the cache, ever
+	aliasGen uint64               // alias changes, ever
+	missing  map[string]time.Time // key ids the store does not have → until when
+	loading  map[string]*keyLoad  // key id → its store read in flight
+
+	// newID makes the id of a new key (ids.NewUUID; tests choose).
+	newID func() string
+
+	// beforeJobWrite, when set (by tests only), runs in the lifecycle job
+	// between its read of a key and its write, so tests can commit a
+	// change in exactly that gap.
+	beforeJobWrite func(keyID string)
 }
 
 // New returns a Service.
@@ -82,6 +101,8 @@ func New(cfg Config) (*Service, error) {
 	return &Service{
 		store: cfg.Store, root: cfg.Root, account: cfg.Account, region: cfg.Region,
 		clock: cfg.Clock, log: cfg.Logger,
+		missing: map[string]time.Time{}, loading: map[string]*keyLoad{},
+		newID: ids.NewUUID,
 	}, nil
 }
 
@@ -174,39 +195,6 @@ func (e *keyEntry) withMeta(k store.Key) *keyEntry {
 	return &n
 }
 
-// entry returns the cached key, loading it from the store on a miss.
-func (s *Service) entry(ctx context.Context, id string) (*keyEntry, error) {
-	if e, ok := s.keys.Load(id); ok {
-		return e.(*keyEntry), nil
-	}
-	s.writeMu.Lock()
-	defer s.writeMu.Unlock()
-	return s.entryLocked(ctx, id)
-}
-
-func (s *Service) entryLocked(ctx context.Context, id string) (*keyEntry, error) {
-	if e, ok := s.keys.Load(id); ok {
-		return e.(*keyEntry), nil
-	}
-	k, err := s.store.GetKey(ctx, id)
-	if errors.Is(err, store.ErrNotFound) || err == nil && (k.Account != s.account || k.Region != s.region) {
-		return nil, apierr.New(apierr.NotFound, "Key '%s' does not exist", s.keyARN(id))
-	}
-	if err != nil {
-		return nil, apierr.Internal(fmt.Errorf("load key %s: %w", id, err))
-	}
-	versions, err := s.store.KeyVersions(ctx, id)
-	if err != nil {
-		return nil, apierr.Internal(fmt.Errorf("load versions of key %s: %w", id, err))
-	}
-	e, err := s.buildEntry(k, versions)
-	if err != nil {
-		return nil, apierr.Internal(err)
-	}
-	s.keys.Store(id, e)
-	return e, nil
-}
-
 // resolve finds the key a KeyId member names. Key ids and key ARNs are
 // always accepted; alias names and alias ARNs only where allowAlias.
 func (s *Service) resolve(ctx context.Context, keyID string, allowAlias bool) (*keyEntry, error) {
@@ -253,6 +241,7 @@ func (s *Service) resolveAlias(ctx context.Context, name string) (*keyEntry, err
 	if id, ok := s.aliases.Load(name); ok {
 		return s.entry(ctx, id.(string))
 	}
+	gen := s.aliasGeneration()
 	a, err := s.store.GetAlias(ctx, s.account, s.region, name)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, apierr.New(apierr.NotFound, "Alias %s is not found.", s.aliasARN(name))
@@ -260,7 +249,7 @@ func (s *Service) resolveAlias(ctx context.Context, name string) (*keyEntry, err
 	if err != nil {
 		return nil, apierr.Internal(fmt.Errorf("load alias %s: %w", name, err))
 	}
-	s.aliases.Store(name, a.KeyID)
+	s.publishAlias(name, a.KeyID, gen)
 	return s.entry(ctx, a.KeyID)
 }
 
@@ -295,7 +284,7 @@ func notPendingDeletion(arn string, k *store.Key) error {
 func (s *Service) update(ctx context.Context, e *keyEntry, change func(k *store.Key) error) (*keyEntry, error) {
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
-	cur, err := s.entryLocked(ctx, e.meta.ID)
+	cur, err := s.entry(ctx, e.meta.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -306,11 +295,11 @@ func (s *Service) update(ctx context.Context, e *keyEntry, change func(k *store.
 	}
 	stored, err := s.store.UpdateKey(ctx, k)
 	if err != nil {
-		s.keys.Delete(e.meta.ID)
+		s.forget(k.ID) // it may be stale
 		return nil, apierr.Internal(fmt.Errorf("update key %s: %w", k.ID, err))
 	}
 	n := cur.withMeta(stored)
-	s.keys.Store(stored.ID, n)
+	s.publish(n)
 	return n, nil
 }
 
@@ -318,7 +307,7 @@ func (s *Service) update(ctx context.Context, e *keyEntry, change func(k *store.
 func (s *Service) addVersion(ctx context.Context, id string, rotationType string, change func(k *store.Key) error) (*keyEntry, error) {
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
-	cur, err := s.entryLocked(ctx, id)
+	cur, err := s.entry(ctx, id)
 	if err != nil {
 		return nil, err
 	}
@@ -333,7 +322,7 @@ func (s *Service) addVersion(ctx context.Context, id string, rotationType string
 	k.CurrentVersion = v.Version
 	stored, err := s.store.AddKeyVersion(ctx, k, v)
 	if err != nil {
-		s.keys.Delete(id)
+		s.forget(id) // it may be stale
 		return nil, apierr.Internal(fmt.Errorf("rotate key %s: %w", id, err))
 	}
 	versions := make(map[uint32]*backing, len(cur.versions)+1)
@@ -346,7 +335,7 @@ func (s *Service) addVersion(ctx context.Context, id string, rotationType string
 	}
 	versions[v.Version] = b
 	n := &keyEntry{meta: stored, arn: cur.arn, versions: versions, current: versions[v.Version]}
-	s.keys.Store(id, n)
+	s.publish(n)
 	return n, nil
 }
 

@@ -21,6 +21,9 @@ var (
 	ErrExists = errors.New("store: already exists")
 	// ErrConflict: the row changed since it was read (Revision mismatch).
 	ErrConflict = errors.New("store: changed concurrently")
+	// ErrNotPurged: the rows were deleted, but copies of them may remain in
+	// the backend's files for now (see Keys.DeleteKey).
+	ErrNotPurged = errors.New("store: deleted, but not yet purged from storage")
 )
 
 // Key is a KMS key's metadata. Times are UTC; a zero time means "not set".
@@ -114,8 +117,18 @@ type Keys interface {
 	// (an empty slice if the key has none or does not exist).
 	KeyVersions(ctx context.Context, keyID string) ([]KeyVersion, error)
 	// DeleteKey removes the key, its versions, its tags and every alias that
-	// points at it, in one transaction. ErrNotFound if absent.
-	DeleteKey(ctx context.Context, id string) error
+	// points at it, in one transaction, if the stored revision equals
+	// revision. The caller decided on that revision that the key may go;
+	// any write since (a cancelled deletion, a new deletion date) must win,
+	// so ErrConflict means the revision moved and nothing was removed.
+	// ErrNotFound if absent.
+	//
+	// Deleting a key is crypto-shredding: on success no copy of the removed
+	// rows may remain in the backend's files either (journal, free pages),
+	// as far as the backend can ensure. If the rows were removed but that
+	// could not be completed, the error wraps ErrNotPurged; the backend
+	// completes it at a later DeleteKey or at Close.
+	DeleteKey(ctx context.Context, id string, revision int64) error
 	// KeysDue returns IDs of keys (any account) that are PendingDeletion with
 	// DeletionDate <= now, or have rotation enabled with NextRotation <= now.
 	KeysDue(ctx context.Context, now time.Time) ([]string, error)

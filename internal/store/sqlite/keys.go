@@ -189,14 +189,35 @@ func (db *DB) KeyVersions(ctx context.Context, keyID string) ([]store.KeyVersion
 }
 
 // DeleteKey removes the key, its versions, tags and aliases in one
-// transaction.
-func (db *DB) DeleteKey(ctx context.Context, id string) error {
+// transaction if its revision is still revision, then purges the WAL (see
+// purge).
+func (db *DB) DeleteKey(ctx context.Context, id string, revision int64) error {
 	op := "delete key " + id
 	tx, err := db.w.BeginTx(ctx, nil)
 	if err != nil {
 		return wrapErr(op, err)
 	}
 	defer rollback(tx)
+	// The revision check first: a key that changed since the caller looked
+	// at it (its deletion was cancelled) is left whole.
+	res, err := tx.ExecContext(ctx, "DELETE FROM keys WHERE id = ? AND revision = ?", id, revision)
+	if err != nil {
+		return wrapErr(op, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return wrapErr(op, err)
+	}
+	if n == 0 {
+		var exists int
+		if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM keys WHERE id = ?", id).Scan(&exists); err != nil {
+			return wrapErr(op, err)
+		}
+		if exists == 0 {
+			return wrapErr(op, sql.ErrNoRows)
+		}
+		return fmt.Errorf("sqlite: %s: revision %d: %w", op, revision, store.ErrConflict)
+	}
 	// The foreign keys cascade too; deleting explicitly keeps the contract
 	// independent of the foreign_keys pragma.
 	for _, q := range []string{
@@ -208,18 +229,13 @@ func (db *DB) DeleteKey(ctx context.Context, id string) error {
 			return wrapErr(op, err)
 		}
 	}
-	res, err := tx.ExecContext(ctx, "DELETE FROM keys WHERE id = ?", id)
-	if err != nil {
+	if err := tx.Commit(); err != nil {
 		return wrapErr(op, err)
 	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return wrapErr(op, err)
+	if err := db.purge(ctx); err != nil {
+		return fmt.Errorf("sqlite: %s: %w: %v", op, store.ErrNotPurged, err)
 	}
-	if n == 0 {
-		return wrapErr(op, sql.ErrNoRows)
-	}
-	return wrapErr(op, tx.Commit())
+	return nil
 }
 
 // KeysDue returns, ordered by ID, the keys whose deletion date or rotation

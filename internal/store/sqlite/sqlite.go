@@ -20,6 +20,11 @@
 // (query_only) connections and run concurrently with each other and with the
 // writer, which WAL mode allows. synchronous=FULL makes every commit wait
 // for the WAL to reach stable storage before it is acknowledged.
+//
+// Deleted keys must not be recoverable from the files (crypto-shredding):
+// the writer runs with secure_delete=ON, so SQLite zeroes deleted cells and
+// freed pages, and DeleteKey truncates the WAL after it commits, so no older
+// page image with the wrapped key stays behind in the WAL either.
 package sqlite
 
 import (
@@ -60,7 +65,11 @@ type DB struct {
 // to WAL mode and applies any migrations it lacks. path names a file in the
 // file system; ":memory:" and URIs are refused, since the writer and the
 // readers must share one database.
-func Open(path string) (*DB, error) {
+func Open(path string) (*DB, error) { return open(path, busyTimeout) }
+
+// open is Open with a busy timeout other than busyTimeout, for tests that
+// need a lock to give up quickly.
+func open(path string, busy time.Duration) (*DB, error) {
 	if path == "" || path == ":memory:" || strings.HasPrefix(path, "file:") {
 		return nil, fmt.Errorf("sqlite: open %q: want the path of a database file", path)
 	}
@@ -70,7 +79,7 @@ func Open(path string) (*DB, error) {
 	}
 	ctx := context.Background()
 
-	w, err := sql.Open("sqlite", dsn(abs, true))
+	w, err := sql.Open("sqlite", dsn(abs, true, busy))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", abs, err)
 	}
@@ -88,7 +97,7 @@ func Open(path string) (*DB, error) {
 		return nil, fmt.Errorf("sqlite: open %s: %w", abs, err)
 	}
 
-	r, err := sql.Open("sqlite", dsn(abs, false))
+	r, err := sql.Open("sqlite", dsn(abs, false, busy))
 	if err != nil {
 		w.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", abs, err)
@@ -108,7 +117,7 @@ func Open(path string) (*DB, error) {
 
 // dsn is the modernc.org/sqlite data source name for the file at abs. The
 // pragmas run on every new connection of the pool.
-func dsn(abs string, writer bool) string {
+func dsn(abs string, writer bool, busy time.Duration) string {
 	p := filepath.ToSlash(abs)
 	if !strings.HasPrefix(p, "/") {
 		p = "/" + p // a Windows drive letter: file:///C:/…
@@ -117,11 +126,14 @@ func dsn(abs string, writer bool) string {
 	// the start of the query or an escape.
 	u := url.URL{Scheme: "file", Path: p}
 	q := url.Values{}
-	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busyTimeout.Milliseconds()))
+	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busy.Milliseconds()))
 	q.Add("_pragma", "foreign_keys(1)")
 	q.Add("_pragma", "synchronous(FULL)")
 	if writer {
 		q.Add("_pragma", "journal_mode(WAL)")
+		// Zero what is deleted instead of leaving it in free space: only
+		// the writer deletes, so only the writer needs it.
+		q.Add("_pragma", "secure_delete(1)")
 		q.Set("_txlock", "immediate")
 	} else {
 		q.Add("_pragma", "query_only(1)")
@@ -130,7 +142,8 @@ func dsn(abs string, writer bool) string {
 }
 
 // checkWriter opens the writer connection and checks that the pragmas took:
-// journal_mode=WAL is refused silently by some file systems.
+// journal_mode=WAL is refused silently by some file systems, and SQLite
+// ignores a pragma it does not know; secure_delete must be on.
 func checkWriter(ctx context.Context, w *sql.DB) error {
 	var mode string
 	if err := w.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
@@ -145,6 +158,38 @@ func checkWriter(ctx context.Context, w *sql.DB) error {
 	}
 	if sync != 2 { // FULL
 		return fmt.Errorf("synchronous is %d, want 2 (FULL)", sync)
+	}
+	var secure int
+	if err := w.QueryRowContext(ctx, "PRAGMA secure_delete").Scan(&secure); err != nil {
+		return err
+	}
+	if secure != 1 {
+		return fmt.Errorf("secure_delete is %d, want 1", secure)
+	}
+	return nil
+}
+
+// purge checkpoints the WAL into the database file and truncates it to
+// zero bytes. secure_delete has already zeroed deleted rows in the newest
+// image of their pages; older images, with the rows, stay in WAL frames
+// until the WAL is truncated (a plain checkpoint leaves old frames in the
+// file, to be overwritten some day).
+//
+// It runs on the writer, so no writer of this process interferes. A
+// TRUNCATE checkpoint waits, up to the busy timeout, for readers still on
+// an older snapshot (another process's long read, a backup); if one
+// outlasts the wait, SQLite reports the checkpoint busy and purge fails.
+// Every purge checkpoints all frames, so the next DeleteKey completes an
+// earlier one that failed, and so does Close (the last connection
+// checkpoints and removes the WAL).
+func (db *DB) purge(ctx context.Context) error {
+	var busy, logFrames, checkpointed int
+	err := db.w.QueryRowContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)").Scan(&busy, &logFrames, &checkpointed)
+	if err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	if busy != 0 {
+		return fmt.Errorf("checkpoint blocked by a reader (%d of %d WAL frames copied)", checkpointed, logFrames)
 	}
 	return nil
 }

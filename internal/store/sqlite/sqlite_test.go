@@ -205,6 +205,10 @@ func TestPragmas(t *testing.T) {
 			}
 		}
 	}
+	var secure int
+	if err := db.w.QueryRowContext(ctx, "PRAGMA secure_delete").Scan(&secure); err != nil || secure != 1 {
+		t.Errorf("writer secure_delete = %d, %v; want 1 (deleted keys are zeroed)", secure, err)
+	}
 	var qo int
 	if err := db.r.QueryRowContext(ctx, "PRAGMA query_only").Scan(&qo); err != nil || qo != 1 {
 		t.Errorf("reader query_only = %d, %v; want 1", qo, err)

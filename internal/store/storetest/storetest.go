@@ -18,7 +18,9 @@
 //   - CreateAlias and UpdateAlias report ErrNotFound for a KeyID that names
 //     no key;
 //   - when AddKeyVersion fails, nothing of it is stored: neither the version
-//     nor the key's new metadata.
+//     nor the key's new metadata;
+//   - when DeleteKey fails with ErrConflict, nothing is removed: not the
+//     key, its versions, its tags nor its aliases.
 //
 // It must never depend on one implementation: no SQL, no file paths.
 package storetest
@@ -55,6 +57,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"AddKeyVersionErrors", testAddKeyVersionErrors},
 		{"KeyVersionsUnknownKey", testKeyVersionsUnknownKey},
 		{"DeleteKey", testDeleteKey},
+		{"DeleteKeyRevision", testDeleteKeyRevision},
 		{"KeysDue", testKeysDue},
 		{"Aliases", testAliases},
 		{"AliasErrors", testAliasErrors},
@@ -66,6 +69,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ConcurrentUpdateKey", testConcurrentUpdateKey},
 		{"ConcurrentAddKeyVersion", testConcurrentAddKeyVersion},
 		{"ConcurrentIncrements", testConcurrentIncrements},
+		{"ConcurrentDeleteUpdate", testConcurrentDeleteUpdate},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -576,7 +580,8 @@ func testDeleteKey(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	k := mustCreate(t, s, newKey(keyID(1), account, region))
 	k.CurrentVersion = 2
-	if _, err := s.AddKeyVersion(ctx, k, newVersion(k.ID, 2)); err != nil {
+	k, err := s.AddKeyVersion(ctx, k, newVersion(k.ID, 2))
+	if err != nil {
 		t.Fatalf("AddKeyVersion: %v", err)
 	}
 	other := mustCreate(t, s, newKey(keyID(2), account, region))
@@ -590,9 +595,9 @@ func testDeleteKey(t *testing.T, s store.Store) {
 		}
 	}
 
-	wantErr(t, "DeleteKey", s.DeleteKey(ctx, k.ID), nil)
+	wantErr(t, "DeleteKey", s.DeleteKey(ctx, k.ID, k.Revision), nil)
 
-	_, err := s.GetKey(ctx, k.ID)
+	_, err = s.GetKey(ctx, k.ID)
 	wantErr(t, "GetKey(deleted)", err, store.ErrNotFound)
 	vs, err := s.KeyVersions(ctx, k.ID)
 	wantErr(t, "KeyVersions(deleted)", err, nil)
@@ -615,8 +620,8 @@ func testDeleteKey(t *testing.T, s store.Store) {
 		t.Errorf("other key has %d versions, want 1", len(vs))
 	}
 
-	wantErr(t, "DeleteKey(again)", s.DeleteKey(ctx, k.ID), store.ErrNotFound)
-	wantErr(t, "DeleteKey(absent)", s.DeleteKey(ctx, keyID(3)), store.ErrNotFound)
+	wantErr(t, "DeleteKey(again)", s.DeleteKey(ctx, k.ID, k.Revision), store.ErrNotFound)
+	wantErr(t, "DeleteKey(absent)", s.DeleteKey(ctx, keyID(3), 1), store.ErrNotFound)
 
 	// The ID is free again, and nothing of the old key comes back with it.
 	fresh := newKey(k.ID, account, region)
@@ -630,6 +635,87 @@ func testDeleteKey(t *testing.T, s store.Store) {
 	wantErr(t, "ListAliases(recreated)", err, nil)
 	if len(as) != 0 {
 		t.Errorf("aliases of the recreated key: %v", aliasNames(as))
+	}
+}
+
+// testDeleteKeyRevision pins the guard of crypto-shredding: DeleteKey
+// removes a key only at the revision the caller decided on. A key whose
+// deletion was cancelled after the deletion job read it must survive whole.
+func testDeleteKeyRevision(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	tests := []struct {
+		name string
+		// change is what happens between the caller's read and its
+		// DeleteKey; it returns the revision the caller passes.
+		change func(t *testing.T, read store.Key) int64
+	}{
+		{"deletion cancelled", func(t *testing.T, read store.Key) int64 {
+			k := read
+			k.State = "Disabled"
+			k.DeletionDate = time.Time{}
+			k.PendingWindowDays = 0
+			if _, err := s.UpdateKey(ctx, k); err != nil {
+				t.Fatalf("UpdateKey: %v", err)
+			}
+			return read.Revision
+		}},
+		{"cancelled and scheduled again", func(t *testing.T, read store.Key) int64 {
+			k := read
+			k.State = "Disabled"
+			k, err := s.UpdateKey(ctx, k)
+			if err != nil {
+				t.Fatalf("UpdateKey: %v", err)
+			}
+			k.State = "PendingDeletion"
+			k.DeletionDate = base.AddDate(0, 0, 30)
+			if _, err := s.UpdateKey(ctx, k); err != nil {
+				t.Fatalf("UpdateKey: %v", err)
+			}
+			return read.Revision
+		}},
+		{"rotated", func(t *testing.T, read store.Key) int64 {
+			k := read
+			k.CurrentVersion = 2
+			if _, err := s.AddKeyVersion(ctx, k, newVersion(k.ID, 2)); err != nil {
+				t.Fatalf("AddKeyVersion: %v", err)
+			}
+			return read.Revision
+		}},
+		{"revision from the future", func(t *testing.T, read store.Key) int64 {
+			return read.Revision + 1
+		}},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			k := newKey(keyID(i), account, region)
+			k.State = "PendingDeletion"
+			k.DeletionDate = base
+			k.PendingWindowDays = 7
+			read := mustCreate(t, s, k)
+			alias := store.Alias{Account: account, Region: region, Name: fmt.Sprintf("alias/k%d", i), KeyID: k.ID, CreatedAt: base, UpdatedAt: base}
+			if err := s.CreateAlias(ctx, alias); err != nil {
+				t.Fatalf("CreateAlias: %v", err)
+			}
+			rev := tt.change(t, read)
+			before := mustGet(t, s, k.ID)
+			versions, err := s.KeyVersions(ctx, k.ID)
+			wantErr(t, "KeyVersions", err, nil)
+
+			wantErr(t, "DeleteKey(stale revision)", s.DeleteKey(ctx, k.ID, rev), store.ErrConflict)
+
+			sameKey(t, "key after a refused DeleteKey", mustGet(t, s, k.ID), before)
+			got, err := s.KeyVersions(ctx, k.ID)
+			wantErr(t, "KeyVersions", err, nil)
+			sameVersions(t, "versions after a refused DeleteKey", got, versions)
+			a, err := s.GetAlias(ctx, account, region, alias.Name)
+			wantErr(t, "GetAlias after a refused DeleteKey", err, nil)
+			same(t, "alias after a refused DeleteKey", a, alias, normAlias)
+
+			// At the revision it has now, it goes.
+			wantErr(t, "DeleteKey(current revision)", s.DeleteKey(ctx, k.ID, before.Revision), nil)
+			_, err = s.GetKey(ctx, k.ID)
+			wantErr(t, "GetKey(deleted)", err, store.ErrNotFound)
+		})
 	}
 }
 
@@ -1200,6 +1286,47 @@ func testConcurrentAddKeyVersion(t *testing.T, s store.Store) {
 	vs, err := s.KeyVersions(ctx, k.ID)
 	wantErr(t, "KeyVersions", err, nil)
 	sameVersions(t, "versions after races", vs, want)
+}
+
+// testConcurrentDeleteUpdate races DeleteKey against UpdateKey from the
+// same revision, as the deletion job races CancelKeyDeletion on another
+// node: exactly one wins, and the loser changes nothing.
+func testConcurrentDeleteUpdate(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	const rounds = 20
+	deleted := 0
+	for i := range rounds {
+		k := newKey(keyID(i), account, region)
+		k.State = "PendingDeletion"
+		k.DeletionDate = base
+		read := mustCreate(t, s, k)
+		var updated store.Key
+		errs := race(2, func(j int) error {
+			if j == 0 {
+				return s.DeleteKey(ctx, k.ID, read.Revision)
+			}
+			u := read
+			u.State = "Disabled"
+			u.DeletionDate = time.Time{}
+			var err error
+			updated, err = s.UpdateKey(ctx, u)
+			return err
+		})
+		switch {
+		case errs[0] == nil && errors.Is(errs[1], store.ErrNotFound):
+			deleted++
+			_, err := s.GetKey(ctx, k.ID)
+			wantErr(t, "GetKey after the delete won", err, store.ErrNotFound)
+		case errs[1] == nil && errors.Is(errs[0], store.ErrConflict):
+			sameKey(t, "key after the update won", mustGet(t, s, k.ID), updated)
+			vs, err := s.KeyVersions(ctx, k.ID)
+			wantErr(t, "KeyVersions after the update won", err, nil)
+			sameVersions(t, "versions after the update won", vs, []store.KeyVersion{newVersion(k.ID, 1)})
+		default:
+			t.Fatalf("round %d: DeleteKey: %v, UpdateKey: %v; want exactly one to win", i, errs[0], errs[1])
+		}
+	}
+	t.Logf("DeleteKey won %d of %d races", deleted, rounds)
 }
 
 // testConcurrentIncrements has writers retry read-modify-write on

@@ -1,0 +1,245 @@
+package kms
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/trent-kms/trent/internal/apierr"
+	"github.com/trent-kms/trent/internal/store"
+)
+
+// The key and alias caches.
+//
+// A hit is a lock-free sync.Map load. A miss reads the store without
+// writeMu, so a flood of lookups of unknown keys (random key ids, forged
+// blobs) cannot queue behind writes or hold writes up. Concurrent misses of
+// one id share one store read (Service.loading). Nothing is published to a
+// cache except under cacheMu, by these rules, so a cache never goes back in
+// time:
+//
+//   - a key entry never replaces one with the same or a higher store
+//     revision;
+//   - a fill that began before a key left the cache (deleted, or dropped
+//     after a failed write) publishes nothing, since what it read may be
+//     what was removed (Service.removals counts removals);
+//   - an alias fill publishes nothing if any alias changed since it began
+//     (Service.aliasGen);
+//   - an id the store does not know is remembered for negativeTTL, at most
+//     maxNegative ids, so repeating it reaches the store once per TTL; a key
+//     that appears (CreateKey, a fill that finds it) clears its entry, and a
+//     fill that read "absent" adds none if the key appeared meanwhile.
+//
+// Writers hold writeMu, write the store, then publish under cacheMu, so
+// cacheMu always nests inside writeMu and never the other way round.
+
+const (
+	// negativeTTL bounds how long an unknown key id is answered from
+	// memory. Short, because with several nodes a key created on another
+	// node stays invisible here that long; long enough that a client
+	// retrying a bad id, or an attacker repeating one, costs one store
+	// read per id every few seconds instead of one per request.
+	negativeTTL = 5 * time.Second
+	// maxNegative bounds the memory of the negative cache (about 100 bytes
+	// per id). A flood of distinct unknown ids gains nothing from it
+	// anyway — each id costs one store read — so when it is full it is
+	// emptied rather than managed.
+	maxNegative = 10000
+)
+
+// keyLoad is one store read in flight; its waiters read e and err after
+// done is closed.
+type keyLoad struct {
+	done chan struct{}
+	e    *keyEntry
+	err  error
+}
+
+// entry returns the cached key, loading it from the store on a miss.
+func (s *Service) entry(ctx context.Context, id string) (*keyEntry, error) {
+	if e, ok := s.keys.Load(id); ok {
+		return e.(*keyEntry), nil
+	}
+	s.cacheMu.Lock()
+	if e, ok := s.keys.Load(id); ok { // published since the first look
+		s.cacheMu.Unlock()
+		return e.(*keyEntry), nil
+	}
+	if until, ok := s.missing[id]; ok {
+		if s.now().Before(until) {
+			s.cacheMu.Unlock()
+			return nil, s.keyNotFound(id)
+		}
+		delete(s.missing, id)
+	}
+	l := s.loading[id]
+	if l == nil {
+		l = &keyLoad{done: make(chan struct{})}
+		s.loading[id] = l
+		// The read runs apart from this request, so that the request
+		// giving up (its context ends) does not fail the others waiting.
+		go s.fill(context.WithoutCancel(ctx), id, l, s.removals)
+	}
+	s.cacheMu.Unlock()
+	select {
+	case <-l.done:
+		return l.e, l.err
+	case <-ctx.Done():
+		return nil, apierr.Internal(fmt.Errorf("load key %s: %w", id, ctx.Err()))
+	}
+}
+
+// fill reads key id for l and publishes the result by the rules above;
+// removals is the count when the read began.
+func (s *Service) fill(ctx context.Context, id string, l *keyLoad, removals uint64) {
+	e, err := s.read(ctx, id)
+	s.cacheMu.Lock()
+	defer s.cacheMu.Unlock()
+	delete(s.loading, id)
+	switch {
+	case err == nil:
+		if cur := s.publishLocked(e, removals); cur != e {
+			clearMaterial(e) // never handed out
+			e = cur
+		}
+	case apierr.Is(err, apierr.NotFound):
+		if cur, ok := s.keys.Load(id); ok {
+			e, err = cur.(*keyEntry), nil // created while the read ran
+		} else if removals == s.removals {
+			s.addMissingLocked(id)
+		}
+	}
+	l.e, l.err = e, err
+	close(l.done)
+}
+
+// read loads key id from the store and unwraps its backing keys. It takes
+// no lock.
+func (s *Service) read(ctx context.Context, id string) (*keyEntry, error) {
+	k, err := s.store.GetKey(ctx, id)
+	if errors.Is(err, store.ErrNotFound) || err == nil && (k.Account != s.account || k.Region != s.region) {
+		return nil, s.keyNotFound(id)
+	}
+	if err != nil {
+		return nil, apierr.Internal(fmt.Errorf("load key %s: %w", id, err))
+	}
+	versions, err := s.store.KeyVersions(ctx, id)
+	if err != nil {
+		return nil, apierr.Internal(fmt.Errorf("load versions of key %s: %w", id, err))
+	}
+	if len(versions) == 0 {
+		// A key always has a version while it exists: it was deleted
+		// between the two reads.
+		return nil, s.keyNotFound(id)
+	}
+	e, err := s.buildEntry(k, versions)
+	if err != nil {
+		return nil, apierr.Internal(err)
+	}
+	return e, nil
+}
+
+func (s *Service) keyNotFound(id string) error {
+	return apierr.New(apierr.NotFound, "Key '%s' does not exist", s.keyARN(id))
+}
+
+// publish caches e, written by the caller under writeMu, unless the cache
+// holds the same or a newer revision.
+func (s *Service) publish(e *keyEntry) {
+	s.cacheMu.Lock()
+	defer s.cacheMu.Unlock()
+	s.publishLocked(e, s.removals)
+}
+
+// publishLocked caches e if the cache holds no entry of the same or a
+// newer revision and no key left the cache since removals was read. It
+// returns the entry that is current: the cached one if it is at least as
+// new, else e.
+func (s *Service) publishLocked(e *keyEntry, removals uint64) *keyEntry {
+	id := e.meta.ID
+	if cur, ok := s.keys.Load(id); ok && cur.(*keyEntry).meta.Revision >= e.meta.Revision {
+		return cur.(*keyEntry)
+	}
+	if removals != s.removals {
+		return e
+	}
+	s.keys.Store(id, e)
+	delete(s.missing, id)
+	return e
+}
+
+// forget removes key id from the cache: after it was deleted, or when the
+// cached entry may be stale because a write of it failed.
+func (s *Service) forget(id string) {
+	s.cacheMu.Lock()
+	defer s.cacheMu.Unlock()
+	s.keys.Delete(id)
+	s.removals++
+}
+
+func (s *Service) addMissingLocked(id string) {
+	if len(s.missing) >= maxNegative {
+		now := s.now()
+		for k, until := range s.missing {
+			if !now.Before(until) {
+				delete(s.missing, k)
+			}
+		}
+		if len(s.missing) >= maxNegative {
+			clear(s.missing)
+		}
+	}
+	s.missing[id] = s.now().Add(negativeTTL)
+}
+
+// clearMaterial zeroes the backing keys of an entry no one else holds.
+func clearMaterial(e *keyEntry) {
+	for _, b := range e.versions {
+		clear(b.material)
+	}
+}
+
+// aliasGeneration returns the count of alias changes, to pass to
+// publishAlias after a store read.
+func (s *Service) aliasGeneration() uint64 {
+	s.cacheMu.Lock()
+	defer s.cacheMu.Unlock()
+	return s.aliasGen
+}
+
+// publishAlias caches name → keyID, read from the store when the alias
+// generation was gen, unless an alias changed since.
+func (s *Service) publishAlias(name, keyID string, gen uint64) {
+	s.cacheMu.Lock()
+	defer s.cacheMu.Unlock()
+	if gen == s.aliasGen {
+		s.aliases.Store(name, keyID)
+	}
+}
+
+// setAlias records an alias write: name now points at keyID, or at
+// nothing if keyID is "".
+func (s *Service) setAlias(name, keyID string) {
+	s.cacheMu.Lock()
+	defer s.cacheMu.Unlock()
+	s.aliasGen++
+	if keyID == "" {
+		s.aliases.Delete(name)
+	} else {
+		s.aliases.Store(name, keyID)
+	}
+}
+
+// forgetAliasesOf drops the cached aliases of a deleted key.
+func (s *Service) forgetAliasesOf(keyID string) {
+	s.cacheMu.Lock()
+	defer s.cacheMu.Unlock()
+	s.aliasGen++
+	s.aliases.Range(func(name, id any) bool {
+		if id.(string) == keyID {
+			s.aliases.Delete(name)
+		}
+		return true
+	})
+}
