@@ -175,6 +175,8 @@ type Store interface {
 	Aliases
 	AccessKeys
 	Settings
+	Identities // identity.go
+	Grants     // identity.go
 	// Close flushes and closes the store; it must be safe to call once
 	// after all other calls have returned.
 	Close() error
