@@ -67,6 +67,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ConcurrentAddKeyVersion", testConcurrentAddKeyVersion},
 		{"ConcurrentIncrements", testConcurrentIncrements},
 	}
+	tests = append(tests, identityTests...) // identity.go
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := open(t)
