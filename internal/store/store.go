@@ -91,7 +91,15 @@ type AccessKey struct {
 	PrincipalARN  string // arn:aws:iam::<account>:root for the account root
 	WrappedSecret []byte
 	CreatedAt     time.Time
-	Active        bool
+	Active        bool // Status() is Active or Inactive
+	// UserName is the IAM user the key belongs to, as the user is named
+	// now, or "" for the account root.
+	UserName string
+	// The key's last use, as UpdateAccessKeyLastUsed recorded it; zero
+	// and "" if it was never recorded. CreateAccessKey ignores them.
+	LastUsedAt      time.Time
+	LastUsedService string
+	LastUsedRegion  string
 }
 
 // Keys stores KMS keys and their backing-key versions.
@@ -155,6 +163,9 @@ type Aliases interface {
 // AccessKeys stores principals' access keys.
 type AccessKeys interface {
 	// CreateAccessKey stores a new access key; ErrExists if the ID exists.
+	// A key with a UserName belongs to that user of k.Account: ErrNotFound
+	// if there is no such user, ErrLimit if the user has
+	// MaxAccessKeysPerUser keys already.
 	CreateAccessKey(ctx context.Context, k AccessKey) error
 	// GetAccessKey returns the access key or ErrNotFound.
 	GetAccessKey(ctx context.Context, id string) (AccessKey, error)
@@ -177,6 +188,8 @@ type Store interface {
 	Aliases
 	AccessKeys
 	Settings
+	Identities // identity.go
+	Grants     // identity.go
 	// Close flushes and closes the store; it must be safe to call once
 	// after all other calls have returned.
 	Close() error

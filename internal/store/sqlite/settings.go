@@ -8,11 +8,15 @@ import (
 )
 
 // CreateAccessKey stores a new access key; ErrExists if the ID exists.
+// A user's key is stored by createUserAccessKey (identity.go).
 func (db *DB) CreateAccessKey(ctx context.Context, k store.AccessKey) error {
 	op := "create access key " + k.ID
 	created, err := toNanos(k.CreatedAt)
 	if err != nil {
 		return wrapErr(op+": CreatedAt", err)
+	}
+	if k.UserName != "" {
+		return db.createUserAccessKey(ctx, k, created)
 	}
 	_, err = db.w.ExecContext(ctx, `INSERT INTO access_keys (id, account, principal_arn,
 		wrapped_secret, created_at, active) VALUES (?, ?, ?, ?, ?, ?)`,
@@ -22,8 +26,7 @@ func (db *DB) CreateAccessKey(ctx context.Context, k store.AccessKey) error {
 
 // GetAccessKey returns the access key or ErrNotFound.
 func (db *DB) GetAccessKey(ctx context.Context, id string) (store.AccessKey, error) {
-	row := db.r.QueryRowContext(ctx, `SELECT id, account, principal_arn, wrapped_secret,
-		created_at, active FROM access_keys WHERE id = ?`, id)
+	row := db.r.QueryRowContext(ctx, accessKeySelect+" WHERE ak.id = ?", id)
 	k, err := scanAccessKey(row)
 	return k, wrapErr("get access key "+id, err)
 }
@@ -31,35 +34,49 @@ func (db *DB) GetAccessKey(ctx context.Context, id string) (store.AccessKey, err
 // ListAccessKeys returns every access key, ordered by ID.
 func (db *DB) ListAccessKeys(ctx context.Context) ([]store.AccessKey, error) {
 	const op = "list access keys"
-	rows, err := db.r.QueryContext(ctx, `SELECT id, account, principal_arn, wrapped_secret,
-		created_at, active FROM access_keys ORDER BY id`)
+	rows, err := db.r.QueryContext(ctx, accessKeySelect+" ORDER BY ak.id")
 	if err != nil {
 		return nil, wrapErr(op, err)
 	}
+	ks, err := scanAccessKeys(rows)
+	return ks, wrapErr(op, err)
+}
+
+// accessKeySelect reads access keys (ak) in the order scanAccessKey takes
+// them, with the current name of the user a key belongs to.
+const accessKeySelect = `SELECT ak.id, ak.account, ak.principal_arn, ak.wrapped_secret,
+	ak.created_at, ak.active, ifnull(u.name, ''), ak.last_used_at, ak.last_used_service,
+	ak.last_used_region
+	FROM access_keys AS ak LEFT JOIN principals AS u ON u.id = ak.user_id`
+
+func scanAccessKey(s scanner) (store.AccessKey, error) {
+	var (
+		k             store.AccessKey
+		created, used sql.NullInt64
+		active        int64
+	)
+	if err := s.Scan(&k.ID, &k.Account, &k.PrincipalARN, &k.WrappedSecret, &created, &active,
+		&k.UserName, &used, &k.LastUsedService, &k.LastUsedRegion); err != nil {
+		return store.AccessKey{}, err
+	}
+	k.CreatedAt = fromNanos(created)
+	k.Active = active != 0
+	k.LastUsedAt = fromNanos(used)
+	return k, nil
+}
+
+// scanAccessKeys reads every row of an accessKeySelect and closes rows.
+func scanAccessKeys(rows *sql.Rows) ([]store.AccessKey, error) {
 	defer rows.Close()
 	ks := []store.AccessKey{}
 	for rows.Next() {
 		k, err := scanAccessKey(rows)
 		if err != nil {
-			return nil, wrapErr(op, err)
+			return nil, err
 		}
 		ks = append(ks, k)
 	}
-	return ks, wrapErr(op, rows.Err())
-}
-
-func scanAccessKey(s scanner) (store.AccessKey, error) {
-	var (
-		k       store.AccessKey
-		created sql.NullInt64
-		active  int64
-	)
-	if err := s.Scan(&k.ID, &k.Account, &k.PrincipalARN, &k.WrappedSecret, &created, &active); err != nil {
-		return store.AccessKey{}, err
-	}
-	k.CreatedAt = fromNanos(created)
-	k.Active = active != 0
-	return k, nil
+	return ks, rows.Err()
 }
 
 // GetSetting returns the value or ErrNotFound.

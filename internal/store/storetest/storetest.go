@@ -71,6 +71,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ConcurrentIncrements", testConcurrentIncrements},
 		{"ConcurrentDeleteUpdate", testConcurrentDeleteUpdate},
 	}
+	tests = append(tests, identityTests...) // identity.go
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := open(t)
