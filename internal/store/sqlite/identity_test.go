@@ -22,7 +22,7 @@ func TestUpgradeKeepsAccessKeys(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	old, err := sql.Open("sqlite", dsn(path, true))
+	old, err := sql.Open("sqlite", dsn(path, true, busyTimeout))
 	if err != nil {
 		t.Fatal(err)
 	}

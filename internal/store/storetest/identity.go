@@ -1778,7 +1778,7 @@ func testGrantsDeletedWithKey(t *testing.T, s store.Store) {
 	wantErr(t, "CreateGrant", err, nil)
 
 	gen := generation(t, s)
-	wantErr(t, "DeleteKey", s.DeleteKey(ctx, k.ID), nil)
+	wantErr(t, "DeleteKey", s.DeleteKey(ctx, k.ID, k.Revision), nil)
 	if g := generation(t, s); g <= gen {
 		t.Errorf("deleting a key with grants left the generation at %d (was %d)", g, gen)
 	}
