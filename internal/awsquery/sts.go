@@ -62,13 +62,18 @@ type AssumedRoleUser struct {
 	Arn           string `query:"Arn"`
 }
 
-// AssumeRoleOutput: PackedPolicySize is the percentage of the packed
-// session policies and tags limit used, sent when there are any.
+// AssumeRoleOutput. SessionTokenSize is the size of the session token in
+// bytes and SessionTokenUtilization the percentage (0-100) of the largest
+// allowed token it uses; PackedPolicySize is the older name of the
+// latter, which the model now marks deprecated but clients built before
+// 2025 still read. Handlers set all three or none.
 type AssumeRoleOutput struct {
-	Credentials      Credentials     `query:"Credentials"`
-	AssumedRoleUser  AssumedRoleUser `query:"AssumedRoleUser"`
-	PackedPolicySize *int32          `query:"PackedPolicySize"`
-	SourceIdentity   string          `query:"SourceIdentity,omitempty"`
+	Credentials             Credentials     `query:"Credentials"`
+	AssumedRoleUser         AssumedRoleUser `query:"AssumedRoleUser"`
+	PackedPolicySize        *int32          `query:"PackedPolicySize"`
+	SessionTokenSize        *int32          `query:"SessionTokenSize"`
+	SessionTokenUtilization *int32          `query:"SessionTokenUtilization"`
+	SourceIdentity          string          `query:"SourceIdentity,omitempty"`
 }
 
 type GetSessionTokenInput struct {
@@ -78,7 +83,9 @@ type GetSessionTokenInput struct {
 }
 
 type GetSessionTokenOutput struct {
-	Credentials Credentials `query:"Credentials"`
+	Credentials             Credentials `query:"Credentials"`
+	SessionTokenSize        *int32      `query:"SessionTokenSize"`
+	SessionTokenUtilization *int32      `query:"SessionTokenUtilization"`
 }
 
 type GetAccessKeyInfoInput struct {
