@@ -18,9 +18,9 @@ const (
 	// MaxParams bounds the parameters of one request, Action and Version
 	// included. The largest IAM or STS request Trent serves is a
 	// SimulatePrincipalPolicy with a long action list and context entries,
-	// or an AssumeRole with 50 tags (100 parameters); a thousand leaves
-	// room and keeps a 1 MiB body of "a&a&a…" from costing a parameter
-	// each.
+	// or an AssumeRole with 50 tags (100 parameters). A thousand leaves
+	// room and bounds what the decoder allocates for a 1 MiB body of
+	// "a&a&a…", which would otherwise be half a million parameters.
 	MaxParams = 1000
 	// maxIndex bounds a list index. A list is dense, so no index can exceed
 	// the number of parameters.

@@ -66,7 +66,14 @@ const (
 // (NoSuchEntity 404, DeleteConflict 409, MalformedPolicyDocument,
 // InvalidInput, ValidationError and InvalidParameterValue 400).
 var statuses = map[string]int{
-	AccessDenied:                http.StatusForbidden,
+	// The Common Errors pages list a JSON-style AccessDeniedException with
+	// 400; IAM and STS answer an authorization failure with AccessDenied
+	// and 403.
+	AccessDenied: http.StatusForbidden,
+	// ExpiredToken is the common error for a request signed with an
+	// expired session token, not STS's modeled ExpiredTokenException. The
+	// Common Errors pages do not list it; 403 is what AWS is reported to
+	// send with it.
 	ExpiredToken:                http.StatusForbidden,
 	IncompleteSignature:         http.StatusBadRequest,
 	InternalFailure:             http.StatusInternalServerError,
@@ -82,12 +89,14 @@ var statuses = map[string]int{
 	MissingAuthenticationToken: http.StatusForbidden,
 	MissingParameter:           http.StatusBadRequest,
 	OptInRequired:              http.StatusForbidden,
-	RequestEntityTooLarge:      http.StatusRequestEntityTooLarge,
-	RequestExpired:             http.StatusBadRequest,
-	ServiceUnavailable:         http.StatusServiceUnavailable,
-	SignatureDoesNotMatch:      http.StatusForbidden,
-	Throttling:                 http.StatusBadRequest,
-	ValidationError:            http.StatusBadRequest,
+	// Not an IAM or STS code: what Trent answers for a body over the
+	// server's cap, where AWS's front end would answer before IAM sees it.
+	RequestEntityTooLarge: http.StatusRequestEntityTooLarge,
+	RequestExpired:        http.StatusBadRequest,
+	ServiceUnavailable:    http.StatusServiceUnavailable,
+	SignatureDoesNotMatch: http.StatusForbidden,
+	Throttling:            http.StatusBadRequest,
+	ValidationError:       http.StatusBadRequest,
 
 	ConcurrentModification:        http.StatusConflict,
 	DeleteConflict:                http.StatusConflict,
