@@ -1,0 +1,96 @@
+package awsquery
+
+import (
+	"errors"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/trent-kms/trent/internal/apierr"
+)
+
+// decodeSeeds is the seed corpus of FuzzDecode: request bodies as the SDKs
+// and the CLI send them, and each way a body can be refused.
+// TestFuzzDecodeSeeds keeps it from silently vanishing.
+var decodeSeeds = []string{
+	``,
+	`&`,
+	`Action=GetCallerIdentity&Version=2011-06-15`,
+	`Action=CreateUser&Version=2010-05-08&UserName=bob&Path=%2F&Tags.member.1.Key=k&Tags.member.1.Value=v`,
+	`Action=CreateUser&Path=__Path__&PermissionsBoundary=arn&Tags.member.1.Key=a&Tags.member.1.Value=b&Tags.member.2.Key=c&Tags.member.2.Value=d&UserName=u&Version=2010-05-08`,
+	`Action=CreateUser&Version=2010-05-08&UserName=bob&Tags=`,
+	`Action=ListUsers&Version=2010-05-08&MaxItems=100&Marker=abc&PathPrefix=%2F`,
+	`Action=ListPolicies&Version=2010-05-08&OnlyAttached=true&Scope=Local&PolicyUsageFilter=PermissionsPolicy`,
+	`Action=PutUserPolicy&Version=2010-05-08&UserName=u&PolicyName=p&PolicyDocument=%7B%22Version%22%3A%222012-10-17%22%7D`,
+	`Action=SimulatePrincipalPolicy&Version=2010-05-08&PolicySourceArn=arn&ActionNames.member.1=kms%3AEncrypt&ContextEntries.member.1.ContextKeyName=k&ContextEntries.member.1.ContextKeyType=string&ContextEntries.member.1.ContextKeyValues.member.1=v`,
+	`Action=AssumeRole&Version=2011-06-15&RoleArn=arn&RoleSessionName=s&DurationSeconds=3600&PolicyArns.member.1.arn=a&Tags.member.1.Key=k&Tags.member.1.Value=v&TransitiveTagKeys.member.1=k`,
+	`Action=UntagUser&Version=2010-05-08&UserName=u&TagKeys.member.1=a&TagKeys.member.2=b&TagKeys.member.10=j`,
+	`Action=UntagUser&Version=2010-05-08&UserName=u&TagKeys.member.1=a&TagKeys.member.3=c`,
+	`Action=UntagUser&Version=2010-05-08&UserName=u&TagKeys.member.01=a`,
+	`Action=UntagUser&Version=2010-05-08&UserName=u&TagKeys=x`,
+	`Action=CreateUser&Version=2010-05-08&UserName=a&UserName=b`,
+	`Action=CreateUser&Version=2010-05-08&UserName=%zz`,
+	`Action=CreateUser&Version=2010-05-08&UserName=%FF%FE`,
+	`Action=CreateUser&Version=2011-06-15&UserName=bob`,
+	`Action=CreateUser&UserName=bob`,
+	`Action=Nope&Version=2010-05-08`,
+	`Action=ListUsers&Version=2010-05-08&MaxItems=99999999999`,
+	`Action=CreateUser&Version=2010-05-08&Tags.member.1.Key=k`,
+	`Action=CreateUser&Version=2010-05-08&UserName=u&Tags.member.1=x`,
+	`=&==&a==b`,
+	"Action=CreateUser\x00&Version=2010-05-08",
+	strings.Repeat("a&", 600),
+}
+
+func TestFuzzDecodeSeeds(t *testing.T) {
+	if len(decodeSeeds) == 0 {
+		t.Fatal("FuzzDecode has no seeds")
+	}
+	var accepted, refused int
+	for _, s := range decodeSeeds {
+		for _, svc := range []*Service{IAM, STS} {
+			if _, _, err := svc.Decode([]byte(s)); err == nil {
+				accepted++
+			} else {
+				refused++
+			}
+		}
+	}
+	// The corpus must reach both outcomes, or the fuzzer starts blind.
+	if accepted == 0 || refused == 0 {
+		t.Fatalf("seeds: %d accepted, %d refused; want some of each", accepted, refused)
+	}
+}
+
+// FuzzDecode checks that no body makes Decode panic, and that every
+// refusal is an AWS-shaped client error: an *apierr.Error whose code this
+// package knows, whose status is 4xx and whose message stays short.
+func FuzzDecode(f *testing.F) {
+	for _, s := range decodeSeeds {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		for _, svc := range []*Service{IAM, STS} {
+			op, in, err := svc.Decode(body)
+			if err == nil {
+				if reflect.TypeOf(in) != reflect.PointerTo(op.InputType()) {
+					t.Fatalf("%s: Decode(%q) gave %T for %s", svc.Name, body, in, op.Name)
+				}
+				continue
+			}
+			var e *apierr.Error
+			if !errors.As(err, &e) {
+				t.Fatalf("%s: Decode(%q): error %v is %T, not *apierr.Error", svc.Name, body, err, err)
+			}
+			if _, known := statuses[e.Code]; !known {
+				t.Fatalf("%s: Decode(%q): unknown code %s", svc.Name, body, e.Code)
+			}
+			if s := HTTPStatus(e.Code); s < 400 || s > 499 {
+				t.Fatalf("%s: Decode(%q): %s has status %d", svc.Name, body, e.Code, s)
+			}
+			if len(e.Message) > 1024 {
+				t.Fatalf("%s: Decode(%q): message of %d bytes", svc.Name, body, len(e.Message))
+			}
+		}
+	})
+}
