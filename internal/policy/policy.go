@@ -104,14 +104,34 @@ func Parse(doc string) (*Document, error) {
 // parse is Parse without the size quota. Tests use it to reach the limits
 // that the quota otherwise hides.
 func parse(doc string) (*Document, error) {
+	return keyPolicy.parse(doc)
+}
+
+// ParseIdentity parses and validates an IAM identity policy: an inline or
+// managed policy of a user, group or role, a permissions boundary, or an STS
+// session policy. The grammar is Parse's, except that Principal and
+// NotPrincipal are refused, every statement needs Action or NotAction and
+// Resource or NotResource, and Sids follow IAM's rules (alphanumeric, unique
+// when not empty). Every error is an *apierr.Error with IAM's code
+// MalformedPolicyDocument and IAM's wording.
+//
+// ParseIdentity applies no size quota: IAM's differ by kind of policy (2048
+// characters inline for a user, 6144 for a managed policy, 2048 packed for a
+// session policy, …), so the caller checks the one that applies. Its own
+// bounds on nesting depth and statement count still hold.
+func ParseIdentity(doc string) (*Document, error) {
+	return identityPolicy.parse(doc)
+}
+
+func (g grammar) parse(doc string) (*Document, error) {
 	if jsonlimit.TooDeep(doc, maxDepth) {
-		return nil, malformed("Policy document is nested more than %d levels deep.", maxDepth)
+		return nil, g.malformed(faultSyntax, "Policy document is nested more than %d levels deep.", maxDepth)
 	}
-	v, err := decode(doc)
+	v, err := g.decode(doc)
 	if err != nil {
 		return nil, err
 	}
-	return buildDocument(v)
+	return g.buildDocument(v)
 }
 
 // Default returns the default key policy AWS KMS writes for a key created
