@@ -167,6 +167,9 @@ func compileCondition(op, key string, vals []string, vars bool) (condition, erro
 				continue
 			}
 		}
+		if c.fam == famStringLike || c.fam == famARN {
+			v = policyGlob(v)
+		}
 		if !c.vals[i].set(c.fam, v) {
 			c.bad = true
 		}
@@ -174,8 +177,9 @@ func compileCondition(op, key string, vals []string, vars bool) (condition, erro
 	return c, nil
 }
 
-// set parses a policy value for fam, or for a resolved variable. It
-// reports false when the value does not parse.
+// set parses a policy value for fam, or a resolved variable; for StringLike
+// and ARN operators v is pattern source. It reports false when the value
+// does not parse.
 func (cv *condValue) set(fam family, v string) bool {
 	switch fam {
 	case famString, famStringFold:

@@ -122,6 +122,8 @@ func TestConditions(t *testing.T) {
 		{name: "StringLike no match", cond: `{"StringLike":{"kms:RequestAlias":"alias/prod-*"}}`, ctx: []kv{one("kms:RequestAlias", "alias/test-db")}, want: false},
 		{name: "StringLike is case-sensitive", cond: `{"StringLike":{"kms:RequestAlias":"alias/Prod*"}}`, ctx: []kv{one("kms:RequestAlias", "alias/prod")}, want: false},
 		{name: "StringLike empty value matches empty", cond: `{"StringLike":{"s3:prefix":["","home/"]}}`, ctx: []kv{one("s3:prefix", "")}, want: true},
+		{name: "StringLike backslash is an ordinary character", cond: `{"StringLike":{"x:y":"a\\*"}}`, ctx: []kv{one("x:y", `a\bc`)}, want: true},
+		{name: "StringLike backslash does not escape", cond: `{"StringLike":{"x:y":"a\\*"}}`, ctx: []kv{one("x:y", "a*")}, want: false},
 		{name: "StringNotLike match", cond: `{"StringNotLike":{"kms:RequestAlias":"alias/prod-*"}}`, ctx: []kv{one("kms:RequestAlias", "alias/prod-db")}, want: false},
 		{name: "StringNotLike absent key is true", cond: `{"StringNotLike":{"kms:RequestAlias":"alias/prod-*"}}`, want: true},
 		{name: "StringEqualsIfExists absent", cond: `{"StringEqualsIfExists":{"kms:ViaService":"ec2.us-east-1.amazonaws.com"}}`, want: true},

@@ -134,7 +134,7 @@ func Compile(d *Document) (*Compiled, error) {
 		// having no effect.
 		cs.never = actions == nil || resources == nil
 		for _, a := range actions {
-			cs.actions = append(cs.actions, compileGlob(asciiLower(a)))
+			cs.actions = append(cs.actions, compileGlob(policyGlob(asciiLower(a))))
 		}
 		for _, r := range resources {
 			cs.res = append(cs.res, compileResource(r, vars))
@@ -167,7 +167,7 @@ func compileResource(r string, vars bool) resourcePattern {
 			}
 		}
 	}
-	return resourcePattern{pat: compileARN(r, true)}
+	return resourcePattern{pat: compileARN(policyGlob(r), true)}
 }
 
 // Evaluate evaluates the policy against req. A nil Compiled matches

@@ -33,6 +33,12 @@ type pattern struct {
 	lit    string // when exact or prefix
 }
 
+// policyGlob turns policy text into pattern source. Policies have no
+// escapes, so a backslash in one is an ordinary character.
+func policyGlob(s string) string {
+	return strings.ReplaceAll(s, `\`, `\\`)
+}
+
 // escapeGlob makes s match itself when compiled as a pattern.
 func escapeGlob(s string) string {
 	if !strings.ContainsAny(s, `*?\`) {
