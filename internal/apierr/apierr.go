@@ -44,6 +44,10 @@ const (
 	UnrecognizedClient         = "UnrecognizedClientException"
 	UnsupportedOperation       = "UnsupportedOperationException"
 	Validation                 = "ValidationException"
+
+	// IAMMalformedPolicyDocument is IAM's code (Query protocol, no
+	// "Exception" suffix) for a policy document IAM or STS refuses.
+	IAMMalformedPolicyDocument = "MalformedPolicyDocument"
 )
 
 // Error is an AWS-shaped error: the exception name and the message the caller

@@ -1,18 +1,24 @@
-// Package policy parses and validates KMS key policy documents (the IAM JSON
-// policy grammar) the way AWS KMS checks them at CreateKey and PutKeyPolicy,
-// and produces the default key policy KMS writes for a key created through the
-// API. Parse turns an untrusted document into a typed Document; a later
-// evaluator reads that Document and never the raw JSON.
+// Package policy is the IAM policy language: it parses and validates key
+// policies the way AWS KMS checks them at CreateKey and PutKeyPolicy (Parse)
+// and identity policies the way IAM checks them (ParseIdentity), writes the
+// default key policy (Default), evaluates a policy against a request
+// (Compile, then Compiled.Evaluate), and combines the policies bearing on a
+// request into AWS's decision (Decide for a key, DecideIdentity for actions
+// on no resource).
 //
 // Parse bounds its own work (size, nesting depth, statement count) before and
-// while decoding, so callers may hand it anything a client sent. Every error it
-// returns is an *apierr.Error: MalformedPolicyDocumentException for a document
-// AWS would refuse, LimitExceededException for one over 32768 bytes. This
-// package never evaluates a policy, never decides whether a principal exists
-// and never applies the policy-lockout safety check: those need the caller's
-// identity and account state, which belong to the service layer. It also does
-// not check the [\t\n\r\x20-\xFF] character set AWS enforces on the Policy
-// parameter; the request-validation layer does that.
+// while decoding, so callers may hand it anything a client sent. Every error
+// it returns is an *apierr.Error: MalformedPolicyDocumentException for a
+// document AWS would refuse, LimitExceededException for one over 32768
+// bytes; ParseIdentity's are IAM's MalformedPolicyDocument.
+//
+// The package is pure: no I/O, no storage, no clock (the request's time
+// comes in its Context). It does not decide whether a principal exists,
+// apply the policy-lockout safety check, look up which policies apply to a
+// caller or check grants: those need account state, which belongs to the
+// service and authz layers. It also does not check the [\t\n\r\x20-\xFF]
+// character set AWS enforces on the Policy parameter; the request-validation
+// layer does that.
 package policy
 
 import (
@@ -104,14 +110,34 @@ func Parse(doc string) (*Document, error) {
 // parse is Parse without the size quota. Tests use it to reach the limits
 // that the quota otherwise hides.
 func parse(doc string) (*Document, error) {
+	return keyPolicy.parse(doc)
+}
+
+// ParseIdentity parses and validates an IAM identity policy: an inline or
+// managed policy of a user, group or role, a permissions boundary, or an STS
+// session policy. The grammar is Parse's, except that Principal and
+// NotPrincipal are refused, every statement needs Action or NotAction and
+// Resource or NotResource, and Sids follow IAM's rules (alphanumeric, unique
+// when not empty). Every error is an *apierr.Error with IAM's code
+// MalformedPolicyDocument and IAM's wording.
+//
+// ParseIdentity applies no size quota: IAM's differ by kind of policy (2048
+// characters inline for a user, 6144 for a managed policy, 2048 packed for a
+// session policy, …), so the caller checks the one that applies. Its own
+// bounds on nesting depth and statement count still hold.
+func ParseIdentity(doc string) (*Document, error) {
+	return identityPolicy.parse(doc)
+}
+
+func (g grammar) parse(doc string) (*Document, error) {
 	if jsonlimit.TooDeep(doc, maxDepth) {
-		return nil, malformed("Policy document is nested more than %d levels deep.", maxDepth)
+		return nil, g.malformed(faultSyntax, "Policy document is nested more than %d levels deep.", maxDepth)
 	}
-	v, err := decode(doc)
+	v, err := g.decode(doc)
 	if err != nil {
 		return nil, err
 	}
-	return buildDocument(v)
+	return g.buildDocument(v)
 }
 
 // Default returns the default key policy AWS KMS writes for a key created

@@ -28,7 +28,64 @@ const (
 // message.
 const maxEcho = 128
 
-func malformed(format string, args ...any) *apierr.Error {
+// grammar is the policy language one parser reads. Key policies and IAM
+// identity policies (inline and managed policies, permissions boundaries,
+// session policies) share every rule in this file; they differ in the
+// Principal, Action and Resource elements and in how errors are worded: KMS
+// answers MalformedPolicyDocumentException with messages that say what is
+// wrong, IAM answers MalformedPolicyDocument with its own terse texts.
+type grammar struct {
+	// identity selects IAM's rules: no Principal or NotPrincipal, Action
+	// and Resource (or their Not forms) required, IAM's Sid rules.
+	identity bool
+}
+
+var (
+	keyPolicy      = grammar{}
+	identityPolicy = grammar{identity: true}
+)
+
+// fault classifies a malformed document for the messages IAM uses. KMS's
+// messages are written at each call site instead, because they name what
+// is wrong.
+type fault uint8
+
+const (
+	faultSyntax    fault = iota // anything IAM words as a syntax error
+	faultJSON                   // not one well-formed JSON value
+	faultPrincipal              // Principal or NotPrincipal in an identity policy
+	faultNoAction
+	faultNoResource
+	faultActionVendor // an action without a service prefix
+	faultActionColons // an action with more than one colon
+	faultSidChars
+	faultSidUnique
+)
+
+// IAM's messages for each fault, as IAM's API returns them. "This policy
+// contains invalid Json" is recorded from AWS
+// (/work/shared/reference/aws-recorded/iam.snapshot.json); the others are
+// quoted in public reports of MalformedPolicyDocument errors from IAM's API
+// (CreatePolicy, PutUserPolicy, PutRolePolicy).
+var iamMessages = [...]string{
+	faultSyntax:       "Syntax errors in policy.",
+	faultJSON:         "This policy contains invalid Json",
+	faultPrincipal:    "Policy document should not specify a principal.",
+	faultNoAction:     "Policy statement must contain actions.",
+	faultNoResource:   "Policy statement must contain resources.",
+	faultActionVendor: "Actions/Conditions must be prefaced by a vendor, e.g., iam, sdb, ec2, etc.",
+	faultActionColons: "Actions/Condition can contain only one colon.",
+	faultSidChars:     "Statement IDs (SID) must be alpha-numeric. Check that your input satisfies the regular expression [0-9A-Za-z]*",
+	faultSidUnique:    "Statement IDs (SID) in a single policy must be unique.",
+}
+
+// malformed returns the error for a document this grammar refuses: for a key
+// policy, format and args make the message; for an identity policy, IAM's
+// message for f.
+func (g grammar) malformed(f fault, format string, args ...any) *apierr.Error {
+	if g.identity {
+		return apierr.New(apierr.IAMMalformedPolicyDocument, "%s", iamMessages[f])
+	}
 	return apierr.New(apierr.MalformedPolicyDocument, format, args...)
 }
 
@@ -52,30 +109,30 @@ var (
 	statementElements = []string{"Sid", "Effect", "Principal", "NotPrincipal", "Action", "NotAction", "Resource", "NotResource", "Condition"}
 )
 
-func buildDocument(v value) (*Document, error) {
+func (g grammar) buildDocument(v value) (*Document, error) {
 	obj, ok := v.(map[string]value)
 	if !ok {
-		return nil, malformed("Policy document must be a JSON object.")
+		return nil, g.malformed(faultSyntax, "Policy document must be a JSON object.")
 	}
 	for _, k := range sortedKeys(obj) {
 		if !slices.Contains(documentElements, k) {
-			return nil, malformed("Policy document contains an unknown element %s.", echo(k))
+			return nil, g.malformed(faultSyntax, "Policy document contains an unknown element %s.", echo(k))
 		}
 	}
 	d := &Document{}
 	var err error
-	if d.Version, err = optionalString(obj, "Version", documentNotString); err != nil {
+	if d.Version, err = g.optionalString(obj, "Version", documentNotString); err != nil {
 		return nil, err
 	}
 	if _, present := obj["Version"]; present && d.Version != Version2012 && d.Version != Version2008 {
-		return nil, malformed("Policy document has an unsupported Version %s. Use %q or %q.", echo(d.Version), Version2012, Version2008)
+		return nil, g.malformed(faultSyntax, "Policy document has an unsupported Version %s. Use %q or %q.", echo(d.Version), Version2012, Version2008)
 	}
-	if d.ID, err = optionalString(obj, "Id", documentNotString); err != nil {
+	if d.ID, err = g.optionalString(obj, "Id", documentNotString); err != nil {
 		return nil, err
 	}
 	sv, present := obj["Statement"]
 	if !present {
-		return nil, malformed("Policy document is missing the Statement element.")
+		return nil, g.malformed(faultSyntax, "Policy document is missing the Statement element.")
 	}
 	var raw []value
 	switch s := sv.(type) {
@@ -84,25 +141,37 @@ func buildDocument(v value) (*Document, error) {
 	case []value:
 		raw = s
 	default:
-		return nil, malformed("The Statement element must be a statement object or a list of statement objects.")
+		return nil, g.malformed(faultSyntax, "The Statement element must be a statement object or a list of statement objects.")
 	}
 	if len(raw) == 0 {
-		return nil, malformed("Policy document must contain at least one statement.")
+		return nil, g.malformed(faultSyntax, "Policy document must contain at least one statement.")
 	}
 	if len(raw) > maxStatements {
-		return nil, malformed("Policy document contains %d statements, more than the maximum of %d.", len(raw), maxStatements)
+		return nil, g.malformed(faultSyntax, "Policy document contains %d statements, more than the maximum of %d.", len(raw), maxStatements)
 	}
 	d.Statements = make([]Statement, 0, len(raw))
 	for _, r := range raw {
 		so, ok := r.(map[string]value)
 		if !ok {
-			return nil, malformed("The Statement element must be a statement object or a list of statement objects.")
+			return nil, g.malformed(faultSyntax, "The Statement element must be a statement object or a list of statement objects.")
 		}
-		s, err := buildStatement(so)
+		s, err := g.buildStatement(so)
 		if err != nil {
 			return nil, err
 		}
 		d.Statements = append(d.Statements, s)
+	}
+	if g.identity {
+		// IAM's rule, not KMS's: AWS's own key policy examples reuse Sids.
+		// Terraform writes "Sid": "" on every statement, which IAM accepts,
+		// so only non-empty Sids must differ.
+		seen := make(map[string]bool, len(d.Statements))
+		for _, st := range d.Statements {
+			if st.Sid != "" && seen[st.Sid] {
+				return nil, g.malformed(faultSidUnique, "")
+			}
+			seen[st.Sid] = true
+		}
 	}
 	return d, nil
 }
@@ -115,90 +184,108 @@ const (
 
 // optionalString returns obj[key] when it is a string, "" when absent, and an
 // error worded by format for any other JSON type (null included).
-func optionalString(obj map[string]value, key, format string) (string, error) {
+func (g grammar) optionalString(obj map[string]value, key, format string) (string, error) {
 	v, present := obj[key]
 	if !present {
 		return "", nil
 	}
 	s, ok := v.(string)
 	if !ok {
-		return "", malformed(format, key)
+		return "", g.malformed(faultSyntax, format, key)
 	}
 	return s, nil
 }
 
-func buildStatement(obj map[string]value) (Statement, error) {
+func (g grammar) buildStatement(obj map[string]value) (Statement, error) {
 	var s Statement
 	for _, k := range sortedKeys(obj) {
 		if !slices.Contains(statementElements, k) {
-			return s, malformed("Policy contains a statement with an unknown element %s.", echo(k))
+			return s, g.malformed(faultSyntax, "Policy contains a statement with an unknown element %s.", echo(k))
 		}
 	}
 	var err error
-	if s.Sid, err = optionalString(obj, "Sid", statementNotString); err != nil {
+	if s.Sid, err = g.optionalString(obj, "Sid", statementNotString); err != nil {
 		return s, err
+	}
+	if g.identity && !isAlnumString(s.Sid) {
+		// IAM User Guide, "IAM JSON policy elements: Sid": IAM policies
+		// allow only A-Z, a-z and 0-9; key policies allow more.
+		return s, g.malformed(faultSidChars, "")
 	}
 
 	if _, present := obj["Effect"]; !present {
-		return s, malformed("Policy contains a statement without an Effect element.")
+		return s, g.malformed(faultSyntax, "Policy contains a statement without an Effect element.")
 	}
-	if s.Effect, err = optionalString(obj, "Effect", statementNotString); err != nil {
+	if s.Effect, err = g.optionalString(obj, "Effect", statementNotString); err != nil {
 		return s, err
 	}
 	if s.Effect != "Allow" && s.Effect != "Deny" {
-		return s, malformed("Policy contains a statement with an invalid Effect %s. The Effect must be \"Allow\" or \"Deny\".", echo(s.Effect))
+		return s, g.malformed(faultSyntax, "Policy contains a statement with an invalid Effect %s. The Effect must be \"Allow\" or \"Deny\".", echo(s.Effect))
 	}
 
-	if err := exclusive(obj, "Principal", "NotPrincipal"); err != nil {
+	if err := g.exclusive(obj, "Principal", "NotPrincipal"); err != nil {
 		return s, err
 	}
 	p, hasP := obj["Principal"]
 	np, hasNP := obj["NotPrincipal"]
 	switch {
+	case g.identity && (hasP || hasNP):
+		// The principal of an identity policy is whoever it is attached to.
+		err = g.malformed(faultPrincipal, "")
+	case g.identity:
+		// nothing to read
 	case hasP:
-		s.Principal, err = buildPrincipal(p)
+		s.Principal, err = g.buildPrincipal(p)
 	case hasNP:
-		s.NotPrincipal, err = buildPrincipal(np)
+		s.NotPrincipal, err = g.buildPrincipal(np)
 	default:
-		err = malformed("Policy contains a statement without a Principal or NotPrincipal element. Each statement in a key policy must specify a principal.")
+		err = g.malformed(faultSyntax, "Policy contains a statement without a Principal or NotPrincipal element. Each statement in a key policy must specify a principal.")
 	}
 	if err != nil {
 		return s, err
 	}
 
-	if err := exclusive(obj, "Action", "NotAction"); err != nil {
+	if err := g.exclusive(obj, "Action", "NotAction"); err != nil {
 		return s, err
 	}
-	if s.Action, err = listOf(obj, "Action", validAction, "action"); err != nil {
+	if s.Action, err = g.listOf(obj, "Action", validAction, "action"); err != nil {
 		return s, err
 	}
-	if s.NotAction, err = listOf(obj, "NotAction", validAction, "action"); err != nil {
+	if s.NotAction, err = g.listOf(obj, "NotAction", validAction, "action"); err != nil {
 		return s, err
+	}
+	if g.identity && s.Action == nil && s.NotAction == nil {
+		// A key policy statement without actions is accepted and matches
+		// nothing; IAM refuses one.
+		return s, g.malformed(faultNoAction, "")
 	}
 
-	if err := exclusive(obj, "Resource", "NotResource"); err != nil {
+	if err := g.exclusive(obj, "Resource", "NotResource"); err != nil {
 		return s, err
 	}
-	if s.Resource, err = listOf(obj, "Resource", validResource, "resource"); err != nil {
+	if s.Resource, err = g.listOf(obj, "Resource", validResource, "resource"); err != nil {
 		return s, err
 	}
-	if s.NotResource, err = listOf(obj, "NotResource", validResource, "resource"); err != nil {
+	if s.NotResource, err = g.listOf(obj, "NotResource", validResource, "resource"); err != nil {
 		return s, err
+	}
+	if g.identity && s.Resource == nil && s.NotResource == nil {
+		return s, g.malformed(faultNoResource, "")
 	}
 
 	if c, present := obj["Condition"]; present {
-		if s.Condition, err = buildCondition(c); err != nil {
+		if s.Condition, err = g.buildCondition(c); err != nil {
 			return s, err
 		}
 	}
 	return s, nil
 }
 
-func exclusive(obj map[string]value, a, b string) error {
+func (g grammar) exclusive(obj map[string]value, a, b string) error {
 	_, hasA := obj[a]
 	_, hasB := obj[b]
 	if hasA && hasB {
-		return malformed("Policy contains a statement with both %s and %s elements. Use only one of them.", a, b)
+		return g.malformed(faultSyntax, "Policy contains a statement with both %s and %s elements. Use only one of them.", a, b)
 	}
 	return nil
 }
@@ -228,35 +315,59 @@ func stringList(v value) (list []string, ok bool) {
 
 // listOf reads the optional string-or-list element key and checks each entry
 // with valid. It returns nil when the element is absent.
-func listOf(obj map[string]value, key string, valid func(string) bool, noun string) ([]string, error) {
+func (g grammar) listOf(obj map[string]value, key string, valid func(string) bool, noun string) ([]string, error) {
 	v, present := obj[key]
 	if !present {
 		return nil, nil
 	}
 	list, ok := stringList(v)
 	if !ok {
-		return nil, malformed("Policy contains a statement whose %s element is not a string or a non-empty list of strings.", key)
+		return nil, g.malformed(faultSyntax, "Policy contains a statement whose %s element is not a string or a non-empty list of strings.", key)
 	}
 	for _, e := range list {
 		if !valid(e) {
-			return nil, malformed("Policy contains a statement with an invalid %s %s.", noun, echo(e))
+			if g.identity {
+				return nil, iamInvalidEntry(noun, e)
+			}
+			return nil, g.malformed(faultSyntax, "Policy contains a statement with an invalid %s %s.", noun, echo(e))
 		}
 	}
 	return list, nil
 }
 
+// iamInvalidEntry words IAM's refusal of an action or resource entry. IAM
+// echoes a bad resource unquoted ("Resource sns-topic must be in ARN format
+// or \"*\"."), so this one message carries caller text, cut to maxEcho.
+func iamInvalidEntry(noun, e string) *apierr.Error {
+	if noun == "resource" {
+		if len(e) > maxEcho {
+			e = strings.ToValidUTF8(e[:maxEcho], "") + "..."
+		}
+		return apierr.New(apierr.IAMMalformedPolicyDocument, "Resource %s must be in ARN format or \"*\".", e)
+	}
+	f := faultSyntax
+	switch strings.Count(e, ":") {
+	case 0:
+		f = faultActionVendor
+	case 1:
+	default:
+		f = faultActionColons
+	}
+	return identityPolicy.malformed(f, "")
+}
+
 // buildPrincipal reads a Principal or NotPrincipal element. Every problem
 // with it gets AWS's one message for invalid principals.
-func buildPrincipal(v value) (map[string][]string, error) {
+func (g grammar) buildPrincipal(v value) (map[string][]string, error) {
 	if s, ok := v.(string); ok {
 		if s != "*" {
-			return nil, malformed(msgInvalidPrincipals)
+			return nil, g.malformed(faultSyntax, msgInvalidPrincipals)
 		}
 		return map[string][]string{"AWS": {"*"}}, nil
 	}
 	obj, ok := v.(map[string]value)
 	if !ok || len(obj) == 0 {
-		return nil, malformed(msgInvalidPrincipals)
+		return nil, g.malformed(faultSyntax, msgInvalidPrincipals)
 	}
 	out := make(map[string][]string, len(obj))
 	for _, typ := range sortedKeys(obj) {
@@ -271,15 +382,15 @@ func buildPrincipal(v value) (map[string][]string, error) {
 		case "CanonicalUser":
 			valid = validCanonicalUser
 		default:
-			return nil, malformed(msgInvalidPrincipals)
+			return nil, g.malformed(faultSyntax, msgInvalidPrincipals)
 		}
 		list, ok := stringList(obj[typ])
 		if !ok {
-			return nil, malformed(msgInvalidPrincipals)
+			return nil, g.malformed(faultSyntax, msgInvalidPrincipals)
 		}
 		for _, p := range list {
 			if !valid(p) {
-				return nil, malformed(msgInvalidPrincipals)
+				return nil, g.malformed(faultSyntax, msgInvalidPrincipals)
 			}
 		}
 		out[typ] = list
@@ -445,37 +556,40 @@ func validOperator(op string) bool {
 	return conditionOperators[base]
 }
 
-func buildCondition(v value) (map[string]map[string][]string, error) {
+func (g grammar) buildCondition(v value) (map[string]map[string][]string, error) {
 	obj, ok := v.(map[string]value)
 	if !ok {
-		return nil, malformed("Policy contains a statement whose Condition element is not an object.")
+		return nil, g.malformed(faultSyntax, "Policy contains a statement whose Condition element is not an object.")
 	}
 	out := make(map[string]map[string][]string, len(obj))
 	for _, op := range sortedKeys(obj) {
 		if !validOperator(op) {
-			return nil, malformed("Policy contains a statement with an invalid condition operator %s.", echo(op))
+			return nil, g.malformed(faultSyntax, "Policy contains a statement with an invalid condition operator %s.", echo(op))
 		}
 		block, ok := obj[op].(map[string]value)
 		if !ok {
-			return nil, malformed("Policy contains a statement whose condition operator %s is not followed by an object of condition keys.", echo(op))
+			return nil, g.malformed(faultSyntax, "Policy contains a statement whose condition operator %s is not followed by an object of condition keys.", echo(op))
 		}
 		keys := make(map[string][]string, len(block))
 		for _, key := range sortedKeys(block) {
 			if key == "" {
-				return nil, malformed("Policy contains a statement with an empty condition key.")
+				return nil, g.malformed(faultSyntax, "Policy contains a statement with an empty condition key.")
 			}
-			if strings.HasPrefix(op, forAllValues) {
+			// KMS refuses these in key policies (KMS Developer Guide,
+			// conditions-kms); IAM, which does not know KMS's keys, is not
+			// documented to, so identity policies keep them.
+			if !g.identity && strings.HasPrefix(op, forAllValues) {
 				lower := strings.ToLower(key)
 				if strings.HasPrefix(lower, "kms:encryptioncontext:") {
-					return nil, malformed(msgForAllValuesEncryptionContext)
+					return nil, g.malformed(faultSyntax, msgForAllValuesEncryptionContext)
 				}
 				if strings.HasPrefix(lower, "aws:requesttag/") {
-					return nil, malformed(msgForAllValuesRequestTag)
+					return nil, g.malformed(faultSyntax, msgForAllValuesRequestTag)
 				}
 			}
 			vals, ok := conditionValues(block[key])
 			if !ok {
-				return nil, malformed("Policy contains a statement with an invalid value for condition key %s. A condition value must be a string, boolean or number, or a non-empty list of them.", echo(key))
+				return nil, g.malformed(faultSyntax, "Policy contains a statement with an invalid value for condition key %s. A condition value must be a string, boolean or number, or a non-empty list of them.", echo(key))
 			}
 			keys[key] = vals
 		}
@@ -629,6 +743,16 @@ func isDNSName(s string) bool {
 func isPrintableASCII(s string) bool {
 	for i := 0; i < len(s); i++ {
 		if s[i] < 0x21 || s[i] > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
+// isAlnumString reports whether s holds only A-Z, a-z and 0-9 ("" does).
+func isAlnumString(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if !isAlnum(s[i]) {
 			return false
 		}
 	}
