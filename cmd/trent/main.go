@@ -31,8 +31,8 @@ const usage = `trent — a self-hosted key management service that speaks the AW
 
 Usage:
   trent serve --dev [--listen ADDR] [--data-dir DIR] [--region R]
-  trent init --data-dir DIR [--seal-key-file FILE] [--account ID] [--region R]
-  trent serve --data-dir DIR [--seal-key-file FILE] [--listen ADDR]
+  trent init --data-dir DIR --seal-key-file FILE [--account ID] [--region R]
+  trent serve --data-dir DIR --seal-key-file FILE [--listen ADDR]
   trent bench --endpoint URL [--op Encrypt|Decrypt|GenerateDataKey] [--duration D]
               [--connections N] [--max-requests N] [--key-id ID] [--allow-remote]
 
@@ -81,7 +81,7 @@ func parseInit(args []string) (*initOptions, error) {
 	fs := flag.NewFlagSet("init", flag.ContinueOnError)
 	o := &initOptions{}
 	fs.StringVar(&o.dataDir, "data-dir", "", "directory for the new installation (required)")
-	fs.StringVar(&o.keyFile, "seal-key-file", "", "key file that seals the root key (default DATA-DIR/seal.key; keep it apart from backups of the data dir)")
+	fs.StringVar(&o.keyFile, "seal-key-file", "", "key file to create that seals the root key (required; outside the data dir, e.g. /etc/trent/seal.key)")
 	fs.StringVar(&o.account, "account", app.DefaultAccount, "12-digit account id")
 	fs.StringVar(&o.region, "region", app.DefaultRegion, "region this installation serves")
 	if err := fs.Parse(args); err != nil {
@@ -93,6 +93,9 @@ func parseInit(args []string) (*initOptions, error) {
 	if o.dataDir == "" {
 		return nil, errors.New("--data-dir is required")
 	}
+	if o.keyFile == "" {
+		return nil, errSealKeyFileRequired
+	}
 	if !validAccount(o.account) {
 		return nil, fmt.Errorf("--account must be 12 digits, not %q", o.account)
 	}
@@ -102,11 +105,16 @@ func parseInit(args []string) (*initOptions, error) {
 	return o, nil
 }
 
+// errSealKeyFileRequired explains the rule to whoever meets it first.
+var errSealKeyFileRequired = errors.New("--seal-key-file is required: the seal key file must live outside the data dir " +
+	"(e.g. --seal-key-file /etc/trent/seal.key), so that a copy or backup of the data dir cannot unseal it")
+
 func initCmd(args []string, stdout io.Writer) error {
 	o, err := parseInit(args)
 	if err != nil {
 		return err
 	}
+	restrictUmask()
 	id, secret, err := app.Init(context.Background(), o.dataDir, o.keyFile, o.account, o.region)
 	if err != nil {
 		return err
@@ -114,7 +122,12 @@ func initCmd(args []string, stdout io.Writer) error {
 	fmt.Fprintf(stdout, "Initialized Trent in %s (account %s, region %s).\n", o.dataDir, o.account, o.region)
 	fmt.Fprintf(stdout, "Root access key of account %s — shown only now, store it safely:\n", o.account)
 	fmt.Fprintf(stdout, "  AWS_ACCESS_KEY_ID=%s\n  AWS_SECRET_ACCESS_KEY=%s\n", id, secret)
-	fmt.Fprintf(stdout, "Serve it with: trent serve --data-dir %s\n", o.dataDir)
+	fmt.Fprintf(stdout, "Serve it with: trent serve --data-dir %s --seal-key-file %s\n", o.dataDir, o.keyFile)
+	if err := app.CheckDataDir(o.dataDir); err != nil {
+		// init leaves a directory it did not make as it found it (it
+		// might be shared), but serve will refuse it.
+		fmt.Fprintf(stdout, "Warning: `trent serve` will refuse this data dir: %v\n", err)
+	}
 	return nil
 }
 
@@ -208,7 +221,7 @@ func parseServe(args []string) (*serveOptions, error) {
 	fs.StringVar(&o.listen, "listen", "127.0.0.1:8080", "address to listen on")
 	fs.StringVar(&o.dataDir, "data-dir", "", "data directory (dev mode: a temporary directory removed at exit if empty)")
 	fs.StringVar(&o.region, "region", "", "region to serve (dev mode; default us-east-1)")
-	fs.StringVar(&o.keyFile, "seal-key-file", "", "key file that seals the root key (default DATA-DIR/seal.key)")
+	fs.StringVar(&o.keyFile, "seal-key-file", "", "key file that seals the root key (required without --dev; outside the data dir)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	fs.DurationVar(&o.jobInterval, "job-interval", time.Minute, "how often due deletions and rotations run")
 	if err := fs.Parse(args); err != nil {
@@ -242,6 +255,9 @@ func parseServe(args []string) (*serveOptions, error) {
 		if o.dataDir == "" {
 			return nil, errors.New("--data-dir is required without --dev")
 		}
+		if o.keyFile == "" {
+			return nil, errSealKeyFileRequired
+		}
 	}
 	return o, nil
 }
@@ -252,6 +268,7 @@ func serve(args []string) error {
 		return err
 	}
 	log := newLogger(o.logLevel)
+	restrictUmask()
 	if err := seal.HardenProcess(); err != nil {
 		log.Warn("could not fully protect key material in memory", "err", err)
 	}

@@ -261,7 +261,7 @@ func TestNothingPlaintextAtRestAfterClose(t *testing.T) {
 // SIGKILL — the WAL is not checkpointed, the store not closed — and scans
 // what it left.
 func TestNothingPlaintextAtRestAfterKill(t *testing.T) {
-	dir := t.TempDir()
+	dir := filepath.Join(t.TempDir(), "data") // made 0700 by trent
 	// Empty credentials in the environment: the dev server makes an access
 	// key and prints its secret.
 	p := startTrent(t, []string{"AWS_ACCESS_KEY_ID=", "AWS_SECRET_ACCESS_KEY="}, "--data-dir", dir)
