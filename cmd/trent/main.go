@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/trent-kms/trent/internal/app"
+	"github.com/trent-kms/trent/internal/iam"
 	"github.com/trent-kms/trent/internal/jobs"
 	"github.com/trent-kms/trent/internal/seal"
 	"github.com/trent-kms/trent/internal/server"
@@ -31,6 +32,8 @@ const usage = `trent — a self-hosted key management service that speaks the AW
 
 Usage:
   trent serve --dev [--listen ADDR] [--data-dir DIR] [--region R]
+      root access key: $TRENT_ROOT_ACCESS_KEY_ID and $TRENT_ROOT_SECRET_ACCESS_KEY
+      (secret of 16+ characters) if both are set, else a new pair, printed
   trent init --data-dir DIR --seal-key-file FILE [--account ID] [--region R]
   trent serve --data-dir DIR --seal-key-file FILE [--listen ADDR]
   trent bench --endpoint URL [--op Encrypt|Decrypt|GenerateDataKey] [--duration D]
@@ -212,9 +215,11 @@ type serveOptions struct {
 	listen, dataDir, region, keyFile string
 	logLevel                         slog.Level
 	jobInterval                      time.Duration
+	// The dev server's root access key from the environment, if given.
+	rootID, rootSecret string
 }
 
-func parseServe(args []string) (*serveOptions, error) {
+func parseServe(args []string, getenv func(string) string) (*serveOptions, error) {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	o := &serveOptions{}
 	fs.BoolVar(&o.dev, "dev", false, "development mode: no setup, root key sealed by a file in the data dir")
@@ -248,6 +253,10 @@ func parseServe(args []string) (*serveOptions, error) {
 		if o.keyFile != "" {
 			return nil, errors.New("--seal-key-file does not apply with --dev: a dev server keeps its key file in its data dir")
 		}
+		var err error
+		if o.rootID, o.rootSecret, err = devRootFromEnv(getenv); err != nil {
+			return nil, err
+		}
 	} else {
 		if o.region != "" {
 			return nil, errors.New("--region is set at `trent init`; it applies to serve only with --dev")
@@ -263,11 +272,14 @@ func parseServe(args []string) (*serveOptions, error) {
 }
 
 func serve(args []string) error {
-	o, err := parseServe(args)
+	o, err := parseServe(args, os.Getenv)
 	if err != nil {
 		return err
 	}
 	log := newLogger(o.logLevel)
+	if !o.dev && (os.Getenv(envRootAccessKeyID) != "" || os.Getenv(envRootSecret) != "") {
+		log.Warn("ignoring " + envRootAccessKeyID + " and " + envRootSecret + ": they set the root access key of a --dev server only")
+	}
 	restrictUmask()
 	if err := seal.HardenProcess(); err != nil {
 		log.Warn("could not fully protect key material in memory", "err", err)
@@ -297,11 +309,17 @@ func serve(args []string) error {
 	}
 	defer a.Close()
 
-	var keyID, secret string
+	// A dev server's root key: the one from the environment, or a new
+	// one whose secret is printed below.
+	keyID, secret := o.rootID, ""
 	if o.dev {
-		keyID, secret, err = devCredentials(ctx, a)
+		if keyID != "" {
+			err = a.Directory.ImportAccessKey(ctx, a.Account, keyID, o.rootSecret)
+		} else {
+			keyID, secret, err = a.Directory.CreateAccessKey(ctx, a.Account)
+		}
 		if err != nil {
-			return err
+			return fmt.Errorf("dev root access key: %w", err)
 		}
 	}
 
@@ -323,7 +341,7 @@ func serve(args []string) error {
 		if secret != "" {
 			fmt.Fprintf(os.Stderr, "trent: point the AWS CLI at it with:\n  export AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=%s AWS_REGION=%s AWS_DEFAULT_REGION=%s\n  aws --endpoint-url %s kms list-keys\n", keyID, secret, a.Region, a.Region, url)
 		} else {
-			fmt.Fprintf(os.Stderr, "trent: using AWS_ACCESS_KEY_ID=%s from the environment; try: aws --endpoint-url %s --region %s kms list-keys\n", keyID, url, a.Region)
+			fmt.Fprintf(os.Stderr, "trent: using the access key %s=%s from the environment; give clients that pair as AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, and try: aws --endpoint-url %s --region %s kms list-keys\n", envRootAccessKeyID, keyID, url, a.Region)
 		}
 	}
 
@@ -347,16 +365,30 @@ func serve(args []string) error {
 	return nil
 }
 
-// devCredentials makes the account root's access key of a dev server: the
-// pair in the environment if there is one, otherwise a new one whose
-// secret is returned for printing.
-func devCredentials(ctx context.Context, a *app.App) (id, secret string, err error) {
-	envID, envSecret := os.Getenv("AWS_ACCESS_KEY_ID"), os.Getenv("AWS_SECRET_ACCESS_KEY")
-	if envID != "" && envSecret != "" {
-		if err := a.Directory.ImportAccessKey(ctx, a.Account, envID, envSecret); err != nil {
-			return "", "", fmt.Errorf("dev credentials from the environment: %w", err)
-		}
-		return envID, "", nil
+// The environment variables a dev server takes its root access key from.
+// Not AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY: on a developer's machine
+// those are often real AWS credentials, which a dev server would then store
+// beside the key file that unwraps them. Scripts rely on these names.
+const (
+	envRootAccessKeyID = "TRENT_ROOT_ACCESS_KEY_ID"
+	envRootSecret      = "TRENT_ROOT_SECRET_ACCESS_KEY"
+)
+
+// devRootFromEnv returns the dev server's root access key from the
+// environment: both variables set, or neither (then id is "" and the
+// server makes a pair). Its errors never quote the secret.
+func devRootFromEnv(getenv func(string) string) (id, secret string, err error) {
+	id, secret = getenv(envRootAccessKeyID), getenv(envRootSecret)
+	switch {
+	case id == "" && secret == "":
+		return "", "", nil
+	case id == "":
+		return "", "", fmt.Errorf("%s is set but %s is not: set both, or neither to have a pair made", envRootSecret, envRootAccessKeyID)
+	case secret == "":
+		return "", "", fmt.Errorf("%s is set but %s is not: set both, or neither to have a pair made", envRootAccessKeyID, envRootSecret)
 	}
-	return a.Directory.CreateAccessKey(ctx, a.Account)
+	if err := iam.CheckAccessKeyPair(id, secret); err != nil {
+		return "", "", fmt.Errorf("%s/%s: %w", envRootAccessKeyID, envRootSecret, err)
+	}
+	return id, secret, nil
 }

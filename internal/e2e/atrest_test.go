@@ -262,9 +262,9 @@ func TestNothingPlaintextAtRestAfterClose(t *testing.T) {
 // what it left.
 func TestNothingPlaintextAtRestAfterKill(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "data") // made 0700 by trent
-	// Empty credentials in the environment: the dev server makes an access
-	// key and prints its secret.
-	p := startTrent(t, []string{"AWS_ACCESS_KEY_ID=", "AWS_SECRET_ACCESS_KEY="}, "--data-dir", dir)
+	// No root key in the environment: the dev server makes an access key
+	// and prints its secret.
+	p := startTrent(t, []string{"TRENT_ROOT_ACCESS_KEY_ID=", "TRENT_ROOT_SECRET_ACCESS_KEY="}, "--data-dir", dir)
 	id, secret := printedCredentials(t, p.WaitStderr(t, "AWS_SECRET_ACCESS_KEY="))
 	plaintexts, marker := atRestWorkload(t, p.Client(id, secret))
 	p.Kill(t)
