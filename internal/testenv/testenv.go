@@ -13,6 +13,7 @@ import (
 	"errors"
 	"io"
 	"io/fs"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -47,7 +48,12 @@ type Option func(*options)
 
 type options struct {
 	dataDir string
+	logger  *slog.Logger
 }
+
+// WithLogger gives the server this logger instead of slog.Default, so a
+// test can read what the server logs.
+func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l } }
 
 // WithDataDir serves an existing (or new) data directory instead of a
 // fresh temporary one. An existing directory is made 0700, as Trent
@@ -69,7 +75,7 @@ func Start(t testing.TB, opts ...Option) *Env {
 		t.Fatalf("data dir: %v", err)
 	}
 	fake := clock.NewFake(time.Now())
-	a, err := app.Open(context.Background(), app.Config{DataDir: o.dataDir, Dev: true, Clock: fake})
+	a, err := app.Open(context.Background(), app.Config{DataDir: o.dataDir, Dev: true, Clock: fake, Logger: o.logger})
 	if err != nil {
 		t.Fatalf("open trent: %v", err)
 	}
