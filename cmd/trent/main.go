@@ -118,6 +118,11 @@ func initCmd(args []string, stdout io.Writer) error {
 		return err
 	}
 	restrictUmask()
+	// init holds the new root key and the root access key's secret in
+	// memory: keep them out of swap and core dumps, as serve does.
+	if err := seal.HardenProcess(); err != nil {
+		newLogger(slog.LevelInfo).Warn("could not fully protect key material in memory", "err", err)
+	}
 	id, secret, err := app.Init(context.Background(), o.dataDir, o.keyFile, o.account, o.region)
 	if err != nil {
 		return err

@@ -139,3 +139,28 @@ func TestFlagsRefusedBeforeAnythingStarts(t *testing.T) {
 		t.Errorf("a refused command created a key file: %v", left)
 	}
 }
+
+// TestInitHardensProcess runs init where memory cannot be locked — a
+// memlock limit it may not lift, without CAP_IPC_LOCK or CAP_SYS_RESOURCE
+// — and checks that it tried (seal.HardenProcess warns, as serve does):
+// init holds the root key and the root access key's secret in memory.
+func TestInitHardensProcess(t *testing.T) {
+	prlimit, err1 := exec.LookPath("prlimit")
+	setpriv, err2 := exec.LookPath("setpriv")
+	if err1 != nil || err2 != nil {
+		t.Skip("needs prlimit and setpriv (util-linux)")
+	}
+	dir := t.TempDir()
+	cmd := exec.Command(prlimit, "--memlock=65536:65536", setpriv, "--bounding-set", "-ipc_lock,-sys_resource",
+		trentBinary(t), "init", "--data-dir", filepath.Join(dir, "data"), "--seal-key-file", filepath.Join(dir, "seal.key"))
+	out, err := cmd.CombinedOutput()
+	if strings.Contains(string(out), "setpriv:") || strings.Contains(string(out), "prlimit:") {
+		t.Skipf("cannot drop capabilities or set limits here: %s", out)
+	}
+	if err != nil {
+		t.Fatalf("trent init: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "could not fully protect key material in memory") {
+		t.Fatalf("init under an unliftable memlock limit did not try to lock memory:\n%s", out)
+	}
+}
