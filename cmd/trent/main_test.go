@@ -18,9 +18,8 @@ var (
 	binErr  error
 )
 
-// trentBinary builds this command once per test run (into a directory
-// removed by TestMain's exit, via the test's own temp root) and returns its
-// path. The tests run the binary because what they check — exit status,
+// trentBinary builds this command once per test run, into a temporary
+// directory TestMain removes, and returns its path. The tests run the binary because what they check — exit status,
 // panics, what is left on disk — is about the process, not a function.
 func trentBinary(t *testing.T) string {
 	t.Helper()
