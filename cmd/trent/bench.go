@@ -54,6 +54,9 @@ func bench(args []string, stdout io.Writer) error {
 	case *maxRequests < 0:
 		return errors.New("--max-requests must not be negative")
 	}
+	if err := checkRegion(*region); err != nil {
+		return err
+	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

@@ -94,6 +94,7 @@ func TestBenchRefuses(t *testing.T) {
 		{[]string{"--endpoint", "http://127.0.0.1:1", "--duration", "0s"}, "--duration"},
 		{[]string{}, "--endpoint is required"},
 		{[]string{"--endpoint", "https://127.0.0.1:8443"}, "only http://"},
+		{[]string{"--endpoint", "http://127.0.0.1:1", "--region", "US"}, "--region"},
 	} {
 		var stdout bytes.Buffer
 		err := bench(tt.args, &stdout)

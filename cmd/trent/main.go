@@ -12,12 +12,17 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/signal"
+	"regexp"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/trent-kms/trent/internal/app"
+	"github.com/trent-kms/trent/internal/iam"
 	"github.com/trent-kms/trent/internal/jobs"
 	"github.com/trent-kms/trent/internal/seal"
 	"github.com/trent-kms/trent/internal/server"
@@ -27,8 +32,10 @@ const usage = `trent — a self-hosted key management service that speaks the AW
 
 Usage:
   trent serve --dev [--listen ADDR] [--data-dir DIR] [--region R]
-  trent init --data-dir DIR [--seal-key-file FILE] [--account ID] [--region R]
-  trent serve --data-dir DIR [--seal-key-file FILE] [--listen ADDR]
+      root access key: $TRENT_ROOT_ACCESS_KEY_ID and $TRENT_ROOT_SECRET_ACCESS_KEY
+      (secret of 16+ characters) if both are set, else a new pair, printed
+  trent init --data-dir DIR --seal-key-file FILE [--account ID] [--region R]
+  trent serve --data-dir DIR --seal-key-file FILE [--listen ADDR]
   trent bench --endpoint URL [--op Encrypt|Decrypt|GenerateDataKey] [--duration D]
               [--connections N] [--max-requests N] [--key-id ID] [--allow-remote]
 
@@ -55,43 +62,80 @@ func main() {
 		fmt.Fprintf(os.Stderr, "trent: unknown command %q\n\n%s", os.Args[1], usage)
 		os.Exit(2)
 	}
+	if errors.Is(err, flag.ErrHelp) {
+		return // the flag package has printed the command's flags
+	}
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "trent %s: %v\n", os.Args[1], err)
 		os.Exit(1)
 	}
 }
 
-func newLogger(level string) (*slog.Logger, error) {
-	var l slog.Level
-	if err := l.UnmarshalText([]byte(level)); err != nil {
-		return nil, fmt.Errorf("--log-level: %w", err)
-	}
-	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: l})), nil
+func newLogger(level slog.Level) *slog.Logger {
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 }
 
-func initCmd(args []string, stdout io.Writer) error {
+// initOptions are init's flags, all checked before anything is created.
+type initOptions struct {
+	dataDir, keyFile, account, region string
+}
+
+func parseInit(args []string) (*initOptions, error) {
 	fs := flag.NewFlagSet("init", flag.ContinueOnError)
-	dataDir := fs.String("data-dir", "", "directory for the new installation (required)")
-	keyFile := fs.String("seal-key-file", "", "key file that seals the root key (default DATA-DIR/seal.key; keep it apart from backups of the data dir)")
-	account := fs.String("account", app.DefaultAccount, "12-digit account id")
-	region := fs.String("region", app.DefaultRegion, "region this installation serves")
+	o := &initOptions{}
+	fs.StringVar(&o.dataDir, "data-dir", "", "directory for the new installation (required)")
+	fs.StringVar(&o.keyFile, "seal-key-file", "", "key file to create that seals the root key (required; outside the data dir, e.g. /etc/trent/seal.key)")
+	fs.StringVar(&o.account, "account", app.DefaultAccount, "12-digit account id")
+	fs.StringVar(&o.region, "region", app.DefaultRegion, "region this installation serves")
 	if err := fs.Parse(args); err != nil {
-		return err
+		return nil, err
 	}
-	if *dataDir == "" {
-		return errors.New("--data-dir is required")
+	if err := noArgs(fs); err != nil {
+		return nil, err
 	}
-	if !validAccount(*account) {
-		return fmt.Errorf("--account must be 12 digits, not %q", *account)
+	if o.dataDir == "" {
+		return nil, errors.New("--data-dir is required")
 	}
-	id, secret, err := app.Init(context.Background(), *dataDir, *keyFile, *account, *region)
+	if o.keyFile == "" {
+		return nil, errSealKeyFileRequired
+	}
+	if !validAccount(o.account) {
+		return nil, fmt.Errorf("--account must be 12 digits, not %q", o.account)
+	}
+	if err := checkRegion(o.region); err != nil {
+		return nil, err
+	}
+	return o, nil
+}
+
+// errSealKeyFileRequired explains the rule to whoever meets it first.
+var errSealKeyFileRequired = errors.New("--seal-key-file is required: the seal key file must live outside the data dir " +
+	"(e.g. --seal-key-file /etc/trent/seal.key), so that a copy or backup of the data dir cannot unseal it")
+
+func initCmd(args []string, stdout io.Writer) error {
+	o, err := parseInit(args)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "Initialized Trent in %s (account %s, region %s).\n", *dataDir, *account, *region)
-	fmt.Fprintf(stdout, "Root access key of account %s — shown only now, store it safely:\n", *account)
+	restrictUmask()
+	// init holds the new root key and the root access key's secret in
+	// memory: keep them out of swap and core dumps, as serve does.
+	if err := seal.HardenProcess(); err != nil {
+		newLogger(slog.LevelInfo).Warn("could not fully protect key material in memory", "err", err)
+	}
+	id, secret, err := app.Init(context.Background(), o.dataDir, o.keyFile, o.account, o.region)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "Initialized Trent in %s (account %s, region %s).\n", o.dataDir, o.account, o.region)
+	fmt.Fprintf(stdout, "Root access key of account %s — shown only now, store it safely:\n", o.account)
 	fmt.Fprintf(stdout, "  AWS_ACCESS_KEY_ID=%s\n  AWS_SECRET_ACCESS_KEY=%s\n", id, secret)
-	fmt.Fprintf(stdout, "Serve it with: trent serve --data-dir %s\n", *dataDir)
+	fmt.Fprintf(stdout, "Serve it with: trent serve --data-dir %s --seal-key-file %s\n", o.dataDir, o.keyFile)
+	if err := app.CheckDataDir(o.dataDir); err != nil {
+		// init leaves a directory it did not make as it found it (it
+		// might be shared), but serve will refuse it.
+		fmt.Fprintf(stdout, "Warning: `trent serve` will refuse this data dir: %v\n", err)
+	}
 	return nil
 }
 
@@ -107,33 +151,153 @@ func validAccount(s string) bool {
 	return true
 }
 
-func serve(args []string) error {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	dev := fs.Bool("dev", false, "development mode: no setup, root key sealed by a file in the data dir")
-	listen := fs.String("listen", "127.0.0.1:8080", "address to listen on")
-	dataDir := fs.String("data-dir", "", "data directory (dev mode: a temporary directory removed at exit if empty)")
-	region := fs.String("region", "", "region to serve (dev mode; default us-east-1)")
-	keyFile := fs.String("seal-key-file", "", "key file that seals the root key (default DATA-DIR/seal.key)")
-	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
-	jobInterval := fs.Duration("job-interval", time.Minute, "how often due deletions and rotations run")
-	if err := fs.Parse(args); err != nil {
-		return err
+// regionPattern is the shape of every AWS region name: a two-letter area,
+// one or more words, a number (us-east-1, us-gov-west-1, eu-isoe-west-1).
+// The region is part of every key ARN and of the SigV4 credential scope,
+// so a malformed one would make an installation no client can sign for.
+var regionPattern = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$`)
+
+func checkRegion(r string) error {
+	if !regionPattern.MatchString(r) {
+		return fmt.Errorf("--region %q is not a region name like us-east-1", r)
 	}
-	log, err := newLogger(*logLevel)
+	return nil
+}
+
+// checkListen checks an address as net.Listen("tcp", …) will use it, so a
+// typo is reported before anything starts rather than after the store is
+// open. Ports must be numbers: a service name would depend on
+// /etc/services.
+func checkListen(addr string) error {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("--listen %q: want HOST:PORT, e.g. 127.0.0.1:8080: %w", addr, err)
+	}
+	if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+		return fmt.Errorf("--listen %q: the port must be a number from 0 to 65535", addr)
+	}
+	if host == "" {
+		return nil // all interfaces
+	}
+	if _, err := netip.ParseAddr(host); err == nil {
+		return nil
+	}
+	if !validHostname(host) {
+		return fmt.Errorf("--listen %q: %q is neither an IP address nor a host name", addr, host)
+	}
+	return nil
+}
+
+func validHostname(h string) bool {
+	if len(h) > 253 {
+		return false
+	}
+	for _, label := range strings.Split(h, ".") {
+		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return false
+		}
+		for _, c := range label {
+			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func noArgs(fs *flag.FlagSet) error {
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %q (flags come before them, or they are not flags)", fs.Args())
+	}
+	return nil
+}
+
+// serveOptions are serve's flags, all checked before anything starts: a
+// bad value found later would leave a listener, a store or a dev temp dir
+// to clean up, and a panic cleans up nothing.
+type serveOptions struct {
+	dev                              bool
+	listen, dataDir, region, keyFile string
+	logLevel                         slog.Level
+	jobInterval                      time.Duration
+	// The dev server's root access key from the environment, if given.
+	rootID, rootSecret string
+}
+
+func parseServe(args []string, getenv func(string) string) (*serveOptions, error) {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	o := &serveOptions{}
+	fs.BoolVar(&o.dev, "dev", false, "development mode: no setup, root key sealed by a file in the data dir")
+	fs.StringVar(&o.listen, "listen", "127.0.0.1:8080", "address to listen on")
+	fs.StringVar(&o.dataDir, "data-dir", "", "data directory (dev mode: a temporary directory removed at exit if empty)")
+	fs.StringVar(&o.region, "region", "", "region to serve (dev mode; default us-east-1)")
+	fs.StringVar(&o.keyFile, "seal-key-file", "", "key file that seals the root key (required without --dev; outside the data dir)")
+	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	fs.DurationVar(&o.jobInterval, "job-interval", time.Minute, "how often due deletions and rotations run")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if err := noArgs(fs); err != nil {
+		return nil, err
+	}
+	if err := o.logLevel.UnmarshalText([]byte(*logLevel)); err != nil {
+		return nil, fmt.Errorf("--log-level: %w", err)
+	}
+	if err := checkListen(o.listen); err != nil {
+		return nil, err
+	}
+	if o.jobInterval <= 0 {
+		return nil, fmt.Errorf("--job-interval must be positive, not %v", o.jobInterval)
+	}
+	if o.dev {
+		if o.region != "" {
+			if err := checkRegion(o.region); err != nil {
+				return nil, err
+			}
+		}
+		if o.keyFile != "" {
+			return nil, errors.New("--seal-key-file does not apply with --dev: a dev server keeps its key file in its data dir")
+		}
+		var err error
+		if o.rootID, o.rootSecret, err = devRootFromEnv(getenv); err != nil {
+			return nil, err
+		}
+	} else {
+		if o.region != "" {
+			return nil, errors.New("--region is set at `trent init`; it applies to serve only with --dev")
+		}
+		if o.dataDir == "" {
+			return nil, errors.New("--data-dir is required without --dev")
+		}
+		if o.keyFile == "" {
+			return nil, errSealKeyFileRequired
+		}
+	}
+	return o, nil
+}
+
+func serve(args []string) error {
+	o, err := parseServe(args, os.Getenv)
 	if err != nil {
 		return err
 	}
+	log := newLogger(o.logLevel)
+	if !o.dev && (os.Getenv(envRootAccessKeyID) != "" || os.Getenv(envRootSecret) != "") {
+		log.Warn("ignoring " + envRootAccessKeyID + " and " + envRootSecret + ": they set the root access key of a --dev server only")
+	}
+	restrictUmask()
 	if err := seal.HardenProcess(); err != nil {
 		log.Warn("could not fully protect key material in memory", "err", err)
 	}
-	if *region != "" && !*dev {
-		return errors.New("--region is set at `trent init`; it applies to serve only with --dev")
+	// Listen before making anything: a taken port then costs nothing to
+	// undo.
+	ln, err := net.Listen("tcp", o.listen)
+	if err != nil {
+		return err
 	}
-	dir := *dataDir
+	defer ln.Close()
+	dir := o.dataDir
 	if dir == "" {
-		if !*dev {
-			return errors.New("--data-dir is required without --dev")
-		}
 		tmp, err := os.MkdirTemp("", "trent-dev-")
 		if err != nil {
 			return err
@@ -144,43 +308,45 @@ func serve(args []string) error {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	a, err := app.Open(ctx, app.Config{DataDir: dir, Dev: *dev, Region: *region, SealKeyFile: *keyFile, Logger: log})
+	a, err := app.Open(ctx, app.Config{DataDir: dir, Dev: o.dev, Region: o.region, SealKeyFile: o.keyFile, Logger: log})
 	if err != nil {
 		return err
 	}
 	defer a.Close()
 
-	var keyID, secret string
-	if *dev {
-		keyID, secret, err = devCredentials(ctx, a)
+	// A dev server's root key: the one from the environment, or a new
+	// one whose secret is printed below.
+	keyID, secret := o.rootID, ""
+	if o.dev {
+		if keyID != "" {
+			err = a.Directory.ImportAccessKey(ctx, a.Account, keyID, o.rootSecret)
+		} else {
+			keyID, secret, err = a.Directory.CreateAccessKey(ctx, a.Account)
+		}
 		if err != nil {
-			return err
+			return fmt.Errorf("dev root access key: %w", err)
 		}
 	}
 
-	ln, err := net.Listen("tcp", *listen)
-	if err != nil {
-		return err
-	}
 	url := "http://" + ln.Addr().String()
 	srv := server.HTTPServer(a.Handler, log)
 	jobCtx, stopJobs := context.WithCancel(context.Background())
-	runner := &jobs.Runner{Interval: *jobInterval, Work: a.KMS.RunDue, Log: log}
+	runner := &jobs.Runner{Interval: o.jobInterval, Work: a.KMS.RunDue, Log: log}
 	jobsDone := runner.Start(jobCtx)
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 
 	mode := "production"
-	if *dev {
+	if o.dev {
 		mode = "dev"
 	}
 	fmt.Fprintf(os.Stderr, "trent: serving the AWS KMS API on %s (%s mode, account %s, region %s, data in %s)\n", url, mode, a.Account, a.Region, dir)
-	if *dev {
+	if o.dev {
 		if secret != "" {
 			fmt.Fprintf(os.Stderr, "trent: point the AWS CLI at it with:\n  export AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=%s AWS_REGION=%s AWS_DEFAULT_REGION=%s\n  aws --endpoint-url %s kms list-keys\n", keyID, secret, a.Region, a.Region, url)
 		} else {
-			fmt.Fprintf(os.Stderr, "trent: using AWS_ACCESS_KEY_ID=%s from the environment; try: aws --endpoint-url %s --region %s kms list-keys\n", keyID, url, a.Region)
+			fmt.Fprintf(os.Stderr, "trent: using the access key %s=%s from the environment; give clients that pair as AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, and try: aws --endpoint-url %s --region %s kms list-keys\n", envRootAccessKeyID, keyID, url, a.Region)
 		}
 	}
 
@@ -204,16 +370,30 @@ func serve(args []string) error {
 	return nil
 }
 
-// devCredentials makes the account root's access key of a dev server: the
-// pair in the environment if there is one, otherwise a new one whose
-// secret is returned for printing.
-func devCredentials(ctx context.Context, a *app.App) (id, secret string, err error) {
-	envID, envSecret := os.Getenv("AWS_ACCESS_KEY_ID"), os.Getenv("AWS_SECRET_ACCESS_KEY")
-	if envID != "" && envSecret != "" {
-		if err := a.Directory.ImportAccessKey(ctx, a.Account, envID, envSecret); err != nil {
-			return "", "", fmt.Errorf("dev credentials from the environment: %w", err)
-		}
-		return envID, "", nil
+// The environment variables a dev server takes its root access key from.
+// Not AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY: on a developer's machine
+// those are often real AWS credentials, which a dev server would then store
+// beside the key file that unwraps them. Scripts rely on these names.
+const (
+	envRootAccessKeyID = "TRENT_ROOT_ACCESS_KEY_ID"
+	envRootSecret      = "TRENT_ROOT_SECRET_ACCESS_KEY"
+)
+
+// devRootFromEnv returns the dev server's root access key from the
+// environment: both variables set, or neither (then id is "" and the
+// server makes a pair). Its errors never quote the secret.
+func devRootFromEnv(getenv func(string) string) (id, secret string, err error) {
+	id, secret = getenv(envRootAccessKeyID), getenv(envRootSecret)
+	switch {
+	case id == "" && secret == "":
+		return "", "", nil
+	case id == "":
+		return "", "", fmt.Errorf("%s is set but %s is not: set both, or neither to have a pair made", envRootSecret, envRootAccessKeyID)
+	case secret == "":
+		return "", "", fmt.Errorf("%s is set but %s is not: set both, or neither to have a pair made", envRootAccessKeyID, envRootSecret)
 	}
-	return a.Directory.CreateAccessKey(ctx, a.Account)
+	if err := iam.CheckAccessKeyPair(id, secret); err != nil {
+		return "", "", fmt.Errorf("%s/%s: %w", envRootAccessKeyID, envRootSecret, err)
+	}
+	return id, secret, nil
 }

@@ -8,6 +8,7 @@ package apierr
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 )
 
 // Exception names as AWS KMS spells them on the wire (the "__type" member).
@@ -68,6 +69,31 @@ func (e *Error) Error() string {
 }
 
 func (e *Error) Unwrap() error { return e.Cause }
+
+// LogValue makes slog show the cause, which Error leaves out: an internal
+// error logged by its Error text alone says only "KMSInternalException".
+func (e *Error) LogValue() slog.Value { return ForLog(e).LogValue() }
+
+// ForLog returns err for a log line: its Error text followed by the Cause
+// of each *Error in its chain, which Error leaves out so that the text can
+// never reach a caller. Use it wherever an error that may wrap an *Error is
+// logged (slog.Any("err", ForLog(err))); never where the caller or an audit
+// event sees the result.
+func ForLog(err error) slog.LogValuer { return logView{err} }
+
+type logView struct{ err error }
+
+func (v logView) LogValue() slog.Value {
+	if v.err == nil {
+		return slog.StringValue("<nil>")
+	}
+	text := v.err.Error()
+	var e *Error
+	if errors.As(v.err, &e) && e.Cause != nil {
+		text += " (cause: " + logView{e.Cause}.LogValue().String() + ")"
+	}
+	return slog.StringValue(text)
+}
 
 // New returns an Error with a formatted message.
 func New(code, format string, args ...any) *Error {

@@ -48,7 +48,8 @@ type Config struct {
 	// Region overrides the stored region (dev mode only).
 	Region string
 	// SealKeyFile is the key file that seals the root key of a production
-	// installation; default <DataDir>/seal.key.
+	// installation. Required, and outside DataDir; dev mode ignores it and
+	// uses the key file in its data dir.
 	SealKeyFile string
 	Clock       clock.Clock
 	Logger      *slog.Logger
@@ -67,22 +68,27 @@ type App struct {
 	root      *seal.RootKey
 }
 
-// DefaultSealKeyFile is where init puts the production seal key file when
-// no path is given.
-func DefaultSealKeyFile(dataDir string) string { return filepath.Join(dataDir, "seal.key") }
-
 // Init creates a production installation in dataDir: the store, a root key
-// sealed by a new key file, the account and its root access key, whose
-// secret is returned once.
+// sealed by a new key file at sealKeyFile, the account and its root access
+// key, whose secret is returned once. The key file must lie outside
+// dataDir, so that a copy of the data dir cannot unseal it; Init checks
+// that before it creates anything.
 func Init(ctx context.Context, dataDir, sealKeyFile, account, region string) (accessKeyID, secret string, err error) {
-	if err := os.MkdirAll(dataDir, 0o700); err != nil {
-		return "", "", fmt.Errorf("create data dir: %w", err)
+	if sealKeyFile == "" {
+		return "", "", errors.New("a production installation needs a seal key file outside its data dir; none was given")
+	}
+	if err := checkKeyFileOutside(dataDir, sealKeyFile); err != nil {
+		return "", "", err
 	}
 	if _, err := os.Stat(filepath.Join(dataDir, dbFile)); err == nil {
 		return "", "", fmt.Errorf("%s already holds a Trent installation", dataDir)
 	}
-	if sealKeyFile == "" {
-		sealKeyFile = DefaultSealKeyFile(dataDir)
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return "", "", fmt.Errorf("create data dir: %w", err)
+	}
+	// Again, now that the data dir exists and its real path is known.
+	if err := checkKeyFileOutside(dataDir, sealKeyFile); err != nil {
+		return "", "", err
 	}
 	kf, err := seal.CreateKeyFile(sealKeyFile)
 	if err != nil {
@@ -112,7 +118,11 @@ func create(ctx context.Context, dataDir string, p seal.Provider, mode, account,
 	if err != nil {
 		return nil, nil, err
 	}
-	st, err := sqlite.Open(filepath.Join(dataDir, dbFile))
+	dbPath := filepath.Join(dataDir, dbFile)
+	if err := createPrivate(dbPath); err != nil {
+		return nil, nil, fmt.Errorf("create store: %w", err)
+	}
+	st, err := sqlite.Open(dbPath)
 	if err != nil {
 		return nil, nil, fmt.Errorf("open store: %w", err)
 	}
@@ -164,6 +174,18 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 	return a, nil
 }
 
+// createPrivate creates an empty file only its owner can read and write,
+// refusing to replace one. SQLite gives its -wal and -shm files the mode
+// of the database file, so creating the database this way, whatever the
+// umask, makes all three private.
+func createPrivate(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	return f.Close()
+}
+
 func openStore(ctx context.Context, cfg Config) (store.Store, *seal.RootKey, error) {
 	dbPath := filepath.Join(cfg.DataDir, dbFile)
 	_, statErr := os.Stat(dbPath)
@@ -174,6 +196,9 @@ func openStore(ctx context.Context, cfg Config) (store.Store, *seal.RootKey, err
 		if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 			return nil, nil, fmt.Errorf("create data dir: %w", err)
 		}
+		if err := CheckDataDir(cfg.DataDir); err != nil {
+			return nil, nil, err
+		}
 		kf, err := seal.CreateKeyFile(filepath.Join(cfg.DataDir, devSealKeyFile))
 		if err != nil {
 			return nil, nil, fmt.Errorf("create dev seal key: %w", err)
@@ -183,6 +208,14 @@ func openStore(ctx context.Context, cfg Config) (store.Store, *seal.RootKey, err
 			region = DefaultRegion
 		}
 		return create(ctx, cfg.DataDir, kf, ModeDev, DefaultAccount, region)
+	}
+	if err := CheckDataDir(cfg.DataDir); err != nil {
+		return nil, nil, err
+	}
+	for _, f := range []string{dbPath, dbPath + "-wal", dbPath + "-shm"} {
+		if err := checkPrivate(f, false); err != nil {
+			return nil, nil, err
+		}
 	}
 	st, err := sqlite.Open(dbPath)
 	if err != nil {
@@ -201,12 +234,19 @@ func openStore(ctx context.Context, cfg Config) (store.Store, *seal.RootKey, err
 		st.Close()
 		return nil, nil, fmt.Errorf("%s is a --dev data dir: serve it with --dev, or make a production one with `trent init`", cfg.DataDir)
 	}
-	keyFile := cfg.SealKeyFile
-	switch {
-	case string(mode) == ModeDev:
-		keyFile = filepath.Join(cfg.DataDir, devSealKeyFile)
-	case keyFile == "":
-		keyFile = DefaultSealKeyFile(cfg.DataDir)
+	// Dev mode keeps its key file in its data dir, by design: a dev
+	// installation is for trying Trent out, not for secrets.
+	keyFile := filepath.Join(cfg.DataDir, devSealKeyFile)
+	if string(mode) == ModeProduction {
+		keyFile = cfg.SealKeyFile
+		err := checkKeyFileOutside(cfg.DataDir, keyFile)
+		if keyFile == "" {
+			err = errors.New("a production installation is unsealed by a seal key file outside its data dir; none was given")
+		}
+		if err != nil {
+			st.Close()
+			return nil, nil, err
+		}
 	}
 	kf, err := seal.OpenKeyFile(keyFile)
 	if err != nil {

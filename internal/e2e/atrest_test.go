@@ -261,10 +261,10 @@ func TestNothingPlaintextAtRestAfterClose(t *testing.T) {
 // SIGKILL — the WAL is not checkpointed, the store not closed — and scans
 // what it left.
 func TestNothingPlaintextAtRestAfterKill(t *testing.T) {
-	dir := t.TempDir()
-	// Empty credentials in the environment: the dev server makes an access
-	// key and prints its secret.
-	p := startTrent(t, []string{"AWS_ACCESS_KEY_ID=", "AWS_SECRET_ACCESS_KEY="}, "--data-dir", dir)
+	dir := filepath.Join(t.TempDir(), "data") // made 0700 by trent
+	// No root key in the environment: the dev server makes an access key
+	// and prints its secret.
+	p := startTrent(t, []string{"TRENT_ROOT_ACCESS_KEY_ID=", "TRENT_ROOT_SECRET_ACCESS_KEY="}, "--data-dir", dir)
 	id, secret := printedCredentials(t, p.WaitStderr(t, "AWS_SECRET_ACCESS_KEY="))
 	plaintexts, marker := atRestWorkload(t, p.Client(id, secret))
 	p.Kill(t)

@@ -87,7 +87,7 @@ func TestAWSCLI(t *testing.T) {
 	id, secret := randomAccessKey(t)
 	// No --data-dir: the dev server makes a temporary one and removes it
 	// when it stops.
-	srv := startTrent(t, []string{"AWS_ACCESS_KEY_ID=" + id, "AWS_SECRET_ACCESS_KEY=" + secret})
+	srv := startTrent(t, []string{"TRENT_ROOT_ACCESS_KEY_ID=" + id, "TRENT_ROOT_SECRET_ACCESS_KEY=" + secret})
 	dataDir := devDataDir(t, srv.Stderr())
 	t.Cleanup(func() { os.RemoveAll(dataDir) })
 	cli := newAWSCLI(t, srv.URL, id, secret)
@@ -194,7 +194,7 @@ func TestAWSCLISignVerifiedByOpenSSL(t *testing.T) {
 		t.Skip("openssl is not on PATH")
 	}
 	id, secret := randomAccessKey(t)
-	srv := startTrent(t, []string{"AWS_ACCESS_KEY_ID=" + id, "AWS_SECRET_ACCESS_KEY=" + secret})
+	srv := startTrent(t, []string{"TRENT_ROOT_ACCESS_KEY_ID=" + id, "TRENT_ROOT_SECRET_ACCESS_KEY=" + secret})
 	cli := newAWSCLI(t, srv.URL, id, secret)
 	keyID := strings.TrimSpace(cli.mustRun(t, "create-key", "--key-spec", "ECC_NIST_P256", "--key-usage", "SIGN_VERIFY",
 		"--output", "text", "--query", "KeyMetadata.KeyId"))

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -24,8 +25,8 @@ type crashNode struct {
 
 func newCrashNode(t *testing.T) *crashNode {
 	id, secret := randomAccessKey(t)
-	n := &crashNode{dir: t.TempDir(), id: id, secret: secret,
-		env: []string{"AWS_ACCESS_KEY_ID=" + id, "AWS_SECRET_ACCESS_KEY=" + secret}}
+	n := &crashNode{dir: filepath.Join(t.TempDir(), "data"), id: id, secret: secret,
+		env: []string{"TRENT_ROOT_ACCESS_KEY_ID=" + id, "TRENT_ROOT_SECRET_ACCESS_KEY=" + secret}}
 	n.start(t)
 	return n
 }

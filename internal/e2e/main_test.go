@@ -72,7 +72,8 @@ func trentBinary(t testing.TB) string {
 }
 
 // randomAccessKey returns a fresh access key pair in the form the dev
-// server accepts from the environment.
+// server accepts from TRENT_ROOT_ACCESS_KEY_ID and
+// TRENT_ROOT_SECRET_ACCESS_KEY (a 42-character secret).
 func randomAccessKey(t testing.TB) (id, secret string) {
 	t.Helper()
 	var b [20]byte
@@ -107,7 +108,10 @@ func startTrentArgs(t testing.TB, env []string, args ...string) *trentProc {
 	t.Helper()
 	bin := trentBinary(t)
 	cmd := exec.Command(bin, args...)
-	cmd.Env = append(os.Environ(), env...)
+	// The caller's env wins; a root key in the outer environment does not
+	// leak into tests that expect the dev server to make one.
+	cmd.Env = append(os.Environ(), "TRENT_ROOT_ACCESS_KEY_ID=", "TRENT_ROOT_SECRET_ACCESS_KEY=")
+	cmd.Env = append(cmd.Env, env...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -44,7 +44,8 @@ func TestProductionMode(t *testing.T) {
 	if err == nil || !strings.Contains(string(out), "trent init") {
 		t.Fatalf("serve --dev on an init-made dir: %v\n%s", err, out)
 	}
-	// Without the seal key file, serve cannot unseal.
+	// Without the seal key file, serve cannot unseal (and says which flag
+	// it needs).
 	out, err = exec.Command(bin, "serve", "--data-dir", dir, "--listen", "127.0.0.1:0").CombinedOutput()
 	if err == nil || !strings.Contains(string(out), "seal") {
 		t.Fatalf("serve without the seal key file: %v\n%s", err, out)
@@ -76,12 +77,12 @@ func TestProductionMode(t *testing.T) {
 	}
 
 	// A --dev data dir refuses to be served without --dev.
-	devDir := t.TempDir()
+	devDir := filepath.Join(t.TempDir(), "dev")
 	d := startTrent(t, nil, "--data-dir", devDir)
 	if err := d.Stop(t); err != nil {
 		t.Fatal(err)
 	}
-	out, err = exec.Command(bin, "serve", "--data-dir", devDir, "--listen", "127.0.0.1:0").CombinedOutput()
+	out, err = exec.Command(bin, "serve", "--data-dir", devDir, "--seal-key-file", sealKey, "--listen", "127.0.0.1:0").CombinedOutput()
 	if err == nil || !strings.Contains(string(out), "--dev") {
 		t.Fatalf("serve of a dev dir without --dev: %v\n%s", err, out)
 	}

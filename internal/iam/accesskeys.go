@@ -91,13 +91,32 @@ func (d *Directory) CreateAccessKey(ctx context.Context, account string) (id, se
 	return id, secret, nil
 }
 
+// MinSecretLength is the shortest secret ImportAccessKey accepts. The
+// secret is the whole of what SigV4 proves, so a short one can be guessed
+// offline from a single signed request; AWS's secrets are 40 characters,
+// and the ones CreateAccessKey makes are too.
+const MinSecretLength = 16
+
+// CheckAccessKeyPair reports whether ImportAccessKey would accept the pair's
+// form: an id of 16-128 letters and digits, a secret of MinSecretLength-128
+// characters. Its errors never quote the secret.
+func CheckAccessKeyPair(id, secret string) error {
+	if !validAccessKeyID(id) {
+		return errors.New("the access key id must be 16-128 letters and digits")
+	}
+	if len(secret) < MinSecretLength || len(secret) > 128 {
+		return fmt.Errorf("the secret access key must be at least %d and at most 128 characters, not %d", MinSecretLength, len(secret))
+	}
+	return nil
+}
+
 // ImportAccessKey stores a given access key pair for the account root (the
-// dev server takes its pair from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY).
-// Importing the same pair again is a no-op; the same id with another secret
-// is an error.
+// dev server takes its pair from TRENT_ROOT_ACCESS_KEY_ID and
+// TRENT_ROOT_SECRET_ACCESS_KEY). Importing the same pair again is a no-op;
+// the same id with another secret is an error.
 func (d *Directory) ImportAccessKey(ctx context.Context, account, id, secret string) error {
-	if !validAccessKeyID(id) || len(secret) < 1 || len(secret) > 128 {
-		return errors.New("access key id must be 16-128 letters and digits and the secret 1-128 characters")
+	if err := CheckAccessKeyPair(id, secret); err != nil {
+		return err
 	}
 	if c, err := d.load(ctx, id); err == nil {
 		if subtle.ConstantTimeCompare(c.Secret, []byte(secret)) != 1 {

@@ -8,6 +8,8 @@ import (
 	"context"
 	"log/slog"
 	"time"
+
+	"github.com/trent-kms/trent/internal/apierr"
 )
 
 // Runner calls Work every Interval until its context ends.
@@ -36,7 +38,7 @@ func (r *Runner) Start(ctx context.Context) <-chan struct{} {
 		defer t.Stop()
 		for {
 			if err := r.Work(ctx); err != nil && ctx.Err() == nil {
-				log.Error("lifecycle jobs", "err", err)
+				log.Error("lifecycle jobs", "err", apierr.ForLog(err))
 			}
 			select {
 			case <-ctx.Done():

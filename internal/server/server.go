@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"time"
@@ -73,7 +74,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			if p == http.ErrAbortHandler {
 				panic(p)
 			}
-			s.log.Error("panic in handler", "request_id", requestID, "panic", p)
+			// The stack is what makes a panic diagnosable; it stays in the
+			// log and the caller sees a bare KMSInternalException.
+			s.log.Error("panic in handler", "request_id", requestID, "panic", p, "stack", string(debug.Stack()))
 			awsproto.WriteError(w, apierr.Internal(errors.New("panic")))
 		}
 	}()
@@ -115,7 +118,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	cred, err := s.verifier.Verify(r, body)
 	if err != nil {
-		awsproto.WriteError(w, err)
+		s.writeError(w, requestID, "", err)
 		return
 	}
 	name, ok := strings.CutPrefix(r.Header.Get("X-Amz-Target"), targetPrefix)
@@ -131,14 +134,20 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	out, err := s.kms.Call(r.Context(), op, req, body)
 	if err != nil {
-		e := apierr.As(err)
-		if e.Code == apierr.KMSInternal {
-			s.log.Error("internal error", "request_id", requestID, "operation", op.Name, "err", err)
-		}
-		awsproto.WriteError(w, e)
+		s.writeError(w, requestID, op.Name, err)
 		return
 	}
 	awsproto.Encode(w, out)
+}
+
+// writeError answers err. An internal error's cause goes to the log, with
+// the request id the caller sees, because the caller gets none of it.
+func (s *Server) writeError(w http.ResponseWriter, requestID, operation string, err error) {
+	e := apierr.As(err)
+	if e.Code == apierr.KMSInternal {
+		s.log.Error("internal error", "request_id", requestID, "operation", operation, "err", apierr.ForLog(err))
+	}
+	awsproto.WriteError(w, e)
 }
 
 func sourceIP(r *http.Request) string {

@@ -10,9 +10,13 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"io"
+	"io/fs"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"testing"
 	"time"
 
@@ -44,10 +48,17 @@ type Option func(*options)
 
 type options struct {
 	dataDir string
+	logger  *slog.Logger
 }
 
+// WithLogger gives the server this logger instead of slog.Default, so a
+// test can read what the server logs.
+func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l } }
+
 // WithDataDir serves an existing (or new) data directory instead of a
-// fresh temporary one.
+// fresh temporary one. An existing directory is made 0700, as Trent
+// refuses to serve one that group or others can reach (t.TempDir's
+// directories follow the umask).
 func WithDataDir(dir string) Option { return func(o *options) { o.dataDir = dir } }
 
 // Start starts a dev-mode server; it stops when the test ends.
@@ -60,8 +71,11 @@ func Start(t testing.TB, opts ...Option) *Env {
 	if o.dataDir == "" {
 		o.dataDir = t.TempDir()
 	}
+	if err := os.Chmod(o.dataDir, 0o700); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("data dir: %v", err)
+	}
 	fake := clock.NewFake(time.Now())
-	a, err := app.Open(context.Background(), app.Config{DataDir: o.dataDir, Dev: true, Clock: fake})
+	a, err := app.Open(context.Background(), app.Config{DataDir: o.dataDir, Dev: true, Clock: fake, Logger: o.logger})
 	if err != nil {
 		t.Fatalf("open trent: %v", err)
 	}

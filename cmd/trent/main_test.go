@@ -1,0 +1,165 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+var (
+	binOnce sync.Once
+	binPath string
+	binErr  error
+)
+
+// trentBinary builds this command once per test run, into a temporary
+// directory TestMain removes, and returns its path. The tests run the binary because what they check — exit status,
+// panics, what is left on disk — is about the process, not a function.
+func trentBinary(t *testing.T) string {
+	t.Helper()
+	binOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "trent-cmd-test-bin-")
+		if err != nil {
+			binErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "trent")
+		out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
+		if err != nil {
+			binErr = errors.New("go build: " + err.Error() + "\n" + string(out))
+		}
+	})
+	if binErr != nil {
+		t.Fatal(binErr)
+	}
+	return binPath
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binPath != "" {
+		os.RemoveAll(filepath.Dir(binPath))
+	}
+	os.Exit(code)
+}
+
+// runTrent runs the binary with TMPDIR pointed at an empty directory of its
+// own and returns its combined output and that directory. A run that is
+// still going after the timeout is killed and fails the test: it started
+// serving instead of refusing its flags.
+func runTrent(t *testing.T, env []string, args ...string) (out string, exitCode int, tmp string) {
+	t.Helper()
+	tmp = t.TempDir()
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, trentBinary(t), args...)
+	cmd.Dir = t.TempDir()
+	cmd.Env = append(os.Environ(), append([]string{"TMPDIR=" + tmp}, env...)...)
+	b, err := cmd.CombinedOutput()
+	if ctx.Err() != nil {
+		t.Fatalf("trent %q was still running after 20s (it started instead of refusing):\n%s", args, b)
+	}
+	var exit *exec.ExitError
+	switch {
+	case errors.As(err, &exit):
+		exitCode = exit.ExitCode()
+	case err != nil:
+		t.Fatalf("run trent %q: %v", args, err)
+	}
+	return string(b), exitCode, tmp
+}
+
+// TestFlagsRefusedBeforeAnythingStarts gives every subcommand a bad flag:
+// the process must exit non-zero with a message naming the flag, without
+// panicking and without leaving anything behind — no dev temp dir, no data
+// dir. Before validation ran first, `--job-interval 0` panicked in the job
+// runner after the listener was up and left trent-dev-* in TMPDIR, and a
+// malformed region or listen address was noticed late or not at all.
+func TestFlagsRefusedBeforeAnythingStarts(t *testing.T) {
+	t.Parallel()
+	keyDir := t.TempDir()
+	for _, tt := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"job interval 0", []string{"serve", "--dev", "--listen", "127.0.0.1:0", "--job-interval", "0"}, "--job-interval"},
+		{"job interval negative", []string{"serve", "--dev", "--listen", "127.0.0.1:0", "--job-interval", "-1m"}, "--job-interval"},
+		{"listen without port", []string{"serve", "--dev", "--listen", "127.0.0.1"}, "--listen"},
+		{"listen port too large", []string{"serve", "--dev", "--listen", "127.0.0.1:99999"}, "--listen"},
+		{"listen port by name", []string{"serve", "--dev", "--listen", "127.0.0.1:http"}, "--listen"},
+		{"listen bad host", []string{"serve", "--dev", "--listen", "bad host:8080"}, "--listen"},
+		{"log level", []string{"serve", "--dev", "--listen", "127.0.0.1:0", "--log-level", "loud"}, "--log-level"},
+		{"dev region", []string{"serve", "--dev", "--listen", "127.0.0.1:0", "--region", "US East"}, "--region"},
+		{"dev region without number", []string{"serve", "--dev", "--listen", "127.0.0.1:0", "--region", "us-east"}, "--region"},
+		{"serve positional", []string{"serve", "--dev", "--listen", "127.0.0.1:0", "extra"}, "unexpected argument"},
+		{"dev seal key file", []string{"serve", "--dev", "--listen", "127.0.0.1:0", "--seal-key-file", filepath.Join(keyDir, "k")}, "--seal-key-file"},
+		{"serve without data dir", []string{"serve", "--listen", "127.0.0.1:0"}, "--data-dir"},
+		{"production region", []string{"serve", "--data-dir", "DATA", "--region", "eu-west-1"}, "--region"},
+		{"init region", []string{"init", "--data-dir", "DATA", "--seal-key-file", filepath.Join(keyDir, "a"), "--region", "us_east_1"}, "--region"},
+		{"init account", []string{"init", "--data-dir", "DATA", "--seal-key-file", filepath.Join(keyDir, "b"), "--account", "12345"}, "--account"},
+		{"init positional", []string{"init", "--data-dir", "DATA", "--seal-key-file", filepath.Join(keyDir, "c"), "extra"}, "unexpected argument"},
+		{"init without data dir", []string{"init", "--seal-key-file", filepath.Join(keyDir, "d")}, "--data-dir"},
+		{"unknown flag", []string{"serve", "--dev", "--jobinterval", "1m"}, "jobinterval"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			// DATA stands for a data dir that must not come into being.
+			data := filepath.Join(t.TempDir(), "data")
+			args := make([]string, len(tt.args))
+			for i, a := range tt.args {
+				args[i] = strings.ReplaceAll(a, "DATA", data)
+			}
+			out, code, tmp := runTrent(t, nil, args...)
+			if code == 0 {
+				t.Fatalf("trent %q exited 0:\n%s", args, out)
+			}
+			if !strings.Contains(out, tt.want) {
+				t.Errorf("trent %q: output does not name %q:\n%s", args, tt.want, out)
+			}
+			if strings.Contains(out, "panic") || strings.Contains(out, "goroutine ") {
+				t.Errorf("trent %q panicked:\n%s", args, out)
+			}
+			if left, _ := os.ReadDir(tmp); len(left) != 0 {
+				t.Errorf("trent %q left %v in TMPDIR", args, left)
+			}
+			if _, err := os.Stat(data); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("trent %q created its data dir (%v)", args, err)
+			}
+		})
+	}
+	if left, _ := os.ReadDir(keyDir); len(left) != 0 {
+		t.Errorf("a refused command created a key file: %v", left)
+	}
+}
+
+// TestInitHardensProcess runs init where memory cannot be locked — a
+// memlock limit it may not lift, without CAP_IPC_LOCK or CAP_SYS_RESOURCE
+// — and checks that it tried (seal.HardenProcess warns, as serve does):
+// init holds the root key and the root access key's secret in memory.
+func TestInitHardensProcess(t *testing.T) {
+	prlimit, err1 := exec.LookPath("prlimit")
+	setpriv, err2 := exec.LookPath("setpriv")
+	if err1 != nil || err2 != nil {
+		t.Skip("needs prlimit and setpriv (util-linux)")
+	}
+	dir := t.TempDir()
+	cmd := exec.Command(prlimit, "--memlock=65536:65536", setpriv, "--bounding-set", "-ipc_lock,-sys_resource",
+		trentBinary(t), "init", "--data-dir", filepath.Join(dir, "data"), "--seal-key-file", filepath.Join(dir, "seal.key"))
+	out, err := cmd.CombinedOutput()
+	if strings.Contains(string(out), "setpriv:") || strings.Contains(string(out), "prlimit:") {
+		t.Skipf("cannot drop capabilities or set limits here: %s", out)
+	}
+	if err != nil {
+		t.Fatalf("trent init: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "could not fully protect key material in memory") {
+		t.Fatalf("init under an unliftable memlock limit did not try to lock memory:\n%s", out)
+	}
+}
