@@ -1,6 +1,7 @@
 package sigv4
 
 import (
+	"io"
 	"net/http"
 	"net/url"
 	"slices"
@@ -10,14 +11,47 @@ import (
 	"github.com/trent-kms/trent/internal/apierr"
 )
 
-// appendCanonicalRequest appends the SigV4 canonical request for r to buf:
+// maxCanonicalRequest bounds the canonical request Verify hashes before it
+// compares the signature. With SignedHeaders strictly ascending (each header
+// once) the canonical request is at most the request line URI-encoded (three
+// bytes a byte at most) plus the headers, so nothing that fits the 64 KiB
+// header limit of server.HTTPServer reaches this; it keeps the cost bounded
+// behind any other server too.
+const maxCanonicalRequest = 256 << 10
+
+// flushAt is how much of the canonical request is buffered before it is
+// written to the hash: the request is hashed as a stream, so the buffer
+// holds at most this much plus one element (a header line, the URI).
+const flushAt = 4 << 10
+
+// writeCanonicalRequest writes the SigV4 canonical request for r to w, a
+// writer that cannot fail (a SHA-256 hash; a bytes.Buffer in tests):
 //
 //	method \n canonical URI \n canonical query \n canonical headers \n signed headers \n payload hash
 //
-// signedHeaders is the raw list from the Authorization header, in the order
-// the client gave it. The common case (POST /, no query, headers whose names
-// are short) does not allocate.
-func appendCanonicalRequest(buf []byte, r *http.Request, signedHeaders string, payloadHash []byte) ([]byte, *apierr.Error) {
+// signedHeaders is the raw list from the Authorization header, checked by
+// checkSignedHeaders. buf is scratch space, returned for reuse. The common
+// case (POST /, no query, headers whose names are short) does not allocate.
+func writeCanonicalRequest(w io.Writer, buf []byte, r *http.Request, signedHeaders string, payloadHash []byte) ([]byte, *apierr.Error) {
+	written := 0
+	// flush writes buf out once it is long enough, and reports whether the
+	// canonical request is still within maxCanonicalRequest.
+	flush := func(force bool) bool {
+		if written+len(buf) > maxCanonicalRequest {
+			return false
+		}
+		if force || len(buf) >= flushAt {
+			w.Write(buf)
+			written += len(buf)
+			buf = buf[:0]
+		}
+		return true
+	}
+	tooLong := func() *apierr.Error {
+		return apierr.New(apierr.IncompleteSignature,
+			"The canonical request for this request is longer than %d bytes.", maxCanonicalRequest)
+	}
+
 	buf = append(buf, r.Method...)
 	buf = append(buf, '\n')
 	buf = appendCanonicalURI(buf, r.URL)
@@ -26,6 +60,9 @@ func appendCanonicalRequest(buf []byte, r *http.Request, signedHeaders string, p
 		buf = appendCanonicalQuery(buf, r.URL.Query())
 	}
 	buf = append(buf, '\n')
+	if !flush(false) {
+		return buf, tooLong()
+	}
 
 	for list := signedHeaders; list != ""; {
 		var name string
@@ -39,11 +76,17 @@ func appendCanonicalRequest(buf []byte, r *http.Request, signedHeaders string, p
 				"The request has no '%s' header, but it is listed in 'SignedHeaders'.", echo(name))
 		}
 		buf = append(buf, '\n')
+		if !flush(false) {
+			return buf, tooLong()
+		}
 	}
 	buf = append(buf, '\n')
 	buf = appendLower(buf, signedHeaders)
 	buf = append(buf, '\n')
 	buf = append(buf, payloadHash...)
+	if !flush(true) {
+		return buf, tooLong()
+	}
 	return buf, nil
 }
 

@@ -23,6 +23,12 @@ var authorizationSeeds = []string{
 	"AWS4-HMAC-SHA256 Credential=a/b/c/d/e/f, SignedHeaders=host;;x, Signature=0",
 	"AWS4-HMAC-SHA256 Credential=a/b/c/d/e//, SignedHeaders=, Signature=0, Signature=1",
 	"AWS4-HMAC-SHA256 Credential=a=b/c/d/e/f, SignedHeaders=host;, Signature==",
+	"AWS4-HMAC-SHA256 Credential=a/b/c/d/e, SignedHeaders=host;host;x-amz-date, Signature=0",
+	"AWS4-HMAC-SHA256 Credential=a/b/c/d/e, SignedHeaders=x-amz-date;host, Signature=0",
+	"AWS4-HMAC-SHA256 Credential=a/b/c/d/e, SignedHeaders=Host;x-amz-date, Signature=0",
+	"AWS4-HMAC-SHA256 Credential=a/b/c/d/e, SignedHeaders=host;x:y;x-amz-date, Signature=0",
+	"AWS4-HMAC-SHA256 Credential=a/b/c/d/e, SignedHeaders=!#$%&'*+-.^_`|~;0;a, Signature=0",
+	"AWS4-HMAC-SHA256 Credential=a/b/c/d/e, SignedHeaders=" + strings.Repeat("a;", 70) + "host, Signature=0",
 	"AWS4-HMAC-SHA256",
 	"AWS4-HMAC-SHA512 Credential=x",
 	"Bearer eyJhbGciOiJIUzI1NiJ9",
@@ -107,9 +113,17 @@ func FuzzParseAuthorization(f *testing.F) {
 				t.Fatalf("parsed %+v: scope element %q holds a separator", a, s)
 			}
 		}
-		for _, s := range a.SignedHeaders {
-			if s == "" || strings.ContainsAny(s, ";,") {
+		// SignedHeaders is as SigV4 builds it: lowercase header names, each
+		// once, ascending, and not too many.
+		if len(a.SignedHeaders) > maxSignedHeaders {
+			t.Fatalf("parsed %d signed headers", len(a.SignedHeaders))
+		}
+		for i, s := range a.SignedHeaders {
+			if s == "" || strings.ContainsAny(s, ";, :") || strings.ToLower(s) != s {
 				t.Fatalf("parsed %+v: bad signed header %q", a, s)
+			}
+			if i > 0 && a.SignedHeaders[i-1] >= s {
+				t.Fatalf("parsed %+v: signed headers not strictly ascending at %q", a, s)
 			}
 		}
 		// What parsed must print and parse back to the same thing.

@@ -183,12 +183,13 @@ func (v *Verifier) verify(r *http.Request, body []byte) (*Credential, *apierr.Er
 	// UNSIGNED-PAYLOAD is never honoured: the real body hash goes into the
 	// canonical request, so a request signed over "UNSIGNED-PAYLOAD" fails.
 
-	buf, cerr := appendCanonicalRequest(s.buf[:0], r, a.signedHeaders, payloadHash)
+	s.h.Reset()
+	buf, cerr := writeCanonicalRequest(s.h, s.buf[:0], r, a.signedHeaders, payloadHash)
 	if cerr != nil {
 		s.buf = buf
 		return nil, cerr
 	}
-	crHash := sha256.Sum256(buf)
+	crHash := s.h.Sum(s.sum[:0])
 
 	// String to sign.
 	buf = buf[:0]
@@ -208,7 +209,7 @@ func (v *Verifier) verify(r *http.Request, body []byte) (*Credential, *apierr.Er
 	buf = append(buf, '/')
 	buf = append(buf, Terminator...)
 	buf = append(buf, '\n')
-	buf = hex.AppendEncode(buf, crHash[:])
+	buf = hex.AppendEncode(buf, crHash)
 
 	mac := sk.pool.Get().(hash.Hash)
 	mac.Reset()
@@ -352,11 +353,15 @@ func unhex(c byte) (byte, bool) {
 	return 0, false
 }
 
-// scratch is a per-request buffer for the canonical request and the string
-// to sign, pooled so that Verify does not allocate them.
-type scratch struct{ buf []byte }
+// scratch is per-request space for hashing the canonical request and
+// building the string to sign, pooled so that Verify does not allocate it.
+type scratch struct {
+	buf []byte
+	h   hash.Hash // SHA-256, for the canonical request
+	sum [sha256.Size]byte
+}
 
-var scratchPool = sync.Pool{New: func() any { return &scratch{buf: make([]byte, 0, 1024)} }}
+var scratchPool = sync.Pool{New: func() any { return &scratch{buf: make([]byte, 0, 1024), h: sha256.New()} }}
 
 func getScratch() *scratch { return scratchPool.Get().(*scratch) }
 

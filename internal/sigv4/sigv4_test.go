@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -720,11 +721,85 @@ func TestCanonicalRequestMatchesSDK(t *testing.T) {
 		t.Fatal(err)
 	}
 	ph := hashHex(testBody)
-	got, aerr := appendCanonicalRequest(nil, r, strings.Join(a.SignedHeaders, ";"), []byte(ph))
-	if aerr != nil {
+	var got bytes.Buffer
+	if _, aerr := writeCanonicalRequest(&got, nil, r, strings.Join(a.SignedHeaders, ";"), []byte(ph)); aerr != nil {
 		t.Fatal(aerr)
 	}
-	if !strings.Contains(logged.String(), string(got)) {
-		t.Fatalf("canonical request\n%s\nnot in the SDK's signing log\n%s", got, logged.String())
+	if !strings.Contains(logged.String(), got.String()) {
+		t.Fatalf("canonical request\n%s\nnot in the SDK's signing log\n%s", got.String(), logged.String())
+	}
+}
+
+// A request that is not signed by a known secret must cost little more than
+// its own size to refuse: these requests carry a valid access key id and a
+// garbage signature, so all of Verify's work before the comparison is done.
+// The first made Verify build a canonical request of 128 MB.
+func TestVerifyPreAuthCostIsBounded(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation counts are meaningless under the race detector")
+	}
+	big := strings.Repeat("x", 32000)
+	repeated := strings.Repeat("a;", 4000) + "content-type;host;x-amz-date;x-amz-target"
+	var distinct []string
+	for i := range 10 {
+		distinct = append(distinct, fmt.Sprintf("x-b%d", i))
+	}
+	tests := []struct {
+		name          string
+		signedHeaders string
+		setup         func(r *http.Request)
+		code          string
+		prefix        string
+	}{
+		{
+			name: "one header named 4000 times", signedHeaders: repeated,
+			setup:  func(r *http.Request) { r.Header.Set("A", big) },
+			code:   apierr.IncompleteSignature,
+			prefix: "'SignedHeaders' must name each header once, in lowercase and in ascending order, got 'a;a;a;",
+		},
+		{
+			name: "one header named in many cases", signedHeaders: "A;a;content-type;host;x-amz-date;x-amz-target",
+			setup:  func(r *http.Request) { r.Header.Set("A", big) },
+			code:   apierr.IncompleteSignature,
+			prefix: "'SignedHeaders' must name each header once, in lowercase and in ascending order, got 'A;a;",
+		},
+		{
+			name: "canonical request over the cap", signedHeaders: "content-type;host;x-amz-date;x-amz-target;" + strings.Join(distinct, ";"),
+			setup: func(r *http.Request) {
+				for _, h := range distinct {
+					r.Header.Set(h, big)
+				}
+			},
+			code:   apierr.IncompleteSignature,
+			prefix: "The canonical request for this request is longer than 262144 bytes.",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := httptest.NewRequest(http.MethodPost, "https://"+testHost+"/", nil)
+			r.Header.Set("Content-Type", "application/x-amz-json-1.1")
+			r.Header.Set("X-Amz-Target", "TrentService.Encrypt")
+			r.Header.Set("X-Amz-Date", t0.Format(timeFormat))
+			r.Header.Set("Authorization", "AWS4-HMAC-SHA256 Credential="+testAKID+"/20190430/us-east-1/kms/aws4_request, SignedHeaders="+
+				tt.signedHeaders+", Signature="+strings.Repeat("0", 64))
+			tt.setup(r)
+			v := newVerifier(t0)
+			body := []byte(testBody)
+
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			_, err := v.Verify(r, body)
+			runtime.ReadMemStats(&after)
+
+			if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 1<<20 {
+				t.Errorf("Verify allocated %d bytes to refuse the request", alloc)
+			}
+			if !apierr.Is(err, tt.code) {
+				t.Fatalf("Verify = %v, want %s", err, tt.code)
+			}
+			if m := apierr.As(err).Message; !strings.HasPrefix(m, tt.prefix) {
+				t.Fatalf("message = %.200q\n   want prefix %q", m, tt.prefix)
+			}
+		})
 	}
 }
