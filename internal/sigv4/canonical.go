@@ -57,7 +57,11 @@ func writeCanonicalRequest(w io.Writer, buf []byte, r *http.Request, signedHeade
 	buf = appendCanonicalURI(buf, r.URL)
 	buf = append(buf, '\n')
 	if r.URL != nil && r.URL.RawQuery != "" {
-		buf = appendCanonicalQuery(buf, r.URL.Query())
+		var ok bool
+		if buf, ok = appendCanonicalQuery(buf, r.URL.RawQuery); !ok {
+			return buf, apierr.New(apierr.IncompleteSignature,
+				"The query string is malformed and cannot be signed: '%s'.", echo(r.URL.RawQuery))
+		}
 	}
 	buf = append(buf, '\n')
 	if !flush(false) {
@@ -197,17 +201,43 @@ func appendCanonicalURI(buf []byte, u *url.URL) []byte {
 	return buf
 }
 
-// appendCanonicalQuery appends the canonical query string: each name and
-// value URI-encoded, the pairs sorted by encoded name and then value. Only
-// requests with a query string come here; it allocates.
-func appendCanonicalQuery(buf []byte, q url.Values) []byte {
+// maxQueryParams bounds the pairs of a query string Verify canonicalizes
+// (and sorts) before it checks the signature. AWS Query-protocol requests
+// carry a few dozen at most.
+const maxQueryParams = 1000
+
+// appendCanonicalQuery appends the canonical form of the raw query string:
+// each name and value decoded, then URI-encoded, the pairs sorted by encoded
+// name and then value. It reports false for a query that does not parse as
+// net/url parses it (a bad percent-escape, a semicolon) or that has more than
+// maxQueryParams pairs: url.Values would silently drop such pairs, so what is
+// signed and what a handler reads could differ. Only requests with a query
+// string come here; it allocates.
+func appendCanonicalQuery(buf []byte, raw string) ([]byte, bool) {
+	if strings.Count(raw, "&") >= maxQueryParams {
+		return buf, false
+	}
 	type pair struct{ k, v string }
-	pairs := make([]pair, 0, len(q))
-	for k, vs := range q {
-		ek := uriEncode(k)
-		for _, v := range vs {
-			pairs = append(pairs, pair{ek, uriEncode(v)})
+	var pairs []pair
+	for raw != "" {
+		var kv string
+		kv, raw, _ = strings.Cut(raw, "&")
+		if kv == "" {
+			continue // "a=1&&b=2": net/url skips empty pairs, so nothing is lost
 		}
+		if strings.Contains(kv, ";") {
+			return buf, false
+		}
+		k, v, _ := strings.Cut(kv, "=")
+		k, err := url.QueryUnescape(k)
+		if err != nil {
+			return buf, false
+		}
+		v, err = url.QueryUnescape(v)
+		if err != nil {
+			return buf, false
+		}
+		pairs = append(pairs, pair{uriEncode(k), uriEncode(v)})
 	}
 	slices.SortFunc(pairs, func(a, b pair) int {
 		if c := strings.Compare(a.k, b.k); c != 0 {
@@ -223,7 +253,7 @@ func appendCanonicalQuery(buf []byte, q url.Values) []byte {
 		buf = append(buf, '=')
 		buf = append(buf, p.v...)
 	}
-	return buf
+	return buf, true
 }
 
 func uriEncode(s string) string {

@@ -1,10 +1,13 @@
 package sigv4
 
 import (
+	"cmp"
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -70,6 +73,21 @@ func TestFuzzSeedCorpora(t *testing.T) {
 	}
 	if parsed == 0 || rejected == 0 {
 		t.Fatalf("seeds: %d parse, %d are rejected; want some of each", parsed, rejected)
+	}
+
+	if len(querySeeds) == 0 {
+		t.Fatal("FuzzCanonicalQuery has no seeds")
+	}
+	var good, bad int
+	for _, q := range querySeeds {
+		if _, ok := appendCanonicalQuery(nil, q); ok {
+			good++
+		} else {
+			bad++
+		}
+	}
+	if good == 0 || bad == 0 {
+		t.Fatalf("query seeds: %d canonicalize, %d are refused; want some of each", good, bad)
 	}
 
 	seeds := verifySeeds(t)
@@ -188,6 +206,67 @@ func FuzzVerify(f *testing.F) {
 		}
 		if strings.Contains(ae.Message, testSecret) {
 			t.Fatalf("message holds the secret: %q", ae.Message)
+		}
+	})
+}
+
+// querySeeds is the seed corpus of FuzzCanonicalQuery.
+var querySeeds = []string{
+	"",
+	"a=1",
+	"Param2=value2&Param1=value1",
+	"b=2&a=1&a=0&c=x%20y&d=%2F&e=",
+	"b=x+y&&a=%7E&c",
+	"=x&a==b&%41=%c3%bc",
+	"X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Signature=00",
+	"%zz",
+	"%zz;evil=1",
+	"a=1;b=2",
+	"evil=%4",
+	"a=%",
+	"a-=1&a=2",
+	strings.Repeat("a&", maxQueryParams) + "a",
+}
+
+// FuzzCanonicalQuery checks the raw-query canonicalization against net/url,
+// an independent parser: a query it accepts must parse without error and
+// hold the same pairs; a query it refuses must be one net/url cannot parse
+// whole (or one with more than maxQueryParams pairs).
+func FuzzCanonicalQuery(f *testing.F) {
+	for _, q := range querySeeds {
+		f.Add(q)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		got, ok := appendCanonicalQuery(nil, raw)
+		vals, err := url.ParseQuery(raw)
+		if !ok {
+			if err == nil && strings.Count(raw, "&") < maxQueryParams {
+				t.Fatalf("%q refused, but net/url parses it to %v", raw, vals)
+			}
+			return
+		}
+		if err != nil {
+			t.Fatalf("%q canonicalized to %q, but net/url fails: %v", raw, got, err)
+		}
+		// SigV4 sorts by encoded name, then by encoded value.
+		var pairs [][2]string
+		for k, vs := range vals {
+			for _, v := range vs {
+				pairs = append(pairs, [2]string{uriEncode(k), uriEncode(v)})
+			}
+		}
+		slices.SortFunc(pairs, func(a, b [2]string) int {
+			return cmp.Or(strings.Compare(a[0], b[0]), strings.Compare(a[1], b[1]))
+		})
+		var want strings.Builder
+		for i, p := range pairs {
+			if i > 0 {
+				want.WriteByte('&')
+			}
+			want.WriteString(p[0] + "=" + p[1])
+		}
+		if string(got) != want.String() {
+			t.Fatalf("%q canonicalized to %q; net/url's pairs give %q", raw, got, want.String())
 		}
 	})
 }

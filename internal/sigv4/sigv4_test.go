@@ -145,6 +145,8 @@ func TestVerifyAcceptsSDKSignatures(t *testing.T) {
 			name: "unsigned header changed", url: "https://" + testHost + "/", body: testBody,
 			after: func(r *http.Request) { r.Header.Set("User-Agent", "something else") },
 		},
+		{name: "query with plus and empty pairs", url: "https://" + testHost + "/?b=x+y&&a=%7E&c", body: testBody},
+		{name: "query with repeated names", url: "https://" + testHost + "/?a=2&a=1&a=10", body: testBody},
 		{name: "clock 5 min ahead", url: "https://" + testHost + "/", body: testBody, now: t0.Add(5 * time.Minute)},
 		{name: "clock 5 min behind", url: "https://" + testHost + "/", body: testBody, now: t0.Add(-5 * time.Minute)},
 	}
@@ -450,6 +452,33 @@ func TestVerifyRejects(t *testing.T) {
 			before: func(r *http.Request) { r.Header.Set("X-Amz-Content-Sha256", "UNSIGNED-PAYLOAD") },
 			opts:   func(o *signOpts) { o.payloadHash = "UNSIGNED-PAYLOAD" },
 			code:   invalid, msg: msgMismatch,
+		},
+		// A query string that does not parse must not be left out of the
+		// signature: these were signed without one and it was added after.
+		{
+			name:  "query with a bad escape",
+			after: func(r *http.Request) { r.URL.RawQuery = "%zz" },
+			code:  incomplete, msg: "The query string is malformed and cannot be signed: '%zz'.",
+		},
+		{
+			name:  "query with a semicolon",
+			after: func(r *http.Request) { r.URL.RawQuery = "%zz;evil=1" },
+			code:  incomplete, msg: "The query string is malformed and cannot be signed: '%zz;evil=1'.",
+		},
+		{
+			name:  "query with a semicolon only",
+			after: func(r *http.Request) { r.URL.RawQuery = "a=1;evil=1" },
+			code:  incomplete, msg: "The query string is malformed and cannot be signed: 'a=1;evil=1'.",
+		},
+		{
+			name:  "query with a truncated escape",
+			after: func(r *http.Request) { r.URL.RawQuery = "evil=%4" },
+			code:  incomplete, msg: "The query string is malformed and cannot be signed: 'evil=%4'.",
+		},
+		{
+			name:  "query with too many parameters",
+			after: func(r *http.Request) { r.URL.RawQuery = strings.Repeat("a&", 10000) + "a" },
+			code:  incomplete, prefix: "The query string is malformed and cannot be signed: 'a&a&a&",
 		},
 		{
 			name:   "signed header missing",
