@@ -137,6 +137,9 @@ func (v *Verifier) verify(r *http.Request, body []byte) (*Credential, *apierr.Er
 		}
 		return nil, apierr.New(apierr.InvalidSignature, "'X-Amz-Date' must be a 'SignedHeader' in the AWS Authorization.")
 	}
+	if name := unsignedHeader(r.Header, a.signedHeaders); name != "" {
+		return nil, apierr.New(apierr.InvalidSignature, "'%s' must be a 'SignedHeader' in the AWS Authorization.", echo(name))
+	}
 
 	// Credential scope. AWS reports every mismatch at once.
 	var dateBuf [8]byte
@@ -276,6 +279,36 @@ func (v *Verifier) scopeError(a authParts, reqDate string, t time.Time) *apierr.
 			echo(a.date) + "' != '" + reqDate + "', from '" + t.Format(timeFormat) + "'.")
 	}
 	return &apierr.Error{Code: apierr.InvalidSignature, Message: b.String()}
+}
+
+// unsignedHeader returns the first (in byte order) header of h that must be
+// signed but is not in the SignedHeaders list, or "". X-Amz-Target names the
+// operation and Content-Type how the body is read, so a signature that left
+// either out could be replayed as another operation; every other x-amz-*
+// header is AWS's own and read by someone, and the AWS SDKs and CLI sign all
+// of them (aws-sdk-go-v2 and botocore sign every header but a short ignore
+// list: Authorization, User-Agent, Expect, Transfer-Encoding,
+// X-Amzn-Trace-Id and hop-by-hop headers). x-amzn-* headers such as
+// X-Amzn-Trace-Id are added by proxies and tracers after signing, and are
+// not x-amz-* headers.
+func unsignedHeader(h http.Header, signed string) string {
+	first := ""
+	for name := range h {
+		if !mustBeSigned(name) || hasSignedHeader(signed, name) {
+			continue
+		}
+		if first == "" || name < first {
+			first = name
+		}
+	}
+	return first
+}
+
+// mustBeSigned reports whether the named header must be signed when sent:
+// Content-Type and every x-amz-* header, X-Amz-Target among them.
+func mustBeSigned(name string) bool {
+	const amz = "x-amz-"
+	return strings.EqualFold(name, "content-type") || len(name) >= len(amz) && strings.EqualFold(name[:len(amz)], amz)
 }
 
 // hasSignedHeader reports whether the semicolon-separated list names name,

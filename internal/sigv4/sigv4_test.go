@@ -145,6 +145,20 @@ func TestVerifyAcceptsSDKSignatures(t *testing.T) {
 			name: "unsigned header changed", url: "https://" + testHost + "/", body: testBody,
 			after: func(r *http.Request) { r.Header.Set("User-Agent", "something else") },
 		},
+		{
+			// Headers the SDKs never sign, added after signing.
+			name: "headers added after signing", url: "https://" + testHost + "/", body: testBody,
+			after: func(r *http.Request) {
+				r.Header.Set("X-Amzn-Trace-Id", "Root=1-5759e988-bd862e3fe1be46a994272793")
+				r.Header.Set("Expect", "100-continue")
+				r.Header.Set("Amz-Sdk-Invocation-Id", "0b6b5cd0-1f0e-4a8a-9b8d-3a5f2f3f4e5d")
+				r.Header.Set("Accept-Encoding", "gzip")
+			},
+		},
+		{
+			name: "other x-amz header signed", url: "https://" + testHost + "/", body: testBody,
+			before: func(r *http.Request) { r.Header.Set("X-Amz-Meta-Note", "signed") },
+		},
 		{name: "query with plus and empty pairs", url: "https://" + testHost + "/?b=x+y&&a=%7E&c", body: testBody},
 		{name: "query with repeated names", url: "https://" + testHost + "/?a=2&a=1&a=10", body: testBody},
 		{name: "clock 5 min ahead", url: "https://" + testHost + "/", body: testBody, now: t0.Add(5 * time.Minute)},
@@ -452,6 +466,40 @@ func TestVerifyRejects(t *testing.T) {
 			before: func(r *http.Request) { r.Header.Set("X-Amz-Content-Sha256", "UNSIGNED-PAYLOAD") },
 			opts:   func(o *signOpts) { o.payloadHash = "UNSIGNED-PAYLOAD" },
 			code:   invalid, msg: msgMismatch,
+		},
+		// A header that picks the operation or is AWS's own must be signed:
+		// these requests were signed without it and it was added afterwards,
+		// so the signature itself is valid.
+		{
+			name:   "target not signed",
+			before: func(r *http.Request) { r.Header.Del("X-Amz-Target") },
+			after:  func(r *http.Request) { r.Header.Set("X-Amz-Target", "TrentService.ScheduleKeyDeletion") },
+			code:   invalid, msg: "'X-Amz-Target' must be a 'SignedHeader' in the AWS Authorization.",
+		},
+		{
+			name:   "content type not signed",
+			before: func(r *http.Request) { r.Header.Del("Content-Type") },
+			after:  func(r *http.Request) { r.Header.Set("Content-Type", "application/x-amz-json-1.0") },
+			code:   invalid, msg: "'Content-Type' must be a 'SignedHeader' in the AWS Authorization.",
+		},
+		{
+			name:  "x-amz header not signed",
+			after: func(r *http.Request) { r.Header.Set("X-Amz-Content-Sha256", hashHex(testBody)) },
+			code:  invalid, msg: "'X-Amz-Content-Sha256' must be a 'SignedHeader' in the AWS Authorization.",
+		},
+		{
+			name: "first of several unsigned headers named",
+			after: func(r *http.Request) {
+				r.Header.Set("X-Amz-Zz", "1")
+				r.Header.Set("X-Amz-Aa", "1")
+				r.Header.Set("X-Amz-Mm", "1")
+			},
+			code: invalid, msg: "'X-Amz-Aa' must be a 'SignedHeader' in the AWS Authorization.",
+		},
+		{
+			name:  "security token not signed",
+			after: func(r *http.Request) { r.Header.Set("X-Amz-Security-Token", "FwoGZXIvYXdzEXAMPLE") },
+			code:  invalid, msg: "'X-Amz-Security-Token' must be a 'SignedHeader' in the AWS Authorization.",
 		},
 		// A query string that does not parse must not be left out of the
 		// signature: these were signed without one and it was added after.
