@@ -80,12 +80,13 @@ func Sign(req *http.Request, body []byte, accessKeyID string, secret []byte, reg
 	var payloadHash [2 * sha256.Size]byte
 	sum := sha256.Sum256(body)
 	hex.Encode(payloadHash[:], sum[:])
-	buf, cerr := appendCanonicalRequest(s.buf[:0], req, signedHeaders, payloadHash[:])
+	s.h.Reset()
+	buf, cerr := writeCanonicalRequest(s.h, s.buf[:0], req, signedHeaders, payloadHash[:])
 	if cerr != nil {
 		s.buf = buf
 		return errors.New("sigv4: sign: " + cerr.Message)
 	}
-	crHash := sha256.Sum256(buf)
+	crHash := s.h.Sum(s.sum[:0])
 
 	// String to sign, as Verify builds it.
 	buf = buf[:0]
@@ -95,7 +96,7 @@ func Sign(req *http.Request, body []byte, accessKeyID string, secret []byte, reg
 	buf = append(buf, '\n')
 	buf = appendScope(buf, date, region, service)
 	buf = append(buf, '\n')
-	buf = hex.AppendEncode(buf, crHash[:])
+	buf = hex.AppendEncode(buf, crHash)
 
 	mac := sk.pool.Get().(hash.Hash)
 	mac.Reset()

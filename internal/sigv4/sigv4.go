@@ -137,6 +137,9 @@ func (v *Verifier) verify(r *http.Request, body []byte) (*Credential, *apierr.Er
 		}
 		return nil, apierr.New(apierr.InvalidSignature, "'X-Amz-Date' must be a 'SignedHeader' in the AWS Authorization.")
 	}
+	if name := unsignedHeader(r.Header, a.signedHeaders); name != "" {
+		return nil, apierr.New(apierr.InvalidSignature, "'%s' must be a 'SignedHeader' in the AWS Authorization.", echo(name))
+	}
 
 	// Credential scope. AWS reports every mismatch at once.
 	var dateBuf [8]byte
@@ -183,12 +186,13 @@ func (v *Verifier) verify(r *http.Request, body []byte) (*Credential, *apierr.Er
 	// UNSIGNED-PAYLOAD is never honoured: the real body hash goes into the
 	// canonical request, so a request signed over "UNSIGNED-PAYLOAD" fails.
 
-	buf, cerr := appendCanonicalRequest(s.buf[:0], r, a.signedHeaders, payloadHash)
+	s.h.Reset()
+	buf, cerr := writeCanonicalRequest(s.h, s.buf[:0], r, a.signedHeaders, payloadHash)
 	if cerr != nil {
 		s.buf = buf
 		return nil, cerr
 	}
-	crHash := sha256.Sum256(buf)
+	crHash := s.h.Sum(s.sum[:0])
 
 	// String to sign.
 	buf = buf[:0]
@@ -208,7 +212,7 @@ func (v *Verifier) verify(r *http.Request, body []byte) (*Credential, *apierr.Er
 	buf = append(buf, '/')
 	buf = append(buf, Terminator...)
 	buf = append(buf, '\n')
-	buf = hex.AppendEncode(buf, crHash[:])
+	buf = hex.AppendEncode(buf, crHash)
 
 	mac := sk.pool.Get().(hash.Hash)
 	mac.Reset()
@@ -275,6 +279,36 @@ func (v *Verifier) scopeError(a authParts, reqDate string, t time.Time) *apierr.
 			echo(a.date) + "' != '" + reqDate + "', from '" + t.Format(timeFormat) + "'.")
 	}
 	return &apierr.Error{Code: apierr.InvalidSignature, Message: b.String()}
+}
+
+// unsignedHeader returns the first (in byte order) header of h that must be
+// signed but is not in the SignedHeaders list, or "". X-Amz-Target names the
+// operation and Content-Type how the body is read, so a signature that left
+// either out could be replayed as another operation; every other x-amz-*
+// header is AWS's own and read by someone, and the AWS SDKs and CLI sign all
+// of them (aws-sdk-go-v2 and botocore sign every header but a short ignore
+// list: Authorization, User-Agent, Expect, Transfer-Encoding,
+// X-Amzn-Trace-Id and hop-by-hop headers). x-amzn-* headers such as
+// X-Amzn-Trace-Id are added by proxies and tracers after signing, and are
+// not x-amz-* headers.
+func unsignedHeader(h http.Header, signed string) string {
+	first := ""
+	for name := range h {
+		if !mustBeSigned(name) || hasSignedHeader(signed, name) {
+			continue
+		}
+		if first == "" || name < first {
+			first = name
+		}
+	}
+	return first
+}
+
+// mustBeSigned reports whether the named header must be signed when sent:
+// Content-Type and every x-amz-* header, X-Amz-Target among them.
+func mustBeSigned(name string) bool {
+	const amz = "x-amz-"
+	return strings.EqualFold(name, "content-type") || len(name) >= len(amz) && strings.EqualFold(name[:len(amz)], amz)
 }
 
 // hasSignedHeader reports whether the semicolon-separated list names name,
@@ -352,11 +386,15 @@ func unhex(c byte) (byte, bool) {
 	return 0, false
 }
 
-// scratch is a per-request buffer for the canonical request and the string
-// to sign, pooled so that Verify does not allocate them.
-type scratch struct{ buf []byte }
+// scratch is per-request space for hashing the canonical request and
+// building the string to sign, pooled so that Verify does not allocate it.
+type scratch struct {
+	buf []byte
+	h   hash.Hash // SHA-256, for the canonical request
+	sum [sha256.Size]byte
+}
 
-var scratchPool = sync.Pool{New: func() any { return &scratch{buf: make([]byte, 0, 1024)} }}
+var scratchPool = sync.Pool{New: func() any { return &scratch{buf: make([]byte, 0, 1024), h: sha256.New()} }}
 
 func getScratch() *scratch { return scratchPool.Get().(*scratch) }
 
