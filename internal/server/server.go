@@ -19,8 +19,10 @@ import (
 
 	"github.com/trent-kms/trent/internal/apierr"
 	"github.com/trent-kms/trent/internal/awsproto"
+	"github.com/trent-kms/trent/internal/identity"
 	"github.com/trent-kms/trent/internal/ids"
 	"github.com/trent-kms/trent/internal/kms"
+	"github.com/trent-kms/trent/internal/policy"
 	"github.com/trent-kms/trent/internal/sigv4"
 )
 
@@ -128,9 +130,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	req := &kms.Request{
-		Caller:    kms.Caller{Account: cred.Account, PrincipalARN: cred.PrincipalARN, AccessKeyID: cred.AccessKeyID},
-		RequestID: requestID,
-		SourceIP:  sourceIP(r),
+		Caller:          callerOf(cred),
+		Region:          s.verifier.Region,
+		RequestID:       requestID,
+		SourceIP:        sourceIP(r),
+		SecureTransport: r.TLS != nil,
 	}
 	out, err := s.kms.Call(r.Context(), op, req, body)
 	if err != nil {
@@ -148,6 +152,19 @@ func (s *Server) writeError(w http.ResponseWriter, requestID, operation string, 
 		s.log.Error("internal error", "request_id", requestID, "operation", operation, "err", apierr.ForLog(err))
 	}
 	awsproto.WriteError(w, e)
+}
+
+// callerOf describes a credential's principal to authorization: an account
+// root, or an IAM user named by its ARN. (Stand-in until the identity
+// directory hands the verifier an identity.Caller of its own.)
+func callerOf(c *sigv4.Credential) *identity.Caller {
+	p := policy.Principal{ARN: c.PrincipalARN, Account: c.Account, Type: policy.PrincipalRoot, UserID: c.Account}
+	if _, rest, ok := strings.Cut(c.PrincipalARN, ":user/"); ok {
+		p.Type = policy.PrincipalIAMUser
+		p.Username = rest[strings.LastIndexByte(rest, '/')+1:]
+		p.UserID = ""
+	}
+	return &identity.Caller{Principal: p, AccessKeyID: c.AccessKeyID}
 }
 
 func sourceIP(r *http.Request) string {
