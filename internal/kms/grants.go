@@ -480,12 +480,12 @@ func (s *Service) createGrant(ctx context.Context, r *Request, in *awsproto.Crea
 	if in.Name != nil {
 		g.Name = *in.Name
 	}
-	stored, err := s.store.CreateGrant(ctx, g, maxGrantsPerKey)
+	stored, err := s.store.CreateGrant(ctx, g, s.maxGrants)
 	switch {
 	case errors.Is(err, store.ErrExists) && stored.GrantID != "":
 		// A retry of a named grant: the grant it made, with a new token.
 	case errors.Is(err, store.ErrLimit):
-		return nil, apierr.New(apierr.LimitExceeded, "The number of grants for %s exceeds the limit of %d.", e.arn, maxGrantsPerKey)
+		return nil, apierr.New(apierr.LimitExceeded, "The number of grants for %s exceeds the limit of %d.", e.arn, s.maxGrants)
 	case errors.Is(err, store.ErrNotFound):
 		return nil, keyNotFound(e.arn) // deleted since it was resolved
 	case err != nil:

@@ -204,6 +204,9 @@ func (a *access) requestTags(tags []awsproto.Tag) {
 	a.req.Context.SetMulti(condTagKeys, keys)
 }
 
+// authEncrypt is Encrypt's access step, named for BenchmarkAuthorizeEncrypt.
+var authEncrypt = keyAuth(keyed[awsproto.EncryptInput]{id: encryptKeyID, flags: crypto, cross: true, grant: opEncrypt, ec: encryptEC, tokens: encryptTokens, cond: condEncryptAlg})
+
 const (
 	// crypto is the lookup of the cryptographic operations: every KeyId
 	// form, keys of other accounts included.
@@ -225,9 +228,7 @@ func init() {
 			auth: keyAuth(keyed[awsproto.ScheduleKeyDeletionInput]{id: scheduleKeyID, cond: condSchedule}), run: (*Service).scheduleKeyDeletion}),
 		row("CancelKeyDeletion", false, spec[awsproto.KeyIdInput]{check: checkKeyIDOnly, auth: keyAuth(keyed[awsproto.KeyIdInput]{id: keyIDOf}), run: (*Service).cancelKeyDeletion}),
 
-		row("Encrypt", false, spec[awsproto.EncryptInput]{check: checkEncrypt,
-			auth: keyAuth(keyed[awsproto.EncryptInput]{id: encryptKeyID, flags: crypto, cross: true, grant: opEncrypt, ec: encryptEC, tokens: encryptTokens, cond: condEncryptAlg}),
-			run:  (*Service).encrypt}),
+		row("Encrypt", false, spec[awsproto.EncryptInput]{check: checkEncrypt, auth: authEncrypt, run: (*Service).encrypt}),
 		row("Decrypt", false, spec[awsproto.DecryptInput]{check: checkDecrypt, auth: authDecrypt, run: (*Service).decrypt}),
 		row("ReEncrypt", false, spec[awsproto.ReEncryptInput]{check: checkReEncrypt, auth: authReEncrypt, run: (*Service).reEncrypt}),
 		row("GenerateDataKey", false, spec[awsproto.GenerateDataKeyInput]{check: checkGenerateDataKeyWith,

@@ -98,6 +98,9 @@ type Service struct {
 
 	// newID makes the id of a new key (ids.NewUUID; tests choose).
 	newID func() string
+	// maxGrants is the grant quota of a key (maxGrantsPerKey; tests
+	// lower it).
+	maxGrants int
 
 	// beforeJobWrite, when set (by tests only), runs in the lifecycle job
 	// between its read of a key and its write, so tests can commit a
@@ -121,7 +124,7 @@ func New(cfg Config) (*Service, error) {
 		clock: cfg.Clock, log: cfg.Logger,
 		missing: map[string]time.Time{}, loading: map[string]*keyLoad{},
 		names: nameCaches{ec: nameCache{prefix: prefixEC}, principalTag: nameCache{prefix: prefixPrincipalTag}},
-		newID: ids.NewUUID,
+		newID: ids.NewUUID, maxGrants: maxGrantsPerKey,
 	}, nil
 }
 
