@@ -38,7 +38,7 @@ type testNode struct {
 }
 
 // newTestNode opens a fresh store and a Service on it.
-func newTestNode(t *testing.T) *testNode {
+func newTestNode(t testing.TB) *testNode {
 	t.Helper()
 	db, err := sqlite.Open(filepath.Join(t.TempDir(), "trent.db"))
 	if err != nil {
@@ -58,7 +58,7 @@ func newTestNode(t *testing.T) *testNode {
 
 // newNodeOn returns a Service on an existing store: another node of the
 // same installation when db and root are another node's.
-func newNodeOn(t *testing.T, db store.Store, root *seal.RootKey, c *clock.Fake) *testNode {
+func newNodeOn(t testing.TB, db store.Store, root *seal.RootKey, c *clock.Fake) *testNode {
 	t.Helper()
 	s, err := New(Config{Store: db, Root: root, Clock: c, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
