@@ -35,14 +35,26 @@ const (
 	// MaxDepth bounds JSON nesting. KMS inputs nest at most three levels
 	// (Tags → [] → {}); anything deeper is not a KMS request.
 	MaxDepth = 16
+	// MaxElements bounds the elements of any one array and the members of
+	// any one object. No KMS input comes near it (the longest lists AWS
+	// allows hold 50 tags; an encryption context within its size limit has
+	// fewer than 4,200 pairs), and it keeps a decoder from growing a slice
+	// or map over hundreds of thousands of elements — at five times their
+	// bytes and more — only for validation to refuse them.
+	MaxElements = 10_000
 	// ContentType is the AWS JSON 1.1 media type.
 	ContentType = "application/x-amz-json-1.1"
+	// MaxErrorMessageBytes bounds the message of an error response as it
+	// is sent (see EscapedLen), so that every error body, whatever the
+	// request, stays under 8 KiB with its __type.
+	MaxErrorMessageBytes = 6 << 10
 )
 
 // Decode parses body into v, a pointer to an input struct. An empty body is
 // taken as {}. Member names match exactly, as AWS's parser matches them: a
 // member spelled in another case is unknown, and unknown members are
-// ignored. Malformed JSON, nesting deeper than MaxDepth, a top-level value
+// ignored. Malformed JSON, nesting deeper than MaxDepth, an array or object
+// of more than MaxElements elements, a top-level value
 // that is not an object, a member of the wrong type, a blob that is not
 // base64, text that is not valid UTF-8 (including escaped unpaired
 // surrogates) and a member name that appears twice in one object (at any
@@ -60,8 +72,11 @@ func Decode(body []byte, v any) error {
 	if body[0] != '{' {
 		return apierr.New(apierr.Serialization, "Start of structure or map expected.")
 	}
-	if jsonlimit.TooDeep(body, MaxDepth) {
+	switch jsonlimit.Check(body, jsonlimit.Limits{Depth: MaxDepth, Elements: MaxElements}) {
+	case jsonlimit.ErrTooDeep:
 		return apierr.New(apierr.Serialization, "Request body is nested too deeply.")
+	case jsonlimit.ErrTooLong:
+		return apierr.New(apierr.Serialization, "Request body has a list or map of more than %d elements.", MaxElements)
 	}
 	// json (v2) refuses duplicate names, invalid UTF-8 and unpaired
 	// surrogates and matches names case-sensitively by default; no option
@@ -189,10 +204,12 @@ type errorBody struct {
 }
 
 // WriteError writes err as an AWS JSON error. Errors that are not
-// *apierr.Error become KMSInternalException without detail.
+// *apierr.Error become KMSInternalException without detail. A message
+// longer than MaxErrorMessageBytes is clipped: messages repeat parts of
+// requests, and an error must never amplify the request that caused it.
 func WriteError(w http.ResponseWriter, err error) {
 	e := apierr.As(err)
-	body, _ := jsonv1.Marshal(errorBody{Type: e.Code, Message: e.Message})
+	body, _ := jsonv1.Marshal(errorBody{Type: e.Code, Message: Clip(e.Message, MaxErrorMessageBytes)})
 	h := w.Header()
 	h.Set("Content-Type", ContentType)
 	h.Set("Content-Length", strconv.Itoa(len(body)))
@@ -223,25 +240,29 @@ func (t Timestamp) MarshalJSON() ([]byte, error) {
 
 // EscapedLen is the length of s once encoding/json has written it inside a
 // JSON string: control characters, <, >, & and U+2028/U+2029 become six-byte
-// \u escapes, " and \ two bytes, and invalid UTF-8 the three bytes of
-// U+FFFD. An error body's size is judged by it, since escaping can make a
+// \u escapes, " and \ two bytes, and each byte of invalid UTF-8 the six of
+// \ufffd. An error body's size is judged by it, since escaping can make a
 // message six times longer on the wire than in memory.
 func EscapedLen(s string) int {
 	n := 0
-	for _, r := range s {
-		n += escapedRuneLen(r)
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		n += escapedLen(r, size)
+		i += size
 	}
 	return n
 }
 
-func escapedRuneLen(r rune) int {
+func escapedLen(r rune, size int) int {
 	switch {
 	case r == '"' || r == '\\':
 		return 2
 	case r < 0x20 || r == '<' || r == '>' || r == '&' || r == '\u2028' || r == '\u2029':
 		return 6
+	case r == utf8.RuneError && size == 1:
+		return 6 // invalid UTF-8, written as \ufffd
 	}
-	return utf8.RuneLen(r) // 3 for utf8.RuneError, as U+FFFD is written
+	return size
 }
 
 // clipMark ends a clipped string, so that a reader can tell it was cut.
@@ -257,11 +278,13 @@ func Clip(s string, max int) string {
 	}
 	budget := max - len(clipMark)
 	n := 0
-	for i, r := range s {
-		n += escapedRuneLen(r)
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		n += escapedLen(r, size)
 		if n > budget {
 			return s[:i] + clipMark
 		}
+		i += size
 	}
 	return s
 }

@@ -95,6 +95,9 @@ func TestDecodeSerializationErrors(t *testing.T) {
 		{"blob url alphabet", `{"Plaintext":"_-_-"}`},
 		{"too deep", deep},
 		{"too deep in unknown member", `{"X":` + strings.Repeat("[", 100000) + `}`},
+		{"list too long", `{"GrantTokens":[` + strings.Repeat(`"",`, MaxElements) + `""]}`},
+		{"map too long", `{"EncryptionContext":{` + strings.Repeat(`"":"",`, MaxElements) + `"":""}}`},
+		{"list too long in unknown member", `{"X":[` + strings.Repeat(`0,`, MaxElements) + `0]}`},
 		{"invalid UTF-8 in string", "{\"KeyId\":\"\xff\xfe\"}"},
 		{"invalid UTF-8 in member name", "{\"\xc3\x28\":\"a\"}"},
 		{"truncated UTF-8 sequence", "{\"KeyId\":\"a\xe2\x82\"}"},
@@ -442,5 +445,66 @@ func TestDecodeMessages(t *testing.T) {
 	err := Decode([]byte(`{"Limit":1e400}`), &in)
 	if want := "Unexpected value type for member Limit: expected number, found number 1e400."; err == nil || err.Error() != want && !strings.HasSuffix(err.Error(), want) {
 		t.Errorf("Decode(Limit 1e400) = %v, want %q", err, want)
+	}
+}
+
+func TestClip(t *testing.T) {
+	for _, tc := range []struct {
+		s    string
+		max  int
+		want string
+	}{
+		{"", 10, ""},
+		{"hello", 5, "hello"},
+		{"hello!", 5, "he..."},
+		{"<<", 12, "<<"},
+		{"<<<", 12, "<..."},  // 6 + 3
+		{"é€🔑x", 9, "é€..."}, // 2 + 3 + 3; the key (4) does not fit
+		{`"\"\`, 8, `"\"\`},  // 2 each
+		{"a\x01b", 8, "a\x01b"},
+		{"a\x01b", 7, "a..."},
+		{"a\xffb", 7, "a..."},                // invalid UTF-8 is written as \ufffd
+		{"\u2028\u2029", 12, "\u2028\u2029"}, // escaped by encoding/json
+	} {
+		if got := Clip(tc.s, tc.max); got != tc.want {
+			t.Errorf("Clip(%q, %d) = %q, want %q", tc.s, tc.max, got, tc.want)
+		}
+		if got := Clip(tc.s, tc.max); EscapedLen(got) > tc.max {
+			t.Errorf("Clip(%q, %d) = %q escapes to %d bytes", tc.s, tc.max, got, EscapedLen(got))
+		}
+	}
+	// EscapedLen is what encoding/json writes.
+	for _, s := range []string{"plain", "<a & b>", "\x00\x1f\"\\", "\u2028 €🔑", "\xff\xfe"} {
+		b, _ := json.Marshal(s)
+		if got, want := EscapedLen(s), len(b)-2; got != want {
+			t.Errorf("EscapedLen(%q) = %d, encoding/json writes %d", s, got, want)
+		}
+	}
+}
+
+// TestWriteErrorClipsMessage checks that no error body, whatever its
+// message, passes 8 KiB.
+func TestWriteErrorClipsMessage(t *testing.T) {
+	for _, msg := range []string{
+		strings.Repeat("a", 1<<20),
+		strings.Repeat("<", 1<<20),
+		strings.Repeat("\x01", 1<<20),
+		strings.Repeat("🔑", 1<<18),
+	} {
+		w := httptest.NewRecorder()
+		WriteError(w, apierr.New(apierr.NotFound, "%s", msg))
+		if w.Body.Len() > 8<<10 {
+			t.Errorf("error body of %d bytes for a message of %d", w.Body.Len(), len(msg))
+		}
+		var got struct{ Message string }
+		if err := json.Unmarshal(w.Body.Bytes(), &got); err != nil || !strings.HasSuffix(got.Message, "...") {
+			t.Errorf("body %.60q…: %v, want a clipped message", w.Body.Bytes(), err)
+		}
+	}
+	// Short messages are untouched.
+	w := httptest.NewRecorder()
+	WriteError(w, apierr.New(apierr.NotFound, "Key 'x' does not exist"))
+	if want := `{"__type":"NotFoundException","message":"Key 'x' does not exist"}`; w.Body.String() != want {
+		t.Errorf("body %s, want %s", w.Body.String(), want)
 	}
 }
