@@ -5,6 +5,8 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"slices"
+	"strconv"
 
 	"github.com/trent-kms/trent/internal/apierr"
 	"github.com/trent-kms/trent/internal/awsproto"
@@ -182,11 +184,17 @@ func (s *Service) open(ctx context.Context, blob []byte, keyID *string, alg *str
 	return pt, e, b, nil
 }
 
+// dryRunModifiers validates DryRunModifiers and reports whether it holds
+// IGNORE_CIPHERTEXT. AWS's model sets no length for the list, so each
+// element is checked, and a member name is built only for a violation that
+// will be listed.
 func (v *validator) dryRunModifiers(mods []string) bool {
 	ignore := false
-	for i := range mods {
-		v.enum(fmt.Sprintf("dryRunModifiers.%d.member", i+1), &mods[i], dryRunModifiers)
-		ignore = ignore || mods[i] == ignoreCiphertext
+	for i, m := range mods {
+		if !slices.Contains(dryRunModifiers, m) && v.violation() {
+			v.list(enumMessage(m, "dryRunModifiers."+strconv.Itoa(i+1)+".member", dryRunModifiers))
+		}
+		ignore = ignore || m == ignoreCiphertext
 	}
 	return ignore
 }
