@@ -101,6 +101,7 @@ func (s *Service) Encrypt(ctx context.Context, r *Request, in *awsproto.EncryptI
 	if v.required("plaintext", in.Plaintext != nil) {
 		v.blobLength("plaintext", in.Plaintext, 1, 4096)
 	}
+	v.encryptionContext("encryptionContext", in.EncryptionContext)
 	v.grantTokens(in.GrantTokens)
 	v.enum("encryptionAlgorithm", in.EncryptionAlgorithm, encryptionAlgorithms)
 	if err := v.err(); err != nil {
@@ -216,6 +217,7 @@ func (s *Service) Decrypt(ctx context.Context, r *Request, in *awsproto.DecryptI
 	if v.required("ciphertextBlob", in.CiphertextBlob != nil) {
 		v.blobLength("ciphertextBlob", in.CiphertextBlob, 1, 6144)
 	}
+	v.encryptionContext("encryptionContext", in.EncryptionContext)
 	v.length("keyId", in.KeyId, 1, 2048)
 	v.grantTokens(in.GrantTokens)
 	v.enum("encryptionAlgorithm", in.EncryptionAlgorithm, encryptionAlgorithms)
@@ -245,8 +247,10 @@ func (s *Service) ReEncrypt(ctx context.Context, r *Request, in *awsproto.ReEncr
 	if v.required("ciphertextBlob", in.CiphertextBlob != nil) {
 		v.blobLength("ciphertextBlob", in.CiphertextBlob, 1, 6144)
 	}
+	v.encryptionContext("sourceEncryptionContext", in.SourceEncryptionContext)
 	v.length("sourceKeyId", in.SourceKeyId, 1, 2048)
 	v.keyID("destinationKeyId", in.DestinationKeyId)
+	v.encryptionContext("destinationEncryptionContext", in.DestinationEncryptionContext)
 	v.enum("sourceEncryptionAlgorithm", in.SourceEncryptionAlgorithm, encryptionAlgorithms)
 	v.enum("destinationEncryptionAlgorithm", in.DestinationEncryptionAlgorithm, encryptionAlgorithms)
 	v.grantTokens(in.GrantTokens)
@@ -297,6 +301,7 @@ func (s *Service) GenerateDataKeyWithoutPlaintext(ctx context.Context, r *Reques
 func (s *Service) generateDataKey(ctx context.Context, op string, in *awsproto.GenerateDataKeyWithoutPlaintextInput, withPlaintext bool) (any, error) {
 	var v validator
 	v.keyID("keyId", in.KeyId)
+	v.encryptionContext("encryptionContext", in.EncryptionContext)
 	v.intRange("numberOfBytes", in.NumberOfBytes, 1, 1024)
 	v.enum("keySpec", in.KeySpec, dataKeySpecs)
 	v.grantTokens(in.GrantTokens)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/trent-kms/trent/internal/apierr"
 	"github.com/trent-kms/trent/internal/awsproto"
+	"github.com/trent-kms/trent/internal/keys"
 )
 
 const (
@@ -176,6 +177,15 @@ func (v *validator) grantTokens(tokens []string) {
 	}
 	for i := range tokens {
 		v.length("grantTokens."+strconv.Itoa(i+1)+".member", &tokens[i], 1, 8192)
+	}
+}
+
+// encryptionContext refuses a context larger than keys.MaxContextBytes.
+// The wording is Trent's (AWS's is not recorded); like a blob's, the value
+// is not repeated.
+func (v *validator) encryptionContext(member string, ec map[string]string) {
+	if keys.ContextSize(ec) > keys.MaxContextBytes && v.violation() {
+		v.list(fmt.Sprintf("Value at '%s' failed to satisfy constraint: Member must have keys and values of at most %d bytes in all", member, keys.MaxContextBytes))
 	}
 }
 
