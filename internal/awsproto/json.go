@@ -8,7 +8,6 @@ import (
 	"bytes"
 	jsonv1 "encoding/json"
 	"errors"
-	"fmt"
 	"net/http"
 	"reflect"
 	"strconv"
@@ -176,26 +175,6 @@ func typeName(kind reflect.Kind) string {
 		return "number"
 	}
 	return kind.String()
-}
-
-// Encode writes a 200 response. A nil output is sent as an empty body with
-// Content-Length 0, as AWS does for operations without output.
-func Encode(w http.ResponseWriter, out any) {
-	h := w.Header()
-	h.Set("Content-Type", ContentType)
-	if out == nil {
-		h.Set("Content-Length", "0")
-		w.WriteHeader(http.StatusOK)
-		return
-	}
-	body, err := jsonv1.Marshal(out)
-	if err != nil {
-		WriteError(w, apierr.Internal(fmt.Errorf("encode response: %w", err)))
-		return
-	}
-	h.Set("Content-Length", strconv.Itoa(len(body)))
-	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(body)
 }
 
 type errorBody struct {
