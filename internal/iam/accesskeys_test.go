@@ -97,7 +97,7 @@ func TestLookupRemembersUnknownIDs(t *testing.T) {
 		{
 			name: "another node creates it: still a miss until missTTL", lookup: later, wantReads: 3,
 			do: func(t *testing.T) {
-				if err := other.ImportAccessKey(context.Background(), "111122223333", later, "secret"); err != nil {
+				if err := other.ImportAccessKey(context.Background(), "111122223333", later, "secret-of-sixteen-chars"); err != nil {
 					t.Fatal(err)
 				}
 			},
@@ -111,7 +111,7 @@ func TestLookupRemembersUnknownIDs(t *testing.T) {
 			name: "created through this directory: found at once", lookup: here, wantFound: true,
 			wantReads: 7, // ImportAccessKey reads before and after it stores
 			do: func(t *testing.T) {
-				if err := d.ImportAccessKey(context.Background(), "111122223333", here, "secret"); err != nil {
+				if err := d.ImportAccessKey(context.Background(), "111122223333", here, "secret-of-sixteen-chars"); err != nil {
 					t.Fatal(err)
 				}
 			},

@@ -326,6 +326,7 @@ func (s *Service) deriveSharedSecret(ctx context.Context, r *Request, in *awspro
 
 func checkGenerateDataKeyPair(in *awsproto.GenerateDataKeyPairWithoutPlaintextInput) error {
 	var v validator
+	v.encryptionContext("encryptionContext", in.EncryptionContext)
 	v.keyID("keyId", in.KeyId)
 	if v.requiredString("keyPairSpec", in.KeyPairSpec) {
 		v.enum("keyPairSpec", in.KeyPairSpec, dataKeyPairSpecs)

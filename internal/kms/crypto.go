@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 
 	"github.com/trent-kms/trent/internal/apierr"
 	"github.com/trent-kms/trent/internal/awsproto"
@@ -99,6 +100,7 @@ func checkEncrypt(in *awsproto.EncryptInput) error {
 	if v.required("plaintext", in.Plaintext != nil) {
 		v.blobLength("plaintext", in.Plaintext, 1, 4096)
 	}
+	v.encryptionContext("encryptionContext", in.EncryptionContext)
 	v.grantTokens(in.GrantTokens)
 	v.enum("encryptionAlgorithm", in.EncryptionAlgorithm, encryptionAlgorithms)
 	return v.err()
@@ -181,11 +183,17 @@ func (s *Service) open(e *keyEntry, named bool, blob []byte, alg *string, ec map
 	return pt, b, nil
 }
 
+// dryRunModifiers validates DryRunModifiers and reports whether it holds
+// IGNORE_CIPHERTEXT. AWS's model sets no length for the list, so each
+// element is checked, and a member name is built only for a violation that
+// will be listed.
 func (v *validator) dryRunModifiers(mods []string) bool {
 	ignore := false
-	for i := range mods {
-		v.enum(fmt.Sprintf("dryRunModifiers.%d.member", i+1), &mods[i], dryRunModifiers)
-		ignore = ignore || mods[i] == ignoreCiphertext
+	for i, m := range mods {
+		if !slices.Contains(dryRunModifiers, m) && v.violation() {
+			v.list(enumMessage(m, "dryRunModifiers."+strconv.Itoa(i+1)+".member", dryRunModifiers))
+		}
+		ignore = ignore || m == ignoreCiphertext
 	}
 	return ignore
 }
@@ -197,6 +205,7 @@ func checkDecrypt(in *awsproto.DecryptInput) error {
 	if v.required("ciphertextBlob", in.CiphertextBlob != nil) {
 		v.blobLength("ciphertextBlob", in.CiphertextBlob, 1, 6144)
 	}
+	v.encryptionContext("encryptionContext", in.EncryptionContext)
 	v.length("keyId", in.KeyId, 1, 2048)
 	v.grantTokens(in.GrantTokens)
 	v.enum("encryptionAlgorithm", in.EncryptionAlgorithm, encryptionAlgorithms)
@@ -264,8 +273,10 @@ func checkReEncrypt(in *awsproto.ReEncryptInput) error {
 	if v.required("ciphertextBlob", in.CiphertextBlob != nil) {
 		v.blobLength("ciphertextBlob", in.CiphertextBlob, 1, 6144)
 	}
+	v.encryptionContext("sourceEncryptionContext", in.SourceEncryptionContext)
 	v.length("sourceKeyId", in.SourceKeyId, 1, 2048)
 	v.keyID("destinationKeyId", in.DestinationKeyId)
+	v.encryptionContext("destinationEncryptionContext", in.DestinationEncryptionContext)
 	v.enum("sourceEncryptionAlgorithm", in.SourceEncryptionAlgorithm, encryptionAlgorithms)
 	v.enum("destinationEncryptionAlgorithm", in.DestinationEncryptionAlgorithm, encryptionAlgorithms)
 	v.grantTokens(in.GrantTokens)
@@ -357,6 +368,7 @@ func (s *Service) reEncrypt(ctx context.Context, r *Request, in *awsproto.ReEncr
 func checkGenerateDataKey(in *awsproto.GenerateDataKeyWithoutPlaintextInput) error {
 	var v validator
 	v.keyID("keyId", in.KeyId)
+	v.encryptionContext("encryptionContext", in.EncryptionContext)
 	v.intRange("numberOfBytes", in.NumberOfBytes, 1, 1024)
 	v.enum("keySpec", in.KeySpec, dataKeySpecs)
 	v.grantTokens(in.GrantTokens)

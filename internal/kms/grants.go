@@ -361,16 +361,21 @@ func checkCreateGrant(in *awsproto.CreateGrantInput) error {
 	}
 	v.principal("retiringPrincipal", in.RetiringPrincipal)
 	if v.required("operations", in.Operations != nil) {
-		var bad []string
+		valid := true
 		for _, op := range in.Operations {
 			if _, ok := grantOpOf(op); !ok {
-				bad = append(bad, op)
+				valid = false
+				break
 			}
 		}
-		if bad != nil {
-			v.add(fmt.Sprintf("Value '[%s]' at 'operations' failed to satisfy constraint: Member must satisfy constraint: [Member must satisfy enum value set: [%s]]",
-				strings.Join(in.Operations, ", "), strings.Join(grantOpNames, ", ")))
+		if !valid && v.violation() {
+			v.list(fmt.Sprintf("Value '[%s]' at 'operations' failed to satisfy constraint: Member must satisfy constraint: [Member must satisfy enum value set: [%s]]",
+				echo(strings.Join(in.Operations, ", ")), strings.Join(grantOpNames, ", ")))
 		}
+	}
+	if c := in.Constraints; c != nil {
+		v.encryptionContext("constraints.encryptionContextEquals", c.EncryptionContextEquals)
+		v.encryptionContext("constraints.encryptionContextSubset", c.EncryptionContextSubset)
 	}
 	v.grantTokens(in.GrantTokens)
 	v.length("name", in.Name, 1, 256)

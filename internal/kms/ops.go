@@ -3,6 +3,7 @@ package kms
 import (
 	"context"
 	"errors"
+	"reflect"
 	"strconv"
 
 	"github.com/trent-kms/trent/internal/apierr"
@@ -20,7 +21,11 @@ type Operation struct {
 	Action string
 	// ReadOnly marks operations that change nothing (CloudTrail's readOnly).
 	ReadOnly bool
-	call     func(ctx context.Context, s *Service, r *Request, body []byte) (any, error)
+	// Input is the type the request body decodes into (nil for operations
+	// Trent does not implement), so that tests and tools can reach every
+	// member of every operation.
+	Input reflect.Type
+	call  func(ctx context.Context, s *Service, r *Request, body []byte) (any, error)
 	// invoke runs the row on an already decoded input (package tests).
 	invoke func(ctx context.Context, s *Service, r *Request, in any) (any, error)
 }
@@ -42,7 +47,7 @@ func row[In any](name string, readOnly bool, sp spec[In]) *Operation {
 	if sp.auth == nil || sp.run == nil {
 		panic("kms: row " + name + " lacks an access step or a handler")
 	}
-	op := &Operation{Name: name, Action: "kms:" + name, ReadOnly: readOnly}
+	op := &Operation{Name: name, Action: "kms:" + name, ReadOnly: readOnly, Input: reflect.TypeFor[In]()}
 	op.call = func(ctx context.Context, s *Service, r *Request, body []byte) (any, error) {
 		in := new(In)
 		if err := awsproto.Decode(body, in); err != nil {

@@ -19,10 +19,8 @@ import (
 
 	"github.com/trent-kms/trent/internal/apierr"
 	"github.com/trent-kms/trent/internal/awsproto"
-	"github.com/trent-kms/trent/internal/identity"
 	"github.com/trent-kms/trent/internal/ids"
 	"github.com/trent-kms/trent/internal/kms"
-	"github.com/trent-kms/trent/internal/policy"
 	"github.com/trent-kms/trent/internal/sigv4"
 )
 
@@ -33,12 +31,14 @@ var errTooLarge = apierr.New(apierr.RequestEntityTooLarge, "Request body is larg
 // Server handles Trent's HTTP API.
 type Server struct {
 	kms      *kms.Service
+	query    QueryAPI
 	verifier *sigv4.Verifier
 	log      *slog.Logger
 	bufs     sync.Pool
 }
 
-// New returns a Server.
+// New returns a Server for the KMS API. It serves IAM and STS too once
+// ServeQueryWith names what serves them.
 func New(svc *kms.Service, verifier *sigv4.Verifier, log *slog.Logger) *Server {
 	if log == nil {
 		log = slog.Default()
@@ -46,6 +46,10 @@ func New(svc *kms.Service, verifier *sigv4.Verifier, log *slog.Logger) *Server {
 	return &Server{kms: svc, verifier: verifier, log: log,
 		bufs: sync.Pool{New: func() any { return new(bytes.Buffer) }}}
 }
+
+// ServeQueryWith makes s answer AWS Query-protocol requests (IAM and STS)
+// with q. Call it before s serves.
+func (s *Server) ServeQueryWith(q QueryAPI) { s.query = q }
 
 // HTTPServer wraps h in an http.Server whose timeouts and header limit keep
 // slow or hostile clients from holding connections or memory.
@@ -118,9 +122,17 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	body := buf.Bytes()
 
-	cred, err := s.verifier.Verify(r, body)
+	auth, err := s.verifier.Verify(r, body)
+	if isQuery(r) {
+		s.serveQuery(w, r, body, requestID, auth, err)
+		return
+	}
 	if err != nil {
 		s.writeError(w, requestID, "", err)
+		return
+	}
+	if auth.Service != "kms" {
+		s.writeError(w, requestID, "", apierr.New(apierr.InvalidSignature, "Credential should be scoped to correct service: 'kms'. "))
 		return
 	}
 	name, ok := strings.CutPrefix(r.Header.Get("X-Amz-Target"), targetPrefix)
@@ -130,8 +142,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	req := &kms.Request{
-		Caller:          callerOf(cred),
-		Region:          s.verifier.Region,
+		Caller:          callerOf(auth),
+		Region:          auth.Region,
 		RequestID:       requestID,
 		SourceIP:        sourceIP(r),
 		SecureTransport: r.TLS != nil,
@@ -152,19 +164,6 @@ func (s *Server) writeError(w http.ResponseWriter, requestID, operation string, 
 		s.log.Error("internal error", "request_id", requestID, "operation", operation, "err", apierr.ForLog(err))
 	}
 	awsproto.WriteError(w, e)
-}
-
-// callerOf describes a credential's principal to authorization: an account
-// root, or an IAM user named by its ARN. (Stand-in until the identity
-// directory hands the verifier an identity.Caller of its own.)
-func callerOf(c *sigv4.Credential) *identity.Caller {
-	p := policy.Principal{ARN: c.PrincipalARN, Account: c.Account, Type: policy.PrincipalRoot, UserID: c.Account}
-	if _, rest, ok := strings.Cut(c.PrincipalARN, ":user/"); ok {
-		p.Type = policy.PrincipalIAMUser
-		p.Username = rest[strings.LastIndexByte(rest, '/')+1:]
-		p.UserID = ""
-	}
-	return &identity.Caller{Principal: p, AccessKeyID: c.AccessKeyID}
 }
 
 func sourceIP(r *http.Request) string {

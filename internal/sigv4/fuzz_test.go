@@ -160,6 +160,11 @@ func FuzzParseAuthorization(f *testing.F) {
 // verifyOne verifies a KMS request carrying the given Authorization and
 // X-Amz-Date, against the test credential at t0.
 func verifyOne(auth, date string, body []byte) (*Credential, error) {
+	res, err := verifyAuth(auth, date, body)
+	return res.Credential, err
+}
+
+func verifyAuth(auth, date string, body []byte) (Auth, error) {
 	r := httptest.NewRequest(http.MethodPost, "https://"+testHost+"/", nil)
 	r.Header.Set("Content-Type", "application/x-amz-json-1.1")
 	r.Header.Set("X-Amz-Target", "TrentService.Encrypt")

@@ -185,7 +185,7 @@ func TestVerifyAcceptsSDKSignatures(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Verify: %v\nAuthorization: %s", err, r.Header.Get("Authorization"))
 			}
-			if cred != testCredential {
+			if cred.Credential != testCredential {
 				t.Fatalf("Verify returned %+v, want the test credential", cred)
 			}
 		})
@@ -565,7 +565,7 @@ func TestVerifyRejects(t *testing.T) {
 			if err == nil {
 				t.Fatalf("Verify accepted the request (credential %v)", cred)
 			}
-			if cred != nil {
+			if cred.Credential != nil {
 				t.Errorf("Verify returned a credential with error %v", err)
 			}
 			var ae *apierr.Error
