@@ -625,3 +625,49 @@ func TestRunDueEveryTenant(t *testing.T) {
 		}
 	}
 }
+
+// TestAuthorizeAliases: the alias rows need their action on the alias ARN
+// (identity-based policies only: an alias has no resource policy) and on
+// every key involved — UpdateAlias on the alias's key and on the new one.
+func TestAuthorizeAliases(t *testing.T) {
+	n, ids := newAuthzNode(t)
+	a := n.makeKey(t, "")
+	b := n.makeKey(t, "")
+	aliasARN := func(name string) string { return "arn:aws:kms:" + testRegion + ":" + testAccount + ":" + name }
+	onResources := func(action string, resources ...string) string {
+		return `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"` + action + `","Resource":["` + strings.Join(resources, `","`) + `"]}]}`
+	}
+	name := "alias/team"
+	create := func() error {
+		_, err := n.as(t.Context(), alice, "CreateAlias", &awsproto.AliasInput{AliasName: &name, TargetKeyId: &a.KeyId})
+		return err
+	}
+	ids.set(t, aliceARN, onResources("kms:CreateAlias", a.Arn))
+	wantErr(t, create(), apierr.AccessDenied, "User: "+aliceARN+" is not authorized to perform: kms:CreateAlias on resource: "+aliasARN(name)+
+		" because no identity-based policy allows the kms:CreateAlias action", "")
+	ids.set(t, aliceARN, onResources("kms:CreateAlias", aliasARN(name)))
+	wantErr(t, create(), apierr.AccessDenied, denied(aliceARN, "kms:CreateAlias", noIdentity("kms:CreateAlias")), a.Arn)
+	ids.set(t, aliceARN, onResources("kms:CreateAlias", aliasARN(name), a.Arn))
+	wantErr(t, create(), "", "", "")
+
+	update := func() error {
+		_, err := n.as(t.Context(), alice, "UpdateAlias", &awsproto.AliasInput{AliasName: &name, TargetKeyId: &b.KeyId})
+		return err
+	}
+	ids.set(t, aliceARN, onResources("kms:UpdateAlias", aliasARN(name), b.Arn))
+	wantErr(t, update(), apierr.AccessDenied, denied(aliceARN, "kms:UpdateAlias", noIdentity("kms:UpdateAlias")), a.Arn)
+	ids.set(t, aliceARN, onResources("kms:UpdateAlias", aliasARN(name), a.Arn))
+	wantErr(t, update(), apierr.AccessDenied, denied(aliceARN, "kms:UpdateAlias", noIdentity("kms:UpdateAlias")), b.Arn)
+	ids.set(t, aliceARN, onResources("kms:UpdateAlias", aliasARN(name), a.Arn, b.Arn))
+	wantErr(t, update(), "", "", "")
+
+	del := func() error {
+		_, err := n.as(t.Context(), alice, "DeleteAlias", &awsproto.AliasInput{AliasName: &name})
+		return err
+	}
+	ids.set(t, aliceARN, onResources("kms:DeleteAlias", aliasARN(name), a.Arn))
+	wantErr(t, del(), apierr.AccessDenied, denied(aliceARN, "kms:DeleteAlias", noIdentity("kms:DeleteAlias")), b.Arn)
+	ids.set(t, aliceARN, onResources("kms:DeleteAlias", aliasARN(name), b.Arn))
+	wantErr(t, del(), "", "", "")
+	wantErr(t, del(), apierr.NotFound, "Alias "+aliasARN(name)+" is not found.", "")
+}
