@@ -10,7 +10,7 @@ import (
 	"github.com/trent-kms/trent/internal/store"
 )
 
-// The key and alias caches.
+// The key, alias and grant caches.
 //
 // A hit is a lock-free sync.Map load. A miss reads the store without
 // writeMu, so a flood of lookups of unknown keys (random key ids, forged
@@ -24,15 +24,27 @@ import (
 //   - a fill that began before a key left the cache (deleted, or dropped
 //     after a failed write) publishes nothing, since what it read may be
 //     what was removed (Service.removals counts removals);
-//   - an alias fill publishes nothing if any alias changed since it began
-//     (Service.aliasGen);
+//   - an alias fill (name → key, or a key's alias names for
+//     kms:ResourceAliases) publishes nothing if any alias changed since it
+//     began (Service.aliasGen); an alias write drops the alias names of
+//     the keys it moved the alias from and to;
+//   - a grant fill (a key's grants) publishes nothing if any grant changed
+//     since it began (Service.grantGen); a grant write drops its key's
+//     grants after the store accepted it and before the write answers, so
+//     the next request reads them afresh;
 //   - an id the store does not know is remembered for negativeTTL, at most
 //     maxNegative ids, so repeating it reaches the store once per TTL; a key
 //     that appears (CreateKey, a fill that finds it) clears its entry, and a
 //     fill that read "absent" adds none if the key appeared meanwhile.
 //
-// Writers hold writeMu, write the store, then publish under cacheMu, so
-// cacheMu always nests inside writeMu and never the other way round.
+// Key and alias writers hold writeMu, write the store, then publish under
+// cacheMu, so cacheMu always nests inside writeMu and never the other way
+// round. Grant writes need no writeMu: the store counts and checks in one
+// transaction, and the cache is dropped, never patched.
+//
+// A key entry carries what authorization needs of the key: its policy
+// compiled and its tags as condition keys, prepared once per revision
+// (keyEntry.prepare), so a request never parses a policy.
 
 const (
 	// negativeTTL bounds how long an unknown key id is answered from
