@@ -20,9 +20,9 @@ const (
 	msgNoSuchUserPolicy  = "The user policy with name %s cannot be found."
 	msgNoSuchGroupPolicy = "The group policy with name %s cannot be found."
 	msgNoSuchRolePolicy  = "The role policy with name %s cannot be found."
-	msgNoSuchPolicy      = "Policy %s was not found."                          // recorded
-	msgNotAttachable     = "Policy %s does not exist or is not attachable."    // recorded
-	msgNoSuchVersion     = "Policy %s version %s does not exist."              // guessed
+	msgNoSuchPolicy      = "Policy %s was not found."                           // recorded
+	msgNotAttachable     = "Policy %s does not exist or is not attachable."     // recorded
+	msgNoSuchVersion     = "Policy %s version %s does not exist."               // guessed
 	msgNoSuchBoundary    = "Scope ARN: %s does not exist or is not attachable." // reported
 	msgNoSuchAccessKey   = "The Access Key with id %s cannot be found."
 	msgBadPolicyARN      = "Invalid ARN:  Could not be parsed!" // recorded, two spaces and all

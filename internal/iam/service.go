@@ -49,9 +49,9 @@ type Service struct {
 	gen      atomic.Int64 // moves on every write; see Service
 	storeGen atomic.Int64 // the store's authorization generation as Refresh last saw it
 
-	keys       genCache[*keyEntry]     // access key id → credential
+	keys       genCache[*keyEntry]      // access key id → credential
 	principals genCache[*policiesEntry] // principal or session → compiled policies
-	accounts   sync.Map                // account ids known to exist → struct{}
+	accounts   sync.Map                 // account ids known to exist → struct{}
 }
 
 // Config is what New needs.

@@ -43,7 +43,7 @@ const (
 	msgRootAssumeRole      = "Roles may not be assumed by root accounts."
 	msgExceedsMaxSession   = "The requested DurationSeconds exceeds the MaxSessionDuration set for this role."
 	msgExceedsChainLimit   = "The requested DurationSeconds exceeds the 1 hour session limit for roles assumed by role chaining."
-	msgTransitiveNotInTags = "The specified transitive tag key must be included in the requested tags."                                          // recorded
+	msgTransitiveNotInTags = "The specified transitive tag key must be included in the requested tags."                                                       // recorded
 	msgTransitiveConflict  = "One of the specified transitive tag keys can't be set because it conflicts with a transitive tag key from the calling session." // recorded
 	msgPackedTooLarge      = "Packed policy consumes %d%% of allotted space, please use smaller policy for the session."
 	msgMFA                 = "MultiFactorAuthentication failed, unable to validate MFA code. Please verify your MFA serial number is valid and associated with this user."

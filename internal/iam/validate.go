@@ -207,7 +207,9 @@ func validVersionID(s string) bool {
 	}
 	num, suffix, _ := strings.Cut(rest, ".")
 	return all(num, func(r rune) bool { return r >= '0' && r <= '9' }) &&
-		all(suffix, func(r rune) bool { return r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' })
+		all(suffix, func(r rune) bool {
+			return r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-'
+		})
 }
 
 func tagRune(r rune) bool {
