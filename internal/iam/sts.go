@@ -335,11 +335,13 @@ func (s *Service) trustAllows(r *Request, role store.Role, in *awsquery.AssumeRo
 	for _, t := range r.Caller.Tags {
 		ctx.Set("aws:PrincipalTag/"+t.Key, t.Value)
 	}
-	if len(in.Tags) > 0 {
-		keys := make([]string, 0, len(in.Tags))
-		for _, t := range in.Tags {
-			ctx.Set("aws:RequestTag/"+str(t.Key), str(t.Value))
-			keys = append(keys, str(t.Key))
+	// The session's tags as the request passes them: its own and, when
+	// chaining roles, the transitive ones of the calling session.
+	if len(tags) > 0 {
+		keys := make([]string, 0, len(tags))
+		for _, t := range tags {
+			ctx.Set("aws:RequestTag/"+t[0], t[1])
+			keys = append(keys, t[0])
 		}
 		ctx.SetMulti("aws:TagKeys", keys)
 	}
@@ -367,7 +369,7 @@ func (s *Service) trustAllows(r *Request, role store.Role, in *awsquery.AssumeRo
 	}
 
 	actions := []string{"sts:AssumeRole"}
-	if len(in.Tags) > 0 || len(tags) > 0 && len(transitive) > 0 {
+	if len(tags) > 0 {
 		actions = append(actions, "sts:TagSession")
 	}
 	if in.SourceIdentity != nil {
