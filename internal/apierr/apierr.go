@@ -19,6 +19,7 @@ const (
 	DependencyTimeout          = "DependencyTimeoutException"
 	Disabled                   = "DisabledException"
 	DryRunOperation            = "DryRunOperationException"
+	ExpiredToken               = "ExpiredTokenException"
 	IncorrectKey               = "IncorrectKeyException"
 	InvalidAliasName           = "InvalidAliasNameException"
 	InvalidArn                 = "InvalidArnException"

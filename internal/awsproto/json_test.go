@@ -3,6 +3,7 @@ package awsproto
 import (
 	"encoding/json"
 	"errors"
+	"maps"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -94,11 +95,18 @@ func TestDecodeSerializationErrors(t *testing.T) {
 		{"blob url alphabet", `{"Plaintext":"_-_-"}`},
 		{"too deep", deep},
 		{"too deep in unknown member", `{"X":` + strings.Repeat("[", 100000) + `}`},
+		{"list too long", `{"GrantTokens":[` + strings.Repeat(`"",`, MaxElements) + `""]}`},
+		{"map too long", `{"EncryptionContext":{` + strings.Repeat(`"":"",`, MaxElements) + `"":""}}`},
+		{"list too long in unknown member", `{"X":[` + strings.Repeat(`0,`, MaxElements) + `0]}`},
 		{"invalid UTF-8 in string", "{\"KeyId\":\"\xff\xfe\"}"},
 		{"invalid UTF-8 in member name", "{\"\xc3\x28\":\"a\"}"},
 		{"truncated UTF-8 sequence", "{\"KeyId\":\"a\xe2\x82\"}"},
 		{"UTF-8 encoded surrogate", "{\"KeyId\":\"\xed\xa0\x80\"}"},
 		{"overlong UTF-8", "{\"KeyId\":\"\xc0\xaf\"}"},
+		{"vertical tab only", "\v"},
+		{"form feed before", "\f{}"},
+		{"NBSP after", "{}\u00a0"},
+		{"NEL after", "{}\u0085"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var in EncryptInput
@@ -315,5 +323,188 @@ func TestTimestamp(t *testing.T) {
 	b, _ = json.Marshal(out{D: Time(time.Unix(10, 250_000_000))})
 	if string(b) != `{"D":10.25}` {
 		t.Errorf("time marshals as %s", b)
+	}
+}
+
+// TestDecodeMatchesNamesExactly checks that member names are matched as
+// AWS matches them: exactly. A name in another case is an unknown member,
+// ignored, never merged into the real one.
+func TestDecodeMatchesNamesExactly(t *testing.T) {
+	str := func(p *string) string {
+		if p == nil {
+			return "<nil>"
+		}
+		return *p
+	}
+	for _, tc := range []struct {
+		name, body string
+		keyID      string
+		ec         map[string]string
+	}{
+		{"lower case only", `{"keyid":"k"}`, "<nil>", nil},
+		{"upper case only", `{"KEYID":"k"}`, "<nil>", nil},
+		{"exact then variant", `{"KeyId":"a","keyId":"b"}`, "a", nil},
+		{"variant then exact", `{"keyId":"b","KeyId":"a"}`, "a", nil},
+		{"maps not merged", `{"EncryptionContext":{"a":"1"},"encryptionContext":{"b":"2"}}`, "<nil>", map[string]string{"a": "1"}},
+		{"variant map ignored", `{"encryptionContext":{"b":"2"}}`, "<nil>", nil},
+		{"map keys keep their case", `{"EncryptionContext":{"a":"1","A":"2"}}`, "<nil>", map[string]string{"a": "1", "A": "2"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var in EncryptInput
+			if err := Decode([]byte(tc.body), &in); err != nil {
+				t.Fatalf("Decode(%s): %v", tc.body, err)
+			}
+			if got := str(in.KeyId); got != tc.keyID {
+				t.Errorf("KeyId = %q, want %q", got, tc.keyID)
+			}
+			if !maps.Equal(in.EncryptionContext, tc.ec) {
+				t.Errorf("EncryptionContext = %v, want %v", in.EncryptionContext, tc.ec)
+			}
+		})
+	}
+	// Nested structures too.
+	var ck CreateKeyInput
+	if err := Decode([]byte(`{"Tags":[{"tagKey":"k","TagValue":"v"}]}`), &ck); err != nil {
+		t.Fatal(err)
+	}
+	if len(ck.Tags) != 1 || ck.Tags[0].TagKey != nil || str(ck.Tags[0].TagValue) != "v" {
+		t.Errorf("Tags = %+v: tagKey was read as TagKey", ck.Tags)
+	}
+}
+
+// TestDecodeRefusesDuplicateNames checks that a name given twice in one
+// object is refused wherever it is: encoding/json would keep the last, so
+// the request could mean one thing to a proxy or policy check and another
+// to Trent.
+func TestDecodeRefusesDuplicateNames(t *testing.T) {
+	for _, body := range []string{
+		`{"KeyId":"a","KeyId":"a"}`,
+		`{"KeyId":"a","KeyId":"b"}`,
+		`{"EncryptionContext":{"a":"1","a":"2"}}`,
+		`{"EncryptionContext":{"a":"1","b":"2","a":"1"}}`,
+		`{"EncryptionContext":{"a":"1","\u0061":"2"}}`, // the same name, escaped
+		`{"Tags":[{"TagKey":"a","TagKey":"b","TagValue":"v"}]}`,
+		`{"Unknown":{"x":[{"y":1,"y":2}]}}`,
+		`{"EncryptionContext":{},"EncryptionContext":{"a":"1"}}`,
+	} {
+		for _, v := range []any{new(EncryptInput), new(CreateKeyInput)} {
+			wantSerialization(t, Decode([]byte(body), v))
+		}
+	}
+}
+
+// TestDecodeRefusesUnpairedSurrogates checks that escapes which name no
+// character are refused: encoding/json turns each into U+FFFD, so
+// {"k":"\ud800"} and {"k":"\udfff"} became the same encryption context.
+func TestDecodeRefusesUnpairedSurrogates(t *testing.T) {
+	for _, s := range []string{`\ud800`, `\udfff`, `\udc00\ud800`, `\ud800\u0041`, `\ud800x`, `a\udbff`} {
+		for _, body := range []string{
+			`{"EncryptionContext":{"k":"` + s + `"}}`,
+			`{"EncryptionContext":{"` + s + `":"v"}}`,
+			`{"KeyId":"` + s + `"}`,
+			`{"Unknown":"` + s + `"}`,
+		} {
+			wantSerialization(t, Decode([]byte(body), new(EncryptInput)))
+		}
+	}
+	// A proper pair is one character.
+	var in EncryptInput
+	if err := Decode([]byte(`{"EncryptionContext":{"k":"\ud83d\udd11"}}`), &in); err != nil {
+		t.Fatal(err)
+	}
+	if in.EncryptionContext["k"] != "🔑" {
+		t.Fatalf("EncryptionContext = %q", in.EncryptionContext)
+	}
+}
+
+// TestDecodeMessages pins the messages of SerializationException. They are
+// those of the encoding/json decoder Trent used before, but that a wrong
+// type inside a map now names the map key too.
+func TestDecodeMessages(t *testing.T) {
+	for _, tc := range []struct{ body, msg string }{
+		{`[]`, "Start of structure or map expected."},
+		{`{"X":` + strings.Repeat("[", MaxDepth) + strings.Repeat("]", MaxDepth) + `}`, "Request body is nested too deeply."},
+		{"{\"KeyId\":\"\xff\"}", "Request body is not valid UTF-8."},
+		{`{"KeyId":5}`, "Unexpected value type for member KeyId: expected string, found number."},
+		{`{"DryRun":"true"}`, "Unexpected value type for member DryRun: expected bool, found string."},
+		{`{"GrantTokens":{}}`, "Unexpected value type for member GrantTokens: expected list or blob, found object."},
+		{`{"EncryptionContext":[]}`, "Unexpected value type for member EncryptionContext: expected structure, found array."},
+		{`{"EncryptionContext":{"a":1}}`, "Unexpected value type for member EncryptionContext.a: expected string, found number."},
+		{`{"Plaintext":"aGVsbG8"}`, "Blob value is not valid base64."},
+		{`{"Plaintext":"aGVs\nbG8="}`, "Blob value is not valid base64."},
+		{`{"KeyId":"a"`, "Malformed JSON at offset 12."},
+		{`{"KeyId":"a","KeyId":"a"}`, "Duplicate member name at offset 13."},
+	} {
+		err := Decode([]byte(tc.body), new(EncryptInput))
+		var e *apierr.Error
+		if !errors.As(err, &e) || e.Code != apierr.Serialization || e.Message != tc.msg {
+			t.Errorf("Decode(%.40q) = %v, want SerializationException %q", tc.body, err, tc.msg)
+		}
+	}
+	var in ListInput
+	err := Decode([]byte(`{"Limit":1e400}`), &in)
+	if want := "Unexpected value type for member Limit: expected number, found number 1e400."; err == nil || err.Error() != want && !strings.HasSuffix(err.Error(), want) {
+		t.Errorf("Decode(Limit 1e400) = %v, want %q", err, want)
+	}
+}
+
+func TestClip(t *testing.T) {
+	for _, tc := range []struct {
+		s    string
+		max  int
+		want string
+	}{
+		{"", 10, ""},
+		{"hello", 5, "hello"},
+		{"hello!", 5, "he..."},
+		{"<<", 12, "<<"},
+		{"<<<", 12, "<..."},  // 6 + 3
+		{"é€🔑x", 9, "é€..."}, // 2 + 3 + 3; the key (4) does not fit
+		{`"\"\`, 8, `"\"\`},  // 2 each
+		{"a\x01b", 8, "a\x01b"},
+		{"a\x01b", 7, "a..."},
+		{"a\xffb", 7, "a..."},                // invalid UTF-8 is written as \ufffd
+		{"\u2028\u2029", 12, "\u2028\u2029"}, // escaped by encoding/json
+	} {
+		if got := Clip(tc.s, tc.max); got != tc.want {
+			t.Errorf("Clip(%q, %d) = %q, want %q", tc.s, tc.max, got, tc.want)
+		}
+		if got := Clip(tc.s, tc.max); EscapedLen(got) > tc.max {
+			t.Errorf("Clip(%q, %d) = %q escapes to %d bytes", tc.s, tc.max, got, EscapedLen(got))
+		}
+	}
+	// EscapedLen is what encoding/json writes.
+	for _, s := range []string{"plain", "<a & b>", "\x00\x1f\"\\", "\u2028 €🔑", "\xff\xfe"} {
+		b, _ := json.Marshal(s)
+		if got, want := EscapedLen(s), len(b)-2; got != want {
+			t.Errorf("EscapedLen(%q) = %d, encoding/json writes %d", s, got, want)
+		}
+	}
+}
+
+// TestWriteErrorClipsMessage checks that no error body, whatever its
+// message, passes 8 KiB.
+func TestWriteErrorClipsMessage(t *testing.T) {
+	for _, msg := range []string{
+		strings.Repeat("a", 1<<20),
+		strings.Repeat("<", 1<<20),
+		strings.Repeat("\x01", 1<<20),
+		strings.Repeat("🔑", 1<<18),
+	} {
+		w := httptest.NewRecorder()
+		WriteError(w, apierr.New(apierr.NotFound, "%s", msg))
+		if w.Body.Len() > 8<<10 {
+			t.Errorf("error body of %d bytes for a message of %d", w.Body.Len(), len(msg))
+		}
+		var got struct{ Message string }
+		if err := json.Unmarshal(w.Body.Bytes(), &got); err != nil || !strings.HasSuffix(got.Message, "...") {
+			t.Errorf("body %.60q…: %v, want a clipped message", w.Body.Bytes(), err)
+		}
+	}
+	// Short messages are untouched.
+	w := httptest.NewRecorder()
+	WriteError(w, apierr.New(apierr.NotFound, "Key 'x' does not exist"))
+	if want := `{"__type":"NotFoundException","message":"Key 'x' does not exist"}`; w.Body.String() != want {
+		t.Errorf("body %s, want %s", w.Body.String(), want)
 	}
 }

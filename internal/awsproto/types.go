@@ -2,8 +2,9 @@ package awsproto
 
 // Request and response shapes of the KMS operations, tagged with AWS's member
 // names. Optional numbers are pointers so that "absent" and "0" differ, as
-// AWS's validation needs. Blobs are []byte: encoding/json reads and writes
-// them as standard base64, which is AWS's blob encoding.
+// AWS's validation needs. Blobs are []byte, read and written as standard
+// base64 with padding, which is AWS's blob encoding. Output members that
+// hold plaintext are tagged awsproto:"sensitive" (see Encode).
 
 type Tag struct {
 	TagKey   *string `json:"TagKey"`
@@ -130,7 +131,7 @@ type DecryptInput struct {
 
 type DecryptOutput struct {
 	KeyId               string `json:"KeyId"`
-	Plaintext           []byte `json:"Plaintext,omitempty"`
+	Plaintext           []byte `json:"Plaintext,omitempty" awsproto:"sensitive"`
 	EncryptionAlgorithm string `json:"EncryptionAlgorithm"`
 	KeyMaterialId       string `json:"KeyMaterialId,omitempty"`
 }
@@ -176,7 +177,7 @@ type GenerateDataKeyInput struct {
 
 type GenerateDataKeyOutput struct {
 	CiphertextBlob []byte `json:"CiphertextBlob"`
-	Plaintext      []byte `json:"Plaintext,omitempty"`
+	Plaintext      []byte `json:"Plaintext,omitempty" awsproto:"sensitive"`
 	KeyId          string `json:"KeyId"`
 	KeyMaterialId  string `json:"KeyMaterialId,omitempty"`
 }
@@ -188,7 +189,7 @@ type GenerateRandomInput struct {
 }
 
 type GenerateRandomOutput struct {
-	Plaintext []byte `json:"Plaintext"`
+	Plaintext []byte `json:"Plaintext" awsproto:"sensitive"`
 }
 
 type AliasInput struct {
@@ -384,7 +385,7 @@ type DeriveSharedSecretInput struct {
 
 type DeriveSharedSecretOutput struct {
 	KeyId                 string `json:"KeyId"`
-	SharedSecret          []byte `json:"SharedSecret"`
+	SharedSecret          []byte `json:"SharedSecret" awsproto:"sensitive"`
 	KeyAgreementAlgorithm string `json:"KeyAgreementAlgorithm"`
 	KeyOrigin             string `json:"KeyOrigin"`
 }
@@ -406,7 +407,7 @@ type GenerateDataKeyPairInput struct {
 
 type GenerateDataKeyPairOutput struct {
 	PrivateKeyCiphertextBlob []byte `json:"PrivateKeyCiphertextBlob"`
-	PrivateKeyPlaintext      []byte `json:"PrivateKeyPlaintext,omitempty"`
+	PrivateKeyPlaintext      []byte `json:"PrivateKeyPlaintext,omitempty" awsproto:"sensitive"`
 	PublicKey                []byte `json:"PublicKey"`
 	KeyId                    string `json:"KeyId"`
 	KeyPairSpec              string `json:"KeyPairSpec"`

@@ -279,7 +279,9 @@ func TestCreateKeyRefused(t *testing.T) {
 		{"both specs", kms.CreateKeyInput{KeySpec: types.KeySpecSymmetricDefault, CustomerMasterKeySpec: types.CustomerMasterKeySpecSymmetricDefault},
 			"ValidationException", anyMessage, false},
 		{"long description", kms.CreateKeyInput{Description: aws.String(strings.Repeat("d", 8193))},
-			"ValidationException", "1 validation error detected: Value '" + strings.Repeat("d", 8193) + "' at 'description' failed to satisfy constraint: Member must have length less than or equal to 8192", false},
+			// The echoed value is clipped to 1 KiB: a message must not
+			// repeat a request's megabytes.
+			"ValidationException", "1 validation error detected: Value '" + strings.Repeat("d", 1021) + "...' at 'description' failed to satisfy constraint: Member must have length less than or equal to 8192", false},
 		{"malformed policy", kms.CreateKeyInput{Policy: aws.String(`{"Statement":`)},
 			"MalformedPolicyDocumentException", anyMessage, false},
 		{"policy without statement", kms.CreateKeyInput{Policy: aws.String(`{"Version":"2012-10-17"}`)},

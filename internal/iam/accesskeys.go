@@ -30,17 +30,36 @@ type Directory struct {
 	store store.AccessKeys
 	root  *seal.RootKey
 	keys  sync.Map // access key id → *sigv4.Credential
+
+	now       func() time.Time // the clock of the miss cache
+	misses    missCache
+	missReads chan struct{} // a slot per store read for an id not in keys
 }
+
+// Lookup runs before a request is authenticated, so anyone can make it read
+// the store with made-up access key ids. An id the store does not have is
+// remembered for missTTL (at most maxMisses ids, the oldest dropped first),
+// so repeating one costs no read; and at most maxMissReads reads for ids not
+// in memory run at once, so a flood of fresh ids holds at most that many of
+// the store's readers and the KMS operations keep the rest. The price: a key
+// created on another node is found up to missTTL late if a request named it
+// before it existed. A key created through this Directory is found at once.
+const (
+	missTTL      = 5 * time.Second
+	maxMisses    = 4096
+	maxMissReads = 2
+)
 
 // NewDirectory returns a Directory over the given store.
 func NewDirectory(st store.AccessKeys, root *seal.RootKey) *Directory {
-	return &Directory{store: st, root: root}
+	return &Directory{store: st, root: root, now: time.Now, missReads: make(chan struct{}, maxMissReads)}
 }
 
 func secretAAD(id string) []byte { return []byte("trent/access-key/" + id) }
 
 // Lookup implements sigv4.Verifier's Lookup. A miss in memory reads the
-// store, so keys created by another node are found.
+// store, so keys created by another node are found; see missTTL for how
+// misses are bounded.
 func (d *Directory) Lookup(id string) (*sigv4.Credential, bool) {
 	if c, ok := d.keys.Load(id); ok {
 		return c.(*sigv4.Credential), true
@@ -48,11 +67,65 @@ func (d *Directory) Lookup(id string) (*sigv4.Credential, bool) {
 	if !validAccessKeyID(id) {
 		return nil, false
 	}
+	now := d.now()
+	if d.misses.has(id, now) {
+		return nil, false
+	}
+	d.missReads <- struct{}{}
 	c, err := d.load(context.Background(), id)
+	<-d.missReads
 	if err != nil {
+		// Only an id the store answered for is remembered: after a
+		// transient failure the next request reads again.
+		if errors.Is(err, store.ErrNotFound) {
+			d.misses.add(id, now)
+		}
 		return nil, false
 	}
 	return c, true
+}
+
+// missCache remembers access key ids the store did not have. The zero value
+// is ready to use.
+type missCache struct {
+	mu   sync.Mutex
+	at   map[string]time.Time // id → when the store did not have it
+	ring []string             // ids in the order added, to drop the oldest
+	next int                  // the ring slot the next id takes
+}
+
+func (c *missCache) has(id string, now time.Time) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	t, ok := c.at[id]
+	return ok && !now.Before(t) && now.Sub(t) < missTTL
+}
+
+func (c *missCache) add(id string, now time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.at == nil {
+		c.at = make(map[string]time.Time)
+		c.ring = make([]string, maxMisses)
+	}
+	if _, ok := c.at[id]; ok {
+		c.at[id] = now // expired and read again; keeps its slot
+		return
+	}
+	if old := c.ring[c.next]; old != "" {
+		delete(c.at, old)
+	}
+	c.ring[c.next] = id
+	c.next = (c.next + 1) % len(c.ring)
+	c.at[id] = now
+}
+
+func (c *missCache) forget(id string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	// Its ring slot, when reused, deletes nothing, or the entry of the id
+	// if it was added again since, which costs one read.
+	delete(c.at, id)
 }
 
 func (d *Directory) load(ctx context.Context, id string) (*sigv4.Credential, error) {
@@ -135,6 +208,7 @@ func (d *Directory) ImportAccessKey(ctx context.Context, account, id, secret str
 	if err != nil {
 		return fmt.Errorf("store access key %s: %w", id, err)
 	}
+	d.misses.forget(id)
 	_, err = d.load(ctx, id)
 	return err
 }

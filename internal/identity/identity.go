@@ -91,3 +91,14 @@ func equalFold(a, b string) bool {
 	}
 	return true
 }
+
+// Root returns the caller that an account's root access key names.
+func Root(account, accessKeyID string) *Caller {
+	return &Caller{
+		Principal: policy.Principal{
+			ARN: "arn:aws:iam::" + account + ":root", Account: account,
+			Type: policy.PrincipalRoot, UserID: account,
+		},
+		AccessKeyID: accessKeyID,
+	}
+}

@@ -1,12 +1,44 @@
-// Package jsonlimit bounds untrusted JSON before a decoder sees it, so a
-// deeply nested document cannot make a recursive decoder use unbounded
-// stack or time.
+// Package jsonlimit bounds untrusted JSON before a decoder sees it, so that
+// neither a deeply nested document (stack, time) nor a long array or object
+// (a slice or map grown element by element, at several times the bytes of
+// the document) can cost more than a small multiple of its size.
 package jsonlimit
 
-// TooDeep reports whether the arrays and objects of doc nest deeper than
-// max. It scans once without allocating; brackets inside strings do not
-// count. It does not check that doc is valid JSON.
-func TooDeep[T string | []byte](doc T, max int) bool {
+import "errors"
+
+var (
+	// ErrTooDeep reports arrays and objects nested deeper than allowed.
+	ErrTooDeep = errors.New("jsonlimit: nested too deeply")
+	// ErrTooLong reports an array or object with more elements than
+	// allowed.
+	ErrTooLong = errors.New("jsonlimit: array or object with too many elements")
+)
+
+// MaxCountedDepth is the deepest Limits.Depth with which Limits.Elements
+// can be checked.
+const MaxCountedDepth = 32
+
+// Limits are what Check enforces.
+type Limits struct {
+	// Depth is how deeply arrays and objects may nest.
+	Depth int
+	// Elements is how many elements an array, or members an object, may
+	// have; 0 for no limit. With a limit, Depth must be at most
+	// MaxCountedDepth.
+	Elements int
+}
+
+// Check returns ErrTooDeep or ErrTooLong if doc exceeds lim, and nil
+// otherwise. It scans once without allocating; brackets and commas inside
+// strings do not count. It does not check that doc is valid JSON: a
+// malformed document may pass, and then fails in the decoder.
+func Check[T string | []byte](doc T, lim Limits) error {
+	if lim.Elements > 0 && lim.Depth > MaxCountedDepth {
+		panic("jsonlimit: Elements checked deeper than MaxCountedDepth")
+	}
+	// commas[d-1] counts the commas of the open array or object at depth
+	// d: n commas separate n+1 elements.
+	var commas [MaxCountedDepth]int
 	depth := 0
 	inString, escaped := false, false
 	for i := 0; i < len(doc); i++ {
@@ -27,12 +59,30 @@ func TooDeep[T string | []byte](doc T, max int) bool {
 			inString = true
 		case '{', '[':
 			depth++
-			if depth > max {
-				return true
+			if depth > lim.Depth {
+				return ErrTooDeep
+			}
+			if depth <= MaxCountedDepth {
+				commas[depth-1] = 0
 			}
 		case '}', ']':
-			depth--
+			if depth > 0 {
+				depth--
+			}
+		case ',':
+			if lim.Elements > 0 && depth > 0 {
+				commas[depth-1]++
+				if commas[depth-1] >= lim.Elements {
+					return ErrTooLong
+				}
+			}
 		}
 	}
-	return false
+	return nil
+}
+
+// TooDeep reports whether the arrays and objects of doc nest deeper than
+// max; see Check.
+func TooDeep[T string | []byte](doc T, max int) bool {
+	return Check(doc, Limits{Depth: max}) != nil
 }

@@ -29,3 +29,49 @@ func TestTooDeep(t *testing.T) {
 		}
 	}
 }
+
+func TestCheckElements(t *testing.T) {
+	lim := Limits{Depth: 4, Elements: 3}
+	for _, tc := range []struct {
+		doc  string
+		want error
+	}{
+		{`[]`, nil},
+		{`[1,2,3]`, nil},
+		{`[1,2,3,4]`, ErrTooLong},
+		{`{"a":1,"b":2,"c":3}`, nil},
+		{`{"a":1,"b":2,"c":3,"d":4}`, ErrTooLong},
+		// Counted per array or object, not per document.
+		{`[[1,2,3],[1,2,3],[1,2,3]]`, nil},
+		{`[[1,2,3],[1,2,3,4]]`, ErrTooLong},
+		// A closed inner array does not count against its parent.
+		{`[1,[2,3,4],5]`, nil},
+		{`[1,[2,3,4],5,6]`, ErrTooLong},
+		// Commas inside strings are not separators.
+		{`["a,b,c,d,e"]`, nil},
+		{`{"a,b,c,d":"e,f,g,h"}`, nil},
+		{`["\",\",\",\","]`, nil},
+		{`[[[[[1]]]]]`, ErrTooDeep},
+		{`[` + strings.Repeat("1,", 1000) + `1]`, ErrTooLong},
+		// Stray closers do not make depth negative.
+		{`]]]]]]]][[[[[`, ErrTooDeep},
+	} {
+		if got := Check(tc.doc, lim); got != tc.want {
+			t.Errorf("Check(%.40q) = %v, want %v", tc.doc, got, tc.want)
+		}
+		if got := Check([]byte(tc.doc), lim); got != tc.want {
+			t.Errorf("Check([]byte(%.40q)) = %v, want %v", tc.doc, got, tc.want)
+		}
+	}
+	// Without an element limit, only depth counts.
+	if err := Check(`[`+strings.Repeat("1,", 100000)+`1]`, Limits{Depth: 2}); err != nil {
+		t.Errorf("Check without an element limit = %v", err)
+	}
+}
+
+func TestCheckDoesNotAllocate(t *testing.T) {
+	doc := []byte(`{"a":[1,2,{"b":"c,d"}],"e":"]]]"}`)
+	if n := testing.AllocsPerRun(100, func() { _ = Check(doc, Limits{Depth: 16, Elements: 100}) }); n != 0 {
+		t.Errorf("Check allocates %v times", n)
+	}
+}

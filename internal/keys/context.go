@@ -6,6 +6,25 @@ import (
 	"slices"
 )
 
+// MaxContextBytes is the largest encryption context Trent binds: the bytes
+// of its keys and values together, in UTF-8. AWS documents no figure in the
+// API reference; AWS's own engineers write of a "4K barrier for encryption
+// contexts in KMS", so a context that works with AWS fits with room to
+// spare. The kms package refuses larger contexts before any key is used,
+// so that a request cannot make every Encrypt and Decrypt sort and hash a
+// hundred thousand pairs.
+const MaxContextBytes = 8192
+
+// ContextSize returns the bytes of ec's keys and values together, as
+// MaxContextBytes counts them.
+func ContextSize(ec map[string]string) int {
+	n := 0
+	for k, v := range ec {
+		n += len(k) + len(v)
+	}
+	return n
+}
+
 // CanonicalContext encodes an encryption context unambiguously, for use as
 // (part of) the additional authenticated data of a ciphertext:
 //

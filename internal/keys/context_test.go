@@ -130,3 +130,21 @@ func decodeCanonicalContext(b []byte) (map[string]string, error) {
 	}
 	return ec, nil
 }
+
+func TestContextSize(t *testing.T) {
+	for _, tc := range []struct {
+		ec   map[string]string
+		want int
+	}{
+		{nil, 0},
+		{map[string]string{}, 0},
+		{map[string]string{"": ""}, 0},
+		{map[string]string{"a": "bc"}, 3},
+		{map[string]string{"a": "b", "cd": "ef"}, 6},
+		{map[string]string{"é": "🔑"}, 6}, // bytes, not characters
+	} {
+		if got := ContextSize(tc.ec); got != tc.want {
+			t.Errorf("ContextSize(%q) = %d, want %d", tc.ec, got, tc.want)
+		}
+	}
+}

@@ -348,6 +348,7 @@ func (s *Service) GenerateDataKeyPairWithoutPlaintext(ctx context.Context, r *Re
 
 func (s *Service) generateDataKeyPair(ctx context.Context, op string, in *awsproto.GenerateDataKeyPairWithoutPlaintextInput, withPlaintext bool) (any, error) {
 	var v validator
+	v.encryptionContext("encryptionContext", in.EncryptionContext)
 	v.keyID("keyId", in.KeyId)
 	if v.requiredString("keyPairSpec", in.KeyPairSpec) {
 		v.enum("keyPairSpec", in.KeyPairSpec, dataKeyPairSpecs)

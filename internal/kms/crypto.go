@@ -5,6 +5,8 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"slices"
+	"strconv"
 
 	"github.com/trent-kms/trent/internal/apierr"
 	"github.com/trent-kms/trent/internal/awsproto"
@@ -99,6 +101,7 @@ func (s *Service) Encrypt(ctx context.Context, r *Request, in *awsproto.EncryptI
 	if v.required("plaintext", in.Plaintext != nil) {
 		v.blobLength("plaintext", in.Plaintext, 1, 4096)
 	}
+	v.encryptionContext("encryptionContext", in.EncryptionContext)
 	v.grantTokens(in.GrantTokens)
 	v.enum("encryptionAlgorithm", in.EncryptionAlgorithm, encryptionAlgorithms)
 	if err := v.err(); err != nil {
@@ -182,11 +185,17 @@ func (s *Service) open(ctx context.Context, blob []byte, keyID *string, alg *str
 	return pt, e, b, nil
 }
 
+// dryRunModifiers validates DryRunModifiers and reports whether it holds
+// IGNORE_CIPHERTEXT. AWS's model sets no length for the list, so each
+// element is checked, and a member name is built only for a violation that
+// will be listed.
 func (v *validator) dryRunModifiers(mods []string) bool {
 	ignore := false
-	for i := range mods {
-		v.enum(fmt.Sprintf("dryRunModifiers.%d.member", i+1), &mods[i], dryRunModifiers)
-		ignore = ignore || mods[i] == ignoreCiphertext
+	for i, m := range mods {
+		if !slices.Contains(dryRunModifiers, m) && v.violation() {
+			v.list(enumMessage(m, "dryRunModifiers."+strconv.Itoa(i+1)+".member", dryRunModifiers))
+		}
+		ignore = ignore || m == ignoreCiphertext
 	}
 	return ignore
 }
@@ -208,6 +217,7 @@ func (s *Service) Decrypt(ctx context.Context, r *Request, in *awsproto.DecryptI
 	if v.required("ciphertextBlob", in.CiphertextBlob != nil) {
 		v.blobLength("ciphertextBlob", in.CiphertextBlob, 1, 6144)
 	}
+	v.encryptionContext("encryptionContext", in.EncryptionContext)
 	v.length("keyId", in.KeyId, 1, 2048)
 	v.grantTokens(in.GrantTokens)
 	v.enum("encryptionAlgorithm", in.EncryptionAlgorithm, encryptionAlgorithms)
@@ -237,8 +247,10 @@ func (s *Service) ReEncrypt(ctx context.Context, r *Request, in *awsproto.ReEncr
 	if v.required("ciphertextBlob", in.CiphertextBlob != nil) {
 		v.blobLength("ciphertextBlob", in.CiphertextBlob, 1, 6144)
 	}
+	v.encryptionContext("sourceEncryptionContext", in.SourceEncryptionContext)
 	v.length("sourceKeyId", in.SourceKeyId, 1, 2048)
 	v.keyID("destinationKeyId", in.DestinationKeyId)
+	v.encryptionContext("destinationEncryptionContext", in.DestinationEncryptionContext)
 	v.enum("sourceEncryptionAlgorithm", in.SourceEncryptionAlgorithm, encryptionAlgorithms)
 	v.enum("destinationEncryptionAlgorithm", in.DestinationEncryptionAlgorithm, encryptionAlgorithms)
 	v.grantTokens(in.GrantTokens)
@@ -289,6 +301,7 @@ func (s *Service) GenerateDataKeyWithoutPlaintext(ctx context.Context, r *Reques
 func (s *Service) generateDataKey(ctx context.Context, op string, in *awsproto.GenerateDataKeyWithoutPlaintextInput, withPlaintext bool) (any, error) {
 	var v validator
 	v.keyID("keyId", in.KeyId)
+	v.encryptionContext("encryptionContext", in.EncryptionContext)
 	v.intRange("numberOfBytes", in.NumberOfBytes, 1, 1024)
 	v.enum("keySpec", in.KeySpec, dataKeySpecs)
 	v.grantTokens(in.GrantTokens)

@@ -325,8 +325,13 @@ func (s *Service) CancelKeyDeletion(ctx context.Context, r *Request, in *awsprot
 	return &awsproto.KeyIdOutput{KeyId: e.arn}, nil
 }
 
-// tags validates the Tags member as AWS's model does.
+// tags validates the Tags member as AWS's model does. A list longer than a
+// key can hold is left to checkTags, which refuses it as AWS does ("Too
+// many tags"), and its elements are not looked at.
 func (v *validator) tags(member string, tags []awsproto.Tag) {
+	if len(tags) > maxTagsPerKey {
+		return
+	}
 	for i, t := range tags {
 		prefix := fmt.Sprintf("%s.%d.member.", member, i+1)
 		if v.requiredString(prefix+"tagKey", t.TagKey) {
@@ -339,8 +344,15 @@ func (v *validator) tags(member string, tags []awsproto.Tag) {
 }
 
 // checkTags merges add into existing under AWS's tag rules and returns the
-// new tag set: later values replace earlier ones with the same key.
+// new tag set: later values replace earlier ones with the same key. add has
+// passed validator.tags: if it is no longer than a key can hold, every tag
+// has a key and a value.
 func checkTags(existing []store.Tag, add []awsproto.Tag) ([]store.Tag, error) {
+	if len(add) > maxTagsPerKey {
+		// Too many whatever else is wrong with them; checked first, as
+		// their elements were not validated.
+		return nil, apierr.New(apierr.Tag, "Too many tags")
+	}
 	seen := make(map[string]bool, len(add))
 	for _, t := range add {
 		// AWS reserves the prefix in any case: "AWS:key1" is refused too.

@@ -2,6 +2,7 @@ package kms
 
 import (
 	"context"
+	"reflect"
 
 	"github.com/trent-kms/trent/internal/apierr"
 	"github.com/trent-kms/trent/internal/awsproto"
@@ -29,7 +30,11 @@ type Operation struct {
 	Action string
 	// ReadOnly marks operations that change nothing (CloudTrail's readOnly).
 	ReadOnly bool
-	call     func(ctx context.Context, s *Service, r *Request, body []byte) (any, error)
+	// Input is the type the request body decodes into (nil for operations
+	// Trent does not implement), so that tests and tools can reach every
+	// member of every operation.
+	Input reflect.Type
+	call  func(ctx context.Context, s *Service, r *Request, body []byte) (any, error)
 }
 
 // handler adapts a typed handler to the table: the body is decoded into a
@@ -45,7 +50,7 @@ func handler[In any](h func(s *Service, ctx context.Context, r *Request, in *In)
 }
 
 func row[In any](name string, readOnly bool, h func(s *Service, ctx context.Context, r *Request, in *In) (any, error)) *Operation {
-	return &Operation{Name: name, Action: "kms:" + name, ReadOnly: readOnly, call: handler(h)}
+	return &Operation{Name: name, Action: "kms:" + name, ReadOnly: readOnly, Input: reflect.TypeFor[In](), call: handler(h)}
 }
 
 var operations = map[string]*Operation{}

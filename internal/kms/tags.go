@@ -39,7 +39,7 @@ func (s *Service) TagResource(ctx context.Context, r *Request, in *awsproto.TagR
 func (s *Service) UntagResource(ctx context.Context, r *Request, in *awsproto.UntagResourceInput) (any, error) {
 	var v validator
 	v.keyID("keyId", in.KeyId)
-	if v.required("tagKeys", in.TagKeys != nil) {
+	if v.required("tagKeys", in.TagKeys != nil) && v.listLength("tagKeys", len(in.TagKeys), 0, maxTagKeys) {
 		for i := range in.TagKeys {
 			v.length("tagKeys."+itoa(i+1)+".member", &in.TagKeys[i], 1, 128)
 		}

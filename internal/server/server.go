@@ -31,12 +31,14 @@ var errTooLarge = apierr.New(apierr.RequestEntityTooLarge, "Request body is larg
 // Server handles Trent's HTTP API.
 type Server struct {
 	kms      *kms.Service
+	query    QueryAPI
 	verifier *sigv4.Verifier
 	log      *slog.Logger
 	bufs     sync.Pool
 }
 
-// New returns a Server.
+// New returns a Server for the KMS API. It serves IAM and STS too once
+// ServeQueryWith names what serves them.
 func New(svc *kms.Service, verifier *sigv4.Verifier, log *slog.Logger) *Server {
 	if log == nil {
 		log = slog.Default()
@@ -44,6 +46,10 @@ func New(svc *kms.Service, verifier *sigv4.Verifier, log *slog.Logger) *Server {
 	return &Server{kms: svc, verifier: verifier, log: log,
 		bufs: sync.Pool{New: func() any { return new(bytes.Buffer) }}}
 }
+
+// ServeQueryWith makes s answer AWS Query-protocol requests (IAM and STS)
+// with q. Call it before s serves.
+func (s *Server) ServeQueryWith(q QueryAPI) { s.query = q }
 
 // HTTPServer wraps h in an http.Server whose timeouts and header limit keep
 // slow or hostile clients from holding connections or memory.
@@ -116,11 +122,20 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	body := buf.Bytes()
 
-	cred, err := s.verifier.Verify(r, body)
+	auth, err := s.verifier.Verify(r, body)
+	if isQuery(r) {
+		s.serveQuery(w, r, body, requestID, auth, err)
+		return
+	}
 	if err != nil {
 		s.writeError(w, requestID, "", err)
 		return
 	}
+	if auth.Service != "kms" {
+		s.writeError(w, requestID, "", apierr.New(apierr.InvalidSignature, "Credential should be scoped to correct service: 'kms'. "))
+		return
+	}
+	cred := auth
 	name, ok := strings.CutPrefix(r.Header.Get("X-Amz-Target"), targetPrefix)
 	op, found := kms.Lookup(name)
 	if !ok || !found {

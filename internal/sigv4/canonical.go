@@ -1,6 +1,7 @@
 package sigv4
 
 import (
+	"io"
 	"net/http"
 	"net/url"
 	"slices"
@@ -10,22 +11,62 @@ import (
 	"github.com/trent-kms/trent/internal/apierr"
 )
 
-// appendCanonicalRequest appends the SigV4 canonical request for r to buf:
+// maxCanonicalRequest bounds the canonical request Verify hashes before it
+// compares the signature. With SignedHeaders strictly ascending (each header
+// once) the canonical request is at most the request line URI-encoded (three
+// bytes a byte at most) plus the headers, so nothing that fits the 64 KiB
+// header limit of server.HTTPServer reaches this; it keeps the cost bounded
+// behind any other server too.
+const maxCanonicalRequest = 256 << 10
+
+// flushAt is how much of the canonical request is buffered before it is
+// written to the hash: the request is hashed as a stream, so the buffer
+// holds at most this much plus one element (a header line, the URI).
+const flushAt = 4 << 10
+
+// writeCanonicalRequest writes the SigV4 canonical request for r to w, a
+// writer that cannot fail (a SHA-256 hash; a bytes.Buffer in tests):
 //
 //	method \n canonical URI \n canonical query \n canonical headers \n signed headers \n payload hash
 //
-// signedHeaders is the raw list from the Authorization header, in the order
-// the client gave it. The common case (POST /, no query, headers whose names
-// are short) does not allocate.
-func appendCanonicalRequest(buf []byte, r *http.Request, signedHeaders string, payloadHash []byte) ([]byte, *apierr.Error) {
+// signedHeaders is the raw list from the Authorization header, checked by
+// checkSignedHeaders. buf is scratch space, returned for reuse. The common
+// case (POST /, no query, headers whose names are short) does not allocate.
+func writeCanonicalRequest(w io.Writer, buf []byte, r *http.Request, signedHeaders string, payloadHash []byte) ([]byte, *apierr.Error) {
+	written := 0
+	// flush writes buf out once it is long enough, and reports whether the
+	// canonical request is still within maxCanonicalRequest.
+	flush := func(force bool) bool {
+		if written+len(buf) > maxCanonicalRequest {
+			return false
+		}
+		if force || len(buf) >= flushAt {
+			w.Write(buf)
+			written += len(buf)
+			buf = buf[:0]
+		}
+		return true
+	}
+	tooLong := func() *apierr.Error {
+		return apierr.New(apierr.IncompleteSignature,
+			"The canonical request for this request is longer than %d bytes.", maxCanonicalRequest)
+	}
+
 	buf = append(buf, r.Method...)
 	buf = append(buf, '\n')
 	buf = appendCanonicalURI(buf, r.URL)
 	buf = append(buf, '\n')
 	if r.URL != nil && r.URL.RawQuery != "" {
-		buf = appendCanonicalQuery(buf, r.URL.Query())
+		var ok bool
+		if buf, ok = appendCanonicalQuery(buf, r.URL.RawQuery); !ok {
+			return buf, apierr.New(apierr.IncompleteSignature,
+				"The query string is malformed and cannot be signed: '%s'.", echo(r.URL.RawQuery))
+		}
 	}
 	buf = append(buf, '\n')
+	if !flush(false) {
+		return buf, tooLong()
+	}
 
 	for list := signedHeaders; list != ""; {
 		var name string
@@ -39,11 +80,17 @@ func appendCanonicalRequest(buf []byte, r *http.Request, signedHeaders string, p
 				"The request has no '%s' header, but it is listed in 'SignedHeaders'.", echo(name))
 		}
 		buf = append(buf, '\n')
+		if !flush(false) {
+			return buf, tooLong()
+		}
 	}
 	buf = append(buf, '\n')
 	buf = appendLower(buf, signedHeaders)
 	buf = append(buf, '\n')
 	buf = append(buf, payloadHash...)
+	if !flush(true) {
+		return buf, tooLong()
+	}
 	return buf, nil
 }
 
@@ -154,17 +201,43 @@ func appendCanonicalURI(buf []byte, u *url.URL) []byte {
 	return buf
 }
 
-// appendCanonicalQuery appends the canonical query string: each name and
-// value URI-encoded, the pairs sorted by encoded name and then value. Only
-// requests with a query string come here; it allocates.
-func appendCanonicalQuery(buf []byte, q url.Values) []byte {
+// maxQueryParams bounds the pairs of a query string Verify canonicalizes
+// (and sorts) before it checks the signature. AWS Query-protocol requests
+// carry a few dozen at most.
+const maxQueryParams = 1000
+
+// appendCanonicalQuery appends the canonical form of the raw query string:
+// each name and value decoded, then URI-encoded, the pairs sorted by encoded
+// name and then value. It reports false for a query that does not parse as
+// net/url parses it (a bad percent-escape, a semicolon) or that has more than
+// maxQueryParams pairs: url.Values would silently drop such pairs, so what is
+// signed and what a handler reads could differ. Only requests with a query
+// string come here; it allocates.
+func appendCanonicalQuery(buf []byte, raw string) ([]byte, bool) {
+	if strings.Count(raw, "&") >= maxQueryParams {
+		return buf, false
+	}
 	type pair struct{ k, v string }
-	pairs := make([]pair, 0, len(q))
-	for k, vs := range q {
-		ek := uriEncode(k)
-		for _, v := range vs {
-			pairs = append(pairs, pair{ek, uriEncode(v)})
+	var pairs []pair
+	for raw != "" {
+		var kv string
+		kv, raw, _ = strings.Cut(raw, "&")
+		if kv == "" {
+			continue // "a=1&&b=2": net/url skips empty pairs, so nothing is lost
 		}
+		if strings.Contains(kv, ";") {
+			return buf, false
+		}
+		k, v, _ := strings.Cut(kv, "=")
+		k, err := url.QueryUnescape(k)
+		if err != nil {
+			return buf, false
+		}
+		v, err = url.QueryUnescape(v)
+		if err != nil {
+			return buf, false
+		}
+		pairs = append(pairs, pair{uriEncode(k), uriEncode(v)})
 	}
 	slices.SortFunc(pairs, func(a, b pair) int {
 		if c := strings.Compare(a.k, b.k); c != 0 {
@@ -180,7 +253,7 @@ func appendCanonicalQuery(buf []byte, q url.Values) []byte {
 		buf = append(buf, '=')
 		buf = append(buf, p.v...)
 	}
-	return buf
+	return buf, true
 }
 
 func uriEncode(s string) string {

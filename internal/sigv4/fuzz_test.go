@@ -1,10 +1,13 @@
 package sigv4
 
 import (
+	"cmp"
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -23,6 +26,12 @@ var authorizationSeeds = []string{
 	"AWS4-HMAC-SHA256 Credential=a/b/c/d/e/f, SignedHeaders=host;;x, Signature=0",
 	"AWS4-HMAC-SHA256 Credential=a/b/c/d/e//, SignedHeaders=, Signature=0, Signature=1",
 	"AWS4-HMAC-SHA256 Credential=a=b/c/d/e/f, SignedHeaders=host;, Signature==",
+	"AWS4-HMAC-SHA256 Credential=a/b/c/d/e, SignedHeaders=host;host;x-amz-date, Signature=0",
+	"AWS4-HMAC-SHA256 Credential=a/b/c/d/e, SignedHeaders=x-amz-date;host, Signature=0",
+	"AWS4-HMAC-SHA256 Credential=a/b/c/d/e, SignedHeaders=Host;x-amz-date, Signature=0",
+	"AWS4-HMAC-SHA256 Credential=a/b/c/d/e, SignedHeaders=host;x:y;x-amz-date, Signature=0",
+	"AWS4-HMAC-SHA256 Credential=a/b/c/d/e, SignedHeaders=!#$%&'*+-.^_`|~;0;a, Signature=0",
+	"AWS4-HMAC-SHA256 Credential=a/b/c/d/e, SignedHeaders=" + strings.Repeat("a;", 70) + "host, Signature=0",
 	"AWS4-HMAC-SHA256",
 	"AWS4-HMAC-SHA512 Credential=x",
 	"Bearer eyJhbGciOiJIUzI1NiJ9",
@@ -66,6 +75,21 @@ func TestFuzzSeedCorpora(t *testing.T) {
 		t.Fatalf("seeds: %d parse, %d are rejected; want some of each", parsed, rejected)
 	}
 
+	if len(querySeeds) == 0 {
+		t.Fatal("FuzzCanonicalQuery has no seeds")
+	}
+	var good, bad int
+	for _, q := range querySeeds {
+		if _, ok := appendCanonicalQuery(nil, q); ok {
+			good++
+		} else {
+			bad++
+		}
+	}
+	if good == 0 || bad == 0 {
+		t.Fatalf("query seeds: %d canonicalize, %d are refused; want some of each", good, bad)
+	}
+
 	seeds := verifySeeds(t)
 	if len(seeds) == 0 {
 		t.Fatal("FuzzVerify has no seeds")
@@ -107,9 +131,17 @@ func FuzzParseAuthorization(f *testing.F) {
 				t.Fatalf("parsed %+v: scope element %q holds a separator", a, s)
 			}
 		}
-		for _, s := range a.SignedHeaders {
-			if s == "" || strings.ContainsAny(s, ";,") {
+		// SignedHeaders is as SigV4 builds it: lowercase header names, each
+		// once, ascending, and not too many.
+		if len(a.SignedHeaders) > maxSignedHeaders {
+			t.Fatalf("parsed %d signed headers", len(a.SignedHeaders))
+		}
+		for i, s := range a.SignedHeaders {
+			if s == "" || strings.ContainsAny(s, ";, :") || strings.ToLower(s) != s {
 				t.Fatalf("parsed %+v: bad signed header %q", a, s)
+			}
+			if i > 0 && a.SignedHeaders[i-1] >= s {
+				t.Fatalf("parsed %+v: signed headers not strictly ascending at %q", a, s)
 			}
 		}
 		// What parsed must print and parse back to the same thing.
@@ -128,6 +160,11 @@ func FuzzParseAuthorization(f *testing.F) {
 // verifyOne verifies a KMS request carrying the given Authorization and
 // X-Amz-Date, against the test credential at t0.
 func verifyOne(auth, date string, body []byte) (*Credential, error) {
+	res, err := verifyAuth(auth, date, body)
+	return res.Credential, err
+}
+
+func verifyAuth(auth, date string, body []byte) (Auth, error) {
 	r := httptest.NewRequest(http.MethodPost, "https://"+testHost+"/", nil)
 	r.Header.Set("Content-Type", "application/x-amz-json-1.1")
 	r.Header.Set("X-Amz-Target", "TrentService.Encrypt")
@@ -174,6 +211,67 @@ func FuzzVerify(f *testing.F) {
 		}
 		if strings.Contains(ae.Message, testSecret) {
 			t.Fatalf("message holds the secret: %q", ae.Message)
+		}
+	})
+}
+
+// querySeeds is the seed corpus of FuzzCanonicalQuery.
+var querySeeds = []string{
+	"",
+	"a=1",
+	"Param2=value2&Param1=value1",
+	"b=2&a=1&a=0&c=x%20y&d=%2F&e=",
+	"b=x+y&&a=%7E&c",
+	"=x&a==b&%41=%c3%bc",
+	"X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Signature=00",
+	"%zz",
+	"%zz;evil=1",
+	"a=1;b=2",
+	"evil=%4",
+	"a=%",
+	"a-=1&a=2",
+	strings.Repeat("a&", maxQueryParams) + "a",
+}
+
+// FuzzCanonicalQuery checks the raw-query canonicalization against net/url,
+// an independent parser: a query it accepts must parse without error and
+// hold the same pairs; a query it refuses must be one net/url cannot parse
+// whole (or one with more than maxQueryParams pairs).
+func FuzzCanonicalQuery(f *testing.F) {
+	for _, q := range querySeeds {
+		f.Add(q)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		got, ok := appendCanonicalQuery(nil, raw)
+		vals, err := url.ParseQuery(raw)
+		if !ok {
+			if err == nil && strings.Count(raw, "&") < maxQueryParams {
+				t.Fatalf("%q refused, but net/url parses it to %v", raw, vals)
+			}
+			return
+		}
+		if err != nil {
+			t.Fatalf("%q canonicalized to %q, but net/url fails: %v", raw, got, err)
+		}
+		// SigV4 sorts by encoded name, then by encoded value.
+		var pairs [][2]string
+		for k, vs := range vals {
+			for _, v := range vs {
+				pairs = append(pairs, [2]string{uriEncode(k), uriEncode(v)})
+			}
+		}
+		slices.SortFunc(pairs, func(a, b [2]string) int {
+			return cmp.Or(strings.Compare(a[0], b[0]), strings.Compare(a[1], b[1]))
+		})
+		var want strings.Builder
+		for i, p := range pairs {
+			if i > 0 {
+				want.WriteByte('&')
+			}
+			want.WriteString(p[0] + "=" + p[1])
+		}
+		if string(got) != want.String() {
+			t.Fatalf("%q canonicalized to %q; net/url's pairs give %q", raw, got, want.String())
 		}
 	})
 }

@@ -132,21 +132,71 @@ func parseAuth(h string) (authParts, *apierr.Error) {
 			echo(credential))
 	}
 
-	if p.signedHeaders != "" {
-		for sh := p.signedHeaders; ; {
-			name, more, found := strings.Cut(sh, ";")
-			if name == "" {
-				return p, apierr.New(apierr.IncompleteSignature,
-					"'SignedHeaders' must be a semicolon-separated list of header names, got '%s'. Authorization=%s",
-					echo(p.signedHeaders), echo(h))
-			}
-			if !found {
-				break
-			}
-			sh = more
-		}
+	if perr := checkSignedHeaders(p.signedHeaders, h); perr != nil {
+		return p, perr
 	}
 	return p, nil
+}
+
+// maxSignedHeaders bounds the SignedHeaders list. The AWS SDKs sign fewer
+// than a dozen headers (aws-sdk-go-v2: amz-sdk-invocation-id;amz-sdk-request;
+// content-length;content-type;host;x-amz-date;x-amz-security-token;
+// x-amz-target; botocore and the AWS CLI fewer still); 64 leaves room for
+// callers that sign headers of their own, and bounds the work Verify does for
+// a request before its signature is checked.
+const maxSignedHeaders = 64
+
+// checkSignedHeaders checks the SignedHeaders list as SigV4 builds it: header
+// names in lowercase, separated by semicolons, in ascending byte order, each
+// named once, at most maxSignedHeaders of them. Verify copies each named
+// header's value into the canonical request once per entry, so a list that
+// repeats a name could otherwise make a small request cost gigabytes before
+// its signature is compared. An empty list passes: the check that host is
+// signed rejects it later with a clearer message.
+func checkSignedHeaders(all, h string) *apierr.Error {
+	prev, list := "", all
+	for n := 1; list != ""; n++ {
+		name, rest, more := strings.Cut(list, ";")
+		switch {
+		case !validHeaderName(name) || more && rest == "":
+			return apierr.New(apierr.IncompleteSignature,
+				"'SignedHeaders' must be a semicolon-separated list of header names, got '%s'. Authorization=%s",
+				echo(all), echo(h))
+		case n > maxSignedHeaders:
+			return apierr.New(apierr.IncompleteSignature,
+				"'SignedHeaders' must not name more than %d headers. Authorization=%s", maxSignedHeaders, echo(h))
+		case hasUpper(name) || name <= prev:
+			return apierr.New(apierr.IncompleteSignature,
+				"'SignedHeaders' must name each header once, in lowercase and in ascending order, got '%s'. Authorization=%s",
+				echo(all), echo(h))
+		}
+		prev, list = name, rest
+	}
+	return nil
+}
+
+// validHeaderName reports whether s is a non-empty HTTP field name (an RFC
+// 9110 token); net/http accepts no other names, so no other can be signed.
+func validHeaderName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
+			return false
+		}
+	}
+	return true
+}
+
+func hasUpper(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if 'A' <= s[i] && s[i] <= 'Z' {
+			return true
+		}
+	}
+	return false
 }
 
 func isParamSep(c byte) bool { return c == ',' || c == ' ' || c == '\t' }

@@ -1,6 +1,7 @@
 package sigv4
 
 import (
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -94,6 +95,37 @@ func TestParseAuthorization(t *testing.T) {
 				"Authorization=" + strings.Replace(sdk, "x-amz-target,", "x-amz-target;,", 1),
 		},
 		{name: "empty", in: "", msg: "Unsupported AWS 'algorithm': '' (only AWS4-HMAC-SHA256 for now). "},
+		{
+			name: "signed header repeated", in: strings.Replace(sdk, "host;", "host;host;", 1),
+			msg: "'SignedHeaders' must name each header once, in lowercase and in ascending order, got 'content-type;host;host;x-amz-date;x-amz-target'. " +
+				"Authorization=" + strings.Replace(sdk, "host;", "host;host;", 1),
+		},
+		{
+			name: "signed headers out of order", in: strings.Replace(sdk, "content-type;host;", "host;content-type;", 1),
+			msg: "'SignedHeaders' must name each header once, in lowercase and in ascending order, got 'host;content-type;x-amz-date;x-amz-target'. " +
+				"Authorization=" + strings.Replace(sdk, "content-type;host;", "host;content-type;", 1),
+		},
+		{
+			name: "signed header in uppercase", in: strings.Replace(sdk, "host;", "Host;", 1),
+			msg: "'SignedHeaders' must name each header once, in lowercase and in ascending order, got 'content-type;Host;x-amz-date;x-amz-target'. " +
+				"Authorization=" + strings.Replace(sdk, "host;", "Host;", 1),
+		},
+		{
+			name: "signed header that is not a header name", in: strings.Replace(sdk, "host;", "host;x:y;", 1),
+			msg: "'SignedHeaders' must be a semicolon-separated list of header names, got 'content-type;host;x:y;x-amz-date;x-amz-target'. " +
+				"Authorization=" + strings.Replace(sdk, "host;", "host;x:y;", 1),
+		},
+		{
+			name: "too many signed headers", in: strings.Replace(sdk, "host;", "host;"+numberedHeaders(maxSignedHeaders-3), 1),
+			msg: "'SignedHeaders' must not name more than 64 headers. " +
+				"Authorization=" + echo(strings.Replace(sdk, "host;", "host;"+numberedHeaders(maxSignedHeaders-3), 1)),
+		},
+		{
+			name: "as many signed headers as allowed", in: strings.Replace(sdk, "host;", "host;"+numberedHeaders(maxSignedHeaders-4), 1),
+			want: with(func(a *Authorization) {
+				a.SignedHeaders = strings.Split("content-type;host;"+numberedHeaders(maxSignedHeaders-4)+"x-amz-date;x-amz-target", ";")
+			}),
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -137,4 +169,14 @@ func TestParseAuthorizationDoesNotAllocate(t *testing.T) {
 	if n := testing.AllocsPerRun(100, func() { parseAuth(h) }); n != 0 {
 		t.Fatalf("parseAuth allocates %v times", n)
 	}
+}
+
+// numberedHeaders returns n distinct header names in ascending order, each
+// followed by a semicolon, that sort between "host" and "x-amz-date".
+func numberedHeaders(n int) string {
+	var b strings.Builder
+	for i := range n {
+		fmt.Fprintf(&b, "w-%04d;", i)
+	}
+	return b.String()
 }

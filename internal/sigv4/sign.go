@@ -6,6 +6,7 @@ import (
 	"errors"
 	"hash"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 )
@@ -20,9 +21,10 @@ var signerKeys keyCache
 // Sign signs req, whose body is body, as an AWS SDK would: it sets
 // X-Amz-Date to t (second precision, UTC) and Authorization to an
 // AWS4-HMAC-SHA256 signature by accessKeyID with secret, scoped to region
-// and service. The signed headers are host and x-amz-date, and content-type
-// and x-amz-target when the request has them; nothing else, so headers set
-// later (User-Agent, Content-Length) do not break the signature. When the
+// and service. The signed headers are host, content-type and every x-amz-*
+// header the request has (x-amz-target, x-amz-security-token …); nothing
+// else, so headers set later (User-Agent, Content-Length) do not break the
+// signature. When the
 // host carries the scheme's default port, req.Host is set without it, as the
 // AWS SDKs do, so that the Host sent is the one signed.
 //
@@ -59,19 +61,7 @@ func Sign(req *http.Request, body []byte, accessKeyID string, secret []byte, reg
 	date := amzDate[:8]
 	req.Header.Set("X-Amz-Date", amzDate)
 
-	var signedHeaders string
-	_, hasType := req.Header["Content-Type"]
-	_, hasTarget := req.Header["X-Amz-Target"]
-	switch {
-	case hasType && hasTarget:
-		signedHeaders = "content-type;host;x-amz-date;x-amz-target"
-	case hasType:
-		signedHeaders = "content-type;host;x-amz-date"
-	case hasTarget:
-		signedHeaders = "host;x-amz-date;x-amz-target"
-	default:
-		signedHeaders = "host;x-amz-date"
-	}
+	signedHeaders := signedHeadersOf(req.Header)
 
 	sk := signerKeys.get(accessKeyID, date, region, service, secret)
 	s := getScratch()
@@ -80,12 +70,13 @@ func Sign(req *http.Request, body []byte, accessKeyID string, secret []byte, reg
 	var payloadHash [2 * sha256.Size]byte
 	sum := sha256.Sum256(body)
 	hex.Encode(payloadHash[:], sum[:])
-	buf, cerr := appendCanonicalRequest(s.buf[:0], req, signedHeaders, payloadHash[:])
+	s.h.Reset()
+	buf, cerr := writeCanonicalRequest(s.h, s.buf[:0], req, signedHeaders, payloadHash[:])
 	if cerr != nil {
 		s.buf = buf
 		return errors.New("sigv4: sign: " + cerr.Message)
 	}
-	crHash := sha256.Sum256(buf)
+	crHash := s.h.Sum(s.sum[:0])
 
 	// String to sign, as Verify builds it.
 	buf = buf[:0]
@@ -95,7 +86,7 @@ func Sign(req *http.Request, body []byte, accessKeyID string, secret []byte, reg
 	buf = append(buf, '\n')
 	buf = appendScope(buf, date, region, service)
 	buf = append(buf, '\n')
-	buf = hex.AppendEncode(buf, crHash[:])
+	buf = hex.AppendEncode(buf, crHash)
 
 	mac := sk.pool.Get().(hash.Hash)
 	mac.Reset()
@@ -118,6 +109,39 @@ func Sign(req *http.Request, body []byte, accessKeyID string, secret []byte, reg
 	req.Header.Set("Authorization", string(buf[auth:]))
 	s.buf = buf
 	return nil
+}
+
+// signedHeaders lists what Verify requires signed: host, the date,
+// Content-Type and every x-amz-* header present (the target and any session
+// token among them). The usual KMS request takes a precomputed list.
+func signedHeadersOf(h http.Header) string {
+	_, hasType := h["Content-Type"]
+	_, hasTarget := h["X-Amz-Target"]
+	amz := 0
+	for k := range h {
+		if len(k) >= 6 && strings.EqualFold(k[:6], "x-amz-") {
+			amz++
+		}
+	}
+	switch {
+	case amz == 2 && hasTarget && hasType: // x-amz-date and x-amz-target
+		return "content-type;host;x-amz-date;x-amz-target"
+	case amz == 1 && hasType:
+		return "content-type;host;x-amz-date"
+	case amz == 2 && hasTarget:
+		return "host;x-amz-date;x-amz-target"
+	case amz == 1:
+		return "host;x-amz-date"
+	}
+	names := []string{"host"}
+	for k := range h {
+		lk := strings.ToLower(k)
+		if lk == "content-type" || strings.HasPrefix(lk, "x-amz-") {
+			names = append(names, lk)
+		}
+	}
+	slices.Sort(names)
+	return strings.Join(names, ";")
 }
 
 // appendScope appends the credential scope date/region/service/aws4_request.

@@ -15,6 +15,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"hash"
 	"net/http"
 	"strconv"
@@ -23,6 +24,7 @@ import (
 	"time"
 
 	"github.com/trent-kms/trent/internal/apierr"
+	"github.com/trent-kms/trent/internal/identity"
 )
 
 // DefaultMaxSkew is the clock skew AWS allows between a request's X-Amz-Date
@@ -38,20 +40,48 @@ type Credential struct {
 	Secret       []byte // the secret access key; never logged, never in an error
 	Account      string
 	PrincipalARN string
+	// Caller is who the key belongs to, as the layers after authentication
+	// see it; nil when the lookup does not know more than the fields above.
+	Caller *identity.Caller
 }
+
+// Auth is what a successful Verify returns: the credential that signed the
+// request and the credential scope it was signed for. The scope's region is
+// the request's region, and its service says which API is being called.
+type Auth struct {
+	*Credential
+	Region  string
+	Service string
+}
+
+// ErrExpiredToken is what a LookupSession returns for a session token whose
+// credentials have expired; the verifier answers it with AWS's
+// ExpiredTokenException instead of an unrecognized client.
+var ErrExpiredToken = errors.New("sigv4: session token expired")
 
 // Verifier checks SigV4 Authorization headers. Safe for concurrent use once
 // its exported fields are set; do not copy a Verifier after first use.
 type Verifier struct {
-	Region  string           // e.g. "us-east-1"
-	Service string           // "kms"
-	Now     func() time.Time // injectable clock; nil = time.Now
-	MaxSkew time.Duration    // 0 = 5 minutes
+	// Region is the one region accepted in the credential scope; "" accepts
+	// every well-formed region name, as one Trent serves every region.
+	Region string
+	// Service is the service the scope must name ("kms"); Services, if not
+	// empty, lists several instead (the Query endpoint takes "iam" and
+	// "sts").
+	Service  string
+	Services []string
+	Now      func() time.Time // injectable clock; nil = time.Now
+	MaxSkew  time.Duration    // 0 = 5 minutes
 	// Lookup returns the credential for an access key id, or false if there is
 	// none. It is called once per request that gets that far, and must be safe
 	// for concurrent use. The returned Secret is read, never modified or kept
 	// beyond a copy in the signing-key cache.
 	Lookup func(accessKeyID string) (*Credential, bool)
+	// LookupSession resolves temporary credentials: an access key id sent
+	// with an X-Amz-Security-Token. It returns ErrExpiredToken for expired
+	// credentials and any other error for unknown or invalid ones. nil
+	// refuses every session token.
+	LookupSession func(accessKeyID, sessionToken string) (*Credential, error)
 
 	keys keyCache
 }
@@ -61,22 +91,24 @@ type Verifier struct {
 const (
 	msgMissingToken = "Missing Authentication Token"
 	msgInvalidToken = "The security token included in the request is invalid."
+	msgExpiredToken = "The security token included in the request is expired"
 	msgMismatch     = "The request signature we calculated does not match the signature you provided. " +
 		"Check your AWS Secret Access Key and signing method. Consult the service documentation for details."
 	msgHostNotSigned = "'Host' must be a 'SignedHeader' in the AWS Authorization."
 )
 
 // Verify authenticates r, whose body has already been read into body.
-// It returns the caller's credential or an *apierr.Error.
-func (v *Verifier) Verify(r *http.Request, body []byte) (*Credential, error) {
-	cred, err := v.verify(r, body)
+// It returns the caller's credential and scope, or an *apierr.Error.
+func (v *Verifier) Verify(r *http.Request, body []byte) (Auth, error) {
+	var a authParts
+	cred, err := v.verify(r, body, &a)
 	if err != nil {
-		return nil, err
+		return Auth{}, err
 	}
-	return cred, nil
+	return Auth{Credential: cred, Region: a.region, Service: a.service}, nil
 }
 
-func (v *Verifier) verify(r *http.Request, body []byte) (*Credential, *apierr.Error) {
+func (v *Verifier) verify(r *http.Request, body []byte, scope *authParts) (*Credential, *apierr.Error) {
 	// Authentication mechanism.
 	authValues := r.Header["Authorization"]
 	presigned := r.URL != nil && r.URL.RawQuery != "" && r.URL.Query().Has("X-Amz-Algorithm")
@@ -98,6 +130,7 @@ func (v *Verifier) verify(r *http.Request, body []byte) (*Credential, *apierr.Er
 	if perr != nil {
 		return nil, perr
 	}
+	*scope = a
 
 	// Request time: X-Amz-Date, or Date if there is no X-Amz-Date.
 	dateHeader := "x-amz-date"
@@ -137,26 +170,21 @@ func (v *Verifier) verify(r *http.Request, body []byte) (*Credential, *apierr.Er
 		}
 		return nil, apierr.New(apierr.InvalidSignature, "'X-Amz-Date' must be a 'SignedHeader' in the AWS Authorization.")
 	}
+	if name := unsignedHeader(r.Header, a.signedHeaders); name != "" {
+		return nil, apierr.New(apierr.InvalidSignature, "'%s' must be a 'SignedHeader' in the AWS Authorization.", echo(name))
+	}
 
 	// Credential scope. AWS reports every mismatch at once.
 	var dateBuf [8]byte
 	reqDate := t.AppendFormat(dateBuf[:0], "20060102")
-	if a.region != v.Region || a.service != v.Service || a.terminator != Terminator || a.date != string(reqDate) {
+	if !v.regionOK(a.region) || !v.serviceOK(a.service) || a.terminator != Terminator || a.date != string(reqDate) {
 		return nil, v.scopeError(a, string(reqDate), t)
 	}
 
 	// Who is calling.
-	if r.Header.Get("X-Amz-Security-Token") != "" {
-		// Session credentials are not supported yet; AWS answers an unknown
-		// session token with this message.
-		return nil, apierr.New(apierr.UnrecognizedClient, msgInvalidToken)
-	}
-	if v.Lookup == nil {
-		return nil, apierr.New(apierr.UnrecognizedClient, msgInvalidToken)
-	}
-	cred, found := v.Lookup(a.accessKeyID)
-	if !found || cred == nil || len(cred.Secret) == 0 {
-		return nil, apierr.New(apierr.UnrecognizedClient, msgInvalidToken)
+	cred, lerr := v.lookup(a.accessKeyID, r.Header.Get("X-Amz-Security-Token"))
+	if lerr != nil {
+		return nil, lerr
 	}
 
 	// The signature.
@@ -183,12 +211,13 @@ func (v *Verifier) verify(r *http.Request, body []byte) (*Credential, *apierr.Er
 	// UNSIGNED-PAYLOAD is never honoured: the real body hash goes into the
 	// canonical request, so a request signed over "UNSIGNED-PAYLOAD" fails.
 
-	buf, cerr := appendCanonicalRequest(s.buf[:0], r, a.signedHeaders, payloadHash)
+	s.h.Reset()
+	buf, cerr := writeCanonicalRequest(s.h, s.buf[:0], r, a.signedHeaders, payloadHash)
 	if cerr != nil {
 		s.buf = buf
 		return nil, cerr
 	}
-	crHash := sha256.Sum256(buf)
+	crHash := s.h.Sum(s.sum[:0])
 
 	// String to sign.
 	buf = buf[:0]
@@ -208,7 +237,7 @@ func (v *Verifier) verify(r *http.Request, body []byte) (*Credential, *apierr.Er
 	buf = append(buf, '/')
 	buf = append(buf, Terminator...)
 	buf = append(buf, '\n')
-	buf = hex.AppendEncode(buf, crHash[:])
+	buf = hex.AppendEncode(buf, crHash)
 
 	mac := sk.pool.Get().(hash.Hash)
 	mac.Reset()
@@ -257,15 +286,101 @@ func skewString(d time.Duration) string {
 	return d.String()
 }
 
+// lookup finds the credential of a long-term access key, or of temporary
+// credentials when a session token is sent.
+func (v *Verifier) lookup(accessKeyID, sessionToken string) (*Credential, *apierr.Error) {
+	var cred *Credential
+	if sessionToken != "" {
+		if v.LookupSession == nil {
+			return nil, apierr.New(apierr.UnrecognizedClient, msgInvalidToken)
+		}
+		c, err := v.LookupSession(accessKeyID, sessionToken)
+		if errors.Is(err, ErrExpiredToken) {
+			return nil, apierr.New(apierr.ExpiredToken, msgExpiredToken)
+		}
+		if err != nil {
+			return nil, apierr.New(apierr.UnrecognizedClient, msgInvalidToken)
+		}
+		cred = c
+	} else {
+		if v.Lookup == nil {
+			return nil, apierr.New(apierr.UnrecognizedClient, msgInvalidToken)
+		}
+		c, found := v.Lookup(accessKeyID)
+		if !found {
+			return nil, apierr.New(apierr.UnrecognizedClient, msgInvalidToken)
+		}
+		cred = c
+	}
+	if cred == nil || len(cred.Secret) == 0 {
+		return nil, apierr.New(apierr.UnrecognizedClient, msgInvalidToken)
+	}
+	return cred, nil
+}
+
+func (v *Verifier) regionOK(region string) bool {
+	if v.Region != "" {
+		return region == v.Region
+	}
+	return ValidRegion(region)
+}
+
+func (v *Verifier) serviceOK(service string) bool {
+	if len(v.Services) == 0 {
+		return service == v.Service
+	}
+	for _, s := range v.Services {
+		if service == s {
+			return true
+		}
+	}
+	return false
+}
+
+// wantService names the service a wrongly scoped request should have used.
+func (v *Verifier) wantService() string {
+	if len(v.Services) > 0 {
+		return v.Services[0]
+	}
+	return v.Service
+}
+
+// ValidRegion reports whether s is shaped like an AWS region name: lower-case
+// words joined by hyphens and ending in a number ("us-east-1",
+// "us-gov-west-1", "ap-southeast-2"). Trent serves any such region; keys
+// live in the region their requests are signed for.
+func ValidRegion(s string) bool {
+	if len(s) < 4 || len(s) > 32 {
+		return false
+	}
+	words := strings.Split(s, "-")
+	if len(words) < 3 {
+		return false
+	}
+	for i, w := range words {
+		if w == "" {
+			return false
+		}
+		last := i == len(words)-1
+		for j := 0; j < len(w); j++ {
+			c := w[j]
+			if last && !(c >= '0' && c <= '9') || !last && !(c >= 'a' && c <= 'z') {
+				return false
+			}
+		}
+	}
+	return len(words[len(words)-1]) <= 2
+}
+
 // scopeError reports every way the credential scope is wrong, concatenated,
 // as AWS does.
 func (v *Verifier) scopeError(a authParts, reqDate string, t time.Time) *apierr.Error {
 	var b strings.Builder
-	if a.region != v.Region {
+	if !v.regionOK(a.region) {
 		b.WriteString("Credential should be scoped to a valid region, not '" + echo(a.region) + "'. ")
 	}
-	if a.service != v.Service {
-		b.WriteString("Credential should be scoped to correct service: '" + v.Service + "'. ")
+	if !v.serviceOK(a.service) {
+		b.WriteString("Credential should be scoped to correct service: '" + v.wantService() + "'. ")
 	}
 	if a.terminator != Terminator {
 		b.WriteString("Credential should be scoped with a valid terminator: '" + Terminator + "', not '" + echo(a.terminator) + "'. ")
@@ -275,6 +390,36 @@ func (v *Verifier) scopeError(a authParts, reqDate string, t time.Time) *apierr.
 			echo(a.date) + "' != '" + reqDate + "', from '" + t.Format(timeFormat) + "'.")
 	}
 	return &apierr.Error{Code: apierr.InvalidSignature, Message: b.String()}
+}
+
+// unsignedHeader returns the first (in byte order) header of h that must be
+// signed but is not in the SignedHeaders list, or "". X-Amz-Target names the
+// operation and Content-Type how the body is read, so a signature that left
+// either out could be replayed as another operation; every other x-amz-*
+// header is AWS's own and read by someone, and the AWS SDKs and CLI sign all
+// of them (aws-sdk-go-v2 and botocore sign every header but a short ignore
+// list: Authorization, User-Agent, Expect, Transfer-Encoding,
+// X-Amzn-Trace-Id and hop-by-hop headers). x-amzn-* headers such as
+// X-Amzn-Trace-Id are added by proxies and tracers after signing, and are
+// not x-amz-* headers.
+func unsignedHeader(h http.Header, signed string) string {
+	first := ""
+	for name := range h {
+		if !mustBeSigned(name) || hasSignedHeader(signed, name) {
+			continue
+		}
+		if first == "" || name < first {
+			first = name
+		}
+	}
+	return first
+}
+
+// mustBeSigned reports whether the named header must be signed when sent:
+// Content-Type and every x-amz-* header, X-Amz-Target among them.
+func mustBeSigned(name string) bool {
+	const amz = "x-amz-"
+	return strings.EqualFold(name, "content-type") || len(name) >= len(amz) && strings.EqualFold(name[:len(amz)], amz)
 }
 
 // hasSignedHeader reports whether the semicolon-separated list names name,
@@ -352,11 +497,15 @@ func unhex(c byte) (byte, bool) {
 	return 0, false
 }
 
-// scratch is a per-request buffer for the canonical request and the string
-// to sign, pooled so that Verify does not allocate them.
-type scratch struct{ buf []byte }
+// scratch is per-request space for hashing the canonical request and
+// building the string to sign, pooled so that Verify does not allocate it.
+type scratch struct {
+	buf []byte
+	h   hash.Hash // SHA-256, for the canonical request
+	sum [sha256.Size]byte
+}
 
-var scratchPool = sync.Pool{New: func() any { return &scratch{buf: make([]byte, 0, 1024)} }}
+var scratchPool = sync.Pool{New: func() any { return &scratch{buf: make([]byte, 0, 1024), h: sha256.New()} }}
 
 func getScratch() *scratch { return scratchPool.Get().(*scratch) }
 

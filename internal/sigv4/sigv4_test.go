@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -144,6 +145,22 @@ func TestVerifyAcceptsSDKSignatures(t *testing.T) {
 			name: "unsigned header changed", url: "https://" + testHost + "/", body: testBody,
 			after: func(r *http.Request) { r.Header.Set("User-Agent", "something else") },
 		},
+		{
+			// Headers the SDKs never sign, added after signing.
+			name: "headers added after signing", url: "https://" + testHost + "/", body: testBody,
+			after: func(r *http.Request) {
+				r.Header.Set("X-Amzn-Trace-Id", "Root=1-5759e988-bd862e3fe1be46a994272793")
+				r.Header.Set("Expect", "100-continue")
+				r.Header.Set("Amz-Sdk-Invocation-Id", "0b6b5cd0-1f0e-4a8a-9b8d-3a5f2f3f4e5d")
+				r.Header.Set("Accept-Encoding", "gzip")
+			},
+		},
+		{
+			name: "other x-amz header signed", url: "https://" + testHost + "/", body: testBody,
+			before: func(r *http.Request) { r.Header.Set("X-Amz-Meta-Note", "signed") },
+		},
+		{name: "query with plus and empty pairs", url: "https://" + testHost + "/?b=x+y&&a=%7E&c", body: testBody},
+		{name: "query with repeated names", url: "https://" + testHost + "/?a=2&a=1&a=10", body: testBody},
 		{name: "clock 5 min ahead", url: "https://" + testHost + "/", body: testBody, now: t0.Add(5 * time.Minute)},
 		{name: "clock 5 min behind", url: "https://" + testHost + "/", body: testBody, now: t0.Add(-5 * time.Minute)},
 	}
@@ -168,7 +185,7 @@ func TestVerifyAcceptsSDKSignatures(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Verify: %v\nAuthorization: %s", err, r.Header.Get("Authorization"))
 			}
-			if cred != testCredential {
+			if cred.Credential != testCredential {
 				t.Fatalf("Verify returned %+v, want the test credential", cred)
 			}
 		})
@@ -450,6 +467,67 @@ func TestVerifyRejects(t *testing.T) {
 			opts:   func(o *signOpts) { o.payloadHash = "UNSIGNED-PAYLOAD" },
 			code:   invalid, msg: msgMismatch,
 		},
+		// A header that picks the operation or is AWS's own must be signed:
+		// these requests were signed without it and it was added afterwards,
+		// so the signature itself is valid.
+		{
+			name:   "target not signed",
+			before: func(r *http.Request) { r.Header.Del("X-Amz-Target") },
+			after:  func(r *http.Request) { r.Header.Set("X-Amz-Target", "TrentService.ScheduleKeyDeletion") },
+			code:   invalid, msg: "'X-Amz-Target' must be a 'SignedHeader' in the AWS Authorization.",
+		},
+		{
+			name:   "content type not signed",
+			before: func(r *http.Request) { r.Header.Del("Content-Type") },
+			after:  func(r *http.Request) { r.Header.Set("Content-Type", "application/x-amz-json-1.0") },
+			code:   invalid, msg: "'Content-Type' must be a 'SignedHeader' in the AWS Authorization.",
+		},
+		{
+			name:  "x-amz header not signed",
+			after: func(r *http.Request) { r.Header.Set("X-Amz-Content-Sha256", hashHex(testBody)) },
+			code:  invalid, msg: "'X-Amz-Content-Sha256' must be a 'SignedHeader' in the AWS Authorization.",
+		},
+		{
+			name: "first of several unsigned headers named",
+			after: func(r *http.Request) {
+				r.Header.Set("X-Amz-Zz", "1")
+				r.Header.Set("X-Amz-Aa", "1")
+				r.Header.Set("X-Amz-Mm", "1")
+			},
+			code: invalid, msg: "'X-Amz-Aa' must be a 'SignedHeader' in the AWS Authorization.",
+		},
+		{
+			name:  "security token not signed",
+			after: func(r *http.Request) { r.Header.Set("X-Amz-Security-Token", "FwoGZXIvYXdzEXAMPLE") },
+			code:  invalid, msg: "'X-Amz-Security-Token' must be a 'SignedHeader' in the AWS Authorization.",
+		},
+		// A query string that does not parse must not be left out of the
+		// signature: these were signed without one and it was added after.
+		{
+			name:  "query with a bad escape",
+			after: func(r *http.Request) { r.URL.RawQuery = "%zz" },
+			code:  incomplete, msg: "The query string is malformed and cannot be signed: '%zz'.",
+		},
+		{
+			name:  "query with a semicolon",
+			after: func(r *http.Request) { r.URL.RawQuery = "%zz;evil=1" },
+			code:  incomplete, msg: "The query string is malformed and cannot be signed: '%zz;evil=1'.",
+		},
+		{
+			name:  "query with a semicolon only",
+			after: func(r *http.Request) { r.URL.RawQuery = "a=1;evil=1" },
+			code:  incomplete, msg: "The query string is malformed and cannot be signed: 'a=1;evil=1'.",
+		},
+		{
+			name:  "query with a truncated escape",
+			after: func(r *http.Request) { r.URL.RawQuery = "evil=%4" },
+			code:  incomplete, msg: "The query string is malformed and cannot be signed: 'evil=%4'.",
+		},
+		{
+			name:  "query with too many parameters",
+			after: func(r *http.Request) { r.URL.RawQuery = strings.Repeat("a&", 10000) + "a" },
+			code:  incomplete, prefix: "The query string is malformed and cannot be signed: 'a&a&a&",
+		},
 		{
 			name:   "signed header missing",
 			before: func(r *http.Request) { r.Header.Set("X-Custom", "1") },
@@ -487,7 +565,7 @@ func TestVerifyRejects(t *testing.T) {
 			if err == nil {
 				t.Fatalf("Verify accepted the request (credential %v)", cred)
 			}
-			if cred != nil {
+			if cred.Credential != nil {
 				t.Errorf("Verify returned a credential with error %v", err)
 			}
 			var ae *apierr.Error
@@ -720,11 +798,85 @@ func TestCanonicalRequestMatchesSDK(t *testing.T) {
 		t.Fatal(err)
 	}
 	ph := hashHex(testBody)
-	got, aerr := appendCanonicalRequest(nil, r, strings.Join(a.SignedHeaders, ";"), []byte(ph))
-	if aerr != nil {
+	var got bytes.Buffer
+	if _, aerr := writeCanonicalRequest(&got, nil, r, strings.Join(a.SignedHeaders, ";"), []byte(ph)); aerr != nil {
 		t.Fatal(aerr)
 	}
-	if !strings.Contains(logged.String(), string(got)) {
-		t.Fatalf("canonical request\n%s\nnot in the SDK's signing log\n%s", got, logged.String())
+	if !strings.Contains(logged.String(), got.String()) {
+		t.Fatalf("canonical request\n%s\nnot in the SDK's signing log\n%s", got.String(), logged.String())
+	}
+}
+
+// A request that is not signed by a known secret must cost little more than
+// its own size to refuse: these requests carry a valid access key id and a
+// garbage signature, so all of Verify's work before the comparison is done.
+// The first made Verify build a canonical request of 128 MB.
+func TestVerifyPreAuthCostIsBounded(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation counts are meaningless under the race detector")
+	}
+	big := strings.Repeat("x", 32000)
+	repeated := strings.Repeat("a;", 4000) + "content-type;host;x-amz-date;x-amz-target"
+	var distinct []string
+	for i := range 10 {
+		distinct = append(distinct, fmt.Sprintf("x-b%d", i))
+	}
+	tests := []struct {
+		name          string
+		signedHeaders string
+		setup         func(r *http.Request)
+		code          string
+		prefix        string
+	}{
+		{
+			name: "one header named 4000 times", signedHeaders: repeated,
+			setup:  func(r *http.Request) { r.Header.Set("A", big) },
+			code:   apierr.IncompleteSignature,
+			prefix: "'SignedHeaders' must name each header once, in lowercase and in ascending order, got 'a;a;a;",
+		},
+		{
+			name: "one header named in many cases", signedHeaders: "A;a;content-type;host;x-amz-date;x-amz-target",
+			setup:  func(r *http.Request) { r.Header.Set("A", big) },
+			code:   apierr.IncompleteSignature,
+			prefix: "'SignedHeaders' must name each header once, in lowercase and in ascending order, got 'A;a;",
+		},
+		{
+			name: "canonical request over the cap", signedHeaders: "content-type;host;x-amz-date;x-amz-target;" + strings.Join(distinct, ";"),
+			setup: func(r *http.Request) {
+				for _, h := range distinct {
+					r.Header.Set(h, big)
+				}
+			},
+			code:   apierr.IncompleteSignature,
+			prefix: "The canonical request for this request is longer than 262144 bytes.",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := httptest.NewRequest(http.MethodPost, "https://"+testHost+"/", nil)
+			r.Header.Set("Content-Type", "application/x-amz-json-1.1")
+			r.Header.Set("X-Amz-Target", "TrentService.Encrypt")
+			r.Header.Set("X-Amz-Date", t0.Format(timeFormat))
+			r.Header.Set("Authorization", "AWS4-HMAC-SHA256 Credential="+testAKID+"/20190430/us-east-1/kms/aws4_request, SignedHeaders="+
+				tt.signedHeaders+", Signature="+strings.Repeat("0", 64))
+			tt.setup(r)
+			v := newVerifier(t0)
+			body := []byte(testBody)
+
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			_, err := v.Verify(r, body)
+			runtime.ReadMemStats(&after)
+
+			if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 1<<20 {
+				t.Errorf("Verify allocated %d bytes to refuse the request", alloc)
+			}
+			if !apierr.Is(err, tt.code) {
+				t.Fatalf("Verify = %v, want %s", err, tt.code)
+			}
+			if m := apierr.As(err).Message; !strings.HasPrefix(m, tt.prefix) {
+				t.Fatalf("message = %.200q\n   want prefix %q", m, tt.prefix)
+			}
+		})
 	}
 }
