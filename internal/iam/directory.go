@@ -63,11 +63,17 @@ func AuthError(service string, err error) *apierr.Error {
 // negativeTTL is how long an access key id the store does not have is
 // remembered as absent, so that repeating it does not read the store every
 // time; a key made meanwhile by this Service is seen at once (the write
-// moves the generation), one made elsewhere within negativeTTL.
-const negativeTTL = 5 * time.Second
+// moves the generation), one made elsewhere within negativeTTL. Absences
+// have a cache of their own, so that a flood of made-up ids cannot evict
+// the keys in use. resolveMissReads bounds the store reads for ids in neither
+// cache that run at once.
+const (
+	negativeTTL      = 5 * time.Second
+	resolveMissReads = 2
+)
 
-// keyEntry is a resolved access key, or (absentUntil set) a remembered
-// absence.
+// keyEntry is a resolved access key, or (in Service.misses, absentUntil
+// set) a remembered absence.
 type keyEntry struct {
 	gen         int64
 	absentUntil time.Time
@@ -95,15 +101,32 @@ func (s *Service) Resolve(ctx context.Context, accessKeyID, sessionToken string)
 	return e.secret, e.caller, nil
 }
 
-// Lookup serves sigv4.Verifier.Lookup from Resolve for long-term keys, so
-// that a verifier that does not pass session tokens yet still sees
-// IAM's changes (deactivated and deleted keys) at once.
+// Lookup is sigv4.Verifier.Lookup, served by Resolve for long-term keys:
+// the credential carries its Caller, and IAM's changes (deactivated and
+// deleted keys) take effect at once.
 func (s *Service) Lookup(accessKeyID string) (*sigv4.Credential, bool) {
 	e, err := s.resolve(context.Background(), accessKeyID, "")
 	if err != nil {
 		return nil, false
 	}
 	return e.cred, true
+}
+
+// LookupSession is sigv4.Verifier.LookupSession, served by Resolve for
+// temporary credentials. An expired session's error matches both
+// sigv4.ErrExpiredToken and ErrExpiredToken.
+func (s *Service) LookupSession(accessKeyID, sessionToken string) (*sigv4.Credential, error) {
+	if sessionToken == "" {
+		return nil, ErrInvalidToken
+	}
+	e, err := s.resolve(context.Background(), accessKeyID, sessionToken)
+	if errors.Is(err, ErrExpiredToken) {
+		return nil, fmt.Errorf("%w: %w", sigv4.ErrExpiredToken, err)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return e.cred, nil
 }
 
 func (s *Service) resolve(ctx context.Context, id, token string) (*keyEntry, error) {
@@ -115,13 +138,20 @@ func (s *Service) resolve(ctx context.Context, id, token string) (*keyEntry, err
 	e, ok := s.keys.load(id)
 	if token == "" {
 		if ok && e.gen == g && e.token == "" {
-			if e.absentUntil.IsZero() {
-				return e, nil
-			}
-			if now.Before(e.absentUntil) {
-				return nil, ErrUnknownAccessKey
-			}
+			return e, nil
 		}
+		if m, ok := s.misses.load(id); ok && m.gen == g && now.Before(m.absentUntil) {
+			return nil, ErrUnknownAccessKey
+		}
+		// Resolve runs before a request is authenticated: bound how many
+		// store reads made-up ids can hold at once, so that the rest of
+		// the store's readers stay free for everyone else.
+		select {
+		case s.missReads <- struct{}{}:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		defer func() { <-s.missReads }()
 		return s.loadLongTerm(ctx, id, g, now)
 	}
 	if ok && e.gen == g && e.token != "" && subtle.ConstantTimeCompare([]byte(e.token), []byte(token)) == 1 {
@@ -145,7 +175,7 @@ func (s *Service) resolve(ctx context.Context, id, token string) (*keyEntry, err
 		return nil, err
 	}
 	e = &keyEntry{gen: g, token: token, expires: sess.expires(), secret: []byte(sess.Secret), caller: caller}
-	e.cred = &sigv4.Credential{AccessKeyID: id, Secret: e.secret, Account: sess.Account, PrincipalARN: caller.Principal.ARN}
+	e.cred = &sigv4.Credential{AccessKeyID: id, Secret: e.secret, Account: sess.Account, PrincipalARN: caller.Principal.ARN, Caller: caller}
 	s.keys.store(id, e)
 	return e, nil
 }
@@ -155,7 +185,7 @@ func (s *Service) resolve(ctx context.Context, id, token string) (*keyEntry, err
 func (s *Service) loadLongTerm(ctx context.Context, id string, g int64, now time.Time) (*keyEntry, error) {
 	k, err := s.st.GetAccessKey(ctx, id)
 	if isNotFound(err) || err == nil && !k.Active {
-		s.keys.store(id, &keyEntry{gen: g, absentUntil: now.Add(negativeTTL)})
+		s.misses.store(id, &keyEntry{gen: g, absentUntil: now.Add(negativeTTL)})
 		return nil, ErrUnknownAccessKey
 	}
 	if err != nil {
@@ -174,7 +204,7 @@ func (s *Service) loadLongTerm(ctx context.Context, id string, g int64, now time
 	} else {
 		u, err := s.st.GetUser(ctx, k.Account, k.UserName)
 		if isNotFound(err) {
-			s.keys.store(id, &keyEntry{gen: g, absentUntil: now.Add(negativeTTL)})
+			s.misses.store(id, &keyEntry{gen: g, absentUntil: now.Add(negativeTTL)})
 			return nil, ErrUnknownAccessKey
 		}
 		if err != nil {
@@ -184,7 +214,7 @@ func (s *Service) loadLongTerm(ctx context.Context, id string, g int64, now time
 	}
 	caller.AccessKeyID = id
 	e := &keyEntry{gen: g, secret: secret, caller: caller,
-		cred: &sigv4.Credential{AccessKeyID: id, Secret: secret, Account: k.Account, PrincipalARN: caller.Principal.ARN}}
+		cred: &sigv4.Credential{AccessKeyID: id, Secret: secret, Account: k.Account, PrincipalARN: caller.Principal.ARN, Caller: caller}}
 	s.keys.store(id, e)
 	return e, nil
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/trent-kms/trent/internal/awsquery"
 	"github.com/trent-kms/trent/internal/policy"
 	"github.com/trent-kms/trent/internal/seal"
+	"github.com/trent-kms/trent/internal/sigv4"
 )
 
 func TestResolve(t *testing.T) {
@@ -87,6 +88,12 @@ func TestResolve(t *testing.T) {
 	f.clock.Advance(time.Second)
 	if _, _, err := f.s.Resolve(ctx, creds.AccessKeyId, creds.SessionToken); !errors.Is(err, ErrExpiredToken) {
 		t.Fatalf("expired: %v", err)
+	}
+	if _, err := f.s.LookupSession(creds.AccessKeyId, creds.SessionToken); !errors.Is(err, sigv4.ErrExpiredToken) {
+		t.Fatalf("LookupSession of an expired session: %v", err)
+	}
+	if cred, ok := f.s.Lookup(devKey); !ok || cred.Caller == nil || cred.Caller.Principal.Username != "dev" {
+		t.Fatalf("Lookup: %+v %v", cred, ok)
 	}
 	if e := AuthError("sts", ErrExpiredToken); e.Code != "ExpiredToken" || e.Message != MsgExpiredToken {
 		t.Fatalf("AuthError sts: %+v", e)

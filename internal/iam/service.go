@@ -50,6 +50,8 @@ type Service struct {
 	storeGen atomic.Int64 // the store's authorization generation as Refresh last saw it
 
 	keys       genCache[*keyEntry]      // access key id → credential
+	misses     genCache[*keyEntry]      // access key id → remembered absence
+	missReads  chan struct{}            // a slot per store read of an unknown id
 	principals genCache[*policiesEntry] // principal or session → compiled policies
 	accounts   sync.Map                 // account ids known to exist → struct{}
 }
@@ -79,7 +81,8 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	if s.log == nil {
 		s.log = slog.Default()
 	}
-	s.keys.max, s.principals.max = maxCacheEntries, maxCacheEntries
+	s.keys.max, s.misses.max, s.principals.max = maxCacheEntries, maxCacheEntries, maxCacheEntries
+	s.missReads = make(chan struct{}, resolveMissReads)
 	if err := s.seedManagedPolicies(ctx); err != nil {
 		return nil, err
 	}
