@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -338,5 +339,48 @@ func TestResolveIsCached(t *testing.T) {
 	_, c3, _ := f.s.Resolve(ctx, f.rootKeyID, "")
 	if c3 == c1 || c3.Principal != c1.Principal {
 		t.Fatal("a write did not refresh the entry, or changed it")
+	}
+}
+
+// Readers on the hot path run while writes change what they read; under
+// -race this checks the caches' publication.
+func TestConcurrentResolveAndWrites(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	dev, key := f.userWithKey("dev")
+	done := make(chan struct{})
+	errs := make(chan error, 4)
+	for range 4 {
+		go func() {
+			for {
+				select {
+				case <-done:
+					errs <- nil
+					return
+				default:
+				}
+				if _, _, err := f.s.Resolve(ctx, key, ""); err != nil {
+					errs <- err
+					return
+				}
+				if _, err := f.s.PrincipalPolicies(ctx, dev); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	for i := range 20 {
+		f.iam(f.rootCaller, "PutUserPolicy", "UserName=dev&PolicyName=p"+strconv.Itoa(i%3)+"&PolicyDocument="+q(allowAllKMS))
+		f.iam(f.rootCaller, "TagUser", "UserName=dev&Tags.member.1.Key=n&Tags.member.1.Value="+strconv.Itoa(i))
+	}
+	close(done)
+	for range 4 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if v, _ := f.resolve(key, "").Tag("n"); v != "19" {
+		t.Fatalf("tag after the writes: %q", v)
 	}
 }

@@ -290,3 +290,31 @@ func TestGetAccessKeyInfo(t *testing.T) {
 	wantErr(t, f.stsErr(bob, "GetAccessKeyInfo", "AccessKeyId=short"), "ValidationError",
 		"1 validation error detected: Value 'short' at 'accessKeyId' failed to satisfy constraint: Member must have length greater than or equal to 16")
 }
+
+// A role of another account of this Trent, whose trust policy names the
+// caller's account: the trust policy is the resource half of the decision
+// (the identity half is the authorization layer's), and the session
+// belongs to the role's account.
+func TestAssumeRoleCrossAccount(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	dev, _ := f.userWithKey("dev")
+	other, id, _, err := f.s.CreateAccount(ctx, "444455556666")
+	if err != nil {
+		t.Fatal(err)
+	}
+	otherRoot := f.resolve(id, "")
+	f.iam(otherRoot, "CreateRole", "RoleName=shared&AssumeRolePolicyDocument="+q(trust("arn:aws:iam::"+testAccount+":root", `"sts:AssumeRole"`, "")))
+	f.iam(otherRoot, "PutRolePolicy", "RoleName=shared&PolicyName=p&PolicyDocument="+q(allowAllKMS))
+	out, sess := f.assume(dev, "RoleArn="+q("arn:aws:iam::"+other+":role/shared")+"&RoleSessionName=xacct")
+	if sess.Principal.Account != other || out.AssumedRoleUser.Arn != "arn:aws:sts::"+other+":assumed-role/shared/xacct" {
+		t.Fatalf("cross-account session %+v", sess.Principal)
+	}
+	pp, err := f.s.PrincipalPolicies(ctx, sess)
+	if err != nil || len(pp.Identity) != 1 {
+		t.Fatalf("policies of the session: %v %+v", err, pp)
+	}
+	// A role that trusts only its own account keeps the other out.
+	f.iam(otherRoot, "CreateRole", "RoleName=private&AssumeRolePolicyDocument="+q(trust(other, `"sts:AssumeRole"`, "")))
+	wantErrPrefix(t, f.stsErr(dev, "AssumeRole", "RoleArn="+q("arn:aws:iam::"+other+":role/private")+"&RoleSessionName=xacct"), "AccessDenied", "User: ")
+}
