@@ -200,7 +200,7 @@ func (s *Service) loadLongTerm(ctx context.Context, id string, g int64, now time
 		if err := s.ensureAccount(ctx, k.Account); err != nil {
 			return nil, err
 		}
-		caller = rootCaller(k.Account)
+		caller = identity.Root(k.Account, "")
 	} else {
 		u, err := s.st.GetUser(ctx, k.Account, k.UserName)
 		if isNotFound(err) {
@@ -219,12 +219,6 @@ func (s *Service) loadLongTerm(ctx context.Context, id string, g int64, now time
 	return e, nil
 }
 
-func rootCaller(account string) *identity.Caller {
-	return &identity.Caller{Principal: policy.Principal{
-		ARN: RootARN(account), Account: account, Type: policy.PrincipalRoot, UserID: account,
-	}}
-}
-
 func userCaller(u store.User) *identity.Caller {
 	return &identity.Caller{
 		Principal: policy.Principal{ARN: u.ARN, Account: u.Account, Type: policy.PrincipalIAMUser, UserID: u.ID, Username: u.Name},
@@ -241,7 +235,7 @@ func (s *Service) sessionCaller(ctx context.Context, sess *session) (*identity.C
 		if _, err := s.st.GetAccount(ctx, sess.Account); err != nil {
 			return nil, s.goneOr(err, "get account")
 		}
-		c = rootCaller(sess.Account)
+		c = identity.Root(sess.Account, "")
 	case policy.PrincipalIAMUser:
 		u, err := s.st.GetUser(ctx, sess.Account, sess.UserName)
 		if err != nil {
