@@ -23,7 +23,7 @@ const testAccount = "111122223333"
 // with a real root key and a fake clock, and the root caller of
 // testAccount.
 type fixture struct {
-	t     *testing.T
+	t     testing.TB
 	s     *Service
 	db    *sqlite.DB
 	root  *seal.RootKey
@@ -33,7 +33,7 @@ type fixture struct {
 	rootKeyID  string
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	db, err := sqlite.Open(filepath.Join(t.TempDir(), "trent.db"))
 	if err != nil {
