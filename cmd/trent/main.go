@@ -36,6 +36,7 @@ Usage:
       (secret of 16+ characters) if both are set, else a new pair, printed
   trent init --data-dir DIR --seal-key-file FILE [--account ID] [--region R]
   trent serve --data-dir DIR --seal-key-file FILE [--listen ADDR]
+  trent account create --data-dir DIR (--seal-key-file FILE | --dev) [--id 12-DIGITS] [--format json]
   trent bench --endpoint URL [--op Encrypt|Decrypt|GenerateDataKey] [--duration D]
               [--connections N] [--max-requests N] [--key-id ID] [--allow-remote]
 
@@ -53,6 +54,8 @@ func main() {
 		err = serve(os.Args[2:])
 	case "init":
 		err = initCmd(os.Args[2:], os.Stdout)
+	case "account":
+		err = accountCmd(os.Args[2:], os.Stdout)
 	case "bench":
 		err = bench(os.Args[2:], os.Stdout)
 	case "-h", "--help", "help":

@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/trent-kms/trent/internal/awsquery"
 	"github.com/trent-kms/trent/internal/clock"
 	"github.com/trent-kms/trent/internal/iam"
 	"github.com/trent-kms/trent/internal/kms"
@@ -63,7 +64,9 @@ type App struct {
 	Store     store.Store
 	KMS       *kms.Service
 	Directory *iam.Directory
-	Verifier  *sigv4.Verifier
+	// IAM serves the IAM and STS APIs and resolves every access key.
+	IAM      *iam.Service
+	Verifier *sigv4.Verifier
 	Handler   http.Handler
 	Account   string
 	Region    string
@@ -172,9 +175,28 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 		return nil, err
 	}
 	a.Directory = iam.NewDirectory(st, root)
-	a.Verifier = &sigv4.Verifier{Region: a.Region, Service: "kms", Lookup: a.Directory.Lookup}
-	a.Handler = server.New(a.KMS, a.Verifier, log)
+	a.IAM, err = iam.New(ctx, iam.Config{Store: st, Root: root, Clock: cfg.Clock, Logger: log})
+	if err != nil {
+		a.Close()
+		return nil, err
+	}
+	a.Verifier = &sigv4.Verifier{
+		Region: a.Region, Services: []string{"kms", "iam", "sts"},
+		Lookup: a.IAM.Lookup, LookupSession: a.IAM.LookupSession,
+	}
+	srv := server.New(a.KMS, a.Verifier, log)
+	srv.ServeQueryWith(queryAPI{a.IAM})
+	a.Handler = srv
 	return a, nil
+}
+
+// queryAPI serves IAM and STS requests with the iam.Service, which
+// authorizes each operation before it runs it.
+type queryAPI struct{ iam *iam.Service }
+
+func (q queryAPI) ServeQuery(ctx context.Context, r *server.QueryRequest, op *awsquery.Operation, in any) (any, error) {
+	req := &iam.Request{Caller: r.Caller, RequestID: r.RequestID, SourceIP: r.SourceIP, Region: r.Region}
+	return q.iam.Serve(ctx, r.Service, req, op, in)
 }
 
 // createPrivate creates an empty file only its owner can read and write,

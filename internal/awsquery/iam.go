@@ -113,9 +113,11 @@ type AttachedPermissionsBoundary struct {
 	PermissionsBoundaryArn  string `query:"PermissionsBoundaryArn"`
 }
 
+// User is an IAM user. GetUser for the account root describes the root
+// as AWS does: no Path and no UserName, the account id as UserId.
 type User struct {
-	Path                string                       `query:"Path"`
-	UserName            string                       `query:"UserName"`
+	Path                string                       `query:"Path,omitempty"`
+	UserName            string                       `query:"UserName,omitempty"`
 	UserId              string                       `query:"UserId"`
 	Arn                 string                       `query:"Arn"`
 	CreateDate          time.Time                    `query:"CreateDate"`

@@ -1,8 +1,12 @@
-// Package iam owns Trent's principals and their access keys. For now it
-// knows one principal per account, the account root, and serves the SigV4
-// verifier's credential lookups from memory. Access-key secrets are stored
-// only wrapped by the root key; the plaintext secret exists in memory and,
-// once, in the output of the command that created it.
+// Package iam owns Trent's principals: accounts, IAM users, groups, roles,
+// managed and inline policies, access keys and STS sessions. Service
+// (service.go) answers the IAM and STS APIs and is the identity directory
+// every request consults (directory.go); Directory, here, serves the
+// account roots' access keys to commands that run without a Service (init,
+// the dev server's imported pair). Access-key secrets are stored only
+// wrapped by the root key; the plaintext secret exists in memory and,
+// once, in the answer that created it. The package never decides whether a
+// caller may do what it asks: internal/authz does, before a handler runs.
 package iam
 
 import (

@@ -123,6 +123,17 @@ func (e *Env) Client(accessKeyID, secret string) *kms.Client {
 	})
 }
 
+// NewAccount makes another account on the server, as `trent account
+// create` does, and returns its id and its root access key.
+func (e *Env) NewAccount(t testing.TB) (account, accessKeyID, secret string) {
+	t.Helper()
+	account, accessKeyID, secret, err := e.App.IAM.CreateAccount(context.Background(), "")
+	if err != nil {
+		t.Fatalf("create account: %v", err)
+	}
+	return account, accessKeyID, secret
+}
+
 // RunJobs runs the lifecycle jobs (deletions, rotations) at the fake
 // clock's current time.
 func (e *Env) RunJobs(t testing.TB) {

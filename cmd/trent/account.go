@@ -1,0 +1,91 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+
+	"github.com/trent-kms/trent/internal/app"
+	"github.com/trent-kms/trent/internal/seal"
+)
+
+// accountOptions are the flags of `trent account create`.
+type accountOptions struct {
+	dataDir, keyFile, id, format string
+	dev                          bool
+}
+
+func parseAccountCreate(args []string) (*accountOptions, error) {
+	fs := flag.NewFlagSet("account create", flag.ContinueOnError)
+	o := &accountOptions{}
+	fs.StringVar(&o.dataDir, "data-dir", "", "data directory of the installation (required)")
+	fs.StringVar(&o.keyFile, "seal-key-file", "", "key file that seals the root key (production installations)")
+	fs.BoolVar(&o.dev, "dev", false, "the data directory is a --dev one")
+	fs.StringVar(&o.id, "id", "", "12-digit account id (default: a random one)")
+	fs.StringVar(&o.format, "format", "text", "output format: text or json")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if err := noArgs(fs); err != nil {
+		return nil, err
+	}
+	switch {
+	case o.dataDir == "":
+		return nil, errors.New("--data-dir is required")
+	case o.id != "" && !validAccount(o.id):
+		return nil, fmt.Errorf("--id must be 12 digits, not %q", o.id)
+	case o.format != "text" && o.format != "json":
+		return nil, fmt.Errorf("--format must be text or json, not %q", o.format)
+	case o.dev && o.keyFile != "":
+		return nil, errors.New("--seal-key-file is for production installations; a --dev one keeps its own")
+	case !o.dev && o.keyFile == "":
+		return nil, errSealKeyFileRequired
+	}
+	return o, nil
+}
+
+// accountCmd runs `trent account SUBCOMMAND`.
+func accountCmd(args []string, stdout io.Writer) error {
+	if len(args) == 0 || args[0] != "create" {
+		return errors.New("usage: trent account create --data-dir DIR (--seal-key-file FILE | --dev) [--id 12-DIGITS] [--format json]")
+	}
+	o, err := parseAccountCreate(args[1:])
+	if err != nil {
+		return err
+	}
+	restrictUmask()
+	if err := seal.HardenProcess(); err != nil {
+		newLogger(slog.LevelInfo).Warn("could not fully protect key material in memory", "err", err)
+	}
+	if _, err := os.Stat(filepath.Join(o.dataDir, "trent.db")); err != nil {
+		return fmt.Errorf("%s holds no Trent installation: %w", o.dataDir, err)
+	}
+	ctx := context.Background()
+	// The store may be open by a running server too: SQLite's WAL lets
+	// both write, and the server finds the new key on its first use.
+	a, err := app.Open(ctx, app.Config{DataDir: o.dataDir, Dev: o.dev, SealKeyFile: o.keyFile,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	account, id, secret, err := a.IAM.CreateAccount(ctx, o.id)
+	if err != nil {
+		return fmt.Errorf("create account: %w", err)
+	}
+	if o.format == "json" {
+		return json.NewEncoder(stdout).Encode(map[string]string{
+			"account_id": account, "access_key_id": id, "secret_access_key": secret,
+		})
+	}
+	fmt.Fprintf(stdout, "Created account %s.\n", account)
+	fmt.Fprintf(stdout, "Root access key of account %s — shown only now, store it safely:\n", account)
+	fmt.Fprintf(stdout, "  AWS_ACCESS_KEY_ID=%s\n  AWS_SECRET_ACCESS_KEY=%s\n", id, secret)
+	return nil
+}

@@ -1,0 +1,258 @@
+package iam
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+	"strings"
+
+	"github.com/trent-kms/trent/internal/apierr"
+	"github.com/trent-kms/trent/internal/awsquery"
+	"github.com/trent-kms/trent/internal/identity"
+	"github.com/trent-kms/trent/internal/policy"
+	"github.com/trent-kms/trent/internal/store"
+)
+
+// Serve authorizes an IAM or STS operation for the request's caller and, if
+// allowed, runs it. It is the dispatch layer of the Query APIs: every
+// operation of both tables goes through Authorize first, so no handler
+// decides access (AssumeRole's trust policy excepted: it is the operation's
+// own meaning, evaluated in the handler).
+func (s *Service) Serve(ctx context.Context, service string, r *Request, op *awsquery.Operation, in any) (any, error) {
+	if err := s.Authorize(ctx, service, r, op, in); err != nil {
+		return nil, err
+	}
+	if service == "sts" {
+		return s.CallSTS(ctx, r, op, in)
+	}
+	return s.CallIAM(ctx, r, op, in)
+}
+
+// Authorize decides whether r's caller may run op with input in, as IAM
+// decides its own actions: by the caller's identity policies, limited by
+// a permissions boundary and session policies, an explicit Deny winning.
+// The account root may do anything in its account. It returns nil or an
+// *apierr.Error AccessDenied worded as AWS words it.
+func (s *Service) Authorize(ctx context.Context, service string, r *Request, op *awsquery.Operation, in any) error {
+	if r == nil || r.Caller == nil {
+		return internal("authorize", fmt.Errorf("%s:%s without a caller", service, op.Name))
+	}
+	action := service + ":" + op.Name
+	switch action {
+	case "sts:GetCallerIdentity", "sts:GetSessionToken":
+		// AWS: no permission is required, and none can deny them.
+		return nil
+	}
+	caller := r.Caller
+	resource, err := s.resourceOf(ctx, service, r, op, in)
+	if err != nil {
+		return err
+	}
+	pp, err := s.PrincipalPolicies(ctx, caller)
+	if err != nil {
+		return internal("authorize", fmt.Errorf("policies of %s: %w", caller.Principal.ARN, err))
+	}
+	p := pp.Policies()
+	req := &policy.Request{Principal: caller.Principal, Action: action, Resource: resource}
+	s.fillContext(&req.Context, r, in)
+
+	var d policy.Decision
+	if action == "sts:AssumeRole" && s.trustNamesCaller(ctx, caller, resource) {
+		// A trust policy in the caller's own account that names the caller
+		// itself allows without an identity policy (the rule for
+		// resource-based policies); an identity or boundary Deny still wins.
+		d = policy.Decide(&policy.Policies{Identity: p.Identity, Boundary: p.Boundary, Session: p.Session, Resource: allowAll}, req)
+	} else {
+		d = policy.DecideIdentity(&p, req)
+	}
+	if d.Allowed {
+		return nil
+	}
+	return apierr.New(apierr.AccessDenied, "%s", d.Message(caller.Principal.ARN, action, resource))
+}
+
+// allowAll stands for a resource policy that names the caller: it lets
+// policy.Decide weigh the identity side's Deny statements alone.
+var allowAll = func() *policy.Compiled {
+	d, err := policy.Parse(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"*","Resource":"*"}]}`)
+	if err != nil {
+		panic(err)
+	}
+	c, err := policy.Compile(d)
+	if err != nil {
+		panic(err)
+	}
+	return c
+}()
+
+// trustNamesCaller reports whether roleARN is a role of the caller's own
+// account whose trust policy allows sts:AssumeRole to the caller by name
+// (its user or role ARN, not only through its account).
+func (s *Service) trustNamesCaller(ctx context.Context, caller *identity.Caller, roleARN string) bool {
+	role, ok, err := s.roleFromARN(ctx, roleARN)
+	if err != nil || !ok || role.Account != caller.Principal.Account {
+		return false
+	}
+	trust, err := compileTrust(role.AssumeRolePolicy)
+	if err != nil {
+		return false
+	}
+	res := trust.Evaluate(&policy.Request{Principal: caller.Principal, Action: "sts:AssumeRole", Resource: role.ARN})
+	return res.Effect == policy.Allow && res.Via != policy.ViaAccount
+}
+
+// fillContext sets the global condition keys of an IAM or STS request.
+func (s *Service) fillContext(c *policy.Context, r *Request, in any) {
+	c.Time = s.clock.Now()
+	if r.SourceIP != "" {
+		c.Set("aws:SourceIp", r.SourceIP)
+	}
+	if r.Region != "" {
+		c.Set("aws:RequestedRegion", r.Region)
+	}
+	for _, t := range r.Caller.Tags {
+		c.Set("aws:PrincipalTag/"+t.Key, t.Value)
+	}
+	if r.Caller.Session != nil {
+		c.Set("aws:MultiFactorAuthPresent", "false")
+	}
+	// Tags the request sets: aws:RequestTag/<key> and aws:TagKeys.
+	if tags := fieldOf(in, "Tags"); tags.IsValid() && tags.Kind() == reflect.Slice && tags.Len() > 0 {
+		keys := make([]string, 0, tags.Len())
+		for i := 0; i < tags.Len(); i++ {
+			t := reflect.Indirect(tags.Index(i))
+			k, v := stringField(t, "Key"), stringField(t, "Value")
+			c.Set("aws:RequestTag/"+k, v)
+			keys = append(keys, k)
+		}
+		c.SetMulti("aws:TagKeys", keys)
+	}
+	if keys := fieldOf(in, "TagKeys"); keys.IsValid() && keys.Kind() == reflect.Slice {
+		if ks, ok := keys.Interface().([]string); ok {
+			c.SetMulti("aws:TagKeys", ks)
+		}
+	}
+	if arn := stringField(reflect.Indirect(reflect.ValueOf(in)), "PolicyArn"); arn != "" {
+		c.Set("iam:PolicyARN", arn)
+	}
+	if b := stringField(reflect.Indirect(reflect.ValueOf(in)), "PermissionsBoundary"); b != "" {
+		c.Set("iam:PermissionsBoundary", b)
+	}
+}
+
+// resourceOf is the ARN an operation acts on, as the IAM Service
+// Authorization Reference names it: the user, group, role or policy the
+// input names; the caller itself where IAM defaults to it; the path of a
+// listing; "*" where the action has no resource.
+func (s *Service) resourceOf(ctx context.Context, service string, r *Request, op *awsquery.Operation, in any) (string, error) {
+	acct := r.account()
+	v := reflect.Indirect(reflect.ValueOf(in))
+	if service == "sts" {
+		if arn := stringField(v, "RoleArn"); arn != "" {
+			return arn, nil
+		}
+		return "*", nil
+	}
+	switch op.Name {
+	case "ListUsers", "ListGroups", "ListRoles", "ListPolicies":
+		kind := map[string]string{"ListUsers": "user", "ListGroups": "group", "ListRoles": "role", "ListPolicies": "policy"}[op.Name]
+		prefix := stringField(v, "PathPrefix")
+		if prefix == "" {
+			prefix = "/"
+		}
+		return "arn:aws:iam::" + acct + ":" + kind + prefix, nil
+	case "CreatePolicy":
+		return policyARN(acct, pathOr(stringField(v, "Path")), stringField(v, "PolicyName")), nil
+	case "SimulatePrincipalPolicy":
+		return stringField(v, "PolicySourceArn"), nil
+	case "SimulateCustomPolicy":
+		return "*", nil
+	}
+	if name := stringField(v, "UserName"); name != "" {
+		return s.entityResource(ctx, acct, store.KindUser, name, stringField(v, "Path"))
+	}
+	if name := stringField(v, "GroupName"); name != "" {
+		return s.entityResource(ctx, acct, store.KindGroup, name, stringField(v, "Path"))
+	}
+	if name := stringField(v, "RoleName"); name != "" {
+		return s.entityResource(ctx, acct, store.KindRole, name, stringField(v, "Path"))
+	}
+	if arn := stringField(v, "PolicyArn"); arn != "" {
+		return arn, nil
+	}
+	// Operations on "the calling user" when no UserName is given
+	// (GetUser, CreateAccessKey, ListAccessKeys …) act on the caller.
+	return r.Caller.Principal.ARN, nil
+}
+
+// entityResource is the ARN of a user, group or role with its path: the
+// stored one if the entity exists, else the path the request gives (a
+// Create call) or "/".
+func (s *Service) entityResource(ctx context.Context, acct string, kind store.EntityKind, name, path string) (string, error) {
+	var (
+		stored string
+		err    error
+	)
+	switch kind {
+	case store.KindUser:
+		var u store.User
+		if u, err = s.st.GetUser(ctx, acct, name); err == nil {
+			stored = u.Path
+		}
+	case store.KindGroup:
+		var g store.Group
+		if g, err = s.st.GetGroup(ctx, acct, name); err == nil {
+			stored = g.Path
+		}
+	case store.KindRole:
+		var ro store.Role
+		if ro, err = s.st.GetRole(ctx, acct, name); err == nil {
+			stored = ro.Path
+		}
+	}
+	switch {
+	case err == nil:
+		path = stored
+	case !isNotFound(err):
+		return "", internal("authorize", fmt.Errorf("look up %s %s: %w", kind, name, err))
+	}
+	return entityARN(acct, kind, pathOr(path), name), nil
+}
+
+func pathOr(p string) string {
+	if p == "" {
+		return "/"
+	}
+	return p
+}
+
+// fieldOf returns the named field of the struct *in points at, or the zero
+// Value.
+func fieldOf(in any, name string) reflect.Value {
+	v := reflect.Indirect(reflect.ValueOf(in))
+	if v.Kind() != reflect.Struct {
+		return reflect.Value{}
+	}
+	return v.FieldByName(name)
+}
+
+// stringField returns a string or *string field of struct v, or "".
+func stringField(v reflect.Value, name string) string {
+	if v.Kind() != reflect.Struct {
+		return ""
+	}
+	f := v.FieldByName(name)
+	if !f.IsValid() {
+		return ""
+	}
+	if f.Kind() == reflect.Pointer {
+		if f.IsNil() {
+			return ""
+		}
+		f = f.Elem()
+	}
+	if f.Kind() != reflect.String {
+		return ""
+	}
+	return strings.Clone(f.String())
+}

@@ -1,0 +1,118 @@
+package iam
+
+import (
+	"strconv"
+	"strings"
+
+	"github.com/trent-kms/trent/internal/apierr"
+	"github.com/trent-kms/trent/internal/awsquery"
+	"github.com/trent-kms/trent/internal/identity"
+	"github.com/trent-kms/trent/internal/store"
+)
+
+// Tags of users and roles. IAM tag keys are unique per entity without
+// regard to case ("Dept" and "dept" are one key), which is also how
+// aws:PrincipalTag/<key> reads them.
+
+// requestTags converts validated request tags, refusing duplicate keys
+// (in any case) and keys with AWS's reserved prefix. code is the error code
+// for those refusals: IAM's InvalidInput or STS's InvalidParameterValue.
+func requestTags(in []awsquery.Tag, code string) ([]store.Tag, error) {
+	out := make([]store.Tag, 0, len(in))
+	for _, t := range in {
+		k, v := str(t.Key), str(t.Value)
+		if hasPrefixFold(k, "aws:") {
+			return nil, apierr.New(code, msgReservedTagPrefix)
+		}
+		for _, o := range out {
+			if strings.EqualFold(o.Key, k) {
+				return nil, apierr.New(code, msgDuplicateTagKeys)
+			}
+		}
+		out = append(out, store.Tag{Key: k, Value: v})
+	}
+	return out, nil
+}
+
+// mergeTags adds or replaces tags (a key matching in any case is replaced,
+// taking the new key's case) and reports whether the result is over the
+// 50-tag limit.
+func mergeTags(have, add []store.Tag) ([]store.Tag, error) {
+	out := append([]store.Tag(nil), have...)
+	for _, t := range add {
+		replaced := false
+		for i := range out {
+			if strings.EqualFold(out[i].Key, t.Key) {
+				out[i], replaced = t, true
+				break
+			}
+		}
+		if !replaced {
+			out = append(out, t)
+		}
+	}
+	if len(out) > maxTags {
+		return nil, iamErr(awsquery.LimitExceeded, msgTooManyTags)
+	}
+	return out, nil
+}
+
+// removeTags drops the tags whose keys are listed, in any case; keys that
+// are not there are ignored, as IAM does.
+func removeTags(have []store.Tag, keys []string) []store.Tag {
+	out := make([]store.Tag, 0, len(have))
+	for _, t := range have {
+		drop := false
+		for _, k := range keys {
+			if strings.EqualFold(t.Key, k) {
+				drop = true
+				break
+			}
+		}
+		if !drop {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+func outTags(tags []store.Tag) []awsquery.OutTag {
+	if len(tags) == 0 {
+		return nil
+	}
+	out := make([]awsquery.OutTag, len(tags))
+	for i, t := range tags {
+		out[i] = awsquery.OutTag{Key: t.Key, Value: t.Value}
+	}
+	return out
+}
+
+func callerTags(tags []store.Tag) []identity.Tag {
+	out := make([]identity.Tag, len(tags))
+	for i, t := range tags {
+		out[i] = identity.Tag{Key: t.Key, Value: t.Value}
+	}
+	return out
+}
+
+// checkTagKeys validates the TagKeys of an Untag request.
+func (c *checker) tagKeys(member string, keys []string) {
+	c.listLength(member, len(keys), maxTags)
+	for i := range keys {
+		c.str(member+".member."+strconv.Itoa(i+1), &keys[i], 1, 128, patTagKey, validTagKey)
+	}
+}
+
+// pageTags pages a tag list by position. Tags keep the order they were
+// added in, as IAM lists them.
+func pageTags(p pager, tags []store.Tag) (*awsquery.ListTagsOutput, error) {
+	start, end, marker, err := p.indexes(len(tags))
+	if err != nil {
+		return nil, err
+	}
+	return &awsquery.ListTagsOutput{Tags: outTags(tags[start:end]), IsTruncated: marker != "", Marker: marker}, nil
+}
+
+func hasPrefixFold(s, prefix string) bool {
+	return len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix)
+}
