@@ -10,9 +10,11 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/kms/types"
 
+	iamsvc "github.com/trent-kms/trent/internal/iam"
 	"github.com/trent-kms/trent/internal/identity"
 	"github.com/trent-kms/trent/internal/policy"
 	"github.com/trent-kms/trent/internal/server"
@@ -22,11 +24,13 @@ import (
 
 // Authorization through the real server: SigV4 verified by the real
 // verifier, every request through the operation table, keys in SQLite.
-// Two stand-ins remain until the IAM side of Trent is merged: identity
-// policies and the existence of principals come from e2eIdentities (fixed
-// compiled policies), and the IAM users alice and bob sign with access
-// keys this file's lookup knows. Account roots — of the dev account and of
-// a second account — are real access keys of the identity directory.
+// TestAuthzWithIAM takes users and their policies from the real
+// iam.Service, made through the IAM API. The other tests set policies per
+// case, so they use two stand-ins: identity policies and the existence of
+// principals come from e2eIdentities (fixed compiled policies), and the
+// IAM users alice and bob sign with access keys this file's lookup knows.
+// Account roots — of the dev account and of a second account — are real
+// access keys of the identity directory.
 
 const otherAccount = "444455556666"
 
@@ -485,4 +489,69 @@ func TestAuthzTenancy(t *testing.T) {
 	// Managing a key is never shared across accounts.
 	_, err = otherWest.ScheduleKeyDeletion(ctx, &kms.ScheduleKeyDeletionInput{KeyId: aws.String(arn)})
 	wantError(t, err, "AccessDeniedException", anyMessage)
+}
+
+// iamIdentities is kms.Identities over the real iam.Service, as the app
+// will wire it: the service is set once the app has made it.
+type iamIdentities struct{ svc *iamsvc.Service }
+
+func (a *iamIdentities) PrincipalPolicies(ctx context.Context, c *identity.Caller) (*policy.Policies, error) {
+	pp, err := a.svc.PrincipalPolicies(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	ps := pp.Policies()
+	return &ps, nil
+}
+
+func (a *iamIdentities) PrincipalExists(ctx context.Context, arn string) bool {
+	return a.svc.PrincipalExists(ctx, arn)
+}
+
+// TestAuthzWithIAM: users made through the IAM API, their policies put
+// through it, decide KMS requests through the real iam.Service; a policy
+// change counts from the next request.
+func TestAuthzWithIAM(t *testing.T) {
+	ids := &iamIdentities{}
+	env := testenv.Start(t, testenv.WithIdentities(ids))
+	ids.svc = env.App.IAM
+	ctx := t.Context()
+	cfg := aws.Config{Region: env.Region, Credentials: credentials.NewStaticCredentialsProvider(env.AccessKeyID, env.Secret, "")}
+	rootIAM := iam.NewFromConfig(cfg, func(o *iam.Options) { o.BaseEndpoint = aws.String(env.URL) })
+
+	_, err := rootIAM.CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String("dana")})
+	mustOK(t, err, "CreateUser")
+	key, err := rootIAM.CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: aws.String("dana")})
+	mustOK(t, err, "CreateAccessKey")
+	dana := env.Client(aws.ToString(key.AccessKey.AccessKeyId), aws.ToString(key.AccessKey.SecretAccessKey))
+	danaARN := "arn:aws:iam::" + env.Account + ":user/dana"
+
+	md := createKey(t, env, nil)
+	_, err = dana.Encrypt(ctx, encryptIn(aws.ToString(md.KeyId), nil))
+	wantError(t, err, "AccessDeniedException", notAuthorized(danaARN, "kms:Encrypt", aws.ToString(md.Arn),
+		"because no identity-based policy allows the kms:Encrypt action"))
+
+	_, err = rootIAM.PutUserPolicy(ctx, &iam.PutUserPolicyInput{UserName: aws.String("dana"), PolicyName: aws.String("kms"),
+		PolicyDocument: aws.String(identityPolicy(`["kms:Encrypt","kms:DescribeKey"]`, ""))})
+	mustOK(t, err, "PutUserPolicy")
+	_, err = dana.Encrypt(ctx, encryptIn(aws.ToString(md.KeyId), nil))
+	mustOK(t, err, "Encrypt once the user policy allows it")
+
+	_, err = rootIAM.DeleteUserPolicy(ctx, &iam.DeleteUserPolicyInput{UserName: aws.String("dana"), PolicyName: aws.String("kms")})
+	mustOK(t, err, "DeleteUserPolicy")
+	_, err = dana.Encrypt(ctx, encryptIn(aws.ToString(md.KeyId), nil))
+	wantError(t, err, "AccessDeniedException", anyMessage)
+
+	// Key policies may name the user, but not a user that does not exist.
+	root := env.KMS
+	names := `{"Version":"2012-10-17","Statement":[` +
+		`{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::` + env.Account + `:root"},"Action":"kms:*","Resource":"*"},` +
+		`{"Effect":"Allow","Principal":{"AWS":"` + danaARN + `"},"Action":"kms:Encrypt","Resource":"*"}]}`
+	_, err = root.PutKeyPolicy(ctx, &kms.PutKeyPolicyInput{KeyId: md.KeyId, Policy: aws.String(names)})
+	mustOK(t, err, "PutKeyPolicy naming the user")
+	_, err = dana.Encrypt(ctx, encryptIn(aws.ToString(md.KeyId), nil))
+	mustOK(t, err, "Encrypt allowed by the key policy alone")
+	ghost := strings.ReplaceAll(names, "user/dana", "user/ghost")
+	_, err = root.PutKeyPolicy(ctx, &kms.PutKeyPolicyInput{KeyId: md.KeyId, Policy: aws.String(ghost)})
+	wantError(t, err, "MalformedPolicyDocumentException", "Policy contains a statement with one or more invalid principals.")
 }
