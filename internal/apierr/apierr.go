@@ -24,6 +24,7 @@ const (
 	InvalidAliasName           = "InvalidAliasNameException"
 	InvalidArn                 = "InvalidArnException"
 	InvalidCiphertext          = "InvalidCiphertextException"
+	InvalidGrantId             = "InvalidGrantIdException"
 	InvalidGrantToken          = "InvalidGrantTokenException"
 	InvalidKeyUsage            = "InvalidKeyUsageException"
 	InvalidMarker              = "InvalidMarkerException"

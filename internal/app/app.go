@@ -54,6 +54,9 @@ type Config struct {
 	SealKeyFile string
 	Clock       clock.Clock
 	Logger      *slog.Logger
+	// Identities answers KMS authorization's questions about principals;
+	// nil leaves callers without identity-based policies.
+	Identities kms.Identities
 }
 
 // App is an opened Trent installation.
@@ -166,7 +169,7 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 		a.Close()
 		return nil, err
 	}
-	a.KMS, err = kms.New(kms.Config{Store: st, Root: root, Account: a.Account, Region: a.Region, Clock: cfg.Clock, Logger: log})
+	a.KMS, err = kms.New(kms.Config{Store: st, Root: root, Identities: cfg.Identities, Clock: cfg.Clock, Logger: log})
 	if err != nil {
 		a.Close()
 		return nil, err

@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms/types"
 
 	"github.com/trent-kms/trent/internal/awsproto"
+	"github.com/trent-kms/trent/internal/identity"
 	"github.com/trent-kms/trent/internal/kms"
 )
 
@@ -71,7 +72,7 @@ func TestPlaintextZeroedAfterResponse(t *testing.T) {
 			if !ok {
 				t.Fatalf("no operation %s", tc.op)
 			}
-			out, err := w.App.KMS.Call(ctx, row, &kms.Request{Caller: kms.Caller{Account: w.Account}}, tc.body)
+			out, err := w.App.KMS.Call(ctx, row, &kms.Request{Caller: identity.Root(w.Account, w.AccessKeyID), Region: w.Region}, tc.body)
 			if err != nil {
 				t.Fatalf("%s: %v", tc.op, err)
 			}

@@ -13,20 +13,12 @@ import (
 
 const messageTypeRaw = "RAW"
 
-// usableKey resolves a KeyId (any form) for a cryptographic operation and
-// checks the key's state and usage.
-func (s *Service) usableKey(ctx context.Context, keyID, op, usage string) (*keyEntry, error) {
-	e, err := s.resolve(ctx, keyID, true)
-	if err != nil {
-		return nil, err
-	}
+// usableFor checks a key's state and usage for a cryptographic operation.
+func usableFor(e *keyEntry, op, usage string) error {
 	if err := usable(e); err != nil {
-		return nil, err
+		return err
 	}
-	if err := checkUsage(e, op, usage); err != nil {
-		return nil, err
-	}
-	return e, nil
+	return checkUsage(e, op, usage)
 }
 
 func incompatible(alg, spec string) error {
@@ -92,21 +84,20 @@ func (v *validator) signInput(keyID *string, message []byte, messageType, alg *s
 	v.grantTokens(tokens)
 }
 
-// signingKey resolves the key of Sign or Verify and checks the algorithm
-// and message type against it.
-func (s *Service) signingKey(ctx context.Context, op string, keyID *string, alg string, messageType *string) (*keyEntry, string, error) {
-	e, err := s.usableKey(ctx, *keyID, op, UsageSignVerify)
-	if err != nil {
-		return nil, "", err
+// signingKey checks the key of Sign or Verify, the algorithm and the
+// message type against it, and returns the message type.
+func signingKey(e *keyEntry, op string, alg string, messageType *string) (string, error) {
+	if err := usableFor(e, op, UsageSignVerify); err != nil {
+		return "", err
 	}
 	if !slices.Contains(keys.SigningAlgorithms(e.meta.KeySpec), alg) {
-		return nil, "", incompatible(alg, e.meta.KeySpec)
+		return "", incompatible(alg, e.meta.KeySpec)
 	}
 	mt := messageTypeRaw
 	if messageType != nil {
 		mt = *messageType
 	}
-	return e, mt, nil
+	return mt, nil
 }
 
 // checkMessage applies AWS's MessageType rules before any key is used:
@@ -151,14 +142,15 @@ func signError(e *keyEntry, alg, messageType string, err error) error {
 	return apierr.Internal(fmt.Errorf("sign with key %s: %w", e.meta.ID, err))
 }
 
-func (s *Service) Sign(ctx context.Context, r *Request, in *awsproto.SignInput) (any, error) {
+func checkSign(in *awsproto.SignInput) error {
 	var v validator
 	v.signInput(in.KeyId, in.Message, in.MessageType, in.SigningAlgorithm, in.GrantTokens)
-	if err := v.err(); err != nil {
-		return nil, err
-	}
-	alg := *in.SigningAlgorithm
-	e, mt, err := s.signingKey(ctx, "Sign", in.KeyId, alg, in.MessageType)
+	return v.err()
+}
+
+func (s *Service) sign(ctx context.Context, r *Request, in *awsproto.SignInput, a *access) (any, error) {
+	e, alg := a.key, *in.SigningAlgorithm
+	mt, err := signingKey(e, "Sign", alg, in.MessageType)
 	if err != nil {
 		return nil, err
 	}
@@ -175,17 +167,18 @@ func (s *Service) Sign(ctx context.Context, r *Request, in *awsproto.SignInput) 
 	return &awsproto.SignOutput{KeyId: e.arn, Signature: sig, SigningAlgorithm: alg}, nil
 }
 
-func (s *Service) Verify(ctx context.Context, r *Request, in *awsproto.VerifyInput) (any, error) {
+func checkVerify(in *awsproto.VerifyInput) error {
 	var v validator
 	v.signInput(in.KeyId, in.Message, in.MessageType, in.SigningAlgorithm, in.GrantTokens)
 	if v.required("signature", in.Signature != nil) {
 		v.blobLength("signature", in.Signature, 1, 6144)
 	}
-	if err := v.err(); err != nil {
-		return nil, err
-	}
-	alg := *in.SigningAlgorithm
-	e, mt, err := s.signingKey(ctx, "Verify", in.KeyId, alg, in.MessageType)
+	return v.err()
+}
+
+func (s *Service) verify(ctx context.Context, r *Request, in *awsproto.VerifyInput, a *access) (any, error) {
+	e, alg := a.key, *in.SigningAlgorithm
+	mt, err := signingKey(e, "Verify", alg, in.MessageType)
 	if err != nil {
 		return nil, err
 	}
@@ -201,17 +194,8 @@ func (s *Service) Verify(ctx context.Context, r *Request, in *awsproto.VerifyInp
 	return &awsproto.VerifyOutput{KeyId: e.arn, SignatureValid: true, SigningAlgorithm: alg}, nil
 }
 
-func (s *Service) GetPublicKey(ctx context.Context, r *Request, in *awsproto.DescribeKeyInput) (any, error) {
-	var v validator
-	v.keyID("keyId", in.KeyId)
-	v.grantTokens(in.GrantTokens)
-	if err := v.err(); err != nil {
-		return nil, err
-	}
-	e, err := s.resolve(ctx, *in.KeyId, true)
-	if err != nil {
-		return nil, err
-	}
+func (s *Service) getPublicKey(ctx context.Context, r *Request, in *awsproto.DescribeKeyInput, a *access) (any, error) {
+	e := a.key
 	if err := usable(e); err != nil {
 		return nil, err
 	}
@@ -246,25 +230,25 @@ func (v *validator) macInput(keyID *string, message []byte, alg *string, tokens 
 	v.grantTokens(tokens)
 }
 
-func (s *Service) macKey(ctx context.Context, op string, keyID *string, alg string) (*keyEntry, error) {
-	e, err := s.usableKey(ctx, *keyID, op, UsageGenerateVerifyMac)
-	if err != nil {
-		return nil, err
+func macKey(e *keyEntry, op string, alg string) error {
+	if err := usableFor(e, op, UsageGenerateVerifyMac); err != nil {
+		return err
 	}
 	if !slices.Contains(keys.MacAlgorithms(e.meta.KeySpec), alg) {
-		return nil, incompatible(alg, e.meta.KeySpec)
+		return incompatible(alg, e.meta.KeySpec)
 	}
-	return e, nil
+	return nil
 }
 
-func (s *Service) GenerateMac(ctx context.Context, r *Request, in *awsproto.GenerateMacInput) (any, error) {
+func checkGenerateMac(in *awsproto.GenerateMacInput) error {
 	var v validator
 	v.macInput(in.KeyId, in.Message, in.MacAlgorithm, in.GrantTokens)
-	if err := v.err(); err != nil {
-		return nil, err
-	}
-	e, err := s.macKey(ctx, "GenerateMac", in.KeyId, *in.MacAlgorithm)
-	if err != nil {
+	return v.err()
+}
+
+func (s *Service) generateMac(ctx context.Context, r *Request, in *awsproto.GenerateMacInput, a *access) (any, error) {
+	e := a.key
+	if err := macKey(e, "GenerateMac", *in.MacAlgorithm); err != nil {
 		return nil, err
 	}
 	if in.DryRun {
@@ -277,17 +261,18 @@ func (s *Service) GenerateMac(ctx context.Context, r *Request, in *awsproto.Gene
 	return &awsproto.GenerateMacOutput{Mac: mac, MacAlgorithm: *in.MacAlgorithm, KeyId: e.arn}, nil
 }
 
-func (s *Service) VerifyMac(ctx context.Context, r *Request, in *awsproto.VerifyMacInput) (any, error) {
+func checkVerifyMac(in *awsproto.VerifyMacInput) error {
 	var v validator
 	v.macInput(in.KeyId, in.Message, in.MacAlgorithm, in.GrantTokens)
 	if v.required("mac", in.Mac != nil) {
 		v.blobLength("mac", in.Mac, 1, 6144)
 	}
-	if err := v.err(); err != nil {
-		return nil, err
-	}
-	e, err := s.macKey(ctx, "VerifyMac", in.KeyId, *in.MacAlgorithm)
-	if err != nil {
+	return v.err()
+}
+
+func (s *Service) verifyMac(ctx context.Context, r *Request, in *awsproto.VerifyMacInput, a *access) (any, error) {
+	e := a.key
+	if err := macKey(e, "VerifyMac", *in.MacAlgorithm); err != nil {
 		return nil, err
 	}
 	if in.DryRun {
@@ -302,7 +287,7 @@ func (s *Service) VerifyMac(ctx context.Context, r *Request, in *awsproto.Verify
 	return &awsproto.VerifyMacOutput{KeyId: e.arn, MacValid: true, MacAlgorithm: *in.MacAlgorithm}, nil
 }
 
-func (s *Service) DeriveSharedSecret(ctx context.Context, r *Request, in *awsproto.DeriveSharedSecretInput) (any, error) {
+func checkDeriveSharedSecret(in *awsproto.DeriveSharedSecretInput) error {
 	var v validator
 	v.keyID("keyId", in.KeyId)
 	if v.requiredString("keyAgreementAlgorithm", in.KeyAgreementAlgorithm) {
@@ -313,13 +298,17 @@ func (s *Service) DeriveSharedSecret(ctx context.Context, r *Request, in *awspro
 	}
 	v.grantTokens(in.GrantTokens)
 	if err := v.err(); err != nil {
-		return nil, err
+		return err
 	}
 	if in.Recipient != nil {
-		return nil, errRecipient
+		return errRecipient
 	}
-	e, err := s.usableKey(ctx, *in.KeyId, "DeriveSharedSecret", UsageKeyAgreement)
-	if err != nil {
+	return nil
+}
+
+func (s *Service) deriveSharedSecret(ctx context.Context, r *Request, in *awsproto.DeriveSharedSecretInput, a *access) (any, error) {
+	e := a.key
+	if err := usableFor(e, "DeriveSharedSecret", UsageKeyAgreement); err != nil {
 		return nil, err
 	}
 	if in.DryRun {
@@ -335,18 +324,7 @@ func (s *Service) DeriveSharedSecret(ctx context.Context, r *Request, in *awspro
 	return &awsproto.DeriveSharedSecretOutput{KeyId: e.arn, SharedSecret: secret, KeyAgreementAlgorithm: *in.KeyAgreementAlgorithm, KeyOrigin: OriginAWSKMS}, nil
 }
 
-func (s *Service) GenerateDataKeyPair(ctx context.Context, r *Request, in *awsproto.GenerateDataKeyPairInput) (any, error) {
-	if in.Recipient != nil {
-		return nil, errRecipient
-	}
-	return s.generateDataKeyPair(ctx, "GenerateDataKeyPair", &in.GenerateDataKeyPairWithoutPlaintextInput, true)
-}
-
-func (s *Service) GenerateDataKeyPairWithoutPlaintext(ctx context.Context, r *Request, in *awsproto.GenerateDataKeyPairWithoutPlaintextInput) (any, error) {
-	return s.generateDataKeyPair(ctx, "GenerateDataKeyPairWithoutPlaintext", in, false)
-}
-
-func (s *Service) generateDataKeyPair(ctx context.Context, op string, in *awsproto.GenerateDataKeyPairWithoutPlaintextInput, withPlaintext bool) (any, error) {
+func checkGenerateDataKeyPair(in *awsproto.GenerateDataKeyPairWithoutPlaintextInput) error {
 	var v validator
 	v.encryptionContext("encryptionContext", in.EncryptionContext)
 	v.keyID("keyId", in.KeyId)
@@ -355,13 +333,31 @@ func (s *Service) generateDataKeyPair(ctx context.Context, op string, in *awspro
 	}
 	v.grantTokens(in.GrantTokens)
 	if err := v.err(); err != nil {
-		return nil, err
+		return err
 	}
 	if *in.KeyPairSpec == specSM2 {
-		return nil, apierr.New(apierr.UnsupportedOperation, "Trent does not support KeyPairSpec SM2: Go has no well-kept SM2 implementation.")
+		return apierr.New(apierr.UnsupportedOperation, "Trent does not support KeyPairSpec SM2: Go has no well-kept SM2 implementation.")
 	}
-	e, err := s.symmetricKey(ctx, *in.KeyId, op)
-	if err != nil {
+	return nil
+}
+
+func checkGenerateDataKeyPairWith(in *awsproto.GenerateDataKeyPairInput) error {
+	if in.Recipient != nil {
+		return errRecipient
+	}
+	return checkGenerateDataKeyPair(&in.GenerateDataKeyPairWithoutPlaintextInput)
+}
+
+func (s *Service) generateDataKeyPairWith(ctx context.Context, r *Request, in *awsproto.GenerateDataKeyPairInput, a *access) (any, error) {
+	return s.generateDataKeyPair(a.key, "GenerateDataKeyPair", &in.GenerateDataKeyPairWithoutPlaintextInput, true)
+}
+
+func (s *Service) generateDataKeyPairWithout(ctx context.Context, r *Request, in *awsproto.GenerateDataKeyPairWithoutPlaintextInput, a *access) (any, error) {
+	return s.generateDataKeyPair(a.key, "GenerateDataKeyPairWithoutPlaintext", in, false)
+}
+
+func (s *Service) generateDataKeyPair(e *keyEntry, op string, in *awsproto.GenerateDataKeyPairWithoutPlaintextInput, withPlaintext bool) (any, error) {
+	if err := checkSymmetric(e, op); err != nil {
 		return nil, err
 	}
 	if in.DryRun {

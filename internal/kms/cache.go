@@ -10,7 +10,7 @@ import (
 	"github.com/trent-kms/trent/internal/store"
 )
 
-// The key and alias caches.
+// The key, alias and grant caches.
 //
 // A hit is a lock-free sync.Map load. A miss reads the store without
 // writeMu, so a flood of lookups of unknown keys (random key ids, forged
@@ -24,15 +24,27 @@ import (
 //   - a fill that began before a key left the cache (deleted, or dropped
 //     after a failed write) publishes nothing, since what it read may be
 //     what was removed (Service.removals counts removals);
-//   - an alias fill publishes nothing if any alias changed since it began
-//     (Service.aliasGen);
+//   - an alias fill (name → key, or a key's alias names for
+//     kms:ResourceAliases) publishes nothing if any alias changed since it
+//     began (Service.aliasGen); an alias write drops the alias names of
+//     the keys it moved the alias from and to;
+//   - a grant fill (a key's grants) publishes nothing if any grant changed
+//     since it began (Service.grantGen); a grant write drops its key's
+//     grants after the store accepted it and before the write answers, so
+//     the next request reads them afresh;
 //   - an id the store does not know is remembered for negativeTTL, at most
 //     maxNegative ids, so repeating it reaches the store once per TTL; a key
 //     that appears (CreateKey, a fill that finds it) clears its entry, and a
 //     fill that read "absent" adds none if the key appeared meanwhile.
 //
-// Writers hold writeMu, write the store, then publish under cacheMu, so
-// cacheMu always nests inside writeMu and never the other way round.
+// Key and alias writers hold writeMu, write the store, then publish under
+// cacheMu, so cacheMu always nests inside writeMu and never the other way
+// round. Grant writes need no writeMu: the store counts and checks in one
+// transaction, and the cache is dropped, never patched.
+//
+// A key entry carries what authorization needs of the key: its policy
+// compiled and its tags as condition keys, prepared once per revision
+// (keyEntry.prepare), so a request never parses a policy.
 
 const (
 	// negativeTTL bounds how long an unknown key id is answered from
@@ -69,7 +81,7 @@ func (s *Service) entry(ctx context.Context, id string) (*keyEntry, error) {
 	if until, ok := s.missing[id]; ok {
 		if s.now().Before(until) {
 			s.cacheMu.Unlock()
-			return nil, s.keyNotFound(id)
+			return nil, errKeyAbsent
 		}
 		delete(s.missing, id)
 	}
@@ -103,7 +115,7 @@ func (s *Service) fill(ctx context.Context, id string, l *keyLoad, removals uint
 			clearMaterial(e) // never handed out
 			e = cur
 		}
-	case apierr.Is(err, apierr.NotFound):
+	case errors.Is(err, errKeyAbsent):
 		if cur, ok := s.keys.Load(id); ok {
 			e, err = cur.(*keyEntry), nil // created while the read ran
 		} else if removals == s.removals {
@@ -114,12 +126,12 @@ func (s *Service) fill(ctx context.Context, id string, l *keyLoad, removals uint
 	close(l.done)
 }
 
-// read loads key id from the store and unwraps its backing keys. It takes
-// no lock.
+// read loads key id, of whatever tenant, from the store and unwraps its
+// backing keys. It takes no lock.
 func (s *Service) read(ctx context.Context, id string) (*keyEntry, error) {
 	k, err := s.store.GetKey(ctx, id)
-	if errors.Is(err, store.ErrNotFound) || err == nil && (k.Account != s.account || k.Region != s.region) {
-		return nil, s.keyNotFound(id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, errKeyAbsent
 	}
 	if err != nil {
 		return nil, apierr.Internal(fmt.Errorf("load key %s: %w", id, err))
@@ -131,17 +143,13 @@ func (s *Service) read(ctx context.Context, id string) (*keyEntry, error) {
 	if len(versions) == 0 {
 		// A key always has a version while it exists: it was deleted
 		// between the two reads.
-		return nil, s.keyNotFound(id)
+		return nil, errKeyAbsent
 	}
 	e, err := s.buildEntry(k, versions)
 	if err != nil {
 		return nil, apierr.Internal(err)
 	}
 	return e, nil
-}
-
-func (s *Service) keyNotFound(id string) error {
-	return apierr.New(apierr.NotFound, "Key '%s' does not exist", s.keyARN(id))
 }
 
 // publish caches e, written by the caller under writeMu, unless the cache
@@ -201,33 +209,47 @@ func clearMaterial(e *keyEntry) {
 }
 
 // aliasGeneration returns the count of alias changes, to pass to
-// publishAlias after a store read.
+// publishAlias or publishKeyAliases after a store read.
 func (s *Service) aliasGeneration() uint64 {
 	s.cacheMu.Lock()
 	defer s.cacheMu.Unlock()
 	return s.aliasGen
 }
 
-// publishAlias caches name → keyID, read from the store when the alias
+// publishAlias caches a → keyID, read from the store when the alias
 // generation was gen, unless an alias changed since.
-func (s *Service) publishAlias(name, keyID string, gen uint64) {
+func (s *Service) publishAlias(a aliasKey, keyID string, gen uint64) {
 	s.cacheMu.Lock()
 	defer s.cacheMu.Unlock()
 	if gen == s.aliasGen {
-		s.aliases.Store(name, keyID)
+		s.aliases.Store(a, keyID)
 	}
 }
 
-// setAlias records an alias write: name now points at keyID, or at
-// nothing if keyID is "".
-func (s *Service) setAlias(name, keyID string) {
+// publishKeyAliases caches the alias names of key id, read from the store
+// when the alias generation was gen, unless an alias changed since.
+func (s *Service) publishKeyAliases(id string, names []string, gen uint64) {
+	s.cacheMu.Lock()
+	defer s.cacheMu.Unlock()
+	if gen == s.aliasGen {
+		s.keyAliases.Store(id, names)
+	}
+}
+
+// setAlias records an alias write: a now points at keyID, or at nothing
+// if keyID is "". affected are the keys whose alias sets changed (the old
+// and the new target), whose kms:ResourceAliases are read afresh.
+func (s *Service) setAlias(a aliasKey, keyID string, affected ...string) {
 	s.cacheMu.Lock()
 	defer s.cacheMu.Unlock()
 	s.aliasGen++
 	if keyID == "" {
-		s.aliases.Delete(name)
+		s.aliases.Delete(a)
 	} else {
-		s.aliases.Store(name, keyID)
+		s.aliases.Store(a, keyID)
+	}
+	for _, id := range affected {
+		s.keyAliases.Delete(id)
 	}
 }
 
@@ -236,10 +258,39 @@ func (s *Service) forgetAliasesOf(keyID string) {
 	s.cacheMu.Lock()
 	defer s.cacheMu.Unlock()
 	s.aliasGen++
-	s.aliases.Range(func(name, id any) bool {
+	s.aliases.Range(func(a, id any) bool {
 		if id.(string) == keyID {
-			s.aliases.Delete(name)
+			s.aliases.Delete(a)
 		}
 		return true
 	})
+	s.keyAliases.Delete(keyID)
+}
+
+// grantGeneration returns the count of grant changes, to pass to
+// publishGrants after a store read.
+func (s *Service) grantGeneration() uint64 {
+	s.cacheMu.Lock()
+	defer s.cacheMu.Unlock()
+	return s.grantGen
+}
+
+// publishGrants caches the grants of key id, read from the store when the
+// grant generation was gen, unless a grant changed since.
+func (s *Service) publishGrants(id string, g *grantSet, gen uint64) {
+	s.cacheMu.Lock()
+	defer s.cacheMu.Unlock()
+	if gen == s.grantGen {
+		s.grants.Store(id, g)
+	}
+}
+
+// grantsChanged records a grant write on key id: its cached grants are
+// dropped and read afresh by the next request that needs them, so a new,
+// retired or revoked grant counts from the next request on.
+func (s *Service) grantsChanged(id string) {
+	s.cacheMu.Lock()
+	defer s.cacheMu.Unlock()
+	s.grantGen++
+	s.grants.Delete(id)
 }

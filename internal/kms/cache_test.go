@@ -27,7 +27,7 @@ const blocked = 30 * time.Second
 func forgedBlob(t *testing.T, n *testNode, id string) []byte {
 	t.Helper()
 	real := n.createKey(t)
-	out, err := n.Encrypt(t.Context(), &Request{}, &awsproto.EncryptInput{KeyId: &real, Plaintext: []byte("x")})
+	out, err := n.run(t.Context(), "Encrypt", &awsproto.EncryptInput{KeyId: &real, Plaintext: []byte("x")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,7 +62,7 @@ func TestMissDoesNotTakeWriteLock(t *testing.T) {
 			id := ids.NewUUID()
 			blob := forgedBlob(t, n, id)
 			return id, func() error {
-				_, err := n.Decrypt(t.Context(), &Request{}, &awsproto.DecryptInput{CiphertextBlob: blob})
+				_, err := n.run(t.Context(), "Decrypt", &awsproto.DecryptInput{CiphertextBlob: blob})
 				return err
 			}
 		}, apierr.InvalidCiphertext},
@@ -187,10 +187,10 @@ func TestKeyFoundAfterNegativeLookup(t *testing.T) {
 			// A change through another node makes this node's next write
 			// of the key conflict, and a conflict drops the cached entry.
 			desc := "changed elsewhere"
-			if _, err := other.UpdateKeyDescription(t.Context(), &Request{}, &awsproto.UpdateKeyDescriptionInput{KeyId: &id, Description: &desc}); err != nil {
+			if _, err := other.run(t.Context(), "UpdateKeyDescription", &awsproto.UpdateKeyDescriptionInput{KeyId: &id, Description: &desc}); err != nil {
 				t.Fatalf("UpdateKeyDescription on the other node: %v", err)
 			}
-			if _, err := n.DisableKey(t.Context(), &Request{}, &awsproto.KeyIdInput{KeyId: &id}); err == nil {
+			if _, err := n.run(t.Context(), "DisableKey", &awsproto.KeyIdInput{KeyId: &id}); err == nil {
 				t.Fatal("DisableKey on a stale entry succeeded: the test does not drop the entry")
 			}
 		}, false},
@@ -268,12 +268,12 @@ func TestAliasFillDoesNotGoBack(t *testing.T) {
 	}{
 		{"UpdateAlias", func(t *testing.T, n *testNode, to string) {
 			in := &awsproto.AliasInput{AliasName: new(alias), TargetKeyId: &to}
-			if _, err := n.UpdateAlias(t.Context(), &Request{}, in); err != nil {
+			if _, err := n.run(t.Context(), "UpdateAlias", in); err != nil {
 				t.Fatalf("UpdateAlias: %v", err)
 			}
 		}, func(to string) string { return to }},
 		{"DeleteAlias", func(t *testing.T, n *testNode, to string) {
-			if _, err := n.DeleteAlias(t.Context(), &Request{}, &awsproto.AliasInput{AliasName: new(alias)}); err != nil {
+			if _, err := n.run(t.Context(), "DeleteAlias", &awsproto.AliasInput{AliasName: new(alias)}); err != nil {
 				t.Fatalf("DeleteAlias: %v", err)
 			}
 		}, func(string) string { return "" }},
@@ -286,7 +286,7 @@ func TestAliasFillDoesNotGoBack(t *testing.T) {
 			from, to := n.createKey(t), n.createKey(t)
 			// Made through another node, so this one has not cached it.
 			in := &awsproto.AliasInput{AliasName: new(alias), TargetKeyId: &from}
-			if _, err := base.CreateAlias(t.Context(), &Request{}, in); err != nil {
+			if _, err := base.run(t.Context(), "CreateAlias", in); err != nil {
 				t.Fatalf("CreateAlias: %v", err)
 			}
 

@@ -29,17 +29,16 @@ func checkUsage(e *keyEntry, op, usage string) error {
 	return nil
 }
 
-// symmetricKey resolves a KeyId for an operation that needs a usable
+// checkSymmetric applies the rules of the operations that need a usable
 // symmetric encryption key (GenerateDataKey*, GenerateDataKeyPair*).
-func (s *Service) symmetricKey(ctx context.Context, keyID, op string) (*keyEntry, error) {
-	e, err := s.usableKey(ctx, keyID, op, UsageEncryptDecrypt)
-	if err != nil {
-		return nil, err
+func checkSymmetric(e *keyEntry, op string) error {
+	if err := usableFor(e, op, UsageEncryptDecrypt); err != nil {
+		return err
 	}
 	if e.meta.KeySpec != SpecSymmetric {
-		return nil, apierr.New(apierr.InvalidKeyUsage, "%s key spec is %s which is not valid for %s.", e.arn, e.meta.KeySpec, op)
+		return apierr.New(apierr.InvalidKeyUsage, "%s key spec is %s which is not valid for %s.", e.arn, e.meta.KeySpec, op)
 	}
-	return e, nil
+	return nil
 }
 
 func checkEncryptionAlgorithm(e *keyEntry, alg *string) error {
@@ -95,7 +94,7 @@ func (s *Service) encryptFor(e *keyEntry, algorithm *string, plaintext []byte, e
 	return ct, alg, nil
 }
 
-func (s *Service) Encrypt(ctx context.Context, r *Request, in *awsproto.EncryptInput) (any, error) {
+func checkEncrypt(in *awsproto.EncryptInput) error {
 	var v validator
 	v.keyID("keyId", in.KeyId)
 	if v.required("plaintext", in.Plaintext != nil) {
@@ -104,14 +103,15 @@ func (s *Service) Encrypt(ctx context.Context, r *Request, in *awsproto.EncryptI
 	v.encryptionContext("encryptionContext", in.EncryptionContext)
 	v.grantTokens(in.GrantTokens)
 	v.enum("encryptionAlgorithm", in.EncryptionAlgorithm, encryptionAlgorithms)
-	if err := v.err(); err != nil {
-		return nil, err
-	}
-	e, err := s.usableKey(ctx, *in.KeyId, "Encrypt", UsageEncryptDecrypt)
-	if err != nil {
-		return nil, err
-	}
+	return v.err()
+}
+
+func (s *Service) encrypt(ctx context.Context, r *Request, in *awsproto.EncryptInput, a *access) (any, error) {
 	defer clear(in.Plaintext)
+	e := a.key
+	if err := usableFor(e, "Encrypt", UsageEncryptDecrypt); err != nil {
+		return nil, err
+	}
 	blob, alg, err := s.encryptFor(e, in.EncryptionAlgorithm, in.Plaintext, in.EncryptionContext, in.DryRun)
 	if err != nil {
 		return nil, err
@@ -119,70 +119,68 @@ func (s *Service) Encrypt(ctx context.Context, r *Request, in *awsproto.EncryptI
 	return &awsproto.EncryptOutput{CiphertextBlob: blob, KeyId: e.arn, EncryptionAlgorithm: alg}, nil
 }
 
-// open decrypts a ciphertext for Decrypt and ReEncrypt: a symmetric blob,
-// or an RSA ciphertext of the key keyID names. If keyID is not nil the
-// ciphertext must belong to that key.
-func (s *Service) open(ctx context.Context, blob []byte, keyID *string, alg *string, ec map[string]string) ([]byte, *keyEntry, *backing, error) {
-	var want *keyEntry
-	if keyID != nil {
-		var err error
-		if want, err = s.resolve(ctx, *keyID, true); err != nil {
-			return nil, nil, nil, err
-		}
+// blobKey finds the key a symmetric ciphertext names, for Decrypt and
+// ReEncrypt without a KeyId. A blob that does not parse, or names a key
+// that does not exist in this region, is not a ciphertext Trent made for
+// anyone here: InvalidCiphertextException. A key of another account is
+// found, and authorization decides whether the caller may use it.
+func (s *Service) blobKey(ctx context.Context, region string, blob []byte) (*keyEntry, error) {
+	h, err := keys.ParseBlob(blob)
+	if err != nil {
+		return nil, errInvalidCiphertext
 	}
-	if want != nil && want.meta.KeyUsage != UsageEncryptDecrypt {
+	e, err := s.entry(ctx, h.KeyID)
+	if errors.Is(err, errKeyAbsent) || err == nil && e.meta.Region != region {
+		return nil, errInvalidCiphertext
+	}
+	return e, err
+}
+
+// open decrypts a ciphertext under e for Decrypt and ReEncrypt: a
+// symmetric blob, or an RSA ciphertext when the request named e (named).
+func (s *Service) open(e *keyEntry, named bool, blob []byte, alg *string, ec map[string]string) ([]byte, *backing, error) {
+	if named && e.meta.KeyUsage != UsageEncryptDecrypt {
 		// A key that cannot decrypt did not make this ciphertext; AWS
 		// answers IncorrectKeyException here, not InvalidKeyUsageException.
-		return nil, nil, nil, apierr.New(apierr.IncorrectKey, incorrectKeyMessage)
+		return nil, nil, apierr.New(apierr.IncorrectKey, incorrectKeyMessage)
 	}
-	if want != nil && want.meta.KeySpec != SpecSymmetric {
-		pt, err := openAsymmetric(want, blob, alg, ec)
+	if named && e.meta.KeySpec != SpecSymmetric {
+		pt, err := openAsymmetric(e, blob, alg, ec)
 		if err != nil {
-			return nil, nil, nil, err
+			return nil, nil, err
 		}
-		return pt, want, want.current, nil
+		return pt, e.current, nil
 	}
 	h, err := keys.ParseBlob(blob)
 	if err != nil {
-		return nil, nil, nil, errInvalidCiphertext
+		return nil, nil, errInvalidCiphertext
 	}
-	if want != nil && want.meta.ID != h.KeyID {
-		return nil, nil, nil, apierr.New(apierr.IncorrectKey, incorrectKeyMessage)
-	}
-	e := want
-	if e == nil {
-		// A blob naming a key this account does not have is not a
-		// ciphertext Trent made for it.
-		if e, err = s.entry(ctx, h.KeyID); err != nil {
-			if apierr.Is(err, apierr.NotFound) {
-				return nil, nil, nil, errInvalidCiphertext
-			}
-			return nil, nil, nil, err
-		}
+	if h.KeyID != e.meta.ID {
+		return nil, nil, apierr.New(apierr.IncorrectKey, incorrectKeyMessage)
 	}
 	if e.meta.KeySpec != SpecSymmetric {
 		// Only symmetric keys make blobs with this header; a header naming
 		// another key was forged or damaged.
-		return nil, nil, nil, errInvalidCiphertext
+		return nil, nil, errInvalidCiphertext
 	}
 	if err := usable(e); err != nil {
-		return nil, nil, nil, err
+		return nil, nil, err
 	}
 	if alg != nil && *alg != AlgSymmetric {
-		return nil, nil, nil, errInvalidCiphertext
+		return nil, nil, errInvalidCiphertext
 	}
 	b := e.versions[h.Version]
 	if b == nil {
-		return nil, nil, nil, errInvalidCiphertext
+		return nil, nil, errInvalidCiphertext
 	}
 	pt, err := keys.DecryptSymmetric(b.material, blob, ec)
 	if err != nil {
 		if errors.Is(err, keys.ErrInvalidCiphertext) {
-			return nil, nil, nil, errInvalidCiphertext
+			return nil, nil, errInvalidCiphertext
 		}
-		return nil, nil, nil, apierr.Internal(fmt.Errorf("decrypt under key %s: %w", e.meta.ID, err))
+		return nil, nil, apierr.Internal(fmt.Errorf("decrypt under key %s: %w", e.meta.ID, err))
 	}
-	return pt, e, b, nil
+	return pt, b, nil
 }
 
 // dryRunModifiers validates DryRunModifiers and reports whether it holds
@@ -200,19 +198,9 @@ func (v *validator) dryRunModifiers(mods []string) bool {
 	return ignore
 }
 
-// dryRunIgnoringCiphertext answers a DryRun with IGNORE_CIPHERTEXT: only
-// the key and the caller's rights are checked, never the ciphertext.
-func (s *Service) dryRunIgnoringCiphertext(ctx context.Context, op string, keyID *string) error {
-	if keyID == nil {
-		return apierr.New(apierr.Validation, "KeyId is required when DryRunModifiers includes IGNORE_CIPHERTEXT.")
-	}
-	if _, err := s.usableKey(ctx, *keyID, op, UsageEncryptDecrypt); err != nil {
-		return err
-	}
-	return errDryRun
-}
+func ignoresCiphertext(mods []string) bool { return slices.Contains(mods, ignoreCiphertext) }
 
-func (s *Service) Decrypt(ctx context.Context, r *Request, in *awsproto.DecryptInput) (any, error) {
+func checkDecrypt(in *awsproto.DecryptInput) error {
 	var v validator
 	if v.required("ciphertextBlob", in.CiphertextBlob != nil) {
 		v.blobLength("ciphertextBlob", in.CiphertextBlob, 1, 6144)
@@ -221,17 +209,55 @@ func (s *Service) Decrypt(ctx context.Context, r *Request, in *awsproto.DecryptI
 	v.length("keyId", in.KeyId, 1, 2048)
 	v.grantTokens(in.GrantTokens)
 	v.enum("encryptionAlgorithm", in.EncryptionAlgorithm, encryptionAlgorithms)
-	ignoreCiphertext := v.dryRunModifiers(in.DryRunModifiers)
+	ignore := v.dryRunModifiers(in.DryRunModifiers)
 	if err := v.err(); err != nil {
-		return nil, err
+		return err
 	}
 	if in.Recipient != nil {
-		return nil, errRecipient
+		return errRecipient
 	}
-	if in.DryRun && ignoreCiphertext {
-		return nil, s.dryRunIgnoringCiphertext(ctx, "Decrypt", in.KeyId)
+	if in.DryRun && ignore && in.KeyId == nil {
+		return apierr.New(apierr.Validation, "KeyId is required when DryRunModifiers includes IGNORE_CIPHERTEXT.")
 	}
-	pt, e, b, err := s.open(ctx, in.CiphertextBlob, in.KeyId, in.EncryptionAlgorithm, in.EncryptionContext)
+	return nil
+}
+
+// authDecrypt authorizes kms:Decrypt on the key the request names or, with
+// no KeyId, on the key the ciphertext names.
+func authDecrypt(a *access, ctx context.Context, in *awsproto.DecryptInput) error {
+	if err := a.parseTokens(in.GrantTokens); err != nil {
+		return err
+	}
+	var e *keyEntry
+	var alias string
+	var err error
+	if in.KeyId != nil {
+		e, alias, err = a.s.resolve(ctx, a.r.tenant(), *in.KeyId, aliasOK)
+	} else {
+		e, err = a.s.blobKey(ctx, a.r.Region, in.CiphertextBlob)
+	}
+	if err != nil {
+		return err
+	}
+	a.key = e
+	if err := a.onKey(ctx, e, a.action, alias); err != nil {
+		return err
+	}
+	a.encryptionContext(in.EncryptionContext)
+	a.setOr(condEncryptionAlg, in.EncryptionAlgorithm, AlgSymmetric)
+	return a.decideKey(ctx, e, grantUse{op: opDecrypt, ec: in.EncryptionContext})
+}
+
+func (s *Service) decrypt(ctx context.Context, r *Request, in *awsproto.DecryptInput, a *access) (any, error) {
+	e := a.key
+	if in.DryRun && ignoresCiphertext(in.DryRunModifiers) {
+		// Authorization and the key only, never the ciphertext.
+		if err := usableFor(e, "Decrypt", UsageEncryptDecrypt); err != nil {
+			return nil, err
+		}
+		return nil, errDryRun
+	}
+	pt, b, err := s.open(e, in.KeyId != nil, in.CiphertextBlob, in.EncryptionAlgorithm, in.EncryptionContext)
 	if err != nil {
 		return nil, err
 	}
@@ -242,7 +268,7 @@ func (s *Service) Decrypt(ctx context.Context, r *Request, in *awsproto.DecryptI
 	return &awsproto.DecryptOutput{KeyId: e.arn, Plaintext: pt, EncryptionAlgorithm: algorithmUsed(e, in.EncryptionAlgorithm), KeyMaterialId: e.materialID(b)}, nil
 }
 
-func (s *Service) ReEncrypt(ctx context.Context, r *Request, in *awsproto.ReEncryptInput) (any, error) {
+func checkReEncrypt(in *awsproto.ReEncryptInput) error {
 	var v validator
 	if v.required("ciphertextBlob", in.CiphertextBlob != nil) {
 		v.blobLength("ciphertextBlob", in.CiphertextBlob, 1, 6144)
@@ -254,24 +280,76 @@ func (s *Service) ReEncrypt(ctx context.Context, r *Request, in *awsproto.ReEncr
 	v.enum("sourceEncryptionAlgorithm", in.SourceEncryptionAlgorithm, encryptionAlgorithms)
 	v.enum("destinationEncryptionAlgorithm", in.DestinationEncryptionAlgorithm, encryptionAlgorithms)
 	v.grantTokens(in.GrantTokens)
-	ignoreCiphertext := v.dryRunModifiers(in.DryRunModifiers)
+	ignore := v.dryRunModifiers(in.DryRunModifiers)
 	if err := v.err(); err != nil {
-		return nil, err
+		return err
 	}
-	if in.DryRun && ignoreCiphertext {
-		if in.SourceKeyId == nil {
-			return nil, apierr.New(apierr.Validation, "SourceKeyId is required when DryRunModifiers includes IGNORE_CIPHERTEXT.")
-		}
-		if _, err := s.usableKey(ctx, *in.SourceKeyId, "ReEncrypt", UsageEncryptDecrypt); err != nil {
+	if in.DryRun && ignore && in.SourceKeyId == nil {
+		return apierr.New(apierr.Validation, "SourceKeyId is required when DryRunModifiers includes IGNORE_CIPHERTEXT.")
+	}
+	return nil
+}
+
+// authReEncrypt authorizes ReEncrypt's two halves as AWS does:
+// kms:ReEncryptFrom on the source key (named, or the ciphertext's) with the
+// source context and algorithm, and kms:ReEncryptTo on the destination key
+// with the destination's.
+func authReEncrypt(a *access, ctx context.Context, in *awsproto.ReEncryptInput) error {
+	if err := a.parseTokens(in.GrantTokens); err != nil {
+		return err
+	}
+	var src *keyEntry
+	var srcAlias string
+	var err error
+	if in.SourceKeyId != nil {
+		src, srcAlias, err = a.s.resolve(ctx, a.r.tenant(), *in.SourceKeyId, aliasOK)
+	} else {
+		src, err = a.s.blobKey(ctx, a.r.Region, in.CiphertextBlob)
+	}
+	if err != nil {
+		return err
+	}
+	dst, dstAlias, err := a.s.resolve(ctx, a.r.tenant(), *in.DestinationKeyId, aliasOK)
+	if err != nil {
+		return err
+	}
+	a.src, a.key = src, dst
+	same := boolString(src.meta.ID == dst.meta.ID)
+
+	if err := a.onKey(ctx, src, "kms:ReEncryptFrom", srcAlias); err != nil {
+		return err
+	}
+	a.encryptionContext(in.SourceEncryptionContext)
+	a.setOr(condEncryptionAlg, in.SourceEncryptionAlgorithm, AlgSymmetric)
+	a.set(condReEncryptSameKey, same)
+	if err := a.decideKey(ctx, src, grantUse{op: opReEncryptFrom, ec: in.SourceEncryptionContext}); err != nil {
+		return err
+	}
+
+	if err := a.onKey(ctx, dst, "kms:ReEncryptTo", dstAlias); err != nil {
+		return err
+	}
+	a.encryptionContext(in.DestinationEncryptionContext)
+	a.setOr(condEncryptionAlg, in.DestinationEncryptionAlgorithm, AlgSymmetric)
+	a.set(condReEncryptSameKey, same)
+	return a.decideKey(ctx, dst, grantUse{op: opReEncryptTo, ec: in.DestinationEncryptionContext})
+}
+
+func (s *Service) reEncrypt(ctx context.Context, r *Request, in *awsproto.ReEncryptInput, a *access) (any, error) {
+	src, dst := a.src, a.key
+	if in.DryRun && ignoresCiphertext(in.DryRunModifiers) {
+		if err := usableFor(src, "ReEncrypt", UsageEncryptDecrypt); err != nil {
 			return nil, err
 		}
-		return nil, s.dryRunIgnoringCiphertext(ctx, "ReEncrypt", in.DestinationKeyId)
+		if err := usableFor(dst, "ReEncrypt", UsageEncryptDecrypt); err != nil {
+			return nil, err
+		}
+		return nil, errDryRun
 	}
-	dst, err := s.usableKey(ctx, *in.DestinationKeyId, "ReEncrypt", UsageEncryptDecrypt)
-	if err != nil {
+	if err := usableFor(dst, "ReEncrypt", UsageEncryptDecrypt); err != nil {
 		return nil, err
 	}
-	pt, src, b, err := s.open(ctx, in.CiphertextBlob, in.SourceKeyId, in.SourceEncryptionAlgorithm, in.SourceEncryptionContext)
+	pt, b, err := s.open(src, in.SourceKeyId != nil, in.CiphertextBlob, in.SourceEncryptionAlgorithm, in.SourceEncryptionContext)
 	if err != nil {
 		return nil, err
 	}
@@ -287,18 +365,7 @@ func (s *Service) ReEncrypt(ctx context.Context, r *Request, in *awsproto.ReEncr
 	}, nil
 }
 
-func (s *Service) GenerateDataKey(ctx context.Context, r *Request, in *awsproto.GenerateDataKeyInput) (any, error) {
-	if in.Recipient != nil {
-		return nil, errRecipient
-	}
-	return s.generateDataKey(ctx, "GenerateDataKey", &in.GenerateDataKeyWithoutPlaintextInput, true)
-}
-
-func (s *Service) GenerateDataKeyWithoutPlaintext(ctx context.Context, r *Request, in *awsproto.GenerateDataKeyWithoutPlaintextInput) (any, error) {
-	return s.generateDataKey(ctx, "GenerateDataKeyWithoutPlaintext", in, false)
-}
-
-func (s *Service) generateDataKey(ctx context.Context, op string, in *awsproto.GenerateDataKeyWithoutPlaintextInput, withPlaintext bool) (any, error) {
+func checkGenerateDataKey(in *awsproto.GenerateDataKeyWithoutPlaintextInput) error {
 	var v validator
 	v.keyID("keyId", in.KeyId)
 	v.encryptionContext("encryptionContext", in.EncryptionContext)
@@ -306,11 +373,30 @@ func (s *Service) generateDataKey(ctx context.Context, op string, in *awsproto.G
 	v.enum("keySpec", in.KeySpec, dataKeySpecs)
 	v.grantTokens(in.GrantTokens)
 	if err := v.err(); err != nil {
-		return nil, err
+		return err
 	}
 	if (in.NumberOfBytes == nil) == (in.KeySpec == nil) {
-		return nil, apierr.New(apierr.Validation, "Please specify either number of bytes or key spec.")
+		return apierr.New(apierr.Validation, "Please specify either number of bytes or key spec.")
 	}
+	return nil
+}
+
+func checkGenerateDataKeyWith(in *awsproto.GenerateDataKeyInput) error {
+	if in.Recipient != nil {
+		return errRecipient
+	}
+	return checkGenerateDataKey(&in.GenerateDataKeyWithoutPlaintextInput)
+}
+
+func (s *Service) generateDataKeyWith(ctx context.Context, r *Request, in *awsproto.GenerateDataKeyInput, a *access) (any, error) {
+	return s.generateDataKey(a.key, "GenerateDataKey", &in.GenerateDataKeyWithoutPlaintextInput, true)
+}
+
+func (s *Service) generateDataKeyWithout(ctx context.Context, r *Request, in *awsproto.GenerateDataKeyWithoutPlaintextInput, a *access) (any, error) {
+	return s.generateDataKey(a.key, "GenerateDataKeyWithoutPlaintext", in, false)
+}
+
+func (s *Service) generateDataKey(e *keyEntry, op string, in *awsproto.GenerateDataKeyWithoutPlaintextInput, withPlaintext bool) (any, error) {
 	n := 32
 	switch {
 	case in.NumberOfBytes != nil:
@@ -318,8 +404,7 @@ func (s *Service) generateDataKey(ctx context.Context, op string, in *awsproto.G
 	case *in.KeySpec == "AES_128":
 		n = 16
 	}
-	e, err := s.symmetricKey(ctx, *in.KeyId, op)
-	if err != nil {
+	if err := checkSymmetric(e, op); err != nil {
 		return nil, err
 	}
 	if in.DryRun {
@@ -342,16 +427,20 @@ func (s *Service) generateDataKey(ctx context.Context, op string, in *awsproto.G
 	return out, nil
 }
 
-func (s *Service) GenerateRandom(ctx context.Context, r *Request, in *awsproto.GenerateRandomInput) (any, error) {
+func checkGenerateRandom(in *awsproto.GenerateRandomInput) error {
 	var v validator
 	v.intRange("numberOfBytes", in.NumberOfBytes, 1, 1024)
 	v.length("customKeyStoreId", in.CustomKeyStoreId, 1, 64)
 	if err := v.err(); err != nil {
-		return nil, err
+		return err
 	}
 	if in.NumberOfBytes == nil {
-		return nil, apierr.New(apierr.Validation, "NumberOfBytes is required.")
+		return apierr.New(apierr.Validation, "NumberOfBytes is required.")
 	}
+	return nil
+}
+
+func (s *Service) generateRandom(ctx context.Context, r *Request, in *awsproto.GenerateRandomInput, a *access) (any, error) {
 	if in.CustomKeyStoreId != nil {
 		return nil, apierr.New("CustomKeyStoreNotFoundException", "Custom key store %s does not exist.", *in.CustomKeyStoreId)
 	}

@@ -39,14 +39,14 @@ func TestDeletionJobLosesToCancel(t *testing.T) {
 	}{
 		{"nothing", func(t *testing.T, n, other *testNode, id string) {}, ""},
 		{"CancelKeyDeletion", func(t *testing.T, n, other *testNode, id string) {
-			n.do(t, "CancelKeyDeletion", (*Service).CancelKeyDeletion, id)
+			n.do(t, "CancelKeyDeletion", id)
 		}, StateDisabled},
 		{"CancelKeyDeletion and ScheduleKeyDeletion", func(t *testing.T, n, other *testNode, id string) {
-			n.do(t, "CancelKeyDeletion", (*Service).CancelKeyDeletion, id)
+			n.do(t, "CancelKeyDeletion", id)
 			n.scheduleDeletion(t, id, 7)
 		}, StatePendingDeletion},
 		{"CancelKeyDeletion on another node", func(t *testing.T, n, other *testNode, id string) {
-			other.do(t, "CancelKeyDeletion", (*Service).CancelKeyDeletion, id)
+			other.do(t, "CancelKeyDeletion", id)
 		}, StateDisabled},
 	}
 	for _, tt := range tests {
@@ -83,9 +83,9 @@ func TestDeletionJobLosesToCancel(t *testing.T) {
 				t.Fatalf("stored versions after the job: %d, %v; want 1", len(vs), err)
 			}
 			if tt.wantState == StatePendingDeletion {
-				n.do(t, "CancelKeyDeletion", (*Service).CancelKeyDeletion, id)
+				n.do(t, "CancelKeyDeletion", id)
 			}
-			n.do(t, "EnableKey", (*Service).EnableKey, id)
+			n.do(t, "EnableKey", id)
 			n.roundTrip(t, id)
 		})
 	}
@@ -102,10 +102,10 @@ func TestRotationJobRechecks(t *testing.T) {
 	}{
 		{"nothing", func(t *testing.T, n, other *testNode, id string) {}, true},
 		{"DisableKey", func(t *testing.T, n, other *testNode, id string) {
-			n.do(t, "DisableKey", (*Service).DisableKey, id)
+			n.do(t, "DisableKey", id)
 		}, false},
 		{"DisableKeyRotation", func(t *testing.T, n, other *testNode, id string) {
-			n.do(t, "DisableKeyRotation", (*Service).DisableKeyRotation, id)
+			n.do(t, "DisableKeyRotation", id)
 		}, false},
 		{"EnableKeyRotation again, new period", func(t *testing.T, n, other *testNode, id string) {
 			n.enableRotation(t, id, 180)
@@ -114,7 +114,7 @@ func TestRotationJobRechecks(t *testing.T) {
 			n.scheduleDeletion(t, id, 30)
 		}, false},
 		{"DisableKeyRotation on another node", func(t *testing.T, n, other *testNode, id string) {
-			other.do(t, "DisableKeyRotation", (*Service).DisableKeyRotation, id)
+			other.do(t, "DisableKeyRotation", id)
 		}, false},
 	}
 	for _, tt := range tests {
@@ -153,7 +153,7 @@ func TestRotationJobRechecks(t *testing.T) {
 func (n *testNode) enableRotation(t *testing.T, id string, days int32) {
 	t.Helper()
 	in := &awsproto.EnableKeyRotationInput{KeyId: &id, RotationPeriodInDays: &days}
-	if _, err := n.EnableKeyRotation(t.Context(), &Request{}, in); err != nil {
+	if _, err := n.run(t.Context(), "EnableKeyRotation", in); err != nil {
 		t.Fatalf("EnableKeyRotation(%s): %v", id, err)
 	}
 }

@@ -81,7 +81,7 @@ func (s *Service) newVersion(arn, id, spec string, version uint32, rotationType 
 	}, material, nil
 }
 
-func (s *Service) CreateKey(ctx context.Context, r *Request, in *awsproto.CreateKeyInput) (any, error) {
+func checkCreateKey(in *awsproto.CreateKeyInput) error {
 	var v validator
 	v.length("policy", in.Policy, 1, 131072)
 	v.pattern("policy", in.Policy, `[\u0009\u000A\u000D\u0020-\u00FF]+`, policyChars)
@@ -94,66 +94,90 @@ func (s *Service) CreateKey(ctx context.Context, r *Request, in *awsproto.Create
 	v.length("xksKeyId", in.XksKeyId, 1, 128)
 	v.tags("tags", in.Tags)
 	if err := v.err(); err != nil {
-		return nil, err
+		return err
 	}
 	if in.KeySpec != nil && in.CustomerMasterKeySpec != nil {
-		return nil, apierr.New(apierr.Validation, "You cannot specify KeySpec and CustomerMasterKeySpec in the same request. CustomerMasterKeySpec is deprecated.")
+		return apierr.New(apierr.Validation, "You cannot specify KeySpec and CustomerMasterKeySpec in the same request. CustomerMasterKeySpec is deprecated.")
 	}
-	spec := SpecSymmetric
+	spec, usage := createKeySpec(in)
+	if in.KeyUsage == nil && spec != SpecSymmetric {
+		return apierr.New(apierr.Validation, "You must specify a KeyUsage value for all KMS keys except for symmetric encryption keys.")
+	}
+	if spec == specSM2 {
+		return apierr.New(apierr.UnsupportedOperation, unsupportedSpecMessage, spec)
+	}
+	if !slices.Contains(keyUsagesFor(spec), usage) {
+		return apierr.New(apierr.Validation, "KeyUsage %s is not compatible with KeySpec %s", usage, spec)
+	}
+	if in.Origin != nil && *in.Origin != OriginAWSKMS {
+		return apierr.New(apierr.UnsupportedOperation, "Trent does not support Origin %s yet.", *in.Origin)
+	}
+	if in.CustomKeyStoreId != nil {
+		return apierr.New("CustomKeyStoreNotFoundException", "Custom key store %s does not exist.", *in.CustomKeyStoreId)
+	}
+	if in.XksKeyId != nil {
+		return apierr.New(apierr.Validation, "XksKeyId can be specified only for keys in an external key store.")
+	}
+	if in.MultiRegion {
+		return apierr.New(apierr.UnsupportedOperation, "Trent does not support multi-Region keys.")
+	}
+	return nil
+}
+
+// createKeySpec is the key spec and usage a CreateKey request asks for,
+// with AWS's defaults.
+func createKeySpec(in *awsproto.CreateKeyInput) (spec, usage string) {
+	spec, usage = SpecSymmetric, UsageEncryptDecrypt
 	switch {
 	case in.KeySpec != nil:
 		spec = *in.KeySpec
 	case in.CustomerMasterKeySpec != nil:
 		spec = *in.CustomerMasterKeySpec
 	}
-	usage := UsageEncryptDecrypt
 	if in.KeyUsage != nil {
 		usage = *in.KeyUsage
-	} else if spec != SpecSymmetric {
-		return nil, apierr.New(apierr.Validation, "You must specify a KeyUsage value for all KMS keys except for symmetric encryption keys.")
 	}
-	if spec == specSM2 {
-		return nil, apierr.New(apierr.UnsupportedOperation, unsupportedSpecMessage, spec)
-	}
-	if !slices.Contains(keyUsagesFor(spec), usage) {
-		return nil, apierr.New(apierr.Validation, "KeyUsage %s is not compatible with KeySpec %s", usage, spec)
-	}
-	if in.Origin != nil && *in.Origin != OriginAWSKMS {
-		return nil, apierr.New(apierr.UnsupportedOperation, "Trent does not support Origin %s yet.", *in.Origin)
-	}
-	if in.CustomKeyStoreId != nil {
-		return nil, apierr.New("CustomKeyStoreNotFoundException", "Custom key store %s does not exist.", *in.CustomKeyStoreId)
-	}
-	if in.XksKeyId != nil {
-		return nil, apierr.New(apierr.Validation, "XksKeyId can be specified only for keys in an external key store.")
-	}
-	if in.MultiRegion {
-		return nil, apierr.New(apierr.UnsupportedOperation, "Trent does not support multi-Region keys.")
-	}
+	return spec, usage
+}
+
+// condCreateKey sets CreateKey's condition keys: the key's properties as
+// requested, with their defaults, and the request's tags.
+func condCreateKey(a *access, in *awsproto.CreateKeyInput) {
+	spec, usage := createKeySpec(in)
+	a.set(condKeySpec, spec)
+	a.set(condCMKSpec, spec)
+	a.set(condKeyUsage, usage)
+	a.set(condCMKUsage, usage)
+	a.setOr(condKeyOrigin, in.Origin, OriginAWSKMS)
+	a.set(condMultiRegion, boolString(in.MultiRegion))
+	a.set(condBypassLockout, boolString(in.BypassPolicyLockoutSafetyCheck))
+	a.requestTags(in.Tags)
+}
+
+func (s *Service) createKey(ctx context.Context, r *Request, in *awsproto.CreateKeyInput, a *access) (any, error) {
+	spec, usage := createKeySpec(in)
 	tags, err := checkTags(nil, in.Tags)
 	if err != nil {
 		return nil, err
 	}
-	doc := policy.Default(s.account)
+	t := r.tenant()
+	id := s.newID()
+	arn := keyARN(t.region, t.account, id)
+	k := store.Key{
+		ID: id, Account: t.account, Region: t.region,
+		KeySpec: spec, KeyUsage: usage, Origin: OriginAWSKMS, State: StateEnabled,
+		Policy: policy.Default(t.account), CurrentVersion: 1, Tags: tags,
+	}
+	if in.Description != nil {
+		k.Description = *in.Description
+	}
 	if in.Policy != nil {
-		if err := checkPolicy(*in.Policy); err != nil {
+		k.Policy = *in.Policy
+		if err := s.checkNewPolicy(ctx, a, &keyEntry{meta: k, arn: arn}, in.BypassPolicyLockoutSafetyCheck); err != nil {
 			return nil, err
 		}
-		doc = *in.Policy
 	}
-	description := ""
-	if in.Description != nil {
-		description = *in.Description
-	}
-
-	id := s.newID()
-	now := s.now()
-	k := store.Key{
-		ID: id, Account: s.account, Region: s.region, Description: description,
-		KeySpec: spec, KeyUsage: usage, Origin: OriginAWSKMS, State: StateEnabled,
-		CreatedAt: now, Policy: doc, CurrentVersion: 1, Tags: tags,
-	}
-	arn := s.keyARN(id)
+	k.CreatedAt = s.now()
 	first, material, err := s.newVersion(arn, id, spec, 1, "")
 	if err != nil {
 		return nil, apierr.Internal(err)
@@ -169,37 +193,34 @@ func (s *Service) CreateKey(ctx context.Context, r *Request, in *awsproto.Create
 		return nil, apierr.Internal(err)
 	}
 	e := &keyEntry{meta: k, arn: arn, versions: map[uint32]*backing{1: b}, current: b}
+	e.prepare(nil)
 	s.publish(e)
 	return &awsproto.KeyMetadataOutput{KeyMetadata: s.metadata(e)}, nil
 }
 
-// checkPolicy validates a key policy as AWS does at CreateKey and
-// PutKeyPolicy (policy.Parse also enforces the 32 KB limit).
-func checkPolicy(doc string) error {
-	_, err := policy.Parse(doc)
-	return err
-}
-
-func (s *Service) DescribeKey(ctx context.Context, r *Request, in *awsproto.DescribeKeyInput) (any, error) {
+func checkDescribeKey(in *awsproto.DescribeKeyInput) error {
 	var v validator
 	v.keyID("keyId", in.KeyId)
 	v.grantTokens(in.GrantTokens)
-	if err := v.err(); err != nil {
-		return nil, err
-	}
-	e, err := s.resolve(ctx, *in.KeyId, true)
-	if err != nil {
-		return nil, err
-	}
-	return &awsproto.KeyMetadataOutput{KeyMetadata: s.metadata(e)}, nil
+	return v.err()
 }
 
-func (s *Service) ListKeys(ctx context.Context, r *Request, in *awsproto.ListInput) (any, error) {
+func (s *Service) describeKey(ctx context.Context, r *Request, in *awsproto.DescribeKeyInput, a *access) (any, error) {
+	return &awsproto.KeyMetadataOutput{KeyMetadata: s.metadata(a.key)}, nil
+}
+
+func checkListKeys(in *awsproto.ListInput) error {
+	_, _, err := pageParams(in.Limit, in.Marker, 1000, 100, "keys")
+	return err
+}
+
+func (s *Service) listKeys(ctx context.Context, r *Request, in *awsproto.ListInput, a *access) (any, error) {
 	limit, after, err := pageParams(in.Limit, in.Marker, 1000, 100, "keys")
 	if err != nil {
 		return nil, err
 	}
-	ks, err := s.store.ListKeys(ctx, s.account, s.region, after, limit+1)
+	t := r.tenant()
+	ks, err := s.store.ListKeys(ctx, t.account, t.region, after, limit+1)
 	if err != nil {
 		return nil, apierr.Internal(fmt.Errorf("list keys: %w", err))
 	}
@@ -210,25 +231,23 @@ func (s *Service) ListKeys(ctx context.Context, r *Request, in *awsproto.ListInp
 			out.NextMarker = encodeMarker("keys", ks[i-1].ID)
 			break
 		}
-		out.Keys = append(out.Keys, awsproto.KeyListEntry{KeyId: k.ID, KeyArn: s.keyARN(k.ID)})
+		out.Keys = append(out.Keys, awsproto.KeyListEntry{KeyId: k.ID, KeyArn: keyARN(k.Region, k.Account, k.ID)})
 	}
 	return out, nil
 }
 
-func (s *Service) UpdateKeyDescription(ctx context.Context, r *Request, in *awsproto.UpdateKeyDescriptionInput) (any, error) {
+func checkUpdateKeyDescription(in *awsproto.UpdateKeyDescriptionInput) error {
 	var v validator
 	v.keyID("keyId", in.KeyId)
 	if v.requiredString("description", in.Description) {
 		v.length("description", in.Description, 0, 8192)
 	}
-	if err := v.err(); err != nil {
-		return nil, err
-	}
-	e, err := s.resolve(ctx, *in.KeyId, false)
-	if err != nil {
-		return nil, err
-	}
-	_, err = s.update(ctx, e, func(k *store.Key) error {
+	return v.err()
+}
+
+func (s *Service) updateKeyDescription(ctx context.Context, r *Request, in *awsproto.UpdateKeyDescriptionInput, a *access) (any, error) {
+	e := a.key
+	_, err := s.update(ctx, e, func(k *store.Key) error {
 		if err := notPendingDeletion(e.arn, k); err != nil {
 			return err
 		}
@@ -238,30 +257,23 @@ func (s *Service) UpdateKeyDescription(ctx context.Context, r *Request, in *awsp
 	return nil, err
 }
 
-// keyIDOnly validates and resolves the KeyId of a management operation.
-func (s *Service) keyIDOnly(ctx context.Context, keyID *string) (*keyEntry, error) {
+// checkKeyIDOnly validates the KeyId of an operation that takes nothing else.
+func checkKeyIDOnly(in *awsproto.KeyIdInput) error {
 	var v validator
-	v.keyID("keyId", keyID)
-	if err := v.err(); err != nil {
-		return nil, err
-	}
-	return s.resolve(ctx, *keyID, false)
+	v.keyID("keyId", in.KeyId)
+	return v.err()
 }
 
-func (s *Service) EnableKey(ctx context.Context, r *Request, in *awsproto.KeyIdInput) (any, error) {
-	return s.setEnabled(ctx, in.KeyId, StateEnabled)
+func (s *Service) enableKey(ctx context.Context, r *Request, in *awsproto.KeyIdInput, a *access) (any, error) {
+	return s.setEnabled(ctx, a.key, StateEnabled)
 }
 
-func (s *Service) DisableKey(ctx context.Context, r *Request, in *awsproto.KeyIdInput) (any, error) {
-	return s.setEnabled(ctx, in.KeyId, StateDisabled)
+func (s *Service) disableKey(ctx context.Context, r *Request, in *awsproto.KeyIdInput, a *access) (any, error) {
+	return s.setEnabled(ctx, a.key, StateDisabled)
 }
 
-func (s *Service) setEnabled(ctx context.Context, keyID *string, state string) (any, error) {
-	e, err := s.keyIDOnly(ctx, keyID)
-	if err != nil {
-		return nil, err
-	}
-	_, err = s.update(ctx, e, func(k *store.Key) error {
+func (s *Service) setEnabled(ctx context.Context, e *keyEntry, state string) (any, error) {
+	_, err := s.update(ctx, e, func(k *store.Key) error {
 		if err := notPendingDeletion(e.arn, k); err != nil {
 			return err
 		}
@@ -271,22 +283,20 @@ func (s *Service) setEnabled(ctx context.Context, keyID *string, state string) (
 	return nil, err
 }
 
-func (s *Service) ScheduleKeyDeletion(ctx context.Context, r *Request, in *awsproto.ScheduleKeyDeletionInput) (any, error) {
+func checkScheduleKeyDeletion(in *awsproto.ScheduleKeyDeletionInput) error {
 	var v validator
 	v.keyID("keyId", in.KeyId)
 	v.intRange("pendingWindowInDays", in.PendingWindowInDays, 7, 30)
-	if err := v.err(); err != nil {
-		return nil, err
-	}
+	return v.err()
+}
+
+func (s *Service) scheduleKeyDeletion(ctx context.Context, r *Request, in *awsproto.ScheduleKeyDeletionInput, a *access) (any, error) {
 	days := int32(defaultPendingWindow)
 	if in.PendingWindowInDays != nil {
 		days = *in.PendingWindowInDays
 	}
-	e, err := s.resolve(ctx, *in.KeyId, false)
-	if err != nil {
-		return nil, err
-	}
-	e, err = s.update(ctx, e, func(k *store.Key) error {
+	e := a.key
+	e, err := s.update(ctx, e, func(k *store.Key) error {
 		if err := notPendingDeletion(e.arn, k); err != nil {
 			return err
 		}
@@ -304,12 +314,9 @@ func (s *Service) ScheduleKeyDeletion(ctx context.Context, r *Request, in *awspr
 	}, nil
 }
 
-func (s *Service) CancelKeyDeletion(ctx context.Context, r *Request, in *awsproto.KeyIdInput) (any, error) {
-	e, err := s.keyIDOnly(ctx, in.KeyId)
-	if err != nil {
-		return nil, err
-	}
-	e, err = s.update(ctx, e, func(k *store.Key) error {
+func (s *Service) cancelKeyDeletion(ctx context.Context, r *Request, in *awsproto.KeyIdInput, a *access) (any, error) {
+	e := a.key
+	e, err := s.update(ctx, e, func(k *store.Key) error {
 		if k.State != StatePendingDeletion {
 			return apierr.New(apierr.KMSInvalidState, "%s is not pending deletion.", e.arn)
 		}

@@ -2,29 +2,20 @@ package kms
 
 import (
 	"context"
+	"errors"
 	"reflect"
+	"strconv"
 
 	"github.com/trent-kms/trent/internal/apierr"
 	"github.com/trent-kms/trent/internal/awsproto"
 )
 
-// Caller is the authenticated principal of a request.
-type Caller struct {
-	Account      string
-	PrincipalARN string
-	AccessKeyID  string
-}
-
-// Request carries what the dispatch layer knows about a call.
-type Request struct {
-	Caller    Caller
-	RequestID string
-	SourceIP  string
-}
-
-// Operation is one row of the operation table: the wire name, the IAM action
-// that authorizes it, and the handler. The dispatch layer authenticates,
-// authorizes and audits every row the same way; handlers never do.
+// Operation is one row of the operation table: the wire name, the IAM
+// action that authorizes it, and how the dispatch layer runs it. Every row
+// runs the same way (invoke): decode, check the input against the API
+// model, resolve the resources it names and decide whether the caller may
+// act on them (the row's access step, authz.go), then the handler with the
+// resources it was allowed. Handlers never decide access.
 type Operation struct {
 	Name   string
 	Action string
@@ -35,77 +26,290 @@ type Operation struct {
 	// member of every operation.
 	Input reflect.Type
 	call  func(ctx context.Context, s *Service, r *Request, body []byte) (any, error)
+	// invoke runs the row on an already decoded input (package tests).
+	invoke func(ctx context.Context, s *Service, r *Request, in any) (any, error)
 }
 
-// handler adapts a typed handler to the table: the body is decoded into a
-// fresh input value before the handler runs.
-func handler[In any](h func(s *Service, ctx context.Context, r *Request, in *In) (any, error)) func(context.Context, *Service, *Request, []byte) (any, error) {
-	return func(ctx context.Context, s *Service, r *Request, body []byte) (any, error) {
+// spec is what a row declares.
+type spec[In any] struct {
+	// check applies the API model's constraints and the rules that need no
+	// key, so a malformed request is refused before anything is looked up
+	// (AWS answers ValidationException before AccessDeniedException).
+	check func(*In) error
+	// auth resolves the resources the request names, sets its condition
+	// keys and decides; it leaves what it authorized in the access value.
+	auth func(*access, context.Context, *In) error
+	// run does the work on the resources auth allowed.
+	run func(*Service, context.Context, *Request, *In, *access) (any, error)
+}
+
+func row[In any](name string, readOnly bool, sp spec[In]) *Operation {
+	if sp.auth == nil || sp.run == nil {
+		panic("kms: row " + name + " lacks an access step or a handler")
+	}
+	op := &Operation{Name: name, Action: "kms:" + name, ReadOnly: readOnly, Input: reflect.TypeFor[In]()}
+	op.call = func(ctx context.Context, s *Service, r *Request, body []byte) (any, error) {
 		in := new(In)
 		if err := awsproto.Decode(body, in); err != nil {
 			return nil, err
 		}
-		return h(s, ctx, r, in)
+		return invoke(ctx, s, r, op, &sp, in)
 	}
+	op.invoke = func(ctx context.Context, s *Service, r *Request, in any) (any, error) {
+		return invoke(ctx, s, r, op, &sp, in.(*In))
+	}
+	return op
 }
 
-func row[In any](name string, readOnly bool, h func(s *Service, ctx context.Context, r *Request, in *In) (any, error)) *Operation {
-	return &Operation{Name: name, Action: "kms:" + name, ReadOnly: readOnly, Input: reflect.TypeFor[In](), call: handler(h)}
+// invoke runs one request through a row: check, authorize, handle.
+func invoke[In any](ctx context.Context, s *Service, r *Request, op *Operation, sp *spec[In], in *In) (any, error) {
+	if r == nil || r.Caller == nil || r.Caller.Principal.ARN == "" || r.Region == "" {
+		// The server always says who calls and where; without that there
+		// is nothing to authorize against.
+		return nil, apierr.Internal(errors.New("kms: request without a caller or a region"))
+	}
+	if sp.check != nil {
+		if err := sp.check(in); err != nil {
+			return nil, err
+		}
+	}
+	a := s.newAccess(r, op.Action)
+	defer a.release()
+	if err := sp.auth(a, ctx, in); err != nil {
+		return nil, err
+	}
+	return sp.run(s, ctx, r, in, a)
 }
 
 var operations = map[string]*Operation{}
 
+// Accessors of the members rows authorize on.
+func keyIDOf(in *awsproto.KeyIdInput) *string                    { return in.KeyId }
+func describeKeyID(in *awsproto.DescribeKeyInput) *string        { return in.KeyId }
+func describeTokens(in *awsproto.DescribeKeyInput) []string      { return in.GrantTokens }
+func encryptKeyID(in *awsproto.EncryptInput) *string             { return in.KeyId }
+func encryptEC(in *awsproto.EncryptInput) map[string]string      { return in.EncryptionContext }
+func encryptTokens(in *awsproto.EncryptInput) []string           { return in.GrantTokens }
+func signKeyID(in *awsproto.SignInput) *string                   { return in.KeyId }
+func signTokens(in *awsproto.SignInput) []string                 { return in.GrantTokens }
+func verifyKeyID(in *awsproto.VerifyInput) *string               { return in.KeyId }
+func verifyTokens(in *awsproto.VerifyInput) []string             { return in.GrantTokens }
+func macKeyID(in *awsproto.GenerateMacInput) *string             { return in.KeyId }
+func macTokens(in *awsproto.GenerateMacInput) []string           { return in.GrantTokens }
+func verifyMacKeyID(in *awsproto.VerifyMacInput) *string         { return in.KeyId }
+func verifyMacTokens(in *awsproto.VerifyMacInput) []string       { return in.GrantTokens }
+func deriveKeyID(in *awsproto.DeriveSharedSecretInput) *string   { return in.KeyId }
+func deriveTokens(in *awsproto.DeriveSharedSecretInput) []string { return in.GrantTokens }
+func tagKeyID(in *awsproto.TagResourceInput) *string             { return in.KeyId }
+func untagKeyID(in *awsproto.UntagResourceInput) *string         { return in.KeyId }
+func listTagsKeyID(in *awsproto.ListResourceTagsInput) *string   { return in.KeyId }
+func getPolicyKeyID(in *awsproto.GetKeyPolicyInput) *string      { return in.KeyId }
+func putPolicyKeyID(in *awsproto.PutKeyPolicyInput) *string      { return in.KeyId }
+func listPoliciesKeyID(in *awsproto.ListKeyPoliciesInput) *string {
+	return in.KeyId
+}
+func describeKeyUpdateID(in *awsproto.UpdateKeyDescriptionInput) *string { return in.KeyId }
+func scheduleKeyID(in *awsproto.ScheduleKeyDeletionInput) *string        { return in.KeyId }
+func rotationKeyID(in *awsproto.EnableKeyRotationInput) *string          { return in.KeyId }
+func rotationsKeyID(in *awsproto.ListKeyRotationsInput) *string          { return in.KeyId }
+func listGrantsKeyID(in *awsproto.ListGrantsInput) *string               { return in.KeyId }
+func revokeKeyID(in *awsproto.RevokeGrantInput) *string                  { return in.KeyId }
+
+func dataKeyID(in *awsproto.GenerateDataKeyWithoutPlaintextInput) *string { return in.KeyId }
+func dataKeyEC(in *awsproto.GenerateDataKeyWithoutPlaintextInput) map[string]string {
+	return in.EncryptionContext
+}
+func dataKeyTokens(in *awsproto.GenerateDataKeyWithoutPlaintextInput) []string {
+	return in.GrantTokens
+}
+func dataKeyWithID(in *awsproto.GenerateDataKeyInput) *string { return in.KeyId }
+func dataKeyWithEC(in *awsproto.GenerateDataKeyInput) map[string]string {
+	return in.EncryptionContext
+}
+func dataKeyWithTokens(in *awsproto.GenerateDataKeyInput) []string { return in.GrantTokens }
+func pairKeyID(in *awsproto.GenerateDataKeyPairWithoutPlaintextInput) *string {
+	return in.KeyId
+}
+func pairEC(in *awsproto.GenerateDataKeyPairWithoutPlaintextInput) map[string]string {
+	return in.EncryptionContext
+}
+func pairTokens(in *awsproto.GenerateDataKeyPairWithoutPlaintextInput) []string {
+	return in.GrantTokens
+}
+func pairWithID(in *awsproto.GenerateDataKeyPairInput) *string { return in.KeyId }
+func pairWithEC(in *awsproto.GenerateDataKeyPairInput) map[string]string {
+	return in.EncryptionContext
+}
+func pairWithTokens(in *awsproto.GenerateDataKeyPairInput) []string { return in.GrantTokens }
+
+// The condition keys rows set from their requests.
+func condEncryptAlg(a *access, in *awsproto.EncryptInput) {
+	a.setOr(condEncryptionAlg, in.EncryptionAlgorithm, AlgSymmetric)
+}
+func condSymmetricAlg[In any](a *access, _ *In) { a.set(condEncryptionAlg, AlgSymmetric) }
+func condPairSpec(a *access, in *awsproto.GenerateDataKeyPairWithoutPlaintextInput) {
+	a.set(condEncryptionAlg, AlgSymmetric)
+	a.setOr(condDataKeyPairSpec, in.KeyPairSpec, "")
+}
+func condPairWithSpec(a *access, in *awsproto.GenerateDataKeyPairInput) {
+	condPairSpec(a, &in.GenerateDataKeyPairWithoutPlaintextInput)
+}
+func condSign(a *access, in *awsproto.SignInput) {
+	a.setOr(condSigningAlg, in.SigningAlgorithm, "")
+	a.setOr(condMessageType, in.MessageType, messageTypeRaw)
+}
+func condVerify(a *access, in *awsproto.VerifyInput) {
+	a.setOr(condSigningAlg, in.SigningAlgorithm, "")
+	a.setOr(condMessageType, in.MessageType, messageTypeRaw)
+}
+func condMac(a *access, in *awsproto.GenerateMacInput) { a.setOr(condMacAlg, in.MacAlgorithm, "") }
+func condVerifyMac(a *access, in *awsproto.VerifyMacInput) {
+	a.setOr(condMacAlg, in.MacAlgorithm, "")
+}
+func condDerive(a *access, in *awsproto.DeriveSharedSecretInput) {
+	a.setOr(condKeyAgreementAlg, in.KeyAgreementAlgorithm, "")
+}
+func condSchedule(a *access, in *awsproto.ScheduleKeyDeletionInput) {
+	days := int32(defaultPendingWindow)
+	if in.PendingWindowInDays != nil {
+		days = *in.PendingWindowInDays
+	}
+	a.set(condPendingWindow, strconv.Itoa(int(days)))
+}
+func condRotation(a *access, in *awsproto.EnableKeyRotationInput) {
+	days := int32(defaultRotationPeriod)
+	if in.RotationPeriodInDays != nil {
+		days = *in.RotationPeriodInDays
+	}
+	a.set(condRotationPeriod, strconv.Itoa(int(days)))
+}
+func condPutPolicy(a *access, in *awsproto.PutKeyPolicyInput) {
+	a.set(condBypassLockout, boolString(in.BypassPolicyLockoutSafetyCheck))
+}
+func condTagResource(a *access, in *awsproto.TagResourceInput) { a.requestTags(in.Tags) }
+func condUntagResource(a *access, in *awsproto.UntagResourceInput) {
+	a.req.Context.SetMulti(condTagKeys, in.TagKeys)
+}
+func condNotForAWS[In any](a *access, _ *In) { a.set(condGrantForAWS, "false") }
+
+// requestTags sets aws:RequestTag/<k> and aws:TagKeys for the tags a
+// request adds.
+func (a *access) requestTags(tags []awsproto.Tag) {
+	if len(tags) == 0 {
+		return
+	}
+	keys := make([]string, 0, len(tags))
+	for _, t := range tags {
+		if t.TagKey == nil || t.TagValue == nil {
+			continue
+		}
+		a.set(prefixRequestTag+*t.TagKey, *t.TagValue)
+		keys = append(keys, *t.TagKey)
+	}
+	a.req.Context.SetMulti(condTagKeys, keys)
+}
+
+// authEncrypt is Encrypt's access step, named for BenchmarkAuthorizeEncrypt.
+var authEncrypt = keyAuth(keyed[awsproto.EncryptInput]{id: encryptKeyID, flags: crypto, cross: true, grant: opEncrypt, ec: encryptEC, tokens: encryptTokens, cond: condEncryptAlg})
+
+const (
+	// crypto is the lookup of the cryptographic operations: every KeyId
+	// form, keys of other accounts included.
+	crypto = aliasOK
+)
+
 func init() {
 	for _, op := range []*Operation{
-		row("CreateKey", false, (*Service).CreateKey),
-		row("DescribeKey", true, (*Service).DescribeKey),
-		row("ListKeys", true, (*Service).ListKeys),
-		row("UpdateKeyDescription", false, (*Service).UpdateKeyDescription),
-		row("EnableKey", false, (*Service).EnableKey),
-		row("DisableKey", false, (*Service).DisableKey),
-		row("ScheduleKeyDeletion", false, (*Service).ScheduleKeyDeletion),
-		row("CancelKeyDeletion", false, (*Service).CancelKeyDeletion),
-		row("Encrypt", false, (*Service).Encrypt),
-		row("Decrypt", false, (*Service).Decrypt),
-		row("ReEncrypt", false, (*Service).ReEncrypt),
-		row("GenerateDataKey", false, (*Service).GenerateDataKey),
-		row("GenerateDataKeyWithoutPlaintext", false, (*Service).GenerateDataKeyWithoutPlaintext),
-		row("GenerateRandom", false, (*Service).GenerateRandom),
-		row("CreateAlias", false, (*Service).CreateAlias),
-		row("UpdateAlias", false, (*Service).UpdateAlias),
-		row("DeleteAlias", false, (*Service).DeleteAlias),
-		row("ListAliases", true, (*Service).ListAliases),
-		row("TagResource", false, (*Service).TagResource),
-		row("UntagResource", false, (*Service).UntagResource),
-		row("ListResourceTags", true, (*Service).ListResourceTags),
-		row("GetKeyPolicy", true, (*Service).GetKeyPolicy),
-		row("PutKeyPolicy", false, (*Service).PutKeyPolicy),
-		row("ListKeyPolicies", true, (*Service).ListKeyPolicies),
-		row("EnableKeyRotation", false, (*Service).EnableKeyRotation),
-		row("DisableKeyRotation", false, (*Service).DisableKeyRotation),
-		row("GetKeyRotationStatus", true, (*Service).GetKeyRotationStatus),
-		row("RotateKeyOnDemand", false, (*Service).RotateKeyOnDemand),
-		row("ListKeyRotations", true, (*Service).ListKeyRotations),
-		row("Sign", false, (*Service).Sign),
-		row("Verify", false, (*Service).Verify),
-		row("GetPublicKey", true, (*Service).GetPublicKey),
-		row("GenerateMac", false, (*Service).GenerateMac),
-		row("VerifyMac", false, (*Service).VerifyMac),
-		row("DeriveSharedSecret", false, (*Service).DeriveSharedSecret),
-		row("GenerateDataKeyPair", false, (*Service).GenerateDataKeyPair),
-		row("GenerateDataKeyPairWithoutPlaintext", false, (*Service).GenerateDataKeyPairWithoutPlaintext),
+		row("CreateKey", false, spec[awsproto.CreateKeyInput]{check: checkCreateKey, auth: accountAuth(condCreateKey), run: (*Service).createKey}),
+		row("DescribeKey", true, spec[awsproto.DescribeKeyInput]{check: checkDescribeKey,
+			auth: keyAuth(keyed[awsproto.DescribeKeyInput]{id: describeKeyID, flags: aliasOK, cross: true, grant: opDescribeKey, tokens: describeTokens}),
+			run:  (*Service).describeKey}),
+		row("ListKeys", true, spec[awsproto.ListInput]{check: checkListKeys, auth: accountAuth[awsproto.ListInput](nil), run: (*Service).listKeys}),
+		row("UpdateKeyDescription", false, spec[awsproto.UpdateKeyDescriptionInput]{check: checkUpdateKeyDescription,
+			auth: keyAuth(keyed[awsproto.UpdateKeyDescriptionInput]{id: describeKeyUpdateID}), run: (*Service).updateKeyDescription}),
+		row("EnableKey", false, spec[awsproto.KeyIdInput]{check: checkKeyIDOnly, auth: keyAuth(keyed[awsproto.KeyIdInput]{id: keyIDOf}), run: (*Service).enableKey}),
+		row("DisableKey", false, spec[awsproto.KeyIdInput]{check: checkKeyIDOnly, auth: keyAuth(keyed[awsproto.KeyIdInput]{id: keyIDOf}), run: (*Service).disableKey}),
+		row("ScheduleKeyDeletion", false, spec[awsproto.ScheduleKeyDeletionInput]{check: checkScheduleKeyDeletion,
+			auth: keyAuth(keyed[awsproto.ScheduleKeyDeletionInput]{id: scheduleKeyID, cond: condSchedule}), run: (*Service).scheduleKeyDeletion}),
+		row("CancelKeyDeletion", false, spec[awsproto.KeyIdInput]{check: checkKeyIDOnly, auth: keyAuth(keyed[awsproto.KeyIdInput]{id: keyIDOf}), run: (*Service).cancelKeyDeletion}),
+
+		row("Encrypt", false, spec[awsproto.EncryptInput]{check: checkEncrypt, auth: authEncrypt, run: (*Service).encrypt}),
+		row("Decrypt", false, spec[awsproto.DecryptInput]{check: checkDecrypt, auth: authDecrypt, run: (*Service).decrypt}),
+		row("ReEncrypt", false, spec[awsproto.ReEncryptInput]{check: checkReEncrypt, auth: authReEncrypt, run: (*Service).reEncrypt}),
+		row("GenerateDataKey", false, spec[awsproto.GenerateDataKeyInput]{check: checkGenerateDataKeyWith,
+			auth: keyAuth(keyed[awsproto.GenerateDataKeyInput]{id: dataKeyWithID, flags: crypto, cross: true, grant: opGenerateDataKey, ec: dataKeyWithEC, tokens: dataKeyWithTokens, cond: condSymmetricAlg[awsproto.GenerateDataKeyInput]}),
+			run:  (*Service).generateDataKeyWith}),
+		row("GenerateDataKeyWithoutPlaintext", false, spec[awsproto.GenerateDataKeyWithoutPlaintextInput]{check: checkGenerateDataKey,
+			auth: keyAuth(keyed[awsproto.GenerateDataKeyWithoutPlaintextInput]{id: dataKeyID, flags: crypto, cross: true, grant: opGenerateDataKeyWithoutPlaintext, ec: dataKeyEC, tokens: dataKeyTokens, cond: condSymmetricAlg[awsproto.GenerateDataKeyWithoutPlaintextInput]}),
+			run:  (*Service).generateDataKeyWithout}),
+		row("GenerateRandom", false, spec[awsproto.GenerateRandomInput]{check: checkGenerateRandom, auth: accountAuth[awsproto.GenerateRandomInput](nil), run: (*Service).generateRandom}),
+
+		row("CreateAlias", false, spec[awsproto.AliasInput]{check: checkCreateAlias, auth: authCreateAlias, run: (*Service).createAlias}),
+		row("UpdateAlias", false, spec[awsproto.AliasInput]{check: checkCreateAlias, auth: authUpdateAlias, run: (*Service).updateAlias}),
+		row("DeleteAlias", false, spec[awsproto.AliasInput]{check: checkDeleteAlias, auth: authDeleteAlias, run: (*Service).deleteAlias}),
+		row("ListAliases", true, spec[awsproto.ListAliasesInput]{check: checkListAliases, auth: authListAliases, run: (*Service).listAliases}),
+
+		row("TagResource", false, spec[awsproto.TagResourceInput]{check: checkTagResource,
+			auth: keyAuth(keyed[awsproto.TagResourceInput]{id: tagKeyID, cond: condTagResource}), run: (*Service).tagResource}),
+		row("UntagResource", false, spec[awsproto.UntagResourceInput]{check: checkUntagResource,
+			auth: keyAuth(keyed[awsproto.UntagResourceInput]{id: untagKeyID, cond: condUntagResource}), run: (*Service).untagResource}),
+		row("ListResourceTags", true, spec[awsproto.ListResourceTagsInput]{check: checkListResourceTags,
+			auth: keyAuth(keyed[awsproto.ListResourceTagsInput]{id: listTagsKeyID}), run: (*Service).listResourceTags}),
+
+		row("GetKeyPolicy", true, spec[awsproto.GetKeyPolicyInput]{check: checkGetKeyPolicy,
+			auth: keyAuth(keyed[awsproto.GetKeyPolicyInput]{id: getPolicyKeyID}), run: (*Service).getKeyPolicy}),
+		row("PutKeyPolicy", false, spec[awsproto.PutKeyPolicyInput]{check: checkPutKeyPolicy,
+			auth: keyAuth(keyed[awsproto.PutKeyPolicyInput]{id: putPolicyKeyID, cond: condPutPolicy}), run: (*Service).putKeyPolicy}),
+		row("ListKeyPolicies", true, spec[awsproto.ListKeyPoliciesInput]{check: checkListKeyPolicies,
+			auth: keyAuth(keyed[awsproto.ListKeyPoliciesInput]{id: listPoliciesKeyID}), run: (*Service).listKeyPolicies}),
+
+		row("EnableKeyRotation", false, spec[awsproto.EnableKeyRotationInput]{check: checkEnableKeyRotation,
+			auth: keyAuth(keyed[awsproto.EnableKeyRotationInput]{id: rotationKeyID, cond: condRotation}), run: (*Service).enableKeyRotation}),
+		row("DisableKeyRotation", false, spec[awsproto.KeyIdInput]{check: checkKeyIDOnly, auth: keyAuth(keyed[awsproto.KeyIdInput]{id: keyIDOf}), run: (*Service).disableKeyRotation}),
+		row("GetKeyRotationStatus", true, spec[awsproto.KeyIdInput]{check: checkKeyIDOnly,
+			auth: keyAuth(keyed[awsproto.KeyIdInput]{id: keyIDOf, cross: true}), run: (*Service).getKeyRotationStatus}),
+		row("RotateKeyOnDemand", false, spec[awsproto.KeyIdInput]{check: checkKeyIDOnly, auth: keyAuth(keyed[awsproto.KeyIdInput]{id: keyIDOf}), run: (*Service).rotateKeyOnDemand}),
+		row("ListKeyRotations", true, spec[awsproto.ListKeyRotationsInput]{check: checkListKeyRotations,
+			auth: keyAuth(keyed[awsproto.ListKeyRotationsInput]{id: rotationsKeyID}), run: (*Service).listKeyRotations}),
+
+		row("Sign", false, spec[awsproto.SignInput]{check: checkSign,
+			auth: keyAuth(keyed[awsproto.SignInput]{id: signKeyID, flags: crypto, cross: true, grant: opSign, tokens: signTokens, cond: condSign}), run: (*Service).sign}),
+		row("Verify", false, spec[awsproto.VerifyInput]{check: checkVerify,
+			auth: keyAuth(keyed[awsproto.VerifyInput]{id: verifyKeyID, flags: crypto, cross: true, grant: opVerify, tokens: verifyTokens, cond: condVerify}), run: (*Service).verify}),
+		row("GetPublicKey", true, spec[awsproto.DescribeKeyInput]{check: checkDescribeKey,
+			auth: keyAuth(keyed[awsproto.DescribeKeyInput]{id: describeKeyID, flags: crypto, cross: true, grant: opGetPublicKey, tokens: describeTokens}), run: (*Service).getPublicKey}),
+		row("GenerateMac", false, spec[awsproto.GenerateMacInput]{check: checkGenerateMac,
+			auth: keyAuth(keyed[awsproto.GenerateMacInput]{id: macKeyID, flags: crypto, cross: true, grant: opGenerateMac, tokens: macTokens, cond: condMac}), run: (*Service).generateMac}),
+		row("VerifyMac", false, spec[awsproto.VerifyMacInput]{check: checkVerifyMac,
+			auth: keyAuth(keyed[awsproto.VerifyMacInput]{id: verifyMacKeyID, flags: crypto, cross: true, grant: opVerifyMac, tokens: verifyMacTokens, cond: condVerifyMac}), run: (*Service).verifyMac}),
+		row("DeriveSharedSecret", false, spec[awsproto.DeriveSharedSecretInput]{check: checkDeriveSharedSecret,
+			auth: keyAuth(keyed[awsproto.DeriveSharedSecretInput]{id: deriveKeyID, flags: crypto, cross: true, grant: opDeriveSharedSecret, tokens: deriveTokens, cond: condDerive}), run: (*Service).deriveSharedSecret}),
+		row("GenerateDataKeyPair", false, spec[awsproto.GenerateDataKeyPairInput]{check: checkGenerateDataKeyPairWith,
+			auth: keyAuth(keyed[awsproto.GenerateDataKeyPairInput]{id: pairWithID, flags: crypto, cross: true, grant: opGenerateDataKeyPair, ec: pairWithEC, tokens: pairWithTokens, cond: condPairWithSpec}),
+			run:  (*Service).generateDataKeyPairWith}),
+		row("GenerateDataKeyPairWithoutPlaintext", false, spec[awsproto.GenerateDataKeyPairWithoutPlaintextInput]{check: checkGenerateDataKeyPair,
+			auth: keyAuth(keyed[awsproto.GenerateDataKeyPairWithoutPlaintextInput]{id: pairKeyID, flags: crypto, cross: true, grant: opGenerateDataKeyPairWithoutPlaintext, ec: pairEC, tokens: pairTokens, cond: condPairSpec}),
+			run:  (*Service).generateDataKeyPairWithout}),
+
+		row("CreateGrant", false, spec[awsproto.CreateGrantInput]{check: checkCreateGrant, auth: authCreateGrant, run: (*Service).createGrant}),
+		row("ListGrants", true, spec[awsproto.ListGrantsInput]{check: checkListGrants,
+			auth: keyAuth(keyed[awsproto.ListGrantsInput]{id: listGrantsKeyID, cross: true, cond: condNotForAWS[awsproto.ListGrantsInput]}), run: (*Service).listGrants}),
+		row("ListRetirableGrants", true, spec[awsproto.ListRetirableGrantsInput]{check: checkListRetirableGrants, auth: authListRetirableGrants, run: (*Service).listRetirableGrants}),
+		row("RetireGrant", false, spec[awsproto.RetireGrantInput]{check: checkRetireGrant, auth: authRetireGrant, run: (*Service).retireGrant}),
+		row("RevokeGrant", false, spec[awsproto.RevokeGrantInput]{check: checkRevokeGrant,
+			auth: keyAuth(keyed[awsproto.RevokeGrantInput]{id: revokeKeyID, cross: true, cond: condNotForAWS[awsproto.RevokeGrantInput]}), run: (*Service).revokeGrant}),
 	} {
 		operations[op.Name] = op
 	}
 	// Operations AWS KMS has that Trent does not implement yet answer
 	// UnsupportedOperationException naming themselves, so a client can tell
-	// "not here yet" from "no such operation".
+	// "not here yet" from "no such operation". They touch nothing, so there
+	// is nothing to authorize.
 	for _, name := range []string{
-		"ConnectCustomKeyStore", "CreateCustomKeyStore", "CreateGrant", "DeleteCustomKeyStore",
+		"ConnectCustomKeyStore", "CreateCustomKeyStore", "DeleteCustomKeyStore",
 		"DeleteImportedKeyMaterial", "DescribeCustomKeyStores", "DisconnectCustomKeyStore",
-		"GetKeyLastUsage", "GetParametersForImport", "ImportKeyMaterial", "ListGrants",
-		"ListRetirableGrants", "ReplicateKey", "RetireGrant", "RevokeGrant",
-		"UpdateCustomKeyStore", "UpdatePrimaryRegion",
+		"GetKeyLastUsage", "GetParametersForImport", "ImportKeyMaterial",
+		"ReplicateKey", "UpdateCustomKeyStore", "UpdatePrimaryRegion",
 	} {
 		name := name
 		operations[name] = &Operation{Name: name, Action: "kms:" + name,

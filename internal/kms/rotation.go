@@ -28,22 +28,20 @@ func rotatable(arn string, k *store.Key) error {
 	return nil
 }
 
-func (s *Service) EnableKeyRotation(ctx context.Context, r *Request, in *awsproto.EnableKeyRotationInput) (any, error) {
+func checkEnableKeyRotation(in *awsproto.EnableKeyRotationInput) error {
 	var v validator
 	v.keyID("keyId", in.KeyId)
 	v.intRange("rotationPeriodInDays", in.RotationPeriodInDays, 90, 2560)
-	if err := v.err(); err != nil {
-		return nil, err
-	}
+	return v.err()
+}
+
+func (s *Service) enableKeyRotation(ctx context.Context, r *Request, in *awsproto.EnableKeyRotationInput, a *access) (any, error) {
 	period := defaultRotationPeriod
 	if in.RotationPeriodInDays != nil {
 		period = int(*in.RotationPeriodInDays)
 	}
-	e, err := s.resolve(ctx, *in.KeyId, false)
-	if err != nil {
-		return nil, err
-	}
-	_, err = s.update(ctx, e, func(k *store.Key) error {
+	e := a.key
+	_, err := s.update(ctx, e, func(k *store.Key) error {
 		if err := rotatable(e.arn, k); err != nil {
 			return err
 		}
@@ -55,12 +53,9 @@ func (s *Service) EnableKeyRotation(ctx context.Context, r *Request, in *awsprot
 	return nil, err
 }
 
-func (s *Service) DisableKeyRotation(ctx context.Context, r *Request, in *awsproto.KeyIdInput) (any, error) {
-	e, err := s.keyIDOnly(ctx, in.KeyId)
-	if err != nil {
-		return nil, err
-	}
-	_, err = s.update(ctx, e, func(k *store.Key) error {
+func (s *Service) disableKeyRotation(ctx context.Context, r *Request, in *awsproto.KeyIdInput, a *access) (any, error) {
+	e := a.key
+	_, err := s.update(ctx, e, func(k *store.Key) error {
 		if err := rotatable(e.arn, k); err != nil {
 			return err
 		}
@@ -71,11 +66,8 @@ func (s *Service) DisableKeyRotation(ctx context.Context, r *Request, in *awspro
 	return nil, err
 }
 
-func (s *Service) GetKeyRotationStatus(ctx context.Context, r *Request, in *awsproto.KeyIdInput) (any, error) {
-	e, err := s.keyIDOnly(ctx, in.KeyId)
-	if err != nil {
-		return nil, err
-	}
+func (s *Service) getKeyRotationStatus(ctx context.Context, r *Request, in *awsproto.KeyIdInput, a *access) (any, error) {
+	e := a.key
 	out := &awsproto.GetKeyRotationStatusOutput{KeyId: e.arn, KeyRotationEnabled: e.meta.RotationEnabled}
 	if e.meta.RotationEnabled {
 		p := int32(e.meta.RotationPeriodDays)
@@ -85,12 +77,9 @@ func (s *Service) GetKeyRotationStatus(ctx context.Context, r *Request, in *awsp
 	return out, nil
 }
 
-func (s *Service) RotateKeyOnDemand(ctx context.Context, r *Request, in *awsproto.KeyIdInput) (any, error) {
-	e, err := s.keyIDOnly(ctx, in.KeyId)
-	if err != nil {
-		return nil, err
-	}
-	e, err = s.addVersion(ctx, e.meta.ID, rotationTypeOnDemand, func(k *store.Key) error {
+func (s *Service) rotateKeyOnDemand(ctx context.Context, r *Request, in *awsproto.KeyIdInput, a *access) (any, error) {
+	e := a.key
+	e, err := s.addVersion(ctx, e, rotationTypeOnDemand, func(k *store.Key) error {
 		if err := rotatable(e.arn, k); err != nil {
 			return err
 		}
@@ -106,21 +95,23 @@ func (s *Service) RotateKeyOnDemand(ctx context.Context, r *Request, in *awsprot
 	return &awsproto.KeyIdOutput{KeyId: e.arn}, nil
 }
 
-func (s *Service) ListKeyRotations(ctx context.Context, r *Request, in *awsproto.ListKeyRotationsInput) (any, error) {
+func checkListKeyRotations(in *awsproto.ListKeyRotationsInput) error {
 	var v validator
 	v.keyID("keyId", in.KeyId)
 	v.enum("includeKeyMaterial", in.IncludeKeyMaterial, includeKeyMaterial)
 	if err := v.err(); err != nil {
-		return nil, err
+		return err
 	}
+	_, _, err := pageParams(in.Limit, in.Marker, 1000, 100, "rotations")
+	return err
+}
+
+func (s *Service) listKeyRotations(ctx context.Context, r *Request, in *awsproto.ListKeyRotationsInput, a *access) (any, error) {
 	limit, after, err := pageParams(in.Limit, in.Marker, 1000, 100, "rotations")
 	if err != nil {
 		return nil, err
 	}
-	e, err := s.resolve(ctx, *in.KeyId, false)
-	if err != nil {
-		return nil, err
-	}
+	e := a.key
 	if e.meta.KeySpec != SpecSymmetric {
 		return nil, apierr.New(apierr.UnsupportedOperation, "")
 	}
@@ -200,7 +191,7 @@ func rotationDue(k *store.Key, now time.Time) bool {
 // a disabled key or rotation — always wins.
 func (s *Service) runDueKey(ctx context.Context, id string, now time.Time) error {
 	e, err := s.entry(ctx, id)
-	if apierr.Is(err, apierr.NotFound) {
+	if errors.Is(err, errKeyAbsent) {
 		return nil // gone since KeysDue listed it
 	}
 	if err != nil {
@@ -213,7 +204,7 @@ func (s *Service) runDueKey(ctx context.Context, id string, now time.Time) error
 	case deletionDue(&e.meta, now):
 		return s.deleteKey(ctx, id, now)
 	case rotationDue(&e.meta, now):
-		_, err := s.addVersion(ctx, id, rotationTypeAutomatic, func(k *store.Key) error {
+		_, err := s.addVersion(ctx, e, rotationTypeAutomatic, func(k *store.Key) error {
 			if !rotationDue(k, now) {
 				return errNothingDue
 			}
@@ -246,7 +237,7 @@ func (s *Service) deleteKey(ctx context.Context, id string, now time.Time) error
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
 	e, err := s.entry(ctx, id)
-	if apierr.Is(err, apierr.NotFound) {
+	if errors.Is(err, errKeyAbsent) {
 		return nil
 	}
 	if err != nil {
@@ -273,6 +264,7 @@ func (s *Service) deleteKey(ctx context.Context, id string, now time.Time) error
 	}
 	s.forget(id)
 	s.forgetAliasesOf(id)
+	s.grantsChanged(id) // the store deleted the key's grants with it
 	clearMaterial(e)
 	s.log.Info("deleted key at the end of its waiting period", "key", e.arn)
 	return nil

@@ -24,6 +24,7 @@ import (
 	"github.com/trent-kms/trent/internal/clock"
 	"github.com/trent-kms/trent/internal/ids"
 	"github.com/trent-kms/trent/internal/keys"
+	"github.com/trent-kms/trent/internal/policy"
 	"github.com/trent-kms/trent/internal/seal"
 	"github.com/trent-kms/trent/internal/store"
 )
@@ -43,43 +44,63 @@ const (
 	OriginAWSKMS           = "AWS_KMS"
 )
 
-// Config is what a Service needs.
+// Config is what a Service needs. A Service serves every account and
+// region: a request's account comes from its caller and its region from
+// its SigV4 scope (Request), so a default account or region is the
+// caller's business, not the service's.
 type Config struct {
-	Store   store.Store
-	Root    *seal.RootKey
-	Account string
-	Region  string
-	Clock   clock.Clock
-	Logger  *slog.Logger
+	Store store.Store
+	Root  *seal.RootKey
+	// Identities tells authorization what the caller's identity-based
+	// policies are and whether a principal named in a key policy exists.
+	// nil means callers have no identity-based policies and every
+	// principal is taken to exist.
+	Identities Identities
+	Clock      clock.Clock
+	Logger     *slog.Logger
 }
 
-// Service runs KMS operations for one account and region.
+// Service runs KMS operations for every account and region. Keys, aliases
+// and grants live in (account, region); every lookup names both, so a key
+// of one region or account is never found through another's name for it
+// (tenancy.go).
 type Service struct {
-	store   store.Store
-	root    *seal.RootKey
-	account string
-	region  string
-	clock   clock.Clock
-	log     *slog.Logger
+	store store.Store
+	root  *seal.RootKey
+	ids   Identities
+	clock clock.Clock
+	log   *slog.Logger
 
-	// writeMu serialises every change to keys and aliases: a writer reads
-	// the key (cache or store), writes the store, and publishes the result
-	// while holding it. Lookups, cached or not, never take it (cache.go).
-	writeMu sync.Mutex
-	keys    sync.Map // key id → *keyEntry
-	aliases sync.Map // alias name → key id
+	// writeMu serialises every change to keys, aliases and grants: a writer
+	// reads the key (cache or store), writes the store, and publishes the
+	// result while holding it. Lookups, cached or not, never take it
+	// (cache.go).
+	writeMu    sync.Mutex
+	keys       sync.Map // key id → *keyEntry, of any account and region
+	aliases    sync.Map // aliasKey → key id
+	keyAliases sync.Map // key id → []string, the key's alias names (kms:ResourceAliases)
+	grants     sync.Map // key id → *grantSet (grants.go)
 
-	// cacheMu orders every publication to keys, aliases and missing, by
-	// the rules in cache.go. It nests inside writeMu and is held only for
-	// map updates, never across a store call.
+	// cacheMu orders every publication to the caches by the rules in
+	// cache.go. It nests inside writeMu and is held only for map updates,
+	// never across a store call.
 	cacheMu  sync.Mutex
 	removals uint64               // keys removed from the cache, ever
 	aliasGen uint64               // alias changes, ever
+	grantGen uint64               // grant changes, ever
 	missing  map[string]time.Time // key ids the store does not have → until when
 	loading  map[string]*keyLoad  // key id → its store read in flight
 
+	// names interns condition key names built from request data
+	// (kms:EncryptionContext:<k>, aws:PrincipalTag/<k>), so that building a
+	// request's policy context does not allocate them each time.
+	names nameCaches
+
 	// newID makes the id of a new key (ids.NewUUID; tests choose).
 	newID func() string
+	// maxGrants is the grant quota of a key (maxGrantsPerKey; tests
+	// lower it).
+	maxGrants int
 
 	// beforeJobWrite, when set (by tests only), runs in the lifecycle job
 	// between its read of a key and its write, so tests can commit a
@@ -99,21 +120,35 @@ func New(cfg Config) (*Service, error) {
 		cfg.Logger = slog.Default()
 	}
 	return &Service{
-		store: cfg.Store, root: cfg.Root, account: cfg.Account, region: cfg.Region,
+		store: cfg.Store, root: cfg.Root, ids: cfg.Identities,
 		clock: cfg.Clock, log: cfg.Logger,
 		missing: map[string]time.Time{}, loading: map[string]*keyLoad{},
-		newID: ids.NewUUID,
+		names: nameCaches{ec: nameCache{prefix: prefixEC}, principalTag: nameCache{prefix: prefixPrincipalTag}},
+		newID: ids.NewUUID, maxGrants: maxGrantsPerKey,
 	}, nil
 }
 
-// keyEntry is an immutable snapshot of a key: its metadata and its unwrapped
-// backing keys. Writers publish a new entry instead of changing one.
+// keyEntry is an immutable snapshot of a key: its metadata, its unwrapped
+// backing keys, and what authorization needs of it prepared once per
+// revision. Writers publish a new entry instead of changing one.
 type keyEntry struct {
 	meta     store.Key
 	arn      string
 	versions map[uint32]*backing
 	current  *backing
+
+	// policy is the key policy compiled, so no request parses it; policyErr
+	// is set instead when the stored text does not compile, and every
+	// request on the key then fails closed.
+	policy    *policy.Compiled
+	policyErr error
+	// resourceTags are the aws:ResourceTag/<key> condition keys of the
+	// key's tags, names lower-cased.
+	resourceTags []condKV
 }
+
+// condKV is a prepared condition key and its value.
+type condKV struct{ name, value string }
 
 type backing struct {
 	version      uint32
@@ -143,12 +178,12 @@ func isAsymmetric(spec string) bool {
 	return spec != SpecSymmetric && !strings.HasPrefix(spec, "HMAC_")
 }
 
-func (s *Service) keyARN(id string) string {
-	return "arn:aws:kms:" + s.region + ":" + s.account + ":key/" + id
+func keyARN(region, account, id string) string {
+	return "arn:aws:kms:" + region + ":" + account + ":key/" + id
 }
 
-func (s *Service) aliasARN(name string) string {
-	return "arn:aws:kms:" + s.region + ":" + s.account + ":" + name
+func aliasARN(region, account, name string) string {
+	return "arn:aws:kms:" + region + ":" + account + ":" + name
 }
 
 // wrapAAD binds a wrapped backing key to its key and version, so a wrapped
@@ -158,7 +193,7 @@ func wrapAAD(arn string, version uint32) []byte {
 }
 
 func (s *Service) buildEntry(k store.Key, versions []store.KeyVersion) (*keyEntry, error) {
-	e := &keyEntry{meta: k, arn: s.keyARN(k.ID), versions: make(map[uint32]*backing, len(versions))}
+	e := &keyEntry{meta: k, arn: keyARN(k.Region, k.Account, k.ID), versions: make(map[uint32]*backing, len(versions))}
 	for _, v := range versions {
 		material, err := s.root.Unwrap(v.Wrapped, wrapAAD(e.arn, v.Version))
 		if err != nil {
@@ -174,7 +209,35 @@ func (s *Service) buildEntry(k store.Key, versions []store.KeyVersion) (*keyEntr
 	if e.current == nil {
 		return nil, fmt.Errorf("key %s: current version %d has no material", k.ID, k.CurrentVersion)
 	}
+	e.prepare(nil)
 	return e, nil
+}
+
+// prepare computes what authorization needs of e's metadata: the compiled
+// key policy (taken from prev when the text did not change) and the
+// resource tag condition keys.
+func (e *keyEntry) prepare(prev *keyEntry) {
+	if prev != nil && prev.meta.Policy == e.meta.Policy {
+		e.policy, e.policyErr = prev.policy, prev.policyErr
+	} else {
+		e.policy, e.policyErr = compileKeyPolicy(e.meta.Policy)
+		if e.policyErr != nil {
+			e.policyErr = fmt.Errorf("key %s: stored key policy: %w", e.meta.ID, e.policyErr)
+		}
+	}
+	e.resourceTags = make([]condKV, len(e.meta.Tags))
+	for i, t := range e.meta.Tags {
+		e.resourceTags[i] = condKV{name: "aws:resourcetag/" + strings.ToLower(t.Key), value: t.Value}
+	}
+}
+
+// compileKeyPolicy parses and compiles a key policy document.
+func compileKeyPolicy(doc string) (*policy.Compiled, error) {
+	d, err := policy.Parse(doc)
+	if err != nil {
+		return nil, err
+	}
+	return policy.Compile(d)
 }
 
 // materialID is the KeyMaterialId AWS reports for version b of e: only
@@ -192,65 +255,8 @@ func (e *keyEntry) withMeta(k store.Key) *keyEntry {
 	n := *e
 	n.meta = k
 	n.current = e.versions[k.CurrentVersion]
+	n.prepare(e)
 	return &n
-}
-
-// resolve finds the key a KeyId member names. Key ids and key ARNs are
-// always accepted; alias names and alias ARNs only where allowAlias.
-func (s *Service) resolve(ctx context.Context, keyID string, allowAlias bool) (*keyEntry, error) {
-	id := keyID
-	if strings.HasPrefix(keyID, "arn:") {
-		parts := strings.SplitN(keyID, ":", 6)
-		if len(parts) != 6 || parts[2] != "kms" || !strings.HasPrefix(parts[1], "aws") {
-			return nil, apierr.New(apierr.NotFound, "Invalid arn %s", keyID)
-		}
-		if parts[3] != s.region {
-			return nil, apierr.New(apierr.NotFound, "Invalid arn %s", parts[3])
-		}
-		resource := parts[5]
-		switch {
-		case strings.HasPrefix(resource, "key/"):
-			id = strings.TrimPrefix(resource, "key/")
-			if parts[4] != s.account {
-				return nil, apierr.New(apierr.NotFound, "Key '%s' does not exist", keyID)
-			}
-		case strings.HasPrefix(resource, "alias/") && allowAlias:
-			if parts[4] != s.account {
-				return nil, apierr.New(apierr.NotFound, "Alias %s is not found.", keyID)
-			}
-			return s.resolveAlias(ctx, resource)
-		default:
-			return nil, apierr.New(apierr.NotFound, "Invalid keyId '%s'", keyID)
-		}
-	} else if strings.HasPrefix(keyID, "alias/") {
-		if !allowAlias {
-			return nil, apierr.New(apierr.NotFound, "Invalid keyId '%s'", keyID)
-		}
-		return s.resolveAlias(ctx, keyID)
-	}
-	if !isUUID(id) {
-		if strings.HasPrefix(id, "mrk-") && len(id) == 36 && isHex(id[4:]) {
-			return nil, apierr.New(apierr.NotFound, "Key '%s' does not exist", s.keyARN(id))
-		}
-		return nil, apierr.New(apierr.NotFound, "Invalid keyId '%s'", keyID)
-	}
-	return s.entry(ctx, strings.ToLower(id))
-}
-
-func (s *Service) resolveAlias(ctx context.Context, name string) (*keyEntry, error) {
-	if id, ok := s.aliases.Load(name); ok {
-		return s.entry(ctx, id.(string))
-	}
-	gen := s.aliasGeneration()
-	a, err := s.store.GetAlias(ctx, s.account, s.region, name)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, apierr.New(apierr.NotFound, "Alias %s is not found.", s.aliasARN(name))
-	}
-	if err != nil {
-		return nil, apierr.Internal(fmt.Errorf("load alias %s: %w", name, err))
-	}
-	s.publishAlias(name, a.KeyID, gen)
-	return s.entry(ctx, a.KeyID)
 }
 
 // usable reports whether a key may be used for cryptographic operations.
@@ -284,7 +290,7 @@ func notPendingDeletion(arn string, k *store.Key) error {
 func (s *Service) update(ctx context.Context, e *keyEntry, change func(k *store.Key) error) (*keyEntry, error) {
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
-	cur, err := s.entry(ctx, e.meta.ID)
+	cur, err := s.reload(ctx, e)
 	if err != nil {
 		return nil, err
 	}
@@ -304,13 +310,14 @@ func (s *Service) update(ctx context.Context, e *keyEntry, change func(k *store.
 }
 
 // addVersion creates and stores a new backing key for e and makes it current.
-func (s *Service) addVersion(ctx context.Context, id string, rotationType string, change func(k *store.Key) error) (*keyEntry, error) {
+func (s *Service) addVersion(ctx context.Context, e *keyEntry, rotationType string, change func(k *store.Key) error) (*keyEntry, error) {
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
-	cur, err := s.entry(ctx, id)
+	cur, err := s.reload(ctx, e)
 	if err != nil {
 		return nil, err
 	}
+	id := cur.meta.ID
 	k := cur.meta
 	if err := change(&k); err != nil {
 		return nil, err
@@ -335,6 +342,7 @@ func (s *Service) addVersion(ctx context.Context, id string, rotationType string
 	}
 	versions[v.Version] = b
 	n := &keyEntry{meta: stored, arn: cur.arn, versions: versions, current: versions[v.Version]}
+	n.prepare(cur)
 	s.publish(n)
 	return n, nil
 }

@@ -12,6 +12,8 @@ import (
 	"github.com/trent-kms/trent/internal/apierr"
 	"github.com/trent-kms/trent/internal/awsproto"
 	"github.com/trent-kms/trent/internal/clock"
+	"github.com/trent-kms/trent/internal/identity"
+	"github.com/trent-kms/trent/internal/policy"
 	"github.com/trent-kms/trent/internal/seal"
 	"github.com/trent-kms/trent/internal/store"
 	"github.com/trent-kms/trent/internal/store/sqlite"
@@ -36,7 +38,7 @@ type testNode struct {
 }
 
 // newTestNode opens a fresh store and a Service on it.
-func newTestNode(t *testing.T) *testNode {
+func newTestNode(t testing.TB) *testNode {
 	t.Helper()
 	db, err := sqlite.Open(filepath.Join(t.TempDir(), "trent.db"))
 	if err != nil {
@@ -56,12 +58,9 @@ func newTestNode(t *testing.T) *testNode {
 
 // newNodeOn returns a Service on an existing store: another node of the
 // same installation when db and root are another node's.
-func newNodeOn(t *testing.T, db store.Store, root *seal.RootKey, c *clock.Fake) *testNode {
+func newNodeOn(t testing.TB, db store.Store, root *seal.RootKey, c *clock.Fake) *testNode {
 	t.Helper()
-	s, err := New(Config{
-		Store: db, Root: root, Account: testAccount, Region: testRegion,
-		Clock: c, Logger: slog.New(slog.DiscardHandler),
-	})
+	s, err := New(Config{Store: db, Root: root, Clock: c, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,21 +69,43 @@ func newNodeOn(t *testing.T, db store.Store, root *seal.RootKey, c *clock.Fake) 
 
 func (n *testNode) createKey(t *testing.T) string {
 	t.Helper()
-	out, err := n.CreateKey(t.Context(), &Request{}, &awsproto.CreateKeyInput{})
+	out, err := n.run(t.Context(), "CreateKey", &awsproto.CreateKeyInput{})
 	if err != nil {
 		t.Fatalf("CreateKey: %v", err)
 	}
 	return out.(*awsproto.KeyMetadataOutput).KeyMetadata.KeyId
 }
 
-// keyIDOp is an operation whose only input is a KeyId, as a method
-// expression: (*Service).CancelKeyDeletion.
-type keyIDOp = func(*Service, context.Context, *Request, *awsproto.KeyIdInput) (any, error)
+// rootOf is the request of the root user of account in region.
+func rootOf(account, region string) *Request {
+	return &Request{
+		Caller: &identity.Caller{Principal: policy.Principal{
+			ARN: "arn:aws:iam::" + account + ":root", Account: account, Type: policy.PrincipalRoot, UserID: account,
+		}},
+		Region: region, SourceIP: "192.0.2.1", SecureTransport: true,
+	}
+}
+
+// as runs operation name on in for request r, through its row (check,
+// authorize, handle) as the server would.
+func (s *Service) as(ctx context.Context, r *Request, name string, in any) (any, error) {
+	op, ok := Lookup(name)
+	if !ok || op.invoke == nil {
+		panic("no operation " + name)
+	}
+	return op.invoke(ctx, s, r, in)
+}
+
+// run runs operation name on in as the test account's root user in the
+// test region.
+func (s *Service) run(ctx context.Context, name string, in any) (any, error) {
+	return s.as(ctx, rootOf(testAccount, testRegion), name, in)
+}
 
 // do runs a key-id-only operation and fails the test on an error.
-func (n *testNode) do(t *testing.T, name string, op keyIDOp, id string) {
+func (n *testNode) do(t *testing.T, name string, id string) {
 	t.Helper()
-	if _, err := op(n.Service, t.Context(), &Request{}, &awsproto.KeyIdInput{KeyId: &id}); err != nil {
+	if _, err := n.run(t.Context(), name, &awsproto.KeyIdInput{KeyId: &id}); err != nil {
 		t.Fatalf("%s(%s): %v", name, id, err)
 	}
 }
@@ -92,14 +113,14 @@ func (n *testNode) do(t *testing.T, name string, op keyIDOp, id string) {
 func (n *testNode) scheduleDeletion(t *testing.T, id string, days int32) {
 	t.Helper()
 	in := &awsproto.ScheduleKeyDeletionInput{KeyId: &id, PendingWindowInDays: &days}
-	if _, err := n.ScheduleKeyDeletion(t.Context(), &Request{}, in); err != nil {
+	if _, err := n.run(t.Context(), "ScheduleKeyDeletion", in); err != nil {
 		t.Fatalf("ScheduleKeyDeletion(%s): %v", id, err)
 	}
 }
 
 func (n *testNode) describe(t *testing.T, id string) (*awsproto.KeyMetadata, error) {
 	t.Helper()
-	out, err := n.DescribeKey(t.Context(), &Request{}, &awsproto.DescribeKeyInput{KeyId: &id})
+	out, err := n.run(t.Context(), "DescribeKey", &awsproto.DescribeKeyInput{KeyId: &id})
 	if err != nil {
 		return nil, err
 	}
@@ -111,12 +132,12 @@ func (n *testNode) describe(t *testing.T, id string) (*awsproto.KeyMetadata, err
 func (n *testNode) roundTrip(t *testing.T, id string) {
 	t.Helper()
 	pt := []byte("still usable") // Encrypt wipes its input: it gets a copy
-	enc, err := n.Encrypt(t.Context(), &Request{}, &awsproto.EncryptInput{KeyId: &id, Plaintext: bytes.Clone(pt)})
+	enc, err := n.run(t.Context(), "Encrypt", &awsproto.EncryptInput{KeyId: &id, Plaintext: bytes.Clone(pt)})
 	if err != nil {
 		t.Fatalf("Encrypt(%s): %v", id, err)
 	}
 	blob := enc.(*awsproto.EncryptOutput).CiphertextBlob
-	dec, err := n.Decrypt(t.Context(), &Request{}, &awsproto.DecryptInput{CiphertextBlob: blob})
+	dec, err := n.run(t.Context(), "Decrypt", &awsproto.DecryptInput{CiphertextBlob: blob})
 	if err != nil {
 		t.Fatalf("Decrypt with %s: %v", id, err)
 	}

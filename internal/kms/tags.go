@@ -9,20 +9,18 @@ import (
 	"github.com/trent-kms/trent/internal/store"
 )
 
-func (s *Service) TagResource(ctx context.Context, r *Request, in *awsproto.TagResourceInput) (any, error) {
+func checkTagResource(in *awsproto.TagResourceInput) error {
 	var v validator
 	v.keyID("keyId", in.KeyId)
 	if v.required("tags", in.Tags != nil) {
 		v.tags("tags", in.Tags)
 	}
-	if err := v.err(); err != nil {
-		return nil, err
-	}
-	e, err := s.resolve(ctx, *in.KeyId, false)
-	if err != nil {
-		return nil, err
-	}
-	_, err = s.update(ctx, e, func(k *store.Key) error {
+	return v.err()
+}
+
+func (s *Service) tagResource(ctx context.Context, r *Request, in *awsproto.TagResourceInput, a *access) (any, error) {
+	e := a.key
+	_, err := s.update(ctx, e, func(k *store.Key) error {
 		if err := notPendingDeletion(e.arn, k); err != nil {
 			return err
 		}
@@ -36,7 +34,7 @@ func (s *Service) TagResource(ctx context.Context, r *Request, in *awsproto.TagR
 	return nil, err
 }
 
-func (s *Service) UntagResource(ctx context.Context, r *Request, in *awsproto.UntagResourceInput) (any, error) {
+func checkUntagResource(in *awsproto.UntagResourceInput) error {
 	var v validator
 	v.keyID("keyId", in.KeyId)
 	if v.required("tagKeys", in.TagKeys != nil) && v.listLength("tagKeys", len(in.TagKeys), 0, maxTagKeys) {
@@ -44,13 +42,11 @@ func (s *Service) UntagResource(ctx context.Context, r *Request, in *awsproto.Un
 			v.length("tagKeys."+itoa(i+1)+".member", &in.TagKeys[i], 1, 128)
 		}
 	}
-	if err := v.err(); err != nil {
-		return nil, err
-	}
-	e, err := s.resolve(ctx, *in.KeyId, false)
-	if err != nil {
-		return nil, err
-	}
+	return v.err()
+}
+
+func (s *Service) untagResource(ctx context.Context, r *Request, in *awsproto.UntagResourceInput, a *access) (any, error) {
+	e := a.key
 	remove := make(map[string]bool, len(in.TagKeys))
 	for _, k := range in.TagKeys {
 		if len(k) >= 4 && k[:4] == "aws:" {
@@ -58,7 +54,7 @@ func (s *Service) UntagResource(ctx context.Context, r *Request, in *awsproto.Un
 		}
 		remove[k] = true
 	}
-	_, err = s.update(ctx, e, func(k *store.Key) error {
+	_, err := s.update(ctx, e, func(k *store.Key) error {
 		if err := notPendingDeletion(e.arn, k); err != nil {
 			return err
 		}
@@ -74,21 +70,22 @@ func (s *Service) UntagResource(ctx context.Context, r *Request, in *awsproto.Un
 	return nil, err
 }
 
-func (s *Service) ListResourceTags(ctx context.Context, r *Request, in *awsproto.ListResourceTagsInput) (any, error) {
+func checkListResourceTags(in *awsproto.ListResourceTagsInput) error {
 	var v validator
 	v.keyID("keyId", in.KeyId)
 	if err := v.err(); err != nil {
-		return nil, err
+		return err
 	}
+	_, _, err := pageParams(in.Limit, in.Marker, 50, 50, "tags")
+	return err
+}
+
+func (s *Service) listResourceTags(ctx context.Context, r *Request, in *awsproto.ListResourceTagsInput, a *access) (any, error) {
 	limit, after, err := pageParams(in.Limit, in.Marker, 50, 50, "tags")
 	if err != nil {
 		return nil, err
 	}
-	e, err := s.resolve(ctx, *in.KeyId, false)
-	if err != nil {
-		return nil, err
-	}
-	tags := append([]store.Tag(nil), e.meta.Tags...)
+	tags := append([]store.Tag(nil), a.key.meta.Tags...)
 	sort.Slice(tags, func(i, j int) bool { return tags[i].Key < tags[j].Key })
 	out := &awsproto.ListResourceTagsOutput{Tags: []awsproto.OutTag{}}
 	for _, t := range tags {

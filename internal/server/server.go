@@ -135,7 +135,6 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, requestID, "", apierr.New(apierr.InvalidSignature, "Credential should be scoped to correct service: 'kms'. "))
 		return
 	}
-	cred := auth
 	name, ok := strings.CutPrefix(r.Header.Get("X-Amz-Target"), targetPrefix)
 	op, found := kms.Lookup(name)
 	if !ok || !found {
@@ -143,9 +142,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	req := &kms.Request{
-		Caller:    kms.Caller{Account: cred.Account, PrincipalARN: cred.PrincipalARN, AccessKeyID: cred.AccessKeyID},
-		RequestID: requestID,
-		SourceIP:  sourceIP(r),
+		Caller:          callerOf(auth),
+		Region:          auth.Region,
+		RequestID:       requestID,
+		SourceIP:        sourceIP(r),
+		SecureTransport: r.TLS != nil,
 	}
 	out, err := s.kms.Call(r.Context(), op, req, body)
 	if err != nil {

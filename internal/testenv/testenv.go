@@ -27,6 +27,7 @@ import (
 
 	"github.com/trent-kms/trent/internal/app"
 	"github.com/trent-kms/trent/internal/clock"
+	trentkms "github.com/trent-kms/trent/internal/kms"
 )
 
 // Env is a running Trent server and a client for it.
@@ -47,13 +48,19 @@ type Env struct {
 type Option func(*options)
 
 type options struct {
-	dataDir string
-	logger  *slog.Logger
+	dataDir    string
+	logger     *slog.Logger
+	identities trentkms.Identities
 }
 
 // WithLogger gives the server this logger instead of slog.Default, so a
 // test can read what the server logs.
 func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l } }
+
+// WithIdentities gives the server's KMS service this answer to "what are
+// the caller's identity-based policies, does this principal exist", for
+// tests of authorization.
+func WithIdentities(ids trentkms.Identities) Option { return func(o *options) { o.identities = ids } }
 
 // WithDataDir serves an existing (or new) data directory instead of a
 // fresh temporary one. An existing directory is made 0700, as Trent
@@ -75,7 +82,7 @@ func Start(t testing.TB, opts ...Option) *Env {
 		t.Fatalf("data dir: %v", err)
 	}
 	fake := clock.NewFake(time.Now())
-	a, err := app.Open(context.Background(), app.Config{DataDir: o.dataDir, Dev: true, Clock: fake, Logger: o.logger})
+	a, err := app.Open(context.Background(), app.Config{DataDir: o.dataDir, Dev: true, Clock: fake, Logger: o.logger, Identities: o.identities})
 	if err != nil {
 		t.Fatalf("open trent: %v", err)
 	}

@@ -1,0 +1,104 @@
+package kms
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+)
+
+// Grant tokens. AWS describes a grant token as an opaque, non-secret value
+// that names a grant, so that the grantee can use the grant before it is
+// visible everywhere. Trent's grants are visible at once on the node that
+// made them; a token still counts its grant on a node whose cache has not
+// heard of it yet (grantAllows reads it from the store), and RetireGrant
+// takes one to name a grant.
+//
+// A token is unpadded base64url of
+//
+//	version (1) ‖ key id (16, the UUID's bytes) ‖ grant id (32) ‖ nonce (16)
+//
+// The nonce makes every token of a grant different, as AWS's are (a retried
+// CreateGrant returns a new token for the same grant). Nothing in a token
+// is trusted: it only names a grant, and the grant, read from the store,
+// decides what it allows and to whom.
+
+const (
+	grantTokenVersion = 1
+	grantTokenRawLen  = 1 + 16 + 32 + 16
+	grantTokenLen     = (grantTokenRawLen*8 + 5) / 6 // base64 without padding
+)
+
+// grantToken is what a grant token names.
+type grantToken struct {
+	keyID   string // the key's id, a lower-case UUID
+	grantID string // 64 lower-case hex digits
+}
+
+var errGrantToken = errors.New("malformed grant token")
+
+// mintGrantToken returns a new token naming grant grantID of key keyID.
+func mintGrantToken(keyID, grantID string) (string, error) {
+	var raw [grantTokenRawLen]byte
+	raw[0] = grantTokenVersion
+	if err := uuidBytes(raw[1:17], keyID); err != nil {
+		return "", fmt.Errorf("grant token: key id %q: %w", keyID, err)
+	}
+	if len(grantID) != 64 {
+		return "", fmt.Errorf("grant token: grant id %q is not 64 hex digits", grantID)
+	}
+	if _, err := hex.Decode(raw[17:49], []byte(grantID)); err != nil {
+		return "", fmt.Errorf("grant token: grant id %q: %w", grantID, err)
+	}
+	if _, err := rand.Read(raw[49:]); err != nil {
+		return "", fmt.Errorf("grant token: %w", err)
+	}
+	return base64.RawURLEncoding.EncodeToString(raw[:]), nil
+}
+
+// parseGrantToken reads a token. Any input that mintGrantToken could not
+// have made is errGrantToken; it never panics, whatever it is given.
+func parseGrantToken(s string) (grantToken, error) {
+	if len(s) != grantTokenLen {
+		return grantToken{}, errGrantToken
+	}
+	var raw [grantTokenRawLen]byte
+	n, err := base64.RawURLEncoding.Strict().Decode(raw[:], []byte(s))
+	if err != nil || n != grantTokenRawLen || raw[0] != grantTokenVersion {
+		return grantToken{}, errGrantToken
+	}
+	return grantToken{keyID: formatUUID(raw[1:17]), grantID: hex.EncodeToString(raw[17:49])}, nil
+}
+
+// uuidBytes writes the 16 bytes of a UUID in its text form into dst.
+func uuidBytes(dst []byte, id string) error {
+	if !isUUID(id) {
+		return errors.New("not a UUID")
+	}
+	var compact [32]byte
+	j := 0
+	for i := 0; i < len(id); i++ {
+		if id[i] != '-' {
+			compact[j] = id[i]
+			j++
+		}
+	}
+	_, err := hex.Decode(dst, compact[:])
+	return err
+}
+
+// formatUUID writes 16 bytes as a lower-case UUID.
+func formatUUID(b []byte) string {
+	var out [36]byte
+	hex.Encode(out[0:8], b[0:4])
+	out[8] = '-'
+	hex.Encode(out[9:13], b[4:6])
+	out[13] = '-'
+	hex.Encode(out[14:18], b[6:8])
+	out[18] = '-'
+	hex.Encode(out[19:23], b[8:10])
+	out[23] = '-'
+	hex.Encode(out[24:36], b[10:16])
+	return string(out[:])
+}
