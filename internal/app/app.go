@@ -16,7 +16,9 @@ import (
 	"github.com/trent-kms/trent/internal/awsquery"
 	"github.com/trent-kms/trent/internal/clock"
 	"github.com/trent-kms/trent/internal/iam"
+	"github.com/trent-kms/trent/internal/identity"
 	"github.com/trent-kms/trent/internal/kms"
+	"github.com/trent-kms/trent/internal/policy"
 	"github.com/trent-kms/trent/internal/seal"
 	"github.com/trent-kms/trent/internal/server"
 	"github.com/trent-kms/trent/internal/sigv4"
@@ -67,11 +69,11 @@ type App struct {
 	// IAM serves the IAM and STS APIs and resolves every access key.
 	IAM      *iam.Service
 	Verifier *sigv4.Verifier
-	Handler   http.Handler
-	Account   string
-	Region    string
-	Mode      string
-	root      *seal.RootKey
+	Handler  http.Handler
+	Account  string
+	Region   string
+	Mode     string
+	root     *seal.RootKey
 }
 
 // Init creates a production installation in dataDir: the store, a root key
@@ -169,25 +171,46 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 		a.Close()
 		return nil, err
 	}
-	a.KMS, err = kms.New(kms.Config{Store: st, Root: root, Identities: cfg.Identities, Clock: cfg.Clock, Logger: log})
-	if err != nil {
-		a.Close()
-		return nil, err
-	}
 	a.Directory = iam.NewDirectory(st, root)
 	a.IAM, err = iam.New(ctx, iam.Config{Store: st, Root: root, Clock: cfg.Clock, Logger: log})
 	if err != nil {
 		a.Close()
 		return nil, err
 	}
+	ids := cfg.Identities
+	if ids == nil {
+		ids = identities{a.IAM}
+	}
+	a.KMS, err = kms.New(kms.Config{Store: st, Root: root, Identities: ids, Clock: cfg.Clock, Logger: log})
+	if err != nil {
+		a.Close()
+		return nil, err
+	}
+	// Any region: keys live in the region their requests are signed for.
 	a.Verifier = &sigv4.Verifier{
-		Region: a.Region, Services: []string{"kms", "iam", "sts"},
-		Lookup: a.IAM.Lookup, LookupSession: a.IAM.LookupSession,
+		Services: []string{"kms", "iam", "sts"},
+		Lookup:   a.IAM.Lookup, LookupSession: a.IAM.LookupSession,
 	}
 	srv := server.New(a.KMS, a.Verifier, log)
 	srv.ServeQueryWith(queryAPI{a.IAM})
 	a.Handler = srv
 	return a, nil
+}
+
+// identities answers the KMS service's questions about principals from
+// the iam.Service.
+type identities struct{ iam *iam.Service }
+
+func (i identities) PrincipalPolicies(ctx context.Context, c *identity.Caller) (*policy.Policies, error) {
+	pp, err := i.iam.PrincipalPolicies(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	return pp.Shared(), nil
+}
+
+func (i identities) PrincipalExists(ctx context.Context, arn string) bool {
+	return i.iam.PrincipalExists(ctx, arn)
 }
 
 // queryAPI serves IAM and STS requests with the iam.Service, which

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/trent-kms/trent/internal/apierr"
@@ -321,6 +322,9 @@ type PrincipalPolicies struct {
 	// Policy and PolicyArns), empty when there were none. Session policies
 	// that no longer exist allow nothing.
 	Session []*policy.Compiled
+
+	shared     sync.Once
+	sharedPols policy.Policies
 }
 
 // PolicySource names one identity-based policy.
@@ -340,6 +344,14 @@ type PolicySource struct {
 // adds Resource and GrantAllows for a decision on a key.
 func (p *PrincipalPolicies) Policies() policy.Policies {
 	return policy.Policies{Identity: p.Identity, Boundary: p.Boundary, Session: p.Session}
+}
+
+// Shared returns Policies() made once per p, for callers on the hot path
+// that copy it before adding to it (internal/kms does); it must not be
+// modified.
+func (p *PrincipalPolicies) Shared() *policy.Policies {
+	p.shared.Do(func() { p.sharedPols = p.Policies() })
+	return &p.sharedPols
 }
 
 type policiesEntry struct {
@@ -374,13 +386,13 @@ func (s *Service) PrincipalPolicies(ctx context.Context, caller *identity.Caller
 	if !withSession {
 		return base, nil
 	}
-	pp := *base
+	pp := &PrincipalPolicies{Identity: base.Identity, Sources: base.Sources, Boundary: base.Boundary}
 	pp.Session, err = s.sessionPolicies(ctx, caller.Principal.Account, sess)
 	if err != nil {
 		return nil, err
 	}
-	s.principals.store(key, &policiesEntry{gen: g, pp: &pp})
-	return &pp, nil
+	s.principals.store(key, &policiesEntry{gen: g, pp: pp})
+	return pp, nil
 }
 
 // basePolicies are the policies of the user or role behind a caller.
