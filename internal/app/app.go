@@ -188,8 +188,8 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 	}
 	// Any region: keys live in the region their requests are signed for.
 	a.Verifier = &sigv4.Verifier{
-		Services: []string{"kms", "iam", "sts"},
-		Lookup:   a.IAM.Lookup, LookupSession: a.IAM.LookupSession,
+		Services:  []string{"kms", "iam", "sts"},
+		LookupKey: a.IAM.LookupKey, LookupSession: a.IAM.LookupSession,
 	}
 	srv := server.New(a.KMS, a.Verifier, log)
 	srv.ServeQueryWith(queryAPI{a.IAM})

@@ -113,19 +113,38 @@ func (s *Service) Lookup(accessKeyID string) (*sigv4.Credential, bool) {
 	return e.cred, true
 }
 
+// LookupKey is sigv4.Verifier.LookupKey: Lookup that tells an unknown key
+// (sigv4.ErrUnknownCredential) from a store that cannot be read.
+func (s *Service) LookupKey(accessKeyID string) (*sigv4.Credential, error) {
+	e, err := s.resolve(context.Background(), accessKeyID, "")
+	if err != nil {
+		return nil, verifierError(err)
+	}
+	return e.cred, nil
+}
+
+// verifierError marks the errors that mean "no such credential" with
+// sigv4.ErrUnknownCredential, leaving failures to look as they are.
+func verifierError(err error) error {
+	if errors.Is(err, ErrUnknownAccessKey) || errors.Is(err, ErrInvalidToken) {
+		return fmt.Errorf("%w: %w", sigv4.ErrUnknownCredential, err)
+	}
+	return err
+}
+
 // LookupSession is sigv4.Verifier.LookupSession, served by Resolve for
 // temporary credentials. An expired session's error matches both
 // sigv4.ErrExpiredToken and ErrExpiredToken.
 func (s *Service) LookupSession(accessKeyID, sessionToken string) (*sigv4.Credential, error) {
 	if sessionToken == "" {
-		return nil, ErrInvalidToken
+		return nil, verifierError(ErrInvalidToken)
 	}
 	e, err := s.resolve(context.Background(), accessKeyID, sessionToken)
 	if errors.Is(err, ErrExpiredToken) {
 		return nil, fmt.Errorf("%w: %w", sigv4.ErrExpiredToken, err)
 	}
 	if err != nil {
-		return nil, err
+		return nil, verifierError(err)
 	}
 	return e.cred, nil
 }

@@ -2,6 +2,7 @@ package sigv4
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"testing"
 
@@ -111,14 +112,20 @@ func TestVerifySessionToken(t *testing.T) {
 		},
 		{
 			name: "unknown", akid: session.AccessKeyID, secret: string(session.Secret), wantErr: apierr.UnrecognizedClient,
-			lookup: func(string, string) (*Credential, error) { return nil, errors.New("no such session") },
+			lookup: func(string, string) (*Credential, error) { return nil, fmt.Errorf("no such session: %w", ErrUnknownCredential) },
+		},
+		{
+			// A store that cannot be read is the server's fault, never a
+			// bad token.
+			name: "lookup fails", akid: session.AccessKeyID, secret: string(session.Secret), wantErr: apierr.KMSInternal,
+			lookup: func(string, string) (*Credential, error) { return nil, errors.New("database is closed") },
 		},
 		{name: "no session lookup", akid: session.AccessKeyID, secret: string(session.Secret), wantErr: apierr.UnrecognizedClient},
 		{
 			// A long-term key's id with a token is still a session lookup:
 			// the token may not be ignored.
 			name: "long-term key with a token", akid: testAKID, secret: testSecret, wantErr: apierr.UnrecognizedClient,
-			lookup: func(string, string) (*Credential, error) { return nil, errors.New("not a session") },
+			lookup: func(string, string) (*Credential, error) { return nil, ErrUnknownCredential },
 		},
 		{
 			name: "wrong secret", akid: session.AccessKeyID, secret: "another-secret-another", wantErr: apierr.InvalidSignature,
@@ -172,4 +179,30 @@ func TestSignSignsEveryAmzHeader(t *testing.T) {
 		t.Fatalf("Verify of Sign's request with a token: %v (Authorization %q)", err, r.Header.Get("Authorization"))
 	}
 	_ = http.MethodPost
+}
+
+// TestVerifyLookupKey: LookupKey tells an unknown key (UnrecognizedClient)
+// from a failure to look (an internal error), which Lookup's bool cannot.
+func TestVerifyLookupKey(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		lookup  func(string) (*Credential, error)
+		wantErr string
+	}{
+		{"found", func(string) (*Credential, error) { return testCredential, nil }, ""},
+		{"unknown", func(string) (*Credential, error) { return nil, ErrUnknownCredential }, apierr.UnrecognizedClient},
+		{"store down", func(string) (*Credential, error) { return nil, errors.New("database is closed") }, apierr.KMSInternal},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			v := newVerifier(t0)
+			v.Lookup = nil
+			v.LookupKey = tt.lookup
+			r := newRequest("Encrypt", testBody)
+			sign(t, r, testBody, defaults())
+			_, err := v.Verify(r, []byte(testBody))
+			if tt.wantErr == "" && err != nil || tt.wantErr != "" && !apierr.Is(err, tt.wantErr) {
+				t.Fatalf("Verify = %v, want %q", err, tt.wantErr)
+			}
+		})
+	}
 }

@@ -16,6 +16,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"hash"
 	"net/http"
 	"strconv"
@@ -59,6 +60,13 @@ type Auth struct {
 // ExpiredTokenException instead of an unrecognized client.
 var ErrExpiredToken = errors.New("sigv4: session token expired")
 
+// ErrUnknownCredential is what LookupKey and LookupSession return for an
+// access key or session token that names no valid credential; the verifier
+// answers it as AWS answers an unknown key. Any other error is a failure to
+// look (a store that cannot be read): the verifier answers it as an
+// internal error, so a broken store never reads as a bad signature.
+var ErrUnknownCredential = errors.New("sigv4: unknown credential")
+
 // Verifier checks SigV4 Authorization headers. Safe for concurrent use once
 // its exported fields are set; do not copy a Verifier after first use.
 type Verifier struct {
@@ -77,6 +85,10 @@ type Verifier struct {
 	// for concurrent use. The returned Secret is read, never modified or kept
 	// beyond a copy in the signing-key cache.
 	Lookup func(accessKeyID string) (*Credential, bool)
+	// LookupKey, if set, is used instead of Lookup: it returns
+	// ErrUnknownCredential for an unknown key and any other error for a
+	// failure to look it up.
+	LookupKey func(accessKeyID string) (*Credential, error)
 	// LookupSession resolves temporary credentials: an access key id sent
 	// with an X-Amz-Security-Token. It returns ErrExpiredToken for expired
 	// credentials and any other error for unknown or invalid ones. nil
@@ -299,7 +311,13 @@ func (v *Verifier) lookup(accessKeyID, sessionToken string) (*Credential, *apier
 			return nil, apierr.New(apierr.ExpiredToken, msgExpiredToken)
 		}
 		if err != nil {
-			return nil, apierr.New(apierr.UnrecognizedClient, msgInvalidToken)
+			return nil, lookupError(err)
+		}
+		cred = c
+	} else if v.LookupKey != nil {
+		c, err := v.LookupKey(accessKeyID)
+		if err != nil {
+			return nil, lookupError(err)
 		}
 		cred = c
 	} else {
@@ -316,6 +334,16 @@ func (v *Verifier) lookup(accessKeyID, sessionToken string) (*Credential, *apier
 		return nil, apierr.New(apierr.UnrecognizedClient, msgInvalidToken)
 	}
 	return cred, nil
+}
+
+// lookupError answers a failed lookup: an unknown credential as AWS
+// answers it, anything else as an internal error whose cause reaches the
+// log only.
+func lookupError(err error) *apierr.Error {
+	if errors.Is(err, ErrUnknownCredential) {
+		return apierr.New(apierr.UnrecognizedClient, msgInvalidToken)
+	}
+	return apierr.Internal(fmt.Errorf("look up the request's credential: %w", err))
 }
 
 func (v *Verifier) regionOK(region string) bool {
