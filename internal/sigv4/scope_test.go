@@ -112,7 +112,9 @@ func TestVerifySessionToken(t *testing.T) {
 		},
 		{
 			name: "unknown", akid: session.AccessKeyID, secret: string(session.Secret), wantErr: apierr.UnrecognizedClient,
-			lookup: func(string, string) (*Credential, error) { return nil, fmt.Errorf("no such session: %w", ErrUnknownCredential) },
+			lookup: func(string, string) (*Credential, error) {
+				return nil, fmt.Errorf("no such session: %w", ErrUnknownCredential)
+			},
 		},
 		{
 			// A store that cannot be read is the server's fault, never a
