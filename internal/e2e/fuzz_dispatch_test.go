@@ -26,6 +26,7 @@ var dispatchOps = []string{
 	"DisableKeyRotation", "GetKeyRotationStatus", "RotateKeyOnDemand", "ListKeyRotations",
 	"Sign", "Verify", "GetPublicKey", "GenerateMac", "VerifyMac", "DeriveSharedSecret",
 	"GenerateDataKeyPair", "GenerateDataKeyPairWithoutPlaintext",
+	"CreateGrant", "ListGrants", "ListRetirableGrants", "RetireGrant", "RevokeGrant",
 }
 
 // dispatchSeeds are bodies that reach deep into the handlers; {{K}} is
@@ -45,6 +46,8 @@ var dispatchSeeds = []string{
 	`{"KeyId":"{{K}}","KeyPairSpec":"ECC_NIST_P256","PublicKey":"MAA=","KeyAgreementAlgorithm":"ECDH"}`,
 	`{"KeySpec":"HMAC_256","KeyUsage":"GENERATE_VERIFY_MAC","Description":"\u0000\uffff"}`,
 	`{"KeyId":"{{K}}","RotationPeriodInDays":90,"PendingWindowInDays":7,"IncludeKeyMaterial":"ALL_KEY_MATERIAL"}`,
+	`{"KeyId":"{{K}}","GranteePrincipal":"arn:aws:iam::111122223333:root","Operations":["Encrypt","Decrypt"],"Constraints":{"EncryptionContextSubset":{"a":"b"}},"Name":"n"}`,
+	`{"KeyId":"{{K}}","GrantId":"0000000000000000000000000000000000000000000000000000000000000000","GrantToken":"AQID","RetiringPrincipal":"arn:aws:iam::111122223333:root"}`,
 }
 
 // FuzzDispatch sends arbitrary signed bodies to every operation of a real
