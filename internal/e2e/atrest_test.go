@@ -15,7 +15,9 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/trent-kms/trent/internal/seal"
 	"github.com/trent-kms/trent/internal/store/sqlite"
@@ -247,6 +249,10 @@ func TestNothingPlaintextAtRestAfterClose(t *testing.T) {
 		t.Fatalf("CreateAccessKey: %v", err)
 	}
 	plaintexts, marker := atRestWorkload(t, env.KMS)
+	// An IAM user's access key and a role session's secret and token:
+	// the first is stored wrapped, the others never.
+	userID, userSecret, sessionSecret, sessionToken := atRestIdentities(t, env)
+	plaintexts = append(plaintexts, []byte(sessionSecret), []byte(sessionToken))
 	env.Close()
 
 	files := snapshotDir(t, dir) // before the store is opened again
@@ -254,7 +260,28 @@ func TestNothingPlaintextAtRestAfterClose(t *testing.T) {
 	if got := s.accessKeys[env.AccessKeyID]; string(got) != env.Secret {
 		t.Fatalf("the store's secret of access key %s is not the one the server handed out", env.AccessKeyID)
 	}
-	checkNothingAtRest(t, files, s, plaintexts, marker, 3+0+1+2, 2)
+	if got := s.accessKeys[userID]; string(got) != userSecret {
+		t.Fatalf("the store's secret of the IAM user's access key %s is not the one IAM handed out", userID)
+	}
+	checkNothingAtRest(t, files, s, plaintexts, marker, 3+0+1+2, 3)
+}
+
+// atRestIdentities makes an IAM user with an access key, lets it assume a
+// role, and returns the user's key and the session's secret and token.
+func atRestIdentities(t *testing.T, env *testenv.Env) (userID, userSecret, sessionSecret, sessionToken string) {
+	t.Helper()
+	defer catch(t)
+	ctx := t.Context()
+	admin := iamClient(env, env.AccessKeyID, env.Secret)
+	must(admin.CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String("atrest")}))
+	must(admin.PutUserPolicy(ctx, &iam.PutUserPolicyInput{UserName: aws.String("atrest"), PolicyName: aws.String("p"),
+		PolicyDocument: aws.String(policyDoc(`{"Effect":"Allow","Action":"sts:AssumeRole","Resource":"*"}`))}))
+	k := must(admin.CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: aws.String("atrest")}))
+	must(admin.CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String("atrest"),
+		AssumeRolePolicyDocument: aws.String(policyDoc(`{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::` + env.Account + `:root"},"Action":"sts:AssumeRole"}`))}))
+	out := must(stsClient(env, *k.AccessKey.AccessKeyId, *k.AccessKey.SecretAccessKey, "").AssumeRole(ctx,
+		&sts.AssumeRoleInput{RoleArn: aws.String("arn:aws:iam::" + env.Account + ":role/atrest"), RoleSessionName: aws.String("atrest")}))
+	return *k.AccessKey.AccessKeyId, *k.AccessKey.SecretAccessKey, *out.Credentials.SecretAccessKey, *out.Credentials.SessionToken
 }
 
 // TestNothingPlaintextAtRestAfterKill runs the binary, kills it with
