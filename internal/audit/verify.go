@@ -92,7 +92,7 @@ func Verify(dir string, pub crypto.PublicKey) (Report, error) {
 			return rep, &Problem{File: dn.name, Msg: "signature does not verify: the digest was edited or replaced"}
 		}
 		if d.Seq != dn.seq {
-			return rep, &Problem{File: dn.name, Msg: fmt.Sprintf("signed as digest %d but named as digest %d: renamed", d.Seq, dn.seq)}
+			return rep, &Problem{File: dn.name, Msg: fmt.Sprintf("signed as digest %d but named as digest %d: renamed, or replaced by another digest", d.Seq, dn.seq)}
 		}
 		if i == 0 {
 			if d.Seq != 1 || d.PreviousFile != "" || d.PreviousSignature != "" {
@@ -220,7 +220,15 @@ func Verify(dir string, pub crypto.PublicKey) (Report, error) {
 // deletion, a swap or an edit.
 func checkChain(files []nameInfo, recs []rec, digests []*parsedDigest) *Problem {
 	at := func(i int) (string, int) { return files[recs[i].file].name, recs[i].line }
-	where := func(i int) string { f, n := at(i); return fmt.Sprintf("%s line %d", f, n) }
+	// where names line i as seen from line from: "line 7" in the same
+	// file, "FILE line 7" in another.
+	where := func(i, from int) string {
+		f, n := at(i)
+		if recs[i].file == recs[from].file {
+			return fmt.Sprintf("line %d", n)
+		}
+		return fmt.Sprintf("%s line %d", f, n)
+	}
 	problem := func(i int, format string, args ...any) *Problem {
 		f, n := at(i)
 		return &Problem{File: f, Line: n, Msg: fmt.Sprintf(format, args...)}
@@ -247,10 +255,14 @@ func checkChain(files []nameInfo, recs []rec, digests []*parsedDigest) *Problem 
 			continue
 		}
 		if j, ok := byHash[r.prev]; ok {
-			if j < i-1 {
-				return problem(j+1, "inserted: %d line(s) from here to %s are not in the chain (%s links to %s)", i-1-j, where(i-1), where(i), where(j))
+			if j == i-2 {
+				return problem(j+1, "inserted: this line is not in the chain (%s links past it to %s)", where(i, j+1), where(j, j+1))
 			}
-			return problem(i, "out of order: it links to %s, which comes after it (lines swapped or moved)", where(j))
+			if j < i-2 {
+				return problem(j+1, "inserted: %d lines from here through %s are not in the chain (%s links past them to %s)",
+					i-1-j, where(i-1, j+1), where(i, j+1), where(j, j+1))
+			}
+			return problem(i, "out of order: it links to %s, which comes after it (lines swapped or moved)", where(j, i))
 		}
 		// The line it links to is not in the log: deleted, or edited
 		// (which changes its hash).
