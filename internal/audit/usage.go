@@ -171,8 +171,12 @@ func (x *usageIndex) stop() {
 }
 
 // LastUsage returns the key's last successful cryptographic use recorded
-// in the log (false if none), and the TrackingStartDate: the time of the
-// log's first event, since when uses are known.
+// in the log (false if none), and the TrackingStartDate: since when uses
+// are known — the time of the first event in the files, or, for a log that
+// was empty when opened, the time it was opened. (A log reopened later
+// reports its first event's time, a little after its first opening: the
+// conservative side, as GetKeyLastUsage then says a key made in between
+// may have been used before tracking began.)
 func (l *Log) LastUsage(ctx context.Context, keyARN string) (Usage, bool, time.Time, error) {
 	select {
 	case <-l.usage.ready:
