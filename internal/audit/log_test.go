@@ -135,6 +135,11 @@ func TestGroupCommit(t *testing.T) {
 		wg.Go(func() { errs <- l.Record(context.Background(), testEvent(i)) })
 	}
 	waitFor(t, "all records queued behind the first fsync", func() bool { return l.Stats().Queued == n })
+	// Durable before the answer: while the fsync is held, no Record has
+	// returned, not even those of the batch already written.
+	if len(errs) != 0 {
+		t.Fatalf("%d Records returned before their fsync did", len(errs))
+	}
 	close(release)
 	wg.Wait()
 	close(errs)

@@ -76,7 +76,7 @@ func newUsageIndex(l *Log) *usageIndex {
 			x.start = opened
 		}
 		x.mu.Unlock()
-		if err != nil {
+		if err != nil && !errors.Is(err, errStopped) {
 			l.log.Error("audit: reading the log for GetKeyLastUsage", "err", err)
 		}
 	}()
