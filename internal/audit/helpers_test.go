@@ -168,14 +168,14 @@ func (fs *faultFS) setFail(err error) {
 	fs.mu.Unlock()
 }
 
-func (fs *faultFS) state() (error, chan struct{}) {
+func (fs *faultFS) state() (block chan struct{}, err error) {
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
-	return fs.fail, fs.block
+	return fs.block, fs.fail
 }
 
 func (fs *faultFS) Create(path string) (File, error) {
-	if err, _ := fs.state(); err != nil {
+	if _, err := fs.state(); err != nil {
 		return nil, err
 	}
 	f, err := fs.OS.Create(path)
@@ -186,14 +186,14 @@ func (fs *faultFS) Create(path string) (File, error) {
 }
 
 func (fs *faultFS) SyncDir(dir string) error {
-	if err, _ := fs.state(); err != nil {
+	if _, err := fs.state(); err != nil {
 		return err
 	}
 	return fs.OS.SyncDir(dir)
 }
 
 func (fs *faultFS) Rename(a, b string) error {
-	if err, _ := fs.state(); err != nil {
+	if _, err := fs.state(); err != nil {
 		return err
 	}
 	return fs.OS.Rename(a, b)
@@ -208,13 +208,13 @@ type faultFile struct {
 // Write fails as a full disk does: part of the data is written, then the
 // error.
 func (f *faultFile) Write(p []byte) (int, error) {
-	if _, block := f.fs.state(); block != nil {
+	if block, _ := f.fs.state(); block != nil {
 		if f.fs.blocked != nil {
 			f.fs.blocked <- struct{}{}
 		}
 		<-block
 	}
-	if err, _ := f.fs.state(); err != nil {
+	if _, err := f.fs.state(); err != nil {
 		n, _ := f.File.Write(p[:len(p)/2])
 		return n, err
 	}
@@ -228,7 +228,7 @@ func (f *faultFile) Sync() error {
 			f.fs.hook()
 		}
 	}
-	if err, _ := f.fs.state(); err != nil {
+	if _, err := f.fs.state(); err != nil {
 		return err
 	}
 	return f.File.Sync()
