@@ -13,6 +13,9 @@
 //	if err := auditLog.Record(ctx, ev); err != nil { answer 5xx; return } // answer withheld
 //	answer
 //
+// or, as one call, err := auditLog.Run(ctx, func() []*Event { …; return
+// []*Event{ev} }), which also refuses a request that yields no event.
+//
 // Record is called after performing because CloudTrail records outcomes
 // (errorCode, responseElements); Ready before, so that while the disk is
 // full, failing or stuck nothing is performed at all. ErrTimeout maps to

@@ -317,6 +317,24 @@ func (l *Log) Record(ctx context.Context, evs ...*Event) error {
 	}
 }
 
+// Run is Ready and Record in one call, for a dispatch layer that wraps
+// each request: if the log is not ready it returns the error without
+// calling perform (nothing is performed); otherwise perform authenticates,
+// authorizes and performs the request and returns its event(s) with the
+// outcome, and Run records them. The caller answers the request only if
+// Run returns nil. A perform that returns no event is an error: every
+// request yields one.
+func (l *Log) Run(ctx context.Context, perform func() []*Event) error {
+	if err := l.Ready(); err != nil {
+		return err
+	}
+	evs := perform()
+	if len(evs) == 0 {
+		return errors.New("audit: the request produced no event")
+	}
+	return l.Record(ctx, evs...)
+}
+
 // Digest writes a digest now covering the events since the last one, and
 // returns once it is durable. With nothing new to cover it writes none.
 func (l *Log) Digest(ctx context.Context) error {

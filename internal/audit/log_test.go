@@ -523,3 +523,32 @@ func TestClosed(t *testing.T) {
 		t.Errorf("second Close: %v", err)
 	}
 }
+
+// TestRun: Run performs nothing while the log is failing, records what
+// perform returns, and refuses a request that yields no event.
+func TestRun(t *testing.T) {
+	dir := t.TempDir()
+	fs := &faultFS{}
+	l := openLog(t, dir, Options{FS: fs})
+	ran := 0
+	perform := func() []*Event { ran++; return []*Event{testEvent(ran)} }
+	if err := l.Run(context.Background(), perform); err != nil || ran != 1 {
+		t.Fatalf("Run on a healthy log: %v, performed %d times", err, ran)
+	}
+	if err := l.Run(context.Background(), func() []*Event { return nil }); err == nil {
+		t.Error("Run of a request that yields no event: no error")
+	}
+	fs.setFail(syscall.EIO)
+	if err := l.Run(context.Background(), perform); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("Run as the disk fails: %v", err)
+	}
+	if err := l.Run(context.Background(), perform); !errors.Is(err, ErrUnavailable) || ran != 2 {
+		t.Fatalf("Run on a failing log: %v, performed %d times, want the request refused unperformed", err, ran)
+	}
+	fs.setFail(nil)
+	waitFor(t, "recovery", l.Healthy)
+	closeLog(t, l)
+	if rep := mustVerify(t, dir); rep.Events != 2 {
+		t.Errorf("%d events, want 2", rep.Events)
+	}
+}
