@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/trent-kms/trent/internal/audit"
 	"github.com/trent-kms/trent/internal/awsquery"
 	"github.com/trent-kms/trent/internal/clock"
 	"github.com/trent-kms/trent/internal/iam"
@@ -56,6 +57,9 @@ type Config struct {
 	SealKeyFile string
 	Clock       clock.Clock
 	Logger      *slog.Logger
+	// AuditFS is the audit log's file layer (nil: the real disk); tests
+	// make it fail.
+	AuditFS audit.FileSystem
 	// Identities answers KMS authorization's questions about principals;
 	// nil leaves callers without identity-based policies.
 	Identities kms.Identities
@@ -67,7 +71,9 @@ type App struct {
 	KMS       *kms.Service
 	Directory *iam.Directory
 	// IAM serves the IAM and STS APIs and resolves every access key.
-	IAM      *iam.Service
+	IAM *iam.Service
+	// Audit is the audit log every request is recorded in.
+	Audit    *audit.Log
 	Verifier *sigv4.Verifier
 	Handler  http.Handler
 	Account  string
@@ -181,7 +187,11 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 	if ids == nil {
 		ids = identities{a.IAM}
 	}
-	a.KMS, err = kms.New(kms.Config{Store: st, Root: root, Identities: ids, Clock: cfg.Clock, Logger: log})
+	if err := a.openAudit(ctx, cfg.DataDir, cfg.AuditFS, log); err != nil {
+		a.Close()
+		return nil, err
+	}
+	a.KMS, err = kms.New(kms.Config{Store: st, Root: root, Identities: ids, ServiceEvents: a.Audit.Record, Clock: cfg.Clock, Logger: log})
 	if err != nil {
 		a.Close()
 		return nil, err
@@ -193,6 +203,7 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 	}
 	srv := server.New(a.KMS, a.Verifier, log)
 	srv.ServeQueryWith(queryAPI{a.IAM})
+	srv.AuditWith(a.Audit)
 	a.Handler = srv
 	return a, nil
 }
@@ -218,7 +229,7 @@ func (i identities) PrincipalExists(ctx context.Context, arn string) bool {
 type queryAPI struct{ iam *iam.Service }
 
 func (q queryAPI) ServeQuery(ctx context.Context, r *server.QueryRequest, op *awsquery.Operation, in any) (any, error) {
-	req := &iam.Request{Caller: r.Caller, RequestID: r.RequestID, SourceIP: r.SourceIP, Region: r.Region}
+	req := &iam.Request{Caller: r.Caller, RequestID: r.RequestID, SourceIP: r.SourceIP, Region: r.Region, Audit: r.Audit}
 	return q.iam.Serve(ctx, r.Service, req, op, in)
 }
 
@@ -340,8 +351,13 @@ func (a *App) loadSettings(ctx context.Context, cfg Config) error {
 // Close closes the store and forgets the root key.
 func (a *App) Close() error {
 	var err error
+	if a.Audit != nil {
+		// Last: its closing digest covers every event of this run.
+		err = a.Audit.Close()
+		a.Audit = nil
+	}
 	if a.Store != nil {
-		err = a.Store.Close()
+		err = errors.Join(err, a.Store.Close())
 	}
 	if a.root != nil {
 		a.root.Destroy()
