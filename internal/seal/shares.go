@@ -48,14 +48,34 @@ const (
 // shares already accepted as they were.
 var (
 	// ErrShareCorrupt: not a share, or its checksum fails (mistyped,
-	// damaged, truncated).
-	ErrShareCorrupt = errors.New("the share is corrupt")
+	// damaged, truncated). Errors wrapping it also wrap shamir's.
+	ErrShareCorrupt = errors.New("corrupt share")
 	// ErrShareForeign: a well-formed share that is not one this
 	// installation issued.
-	ErrShareForeign = errors.New("the share is not one of this installation's")
+	ErrShareForeign = errors.New("not one of this installation's shares")
 	// ErrShareDuplicate: a share already accepted.
-	ErrShareDuplicate = errors.New("the share was already submitted")
+	ErrShareDuplicate = errors.New("duplicate share")
 )
+
+// shareError is a refused share: its text is written for the operator
+// (shamir's own text for a corrupt share, without repeating it), and it
+// matches both its kind and its cause.
+type shareError struct {
+	kind, cause error
+	msg         string
+}
+
+func (e *shareError) Error() string { return e.msg }
+func (e *shareError) Unwrap() []error {
+	if e.cause == nil {
+		return []error{e.kind}
+	}
+	return []error{e.kind, e.cause}
+}
+
+func refuse(kind error, format string, args ...any) error {
+	return &shareError{kind: kind, msg: kind.Error() + ": " + fmt.Sprintf(format, args...)}
+}
 
 // ShamirConfig is what a shamir installation stores about its shares: the
 // split's id, the threshold, the number of shares and a commitment to
@@ -220,9 +240,9 @@ func (u *ShareUnsealer) Add(text string) error {
 	s, err := shamir.Parse(text)
 	switch {
 	case errors.Is(err, shamir.ErrUnknownFormat):
-		return fmt.Errorf("%w: %w (made by a newer Trent?)", ErrShareCorrupt, err)
+		return &shareError{kind: ErrShareCorrupt, cause: err, msg: err.Error() + " (made by a newer Trent?)"}
 	case err != nil:
-		return fmt.Errorf("%w: %w", ErrShareCorrupt, err)
+		return &shareError{kind: ErrShareCorrupt, cause: err, msg: err.Error()}
 	}
 	ok := false
 	defer func() {
@@ -231,19 +251,19 @@ func (u *ShareUnsealer) Add(text string) error {
 		}
 	}()
 	if s.Set != u.cfg.Set || s.Threshold != u.cfg.Threshold {
-		return fmt.Errorf("%w: it belongs to another set of shares (another installation, or shares replaced since)", ErrShareForeign)
+		return refuse(ErrShareForeign, "it belongs to another set of shares (another installation's, or one replaced since)")
 	}
 	if int(s.X) > u.cfg.Shares {
-		return fmt.Errorf("%w: this installation issued shares 1 to %d, not %d", ErrShareForeign, u.cfg.Shares, s.X)
+		return refuse(ErrShareForeign, "this installation issued shares 1 to %d, not %d", u.cfg.Shares, s.X)
 	}
 	want := u.cfg.commitments[s.X-1]
 	got := commit(s)
 	if subtle.ConstantTimeCompare(got[:], want[:]) != 1 {
-		return fmt.Errorf("%w: it claims to be share %d but is not the share %d issued (altered?)", ErrShareForeign, s.X, s.X)
+		return refuse(ErrShareForeign, "it claims to be share %d but is not the share %d issued (altered?)", s.X, s.X)
 	}
 	for _, prev := range u.shares {
 		if prev.X == s.X {
-			return fmt.Errorf("%w: share %d was already submitted", ErrShareDuplicate, s.X)
+			return refuse(ErrShareDuplicate, "share %d was already submitted", s.X)
 		}
 	}
 	u.shares = append(u.shares, s)

@@ -61,25 +61,26 @@ const (
 
 // Errors from Parse and Combine. They are matched with errors.Is; the
 // text around them says which share (by index) is at fault, never what it
-// holds.
+// holds. Their texts carry no package prefix: they reach the operator
+// who typed the share.
 var (
 	// ErrCorrupt: not a share, or one whose checksum does not match —
 	// mistyped, truncated or damaged.
-	ErrCorrupt = errors.New("shamir: corrupt share")
+	ErrCorrupt = errors.New("corrupt share")
 	// ErrUnknownFormat: a share of a format version this build does not
 	// know.
-	ErrUnknownFormat = errors.New("shamir: unknown share format")
+	ErrUnknownFormat = errors.New("unknown share format")
 	// ErrDuplicate: two shares with the same index.
-	ErrDuplicate = errors.New("shamir: duplicate share")
+	ErrDuplicate = errors.New("duplicate share")
 	// ErrMismatch: shares of different splits (or thresholds or secret
 	// sizes).
-	ErrMismatch = errors.New("shamir: shares of different splits")
+	ErrMismatch = errors.New("shares of different splits")
 	// ErrTooFew: fewer shares than the threshold.
-	ErrTooFew = errors.New("shamir: not enough shares")
+	ErrTooFew = errors.New("not enough shares")
 	// ErrInconsistent: more shares than the threshold were given, and
 	// they do not all lie on one polynomial: at least one is not what
 	// Split made.
-	ErrInconsistent = errors.New("shamir: shares do not agree")
+	ErrInconsistent = errors.New("shares do not agree")
 )
 
 // SetID identifies one Split: every share it makes carries the same one.
@@ -187,21 +188,31 @@ func Split(secret []byte, n, t int) ([]*Share, error) {
 	return split(rand.Reader, secret, n, t)
 }
 
+// Check returns an error, meant for the person who chose them, if Split
+// refuses n shares with threshold t.
+func Check(n, t int) error {
+	switch {
+	case n < 1 || n > MaxShares:
+		return fmt.Errorf("the number of shares must be 1 to %d, not %d", MaxShares, n)
+	case t < 1 || t > n:
+		return fmt.Errorf("the threshold must be 1 to the number of shares (%d), not %d", n, t)
+	case t == 1 && n > 1:
+		return fmt.Errorf("a threshold of 1 with %d shares would give each holder the whole secret; use a threshold of at least 2, or 1 share", n)
+	}
+	return nil
+}
+
 // split is Split with the randomness from r, for known-answer tests. It
 // reads the set id (8 bytes), then for each byte of the secret in turn its
 // t-1 random coefficients, lowest degree first. Coefficients are uniform
 // over all of GF(2^8), zero included: that is what makes t-1 shares
 // independent of the secret.
 func split(r io.Reader, secret []byte, n, t int) ([]*Share, error) {
-	switch {
-	case len(secret) == 0 || len(secret) > MaxSecretSize:
+	if len(secret) == 0 || len(secret) > MaxSecretSize {
 		return nil, fmt.Errorf("shamir: the secret must be 1 to %d bytes, not %d", MaxSecretSize, len(secret))
-	case n < 1 || n > MaxShares:
-		return nil, fmt.Errorf("shamir: the number of shares must be 1 to %d, not %d", MaxShares, n)
-	case t < 1 || t > n:
-		return nil, fmt.Errorf("shamir: the threshold must be 1 to the number of shares (%d), not %d", n, t)
-	case t == 1 && n > 1:
-		return nil, fmt.Errorf("shamir: a threshold of 1 with %d shares would give each holder the whole secret; use a threshold of at least 2, or 1 share", n)
+	}
+	if err := Check(n, t); err != nil {
+		return nil, fmt.Errorf("shamir: %w", err)
 	}
 	var set SetID
 	if _, err := io.ReadFull(r, set[:]); err != nil {
