@@ -171,11 +171,12 @@ func readShare(in *os.File, stderr io.Writer) (string, error) {
 	} else {
 		r := bufio.NewReaderSize(io.LimitReader(in, maxShareLine+1), maxShareLine+1)
 		b, err := r.ReadSlice('\n')
+		if len(b) > maxShareLine || errors.Is(err, bufio.ErrBufferFull) {
+			clear(b)
+			return "", errors.New("standard input's first line is too long to be a share")
+		}
 		if err != nil && !errors.Is(err, io.EOF) {
 			return "", fmt.Errorf("read the share from standard input: %w", err)
-		}
-		if len(b) > maxShareLine {
-			return "", errors.New("standard input's first line is too long to be a share")
 		}
 		line = bytes.Clone(b)
 		clear(b)
