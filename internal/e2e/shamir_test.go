@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"io"
@@ -23,6 +24,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go"
+
+	"github.com/trent-kms/trent/internal/seal"
+	"github.com/trent-kms/trent/internal/seal/shamir"
 )
 
 // runCLI runs the trent binary with stdin and extra environment and
@@ -420,4 +424,55 @@ func TestInitFailsMidway(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestNothingPlaintextAtRestShamir: a shamir installation, served,
+// unsealed, used and killed, holds neither its shares nor the unseal key
+// they make, nor — as any seal — the root key, backing keys or secrets.
+func TestNothingPlaintextAtRestShamir(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	in := initShamirDir(t, dir, "3", "2")
+	p := startTrentArgs(t, nil, "serve", "--data-dir", dir, "--listen", "127.0.0.1:0")
+	for _, s := range in.Shares[:2] {
+		if out, stderr, code := unseal(t, p.URL, s); code != 0 {
+			t.Fatalf("unseal: exit %d\n%s%s", code, out, stderr)
+		}
+	}
+	plaintexts, marker := atRestWorkload(t, p.Client(in.ID, in.Secret))
+	p.Kill(t)
+
+	files := snapshotDir(t, dir)
+	// The unseal key, rebuilt from the shares, and every share's bytes.
+	var parsed []*shamir.Share
+	for _, text := range in.Shares {
+		sh, err := shamir.Parse(text)
+		if err != nil {
+			t.Fatal(err)
+		}
+		parsed = append(parsed, sh)
+		raw, _ := hex.DecodeString(text)
+		plaintexts = append(plaintexts, raw, raw[11:43]) // the whole share, and its y
+	}
+	kek, err := shamir.Combine(parsed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plaintexts = append(plaintexts, kek)
+	s := readStoredSecretsWith(t, dir, func(setting func(string) []byte, sealed []byte) ([]byte, error) {
+		cfg, err := seal.ParseShamirConfig(setting("seal.shamir"))
+		if err != nil {
+			return nil, err
+		}
+		u := seal.NewShareUnsealer(cfg)
+		for _, text := range in.Shares[1:] {
+			if err := u.Add(text); err != nil {
+				return nil, err
+			}
+		}
+		return u.Unseal(sealed)
+	})
+	if got := s.accessKeys[in.ID]; string(got) != in.Secret {
+		t.Fatalf("the store's secret of access key %s is not the one init printed", in.ID)
+	}
+	checkNothingAtRest(t, files, s, plaintexts, marker, 3+0+1+2, 1)
 }
