@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Installs what Trent's test suite needs on a fresh Debian machine, if it is
-# missing: the AWS CLI (the end-to-end CLI test drives it). Idempotent.
+# missing: the AWS CLI (the end-to-end CLI test drives it), openssl, and
+# SoftHSM2 (the PKCS#11 seal's tests make a token in it). Idempotent.
 set -euo pipefail
 
 need=()
 command -v aws >/dev/null 2>&1 && aws --version >/dev/null 2>&1 || need+=(awscli)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
+command -v softhsm2-util >/dev/null 2>&1 || need+=(softhsm2)
 
 if [ ${#need[@]} -eq 0 ]; then
   exit 0
@@ -28,6 +30,6 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 $sudo apt-get update -qq
 $sudo apt-get install -y -qq "${need[@]}" >/dev/null
-for cmd in aws openssl; do
+for cmd in aws openssl softhsm2-util; do
   command -v "$cmd" >/dev/null 2>&1 || { echo "test-deps: $cmd still missing after apt-get install" >&2; exit 1; }
 done

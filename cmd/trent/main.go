@@ -46,6 +46,8 @@ Usage:
   trent account create --data-dir DIR (--seal-key-file FILE | --dev) [--id 12-DIGITS] [--format json]
   trent bench --endpoint URL [--op Encrypt|Decrypt|GenerateDataKey] [--duration D]
               [--connections N] [--max-requests N] [--key-id ID] [--allow-remote]
+  trent audit verify --data-dir DIR [--public-key FILE]
+  trent audit public-key --data-dir DIR
 
 Run 'trent <command> -h' for a command's flags.
 `
@@ -71,6 +73,8 @@ func main() {
 		err = accountCmd(os.Args[2:], os.Stdout)
 	case "bench":
 		err = bench(os.Args[2:], os.Stdout)
+	case "audit":
+		err = auditCmd(os.Args[2:], os.Stdout)
 	case "-h", "--help", "help":
 		fmt.Print(usage)
 		return

@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/trent-kms/trent/internal/audit"
 	"github.com/trent-kms/trent/internal/awsquery"
 	"github.com/trent-kms/trent/internal/clock"
 	"github.com/trent-kms/trent/internal/iam"
@@ -59,6 +60,9 @@ type Config struct {
 	SealKeyFile string
 	Clock       clock.Clock
 	Logger      *slog.Logger
+	// AuditFS is the audit log's file layer (nil: the real disk); tests
+	// make it fail.
+	AuditFS audit.FileSystem
 	// Identities answers KMS authorization's questions about principals;
 	// nil leaves callers without identity-based policies.
 	Identities kms.Identities
@@ -75,7 +79,12 @@ type App struct {
 	KMS       *kms.Service
 	Directory *iam.Directory
 	// IAM serves the IAM and STS APIs and resolves every access key.
-	IAM      *iam.Service
+	IAM *iam.Service
+	// Audit is the audit log every request is recorded in. It is part of
+	// the unsealed installation because its signing key is wrapped by the
+	// root key: a seal closes it (with a closing digest), an unseal opens
+	// it again.
+	Audit    *audit.Log
 	Verifier *sigv4.Verifier
 	Handler  http.Handler
 	Account  string
@@ -117,21 +126,29 @@ func build(ctx context.Context, cfg *Config, st store.Store, root *seal.RootKey,
 	log := cfg.Logger
 	a := &App{Store: st, root: root, Account: account, Region: region, Mode: mode, stopJobs: func() {}}
 	a.release = a.leave
+	fail := func(err error) (*App, error) {
+		if a.Audit != nil {
+			a.Audit.Close()
+		}
+		root.Destroy()
+		return nil, err
+	}
 	var err error
 	a.Directory = iam.NewDirectory(st, root)
 	a.IAM, err = iam.New(ctx, iam.Config{Store: st, Root: root, Clock: cfg.Clock, Logger: log})
 	if err != nil {
-		root.Destroy()
-		return nil, err
+		return fail(err)
 	}
 	ids := cfg.Identities
 	if ids == nil {
 		ids = identities{a.IAM}
 	}
-	a.KMS, err = kms.New(kms.Config{Store: st, Root: root, Identities: ids, Clock: cfg.Clock, Logger: log})
+	if err := a.openAudit(ctx, cfg.DataDir, cfg.AuditFS, log); err != nil {
+		return fail(err)
+	}
+	a.KMS, err = kms.New(kms.Config{Store: st, Root: root, Identities: ids, ServiceEvents: a.Audit.Record, Clock: cfg.Clock, Logger: log})
 	if err != nil {
-		root.Destroy()
-		return nil, err
+		return fail(err)
 	}
 	// Any region: keys live in the region their requests are signed for.
 	a.Verifier = &sigv4.Verifier{
@@ -140,6 +157,7 @@ func build(ctx context.Context, cfg *Config, st store.Store, root *seal.RootKey,
 	}
 	srv := server.New(a.KMS, a.Verifier, log)
 	srv.ServeQueryWith(queryAPI{a.IAM})
+	srv.AuditWith(a.Audit)
 	a.Handler = srv
 	if cfg.JobInterval > 0 {
 		jobCtx, cancel := context.WithCancel(context.Background())
@@ -162,21 +180,29 @@ func (a *App) enter() bool {
 
 func (a *App) leave() { a.inflight.RUnlock() }
 
-// teardown waits for the requests in flight, stops the jobs and drops
-// every piece of key material a holds: the KMS caches (zeroed) and the
-// root key. The services keep no other reference that outlives them; the
-// store stays open (it holds nothing unwrapped).
-func (a *App) teardown() {
+// teardown waits for the requests in flight, stops the jobs, closes the
+// audit log (after the jobs, which record events; its closing digest then
+// covers every event of this unsealed period) and drops every piece of
+// key material a holds: the audit signing key, the KMS caches (zeroed)
+// and the root key. The services keep no other reference that outlives
+// them; the store stays open (it holds nothing unwrapped).
+func (a *App) teardown() error {
 	a.inflight.Lock()
 	already := a.closed
 	a.closed = true
 	a.inflight.Unlock()
 	if already {
-		return
+		return nil
 	}
 	a.stopJobs()
+	var err error
+	if a.Audit != nil {
+		err = a.Audit.Close()
+		a.Audit = nil
+	}
 	a.KMS.Close()
 	a.root.Destroy()
+	return err
 }
 
 // Close closes what Open opened: services, root key and store. An App of
@@ -185,8 +211,7 @@ func (a *App) Close() error {
 	if a.owner != nil {
 		return a.owner.Close()
 	}
-	a.teardown()
-	return nil
+	return a.teardown()
 }
 
 // identities answers the KMS service's questions about principals from

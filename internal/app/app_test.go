@@ -61,8 +61,12 @@ func TestStoreFilesPrivateWhateverTheUmask(t *testing.T) {
 					t.Fatal(err)
 				}
 				names = append(names, e.Name())
-				if fi.Mode().Perm() != 0o600 {
-					t.Errorf("%s has mode %04o, want 0600", e.Name(), fi.Mode().Perm())
+				want := os.FileMode(0o600)
+				if e.IsDir() { // the audit log's directory
+					want = 0o700
+				}
+				if fi.Mode().Perm() != want {
+					t.Errorf("%s has mode %04o, want %04o", e.Name(), fi.Mode().Perm(), want)
 				}
 			}
 			if !strings.Contains(strings.Join(names, " "), dbFile+"-wal") {

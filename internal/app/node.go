@@ -5,6 +5,7 @@ import (
 	"crypto/fips140"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"os"
@@ -153,6 +154,13 @@ func start(ctx context.Context, cfg Config, st store.Store) (*Node, error) {
 	}
 	if n.method.auto != nil {
 		raw, err := n.method.auto.Unseal(n.sealed)
+		// A provider holding a resource (an HSM session) lets it go: it
+		// is not needed again until the next start.
+		if c, ok := n.method.auto.(io.Closer); ok {
+			if cerr := c.Close(); cerr != nil {
+				n.log.Warn("closing the seal provider", "seal_type", n.SealType, "err", cerr)
+			}
+		}
 		if err != nil {
 			return nil, fmt.Errorf("unseal root key: %w", err)
 		}
@@ -197,9 +205,15 @@ func (n *Node) Acquire() (http.Handler, func(), bool) {
 	return a.Handler, a.release, true
 }
 
-// Checks implements server.Backend: the node is ready when unsealed.
+// Checks implements server.Backend: the node is ready when unsealed and
+// its audit log can take events (a request it cannot audit is refused).
 func (n *Node) Checks() map[string]bool {
-	return map[string]bool{"unsealed": n.cur.Load() != nil}
+	a := n.cur.Load()
+	if a == nil || !a.enter() {
+		return map[string]bool{"unsealed": false}
+	}
+	defer a.leave()
+	return map[string]bool{"unsealed": true, "audit": a.Audit.Healthy()}
 }
 
 // Status implements server.Backend.
@@ -288,19 +302,24 @@ func (n *Node) Seal(ctx context.Context, r *http.Request, body []byte) (server.S
 	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	n.sealLocked()
+	if err := n.sealLocked(); err != nil {
+		n.log.Error("sealed, but closing the audit log failed", "err", err)
+	}
 	n.log.Warn("sealed: all key material dropped from memory", "by", c.Principal.ARN)
 	return n.statusLocked(), nil
 }
 
-// sealLocked tears the App down, after the requests in flight.
-func (n *Node) sealLocked() {
+// sealLocked tears the App down, after the requests in flight. An error
+// closing the audit log is returned, but the node is sealed regardless.
+func (n *Node) sealLocked() error {
+	var err error
 	if a := n.cur.Swap(nil); a != nil {
-		a.teardown()
+		err = a.teardown()
 	}
 	if n.method.shares != nil {
 		n.method.shares.Reset()
 	}
+	return err
 }
 
 // Close seals the node and closes its store. Safe to call twice.
@@ -311,8 +330,7 @@ func (n *Node) Close() error {
 		return nil
 	}
 	n.closed = true
-	n.sealLocked()
-	return n.st.Close()
+	return errors.Join(n.sealLocked(), n.st.Close())
 }
 
 // version is set at build time with

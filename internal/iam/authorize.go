@@ -2,11 +2,14 @@ package iam
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"reflect"
 	"strings"
+	"sync"
 
 	"github.com/trent-kms/trent/internal/apierr"
+	"github.com/trent-kms/trent/internal/audit"
 	"github.com/trent-kms/trent/internal/awsquery"
 	"github.com/trent-kms/trent/internal/identity"
 	"github.com/trent-kms/trent/internal/policy"
@@ -19,13 +22,48 @@ import (
 // decides access (AssumeRole's trust policy excepted: it is the operation's
 // own meaning, evaluated in the handler).
 func (s *Service) Serve(ctx context.Context, service string, r *Request, op *awsquery.Operation, in any) (any, error) {
+	if r != nil && r.Audit != nil {
+		r.Audit.RequestParameters = auditJSON(in)
+	}
 	if err := s.Authorize(ctx, service, r, op, in); err != nil {
 		return nil, err
 	}
+	var (
+		out any
+		err error
+	)
 	if service == "sts" {
-		return s.CallSTS(ctx, r, op, in)
+		out, err = s.CallSTS(ctx, r, op, in)
+	} else {
+		out, err = s.CallIAM(ctx, r, op, in)
 	}
-	return s.CallIAM(ctx, r, op, in)
+	if err == nil && r.Audit != nil && !r.Audit.ReadOnly && out != nil {
+		r.Audit.ResponseElements = auditJSON(out)
+	}
+	return out, err
+}
+
+// auditLists caches an allow-list per input and output type: every member
+// but blobs and secrets (audit refuses those by type and by name, at any
+// depth, so CreateAccessKey's secret and AssumeRole's credentials never
+// reach an event).
+var auditLists sync.Map // reflect.Type → *audit.AllowList
+
+func auditJSON(v any) json.RawMessage {
+	t := reflect.TypeOf(v)
+	l, ok := auditLists.Load(t)
+	if !ok {
+		list, err := audit.NewAllowList(t, audit.AuditableMembers(t)...)
+		if err != nil {
+			return nil
+		}
+		l, _ = auditLists.LoadOrStore(t, list)
+	}
+	b, err := l.(*audit.AllowList).JSON(v)
+	if err != nil {
+		return nil
+	}
+	return b
 }
 
 // Authorize decides whether r's caller may run op with input in, as IAM

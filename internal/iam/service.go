@@ -10,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/trent-kms/trent/internal/audit"
 	"github.com/trent-kms/trent/internal/awsquery"
 	"github.com/trent-kms/trent/internal/clock"
 	"github.com/trent-kms/trent/internal/identity"
@@ -113,6 +114,9 @@ type Request struct {
 	SourceIP  string
 	// Region is the region of the SigV4 credential scope.
 	Region string
+	// Audit is the request's audit event, or nil when audit is off; Serve
+	// fills its parameters and response elements, never a handler.
+	Audit *audit.Event
 }
 
 func (r *Request) account() string { return r.Caller.Principal.Account }

@@ -3,6 +3,7 @@ package kms
 import (
 	"context"
 	"fmt"
+	"github.com/trent-kms/trent/internal/audit"
 	"strings"
 	"sync"
 
@@ -57,6 +58,10 @@ type Request struct {
 	RequestID       string
 	SourceIP        string
 	SecureTransport bool
+	// Audit is the request's audit event, or nil when audit is off. The
+	// dispatch layer fills its parameters, resources and response
+	// elements; the server records it. Handlers never touch it.
+	Audit *audit.Event
 }
 
 func (r *Request) tenant() tenant { return tenant{r.Caller.Principal.Account, r.Region} }
@@ -183,6 +188,9 @@ func (a *access) begin(action, resource string) {
 // requestAlias is the alias the request named the key by, if any.
 func (a *access) onKey(ctx context.Context, e *keyEntry, action, requestAlias string) error {
 	a.begin(action, e.arn)
+	if ev := a.r.Audit; ev != nil && e.meta.Revision != 0 {
+		addKeyOnce(ev, e.arn)
+	}
 	c := &a.req.Context
 	c.Set(condKeySpec, e.meta.KeySpec)
 	c.Set(condCMKSpec, e.meta.KeySpec)
@@ -207,6 +215,17 @@ func (a *access) onKey(ctx context.Context, e *keyEntry, action, requestAlias st
 		c.SetMulti(condResourceAliases, names)
 	}
 	return nil
+}
+
+// addKeyOnce names a key in ev's resources unless it is there already (a
+// row may ask about one key twice, as the alias rows do).
+func addKeyOnce(ev *audit.Event, arn string) {
+	for _, r := range ev.Resources {
+		if r.ARN == arn {
+			return
+		}
+	}
+	ev.AddKey(arn)
 }
 
 // set sets a single-valued condition key.

@@ -1,8 +1,12 @@
 package kms
 
 import (
+	"encoding/json"
+	"sync"
+
 	"context"
 	"errors"
+	"github.com/trent-kms/trent/internal/audit"
 	"reflect"
 	"strconv"
 
@@ -26,6 +30,12 @@ type Operation struct {
 	// member of every operation.
 	Input reflect.Type
 	call  func(ctx context.Context, s *Service, r *Request, body []byte) (any, error)
+	// params picks the input members an audit event shows as
+	// requestParameters; respond says whether it shows the output as
+	// responseElements (AWS shows none for cryptographic and read-only
+	// operations).
+	params  *audit.AllowList
+	respond bool
 	// invoke runs the row on an already decoded input (package tests).
 	invoke func(ctx context.Context, s *Service, r *Request, in any) (any, error)
 }
@@ -48,6 +58,8 @@ func row[In any](name string, readOnly bool, sp spec[In]) *Operation {
 		panic("kms: row " + name + " lacks an access step or a handler")
 	}
 	op := &Operation{Name: name, Action: "kms:" + name, ReadOnly: readOnly, Input: reflect.TypeFor[In]()}
+	op.params = audit.MustAllowList(op.Input, audit.AuditableMembers(op.Input, notAudited...)...)
+	op.respond = !readOnly && !cryptoOperations[name]
 	op.call = func(ctx context.Context, s *Service, r *Request, body []byte) (any, error) {
 		in := new(In)
 		if err := awsproto.Decode(body, in); err != nil {
@@ -73,12 +85,64 @@ func invoke[In any](ctx context.Context, s *Service, r *Request, op *Operation, 
 			return nil, err
 		}
 	}
+	if r.Audit != nil {
+		r.Audit.RequestParameters = auditJSON(op.params, in)
+	}
 	a := s.newAccess(r, op.Action)
 	defer a.release()
 	if err := sp.auth(a, ctx, in); err != nil {
 		return nil, err
 	}
-	return sp.run(s, ctx, r, in, a)
+	out, err := sp.run(s, ctx, r, in, a)
+	if err == nil && r.Audit != nil {
+		auditOutcome(r.Audit, op, out)
+	}
+	return out, err
+}
+
+// notAudited are input and output members that are credentials even
+// though they are strings: a grant token lets its bearer use a grant.
+var notAudited = []string{"GrantTokens", "GrantToken"}
+
+// cryptoOperations answer with data, not with a changed resource:
+// CloudTrail shows their responseElements as null.
+var cryptoOperations = map[string]bool{
+	"Encrypt": true, "Decrypt": true, "ReEncrypt": true, "GenerateDataKey": true,
+	"GenerateDataKeyWithoutPlaintext": true, "GenerateDataKeyPair": true,
+	"GenerateDataKeyPairWithoutPlaintext": true, "GenerateRandom": true, "Sign": true,
+	"Verify": true, "GenerateMac": true, "VerifyMac": true, "DeriveSharedSecret": true,
+}
+
+// responseLists caches the allow-list of each output type.
+var responseLists sync.Map // reflect.Type → *audit.AllowList
+
+// auditOutcome fills an event from a successful operation's output: the
+// key a CreateKey made, and the response elements of operations that
+// change something.
+func auditOutcome(ev *audit.Event, op *Operation, out any) {
+	if k, ok := out.(*awsproto.KeyMetadataOutput); ok && op.Name == "CreateKey" && k.KeyMetadata != nil {
+		addKeyOnce(ev, k.KeyMetadata.Arn)
+	}
+	if !op.respond || out == nil {
+		return
+	}
+	t := reflect.TypeOf(out)
+	l, ok := responseLists.Load(t)
+	if !ok {
+		l, _ = responseLists.LoadOrStore(t, audit.MustAllowList(t, audit.AuditableMembers(t, notAudited...)...))
+	}
+	ev.ResponseElements = auditJSON(l.(*audit.AllowList), out)
+}
+
+// auditJSON is the allow-listed JSON of v; an error (which the list's
+// checks at build time rule out) leaves the member null rather than fail
+// the request.
+func auditJSON(l *audit.AllowList, v any) json.RawMessage {
+	b, err := l.JSON(v)
+	if err != nil {
+		return nil
+	}
+	return b
 }
 
 var operations = map[string]*Operation{}

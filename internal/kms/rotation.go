@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/trent-kms/trent/internal/audit"
 	"strconv"
 	"time"
 
@@ -223,6 +224,7 @@ func (s *Service) runDueKey(ctx context.Context, id string, now time.Time) error
 			return err
 		}
 		s.log.Info("rotated key", "key", e.arn, "rotation", rotationTypeAutomatic)
+		s.serviceEvent(ctx, "RotateKey", e, now)
 	}
 	return nil
 }
@@ -267,5 +269,25 @@ func (s *Service) deleteKey(ctx context.Context, id string, now time.Time) error
 	s.grantsChanged(id) // the store deleted the key's grants with it
 	clearMaterial(e)
 	s.log.Info("deleted key at the end of its waiting period", "key", e.arn)
+	s.serviceEvent(ctx, "DeleteKey", e, now)
 	return nil
+}
+
+// serviceEvent records work the job runner did on key e as AWS records
+// it: an AwsServiceEvent in the key's account and region. The work is
+// done and committed already; an event the log cannot take now stays
+// queued in the log and is written when it can be, so a failure here is
+// logged, not undone.
+func (s *Service) serviceEvent(ctx context.Context, name string, e *keyEntry, at time.Time) {
+	if s.events == nil {
+		return
+	}
+	ev, err := audit.NewServiceEvent(at, audit.SourceKMS, name, e.meta.Account, e.meta.Region, map[string]string{"keyId": e.arn})
+	if err == nil {
+		ev.AddKey(e.arn)
+		err = s.events(ctx, ev)
+	}
+	if err != nil {
+		s.log.Error("audit: service event not recorded", "event", name, "key", e.arn, "err", err)
+	}
 }

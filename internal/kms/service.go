@@ -14,6 +14,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/trent-kms/trent/internal/audit"
 	"log/slog"
 	"strconv"
 	"strings"
@@ -56,8 +57,13 @@ type Config struct {
 	// nil means callers have no identity-based policies and every
 	// principal is taken to exist.
 	Identities Identities
-	Clock      clock.Clock
-	Logger     *slog.Logger
+	// ServiceEvents records the audit events of the work Trent does on its
+	// own (a key deleted at the end of its waiting period, an automatic
+	// rotation), as AWS records them: AwsServiceEvent, DeleteKey and
+	// RotateKey. nil records nothing.
+	ServiceEvents func(ctx context.Context, evs ...*audit.Event) error
+	Clock         clock.Clock
+	Logger        *slog.Logger
 }
 
 // Service runs KMS operations for every account and region. Keys, aliases
@@ -65,11 +71,12 @@ type Config struct {
 // of one region or account is never found through another's name for it
 // (tenancy.go).
 type Service struct {
-	store store.Store
-	root  *seal.RootKey
-	ids   Identities
-	clock clock.Clock
-	log   *slog.Logger
+	store  store.Store
+	root   *seal.RootKey
+	ids    Identities
+	events func(ctx context.Context, evs ...*audit.Event) error
+	clock  clock.Clock
+	log    *slog.Logger
 
 	// writeMu serialises every change to keys, aliases and grants: a writer
 	// reads the key (cache or store), writes the store, and publishes the
@@ -120,7 +127,7 @@ func New(cfg Config) (*Service, error) {
 		cfg.Logger = slog.Default()
 	}
 	return &Service{
-		store: cfg.Store, root: cfg.Root, ids: cfg.Identities,
+		store: cfg.Store, root: cfg.Root, ids: cfg.Identities, events: cfg.ServiceEvents,
 		clock: cfg.Clock, log: cfg.Logger,
 		missing: map[string]time.Time{}, loading: map[string]*keyLoad{},
 		names: nameCaches{ec: nameCache{prefix: prefixEC}, principalTag: nameCache{prefix: prefixPrincipalTag}},

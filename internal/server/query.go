@@ -4,8 +4,10 @@ import (
 	"context"
 	"mime"
 	"net/http"
+	"strings"
 
 	"github.com/trent-kms/trent/internal/apierr"
+	"github.com/trent-kms/trent/internal/audit"
 	"github.com/trent-kms/trent/internal/awsquery"
 	"github.com/trent-kms/trent/internal/identity"
 	"github.com/trent-kms/trent/internal/sigv4"
@@ -22,6 +24,9 @@ type QueryRequest struct {
 	// Region is the credential scope's region.
 	Region          string
 	SecureTransport bool
+	// Audit is the request's audit event (nil when audit is off), for the
+	// dispatch layer to fill with parameters and response elements.
+	Audit *audit.Event
 }
 
 // QueryAPI serves the IAM and STS operations. It authorizes the operation
@@ -57,38 +62,60 @@ func queryService(r *http.Request, auth sigv4.Auth) *awsquery.Service {
 	return awsquery.IAM
 }
 
-// serveQuery answers an IAM or STS request whose body has been read and
-// whose signature has been checked (verr is the outcome).
-func (s *Server) serveQuery(w http.ResponseWriter, r *http.Request, body []byte, requestID string, auth sigv4.Auth, verr error) {
-	svc := queryService(r, auth)
+// serveQuery runs an IAM or STS request whose body has been read and
+// whose signature has been checked (verr is the outcome) into a.
+func (s *Server) serveQuery(r *http.Request, body []byte, auth sigv4.Auth, verr error, a *answer) {
+	a.query = queryService(r, auth)
 	if verr != nil {
-		s.writeQueryError(w, svc, requestID, "", verr)
+		a.err = verr
 		return
 	}
 	if auth.Service != "iam" && auth.Service != "sts" {
-		s.writeQueryError(w, svc, requestID, "", apierr.New(apierr.InvalidSignature,
-			"Credential should be scoped to correct service: 'iam'. "))
+		a.err = apierr.New(apierr.InvalidSignature, "Credential should be scoped to correct service: 'iam'. ")
 		return
 	}
 	if s.query == nil {
-		s.writeQueryError(w, svc, requestID, "", apierr.New(apierr.UnsupportedOperation, "This Trent serves no IAM or STS API."))
+		a.err = apierr.New(apierr.UnsupportedOperation, "This Trent serves no IAM or STS API.")
 		return
 	}
-	op, in, derr := svc.Decode(body)
+	op, in, derr := a.query.Decode(body)
 	if derr != nil {
-		s.writeQueryError(w, svc, requestID, "", derr)
+		if a.ev != nil {
+			if action := actionOf(body); action != "" {
+				a.ev.EventName = action
+			}
+		}
+		a.err = derr
 		return
+	}
+	a.op, a.queryOp = op.Name, op
+	if a.ev != nil {
+		a.ev.EventName = op.Name
+		a.ev.ReadOnly = queryReadOnly(op.Name)
 	}
 	req := &QueryRequest{
-		Service: auth.Service, Caller: callerOf(auth), RequestID: requestID,
-		SourceIP: sourceIP(r), Region: auth.Region, SecureTransport: r.TLS != nil,
+		Service: auth.Service, Caller: callerOf(auth), RequestID: a.requestID,
+		SourceIP: sourceIP(r), Region: auth.Region, SecureTransport: r.TLS != nil, Audit: a.ev,
 	}
-	out, err := s.query.ServeQuery(r.Context(), req, op, in)
-	if err != nil {
-		s.writeQueryError(w, svc, requestID, op.Name, err)
-		return
+	a.out, a.err = s.query.ServeQuery(r.Context(), req, op, in)
+}
+
+// queryReadOnly is CloudTrail's readOnly for an IAM or STS operation.
+func queryReadOnly(name string) bool {
+	for _, p := range []string{"Get", "List", "Simulate"} {
+		if strings.HasPrefix(name, p) {
+			return name != "GetSessionToken"
+		}
 	}
-	svc.WriteResult(w, requestID, op, out)
+	return false
+}
+
+// queryOf is the Query API r is for, or nil for a JSON request.
+func queryOf(r *http.Request) *awsquery.Service {
+	if !isQuery(r) {
+		return nil
+	}
+	return queryService(r, sigv4.Auth{})
 }
 
 func (s *Server) writeQueryError(w http.ResponseWriter, svc *awsquery.Service, requestID, operation string, err error) {

@@ -7,6 +7,7 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io"
 	"log/slog"
@@ -18,7 +19,9 @@ import (
 	"time"
 
 	"github.com/trent-kms/trent/internal/apierr"
+	"github.com/trent-kms/trent/internal/audit"
 	"github.com/trent-kms/trent/internal/awsproto"
+	"github.com/trent-kms/trent/internal/awsquery"
 	"github.com/trent-kms/trent/internal/ids"
 	"github.com/trent-kms/trent/internal/kms"
 	"github.com/trent-kms/trent/internal/sigv4"
@@ -32,6 +35,7 @@ var errTooLarge = apierr.New(apierr.RequestEntityTooLarge, "Request body is larg
 type Server struct {
 	kms      *kms.Service
 	query    QueryAPI
+	audit    AuditLog
 	verifier *sigv4.Verifier
 	log      *slog.Logger
 	bufs     sync.Pool
@@ -46,6 +50,19 @@ func New(svc *kms.Service, verifier *sigv4.Verifier, log *slog.Logger) *Server {
 	return &Server{kms: svc, verifier: verifier, log: log,
 		bufs: sync.Pool{New: func() any { return new(bytes.Buffer) }}}
 }
+
+// AuditLog is the side of the audit log (internal/audit.Log) the server
+// uses: Ready before anything is performed, Record before the answer is
+// released.
+type AuditLog interface {
+	Ready() error
+	Record(ctx context.Context, evs ...*audit.Event) error
+}
+
+// AuditWith makes s record one audit event per API request in l, durably
+// before the request is answered, and refuse requests while l cannot
+// write. Call it before s serves.
+func (s *Server) AuditWith(l AuditLog) { s.audit = l }
 
 // ServeQueryWith makes s answer AWS Query-protocol requests (IAM and STS)
 // with q. Call it before s serves.
@@ -95,9 +112,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 		return
 	}
-	if r.ContentLength > awsproto.MaxBodyBytes {
-		awsproto.WriteError(w, errTooLarge)
-		return
+	if s.audit != nil {
+		// A log that cannot write refuses the request before anything is
+		// performed: no request runs unrecorded.
+		if err := s.audit.Ready(); err != nil {
+			s.write(w, &answer{requestID: requestID, query: queryOf(r), err: auditError(err)})
+			return
+		}
 	}
 	buf := s.bufs.Get().(*bytes.Buffer)
 	buf.Reset()
@@ -109,51 +130,108 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			s.bufs.Put(buf)
 		}
 	}()
-	if _, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, awsproto.MaxBodyBytes)); err != nil {
+	a := s.handle(r, buf, requestID)
+	if a.ev != nil {
+		s.record(r, a)
+	}
+	s.write(w, a)
+}
+
+// answer is what a request is answered with, and its audit event.
+type answer struct {
+	requestID string
+	// query is the Query API of an IAM or STS request (nil for JSON).
+	query   *awsquery.Service
+	queryOp *awsquery.Operation
+	op      string // the operation's name, for logs
+	out     any
+	err     error
+	ev      *audit.Event
+	caller  string // the caller's account, "" if unknown
+}
+
+// handle authenticates, decodes and dispatches a request, and says how to
+// answer it. It writes nothing, so that the answer can wait for its audit
+// event to be durable.
+func (s *Server) handle(r *http.Request, buf *bytes.Buffer, requestID string) *answer {
+	a := &answer{requestID: requestID, query: queryOf(r)}
+	if s.audit != nil {
+		a.ev = s.newEvent(r, a, requestID)
+	}
+	if r.ContentLength > awsproto.MaxBodyBytes {
+		a.err = errTooLarge
+		return a
+	}
+	if _, err := buf.ReadFrom(http.MaxBytesReader(nil, r.Body, awsproto.MaxBodyBytes)); err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
-			awsproto.WriteError(w, errTooLarge)
-			return
+			a.err = errTooLarge
+			return a
 		}
 		// A truncated body or broken chunking; the client may be gone.
 		s.log.Debug("read request body", "request_id", requestID, "err", err)
-		awsproto.WriteError(w, apierr.New(apierr.Serialization, "Could not read the request body."))
-		return
+		a.err = apierr.New(apierr.Serialization, "Could not read the request body.")
+		return a
 	}
 	body := buf.Bytes()
 
 	auth, err := s.verifier.Verify(r, body)
-	if isQuery(r) {
-		s.serveQuery(w, r, body, requestID, auth, err)
-		return
+	if auth.Credential != nil && a.ev != nil {
+		caller := callerOf(auth)
+		a.caller = caller.Principal.Account
+		a.ev.UserIdentity = audit.IdentityOf(caller)
+		a.ev.RecipientAccountID = a.caller
+		a.ev.AWSRegion = auth.Region
+	}
+	if a.query != nil {
+		s.serveQuery(r, body, auth, err, a)
+		return a
 	}
 	if err != nil {
-		s.writeError(w, requestID, "", err)
-		return
+		a.err = err
+		return a
 	}
 	if auth.Service != "kms" {
-		s.writeError(w, requestID, "", apierr.New(apierr.InvalidSignature, "Credential should be scoped to correct service: 'kms'. "))
-		return
+		a.err = apierr.New(apierr.InvalidSignature, "Credential should be scoped to correct service: 'kms'. ")
+		return a
 	}
 	name, ok := strings.CutPrefix(r.Header.Get("X-Amz-Target"), targetPrefix)
 	op, found := kms.Lookup(name)
 	if !ok || !found {
-		awsproto.WriteError(w, apierr.New(apierr.UnknownOperation, ""))
-		return
+		a.err = apierr.New(apierr.UnknownOperation, "")
+		return a
 	}
+	a.op = op.Name
 	req := &kms.Request{
 		Caller:          callerOf(auth),
 		Region:          auth.Region,
 		RequestID:       requestID,
 		SourceIP:        sourceIP(r),
 		SecureTransport: r.TLS != nil,
+		Audit:           a.ev,
 	}
-	out, err := s.kms.Call(r.Context(), op, req, body)
-	if err != nil {
-		s.writeError(w, requestID, op.Name, err)
+	if a.ev != nil {
+		a.ev.ReadOnly = op.ReadOnly
+	}
+	a.out, a.err = s.kms.Call(r.Context(), op, req, body)
+	return a
+}
+
+// write sends the answer in the request's protocol.
+func (s *Server) write(w http.ResponseWriter, a *answer) {
+	if a.query != nil {
+		if a.err != nil {
+			s.writeQueryError(w, a.query, a.requestID, a.op, a.err)
+			return
+		}
+		a.query.WriteResult(w, a.requestID, a.queryOp, a.out)
 		return
 	}
-	awsproto.Encode(w, out)
+	if a.err != nil {
+		s.writeError(w, a.requestID, a.op, a.err)
+		return
+	}
+	awsproto.Encode(w, a.out)
 }
 
 // writeError answers err. An internal error's cause goes to the log, with

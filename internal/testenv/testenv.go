@@ -26,6 +26,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 
 	"github.com/trent-kms/trent/internal/app"
+	"github.com/trent-kms/trent/internal/audit"
 	"github.com/trent-kms/trent/internal/clock"
 	trentkms "github.com/trent-kms/trent/internal/kms"
 )
@@ -51,6 +52,7 @@ type options struct {
 	dataDir    string
 	logger     *slog.Logger
 	identities trentkms.Identities
+	auditFS    audit.FileSystem
 }
 
 // WithLogger gives the server this logger instead of slog.Default, so a
@@ -61,6 +63,10 @@ func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l 
 // the caller's identity-based policies, does this principal exist", for
 // tests of authorization.
 func WithIdentities(ids trentkms.Identities) Option { return func(o *options) { o.identities = ids } }
+
+// WithAuditFS gives the audit log this file layer instead of the real
+// disk, so a test can make its writes fail.
+func WithAuditFS(fs audit.FileSystem) Option { return func(o *options) { o.auditFS = fs } }
 
 // WithDataDir serves an existing (or new) data directory instead of a
 // fresh temporary one. An existing directory is made 0700, as Trent
@@ -82,7 +88,7 @@ func Start(t testing.TB, opts ...Option) *Env {
 		t.Fatalf("data dir: %v", err)
 	}
 	fake := clock.NewFake(time.Now())
-	a, err := app.Open(context.Background(), app.Config{DataDir: o.dataDir, Dev: true, Clock: fake, Logger: o.logger, Identities: o.identities})
+	a, err := app.Open(context.Background(), app.Config{DataDir: o.dataDir, Dev: true, Clock: fake, Logger: o.logger, Identities: o.identities, AuditFS: o.auditFS})
 	if err != nil {
 		t.Fatalf("open trent: %v", err)
 	}

@@ -1,0 +1,72 @@
+package app
+
+import (
+	"context"
+	"crypto"
+	"errors"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+
+	"github.com/trent-kms/trent/internal/audit"
+	"github.com/trent-kms/trent/internal/store"
+)
+
+// settingAuditKey holds the audit log's digest signing key, PKCS#8 DER
+// wrapped by the root key like every other secret.
+const settingAuditKey = "audit.signing-key"
+
+// auditKeyAAD binds the wrapped signing key to its use.
+var auditKeyAAD = []byte("trent/audit-signing-key/v1")
+
+// AuditDir is where a data directory keeps its audit log.
+func AuditDir(dataDir string) string { return filepath.Join(dataDir, "audit") }
+
+// openAudit opens the installation's audit log in <data-dir>/audit with
+// its signing key, making the key on first use.
+func (a *App) openAudit(ctx context.Context, dataDir string, fs audit.FileSystem, log *slog.Logger) error {
+	signer, err := a.auditSigner(ctx)
+	if err != nil {
+		return err
+	}
+	l, err := audit.Open(audit.Options{Dir: AuditDir(dataDir), Signer: signer, FS: fs, Logger: log})
+	if err != nil {
+		return fmt.Errorf("open audit log: %w", err)
+	}
+	a.Audit = l
+	return nil
+}
+
+// auditSigner unwraps the stored audit signing key, or makes, wraps and
+// stores one.
+func (a *App) auditSigner(ctx context.Context) (crypto.Signer, error) {
+	wrapped, err := a.Store.GetSetting(ctx, settingAuditKey)
+	if errors.Is(err, store.ErrNotFound) {
+		k, err := audit.GenerateSigningKey()
+		if err != nil {
+			return nil, err
+		}
+		der, err := audit.MarshalSigningKey(k)
+		if err != nil {
+			return nil, err
+		}
+		defer clear(der)
+		w, err := a.root.Wrap(der, auditKeyAAD)
+		if err != nil {
+			return nil, fmt.Errorf("wrap audit signing key: %w", err)
+		}
+		if err := a.Store.PutSetting(ctx, settingAuditKey, w); err != nil {
+			return nil, fmt.Errorf("store audit signing key: %w", err)
+		}
+		return k, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read audit signing key: %w", err)
+	}
+	der, err := a.root.Unwrap(wrapped, auditKeyAAD)
+	if err != nil {
+		return nil, fmt.Errorf("unwrap audit signing key: %w", err)
+	}
+	defer clear(der)
+	return audit.ParseSigningKey(der)
+}

@@ -1,0 +1,309 @@
+package audit
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/trent-kms/trent/internal/identity"
+	"github.com/trent-kms/trent/internal/ids"
+	"github.com/trent-kms/trent/internal/policy"
+)
+
+// Values of the event fields that CloudTrail fixes.
+const (
+	EventVersion = "1.11"
+
+	TypeAPICall      = "AwsApiCall"      // a request to the API
+	TypeServiceEvent = "AwsServiceEvent" // background work: deletion, rotation, expiry
+
+	CategoryManagement = "Management"
+
+	SourceKMS = "kms.amazonaws.com"
+	SourceIAM = "iam.amazonaws.com"
+	SourceSTS = "sts.amazonaws.com"
+
+	ResourceTypeKey = "AWS::KMS::Key"
+
+	// IdentityUnknown is the userIdentity.type of a request whose signature
+	// did not verify: it names only what the request claimed.
+	IdentityUnknown = "Unknown"
+	// IdentityAWSService is the type CloudTrail gives a service calling on
+	// its own behalf.
+	IdentityAWSService = "AWSService"
+
+	// Internal is what CloudTrail puts in sourceIPAddress, userAgent and
+	// userIdentity.invokedBy of an event no client caused.
+	Internal = "AWS Internal"
+)
+
+// Event is one CloudTrail event: the JSON field names and their order are
+// CloudTrail's. The log appends two fields of its own to every line it
+// writes, after all of these — "trentSeq" and "trentPrevHash" (see the
+// package comment) — so an Event cannot carry them.
+//
+// Never put plaintext, key material, secret access keys, session tokens,
+// passwords or signatures in an event: requestParameters and
+// responseElements are built through an AllowList, which refuses blobs and
+// secret-named members.
+type Event struct {
+	EventVersion        string          `json:"eventVersion"`
+	UserIdentity        UserIdentity    `json:"userIdentity"`
+	EventTime           Timestamp       `json:"eventTime"`
+	EventSource         string          `json:"eventSource"`
+	EventName           string          `json:"eventName"`
+	AWSRegion           string          `json:"awsRegion"`
+	SourceIPAddress     string          `json:"sourceIPAddress"`
+	UserAgent           string          `json:"userAgent"`
+	ErrorCode           string          `json:"errorCode,omitempty"`
+	ErrorMessage        string          `json:"errorMessage,omitempty"`
+	RequestParameters   json.RawMessage `json:"requestParameters"` // a JSON object, or nil for null
+	ResponseElements    json.RawMessage `json:"responseElements"`  // null for crypto operations, as AWS
+	AdditionalEventData json.RawMessage `json:"additionalEventData,omitempty"`
+	RequestID           string          `json:"requestID,omitempty"` // absent from service events, as AWS
+	EventID             string          `json:"eventID"`
+	ReadOnly            bool            `json:"readOnly"`
+	Resources           []Resource      `json:"resources,omitempty"`
+	EventType           string          `json:"eventType"`
+	ManagementEvent     bool            `json:"managementEvent"`
+	RecipientAccountID  string          `json:"recipientAccountId"`
+	ServiceEventDetails json.RawMessage `json:"serviceEventDetails,omitempty"`
+	EventCategory       string          `json:"eventCategory"`
+	TLSDetails          *TLSDetails     `json:"tlsDetails,omitempty"`
+}
+
+// UserIdentity is who made the request. A service event has only
+// accountId and invokedBy, as AWS writes it.
+type UserIdentity struct {
+	Type           string          `json:"type,omitempty"`
+	PrincipalID    string          `json:"principalId,omitempty"`
+	ARN            string          `json:"arn,omitempty"`
+	AccountID      string          `json:"accountId,omitempty"`
+	AccessKeyID    string          `json:"accessKeyId,omitempty"`
+	UserName       string          `json:"userName,omitempty"`
+	SessionContext *SessionContext `json:"sessionContext,omitempty"`
+	InvokedBy      string          `json:"invokedBy,omitempty"`
+}
+
+// SessionContext describes temporary credentials.
+type SessionContext struct {
+	SessionIssuer  *SessionIssuer    `json:"sessionIssuer,omitempty"`
+	Attributes     SessionAttributes `json:"attributes"`
+	SourceIdentity string            `json:"sourceIdentity,omitempty"`
+}
+
+// SessionAttributes are when the session began and whether MFA was used;
+// CloudTrail writes the latter as the string "true" or "false".
+type SessionAttributes struct {
+	CreationDate     Timestamp `json:"creationDate"`
+	MFAAuthenticated string    `json:"mfaAuthenticated"`
+}
+
+// SessionIssuer is the role a session was issued for.
+type SessionIssuer struct {
+	Type        string `json:"type"` // "Role"
+	PrincipalID string `json:"principalId"`
+	ARN         string `json:"arn"`
+	AccountID   string `json:"accountId"`
+	UserName    string `json:"userName"`
+}
+
+// Resource is a resource the event concerns.
+type Resource struct {
+	AccountID string `json:"accountId"`
+	Type      string `json:"type"`
+	ARN       string `json:"ARN"`
+}
+
+// TLSDetails describes the connection the request came over.
+type TLSDetails struct {
+	TLSVersion               string `json:"tlsVersion"`
+	CipherSuite              string `json:"cipherSuite"`
+	ClientProvidedHostHeader string `json:"clientProvidedHostHeader"`
+}
+
+// Timestamp is a time as CloudTrail writes it: UTC, whole seconds,
+// "2026-12-06T10:13:12Z".
+type Timestamp struct{ time.Time }
+
+const timestampLayout = "2006-01-02T15:04:05Z"
+
+func (t Timestamp) MarshalJSON() ([]byte, error) {
+	if t.IsZero() {
+		return nil, fmt.Errorf("audit: zero timestamp")
+	}
+	return []byte(`"` + t.UTC().Format(timestampLayout) + `"`), nil
+}
+
+func (t *Timestamp) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return err
+	}
+	v, err := time.Parse(timestampLayout, s)
+	if err != nil {
+		return fmt.Errorf("audit: timestamp %q: %w", s, err)
+	}
+	t.Time = v
+	return nil
+}
+
+// NewAPICall returns the event of a request at time at, with a fresh
+// eventID and the fields CloudTrail fixes for API calls filled in. The
+// caller sets the rest: identity, region, source address, user agent,
+// parameters, outcome, request id, resources, recipient account.
+func NewAPICall(at time.Time, source, name string, readOnly bool) *Event {
+	return &Event{
+		EventVersion:    EventVersion,
+		EventTime:       Timestamp{at},
+		EventSource:     source,
+		EventName:       name,
+		EventID:         ids.NewUUID(),
+		ReadOnly:        readOnly,
+		EventType:       TypeAPICall,
+		ManagementEvent: true,
+		EventCategory:   CategoryManagement,
+	}
+}
+
+// NewServiceEvent returns the event of work Trent did on its own in
+// account's region — DeleteKey at the end of a deletion window, RotateKey,
+// DeleteExpiredKeyMaterial — shaped as AWS shapes those: no caller, "AWS
+// Internal" as source and agent, serviceEventDetails (e.g. {"keyId": …}).
+func NewServiceEvent(at time.Time, source, name, account, region string, details any) (*Event, error) {
+	ev := &Event{
+		EventVersion:       EventVersion,
+		UserIdentity:       UserIdentity{AccountID: account, InvokedBy: Internal},
+		EventTime:          Timestamp{at},
+		EventSource:        source,
+		EventName:          name,
+		AWSRegion:          region,
+		SourceIPAddress:    Internal,
+		UserAgent:          Internal,
+		EventID:            ids.NewUUID(),
+		EventType:          TypeServiceEvent,
+		ManagementEvent:    true,
+		RecipientAccountID: account,
+		EventCategory:      CategoryManagement,
+	}
+	if details != nil {
+		b, err := json.Marshal(details)
+		if err != nil {
+			return nil, fmt.Errorf("audit: service event details of %s: %w", name, err)
+		}
+		ev.ServiceEventDetails = b
+	}
+	return ev, nil
+}
+
+// AddKey names a KMS key the event concerns, by ARN.
+func (e *Event) AddKey(arn string) {
+	e.Resources = append(e.Resources, Resource{AccountID: arnAccount(arn), Type: ResourceTypeKey, ARN: arn})
+}
+
+// SetError records a failed outcome: the AWS exception name and message.
+func (e *Event) SetError(code, message string) {
+	e.ErrorCode, e.ErrorMessage = code, message
+}
+
+// CopyFor returns the same event as delivered to another account: a
+// cross-account call is recorded once for the caller's account and once
+// for the key owner's, with the same eventID, as CloudTrail does. Record
+// both in one Record call.
+func (e *Event) CopyFor(account string) *Event {
+	c := *e
+	c.RecipientAccountID = account
+	return &c
+}
+
+// arnAccount returns the account field of an ARN ("" if it has none).
+func arnAccount(arn string) string {
+	parts := strings.SplitN(arn, ":", 6)
+	if len(parts) < 6 {
+		return ""
+	}
+	return parts[4]
+}
+
+// IdentityOf returns the userIdentity of an authenticated caller, in the
+// shape CloudTrail gives each kind of principal.
+func IdentityOf(c *identity.Caller) UserIdentity {
+	p := c.Principal
+	u := UserIdentity{
+		Type:        p.Type,
+		PrincipalID: p.UserID,
+		ARN:         p.ARN,
+		AccountID:   p.Account,
+		AccessKeyID: c.AccessKeyID,
+	}
+	// CloudTrail names a user only for IAM users: not for the root user,
+	// whose ARN says who it is, nor for role sessions, whose issuer does.
+	if p.Type == policy.PrincipalIAMUser {
+		u.UserName = p.Username
+	}
+	if s := c.Session; s != nil {
+		sc := &SessionContext{
+			Attributes:     SessionAttributes{CreationDate: Timestamp{s.Issued}, MFAAuthenticated: "false"},
+			SourceIdentity: s.SourceIdentity,
+		}
+		if s.RoleARN != "" {
+			sc.SessionIssuer = &SessionIssuer{
+				Type:        "Role",
+				PrincipalID: s.RoleID,
+				ARN:         s.RoleARN,
+				AccountID:   arnAccount(s.RoleARN),
+				UserName:    s.RoleARN[strings.LastIndexByte(s.RoleARN, '/')+1:],
+			}
+		}
+		u.SessionContext = sc
+	}
+	return u
+}
+
+// UnknownIdentity is the userIdentity of a request that could not be
+// authenticated: only the access key it claimed, as given.
+func UnknownIdentity(accessKeyID string) UserIdentity {
+	return UserIdentity{Type: IdentityUnknown, AccessKeyID: accessKeyID}
+}
+
+// MaxEventBytes bounds one event line. KMS inputs are far smaller (a key
+// policy is at most 32 KiB); the bound keeps a bug from writing megabytes
+// per request.
+const MaxEventBytes = 256 << 10
+
+// marshal returns the event's JSON object, checked for what the log relies
+// on. HTML characters are not escaped, so that the files read as written.
+func (e *Event) marshal() ([]byte, error) {
+	switch {
+	case e.EventVersion == "" || e.EventSource == "" || e.EventName == "" || e.EventID == "":
+		return nil, fmt.Errorf("audit: event lacks eventVersion, eventSource, eventName or eventID: %q %q %q %q",
+			e.EventVersion, e.EventSource, e.EventName, e.EventID)
+	case e.EventType != TypeAPICall && e.EventType != TypeServiceEvent:
+		return nil, fmt.Errorf("audit: event %s: eventType %q", e.EventName, e.EventType)
+	case e.EventTime.IsZero():
+		return nil, fmt.Errorf("audit: event %s: no eventTime", e.EventName)
+	}
+	for _, raw := range []json.RawMessage{e.RequestParameters, e.ResponseElements} {
+		if len(raw) > 0 && !isObjectOrNull(raw) {
+			return nil, fmt.Errorf("audit: event %s: requestParameters and responseElements must be JSON objects or null", e.EventName)
+		}
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(e); err != nil {
+		return nil, fmt.Errorf("audit: encode event %s: %w", e.EventName, err)
+	}
+	b := bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
+	if len(b) > MaxEventBytes {
+		return nil, fmt.Errorf("audit: event %s is %d bytes, more than %d", e.EventName, len(b), MaxEventBytes)
+	}
+	return b, nil
+}
+
+func isObjectOrNull(raw json.RawMessage) bool {
+	t := bytes.TrimSpace(raw)
+	return bytes.Equal(t, []byte("null")) || len(t) > 0 && t[0] == '{'
+}

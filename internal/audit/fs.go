@@ -1,0 +1,63 @@
+package audit
+
+import (
+	"fmt"
+	"os"
+)
+
+// FileSystem is what the log's writer does to the disk. OS is the real
+// one; tests wrap it to count fsyncs and to make writes fail or block,
+// which a real disk does only when it is full or failing. Reading —
+// Verify, Lookup, the scan at Open — uses the os package directly.
+type FileSystem interface {
+	// Create makes a new file for writing, with permission 0600. It fails
+	// if the file exists: the log never writes over anything.
+	Create(path string) (File, error)
+	// SyncDir makes the directory's entries durable: a file created or
+	// renamed in it survives a crash only after this returns.
+	SyncDir(dir string) error
+	// Rename moves a file within the directory, atomically replacing no
+	// existing file (callers rename to fresh names only).
+	Rename(oldPath, newPath string) error
+	// Remove deletes a file.
+	Remove(path string) error
+}
+
+// File is an open file the log appends to.
+type File interface {
+	Write(p []byte) (int, error)
+	// Sync returns once everything written is durable (fsync).
+	Sync() error
+	// Truncate cuts the file to size bytes: the writer cuts away a write
+	// that failed half-way before it tries again.
+	Truncate(size int64) error
+	Close() error
+}
+
+// OS is the real file system.
+type OS struct{}
+
+var _ FileSystem = OS{}
+
+func (OS) Create(path string) (File, error) {
+	return os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL|os.O_APPEND, 0o600)
+}
+
+func (OS) SyncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("sync directory %s: %w", dir, err)
+	}
+	return nil
+}
+
+func (OS) Rename(oldPath, newPath string) error { return os.Rename(oldPath, newPath) }
+
+func (OS) Remove(path string) error { return os.Remove(path) }

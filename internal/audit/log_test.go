@@ -1,0 +1,558 @@
+package audit
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestChainAcrossRestartsAndFiles: each Open starts a new file whose first
+// line links to the last line of the one before, and the layout is what
+// the package comment promises.
+func TestChainAcrossRestartsAndFiles(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "audit")
+	for run := range 3 {
+		l := openLog(t, dir, Options{})
+		record(t, l, run*4, 4)
+		closeLog(t, l)
+	}
+	files := eventFiles(t, dir)
+	if len(files) != 3 {
+		t.Fatalf("%d event files after 3 runs, want 3: %v", len(files), files)
+	}
+	lines := allLines(t, dir)
+	if len(lines) != 12 {
+		t.Fatalf("%d lines, want 12", len(lines))
+	}
+	prev := strings.Repeat("0", 64)
+	for i, ln := range lines {
+		var f struct {
+			Seq  uint64 `json:"trentSeq"`
+			Prev string `json:"trentPrevHash"`
+		}
+		if err := json.Unmarshal([]byte(ln), &f); err != nil {
+			t.Fatal(err)
+		}
+		if f.Seq != uint64(i+1) || f.Prev != prev {
+			t.Fatalf("line %d: trentSeq %d, trentPrevHash %s; want %d, %s", i, f.Seq, f.Prev, i+1, prev)
+		}
+		sum := sha256.Sum256([]byte(ln)) // the bytes as written, newline included
+		prev = hex.EncodeToString(sum[:])
+	}
+	rep := mustVerify(t, dir)
+	if rep.Events != 12 || rep.Digests != 3 || rep.Uncovered != 0 || rep.Files != 3 {
+		t.Errorf("report %+v, want 12 events, 3 digests, all covered, 3 files", rep)
+	}
+	fi, err := os.Stat(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o700 {
+		t.Errorf("directory mode %v, want 0700", fi.Mode().Perm())
+	}
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		fi, _ := e.Info()
+		if fi.Mode().Perm() != 0o600 {
+			t.Errorf("%s mode %v, want 0600", e.Name(), fi.Mode().Perm())
+		}
+	}
+	for i := 1; i < len(files); i++ {
+		if filepath.Base(files[i-1]) >= filepath.Base(files[i]) {
+			t.Errorf("file names do not sort in order: %s, %s", files[i-1], files[i])
+		}
+	}
+}
+
+// TestRotationBySize: files are cut at MaxFileBytes, each rotation writes a
+// digest, and the chain runs across them.
+func TestRotationBySize(t *testing.T) {
+	dir := t.TempDir()
+	l := openLog(t, dir, Options{MaxFileBytes: 2048})
+	record(t, l, 0, 40)
+	closeLog(t, l)
+	files := eventFiles(t, dir)
+	if len(files) < 5 {
+		t.Fatalf("%d files for 40 events of ~600 bytes with 2 KiB files, want several", len(files))
+	}
+	reasons := map[string]int{}
+	for _, f := range digestFiles(t, dir) {
+		d, err := readDigest(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		reasons[d.Reason]++
+	}
+	if reasons["rotation"] < len(files)-1 {
+		t.Errorf("digest reasons %v: want a rotation digest per rotated file (%d)", reasons, len(files)-1)
+	}
+	if rep := mustVerify(t, dir); rep.Events != 40 || rep.Uncovered != 0 {
+		t.Errorf("report %+v", rep)
+	}
+}
+
+// TestDigestInterval: with events waiting, a digest comes on its own.
+func TestDigestInterval(t *testing.T) {
+	dir := t.TempDir()
+	l := openLog(t, dir, Options{DigestInterval: 20 * time.Millisecond})
+	defer closeLog(t, l)
+	record(t, l, 0, 3)
+	waitFor(t, "an interval digest", func() bool { return len(digestFiles(t, dir)) > 0 })
+	d, err := readDigest(digestFiles(t, dir)[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Reason != "interval" || d.Head.EventSeq != 3 {
+		t.Errorf("digest %+v: want an interval digest through event 3", d.Digest)
+	}
+}
+
+// TestGroupCommit: many concurrent Records share few fsyncs. The first
+// fsync is held until every Record is queued, so the count does not
+// depend on the machine's speed.
+func TestGroupCommit(t *testing.T) {
+	const n = 200
+	fs := &faultFS{}
+	release := make(chan struct{})
+	var once sync.Once
+	fs.hook = func() { once.Do(func() { <-release }) }
+	l := openLog(t, t.TempDir(), Options{FS: fs, Deadline: time.Minute})
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for i := range n {
+		wg.Go(func() { errs <- l.Record(context.Background(), testEvent(i)) })
+	}
+	waitFor(t, "all records queued behind the first fsync", func() bool { return l.Stats().Queued == n })
+	// Durable before the answer: while the fsync is held, no Record has
+	// returned, not even those of the batch already written.
+	if len(errs) != 0 {
+		t.Fatalf("%d Records returned before their fsync did", len(errs))
+	}
+	close(release)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	syncs := fs.syncs.Load()
+	t.Logf("%d records, %d fsyncs", n, syncs)
+	if syncs > 3 {
+		t.Errorf("%d fsyncs for %d concurrent records: want them to share (at most 3)", syncs, n)
+	}
+	if st := l.Stats(); st.Batches != uint64(syncs) || st.Fsyncs != uint64(syncs) {
+		t.Errorf("stats %+v, want %d batches and fsyncs", st, syncs)
+	}
+	closeLog(t, l)
+	if rep := mustVerify(t, l.dir); rep.Events != n {
+		t.Errorf("%d events verified, want %d", rep.Events, n)
+	}
+}
+
+// TestFailClosedAndRecover: a disk that refuses writes makes Record and
+// Ready fail at once; when it takes writes again the log recovers alone,
+// and the events of the failed Records are written, not lost.
+func TestFailClosedAndRecover(t *testing.T) {
+	dir := t.TempDir()
+	fs := &faultFS{}
+	l := openLog(t, dir, Options{FS: fs})
+	record(t, l, 0, 3)
+	if err := l.Ready(); err != nil {
+		t.Fatalf("Ready on a healthy log: %v", err)
+	}
+
+	fs.setFail(syscall.ENOSPC)
+	ev := testEvent(3)
+	err := l.Record(context.Background(), ev)
+	if !errors.Is(err, ErrUnavailable) || !errors.Is(err, syscall.ENOSPC) {
+		t.Fatalf("Record on a full disk: %v, want ErrUnavailable wrapping ENOSPC", err)
+	}
+	if errors.Is(err, ErrTimeout) {
+		t.Errorf("Record on a full disk: %v: a failed write is not a timeout", err)
+	}
+	if err := l.Ready(); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("Ready on a full disk: %v", err)
+	}
+	if l.Healthy() {
+		t.Fatal("Healthy on a full disk")
+	}
+	ev2 := testEvent(4)
+	if err := l.Record(context.Background(), ev2); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("second Record while failing: %v", err)
+	}
+
+	fs.setFail(nil)
+	waitFor(t, "recovery", l.Healthy)
+	record(t, l, 5, 2)
+	closeLog(t, l)
+	rep := mustVerify(t, dir)
+	if rep.Events != 7 {
+		t.Errorf("%d events, want 7: the failed Records' events are written on recovery", rep.Events)
+	}
+	all := strings.Join(allLines(t, dir), "")
+	for _, id := range []string{ev.EventID, ev2.EventID} {
+		if !strings.Contains(all, id) {
+			t.Errorf("event %s of a failed Record is not in the log", id)
+		}
+	}
+}
+
+// TestFailedDigestFailsClosed: a digest that cannot be written is a
+// failure too; it is retried and written once the disk takes writes.
+func TestFailedDigestFailsClosed(t *testing.T) {
+	dir := t.TempDir()
+	fs := &faultFS{}
+	l := openLog(t, dir, Options{FS: fs})
+	record(t, l, 0, 2)
+	fs.setFail(syscall.EIO)
+	if err := l.Digest(context.Background()); !errors.Is(err, syscall.EIO) {
+		t.Fatalf("Digest on a failing disk: %v", err)
+	}
+	if l.Healthy() {
+		t.Fatal("Healthy after a failed digest")
+	}
+	fs.setFail(nil)
+	waitFor(t, "recovery", l.Healthy)
+	if n := len(digestFiles(t, dir)); n != 1 {
+		t.Errorf("%d digests after recovery, want the retried one", n)
+	}
+	closeLog(t, l)
+	mustVerify(t, dir)
+}
+
+// TestFullFilesystem fills a real, tiny file system: the log fails closed
+// while it is full and recovers when space is freed.
+func TestFullFilesystem(t *testing.T) {
+	mnt := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=64k,mode=0700", "tmpfs", mnt).CombinedOutput(); err != nil {
+		t.Skipf("cannot mount a 64 KiB tmpfs to fill (needs root and CAP_SYS_ADMIN): %v: %s", err, bytes.TrimSpace(out))
+	}
+	t.Cleanup(func() {
+		// Lazy, so that a test that failed with a file still open does
+		// not leave the mount behind.
+		if out, err := exec.Command("umount", "-l", mnt).CombinedOutput(); err != nil {
+			t.Errorf("umount %s: %v: %s", mnt, err, out)
+		}
+	})
+	filler := filepath.Join(mnt, "filler")
+	if err := os.WriteFile(filler, make([]byte, 40<<10), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(mnt, "audit")
+	l := openLog(t, dir, Options{})
+	var acked []string
+	var failedAt int
+	for i := range 1000 {
+		ev := testEvent(i)
+		if err := l.Record(context.Background(), ev); err != nil {
+			if !errors.Is(err, ErrUnavailable) || !errors.Is(err, syscall.ENOSPC) {
+				t.Fatalf("Record %d on a full file system: %v, want ErrUnavailable wrapping ENOSPC", i, err)
+			}
+			failedAt = i
+			break
+		}
+		acked = append(acked, ev.EventID)
+	}
+	if failedAt == 0 {
+		t.Fatal("the file system never filled up")
+	}
+	t.Logf("full after %d events", len(acked))
+	if l.Healthy() {
+		t.Fatal("Healthy on a full file system")
+	}
+	if err := os.Remove(filler); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "recovery after space was freed", l.Healthy)
+	record(t, l, failedAt+1, 3)
+	closeLog(t, l)
+	rep := mustVerify(t, dir)
+	if rep.Events != len(acked)+1+3 {
+		t.Errorf("%d events, want %d acknowledged + 1 retried + 3", rep.Events, len(acked))
+	}
+	all := strings.Join(allLines(t, dir), "")
+	for _, id := range acked {
+		if !strings.Contains(all, id) {
+			t.Fatalf("acknowledged event %s missing", id)
+		}
+	}
+}
+
+// TestDeadline: a write that hangs in the kernel does not hang callers.
+// Record gives up after the deadline, Ready fails while the write hangs,
+// and all is well once it returns.
+func TestDeadline(t *testing.T) {
+	dir := t.TempDir()
+	fs := &faultFS{blocked: make(chan struct{}, 10)}
+	l := openLog(t, dir, Options{FS: fs, Deadline: 50 * time.Millisecond})
+	record(t, l, 0, 2)
+
+	block := make(chan struct{})
+	fs.mu.Lock()
+	fs.block = block
+	fs.mu.Unlock()
+	ev := testEvent(2)
+	// The write is held until block is closed, below: Record returning at
+	// all shows that it does not wait for the disk.
+	if err := l.Record(context.Background(), ev); !errors.Is(err, ErrTimeout) {
+		t.Fatalf("Record on a hung disk: %v, want ErrTimeout", err)
+	}
+	<-fs.blocked
+	waitFor(t, "Ready to report the hung write", func() bool { return errors.Is(l.Ready(), ErrTimeout) })
+	if err := l.Record(context.Background(), testEvent(3)); !errors.Is(err, ErrTimeout) {
+		t.Fatalf("second Record on a hung disk: %v, want ErrTimeout", err)
+	}
+
+	fs.mu.Lock()
+	fs.block = nil
+	fs.mu.Unlock()
+	close(block)
+	waitFor(t, "the log to be ready again", l.Healthy)
+	record(t, l, 4, 1)
+	closeLog(t, l)
+	if rep := mustVerify(t, dir); rep.Events != 5 {
+		t.Errorf("%d events, want 5 (the timed-out ones are written when the disk returns)", rep.Events)
+	}
+}
+
+// TestMirrorNeverBlocks: a second sink nobody reads costs the log nothing.
+func TestMirrorNeverBlocks(t *testing.T) {
+	pr, pw := io.Pipe() // every write blocks: nobody reads
+	t.Cleanup(func() { pr.Close() })
+	dir := t.TempDir()
+	// The mirror goroutine stays stuck in its write after Close, and logs
+	// when the pipe closes at cleanup, after the test: not to t.Output.
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	l := openLog(t, dir, Options{Mirror: pw, MirrorQueue: 4, Deadline: 10 * time.Second, Logger: quiet})
+	record(t, l, 0, 50)
+	if d := l.Stats().MirrorDropped; d < 50-4-1 {
+		t.Errorf("%d lines dropped, want at least %d: the mirror takes at most queue+1", d, 50-4-1)
+	}
+	closeLog(t, l)
+	if rep := mustVerify(t, dir); rep.Events != 50 {
+		t.Errorf("%d events in the log, want 50", rep.Events)
+	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+// TestMirrorCopiesLines: a mirror that keeps up gets every line as written.
+func TestMirrorCopiesLines(t *testing.T) {
+	var m syncBuffer
+	dir := t.TempDir()
+	l := openLog(t, dir, Options{Mirror: &m})
+	record(t, l, 0, 20)
+	closeLog(t, l)
+	if got, want := m.b.String(), strings.Join(allLines(t, dir), ""); got != want {
+		t.Errorf("mirror got %d bytes, files hold %d; want the same lines", len(got), len(want))
+	}
+}
+
+// TestTornTail: an incomplete last line (a crash mid-write) is accepted by
+// Verify as unacknowledged, cut off by Open, and recorded in the next
+// digest.
+func TestTornTail(t *testing.T) {
+	dir := t.TempDir()
+	l := openLog(t, dir, Options{})
+	record(t, l, 0, 5)
+	closeLog(t, l)
+	files := eventFiles(t, dir)
+	last := files[len(files)-1]
+	torn := []byte(`{"eventVersion":"1.11","userIdentity":{"type":"IAMU`)
+	appendTo(t, last, torn)
+
+	rep := mustVerify(t, dir)
+	if rep.Torn == nil || rep.Torn.Bytes != int64(len(torn)) {
+		t.Fatalf("Verify reported torn tail %+v, want %d bytes", rep.Torn, len(torn))
+	}
+
+	l = openLog(t, dir, Options{})
+	record(t, l, 5, 2)
+	closeLog(t, l)
+	rep = mustVerify(t, dir)
+	if rep.Torn != nil || len(rep.Truncations) != 1 || rep.Events != 7 {
+		t.Fatalf("after reopening: %+v, want no torn tail, 1 recorded truncation, 7 events", rep)
+	}
+	sum := sha256.Sum256(torn)
+	if tr := rep.Truncations[0]; tr.File != filepath.Base(last) || tr.SHA256 != hex.EncodeToString(sum[:]) {
+		t.Errorf("truncation %+v does not name what was cut", tr)
+	}
+}
+
+func appendTo(t testing.TB, path string, data []byte) {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Write(data); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestOpenRefuses: Open does not continue a log it cannot vouch for.
+func TestOpenRefuses(t *testing.T) {
+	t.Run("another signing key", func(t *testing.T) {
+		dir := t.TempDir()
+		closeLog(t, openLog(t, dir, Options{}))
+		other, _ := GenerateSigningKey()
+		_, err := Open(Options{Dir: dir, Signer: other})
+		if err == nil || !strings.Contains(err.Error(), "another signing key") {
+			t.Fatalf("Open with another key: %v", err)
+		}
+	})
+	t.Run("edited newest digest", func(t *testing.T) {
+		dir := t.TempDir()
+		l := openLog(t, dir, Options{})
+		record(t, l, 0, 2)
+		closeLog(t, l)
+		d := digestFiles(t, dir)[0]
+		editFile(t, d, func(b []byte) []byte {
+			return bytes.Replace(b, []byte(`"reason":"close"`), []byte(`"reason":"clos3"`), 1)
+		})
+		if _, err := Open(Options{Dir: dir, Signer: testSigner}); err == nil || !strings.Contains(err.Error(), "does not verify") {
+			t.Fatalf("Open over an edited digest: %v", err)
+		}
+	})
+	t.Run("edited uncovered event", func(t *testing.T) {
+		// A crash leaves events no digest covers; if one of them was
+		// edited since, Open refuses rather than sign it.
+		dir := t.TempDir()
+		l := openLog(t, dir, Options{})
+		record(t, l, 0, 3)
+		crashed := t.TempDir()
+		copyDir(t, dir, crashed)
+		closeLog(t, l)
+		f := eventFiles(t, crashed)[0]
+		editFile(t, f, func(b []byte) []byte { return bytes.Replace(b, []byte(`"n":"1"`), []byte(`"n":"9"`), 1) })
+		_, err := Open(Options{Dir: crashed, Signer: testSigner})
+		if err == nil || !strings.Contains(err.Error(), "line 3") {
+			t.Fatalf("Open over an edited uncovered event: %v, want it to name line 3", err)
+		}
+	})
+}
+
+func editFile(t testing.TB, path string, edit func([]byte) []byte) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nb := edit(bytes.Clone(b))
+	if bytes.Equal(b, nb) {
+		t.Fatalf("edit of %s changed nothing", path)
+	}
+	if err := os.WriteFile(path, nb, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func copyDir(t testing.TB, from, to string) {
+	t.Helper()
+	entries, err := os.ReadDir(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		b, err := os.ReadFile(filepath.Join(from, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(to, e.Name()), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestRecordRefusesMalformedEvents: the log checks what it relies on.
+func TestRecordRefusesMalformedEvents(t *testing.T) {
+	l := openLog(t, t.TempDir(), Options{})
+	defer closeLog(t, l)
+	for name, edit := range map[string]func(*Event){
+		"no event name":            func(e *Event) { e.EventName = "" },
+		"no time":                  func(e *Event) { e.EventTime = Timestamp{} },
+		"bad event type":           func(e *Event) { e.EventType = "Other" },
+		"parameters not an object": func(e *Event) { e.RequestParameters = json.RawMessage(`"x"`) },
+		"parameters not JSON":      func(e *Event) { e.RequestParameters = json.RawMessage(`{`) },
+		"too big":                  func(e *Event) { e.ErrorMessage = strings.Repeat("x", MaxEventBytes) },
+	} {
+		ev := testEvent(0)
+		edit(ev)
+		if err := l.Record(context.Background(), ev); err == nil || errors.Is(err, ErrUnavailable) {
+			t.Errorf("%s: Record = %v, want a refusal", name, err)
+		}
+	}
+	if st := l.Stats(); st.Records != 0 {
+		t.Errorf("%d records queued, want none", st.Records)
+	}
+}
+
+// TestClosed: a closed log refuses.
+func TestClosed(t *testing.T) {
+	l := openLog(t, t.TempDir(), Options{})
+	closeLog(t, l)
+	if err := l.Record(context.Background(), testEvent(0)); !errors.Is(err, ErrClosed) {
+		t.Errorf("Record after Close: %v", err)
+	}
+	if err := l.Ready(); !errors.Is(err, ErrClosed) {
+		t.Errorf("Ready after Close: %v", err)
+	}
+	if err := l.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
+}
+
+// TestRun: Run performs nothing while the log is failing, records what
+// perform returns, and refuses a request that yields no event.
+func TestRun(t *testing.T) {
+	dir := t.TempDir()
+	fs := &faultFS{}
+	l := openLog(t, dir, Options{FS: fs})
+	ran := 0
+	perform := func() []*Event { ran++; return []*Event{testEvent(ran)} }
+	if err := l.Run(context.Background(), perform); err != nil || ran != 1 {
+		t.Fatalf("Run on a healthy log: %v, performed %d times", err, ran)
+	}
+	if err := l.Run(context.Background(), func() []*Event { return nil }); err == nil {
+		t.Error("Run of a request that yields no event: no error")
+	}
+	fs.setFail(syscall.EIO)
+	if err := l.Run(context.Background(), perform); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("Run as the disk fails: %v", err)
+	}
+	if err := l.Run(context.Background(), perform); !errors.Is(err, ErrUnavailable) || ran != 2 {
+		t.Fatalf("Run on a failing log: %v, performed %d times, want the request refused unperformed", err, ran)
+	}
+	fs.setFail(nil)
+	waitFor(t, "recovery", l.Healthy)
+	closeLog(t, l)
+	if rep := mustVerify(t, dir); rep.Events != 2 {
+		t.Errorf("%d events, want 2", rep.Events)
+	}
+}

@@ -1,0 +1,256 @@
+package audit
+
+import (
+	"cmp"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+)
+
+// prepareDir makes the directory private and puts the public key beside
+// the events, or checks that the one there is the signer's: one directory
+// holds one log under one key.
+func (l *Log) prepareDir() error {
+	if err := os.MkdirAll(l.dir, 0o700); err != nil {
+		return fmt.Errorf("audit: %w", err)
+	}
+	if err := os.Chmod(l.dir, 0o700); err != nil {
+		return fmt.Errorf("audit: %w", err)
+	}
+	// Leftovers of a digest or key file whose writing a crash cut short:
+	// never renamed, so never part of the log.
+	entries, err := os.ReadDir(l.dir)
+	if err != nil {
+		return fmt.Errorf("audit: %w", err)
+	}
+	for _, e := range entries {
+		if n := e.Name(); strings.HasPrefix(n, ".") && strings.HasSuffix(n, ".tmp") {
+			if err := os.Remove(filepath.Join(l.dir, n)); err != nil {
+				return fmt.Errorf("audit: remove leftover %s: %w", n, err)
+			}
+		}
+	}
+	want, err := PublicKeyPEM(l.signer)
+	if err != nil {
+		return err
+	}
+	path := filepath.Join(l.dir, PublicKeyFile)
+	have, err := os.ReadFile(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		if err := l.writeFileAtomic(PublicKeyFile, want); err != nil {
+			return fmt.Errorf("audit: write %s: %w", PublicKeyFile, err)
+		}
+		return l.fs.SyncDir(l.dir)
+	case err != nil:
+		return fmt.Errorf("audit: %w", err)
+	}
+	pub, err := ParsePublicKeyPEM(have)
+	if err != nil {
+		return fmt.Errorf("audit: %s: %w", path, err)
+	}
+	if !pub.Equal(l.pub) {
+		return fmt.Errorf("audit: %s holds another signing key than the one Trent was given: "+
+			"a log is signed by one key; move the old log aside to start a new one", path)
+	}
+	return nil
+}
+
+// listed are a directory's event and digest files, each sorted by
+// sequence number.
+type listed struct {
+	events, digests []nameInfo
+}
+
+func listDir(dir string) (listed, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return listed{}, err
+	}
+	var ls listed
+	for _, e := range entries {
+		n := e.Name()
+		if ni, ok := parseName(eventFileRE, n); ok {
+			ls.events = append(ls.events, ni)
+		} else if ni, ok := parseName(digestFileRE, n); ok {
+			ls.digests = append(ls.digests, ni)
+		}
+	}
+	bySeq := func(a, b nameInfo) int { return cmp.Compare(a.seq, b.seq) }
+	slices.SortFunc(ls.events, bySeq)
+	slices.SortFunc(ls.digests, bySeq)
+	for _, list := range [][]nameInfo{ls.events, ls.digests} {
+		for i := 1; i < len(list); i++ {
+			if list[i].seq == list[i-1].seq {
+				return listed{}, fmt.Errorf("%s and %s have the same sequence number", list[i-1].name, list[i].name)
+			}
+		}
+	}
+	return ls, nil
+}
+
+// damaged is how Open refuses a log it cannot continue.
+func damaged(format string, args ...any) error {
+	return fmt.Errorf("audit: the log cannot be continued: "+format+"; run `trent audit verify` for the details", args...)
+}
+
+// recover reads where the last run stopped: the newest digest, and every
+// event after what it covers, which are checked link by link and become
+// the ranges the open digest covers. An incomplete last line is cut off.
+func (l *Log) recover() error {
+	ls, err := listDir(l.dir)
+	if err != nil {
+		return fmt.Errorf("audit: %w", err)
+	}
+	w := &l.w
+	head := Head{EventHash: hex.EncodeToString(genesisHash[:])}
+	if n := len(ls.digests); n > 0 {
+		last := ls.digests[n-1]
+		d, err := readDigest(filepath.Join(l.dir, last.name))
+		switch {
+		case err != nil:
+			return damaged("newest digest %s: %v", last.name, err)
+		case d.PublicKeySHA256 != l.fp || !d.verifySignature(l.pub):
+			return damaged("newest digest %s does not verify with the signing key", last.name)
+		case d.Seq != last.seq:
+			return damaged("digest %s says it is number %d", last.name, d.Seq)
+		}
+		head = d.Head
+		w.digestSeq, w.prevDigest, w.prevSig = d.Seq, last.name, d.sigText
+		w.lastName = last.time
+	}
+	if _, err := hex.Decode(w.prev[:], []byte(head.EventHash)); err != nil || len(head.EventHash) != 64 {
+		return damaged("newest digest's head hash %q", head.EventHash)
+	}
+	w.seq = head.EventSeq
+
+	start, off := 0, int64(0)
+	if head.File != "" {
+		start = slices.IndexFunc(ls.events, func(n nameInfo) bool { return n.name == head.File })
+		if start < 0 {
+			return damaged("%s, which the newest digest covers, is missing", head.File)
+		}
+		off = head.Offset
+	}
+	sizes := make([]int64, len(ls.events))
+	lastNonEmpty := -1
+	for i, ev := range ls.events {
+		fi, err := os.Stat(filepath.Join(l.dir, ev.name))
+		if err != nil {
+			return fmt.Errorf("audit: %w", err)
+		}
+		if sizes[i] = fi.Size(); sizes[i] > 0 {
+			lastNonEmpty = i
+		}
+		w.lastName = maxTime(w.lastName, ev.time)
+	}
+	for i := start; i < len(ls.events); i++ {
+		name := ls.events[i].name
+		if i > start {
+			off = 0
+		}
+		if sizes[i] < off {
+			return damaged("%s has %d bytes, fewer than the %d the newest digest covers", name, sizes[i], off)
+		}
+		if sizes[i] == off {
+			continue
+		}
+		data, err := readFrom(filepath.Join(l.dir, name), off)
+		if err != nil {
+			return fmt.Errorf("audit: %w", err)
+		}
+		lines, torn := splitLines(data)
+		if len(torn) > 0 {
+			if i != lastNonEmpty {
+				return damaged("%s ends with an incomplete line but is not the newest file", name)
+			}
+			cut := off + int64(len(data)-len(torn))
+			if err := truncateFile(filepath.Join(l.dir, name), cut); err != nil {
+				return fmt.Errorf("audit: cut the incomplete line off %s: %w", name, err)
+			}
+			sum := sha256.Sum256(torn)
+			w.truncations = append(w.truncations, Truncation{File: name, Offset: cut, Bytes: int64(len(torn)), SHA256: hex.EncodeToString(sum[:])})
+			l.log.Warn("audit: cut off an incomplete last line left by a crash; no Record was acknowledged for it",
+				"file", name, "offset", cut, "bytes", len(torn))
+		}
+		pos := off
+		var r *Range
+		for n, ln := range lines {
+			f, err := parseLine(ln[:len(ln)-1])
+			if err != nil {
+				return damaged("%s line %d (byte %d): %v", name, n+1, pos, err)
+			}
+			if f.PrevHash != w.prev || f.Seq != w.seq+1 {
+				return damaged("%s line %d (byte %d) does not follow the event before it", name, n+1, pos)
+			}
+			h := sha256.Sum256(ln)
+			if r == nil {
+				r = &Range{File: name, StartOffset: pos, FirstEventSeq: f.Seq, FirstEventHash: hex.EncodeToString(h[:])}
+			}
+			pos += int64(len(ln))
+			r.EndOffset, r.EventCount, r.LastEventHash = pos, r.EventCount+1, hex.EncodeToString(h[:])
+			w.prev, w.seq = h, f.Seq
+		}
+		if r != nil {
+			w.ranges = append(w.ranges, *r)
+		}
+	}
+	if n := len(ls.events); n > 0 {
+		last := ls.events[n-1]
+		w.fileSeq, w.fileName = last.seq, last.name
+		fi, err := os.Stat(filepath.Join(l.dir, last.name))
+		if err != nil {
+			return fmt.Errorf("audit: %w", err)
+		}
+		w.size = fi.Size()
+	}
+	return nil
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}
+
+// readFrom reads a file from offset off to its end.
+func readFrom(path string, off int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	buf := make([]byte, fi.Size()-off)
+	if _, err := f.ReadAt(buf, off); err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	return buf, nil
+}
+
+// truncateFile cuts a file to size, durably.
+func truncateFile(path string, size int64) error {
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	err = f.Truncate(size)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}

@@ -1,0 +1,120 @@
+package server
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/trent-kms/trent/internal/apierr"
+	"github.com/trent-kms/trent/internal/audit"
+	"github.com/trent-kms/trent/internal/sigv4"
+)
+
+// maxAuditedAgent bounds the user agent an event repeats.
+const maxAuditedAgent = 1024
+
+// newEvent begins the audit event of a request with what is known before
+// it is authenticated: the time, the service and operation it names, the
+// access key it claims and where it comes from. handle fills in the rest.
+func (s *Server) newEvent(r *http.Request, a *answer, requestID string) *audit.Event {
+	source, name := audit.SourceKMS, "Unknown"
+	if a.query != nil {
+		source, name = audit.SourceIAM, "Unknown"
+		if a.query.Name == "sts" {
+			source = audit.SourceSTS
+		}
+	} else if n, ok := strings.CutPrefix(r.Header.Get("X-Amz-Target"), targetPrefix); ok && n != "" {
+		name = clip(n, 128)
+	}
+	ev := audit.NewAPICall(time.Now(), source, name, false)
+	ev.RequestID = requestID
+	ev.SourceIPAddress = sourceIP(r)
+	ev.UserAgent = clip(r.UserAgent(), maxAuditedAgent)
+	if h, err := sigv4.ParseAuthorization(r.Header.Get("Authorization")); err == nil {
+		ev.UserIdentity = audit.UnknownIdentity(clip(h.AccessKeyID, 128))
+		if sigv4.ValidRegion(h.Region) {
+			ev.AWSRegion = h.Region
+		}
+	} else {
+		ev.UserIdentity = audit.UnknownIdentity("")
+	}
+	return ev
+}
+
+// record completes a's event with the outcome and records it, with a copy
+// for every other account whose key it concerns (CloudTrail delivers a
+// cross-account call to both). If the log cannot record it, the answer
+// becomes an error: the operation may have run, but its result is not
+// released unrecorded.
+func (s *Server) record(r *http.Request, a *answer) {
+	ev := a.ev
+	if a.err != nil {
+		code, msg := s.wireError(a)
+		ev.SetError(code, msg)
+		ev.ResponseElements = nil
+	}
+	evs := []*audit.Event{ev}
+	for _, res := range ev.Resources {
+		if res.AccountID == "" || res.AccountID == ev.RecipientAccountID || hasRecipient(evs, res.AccountID) {
+			continue
+		}
+		evs = append(evs, ev.CopyFor(res.AccountID))
+	}
+	if err := s.audit.Record(r.Context(), evs...); err != nil {
+		s.log.Error("audit: request not recorded; answer withheld", "request_id", a.requestID, "operation", a.op, "err", err)
+		a.out, a.err = nil, auditError(err)
+	}
+}
+
+func hasRecipient(evs []*audit.Event, account string) bool {
+	for _, e := range evs {
+		if e.RecipientAccountID == account {
+			return true
+		}
+	}
+	return false
+}
+
+// wireError is the error code and message the caller gets for a.err, in
+// the request's protocol.
+func (s *Server) wireError(a *answer) (code, message string) {
+	if a.query != nil {
+		e := a.query.WireError(a.err)
+		return e.Code, e.Message
+	}
+	e := apierr.As(a.err)
+	return e.Code, e.Message
+}
+
+// actionOf reads the Action of a Query body that did not decode, so that
+// its event names what was asked for; only that failure path pays for it.
+func actionOf(body []byte) string {
+	for _, kv := range strings.Split(string(body), "&") {
+		if v, ok := strings.CutPrefix(kv, "Action="); ok {
+			if a, err := url.QueryUnescape(v); err == nil && a != "" {
+				return clip(a, 128)
+			}
+			return ""
+		}
+	}
+	return ""
+}
+
+// auditError is the answer to a request the log could not record: the
+// deadline passing is a dependency's timeout, anything else an internal
+// failure.
+func auditError(err error) error {
+	if errors.Is(err, audit.ErrTimeout) {
+		return apierr.New(apierr.DependencyTimeout, "The audit log did not record the request in time.")
+	}
+	return apierr.Internal(err)
+}
+
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}
