@@ -44,9 +44,9 @@ func parseAccountCreate(args []string) (*accountOptions, error) {
 		return nil, fmt.Errorf("--format must be text or json, not %q", o.format)
 	case o.dev && o.keyFile != "":
 		return nil, errors.New("--seal-key-file is for production installations; a --dev one keeps its own")
-	case !o.dev && o.keyFile == "":
-		return nil, errSealKeyFileRequired
 	}
+	// Whether --seal-key-file is needed depends on the seal type the data
+	// dir records: app says so once the store is open.
 	return o, nil
 }
 

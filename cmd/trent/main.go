@@ -5,6 +5,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -23,8 +24,8 @@ import (
 
 	"github.com/trent-kms/trent/internal/app"
 	"github.com/trent-kms/trent/internal/iam"
-	"github.com/trent-kms/trent/internal/jobs"
 	"github.com/trent-kms/trent/internal/seal"
+	"github.com/trent-kms/trent/internal/seal/shamir"
 	"github.com/trent-kms/trent/internal/server"
 )
 
@@ -34,8 +35,14 @@ Usage:
   trent serve --dev [--listen ADDR] [--data-dir DIR] [--region R]
       root access key: $TRENT_ROOT_ACCESS_KEY_ID and $TRENT_ROOT_SECRET_ACCESS_KEY
       (secret of 16+ characters) if both are set, else a new pair, printed
-  trent init --data-dir DIR --seal-key-file FILE [--account ID] [--region R]
-  trent serve --data-dir DIR --seal-key-file FILE [--listen ADDR]
+  trent init --data-dir DIR [--seal keyfile] --seal-key-file FILE [--account ID] [--region R] [--format json]
+  trent init --data-dir DIR --seal shamir [--key-shares 5] [--key-threshold 3] [--account ID] [--region R] [--format json]
+  trent serve --data-dir DIR [--seal-key-file FILE] [--listen ADDR]
+      a shamir installation starts sealed; unseal it with trent unseal
+  trent unseal --endpoint URL [--reset]      reads one unseal share from standard input
+  trent status --endpoint URL [--format json]
+  trent seal --endpoint URL                   signed with $AWS_ACCESS_KEY_ID/$AWS_SECRET_ACCESS_KEY
+      (the root user of the installation's first account)
   trent account create --data-dir DIR (--seal-key-file FILE | --dev) [--id 12-DIGITS] [--format json]
   trent bench --endpoint URL [--op Encrypt|Decrypt|GenerateDataKey] [--duration D]
               [--connections N] [--max-requests N] [--key-id ID] [--allow-remote]
@@ -55,7 +62,13 @@ func main() {
 	case "serve":
 		err = serve(os.Args[2:])
 	case "init":
-		err = initCmd(os.Args[2:], os.Stdout)
+		err = initCmd(os.Args[2:], os.Stdout, os.Stderr)
+	case "unseal":
+		err = unsealCmd(os.Args[2:], os.Stdin, os.Stdout, os.Stderr)
+	case "seal":
+		err = sealCmd(os.Args[2:], os.Stdout, os.Getenv)
+	case "status":
+		err = statusCmd(os.Args[2:], os.Stdout)
 	case "account":
 		err = accountCmd(os.Args[2:], os.Stdout)
 	case "bench":
@@ -84,33 +97,59 @@ func newLogger(level slog.Level) *slog.Logger {
 
 // initOptions are init's flags, all checked before anything is created.
 type initOptions struct {
-	dataDir, keyFile, account, region string
+	dataDir, keyFile, account, region, seal, format string
+	shares, threshold                               int
 }
 
 func parseInit(args []string) (*initOptions, error) {
 	fs := flag.NewFlagSet("init", flag.ContinueOnError)
 	o := &initOptions{}
 	fs.StringVar(&o.dataDir, "data-dir", "", "directory for the new installation (required)")
-	fs.StringVar(&o.keyFile, "seal-key-file", "", "key file to create that seals the root key (required; outside the data dir, e.g. /etc/trent/seal.key)")
+	fs.StringVar(&o.seal, "seal", app.SealKeyFile, "how the root key is sealed: keyfile (a key file outside the data dir) or shamir (shares held by people)")
+	fs.StringVar(&o.keyFile, "seal-key-file", "", "--seal keyfile: key file to create that seals the root key (required; outside the data dir, e.g. /etc/trent/seal.key)")
+	fs.IntVar(&o.shares, "key-shares", 5, "--seal shamir: number of unseal shares to make (1 to 255)")
+	fs.IntVar(&o.threshold, "key-threshold", 3, "--seal shamir: number of shares that unseal (2 or more, at most --key-shares; 1 only with 1 share)")
 	fs.StringVar(&o.account, "account", app.DefaultAccount, "12-digit account id")
 	fs.StringVar(&o.region, "region", app.DefaultRegion, "region this installation serves")
+	fs.StringVar(&o.format, "format", "text", "output format: text or json (one object: account_id, access_key_id, secret_access_key, and unseal_shares for shamir)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
 	if err := noArgs(fs); err != nil {
 		return nil, err
 	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	if o.dataDir == "" {
 		return nil, errors.New("--data-dir is required")
 	}
-	if o.keyFile == "" {
-		return nil, errSealKeyFileRequired
+	switch o.seal {
+	case app.SealKeyFile:
+		if set["key-shares"] || set["key-threshold"] {
+			return nil, errors.New("--key-shares and --key-threshold apply to --seal shamir only")
+		}
+		if o.keyFile == "" {
+			return nil, errSealKeyFileRequired
+		}
+		o.shares, o.threshold = 0, 0
+	case app.SealShamir:
+		if o.keyFile != "" {
+			return nil, errors.New("--seal-key-file applies to --seal keyfile only: a shamir installation's unseal key exists only as shares")
+		}
+		if err := shamir.Check(o.shares, o.threshold); err != nil {
+			return nil, fmt.Errorf("--key-shares %d --key-threshold %d: %w", o.shares, o.threshold, err)
+		}
+	default:
+		return nil, fmt.Errorf("--seal must be keyfile or shamir, not %q", o.seal)
 	}
 	if !validAccount(o.account) {
 		return nil, fmt.Errorf("--account must be 12 digits, not %q", o.account)
 	}
 	if err := checkRegion(o.region); err != nil {
 		return nil, err
+	}
+	if o.format != "text" && o.format != "json" {
+		return nil, fmt.Errorf("--format must be text or json, not %q", o.format)
 	}
 	return o, nil
 }
@@ -119,31 +158,69 @@ func parseInit(args []string) (*initOptions, error) {
 var errSealKeyFileRequired = errors.New("--seal-key-file is required: the seal key file must live outside the data dir " +
 	"(e.g. --seal-key-file /etc/trent/seal.key), so that a copy or backup of the data dir cannot unseal it")
 
-func initCmd(args []string, stdout io.Writer) error {
+// initJSON is `trent init --format json`'s one object. The names are an
+// interface: scripts rely on them.
+type initJSON struct {
+	AccountID       string   `json:"account_id"`
+	AccessKeyID     string   `json:"access_key_id"`
+	SecretAccessKey string   `json:"secret_access_key"`
+	UnsealShares    []string `json:"unseal_shares,omitempty"`
+}
+
+func initCmd(args []string, stdout, stderr io.Writer) error {
 	o, err := parseInit(args)
 	if err != nil {
 		return err
 	}
 	restrictUmask()
-	// init holds the new root key and the root access key's secret in
-	// memory: keep them out of swap and core dumps, as serve does.
+	// init holds the new root key, the unseal key and the root access
+	// key's secret in memory: keep them out of swap and core dumps, as
+	// serve does.
 	if err := seal.HardenProcess(); err != nil {
-		newLogger(slog.LevelInfo).Warn("could not fully protect key material in memory", "err", err)
+		slog.New(slog.NewTextHandler(stderr, nil)).Warn("could not fully protect key material in memory", "err", err)
 	}
-	id, secret, err := app.Init(context.Background(), o.dataDir, o.keyFile, o.account, o.region)
+	// What init prints is written before it commits: if it cannot be
+	// written, no installation is left that nobody has the keys to.
+	publish := func(r *app.InitResult) error {
+		if o.format == "json" {
+			return json.NewEncoder(stdout).Encode(initJSON{r.Account, r.AccessKeyID, r.SecretAccessKey, r.UnsealShares})
+		}
+		return printInit(stdout, r, o.keyFile)
+	}
+	err = app.Init(context.Background(), app.InitOptions{
+		DataDir: o.dataDir, Account: o.account, Region: o.region,
+		Seal: o.seal, SealKeyFile: o.keyFile, KeyShares: o.shares, KeyThreshold: o.threshold,
+	}, publish)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "Initialized Trent in %s (account %s, region %s).\n", o.dataDir, o.account, o.region)
-	fmt.Fprintf(stdout, "Root access key of account %s — shown only now, store it safely:\n", o.account)
-	fmt.Fprintf(stdout, "  AWS_ACCESS_KEY_ID=%s\n  AWS_SECRET_ACCESS_KEY=%s\n", id, secret)
-	fmt.Fprintf(stdout, "Serve it with: trent serve --data-dir %s --seal-key-file %s\n", o.dataDir, o.keyFile)
 	if err := app.CheckDataDir(o.dataDir); err != nil {
 		// init leaves a directory it did not make as it found it (it
 		// might be shared), but serve will refuse it.
-		fmt.Fprintf(stdout, "Warning: `trent serve` will refuse this data dir: %v\n", err)
+		fmt.Fprintf(stderr, "Warning: `trent serve` will refuse this data dir: %v\n", err)
 	}
 	return nil
+}
+
+func printInit(w io.Writer, r *app.InitResult, keyFile string) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "Initialized Trent in %s (account %s, region %s, seal %s).\n", r.DataDir, r.Account, r.Region, r.SealType)
+	if len(r.UnsealShares) > 0 {
+		fmt.Fprintf(&b, "Unseal shares — shown only now. Any %d of these %d unseal Trent; give each to a different person and keep none of them here:\n", r.Threshold, len(r.UnsealShares))
+		for i, s := range r.UnsealShares {
+			fmt.Fprintf(&b, "  Unseal share %d: %s\n", i+1, s)
+		}
+	}
+	fmt.Fprintf(&b, "Root access key of account %s — shown only now, store it safely:\n", r.Account)
+	fmt.Fprintf(&b, "  AWS_ACCESS_KEY_ID=%s\n  AWS_SECRET_ACCESS_KEY=%s\n", r.AccessKeyID, r.SecretAccessKey)
+	if r.SealType == app.SealShamir {
+		fmt.Fprintf(&b, "Serve it with: trent serve --data-dir %s\n", r.DataDir)
+		fmt.Fprintf(&b, "It starts sealed: unseal it with `trent unseal --endpoint URL`, run %d times with a different share each.\n", r.Threshold)
+	} else {
+		fmt.Fprintf(&b, "Serve it with: trent serve --data-dir %s --seal-key-file %s\n", r.DataDir, keyFile)
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
 }
 
 func validAccount(s string) bool {
@@ -238,7 +315,7 @@ func parseServe(args []string, getenv func(string) string) (*serveOptions, error
 	fs.StringVar(&o.listen, "listen", "127.0.0.1:8080", "address to listen on")
 	fs.StringVar(&o.dataDir, "data-dir", "", "data directory (dev mode: a temporary directory removed at exit if empty)")
 	fs.StringVar(&o.region, "region", "", "region to serve (dev mode; default us-east-1)")
-	fs.StringVar(&o.keyFile, "seal-key-file", "", "key file that seals the root key (required without --dev; outside the data dir)")
+	fs.StringVar(&o.keyFile, "seal-key-file", "", "key file that seals the root key (required for a keyfile-sealed installation; outside the data dir)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	fs.DurationVar(&o.jobInterval, "job-interval", time.Minute, "how often due deletions and rotations run")
 	if err := fs.Parse(args); err != nil {
@@ -276,9 +353,8 @@ func parseServe(args []string, getenv func(string) string) (*serveOptions, error
 		if o.dataDir == "" {
 			return nil, errors.New("--data-dir is required without --dev")
 		}
-		if o.keyFile == "" {
-			return nil, errSealKeyFileRequired
-		}
+		// Whether --seal-key-file is needed depends on the seal type the
+		// data dir records: app checks it once the store is open.
 	}
 	return o, nil
 }
@@ -315,16 +391,18 @@ func serve(args []string) error {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	a, err := app.Open(ctx, app.Config{DataDir: dir, Dev: o.dev, Region: o.region, SealKeyFile: o.keyFile, Logger: log})
+	node, err := app.Start(ctx, app.Config{DataDir: dir, Dev: o.dev, Region: o.region, SealKeyFile: o.keyFile,
+		Logger: log, JobInterval: o.jobInterval})
 	if err != nil {
 		return err
 	}
-	defer a.Close()
+	defer node.Close()
 
 	// A dev server's root key: the one from the environment, or a new
-	// one whose secret is printed below.
+	// one whose secret is printed below. Dev mode unseals at start.
 	keyID, secret := o.rootID, ""
 	if o.dev {
+		a := node.App()
 		if keyID != "" {
 			err = a.Directory.ImportAccessKey(ctx, a.Account, keyID, o.rootSecret)
 		} else {
@@ -336,31 +414,24 @@ func serve(args []string) error {
 	}
 
 	url := "http://" + ln.Addr().String()
-	srv := server.HTTPServer(a.Handler, log)
-	jobCtx, stopJobs := context.WithCancel(context.Background())
-	runner := &jobs.Runner{Interval: o.jobInterval, Work: a.KMS.RunDue, Log: log}
-	jobsDone := runner.Start(jobCtx)
-
+	srv := server.HTTPServer(node.Handler(), log)
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 
-	mode := "production"
-	if o.dev {
-		mode = "dev"
+	fmt.Fprintf(os.Stderr, "trent: serving the AWS KMS API on %s (%s mode, account %s, region %s, seal %s, data in %s)\n", url, node.Mode, node.Account, node.Region, node.SealType, dir)
+	if st := node.Status(); st.Sealed {
+		fmt.Fprintf(os.Stderr, "trent: sealed: every request is refused until %d of the unseal shares are given, one at a time, with: trent unseal --endpoint %s\n", st.Threshold, url)
 	}
-	fmt.Fprintf(os.Stderr, "trent: serving the AWS KMS API on %s (%s mode, account %s, region %s, data in %s)\n", url, mode, a.Account, a.Region, dir)
 	if o.dev {
 		if secret != "" {
-			fmt.Fprintf(os.Stderr, "trent: point the AWS CLI at it with:\n  export AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=%s AWS_REGION=%s AWS_DEFAULT_REGION=%s\n  aws --endpoint-url %s kms list-keys\n", keyID, secret, a.Region, a.Region, url)
+			fmt.Fprintf(os.Stderr, "trent: point the AWS CLI at it with:\n  export AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=%s AWS_REGION=%s AWS_DEFAULT_REGION=%s\n  aws --endpoint-url %s kms list-keys\n", keyID, secret, node.Region, node.Region, url)
 		} else {
-			fmt.Fprintf(os.Stderr, "trent: using the access key %s=%s from the environment; give clients that pair as AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, and try: aws --endpoint-url %s --region %s kms list-keys\n", envRootAccessKeyID, keyID, url, a.Region)
+			fmt.Fprintf(os.Stderr, "trent: using the access key %s=%s from the environment; give clients that pair as AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, and try: aws --endpoint-url %s --region %s kms list-keys\n", envRootAccessKeyID, keyID, url, node.Region)
 		}
 	}
 
 	select {
 	case err := <-serveErr:
-		stopJobs()
-		<-jobsDone
 		return err
 	case <-ctx.Done():
 	}
@@ -368,8 +439,6 @@ func serve(args []string) error {
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	err = srv.Shutdown(shutdownCtx)
-	stopJobs()
-	<-jobsDone
 	if err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("shutdown: %w", err)
 	}

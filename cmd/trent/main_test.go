@@ -107,6 +107,17 @@ func TestFlagsRefusedBeforeAnythingStarts(t *testing.T) {
 		{"init positional", []string{"init", "--data-dir", "DATA", "--seal-key-file", filepath.Join(keyDir, "c"), "extra"}, "unexpected argument"},
 		{"init without data dir", []string{"init", "--seal-key-file", filepath.Join(keyDir, "d")}, "--data-dir"},
 		{"unknown flag", []string{"serve", "--dev", "--jobinterval", "1m"}, "jobinterval"},
+		{"init unknown seal", []string{"init", "--data-dir", "DATA", "--seal", "hsm"}, "--seal"},
+		{"init shamir with a key file", []string{"init", "--data-dir", "DATA", "--seal", "shamir", "--seal-key-file", filepath.Join(keyDir, "e")}, "--seal-key-file"},
+		{"init shamir threshold 1 of 3", []string{"init", "--data-dir", "DATA", "--seal", "shamir", "--key-shares", "3", "--key-threshold", "1"}, "threshold of 1"},
+		{"init shamir threshold above shares", []string{"init", "--data-dir", "DATA", "--seal", "shamir", "--key-shares", "3", "--key-threshold", "4"}, "--key-threshold"},
+		{"init shamir 256 shares", []string{"init", "--data-dir", "DATA", "--seal", "shamir", "--key-shares", "256", "--key-threshold", "3"}, "--key-shares"},
+		{"init keyfile with shares", []string{"init", "--data-dir", "DATA", "--seal-key-file", filepath.Join(keyDir, "f"), "--key-shares", "3"}, "--key-shares"},
+		{"init format", []string{"init", "--data-dir", "DATA", "--seal", "shamir", "--format", "yaml"}, "--format"},
+		{"unseal without endpoint", []string{"unseal"}, "--endpoint"},
+		{"unseal bad endpoint", []string{"unseal", "--endpoint", "127.0.0.1:8080"}, "--endpoint"},
+		{"status format", []string{"status", "--endpoint", "http://127.0.0.1:1", "--format", "yaml"}, "--format"},
+		{"seal without credentials", []string{"seal", "--endpoint", "http://127.0.0.1:1"}, "AWS_ACCESS_KEY_ID"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
@@ -116,7 +127,7 @@ func TestFlagsRefusedBeforeAnythingStarts(t *testing.T) {
 			for i, a := range tt.args {
 				args[i] = strings.ReplaceAll(a, "DATA", data)
 			}
-			out, code, tmp := runTrent(t, nil, args...)
+			out, code, tmp := runTrent(t, []string{"AWS_ACCESS_KEY_ID=", "AWS_SECRET_ACCESS_KEY="}, args...)
 			if code == 0 {
 				t.Fatalf("trent %q exited 0:\n%s", args, out)
 			}

@@ -41,12 +41,18 @@ const (
 	NotFound                   = "NotFoundException"
 	RequestEntityTooLarge      = "RequestEntityTooLargeException"
 	Serialization              = "SerializationException"
-	Tag                        = "TagException"
-	Throttling                 = "ThrottlingException"
-	UnknownOperation           = "UnknownOperationException"
-	UnrecognizedClient         = "UnrecognizedClientException"
-	UnsupportedOperation       = "UnsupportedOperationException"
-	Validation                 = "ValidationException"
+	// ServiceUnavailable is not a KMS exception: Trent answers it, with
+	// HTTP 503, to every request while it is sealed. KMS's own faults
+	// (KMSInternalException and the like) are 500s that say something
+	// broke; 503 says "not now, retry", which is what a sealed server
+	// means, and the AWS SDKs retry a 503 with backoff.
+	ServiceUnavailable   = "ServiceUnavailableException"
+	Tag                  = "TagException"
+	Throttling           = "ThrottlingException"
+	UnknownOperation     = "UnknownOperationException"
+	UnrecognizedClient   = "UnrecognizedClientException"
+	UnsupportedOperation = "UnsupportedOperationException"
+	Validation           = "ValidationException"
 
 	// IAMMalformedPolicyDocument is IAM's code (Query protocol, no
 	// "Exception" suffix) for a policy document IAM or STS refuses.
@@ -129,13 +135,16 @@ func Is(err error, code string) bool {
 
 // HTTPStatus is the status code AWS KMS uses for an exception: 500 for the
 // three server faults, 413 for a body over the cap, 400 for everything else
-// (KMS answers NotFoundException and AccessDeniedException with 400 too).
+// (KMS answers NotFoundException and AccessDeniedException with 400 too),
+// and Trent's 503 while sealed.
 func HTTPStatus(code string) int {
 	switch code {
 	case KMSInternal, DependencyTimeout, KeyUnavailable:
 		return 500
 	case RequestEntityTooLarge:
 		return 413
+	case ServiceUnavailable:
+		return 503
 	}
 	return 400
 }

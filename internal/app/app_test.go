@@ -33,7 +33,7 @@ func TestStoreFilesPrivateWhateverTheUmask(t *testing.T) {
 		}},
 		{"production", func(t *testing.T, dir string) *App {
 			key := filepath.Join(t.TempDir(), "seal.key")
-			if _, _, err := Init(ctx, dir, key, DefaultAccount, DefaultRegion); err != nil {
+			if err := Init(ctx, InitOptions{DataDir: dir, SealKeyFile: key}, nil); err != nil {
 				t.Fatal(err)
 			}
 			a, err := Open(ctx, Config{DataDir: dir, SealKeyFile: key})

@@ -151,6 +151,8 @@ var fromJSON = map[string]string{
 	apierr.RequestEntityTooLarge:      RequestEntityTooLarge,
 	apierr.Serialization:              MalformedQueryString,
 	apierr.Validation:                 ValidationError,
+	// A sealed Trent: IAM's and STS's common 503.
+	apierr.ServiceUnavailable: ServiceUnavailable,
 }
 
 // msgMissingToken is STS's and IAM's wording; the JSON services say

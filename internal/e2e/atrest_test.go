@@ -97,6 +97,19 @@ type storedSecrets struct {
 
 func readStoredSecrets(t *testing.T, dir string) storedSecrets {
 	t.Helper()
+	return readStoredSecretsWith(t, dir, func(_ func(string) []byte, sealed []byte) ([]byte, error) {
+		kf, err := seal.OpenKeyFile(filepath.Join(dir, "dev-seal.key"))
+		if err != nil {
+			t.Fatalf("open dev seal key: %v", err)
+		}
+		return kf.Unseal(sealed)
+	})
+}
+
+// readStoredSecretsWith is readStoredSecrets for any seal: unseal opens the
+// sealed root key, reading other settings through setting if it needs.
+func readStoredSecretsWith(t *testing.T, dir string, unseal func(setting func(string) []byte, sealed []byte) ([]byte, error)) storedSecrets {
+	t.Helper()
 	ctx := context.Background()
 	st, err := sqlite.Open(filepath.Join(dir, "trent.db"))
 	if err != nil {
@@ -110,11 +123,7 @@ func readStoredSecrets(t *testing.T, dir string) storedSecrets {
 		}
 		return v
 	}
-	kf, err := seal.OpenKeyFile(filepath.Join(dir, "dev-seal.key"))
-	if err != nil {
-		t.Fatalf("open dev seal key: %v", err)
-	}
-	raw, err := kf.Unseal(setting("seal.root"))
+	raw, err := unseal(setting, setting("seal.root"))
 	if err != nil {
 		t.Fatalf("unseal root key: %v", err)
 	}

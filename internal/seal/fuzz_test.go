@@ -31,10 +31,15 @@ func keyFileSeeds() []string {
 	}
 }
 
+func shamirConfigSeeds() [][]byte {
+	good := append([]byte{shamirConfig1, 1, 2, 3, 4, 5, 6, 7, 8, 2, 3}, make([]byte, 3*32)...)
+	return [][]byte{good, good[:20], {shamirConfig1}, {0x02}, {}}
+}
+
 var fuzzRoot = seq(0x80, RootKeySize)
 
 func TestFuzzSeedsNonEmpty(t *testing.T) {
-	if len(unwrapSeeds(t)) == 0 || len(keyFileSeeds()) == 0 {
+	if len(unwrapSeeds(t)) == 0 || len(keyFileSeeds()) == 0 || len(shamirConfigSeeds()) == 0 {
 		t.Fatal("a seed corpus is empty")
 	}
 }
@@ -72,6 +77,27 @@ func FuzzDecodeKeyFile(f *testing.F) {
 		re := encodeKeyFile(kek)
 		if !bytes.Equal(re, b) && !bytes.Equal(re[:len(re)-1], b) {
 			t.Fatalf("decodeKeyFile accepted %q, which re-encodes to %q", b, re)
+		}
+	})
+}
+
+// FuzzParseShamirConfig: stored shamir settings are parsed strictly and
+// never panic; what parses re-encodes to the same bytes.
+func FuzzParseShamirConfig(f *testing.F) {
+	for _, s := range shamirConfigSeeds() {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		c, err := ParseShamirConfig(b)
+		if err != nil {
+			return
+		}
+		if re, _ := c.MarshalBinary(); !bytes.Equal(re, b) {
+			t.Fatalf("ParseShamirConfig(%x) re-encodes as %x", b, re)
+		}
+		u := NewShareUnsealer(c)
+		if got, need := u.Progress(); got != 0 || need != c.Threshold {
+			t.Fatalf("Progress = %d of %d", got, need)
 		}
 	})
 }

@@ -1,0 +1,350 @@
+package app
+
+import (
+	"context"
+	"crypto/fips140"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+
+	"github.com/trent-kms/trent/internal/clock"
+	"github.com/trent-kms/trent/internal/identity"
+	"github.com/trent-kms/trent/internal/seal"
+	"github.com/trent-kms/trent/internal/server"
+	"github.com/trent-kms/trent/internal/store"
+	"github.com/trent-kms/trent/internal/store/sqlite"
+)
+
+// A Node is a running installation, sealed or unsealed. The store stays
+// open for the node's life: it holds nothing unwrapped. Everything that
+// needs the root key — root key, services, caches, verifier, API handler,
+// lifecycle jobs — is an App, built when the node unseals and torn down
+// when it seals; the node swaps it in and out atomically, so a request
+// sees one App or none from start to end.
+//
+//	Start ─┬─ seal opens itself (key file, HSM) ──▶ unsealed
+//	       └─ seal needs operators (shamir) ─────▶ sealed
+//	sealed ──SubmitShare × threshold──▶ unsealed ──Seal──▶ sealed
+//
+// Every transition runs under one mutex; none is ever half done: the App
+// is published only once complete, and a failure on the way drops the
+// root key and whatever was built.
+type Node struct {
+	// What the installation records about itself, readable sealed.
+	DataDir, Mode, Account, Region, SealType string
+
+	cfg    Config
+	log    *slog.Logger
+	st     store.Store
+	sealed []byte // the sealed root key, as stored
+	method unsealMethod
+
+	mu     sync.Mutex // orders unseal, seal, reset and close
+	closed bool
+	cur    atomic.Pointer[App] // nil while sealed
+}
+
+var _ server.Backend = (*Node)(nil)
+
+// Start opens the installation in cfg.DataDir — creating it first in dev
+// mode — and unseals it if its seal opens itself. A shamir installation
+// starts sealed: serve n.Handler() and let operators unseal it.
+func Start(ctx context.Context, cfg Config) (*Node, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = clock.Real{}
+	}
+	dbPath := filepath.Join(cfg.DataDir, dbFile)
+	if _, err := os.Stat(dbPath); errors.Is(err, os.ErrNotExist) {
+		if !cfg.Dev {
+			return nil, fmt.Errorf("%s holds no Trent installation: run `trent init --data-dir %s` first, or use --dev", cfg.DataDir, cfg.DataDir)
+		}
+		if err := createDev(ctx, &cfg); err != nil {
+			return nil, err
+		}
+	}
+	if err := CheckDataDir(cfg.DataDir); err != nil {
+		return nil, err
+	}
+	// init commits the store by a hard link and then drops the staging
+	// name; a crash in between leaves both names of one file.
+	if a, err := os.Stat(dbPath); err == nil {
+		if b, err := os.Stat(dbPath + stagingSuffix); err == nil && os.SameFile(a, b) {
+			os.Remove(dbPath + stagingSuffix)
+		}
+	}
+	for _, f := range []string{dbPath, dbPath + "-wal", dbPath + "-shm"} {
+		if err := checkPrivate(f, false); err != nil {
+			return nil, err
+		}
+	}
+	st, err := sqlite.Open(dbPath)
+	if err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	n, err := start(ctx, cfg, st)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	return n, nil
+}
+
+func createDev(ctx context.Context, cfg *Config) error {
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return fmt.Errorf("create data dir: %w", err)
+	}
+	if err := CheckDataDir(cfg.DataDir); err != nil {
+		return err
+	}
+	region := cfg.Region
+	if region == "" {
+		region = DefaultRegion
+	}
+	o := &InitOptions{DataDir: cfg.DataDir, Account: DefaultAccount, Region: region, Seal: SealKeyFile, dev: true}
+	return create(ctx, o, ModeDev, nil)
+}
+
+func start(ctx context.Context, cfg Config, st store.Store) (*Node, error) {
+	n := &Node{DataDir: cfg.DataDir, cfg: cfg, log: cfg.Logger, st: st}
+	mode, err := st.GetSetting(ctx, settingMode)
+	if err != nil {
+		return nil, fmt.Errorf("%s: unfinished or foreign installation (no mode recorded): %w", cfg.DataDir, err)
+	}
+	n.Mode = string(mode)
+	switch {
+	case n.Mode == ModeProduction && cfg.Dev:
+		return nil, fmt.Errorf("%s was made by `trent init`: serve it without --dev", cfg.DataDir)
+	case n.Mode == ModeDev && !cfg.Dev:
+		return nil, fmt.Errorf("%s is a --dev data dir: serve it with --dev, or make a production one with `trent init`", cfg.DataDir)
+	}
+	for _, s := range []struct {
+		name string
+		dst  *string
+	}{{settingAccount, &n.Account}, {settingRegion, &n.Region}, {settingSealer, &n.SealType}} {
+		v, err := st.GetSetting(ctx, s.name)
+		if err != nil {
+			return nil, fmt.Errorf("read setting %s: %w", s.name, err)
+		}
+		*s.dst = string(v)
+	}
+	if cfg.Dev && cfg.Region != "" {
+		n.Region = cfg.Region
+	}
+	stype, ok := sealTypes[n.SealType]
+	if !ok {
+		return nil, fmt.Errorf("%s is sealed by %q, which this build of Trent does not know", cfg.DataDir, n.SealType)
+	}
+	n.method, err = stype.start(ctx, &n.cfg, n.Mode, st)
+	if err != nil {
+		return nil, err
+	}
+	n.sealed, err = st.GetSetting(ctx, settingSealedRoot)
+	if err != nil {
+		return nil, fmt.Errorf("read sealed root key: %w", err)
+	}
+	if n.method.auto != nil {
+		raw, err := n.method.auto.Unseal(n.sealed)
+		// A provider holding a resource (an HSM session) lets it go: it
+		// is not needed again until the next start.
+		if c, ok := n.method.auto.(io.Closer); ok {
+			if cerr := c.Close(); cerr != nil {
+				n.log.Warn("closing the seal provider", "seal_type", n.SealType, "err", cerr)
+			}
+		}
+		if err != nil {
+			return nil, fmt.Errorf("unseal root key: %w", err)
+		}
+		if err := n.open(ctx, raw); err != nil {
+			return nil, err
+		}
+	}
+	return n, nil
+}
+
+// open builds the App on the unsealed root key raw, which it zeroes, and
+// publishes it. The caller holds n.mu or owns n alone.
+func (n *Node) open(ctx context.Context, raw []byte) error {
+	defer clear(raw)
+	root, err := seal.NewRootKey(raw)
+	if err != nil {
+		return err
+	}
+	a, err := build(ctx, &n.cfg, n.st, root, n.Account, n.Region, n.Mode)
+	if err != nil {
+		return err
+	}
+	n.cur.Store(a)
+	return nil
+}
+
+// App returns the unsealed installation, or nil while sealed. It may be
+// torn down at any moment by a seal; request handling goes through
+// Handler, which holds it for the request.
+func (n *Node) App() *App { return n.cur.Load() }
+
+// Handler returns the process's HTTP handler: health, readiness, the
+// /sys endpoints, and the AWS APIs while unsealed (server.Front).
+func (n *Node) Handler() http.Handler { return server.NewFront(n, n.log) }
+
+// Acquire implements server.Backend.
+func (n *Node) Acquire() (http.Handler, func(), bool) {
+	a := n.cur.Load()
+	if a == nil || !a.enter() {
+		return nil, nil, false
+	}
+	return a.Handler, a.release, true
+}
+
+// Checks implements server.Backend: the node is ready when unsealed and
+// its audit log can take events (a request it cannot audit is refused).
+func (n *Node) Checks() map[string]bool {
+	a := n.cur.Load()
+	if a == nil || !a.enter() {
+		return map[string]bool{"unsealed": false}
+	}
+	defer a.leave()
+	return map[string]bool{"unsealed": true, "audit": a.Audit.Healthy()}
+}
+
+// Status implements server.Backend.
+func (n *Node) Status() server.SealStatus {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.statusLocked()
+}
+
+func (n *Node) statusLocked() server.SealStatus {
+	s := server.SealStatus{
+		Sealed: n.cur.Load() == nil, SealType: n.SealType,
+		FIPS140: fips140.Enabled(), Version: Version(),
+	}
+	if n.method.shares != nil {
+		s.Progress, s.Threshold = n.method.shares.Progress()
+	}
+	return s
+}
+
+// SubmitShare implements server.Backend: it adds one share and, at the
+// threshold, unseals. A refused share leaves the progress as it was. If
+// threshold-many accepted shares do not open the root key (the store's
+// seal settings were changed), they are all dropped and the node stays
+// sealed.
+func (n *Node) SubmitShare(ctx context.Context, share string) (server.SealStatus, error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	switch {
+	case n.closed:
+		return n.statusLocked(), fmt.Errorf("%w: Trent is shutting down", server.ErrConflict)
+	case n.cur.Load() != nil:
+		return n.statusLocked(), fmt.Errorf("%w: Trent is not sealed", server.ErrConflict)
+	case n.method.shares == nil:
+		return n.statusLocked(), fmt.Errorf("%w: this installation is sealed by %s and unseals itself when Trent starts: restart it to unseal", server.ErrConflict, n.SealType)
+	}
+	u := n.method.shares
+	if err := u.Add(share); err != nil {
+		return n.statusLocked(), fmt.Errorf("%w: %w", server.ErrRefused, err)
+	}
+	if got, need := u.Progress(); got < need {
+		return n.statusLocked(), nil
+	}
+	raw, err := u.Unseal(n.sealed)
+	if err != nil {
+		return n.statusLocked(), fmt.Errorf("%w: %w; the shares submitted so far were dropped", server.ErrRefused, err)
+	}
+	// The services outlive the request that completed the unseal.
+	if err := n.open(context.WithoutCancel(ctx), raw); err != nil {
+		return n.statusLocked(), fmt.Errorf("unsealed the root key but could not start: %w", err)
+	}
+	n.log.Info("unsealed", "seal_type", n.SealType)
+	return n.statusLocked(), nil
+}
+
+// ResetUnseal implements server.Backend.
+func (n *Node) ResetUnseal() server.SealStatus {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.method.shares != nil {
+		n.method.shares.Reset()
+	}
+	return n.statusLocked()
+}
+
+// Seal implements server.Backend: a request signed by the root user of
+// the installation's first account seals the node. Sealed already, it
+// succeeds without checking anything: there is nothing left to protect
+// and nothing to check a signature with.
+func (n *Node) Seal(ctx context.Context, r *http.Request, body []byte) (server.SealStatus, error) {
+	a := n.cur.Load()
+	if a == nil || !a.enter() {
+		return n.Status(), nil
+	}
+	auth, err := a.Verifier.Verify(r, body)
+	a.leave()
+	if err != nil {
+		return n.Status(), err
+	}
+	c := auth.Caller
+	if c == nil {
+		c = identity.Root(auth.Account, auth.AccessKeyID)
+	}
+	if !c.IsRoot() || c.Principal.Account != n.Account {
+		return n.Status(), fmt.Errorf("%w: only the root user of account %s may seal Trent, not %s", server.ErrForbidden, n.Account, c.Principal.ARN)
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if err := n.sealLocked(); err != nil {
+		n.log.Error("sealed, but closing the audit log failed", "err", err)
+	}
+	n.log.Warn("sealed: all key material dropped from memory", "by", c.Principal.ARN)
+	return n.statusLocked(), nil
+}
+
+// sealLocked tears the App down, after the requests in flight. An error
+// closing the audit log is returned, but the node is sealed regardless.
+func (n *Node) sealLocked() error {
+	var err error
+	if a := n.cur.Swap(nil); a != nil {
+		err = a.teardown()
+	}
+	if n.method.shares != nil {
+		n.method.shares.Reset()
+	}
+	return err
+}
+
+// Close seals the node and closes its store. Safe to call twice.
+func (n *Node) Close() error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.closed {
+		return nil
+	}
+	n.closed = true
+	return errors.Join(n.sealLocked(), n.st.Close())
+}
+
+// version is set at build time with
+// -ldflags "-X github.com/trent-kms/trent/internal/app.version=v1.2.3".
+var version string
+
+// Version is this build's version: the one set at build time, else the
+// module's (a tagged `go install`), else "devel".
+func Version() string {
+	if version != "" {
+		return version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return "devel"
+}
