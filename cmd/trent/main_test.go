@@ -225,3 +225,27 @@ func TestInitHardensProcess(t *testing.T) {
 		t.Fatalf("init under an unliftable memlock limit did not try to lock memory:\n%s", out)
 	}
 }
+
+// TestTakePINEnv: the PIN is read from TRENT_PKCS11_PIN once and the
+// variable is gone from the environment afterwards, Go's and C's alike
+// (what a child process or the PKCS#11 library would see).
+func TestTakePINEnv(t *testing.T) {
+	t.Setenv("TRENT_PKCS11_PIN", "1234-secret")
+	lookup := takePINEnv()
+	if pin, ok := lookup("TRENT_PKCS11_PIN"); !ok || pin != "1234-secret" {
+		t.Fatalf("lookup = %q, %v; want the PIN", pin, ok)
+	}
+	if _, ok := lookup("HOME"); ok {
+		t.Fatal("lookup answers for another variable")
+	}
+	if _, ok := os.LookupEnv("TRENT_PKCS11_PIN"); ok {
+		t.Fatal("TRENT_PKCS11_PIN is still in the environment")
+	}
+	out, err := exec.Command("env").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(out), "1234-secret") {
+		t.Fatal("a child process inherits TRENT_PKCS11_PIN")
+	}
+}
