@@ -205,6 +205,15 @@ func TestPKCS11SealLifecycle(t *testing.T) {
 		t.Fatalf("SIGTERM: %v", err)
 	}
 
+	// Offline tools open the installation as serve does.
+	out, stderr, code := runCLI(t, "", nil, "account", "create", "--data-dir", dir, "--pkcs11-pin-file", tok.pinFile, "--format", "json")
+	if code != 0 {
+		t.Fatalf("account create on a pkcs11 installation: exit %d\n%s%s", code, out, stderr)
+	}
+	if m, _ := jsonKeys(t, out); m["account_id"] == in.Account {
+		t.Fatalf("account create: %v", m)
+	}
+
 	env := func(pin string) []string { return []string{pkcs11.PINEnv + "=" + pin} }
 	serveFails(t, env("not-"+tok.pin), dir, "wrong PIN")
 	serveFails(t, nil, dir, "no PIN given")
