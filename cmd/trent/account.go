@@ -17,8 +17,8 @@ import (
 
 // accountOptions are the flags of `trent account create`.
 type accountOptions struct {
-	dataDir, keyFile, id, format string
-	dev                          bool
+	dataDir, keyFile, pinFile, id, format string
+	dev                                   bool
 }
 
 func parseAccountCreate(args []string) (*accountOptions, error) {
@@ -26,6 +26,7 @@ func parseAccountCreate(args []string) (*accountOptions, error) {
 	o := &accountOptions{}
 	fs.StringVar(&o.dataDir, "data-dir", "", "data directory of the installation (required)")
 	fs.StringVar(&o.keyFile, "seal-key-file", "", "key file that seals the root key (production installations)")
+	fs.StringVar(&o.pinFile, "pkcs11-pin-file", "", "file holding the token PIN (pkcs11 installations); else $TRENT_PKCS11_PIN")
 	fs.BoolVar(&o.dev, "dev", false, "the data directory is a --dev one")
 	fs.StringVar(&o.id, "id", "", "12-digit account id (default: a random one)")
 	fs.StringVar(&o.format, "format", "text", "output format: text or json")
@@ -44,6 +45,10 @@ func parseAccountCreate(args []string) (*accountOptions, error) {
 		return nil, fmt.Errorf("--format must be text or json, not %q", o.format)
 	case o.dev && o.keyFile != "":
 		return nil, errors.New("--seal-key-file is for production installations; a --dev one keeps its own")
+	case o.dev && o.pinFile != "":
+		return nil, errors.New("--pkcs11-pin-file is for pkcs11 installations; a --dev one is sealed by its own key file")
+	case o.keyFile != "" && o.pinFile != "":
+		return nil, errors.New("--seal-key-file and --pkcs11-pin-file exclude each other: an installation is sealed by a key file or by a PKCS#11 token")
 	}
 	// Whether --seal-key-file is needed depends on the seal type the data
 	// dir records: app says so once the store is open.
@@ -53,8 +58,9 @@ func parseAccountCreate(args []string) (*accountOptions, error) {
 // accountCmd runs `trent account SUBCOMMAND`.
 func accountCmd(args []string, stdout io.Writer) error {
 	if len(args) == 0 || args[0] != "create" {
-		return errors.New("usage: trent account create --data-dir DIR (--seal-key-file FILE | --dev) [--id 12-DIGITS] [--format json]")
+		return errors.New("usage: trent account create --data-dir DIR (--seal-key-file FILE | --pkcs11-pin-file F | --dev) [--id 12-DIGITS] [--format json]")
 	}
+	lookupPIN := takePINEnv()
 	o, err := parseAccountCreate(args[1:])
 	if err != nil {
 		return err
@@ -70,7 +76,7 @@ func accountCmd(args []string, stdout io.Writer) error {
 	// The store may be open by a running server too: SQLite's WAL lets
 	// both write, and the server finds the new key on its first use.
 	a, err := app.Open(ctx, app.Config{DataDir: o.dataDir, Dev: o.dev, SealKeyFile: o.keyFile,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		PKCS11PINFile: o.pinFile, LookupEnv: lookupPIN, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		return err
 	}

@@ -25,6 +25,7 @@ import (
 	"github.com/trent-kms/trent/internal/app"
 	"github.com/trent-kms/trent/internal/iam"
 	"github.com/trent-kms/trent/internal/seal"
+	"github.com/trent-kms/trent/internal/seal/pkcs11"
 	"github.com/trent-kms/trent/internal/seal/shamir"
 	"github.com/trent-kms/trent/internal/server"
 )
@@ -37,13 +38,16 @@ Usage:
       (secret of 16+ characters) if both are set, else a new pair, printed
   trent init --data-dir DIR [--seal keyfile] --seal-key-file FILE [--account ID] [--region R] [--format json]
   trent init --data-dir DIR --seal shamir [--key-shares 5] [--key-threshold 3] [--account ID] [--region R] [--format json]
-  trent serve --data-dir DIR [--seal-key-file FILE] [--listen ADDR]
+  trent init --data-dir DIR --seal pkcs11 --pkcs11-module PATH --pkcs11-token-label L
+             --pkcs11-key-label K [--pkcs11-pin-file F] [--account ID] [--region R] [--format json]
+      the token PIN: --pkcs11-pin-file or $TRENT_PKCS11_PIN
+  trent serve --data-dir DIR [--seal-key-file FILE | --pkcs11-pin-file F] [--listen ADDR]
       a shamir installation starts sealed; unseal it with trent unseal
   trent unseal --endpoint URL [--reset]      reads one unseal share from standard input
   trent status --endpoint URL [--format json]
   trent seal --endpoint URL                   signed with $AWS_ACCESS_KEY_ID/$AWS_SECRET_ACCESS_KEY
       (the root user of the installation's first account)
-  trent account create --data-dir DIR (--seal-key-file FILE | --dev) [--id 12-DIGITS] [--format json]
+  trent account create --data-dir DIR (--seal-key-file FILE | --pkcs11-pin-file F | --dev) [--id 12-DIGITS] [--format json]
   trent bench --endpoint URL [--op Encrypt|Decrypt|GenerateDataKey] [--duration D]
               [--connections N] [--max-requests N] [--key-id ID] [--allow-remote]
   trent audit verify --data-dir DIR [--public-key FILE]
@@ -99,16 +103,22 @@ func newLogger(level slog.Level) *slog.Logger {
 type initOptions struct {
 	dataDir, keyFile, account, region, seal, format string
 	shares, threshold                               int
+	// The pkcs11 seal's token key and the file holding its PIN.
+	module, tokenLabel, keyLabel, pinFile string
 }
 
 func parseInit(args []string) (*initOptions, error) {
 	fs := flag.NewFlagSet("init", flag.ContinueOnError)
 	o := &initOptions{}
 	fs.StringVar(&o.dataDir, "data-dir", "", "directory for the new installation (required)")
-	fs.StringVar(&o.seal, "seal", app.SealKeyFile, "how the root key is sealed: keyfile (a key file outside the data dir) or shamir (shares held by people)")
+	fs.StringVar(&o.seal, "seal", app.SealKeyFile, "how the root key is sealed: keyfile (a key file outside the data dir), shamir (shares held by people) or pkcs11 (a key in an HSM)")
 	fs.StringVar(&o.keyFile, "seal-key-file", "", "--seal keyfile: key file to create that seals the root key (required; outside the data dir, e.g. /etc/trent/seal.key)")
 	fs.IntVar(&o.shares, "key-shares", 5, "--seal shamir: number of unseal shares to make (1 to 255)")
 	fs.IntVar(&o.threshold, "key-threshold", 3, "--seal shamir: number of shares that unseal (2 or more, at most --key-shares; 1 only with 1 share)")
+	fs.StringVar(&o.module, "pkcs11-module", "", "--seal pkcs11: the token's PKCS#11 library (required), e.g. /usr/lib/softhsm/libsofthsm2.so")
+	fs.StringVar(&o.tokenLabel, "pkcs11-token-label", "", "--seal pkcs11: label of the token (required)")
+	fs.StringVar(&o.keyLabel, "pkcs11-key-label", "", "--seal pkcs11: label of the AES-256 key in the token that seals the root key (required; created if absent)")
+	fs.StringVar(&o.pinFile, "pkcs11-pin-file", "", "--seal pkcs11: file (mode 0600, one line) holding the token's user PIN; else $"+pkcs11.PINEnv)
 	fs.StringVar(&o.account, "account", app.DefaultAccount, "12-digit account id")
 	fs.StringVar(&o.region, "region", app.DefaultRegion, "region this installation serves")
 	fs.StringVar(&o.format, "format", "text", "output format: text or json (one object: account_id, access_key_id, secret_access_key, and unseal_shares for shamir)")
@@ -122,6 +132,13 @@ func parseInit(args []string) (*initOptions, error) {
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	if o.dataDir == "" {
 		return nil, errors.New("--data-dir is required")
+	}
+	if o.seal != app.SealPKCS11 {
+		for _, f := range pkcs11InitFlags {
+			if set[f] {
+				return nil, fmt.Errorf("--%s applies to --seal pkcs11 only, not --seal %s", f, o.seal)
+			}
+		}
 	}
 	switch o.seal {
 	case app.SealKeyFile:
@@ -139,8 +156,32 @@ func parseInit(args []string) (*initOptions, error) {
 		if err := shamir.Check(o.shares, o.threshold); err != nil {
 			return nil, fmt.Errorf("--key-shares %d --key-threshold %d: %w", o.shares, o.threshold, err)
 		}
+	case app.SealPKCS11:
+		if set["key-shares"] || set["key-threshold"] {
+			return nil, errors.New("--key-shares and --key-threshold apply to --seal shamir only")
+		}
+		if o.keyFile != "" {
+			return nil, errors.New("--seal-key-file applies to --seal keyfile only: a pkcs11 installation's root key is sealed by a key in the token")
+		}
+		var missing []string
+		for _, f := range []struct{ name, value string }{
+			{"pkcs11-module", o.module}, {"pkcs11-token-label", o.tokenLabel}, {"pkcs11-key-label", o.keyLabel},
+		} {
+			if f.value == "" {
+				missing = append(missing, "--"+f.name)
+			}
+		}
+		if len(missing) > 0 {
+			return nil, fmt.Errorf("--seal pkcs11 needs --pkcs11-module, --pkcs11-token-label and --pkcs11-key-label; missing %s", strings.Join(missing, ", "))
+		}
+		// The labels' rules (length, no edge spaces), before anything
+		// loads the module.
+		if _, err := pkcs11.NewSettings(o.module, o.tokenLabel, o.keyLabel); err != nil {
+			return nil, err
+		}
+		o.shares, o.threshold = 0, 0
 	default:
-		return nil, fmt.Errorf("--seal must be keyfile or shamir, not %q", o.seal)
+		return nil, fmt.Errorf("--seal must be keyfile, shamir or pkcs11, not %q", o.seal)
 	}
 	if !validAccount(o.account) {
 		return nil, fmt.Errorf("--account must be 12 digits, not %q", o.account)
@@ -152,6 +193,24 @@ func parseInit(args []string) (*initOptions, error) {
 		return nil, fmt.Errorf("--format must be text or json, not %q", o.format)
 	}
 	return o, nil
+}
+
+// pkcs11InitFlags are init's flags for --seal pkcs11 only.
+var pkcs11InitFlags = []string{"pkcs11-module", "pkcs11-token-label", "pkcs11-key-label", "pkcs11-pin-file"}
+
+// takePINEnv reads TRENT_PKCS11_PIN and removes it from the process's
+// environment (Go's and, with cgo, C's), so that nothing this process
+// starts or loads later finds the PIN there. It returns a lookup for
+// pkcs11.ResolvePIN that answers with what it read.
+func takePINEnv() func(string) (string, bool) {
+	pin, ok := os.LookupEnv(pkcs11.PINEnv)
+	os.Unsetenv(pkcs11.PINEnv)
+	return func(name string) (string, bool) {
+		if name == pkcs11.PINEnv {
+			return pin, ok
+		}
+		return "", false
+	}
 }
 
 // errSealKeyFileRequired explains the rule to whoever meets it first.
@@ -168,9 +227,18 @@ type initJSON struct {
 }
 
 func initCmd(args []string, stdout, stderr io.Writer) error {
+	lookupPIN := takePINEnv()
 	o, err := parseInit(args)
 	if err != nil {
 		return err
+	}
+	// The PIN before anything is created: a missing or unreadable one
+	// leaves no data dir behind.
+	var pin string
+	if o.seal == app.SealPKCS11 {
+		if pin, err = pkcs11.ResolvePIN(o.pinFile, lookupPIN); err != nil {
+			return err
+		}
 	}
 	restrictUmask()
 	// init holds the new root key, the unseal key and the root access
@@ -185,11 +253,12 @@ func initCmd(args []string, stdout, stderr io.Writer) error {
 		if o.format == "json" {
 			return json.NewEncoder(stdout).Encode(initJSON{r.Account, r.AccessKeyID, r.SecretAccessKey, r.UnsealShares})
 		}
-		return printInit(stdout, r, o.keyFile)
+		return printInit(stdout, r, o)
 	}
 	err = app.Init(context.Background(), app.InitOptions{
 		DataDir: o.dataDir, Account: o.account, Region: o.region,
 		Seal: o.seal, SealKeyFile: o.keyFile, KeyShares: o.shares, KeyThreshold: o.threshold,
+		PKCS11Module: o.module, PKCS11TokenLabel: o.tokenLabel, PKCS11KeyLabel: o.keyLabel, PKCS11PIN: pin,
 	}, publish)
 	if err != nil {
 		return err
@@ -202,7 +271,7 @@ func initCmd(args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-func printInit(w io.Writer, r *app.InitResult, keyFile string) error {
+func printInit(w io.Writer, r *app.InitResult, o *initOptions) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "Initialized Trent in %s (account %s, region %s, seal %s).\n", r.DataDir, r.Account, r.Region, r.SealType)
 	if len(r.UnsealShares) > 0 {
@@ -213,11 +282,19 @@ func printInit(w io.Writer, r *app.InitResult, keyFile string) error {
 	}
 	fmt.Fprintf(&b, "Root access key of account %s — shown only now, store it safely:\n", r.Account)
 	fmt.Fprintf(&b, "  AWS_ACCESS_KEY_ID=%s\n  AWS_SECRET_ACCESS_KEY=%s\n", r.AccessKeyID, r.SecretAccessKey)
-	if r.SealType == app.SealShamir {
+	switch r.SealType {
+	case app.SealShamir:
 		fmt.Fprintf(&b, "Serve it with: trent serve --data-dir %s\n", r.DataDir)
 		fmt.Fprintf(&b, "It starts sealed: unseal it with `trent unseal --endpoint URL`, run %d times with a different share each.\n", r.Threshold)
-	} else {
-		fmt.Fprintf(&b, "Serve it with: trent serve --data-dir %s --seal-key-file %s\n", r.DataDir, keyFile)
+	case app.SealPKCS11:
+		if o.pinFile != "" {
+			fmt.Fprintf(&b, "Serve it with: trent serve --data-dir %s --pkcs11-pin-file %s\n", r.DataDir, o.pinFile)
+		} else {
+			fmt.Fprintf(&b, "Serve it with: %s=… trent serve --data-dir %s (or --pkcs11-pin-file FILE)\n", pkcs11.PINEnv, r.DataDir)
+		}
+		fmt.Fprintf(&b, "It unseals itself at start with key %q of token %q.\n", o.keyLabel, o.tokenLabel)
+	default:
+		fmt.Fprintf(&b, "Serve it with: trent serve --data-dir %s --seal-key-file %s\n", r.DataDir, o.keyFile)
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
@@ -302,6 +379,7 @@ func noArgs(fs *flag.FlagSet) error {
 type serveOptions struct {
 	dev                              bool
 	listen, dataDir, region, keyFile string
+	pinFile                          string
 	logLevel                         slog.Level
 	jobInterval                      time.Duration
 	// The dev server's root access key from the environment, if given.
@@ -316,6 +394,7 @@ func parseServe(args []string, getenv func(string) string) (*serveOptions, error
 	fs.StringVar(&o.dataDir, "data-dir", "", "data directory (dev mode: a temporary directory removed at exit if empty)")
 	fs.StringVar(&o.region, "region", "", "region to serve (dev mode; default us-east-1)")
 	fs.StringVar(&o.keyFile, "seal-key-file", "", "key file that seals the root key (required for a keyfile-sealed installation; outside the data dir)")
+	fs.StringVar(&o.pinFile, "pkcs11-pin-file", "", "file (mode 0600, one line) holding the token PIN of a pkcs11-sealed installation; else $"+pkcs11.PINEnv)
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	fs.DurationVar(&o.jobInterval, "job-interval", time.Minute, "how often due deletions and rotations run")
 	if err := fs.Parse(args); err != nil {
@@ -342,6 +421,9 @@ func parseServe(args []string, getenv func(string) string) (*serveOptions, error
 		if o.keyFile != "" {
 			return nil, errors.New("--seal-key-file does not apply with --dev: a dev server keeps its key file in its data dir")
 		}
+		if o.pinFile != "" {
+			return nil, errors.New("--pkcs11-pin-file does not apply with --dev: a dev server is sealed by a key file in its data dir")
+		}
 		var err error
 		if o.rootID, o.rootSecret, err = devRootFromEnv(getenv); err != nil {
 			return nil, err
@@ -353,13 +435,17 @@ func parseServe(args []string, getenv func(string) string) (*serveOptions, error
 		if o.dataDir == "" {
 			return nil, errors.New("--data-dir is required without --dev")
 		}
-		// Whether --seal-key-file is needed depends on the seal type the
-		// data dir records: app checks it once the store is open.
+		if o.keyFile != "" && o.pinFile != "" {
+			return nil, errors.New("--seal-key-file and --pkcs11-pin-file exclude each other: an installation is sealed by a key file or by a PKCS#11 token")
+		}
+		// Whether --seal-key-file or a PIN is needed depends on the seal
+		// type the data dir records: app checks it once the store is open.
 	}
 	return o, nil
 }
 
 func serve(args []string) error {
+	lookupPIN := takePINEnv()
 	o, err := parseServe(args, os.Getenv)
 	if err != nil {
 		return err
@@ -392,7 +478,7 @@ func serve(args []string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	node, err := app.Start(ctx, app.Config{DataDir: dir, Dev: o.dev, Region: o.region, SealKeyFile: o.keyFile,
-		Logger: log, JobInterval: o.jobInterval})
+		PKCS11PINFile: o.pinFile, LookupEnv: lookupPIN, Logger: log, JobInterval: o.jobInterval})
 	if err != nil {
 		return err
 	}

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -55,12 +56,24 @@ func TestMain(m *testing.M) {
 // serving instead of refusing its flags.
 func runTrent(t *testing.T, env []string, args ...string) (out string, exitCode int, tmp string) {
 	t.Helper()
+	return runTrentUnset(t, env, nil, args...)
+}
+
+// runTrentUnset is runTrent with the variables named in unset removed from
+// the environment the binary inherits.
+func runTrentUnset(t *testing.T, env, unset []string, args ...string) (out string, exitCode int, tmp string) {
+	t.Helper()
 	tmp = t.TempDir()
 	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, trentBinary(t), args...)
 	cmd.Dir = t.TempDir()
-	cmd.Env = append(os.Environ(), append([]string{"TMPDIR=" + tmp}, env...)...)
+	for _, kv := range os.Environ() {
+		if name, _, _ := strings.Cut(kv, "="); !slices.Contains(unset, name) {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	cmd.Env = append(cmd.Env, append([]string{"TMPDIR=" + tmp}, env...)...)
 	b, err := cmd.CombinedOutput()
 	if ctx.Err() != nil {
 		t.Fatalf("trent %q was still running after 20s (it started instead of refusing):\n%s", args, b)
@@ -84,6 +97,18 @@ func runTrent(t *testing.T, env []string, args ...string) (out string, exitCode 
 func TestFlagsRefusedBeforeAnythingStarts(t *testing.T) {
 	t.Parallel()
 	keyDir := t.TempDir()
+	// PIN files, outside keyDir (which must stay empty).
+	pinDir := t.TempDir()
+	pinFile, openPINFile := filepath.Join(pinDir, "pin"), filepath.Join(pinDir, "open-pin")
+	if err := os.WriteFile(pinFile, []byte("1234\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(openPINFile, []byte("1234\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(openPINFile, 0o644); err != nil { // whatever the umask
+		t.Fatal(err)
+	}
 	for _, tt := range []struct {
 		name string
 		args []string
@@ -114,6 +139,22 @@ func TestFlagsRefusedBeforeAnythingStarts(t *testing.T) {
 		{"init shamir 256 shares", []string{"init", "--data-dir", "DATA", "--seal", "shamir", "--key-shares", "256", "--key-threshold", "3"}, "--key-shares"},
 		{"init keyfile with shares", []string{"init", "--data-dir", "DATA", "--seal-key-file", filepath.Join(keyDir, "f"), "--key-shares", "3"}, "--key-shares"},
 		{"init format", []string{"init", "--data-dir", "DATA", "--seal", "shamir", "--format", "yaml"}, "--format"},
+		{"init keyfile with a pkcs11 module", []string{"init", "--data-dir", "DATA", "--seal-key-file", filepath.Join(keyDir, "g"), "--pkcs11-module", "/usr/lib/softhsm/libsofthsm2.so"}, "--pkcs11-module applies to --seal pkcs11 only"},
+		{"init keyfile with a pkcs11 pin file", []string{"init", "--data-dir", "DATA", "--seal", "keyfile", "--seal-key-file", filepath.Join(keyDir, "h"), "--pkcs11-pin-file", "PIN"}, "--pkcs11-pin-file applies to --seal pkcs11 only"},
+		{"init shamir with a pkcs11 token label", []string{"init", "--data-dir", "DATA", "--seal", "shamir", "--pkcs11-token-label", "t"}, "--pkcs11-token-label applies to --seal pkcs11 only"},
+		{"init shamir with a pkcs11 key label", []string{"init", "--data-dir", "DATA", "--seal", "shamir", "--pkcs11-key-label", "k"}, "--pkcs11-key-label applies to --seal pkcs11 only"},
+		{"init pkcs11 without module", []string{"init", "--data-dir", "DATA", "--seal", "pkcs11", "--pkcs11-token-label", "t", "--pkcs11-key-label", "k", "--pkcs11-pin-file", "PIN"}, "missing --pkcs11-module"},
+		{"init pkcs11 without token label", []string{"init", "--data-dir", "DATA", "--seal", "pkcs11", "--pkcs11-module", "/no/such/lib.so", "--pkcs11-key-label", "k", "--pkcs11-pin-file", "PIN"}, "missing --pkcs11-token-label"},
+		{"init pkcs11 without key label", []string{"init", "--data-dir", "DATA", "--seal", "pkcs11", "--pkcs11-module", "/no/such/lib.so", "--pkcs11-token-label", "t", "--pkcs11-pin-file", "PIN"}, "missing --pkcs11-key-label"},
+		{"init pkcs11 without anything", []string{"init", "--data-dir", "DATA", "--seal", "pkcs11"}, "missing --pkcs11-module, --pkcs11-token-label, --pkcs11-key-label"},
+		{"init pkcs11 token label too long", []string{"init", "--data-dir", "DATA", "--seal", "pkcs11", "--pkcs11-module", "/no/such/lib.so", "--pkcs11-token-label", strings.Repeat("t", 33), "--pkcs11-key-label", "k", "--pkcs11-pin-file", "PIN"}, "token label"},
+		{"init pkcs11 with a key file", []string{"init", "--data-dir", "DATA", "--seal", "pkcs11", "--pkcs11-module", "/no/such/lib.so", "--pkcs11-token-label", "t", "--pkcs11-key-label", "k", "--seal-key-file", filepath.Join(keyDir, "i")}, "--seal-key-file"},
+		{"init pkcs11 with shares", []string{"init", "--data-dir", "DATA", "--seal", "pkcs11", "--pkcs11-module", "/no/such/lib.so", "--pkcs11-token-label", "t", "--pkcs11-key-label", "k", "--key-shares", "3"}, "--key-shares"},
+		{"init pkcs11 without a PIN", []string{"init", "--data-dir", "DATA", "--seal", "pkcs11", "--pkcs11-module", "/no/such/lib.so", "--pkcs11-token-label", "t", "--pkcs11-key-label", "k"}, "no PIN given"},
+		{"init pkcs11 PIN file missing", []string{"init", "--data-dir", "DATA", "--seal", "pkcs11", "--pkcs11-module", "/no/such/lib.so", "--pkcs11-token-label", "t", "--pkcs11-key-label", "k", "--pkcs11-pin-file", filepath.Join(keyDir, "no-pin")}, "PIN file"},
+		{"init pkcs11 PIN file readable by others", []string{"init", "--data-dir", "DATA", "--seal", "pkcs11", "--pkcs11-module", "/no/such/lib.so", "--pkcs11-token-label", "t", "--pkcs11-key-label", "k", "--pkcs11-pin-file", "OPENPIN"}, "chmod 600"},
+		{"dev pkcs11 pin file", []string{"serve", "--dev", "--listen", "127.0.0.1:0", "--pkcs11-pin-file", "PIN"}, "--pkcs11-pin-file"},
+		{"serve key file and pin file", []string{"serve", "--data-dir", "DATA", "--listen", "127.0.0.1:0", "--seal-key-file", filepath.Join(keyDir, "j"), "--pkcs11-pin-file", "PIN"}, "exclude each other"},
 		{"unseal without endpoint", []string{"unseal"}, "--endpoint"},
 		{"unseal bad endpoint", []string{"unseal", "--endpoint", "127.0.0.1:8080"}, "--endpoint"},
 		{"status format", []string{"status", "--endpoint", "http://127.0.0.1:1", "--format", "yaml"}, "--format"},
@@ -125,9 +166,19 @@ func TestFlagsRefusedBeforeAnythingStarts(t *testing.T) {
 			data := filepath.Join(t.TempDir(), "data")
 			args := make([]string, len(tt.args))
 			for i, a := range tt.args {
-				args[i] = strings.ReplaceAll(a, "DATA", data)
+				switch a {
+				case "PIN":
+					args[i] = pinFile
+				case "OPENPIN":
+					args[i] = openPINFile
+				default:
+					args[i] = strings.ReplaceAll(a, "DATA", data)
+				}
 			}
-			out, code, tmp := runTrent(t, []string{"AWS_ACCESS_KEY_ID=", "AWS_SECRET_ACCESS_KEY="}, args...)
+			// TRENT_PKCS11_PIN unset: the cases above give the PIN by file
+			// or not at all.
+			env := []string{"AWS_ACCESS_KEY_ID=", "AWS_SECRET_ACCESS_KEY="}
+			out, code, tmp := runTrentUnset(t, env, []string{"TRENT_PKCS11_PIN"}, args...)
 			if code == 0 {
 				t.Fatalf("trent %q exited 0:\n%s", args, out)
 			}
@@ -172,5 +223,29 @@ func TestInitHardensProcess(t *testing.T) {
 	}
 	if !strings.Contains(string(out), "could not fully protect key material in memory") {
 		t.Fatalf("init under an unliftable memlock limit did not try to lock memory:\n%s", out)
+	}
+}
+
+// TestTakePINEnv: the PIN is read from TRENT_PKCS11_PIN once and the
+// variable is gone from the environment afterwards, Go's and C's alike
+// (what a child process or the PKCS#11 library would see).
+func TestTakePINEnv(t *testing.T) {
+	t.Setenv("TRENT_PKCS11_PIN", "1234-secret")
+	lookup := takePINEnv()
+	if pin, ok := lookup("TRENT_PKCS11_PIN"); !ok || pin != "1234-secret" {
+		t.Fatalf("lookup = %q, %v; want the PIN", pin, ok)
+	}
+	if _, ok := lookup("HOME"); ok {
+		t.Fatal("lookup answers for another variable")
+	}
+	if _, ok := os.LookupEnv("TRENT_PKCS11_PIN"); ok {
+		t.Fatal("TRENT_PKCS11_PIN is still in the environment")
+	}
+	out, err := exec.Command("env").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(out), "1234-secret") {
+		t.Fatal("a child process inherits TRENT_PKCS11_PIN")
 	}
 }

@@ -58,8 +58,16 @@ type Config struct {
 	// DataDir, and refused for other seal types. Dev mode ignores it and
 	// uses the key file in its data dir.
 	SealKeyFile string
-	Clock       clock.Clock
-	Logger      *slog.Logger
+	// PKCS11PINFile holds the token PIN of an installation of seal type
+	// SealPKCS11; without it the PIN comes from TRENT_PKCS11_PIN, looked
+	// up with LookupEnv (nil: os.LookupEnv). Refused for other seal
+	// types. The caller that owns the process (cmd/trent) reads and
+	// unsets the variable first and passes a LookupEnv that returns what
+	// it read, so that nothing the process starts inherits the PIN.
+	PKCS11PINFile string
+	LookupEnv     func(string) (string, bool)
+	Clock         clock.Clock
+	Logger        *slog.Logger
 	// AuditFS is the audit log's file layer (nil: the real disk); tests
 	// make it fail.
 	AuditFS audit.FileSystem

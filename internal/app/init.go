@@ -22,13 +22,22 @@ type InitOptions struct {
 	DataDir string
 	Account string // default DefaultAccount
 	Region  string // default DefaultRegion
-	// Seal is the seal type: SealKeyFile (the default) or SealShamir.
+	// Seal is the seal type: SealKeyFile (the default), SealShamir or
+	// SealPKCS11.
 	Seal string
 	// SealKeyFile is the key file to create (SealKeyFile), outside
 	// DataDir.
 	SealKeyFile string
 	// KeyShares and KeyThreshold split the unseal key (SealShamir).
 	KeyShares, KeyThreshold int
+	// PKCS11Module, PKCS11TokenLabel and PKCS11KeyLabel name the token
+	// key that seals the root key (SealPKCS11); init creates the key if
+	// the token lacks it, and stores these three, never the PIN.
+	PKCS11Module, PKCS11TokenLabel, PKCS11KeyLabel string
+	// PKCS11PIN logs in to the token (SealPKCS11). The caller resolves it
+	// (pkcs11.ResolvePIN) before calling Init, so that a missing PIN is
+	// refused before anything is created.
+	PKCS11PIN string
 
 	dev bool
 	// step, when set (tests only), runs after each named step of init; an

@@ -300,6 +300,17 @@ func TestInitRefuses(t *testing.T) {
 		{"shamir threshold 1 of 3", InitOptions{Seal: SealShamir, KeyShares: 3, KeyThreshold: 1}, "threshold of 1"},
 		{"shamir threshold above shares", InitOptions{Seal: SealShamir, KeyShares: 3, KeyThreshold: 4}, "threshold"},
 		{"shamir 256 shares", InitOptions{Seal: SealShamir, KeyShares: 256, KeyThreshold: 2}, "1 to 255"},
+		{"keyfile with a pkcs11 module", InitOptions{SealKeyFile: filepath.Join(base, "keys", "k"), PKCS11Module: "/lib/x.so"}, "--seal pkcs11 only"},
+		{"shamir with a pkcs11 PIN", InitOptions{Seal: SealShamir, KeyShares: 3, KeyThreshold: 2, PKCS11PIN: "1234"}, "--seal pkcs11 only"},
+		{"pkcs11 without a PIN", InitOptions{Seal: SealPKCS11, PKCS11Module: "/lib/x.so", PKCS11TokenLabel: "t", PKCS11KeyLabel: "k"}, "no PIN given"},
+		{"pkcs11 without a module", InitOptions{Seal: SealPKCS11, PKCS11TokenLabel: "t", PKCS11KeyLabel: "k", PKCS11PIN: "1234"}, "no module given"},
+		{"pkcs11 without a token label", InitOptions{Seal: SealPKCS11, PKCS11Module: "/lib/x.so", PKCS11KeyLabel: "k", PKCS11PIN: "1234"}, "no token label"},
+		{"pkcs11 without a key label", InitOptions{Seal: SealPKCS11, PKCS11Module: "/lib/x.so", PKCS11TokenLabel: "t", PKCS11PIN: "1234"}, "no key label"},
+		{"pkcs11 with a key file", InitOptions{Seal: SealPKCS11, PKCS11Module: "/lib/x.so", PKCS11TokenLabel: "t", PKCS11KeyLabel: "k", PKCS11PIN: "1234",
+			SealKeyFile: filepath.Join(base, "keys", "k")}, "--seal keyfile only"},
+		{"pkcs11 with shares", InitOptions{Seal: SealPKCS11, PKCS11Module: "/lib/x.so", PKCS11TokenLabel: "t", PKCS11KeyLabel: "k", PKCS11PIN: "1234",
+			KeyShares: 3, KeyThreshold: 2}, "--seal shamir only"},
+		{"pkcs11 missing module", InitOptions{Seal: SealPKCS11, PKCS11Module: filepath.Join(base, "libnone.so"), PKCS11TokenLabel: "t", PKCS11KeyLabel: "k", PKCS11PIN: "1234"}, "cannot load PKCS#11 module"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			tt.o.DataDir = filepath.Join(base, "data")

@@ -148,19 +148,22 @@ func start(ctx context.Context, cfg Config, st store.Store) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
+	// A provider holding a resource (an HSM login and sessions) lets it
+	// go once it has unsealed, or failed to: it is not needed again until
+	// the next start.
+	if c, ok := n.method.auto.(io.Closer); ok {
+		defer func() {
+			if cerr := c.Close(); cerr != nil {
+				n.log.Warn("closing the seal provider", "seal_type", n.SealType, "err", cerr)
+			}
+		}()
+	}
 	n.sealed, err = st.GetSetting(ctx, settingSealedRoot)
 	if err != nil {
 		return nil, fmt.Errorf("read sealed root key: %w", err)
 	}
 	if n.method.auto != nil {
 		raw, err := n.method.auto.Unseal(n.sealed)
-		// A provider holding a resource (an HSM session) lets it go: it
-		// is not needed again until the next start.
-		if c, ok := n.method.auto.(io.Closer); ok {
-			if cerr := c.Close(); cerr != nil {
-				n.log.Warn("closing the seal provider", "seal_type", n.SealType, "err", cerr)
-			}
-		}
 		if err != nil {
 			return nil, fmt.Errorf("unseal root key: %w", err)
 		}

@@ -10,6 +10,7 @@ import (
 	"maps"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
@@ -333,5 +334,12 @@ func TestStartRefusesMismatchedSealFlags(t *testing.T) {
 	}
 	if _, err := Start(t.Context(), Config{DataDir: ko.DataDir}); err == nil || !strings.Contains(err.Error(), "--seal-key-file") {
 		t.Fatalf("keyfile without --seal-key-file: %v", err)
+	}
+	pin := filepath.Join(t.TempDir(), "pin")
+	for _, cfg := range []Config{{DataDir: so.DataDir}, {DataDir: ko.DataDir, SealKeyFile: ko.SealKeyFile}} {
+		cfg.PKCS11PINFile = pin
+		if _, err := Start(t.Context(), cfg); err == nil || !strings.Contains(err.Error(), "--pkcs11-pin-file does not apply") {
+			t.Fatalf("%s with --pkcs11-pin-file: %v", cfg.DataDir, err)
+		}
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 
 	"github.com/trent-kms/trent/internal/seal"
+	"github.com/trent-kms/trent/internal/seal/pkcs11"
 	"github.com/trent-kms/trent/internal/seal/shamir"
 	"github.com/trent-kms/trent/internal/store"
 )
@@ -23,6 +24,9 @@ const (
 	// SealShamir: a key-encryption key split into shares held by people.
 	// Starts sealed; operators unseal it with threshold-many shares.
 	SealShamir = seal.SealShamir
+	// SealPKCS11: an AES-256 key inside a PKCS #11 token (an HSM), which
+	// never leaves it. Unseals itself at start by asking the token.
+	SealPKCS11 = pkcs11.ProviderName
 )
 
 // sealType is one way of sealing the root key. Adding one (pkcs11) is an
@@ -46,6 +50,7 @@ type sealType struct {
 var sealTypes = map[string]sealType{
 	SealKeyFile: {check: checkKeyFileSeal, create: createKeyFileSeal, start: startKeyFileSeal},
 	SealShamir:  {check: checkShamirSeal, create: createShamirSeal, start: startShamirSeal},
+	SealPKCS11:  {check: checkPKCS11Seal, create: createPKCS11Seal, start: startPKCS11Seal},
 }
 
 // unsealMethod is how an installation is unsealed: exactly one is set.
@@ -88,6 +93,9 @@ func checkShamirSeal(o *InitOptions) error {
 	if o.SealKeyFile != "" {
 		return errors.New("--seal-key-file applies to --seal keyfile only")
 	}
+	if err := noPKCS11Options(o); err != nil {
+		return err
+	}
 	if err := shamir.Check(o.KeyShares, o.KeyThreshold); err != nil {
 		return fmt.Errorf("--key-shares %d --key-threshold %d: %w", o.KeyShares, o.KeyThreshold, err)
 	}
@@ -114,6 +122,9 @@ func startShamirSeal(ctx context.Context, cfg *Config, _ string, st store.Settin
 	if cfg.SealKeyFile != "" {
 		return unsealMethod{}, fmt.Errorf("--seal-key-file does not apply: %s is sealed by Shamir shares (unseal it with `trent unseal`)", cfg.DataDir)
 	}
+	if cfg.PKCS11PINFile != "" {
+		return unsealMethod{}, fmt.Errorf("--pkcs11-pin-file does not apply: %s is sealed by Shamir shares (unseal it with `trent unseal`)", cfg.DataDir)
+	}
 	b, err := st.GetSetting(ctx, settingShamir)
 	if err != nil {
 		return unsealMethod{}, fmt.Errorf("read shamir settings: %w", err)
@@ -137,6 +148,9 @@ func keyFilePath(o *InitOptions) string {
 func checkKeyFileSeal(o *InitOptions) error {
 	if o.KeyShares != 0 || o.KeyThreshold != 0 {
 		return errors.New("--key-shares and --key-threshold apply to --seal shamir only")
+	}
+	if err := noPKCS11Options(o); err != nil {
+		return err
 	}
 	if o.dev {
 		return nil
@@ -212,6 +226,9 @@ func unsealsWith(path string, sealed []byte) bool {
 }
 
 func startKeyFileSeal(_ context.Context, cfg *Config, mode string, _ store.Settings) (unsealMethod, error) {
+	if cfg.PKCS11PINFile != "" {
+		return unsealMethod{}, fmt.Errorf("--pkcs11-pin-file does not apply: %s is sealed by a key file", cfg.DataDir)
+	}
 	// Dev mode keeps its key file in its data dir, by design: a dev
 	// installation is for trying Trent out, not for secrets.
 	keyFile := filepath.Join(cfg.DataDir, devSealKeyFile)
@@ -235,4 +252,88 @@ func startKeyFileSeal(_ context.Context, cfg *Config, mode string, _ store.Setti
 		return unsealMethod{}, fmt.Errorf("open seal key file: %w", err)
 	}
 	return unsealMethod{auto: kf}, nil
+}
+
+// settingPKCS11 holds the pkcs11.Settings of a pkcs11 installation: the
+// module, token and key labels and installation id, never the PIN.
+const settingPKCS11 = "seal.pkcs11"
+
+// noPKCS11Options refuses the pkcs11 seal's options for another seal.
+func noPKCS11Options(o *InitOptions) error {
+	if o.PKCS11Module != "" || o.PKCS11TokenLabel != "" || o.PKCS11KeyLabel != "" || o.PKCS11PIN != "" {
+		return fmt.Errorf("the --pkcs11-* options apply to --seal pkcs11 only, not --seal %s", o.Seal)
+	}
+	return nil
+}
+
+func checkPKCS11Seal(o *InitOptions) error {
+	switch {
+	case o.SealKeyFile != "":
+		return errors.New("--seal-key-file applies to --seal keyfile only: a pkcs11 installation's root key is sealed by a key in the token")
+	case o.KeyShares != 0 || o.KeyThreshold != 0:
+		return errors.New("--key-shares and --key-threshold apply to --seal shamir only")
+	case o.dev:
+		return errors.New("a dev installation is sealed by a key file in its data dir, not pkcs11")
+	case o.PKCS11PIN == "":
+		return fmt.Errorf("pkcs11: no PIN given: pass a PIN file (--pkcs11-pin-file) or set %s", pkcs11.PINEnv)
+	}
+	_, err := pkcs11.NewSettings(o.PKCS11Module, o.PKCS11TokenLabel, o.PKCS11KeyLabel)
+	return err
+}
+
+// createPKCS11Seal makes the token key if the token lacks it and opens the
+// provider that seals the new root key. Nothing is staged outside the
+// store: a token key that an unfinished init created stays in the token,
+// and the rerun finds and uses it.
+func createPKCS11Seal(o *InitOptions, _ []byte) (*stagedSeal, error) {
+	s, err := pkcs11.NewSettings(o.PKCS11Module, o.PKCS11TokenLabel, o.PKCS11KeyLabel)
+	if err != nil {
+		return nil, err
+	}
+	b, err := s.Marshal()
+	if err != nil {
+		return nil, err
+	}
+	if _, err := pkcs11.EnsureKey(s, o.PKCS11PIN); err != nil {
+		return nil, err
+	}
+	p, err := pkcs11.Open(s, o.PKCS11PIN)
+	if err != nil {
+		return nil, err
+	}
+	return &stagedSeal{
+		provider: p, settings: map[string][]byte{settingPKCS11: b},
+		commit: func() error { return nil }, undo: func() {},
+		// Log out and return the sessions: serve logs in again.
+		cleanup: func() { p.Close() },
+	}, nil
+}
+
+// startPKCS11Seal opens the token key the data dir names, with the PIN
+// from the operator (never from the data dir).
+func startPKCS11Seal(ctx context.Context, cfg *Config, _ string, st store.Settings) (unsealMethod, error) {
+	if cfg.SealKeyFile != "" {
+		return unsealMethod{}, fmt.Errorf("--seal-key-file does not apply: %s is sealed by a key in a PKCS#11 token", cfg.DataDir)
+	}
+	b, err := st.GetSetting(ctx, settingPKCS11)
+	if err != nil {
+		return unsealMethod{}, fmt.Errorf("read pkcs11 settings: %w", err)
+	}
+	s, err := pkcs11.ParseSettings(b)
+	if err != nil {
+		return unsealMethod{}, fmt.Errorf("read pkcs11 settings: %w", err)
+	}
+	lookup := cfg.LookupEnv
+	if lookup == nil {
+		lookup = os.LookupEnv
+	}
+	pin, err := pkcs11.ResolvePIN(cfg.PKCS11PINFile, lookup)
+	if err != nil {
+		return unsealMethod{}, err
+	}
+	p, err := pkcs11.Open(s, pin)
+	if err != nil {
+		return unsealMethod{}, err
+	}
+	return unsealMethod{auto: p}, nil
 }

@@ -37,6 +37,9 @@ func TestMain(m *testing.M) {
 	if binDir != "" {
 		os.RemoveAll(binDir)
 	}
+	if hsm.dir != "" {
+		os.RemoveAll(hsm.dir)
+	}
 	os.Exit(code)
 }
 

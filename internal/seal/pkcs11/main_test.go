@@ -5,10 +5,9 @@ package pkcs11
 import (
 	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"strings"
 	"testing"
+
+	softhsm2 "github.com/trent-kms/trent/internal/testenv/softhsm"
 )
 
 // The tests run against a real SoftHSM2. A PKCS #11 library reads its
@@ -28,10 +27,10 @@ const (
 	otherToken     = "other"
 	otherPIN       = "other-user-pin-5678"
 	testSOPIN      = "test-so-pin-12345678"
-	requireEnv     = "TRENT_REQUIRE_SOFTHSM"
+	requireEnv     = softhsm2.RequireEnv
 	helperEnv      = "TRENT_PKCS11_TEST_HELPER" // set in a helper process: the directory it works in
 	helperModEnv   = "TRENT_PKCS11_TEST_MODULE"
-	softhsmConfEnv = "SOFTHSM2_CONF"
+	softhsmConfEnv = softhsm2.ConfEnv
 )
 
 // softhsm describes the SoftHSM2 set up for this test binary.
@@ -51,7 +50,7 @@ func runTests(m *testing.M) int {
 		softhsm.module = os.Getenv(helperModEnv)
 		return m.Run()
 	}
-	module, util, problem := findSoftHSM()
+	module, util, problem := softhsm2.Find()
 	if problem != "" {
 		softhsm.problem = problem
 		return m.Run()
@@ -72,50 +71,20 @@ func runTests(m *testing.M) int {
 	return m.Run()
 }
 
-// findSoftHSM locates the SoftHSM2 library and softhsm2-util. Debian puts
-// the library in its multiarch directory and links it from
-// /usr/lib/softhsm; other systems use the other places below.
-func findSoftHSM() (module, util, problem string) {
-	util, err := exec.LookPath("softhsm2-util")
-	if err != nil {
-		return "", "", "softhsm2-util is not on PATH (install the softhsm2 package: scripts/test-deps.sh)"
-	}
-	candidates := []string{
-		"/usr/lib/softhsm/libsofthsm2.so",
-		"/usr/local/lib/softhsm/libsofthsm2.so",
-		"/usr/lib64/pkcs11/libsofthsm2.so",
-		"/usr/lib/pkcs11/libsofthsm2.so",
-	}
-	multiarch, _ := filepath.Glob("/usr/lib/*/softhsm/libsofthsm2.so")
-	candidates = append(candidates, multiarch...)
-	for _, c := range candidates {
-		if fi, err := os.Stat(c); err == nil && !fi.IsDir() {
-			return c, util, ""
-		}
-	}
-	return "", "", "softhsm2-util is installed but libsofthsm2.so is in none of " + strings.Join(candidates, ", ")
-}
-
 // setUpTokens writes a SoftHSM2 configuration whose tokens live in dir,
 // points this process (and so its helpers) at it, and initializes two
 // tokens.
 func setUpTokens(dir, util string) error {
-	tokens := filepath.Join(dir, "tokens")
-	if err := os.Mkdir(tokens, 0o700); err != nil {
-		return err
-	}
-	conf := filepath.Join(dir, "softhsm2.conf")
-	content := "directories.tokendir = " + tokens + "\nobjectstore.backend = file\nlog.level = ERROR\nslots.removable = false\n"
-	if err := os.WriteFile(conf, []byte(content), 0o600); err != nil {
+	conf, err := softhsm2.WriteConf(dir)
+	if err != nil {
 		return err
 	}
 	if err := os.Setenv(softhsmConfEnv, conf); err != nil {
 		return err
 	}
 	for _, tok := range []struct{ label, pin string }{{testToken, testPIN}, {otherToken, otherPIN}} {
-		out, err := exec.Command(util, "--init-token", "--free", "--label", tok.label, "--so-pin", testSOPIN, "--pin", tok.pin).CombinedOutput()
-		if err != nil {
-			return fmt.Errorf("softhsm2-util --init-token --label %s: %v: %s", tok.label, err, out)
+		if err := softhsm2.InitToken(util, conf, tok.label, testSOPIN, tok.pin); err != nil {
+			return err
 		}
 	}
 	return nil
