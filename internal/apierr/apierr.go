@@ -54,6 +54,13 @@ const (
 	UnsupportedOperation = "UnsupportedOperationException"
 	Validation           = "ValidationException"
 
+	// CloudTrail's LookupEvents answers these, in the same JSON shape.
+	InvalidLookupAttributes = "InvalidLookupAttributesException"
+	InvalidTimeRange        = "InvalidTimeRangeException"
+	InvalidMaxResults       = "InvalidMaxResultsException"
+	InvalidNextToken        = "InvalidNextTokenException"
+	InvalidEventCategory    = "InvalidEventCategoryException"
+
 	// IAMMalformedPolicyDocument is IAM's code (Query protocol, no
 	// "Exception" suffix) for a policy document IAM or STS refuses.
 	IAMMalformedPolicyDocument = "MalformedPolicyDocument"

@@ -18,6 +18,7 @@ import (
 	"github.com/trent-kms/trent/internal/audit"
 	"github.com/trent-kms/trent/internal/awsquery"
 	"github.com/trent-kms/trent/internal/clock"
+	"github.com/trent-kms/trent/internal/cloudtrail"
 	"github.com/trent-kms/trent/internal/iam"
 	"github.com/trent-kms/trent/internal/identity"
 	"github.com/trent-kms/trent/internal/jobs"
@@ -154,17 +155,23 @@ func build(ctx context.Context, cfg *Config, st store.Store, root *seal.RootKey,
 	if err := a.openAudit(ctx, cfg.DataDir, cfg.AuditFS, log); err != nil {
 		return fail(err)
 	}
-	a.KMS, err = kms.New(kms.Config{Store: st, Root: root, Identities: ids, ServiceEvents: a.Audit.Record, Clock: cfg.Clock, Logger: log})
+	a.KMS, err = kms.New(kms.Config{Store: st, Root: root, Identities: ids, ServiceEvents: a.Audit.Record,
+		LastUsage: a.Audit.LastUsage, Clock: cfg.Clock, Logger: log})
+	if err != nil {
+		return fail(err)
+	}
+	trail, err := cloudtrail.New(cloudtrail.Config{Log: a.Audit, Authorize: cloudTrailAuthorizer(a.IAM)})
 	if err != nil {
 		return fail(err)
 	}
 	// Any region: keys live in the region their requests are signed for.
 	a.Verifier = &sigv4.Verifier{
-		Services:  []string{"kms", "iam", "sts"},
+		Services:  []string{"kms", "iam", "sts", "cloudtrail"},
 		LookupKey: a.IAM.LookupKey, LookupSession: a.IAM.LookupSession,
 	}
 	srv := server.New(a.KMS, a.Verifier, log)
 	srv.ServeQueryWith(queryAPI{a.IAM})
+	srv.ServeCloudTrailWith(trail)
 	srv.AuditWith(a.Audit)
 	a.Handler = srv
 	if cfg.JobInterval > 0 {
@@ -245,4 +252,14 @@ type queryAPI struct{ iam *iam.Service }
 func (q queryAPI) ServeQuery(ctx context.Context, r *server.QueryRequest, op *awsquery.Operation, in any) (any, error) {
 	req := &iam.Request{Caller: r.Caller, RequestID: r.RequestID, SourceIP: r.SourceIP, Region: r.Region}
 	return q.iam.Serve(ctx, r.Service, req, op, in)
+}
+
+// cloudTrailAuthorizer decides CloudTrail actions as IAM decides its own:
+// by the caller's identity policies (CloudTrail has no resource policies
+// on events).
+func cloudTrailAuthorizer(svc *iam.Service) func(context.Context, *cloudtrail.Request, string, string) error {
+	return func(ctx context.Context, r *cloudtrail.Request, action, resource string) error {
+		req := &iam.Request{Caller: r.Caller, RequestID: r.RequestID, SourceIP: r.SourceIP, Region: r.Region}
+		return svc.AuthorizeAction(ctx, req, action, resource)
+	}
 }

@@ -24,6 +24,9 @@ const (
 	SourceKMS = "kms.amazonaws.com"
 	SourceIAM = "iam.amazonaws.com"
 	SourceSTS = "sts.amazonaws.com"
+	// SourceCloudTrail is the source of LookupEvents calls: reading the
+	// log is itself an event in it, as in CloudTrail.
+	SourceCloudTrail = "cloudtrail.amazonaws.com"
 
 	ResourceTypeKey = "AWS::KMS::Key"
 

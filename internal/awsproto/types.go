@@ -413,3 +413,20 @@ type GenerateDataKeyPairOutput struct {
 	KeyPairSpec              string `json:"KeyPairSpec"`
 	KeyMaterialId            string `json:"KeyMaterialId,omitempty"`
 }
+
+// GetKeyLastUsageOutput is GetKeyLastUsage's answer. KeyLastUsage is an
+// empty object, not absent, for a key not used since tracking began, as
+// the API model says.
+type GetKeyLastUsageOutput struct {
+	KeyId             string            `json:"KeyId"`
+	KeyLastUsage      *KeyLastUsageData `json:"KeyLastUsage"`
+	TrackingStartDate *Timestamp        `json:"TrackingStartDate,omitempty"`
+	KeyCreationDate   *Timestamp        `json:"KeyCreationDate,omitempty"`
+}
+
+type KeyLastUsageData struct {
+	Operation         string     `json:"Operation,omitempty"`
+	Timestamp         *Timestamp `json:"Timestamp,omitempty"`
+	CloudTrailEventId string     `json:"CloudTrailEventId,omitempty"`
+	KmsRequestId      string     `json:"KmsRequestId,omitempty"`
+}

@@ -23,7 +23,7 @@ var dispatchOps = []string{
 	"GenerateDataKey", "GenerateDataKeyWithoutPlaintext", "GenerateRandom", "CreateAlias",
 	"UpdateAlias", "DeleteAlias", "ListAliases", "TagResource", "UntagResource",
 	"ListResourceTags", "GetKeyPolicy", "PutKeyPolicy", "ListKeyPolicies", "EnableKeyRotation",
-	"DisableKeyRotation", "GetKeyRotationStatus", "RotateKeyOnDemand", "ListKeyRotations",
+	"DisableKeyRotation", "GetKeyRotationStatus", "GetKeyLastUsage", "RotateKeyOnDemand", "ListKeyRotations",
 	"Sign", "Verify", "GetPublicKey", "GenerateMac", "VerifyMac", "DeriveSharedSecret",
 	"GenerateDataKeyPair", "GenerateDataKeyPairWithoutPlaintext",
 	"CreateGrant", "ListGrants", "ListRetirableGrants", "RetireGrant", "RevokeGrant",

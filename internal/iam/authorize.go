@@ -109,6 +109,34 @@ func (s *Service) Authorize(ctx context.Context, service string, r *Request, op 
 	return apierr.New(apierr.AccessDenied, "%s", d.Message(caller.Principal.ARN, action, resource))
 }
 
+// AuthorizeAction decides, as Authorize does for IAM's own operations,
+// whether r's caller may perform action (of another service, say
+// "cloudtrail:LookupEvents") on resource: by its identity policies,
+// boundary and session policies, the account root always allowed in its
+// account. It returns nil or an AccessDenied worded as AWS words it.
+func (s *Service) AuthorizeAction(ctx context.Context, r *Request, action, resource string) error {
+	if r == nil || r.Caller == nil {
+		return internal("authorize", fmt.Errorf("%s without a caller", action))
+	}
+	pp, err := s.PrincipalPolicies(ctx, r.Caller)
+	if err != nil {
+		return internal("authorize", fmt.Errorf("policies of %s: %w", r.Caller.Principal.ARN, err))
+	}
+	p := pp.Policies()
+	req := &policy.Request{Principal: r.Caller.Principal, Action: action, Resource: resource}
+	s.fillContext(&req.Context, r, nil)
+	d := policy.DecideIdentity(&p, req)
+	if d.Allowed {
+		return nil
+	}
+	// AWS names no resource in the denial of an action that has none.
+	named := resource
+	if named == "*" {
+		named = ""
+	}
+	return apierr.New(apierr.AccessDenied, "%s", d.Message(r.Caller.Principal.ARN, action, named))
+}
+
 // allowAll stands for a resource policy that names the caller: it lets
 // policy.Decide weigh the identity side's Deny statements alone.
 var allowAll = func() *policy.Compiled {

@@ -332,6 +332,9 @@ func init() {
 		row("DisableKeyRotation", false, spec[awsproto.KeyIdInput]{check: checkKeyIDOnly, auth: keyAuth(keyed[awsproto.KeyIdInput]{id: keyIDOf}), run: (*Service).disableKeyRotation}),
 		row("GetKeyRotationStatus", true, spec[awsproto.KeyIdInput]{check: checkKeyIDOnly,
 			auth: keyAuth(keyed[awsproto.KeyIdInput]{id: keyIDOf, cross: true}), run: (*Service).getKeyRotationStatus}),
+		// Key id or key ARN only, and never another account's key, as AWS.
+		row("GetKeyLastUsage", true, spec[awsproto.KeyIdInput]{check: checkKeyIDOnly,
+			auth: keyAuth(keyed[awsproto.KeyIdInput]{id: keyIDOf}), run: (*Service).getKeyLastUsage}),
 		row("RotateKeyOnDemand", false, spec[awsproto.KeyIdInput]{check: checkKeyIDOnly, auth: keyAuth(keyed[awsproto.KeyIdInput]{id: keyIDOf}), run: (*Service).rotateKeyOnDemand}),
 		row("ListKeyRotations", true, spec[awsproto.ListKeyRotationsInput]{check: checkListKeyRotations,
 			auth: keyAuth(keyed[awsproto.ListKeyRotationsInput]{id: rotationsKeyID}), run: (*Service).listKeyRotations}),
@@ -372,7 +375,7 @@ func init() {
 	for _, name := range []string{
 		"ConnectCustomKeyStore", "CreateCustomKeyStore", "DeleteCustomKeyStore",
 		"DeleteImportedKeyMaterial", "DescribeCustomKeyStores", "DisconnectCustomKeyStore",
-		"GetKeyLastUsage", "GetParametersForImport", "ImportKeyMaterial",
+		"GetParametersForImport", "ImportKeyMaterial",
 		"ReplicateKey", "UpdateCustomKeyStore", "UpdatePrimaryRegion",
 	} {
 		name := name

@@ -67,6 +67,34 @@ func (s *Service) disableKeyRotation(ctx context.Context, r *Request, in *awspro
 	return nil, err
 }
 
+// getKeyLastUsage answers from the audit log's index of uses. The
+// tracking start is the later of the log's and the key's creation, as AWS
+// defines TrackingStartDate.
+func (s *Service) getKeyLastUsage(ctx context.Context, r *Request, in *awsproto.KeyIdInput, a *access) (any, error) {
+	if s.usage == nil {
+		return nil, apierr.New(apierr.UnsupportedOperation, "GetKeyLastUsage needs the audit log, which this Trent does not keep.")
+	}
+	e := a.key
+	u, used, since, err := s.usage(ctx, e.arn)
+	if err != nil {
+		return nil, apierr.Internal(fmt.Errorf("last usage of %s: %w", e.arn, err))
+	}
+	if e.meta.CreatedAt.After(since) {
+		since = e.meta.CreatedAt
+	}
+	out := &awsproto.GetKeyLastUsageOutput{
+		KeyId: e.arn, KeyLastUsage: &awsproto.KeyLastUsageData{},
+		TrackingStartDate: awsproto.Time(since), KeyCreationDate: awsproto.Time(e.meta.CreatedAt),
+	}
+	if used {
+		out.KeyLastUsage = &awsproto.KeyLastUsageData{
+			Operation: u.Operation, Timestamp: awsproto.Time(u.Time),
+			CloudTrailEventId: u.EventID, KmsRequestId: u.RequestID,
+		}
+	}
+	return out, nil
+}
+
 func (s *Service) getKeyRotationStatus(ctx context.Context, r *Request, in *awsproto.KeyIdInput, a *access) (any, error) {
 	e := a.key
 	out := &awsproto.GetKeyRotationStatusOutput{KeyId: e.arn, KeyRotationEnabled: e.meta.RotationEnabled}

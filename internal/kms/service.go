@@ -62,8 +62,15 @@ type Config struct {
 	// rotation), as AWS records them: AwsServiceEvent, DeleteKey and
 	// RotateKey. nil records nothing.
 	ServiceEvents func(ctx context.Context, evs ...*audit.Event) error
-	Clock         clock.Clock
-	Logger        *slog.Logger
+	// LastUsage answers GetKeyLastUsage from the audit log
+	// (audit.Log.LastUsage): the key's last successful cryptographic use,
+	// whether there is one, and since when uses are tracked. The log keeps
+	// it in memory as events become durable, so the cryptographic
+	// operations write nothing extra for it. nil: GetKeyLastUsage answers
+	// UnsupportedOperationException, as there is nothing to answer from.
+	LastUsage func(ctx context.Context, keyARN string) (audit.Usage, bool, time.Time, error)
+	Clock     clock.Clock
+	Logger    *slog.Logger
 }
 
 // Service runs KMS operations for every account and region. Keys, aliases
@@ -75,6 +82,7 @@ type Service struct {
 	root   *seal.RootKey
 	ids    Identities
 	events func(ctx context.Context, evs ...*audit.Event) error
+	usage  func(ctx context.Context, keyARN string) (audit.Usage, bool, time.Time, error)
 	clock  clock.Clock
 	log    *slog.Logger
 
@@ -127,7 +135,7 @@ func New(cfg Config) (*Service, error) {
 		cfg.Logger = slog.Default()
 	}
 	return &Service{
-		store: cfg.Store, root: cfg.Root, ids: cfg.Identities, events: cfg.ServiceEvents,
+		store: cfg.Store, root: cfg.Root, ids: cfg.Identities, events: cfg.ServiceEvents, usage: cfg.LastUsage,
 		clock: cfg.Clock, log: cfg.Logger,
 		missing: map[string]time.Time{}, loading: map[string]*keyLoad{},
 		names: nameCaches{ec: nameCache{prefix: prefixEC}, principalTag: nameCache{prefix: prefixPrincipalTag}},

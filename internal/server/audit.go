@@ -9,6 +9,7 @@ import (
 
 	"github.com/trent-kms/trent/internal/apierr"
 	"github.com/trent-kms/trent/internal/audit"
+	"github.com/trent-kms/trent/internal/cloudtrail"
 	"github.com/trent-kms/trent/internal/sigv4"
 )
 
@@ -27,6 +28,13 @@ func (s *Server) newEvent(r *http.Request, a *answer, requestID string) *audit.E
 		}
 	} else if n, ok := strings.CutPrefix(r.Header.Get("X-Amz-Target"), targetPrefix); ok && n != "" {
 		name = clip(n, 128)
+	} else if n, ok := cloudtrail.Operation(r.Header.Get("X-Amz-Target")); ok {
+		// A CloudTrail call is recorded under CloudTrail's source, even
+		// when it fails before it is authenticated.
+		source = audit.SourceCloudTrail
+		if n != "" {
+			name = clip(n, 128)
+		}
 	}
 	ev := audit.NewAPICall(time.Now(), source, name, false)
 	ev.RequestID = requestID

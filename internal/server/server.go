@@ -22,6 +22,7 @@ import (
 	"github.com/trent-kms/trent/internal/audit"
 	"github.com/trent-kms/trent/internal/awsproto"
 	"github.com/trent-kms/trent/internal/awsquery"
+	"github.com/trent-kms/trent/internal/cloudtrail"
 	"github.com/trent-kms/trent/internal/ids"
 	"github.com/trent-kms/trent/internal/kms"
 	"github.com/trent-kms/trent/internal/sigv4"
@@ -35,6 +36,7 @@ var errTooLarge = apierr.New(apierr.RequestEntityTooLarge, "Request body is larg
 type Server struct {
 	kms      *kms.Service
 	query    QueryAPI
+	trail    CloudTrailAPI
 	audit    AuditLog
 	verifier *sigv4.Verifier
 	log      *slog.Logger
@@ -67,6 +69,17 @@ func (s *Server) AuditWith(l AuditLog) { s.audit = l }
 // ServeQueryWith makes s answer AWS Query-protocol requests (IAM and STS)
 // with q. Call it before s serves.
 func (s *Server) ServeQueryWith(q QueryAPI) { s.query = q }
+
+// CloudTrailAPI serves CloudTrail's JSON operations (internal/cloudtrail
+// implements it). It authorizes each call itself; the server only
+// authenticates, routes and encodes.
+type CloudTrailAPI interface {
+	Call(ctx context.Context, name string, r *cloudtrail.Request, body []byte) (any, error)
+}
+
+// ServeCloudTrailWith makes s answer CloudTrail requests (X-Amz-Target
+// cloudtrail.TargetPrefix… or its short form) with c. Call it before s serves.
+func (s *Server) ServeCloudTrailWith(c CloudTrailAPI) { s.trail = c }
 
 // HTTPServer wraps h in an http.Server whose timeouts and header limit keep
 // slow or hostile clients from holding connections or memory.
@@ -191,6 +204,13 @@ func (s *Server) handle(r *http.Request, buf *bytes.Buffer, requestID string) *a
 		a.err = err
 		return a
 	}
+	// JSON requests are routed by their target's prefix, and each must be
+	// signed for its own service: a signature scoped to kms must not read
+	// the audit log, nor one scoped to cloudtrail use a key.
+	if name, ok := cloudtrail.Operation(r.Header.Get("X-Amz-Target")); ok {
+		s.serveCloudTrail(r, body, auth, name, a)
+		return a
+	}
 	if auth.Service != "kms" {
 		a.err = apierr.New(apierr.InvalidSignature, "Credential should be scoped to correct service: 'kms'. ")
 		return a
@@ -215,6 +235,28 @@ func (s *Server) handle(r *http.Request, buf *bytes.Buffer, requestID string) *a
 	}
 	a.out, a.err = s.kms.Call(r.Context(), op, req, body)
 	return a
+}
+
+// serveCloudTrail runs an authenticated CloudTrail request into a.
+func (s *Server) serveCloudTrail(r *http.Request, body []byte, auth sigv4.Auth, name string, a *answer) {
+	if auth.Service != "cloudtrail" {
+		a.err = apierr.New(apierr.InvalidSignature, "Credential should be scoped to correct service: 'cloudtrail'. ")
+		return
+	}
+	if s.trail == nil || name == "" {
+		a.err = apierr.New(apierr.UnknownOperation, "")
+		return
+	}
+	a.op = name
+	if a.ev != nil {
+		// Trent serves only CloudTrail's LookupEvents, which reads.
+		a.ev.ReadOnly = true
+	}
+	req := &cloudtrail.Request{
+		Caller: callerOf(auth), RequestID: a.requestID, SourceIP: sourceIP(r),
+		Region: auth.Region, SecureTransport: r.TLS != nil, Audit: a.ev,
+	}
+	a.out, a.err = s.trail.Call(r.Context(), name, req, body)
 }
 
 // write sends the answer in the request's protocol.
