@@ -9,6 +9,7 @@ package app
 
 import (
 	"context"
+	"crypto/fips140"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -154,7 +155,10 @@ func build(ctx context.Context, cfg *Config, st store.Store, root *seal.RootKey,
 	if err := a.openAudit(ctx, cfg.DataDir, cfg.AuditFS, log); err != nil {
 		return fail(err)
 	}
-	a.KMS, err = kms.New(kms.Config{Store: st, Root: root, Identities: ids, ServiceEvents: a.Audit.Record, Clock: cfg.Clock, Logger: log})
+	// FIPS mode is the process's, however it was entered (serve --fips
+	// or GODEBUG): with the module on, nothing outside it may run.
+	a.KMS, err = kms.New(kms.Config{Store: st, Root: root, Identities: ids, ServiceEvents: a.Audit.Record, Clock: cfg.Clock, Logger: log,
+		FIPS140: fips140.Enabled()})
 	if err != nil {
 		return fail(err)
 	}
