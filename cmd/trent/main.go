@@ -5,6 +5,7 @@ package main
 
 import (
 	"context"
+	"crypto/fips140"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -33,7 +34,7 @@ import (
 const usage = `trent — a self-hosted key management service that speaks the AWS KMS API
 
 Usage:
-  trent serve --dev [--listen ADDR] [--data-dir DIR] [--region R]
+  trent serve --dev [--listen ADDR] [--data-dir DIR] [--region R] [--fips]
       root access key: $TRENT_ROOT_ACCESS_KEY_ID and $TRENT_ROOT_SECRET_ACCESS_KEY
       (secret of 16+ characters) if both are set, else a new pair, printed
   trent init --data-dir DIR [--seal keyfile] --seal-key-file FILE [--account ID] [--region R] [--format json]
@@ -41,8 +42,9 @@ Usage:
   trent init --data-dir DIR --seal pkcs11 --pkcs11-module PATH --pkcs11-token-label L
              --pkcs11-key-label K [--pkcs11-pin-file F] [--account ID] [--region R] [--format json]
       the token PIN: --pkcs11-pin-file or $TRENT_PKCS11_PIN
-  trent serve --data-dir DIR [--seal-key-file FILE | --pkcs11-pin-file F] [--listen ADDR]
+  trent serve --data-dir DIR [--seal-key-file FILE | --pkcs11-pin-file F] [--listen ADDR] [--fips]
       a shamir installation starts sealed; unseal it with trent unseal
+      --fips: run in Go's FIPS 140-3 mode (GODEBUG=fips140=on); key specs outside the module are refused
   trent unseal --endpoint URL [--reset]      reads one unseal share from standard input
   trent status --endpoint URL [--format json]
   trent seal --endpoint URL                   signed with $AWS_ACCESS_KEY_ID/$AWS_SECRET_ACCESS_KEY
@@ -377,7 +379,7 @@ func noArgs(fs *flag.FlagSet) error {
 // bad value found later would leave a listener, a store or a dev temp dir
 // to clean up, and a panic cleans up nothing.
 type serveOptions struct {
-	dev                              bool
+	dev, fips                        bool
 	listen, dataDir, region, keyFile string
 	pinFile                          string
 	logLevel                         slog.Level
@@ -395,6 +397,7 @@ func parseServe(args []string, getenv func(string) string) (*serveOptions, error
 	fs.StringVar(&o.region, "region", "", "region to serve (dev mode; default us-east-1)")
 	fs.StringVar(&o.keyFile, "seal-key-file", "", "key file that seals the root key (required for a keyfile-sealed installation; outside the data dir)")
 	fs.StringVar(&o.pinFile, "pkcs11-pin-file", "", "file (mode 0600, one line) holding the token PIN of a pkcs11-sealed installation; else $"+pkcs11.PINEnv)
+	fs.BoolVar(&o.fips, "fips", false, "run with Go's FIPS 140-3 module enforced (restarts trent with GODEBUG="+fipsSetting+"); key specs the module does not provide are refused")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	fs.DurationVar(&o.jobInterval, "job-interval", time.Minute, "how often due deletions and rotations run")
 	if err := fs.Parse(args); err != nil {
@@ -445,12 +448,22 @@ func parseServe(args []string, getenv func(string) string) (*serveOptions, error
 }
 
 func serve(args []string) error {
-	lookupPIN := takePINEnv()
 	o, err := parseServe(args, os.Getenv)
 	if err != nil {
 		return err
 	}
+	if o.fips {
+		// First: the restarted process must find the environment as this
+		// one got it (the PIN included) and redo everything below.
+		if err := enterFIPS(); err != nil {
+			return err
+		}
+	}
+	lookupPIN := takePINEnv()
 	log := newLogger(o.logLevel)
+	// FIPS mode is on with --fips or when the operator set GODEBUG
+	// fips140 directly; either way Trent refuses what the module lacks.
+	log.Info("FIPS 140-3 mode", "enabled", fips140.Enabled(), "enforced", fips140.Enforced(), "module", fips140.Version())
 	if !o.dev && (os.Getenv(envRootAccessKeyID) != "" || os.Getenv(envRootSecret) != "") {
 		log.Warn("ignoring " + envRootAccessKeyID + " and " + envRootSecret + ": they set the root access key of a --dev server only")
 	}

@@ -9,6 +9,7 @@ package app
 
 import (
 	"context"
+	"crypto/fips140"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -155,8 +156,10 @@ func build(ctx context.Context, cfg *Config, st store.Store, root *seal.RootKey,
 	if err := a.openAudit(ctx, cfg.DataDir, cfg.AuditFS, log); err != nil {
 		return fail(err)
 	}
+	// FIPS mode is the process's, however it was entered (serve --fips
+	// or GODEBUG): with the module on, nothing outside it may run.
 	a.KMS, err = kms.New(kms.Config{Store: st, Root: root, Identities: ids, ServiceEvents: a.Audit.Record,
-		LastUsage: a.Audit.LastUsage, Clock: cfg.Clock, Logger: log})
+		LastUsage: a.Audit.LastUsage, Clock: cfg.Clock, Logger: log, FIPS140: fips140.Enabled()})
 	if err != nil {
 		return fail(err)
 	}

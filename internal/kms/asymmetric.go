@@ -154,6 +154,9 @@ func (s *Service) sign(ctx context.Context, r *Request, in *awsproto.SignInput, 
 	if err != nil {
 		return nil, err
 	}
+	if err := s.checkFIPSKey(e); err != nil {
+		return nil, err
+	}
 	if err := checkMessage(alg, mt, in.Message); err != nil {
 		return nil, signError(e, alg, mt, err)
 	}
@@ -180,6 +183,9 @@ func (s *Service) verify(ctx context.Context, r *Request, in *awsproto.VerifyInp
 	e, alg := a.key, *in.SigningAlgorithm
 	mt, err := signingKey(e, "Verify", alg, in.MessageType)
 	if err != nil {
+		return nil, err
+	}
+	if err := s.checkFIPSKey(e); err != nil {
 		return nil, err
 	}
 	if err := checkMessage(alg, mt, in.Message); err != nil {
@@ -358,6 +364,9 @@ func (s *Service) generateDataKeyPairWithout(ctx context.Context, r *Request, in
 
 func (s *Service) generateDataKeyPair(e *keyEntry, op string, in *awsproto.GenerateDataKeyPairWithoutPlaintextInput, withPlaintext bool) (any, error) {
 	if err := checkSymmetric(e, op); err != nil {
+		return nil, err
+	}
+	if err := s.checkFIPS("KeyPairSpec", *in.KeyPairSpec); err != nil {
 		return nil, err
 	}
 	if in.DryRun {

@@ -156,6 +156,9 @@ func condCreateKey(a *access, in *awsproto.CreateKeyInput) {
 
 func (s *Service) createKey(ctx context.Context, r *Request, in *awsproto.CreateKeyInput, a *access) (any, error) {
 	spec, usage := createKeySpec(in)
+	if err := s.checkFIPS("KeySpec", spec); err != nil {
+		return nil, err
+	}
 	tags, err := checkTags(nil, in.Tags)
 	if err != nil {
 		return nil, err

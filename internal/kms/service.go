@@ -71,6 +71,10 @@ type Config struct {
 	LastUsage func(ctx context.Context, keyARN string) (audit.Usage, bool, time.Time, error)
 	Clock     clock.Clock
 	Logger    *slog.Logger
+	// FIPS140 refuses key specs whose algorithms Go's FIPS 140-3 module
+	// does not provide (spec.go). The caller sets it from
+	// crypto/fips140.Enabled(); tests set it directly.
+	FIPS140 bool
 }
 
 // Service runs KMS operations for every account and region. Keys, aliases
@@ -85,6 +89,8 @@ type Service struct {
 	usage  func(ctx context.Context, keyARN string) (audit.Usage, bool, time.Time, error)
 	clock  clock.Clock
 	log    *slog.Logger
+	// fips140 is Config.FIPS140.
+	fips140 bool
 
 	// writeMu serialises every change to keys, aliases and grants: a writer
 	// reads the key (cache or store), writes the store, and publishes the
@@ -139,7 +145,7 @@ func New(cfg Config) (*Service, error) {
 		clock: cfg.Clock, log: cfg.Logger,
 		missing: map[string]time.Time{}, loading: map[string]*keyLoad{},
 		names: nameCaches{ec: nameCache{prefix: prefixEC}, principalTag: nameCache{prefix: prefixPrincipalTag}},
-		newID: ids.NewUUID, maxGrants: maxGrantsPerKey,
+		newID: ids.NewUUID, maxGrants: maxGrantsPerKey, fips140: cfg.FIPS140,
 	}, nil
 }
 

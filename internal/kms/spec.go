@@ -1,6 +1,11 @@
 package kms
 
-import "github.com/trent-kms/trent/internal/keys"
+import (
+	"fmt"
+
+	"github.com/trent-kms/trent/internal/apierr"
+	"github.com/trent-kms/trent/internal/keys"
+)
 
 // Enumerations of the KMS API model, in the model's order.
 var (
@@ -68,4 +73,56 @@ func newMaterial(spec string) ([]byte, error) {
 		return keys.NewSymmetricMaterial()
 	}
 	return keys.GeneratePrivate(spec)
+}
+
+// fipsUnavailable says why the algorithms of a key spec are outside Go's
+// FIPS 140-3 module, or returns "" when the module provides them. RSA,
+// ECDSA and ECDH on the NIST curves, Ed25519 (pure and prehashed),
+// HMAC-SHA-2, AES-GCM and HKDF all come from the module (crypto/...);
+// secp256k1 and ML-DSA come from third-party code, which FIPS mode cannot
+// vouch for, so a FIPS-mode Trent must not use them at all. SM2 is refused
+// in every mode (unsupportedSpecMessage).
+func fipsUnavailable(spec string) string {
+	switch spec {
+	case "ECC_SECG_P256K1":
+		return "Go's FIPS module does not provide secp256k1."
+	case "ML_DSA_44", "ML_DSA_65", "ML_DSA_87":
+		// Go 1.26's module implements ML-DSA internally but exports no
+		// crypto/mldsa; Trent's ML-DSA therefore comes from circl.
+		return "Go 1.26's FIPS module exposes no ML-DSA (there is no crypto/mldsa), and Trent's ML-DSA comes from circl, outside the module."
+	}
+	return ""
+}
+
+// fipsRefusal is the reason a spec is refused in FIPS mode, as a sentence
+// naming the request field what ("KeySpec", "KeyPairSpec"), or "" when
+// the service is not in FIPS mode or the module provides the spec.
+func (s *Service) fipsRefusal(what, spec string) string {
+	if !s.fips140 {
+		return ""
+	}
+	if why := fipsUnavailable(spec); why != "" {
+		return fmt.Sprintf("%s %s is not available in FIPS 140-3 mode: %s", what, spec, why)
+	}
+	return ""
+}
+
+// checkFIPS refuses a new key or data key pair of a spec whose algorithms
+// Go's FIPS 140-3 module does not provide, while in FIPS mode.
+func (s *Service) checkFIPS(what, spec string) error {
+	if msg := s.fipsRefusal(what, spec); msg != "" {
+		return apierr.New(apierr.UnsupportedOperation, "%s", msg)
+	}
+	return nil
+}
+
+// checkFIPSKey refuses to use an existing key whose spec FIPS mode
+// refuses: keys made before the switch to FIPS mode would otherwise keep
+// running cryptography outside the module. Metadata and the public key
+// stay readable, so an operator can plan the move to an approved spec.
+func (s *Service) checkFIPSKey(e *keyEntry) error {
+	if msg := s.fipsRefusal("KeySpec", e.meta.KeySpec); msg != "" {
+		return apierr.New(apierr.UnsupportedOperation, "Key %s cannot be used: %s", e.arn, msg)
+	}
+	return nil
 }
