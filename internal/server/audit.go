@@ -40,15 +40,23 @@ func (s *Server) newEvent(r *http.Request, a *answer, requestID string) *audit.E
 	ev.RequestID = requestID
 	ev.SourceIPAddress = sourceIP(r)
 	ev.UserAgent = clip(r.UserAgent(), maxAuditedAgent)
-	if h, err := sigv4.ParseAuthorization(r.Header.Get("Authorization")); err == nil {
-		ev.UserIdentity = audit.UnknownIdentity(clip(h.AccessKeyID, 128))
-		if sigv4.ValidRegion(h.Region) {
-			ev.AWSRegion = h.Region
-		}
-	} else {
-		ev.UserIdentity = audit.UnknownIdentity("")
-	}
 	return ev
+}
+
+// claimedIdentity fills the identity and region of an event whose request
+// was not authenticated from what its Authorization header claims. An
+// authenticated request's event has them from the verifier already, so
+// the header is parsed again only on this path.
+func claimedIdentity(r *http.Request, ev *audit.Event) {
+	h, err := sigv4.ParseAuthorization(r.Header.Get("Authorization"))
+	if err != nil {
+		ev.UserIdentity = audit.UnknownIdentity("")
+		return
+	}
+	ev.UserIdentity = audit.UnknownIdentity(clip(h.AccessKeyID, 128))
+	if ev.AWSRegion == "" && sigv4.ValidRegion(h.Region) {
+		ev.AWSRegion = h.Region
+	}
 }
 
 // record completes a's event with the outcome and records it, with a copy
@@ -58,6 +66,9 @@ func (s *Server) newEvent(r *http.Request, a *answer, requestID string) *audit.E
 // released unrecorded.
 func (s *Server) record(r *http.Request, a *answer) {
 	ev := a.ev
+	if ev.UserIdentity.Type == "" {
+		claimedIdentity(r, ev)
+	}
 	if a.err != nil {
 		code, msg := s.wireError(a)
 		ev.SetError(code, msg)
