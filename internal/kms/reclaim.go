@@ -28,7 +28,7 @@ import "sync/atomic"
 // one is still running, so material retired at epoch t is zeroed once the
 // epoch reaches t+2: every request that could have seen it has ended.
 // Zeroing happens under cacheMu, when a request leaves while something is
-// pending, and at each sweep.
+// pending, at each eviction and at each sweep.
 //
 // Only code that reads key material (material, private) must run in a
 // section; that is every handler, since all run through invoke. Writers
@@ -73,9 +73,13 @@ func (s *Service) enterSection() uint64 {
 // if this was the last request that could hold it.
 func (s *Service) leaveSection(e uint64) {
 	s.active[e&1].n.Add(-1)
-	if s.pending.Load() > 0 && s.cacheMu.TryLock() {
-		// TryLock: a request never waits on the reclaimer; the next
-		// request to leave, or the sweeper, does the work instead.
+	if s.pending.Load() > 0 {
+		// Only while something waits to be zeroed (an eviction just
+		// happened, or the cache is off): a cache hit with nothing
+		// pending takes no lock. cacheMu is held for map updates only,
+		// so the wait is short, and the material goes as soon as the
+		// last request that could hold it ends.
+		s.cacheMu.Lock()
 		s.reclaimLocked()
 		s.cacheMu.Unlock()
 	}
