@@ -42,6 +42,10 @@ import (
 // round. Grant writes need no writeMu: the store counts and checks in one
 // transaction, and the cache is dropped, never patched.
 //
+// The key cache is bounded in keys, bytes of material and idle time, and
+// what leaves it is zeroed once no request holds it (keycache.go,
+// reclaim.go).
+//
 // A key entry carries what authorization needs of the key: its policy
 // compiled and its tags as condition keys, prepared once per revision
 // (keyEntry.prepare), so a request never parses a policy.
