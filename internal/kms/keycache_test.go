@@ -282,3 +282,33 @@ func (n *testNode) useOnce(t *testing.T, r *rand.Rand, sym, asym []string, label
 	}
 	return nil
 }
+
+// TestEvictedMaterialWaitsForRequests holds a request open (a read-side
+// section) across an eviction: the material must stay intact while that
+// request may use it, and be zeroed when it ends — even if requests that
+// began after the eviction are still running, since those cannot hold it.
+func TestEvictedMaterialWaitsForRequests(t *testing.T) {
+	n := newCacheNode(t, CacheConfig{MaxKeys: 100, MaxBytes: 1 << 20, Idle: time.Minute})
+	id := n.createKey(t)
+	n.roundTrip(t, id)
+	before := n.enterSection() // a request that looked the key up
+	m, err := n.heldMaterial(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.clock.Advance(2 * time.Minute)
+	n.sweep()
+	if n.isCached(id) {
+		t.Fatal("idle key still cached after the sweep")
+	}
+	if allZero(m) || n.pendingZero() == 0 {
+		t.Fatal("material zeroed while a request that may hold it is running")
+	}
+	after := n.enterSection() // began after the eviction
+	n.leaveSection(before)
+	if !allZero(m) || n.pendingZero() != 0 {
+		t.Fatal("material not zeroed when the last request that could hold it ended")
+	}
+	n.leaveSection(after)
+	n.roundTrip(t, id) // unwrapped again
+}
