@@ -12,12 +12,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"net/netip"
 	"os"
 	"os/signal"
 	"regexp"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -25,6 +27,7 @@ import (
 
 	"github.com/trent-kms/trent/internal/app"
 	"github.com/trent-kms/trent/internal/iam"
+	"github.com/trent-kms/trent/internal/kms"
 	"github.com/trent-kms/trent/internal/seal"
 	"github.com/trent-kms/trent/internal/seal/pkcs11"
 	"github.com/trent-kms/trent/internal/seal/shamir"
@@ -45,6 +48,8 @@ Usage:
   trent serve --data-dir DIR [--seal-key-file FILE | --pkcs11-pin-file F] [--listen ADDR] [--fips]
       a shamir installation starts sealed; unseal it with trent unseal
       --fips: run in Go's FIPS 140-3 mode (GODEBUG=fips140=on); key specs outside the module are refused
+  serve also takes [--key-cache-max-keys N] [--key-cache-max-bytes SIZE] [--key-cache-idle D]
+      [--require-mlock]: how many keys stay unwrapped in memory, and for how long
   trent unseal --endpoint URL [--reset]      reads one unseal share from standard input
   trent status --endpoint URL [--format json]
   trent seal --endpoint URL                   signed with $AWS_ACCESS_KEY_ID/$AWS_SECRET_ACCESS_KEY
@@ -384,6 +389,10 @@ type serveOptions struct {
 	pinFile                          string
 	logLevel                         slog.Level
 	jobInterval                      time.Duration
+	// keyCache bounds the keys kept unwrapped in memory.
+	keyCache kms.CacheConfig
+	// requireMlock makes a failure to lock memory fatal.
+	requireMlock bool
 	// The dev server's root access key from the environment, if given.
 	rootID, rootSecret string
 }
@@ -400,11 +409,32 @@ func parseServe(args []string, getenv func(string) string) (*serveOptions, error
 	fs.BoolVar(&o.fips, "fips", false, "run with Go's FIPS 140-3 module enforced (restarts trent with GODEBUG="+fipsSetting+"); key specs the module does not provide are refused")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	fs.DurationVar(&o.jobInterval, "job-interval", time.Minute, "how often due deletions and rotations run")
+	def := kms.DefaultCacheConfig
+	fs.IntVar(&o.keyCache.MaxKeys, "key-cache-max-keys", def.MaxKeys, "most keys kept unwrapped in memory at once")
+	maxBytes := fs.String("key-cache-max-bytes", strconv.FormatInt(def.MaxBytes>>20, 10)+"MiB", "most bytes of unwrapped key material kept in memory at once (a number, optionally with KiB, MiB or GiB)")
+	fs.DurationVar(&o.keyCache.Idle, "key-cache-idle", def.Idle, "how long a key stays unwrapped in memory after its last use; 0 unwraps it per request")
+	fs.BoolVar(&o.requireMlock, "require-mlock", false, "refuse to start if memory cannot be locked (mlockall), instead of warning")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
 	if err := noArgs(fs); err != nil {
 		return nil, err
+	}
+	var err error
+	if o.keyCache.MaxBytes, err = parseBytes(*maxBytes); err != nil {
+		return nil, fmt.Errorf("--key-cache-max-bytes: %w", err)
+	}
+	if o.keyCache.MaxKeys < 1 {
+		return nil, fmt.Errorf("--key-cache-max-keys must be at least 1, not %d", o.keyCache.MaxKeys)
+	}
+	if o.keyCache.MaxBytes < 1 {
+		return nil, fmt.Errorf("--key-cache-max-bytes must be at least 1, not %d", o.keyCache.MaxBytes)
+	}
+	if o.keyCache.Idle < 0 {
+		return nil, fmt.Errorf("--key-cache-idle must not be negative (0 unwraps per request), not %v", o.keyCache.Idle)
+	}
+	if o.requireMlock && runtime.GOOS != "linux" {
+		return nil, fmt.Errorf("--require-mlock: memory locking is implemented on Linux only, not %s", runtime.GOOS)
 	}
 	if err := o.logLevel.UnmarshalText([]byte(*logLevel)); err != nil {
 		return nil, fmt.Errorf("--log-level: %w", err)
@@ -427,7 +457,6 @@ func parseServe(args []string, getenv func(string) string) (*serveOptions, error
 		if o.pinFile != "" {
 			return nil, errors.New("--pkcs11-pin-file does not apply with --dev: a dev server is sealed by a key file in its data dir")
 		}
-		var err error
 		if o.rootID, o.rootSecret, err = devRootFromEnv(getenv); err != nil {
 			return nil, err
 		}
@@ -445,6 +474,26 @@ func parseServe(args []string, getenv func(string) string) (*serveOptions, error
 		// type the data dir records: app checks it once the store is open.
 	}
 	return o, nil
+}
+
+// parseBytes reads a size: a whole number of bytes, or of KiB, MiB or GiB
+// with that suffix ("64MiB").
+func parseBytes(v string) (int64, error) {
+	num, unit := v, int64(1)
+	for _, u := range []struct {
+		suffix string
+		n      int64
+	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}} {
+		if rest, ok := strings.CutSuffix(v, u.suffix); ok {
+			num, unit = rest, u.n
+			break
+		}
+	}
+	n, err := strconv.ParseInt(num, 10, 64)
+	if err != nil || n > math.MaxInt64/unit {
+		return 0, fmt.Errorf("%q is not a size like 67108864 or 64MiB", v)
+	}
+	return n * unit, nil
 }
 
 func serve(args []string) error {
@@ -469,6 +518,9 @@ func serve(args []string) error {
 	}
 	restrictUmask()
 	if err := seal.HardenProcess(); err != nil {
+		if o.requireMlock && errors.Is(err, seal.ErrMemoryNotLocked) {
+			return fmt.Errorf("--require-mlock: %w", err)
+		}
 		log.Warn("could not fully protect key material in memory", "err", err)
 	}
 	// Listen before making anything: a taken port then costs nothing to
@@ -491,7 +543,8 @@ func serve(args []string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	node, err := app.Start(ctx, app.Config{DataDir: dir, Dev: o.dev, Region: o.region, SealKeyFile: o.keyFile,
-		PKCS11PINFile: o.pinFile, LookupEnv: lookupPIN, Logger: log, JobInterval: o.jobInterval})
+		PKCS11PINFile: o.pinFile, LookupEnv: lookupPIN, Logger: log, JobInterval: o.jobInterval,
+		KeyCache: &o.keyCache})
 	if err != nil {
 		return err
 	}

@@ -155,6 +155,14 @@ func TestFlagsRefusedBeforeAnythingStarts(t *testing.T) {
 		{"init pkcs11 PIN file readable by others", []string{"init", "--data-dir", "DATA", "--seal", "pkcs11", "--pkcs11-module", "/no/such/lib.so", "--pkcs11-token-label", "t", "--pkcs11-key-label", "k", "--pkcs11-pin-file", "OPENPIN"}, "chmod 600"},
 		{"dev pkcs11 pin file", []string{"serve", "--dev", "--listen", "127.0.0.1:0", "--pkcs11-pin-file", "PIN"}, "--pkcs11-pin-file"},
 		{"serve key file and pin file", []string{"serve", "--data-dir", "DATA", "--listen", "127.0.0.1:0", "--seal-key-file", filepath.Join(keyDir, "j"), "--pkcs11-pin-file", "PIN"}, "exclude each other"},
+		{"key cache max keys 0", []string{"serve", "--dev", "--listen", "127.0.0.1:0", "--key-cache-max-keys", "0"}, "--key-cache-max-keys"},
+		{"key cache max keys not a number", []string{"serve", "--dev", "--listen", "127.0.0.1:0", "--key-cache-max-keys", "many"}, "key-cache-max-keys"},
+		{"key cache max bytes 0", []string{"serve", "--dev", "--listen", "127.0.0.1:0", "--key-cache-max-bytes", "0"}, "--key-cache-max-bytes"},
+		{"key cache max bytes negative", []string{"serve", "--dev", "--listen", "127.0.0.1:0", "--key-cache-max-bytes", "-1MiB"}, "--key-cache-max-bytes"},
+		{"key cache max bytes unknown unit", []string{"serve", "--dev", "--listen", "127.0.0.1:0", "--key-cache-max-bytes", "64MB"}, "--key-cache-max-bytes"},
+		{"key cache max bytes overflow", []string{"serve", "--dev", "--listen", "127.0.0.1:0", "--key-cache-max-bytes", "9999999999999GiB"}, "--key-cache-max-bytes"},
+		{"key cache idle negative", []string{"serve", "--dev", "--listen", "127.0.0.1:0", "--key-cache-idle", "-1s"}, "--key-cache-idle"},
+		{"key cache idle not a duration", []string{"serve", "--data-dir", "DATA", "--listen", "127.0.0.1:0", "--key-cache-idle", "10"}, "key-cache-idle"},
 		{"unseal without endpoint", []string{"unseal"}, "--endpoint"},
 		{"unseal bad endpoint", []string{"unseal", "--endpoint", "127.0.0.1:8080"}, "--endpoint"},
 		{"status format", []string{"status", "--endpoint", "http://127.0.0.1:1", "--format", "yaml"}, "--format"},
@@ -223,6 +231,40 @@ func TestInitHardensProcess(t *testing.T) {
 	}
 	if !strings.Contains(string(out), "could not fully protect key material in memory") {
 		t.Fatalf("init under an unliftable memlock limit did not try to lock memory:\n%s", out)
+	}
+}
+
+// TestServeRequireMlock runs serve where memory cannot be locked, as
+// TestInitHardensProcess does: with --require-mlock it refuses to start,
+// naming the flag, before it listens or makes its dev data dir.
+func TestServeRequireMlock(t *testing.T) {
+	prlimit, err1 := exec.LookPath("prlimit")
+	setpriv, err2 := exec.LookPath("setpriv")
+	if err1 != nil || err2 != nil {
+		t.Skip("needs prlimit and setpriv (util-linux)")
+	}
+	tmp := t.TempDir()
+	cmd := exec.Command(prlimit, "--memlock=65536:65536", setpriv, "--bounding-set", "-ipc_lock,-sys_resource",
+		trentBinary(t), "serve", "--dev", "--listen", "127.0.0.1:0", "--require-mlock")
+	cmd.Env = append(os.Environ(), "TMPDIR="+tmp)
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		select {
+		case <-done:
+		case <-time.After(20 * time.Second):
+			cmd.Process.Kill() // it started serving instead of refusing
+		}
+	}()
+	out, err := cmd.CombinedOutput()
+	if strings.Contains(string(out), "setpriv:") || strings.Contains(string(out), "prlimit:") {
+		t.Skipf("cannot drop capabilities or set limits here: %s", out)
+	}
+	if err == nil || !strings.Contains(string(out), "--require-mlock") || !strings.Contains(string(out), "CAP_IPC_LOCK") {
+		t.Fatalf("serve --require-mlock without lockable memory: err %v, output:\n%s", err, out)
+	}
+	if left, _ := os.ReadDir(tmp); len(left) != 0 {
+		t.Errorf("serve --require-mlock left %v in TMPDIR", left)
 	}
 }
 

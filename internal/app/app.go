@@ -79,6 +79,9 @@ type Config struct {
 	// JobInterval, when positive, runs the lifecycle jobs (deletions,
 	// rotations) at that interval while unsealed.
 	JobInterval time.Duration
+	// KeyCache bounds the KMS cache of unwrapped keys (nil: the defaults,
+	// kms.DefaultCacheConfig). Its idle sweeper runs while unsealed.
+	KeyCache *kms.CacheConfig
 }
 
 // App is the unsealed part of a Trent installation: everything that needs
@@ -159,7 +162,8 @@ func build(ctx context.Context, cfg *Config, st store.Store, root *seal.RootKey,
 	// FIPS mode is the process's, however it was entered (serve --fips
 	// or GODEBUG): with the module on, nothing outside it may run.
 	a.KMS, err = kms.New(kms.Config{Store: st, Root: root, Identities: ids, ServiceEvents: a.Audit.Record,
-		LastUsage: a.Audit.LastUsage, Clock: cfg.Clock, Logger: log, FIPS140: fips140.Enabled()})
+		LastUsage: a.Audit.LastUsage, Clock: cfg.Clock, Logger: log, FIPS140: fips140.Enabled(),
+		KeyCache: cfg.KeyCache})
 	if err != nil {
 		return fail(err)
 	}
@@ -167,6 +171,10 @@ func build(ctx context.Context, cfg *Config, st store.Store, root *seal.RootKey,
 	if err != nil {
 		return fail(err)
 	}
+	sweepCtx, stopSweep := context.WithCancel(context.Background())
+	sweeperDone := make(chan struct{})
+	go func() { defer close(sweeperDone); a.KMS.RunCacheSweeper(sweepCtx) }()
+	a.stopJobs = func() { stopSweep(); <-sweeperDone }
 	// Any region: keys live in the region their requests are signed for.
 	a.Verifier = &sigv4.Verifier{
 		Services:  []string{"kms", "iam", "sts", "cloudtrail"},
@@ -181,7 +189,7 @@ func build(ctx context.Context, cfg *Config, st store.Store, root *seal.RootKey,
 		jobCtx, cancel := context.WithCancel(context.Background())
 		runner := &jobs.Runner{Interval: cfg.JobInterval, Work: a.KMS.RunDue, Log: log}
 		done := runner.Start(jobCtx)
-		a.stopJobs = func() { cancel(); <-done }
+		a.stopJobs = func() { cancel(); <-done; stopSweep(); <-sweeperDone }
 	}
 	return a, nil
 }

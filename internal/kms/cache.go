@@ -42,6 +42,10 @@ import (
 // round. Grant writes need no writeMu: the store counts and checks in one
 // transaction, and the cache is dropped, never patched.
 //
+// The key cache is bounded in keys, bytes of material and idle time, and
+// what leaves it is zeroed once no request holds it (keycache.go,
+// reclaim.go).
+//
 // A key entry carries what authorization needs of the key: its policy
 // compiled and its tags as condition keys, prepared once per revision
 // (keyEntry.prepare), so a request never parses a policy.
@@ -71,7 +75,9 @@ type keyLoad struct {
 // entry returns the cached key, loading it from the store on a miss.
 func (s *Service) entry(ctx context.Context, id string) (*keyEntry, error) {
 	if e, ok := s.keys.Load(id); ok {
-		return e.(*keyEntry), nil
+		e := e.(*keyEntry)
+		s.touch(e)
+		return e, nil
 	}
 	s.cacheMu.Lock()
 	if e, ok := s.keys.Load(id); ok { // published since the first look
@@ -164,16 +170,48 @@ func (s *Service) publish(e *keyEntry) {
 // newer revision and no key left the cache since removals was read. It
 // returns the entry that is current: the cached one if it is at least as
 // new, else e.
+//
+// e is not cached, and its material is retired (zeroed once the requests
+// holding it end), when caching is off (idle expiry 0), when e alone is
+// larger than the byte bound, or when e holds material already retired (a
+// writer derived it from an entry evicted meanwhile). An older entry of the
+// key is then dropped too, so the cache never answers with it.
 func (s *Service) publishLocked(e *keyEntry, removals uint64) *keyEntry {
 	id := e.meta.ID
-	if cur, ok := s.keys.Load(id); ok && cur.(*keyEntry).meta.Revision >= e.meta.Revision {
+	cur, cached := s.keys.Load(id)
+	if cached && cur.(*keyEntry).meta.Revision >= e.meta.Revision {
 		return cur.(*keyEntry)
 	}
 	if removals != s.removals {
+		s.retireLocked(e) // fresh from the store: no cached entry shares it
+		s.reclaimLocked()
 		return e
 	}
+	size := materialBytes(e)
+	if s.cache.Idle == 0 || size > s.cache.MaxBytes || holdsRetired(e) {
+		if cached {
+			s.evictLocked(cur.(*keyEntry).slot)
+		}
+		s.retireLocked(e)
+		s.reclaimLocked()
+		delete(s.missing, id)
+		return e
+	}
+	if cached {
+		sl := cur.(*keyEntry).slot
+		s.cacheBytes += size - sl.bytes
+		sl.bytes = size
+		e.slot = sl
+	} else {
+		e.slot = &cacheSlot{id: id, idx: len(s.slots), bytes: size}
+		s.slots = append(s.slots, e.slot)
+		s.cacheBytes += size
+	}
+	e.slot.used.Store(s.clock.Now().UnixNano())
 	s.keys.Store(id, e)
 	delete(s.missing, id)
+	s.shrinkLocked(e.slot)
+	s.reclaimLocked()
 	return e
 }
 
@@ -182,7 +220,10 @@ func (s *Service) publishLocked(e *keyEntry, removals uint64) *keyEntry {
 func (s *Service) forget(id string) {
 	s.cacheMu.Lock()
 	defer s.cacheMu.Unlock()
-	s.keys.Delete(id)
+	if e, ok := s.keys.Load(id); ok {
+		s.evictLocked(e.(*keyEntry).slot)
+		s.reclaimLocked()
+	}
 	s.removals++
 }
 

@@ -88,6 +88,9 @@ func invoke[In any](ctx context.Context, s *Service, r *Request, op *Operation, 
 	if r.Audit != nil {
 		r.Audit.RequestParameters = auditJSON(op.params, in)
 	}
+	// The request may read key material: the cache must not zero what
+	// it looked up until it ends (reclaim.go).
+	defer s.leaveSection(s.enterSection())
 	a := s.newAccess(r, op.Action)
 	defer a.release()
 	if err := sp.auth(a, ctx, in); err != nil {

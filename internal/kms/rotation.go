@@ -295,7 +295,8 @@ func (s *Service) deleteKey(ctx context.Context, id string, now time.Time) error
 	s.forget(id)
 	s.forgetAliasesOf(id)
 	s.grantsChanged(id) // the store deleted the key's grants with it
-	clearMaterial(e)
+	// forget retired e's material: it is zeroed once the requests still
+	// using the key end, not under them.
 	s.log.Info("deleted key at the end of its waiting period", "key", e.arn)
 	s.serviceEvent(ctx, "DeleteKey", e, now)
 	return nil

@@ -19,6 +19,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/trent-kms/trent/internal/apierr"
@@ -75,6 +76,9 @@ type Config struct {
 	// does not provide (spec.go). The caller sets it from
 	// crypto/fips140.Enabled(); tests set it directly.
 	FIPS140 bool
+	// KeyCache bounds the keys kept unwrapped in memory; nil means
+	// DefaultCacheConfig.
+	KeyCache *CacheConfig
 }
 
 // Service runs KMS operations for every account and region. Keys, aliases
@@ -112,6 +116,21 @@ type Service struct {
 	missing  map[string]time.Time // key ids the store does not have → until when
 	loading  map[string]*keyLoad  // key id → its store read in flight
 
+	// The bounds of the key cache (keycache.go): the cached keys, for
+	// sampling and sweeping, and the bytes of material they hold; both
+	// under cacheMu.
+	cache      CacheConfig
+	slots      []*cacheSlot
+	cacheBytes int64
+
+	// Reclamation of the material the cache drops (reclaim.go): the
+	// epoch, the requests in flight per epoch parity, and the material
+	// waiting for them (retired under cacheMu; pending is its length).
+	epoch   atomic.Uint64
+	active  [2]section
+	retired []retiredMaterial
+	pending atomic.Int64
+
 	// names interns condition key names built from request data
 	// (kms:EncryptionContext:<k>, aws:PrincipalTag/<k>), so that building a
 	// request's policy context does not allocate them each time.
@@ -140,13 +159,23 @@ func New(cfg Config) (*Service, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &Service{
+	cache := DefaultCacheConfig
+	if cfg.KeyCache != nil {
+		cache = *cfg.KeyCache
+	}
+	if err := cache.Check(); err != nil {
+		return nil, err
+	}
+	s := &Service{
 		store: cfg.Store, root: cfg.Root, ids: cfg.Identities, events: cfg.ServiceEvents, usage: cfg.LastUsage,
 		clock: cfg.Clock, log: cfg.Logger,
 		missing: map[string]time.Time{}, loading: map[string]*keyLoad{},
 		names: nameCaches{ec: nameCache{prefix: prefixEC}, principalTag: nameCache{prefix: prefixPrincipalTag}},
 		newID: ids.NewUUID, maxGrants: maxGrantsPerKey, fips140: cfg.FIPS140,
-	}, nil
+		cache: cache,
+	}
+	s.epoch.Store(firstEpoch)
+	return s, nil
 }
 
 // keyEntry is an immutable snapshot of a key: its metadata, its unwrapped
@@ -166,6 +195,10 @@ type keyEntry struct {
 	// resourceTags are the aws:ResourceTag/<key> condition keys of the
 	// key's tags, names lower-cased.
 	resourceTags []condKV
+
+	// slot is the cache's record of the key, set when the entry is
+	// published (publishLocked) and nil if it never was.
+	slot *cacheSlot
 }
 
 // condKV is a prepared condition key and its value.
@@ -180,6 +213,9 @@ type backing struct {
 	// private is the parsed form of an asymmetric key's material, so
 	// Sign, Decrypt and the rest do not parse PKCS#8 per request.
 	private *keys.Private
+	// retired is set, under cacheMu, when the material left the cache for
+	// good and waits to be zeroed (reclaim.go).
+	retired bool
 }
 
 // newBacking builds the cache form of a key version.

@@ -28,8 +28,9 @@ import (
 // heap growth past the limit a fatal out-of-memory crash.
 //
 // It returns nil if everything succeeded, or an error joining one error for
-// each step that failed; the others still took effect. Callers log a warning
-// and continue (or refuse to start, by policy).
+// each step that failed; the others still took effect. The memory-locking
+// step's error matches ErrMemoryNotLocked. Callers log a warning and
+// continue (or refuse to start, by policy: `trent serve --require-mlock`).
 func HardenProcess() error {
 	var errs []error
 	if err := unix.Setrlimit(unix.RLIMIT_CORE, &unix.Rlimit{Cur: 0, Max: 0}); err != nil {
@@ -39,10 +40,17 @@ func HardenProcess() error {
 		errs = append(errs, fmt.Errorf("seal: marking the process non-dumpable (prctl PR_SET_DUMPABLE): %w", err))
 	}
 	if err := lockMemory(); err != nil {
-		errs = append(errs, err)
+		errs = append(errs, notLocked{err})
 	}
 	return errors.Join(errs...)
 }
+
+// notLocked marks a memory-locking error as ErrMemoryNotLocked, keeping its
+// message (which already says memory is not locked, and why).
+type notLocked struct{ error }
+
+func (notLocked) Is(target error) bool { return target == ErrMemoryNotLocked }
+func (e notLocked) Unwrap() error      { return e.error }
 
 func lockMemory() error {
 	var lim unix.Rlimit

@@ -43,6 +43,9 @@ var (
 	ErrUnknownFormat = errors.New("unknown format version")
 	// ErrDestroyed reports use of a RootKey after Destroy.
 	ErrDestroyed = errors.New("seal: root key destroyed")
+	// ErrMemoryNotLocked is what HardenProcess's error matches when the
+	// process memory could not be locked (it may then be swapped out).
+	ErrMemoryNotLocked = errors.New("memory not locked")
 )
 
 // RootKey is the unsealed root key, held only in memory as an AES-256-GCM
