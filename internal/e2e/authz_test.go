@@ -125,7 +125,7 @@ func (e *authzEnv) lookup(id string) (*sigv4.Credential, bool) {
 	if c, ok := e.users[id]; ok {
 		return c, true
 	}
-	return e.App.Directory.Lookup(id)
+	return e.App.IAM.Lookup(id)
 }
 
 func (e *authzEnv) userARN(name string) string {

@@ -18,135 +18,42 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/trent-kms/trent/internal/seal"
-	"github.com/trent-kms/trent/internal/sigv4"
 	"github.com/trent-kms/trent/internal/store"
 )
 
 // RootARN is the ARN of an account's root principal.
 func RootARN(account string) string { return "arn:aws:iam::" + account + ":root" }
 
-// Directory resolves access key ids to credentials. Safe for concurrent use.
+// Directory writes account roots' access keys for commands that run
+// without a Service (init, the dev server's own pair). It resolves nothing:
+// every request's key is looked up by Service (directory.go), whose caches
+// and bound on reads for unknown ids serve the verifier.
 type Directory struct {
 	store store.AccessKeys
 	root  *seal.RootKey
-	keys  sync.Map // access key id → *sigv4.Credential
-
-	now       func() time.Time // the clock of the miss cache
-	misses    missCache
-	missReads chan struct{} // a slot per store read for an id not in keys
 }
-
-// Lookup runs before a request is authenticated, so anyone can make it read
-// the store with made-up access key ids. An id the store does not have is
-// remembered for missTTL (at most maxMisses ids, the oldest dropped first),
-// so repeating one costs no read; and at most maxMissReads reads for ids not
-// in memory run at once, so a flood of fresh ids holds at most that many of
-// the store's readers and the KMS operations keep the rest. The price: a key
-// created on another node is found up to missTTL late if a request named it
-// before it existed. A key created through this Directory is found at once.
-const (
-	missTTL      = 5 * time.Second
-	maxMisses    = 4096
-	maxMissReads = 2
-)
 
 // NewDirectory returns a Directory over the given store.
 func NewDirectory(st store.AccessKeys, root *seal.RootKey) *Directory {
-	return &Directory{store: st, root: root, now: time.Now, missReads: make(chan struct{}, maxMissReads)}
+	return &Directory{store: st, root: root}
 }
 
 func secretAAD(id string) []byte { return []byte("trent/access-key/" + id) }
 
-// Lookup implements sigv4.Verifier's Lookup. A miss in memory reads the
-// store, so keys created by another node are found; see missTTL for how
-// misses are bounded.
-func (d *Directory) Lookup(id string) (*sigv4.Credential, bool) {
-	if c, ok := d.keys.Load(id); ok {
-		return c.(*sigv4.Credential), true
-	}
-	if !validAccessKeyID(id) {
-		return nil, false
-	}
-	now := d.now()
-	if d.misses.has(id, now) {
-		return nil, false
-	}
-	d.missReads <- struct{}{}
-	c, err := d.load(context.Background(), id)
-	<-d.missReads
-	if err != nil {
-		// Only an id the store answered for is remembered: after a
-		// transient failure the next request reads again.
-		if errors.Is(err, store.ErrNotFound) {
-			d.misses.add(id, now)
-		}
-		return nil, false
-	}
-	return c, true
-}
-
-// missCache remembers access key ids the store did not have. The zero value
-// is ready to use.
-type missCache struct {
-	mu   sync.Mutex
-	at   map[string]time.Time // id → when the store did not have it
-	ring []string             // ids in the order added, to drop the oldest
-	next int                  // the ring slot the next id takes
-}
-
-func (c *missCache) has(id string, now time.Time) bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	t, ok := c.at[id]
-	return ok && !now.Before(t) && now.Sub(t) < missTTL
-}
-
-func (c *missCache) add(id string, now time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.at == nil {
-		c.at = make(map[string]time.Time)
-		c.ring = make([]string, maxMisses)
-	}
-	if _, ok := c.at[id]; ok {
-		c.at[id] = now // expired and read again; keeps its slot
-		return
-	}
-	if old := c.ring[c.next]; old != "" {
-		delete(c.at, old)
-	}
-	c.ring[c.next] = id
-	c.next = (c.next + 1) % len(c.ring)
-	c.at[id] = now
-}
-
-func (c *missCache) forget(id string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	// Its ring slot, when reused, deletes nothing, or the entry of the id
-	// if it was added again since, which costs one read.
-	delete(c.at, id)
-}
-
-func (d *Directory) load(ctx context.Context, id string) (*sigv4.Credential, error) {
+// secretOf returns the unwrapped secret of a stored access key.
+func (d *Directory) secretOf(ctx context.Context, id string) ([]byte, error) {
 	k, err := d.store.GetAccessKey(ctx, id)
 	if err != nil {
 		return nil, err
-	}
-	if !k.Active {
-		return nil, store.ErrNotFound
 	}
 	secret, err := d.root.Unwrap(k.WrappedSecret, secretAAD(id))
 	if err != nil {
 		return nil, fmt.Errorf("unwrap access key %s: %w", id, err)
 	}
-	c := &sigv4.Credential{AccessKeyID: id, Secret: secret, Account: k.Account, PrincipalARN: k.PrincipalARN}
-	d.keys.Store(id, c)
-	return c, nil
+	return secret, nil
 }
 
 // CreateAccessKey makes a new access key for the account root and returns
@@ -195,11 +102,15 @@ func (d *Directory) ImportAccessKey(ctx context.Context, account, id, secret str
 	if err := CheckAccessKeyPair(id, secret); err != nil {
 		return err
 	}
-	if c, err := d.load(ctx, id); err == nil {
-		if subtle.ConstantTimeCompare(c.Secret, []byte(secret)) != 1 {
+	switch old, err := d.secretOf(ctx, id); {
+	case err == nil:
+		defer clear(old)
+		if subtle.ConstantTimeCompare(old, []byte(secret)) != 1 {
 			return fmt.Errorf("access key %s already exists with another secret", id)
 		}
 		return nil
+	case !errors.Is(err, store.ErrNotFound):
+		return fmt.Errorf("look up access key %s: %w", id, err)
 	}
 	wrapped, err := d.root.Wrap([]byte(secret), secretAAD(id))
 	if err != nil {
@@ -212,9 +123,7 @@ func (d *Directory) ImportAccessKey(ctx context.Context, account, id, secret str
 	if err != nil {
 		return fmt.Errorf("store access key %s: %w", id, err)
 	}
-	d.misses.forget(id)
-	_, err = d.load(ctx, id)
-	return err
+	return nil
 }
 
 func validAccessKeyID(id string) bool {
