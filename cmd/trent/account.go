@@ -86,9 +86,8 @@ func accountCmd(args []string, stdout io.Writer) error {
 		return fmt.Errorf("create account: %w", err)
 	}
 	if o.format == "json" {
-		return json.NewEncoder(stdout).Encode(map[string]string{
-			"account_id": account, "access_key_id": id, "secret_access_key": secret,
-		})
+		// The same object as `trent init --format json`, without shares.
+		return json.NewEncoder(stdout).Encode(initJSON{AccountID: account, AccessKeyID: id, SecretAccessKey: secret})
 	}
 	fmt.Fprintf(stdout, "Created account %s.\n", account)
 	fmt.Fprintf(stdout, "Root access key of account %s — shown only now, store it safely:\n", account)
