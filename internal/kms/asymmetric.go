@@ -206,7 +206,7 @@ func (s *Service) getPublicKey(ctx context.Context, r *Request, in *awsproto.Des
 		return nil, err
 	}
 	switch e.meta.KeyUsage {
-	case UsageEncryptDecrypt, UsageSignVerify, UsageKeyAgreement:
+	case UsageEncryptDecrypt, UsageSignVerify, UsageKeyAgreement, UsageEncapsulateDecapsulate:
 	default:
 		return nil, apierr.New(apierr.InvalidKeyUsage, "%s key usage is %s which is not valid for GetPublicKey.", e.arn, e.meta.KeyUsage)
 	}
@@ -221,7 +221,7 @@ func (s *Service) getPublicKey(ctx context.Context, r *Request, in *awsproto.Des
 	return &awsproto.GetPublicKeyOutput{
 		KeyId: e.arn, PublicKey: pub, CustomerMasterKeySpec: e.meta.KeySpec, KeySpec: e.meta.KeySpec,
 		KeyUsage: e.meta.KeyUsage, EncryptionAlgorithms: algs.encryption, SigningAlgorithms: algs.signing,
-		KeyAgreementAlgorithms: algs.keyAgreement,
+		KeyAgreementAlgorithms: algs.keyAgreement, EncapsulationAlgorithms: algs.encapsulation,
 	}, nil
 }
 

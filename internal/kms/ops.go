@@ -114,6 +114,7 @@ var cryptoOperations = map[string]bool{
 	"GenerateDataKeyWithoutPlaintext": true, "GenerateDataKeyPair": true,
 	"GenerateDataKeyPairWithoutPlaintext": true, "GenerateRandom": true, "Sign": true,
 	"Verify": true, "GenerateMac": true, "VerifyMac": true, "DeriveSharedSecret": true,
+	"Encapsulate": true, "Decapsulate": true,
 }
 
 // responseLists caches the allow-list of each output type.
@@ -360,6 +361,8 @@ func init() {
 		row("GenerateDataKeyPairWithoutPlaintext", false, spec[awsproto.GenerateDataKeyPairWithoutPlaintextInput]{check: checkGenerateDataKeyPair,
 			auth: keyAuth(keyed[awsproto.GenerateDataKeyPairWithoutPlaintextInput]{id: pairKeyID, flags: crypto, cross: true, grant: opGenerateDataKeyPairWithoutPlaintext, ec: pairEC, tokens: pairTokens, cond: condPairSpec}),
 			run:  (*Service).generateDataKeyPairWithout}),
+		row("Encapsulate", false, spec[awsproto.EncapsulateInput]{check: checkEncapsulate, auth: authEncapsulate, run: (*Service).encapsulate}),
+		row("Decapsulate", false, spec[awsproto.DecapsulateInput]{check: checkDecapsulate, auth: authDecapsulate, run: (*Service).decapsulate}),
 
 		row("CreateGrant", false, spec[awsproto.CreateGrantInput]{check: checkCreateGrant, auth: authCreateGrant, run: (*Service).createGrant}),
 		row("ListGrants", true, spec[awsproto.ListGrantsInput]{check: checkListGrants,
