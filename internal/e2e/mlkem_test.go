@@ -267,6 +267,10 @@ func TestMLKEMErrors(t *testing.T) {
 		wantError(t, err, "IncorrectKeyException", incorrectKeyMessage)
 		_, err = c.RotateKeyOnDemand(ctx, &kms.RotateKeyOnDemandInput{KeyId: kem.KeyId})
 		wantError(t, err, "UnsupportedOperationException", anyMessage)
+		_, err = c.EnableKeyRotation(ctx, &kms.EnableKeyRotationInput{KeyId: kem.KeyId})
+		wantError(t, err, "UnsupportedOperationException", anyMessage)
+		_, err = c.Encrypt(ctx, &kms.EncryptInput{KeyId: kem.KeyId, Plaintext: []byte("x"), EncryptionContext: map[string]string{"a": "b"}})
+		wantError(t, err, "InvalidKeyUsageException", usage("Encrypt"))
 	})
 	t.Run("validation", func(t *testing.T) {
 		_, err := c.Encapsulate(ctx, &kms.EncapsulateInput{KeyId: kem.KeyId, EncapsulationAlgorithm: "ML_KEM_768"})

@@ -160,6 +160,9 @@ func (s *Service) sign(ctx context.Context, r *Request, in *awsproto.SignInput, 
 	if err := checkMessage(alg, mt, in.Message); err != nil {
 		return nil, signError(e, alg, mt, err)
 	}
+	if err := checkExternalMu(mt); err != nil {
+		return nil, err
+	}
 	if in.DryRun {
 		return nil, errDryRun
 	}
@@ -190,6 +193,9 @@ func (s *Service) verify(ctx context.Context, r *Request, in *awsproto.VerifyInp
 	}
 	if err := checkMessage(alg, mt, in.Message); err != nil {
 		return nil, signError(e, alg, mt, err)
+	}
+	if err := checkExternalMu(mt); err != nil {
+		return nil, err
 	}
 	if in.DryRun {
 		return nil, errDryRun

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"github.com/trent-kms/trent/internal/audit"
 	"reflect"
+	"slices"
 	"strconv"
 
 	"github.com/trent-kms/trent/internal/apierr"
@@ -402,4 +403,14 @@ func Lookup(name string) (*Operation, bool) {
 // for operations without one) or an error for the wire layer to encode.
 func (s *Service) Call(ctx context.Context, op *Operation, r *Request, body []byte) (any, error) {
 	return op.call(ctx, s, r, body)
+}
+
+// OperationNames lists the wire name of every row of the table, sorted.
+func OperationNames() []string {
+	names := make([]string, 0, len(operations))
+	for name := range operations {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	return names
 }
