@@ -29,6 +29,7 @@ var cryptoOps = map[string]bool{
 	"GenerateDataKeyPair": true, "GenerateDataKeyPairWithoutPlaintext": true,
 	"Sign": true, "Verify": true, "GenerateMac": true, "VerifyMac": true,
 	"DeriveSharedSecret": true,
+	"Encapsulate": true, "Decapsulate": true,
 }
 
 // eventMeta is what the usage index takes from a recorded event.

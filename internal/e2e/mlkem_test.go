@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"crypto/mlkem"
+	"encoding/base64"
 	"encoding/asn1"
 	"fmt"
 	"os"
@@ -184,6 +185,11 @@ func TestMLKEM(t *testing.T) {
 			if len(dec.SharedSecret) != 32 || bytes.Equal(dec.SharedSecret, ss) {
 				t.Errorf("damaged ciphertext gave %x", dec.SharedSecret)
 			}
+			last, err := c.GetKeyLastUsage(ctx, &kms.GetKeyLastUsageInput{KeyId: md.KeyId})
+			mustOK(t, err, "GetKeyLastUsage")
+			if last.KeyLastUsage == nil || last.KeyLastUsage.Operation != types.KeyLastUsageTrackingOperationDecapsulate {
+				t.Errorf("GetKeyLastUsage after Decapsulate: %+v", last.KeyLastUsage)
+			}
 			for _, n := range []int{1, tc.ctSize - 1, tc.ctSize + 1} {
 				_, err = c.Decapsulate(ctx, &kms.DecapsulateInput{KeyId: md.KeyId, EncapsulationAlgorithm: types.EncapsulationAlgorithmSpecMlKem, SharedSecretCiphertextBlob: make([]byte, n)})
 				wantError(t, err, "InvalidCiphertextException", "")
@@ -340,4 +346,44 @@ func TestMLKEMOpenSSL(t *testing.T) {
 			t.Errorf("%s: OpenSSL derives another public key from the seed", tc.spec)
 		}
 	}
+}
+
+// FuzzMLKEMDispatch sends arbitrary signed Encapsulate and Decapsulate
+// bodies naming a real ML-KEM key ({{K}}) and a real encapsulation ({{C}})
+// and checks that none is answered with a 5xx.
+func FuzzMLKEMDispatch(f *testing.F) {
+	seeds := []string{
+		`{}`,
+		`{"KeyId":"{{K}}","EncapsulationAlgorithm":"ML_KEM"}`,
+		`{"KeyId":"{{K}}","EncapsulationAlgorithm":"ML_KEM","SharedSecretCiphertextBlob":"{{C}}"}`,
+		`{"KeyId":"{{K}}","EncapsulationAlgorithm":"ML_KEM","SharedSecretCiphertextBlob":"AAAA","DryRun":true}`,
+		`{"KeyId":"{{K}}","EncapsulationAlgorithm":"ml_kem","GrantTokens":["x"]}`,
+		`{"KeyId":"{{K}}","EncapsulationAlgorithm":"ML_KEM","SharedSecretCiphertextBlob":"{{C}}","GrantTokens":[]}`,
+	}
+	if len(seeds) == 0 {
+		f.Fatal("empty seed corpus")
+	}
+	for _, op := range []uint8{0, 1} {
+		for _, s := range seeds {
+			f.Add(op, []byte(s))
+		}
+	}
+	env := testenv.Start(f)
+	md, err := env.KMS.CreateKey(f.Context(), &kms.CreateKeyInput{KeySpec: types.KeySpecMlKem768, KeyUsage: types.KeyUsageTypeEncapsulateDecapsulate})
+	if err != nil {
+		f.Fatal(err)
+	}
+	enc, err := env.KMS.Encapsulate(f.Context(), &kms.EncapsulateInput{KeyId: md.KeyMetadata.KeyId, EncapsulationAlgorithm: types.EncapsulationAlgorithmSpecMlKem})
+	if err != nil {
+		f.Fatal(err)
+	}
+	key, ct := aws.ToString(md.KeyMetadata.KeyId), base64.StdEncoding.EncodeToString(enc.SharedSecretCiphertextBlob)
+	f.Fuzz(func(t *testing.T, op uint8, body []byte) {
+		body = bytes.ReplaceAll(bytes.ReplaceAll(body, []byte("{{K}}"), []byte(key)), []byte("{{C}}"), []byte(ct))
+		name := []string{"Encapsulate", "Decapsulate"}[op%2]
+		status, _, resp := env.Post(t, name, body, true)
+		if status >= 500 {
+			t.Fatalf("%s %q: %d %s", name, body, status, resp)
+		}
+	})
 }
