@@ -3,8 +3,8 @@ package e2e
 import (
 	"bytes"
 	"crypto/mlkem"
-	"encoding/base64"
 	"encoding/asn1"
+	"encoding/base64"
 	"fmt"
 	"os"
 	"os/exec"
