@@ -387,3 +387,45 @@ func FuzzMLKEMDispatch(f *testing.F) {
 		}
 	})
 }
+
+// TestMLKEMFIPSMode runs the built binary as `serve --dev --fips` (Go's
+// FIPS 140-3 module on): ML-KEM-768 and -1024 (crypto/mlkem, in the
+// module) create keys, encapsulate and decapsulate — a client's
+// crypto/mlkem ciphertext included — and make data key pairs; ML-KEM-512
+// (circl) is refused with UnsupportedOperationException naming FIPS mode.
+func TestMLKEMFIPSMode(t *testing.T) {
+	id, secret := randomAccessKey(t)
+	p := startTrent(t, []string{"TRENT_ROOT_ACCESS_KEY_ID=" + id, "TRENT_ROOT_SECRET_ACCESS_KEY=" + secret}, "--fips")
+	if !strings.Contains(p.Stderr(), `msg="FIPS 140-3 mode" enabled=true`) {
+		t.Fatalf("not in FIPS mode:\n%s", p.Stderr())
+	}
+	c, ctx := p.Client(id, secret), t.Context()
+	fipsRefusal := func(what string, err error, spec string) {
+		t.Helper()
+		wantErrorPrefix(t, err, "UnsupportedOperationException", what+" "+spec+" is not available in FIPS 140-3 mode: ")
+	}
+	_, err := c.CreateKey(ctx, &kms.CreateKeyInput{KeySpec: types.KeySpecMlKem512, KeyUsage: types.KeyUsageTypeEncapsulateDecapsulate})
+	fipsRefusal("KeySpec", err, "ML_KEM_512")
+	sym := symmetricKey(t, c)
+	_, err = c.GenerateDataKeyPair(ctx, &kms.GenerateDataKeyPairInput{KeyId: aws.String(sym), KeyPairSpec: types.DataKeyPairSpecMlKem512})
+	fipsRefusal("KeyPairSpec", err, "ML_KEM_512")
+	for _, tc := range mlkemCases[1:] {
+		out, err := c.CreateKey(ctx, &kms.CreateKeyInput{KeySpec: tc.spec, KeyUsage: types.KeyUsageTypeEncapsulateDecapsulate})
+		mustOK(t, err, "CreateKey "+string(tc.spec))
+		pub, err := c.GetPublicKey(ctx, &kms.GetPublicKeyInput{KeyId: out.KeyMetadata.KeyId})
+		mustOK(t, err, "GetPublicKey")
+		ss, ct := tc.encapTo(mlkemPublic(t, pub.PublicKey, tc.oid, tc.ekSize))
+		dec, err := c.Decapsulate(ctx, &kms.DecapsulateInput{KeyId: out.KeyMetadata.KeyId, EncapsulationAlgorithm: types.EncapsulationAlgorithmSpecMlKem, SharedSecretCiphertextBlob: ct})
+		mustOK(t, err, "Decapsulate")
+		if !bytes.Equal(dec.SharedSecret, ss) {
+			t.Errorf("%s: FIPS-mode Decapsulate recovered another secret", tc.spec)
+		}
+		enc, err := c.Encapsulate(ctx, &kms.EncapsulateInput{KeyId: out.KeyMetadata.KeyId, EncapsulationAlgorithm: types.EncapsulationAlgorithmSpecMlKem})
+		mustOK(t, err, "Encapsulate")
+		if len(enc.SharedSecretCiphertextBlob) != tc.ctSize {
+			t.Errorf("%s: %d-byte encapsulation", tc.spec, len(enc.SharedSecretCiphertextBlob))
+		}
+		_, err = c.GenerateDataKeyPair(ctx, &kms.GenerateDataKeyPairInput{KeyId: aws.String(sym), KeyPairSpec: tc.pair})
+		mustOK(t, err, "GenerateDataKeyPair "+string(tc.pair))
+	}
+}
