@@ -246,3 +246,38 @@ func FuzzParseMLKEMPrivate(f *testing.F) {
 		}
 	})
 }
+
+func BenchmarkMLKEM(b *testing.B) {
+	for _, spec := range mlkemSpecs {
+		der, err := GeneratePrivate(spec)
+		if err != nil {
+			b.Fatal(err)
+		}
+		p, err := ParsePrivate(spec, der)
+		if err != nil {
+			b.Fatal(err)
+		}
+		_, ct, _ := p.Encapsulate()
+		b.Run(spec+"/Encapsulate", func(b *testing.B) {
+			for b.Loop() {
+				if _, _, err := p.Encapsulate(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(spec+"/Decapsulate", func(b *testing.B) {
+			for b.Loop() {
+				if _, err := p.Decapsulate(ct); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(spec+"/ParsePrivate", func(b *testing.B) {
+			for b.Loop() {
+				if _, err := ParsePrivate(spec, der); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
