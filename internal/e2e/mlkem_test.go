@@ -429,3 +429,33 @@ func TestMLKEMFIPSMode(t *testing.T) {
 		mustOK(t, err, "GenerateDataKeyPair "+string(tc.pair))
 	}
 }
+
+// TestMLKEMCrossAccountGrant: another account may Encapsulate and
+// Decapsulate with an ML-KEM key by its ARN once a grant allows those
+// operations ("Cross-account use: Yes"), and is denied before.
+func TestMLKEMCrossAccountGrant(t *testing.T) {
+	env := testenv.Start(t)
+	ctx := t.Context()
+	md := newAsymKey(t, env, types.KeySpecMlKem1024, types.KeyUsageTypeEncapsulateDecapsulate)
+	other, oid, osecret := env.NewAccount(t)
+	oc := env.Client(oid, osecret)
+	encap := func() (*kms.EncapsulateOutput, error) {
+		return oc.Encapsulate(ctx, &kms.EncapsulateInput{KeyId: md.Arn, EncapsulationAlgorithm: types.EncapsulationAlgorithmSpecMlKem})
+	}
+	_, err := encap()
+	wantError(t, err, "AccessDeniedException", anyMessage)
+	_, err = env.KMS.CreateGrant(ctx, &kms.CreateGrantInput{KeyId: md.KeyId, GranteePrincipal: aws.String("arn:aws:iam::" + other + ":root"),
+		Operations: []types.GrantOperation{types.GrantOperationEncapsulate, types.GrantOperationDecapsulate}})
+	mustOK(t, err, "CreateGrant")
+	enc, err := encap()
+	mustOK(t, err, "Encapsulate by grant")
+	dec, err := oc.Decapsulate(ctx, &kms.DecapsulateInput{KeyId: md.Arn, EncapsulationAlgorithm: types.EncapsulationAlgorithmSpecMlKem,
+		SharedSecretCiphertextBlob: enc.SharedSecretCiphertextBlob})
+	mustOK(t, err, "Decapsulate by grant")
+	if !bytes.Equal(dec.SharedSecret, enc.SharedSecret) {
+		t.Error("Decapsulate by grant recovered another secret")
+	}
+	// The grant allows no GetPublicKey.
+	_, err = oc.GetPublicKey(ctx, &kms.GetPublicKeyInput{KeyId: md.Arn})
+	wantError(t, err, "AccessDeniedException", anyMessage)
+}
