@@ -1,0 +1,309 @@
+// Package pgtest starts a throwaway PostgreSQL cluster for tests: initdb
+// into a temporary directory, the server on a loopback port and a socket
+// in that directory, trust authentication for one superuser, and no
+// durability (fsync off: the cluster dies with the test). A test binary
+// starts one in TestMain with Main, makes a database per test with
+// NewDatabase, and the cluster is stopped and removed when the binary ends.
+// Only test code imports this package.
+//
+// initdb and postgres refuse to run as root. When the tests run as root the
+// cluster runs as an unprivileged account instead (the Debian package's
+// "postgres" user, else "nobody"), through runuser.
+//
+// Without PostgreSQL the tests skip, saying why — unless RequireEnv is set
+// (make unit sets it), when they fail.
+package pgtest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// RequireEnv, when set to a non-empty value (make unit sets it), turns a
+// PostgreSQL that cannot be started from a skip into a failure.
+const RequireEnv = "TRENT_REQUIRE_POSTGRES"
+
+// superuser is the cluster's only role.
+const superuser = "trent"
+
+// Cluster is a running throwaway PostgreSQL server.
+type Cluster struct {
+	dir  string // the data directory's parent: data/, the socket, the log
+	bin  string
+	port int
+	as   string // the account the server runs as; "" for the current one
+	cmd  *exec.Cmd
+	done chan struct{}
+	seq  atomic.Int64
+}
+
+// FindBin returns the directory of the newest installed PostgreSQL's
+// programs (Debian's /usr/lib/postgresql/<major>/bin), or why there is none.
+func FindBin() (string, string) {
+	dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
+	sort.Slice(dirs, func(i, j int) bool { return majorOf(dirs[i]) > majorOf(dirs[j]) })
+	for _, d := range dirs {
+		if _, err := os.Stat(filepath.Join(d, "initdb")); err == nil {
+			return d, ""
+		}
+	}
+	if p, err := exec.LookPath("initdb"); err == nil {
+		return filepath.Dir(p), ""
+	}
+	return "", "PostgreSQL is not installed: no /usr/lib/postgresql/*/bin/initdb and no initdb on PATH (scripts/test-deps.sh installs the postgresql package)"
+}
+
+func majorOf(binDir string) int {
+	n, _ := strconv.Atoi(filepath.Base(filepath.Dir(binDir)))
+	return n
+}
+
+// Start initializes and starts a cluster. Stop it with Stop.
+func Start() (*Cluster, error) {
+	bin, problem := FindBin()
+	if problem != "" {
+		return nil, errors.New(problem)
+	}
+	c := &Cluster{bin: bin, done: make(chan struct{})}
+	var uid, gid = -1, -1
+	if os.Geteuid() == 0 {
+		for _, name := range []string{"postgres", "nobody"} {
+			u, err := user.Lookup(name)
+			if err != nil {
+				continue
+			}
+			c.as = name
+			uid, _ = strconv.Atoi(u.Uid)
+			gid, _ = strconv.Atoi(u.Gid)
+			break
+		}
+		if c.as == "" {
+			return nil, errors.New("running as root and neither a postgres nor a nobody account exists to run PostgreSQL as")
+		}
+		if _, err := exec.LookPath("runuser"); err != nil {
+			return nil, errors.New("running as root and runuser (util-linux) is not on PATH")
+		}
+	}
+	dir, err := os.MkdirTemp("", "trent-pgtest-")
+	if err != nil {
+		return nil, err
+	}
+	c.dir = dir
+	if c.as != "" {
+		// The unprivileged account must reach and own the directory.
+		if err := os.Chown(dir, uid, gid); err != nil {
+			c.cleanup()
+			return nil, err
+		}
+		if err := os.Chmod(dir, 0o700); err != nil {
+			c.cleanup()
+			return nil, err
+		}
+	}
+	data := filepath.Join(dir, "data")
+	if out, err := c.run(filepath.Join(bin, "initdb"), "-D", data, "-U", superuser,
+		"--auth=trust", "--encoding=UTF8", "--locale=C", "--no-sync").CombinedOutput(); err != nil {
+		c.cleanup()
+		return nil, fmt.Errorf("initdb: %v: %s", err, out)
+	}
+	port, err := freePort()
+	if err != nil {
+		c.cleanup()
+		return nil, err
+	}
+	c.port = port
+	logf, err := os.Create(filepath.Join(dir, "postgres.log"))
+	if err != nil {
+		c.cleanup()
+		return nil, err
+	}
+	// Started directly rather than through pg_ctl, so that the test binary
+	// owns the process: it waits for it and stops it by its PID.
+	c.cmd = c.run(filepath.Join(bin, "postgres"), "-D", data, "-p", strconv.Itoa(port),
+		"-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories="+dir,
+		"-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
+		"-c", "max_connections=200", "-c", "shared_buffers=32MB")
+	c.cmd.Stdout, c.cmd.Stderr = logf, logf
+	if err := c.cmd.Start(); err != nil {
+		logf.Close()
+		c.cleanup()
+		return nil, fmt.Errorf("start postgres: %w", err)
+	}
+	go func() { _ = c.cmd.Wait(); logf.Close(); close(c.done) }()
+	if err := c.waitReady(30 * time.Second); err != nil {
+		log, _ := os.ReadFile(filepath.Join(dir, "postgres.log"))
+		c.Stop()
+		return nil, fmt.Errorf("%w; server log:\n%s", err, log)
+	}
+	return c, nil
+}
+
+// run is a command run as the cluster's account.
+func (c *Cluster) run(name string, args ...string) *exec.Cmd {
+	if c.as == "" {
+		return exec.Command(name, args...)
+	}
+	return exec.Command("runuser", append([]string{"-u", c.as, "--", name}, args...)...)
+}
+
+func (c *Cluster) waitReady(timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	var last error
+	for time.Now().Before(deadline) {
+		select {
+		case <-c.done:
+			return errors.New("postgres exited while starting")
+		default:
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		conn, err := pgx.Connect(ctx, c.URL("postgres"))
+		if err == nil {
+			conn.Close(ctx)
+			cancel()
+			return nil
+		}
+		cancel()
+		last = err
+		time.Sleep(50 * time.Millisecond)
+	}
+	return fmt.Errorf("postgres not ready after %s: %v", timeout, last)
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// URL is the connection URL of database db in the cluster.
+func (c *Cluster) URL(db string) string {
+	return fmt.Sprintf("postgres://%s@127.0.0.1:%d/%s?sslmode=disable", superuser, c.port, db)
+}
+
+// Port is the server's TCP port on 127.0.0.1.
+func (c *Cluster) Port() int { return c.port }
+
+// NewDatabase creates an empty database with a fresh name and returns its
+// URL.
+func (c *Cluster) NewDatabase(ctx context.Context) (string, error) {
+	name := fmt.Sprintf("t%d_%d", os.Getpid(), c.seq.Add(1))
+	conn, err := pgx.Connect(ctx, c.URL("postgres"))
+	if err != nil {
+		return "", err
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+		return "", fmt.Errorf("create database %s: %w", name, err)
+	}
+	return c.URL(name), nil
+}
+
+// DropDatabase drops the database named in url (a URL from NewDatabase),
+// ending its remaining connections.
+func (c *Cluster) DropDatabase(ctx context.Context, url string) error {
+	cfg, err := pgx.ParseConfig(url)
+	if err != nil {
+		return err
+	}
+	conn, err := pgx.Connect(ctx, c.URL("postgres"))
+	if err != nil {
+		return err
+	}
+	defer conn.Close(ctx)
+	_, err = conn.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{cfg.Database}.Sanitize()+" WITH (FORCE)")
+	return err
+}
+
+// Stop stops the server (pg_ctl's fast shutdown) and removes its files.
+func (c *Cluster) Stop() {
+	if c.cmd != nil && c.cmd.Process != nil {
+		// pg_ctl signals the postmaster by the PID in its data directory:
+		// the process we started may be runuser, not postgres.
+		_ = c.run(filepath.Join(c.bin, "pg_ctl"), "stop", "-D", filepath.Join(c.dir, "data"), "-m", "fast", "-w").Run()
+		select {
+		case <-c.done:
+		case <-time.After(30 * time.Second):
+			_ = c.cmd.Process.Kill()
+			<-c.done
+		}
+	}
+	c.cleanup()
+}
+
+func (c *Cluster) cleanup() {
+	if c.dir != "" {
+		_ = os.RemoveAll(c.dir)
+	}
+}
+
+// The cluster of this test binary, started by Main.
+var (
+	shared  *Cluster
+	problem string
+)
+
+// Main starts a cluster for the test binary, runs the tests and stops it:
+// call it from TestMain as os.Exit(pgtest.Main(m)). If the cluster cannot
+// be started, the tests run anyway and Require skips (or fails) them.
+func Main(m *testing.M) int {
+	c, err := Start()
+	if err != nil {
+		problem = "cannot start PostgreSQL: " + err.Error()
+		return m.Run()
+	}
+	shared = c
+	defer c.Stop()
+	return m.Run()
+}
+
+// Require returns the cluster Main started, or skips the test saying why
+// there is none — or fails it if RequireEnv is set.
+func Require(t testing.TB) *Cluster {
+	t.Helper()
+	if shared != nil {
+		return shared
+	}
+	why := problem
+	if why == "" {
+		why = "no PostgreSQL cluster: the test binary's TestMain does not call pgtest.Main"
+	}
+	if os.Getenv(RequireEnv) != "" {
+		t.Fatalf("%s (%s is set, so PostgreSQL is required)", why, RequireEnv)
+	}
+	t.Skip(why)
+	return nil
+}
+
+// Database makes a new database in the cluster for t and drops it when t
+// ends; it returns its URL.
+func Database(t testing.TB) string {
+	t.Helper()
+	c := Require(t)
+	ctx := context.Background()
+	url, err := c.NewDatabase(ctx)
+	if err != nil {
+		t.Fatalf("pgtest: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := c.DropDatabase(context.Background(), url); err != nil {
+			t.Errorf("pgtest: drop database: %v", err)
+		}
+	})
+	return url
+}
