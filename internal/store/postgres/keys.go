@@ -39,7 +39,7 @@ func (db *DB) CreateKey(ctx context.Context, k store.Key, first store.KeyVersion
 		rotation_enabled, rotation_period_days, next_rotation, current_version,
 		on_demand_rotations, id, revision)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)`,
-		append(ka, k.ID)...); err != nil {
+			append(ka, k.ID)...); err != nil {
 			return err
 		}
 		if err := insertTags(ctx, tx, k.ID, k.Tags); err != nil {
