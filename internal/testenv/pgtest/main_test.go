@@ -12,7 +12,7 @@ func TestMain(m *testing.M) { os.Exit(Main(m)) }
 
 // TestDatabase checks that the cluster answers and a new database is usable.
 func TestDatabase(t *testing.T) {
-	url := Database(t)
+	url := Database(t, "")
 	ctx := context.Background()
 	conn, err := pgx.Connect(ctx, url)
 	if err != nil {
