@@ -8,6 +8,11 @@ need=()
 command -v aws >/dev/null 2>&1 && aws --version >/dev/null 2>&1 || need+=(awscli)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
 command -v softhsm2-util >/dev/null 2>&1 || need+=(softhsm2)
+# PostgreSQL's programs (initdb, postgres): the PostgreSQL store's tests start
+# a throwaway cluster of their own (internal/testenv/pgtest); no service is
+# used. runuser (util-linux) runs it unprivileged when the tests run as root.
+have_postgres() { compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || command -v initdb >/dev/null 2>&1; }
+have_postgres || need+=(postgresql)
 
 if [ ${#need[@]} -eq 0 ]; then
   exit 0
@@ -33,3 +38,4 @@ $sudo apt-get install -y -qq "${need[@]}" >/dev/null
 for cmd in aws openssl softhsm2-util; do
   command -v "$cmd" >/dev/null 2>&1 || { echo "test-deps: $cmd still missing after apt-get install" >&2; exit 1; }
 done
+have_postgres || { echo "test-deps: initdb still missing after apt-get install postgresql" >&2; exit 1; }
