@@ -40,9 +40,9 @@ import (
 
 // Wrapping algorithms of GetParametersForImport that Trent offers.
 const (
-	WrapOAEPSHA1      = "RSAES_OAEP_SHA_1"
-	WrapOAEPSHA256    = "RSAES_OAEP_SHA_256"
-	WrapRSAAESKWSHA1  = "RSA_AES_KEY_WRAP_SHA_1"
+	WrapOAEPSHA1       = "RSAES_OAEP_SHA_1"
+	WrapOAEPSHA256     = "RSAES_OAEP_SHA_256"
+	WrapRSAAESKWSHA1   = "RSA_AES_KEY_WRAP_SHA_1"
 	WrapRSAAESKWSHA256 = "RSA_AES_KEY_WRAP_SHA_256"
 )
 
