@@ -20,11 +20,11 @@ func daysOf(n int) time.Duration { return time.Duration(n) * 24 * time.Hour }
 // rotatable applies the state and spec rules shared by the rotation
 // operations that change something.
 func rotatable(arn string, k *store.Key) error {
+	if k.Origin == OriginExternal && k.State != StatePendingDeletion {
+		return originNotValid(arn, k.Origin)
+	}
 	if err := enabled(arn, k); err != nil {
 		return err
-	}
-	if k.Origin == OriginExternal {
-		return originNotValid(arn, k.Origin)
 	}
 	if k.KeySpec != SpecSymmetric || k.Origin != OriginAWSKMS {
 		return apierr.New(apierr.UnsupportedOperation, "")
@@ -101,9 +101,6 @@ func (s *Service) getKeyLastUsage(ctx context.Context, r *Request, in *awsproto.
 func (s *Service) getKeyRotationStatus(ctx context.Context, r *Request, in *awsproto.KeyIdInput, a *access) (any, error) {
 	e := a.key
 	if e.meta.Origin == OriginExternal {
-		if e.meta.State == StatePendingImport {
-			return nil, apierr.New(apierr.KMSInvalidState, "%s is pending import.", e.arn)
-		}
 		return nil, originNotValid(e.arn, e.meta.Origin)
 	}
 	out := &awsproto.GetKeyRotationStatusOutput{KeyId: e.arn, KeyRotationEnabled: e.meta.RotationEnabled}
