@@ -126,6 +126,29 @@ func TestImportOpenSSL(t *testing.T) {
 		signCase(t, types.KeySpecEccNistP256, types.AlgorithmSpecRsaAesKeyWrapSha256, "sha256",
 			[]string{"-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"}, types.SigningAlgorithmSpecEcdsaSha256)
 	})
+	t.Run("ECC_SECG_P256K1 RSA_AES_KEY_WRAP_SHA_256", func(t *testing.T) {
+		// Go's standard library has no secp256k1: openssl checks the
+		// public key and the signature.
+		key := createExternal(t, env, types.KeySpecEccSecgP256k1, types.KeyUsageTypeSignVerify)
+		token := params(aws.ToString(key.KeyId), types.AlgorithmSpecRsaAesKeyWrapSha256)
+		run("genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:secp256k1", "-out", "k1.pem")
+		run("pkcs8", "-topk8", "-outform", "der", "-nocrypt", "-in", "k1.pem", "-out", "PrivateKey.der")
+		run("pkey", "-in", "k1.pem", "-pubout", "-outform", "DER", "-out", "k1pub.der")
+		_, err := c.ImportKeyMaterial(ctx, &kms.ImportKeyMaterialInput{KeyId: key.KeyId, ImportToken: token,
+			EncryptedKeyMaterial: rsaAES("sha256")})
+		mustOK(t, err, "ImportKeyMaterial")
+		pk, err := c.GetPublicKey(ctx, &kms.GetPublicKeyInput{KeyId: key.KeyId})
+		mustOK(t, err, "GetPublicKey")
+		if !bytes.Equal(pk.PublicKey, read("k1pub.der")) {
+			t.Fatal("Trent's public key is not openssl's")
+		}
+		msg := []byte("secp256k1 via openssl")
+		sig, err := c.Sign(ctx, &kms.SignInput{KeyId: key.KeyId, Message: msg, SigningAlgorithm: types.SigningAlgorithmSpecEcdsaSha256})
+		mustOK(t, err, "Sign")
+		writeFile(t, dir, "msg", msg)
+		writeFile(t, dir, "sig", sig.Signature)
+		run("dgst", "-sha256", "-verify", "k1pub.der", "-keyform", "DER", "-signature", "sig", "msg")
+	})
 	t.Run("RSA_2048 RSA_AES_KEY_WRAP_SHA_1", func(t *testing.T) {
 		signCase(t, types.KeySpecRsa2048, types.AlgorithmSpecRsaAesKeyWrapSha1, "sha1",
 			[]string{"-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"}, types.SigningAlgorithmSpecRsassaPkcs1V15Sha256)

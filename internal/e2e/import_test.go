@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"bytes"
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/ecdsa"
@@ -14,9 +15,12 @@ import (
 	"crypto/sha256"
 	"crypto/sha512"
 	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/asn1"
 	"encoding/binary"
 	"encoding/hex"
 	"hash"
+	"strings"
 	"testing"
 	"time"
 
@@ -25,6 +29,7 @@ import (
 	cttypes "github.com/aws/aws-sdk-go-v2/service/cloudtrail/types"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/kms/types"
+	"github.com/cloudflare/circl/sign/mldsa/mldsa44"
 
 	"github.com/trent-kms/trent/internal/testenv"
 )
@@ -546,4 +551,49 @@ func TestImportAsymmetric(t *testing.T) {
 	short := createExternal(t, env, types.KeySpecHmac256, types.KeyUsageTypeGenerateVerifyMac)
 	_, err = importMaterial(t, env, aws.ToString(short.KeyId), types.AlgorithmSpecRsaesOaepSha256, random(31), nil)
 	wantAPIError(t, err, "IncorrectKeyMaterialException", "The key material in the request is, expired, invalid, or is not the same key material that was previously imported into this KMS key.")
+}
+
+// TestImportMLDSA imports an ML-DSA-44 seed in the RFC 9881 seed-only
+// PKCS#8 form, written here byte by byte, and checks Trent's public key
+// and signature against the key pair FIPS 204 derives from that seed.
+func TestImportMLDSA(t *testing.T) {
+	env := testenv.Start(t)
+	c, ctx := env.KMS, t.Context()
+	var seed [32]byte
+	rand.Read(seed[:])
+	// SEQUENCE { INTEGER 0, SEQUENCE { OID 2.16.840.1.101.3.4.3.17 },
+	// OCTET STRING { [0] IMPLICIT seed } }
+	der := append(mustHexE2E(t, "3034020100300b0609608648016503040311042280 20"), seed[:]...)
+	md := createExternal(t, env, types.KeySpecMlDsa44, types.KeyUsageTypeSignVerify)
+	_, err := importMaterial(t, env, aws.ToString(md.KeyId), types.AlgorithmSpecRsaesOaepSha256, der, nil)
+	mustOK(t, err, "ImportKeyMaterial")
+	pub, _ := mldsa44.NewKeyFromSeed(&seed)
+	pk, err := c.GetPublicKey(ctx, &kms.GetPublicKeyInput{KeyId: md.KeyId})
+	mustOK(t, err, "GetPublicKey")
+	var spki struct {
+		Algorithm pkix.AlgorithmIdentifier
+		Key       asn1.BitString
+	}
+	if _, err := asn1.Unmarshal(pk.PublicKey, &spki); err != nil || !bytes.Equal(spki.Key.Bytes, pub.Bytes()) {
+		t.Fatalf("GetPublicKey is not the seed's public key (%v)", err)
+	}
+	msg := []byte("ml-dsa import")
+	sig, err := c.Sign(ctx, &kms.SignInput{KeyId: md.KeyId, Message: msg, SigningAlgorithm: types.SigningAlgorithmSpecMlDsaShake256})
+	mustOK(t, err, "Sign")
+	if !mldsa44.Verify(pub, msg, nil, sig.Signature) {
+		t.Fatal("the signature does not verify under the seed's public key")
+	}
+	// The expanded (non-seed) form and another parameter set's seed are refused.
+	md65 := createExternal(t, env, types.KeySpecMlDsa65, types.KeyUsageTypeSignVerify)
+	_, err = importMaterial(t, env, aws.ToString(md65.KeyId), types.AlgorithmSpecRsaesOaepSha256, der, nil)
+	wantAPIError(t, err, "IncorrectKeyMaterialException", "The key material in the request is, expired, invalid, or is not the same key material that was previously imported into this KMS key.")
+}
+
+func mustHexE2E(t testing.TB, s string) []byte {
+	t.Helper()
+	b, err := hex.DecodeString(strings.ReplaceAll(s, " ", ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
