@@ -521,8 +521,9 @@ func TestImportAsymmetric(t *testing.T) {
 	ecMD := createExternal(t, env, types.KeySpecEccNistP256, types.KeyUsageTypeSignVerify)
 	other, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	bad := der(p256)
-	pt := elliptic.Marshal(elliptic.P256(), p256.X, p256.Y)                           //nolint:staticcheck // the encoded point, to swap it
-	copy(bad[len(bad)-len(pt):], elliptic.Marshal(elliptic.P256(), other.X, other.Y)) //nolint:staticcheck // as above
+	own, _ := p256.PublicKey.ECDH()
+	swap, _ := other.PublicKey.ECDH()
+	copy(bad[len(bad)-len(own.Bytes()):], swap.Bytes())
 	_, err = importMaterial(t, env, aws.ToString(ecMD.KeyId), types.AlgorithmSpecRsaAesKeyWrapSha256, bad, nil)
 	wantAPIError(t, err, "IncorrectKeyMaterialException", "The key material in the request is, expired, invalid, or is not the same key material that was previously imported into this KMS key.")
 

@@ -137,7 +137,11 @@ func materialSeeds(t testing.TB) []struct {
 	p256DER, _ := x509.MarshalPKCS8PrivateKey(p256)
 	// The same key with its embedded public key replaced by another point.
 	other, _ := ecdh.P256().NewPrivateKey(seq(0x22, 32))
-	swapped := bytes.Replace(p256DER, elliptic.Marshal(elliptic.P256(), p256.X, p256.Y), other.PublicKey().Bytes(), 1) //nolint:staticcheck // test data
+	own, err := p256.PublicKey.ECDH()
+	if err != nil {
+		t.Fatal(err)
+	}
+	swapped := bytes.Replace(p256DER, own.Bytes(), other.PublicKey().Bytes(), 1)
 	k1, err := GeneratePrivate("ECC_SECG_P256K1")
 	if err != nil {
 		t.Fatal(err)
