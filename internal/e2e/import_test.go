@@ -17,6 +17,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
+	"encoding/base64"
 	"encoding/binary"
 	"encoding/hex"
 	"hash"
@@ -597,4 +598,37 @@ func mustHexE2E(t testing.TB, s string) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// TestImportAudit: the import operations are recorded, and neither the
+// import token (which carries the sealed wrapping key) nor the wrapped
+// material reaches the audit log.
+func TestImportAudit(t *testing.T) {
+	env := testenv.Start(t)
+	md := createExternal(t, env, "", "")
+	id := aws.ToString(md.KeyId)
+	pub, token := importParams(t, env, id, types.AlgorithmSpecRsaesOaepSha256, types.WrappingKeySpecRsa2048)
+	wrapped := wrapMaterial(t, types.AlgorithmSpecRsaesOaepSha256, pub, random(32))
+	_, err := env.KMS.ImportKeyMaterial(t.Context(), &kms.ImportKeyMaterialInput{KeyId: aws.String(id), ImportToken: token, EncryptedKeyMaterial: wrapped})
+	mustOK(t, err, "ImportKeyMaterial")
+	_, err = env.KMS.DeleteImportedKeyMaterial(t.Context(), &kms.DeleteImportedKeyMaterialInput{KeyId: aws.String(id)})
+	mustOK(t, err, "DeleteImportedKeyMaterial")
+	ct := cloudTrailClient(env, env.AccessKeyID, env.Secret)
+	for _, name := range []string{"GetParametersForImport", "ImportKeyMaterial", "DeleteImportedKeyMaterial"} {
+		evs := lookupAll(t, ct, &cloudtrail.LookupEventsInput{LookupAttributes: attr(cttypes.LookupAttributeKeyEventName, name)})
+		if len(evs) != 1 {
+			t.Fatalf("%s: %d events, want 1", name, len(evs))
+		}
+		ev := aws.ToString(evs[0].CloudTrailEvent)
+		if !strings.Contains(ev, aws.ToString(md.Arn)) {
+			t.Errorf("%s event does not name the key: %s", name, ev)
+		}
+		for what, secret := range map[string][]byte{"import token": token, "wrapped material": wrapped, "wrapping key": pub.N.Bytes()} {
+			for _, enc := range []string{base64.StdEncoding.EncodeToString(secret), hex.EncodeToString(secret)} {
+				if strings.Contains(ev, enc[:32]) {
+					t.Errorf("%s event holds the %s", name, what)
+				}
+			}
+		}
+	}
 }
