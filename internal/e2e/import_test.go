@@ -514,8 +514,8 @@ func TestImportAsymmetric(t *testing.T) {
 	}
 	// Material of the wrong size or kind, or whose public point is not the
 	// private key's, is IncorrectKeyMaterialException.
-	rsa3072, _ := rsa.GenerateKey(rand.Reader, 3072)
-	_, err = importMaterial(t, env, aws.ToString(rsaMD.KeyId), types.AlgorithmSpecRsaAesKeyWrapSha256, der(rsa3072), nil)
+	rsa1024, _ := rsa.GenerateKey(rand.Reader, 1024) // of the wrong size, and quick to make
+	_, err = importMaterial(t, env, aws.ToString(rsaMD.KeyId), types.AlgorithmSpecRsaAesKeyWrapSha256, der(rsa1024), nil)
 	wantAPIError(t, err, "IncorrectKeyMaterialException", "The key material in the request is, expired, invalid, or is not the same key material that was previously imported into this KMS key.")
 	_, err = importMaterial(t, env, aws.ToString(rsaMD.KeyId), types.AlgorithmSpecRsaAesKeyWrapSha256, der(p256), nil)
 	wantAPIError(t, err, "IncorrectKeyMaterialException", "The key material in the request is, expired, invalid, or is not the same key material that was previously imported into this KMS key.")
