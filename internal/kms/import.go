@@ -289,6 +289,11 @@ func (s *Service) importKeyMaterial(ctx context.Context, r *Request, in *awsprot
 	if err := importable(e); err != nil {
 		return nil, err
 	}
+	// In FIPS mode, material of a spec outside Go's module (secp256k1,
+	// ML-DSA) is not even parsed.
+	if err := s.checkFIPSKey(e); err != nil {
+		return nil, err
+	}
 	symmetric := e.meta.KeySpec == SpecSymmetric
 	if !symmetric && (in.KeyMaterialId != nil || in.ImportType != nil && *in.ImportType == importNew) {
 		return nil, apierr.New(apierr.Validation, "ImportType NEW_KEY_MATERIAL and KeyMaterialId are only valid with symmetric encryption keys.")
