@@ -24,12 +24,10 @@ var customKeyStoreOps = []string{
 	"DescribeCustomKeyStores", "DisconnectCustomKeyStore", "UpdateCustomKeyStore",
 }
 
-// pendingOps are being implemented on other branches (imported key
-// material; multi-Region keys) while this test was written: they may still
+// pendingOps are being implemented on other branches (multi-Region keys) while this test was written: they may still
 // answer UnsupportedOperationException. Once they are served, delete them
 // here so the test holds them to the same rule as the rest.
 var pendingOps = []string{
-	"GetParametersForImport", "ImportKeyMaterial", "DeleteImportedKeyMaterial",
 	"ReplicateKey", "UpdatePrimaryRegion",
 }
 

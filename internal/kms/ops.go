@@ -381,8 +381,7 @@ func init() {
 	// is nothing to authorize.
 	for _, name := range []string{
 		"ConnectCustomKeyStore", "CreateCustomKeyStore", "DeleteCustomKeyStore",
-		"DeleteImportedKeyMaterial", "DescribeCustomKeyStores", "DisconnectCustomKeyStore",
-		"GetParametersForImport", "ImportKeyMaterial",
+		"DescribeCustomKeyStores", "DisconnectCustomKeyStore",
 		"ReplicateKey", "UpdateCustomKeyStore", "UpdatePrimaryRegion",
 	} {
 		name := name
