@@ -379,7 +379,7 @@ func init() {
 		"ConnectCustomKeyStore", "CreateCustomKeyStore", "DeleteCustomKeyStore",
 		"DeleteImportedKeyMaterial", "DescribeCustomKeyStores", "DisconnectCustomKeyStore",
 		"GetParametersForImport", "ImportKeyMaterial",
-		"ReplicateKey", "UpdateCustomKeyStore", "UpdatePrimaryRegion",
+		"UpdateCustomKeyStore",
 	} {
 		name := name
 		operations[name] = &Operation{Name: name, Action: "kms:" + name,
