@@ -521,3 +521,33 @@ func TestMultiRegionGrant(t *testing.T) {
 	_, err = e.away.RetireGrant(ctx, &kms.RetireGrantInput{GrantToken: g.GrantToken})
 	mustOK(t, err, "RetireGrant by token away")
 }
+
+// TestMultiRegionRestart: what the store holds, not the cache, decrypts
+// across regions after a restart: the replica's wrapped copies of the
+// versions are the primary's material, rotation included.
+func TestMultiRegionRestart(t *testing.T) {
+	dir := t.TempDir()
+	first := testenv.Start(t, testenv.WithDataDir(dir))
+	e := &mrEnv{Env: first, home: first.KMS, away: regionClient(first, first.AccessKeyID, first.Secret, "eu-west-1"),
+		homeRegion: first.Region, other: "eu-west-1"}
+	ctx := t.Context()
+	id := aws.ToString(e.createMR(t, nil).KeyId)
+	v1 := encrypt(t, first, id, []byte("v1"), nil)
+	e.replicate(t, id)
+	_, err := e.home.RotateKeyOnDemand(ctx, &kms.RotateKeyOnDemandInput{KeyId: aws.String(id)})
+	mustOK(t, err, "RotateKeyOnDemand")
+	v2 := encrypt(t, first, id, []byte("v2"), nil)
+	first.Close()
+
+	again := testenv.Start(t, testenv.WithDataDir(dir))
+	for _, region := range []string{again.Region, "eu-west-1"} {
+		c := regionClient(again, again.AccessKeyID, again.Secret, region)
+		for want, blob := range map[string][]byte{"v1": v1, "v2": v2} {
+			dec, err := c.Decrypt(ctx, &kms.DecryptInput{CiphertextBlob: blob})
+			mustOK(t, err, "Decrypt "+want+" in "+region+" after a restart")
+			if string(dec.Plaintext) != want {
+				t.Errorf("%s in %s: %q", want, region, dec.Plaintext)
+			}
+		}
+	}
+}
