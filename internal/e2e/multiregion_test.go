@@ -551,3 +551,23 @@ func TestMultiRegionRestart(t *testing.T) {
 		}
 	}
 }
+
+// TestMultiRegionWireValidation: what the SDK would refuse before sending
+// is refused by Trent too, with the API model's messages, and nothing is
+// made.
+func TestMultiRegionWireValidation(t *testing.T) {
+	w := startWire(t)
+	const mrk = "mrk-0123456789abcdef0123456789abcdef"
+	for _, tc := range []struct{ op, body, msg string }{
+		{"ReplicateKey", `{"KeyId":"` + mrk + `"}`, "1 validation error detected: Value null at 'replicaRegion' failed to satisfy constraint: Member must not be null"},
+		{"ReplicateKey", `{"KeyId":"` + mrk + `","ReplicaRegion":""}`, anyMessage},
+		{"ReplicateKey", `{"ReplicaRegion":"eu-west-1"}`, "1 validation error detected: Value null at 'keyId' failed to satisfy constraint: Member must not be null"},
+		{"UpdatePrimaryRegion", `{"KeyId":"` + mrk + `"}`, "1 validation error detected: Value null at 'primaryRegion' failed to satisfy constraint: Member must not be null"},
+		{"UpdatePrimaryRegion", `{"KeyId":"` + mrk + `","PrimaryRegion":"eu-west-1-"}`, anyMessage},
+	} {
+		msg := wantWireError(t, w.post(t, tc.op, []byte(tc.body), true), 400, "ValidationException")
+		if tc.msg != anyMessage && msg != tc.msg {
+			t.Errorf("%s %s: %q, want %q", tc.op, tc.body, msg, tc.msg)
+		}
+	}
+}
