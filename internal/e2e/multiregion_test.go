@@ -195,8 +195,11 @@ func TestMultiRegionReplicateAndUse(t *testing.T) {
 	if aws.ToString(re.SourceKeyId) != awayARN || aws.ToString(re.KeyId) != awayARN {
 		t.Errorf("ReEncrypt away: source %s, destination %s", aws.ToString(re.SourceKeyId), aws.ToString(re.KeyId))
 	}
-	dec, err = e.home.Decrypt(ctx, &kms.DecryptInput{CiphertextBlob: re.CiphertextBlob})
+	dec, err = e.home.Decrypt(ctx, &kms.DecryptInput{CiphertextBlob: re.CiphertextBlob}) // ReEncrypt gave it no context
 	mustOK(t, err, "Decrypt the re-encrypted blob at home")
+	if string(dec.Plaintext) != "made at home" {
+		t.Errorf("re-encrypted blob decrypts to %q", dec.Plaintext)
+	}
 
 	// Independent properties: tags, aliases, enabled state.
 	homeTags, err := e.home.ListResourceTags(ctx, &kms.ListResourceTagsInput{KeyId: aws.String(id)})

@@ -37,7 +37,7 @@ func (s *Service) metadata(e *keyEntry) *awsproto.KeyMetadata {
 	algs := algorithmsFor(k.KeySpec, k.KeyUsage)
 	md := &awsproto.KeyMetadata{
 		AWSAccountId:           k.Account,
-		KeyId:                  k.ID,
+		KeyId:                  wireKeyID(k.ID),
 		Arn:                    e.arn,
 		CreationDate:           awsproto.Time(k.CreatedAt),
 		Enabled:                k.State == StateEnabled,

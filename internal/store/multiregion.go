@@ -18,7 +18,8 @@ type MultiRegionKeys interface {
 	// CreateMultiRegionKey stores k, a member of the multi-Region key
 	// k.MultiRegionKey whose primary is in k.PrimaryRegion, with all of
 	// its versions, in one transaction. versions must be numbered as the
-	// other members' are and include k.CurrentVersion. ErrExists if a key
+	// other members' are and include k.CurrentVersion, unless that is 0 (a
+	// key whose imported material is not imported yet; versions empty). ErrExists if a key
 	// with k.ID exists, or the multi-Region key has a member in k.Region
 	// already; nothing is stored then. k.Revision is ignored; the stored
 	// revision starts at 1.

@@ -38,7 +38,9 @@ func (db *DB) CreateMultiRegionKey(ctx context.Context, k store.Key, versions []
 		}
 		current = current || v.Version == k.CurrentVersion
 	}
-	if !current {
+	// A key without material (imported material not imported yet) has
+	// current version 0 and no versions.
+	if !current && k.CurrentVersion != 0 {
 		return fmt.Errorf("sqlite: %s: current version %d is not among the versions", op, k.CurrentVersion)
 	}
 	tx, err := db.w.BeginTx(ctx, nil)
