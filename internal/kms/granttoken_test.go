@@ -86,6 +86,11 @@ func FuzzParseGrantToken(f *testing.F) {
 	for _, s := range seeds {
 		f.Add(s)
 	}
+	mrk, err := mintGrantToken("mrk-1234abcd12ab34cd56ef1234567890ab", tokenGrantID)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(mrk)
 	f.Fuzz(func(t *testing.T, s string) {
 		g, err := parseGrantToken(s)
 		if err != nil {

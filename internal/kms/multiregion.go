@@ -554,6 +554,7 @@ func authUpdatePrimaryRegion(a *access, ctx context.Context, in *awsproto.Update
 		return err
 	}
 	a.set(condPrimaryRegion, region)
+	a.set(condRequestedRegion, region) // asked of the replica, in its region
 	return a.decideKey(ctx, replica, grantUse{})
 }
 
