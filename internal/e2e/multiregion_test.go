@@ -438,6 +438,22 @@ func TestMultiRegionDeletion(t *testing.T) {
 	_, err = e.away.Decrypt(ctx, &kms.DecryptInput{CiphertextBlob: blob})
 	mustOK(t, err, "Decrypt by the new replica")
 
+	// The whole way: the primary waits for its replica, then for its own
+	// window, then is gone.
+	_, err = e.home.ScheduleKeyDeletion(ctx, &kms.ScheduleKeyDeletionInput{KeyId: aws.String(id), PendingWindowInDays: aws.Int32(7)})
+	mustOK(t, err, "ScheduleKeyDeletion primary, third time")
+	_, err = e.away.ScheduleKeyDeletion(ctx, &kms.ScheduleKeyDeletionInput{KeyId: aws.String(id), PendingWindowInDays: aws.Int32(7)})
+	mustOK(t, err, "ScheduleKeyDeletion new replica")
+	e.Clock.Advance(8 * 24 * time.Hour)
+	e.RunJobs(t)
+	if s := describeIn(t, e.home, id).KeyState; s != types.KeyStatePendingDeletion {
+		t.Fatalf("primary after its replica went: %s", s)
+	}
+	e.Clock.Advance(8 * 24 * time.Hour)
+	e.RunJobs(t)
+	_, err = e.home.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: aws.String(id)})
+	wantError(t, err, "NotFoundException", "Key '"+homeARN+"' does not exist")
+
 	// A primary without replicas is deleted as any key.
 	solo := aws.ToString(e.createMR(t, nil).KeyId)
 	sched, err = e.home.ScheduleKeyDeletion(ctx, &kms.ScheduleKeyDeletionInput{KeyId: aws.String(solo), PendingWindowInDays: aws.Int32(7)})
