@@ -118,7 +118,7 @@ func checkCreateKey(in *awsproto.CreateKeyInput) error {
 	if in.XksKeyId != nil {
 		return apierr.New(apierr.Validation, "XksKeyId can be specified only for keys in an external key store.")
 	}
-	return nil
+	return checkMultiRegionCreate(in)
 }
 
 // createKeySpec is the key spec and usage a CreateKey request asks for,

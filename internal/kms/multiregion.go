@@ -131,6 +131,16 @@ func mrkType(k *store.Key) string {
 	return mrkTypeReplica
 }
 
+// checkMultiRegionCreate refuses the multi-Region keys Trent cannot make
+// yet: with imported key material (docs/multi-region.md says what they
+// need).
+func checkMultiRegionCreate(in *awsproto.CreateKeyInput) error {
+	if in.MultiRegion && in.Origin != nil && *in.Origin != OriginAWSKMS {
+		return apierr.New(apierr.UnsupportedOperation, "Trent does not make multi-Region keys with Origin %s yet.", *in.Origin)
+	}
+	return nil
+}
+
 // storeNewKey stores a key CreateKey made: a multi-Region primary with its
 // membership, any other key as before.
 func (s *Service) storeNewKey(ctx context.Context, k store.Key, first store.KeyVersion) error {
