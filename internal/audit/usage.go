@@ -28,7 +28,7 @@ var cryptoOps = map[string]bool{
 	"GenerateDataKey": true, "GenerateDataKeyWithoutPlaintext": true,
 	"GenerateDataKeyPair": true, "GenerateDataKeyPairWithoutPlaintext": true,
 	"Sign": true, "Verify": true, "GenerateMac": true, "VerifyMac": true,
-	"DeriveSharedSecret": true,
+	"DeriveSharedSecret": true, "Encapsulate": true, "Decapsulate": true,
 }
 
 // eventMeta is what the usage index takes from a recorded event.

@@ -34,6 +34,7 @@ type KeyMetadata struct {
 	SigningAlgorithms           []string   `json:"SigningAlgorithms,omitempty"`
 	MacAlgorithms               []string   `json:"MacAlgorithms,omitempty"`
 	KeyAgreementAlgorithms      []string   `json:"KeyAgreementAlgorithms,omitempty"`
+	EncapsulationAlgorithms     []string   `json:"EncapsulationAlgorithms,omitempty"`
 	MultiRegion                 bool       `json:"MultiRegion"`
 	PendingDeletionWindowInDays *int32     `json:"PendingDeletionWindowInDays,omitempty"`
 	CurrentKeyMaterialId        string     `json:"CurrentKeyMaterialId,omitempty"`
@@ -345,6 +346,9 @@ type GetPublicKeyOutput struct {
 	EncryptionAlgorithms   []string `json:"EncryptionAlgorithms,omitempty"`
 	SigningAlgorithms      []string `json:"SigningAlgorithms,omitempty"`
 	KeyAgreementAlgorithms []string `json:"KeyAgreementAlgorithms,omitempty"`
+
+	// ML-KEM keys only.
+	EncapsulationAlgorithms []string `json:"EncapsulationAlgorithms,omitempty"`
 }
 
 type GenerateMacInput struct {

@@ -505,8 +505,8 @@ func expectSign(spec types.KeySpec, alg types.SigningAlgorithmSpec, mt types.Mes
 		case types.MessageTypeDigest:
 			return refuse
 		case types.MessageTypeExternalMu:
-			refuse.trentGap = "AWS signs a 64-byte EXTERNAL_MU; Trent does not support EXTERNAL_MU yet"
-			return refuse
+			return asymOutcome{code: "UnsupportedOperationException", msg: anyMessage,
+				trentGap: "AWS signs a 64-byte EXTERNAL_MU; Trent does not support EXTERNAL_MU yet (docs/post-quantum.md)"}
 		}
 	default: // RSA, ECDSA
 		if mt == types.MessageTypeExternalMu {

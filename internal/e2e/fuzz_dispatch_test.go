@@ -26,6 +26,7 @@ var dispatchOps = []string{
 	"DisableKeyRotation", "GetKeyRotationStatus", "GetKeyLastUsage", "RotateKeyOnDemand", "ListKeyRotations",
 	"Sign", "Verify", "GetPublicKey", "GenerateMac", "VerifyMac", "DeriveSharedSecret",
 	"GenerateDataKeyPair", "GenerateDataKeyPairWithoutPlaintext",
+	"Encapsulate", "Decapsulate",
 	"CreateGrant", "ListGrants", "ListRetirableGrants", "RetireGrant", "RevokeGrant",
 	"ReplicateKey", "UpdatePrimaryRegion",
 }
@@ -45,6 +46,7 @@ var dispatchSeeds = []string{
 	`{"KeyId":"{{K}}","Policy":"{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\",\"Principal\":\"*\",\"Action\":\"kms:*\",\"Resource\":\"*\"}]}"}`,
 	`{"Limit":1,"Marker":"a2V5cwBh"}`,
 	`{"KeyId":"{{K}}","KeyPairSpec":"ECC_NIST_P256","PublicKey":"MAA=","KeyAgreementAlgorithm":"ECDH"}`,
+	`{"KeyId":"{{K}}","KeyPairSpec":"ML_KEM_768","EncapsulationAlgorithm":"ML_KEM","SharedSecretCiphertextBlob":"AA=="}`,
 	`{"KeySpec":"HMAC_256","KeyUsage":"GENERATE_VERIFY_MAC","Description":"\u0000\uffff"}`,
 	`{"KeyId":"{{K}}","RotationPeriodInDays":90,"PendingWindowInDays":7,"IncludeKeyMaterial":"ALL_KEY_MATERIAL"}`,
 	`{"KeyId":"{{K}}","GranteePrincipal":"arn:aws:iam::111122223333:root","Operations":["Encrypt","Decrypt"],"Constraints":{"EncryptionContextSubset":{"a":"b"}},"Name":"n"}`,

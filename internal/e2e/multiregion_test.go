@@ -467,8 +467,9 @@ func TestMultiRegionDeletion(t *testing.T) {
 	}
 }
 
-// TestMultiRegionAsymmetricAndHMAC: asymmetric and HMAC multi-Region keys
-// sign, verify and MAC across regions with one key pair or secret; the
+// TestMultiRegionAsymmetricAndHMAC: asymmetric (RSA, ML-KEM) and HMAC
+// multi-Region keys sign, verify, decapsulate and MAC across regions with
+// one key pair or secret; the
 // signature made at home verifies away and with Go's crypto/rsa against
 // the replica's public key.
 func TestMultiRegionAsymmetricAndHMAC(t *testing.T) {
@@ -513,6 +514,18 @@ func TestMultiRegionAsymmetricAndHMAC(t *testing.T) {
 	if !vm.MacValid {
 		t.Error("MAC made away is not valid at home")
 	}
+	// ML-KEM: encapsulated at home, decapsulated away.
+	kemID := aws.ToString(e.createMR(t, &kms.CreateKeyInput{KeySpec: types.KeySpecMlKem768, KeyUsage: types.KeyUsageTypeEncapsulateDecapsulate}).KeyId)
+	e.replicate(t, kemID)
+	enc, err := e.home.Encapsulate(ctx, &kms.EncapsulateInput{KeyId: aws.String(kemID), EncapsulationAlgorithm: types.EncapsulationAlgorithmSpecMlKem})
+	mustOK(t, err, "Encapsulate home")
+	dec, err := e.away.Decapsulate(ctx, &kms.DecapsulateInput{KeyId: aws.String(kemID), EncapsulationAlgorithm: types.EncapsulationAlgorithmSpecMlKem,
+		SharedSecretCiphertextBlob: enc.SharedSecretCiphertextBlob})
+	mustOK(t, err, "Decapsulate away")
+	if !bytes.Equal(dec.SharedSecret, enc.SharedSecret) {
+		t.Error("the replica decapsulates to another shared secret")
+	}
+
 	homeMac, err := e.home.GenerateMac(ctx, &kms.GenerateMacInput{KeyId: aws.String(macID), Message: msg, MacAlgorithm: types.MacAlgorithmSpecHmacSha256})
 	mustOK(t, err, "GenerateMac home")
 	if !bytes.Equal(homeMac.Mac, mac.Mac) {

@@ -546,3 +546,76 @@ func TestKeyIdForms(t *testing.T) {
 		t.Errorf("key state after the KeyId tests = %s", got.KeyState)
 	}
 }
+
+// TestKeyStateTableMLKEM extends the key-state table to the operations of
+// ML-KEM keys: Encapsulate and Decapsulate need an enabled key, as every
+// cryptographic operation does; GetPublicKey too.
+func TestKeyStateTableMLKEM(t *testing.T) {
+	env := testenv.Start(t)
+	c := env.KMS
+	mlkem := types.EncapsulationAlgorithmSpecMlKem
+	type kemKey struct {
+		id, arn string
+		ct      []byte // made while the key was enabled
+	}
+	ops := []struct {
+		name                       string
+		run                        func(ctx context.Context, k *kemKey) error
+		enabled, disabled, pendDel outcome
+	}{
+		{"Encapsulate", func(ctx context.Context, k *kemKey) error {
+			_, err := c.Encapsulate(ctx, &kms.EncapsulateInput{KeyId: aws.String(k.id), EncapsulationAlgorithm: mlkem})
+			return err
+		}, ok, disabled, pending},
+		{"Decapsulate", func(ctx context.Context, k *kemKey) error {
+			_, err := c.Decapsulate(ctx, &kms.DecapsulateInput{KeyId: aws.String(k.arn), EncapsulationAlgorithm: mlkem, SharedSecretCiphertextBlob: k.ct})
+			return err
+		}, ok, disabled, pending},
+		{"GetPublicKey", func(ctx context.Context, k *kemKey) error {
+			_, err := c.GetPublicKey(ctx, &kms.GetPublicKeyInput{KeyId: aws.String(k.id)})
+			return err
+		}, ok, disabled, pending},
+		{"DescribeKey", func(ctx context.Context, k *kemKey) error {
+			_, err := c.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: aws.String(k.id)})
+			return err
+		}, ok, ok, ok},
+	}
+	for _, state := range []types.KeyState{types.KeyStateEnabled, types.KeyStateDisabled, types.KeyStatePendingDeletion} {
+		for _, op := range ops {
+			want := map[types.KeyState]outcome{
+				types.KeyStateEnabled: op.enabled, types.KeyStateDisabled: op.disabled, types.KeyStatePendingDeletion: op.pendDel,
+			}[state]
+			t.Run(string(state)+"/"+op.name, func(t *testing.T) {
+				ctx := t.Context()
+				md := newAsymKey(t, env, types.KeySpecMlKem768, types.KeyUsageTypeEncapsulateDecapsulate)
+				k := &kemKey{id: aws.ToString(md.KeyId), arn: aws.ToString(md.Arn)}
+				enc, err := c.Encapsulate(ctx, &kms.EncapsulateInput{KeyId: md.KeyId, EncapsulationAlgorithm: mlkem})
+				mustOK(t, err, "Encapsulate")
+				k.ct = enc.SharedSecretCiphertextBlob
+				switch state {
+				case types.KeyStateDisabled:
+					_, err = c.DisableKey(ctx, &kms.DisableKeyInput{KeyId: md.KeyId})
+				case types.KeyStatePendingDeletion:
+					_, err = c.ScheduleKeyDeletion(ctx, &kms.ScheduleKeyDeletionInput{KeyId: md.KeyId, PendingWindowInDays: aws.Int32(7)})
+				}
+				mustOK(t, err, "set the state")
+				err = op.run(ctx, k)
+				switch want {
+				case ok:
+					if err != nil {
+						t.Errorf("got %v, want success", err)
+					}
+				case disabled:
+					wantError(t, err, "DisabledException", k.arn+" is disabled.")
+					wantType[*types.DisabledException](t, err)
+				case pending:
+					wantError(t, err, "KMSInvalidStateException", k.arn+" is pending deletion.")
+					wantType[*types.KMSInvalidStateException](t, err)
+				}
+				if got := describe(t, env, k.id).KeyState; got != state {
+					t.Errorf("key state changed from %s to %s", state, got)
+				}
+			})
+		}
+	}
+}

@@ -30,6 +30,7 @@ import (
 //	ECC_NIST_EDWARDS25519    PKCS#8 id-Ed25519 (RFC 8410)
 //	ML_DSA_44/65/87          PKCS#8 id-ml-dsa-* with the 32-byte seed form of RFC 9881 §6
 //	                         (privateKey = [0] IMPLICIT OCTET STRING ξ)
+//	ML_KEM_512/768/1024      PKCS#8 id-alg-ml-kem-* with the 64-byte seed d ‖ z (RFC 9935)
 //	HMAC_224/256/384/512     the raw key, 28/32/48/64 bytes as generated; any length from
 //	                         the hash size up to the hash's block size is accepted
 //
@@ -42,8 +43,7 @@ import (
 // Errors. The caller maps them to AWS exceptions; the mapping suggested in
 // each comment is AWS's behaviour.
 var (
-	// ErrUnsupportedSpec: the key spec is unknown, unsupported (SM2,
-	// ML_KEM_*), or does not support the operation (e.g. PublicKeyDER of an
+	// ErrUnsupportedSpec: the key spec is unknown, unsupported (SM2), or does not support the operation (e.g. PublicKeyDER of an
 	// HMAC key). The caller checks KeyUsage first, so reaching this is a bug
 	// or a ValidationException for a spec given on the wire.
 	ErrUnsupportedSpec = errors.New("keys: key spec not supported for this operation")
@@ -107,6 +107,7 @@ const (
 	famEd25519
 	famMLDSA
 	famHMAC
+	famMLKEM
 )
 
 // specInfo is one row of AWS's KeySpec table.
@@ -120,13 +121,16 @@ type specInfo struct {
 	curveOID []byte         // famECDSA, famSecp256k1
 	mldsa    *mldsaParams   // famMLDSA
 	hmac     *hmacParams    // famHMAC
+	mlkem    *mlkemParams   // famMLKEM (mlkem.go)
 
 	usages     []string
 	signing    []string
 	encryption []string
 	mac        []string
 	agreement  []string
-	dataKey    bool // a GenerateDataKeyPair KeyPairSpec
+	// encapsulation lists the EncapsulationAlgorithmSpec values (ML-KEM).
+	encapsulation []string
+	dataKey       bool // a GenerateDataKeyPair KeyPairSpec
 }
 
 var (
@@ -301,6 +305,8 @@ func GeneratePrivate(spec string) ([]byte, error) {
 		return generateEd25519()
 	case famMLDSA:
 		return generateMLDSA(s.mldsa)
+	case famMLKEM:
+		return generateMLKEM(s.mlkem)
 	case famHMAC:
 		b := make([]byte, s.hmac.size)
 		if _, err := rand.Read(b); err != nil {

@@ -1,7 +1,6 @@
 package keys
 
 import (
-	"bytes"
 	"crypto/rand"
 	"fmt"
 
@@ -58,11 +57,7 @@ func generateMLDSA(p *mldsaParams) ([]byte, error) {
 }
 
 func marshalMLDSAPKCS8(p *mldsaParams, seed []byte) []byte {
-	return tlv(tagSequence,
-		tlv(tagInteger, []byte{0}),
-		tlv(tagSequence, tlv(tagOID, p.oid)),
-		tlv(tagOctetString, tlv(tagContext0Raw, seed)),
-	)
+	return marshalSeedPKCS8(p.oid, seed)
 }
 
 func marshalMLDSASPKI(p *mldsaParams, pub sign.PublicKey) []byte {
@@ -81,27 +76,7 @@ func parseMLDSAPrivate(p *mldsaParams, der []byte) (sign.PublicKey, sign.Private
 }
 
 func parseMLDSASeed(p *mldsaParams, der []byte) ([]byte, bool) {
-	pki, ok := readOnly(der, tagSequence)
-	if !ok {
-		return nil, false
-	}
-	version, rest, ok := readSmallInt(pki)
-	if !ok || version != 0 {
-		return nil, false
-	}
-	alg, rest, ok := readExpect(rest, tagSequence)
-	if !ok || !bytes.Equal(alg, tlv(tagOID, p.oid)) {
-		return nil, false
-	}
-	inner, ok := readOnly(rest, tagOctetString)
-	if !ok {
-		return nil, false
-	}
-	seed, ok := readOnly(inner, tagContext0Raw)
-	if !ok || len(seed) != mldsaSeedSize {
-		return nil, false
-	}
-	return seed, true
+	return parseSeedPKCS8(der, p.oid, mldsaSeedSize)
 }
 
 // sign makes an ML-DSA signature of msg with an empty context: hedged if

@@ -23,6 +23,7 @@ type Private struct {
 	k1    *secp256k1.PrivateKey
 	mlPub sign.PublicKey
 	mlSK  sign.PrivateKey
+	kem   mlkemKey // famMLKEM
 }
 
 // ParsePrivate parses stored private material (GeneratePrivate's format)
@@ -46,6 +47,8 @@ func parsePrivate(s *specInfo, private []byte) (*Private, error) {
 		p.k1, err = parseSecp256k1PKCS8(private)
 	case famMLDSA:
 		p.mlPub, p.mlSK, err = parseMLDSAPrivate(s.mldsa, private)
+	case famMLKEM:
+		p.kem, err = parseMLKEMPrivate(s.mlkem, private)
 	default:
 		return nil, fmt.Errorf("%w: %s is not an asymmetric key spec", ErrUnsupportedSpec, s.name)
 	}
@@ -65,6 +68,8 @@ func (p *Private) PublicKeyDER() ([]byte, error) {
 		return marshalSecp256k1SPKI(p.k1.PubKey()), nil
 	case famMLDSA:
 		return marshalMLDSASPKI(p.s.mldsa, p.mlPub), nil
+	case famMLKEM:
+		return marshalMLKEMSPKI(p.s.mlkem, p.kem), nil
 	}
 	return marshalStdPublic(p.std.Public())
 }

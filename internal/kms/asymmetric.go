@@ -160,6 +160,9 @@ func (s *Service) sign(ctx context.Context, r *Request, in *awsproto.SignInput, 
 	if err := checkMessage(alg, mt, in.Message); err != nil {
 		return nil, signError(e, alg, mt, err)
 	}
+	if err := checkExternalMu(mt); err != nil {
+		return nil, err
+	}
 	if in.DryRun {
 		return nil, errDryRun
 	}
@@ -191,6 +194,9 @@ func (s *Service) verify(ctx context.Context, r *Request, in *awsproto.VerifyInp
 	if err := checkMessage(alg, mt, in.Message); err != nil {
 		return nil, signError(e, alg, mt, err)
 	}
+	if err := checkExternalMu(mt); err != nil {
+		return nil, err
+	}
 	if in.DryRun {
 		return nil, errDryRun
 	}
@@ -206,7 +212,7 @@ func (s *Service) getPublicKey(ctx context.Context, r *Request, in *awsproto.Des
 		return nil, err
 	}
 	switch e.meta.KeyUsage {
-	case UsageEncryptDecrypt, UsageSignVerify, UsageKeyAgreement:
+	case UsageEncryptDecrypt, UsageSignVerify, UsageKeyAgreement, UsageEncapsulateDecapsulate:
 	default:
 		return nil, apierr.New(apierr.InvalidKeyUsage, "%s key usage is %s which is not valid for GetPublicKey.", e.arn, e.meta.KeyUsage)
 	}
@@ -221,7 +227,7 @@ func (s *Service) getPublicKey(ctx context.Context, r *Request, in *awsproto.Des
 	return &awsproto.GetPublicKeyOutput{
 		KeyId: e.arn, PublicKey: pub, CustomerMasterKeySpec: e.meta.KeySpec, KeySpec: e.meta.KeySpec,
 		KeyUsage: e.meta.KeyUsage, EncryptionAlgorithms: algs.encryption, SigningAlgorithms: algs.signing,
-		KeyAgreementAlgorithms: algs.keyAgreement,
+		KeyAgreementAlgorithms: algs.keyAgreement, EncapsulationAlgorithms: algs.encapsulation,
 	}, nil
 }
 

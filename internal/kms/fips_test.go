@@ -11,8 +11,9 @@ import (
 )
 
 // fipsRefused are the specs a FIPS-mode service refuses: their algorithms
-// come from decred (secp256k1) and circl (ML-DSA), outside Go's module.
-var fipsRefused = []string{"ECC_SECG_P256K1", "ML_DSA_44", "ML_DSA_65", "ML_DSA_87"}
+// come from decred (secp256k1) and circl (ML-DSA, ML-KEM-512), outside
+// Go's module. ML-KEM-768 and -1024 come from crypto/mlkem, inside it.
+var fipsRefused = []string{"ECC_SECG_P256K1", "ML_DSA_44", "ML_DSA_65", "ML_DSA_87", "ML_KEM_512"}
 
 // fipsNode is a Service in FIPS mode on n's store and root key: the same
 // installation restarted with --fips.
@@ -63,6 +64,9 @@ func TestFIPSCreateKey(t *testing.T) {
 		{"ML_DSA_44", "SIGN_VERIFY", true},
 		{"ML_DSA_65", "SIGN_VERIFY", true},
 		{"ML_DSA_87", "SIGN_VERIFY", true},
+		{"ML_KEM_768", "ENCAPSULATE_DECAPSULATE", false},
+		{"ML_KEM_1024", "ENCAPSULATE_DECAPSULATE", false},
+		{"ML_KEM_512", "ENCAPSULATE_DECAPSULATE", true},
 	}
 	plain := newTestNode(t)
 	fips := fipsNode(t, plain)

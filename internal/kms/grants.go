@@ -54,6 +54,8 @@ const (
 	opGenerateMac
 	opVerifyMac
 	opDeriveSharedSecret
+	opEncapsulate
+	opDecapsulate
 )
 
 // grantOpNames are the GrantOperation enum of the API model, in its order,
@@ -62,7 +64,7 @@ var grantOpNames = []string{
 	"Decrypt", "Encrypt", "GenerateDataKey", "GenerateDataKeyWithoutPlaintext", "ReEncryptFrom",
 	"ReEncryptTo", "Sign", "Verify", "GetPublicKey", "CreateGrant", "RetireGrant", "DescribeKey",
 	"GenerateDataKeyPair", "GenerateDataKeyPairWithoutPlaintext", "GenerateMac", "VerifyMac",
-	"DeriveSharedSecret",
+	"DeriveSharedSecret", "Encapsulate", "Decapsulate",
 }
 
 // contextOps are the operations that take an encryption context: the only
@@ -109,6 +111,8 @@ func grantOpsFor(spec, usage string) grantOp {
 		return commonOps | opGenerateMac | opVerifyMac
 	case usage == UsageKeyAgreement:
 		return commonOps | opDeriveSharedSecret | opGetPublicKey
+	case usage == UsageEncapsulateDecapsulate:
+		return commonOps | opEncapsulate | opDecapsulate | opGetPublicKey
 	}
 	return commonOps
 }

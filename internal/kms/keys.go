@@ -57,6 +57,7 @@ func (s *Service) metadata(e *keyEntry) *awsproto.KeyMetadata {
 		md.DeletionDate = awsproto.Time(k.DeletionDate)
 	}
 	md.CurrentKeyMaterialId = e.materialID(e.current)
+	md.EncapsulationAlgorithms = algs.encapsulation
 	return md
 }
 

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"github.com/trent-kms/trent/internal/audit"
 	"reflect"
+	"slices"
 	"strconv"
 
 	"github.com/trent-kms/trent/internal/apierr"
@@ -114,6 +115,7 @@ var cryptoOperations = map[string]bool{
 	"GenerateDataKeyWithoutPlaintext": true, "GenerateDataKeyPair": true,
 	"GenerateDataKeyPairWithoutPlaintext": true, "GenerateRandom": true, "Sign": true,
 	"Verify": true, "GenerateMac": true, "VerifyMac": true, "DeriveSharedSecret": true,
+	"Encapsulate": true, "Decapsulate": true,
 }
 
 // responseLists caches the allow-list of each output type.
@@ -363,6 +365,8 @@ func init() {
 		row("GenerateDataKeyPairWithoutPlaintext", false, spec[awsproto.GenerateDataKeyPairWithoutPlaintextInput]{check: checkGenerateDataKeyPair,
 			auth: keyAuth(keyed[awsproto.GenerateDataKeyPairWithoutPlaintextInput]{id: pairKeyID, flags: crypto, cross: true, grant: opGenerateDataKeyPairWithoutPlaintext, ec: pairEC, tokens: pairTokens, cond: condPairSpec}),
 			run:  (*Service).generateDataKeyPairWithout}),
+		row("Encapsulate", false, spec[awsproto.EncapsulateInput]{check: checkEncapsulate, auth: authEncapsulate, run: (*Service).encapsulate}),
+		row("Decapsulate", false, spec[awsproto.DecapsulateInput]{check: checkDecapsulate, auth: authDecapsulate, run: (*Service).decapsulate}),
 
 		row("CreateGrant", false, spec[awsproto.CreateGrantInput]{check: checkCreateGrant, auth: authCreateGrant, run: (*Service).createGrant}),
 		row("ListGrants", true, spec[awsproto.ListGrantsInput]{check: checkListGrants,
@@ -402,4 +406,14 @@ func Lookup(name string) (*Operation, bool) {
 // for operations without one) or an error for the wire layer to encode.
 func (s *Service) Call(ctx context.Context, op *Operation, r *Request, body []byte) (any, error) {
 	return op.call(ctx, s, r, body)
+}
+
+// OperationNames lists the wire name of every row of the table, sorted.
+func OperationNames() []string {
+	names := make([]string, 0, len(operations))
+	for name := range operations {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	return names
 }

@@ -13,8 +13,9 @@ var (
 		"RSA_2048", "RSA_3072", "RSA_4096", "ECC_NIST_P256", "ECC_NIST_P384", "ECC_NIST_P521",
 		"ECC_SECG_P256K1", "SYMMETRIC_DEFAULT", "HMAC_224", "HMAC_256", "HMAC_384", "HMAC_512",
 		"SM2", "ML_DSA_44", "ML_DSA_65", "ML_DSA_87", "ECC_NIST_EDWARDS25519",
+		"ML_KEM_512", "ML_KEM_768", "ML_KEM_1024",
 	}
-	keyUsages            = []string{"SIGN_VERIFY", "ENCRYPT_DECRYPT", "GENERATE_VERIFY_MAC", "KEY_AGREEMENT"}
+	keyUsages            = []string{"SIGN_VERIFY", "ENCRYPT_DECRYPT", "GENERATE_VERIFY_MAC", "KEY_AGREEMENT", "ENCAPSULATE_DECAPSULATE"}
 	origins              = []string{"AWS_KMS", "EXTERNAL", "AWS_CLOUDHSM", "EXTERNAL_KEY_STORE"}
 	encryptionAlgorithms = []string{"SYMMETRIC_DEFAULT", "RSAES_OAEP_SHA_1", "RSAES_OAEP_SHA_256", "SM2PKE"}
 	dataKeySpecs         = []string{"AES_256", "AES_128"}
@@ -32,6 +33,7 @@ var (
 	dataKeyPairSpecs       = []string{
 		"RSA_2048", "RSA_3072", "RSA_4096", "ECC_NIST_P256", "ECC_NIST_P384", "ECC_NIST_P521",
 		"ECC_SECG_P256K1", "SM2", "ECC_NIST_EDWARDS25519",
+		"ML_KEM_512", "ML_KEM_768", "ML_KEM_1024",
 	}
 )
 
@@ -41,6 +43,7 @@ const specSM2 = "SM2"
 // and usage.
 type algorithms struct {
 	encryption, signing, mac, keyAgreement []string
+	encapsulation                          []string
 }
 
 func algorithmsFor(spec, usage string) algorithms {
@@ -55,6 +58,8 @@ func algorithmsFor(spec, usage string) algorithms {
 		return algorithms{mac: keys.MacAlgorithms(spec)}
 	case usage == UsageKeyAgreement:
 		return algorithms{keyAgreement: keys.KeyAgreementAlgorithms(spec)}
+	case usage == UsageEncapsulateDecapsulate:
+		return algorithms{encapsulation: keys.EncapsulationAlgorithms(spec)}
 	}
 	return algorithms{}
 }
@@ -78,8 +83,8 @@ func newMaterial(spec string) ([]byte, error) {
 // fipsUnavailable says why the algorithms of a key spec are outside Go's
 // FIPS 140-3 module, or returns "" when the module provides them. RSA,
 // ECDSA and ECDH on the NIST curves, Ed25519 (pure and prehashed),
-// HMAC-SHA-2, AES-GCM and HKDF all come from the module (crypto/...);
-// secp256k1 and ML-DSA come from third-party code, which FIPS mode cannot
+// HMAC-SHA-2, AES-GCM, HKDF and ML-KEM-768/1024 all come from the module (crypto/...);
+// secp256k1, ML-DSA and ML-KEM-512 come from third-party code, which FIPS mode cannot
 // vouch for, so a FIPS-mode Trent must not use them at all. SM2 is refused
 // in every mode (unsupportedSpecMessage).
 func fipsUnavailable(spec string) string {
@@ -90,6 +95,9 @@ func fipsUnavailable(spec string) string {
 		// Go 1.26's module implements ML-DSA internally but exports no
 		// crypto/mldsa; Trent's ML-DSA therefore comes from circl.
 		return "Go 1.26's FIPS module exposes no ML-DSA (there is no crypto/mldsa), and Trent's ML-DSA comes from circl, outside the module."
+	case "ML_KEM_512":
+		// ML_KEM_768 and ML_KEM_1024 come from crypto/mlkem, in the module.
+		return "Go's FIPS module provides ML-KEM-768 and ML-KEM-1024 only; Trent's ML-KEM-512 comes from circl, outside the module."
 	}
 	return ""
 }

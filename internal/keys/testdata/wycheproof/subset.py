@@ -6,12 +6,17 @@ Run: python3 testdata/wycheproof/subset.py /path/to/wycheproof/checkout
 The subset is deterministic: the first N tests of each (flags, result) class.
 """
 import json
+import re
 import os
 import sys
 from collections import Counter
 
 SRC = os.path.join(sys.argv[1], "testvectors_v1")
 DST = os.path.dirname(os.path.abspath(__file__))
+
+def mlkem_class(t):
+    return (tuple(t.get("flags", [])), re.sub(r"\s*\d+$", "", t.get("comment", "")), t["result"])
+
 
 # file -> (tests kept per (flags, result) class, group fields to keep,
 #          predicate on a test, max groups)
@@ -33,11 +38,16 @@ JOBS = {
     "mldsa_65_sign_seed_test": (1, ["type", "privateSeed", "privateKeyPkcs8", "publicKey"], lambda t: "ctx" not in t, None),
     "mldsa_87_sign_seed_test": (1, ["type", "privateSeed", "privateKeyPkcs8", "publicKey"], lambda t: "ctx" not in t, None),
     "mldsa_44_verify_test": (1, ["type", "publicKey", "publicKeyDer"], lambda t: "ctx" not in t, None),
+    # ML-KEM tests carry few flags: their class is the comment (what the
+    # vector probes) without its trailing number.
+    "mlkem_512_test": (1, ["type", "parameterSet"], None, None, mlkem_class),
+    "mlkem_768_test": (1, ["type", "parameterSet"], None, None, mlkem_class),
+    "mlkem_1024_test": (1, ["type", "parameterSet"], None, None, mlkem_class),
 }
 
 HEADER = ["algorithm", "schema", "generatorVersion", "header", "notes"]
 
-for name, (per_class, group_fields, keep, max_groups) in JOBS.items():
+for name, (per_class, group_fields, keep, max_groups, *class_of) in JOBS.items():
     with open(os.path.join(SRC, name + ".json")) as f:
         data = json.load(f)
     seen = Counter()
@@ -49,7 +59,7 @@ for name, (per_class, group_fields, keep, max_groups) in JOBS.items():
         for t in g["tests"]:
             if keep is not None and not keep(t):
                 continue
-            cls = (tuple(t.get("flags", [])), t["result"])
+            cls = class_of[0](t) if class_of else (tuple(t.get("flags", [])), t["result"])
             if seen[cls] >= per_class:
                 continue
             seen[cls] += 1
