@@ -42,6 +42,8 @@ type KeyMetadata struct {
 	// material expires.
 	ExpirationModel string     `json:"ExpirationModel,omitempty"`
 	ValidTo         *Timestamp `json:"ValidTo,omitempty"`
+	// Multi-Region keys only (multiregion.go).
+	MultiRegionConfiguration *MultiRegionConfiguration `json:"MultiRegionConfiguration,omitempty"`
 }
 
 type CreateKeyInput struct {

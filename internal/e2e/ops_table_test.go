@@ -27,9 +27,7 @@ var customKeyStoreOps = []string{
 // pendingOps are being implemented on other branches (multi-Region keys) while this test was written: they may still
 // answer UnsupportedOperationException. Once they are served, delete them
 // here so the test holds them to the same rule as the rest.
-var pendingOps = []string{
-	"ReplicateKey", "UpdatePrimaryRegion",
-}
+var pendingOps = []string{}
 
 // sdkOperations lists the operations of aws-sdk-go-v2's KMS client: its
 // methods of the form Op(context.Context, *OpInput, ...func(*Options))

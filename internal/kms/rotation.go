@@ -29,7 +29,7 @@ func rotatable(arn string, k *store.Key) error {
 	if k.KeySpec != SpecSymmetric || k.Origin != OriginAWSKMS {
 		return apierr.New(apierr.UnsupportedOperation, "")
 	}
-	return nil
+	return replicaRotation(arn, k)
 }
 
 func checkEnableKeyRotation(in *awsproto.EnableKeyRotationInput) error {
@@ -99,11 +99,14 @@ func (s *Service) getKeyLastUsage(ctx context.Context, r *Request, in *awsproto.
 }
 
 func (s *Service) getKeyRotationStatus(ctx context.Context, r *Request, in *awsproto.KeyIdInput, a *access) (any, error) {
-	e := a.key
-	if e.meta.Origin == OriginExternal {
-		return nil, originNotValid(e.arn, e.meta.Origin)
+	if a.key.meta.Origin == OriginExternal {
+		return nil, originNotValid(a.key.arn, a.key.meta.Origin)
 	}
-	out := &awsproto.GetKeyRotationStatusOutput{KeyId: e.arn, KeyRotationEnabled: e.meta.RotationEnabled}
+	e, err := s.rotationSource(ctx, a.key)
+	if err != nil {
+		return nil, err
+	}
+	out := &awsproto.GetKeyRotationStatusOutput{KeyId: a.key.arn, KeyRotationEnabled: e.meta.RotationEnabled}
 	if e.meta.RotationEnabled {
 		p := int32(e.meta.RotationPeriodDays)
 		out.RotationPeriodInDays = &p
@@ -310,6 +313,7 @@ func (s *Service) deleteKey(ctx context.Context, id string, now time.Time) error
 	s.forget(id)
 	s.forgetAliasesOf(id)
 	s.grantsChanged(id) // the store deleted the key's grants with it
+	s.memberDeleted(ctx, e)
 	// forget retired e's material: it is zeroed once the requests still
 	// using the key end, not under them.
 	s.log.Info("deleted key at the end of its waiting period", "key", e.arn)

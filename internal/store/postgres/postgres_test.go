@@ -61,3 +61,7 @@ func openTest(t *testing.T) *DB {
 func TestConformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) store.Store { return openTest(t) })
 }
+
+func TestMultiRegionConformance(t *testing.T) {
+	storetest.RunMultiRegion(t, func(t *testing.T) store.Store { return openTest(t) })
+}
