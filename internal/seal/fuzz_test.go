@@ -11,11 +11,12 @@ import (
 
 func unwrapSeeds(t testing.TB) [][]byte {
 	return [][]byte{
-		mustHex(t, katWrap), // well-formed, under another root key than fuzzRoot
+		mustHex(t, katWrap),  // well-formed, under another root key than fuzzRoot
+		mustHex(t, katWrap2), // format 2, a generation fuzzRoot does not hold
 		mustHex(t, katSealed),
 		{},
 		{wrapFormat1},
-		append([]byte{wrapFormat1}, make([]byte, WrapOverhead-1)...),
+		append([]byte{wrapFormat1}, make([]byte, wrapOverhead1-1)...),
 		{0x02, 0, 0, 0},
 	}
 }
