@@ -68,6 +68,11 @@ type Config struct {
 	// it read, so that nothing the process starts inherits the PIN.
 	PKCS11PINFile string
 	LookupEnv     func(string) (string, bool)
+	// UnsealShares, for an installation sealed by Shamir shares, unseal
+	// it at start (offline tools such as `trent account create`); a
+	// server leaves it empty and lets operators unseal it. Refused for
+	// other seal types.
+	UnsealShares []string
 	Clock         clock.Clock
 	Logger        *slog.Logger
 	// AuditFS is the audit log's file layer (nil: the real disk); tests
@@ -109,6 +114,7 @@ type App struct {
 	// by teardown, which so waits for them; closed is set under it.
 	inflight sync.RWMutex
 	closed   bool
+	jobMu    sync.RWMutex // held shared by each run of the lifecycle jobs
 	release  func() // a.leave, made once so Acquire allocates nothing
 	stopJobs func()
 	owner    *Node // set by Open, whose caller closes the whole Node
@@ -187,7 +193,14 @@ func build(ctx context.Context, cfg *Config, st store.Store, root *seal.RootKey,
 	a.Handler = srv
 	if cfg.JobInterval > 0 {
 		jobCtx, cancel := context.WithCancel(context.Background())
-		runner := &jobs.Runner{Interval: cfg.JobInterval, Work: a.KMS.RunDue, Log: log}
+		// A job holds jobMu shared while it runs, as a request holds
+		// inflight: a root-key rotation waits for both (rotate.go).
+		work := func(ctx context.Context) error {
+			a.jobMu.RLock()
+			defer a.jobMu.RUnlock()
+			return a.KMS.RunDue(ctx)
+		}
+		runner := &jobs.Runner{Interval: cfg.JobInterval, Work: work, Log: log}
 		done := runner.Start(jobCtx)
 		a.stopJobs = func() { cancel(); <-done; stopSweep(); <-sweeperDone }
 	}
