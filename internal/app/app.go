@@ -73,8 +73,8 @@ type Config struct {
 	// server leaves it empty and lets operators unseal it. Refused for
 	// other seal types.
 	UnsealShares []string
-	Clock         clock.Clock
-	Logger        *slog.Logger
+	Clock        clock.Clock
+	Logger       *slog.Logger
 	// AuditFS is the audit log's file layer (nil: the real disk); tests
 	// make it fail.
 	AuditFS audit.FileSystem
@@ -115,7 +115,7 @@ type App struct {
 	inflight sync.RWMutex
 	closed   bool
 	jobMu    sync.RWMutex // held shared by each run of the lifecycle jobs
-	release  func() // a.leave, made once so Acquire allocates nothing
+	release  func()       // a.leave, made once so Acquire allocates nothing
 	stopJobs func()
 	owner    *Node // set by Open, whose caller closes the whole Node
 }
