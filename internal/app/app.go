@@ -68,13 +68,8 @@ type Config struct {
 	// it read, so that nothing the process starts inherits the PIN.
 	PKCS11PINFile string
 	LookupEnv     func(string) (string, bool)
-	// UnsealShares, for an installation sealed by Shamir shares, unseal
-	// it at start (offline tools such as `trent account create`); a
-	// server leaves it empty and lets operators unseal it. Refused for
-	// other seal types.
-	UnsealShares []string
-	Clock        clock.Clock
-	Logger       *slog.Logger
+	Clock         clock.Clock
+	Logger        *slog.Logger
 	// AuditFS is the audit log's file layer (nil: the real disk); tests
 	// make it fail.
 	AuditFS audit.FileSystem
@@ -87,6 +82,12 @@ type Config struct {
 	// KeyCache bounds the KMS cache of unwrapped keys (nil: the defaults,
 	// kms.DefaultCacheConfig). Its idle sweeper runs while unsealed.
 	KeyCache *kms.CacheConfig
+
+	// UnsealShares, for an installation sealed by Shamir shares, unseal
+	// it at start (offline tools such as `trent account create`); a
+	// server leaves it empty and lets operators unseal it. Refused for
+	// other seal types.
+	UnsealShares []string
 }
 
 // App is the unsealed part of a Trent installation: everything that needs
@@ -114,10 +115,13 @@ type App struct {
 	// by teardown, which so waits for them; closed is set under it.
 	inflight sync.RWMutex
 	closed   bool
-	jobMu    sync.RWMutex // held shared by each run of the lifecycle jobs
-	release  func()       // a.leave, made once so Acquire allocates nothing
+	release  func() // a.leave, made once so Acquire allocates nothing
 	stopJobs func()
 	owner    *Node // set by Open, whose caller closes the whole Node
+
+	// jobMu is held shared by each run of the lifecycle jobs, as inflight
+	// by each request: a root-key rotation waits for both (rotate.go).
+	jobMu sync.RWMutex
 }
 
 // Open opens the installation in cfg.DataDir (creating it in dev mode)
@@ -193,8 +197,6 @@ func build(ctx context.Context, cfg *Config, st store.Store, root *seal.RootKey,
 	a.Handler = srv
 	if cfg.JobInterval > 0 {
 		jobCtx, cancel := context.WithCancel(context.Background())
-		// A job holds jobMu shared while it runs, as a request holds
-		// inflight: a root-key rotation waits for both (rotate.go).
 		work := func(ctx context.Context) error {
 			a.jobMu.RLock()
 			defer a.jobMu.RUnlock()
