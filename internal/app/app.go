@@ -83,11 +83,11 @@ type Config struct {
 	// kms.DefaultCacheConfig). Its idle sweeper runs while unsealed.
 	KeyCache *kms.CacheConfig
 
-	// UnsealShares, for an installation sealed by Shamir shares, unseal
-	// it at start (offline tools such as `trent account create`); a
-	// server leaves it empty and lets operators unseal it. Refused for
-	// other seal types.
-	UnsealShares []string
+	// UnsealShares, for an installation sealed by Shamir shares, is asked
+	// at start for threshold-many shares, which unseal it at once (tools
+	// such as `trent account create`); a server leaves it nil and lets
+	// operators unseal it. Other seal types never call it.
+	UnsealShares func(threshold int) ([]string, error)
 }
 
 // App is the unsealed part of a Trent installation: everything that needs

@@ -164,9 +164,6 @@ func start(ctx context.Context, cfg Config, st store.Store) (*Node, error) {
 			}
 		}()
 	}
-	if len(cfg.UnsealShares) > 0 && n.method.shares == nil {
-		return nil, fmt.Errorf("unseal shares do not apply: %s is sealed by %s, which unseals itself", cfg.DataDir, n.SealType)
-	}
 	rs, err := loadRootState(ctx, st)
 	if err != nil {
 		return nil, err
@@ -179,16 +176,21 @@ func start(ctx context.Context, cfg Config, st store.Store) (*Node, error) {
 		if err := n.open(ctx, root); err != nil {
 			return nil, err
 		}
-	} else if len(cfg.UnsealShares) > 0 {
-		for _, s := range cfg.UnsealShares {
+	} else if cfg.UnsealShares != nil {
+		_, need := n.method.shares.Progress()
+		shares, err := cfg.UnsealShares(need)
+		if err != nil {
+			return nil, err
+		}
+		for i, s := range shares {
 			if _, err := n.SubmitShare(ctx, s); err != nil {
-				return nil, err
+				n.method.shares.Reset()
+				return nil, fmt.Errorf("unseal share %d: %w", i+1, err)
 			}
 		}
 		if n.cur.Load() == nil {
-			got, need := n.method.shares.Progress()
 			n.method.shares.Reset()
-			return nil, fmt.Errorf("%d unseal shares given, %d needed", got, need)
+			return nil, fmt.Errorf("%d unseal shares given, %d needed", len(shares), need)
 		}
 	}
 	return n, nil

@@ -325,3 +325,26 @@ func storedSetting(t *testing.T, dir, name string) []byte {
 	}
 	return v
 }
+
+// TestAccountCreateShamir: `trent account create` on a shamir
+// installation takes threshold-many unseal shares on standard input.
+func TestAccountCreateShamir(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	in := initShamirDir(t, dir, "3", "2")
+	if out, stderr, code := runCLI(t, in.Shares[0]+"\n", nil, "account", "create", "--data-dir", dir); code == 0 {
+		t.Fatalf("account create with one of two shares: exit 0\n%s", out)
+	} else if !strings.Contains(stderr, "2 current unseal shares are needed") {
+		t.Fatalf("account create with one share: %s", stderr)
+	}
+	out, stderr, code := runCLI(t, in.Shares[2]+"\n"+in.Shares[0]+"\n", nil, "account", "create", "--data-dir", dir, "--id", "555566667777", "--format", "json")
+	if code != 0 {
+		t.Fatalf("account create: exit %d\n%s%s", code, out, stderr)
+	}
+	m, _ := jsonKeys(t, out)
+	p := sealState{typ: "shamir", shares: in.Shares[:2]}.serve(t, dir)
+	_, _, s := clients(p.URL, m["access_key_id"].(string), m["secret_access_key"].(string))
+	id, err := s.GetCallerIdentity(t.Context(), nil)
+	if err != nil || *id.Account != "555566667777" {
+		t.Fatalf("GetCallerIdentity with the new account's key: %v", err)
+	}
+}
