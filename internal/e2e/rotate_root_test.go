@@ -343,3 +343,97 @@ func TestRotateRootRefused(t *testing.T) {
 		t.Fatalf("a refused rotate-root left root generations %v", gens)
 	}
 }
+
+// TestRotateRootEverySeal rotates the root key of a shamir and a pkcs11
+// installation (the key-file one is TestRotateRootKilledAtEachStep's):
+// the seal seals the new root key (a shamir installation needs its shares
+// for that, and refuses wrong ones), data made before decrypts after a
+// restart, the same shares or PIN unseal, and nothing is at rest.
+func TestRotateRootEverySeal(t *testing.T) {
+	t.Run("shamir", func(t *testing.T) {
+		dir := filepath.Join(t.TempDir(), "data")
+		in := initShamirDir(t, dir, "3", "2")
+		rotateRootOf(t, dir, sealState{typ: "shamir", shares: in.Shares[1:]}, in.ID, in.Secret,
+			[]string{in.Shares[0] + "\n" + in.Shares[0] + "\n", in.Shares[0] + "\n"})
+	})
+	t.Run("pkcs11", func(t *testing.T) {
+		tok := newToken(t)
+		dir := filepath.Join(t.TempDir(), "data")
+		keyLabel := "rotate-" + rand.Text()[:8]
+		in := initPKCS11Dir(t, tok, dir, keyLabel)
+		rotateRootOf(t, dir, sealState{typ: "pkcs11", tok: tok, keyLbl: keyLabel}, in.ID, in.Secret, nil)
+	})
+}
+
+// rotateRootOf uses a key, rotates the root key (first with each of the
+// bad standard inputs, which must be refused and change nothing), and
+// checks the result as TestRotateRootEverySeal says.
+func rotateRootOf(t *testing.T, dir string, s sealState, id, secret string, badStdin []string) {
+	u := &useKey{id: id, secret: secret}
+	p := s.serve(t, dir)
+	u.run(t, p)
+	env := []string{"AWS_ACCESS_KEY_ID=" + id, "AWS_SECRET_ACCESS_KEY=" + secret}
+	for _, stdin := range badStdin {
+		if out, stderr, code := runCLI(t, stdin, env, "rotate-root", "--endpoint", p.URL); code == 0 {
+			t.Fatalf("rotate-root with bad shares: exit 0\n%s", out)
+		} else {
+			t.Logf("refused as it should be: %s", strings.TrimSpace(stderr))
+		}
+	}
+	u.run(t, p)
+	if err := p.Stop(t); err != nil {
+		t.Fatal(err)
+	}
+	s0 := readStoredSecretsWith(t, dir, s.unsealer(t))
+	if g := storedSetting(t, dir, "seal.root"); len(badStdin) > 0 && !bytes.Equal(s.mustUnseal(t, dir, g), s0.root) {
+		t.Fatal("refused rotations changed the root key")
+	}
+
+	p = s.serve(t, dir)
+	stdin := strings.Join(s.shares, "\n") + "\n"
+	if s.typ != "shamir" {
+		stdin = ""
+	}
+	out, stderr, code := runCLI(t, stdin, env, "rotate-root", "--endpoint", p.URL, "--format", "json")
+	if code != 0 {
+		t.Fatalf("rotate-root: exit %d\n%s%s", code, out, stderr)
+	}
+	m, _ := jsonKeys(t, out)
+	if m["root_generation"] != float64(1) || m["rewrapped"].(float64) < 3 {
+		t.Fatalf("rotate-root printed %v", m)
+	}
+	u.run(t, p) // the running server uses the new root key at once
+	if err := p.Stop(t); err != nil {
+		t.Fatal(err)
+	}
+	p = s.serve(t, dir) // the same shares or PIN unseal it
+	u.run(t, p)
+	p.Kill(t)
+	s1 := readStoredSecretsWith(t, dir, s.unsealer(t))
+	if bytes.Equal(s0.root, s1.root) {
+		t.Fatal("rotate-root kept the root key")
+	}
+	for name, m := range s0.backingKeys {
+		if !bytes.Equal(s1.backingKeys[name], m) {
+			t.Fatalf("rotate-root changed backing key %s", name)
+		}
+	}
+	checkNothingAtRest(t, snapshotDir(t, dir), s1, [][]byte{s0.root, u.pt}, u.marker, 1, 1)
+}
+
+func (s sealState) mustUnseal(t *testing.T, dir string, sealed []byte) []byte {
+	t.Helper()
+	st, err := sqlite.Open(filepath.Join(dir, "trent.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	raw, err := s.unsealer(t)(func(name string) []byte {
+		v, _ := st.GetSetting(context.Background(), name)
+		return v
+	}, sealed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return raw
+}
