@@ -11,7 +11,6 @@ import (
 	"os"
 	"strconv"
 	"sync"
-	"syscall"
 
 	"github.com/trent-kms/trent/internal/identity"
 	"github.com/trent-kms/trent/internal/seal"
@@ -53,8 +52,7 @@ const rotateKillEnv = "TRENT_TEST_ROTATE_KILL_AT"
 
 func rotateStep(name string) {
 	if v, ok := os.LookupEnv(rotateKillEnv); ok && v == name {
-		_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
-		select {} // the signal is on its way
+		killSelf()
 	}
 }
 
