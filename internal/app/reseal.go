@@ -59,6 +59,11 @@ type ResealOptions struct {
 	// opened (rekey takes only shamir installations).
 	Check func(from string) error
 
+	// step, when set (tests only), runs after the new seal's files are in
+	// place and before the store commits; an error stops Reseal there,
+	// leaving what a crash at that point would.
+	step func(name string) error
+
 	// To is the new seal: To.Seal and that seal's options as init takes
 	// them (To.SealKeyFile is the new key file; To.PKCS11PIN the
 	// resolved PIN of the new token). DataDir, Account and Region are
@@ -228,6 +233,11 @@ func Reseal(ctx context.Context, o ResealOptions, publish func(*ResealResult) er
 	}
 	if err := ss.commit(); err != nil {
 		return fmt.Errorf("%s%w", void, err)
+	}
+	if o.step != nil {
+		if err := o.step(stepSealCommitted); err != nil {
+			return err
+		}
 	}
 	put := map[string][]byte{settingSealer: []byte(to.Seal), settingSealedRoot: sealed}
 	maps.Copy(put, ss.settings)
