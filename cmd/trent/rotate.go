@@ -67,7 +67,7 @@ func rotateRootCmd(args []string, stdin *os.File, stdout, stderr io.Writer, gete
 		return err
 	}
 	if st.Sealed {
-		return errors.New("Trent is sealed: unseal it first")
+		return errors.New("the server is sealed: unseal it first")
 	}
 	var body []byte
 	if st.SealType == "shamir" {

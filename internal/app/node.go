@@ -48,6 +48,8 @@ type Node struct {
 	mu     sync.Mutex // orders unseal, seal, reset and close
 	closed bool
 	cur    atomic.Pointer[App] // nil while sealed
+
+	rotateMu sync.Mutex // one root-key rotation at a time (rotate.go)
 }
 
 var _ server.Backend = (*Node)(nil)

@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"os"
 	"strconv"
-	"sync"
 
 	"github.com/trent-kms/trent/internal/identity"
 	"github.com/trent-kms/trent/internal/seal"
@@ -55,8 +54,6 @@ func rotateStep(name string) {
 		killSelf()
 	}
 }
-
-var rotateMu sync.Mutex // one rotation at a time in a process
 
 // RotateRoot implements server.RootRotator: a request signed by the root
 // user of the installation's first account rotates the root key.
@@ -110,8 +107,8 @@ func (n *Node) authorizeRoot(a *App, r *http.Request, body []byte, what string) 
 // rotation stops it with an error (the root key is gone); rerun it after
 // unsealing.
 func (n *Node) rotateRoot(ctx context.Context, a *App, shares []string) (uint32, int, error) {
-	rotateMu.Lock()
-	defer rotateMu.Unlock()
+	n.rotateMu.Lock()
+	defer n.rotateMu.Unlock()
 	rw, ok := n.st.(store.Rewrap)
 	if !ok {
 		return 0, 0, fmt.Errorf("this store (%T) cannot rewrap stored values", n.st)
