@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"strconv"
+	"time"
 
 	"github.com/trent-kms/trent/internal/identity"
 	"github.com/trent-kms/trent/internal/seal"
@@ -75,13 +76,14 @@ func (n *Node) RotateRoot(ctx context.Context, r *http.Request, body []byte) (se
 	}
 	defer clearStrings(req.UnsealShares)
 	n.log.Warn("root key rotation started", "by", caller)
+	began := time.Now()
 	gen, count, err := n.rotateRoot(context.WithoutCancel(ctx), a, req.UnsealShares)
 	st := server.RotateStatus{SealStatus: n.Status(), Generation: gen, Rewrapped: count}
 	if err != nil {
 		return st, err
 	}
 	n.log.Warn("root key rotated: every stored secret is wrapped by the new root key, the old one is gone",
-		"generation", gen, "rewrapped", count, "by", caller)
+		"generation", gen, "rewrapped", count, "took", time.Since(began).Round(time.Millisecond), "by", caller)
 	return st, nil
 }
 
