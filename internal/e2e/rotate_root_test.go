@@ -344,8 +344,9 @@ func TestRotateRootRefused(t *testing.T) {
 	}
 }
 
-// TestRotateRootEverySeal rotates the root key of a shamir and a pkcs11
-// installation (the key-file one is TestRotateRootKilledAtEachStep's):
+// TestRotateRootEverySeal rotates the root key of a production key-file,
+// a shamir and a pkcs11 installation (a dev one is
+// TestRotateRootKilledAtEachStep's):
 // the seal seals the new root key (a shamir installation needs its shares
 // for that, and refuses wrong ones), data made before decrypts after a
 // restart, the same shares or PIN unseal, and nothing is at rest.
@@ -355,6 +356,16 @@ func TestRotateRootEverySeal(t *testing.T) {
 		in := initShamirDir(t, dir, "3", "2")
 		rotateRootOf(t, dir, sealState{typ: "shamir", shares: in.Shares[1:]}, in.ID, in.Secret,
 			[]string{in.Shares[0] + "\n" + in.Shares[0] + "\n", in.Shares[0] + "\n"})
+	})
+	t.Run("keyfile", func(t *testing.T) {
+		tmp := t.TempDir()
+		dir, keyFile := filepath.Join(tmp, "data"), filepath.Join(tmp, "seal.key")
+		out, stderr, code := runCLI(t, "", nil, "init", "--data-dir", dir, "--seal-key-file", keyFile, "--format", "json")
+		if code != 0 {
+			t.Fatalf("init: exit %d\n%s%s", code, out, stderr)
+		}
+		m, _ := jsonKeys(t, out)
+		rotateRootOf(t, dir, sealState{typ: "keyfile", keyFile: keyFile}, m["access_key_id"].(string), m["secret_access_key"].(string), nil)
 	})
 	t.Run("pkcs11", func(t *testing.T) {
 		// The token the test binary's own SoftHSM2 sees (it reads its
