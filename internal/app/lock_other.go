@@ -3,5 +3,10 @@
 package app
 
 // lockDir does nothing where flock(2) is missing: two inits of one data
-// dir at once are then the operator's to avoid.
+// dir at once are then the operator's to avoid, as are an offline seal
+// change and a running server.
 func lockDir(string) (func(), error) { return func() {}, nil }
+
+func lockDirShared(string) (func(), error) { return func() {}, nil }
+
+func lockDirOffline(string) (func(), error) { return func() {}, nil }
