@@ -176,8 +176,13 @@ func (db *DB) KeyVersions(ctx context.Context, keyID string) ([]store.KeyVersion
 }
 
 // DeleteKey removes the key, its versions, tags and aliases in one
-// transaction if its revision is still revision, then purges the WAL (see
-// purge).
+// transaction if its revision is still revision, then VACUUMs key_versions
+// (see purge). That removes the wrapped material from the table's heap and
+// TOAST files; PostgreSQL keeps it in the write-ahead log until the
+// segment is recycled, and in any WAL archive, replica or backup, which
+// no SQL can reach: nil here means "purged as far as PostgreSQL allows",
+// and docs/postgres.md tells the operator the rest. ErrNotPurged if the
+// VACUUM failed; the next DeleteKey or Close runs it again.
 func (db *DB) DeleteKey(ctx context.Context, id string, revision int64) error {
 	op := "delete key " + id
 	err := db.write(ctx, op, func(tx *sqlTx) error {

@@ -197,6 +197,10 @@ func (c *Cluster) URL(db string) string {
 	return fmt.Sprintf("postgres://%s@127.0.0.1:%d/%s?sslmode=disable", superuser, c.port, db)
 }
 
+// DataDir is the cluster's data directory (files owned by the account the
+// server runs as).
+func (c *Cluster) DataDir() string { return filepath.Join(c.dir, "data") }
+
 // Port is the server's TCP port on 127.0.0.1.
 func (c *Cluster) Port() int { return c.port }
 
