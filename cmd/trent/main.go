@@ -46,6 +46,9 @@ Usage:
              --pkcs11-key-label K [--pkcs11-pin-file F] [--account ID] [--region R] [--format json]
       the token PIN: --pkcs11-pin-file or $TRENT_PKCS11_PIN
   trent serve --data-dir DIR [--seal-key-file FILE | --pkcs11-pin-file F] [--listen ADDR] [--fips]
+  trent init --database-url postgres://… [seal flags as above] [--account ID] [--region R] [--format json]
+  trent serve --database-url postgres://… --data-dir NODE-DIR [seal flags] [--listen ADDR]
+      PostgreSQL holds the installation (also $TRENT_DATABASE_URL); NODE-DIR this node's audit log
       a shamir installation starts sealed; unseal it with trent unseal
       --fips: run in Go's FIPS 140-3 mode (GODEBUG=fips140=on); key specs outside the module are refused
   serve also takes [--key-cache-max-keys N] [--key-cache-max-bytes SIZE] [--key-cache-idle D]
@@ -124,6 +127,7 @@ func newLogger(level slog.Level) *slog.Logger {
 // initOptions are init's flags, all checked before anything is created.
 type initOptions struct {
 	dataDir, keyFile, account, region, seal, format string
+	databaseURL                                     string // PostgreSQL instead of dataDir
 	shares, threshold                               int
 	// The pkcs11 seal's token key and the file holding its PIN.
 	module, tokenLabel, keyLabel, pinFile string
@@ -144,6 +148,7 @@ func parseInit(args []string) (*initOptions, error) {
 	fs.StringVar(&o.account, "account", app.DefaultAccount, "12-digit account id")
 	fs.StringVar(&o.region, "region", app.DefaultRegion, "region this installation serves")
 	fs.StringVar(&o.format, "format", "text", "output format: text or json (one object: account_id, access_key_id, secret_access_key, and unseal_shares for shamir)")
+	fs.StringVar(&o.databaseURL, "database-url", "", "postgres://… URL of a PostgreSQL database to hold the installation instead of a data dir; else $"+envDatabaseURL)
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -152,8 +157,11 @@ func parseInit(args []string) (*initOptions, error) {
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	if o.dataDir == "" {
-		return nil, errors.New("--data-dir is required")
+	if o.databaseURL == "" {
+		o.databaseURL = os.Getenv(envDatabaseURL)
+	}
+	if o.dataDir == "" && o.databaseURL == "" {
+		return nil, errors.New("--data-dir is required (or --database-url)")
 	}
 	if o.seal != app.SealPKCS11 {
 		for _, f := range pkcs11InitFlags {
@@ -278,12 +286,15 @@ func initCmd(args []string, stdout, stderr io.Writer) error {
 		return printInit(stdout, r, o)
 	}
 	err = app.Init(context.Background(), app.InitOptions{
-		DataDir: o.dataDir, Account: o.account, Region: o.region,
+		DataDir: o.dataDir, DatabaseURL: o.databaseURL, Account: o.account, Region: o.region,
 		Seal: o.seal, SealKeyFile: o.keyFile, KeyShares: o.shares, KeyThreshold: o.threshold,
 		PKCS11Module: o.module, PKCS11TokenLabel: o.tokenLabel, PKCS11KeyLabel: o.keyLabel, PKCS11PIN: pin,
 	}, publish)
 	if err != nil {
 		return err
+	}
+	if o.dataDir == "" {
+		return nil
 	}
 	if err := app.CheckDataDir(o.dataDir); err != nil {
 		// init leaves a directory it did not make as it found it (it
@@ -295,7 +306,12 @@ func initCmd(args []string, stdout, stderr io.Writer) error {
 
 func printInit(w io.Writer, r *app.InitResult, o *initOptions) error {
 	var b strings.Builder
-	fmt.Fprintf(&b, "Initialized Trent in %s (account %s, region %s, seal %s).\n", r.DataDir, r.Account, r.Region, r.SealType)
+	if o.databaseURL != "" {
+		fmt.Fprintf(&b, "Initialized Trent in the PostgreSQL database (account %s, region %s, seal %s).\n", r.Account, r.Region, r.SealType)
+		fmt.Fprintf(&b, "Serve it from each node with: trent serve --database-url URL --data-dir NODE-DIR (or $%s) and the seal's flags below.\n", envDatabaseURL)
+	} else {
+		fmt.Fprintf(&b, "Initialized Trent in %s (account %s, region %s, seal %s).\n", r.DataDir, r.Account, r.Region, r.SealType)
+	}
 	if len(r.UnsealShares) > 0 {
 		fmt.Fprintf(&b, "Unseal shares — shown only now. Any %d of these %d unseal Trent; give each to a different person and keep none of them here:\n", r.Threshold, len(r.UnsealShares))
 		for i, s := range r.UnsealShares {
@@ -401,6 +417,7 @@ func noArgs(fs *flag.FlagSet) error {
 type serveOptions struct {
 	dev, fips                        bool
 	listen, dataDir, region, keyFile string
+	databaseURL                      string // PostgreSQL; dataDir then holds the node's own files
 	pinFile                          string
 	logLevel                         slog.Level
 	jobInterval                      time.Duration
@@ -429,8 +446,15 @@ func parseServe(args []string, getenv func(string) string) (*serveOptions, error
 	maxBytes := fs.String("key-cache-max-bytes", strconv.FormatInt(def.MaxBytes>>20, 10)+"MiB", "most bytes of unwrapped key material kept in memory at once (a number, optionally with KiB, MiB or GiB)")
 	fs.DurationVar(&o.keyCache.Idle, "key-cache-idle", def.Idle, "how long a key stays unwrapped in memory after its last use; 0 unwraps it per request")
 	fs.BoolVar(&o.requireMlock, "require-mlock", false, "refuse to start if memory cannot be locked (mlockall), instead of warning")
+	fs.StringVar(&o.databaseURL, "database-url", "", "postgres://… URL of the PostgreSQL database holding the installation (made by trent init --database-url); --data-dir then holds this node's own files; else $"+envDatabaseURL)
 	if err := fs.Parse(args); err != nil {
 		return nil, err
+	}
+	if o.databaseURL == "" {
+		o.databaseURL = getenv(envDatabaseURL)
+	}
+	if o.databaseURL != "" && o.dev {
+		return nil, errors.New("--database-url does not apply with --dev: make the installation with trent init --database-url")
 	}
 	if err := noArgs(fs); err != nil {
 		return nil, err
@@ -557,7 +581,7 @@ func serve(args []string) error {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	node, err := app.Start(ctx, app.Config{DataDir: dir, Dev: o.dev, Region: o.region, SealKeyFile: o.keyFile,
+	node, err := app.Start(ctx, app.Config{DataDir: dir, DatabaseURL: o.databaseURL, Dev: o.dev, Region: o.region, SealKeyFile: o.keyFile,
 		PKCS11PINFile: o.pinFile, LookupEnv: lookupPIN, Logger: log, JobInterval: o.jobInterval,
 		KeyCache: &o.keyCache})
 	if err != nil {
@@ -618,6 +642,7 @@ func serve(args []string) error {
 // those are often real AWS credentials, which a dev server would then store
 // beside the key file that unwraps them. Scripts rely on these names.
 const (
+	envDatabaseURL     = "TRENT_DATABASE_URL"
 	envRootAccessKeyID = "TRENT_ROOT_ACCESS_KEY_ID"
 	envRootSecret      = "TRENT_ROOT_SECRET_ACCESS_KEY"
 )

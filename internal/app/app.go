@@ -88,6 +88,11 @@ type Config struct {
 	// such as `trent account create`); a server leaves it nil and lets
 	// operators unseal it. Other seal types never call it.
 	UnsealShares func(threshold int) ([]string, error)
+
+	// DatabaseURL, if set, is the PostgreSQL database that holds the
+	// installation (database.go); DataDir then holds only the node's own
+	// files.
+	DatabaseURL string
 }
 
 // App is the unsealed part of a Trent installation: everything that needs

@@ -39,6 +39,10 @@ type InitOptions struct {
 	// refused before anything is created.
 	PKCS11PIN string
 
+	// DatabaseURL, if set, makes the installation in that PostgreSQL
+	// database instead of DataDir (database.go); DataDir may be "".
+	DatabaseURL string
+
 	dev bool
 	// step, when set (tests only), runs after each named step of init; an
 	// error stops init there as a failure would.
@@ -76,6 +80,9 @@ func Init(ctx context.Context, o InitOptions, publish func(*InitResult) error) e
 	}
 	if o.Region == "" {
 		o.Region = DefaultRegion
+	}
+	if o.DatabaseURL != "" {
+		return createOnDatabase(ctx, &o, publish)
 	}
 	return create(ctx, &o, ModeProduction, publish)
 }

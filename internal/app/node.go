@@ -64,6 +64,9 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	if cfg.Clock == nil {
 		cfg.Clock = clock.Real{}
 	}
+	if cfg.DatabaseURL != "" {
+		return startOnDatabase(ctx, cfg)
+	}
 	dbPath := filepath.Join(cfg.DataDir, dbFile)
 	if _, err := os.Stat(dbPath); errors.Is(err, os.ErrNotExist) {
 		if !cfg.Dev {

@@ -316,6 +316,23 @@ func Require(t testing.TB) *Cluster {
 	return nil
 }
 
+// StartForTest starts a cluster of t's own and stops it when t ends, for
+// a test binary whose TestMain does not call Main. Like Require, it skips
+// t if PostgreSQL cannot be started, or fails it if RequireEnv is set.
+func StartForTest(t testing.TB) *Cluster {
+	t.Helper()
+	c, err := Start()
+	if err != nil {
+		why := "cannot start PostgreSQL: " + err.Error()
+		if os.Getenv(RequireEnv) != "" {
+			t.Fatalf("%s (%s is set, so PostgreSQL is required)", why, RequireEnv)
+		}
+		t.Skip(why)
+	}
+	t.Cleanup(c.Stop)
+	return c
+}
+
 // Database makes a new database in the cluster for t, a copy of template
 // if that is not "" (see NewDatabase), and drops it when t ends; it
 // returns its URL.
