@@ -33,7 +33,7 @@ func testKey(id string) (store.Key, store.KeyVersion) {
 // nodes opens n stores on one new database.
 func nodes(t *testing.T, n int) []*DB {
 	t.Helper()
-	url := pgtest.Database(t, template(t))
+	url := emptyStore(t)
 	dbs := make([]*DB, n)
 	for i := range dbs {
 		db, err := Open(t.Context(), url)
@@ -63,7 +63,7 @@ func together(n int, f func(i int) error) []error {
 // the migration lock lets one apply each migration and the others find it
 // applied (without it they fail on duplicate tables).
 func TestOpenConcurrently(t *testing.T) {
-	url := pgtest.Database(t, "")
+	url := emptyStore(t)
 	const n = 5
 	dbs := make([]*DB, n)
 	errs := together(n, func(i int) error {

@@ -12,46 +12,34 @@ import (
 )
 
 // The tests run against a throwaway PostgreSQL cluster that TestMain starts
-// (internal/testenv/pgtest); each test gets a database of its own, copied
-// from one that Open migrated once.
+// (internal/testenv/pgtest); each test gets a schema of its own in one
+// database.
 func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
 
-var migrated struct {
+// shared is the database the tests make their schemas in.
+var shared struct {
 	once sync.Once
 	url  string
 	err  error
 }
 
-// template returns the URL of a database with the schema in place and no
-// open connections.
-func template(t *testing.T) string {
+func sharedDatabase(t *testing.T) string {
 	t.Helper()
 	c := pgtest.Require(t)
-	migrated.once.Do(func() {
-		ctx := context.Background()
-		url, err := c.NewDatabase(ctx, "")
-		if err != nil {
-			migrated.err = err
-			return
-		}
-		db, err := Open(ctx, url)
-		if err != nil {
-			migrated.err = err
-			return
-		}
-		migrated.url, migrated.err = url, db.Close()
-	})
-	if migrated.err != nil {
-		t.Fatalf("template database: %v", migrated.err)
+	shared.once.Do(func() { shared.url, shared.err = c.NewDatabase(context.Background(), "") })
+	if shared.err != nil {
+		t.Fatalf("shared database: %v", shared.err)
 	}
-	return migrated.url
+	return shared.url
 }
 
-// openTest opens a store on a new, empty database.
+// emptyStore returns the URL of a new, empty schema for t.
+func emptyStore(t *testing.T) string { return pgtest.Schema(t, sharedDatabase(t)) }
+
+// openTest opens a store in a new, empty schema.
 func openTest(t *testing.T) *DB {
 	t.Helper()
-	url := pgtest.Database(t, template(t))
-	db, err := Open(context.Background(), url)
+	db, err := Open(context.Background(), emptyStore(t))
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}
