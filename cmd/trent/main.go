@@ -62,6 +62,9 @@ Usage:
               [--connections N] [--max-requests N] [--key-id ID] [--allow-remote]
   trent audit verify --data-dir DIR [--public-key FILE]
   trent audit public-key --data-dir DIR
+  trent k8s-kms-plugin --socket PATH --key-id KEY [--endpoint URL]
+      a Kubernetes KMS v2 plugin for kube-apiserver; AWS credentials and region from the
+      standard chain ($AWS_ACCESS_KEY_ID, $AWS_REGION, …; docs/kubernetes.md)
 
 Run 'trent <command> -h' for a command's flags.
 `
@@ -89,6 +92,8 @@ func main() {
 		err = bench(os.Args[2:], os.Stdout)
 	case "audit":
 		err = auditCmd(os.Args[2:], os.Stdout)
+	case "k8s-kms-plugin":
+		err = k8sPluginCmd(os.Args[2:])
 	case "-h", "--help", "help":
 		fmt.Print(usage)
 		return
