@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -31,7 +33,7 @@ var fqdn = regexp.MustCompile(`^([a-z0-9]([-a-z0-9]*[a-z0-9])?\.)+[a-z0-9]([-a-z
 // host would: credentials, region and endpoint from the AWS environment
 // variables, nothing from files. It returns a client of the generated
 // k8s.io/kms/apis/v2 code — what kube-apiserver uses — on its socket.
-func startPlugin(t *testing.T, e *testenv.Env, keyID string, extra ...string) kmsapi.KeyManagementServiceClient {
+func startPlugin(t *testing.T, e *testenv.Env, id, secret, keyID string, extra ...string) kmsapi.KeyManagementServiceClient {
 	t.Helper()
 	sock := filepath.Join(t.TempDir(), "kms.sock")
 	cmd := exec.Command(trentBinary(t), append([]string{"k8s-kms-plugin", "--socket", sock, "--key-id", keyID}, extra...)...)
@@ -39,7 +41,7 @@ func startPlugin(t *testing.T, e *testenv.Env, keyID string, extra ...string) km
 	cmd.Env = append(os.Environ(),
 		"HOME="+home, "AWS_CONFIG_FILE="+filepath.Join(home, "none"), "AWS_SHARED_CREDENTIALS_FILE="+filepath.Join(home, "none"),
 		"AWS_PROFILE=", "AWS_SESSION_TOKEN=", "AWS_EC2_METADATA_DISABLED=true",
-		"AWS_ACCESS_KEY_ID="+e.AccessKeyID, "AWS_SECRET_ACCESS_KEY="+e.Secret, "AWS_REGION="+e.Region)
+		"AWS_ACCESS_KEY_ID="+id, "AWS_SECRET_ACCESS_KEY="+secret, "AWS_REGION="+e.Region)
 	if !contains(extra, "--endpoint") {
 		cmd.Env = append(cmd.Env, "AWS_ENDPOINT_URL_KMS="+e.URL)
 	}
@@ -113,7 +115,7 @@ func TestK8sPluginRotation(t *testing.T) {
 	if _, err := e.KMS.CreateAlias(ctx, &kms.CreateAliasInput{AliasName: aws.String("alias/k8s"), TargetKeyId: key.KeyMetadata.KeyId}); err != nil {
 		t.Fatal(err)
 	}
-	c := startPlugin(t, e, "alias/k8s")
+	c := startPlugin(t, e, e.AccessKeyID, e.Secret, "alias/k8s")
 
 	st1 := healthyStatus(t, c)
 	arn := aws.ToString(key.KeyMetadata.Arn)
@@ -188,7 +190,7 @@ func TestK8sPluginErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := startPlugin(t, e, aws.ToString(key.KeyMetadata.KeyId), "--endpoint", e.URL)
+	c := startPlugin(t, e, e.AccessKeyID, e.Secret, aws.ToString(key.KeyMetadata.KeyId), "--endpoint", e.URL)
 	healthyStatus(t, c)
 	enc, err := c.Encrypt(ctx, &kmsapi.EncryptRequest{Plaintext: []byte("seed")})
 	if err != nil {
@@ -229,4 +231,73 @@ func wantCode(t *testing.T, what string, err error, code codes.Code, msg string)
 	if !ok || s.Code() != code || !strings.Contains(s.Message(), msg) {
 		t.Fatalf("%s: %v, want code %s with %q", what, err, code, msg)
 	}
+}
+
+// TestK8sRecipe runs docs/kubernetes.md: its IAM policy is all the plugin
+// needs, and its EncryptionConfiguration names the socket its plugin
+// command serves, with the API versions kube-apiserver expects.
+func TestK8sRecipe(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/kubernetes.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	block := func(lang string) string {
+		t.Helper()
+		_, rest, ok := strings.Cut(string(doc), "```"+lang+"\n")
+		body, _, ok2 := strings.Cut(rest, "```")
+		if !ok || !ok2 {
+			t.Fatalf("docs/kubernetes.md has no %s block", lang)
+		}
+		return body
+	}
+	cfg := block("yaml")
+	for _, want := range []string{"apiVersion: apiserver.config.k8s.io/v1", "kind: EncryptionConfiguration", "- kms:", "apiVersion: v2", "name: trent"} {
+		if !strings.Contains(cfg, want) {
+			t.Errorf("the EncryptionConfiguration lacks %q", want)
+		}
+	}
+	endpoint := regexp.MustCompile(`endpoint: unix://(\S+)`).FindStringSubmatch(cfg)
+	socket := regexp.MustCompile(`trent k8s-kms-plugin --socket (\S+)`).FindStringSubmatch(string(doc))
+	if endpoint == nil || socket == nil || endpoint[1] != socket[1] {
+		t.Errorf("the EncryptionConfiguration's endpoint %v is not the socket the plugin serves %v", endpoint, socket)
+	}
+
+	e := testenv.Start(t)
+	ctx := t.Context()
+	key, err := e.KMS.CreateKey(ctx, &kms.CreateKeyInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	arn := aws.ToString(key.KeyMetadata.Arn)
+	policy := regexp.MustCompile(`arn:aws:kms:[^"]*`).ReplaceAllString(block("json"), arn)
+	admin := iam.New(iam.Options{Region: e.Region, BaseEndpoint: aws.String(e.URL), RetryMaxAttempts: 1,
+		Credentials: credentials.NewStaticCredentialsProvider(e.AccessKeyID, e.Secret, "")})
+	if _, err := admin.CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String("kube-apiserver")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admin.PutUserPolicy(ctx, &iam.PutUserPolicyInput{UserName: aws.String("kube-apiserver"),
+		PolicyName: aws.String("kms-plugin"), PolicyDocument: aws.String(policy)}); err != nil {
+		t.Fatalf("the recipe's policy: %v", err)
+	}
+	ak, err := admin.CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: aws.String("kube-apiserver")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := startPlugin(t, e, aws.ToString(ak.AccessKey.AccessKeyId), aws.ToString(ak.AccessKey.SecretAccessKey), arn)
+	healthyStatus(t, c)
+	enc, err := c.Encrypt(ctx, &kmsapi.EncryptRequest{Plaintext: []byte("seed")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Decrypt(ctx, &kmsapi.DecryptRequest{Ciphertext: enc.Ciphertext, KeyId: enc.KeyId, Annotations: enc.Annotations}); err != nil {
+		t.Fatal(err)
+	}
+	// And the policy is what lets it: another key is refused.
+	other, err := e.KMS.CreateKey(ctx, &kms.CreateKeyInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	denied := startPlugin(t, e, aws.ToString(ak.AccessKey.AccessKeyId), aws.ToString(ak.AccessKey.SecretAccessKey), aws.ToString(other.KeyMetadata.Arn))
+	_, err = denied.Encrypt(ctx, &kmsapi.EncryptRequest{Plaintext: []byte("seed")})
+	wantCode(t, "Encrypt with a key the policy does not name", err, codes.PermissionDenied, "AccessDeniedException")
 }
