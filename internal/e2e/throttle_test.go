@@ -10,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
@@ -51,14 +52,13 @@ func (c *throttleCounter) RoundTrip(req *http.Request) (*http.Response, error) {
 	return resp, nil
 }
 
-// startThrottled runs `trent serve --dev` with throttling on at rates low
-// enough to reach, and returns it with its root key. Each test uses a
-// region of its own: buckets are per account and region.
-func startThrottled(t *testing.T) (p *trentProc, id, secret string) {
+// startThrottled runs `trent serve --dev` with throttling on at the given
+// rates, and returns it with its root key.
+func startThrottled(t *testing.T, rates string) (p *trentProc, id, secret string) {
 	t.Helper()
 	id, secret = randomAccessKey(t)
 	p = startTrent(t, []string{"TRENT_ROOT_ACCESS_KEY_ID=" + id, "TRENT_ROOT_SECRET_ACCESS_KEY=" + secret},
-		"--data-dir", filepath.Join(t.TempDir(), "data"), "--throttle", "--throttle-rates", "symmetric=5:5,rsa=1:1,CreateKey=off")
+		"--data-dir", filepath.Join(t.TempDir(), "data"), "--throttle", "--throttle-rates", rates)
 	return p, id, secret
 }
 
@@ -74,22 +74,27 @@ func throttledClient(p *trentProc, id, secret, region string, opts func(*kms.Opt
 // the server did throttle on the way — each throttled attempt recorded in
 // the audit log with its error code.
 func TestThrottleSDKRetryRecovers(t *testing.T) {
-	p, id, secret := startThrottled(t)
+	p, id, secret := startThrottled(t, "symmetric=5:5,CreateKey=off")
 	const region = "eu-north-1"
 	counter := &throttleCounter{}
 	c := throttledClient(p, id, secret, region, func(o *kms.Options) {
 		o.HTTPClient = &http.Client{Transport: counter}
-		// The standard retryer, with room for the backoff to reach the
-		// 5/s refill; the default 3 attempts are enough for a burst the
-		// size of the bucket, not for four times it.
-		o.Retryer = retry.NewStandard(func(so *retry.StandardOptions) { so.MaxAttempts = 20 })
+		// The standard retryer, with room to reach the 5/s refill: the
+		// default 3 attempts suit a burst a little over the quota, not
+		// three times it; a shorter longest backoff (default 20 s) keeps
+		// the test short.
+		o.Retryer = retry.NewStandard(func(so *retry.StandardOptions) {
+			so.MaxAttempts = 20
+			so.MaxBackoff = 2 * time.Second
+		})
 	})
 	ctx := t.Context()
 	key, err := c.CreateKey(ctx, &kms.CreateKeyInput{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	const n = 20
+	const n = 15
+	start := time.Now()
 	var wg sync.WaitGroup
 	errs := make(chan error, n)
 	for i := range n {
@@ -110,7 +115,7 @@ func TestThrottleSDKRetryRecovers(t *testing.T) {
 	if counter.n.Load() == 0 {
 		t.Fatalf("%d Encrypts against a 5/s bucket were never throttled (%d HTTP answers)", n, counter.all.Load())
 	}
-	t.Logf("%d Encrypts: %d attempts throttled, %d HTTP answers", n, counter.n.Load(), counter.all.Load())
+	t.Logf("%d Encrypts in %v: %d attempts throttled, %d HTTP answers", n, time.Since(start).Round(time.Millisecond), counter.n.Load(), counter.all.Load())
 
 	// Each throttled attempt is audited like any other error.
 	ct := cloudtrail.New(cloudtrail.Options{Region: region, BaseEndpoint: aws.String(p.URL), RetryMaxAttempts: 1,
@@ -139,7 +144,9 @@ func TestThrottleSDKRetryRecovers(t *testing.T) {
 // is per class: RSA's bucket runs dry while the symmetric one still has
 // tokens, and the other way round.
 func TestThrottleAnswer(t *testing.T) {
-	p, id, secret := startThrottled(t)
+	// Refills so slow (one token per 100 s) that no timing can refill a
+	// bucket during the test.
+	p, id, secret := startThrottled(t, "symmetric=0.01:5,rsa=0.01:1,CreateKey=off")
 	const region = "ap-south-2"
 	c := throttledClient(p, id, secret, region, func(o *kms.Options) { o.RetryMaxAttempts = 1 })
 	ctx := t.Context()
@@ -200,19 +207,38 @@ func TestThrottleDefaults(t *testing.T) {
 	id, secret := randomAccessKey(t)
 	p := startTrent(t, []string{"TRENT_ROOT_ACCESS_KEY_ID=" + id, "TRENT_ROOT_SECRET_ACCESS_KEY=" + secret})
 	c := p.Client(id, secret)
-	// CreateKey's default quota is 5/s: a dev server lets 10 through at once.
-	for i := range 10 {
-		if _, err := c.CreateKey(t.Context(), &kms.CreateKeyInput{}); err != nil {
-			t.Fatalf("dev CreateKey %d: %v", i, err)
-		}
+	// CreateKey's default quota is 5/s: a dev server lets 20 through at once.
+	var wg sync.WaitGroup
+	for i := range 20 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := c.CreateKey(t.Context(), &kms.CreateKeyInput{}); err != nil {
+				t.Errorf("dev CreateKey %d: %v", i, err)
+			}
+		}()
 	}
+	wg.Wait()
+	// With --throttle, AWS's default: 20 CreateKeys at once, 5 pass (and
+	// what the refill of 5/s adds while they run).
 	p = startTrent(t, []string{"TRENT_ROOT_ACCESS_KEY_ID=" + id, "TRENT_ROOT_SECRET_ACCESS_KEY=" + secret}, "--throttle")
 	c = p.Client(id, secret)
-	var err error
-	for range 10 {
-		if _, err = c.CreateKey(t.Context(), &kms.CreateKeyInput{}); err != nil {
-			break
+	errs := make(chan error, 20)
+	for range 20 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := c.CreateKey(t.Context(), &kms.CreateKeyInput{})
+			errs <- err
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	var throttled error
+	for err := range errs {
+		if err != nil {
+			throttled = err
 		}
 	}
-	checkThrottled(t, err)
+	checkThrottled(t, throttled)
 }
