@@ -216,6 +216,18 @@ func TestK8sPluginErrors(t *testing.T) {
 	}
 	healthyStatus(t, c)
 
+	// A key kube-apiserver's seeds cannot use.
+	rsa, err := e.KMS.CreateKey(ctx, &kms.CreateKeyInput{KeySpec: "RSA_2048", KeyUsage: "ENCRYPT_DECRYPT"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wrong := startPlugin(t, e, e.AccessKeyID, e.Secret, aws.ToString(rsa.KeyMetadata.Arn))
+	if st, err := wrong.Status(ctx, &kmsapi.StatusRequest{}); err != nil || st.Healthz == "ok" || !strings.Contains(st.Healthz, "SYMMETRIC_DEFAULT") {
+		t.Fatalf("Status with an RSA key: %+v, %v", st, err)
+	}
+	_, err = wrong.Encrypt(ctx, &kmsapi.EncryptRequest{Plaintext: []byte("seed")})
+	wantCode(t, "Encrypt with an RSA key", err, codes.FailedPrecondition, "SYMMETRIC_DEFAULT")
+
 	// Trent gone: Unavailable, which kube-apiserver retries.
 	e.Close()
 	_, err = c.Encrypt(ctx, &kmsapi.EncryptRequest{Plaintext: []byte("seed")})

@@ -49,6 +49,9 @@ const (
 // these elsewhere without it.
 var encryptionContext = map[string]string{"trent.dev/use": "kubernetes-kms-v2"}
 
+// errNotSymmetric: kube-apiserver's seeds need a SYMMETRIC_DEFAULT key.
+var errNotSymmetric = errors.New("the plugin needs a SYMMETRIC_DEFAULT key")
+
 // version is the API version Status reports.
 const version = "v2"
 
@@ -94,7 +97,7 @@ func (p *Plugin) describe(ctx context.Context) (keyVersion, error) {
 		return keyVersion{}, errors.New("DescribeKey answered without the key's ARN")
 	}
 	if md.KeySpec != "SYMMETRIC_DEFAULT" {
-		return keyVersion{}, fmt.Errorf("key %s is %s; the plugin needs a SYMMETRIC_DEFAULT key", aws.ToString(md.Arn), md.KeySpec)
+		return keyVersion{}, fmt.Errorf("%w: key %s is %s", errNotSymmetric, aws.ToString(md.Arn), md.KeySpec)
 	}
 	k := keyVersion{arn: aws.ToString(md.Arn), materialID: aws.ToString(md.CurrentKeyMaterialId)}
 	p.mu.Lock()
@@ -198,6 +201,9 @@ func Code(err error) codes.Code {
 	}
 	if errors.Is(err, context.Canceled) {
 		return codes.Canceled
+	}
+	if errors.Is(err, errNotSymmetric) {
+		return codes.FailedPrecondition
 	}
 	var api smithy.APIError
 	if !errors.As(err, &api) {

@@ -37,6 +37,7 @@ func TestCode(t *testing.T) {
 		{&net.OpError{Op: "dial", Err: errors.New("connection refused")}, codes.Unavailable},
 		{fmt.Errorf("x: %w", context.DeadlineExceeded), codes.DeadlineExceeded},
 		{context.Canceled, codes.Canceled},
+		{fmt.Errorf("%w: key k is RSA_2048", errNotSymmetric), codes.FailedPrecondition},
 	} {
 		if got := Code(tc.err); got != tc.want {
 			t.Errorf("Code(%v) = %s, want %s", tc.err, got, tc.want)
