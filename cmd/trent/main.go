@@ -32,6 +32,7 @@ import (
 	"github.com/trent-kms/trent/internal/seal/pkcs11"
 	"github.com/trent-kms/trent/internal/seal/shamir"
 	"github.com/trent-kms/trent/internal/server"
+	"github.com/trent-kms/trent/internal/throttle"
 )
 
 const usage = `trent — a self-hosted key management service that speaks the AWS KMS API
@@ -53,6 +54,8 @@ Usage:
       --fips: run in Go's FIPS 140-3 mode (GODEBUG=fips140=on); key specs outside the module are refused
   serve also takes [--key-cache-max-keys N] [--key-cache-max-bytes SIZE] [--key-cache-idle D]
       [--require-mlock]: how many keys stay unwrapped in memory, and for how long
+  serve also takes [--throttle[=false]] [--throttle-rates CLASS=RATE[:BURST],…]: AWS KMS's request
+      quotas per account and region, on by default without --dev (docs/throttling.md)
   trent unseal --endpoint URL [--reset]      reads one unseal share from standard input
   trent status --endpoint URL [--format json]
   trent seal --endpoint URL                   signed with $AWS_ACCESS_KEY_ID/$AWS_SECRET_ACCESS_KEY
@@ -69,6 +72,9 @@ Usage:
               [--connections N] [--max-requests N] [--key-id ID] [--allow-remote]
   trent audit verify --data-dir DIR [--public-key FILE]
   trent audit public-key --data-dir DIR
+  trent k8s-kms-plugin --socket PATH --key-id KEY [--endpoint URL]
+      a Kubernetes KMS v2 plugin for kube-apiserver; AWS credentials and region from the
+      standard chain ($AWS_ACCESS_KEY_ID, $AWS_REGION, …; docs/kubernetes.md)
 
 Run 'trent <command> -h' for a command's flags.
 `
@@ -104,6 +110,8 @@ func main() {
 		err = bench(os.Args[2:], os.Stdout)
 	case "audit":
 		err = auditCmd(os.Args[2:], os.Stdout)
+	case "k8s-kms-plugin":
+		err = k8sPluginCmd(os.Args[2:])
 	case "-h", "--help", "help":
 		fmt.Print(usage)
 		return
@@ -425,6 +433,8 @@ type serveOptions struct {
 	keyCache kms.CacheConfig
 	// requireMlock makes a failure to lock memory fatal.
 	requireMlock bool
+	// throttle limits request rates; nil when off.
+	throttle *throttle.Config
 	// The dev server's root access key from the environment, if given.
 	rootID, rootSecret string
 }
@@ -447,6 +457,7 @@ func parseServe(args []string, getenv func(string) string) (*serveOptions, error
 	fs.DurationVar(&o.keyCache.Idle, "key-cache-idle", def.Idle, "how long a key stays unwrapped in memory after its last use; 0 unwraps it per request")
 	fs.BoolVar(&o.requireMlock, "require-mlock", false, "refuse to start if memory cannot be locked (mlockall), instead of warning")
 	fs.StringVar(&o.databaseURL, "database-url", "", "postgres://… URL of the PostgreSQL database holding the installation (made by trent init --database-url); --data-dir then holds this node's own files; else $"+envDatabaseURL)
+	throttleFlags := addThrottleFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -460,6 +471,9 @@ func parseServe(args []string, getenv func(string) string) (*serveOptions, error
 		return nil, err
 	}
 	var err error
+	if o.throttle, err = throttleFlags.config(fs, o.dev); err != nil {
+		return nil, err
+	}
 	if o.keyCache.MaxBytes, err = parseBytes(*maxBytes); err != nil {
 		return nil, fmt.Errorf("--key-cache-max-bytes: %w", err)
 	}
@@ -583,7 +597,7 @@ func serve(args []string) error {
 	defer stop()
 	node, err := app.Start(ctx, app.Config{DataDir: dir, DatabaseURL: o.databaseURL, Dev: o.dev, Region: o.region, SealKeyFile: o.keyFile,
 		PKCS11PINFile: o.pinFile, LookupEnv: lookupPIN, Logger: log, JobInterval: o.jobInterval,
-		KeyCache: &o.keyCache})
+		KeyCache: &o.keyCache, Throttle: o.throttle})
 	if err != nil {
 		return err
 	}

@@ -64,7 +64,7 @@ func runTrent(t *testing.T, env []string, args ...string) (out string, exitCode 
 func runTrentUnset(t *testing.T, env, unset []string, args ...string) (out string, exitCode int, tmp string) {
 	t.Helper()
 	tmp = t.TempDir()
-	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, trentBinary(t), args...)
 	cmd.Dir = t.TempDir()
@@ -76,7 +76,7 @@ func runTrentUnset(t *testing.T, env, unset []string, args ...string) (out strin
 	cmd.Env = append(cmd.Env, append([]string{"TMPDIR=" + tmp}, env...)...)
 	b, err := cmd.CombinedOutput()
 	if ctx.Err() != nil {
-		t.Fatalf("trent %q was still running after 20s (it started instead of refusing):\n%s", args, b)
+		t.Fatalf("trent %q was still running after 60s (it started instead of refusing):\n%s", args, b)
 	}
 	var exit *exec.ExitError
 	switch {

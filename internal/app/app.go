@@ -29,6 +29,7 @@ import (
 	"github.com/trent-kms/trent/internal/server"
 	"github.com/trent-kms/trent/internal/sigv4"
 	"github.com/trent-kms/trent/internal/store"
+	"github.com/trent-kms/trent/internal/throttle"
 )
 
 // Installation modes, recorded in the store when a data directory is made.
@@ -82,6 +83,9 @@ type Config struct {
 	// KeyCache bounds the KMS cache of unwrapped keys (nil: the defaults,
 	// kms.DefaultCacheConfig). Its idle sweeper runs while unsealed.
 	KeyCache *kms.CacheConfig
+	// Throttle limits request rates per account, region and AWS quota
+	// class (internal/throttle); nil throttles nothing.
+	Throttle *throttle.Config
 
 	// UnsealShares, for an installation sealed by Shamir shares, is asked
 	// at start for threshold-many shares, which unseal it at once (tools
@@ -114,6 +118,8 @@ type App struct {
 	Account  string
 	Region   string
 	Mode     string
+	// Throttle is the request-rate limiter, nil when throttling is off.
+	Throttle *throttle.Limiter
 	root     *seal.RootKey
 
 	// inflight is held shared by every request a serves and exclusively
@@ -176,9 +182,16 @@ func build(ctx context.Context, cfg *Config, st store.Store, root *seal.RootKey,
 	}
 	// FIPS mode is the process's, however it was entered (serve --fips
 	// or GODEBUG): with the module on, nothing outside it may run.
+	var allow func(account, region string, c throttle.Class) bool
+	if cfg.Throttle != nil {
+		if a.Throttle, err = throttle.New(*cfg.Throttle); err != nil {
+			return fail(err)
+		}
+		allow = a.Throttle.Allow
+	}
 	a.KMS, err = kms.New(kms.Config{Store: st, Root: root, Identities: ids, ServiceEvents: a.Audit.Record,
 		LastUsage: a.Audit.LastUsage, Clock: cfg.Clock, Logger: log, FIPS140: fips140.Enabled(),
-		KeyCache: cfg.KeyCache})
+		KeyCache: cfg.KeyCache, Throttle: allow})
 	if err != nil {
 		return fail(err)
 	}

@@ -453,6 +453,9 @@ func (s *Service) replicateKey(ctx context.Context, r *Request, in *awsproto.Rep
 	if err != nil {
 		return nil, err
 	}
+	if !isPrimary(&cur.meta) { // moved by an UpdatePrimaryRegion since the access step
+		return nil, apierr.New(apierr.UnsupportedOperation, notPrimaryMessage, cur.arn)
+	}
 	if err := replicable(cur); err != nil {
 		return nil, err
 	}

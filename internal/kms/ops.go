@@ -39,6 +39,9 @@ type Operation struct {
 	respond bool
 	// invoke runs the row on an already decoded input (package tests).
 	invoke func(ctx context.Context, s *Service, r *Request, in any) (any, error)
+	// quota is how the row finds the request quota it counts against
+	// (throttle.go).
+	quota quota
 }
 
 // spec is what a row declares.
@@ -61,6 +64,7 @@ func row[In any](name string, readOnly bool, sp spec[In]) *Operation {
 	op := &Operation{Name: name, Action: "kms:" + name, ReadOnly: readOnly, Input: reflect.TypeFor[In]()}
 	op.params = audit.MustAllowList(op.Input, audit.AuditableMembers(op.Input, notAudited...)...)
 	op.respond = !readOnly && !cryptoOperations[name]
+	op.quota = quotaOf(name)
 	op.call = func(ctx context.Context, s *Service, r *Request, body []byte) (any, error) {
 		in := new(In)
 		if err := awsproto.Decode(body, in); err != nil {
@@ -81,6 +85,11 @@ func invoke[In any](ctx context.Context, s *Service, r *Request, op *Operation, 
 		// is nothing to authorize against.
 		return nil, apierr.Internal(errors.New("kms: request without a caller or a region"))
 	}
+	if s.throttle != nil {
+		if err := s.throttleEarly(r, op.quota, in); err != nil {
+			return nil, err
+		}
+	}
 	if sp.check != nil {
 		if err := sp.check(in); err != nil {
 			return nil, err
@@ -94,7 +103,13 @@ func invoke[In any](ctx context.Context, s *Service, r *Request, op *Operation, 
 	defer s.leaveSection(s.enterSection())
 	a := s.newAccess(r, op.Action)
 	defer a.release()
-	if err := sp.auth(a, ctx, in); err != nil {
+	err := sp.auth(a, ctx, in)
+	if s.throttle != nil && op.quota.by == quotaByKey {
+		if terr := s.throttleByKey(r, a); terr != nil {
+			return nil, terr
+		}
+	}
+	if err != nil {
 		return nil, err
 	}
 	out, err := sp.run(s, ctx, r, in, a)

@@ -29,6 +29,7 @@ import (
 	"github.com/trent-kms/trent/internal/policy"
 	"github.com/trent-kms/trent/internal/seal"
 	"github.com/trent-kms/trent/internal/store"
+	"github.com/trent-kms/trent/internal/throttle"
 )
 
 // Key states, usages, specs and algorithms as AWS spells them.
@@ -81,6 +82,11 @@ type Config struct {
 	// KeyCache bounds the keys kept unwrapped in memory; nil means
 	// DefaultCacheConfig.
 	KeyCache *CacheConfig
+	// Throttle takes a token from the bucket of quota class c of
+	// (account, region) and reports whether there was one
+	// (throttle.Limiter.Allow); a request without one answers
+	// ThrottlingException. nil throttles nothing.
+	Throttle func(account, region string, c throttle.Class) bool
 }
 
 // Service runs KMS operations for every account and region. Keys, aliases
@@ -97,6 +103,8 @@ type Service struct {
 	log    *slog.Logger
 	// fips140 is Config.FIPS140.
 	fips140 bool
+	// throttle is Config.Throttle.
+	throttle func(account, region string, c throttle.Class) bool
 
 	// writeMu serialises every change to keys, aliases and grants: a writer
 	// reads the key (cache or store), writes the store, and publishes the
@@ -173,7 +181,7 @@ func New(cfg Config) (*Service, error) {
 		clock: cfg.Clock, log: cfg.Logger,
 		missing: map[string]time.Time{}, loading: map[string]*keyLoad{},
 		names: nameCaches{ec: nameCache{prefix: prefixEC}, principalTag: nameCache{prefix: prefixPrincipalTag}},
-		newID: ids.NewUUID, maxGrants: maxGrantsPerKey, fips140: cfg.FIPS140,
+		newID: ids.NewUUID, maxGrants: maxGrantsPerKey, fips140: cfg.FIPS140, throttle: cfg.Throttle,
 		cache: cache,
 	}
 	s.epoch.Store(firstEpoch)
