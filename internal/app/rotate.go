@@ -115,6 +115,17 @@ func (n *Node) rotateRoot(ctx context.Context, a *App, shares []string) (uint32,
 	if !ok {
 		return 0, 0, fmt.Errorf("this store (%T) cannot rewrap stored values", n.st)
 	}
+	if n.lock != nil {
+		release, err := n.lock.Exclusive()
+		if err != nil {
+			return 0, 0, fmt.Errorf("%w: %w", server.ErrConflict, err)
+		}
+		defer func() {
+			if err := release(); err != nil {
+				n.log.Error("taking the shared lock on the data dir again after the rotation", "err", err)
+			}
+		}()
+	}
 	rs, err := loadRootState(ctx, n.st)
 	if err != nil {
 		return 0, 0, err

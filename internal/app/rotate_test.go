@@ -4,11 +4,16 @@ package app
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
+
+	"github.com/trent-kms/trent/internal/server"
 )
 
 // TestRotateRootUnderConcurrentWrites rotates the root key of a running
@@ -100,4 +105,46 @@ func TestRotateRootUnderConcurrentWrites(t *testing.T) {
 		}
 	}
 	t.Logf("%d keys created during 3 rotations, all usable after a restart", len(keys))
+}
+
+// TestRotateRootAlone: a rotation needs the data dir to itself — another
+// process holding it would keep wrapping with the old root key — and
+// refuses while another holder has it open, with nothing changed; alone,
+// it runs, and the node holds the dir shared again afterwards.
+func TestRotateRootAlone(t *testing.T) {
+	ctx := t.Context()
+	o := initCases[0].opts(newBase(t))
+	if err := Init(ctx, o, nil); err != nil {
+		t.Fatal(err)
+	}
+	cfg := Config{DataDir: o.DataDir, SealKeyFile: o.SealKeyFile, Logger: slog.New(slog.DiscardHandler)}
+	n1, err := Start(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n1.Close()
+	n2, err := Start(ctx, cfg) // another holder, as `trent account create` would be
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := n1.rotateRoot(ctx, n1.App(), nil); !errors.Is(err, server.ErrConflict) || !strings.Contains(err.Error(), "another process has the data dir open") {
+		t.Fatalf("rotation beside another holder = %v", err)
+	}
+	if rs, err := loadRootState(ctx, n1.st); err != nil || rs.next != nil || rs.gen != 0 {
+		t.Fatalf("a refused rotation changed the root state: %+v, %v", rs, err)
+	}
+	n2.Close()
+	if gen, k, err := n1.rotateRoot(ctx, n1.App(), nil); err != nil || gen != 1 || k < 2 {
+		t.Fatalf("rotation alone = generation %d, %d rewrapped, %v", gen, k, err)
+	}
+	// Shared again: another holder may open the dir; reseal may not.
+	n3, err := Start(ctx, cfg)
+	if err != nil {
+		t.Fatalf("opening the dir after the rotation: %v", err)
+	}
+	n3.Close()
+	if err := Reseal(ctx, ResealOptions{DataDir: o.DataDir, SealKeyFile: o.SealKeyFile,
+		To: InitOptions{Seal: SealShamir, KeyShares: 1, KeyThreshold: 1}}, nil); err == nil {
+		t.Fatal("reseal ran beside a node after its rotation")
+	}
 }
