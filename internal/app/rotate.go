@@ -71,7 +71,7 @@ func (n *Node) RotateRoot(ctx context.Context, r *http.Request, body []byte) (se
 	var req rotateRequest
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil && !errors.Is(err, io.EOF) {
+	if err := dec.Decode(&req); (err != nil && !errors.Is(err, io.EOF)) || dec.More() {
 		return server.RotateStatus{SealStatus: n.Status()}, fmt.Errorf("%w: the body must be {} or {\"unseal_shares\": [\"…\", …]}", server.ErrRefused)
 	}
 	defer clearStrings(req.UnsealShares)
