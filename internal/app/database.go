@@ -34,22 +34,25 @@ func startOnDatabase(ctx context.Context, cfg Config) (*Node, error) {
 	if err := CheckDataDir(cfg.DataDir); err != nil {
 		return nil, err
 	}
-	unlock, err := lockDirShared(cfg.DataDir)
+	// The node's own lock on its own data dir: a root-key rotation turns
+	// it exclusive, which keeps other processes on this node out — but not
+	// other nodes, which have data dirs of their own (docs/postgres.md).
+	lock, err := lockDirShared(cfg.DataDir)
 	if err != nil {
 		return nil, err
 	}
 	st, err := postgres.Open(ctx, cfg.DatabaseURL)
 	if err != nil {
-		unlock()
+		lock.Unlock()
 		return nil, fmt.Errorf("open store: %w", err)
 	}
 	n, err := start(ctx, cfg, st)
 	if err != nil {
 		st.Close()
-		unlock()
+		lock.Unlock()
 		return nil, err
 	}
-	n.unlock = unlock
+	n.lock = lock
 	return n, nil
 }
 

@@ -7,6 +7,12 @@ package app
 // change and a running server.
 func lockDir(string) (func(), error) { return func() {}, nil }
 
-func lockDirShared(string) (func(), error) { return func() {}, nil }
+func lockDirShared(string) (*dirLock, error) { return &dirLock{}, nil }
+
+type dirLock struct{}
+
+func (*dirLock) Unlock() {}
+
+func (*dirLock) Exclusive() (func() error, error) { return func() error { return nil }, nil }
 
 func lockDirOffline(string) (func(), error) { return func() {}, nil }

@@ -21,9 +21,46 @@ func lockDir(dir string) (unlock func(), err error) {
 // lockDirShared is the lock a running installation (serve, `trent
 // account create`, a test's App) holds for its life: any number of them
 // may share the data dir, but not with an offline operation that rewrites
-// the seal (lockDirOffline).
-func lockDirShared(dir string) (unlock func(), err error) {
-	return flockDir(dir, unix.LOCK_SH, "is being changed by `trent rekey` or `trent seal migrate`; wait for it to finish")
+// the seal (lockDirOffline), nor with a root-key rotation (dirLock.Exclusive).
+func lockDirShared(dir string) (*dirLock, error) {
+	f, err := os.Open(dir)
+	if err != nil {
+		return nil, fmt.Errorf("lock data dir: %w", err)
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_SH|unix.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, unix.EWOULDBLOCK) {
+			return nil, fmt.Errorf("%s is being changed by `trent rekey`, `trent seal migrate` or a root-key rotation; wait for it to finish", dir)
+		}
+		return nil, fmt.Errorf("lock data dir: %w", err)
+	}
+	return &dirLock{f: f}, nil
+}
+
+// dirLock is a running installation's shared lock on its data dir.
+type dirLock struct{ f *os.File }
+
+// Unlock releases the lock.
+func (l *dirLock) Unlock() { l.f.Close() }
+
+// Exclusive turns the lock exclusive for a while — a root-key rotation
+// must be the only process using the data dir, since another would keep
+// wrapping with the old root key — failing at once if another process
+// holds it. release makes it shared again. flock(2) converts by dropping
+// the old lock first, so a failed conversion takes the shared lock again
+// (nothing can hold the dir exclusively while the others share it).
+func (l *dirLock) Exclusive() (release func() error, err error) {
+	fd := int(l.f.Fd())
+	if err := unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		if rerr := unix.Flock(fd, unix.LOCK_SH|unix.LOCK_NB); rerr != nil {
+			return nil, fmt.Errorf("lock data dir: %w; and taking the shared lock again: %w", err, rerr)
+		}
+		if errors.Is(err, unix.EWOULDBLOCK) {
+			return nil, errors.New("another process has the data dir open (another `trent serve` of it, or `trent account create`): stop it, then rotate")
+		}
+		return nil, fmt.Errorf("lock data dir: %w", err)
+	}
+	return func() error { return unix.Flock(fd, unix.LOCK_SH|unix.LOCK_NB) }, nil
 }
 
 // lockDirOffline is the lock of an operation that changes the seal of a

@@ -43,7 +43,7 @@ type Node struct {
 	log    *slog.Logger
 	st     store.Store
 	method unsealMethod
-	unlock func() // the shared lock on the data dir (lockDirShared)
+	lock   *dirLock // the shared lock on the data dir (lockDirShared)
 
 	mu     sync.Mutex // orders unseal, seal, reset and close
 	closed bool
@@ -91,22 +91,22 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 			return nil, err
 		}
 	}
-	unlock, err := lockDirShared(cfg.DataDir)
+	lock, err := lockDirShared(cfg.DataDir)
 	if err != nil {
 		return nil, err
 	}
 	st, err := sqlite.Open(dbPath)
 	if err != nil {
-		unlock()
+		lock.Unlock()
 		return nil, fmt.Errorf("open store: %w", err)
 	}
 	n, err := start(ctx, cfg, st)
 	if err != nil {
 		st.Close()
-		unlock()
+		lock.Unlock()
 		return nil, err
 	}
-	n.unlock = unlock
+	n.lock = lock
 	return n, nil
 }
 
@@ -359,8 +359,8 @@ func (n *Node) Close() error {
 	}
 	n.closed = true
 	err := errors.Join(n.sealLocked(), n.st.Close())
-	if n.unlock != nil {
-		n.unlock()
+	if n.lock != nil {
+		n.lock.Unlock()
 	}
 	return err
 }

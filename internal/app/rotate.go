@@ -45,6 +45,19 @@ type rotateRequest struct {
 	UnsealShares []string `json:"unseal_shares"`
 }
 
+// parseRotateRequest decodes the body strictly: empty, or one object with
+// no unknown member and nothing after it. Its error never quotes the body,
+// which may hold shares.
+func parseRotateRequest(body []byte) (rotateRequest, error) {
+	var req rotateRequest
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); (err != nil && !errors.Is(err, io.EOF)) || dec.More() {
+		return rotateRequest{}, fmt.Errorf("%w: the body must be {} or {\"unseal_shares\": [\"…\", …]}", server.ErrRefused)
+	}
+	return req, nil
+}
+
 // rotateKillEnv names a step of the rotation at which the process kills
 // itself with SIGKILL: the crash tests' way of stopping it exactly there
 // (internal/e2e/rotate_root_test.go). Unset in production.
@@ -68,11 +81,9 @@ func (n *Node) RotateRoot(ctx context.Context, r *http.Request, body []byte) (se
 	if err != nil {
 		return server.RotateStatus{SealStatus: n.Status()}, err
 	}
-	var req rotateRequest
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil && !errors.Is(err, io.EOF) {
-		return server.RotateStatus{SealStatus: n.Status()}, fmt.Errorf("%w: the body must be {} or {\"unseal_shares\": [\"…\", …]}", server.ErrRefused)
+	req, err := parseRotateRequest(body)
+	if err != nil {
+		return server.RotateStatus{SealStatus: n.Status()}, err
 	}
 	defer clearStrings(req.UnsealShares)
 	n.log.Warn("root key rotation started", "by", caller)
@@ -114,6 +125,17 @@ func (n *Node) rotateRoot(ctx context.Context, a *App, shares []string) (uint32,
 	rw, ok := n.st.(store.Rewrap)
 	if !ok {
 		return 0, 0, fmt.Errorf("this store (%T) cannot rewrap stored values", n.st)
+	}
+	if n.lock != nil {
+		release, err := n.lock.Exclusive()
+		if err != nil {
+			return 0, 0, fmt.Errorf("%w: %w", server.ErrConflict, err)
+		}
+		defer func() {
+			if err := release(); err != nil {
+				n.log.Error("taking the shared lock on the data dir again after the rotation", "err", err)
+			}
+		}()
 	}
 	rs, err := loadRootState(ctx, n.st)
 	if err != nil {

@@ -1,14 +1,16 @@
 // Package seal is Trent's root of trust. It owns the root key — 256 bits that
 // wrap every secret Trent stores (backing keys, access-key secrets, signing
-// keys) — and the Providers that seal the root key itself for storage: today a
-// KeyFile, later Shamir shares and a PKCS #11 HSM.
+// keys) — and the Providers that seal the root key itself for storage: a
+// KeyFile, Shamir shares (shares.go), a PKCS #11 HSM (package pkcs11).
 //
 // Use it like this: at init, GenerateRootKey, Provider.Seal, store the sealed
 // blob in the store's settings, zero the raw key. At start, Provider.Unseal
 // the stored blob, NewRootKey, zero the raw key, then Wrap secrets before they
 // reach storage and Unwrap them after, binding each to where it belongs (key
-// ARN ‖ version) through the aad argument. Call HardenProcess first thing in
-// main, before any secret is in memory.
+// ARN ‖ version) through the aad argument. A root-key rotation adds a
+// generation to the RootKey (rotation.go) and rewraps; reading a value
+// needs only a RootKey holding the generation it names. Call HardenProcess
+// first thing in main, before any secret is in memory.
 //
 // This package never writes a root key, or anything it unwraps, anywhere in
 // plaintext — not to disk, logs or errors — except the key-encryption key in
