@@ -125,3 +125,34 @@ func TestLoadRefuses(t *testing.T) {
 		t.Error("swapped files accepted")
 	}
 }
+
+// TestWatchHUP: a value on the hup channel reloads at once, even when
+// the periodic check is far off and the files look unchanged (same size
+// and time: a renewer that preserves them).
+func TestWatchHUP(t *testing.T) {
+	dir := t.TempDir()
+	cert, key := filepath.Join(dir, "c.pem"), filepath.Join(dir, "k.pem")
+	c1, k1 := makePair(t)
+	c2, k2 := makePair(t)
+	copyFile(t, c1, cert)
+	copyFile(t, k1, key)
+	certs, err := Load(Options{CertFile: cert, KeyFile: key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := certs.Current()
+	stop, hup := make(chan struct{}), make(chan os.Signal, 1)
+	done := make(chan struct{})
+	go func() { defer close(done); certs.Watch(stop, time.Hour, hup) }()
+	defer func() { close(stop); <-done }()
+	copyFile(t, c2, cert)
+	copyFile(t, k2, key)
+	hup <- os.Interrupt // any signal value
+	deadline := time.Now().Add(10 * time.Second)
+	for certs.Current() == first {
+		if time.Now().After(deadline) {
+			t.Fatal("hup did not reload")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
