@@ -51,7 +51,7 @@ type opsOptions struct {
 }
 
 func (o *opsOptions) register(fs *flag.FlagSet) {
-	fs.StringVar(&o.configFile, "config", "", "TOML file with serve's settings, one `name = value` per flag (flags and $"+envPrefix+"* variables override it)")
+	fs.StringVar(&o.configFile, "config", "", "TOML `file` of serve's settings, one name = value per flag (flags and $"+envPrefix+"<FLAG> variables override it)")
 	fs.BoolVar(&o.printConfig, "print-config", false, "print the effective configuration (secrets redacted) and exit")
 	fs.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
 	fs.StringVar(&o.tlsCert, "tls-cert", "", "PEM certificate (chain) to serve HTTPS with; reloaded when the file changes or on SIGHUP")

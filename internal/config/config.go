@@ -289,7 +289,9 @@ func kindOf(f *flag.Flag) string {
 
 // suggest names a key close to an unknown one, for the common typo.
 func (r *Result) suggest(key string) string {
-	best, bestD := "", 3
+	// The closest name within two edits, or else the longest name that
+	// one of the two begins with (tls-certificate → tls-cert).
+	best, bestD, prefix := "", 3, ""
 	r.fs.VisitAll(func(f *flag.Flag) {
 		if f.Name == r.opts.ConfigFlag || contains(r.opts.NotInFile, f.Name) {
 			return
@@ -297,7 +299,14 @@ func (r *Result) suggest(key string) string {
 		if d := distance(key, f.Name); d < bestD {
 			best, bestD = f.Name, d
 		}
+		if len(f.Name) > len(prefix) && min(len(key), len(f.Name)) >= 4 &&
+			(strings.HasPrefix(key, f.Name) || strings.HasPrefix(f.Name, key)) {
+			prefix = f.Name
+		}
 	})
+	if best == "" {
+		best = prefix
+	}
 	if best == "" {
 		return " (keys are serve's flag names without the dashes, e.g. listen)"
 	}
