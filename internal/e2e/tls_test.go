@@ -24,6 +24,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/smithy-go"
 
@@ -369,5 +370,45 @@ func TestPlainHTTPWarning(t *testing.T) {
 	local := startTrent(t, nil)
 	if strings.Contains(local.Stderr(), "plain HTTP") {
 		t.Errorf("warning on loopback:\n%s", local.Stderr())
+	}
+}
+
+// TestSecureTransportIAM: an identity policy allowing an IAM action only
+// with aws:SecureTransport true allows it over TLS and not over plain
+// HTTP (the IAM and STS decisions build their own policy context).
+func TestSecureTransportIAM(t *testing.T) {
+	env := testenv.Start(t)
+	tlsSrv := httptest.NewUnstartedServer(env.App.Handler)
+	tlsSrv.StartTLS()
+	t.Cleanup(tlsSrv.Close)
+	iamClient := func(url string, creds aws.Credentials, hc *http.Client) *iam.Client {
+		if hc == nil {
+			hc = &http.Client{Timeout: 30 * time.Second}
+		}
+		return iam.New(iam.Options{Region: env.Region, BaseEndpoint: aws.String(url), HTTPClient: hc, RetryMaxAttempts: 1,
+			Credentials: credentials.StaticCredentialsProvider{Value: creds}})
+	}
+	ctx := context.Background()
+	root := iamClient(env.URL, aws.Credentials{AccessKeyID: env.AccessKeyID, SecretAccessKey: env.Secret}, nil)
+	if _, err := root.CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String("tls-only")}); err != nil {
+		t.Fatal(err)
+	}
+	doc := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iam:ListUsers","Resource":"*",
+	  "Condition":{"Bool":{"aws:SecureTransport":"true"}}}]}`
+	if _, err := root.PutUserPolicy(ctx, &iam.PutUserPolicyInput{UserName: aws.String("tls-only"), PolicyName: aws.String("p"), PolicyDocument: aws.String(doc)}); err != nil {
+		t.Fatal(err)
+	}
+	k, err := root.CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: aws.String("tls-only")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	creds := aws.Credentials{AccessKeyID: *k.AccessKey.AccessKeyId, SecretAccessKey: *k.AccessKey.SecretAccessKey}
+	_, err = iamClient(env.URL, creds, nil).ListUsers(ctx, &iam.ListUsersInput{})
+	var ae smithy.APIError
+	if !errors.As(err, &ae) || ae.ErrorCode() != "AccessDenied" {
+		t.Fatalf("ListUsers over plain HTTP: %v, want AccessDenied", err)
+	}
+	if _, err := iamClient(tlsSrv.URL, creds, tlsSrv.Client()).ListUsers(ctx, &iam.ListUsersInput{}); err != nil {
+		t.Fatalf("ListUsers over TLS: %v", err)
 	}
 }
