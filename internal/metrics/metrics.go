@@ -34,7 +34,7 @@ type Registry struct {
 	reg      *prometheus.Registry
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
-	inflight prometheus.Gauge
+	inflight atomic.Int64 // read by a GaugeFunc: Add is one atomic add, a Gauge's Inc a CAS loop
 	ops      sync.Map // opKey → *opMetrics
 	src      atomic.Pointer[Sources]
 	log      *slog.Logger
@@ -70,12 +70,12 @@ func New(log *slog.Logger) *Registry {
 			// RSA-4096 key generation or a stalled audit disk.
 			Buckets: []float64{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5},
 		}, []string{"service", "operation"}),
-		inflight: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "trent_requests_in_flight",
-			Help: "API requests being served now.",
-		}),
 	}
-	r.reg.MustRegister(r.requests, r.duration, r.inflight, &stateCollector{r: r},
+	inflight := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "trent_requests_in_flight",
+		Help: "API requests being served now.",
+	}, func() float64 { return float64(r.inflight.Load()) })
+	r.reg.MustRegister(r.requests, r.duration, inflight, &stateCollector{r: r},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return r
 }
@@ -90,12 +90,12 @@ func (r *Registry) Handler() http.Handler {
 func (r *Registry) Gatherer() prometheus.Gatherer { return r.reg }
 
 // Start counts a request as in flight; Finish ends it.
-func (r *Registry) Start() { r.inflight.Inc() }
+func (r *Registry) Start() { r.inflight.Add(1) }
 
 // Finish counts a request answered with outcome (OK or an AWS error code)
 // after d, and ends its in-flight count.
 func (r *Registry) Finish(service, operation, outcome string, d time.Duration) {
-	r.inflight.Dec()
+	r.inflight.Add(-1)
 	k := opKey{service, operation}
 	v, ok := r.ops.Load(k)
 	if !ok {
