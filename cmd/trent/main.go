@@ -614,9 +614,9 @@ func serve(args []string) error {
 	}
 	if o.dev {
 		if secret != "" {
-			fmt.Fprintf(os.Stderr, "trent: point the AWS CLI at it with:\n  export AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=%s AWS_REGION=%s AWS_DEFAULT_REGION=%s\n  aws --endpoint-url %s kms list-keys\n", keyID, secret, node.Region, node.Region, url)
+			fmt.Fprintf(os.Stderr, "trent: point the AWS CLI at it with:\n  export AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=%s AWS_REGION=%s AWS_DEFAULT_REGION=%s\n  aws --endpoint-url %s%s kms list-keys\n", keyID, secret, node.Region, node.Region, url, ops.cliFlags())
 		} else {
-			fmt.Fprintf(os.Stderr, "trent: using the access key %s=%s from the environment; give clients that pair as AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, and try: aws --endpoint-url %s --region %s kms list-keys\n", envRootAccessKeyID, keyID, url, node.Region)
+			fmt.Fprintf(os.Stderr, "trent: using the access key %s=%s from the environment; give clients that pair as AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, and try: aws --endpoint-url %s%s --region %s kms list-keys\n", envRootAccessKeyID, keyID, url, ops.cliFlags(), node.Region)
 		}
 	}
 

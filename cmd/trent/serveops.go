@@ -217,6 +217,15 @@ func (rt *opsRuntime) announce(w io.Writer) {
 	}
 }
 
+// cliFlags are the AWS CLI flags a client of this server needs beyond
+// --endpoint-url: the dev certificate to trust.
+func (rt *opsRuntime) cliFlags() string {
+	if rt.caBundle == "" {
+		return ""
+	}
+	return " --ca-bundle " + rt.caBundle
+}
+
 func (rt *opsRuntime) shutdown(ctx context.Context) error {
 	if rt.metricsSv == nil {
 		return nil
