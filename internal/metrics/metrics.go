@@ -35,7 +35,7 @@ type Registry struct {
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
 	inflight atomic.Int64 // read by a GaugeFunc: Add is one atomic add, a Gauge's Inc a CAS loop
-	ops      sync.Map // opKey → *opMetrics
+	ops      sync.Map     // opKey → *opMetrics
 	src      atomic.Pointer[Sources]
 	log      *slog.Logger
 }
