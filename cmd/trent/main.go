@@ -598,14 +598,15 @@ func serve(args []string) error {
 		}
 	}
 
-	srv := server.HTTPServer(node.Handler(), log)
+	front := node.Handler()
+	srv := server.HTTPServer(front, log)
 	url, err := ops.secure(srv, ln, dir, log)
 	if err != nil {
 		return err
 	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- ops.serve(srv, ln) }()
-	ops.serveMetrics(serveErr)
+	ops.serveMetrics(serveErr, front)
 
 	fmt.Fprintf(os.Stderr, "trent: serving the AWS KMS API on %s (%s mode, account %s, region %s, seal %s, data in %s)\n", url, node.Mode, node.Account, node.Region, node.SealType, dir)
 	ops.announce(os.Stderr)

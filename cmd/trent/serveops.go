@@ -58,7 +58,7 @@ func (o *opsOptions) register(fs *flag.FlagSet) {
 	fs.StringVar(&o.tlsKey, "tls-key", "", "PEM private key of --tls-cert")
 	fs.StringVar(&o.tlsClientCA, "tls-client-ca", "", "PEM bundle of CAs: clients must present a certificate one of them issued")
 	fs.BoolVar(&o.devTLS, "tls", false, "--dev only: serve HTTPS with a self-signed certificate for 127.0.0.1 and localhost, made in the data dir")
-	fs.StringVar(&o.metricsListen, "metrics-listen", "", "address of a second listener serving GET /metrics without SigV4 (keep it on a private network)")
+	fs.StringVar(&o.metricsListen, "metrics-listen", "", "address of a second, plain HTTP listener serving GET /metrics without SigV4, and /healthz and /readyz (keep it on a private network)")
 }
 
 func (o *opsOptions) check(dev bool) error {
@@ -136,9 +136,7 @@ func (o *opsOptions) listen(log *slog.Logger) (*opsRuntime, error) {
 			return nil, fmt.Errorf("--metrics-listen: %w", err)
 		}
 		rt.metricsLn = ln
-		mux := http.NewServeMux()
-		mux.Handle("GET /metrics", rt.metrics.Handler())
-		rt.metricsSv = server.HTTPServer(mux, log)
+		rt.metricsSv = server.HTTPServer(nil, log) // its handler once the node exists (serveMetrics)
 	}
 	if o.tlsCert != "" {
 		certs, err := tlsutil.Load(tlsutil.Options{CertFile: o.tlsCert, KeyFile: o.tlsKey, ClientCAFile: o.tlsClientCA, Log: log})
@@ -190,12 +188,19 @@ func (rt *opsRuntime) serve(srv *http.Server, ln net.Listener) error {
 	return srv.Serve(ln)
 }
 
-// serveMetrics starts the metrics listener, if any; its failure ends
-// serve as the API listener's would.
-func (rt *opsRuntime) serveMetrics(errc chan<- error) {
+// serveMetrics starts the metrics listener, if any: /metrics, and
+// /healthz and /readyz of health (the node's front handler), for probes
+// that cannot present the client certificate --tls-client-ca asks of the
+// API listener. Its failure ends serve as the API listener's would.
+func (rt *opsRuntime) serveMetrics(errc chan<- error, health http.Handler) {
 	if rt.metricsSv == nil {
 		return
 	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", rt.metrics.Handler())
+	mux.Handle("GET /healthz", health)
+	mux.Handle("GET /readyz", health)
+	rt.metricsSv.Handler = mux
 	go func() {
 		if err := rt.metricsSv.Serve(rt.metricsLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			select {

@@ -239,21 +239,35 @@ func TestMetrics(t *testing.T) {
 		t.Errorf("GET /metrics signed by an IAM user: %d %s", code, body)
 	}
 
-	// /readyz names every check.
-	resp, err := http.Get(srv.URL + "/readyz")
-	if err != nil {
-		t.Fatal(err)
+	// /readyz names every check, on both listeners; the metrics listener
+	// serves nothing else.
+	for _, u := range []string{srv.URL + "/readyz", strings.TrimSuffix(metricsURL, "/metrics") + "/readyz"} {
+		resp, err := http.Get(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ready struct {
+			Ready  bool            `json:"ready"`
+			Checks map[string]bool `json:"checks"`
+		}
+		err = json.NewDecoder(resp.Body).Decode(&ready)
+		resp.Body.Close()
+		if err != nil {
+			t.Fatalf("GET %s: %v", u, err)
+		}
+		if resp.StatusCode != http.StatusOK || !ready.Ready || !ready.Checks["unsealed"] || !ready.Checks["store"] || !ready.Checks["audit"] {
+			t.Errorf("GET %s = %d %+v", u, resp.StatusCode, ready)
+		}
 	}
-	defer resp.Body.Close()
-	var ready struct {
-		Ready  bool            `json:"ready"`
-		Checks map[string]bool `json:"checks"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&ready); err != nil {
-		t.Fatal(err)
-	}
-	if resp.StatusCode != http.StatusOK || !ready.Ready || !ready.Checks["unsealed"] || !ready.Checks["store"] || !ready.Checks["audit"] {
-		t.Errorf("/readyz = %d %+v", resp.StatusCode, ready)
+	for _, path := range []string{"/", "/sys/status"} {
+		resp, err := http.Get(strings.TrimSuffix(metricsURL, "/metrics") + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusNotFound && resp.StatusCode != http.StatusMethodNotAllowed {
+			t.Errorf("GET %s on the metrics listener: %d", path, resp.StatusCode)
+		}
 	}
 }
 
