@@ -38,6 +38,8 @@ type KeyMetadata struct {
 	MultiRegion                 bool       `json:"MultiRegion"`
 	PendingDeletionWindowInDays *int32     `json:"PendingDeletionWindowInDays,omitempty"`
 	CurrentKeyMaterialId        string     `json:"CurrentKeyMaterialId,omitempty"`
+	// Multi-Region keys only (multiregion.go).
+	MultiRegionConfiguration *MultiRegionConfiguration `json:"MultiRegionConfiguration,omitempty"`
 }
 
 type CreateKeyInput struct {

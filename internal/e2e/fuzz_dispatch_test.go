@@ -28,6 +28,7 @@ var dispatchOps = []string{
 	"GenerateDataKeyPair", "GenerateDataKeyPairWithoutPlaintext",
 	"Encapsulate", "Decapsulate",
 	"CreateGrant", "ListGrants", "ListRetirableGrants", "RetireGrant", "RevokeGrant",
+	"ReplicateKey", "UpdatePrimaryRegion",
 }
 
 // dispatchSeeds are bodies that reach deep into the handlers; {{K}} is
@@ -50,6 +51,8 @@ var dispatchSeeds = []string{
 	`{"KeyId":"{{K}}","RotationPeriodInDays":90,"PendingWindowInDays":7,"IncludeKeyMaterial":"ALL_KEY_MATERIAL"}`,
 	`{"KeyId":"{{K}}","GranteePrincipal":"arn:aws:iam::111122223333:root","Operations":["Encrypt","Decrypt"],"Constraints":{"EncryptionContextSubset":{"a":"b"}},"Name":"n"}`,
 	`{"KeyId":"{{K}}","GrantId":"0000000000000000000000000000000000000000000000000000000000000000","GrantToken":"AQID","RetiringPrincipal":"arn:aws:iam::111122223333:root"}`,
+	`{"KeyId":"{{K}}","ReplicaRegion":"eu-west-1","PrimaryRegion":"eu-west-1","Tags":[{"TagKey":"k","TagValue":"v"}],"MultiRegion":true}`,
+	`{"KeyId":"mrk-0123456789abcdef0123456789abcdef","ReplicaRegion":"eu-west-1-","PrimaryRegion":"EU"}`,
 }
 
 // FuzzDispatch sends arbitrary signed bodies to every operation of a real

@@ -30,7 +30,6 @@ var customKeyStoreOps = []string{
 // here so the test holds them to the same rule as the rest.
 var pendingOps = []string{
 	"GetParametersForImport", "ImportKeyMaterial", "DeleteImportedKeyMaterial",
-	"ReplicateKey", "UpdatePrimaryRegion",
 }
 
 // sdkOperations lists the operations of aws-sdk-go-v2's KMS client: its

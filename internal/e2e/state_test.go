@@ -43,6 +43,9 @@ var stateKeySeq int
 
 func newStateKey(t *testing.T, env *testenv.Env, state types.KeyState) *stateKey {
 	t.Helper()
+	if state == types.KeyStatePendingReplicaDeletion {
+		return newPendingReplicaDeletionKey(t, env) // multiregion_state_test.go
+	}
 	ctx := t.Context()
 	stateKeySeq++
 	k := &stateKey{aliasPrefix: fmt.Sprintf("alias/s%d-", stateKeySeq)}
@@ -215,10 +218,12 @@ func TestKeyStateTable(t *testing.T) {
 		}, ok, disabled, pending},
 	}
 
-	for _, state := range []types.KeyState{types.KeyStateEnabled, types.KeyStateDisabled, types.KeyStatePendingDeletion} {
+	for _, state := range []types.KeyState{types.KeyStateEnabled, types.KeyStateDisabled, types.KeyStatePendingDeletion, types.KeyStatePendingReplicaDeletion} {
 		for _, op := range ops {
 			want := map[types.KeyState]outcome{
 				types.KeyStateEnabled: op.enabled, types.KeyStateDisabled: op.disabled, types.KeyStatePendingDeletion: op.pendDel,
+				// AWS's table has one column for both (multiregion_state_test.go).
+				types.KeyStatePendingReplicaDeletion: op.pendDel,
 			}[state]
 			if want == unspecified {
 				continue
@@ -235,7 +240,7 @@ func TestKeyStateTable(t *testing.T) {
 					wantError(t, err, "DisabledException", k.arn+" is disabled.")
 					wantType[*types.DisabledException](t, err)
 				case pending:
-					wantError(t, err, "KMSInvalidStateException", k.arn+" is pending deletion.")
+					wantError(t, err, "KMSInvalidStateException", k.arn+pendingMessage(state))
 					wantType[*types.KMSInvalidStateException](t, err)
 				case notPending:
 					wantErrorPrefix(t, err, "KMSInvalidStateException", k.arn+" is not pending deletion")

@@ -26,7 +26,7 @@ func rotatable(arn string, k *store.Key) error {
 	if k.KeySpec != SpecSymmetric || k.Origin != OriginAWSKMS {
 		return apierr.New(apierr.UnsupportedOperation, "")
 	}
-	return nil
+	return replicaRotation(arn, k)
 }
 
 func checkEnableKeyRotation(in *awsproto.EnableKeyRotationInput) error {
@@ -96,8 +96,11 @@ func (s *Service) getKeyLastUsage(ctx context.Context, r *Request, in *awsproto.
 }
 
 func (s *Service) getKeyRotationStatus(ctx context.Context, r *Request, in *awsproto.KeyIdInput, a *access) (any, error) {
-	e := a.key
-	out := &awsproto.GetKeyRotationStatusOutput{KeyId: e.arn, KeyRotationEnabled: e.meta.RotationEnabled}
+	e, err := s.rotationSource(ctx, a.key)
+	if err != nil {
+		return nil, err
+	}
+	out := &awsproto.GetKeyRotationStatusOutput{KeyId: a.key.arn, KeyRotationEnabled: e.meta.RotationEnabled}
 	if e.meta.RotationEnabled {
 		p := int32(e.meta.RotationPeriodDays)
 		out.RotationPeriodInDays = &p
@@ -295,6 +298,7 @@ func (s *Service) deleteKey(ctx context.Context, id string, now time.Time) error
 	s.forget(id)
 	s.forgetAliasesOf(id)
 	s.grantsChanged(id) // the store deleted the key's grants with it
+	s.memberDeleted(ctx, e)
 	// forget retired e's material: it is zeroed once the requests still
 	// using the key end, not under them.
 	s.log.Info("deleted key at the end of its waiting period", "key", e.arn)

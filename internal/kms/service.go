@@ -246,7 +246,7 @@ func isAsymmetric(spec string) bool {
 }
 
 func keyARN(region, account, id string) string {
-	return "arn:aws:kms:" + region + ":" + account + ":key/" + id
+	return "arn:aws:kms:" + region + ":" + account + ":key/" + wireKeyID(id)
 }
 
 func aliasARN(region, account, name string) string {
@@ -349,7 +349,7 @@ func notPendingDeletion(arn string, k *store.Key) error {
 	if k.State == StatePendingDeletion {
 		return apierr.New(apierr.KMSInvalidState, "%s is pending deletion.", arn)
 	}
-	return nil
+	return refusePendingReplicaDeletion(arn, k)
 }
 
 // update applies change to the stored key under the write lock and
@@ -388,6 +388,9 @@ func (s *Service) addVersion(ctx context.Context, e *keyEntry, rotationType stri
 	k := cur.meta
 	if err := change(&k); err != nil {
 		return nil, err
+	}
+	if isMultiRegion(&k) {
+		return s.addMultiRegionVersion(ctx, cur, k, rotationType)
 	}
 	v, material, err := s.newVersion(cur.arn, k.ID, k.KeySpec, k.CurrentVersion+1, rotationType)
 	if err != nil {

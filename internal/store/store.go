@@ -52,6 +52,16 @@ type Key struct {
 	// Revision increases by one on every successful write; UpdateKey and
 	// AddKeyVersion succeed only if the stored revision equals this one.
 	Revision int64
+	// MultiRegionKey is, for a member of a multi-Region key (primary or
+	// replica), the KeyId the members share ("mrk-…"); "" for a
+	// single-Region key. Only CreateMultiRegionKey sets it; it never
+	// changes (multiregion.go).
+	MultiRegionKey string
+	// PrimaryRegion is the region of the multi-Region key's primary, the
+	// same in every member's row; "" for a single-Region key. Only
+	// CreateMultiRegionKey and UpdateKeys write it: UpdateKey and
+	// AddKeyVersion neither write nor check it.
+	PrimaryRegion string
 }
 
 // Tag is one resource tag of a key.
@@ -190,6 +200,7 @@ type Store interface {
 	Settings
 	Identities // identity.go
 	Grants     // identity.go
+	MultiRegionKeys
 	// Close flushes and closes the store; it must be safe to call once
 	// after all other calls have returned.
 	Close() error

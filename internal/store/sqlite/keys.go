@@ -59,8 +59,9 @@ func (db *DB) CreateKey(ctx context.Context, k store.Key, first store.KeyVersion
 func (db *DB) GetKey(ctx context.Context, id string) (store.Key, error) {
 	op := "get key " + id
 	// One statement reads the key and its tags from one snapshot.
-	rows, err := db.r.QueryContext(ctx, `SELECT `+keyColumns+`, t.tag_key, t.tag_value
+	rows, err := db.r.QueryContext(ctx, `SELECT `+keyColumns+`, t.tag_key, t.tag_value, `+multiRegionColumns+`
 		FROM keys AS k LEFT JOIN key_tags AS t ON t.key_id = k.id
+		`+multiRegionJoin+`
 		WHERE k.id = ?
 		ORDER BY t.position`, id)
 	if err != nil {
@@ -83,11 +84,12 @@ func (db *DB) ListKeys(ctx context.Context, account, region, after string, limit
 	if limit <= 0 {
 		return nil, fmt.Errorf("sqlite: %s: limit %d is not positive", op, limit)
 	}
-	rows, err := db.r.QueryContext(ctx, `SELECT `+keyColumns+`, t.tag_key, t.tag_value
+	rows, err := db.r.QueryContext(ctx, `SELECT `+keyColumns+`, t.tag_key, t.tag_value, `+multiRegionColumns+`
 		FROM (SELECT * FROM keys
 			WHERE account = ? AND region = ? AND id > ?
 			ORDER BY id LIMIT ?) AS k
 		LEFT JOIN key_tags AS t ON t.key_id = k.id
+		`+multiRegionJoin+`
 		ORDER BY k.id, t.position`, account, region, after, limit)
 	if err != nil {
 		return nil, wrapErr(op, err)
@@ -224,6 +226,7 @@ func (db *DB) DeleteKey(ctx context.Context, id string, revision int64) error {
 		"DELETE FROM aliases WHERE key_id = ?",
 		"DELETE FROM key_tags WHERE key_id = ?",
 		"DELETE FROM key_versions WHERE key_id = ?",
+		"DELETE FROM multi_region_keys WHERE key_id = ?",
 	} {
 		if _, err := tx.ExecContext(ctx, q, id); err != nil {
 			return wrapErr(op, err)
@@ -392,11 +395,12 @@ func scanKeys(rows *sql.Rows) ([]store.Key, error) {
 			created, deletion, next    sql.NullInt64
 			rotation, current, ondemnd int64
 			tagKey, tagValue           sql.NullString
+			mrk, primaryRegion         sql.NullString
 		)
 		if err := rows.Scan(&k.ID, &k.Account, &k.Region, &k.Description, &k.KeySpec,
 			&k.KeyUsage, &k.Origin, &k.State, &created, &deletion, &k.PendingWindowDays,
 			&k.Policy, &rotation, &k.RotationPeriodDays, &next, &current, &ondemnd,
-			&k.Revision, &tagKey, &tagValue); err != nil {
+			&k.Revision, &tagKey, &tagValue, &mrk, &primaryRegion); err != nil {
 			return nil, err
 		}
 		if len(ks) == 0 || ks[len(ks)-1].ID != k.ID {
@@ -409,6 +413,7 @@ func scanKeys(rows *sql.Rows) ([]store.Key, error) {
 			k.RotationEnabled = rotation != 0
 			k.CurrentVersion = uint32(current)
 			k.OnDemandRotations = int(ondemnd)
+			k.MultiRegionKey, k.PrimaryRegion = mrk.String, primaryRegion.String
 			ks = append(ks, k)
 		}
 		if tagKey.Valid {
