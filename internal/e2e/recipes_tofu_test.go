@@ -1,0 +1,171 @@
+package e2e
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+)
+
+// OpenTofu and Terraform are too heavy to install for every test run, so
+// these tests run when tofu or terraform is on PATH (TRENT_TOFU names
+// another binary) and skip with the reason otherwise.
+
+// tofuBinary returns tofu (or, if tofuOnly is false, terraform).
+func tofuBinary(t *testing.T, tofuOnly bool) string {
+	t.Helper()
+	if p := os.Getenv("TRENT_TOFU"); p != "" {
+		return p
+	}
+	if p, err := exec.LookPath("tofu"); err == nil {
+		return p
+	}
+	if !tofuOnly {
+		if p, err := exec.LookPath("terraform"); err == nil {
+			return p
+		}
+		t.Skip("neither tofu nor terraform is on PATH (too heavy to install for the test suite; set TRENT_TOFU to a binary)")
+	}
+	if _, err := exec.LookPath("terraform"); err == nil {
+		t.Skip("tofu is not on PATH, and terraform has no state encryption (set TRENT_TOFU to an OpenTofu 1.7+ binary)")
+	}
+	t.Skip("tofu is not on PATH (too heavy to install for the test suite; set TRENT_TOFU to an OpenTofu 1.7+ binary)")
+	return ""
+}
+
+// tofuDir copies a testdata/recipes/tofu configuration into the recipe
+// directory with the docs' endpoint replaced by the server's.
+func tofuDir(t *testing.T, r *recipeTrent, name string) string {
+	t.Helper()
+	b, err := os.ReadFile(recipeFile(t, filepath.Join("tofu", name, "main.tf")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), "http://127.0.0.1:8080") {
+		t.Fatalf("tofu/%s/main.tf has no http://127.0.0.1:8080 to replace", name)
+	}
+	dir := filepath.Join(r.dir, name)
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	tf := strings.ReplaceAll(string(b), "http://127.0.0.1:8080", r.URL)
+	if err := os.WriteFile(filepath.Join(dir, "main.tf"), []byte(tf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// tofuEnv is the environment for tofu: no checkpoint calls home, and the
+// user's plugin cache and CLI configuration (the recipe's HOME hides them)
+// passed on, so a machine with the AWS provider mirrored can run the
+// provider recipe.
+func tofuEnv(extra ...string) []string {
+	env := []string{"CHECKPOINT_DISABLE=1", "TF_IN_AUTOMATION=1"}
+	if home, err := os.UserHomeDir(); err == nil && os.Getenv("TF_CLI_CONFIG_FILE") == "" {
+		for _, rc := range []string{".tofurc", ".terraformrc"} {
+			if _, err := os.Stat(filepath.Join(home, rc)); err == nil {
+				env = append(env, "TF_CLI_CONFIG_FILE="+filepath.Join(home, rc))
+				break
+			}
+		}
+	}
+	return append(env, extra...)
+}
+
+// TestRecipeTofuProvider applies docs/clients.md's provider "aws"
+// configuration (endpoints for kms, iam and sts): an aws_kms_key and an
+// aws_kms_alias, which must then be on the server; then destroys them.
+// Without a reachable provider registry or a local mirror of
+// hashicorp/aws, `init` cannot get the provider and the test skips.
+func TestRecipeTofuProvider(t *testing.T) {
+	t.Parallel()
+	tofu := tofuBinary(t, false)
+	r := startRecipeTrent(t)
+	dir := tofuDir(t, r, "provider")
+	env := tofuEnv()
+	if out, errOut, err := r.try(t, env, tofu, "-chdir="+dir, "init", "-input=false", "-no-color"); err != nil {
+		if !strings.Contains(errOut, "Failed to query available provider packages") && !strings.Contains(errOut, "Failed to install provider") {
+			t.Fatalf("%s init: %v\n%s%s", tofu, err, out, errOut)
+		}
+		t.Skipf("%s is on PATH but init could not get the hashicorp/aws provider (no provider registry or mirror reachable from here): %s", tofu, errorLine(errOut))
+	}
+	r.run(t, env, tofu, "-chdir="+dir, "apply", "-auto-approve", "-input=false", "-no-color")
+	arn := strings.TrimSpace(r.run(t, env, tofu, "-chdir="+dir, "output", "-raw", "key_arn"))
+	md := r.mustHaveKey(t, arn)
+	if aws.ToString(md.KeyMetadata.Description) != "app" {
+		t.Fatalf("key %s: description %q, want app", arn, aws.ToString(md.KeyMetadata.Description))
+	}
+	if _, err := r.kms().DescribeKey(t.Context(), &kms.DescribeKeyInput{KeyId: aws.String("alias/app")}); err != nil {
+		t.Fatalf("alias/app: %v", err)
+	}
+	r.run(t, env, tofu, "-chdir="+dir, "destroy", "-auto-approve", "-input=false", "-no-color")
+	md = r.mustHaveKey(t, arn)
+	if md.KeyMetadata.KeyState != "PendingDeletion" {
+		t.Fatalf("after destroy the key is %s, want PendingDeletion", md.KeyMetadata.KeyState)
+	}
+}
+
+// TestRecipeTofuStateEncryption applies docs/clients.md's OpenTofu state
+// encryption configuration (key_provider "aws_kms", endpoint from
+// AWS_ENDPOINT_URL_KMS) with only the built-in terraform_data resource, so
+// it needs no provider download. The state file must be encrypted, its key
+// must be a Trent data key (tofu cannot read the state without Trent), and
+// tofu must read it back with Trent.
+func TestRecipeTofuStateEncryption(t *testing.T) {
+	t.Parallel()
+	tofu := tofuBinary(t, true)
+	r := startRecipeTrent(t)
+	key, err := r.kms().CreateKey(t.Context(), &kms.CreateKeyInput{Description: aws.String("tofu state")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.kms().CreateAlias(t.Context(), &kms.CreateAliasInput{AliasName: aws.String("alias/tofu-state"), TargetKeyId: key.KeyMetadata.KeyId}); err != nil {
+		t.Fatal(err)
+	}
+	dir := tofuDir(t, r, "state")
+	env := tofuEnv("AWS_ENDPOINT_URL_KMS=" + r.URL)
+	r.run(t, env, tofu, "-chdir="+dir, "init", "-input=false", "-no-color")
+	r.run(t, env, tofu, "-chdir="+dir, "apply", "-auto-approve", "-input=false", "-no-color")
+
+	state, err := os.ReadFile(filepath.Join(dir, "terraform.tfstate"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var enc struct {
+		EncryptedData string `json:"encrypted_data"`
+		Version       string `json:"encryption_version"`
+	}
+	if err := json.Unmarshal(state, &enc); err != nil || enc.EncryptedData == "" {
+		t.Fatalf("terraform.tfstate is not an encrypted state (%v):\n%s", err, state)
+	}
+	if strings.Contains(string(state), "kept in encrypted state") {
+		t.Fatalf("the encrypted state holds the value in plaintext:\n%s", state)
+	}
+	if got := strings.TrimSpace(r.run(t, env, tofu, "-chdir="+dir, "output", "-raw", "example")); got != "kept in encrypted state" {
+		t.Fatalf("tofu output = %q, want the value back", got)
+	}
+
+	// With the key disabled, Trent refuses the data key and tofu cannot
+	// read its state: the state's key really is in Trent.
+	if _, err := r.kms().DisableKey(t.Context(), &kms.DisableKeyInput{KeyId: key.KeyMetadata.KeyId}); err != nil {
+		t.Fatal(err)
+	}
+	if out, errOut, err := r.try(t, env, tofu, "-chdir="+dir, "output", "-raw", "example"); err == nil {
+		t.Fatalf("tofu read its state with the Trent key disabled: %q %q", out, errOut)
+	}
+}
+
+// errorLine returns the line of tofu's output that says what failed.
+func errorLine(out string) string {
+	for _, l := range strings.Split(out, "\n") {
+		if strings.Contains(l, "could not connect") || strings.Contains(l, "no such host") || strings.Contains(l, "dial tcp") {
+			return strings.TrimSpace(l)
+		}
+	}
+	return strings.Join(strings.Fields(out), " ")
+}
