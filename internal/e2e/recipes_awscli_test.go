@@ -16,6 +16,7 @@ import (
 // --endpoint-url.
 func TestRecipeAWSCLI(t *testing.T) {
 	t.Parallel()
+	skipUnderRace(t)
 	aws := requireTool(t, "TRENT_REQUIRE_AWSCLI", "aws", "scripts/test-deps.sh installs it")
 	r := startRecipeTrent(t)
 	version := strings.TrimSpace(r.run(t, nil, aws, "--version"))

@@ -32,6 +32,7 @@ func boto3Python(t *testing.T) string {
 // decrypts what it printed with the Go SDK.
 func TestRecipeBoto3(t *testing.T) {
 	t.Parallel()
+	skipUnderRace(t)
 	py := boto3Python(t)
 	r := startRecipeTrent(t)
 	script := recipeFile(t, "boto3_kms.py")

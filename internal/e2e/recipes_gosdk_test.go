@@ -14,6 +14,7 @@ import (
 // BaseEndpoint set from -endpoint, and with AWS_ENDPOINT_URL_KMS alone.
 func TestRecipeGoSDK(t *testing.T) {
 	t.Parallel()
+	skipUnderRace(t)
 	r := startRecipeTrent(t)
 	bin := filepath.Join(t.TempDir(), "gosdk")
 	build := exec.Command("go", "build", "-o", bin, ".")

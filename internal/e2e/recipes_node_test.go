@@ -52,6 +52,7 @@ func nodeRecipes(t *testing.T, r *recipeTrent) (node, dir string) {
 // the Go SDK.
 func TestRecipeJSSDK(t *testing.T) {
 	t.Parallel()
+	skipUnderRace(t)
 	r := startRecipeTrent(t)
 	node, dir := nodeRecipes(t, r)
 	check := func(t *testing.T, out string) {
@@ -77,6 +78,7 @@ func TestRecipeJSSDK(t *testing.T) {
 // Trent ciphertext under the key given, which the Go SDK then decrypts.
 func TestRecipeEncryptionSDK(t *testing.T) {
 	t.Parallel()
+	skipUnderRace(t)
 	r := startRecipeTrent(t)
 	node, dir := nodeRecipes(t, r)
 	key, err := r.kms().CreateKey(t.Context(), &kms.CreateKeyInput{Description: aws.String("esdk recipe")})

@@ -28,6 +28,7 @@ func sopsBinary(t *testing.T) string {
 // must not hold the secret, and must name the key's ARN.
 func TestRecipeSops(t *testing.T) {
 	t.Parallel()
+	skipUnderRace(t)
 	sops := sopsBinary(t)
 	r := startRecipeTrent(t)
 	key, err := r.kms().CreateKey(t.Context(), &kms.CreateKeyInput{Description: aws.String("sops recipe")})

@@ -36,6 +36,16 @@ type recipeTrent struct {
 	env        []string // the clients' environment, without an endpoint
 }
 
+// skipUnderRace skips a recipe test under -race: Trent and the clients run
+// as other processes, none built with the race detector, so `make race`
+// would run them a second time and find nothing new; `make unit` runs them.
+func skipUnderRace(t *testing.T) {
+	t.Helper()
+	if raceBuild {
+		t.Skip("the recipes run other processes, none built with -race; `make unit` runs them")
+	}
+}
+
 func startRecipeTrent(t *testing.T) *recipeTrent {
 	t.Helper()
 	id, secret := randomAccessKey(t)

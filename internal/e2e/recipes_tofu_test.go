@@ -84,6 +84,7 @@ func tofuEnv(extra ...string) []string {
 // hashicorp/aws, `init` cannot get the provider and the test skips.
 func TestRecipeTofuProvider(t *testing.T) {
 	t.Parallel()
+	skipUnderRace(t)
 	tofu := tofuBinary(t, false)
 	r := startRecipeTrent(t)
 	dir := tofuDir(t, r, "provider")
@@ -118,6 +119,7 @@ func TestRecipeTofuProvider(t *testing.T) {
 // tofu must read it back with Trent.
 func TestRecipeTofuStateEncryption(t *testing.T) {
 	t.Parallel()
+	skipUnderRace(t)
 	tofu := tofuBinary(t, true)
 	r := startRecipeTrent(t)
 	key, err := r.kms().CreateKey(t.Context(), &kms.CreateKeyInput{Description: aws.String("tofu state")})
