@@ -12,19 +12,26 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 )
 
-// nodeRecipes returns node and a directory holding the JavaScript recipes
-// beside the npm packages scripts/test-deps.sh installed (npm ci of
+// nodeTools returns node and the node_modules directory where
+// scripts/test-deps.sh installed the recipes' npm packages (npm ci of
 // testdata/recipes/node into the recipes cache), skipping or failing (with
 // TRENT_REQUIRE_NODE set) when either is missing.
-func nodeRecipes(t *testing.T, r *recipeTrent) (node, dir string) {
+func nodeTools(t *testing.T) (node, modules string) {
 	t.Helper()
 	node = requireTool(t, "TRENT_REQUIRE_NODE", "node", "install Node.js 18+")
-	modules := filepath.Join(recipesCache(t), "node", "node_modules")
+	modules = filepath.Join(recipesCache(t), "node", "node_modules")
 	for _, pkg := range []string{"@aws-sdk/client-kms", "@aws-crypto/client-node"} {
 		if _, err := os.Stat(filepath.Join(modules, pkg, "package.json")); err != nil {
 			missing(t, "TRENT_REQUIRE_NODE", pkg+" is not installed in "+modules+" (run scripts/test-deps.sh)")
 		}
 	}
+	return node, modules
+}
+
+// nodeScripts copies the JavaScript recipes into the recipe directory and
+// returns where they are.
+func nodeScripts(t *testing.T, r *recipeTrent, modules string) (dir string) {
+	t.Helper()
 	// An ES module finds its packages in node_modules beside it, so the
 	// scripts run from a directory with a link to the installed ones.
 	dir = filepath.Join(r.dir, "js")
@@ -43,7 +50,7 @@ func nodeRecipes(t *testing.T, r *recipeTrent) (node, dir string) {
 			t.Fatal(err)
 		}
 	}
-	return node, dir
+	return dir
 }
 
 // TestRecipeJSSDK runs docs/clients.md's AWS SDK for JavaScript v3 script
@@ -53,8 +60,9 @@ func nodeRecipes(t *testing.T, r *recipeTrent) (node, dir string) {
 func TestRecipeJSSDK(t *testing.T) {
 	t.Parallel()
 	skipUnderRace(t)
+	node, modules := nodeTools(t)
 	r := startRecipeTrent(t)
-	node, dir := nodeRecipes(t, r)
+	dir := nodeScripts(t, r, modules)
 	check := func(t *testing.T, out string) {
 		t.Helper()
 		lines := strings.Split(strings.TrimSpace(out), "\n")
@@ -79,8 +87,9 @@ func TestRecipeJSSDK(t *testing.T) {
 func TestRecipeEncryptionSDK(t *testing.T) {
 	t.Parallel()
 	skipUnderRace(t)
+	node, modules := nodeTools(t)
 	r := startRecipeTrent(t)
-	node, dir := nodeRecipes(t, r)
+	dir := nodeScripts(t, r, modules)
 	key, err := r.kms().CreateKey(t.Context(), &kms.CreateKeyInput{Description: aws.String("esdk recipe")})
 	if err != nil {
 		t.Fatal(err)
