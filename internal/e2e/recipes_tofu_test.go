@@ -122,9 +122,9 @@ func TestRecipeTofuProvider(t *testing.T) {
 // TestRecipeTofuStateEncryption applies docs/clients.md's OpenTofu state
 // encryption configuration (key_provider "aws_kms", endpoint from
 // AWS_ENDPOINT_URL_KMS) with only the built-in terraform_data resource, so
-// it needs no provider download. The state file must be encrypted, its key
-// must be a Trent data key (tofu cannot read the state without Trent), and
-// tofu must read it back with Trent.
+// it needs no provider download. The state file must be encrypted, its
+// data key a Trent ciphertext under the key, tofu must read it back through
+// Trent, and not once the key is disabled.
 func TestRecipeTofuStateEncryption(t *testing.T) {
 	t.Parallel()
 	skipUnderRace(t)
@@ -147,26 +147,42 @@ func TestRecipeTofuStateEncryption(t *testing.T) {
 		t.Fatal(err)
 	}
 	var enc struct {
-		EncryptedData string `json:"encrypted_data"`
-		Version       string `json:"encryption_version"`
+		Meta          map[string][]byte `json:"meta"`
+		EncryptedData []byte            `json:"encrypted_data"`
 	}
-	if err := json.Unmarshal(state, &enc); err != nil || enc.EncryptedData == "" {
+	if err := json.Unmarshal(state, &enc); err != nil || len(enc.EncryptedData) == 0 {
 		t.Fatalf("terraform.tfstate is not an encrypted state (%v):\n%s", err, state)
 	}
 	if strings.Contains(string(state), "kept in encrypted state") {
 		t.Fatalf("the encrypted state holds the value in plaintext:\n%s", state)
 	}
+	// The state's data key is kept beside it as a Trent ciphertext under
+	// the key alias/tofu-state names.
+	var meta struct {
+		CiphertextBlob []byte `json:"ciphertext_blob"`
+	}
+	if err := json.Unmarshal(enc.Meta["key_provider.aws_kms.trent"], &meta); err != nil || len(meta.CiphertextBlob) == 0 {
+		t.Fatalf("no aws_kms key metadata in the state (%v):\n%s", err, state)
+	}
+	dk, err := r.kms().Decrypt(t.Context(), &kms.DecryptInput{CiphertextBlob: meta.CiphertextBlob})
+	if err != nil {
+		t.Fatalf("Decrypt of the state's data key: %v", err)
+	}
+	if aws.ToString(dk.KeyId) != aws.ToString(key.KeyMetadata.Arn) || len(dk.Plaintext) != 32 {
+		t.Fatalf("state's data key: key %s, %d bytes; want %s, 32 bytes", aws.ToString(dk.KeyId), len(dk.Plaintext), aws.ToString(key.KeyMetadata.Arn))
+	}
 	if got := strings.TrimSpace(r.run(t, env, tofu, "-chdir="+dir, "output", "-raw", "example")); got != "kept in encrypted state" {
 		t.Fatalf("tofu output = %q, want the value back", got)
 	}
 
-	// With the key disabled, Trent refuses the data key and tofu cannot
-	// read its state: the state's key really is in Trent.
+	// With the key disabled, Trent refuses the key provider and tofu
+	// cannot open its state.
 	if _, err := r.kms().DisableKey(t.Context(), &kms.DisableKeyInput{KeyId: key.KeyMetadata.KeyId}); err != nil {
 		t.Fatal(err)
 	}
-	if out, errOut, err := r.try(t, env, tofu, "-chdir="+dir, "output", "-raw", "example"); err == nil {
-		t.Fatalf("tofu read its state with the Trent key disabled: %q %q", out, errOut)
+	out, errOut, err := r.try(t, env, tofu, "-chdir="+dir, "output", "-no-color", "-raw", "example")
+	if err == nil || !strings.Contains(errOut, "DisabledException") {
+		t.Fatalf("tofu output with the Trent key disabled: %v, want Trent's DisabledException\nstdout: %s\nstderr: %s", err, out, errOut)
 	}
 }
 
