@@ -11,15 +11,15 @@ import (
 )
 
 // sopsBinary returns sops from PATH or from the recipes cache, where
-// scripts/test-deps.sh builds it from the Go module proxy when
-// TRENT_RECIPES_SOPS=1 (it is a few minutes' build, so not by default).
+// scripts/test-deps.sh builds it from the Go module proxy (unless
+// TRENT_RECIPES_SOPS=0: it is a few minutes' build, once per machine).
 func sopsBinary(t *testing.T) string {
 	t.Helper()
 	p := filepath.Join(recipesCache(t), "bin", "sops")
 	if _, err := os.Stat(p); err == nil {
 		return p
 	}
-	return requireTool(t, "TRENT_REQUIRE_SOPS", "sops", "nor in "+filepath.Dir(p)+"; TRENT_RECIPES_SOPS=1 scripts/test-deps.sh builds it")
+	return requireTool(t, "TRENT_REQUIRE_SOPS", "sops", "nor in "+filepath.Dir(p)+"; scripts/test-deps.sh builds it unless TRENT_RECIPES_SOPS=0")
 }
 
 // TestRecipeSops runs docs/clients.md's sops recipe: with
