@@ -29,6 +29,7 @@ var dispatchOps = []string{
 	"Encapsulate", "Decapsulate",
 	"CreateGrant", "ListGrants", "ListRetirableGrants", "RetireGrant", "RevokeGrant",
 	"ReplicateKey", "UpdatePrimaryRegion",
+	"GetParametersForImport", "ImportKeyMaterial", "DeleteImportedKeyMaterial",
 }
 
 // dispatchSeeds are bodies that reach deep into the handlers; {{K}} is
@@ -53,6 +54,7 @@ var dispatchSeeds = []string{
 	`{"KeyId":"{{K}}","GrantId":"0000000000000000000000000000000000000000000000000000000000000000","GrantToken":"AQID","RetiringPrincipal":"arn:aws:iam::111122223333:root"}`,
 	`{"KeyId":"{{K}}","ReplicaRegion":"eu-west-1","PrimaryRegion":"eu-west-1","Tags":[{"TagKey":"k","TagValue":"v"}],"MultiRegion":true}`,
 	`{"KeyId":"mrk-0123456789abcdef0123456789abcdef","ReplicaRegion":"eu-west-1-","PrimaryRegion":"EU"}`,
+	`{"KeyId":"{{K}}","WrappingAlgorithm":"RSA_AES_KEY_WRAP_SHA_256","WrappingKeySpec":"RSA_2048","ImportToken":"AQID","EncryptedKeyMaterial":"AA==","ExpirationModel":"KEY_MATERIAL_EXPIRES","ValidTo":1.7e9,"ImportType":"NEW_KEY_MATERIAL","KeyMaterialId":"00"}`,
 }
 
 // FuzzDispatch sends arbitrary signed bodies to every operation of a real

@@ -58,6 +58,9 @@ func (s *Service) metadata(e *keyEntry) *awsproto.KeyMetadata {
 	}
 	md.CurrentKeyMaterialId = e.materialID(e.current)
 	md.EncapsulationAlgorithms = algs.encapsulation
+	if k.Origin == OriginExternal {
+		importedMetadata(e, md) // import.go
+	}
 	return md
 }
 
@@ -110,7 +113,7 @@ func checkCreateKey(in *awsproto.CreateKeyInput) error {
 	if !slices.Contains(keyUsagesFor(spec), usage) {
 		return apierr.New(apierr.Validation, "KeyUsage %s is not compatible with KeySpec %s", usage, spec)
 	}
-	if in.Origin != nil && *in.Origin != OriginAWSKMS {
+	if in.Origin != nil && *in.Origin != OriginAWSKMS && *in.Origin != OriginExternal {
 		return apierr.New(apierr.UnsupportedOperation, "Trent does not support Origin %s yet.", *in.Origin)
 	}
 	if in.CustomKeyStoreId != nil {
@@ -189,6 +192,9 @@ func (s *Service) createKey(ctx context.Context, r *Request, in *awsproto.Create
 		}
 	}
 	k.CreatedAt = s.now()
+	if in.Origin != nil && *in.Origin == OriginExternal {
+		return s.createKeyWithoutMaterial(ctx, k, arn) // import.go
+	}
 	first, material, err := s.newVersion(arn, id, spec, 1, "")
 	if err != nil {
 		return nil, apierr.Internal(err)
@@ -296,6 +302,9 @@ func (s *Service) setEnabled(ctx context.Context, e *keyEntry, state string) (an
 		if err := notPendingDeletion(e.arn, k); err != nil {
 			return err
 		}
+		if k.State == StatePendingImport {
+			return apierr.New(apierr.KMSInvalidState, "%s is pending import.", e.arn)
+		}
 		k.State = state
 		return nil
 	})
@@ -346,8 +355,12 @@ func (s *Service) cancelKeyDeletion(ctx context.Context, r *Request, in *awsprot
 		if k.State != StatePendingDeletion && k.State != StatePendingReplicaDeletion {
 			return apierr.New(apierr.KMSInvalidState, "%s is not pending deletion.", e.arn)
 		}
-		// AWS leaves a key whose deletion was cancelled disabled.
+		// AWS leaves a key whose deletion was cancelled disabled, or
+		// pending import if it has no key material.
 		k.State = StateDisabled
+		if k.Origin == OriginExternal && !hasCurrentMaterial(e, k) {
+			k.State = StatePendingImport
+		}
 		k.DeletionDate = time.Time{}
 		k.PendingWindowDays = 0
 		return nil

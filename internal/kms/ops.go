@@ -399,9 +399,7 @@ func init() {
 	// is nothing to authorize.
 	for _, name := range []string{
 		"ConnectCustomKeyStore", "CreateCustomKeyStore", "DeleteCustomKeyStore",
-		"DeleteImportedKeyMaterial", "DescribeCustomKeyStores", "DisconnectCustomKeyStore",
-		"GetParametersForImport", "ImportKeyMaterial",
-		"UpdateCustomKeyStore",
+		"DescribeCustomKeyStores", "DisconnectCustomKeyStore", "UpdateCustomKeyStore",
 	} {
 		name := name
 		operations[name] = &Operation{Name: name, Action: "kms:" + name,

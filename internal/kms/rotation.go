@@ -20,6 +20,9 @@ func daysOf(n int) time.Duration { return time.Duration(n) * 24 * time.Hour }
 // rotatable applies the state and spec rules shared by the rotation
 // operations that change something.
 func rotatable(arn string, k *store.Key) error {
+	if k.Origin == OriginExternal && k.State != StatePendingDeletion {
+		return originNotValid(arn, k.Origin)
+	}
 	if err := enabled(arn, k); err != nil {
 		return err
 	}
@@ -96,6 +99,9 @@ func (s *Service) getKeyLastUsage(ctx context.Context, r *Request, in *awsproto.
 }
 
 func (s *Service) getKeyRotationStatus(ctx context.Context, r *Request, in *awsproto.KeyIdInput, a *access) (any, error) {
+	if a.key.meta.Origin == OriginExternal {
+		return nil, originNotValid(a.key.arn, a.key.meta.Origin)
+	}
 	e, err := s.rotationSource(ctx, a.key)
 	if err != nil {
 		return nil, err
@@ -111,6 +117,9 @@ func (s *Service) getKeyRotationStatus(ctx context.Context, r *Request, in *awsp
 
 func (s *Service) rotateKeyOnDemand(ctx context.Context, r *Request, in *awsproto.KeyIdInput, a *access) (any, error) {
 	e := a.key
+	if e.meta.Origin == OriginExternal {
+		return s.rotateImported(ctx, e) // import.go
+	}
 	e, err := s.addVersion(ctx, e, rotationTypeOnDemand, func(k *store.Key) error {
 		if err := rotatable(e.arn, k); err != nil {
 			return err
@@ -146,6 +155,9 @@ func (s *Service) listKeyRotations(ctx context.Context, r *Request, in *awsproto
 	e := a.key
 	if e.meta.KeySpec != SpecSymmetric {
 		return nil, apierr.New(apierr.UnsupportedOperation, "")
+	}
+	if e.meta.Origin == OriginExternal {
+		return listImportedRotations(e, in, limit, after) // import.go
 	}
 	all := in.IncludeKeyMaterial != nil && *in.IncludeKeyMaterial == includeAllKeyMaterial
 	start := uint32(0)
@@ -200,6 +212,9 @@ func (s *Service) RunDue(ctx context.Context) error {
 				first = err
 			}
 		}
+	}
+	if err := s.expireMaterial(ctx, now); err != nil && first == nil { // import.go
+		first = err
 	}
 	return first
 }

@@ -37,6 +37,7 @@ const (
 	StateEnabled         = "Enabled"
 	StateDisabled        = "Disabled"
 	StatePendingDeletion = "PendingDeletion"
+	StatePendingImport   = "PendingImport"
 
 	UsageEncryptDecrypt    = "ENCRYPT_DECRYPT"
 	UsageSignVerify        = "SIGN_VERIFY"
@@ -45,6 +46,7 @@ const (
 	SpecSymmetric          = "SYMMETRIC_DEFAULT"
 	AlgSymmetric           = "SYMMETRIC_DEFAULT"
 	OriginAWSKMS           = "AWS_KMS"
+	OriginExternal         = "EXTERNAL"
 )
 
 // Config is what a Service needs. A Service serves every account and
@@ -209,6 +211,11 @@ type keyEntry struct {
 	// slot is the cache's record of the key, set when the entry is
 	// published (publishLocked) and nil if it never was.
 	slot *cacheSlot
+
+	// imported holds, for a key of Origin EXTERNAL, every version's
+	// import metadata (material not included), those whose material was
+	// deleted or expired too (import.go). nil for other keys.
+	imported map[uint32]store.KeyVersion
 }
 
 // condKV is a prepared condition key and its value.
@@ -262,6 +269,17 @@ func wrapAAD(arn string, version uint32) []byte {
 func (s *Service) buildEntry(k store.Key, versions []store.KeyVersion) (*keyEntry, error) {
 	e := &keyEntry{meta: k, arn: keyARN(k.Region, k.Account, k.ID), versions: make(map[uint32]*backing, len(versions))}
 	for _, v := range versions {
+		if k.Origin == OriginExternal {
+			if e.imported == nil {
+				e.imported = make(map[uint32]store.KeyVersion, len(versions))
+			}
+			meta := v
+			meta.Wrapped = nil
+			e.imported[v.Version] = meta
+			if len(v.Wrapped) == 0 {
+				continue // deleted or expired: nothing to unwrap
+			}
+		}
 		material, err := s.root.Unwrap(v.Wrapped, wrapAAD(e.arn, v.Version))
 		if err != nil {
 			return nil, fmt.Errorf("unwrap key %s version %d: %w", k.ID, v.Version, err)
@@ -273,7 +291,7 @@ func (s *Service) buildEntry(k store.Key, versions []store.KeyVersion) (*keyEntr
 		e.versions[v.Version] = b
 	}
 	e.current = e.versions[k.CurrentVersion]
-	if e.current == nil {
+	if e.current == nil && k.Origin != OriginExternal {
 		return nil, fmt.Errorf("key %s: current version %d has no material", k.ID, k.CurrentVersion)
 	}
 	e.prepare(nil)
@@ -337,6 +355,8 @@ func enabled(arn string, k *store.Key) error {
 		return nil
 	case StateDisabled:
 		return apierr.New(apierr.Disabled, "%s is disabled.", arn)
+	case StatePendingImport:
+		return apierr.New(apierr.KMSInvalidState, "%s is pending import.", arn)
 	}
 	if err := notPendingDeletion(arn, k); err != nil {
 		return err

@@ -161,7 +161,7 @@ func (db *DB) AddKeyVersion(ctx context.Context, k store.Key, v store.KeyVersion
 func (db *DB) KeyVersions(ctx context.Context, keyID string) ([]store.KeyVersion, error) {
 	op := "list versions of key " + keyID
 	rows, err := db.r.QueryContext(ctx, `SELECT key_id, version, material_id, wrapped,
-		created_at, rotation_type
+		created_at, rotation_type, import_state, expiration_model, valid_to, description
 		FROM key_versions WHERE key_id = ? ORDER BY version`, keyID)
 	if err != nil {
 		return nil, wrapErr(op, err)
@@ -173,8 +173,10 @@ func (db *DB) KeyVersions(ctx context.Context, keyID string) ([]store.KeyVersion
 			v       store.KeyVersion
 			version int64
 			created sql.NullInt64
+			validTo sql.NullInt64
 		)
-		if err := rows.Scan(&v.KeyID, &version, &v.MaterialID, &v.Wrapped, &created, &v.RotationType); err != nil {
+		if err := rows.Scan(&v.KeyID, &version, &v.MaterialID, &v.Wrapped, &created, &v.RotationType,
+			&v.ImportState, &v.ExpirationModel, &validTo, &v.Description); err != nil {
 			return nil, wrapErr(op, err)
 		}
 		if version < 1 || version > math.MaxUint32 {
@@ -182,6 +184,7 @@ func (db *DB) KeyVersions(ctx context.Context, keyID string) ([]store.KeyVersion
 		}
 		v.Version = uint32(version)
 		v.CreatedAt = fromNanos(created)
+		v.ValidTo = fromNanos(validTo)
 		vs = append(vs, v)
 	}
 	if err := rows.Err(); err != nil {
@@ -375,12 +378,18 @@ func versionArgs(keyID string, v store.KeyVersion) ([]any, error) {
 	if err != nil {
 		return nil, fmt.Errorf("version %d CreatedAt: %w", v.Version, err)
 	}
-	return []any{keyID, int64(v.Version), v.MaterialID, blob(v.Wrapped), created, v.RotationType}, nil
+	validTo, err := toNanos(v.ValidTo)
+	if err != nil {
+		return nil, fmt.Errorf("version %d ValidTo: %w", v.Version, err)
+	}
+	return []any{keyID, int64(v.Version), v.MaterialID, blob(v.Wrapped), created, v.RotationType,
+		v.ImportState, v.ExpirationModel, validTo, v.Description}, nil
 }
 
 func insertVersion(ctx context.Context, tx *sql.Tx, va []any) error {
 	_, err := tx.ExecContext(ctx, `INSERT INTO key_versions (key_id, version, material_id,
-		wrapped, created_at, rotation_type) VALUES (?, ?, ?, ?, ?, ?)`, va...)
+		wrapped, created_at, rotation_type, import_state, expiration_model, valid_to, description)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, va...)
 	return err
 }
 
