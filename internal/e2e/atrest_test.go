@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/hex"
 	"fmt"
 	"io/fs"
@@ -128,7 +129,13 @@ func readStoredSecretsWith(t *testing.T, dir string, unseal func(setting func(st
 		t.Fatalf("unseal root key: %v", err)
 	}
 	s := storedSecrets{root: bytes.Clone(raw), backingKeys: map[string][]byte{}, accessKeys: map[string][]byte{}}
-	root, err := seal.NewRootKey(raw)
+	// An installation whose root key was rotated wraps with its
+	// generation (internal/app/rootkey.go).
+	var gen uint32
+	if g, err := st.GetSetting(ctx, "seal.root.generation"); err == nil && len(g) == 4 {
+		gen = binary.BigEndian.Uint32(g)
+	}
+	root, err := seal.NewRootKeyGeneration(raw, gen)
 	if err != nil {
 		t.Fatal(err)
 	}
