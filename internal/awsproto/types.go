@@ -38,12 +38,12 @@ type KeyMetadata struct {
 	MultiRegion                 bool       `json:"MultiRegion"`
 	PendingDeletionWindowInDays *int32     `json:"PendingDeletionWindowInDays,omitempty"`
 	CurrentKeyMaterialId        string     `json:"CurrentKeyMaterialId,omitempty"`
+	// Multi-Region keys only (multiregion.go).
+	MultiRegionConfiguration *MultiRegionConfiguration `json:"MultiRegionConfiguration,omitempty"`
 	// Imported key material (Origin EXTERNAL): whether and when the current
 	// material expires.
 	ExpirationModel string     `json:"ExpirationModel,omitempty"`
 	ValidTo         *Timestamp `json:"ValidTo,omitempty"`
-	// Multi-Region keys only (multiregion.go).
-	MultiRegionConfiguration *MultiRegionConfiguration `json:"MultiRegionConfiguration,omitempty"`
 }
 
 type CreateKeyInput struct {

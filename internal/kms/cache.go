@@ -77,8 +77,10 @@ func (s *Service) entry(ctx context.Context, id string) (*keyEntry, error) {
 	if e, ok := s.keys.Load(id); ok {
 		e := e.(*keyEntry)
 		s.touch(e)
+		s.cstats.hits.Add(1)
 		return e, nil
 	}
+	s.cstats.misses.Add(1)
 	s.cacheMu.Lock()
 	if e, ok := s.keys.Load(id); ok { // published since the first look
 		s.cacheMu.Unlock()

@@ -399,8 +399,7 @@ func init() {
 	// is nothing to authorize.
 	for _, name := range []string{
 		"ConnectCustomKeyStore", "CreateCustomKeyStore", "DeleteCustomKeyStore",
-		"DescribeCustomKeyStores", "DisconnectCustomKeyStore",
-		"UpdateCustomKeyStore",
+		"DescribeCustomKeyStores", "DisconnectCustomKeyStore", "UpdateCustomKeyStore",
 	} {
 		name := name
 		operations[name] = &Operation{Name: name, Action: "kms:" + name,

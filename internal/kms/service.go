@@ -132,6 +132,8 @@ type Service struct {
 	cache      CacheConfig
 	slots      []*cacheSlot
 	cacheBytes int64
+	// cstats counts the cache's hits, misses and evictions (cachestats.go).
+	cstats cacheCounters
 
 	// Reclamation of the material the cache drops (reclaim.go): the
 	// epoch, the requests in flight per epoch parity, and the material

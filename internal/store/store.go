@@ -214,8 +214,8 @@ type Store interface {
 	Settings
 	Identities // identity.go
 	Grants     // identity.go
-	Imports    // imported.go
 	MultiRegionKeys
+	Imports    // imported.go
 	// Close flushes and closes the store; it must be safe to call once
 	// after all other calls have returned.
 	Close() error
