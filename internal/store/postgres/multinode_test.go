@@ -280,3 +280,40 @@ func scan(t *testing.T, dir string, needle []byte) (data, wal []string) {
 	}
 	return data, wal
 }
+
+// TestObservable: Ping answers, and CountKeys counts keys by state and
+// spec across accounts, as the metrics and /readyz read them.
+func TestObservable(t *testing.T) {
+	db := nodes(t, 1)[0]
+	ctx := t.Context()
+	if err := db.Ping(ctx); err != nil {
+		t.Fatalf("Ping: %v", err)
+	}
+	for i, state := range []string{"Enabled", "Enabled", "Disabled"} {
+		k, v := testKey(fmt.Sprintf("00000000-0000-4000-8000-%012d", i))
+		k.State = state
+		if i == 1 {
+			k.Account = "444455556666"
+		}
+		if err := db.CreateKey(ctx, k, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := db.CountKeys(ctx)
+	if err != nil {
+		t.Fatalf("CountKeys: %v", err)
+	}
+	want := map[string]int64{"Enabled": 2, "Disabled": 1}
+	if len(got) != len(want) {
+		t.Fatalf("CountKeys = %+v, want %v of SYMMETRIC_DEFAULT", got, want)
+	}
+	for _, c := range got {
+		if c.Spec != "SYMMETRIC_DEFAULT" || c.Count != want[c.State] {
+			t.Fatalf("CountKeys = %+v, want %v of SYMMETRIC_DEFAULT", got, want)
+		}
+	}
+	db.Close()
+	if err := db.Ping(ctx); err == nil {
+		t.Fatal("Ping on a closed store succeeded")
+	}
+}
