@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -315,5 +316,26 @@ func TestObservable(t *testing.T) {
 	db.Close()
 	if err := db.Ping(ctx); err == nil {
 		t.Fatal("Ping on a closed store succeeded")
+	}
+}
+
+// TestOpenRefused: a database that is not there is an error at Open, soon,
+// and the error does not repeat the URL's password.
+func TestOpenRefused(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close() // nothing listens there now
+	_, err = Open(t.Context(), "postgres://trent:hunter2-secret@"+addr+"/trent?sslmode=disable")
+	if err == nil {
+		t.Fatal("Open of a closed port succeeded")
+	}
+	if strings.Contains(err.Error(), "hunter2-secret") {
+		t.Fatalf("error repeats the password: %v", err)
+	}
+	if _, err := Open(t.Context(), "postgres://%zz"); err == nil || strings.Contains(err.Error(), "%zz") {
+		t.Fatalf("Open of a malformed URL: %v", err)
 	}
 }

@@ -57,6 +57,9 @@ import (
 
 var _ store.Store = (*DB)(nil)
 
+// defaultConnectTimeout bounds the opening of one connection.
+const defaultConnectTimeout = 10 * time.Second
+
 // maxAttempts is how often a write transaction is tried when PostgreSQL
 // aborts it for a serialization failure or a deadlock.
 const maxAttempts = 50
@@ -93,6 +96,12 @@ func Open(ctx context.Context, url string) (*DB, error) {
 	// collation; the session time zone matters to nothing, but a fixed one
 	// keeps logs and ad-hoc queries alike on every node.
 	cfg.ConnConfig.RuntimeParams["timezone"] = "UTC"
+	// A database that does not answer must not hang a node's start or a
+	// request that needs a new connection (connect_timeout in the URL
+	// overrides this).
+	if cfg.ConnConfig.ConnectTimeout == 0 {
+		cfg.ConnConfig.ConnectTimeout = defaultConnectTimeout
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: open %s: %w", where, err)
