@@ -14,7 +14,7 @@ import (
 // migrations/0002_identity.sql); this file maps the three kinds onto it.
 // Policies are in policies.go, grants in grants.go.
 
-// dbtx is what *sql.DB and *sqlTx have in common: helpers that resolve
+// dbtx is what reader and *sqlTx have in common: helpers that resolve
 // names run inside a write transaction or on their own.
 type dbtx interface {
 	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
@@ -362,7 +362,7 @@ func (db *DB) deletePrincipal(ctx context.Context, kind store.EntityKind, accoun
 			}
 		}
 		// The foreign key cascades too; deleting explicitly keeps the
-		// contract independent of the foreign_keys pragma.
+		// contract visible here.
 		if _, err := tx.ExecContext(ctx, "DELETE FROM principal_tags WHERE principal_id = ?", id); err != nil {
 			return err
 		}
