@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/trent-kms/trent/internal/identity"
+	"github.com/trent-kms/trent/internal/kms"
 	"github.com/trent-kms/trent/internal/seal"
 	"github.com/trent-kms/trent/internal/server"
 	"github.com/trent-kms/trent/internal/store"
@@ -239,7 +240,7 @@ func (n *Node) rotateRoot(ctx context.Context, a *App, shares []string) (uint32,
 // and returns how many it found; after each one it calls step.
 //
 // The bindings (aad) each value was wrapped with are rebuilt here as
-// their owners build them: kms.wrapAAD for backing keys, iam.secretAAD
+// their owners build them: kms.BackingKeyAAD for backing keys, iam.secretAAD
 // for access-key secrets, auditKeyAAD for the audit signing key. A
 // mismatch cannot go unnoticed: the Unwrap below fails, and the rotation
 // stops before retiring anything.
@@ -282,7 +283,10 @@ func rewrapPass(ctx context.Context, rw store.Rewrap, st store.Store, root *seal
 			break
 		}
 		for _, v := range vs {
-			aad := []byte("arn:aws:kms:" + v.Region + ":" + v.Account + ":key/" + v.KeyID + "#v" + strconv.FormatUint(uint64(v.Version), 10))
+			if len(v.Wrapped) == 0 {
+				continue // imported material deleted or expired: nothing stored
+			}
+			aad := kms.BackingKeyAAD(v.Region, v.Account, v.KeyID, v.Version)
 			what := fmt.Sprintf("key %s version %d", v.KeyID, v.Version)
 			if err := rewrap(what, v.Wrapped, aad, func(nw []byte) error {
 				return rw.ReplaceWrappedKeyVersion(ctx, v.KeyID, v.Version, v.Wrapped, nw)

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
 	"encoding/binary"
 	"fmt"
 	"os/exec"
@@ -17,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
+	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/trent-kms/trent/internal/seal"
@@ -34,6 +37,7 @@ type rotCipher struct {
 	keyID   string
 	pt, ct  []byte
 	context map[string]string
+	region  string // where to decrypt it; "" for the node's own client
 }
 
 type rotFixture struct {
@@ -88,8 +92,72 @@ func (f *rotFixture) encrypt(t *testing.T, c *kms.Client, keyID string) error {
 	if err != nil {
 		return err
 	}
-	f.add(rotCipher{keyID, pt, out.CiphertextBlob, ec})
+	f.add(rotCipher{keyID, pt, out.CiphertextBlob, ec, ""})
 	return nil
+}
+
+// kmsIn is a client of the node in region, signed by the root.
+func (f *rotFixture) kmsIn(region string) *kms.Client {
+	return kms.New(kms.Options{Region: region, BaseEndpoint: aws.String(f.n.proc.URL),
+		Credentials: credentials.NewStaticCredentialsProvider(f.n.id, f.n.secret, ""), RetryMaxAttempts: 1})
+}
+
+// seedMultiRegionAndImported adds what the rewrap must bind as kms does
+// and step over where nothing is stored: a multi-Region key with a
+// replica (each member keeps its own wrapped copy of every version, under
+// its own ARN), a key with imported material, and one whose imported
+// material was deleted (a version row with no wrapped value).
+func (f *rotFixture) seedMultiRegionAndImported(t *testing.T) {
+	ctx := t.Context()
+	c := f.n.kms
+	mrk, err := c.CreateKey(ctx, &kms.CreateKeyInput{MultiRegion: aws.Bool(true)})
+	if err != nil {
+		t.Fatalf("CreateKey MultiRegion: %v", err)
+	}
+	if _, err := c.RotateKeyOnDemand(ctx, &kms.RotateKeyOnDemandInput{KeyId: mrk.KeyMetadata.KeyId}); err != nil {
+		t.Fatalf("RotateKeyOnDemand of the multi-Region key: %v", err)
+	}
+	if _, err := c.ReplicateKey(ctx, &kms.ReplicateKeyInput{KeyId: mrk.KeyMetadata.KeyId, ReplicaRegion: aws.String("eu-west-1")}); err != nil {
+		t.Fatalf("ReplicateKey: %v", err)
+	}
+	// Made in us-east-1, decrypted in eu-west-1 by the replica's own copy.
+	pt := []byte(rand.Text())
+	out, err := c.Encrypt(ctx, &kms.EncryptInput{KeyId: mrk.KeyMetadata.KeyId, Plaintext: pt})
+	if err != nil {
+		t.Fatalf("Encrypt with the multi-Region key: %v", err)
+	}
+	f.add(rotCipher{*mrk.KeyMetadata.KeyId, pt, out.CiphertextBlob, nil, "eu-west-1"})
+
+	for i := range 2 {
+		ck, err := c.CreateKey(ctx, &kms.CreateKeyInput{Origin: kmstypes.OriginTypeExternal})
+		if err != nil {
+			t.Fatalf("CreateKey EXTERNAL: %v", err)
+		}
+		id := ck.KeyMetadata.KeyId
+		p, err := c.GetParametersForImport(ctx, &kms.GetParametersForImportInput{KeyId: id,
+			WrappingAlgorithm: kmstypes.AlgorithmSpecRsaesOaepSha256, WrappingKeySpec: kmstypes.WrappingKeySpecRsa2048})
+		if err != nil {
+			t.Fatalf("GetParametersForImport: %v", err)
+		}
+		pub, err := x509.ParsePKIXPublicKey(p.PublicKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		material := make([]byte, 32)
+		rand.Read(material)
+		if _, err := c.ImportKeyMaterial(ctx, &kms.ImportKeyMaterialInput{KeyId: id, ImportToken: p.ImportToken,
+			EncryptedKeyMaterial: wrapMaterial(t, kmstypes.AlgorithmSpecRsaesOaepSha256, pub.(*rsa.PublicKey), material),
+			ExpirationModel:      kmstypes.ExpirationModelTypeKeyMaterialDoesNotExpire}); err != nil {
+			t.Fatalf("ImportKeyMaterial: %v", err)
+		}
+		if i == 0 {
+			f.encrypt(t, c, *id)
+			continue
+		}
+		if _, err := c.DeleteImportedKeyMaterial(ctx, &kms.DeleteImportedKeyMaterialInput{KeyId: id}); err != nil {
+			t.Fatalf("DeleteImportedKeyMaterial: %v", err)
+		}
+	}
 }
 
 // load encrypts, and now and then creates a key (which wraps a new
@@ -134,7 +202,11 @@ func (f *rotFixture) check(t *testing.T, when string) {
 	ciphers := append([]rotCipher(nil), f.ciphers...)
 	f.mu.Unlock()
 	for _, c := range ciphers {
-		out, err := f.n.kms.Decrypt(ctx, &kms.DecryptInput{CiphertextBlob: c.ct, EncryptionContext: c.context})
+		client := f.n.kms
+		if c.region != "" {
+			client = f.kmsIn(c.region)
+		}
+		out, err := client.Decrypt(ctx, &kms.DecryptInput{CiphertextBlob: c.ct, EncryptionContext: c.context})
 		if err != nil {
 			t.Fatalf("%s: Decrypt of a ciphertext of key %s: %v", when, c.keyID, err)
 		}
@@ -200,6 +272,7 @@ func TestRotateRootKilledAtEachStep(t *testing.T) {
 	n := newCrashNode(t)
 	f := &rotFixture{n: n, users: map[string]string{}}
 	f.seed(t)
+	f.seedMultiRegionAndImported(t)
 	f.check(t, "before any rotation")
 	var allRoots [][]byte
 	collect := func() {
