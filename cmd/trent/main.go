@@ -658,7 +658,11 @@ func serve(args []string) error {
 	go func() { serveErr <- ops.serve(srv, ln) }()
 	ops.serveMetrics(serveErr, front)
 
-	fmt.Fprintf(os.Stderr, "trent: serving the AWS KMS API on %s (%s mode, account %s, region %s, seal %s, data in %s)\n", url, node.Mode, node.Account, node.Region, node.SealType, dir)
+	where := dir
+	if o.databaseURL != "" {
+		where = "PostgreSQL, this node's files in " + dir
+	}
+	fmt.Fprintf(os.Stderr, "trent: serving the AWS KMS API on %s (%s mode, account %s, region %s, seal %s, data in %s)\n", url, node.Mode, node.Account, node.Region, node.SealType, where)
 	ops.announce(os.Stderr)
 	if st := node.Status(); st.Sealed {
 		fmt.Fprintf(os.Stderr, "trent: sealed: every request is refused until %d of the unseal shares are given, one at a time, with: trent unseal --endpoint %s\n", st.Threshold, url)
