@@ -389,3 +389,53 @@ func ecdsaPKCS8(t *testing.T) []byte {
 	}
 	return der
 }
+
+// TestMultiRegionImportKeyStates: the multi-Region operations on members
+// without material, and UpdatePrimaryRegion moving the right to bring in
+// new material to the new primary.
+func TestMultiRegionImportKeyStates(t *testing.T) {
+	e := startMR(t)
+	ctx := t.Context()
+	md := e.createMR(t, &kms.CreateKeyInput{Origin: types.OriginTypeExternal})
+	id := aws.ToString(md.KeyId)
+	homeARN, awayARN := e.arn(e.homeRegion, id), e.arn(e.other, id)
+	// A primary without material is not replicated (ReplicateKey needs an
+	// Enabled primary, as for every multi-Region key).
+	_, err := e.home.ReplicateKey(ctx, &kms.ReplicateKeyInput{KeyId: aws.String(id), ReplicaRegion: aws.String(e.other)})
+	wantError(t, err, "KMSInvalidStateException", homeARN+" is pending import.")
+
+	m1 := random(32)
+	_, err = importInto(t, e.home, id, m1, nil)
+	mustOK(t, err, "ImportKeyMaterial into the primary")
+	e.replicate(t, id)
+	// The replica, without material: not a primary, not a target of
+	// UpdatePrimaryRegion until it is Enabled.
+	_, err = e.away.ReplicateKey(ctx, &kms.ReplicateKeyInput{KeyId: aws.String(id), ReplicaRegion: aws.String("ap-south-1")})
+	wantError(t, err, "UnsupportedOperationException", awayARN+" is not a multi-region primary key.")
+	_, err = e.home.UpdatePrimaryRegion(ctx, &kms.UpdatePrimaryRegionInput{KeyId: aws.String(id), PrimaryRegion: aws.String(e.other)})
+	wantError(t, err, "KMSInvalidStateException", awayARN+" is pending import.")
+	_, err = e.away.GetKeyRotationStatus(ctx, &kms.GetKeyRotationStatusInput{KeyId: aws.String(id)})
+	wantError(t, err, "UnsupportedOperationException", awayARN+" origin is EXTERNAL which is not valid for this operation.")
+	_, err = e.away.RotateKeyOnDemand(ctx, &kms.RotateKeyOnDemandInput{KeyId: aws.String(id)})
+	wantError(t, err, "UnsupportedOperationException", awayARN+" is not a multi-region primary key.")
+
+	_, err = importInto(t, e.away, id, m1, nil)
+	mustOK(t, err, "ImportKeyMaterial into the replica")
+	_, err = e.home.UpdatePrimaryRegion(ctx, &kms.UpdatePrimaryRegionInput{KeyId: aws.String(id), PrimaryRegion: aws.String(e.other)})
+	mustOK(t, err, "UpdatePrimaryRegion")
+	// New material now enters through the new primary only.
+	m2 := random(32)
+	_, err = importInto(t, e.home, id, m2, &kms.ImportKeyMaterialInput{ImportType: types.ImportTypeNewKeyMaterial})
+	wantError(t, err, "IncorrectKeyMaterialException", anyMessage)
+	_, err = importInto(t, e.away, id, m2, &kms.ImportKeyMaterialInput{ImportType: types.ImportTypeNewKeyMaterial})
+	mustOK(t, err, "ImportKeyMaterial NEW_KEY_MATERIAL into the new primary")
+	_, err = importInto(t, e.home, id, m2, nil)
+	mustOK(t, err, "ImportKeyMaterial into the new replica")
+	_, err = e.away.RotateKeyOnDemand(ctx, &kms.RotateKeyOnDemandInput{KeyId: aws.String(id)})
+	mustOK(t, err, "RotateKeyOnDemand on the new primary")
+	blob := encryptWith(t, e.home, id, []byte("rotated"))
+	if got := openBlob(t, m2, blob); string(got) != "rotated" {
+		t.Fatalf("after rotation the blob opens to %q", got)
+	}
+	wantDecryptIn(t, e.away, blob, "rotated")
+}
