@@ -439,3 +439,55 @@ func TestMultiRegionImportKeyStates(t *testing.T) {
 	}
 	wantDecryptIn(t, e.away, blob, "rotated")
 }
+
+// TestMultiRegionImportLateReplica: a replica made after the primary
+// rotated takes each material as the version it has in the primary: with
+// only the current material it encrypts and decrypts new ciphertexts, and
+// older ones once their material is imported too.
+func TestMultiRegionImportLateReplica(t *testing.T) {
+	e := startMR(t)
+	ctx := t.Context()
+	m1, m2 := random(32), random(32)
+	md := e.createMR(t, &kms.CreateKeyInput{Origin: types.OriginTypeExternal})
+	id := aws.ToString(md.KeyId)
+	_, err := importInto(t, e.home, id, m1, nil)
+	mustOK(t, err, "ImportKeyMaterial")
+	blob1 := encryptWith(t, e.home, id, []byte("one"))
+	imp, err := importInto(t, e.home, id, m2, &kms.ImportKeyMaterialInput{ImportType: types.ImportTypeNewKeyMaterial})
+	mustOK(t, err, "ImportKeyMaterial NEW_KEY_MATERIAL")
+	id2 := aws.ToString(imp.KeyMaterialId)
+	_, err = e.home.RotateKeyOnDemand(ctx, &kms.RotateKeyOnDemandInput{KeyId: aws.String(id)})
+	mustOK(t, err, "RotateKeyOnDemand without replicas")
+	blob2 := encryptWith(t, e.home, id, []byte("two"))
+
+	e.replicate(t, id)
+	_, err = importInto(t, e.away, id, m2, nil)
+	mustOK(t, err, "ImportKeyMaterial of the current material into the replica")
+	md = wantState(t, e.away, id, types.KeyStateEnabled)
+	if aws.ToString(md.CurrentKeyMaterialId) != id2 {
+		t.Fatalf("replica CurrentKeyMaterialId %s, want %s", aws.ToString(md.CurrentKeyMaterialId), id2)
+	}
+	wantDecryptIn(t, e.away, blob2, "two")
+	_, err = e.away.Decrypt(ctx, &kms.DecryptInput{CiphertextBlob: blob1})
+	wantError(t, err, "InvalidCiphertextException", anyMessage)
+
+	_, err = importInto(t, e.away, id, m1, &kms.ImportKeyMaterialInput{ImportType: types.ImportTypeExistingKeyMaterial})
+	mustOK(t, err, "ImportKeyMaterial of the older material into the replica")
+	wantDecryptIn(t, e.away, blob1, "one")
+	if got := openBlob(t, m2, encryptWith(t, e.away, id, []byte("three"))); string(got) != "three" {
+		t.Fatalf("the replica encrypts under %q, not the current material", got)
+	}
+	// Both members list the same materials in the same states.
+	list := func(c *kms.Client) string {
+		out, err := c.ListKeyRotations(ctx, &kms.ListKeyRotationsInput{KeyId: aws.String(id), IncludeKeyMaterial: types.IncludeKeyMaterialAllKeyMaterial})
+		mustOK(t, err, "ListKeyRotations")
+		s := ""
+		for _, r := range out.Rotations {
+			s += aws.ToString(r.KeyMaterialId) + ":" + string(r.KeyMaterialState) + ":" + string(r.RotationType) + " "
+		}
+		return s
+	}
+	if h, a := list(e.home), list(e.away); h != a {
+		t.Fatalf("ListKeyRotations differ:\nprimary %s\nreplica %s", h, a)
+	}
+}
