@@ -337,6 +337,65 @@ func TestMultiRegionImportDeletePending(t *testing.T) {
 		wantState(t, c, id, types.KeyStateEnabled)
 		encryptWith(t, c, id, []byte("x"))
 	}
+
+	// Other material may now take the deleted material's place (AWS:
+	// material pending rotation is not bound to the key); the replica
+	// can no longer bring the deleted material back.
+	m3 := random(32)
+	imp, err = importInto(t, e.home, id, m3, &kms.ImportKeyMaterialInput{ImportType: types.ImportTypeNewKeyMaterial})
+	mustOK(t, err, "ImportKeyMaterial NEW_KEY_MATERIAL after the pending material was deleted")
+	id3 := aws.ToString(imp.KeyMaterialId)
+	_, err = importInto(t, e.away, id, m2, nil)
+	wantError(t, err, "IncorrectKeyMaterialException", anyMessage)
+	_, err = e.home.RotateKeyOnDemand(ctx, &kms.RotateKeyOnDemandInput{KeyId: aws.String(id)})
+	wantError(t, err, "KMSInvalidStateException", anyMessage)
+	_, err = importInto(t, e.away, id, m3, nil)
+	mustOK(t, err, "ImportKeyMaterial of the new material into the replica")
+	_, err = e.home.RotateKeyOnDemand(ctx, &kms.RotateKeyOnDemandInput{KeyId: aws.String(id)})
+	mustOK(t, err, "RotateKeyOnDemand")
+	for _, c := range []*kms.Client{e.home, e.away} {
+		md := wantState(t, c, id, types.KeyStateEnabled)
+		if aws.ToString(md.CurrentKeyMaterialId) != id3 {
+			t.Fatalf("%s: CurrentKeyMaterialId %s, want %s", aws.ToString(md.Arn), aws.ToString(md.CurrentKeyMaterialId), id3)
+		}
+	}
+	if got := openBlob(t, m3, encryptWith(t, e.away, id, []byte("three"))); string(got) != "three" {
+		t.Fatalf("after rotation the replica's blob opens to %q", got)
+	}
+}
+
+// TestImportReplacePendingMaterial (a single-Region key): material pending
+// rotation, once deleted, may be replaced by other material, as AWS's
+// RotationsListEntry documents; while it is imported it may not.
+func TestImportReplacePendingMaterial(t *testing.T) {
+	e := startMR(t)
+	ctx := t.Context()
+	md := createExternal(t, e.Env, "", "")
+	id := aws.ToString(md.KeyId)
+	_, err := importInto(t, e.home, id, random(32), nil)
+	mustOK(t, err, "ImportKeyMaterial")
+	imp, err := importInto(t, e.home, id, random(32), &kms.ImportKeyMaterialInput{ImportType: types.ImportTypeNewKeyMaterial})
+	mustOK(t, err, "ImportKeyMaterial NEW_KEY_MATERIAL")
+	_, err = importInto(t, e.home, id, random(32), &kms.ImportKeyMaterialInput{ImportType: types.ImportTypeNewKeyMaterial})
+	wantError(t, err, "KMSInvalidStateException", anyMessage)
+	_, err = e.home.DeleteImportedKeyMaterial(ctx, &kms.DeleteImportedKeyMaterialInput{KeyId: aws.String(id), KeyMaterialId: imp.KeyMaterialId})
+	mustOK(t, err, "DeleteImportedKeyMaterial of the pending material")
+	m3 := random(32)
+	imp, err = importInto(t, e.home, id, m3, &kms.ImportKeyMaterialInput{ImportType: types.ImportTypeNewKeyMaterial})
+	mustOK(t, err, "ImportKeyMaterial NEW_KEY_MATERIAL in its place")
+	_, err = e.home.RotateKeyOnDemand(ctx, &kms.RotateKeyOnDemandInput{KeyId: aws.String(id)})
+	mustOK(t, err, "RotateKeyOnDemand")
+	if got := aws.ToString(describeIn(t, e.home, id).CurrentKeyMaterialId); got != aws.ToString(imp.KeyMaterialId) {
+		t.Fatalf("CurrentKeyMaterialId %s, want %s", got, aws.ToString(imp.KeyMaterialId))
+	}
+	if got := openBlob(t, m3, encryptWith(t, e.home, id, []byte("x"))); string(got) != "x" {
+		t.Fatalf("the blob opens to %q", got)
+	}
+	out, err := e.home.ListKeyRotations(ctx, &kms.ListKeyRotationsInput{KeyId: aws.String(id), IncludeKeyMaterial: types.IncludeKeyMaterialAllKeyMaterial})
+	mustOK(t, err, "ListKeyRotations")
+	if len(out.Rotations) != 2 {
+		t.Fatalf("ListKeyRotations: %d materials, want 2 (the deleted one was replaced)", len(out.Rotations))
+	}
 }
 
 // TestMultiRegionImportAsymmetric: an ECC signing key imported into the

@@ -398,10 +398,16 @@ func (s *Service) importKeyMaterial(ctx context.Context, r *Request, in *awsprot
 		if _, ok := versionWithMaterial(cur, id); ok {
 			return nil, apierr.New(excIncorrectKeyMaterial, incorrectMaterialMsg)
 		}
-		if p, ok := pendingRotation(cur); ok {
-			return nil, apierr.New(apierr.KMSInvalidState, "New key material (id: %s) cannot be imported into KMS key %s, because another key material (id: %s) is pending rotation.", id, k.ID, p.MaterialID)
-		}
 		v = store.KeyVersion{Version: lastVersion(cur) + 1, CreatedAt: s.now()}
+		if p, ok := pendingRotation(cur); ok {
+			if p.ImportState == importStateImported {
+				return nil, apierr.New(apierr.KMSInvalidState, "New key material (id: %s) cannot be imported into KMS key %s, because another key material (id: %s) is pending rotation.", id, k.ID, p.MaterialID)
+			}
+			// Material pending rotation is not bound to the key until the
+			// rotation: once deleted, other material may take its place
+			// (AWS's RotationsListEntry), in its version.
+			v.Version = p.Version
+		}
 	}
 	wrapped, err := s.root.Wrap(material, wrapAAD(cur.arn, v.Version))
 	if err != nil {

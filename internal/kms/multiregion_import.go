@@ -53,12 +53,26 @@ func (s *Service) createMultiRegionKeyWithoutMaterial(ctx context.Context, k sto
 // importFamily is what the members of a multi-Region key have imported:
 // every material id with the version it has (the primary's row where it
 // has one), the highest version any member has, and the family's current
-// version (the highest CurrentVersion of a member).
+// version (the highest CurrentVersion of a member). Material pending
+// rotation is the primary's: a replica's row of a version after the
+// primary's current one counts only if the primary has the same material
+// there (pending), since the primary's pending material may have been
+// deleted and replaced by other material.
 type importFamily struct {
-	members  []store.Key
 	versions map[string]store.KeyVersion // by KeyMaterialId; Wrapped is cleared
 	last     uint32
 	current  uint32
+	// primaryCurrent is the primary's CurrentVersion; pending its version
+	// after that, if it has one.
+	primaryCurrent uint32
+	pending        *store.KeyVersion
+}
+
+// pendingAgrees reports whether a replica's version n with material id
+// may be used: any version up to the primary's current one, and the
+// version pending rotation only with the primary's material.
+func (f *importFamily) pendingAgrees(n uint32, id string) bool {
+	return n <= f.primaryCurrent || f.pending != nil && f.pending.Version == n && f.pending.MaterialID == id
 }
 
 func (s *Service) loadImportFamily(ctx context.Context, mrk string) (*importFamily, error) {
@@ -66,20 +80,34 @@ func (s *Service) loadImportFamily(ctx context.Context, mrk string) (*importFami
 	if err != nil {
 		return nil, apierr.Internal(fmt.Errorf("members of %s: %w", mrk, err))
 	}
-	f := &importFamily{members: members, versions: map[string]store.KeyVersion{}}
-	for _, m := range members {
+	f := &importFamily{versions: map[string]store.KeyVersion{}}
+	rows := make([][]store.KeyVersion, len(members))
+	for i, m := range members {
 		f.current = max(f.current, m.CurrentVersion)
 		vs, err := s.store.KeyVersions(ctx, m.ID)
 		if err != nil {
 			return nil, apierr.Internal(fmt.Errorf("versions of %s: %w", m.ID, err))
 		}
-		for _, v := range vs {
-			f.last = max(f.last, v.Version)
-			if v.MaterialID == "" {
+		for j := range vs {
+			clear(vs[j].Wrapped)
+			vs[j].Wrapped = nil
+		}
+		rows[i] = vs
+		if isPrimary(&m) {
+			f.primaryCurrent = m.CurrentVersion
+			for _, v := range vs {
+				if v.Version > m.CurrentVersion {
+					f.pending = &v
+				}
+			}
+		}
+	}
+	for i, m := range members {
+		for _, v := range rows[i] {
+			if v.MaterialID == "" || !isPrimary(&m) && !f.pendingAgrees(v.Version, v.MaterialID) {
 				continue
 			}
-			clear(v.Wrapped)
-			v.Wrapped = nil
+			f.last = max(f.last, v.Version)
 			if _, ok := f.versions[v.MaterialID]; !ok || isPrimary(&m) {
 				f.versions[v.MaterialID] = v
 			}
@@ -105,8 +133,9 @@ func (s *Service) importIntoMember(ctx context.Context, cur *keyEntry, k store.K
 	}
 	var v store.KeyVersion
 	if n, ok := versionWithMaterial(cur, id); ok {
-		// The member's own material again: a restore or a new expiration.
-		if explicit == importNew {
+		// The member's own material again: a restore or a new expiration
+		// (not of pending material the primary has replaced since).
+		if explicit == importNew || !isPrimary(&k) && !f.pendingAgrees(n, id) {
 			return nil, incorrect
 		}
 		v = cur.imported[n]
@@ -146,17 +175,17 @@ func (s *Service) importIntoMember(ctx context.Context, cur *keyEntry, k store.K
 			k.CurrentVersion = 1
 		default:
 			// New material of a symmetric key, pending rotation (other
-			// specs were refused NEW_KEY_MATERIAL before).
-			if f.last > f.current {
-				pending := ""
-				for _, fv := range f.versions {
-					if fv.Version == f.last {
-						pending = fv.MaterialID
-					}
-				}
-				return nil, apierr.New(apierr.KMSInvalidState, "New key material (id: %s) cannot be imported into KMS key %s, because another key material (id: %s) is pending rotation.", id, wireKeyID(k.ID), pending)
-			}
+			// specs were refused NEW_KEY_MATERIAL before). Material
+			// pending rotation whose primary copy was deleted gives way
+			// to it, in its version (the replicas' copies were deleted
+			// with it).
 			v = store.KeyVersion{Version: f.last + 1, CreatedAt: s.now()}
+			if p := f.pending; p != nil {
+				if p.ImportState == importStateImported {
+					return nil, apierr.New(apierr.KMSInvalidState, "New key material (id: %s) cannot be imported into KMS key %s, because another key material (id: %s) is pending rotation.", id, wireKeyID(k.ID), p.MaterialID)
+				}
+				v.Version = p.Version
+			}
 		}
 	}
 	wrapped, err := s.root.Wrap(material, wrapAAD(cur.arn, v.Version))
@@ -301,7 +330,7 @@ func (s *Service) pendingInReplicas(ctx context.Context, e *keyEntry) (map[uint3
 			return nil, apierr.Internal(fmt.Errorf("versions of %s: %w", m.ID, err))
 		}
 		has := slices.ContainsFunc(vs, func(v store.KeyVersion) bool {
-			return v.Version == p.Version && v.ImportState == importStateImported
+			return v.Version == p.Version && v.MaterialID == p.MaterialID && v.ImportState == importStateImported
 		})
 		for _, v := range vs {
 			clear(v.Wrapped)
