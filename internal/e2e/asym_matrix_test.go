@@ -231,6 +231,7 @@ func (f *asymFixture) publicKeyDER(t testing.TB, md *types.KeyMetadata) []byte {
 }
 
 func TestAsymMatrix(t *testing.T) {
+	skipInFIPSMode(t)
 	f := newAsymFixture(t)
 	t.Run("CreateKey", f.testCreateKey)
 	t.Run("GetPublicKey", f.testGetPublicKey)

@@ -53,6 +53,7 @@ func writePublicPEM(t *testing.T, env *testenv.Env, dir string, md *types.KeyMet
 // Trent, verifies Trent's signatures with the PEM of GetPublicKey's DER,
 // and encrypts with RSA-OAEP for Trent to decrypt.
 func TestOpenSSLInterop(t *testing.T) {
+	skipInFIPSMode(t)
 	if _, err := os.Stat(opensslPath); err != nil {
 		t.Skipf("no %s: %v", opensslPath, err)
 	}

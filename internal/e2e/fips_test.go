@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"crypto/fips140"
 	"errors"
 	"os"
 	"strconv"
@@ -112,4 +113,15 @@ func symmetricKey(t *testing.T, c *kms.Client) string {
 		t.Fatalf("CreateKey: %v", err)
 	}
 	return *out.KeyMetadata.KeyId
+}
+
+// skipInFIPSMode skips a test whose fixture makes keys of every spec when
+// this test process runs in FIPS 140-3 mode (GODEBUG=fips140=on): there
+// Trent refuses secp256k1, ML-DSA and ML_KEM_512 by design, which
+// TestFIPSMode and TestMLKEMFIPSMode check.
+func skipInFIPSMode(t *testing.T) {
+	t.Helper()
+	if fips140.Enabled() {
+		t.Skip("FIPS 140-3 mode: secp256k1, ML-DSA and ML_KEM_512 keys are refused by design")
+	}
 }
