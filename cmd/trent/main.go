@@ -61,6 +61,7 @@ Usage:
   trent status --endpoint URL [--format json]
   trent seal --endpoint URL                   signed with $AWS_ACCESS_KEY_ID/$AWS_SECRET_ACCESS_KEY
       (the root user of the installation's first account)
+      unseal, status and seal take [--ca-bundle FILE] [--client-cert FILE --client-key FILE] for an https endpoint
   trent account create --data-dir DIR (--seal-key-file FILE | --pkcs11-pin-file F | --dev) [--id 12-DIGITS] [--format json]
   trent bench --endpoint URL [--op Encrypt|Decrypt|GenerateDataKey] [--duration D]
               [--connections N] [--max-requests N] [--key-id ID] [--allow-remote]
