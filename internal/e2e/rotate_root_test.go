@@ -147,7 +147,7 @@ func (f *rotFixture) seedMultiRegionAndImported(t *testing.T) {
 		rand.Read(material)
 		if _, err := c.ImportKeyMaterial(ctx, &kms.ImportKeyMaterialInput{KeyId: id, ImportToken: p.ImportToken,
 			EncryptedKeyMaterial: wrapMaterial(t, kmstypes.AlgorithmSpecRsaesOaepSha256, pub.(*rsa.PublicKey), material),
-			ExpirationModel: kmstypes.ExpirationModelTypeKeyMaterialDoesNotExpire}); err != nil {
+			ExpirationModel:      kmstypes.ExpirationModelTypeKeyMaterialDoesNotExpire}); err != nil {
 			t.Fatalf("ImportKeyMaterial: %v", err)
 		}
 		if i == 0 {
