@@ -61,6 +61,7 @@ Usage:
   trent status --endpoint URL [--format json]
   trent seal --endpoint URL                   signed with $AWS_ACCESS_KEY_ID/$AWS_SECRET_ACCESS_KEY
       (the root user of the installation's first account)
+      unseal, status, seal and rotate-root take [--ca-bundle FILE] [--client-cert FILE --client-key FILE] for an https endpoint
   trent rekey --data-dir DIR [--key-shares N --key-threshold T] [--format json]
       stopped shamir installation: new shares; reads threshold-many current shares from standard input
   trent seal migrate --data-dir DIR --to keyfile|shamir|pkcs11 [current seal: --seal-key-file F |
