@@ -186,8 +186,8 @@ func (s *Service) createKey(ctx context.Context, r *Request, in *awsproto.Create
 	if err != nil {
 		return nil, apierr.Internal(err)
 	}
-	s.writeMu.Lock()
-	defer s.writeMu.Unlock()
+	// No writeMu: concurrent CreateKeys share the store's group commit
+	// (service.go, writeMu).
 	if err := s.store.CreateKey(ctx, k, first); err != nil {
 		return nil, apierr.Internal(fmt.Errorf("create key %s: %w", id, err))
 	}

@@ -228,9 +228,11 @@ func (db *DB) ListGrantsByRetiringPrincipal(ctx context.Context, principal, afte
 // DeleteGrant removes the key's grant, or reports ErrNotFound.
 func (db *DB) DeleteGrant(ctx context.Context, keyID, grantID string) error {
 	op := fmt.Sprintf("delete grant %s of key %s", grantID, keyID)
-	res, err := db.w.ExecContext(ctx, "DELETE FROM grants WHERE grant_id = ? AND key_id = ?", grantID, keyID)
-	if err != nil {
-		return wrapErr(op, err)
-	}
-	return wrapErr(op, oneRow(res))
+	return db.write(ctx, op, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, "DELETE FROM grants WHERE grant_id = ? AND key_id = ?", grantID, keyID)
+		if err != nil {
+			return err
+		}
+		return oneRow(res)
+	})
 }
