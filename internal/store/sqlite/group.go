@@ -75,6 +75,49 @@ const (
 	checkpointBusy = 100 * time.Millisecond
 )
 
+// The statements of the group commit itself.
+const (
+	savepointQuery  = "SAVEPOINT write"
+	releaseQuery    = "RELEASE write"
+	rollbackToQuery = "ROLLBACK TO write"
+)
+
+// preparedQueries are prepared once on the writer connection when the
+// database opens, for txExec: the committer runs them for every write, one
+// after the other, and SQLite's parser would otherwise be a large part of
+// its time.
+var preparedQueries = []string{savepointQuery, releaseQuery, rollbackToQuery, insertKeyQuery, insertVersionQuery}
+
+// prepare prepares preparedQueries on the writer; the connection must be
+// free (before the committer starts).
+func (db *DB) prepare(ctx context.Context) error {
+	db.stmts = make(map[string]*sql.Stmt, len(preparedQueries))
+	for _, q := range preparedQueries {
+		st, err := db.w.PrepareContext(ctx, q)
+		if err != nil {
+			db.closeStmts()
+			return fmt.Errorf("prepare %q: %w", q, err)
+		}
+		db.stmts[q] = st
+	}
+	return nil
+}
+
+func (db *DB) closeStmts() {
+	for _, st := range db.stmts {
+		st.Close()
+	}
+}
+
+// txExec is tx.ExecContext, with the statement prepared at open if query is
+// one of preparedQueries.
+func (db *DB) txExec(ctx context.Context, tx *sql.Tx, query string, args ...any) (sql.Result, error) {
+	if st := db.stmts[query]; st != nil {
+		return tx.StmtContext(ctx, st).ExecContext(ctx, args...)
+	}
+	return tx.ExecContext(ctx, query, args...)
+}
+
 // errClosed answers writes submitted after Close.
 var errClosed = errors.New("database closed")
 
@@ -172,7 +215,7 @@ func (db *DB) commitBatch(batch []*pending) {
 		// The batch's own statements must not be interrupted by one
 		// caller's cancellation.
 		ctx := context.Background()
-		if _, err := tx.ExecContext(ctx, "SAVEPOINT write"); err != nil {
+		if _, err := db.txExec(ctx, tx, savepointQuery); err != nil {
 			lost(err)
 			return
 		}
@@ -181,12 +224,12 @@ func (db *DB) commitBatch(batch []*pending) {
 			// Fails if SQLite has rolled back the whole transaction
 			// (SQLITE_FULL, SQLITE_IOERR, …): then nothing of the
 			// batch is left to commit.
-			if _, err := tx.ExecContext(ctx, "ROLLBACK TO write"); err != nil {
+			if _, err := db.txExec(ctx, tx, rollbackToQuery); err != nil {
 				lost(err)
 				return
 			}
 		}
-		if _, err := tx.ExecContext(ctx, "RELEASE write"); err != nil {
+		if _, err := db.txExec(ctx, tx, releaseQuery); err != nil {
 			lost(err)
 			return
 		}

@@ -34,18 +34,14 @@ func (db *DB) CreateKey(ctx context.Context, k store.Key, first store.KeyVersion
 		return fmt.Errorf("sqlite: %s: %w", op, err)
 	}
 	return db.write(ctx, op, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO keys (account, region, description, key_spec,
-			key_usage, origin, state, created_at, deletion_date, pending_window_days, policy,
-			rotation_enabled, rotation_period_days, next_rotation, current_version,
-			on_demand_rotations, id, revision)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)`,
-			append(ka, k.ID)...); err != nil {
+		if _, err := db.txExec(ctx, tx, insertKeyQuery, append(ka, k.ID)...); err != nil {
 			return err
 		}
 		if err := insertTags(ctx, tx, k.ID, k.Tags); err != nil {
 			return err
 		}
-		return insertVersion(ctx, tx, va)
+		_, err := db.txExec(ctx, tx, insertVersionQuery, va...)
+		return err
 	})
 }
 
@@ -356,10 +352,21 @@ func versionArgs(keyID string, v store.KeyVersion) ([]any, error) {
 }
 
 func insertVersion(ctx context.Context, tx *sql.Tx, va []any) error {
-	_, err := tx.ExecContext(ctx, `INSERT INTO key_versions (key_id, version, material_id,
-		wrapped, created_at, rotation_type) VALUES (?, ?, ?, ?, ?, ?)`, va...)
+	_, err := tx.ExecContext(ctx, insertVersionQuery, va...)
 	return err
 }
+
+// The statements of CreateKey, prepared once (DB.txExec): parsing them
+// anew for every key cost the committer a quarter of its time.
+const (
+	insertKeyQuery = `INSERT INTO keys (account, region, description, key_spec,
+		key_usage, origin, state, created_at, deletion_date, pending_window_days, policy,
+		rotation_enabled, rotation_period_days, next_rotation, current_version,
+		on_demand_rotations, id, revision)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)`
+	insertVersionQuery = `INSERT INTO key_versions (key_id, version, material_id,
+		wrapped, created_at, rotation_type) VALUES (?, ?, ?, ?, ?, ?)`
+)
 
 // scanKeys reads rows of keyColumns plus a tag key and value, ordered by key
 // ID and then tag position, into keys with their tags, and closes rows.

@@ -68,6 +68,8 @@ type DB struct {
 	r    *sql.DB // read-only connections, for queries
 	c    *sql.DB // one connection for background checkpoints
 
+	stmts map[string]*sql.Stmt // prepared on w: preparedQueries (group.go)
+
 	// The group commit (group.go): writes wait in queue for the committer.
 	queue         chan *pending
 	queueMu       sync.RWMutex // queueClosed, and sends against Close
@@ -153,6 +155,12 @@ func open(path string, busy time.Duration) (*DB, error) {
 		queue:            make(chan *pending, maxBatch),
 		committerDone:    make(chan struct{}),
 		checkpointerDone: make(chan struct{}),
+	}
+	if err := db.prepare(ctx); err != nil {
+		c.Close()
+		r.Close()
+		w.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", abs, err)
 	}
 	go db.commitLoop()
 	cctx, cancel := context.WithCancel(context.Background())
@@ -261,6 +269,7 @@ func (db *DB) Close() error {
 	db.closeQueue()
 	db.stopCheckpoints()
 	<-db.checkpointerDone
+	db.closeStmts()
 	errC := db.c.Close()
 	errR := db.r.Close()
 	errW := db.w.Close()
