@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/trent-kms/trent/internal/app"
+	"github.com/trent-kms/trent/internal/config"
 	"github.com/trent-kms/trent/internal/iam"
 	"github.com/trent-kms/trent/internal/kms"
 	"github.com/trent-kms/trent/internal/seal"
@@ -53,6 +54,9 @@ Usage:
       [--require-mlock]: how many keys stay unwrapped in memory, and for how long
   serve also takes [--throttle[=false]] [--throttle-rates CLASS=RATE[:BURST],…]: AWS KMS's request
       quotas per account and region, on by default without --dev (docs/throttling.md)
+  serve also takes [--config FILE] [--print-config] [--log-format text|json] [--metrics-listen ADDR]
+      [--tls-cert FILE --tls-key FILE [--tls-client-ca FILE]] or, with --dev, [--tls]
+      every serve flag is also $TRENT_<FLAG> and a key of the --config file (docs/operations.md)
   trent unseal --endpoint URL [--reset]      reads one unseal share from standard input
   trent status --endpoint URL [--format json]
   trent seal --endpoint URL                   signed with $AWS_ACCESS_KEY_ID/$AWS_SECRET_ACCESS_KEY
@@ -344,13 +348,16 @@ func checkRegion(r string) error {
 // typo is reported before anything starts rather than after the store is
 // open. Ports must be numbers: a service name would depend on
 // /etc/services.
-func checkListen(addr string) error {
+func checkListen(addr string) error { return checkAddr("--listen", addr) }
+
+// checkAddr is checkListen for the flag named.
+func checkAddr(flagName, addr string) error {
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
-		return fmt.Errorf("--listen %q: want HOST:PORT, e.g. 127.0.0.1:8080: %w", addr, err)
+		return fmt.Errorf("%s %q: want HOST:PORT, e.g. 127.0.0.1:8080: %w", flagName, addr, err)
 	}
 	if _, err := strconv.ParseUint(port, 10, 16); err != nil {
-		return fmt.Errorf("--listen %q: the port must be a number from 0 to 65535", addr)
+		return fmt.Errorf("%s %q: the port must be a number from 0 to 65535", flagName, addr)
 	}
 	if host == "" {
 		return nil // all interfaces
@@ -359,7 +366,7 @@ func checkListen(addr string) error {
 		return nil
 	}
 	if !validHostname(host) {
-		return fmt.Errorf("--listen %q: %q is neither an IP address nor a host name", addr, host)
+		return fmt.Errorf("%s %q: %q is neither an IP address nor a host name", flagName, addr, host)
 	}
 	return nil
 }
@@ -405,9 +412,22 @@ type serveOptions struct {
 	throttle *throttle.Config
 	// The dev server's root access key from the environment, if given.
 	rootID, rootSecret string
+	// TLS, metrics, log format and the config file (serveops.go).
+	ops opsOptions
 }
 
+// parseServe reads serve's options from the command line, the
+// environment and the config file (internal/config), and checks them.
+// An error about a flag's value says where the value came from.
 func parseServe(args []string, getenv func(string) string) (*serveOptions, error) {
+	o, res, err := parseServeSources(args, getenv)
+	if err != nil && res != nil {
+		err = res.Explain(err)
+	}
+	return o, err
+}
+
+func parseServeSources(args []string, getenv func(string) string) (*serveOptions, *config.Result, error) {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	o := &serveOptions{}
 	fs.BoolVar(&o.dev, "dev", false, "development mode: no setup, root key sealed by a file in the data dir")
@@ -425,69 +445,74 @@ func parseServe(args []string, getenv func(string) string) (*serveOptions, error
 	fs.DurationVar(&o.keyCache.Idle, "key-cache-idle", def.Idle, "how long a key stays unwrapped in memory after its last use; 0 unwraps it per request")
 	fs.BoolVar(&o.requireMlock, "require-mlock", false, "refuse to start if memory cannot be locked (mlockall), instead of warning")
 	throttleFlags := addThrottleFlags(fs)
-	if err := fs.Parse(args); err != nil {
-		return nil, err
+	o.ops.register(fs)
+	res, err := config.Parse(fs, args, serveConfigOptions(getenv))
+	if err != nil {
+		return nil, nil, err
 	}
+	o.ops.config = res
 	if err := noArgs(fs); err != nil {
-		return nil, err
+		return nil, res, err
 	}
-	var err error
+	if err := o.ops.check(o.dev); err != nil {
+		return nil, res, err
+	}
 	if o.throttle, err = throttleFlags.config(fs, o.dev); err != nil {
-		return nil, err
+		return nil, res, err
 	}
 	if o.keyCache.MaxBytes, err = parseBytes(*maxBytes); err != nil {
-		return nil, fmt.Errorf("--key-cache-max-bytes: %w", err)
+		return nil, res, fmt.Errorf("--key-cache-max-bytes: %w", err)
 	}
 	if o.keyCache.MaxKeys < 1 {
-		return nil, fmt.Errorf("--key-cache-max-keys must be at least 1, not %d", o.keyCache.MaxKeys)
+		return nil, res, fmt.Errorf("--key-cache-max-keys must be at least 1, not %d", o.keyCache.MaxKeys)
 	}
 	if o.keyCache.MaxBytes < 1 {
-		return nil, fmt.Errorf("--key-cache-max-bytes must be at least 1, not %d", o.keyCache.MaxBytes)
+		return nil, res, fmt.Errorf("--key-cache-max-bytes must be at least 1, not %d", o.keyCache.MaxBytes)
 	}
 	if o.keyCache.Idle < 0 {
-		return nil, fmt.Errorf("--key-cache-idle must not be negative (0 unwraps per request), not %v", o.keyCache.Idle)
+		return nil, res, fmt.Errorf("--key-cache-idle must not be negative (0 unwraps per request), not %v", o.keyCache.Idle)
 	}
 	if o.requireMlock && runtime.GOOS != "linux" {
-		return nil, fmt.Errorf("--require-mlock: memory locking is implemented on Linux only, not %s", runtime.GOOS)
+		return nil, res, fmt.Errorf("--require-mlock: memory locking is implemented on Linux only, not %s", runtime.GOOS)
 	}
 	if err := o.logLevel.UnmarshalText([]byte(*logLevel)); err != nil {
-		return nil, fmt.Errorf("--log-level: %w", err)
+		return nil, res, fmt.Errorf("--log-level: %w", err)
 	}
 	if err := checkListen(o.listen); err != nil {
-		return nil, err
+		return nil, res, err
 	}
 	if o.jobInterval <= 0 {
-		return nil, fmt.Errorf("--job-interval must be positive, not %v", o.jobInterval)
+		return nil, res, fmt.Errorf("--job-interval must be positive, not %v", o.jobInterval)
 	}
 	if o.dev {
 		if o.region != "" {
 			if err := checkRegion(o.region); err != nil {
-				return nil, err
+				return nil, res, err
 			}
 		}
 		if o.keyFile != "" {
-			return nil, errors.New("--seal-key-file does not apply with --dev: a dev server keeps its key file in its data dir")
+			return nil, res, errors.New("--seal-key-file does not apply with --dev: a dev server keeps its key file in its data dir")
 		}
 		if o.pinFile != "" {
-			return nil, errors.New("--pkcs11-pin-file does not apply with --dev: a dev server is sealed by a key file in its data dir")
+			return nil, res, errors.New("--pkcs11-pin-file does not apply with --dev: a dev server is sealed by a key file in its data dir")
 		}
 		if o.rootID, o.rootSecret, err = devRootFromEnv(getenv); err != nil {
-			return nil, err
+			return nil, res, err
 		}
 	} else {
 		if o.region != "" {
-			return nil, errors.New("--region is set at `trent init`; it applies to serve only with --dev")
+			return nil, res, errors.New("--region is set at `trent init`; it applies to serve only with --dev")
 		}
 		if o.dataDir == "" {
-			return nil, errors.New("--data-dir is required without --dev")
+			return nil, res, errors.New("--data-dir is required without --dev")
 		}
 		if o.keyFile != "" && o.pinFile != "" {
-			return nil, errors.New("--seal-key-file and --pkcs11-pin-file exclude each other: an installation is sealed by a key file or by a PKCS#11 token")
+			return nil, res, errors.New("--seal-key-file and --pkcs11-pin-file exclude each other: an installation is sealed by a key file or by a PKCS#11 token")
 		}
 		// Whether --seal-key-file or a PIN is needed depends on the seal
 		// type the data dir records: app checks it once the store is open.
 	}
-	return o, nil
+	return o, res, nil
 }
 
 // parseBytes reads a size: a whole number of bytes, or of KiB, MiB or GiB
@@ -515,6 +540,9 @@ func serve(args []string) error {
 	if err != nil {
 		return err
 	}
+	if o.ops.printConfig {
+		return printServeConfig(os.Stdout, o, os.Getenv)
+	}
 	if o.fips {
 		// First: the restarted process must find the environment as this
 		// one got it (the PIN included) and redo everything below.
@@ -523,7 +551,7 @@ func serve(args []string) error {
 		}
 	}
 	lookupPIN := takePINEnv()
-	log := newLogger(o.logLevel)
+	log := o.ops.logger(o.logLevel)
 	// FIPS mode is on with --fips or when the operator set GODEBUG
 	// fips140 directly; either way Trent refuses what the module lacks.
 	log.Info("FIPS 140-3 mode", "enabled", fips140.Enabled(), "enforced", fips140.Enforced(), "module", fips140.Version())
@@ -544,6 +572,11 @@ func serve(args []string) error {
 		return err
 	}
 	defer ln.Close()
+	ops, err := o.ops.listen(log)
+	if err != nil {
+		return err
+	}
+	defer ops.close()
 	dir := o.dataDir
 	if dir == "" {
 		tmp, err := os.MkdirTemp("", "trent-dev-")
@@ -558,7 +591,7 @@ func serve(args []string) error {
 	defer stop()
 	node, err := app.Start(ctx, app.Config{DataDir: dir, Dev: o.dev, Region: o.region, SealKeyFile: o.keyFile,
 		PKCS11PINFile: o.pinFile, LookupEnv: lookupPIN, Logger: log, JobInterval: o.jobInterval,
-		KeyCache: &o.keyCache, Throttle: o.throttle})
+		KeyCache: &o.keyCache, Throttle: o.throttle, Metrics: ops.metrics})
 	if err != nil {
 		return err
 	}
@@ -579,20 +612,26 @@ func serve(args []string) error {
 		}
 	}
 
-	url := "http://" + ln.Addr().String()
-	srv := server.HTTPServer(node.Handler(), log)
+	front := node.Handler()
+	srv := server.HTTPServer(front, log)
+	url, err := ops.secure(srv, ln, dir, log)
+	if err != nil {
+		return err
+	}
 	serveErr := make(chan error, 1)
-	go func() { serveErr <- srv.Serve(ln) }()
+	go func() { serveErr <- ops.serve(srv, ln) }()
+	ops.serveMetrics(serveErr, front)
 
 	fmt.Fprintf(os.Stderr, "trent: serving the AWS KMS API on %s (%s mode, account %s, region %s, seal %s, data in %s)\n", url, node.Mode, node.Account, node.Region, node.SealType, dir)
+	ops.announce(os.Stderr)
 	if st := node.Status(); st.Sealed {
 		fmt.Fprintf(os.Stderr, "trent: sealed: every request is refused until %d of the unseal shares are given, one at a time, with: trent unseal --endpoint %s\n", st.Threshold, url)
 	}
 	if o.dev {
 		if secret != "" {
-			fmt.Fprintf(os.Stderr, "trent: point the AWS CLI at it with:\n  export AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=%s AWS_REGION=%s AWS_DEFAULT_REGION=%s\n  aws --endpoint-url %s kms list-keys\n", keyID, secret, node.Region, node.Region, url)
+			fmt.Fprintf(os.Stderr, "trent: point the AWS CLI at it with:\n  export AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=%s AWS_REGION=%s AWS_DEFAULT_REGION=%s\n  aws --endpoint-url %s%s kms list-keys\n", keyID, secret, node.Region, node.Region, url, ops.cliFlags())
 		} else {
-			fmt.Fprintf(os.Stderr, "trent: using the access key %s=%s from the environment; give clients that pair as AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, and try: aws --endpoint-url %s --region %s kms list-keys\n", envRootAccessKeyID, keyID, url, node.Region)
+			fmt.Fprintf(os.Stderr, "trent: using the access key %s=%s from the environment; give clients that pair as AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, and try: aws --endpoint-url %s%s --region %s kms list-keys\n", envRootAccessKeyID, keyID, url, ops.cliFlags(), node.Region)
 		}
 	}
 
@@ -604,7 +643,7 @@ func serve(args []string) error {
 	log.Info("shutting down: finishing in-flight requests")
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	err = srv.Shutdown(shutdownCtx)
+	err = errors.Join(srv.Shutdown(shutdownCtx), ops.shutdown(shutdownCtx))
 	if err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("shutdown: %w", err)
 	}

@@ -24,6 +24,7 @@ import (
 	"github.com/trent-kms/trent/internal/identity"
 	"github.com/trent-kms/trent/internal/jobs"
 	"github.com/trent-kms/trent/internal/kms"
+	"github.com/trent-kms/trent/internal/metrics"
 	"github.com/trent-kms/trent/internal/policy"
 	"github.com/trent-kms/trent/internal/seal"
 	"github.com/trent-kms/trent/internal/server"
@@ -86,6 +87,10 @@ type Config struct {
 	// Throttle limits request rates per account, region and AWS quota
 	// class (internal/throttle); nil throttles nothing.
 	Throttle *throttle.Config
+	// Metrics, when set, counts every API request and reads the
+	// installation's state at scrape time (observe.go); it outlives
+	// seals and unseals.
+	Metrics *metrics.Registry
 }
 
 // App is the unsealed part of a Trent installation: everything that needs
@@ -197,6 +202,9 @@ func build(ctx context.Context, cfg *Config, st store.Store, root *seal.RootKey,
 	srv.ServeQueryWith(queryAPI{a.IAM})
 	srv.ServeCloudTrailWith(trail)
 	srv.AuditWith(a.Audit)
+	if cfg.Metrics != nil {
+		srv.ObserveWith(cfg.Metrics)
+	}
 	a.Handler = srv
 	if cfg.JobInterval > 0 {
 		jobCtx, cancel := context.WithCancel(context.Background())
@@ -274,7 +282,8 @@ func (i identities) PrincipalExists(ctx context.Context, arn string) bool {
 type queryAPI struct{ iam *iam.Service }
 
 func (q queryAPI) ServeQuery(ctx context.Context, r *server.QueryRequest, op *awsquery.Operation, in any) (any, error) {
-	req := &iam.Request{Caller: r.Caller, RequestID: r.RequestID, SourceIP: r.SourceIP, Region: r.Region}
+	req := &iam.Request{Caller: r.Caller, RequestID: r.RequestID, SourceIP: r.SourceIP, Region: r.Region,
+		SecureTransport: r.SecureTransport}
 	return q.iam.Serve(ctx, r.Service, req, op, in)
 }
 
@@ -283,7 +292,8 @@ func (q queryAPI) ServeQuery(ctx context.Context, r *server.QueryRequest, op *aw
 // on events).
 func cloudTrailAuthorizer(svc *iam.Service) func(context.Context, *cloudtrail.Request, string, string) error {
 	return func(ctx context.Context, r *cloudtrail.Request, action, resource string) error {
-		req := &iam.Request{Caller: r.Caller, RequestID: r.RequestID, SourceIP: r.SourceIP, Region: r.Region}
+		req := &iam.Request{Caller: r.Caller, RequestID: r.RequestID, SourceIP: r.SourceIP, Region: r.Region,
+			SecureTransport: r.SecureTransport}
 		return svc.AuthorizeAction(ctx, req, action, resource)
 	}
 }

@@ -116,6 +116,9 @@ func createDev(ctx context.Context, cfg *Config) error {
 
 func start(ctx context.Context, cfg Config, st store.Store) (*Node, error) {
 	n := &Node{DataDir: cfg.DataDir, cfg: cfg, log: cfg.Logger, st: st}
+	if cfg.Metrics != nil {
+		n.observe(cfg.Metrics)
+	}
 	mode, err := st.GetSetting(ctx, settingMode)
 	if err != nil {
 		return nil, fmt.Errorf("%s: unfinished or foreign installation (no mode recorded): %w", cfg.DataDir, err)
@@ -197,7 +200,13 @@ func (n *Node) App() *App { return n.cur.Load() }
 
 // Handler returns the process's HTTP handler: health, readiness, the
 // /sys endpoints, and the AWS APIs while unsealed (server.Front).
-func (n *Node) Handler() http.Handler { return server.NewFront(n, n.log) }
+func (n *Node) Handler() http.Handler {
+	f := server.NewFront(n, n.log)
+	if n.cfg.Metrics != nil {
+		f.ServeMetricsWith(n.cfg.Metrics.Handler(), n.authorizeOperator)
+	}
+	return f
+}
 
 // Acquire implements server.Backend.
 func (n *Node) Acquire() (http.Handler, func(), bool) {
@@ -208,15 +217,18 @@ func (n *Node) Acquire() (http.Handler, func(), bool) {
 	return a.Handler, a.release, true
 }
 
-// Checks implements server.Backend: the node is ready when unsealed and
-// its audit log can take events (a request it cannot audit is refused).
+// Checks implements server.Backend: the node is ready when unsealed, its
+// store answers and its audit log can take events (a request it cannot
+// audit is refused).
 func (n *Node) Checks() map[string]bool {
+	store := n.storeReachable()
 	a := n.cur.Load()
 	if a == nil || !a.enter() {
-		return map[string]bool{"unsealed": false}
+		// Sealed, the audit log is closed: nothing can be recorded.
+		return map[string]bool{"unsealed": false, "store": store, "audit": false}
 	}
 	defer a.leave()
-	return map[string]bool{"unsealed": true, "audit": a.Audit.Healthy()}
+	return map[string]bool{"unsealed": true, "store": store, "audit": a.Audit.Healthy()}
 }
 
 // Status implements server.Backend.

@@ -113,7 +113,7 @@ func TestSealedNode(t *testing.T) {
 	if r := do(t, srv, "GET", "/healthz", "", nil); r.status != 200 {
 		t.Fatalf("/healthz sealed = %d", r.status)
 	}
-	if r := do(t, srv, "GET", "/readyz", "", nil); r.status != 503 || strings.TrimSpace(r.body) != `{"ready":false,"checks":{"unsealed":false}}` {
+	if r := do(t, srv, "GET", "/readyz", "", nil); r.status != 503 || strings.TrimSpace(r.body) != `{"ready":false,"checks":{"audit":false,"store":true,"unsealed":false}}` {
 		t.Fatalf("/readyz sealed = %d %s", r.status, r.body)
 	}
 	r := signed(t, srv, "/", "{}", listKeys, res.AccessKeyID, res.SecretAccessKey, "kms")

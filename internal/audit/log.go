@@ -99,6 +99,7 @@ type Log struct {
 	closeErr  error
 
 	records, batches, fsyncs, digests atomic.Uint64
+	writes                            writeLatency // stats.go
 
 	mirror *mirror
 	usage  *usageIndex
@@ -510,9 +511,11 @@ func (l *Log) cycle(pending []*item) error {
 		return err
 	}
 	if len(pending) > 0 {
+		start := time.Now()
 		if err := l.flush(pending); err != nil {
 			return err
 		}
+		l.writes.observe(time.Since(start))
 		for _, it := range pending {
 			l.answer(it, nil)
 		}

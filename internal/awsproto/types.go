@@ -38,6 +38,12 @@ type KeyMetadata struct {
 	MultiRegion                 bool       `json:"MultiRegion"`
 	PendingDeletionWindowInDays *int32     `json:"PendingDeletionWindowInDays,omitempty"`
 	CurrentKeyMaterialId        string     `json:"CurrentKeyMaterialId,omitempty"`
+	// Multi-Region keys only (multiregion.go).
+	MultiRegionConfiguration *MultiRegionConfiguration `json:"MultiRegionConfiguration,omitempty"`
+	// Imported key material (Origin EXTERNAL): whether and when the current
+	// material expires.
+	ExpirationModel string     `json:"ExpirationModel,omitempty"`
+	ValidTo         *Timestamp `json:"ValidTo,omitempty"`
 }
 
 type CreateKeyInput struct {
@@ -296,6 +302,10 @@ type RotationsListEntry struct {
 	ExpirationModel  string     `json:"ExpirationModel,omitempty"`
 	RotationDate     *Timestamp `json:"RotationDate,omitempty"`
 	RotationType     string     `json:"RotationType,omitempty"`
+	// Imported key material (Origin EXTERNAL).
+	KeyMaterialDescription string     `json:"KeyMaterialDescription,omitempty"`
+	ImportState            string     `json:"ImportState,omitempty"`
+	ValidTo                *Timestamp `json:"ValidTo,omitempty"`
 }
 
 type ListKeyRotationsOutput struct {

@@ -28,6 +28,8 @@ var dispatchOps = []string{
 	"GenerateDataKeyPair", "GenerateDataKeyPairWithoutPlaintext",
 	"Encapsulate", "Decapsulate",
 	"CreateGrant", "ListGrants", "ListRetirableGrants", "RetireGrant", "RevokeGrant",
+	"ReplicateKey", "UpdatePrimaryRegion",
+	"GetParametersForImport", "ImportKeyMaterial", "DeleteImportedKeyMaterial",
 }
 
 // dispatchSeeds are bodies that reach deep into the handlers; {{K}} is
@@ -50,6 +52,9 @@ var dispatchSeeds = []string{
 	`{"KeyId":"{{K}}","RotationPeriodInDays":90,"PendingWindowInDays":7,"IncludeKeyMaterial":"ALL_KEY_MATERIAL"}`,
 	`{"KeyId":"{{K}}","GranteePrincipal":"arn:aws:iam::111122223333:root","Operations":["Encrypt","Decrypt"],"Constraints":{"EncryptionContextSubset":{"a":"b"}},"Name":"n"}`,
 	`{"KeyId":"{{K}}","GrantId":"0000000000000000000000000000000000000000000000000000000000000000","GrantToken":"AQID","RetiringPrincipal":"arn:aws:iam::111122223333:root"}`,
+	`{"KeyId":"{{K}}","ReplicaRegion":"eu-west-1","PrimaryRegion":"eu-west-1","Tags":[{"TagKey":"k","TagValue":"v"}],"MultiRegion":true}`,
+	`{"KeyId":"mrk-0123456789abcdef0123456789abcdef","ReplicaRegion":"eu-west-1-","PrimaryRegion":"EU"}`,
+	`{"KeyId":"{{K}}","WrappingAlgorithm":"RSA_AES_KEY_WRAP_SHA_256","WrappingKeySpec":"RSA_2048","ImportToken":"AQID","EncryptedKeyMaterial":"AA==","ExpirationModel":"KEY_MATERIAL_EXPIRES","ValidTo":1.7e9,"ImportType":"NEW_KEY_MATERIAL","KeyMaterialId":"00"}`,
 }
 
 // FuzzDispatch sends arbitrary signed bodies to every operation of a real

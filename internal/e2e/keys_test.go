@@ -289,7 +289,7 @@ func TestCreateKeyRefused(t *testing.T) {
 		{"too many tags", kms.CreateKeyInput{Tags: tooManyTags}, "TagException", "Too many tags", false},
 		{"reserved tag", kms.CreateKeyInput{Tags: []types.Tag{{TagKey: aws.String("aws:key1"), TagValue: aws.String("v")}}},
 			"TagException", "Tags beginning with aws: are reserved", false},
-		{"imported key material", kms.CreateKeyInput{Origin: types.OriginTypeExternal},
+		{"CloudHSM origin", kms.CreateKeyInput{Origin: types.OriginTypeAwsCloudhsm},
 			"UnsupportedOperationException", anyMessage, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

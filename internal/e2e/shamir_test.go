@@ -155,7 +155,7 @@ func checkSealed(t *testing.T, p *trentProc, id, secret string) {
 		if resp.StatusCode != want {
 			t.Fatalf("GET %s while sealed = %d, want %d", path, resp.StatusCode, want)
 		}
-		if path == "/readyz" && strings.TrimSpace(string(body)) != `{"ready":false,"checks":{"unsealed":false}}` {
+		if path == "/readyz" && strings.TrimSpace(string(body)) != `{"ready":false,"checks":{"audit":false,"store":true,"unsealed":false}}` {
 			t.Fatalf("/readyz body %s", body)
 		}
 	}

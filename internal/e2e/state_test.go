@@ -43,6 +43,9 @@ var stateKeySeq int
 
 func newStateKey(t *testing.T, env *testenv.Env, state types.KeyState) *stateKey {
 	t.Helper()
+	if state == types.KeyStatePendingReplicaDeletion {
+		return newPendingReplicaDeletionKey(t, env) // multiregion_state_test.go
+	}
 	ctx := t.Context()
 	stateKeySeq++
 	k := &stateKey{aliasPrefix: fmt.Sprintf("alias/s%d-", stateKeySeq)}
@@ -215,10 +218,12 @@ func TestKeyStateTable(t *testing.T) {
 		}, ok, disabled, pending},
 	}
 
-	for _, state := range []types.KeyState{types.KeyStateEnabled, types.KeyStateDisabled, types.KeyStatePendingDeletion} {
+	for _, state := range []types.KeyState{types.KeyStateEnabled, types.KeyStateDisabled, types.KeyStatePendingDeletion, types.KeyStatePendingReplicaDeletion} {
 		for _, op := range ops {
 			want := map[types.KeyState]outcome{
 				types.KeyStateEnabled: op.enabled, types.KeyStateDisabled: op.disabled, types.KeyStatePendingDeletion: op.pendDel,
+				// AWS's table has one column for both (multiregion_state_test.go).
+				types.KeyStatePendingReplicaDeletion: op.pendDel,
 			}[state]
 			if want == unspecified {
 				continue
@@ -235,7 +240,7 @@ func TestKeyStateTable(t *testing.T) {
 					wantError(t, err, "DisabledException", k.arn+" is disabled.")
 					wantType[*types.DisabledException](t, err)
 				case pending:
-					wantError(t, err, "KMSInvalidStateException", k.arn+" is pending deletion.")
+					wantError(t, err, "KMSInvalidStateException", k.arn+pendingMessage(state))
 					wantType[*types.KMSInvalidStateException](t, err)
 				case notPending:
 					wantErrorPrefix(t, err, "KMSInvalidStateException", k.arn+" is not pending deletion")
@@ -539,6 +544,181 @@ func TestKeyIdForms(t *testing.T) {
 	// The key survived all of that in its original state.
 	if got := describe(t, env, id); got.KeyState != types.KeyStateEnabled {
 		t.Errorf("key state after the KeyId tests = %s", got.KeyState)
+	}
+}
+
+// TestKeyStateTablePendingImport checks the PendingImport column of AWS's
+// key-state table: a key of Origin EXTERNAL whose material was imported,
+// used, then deleted, so that ciphertexts under it exist. Each row runs
+// on a fresh such key.
+func TestKeyStateTablePendingImport(t *testing.T) {
+	env := testenv.Start(t)
+	c := env.KMS
+	type pendingImportKey struct {
+		id, arn, alias, otherID string
+		blob                    []byte
+	}
+	n := 0
+	newKey := func(t *testing.T) *pendingImportKey {
+		t.Helper()
+		n++
+		md := createExternal(t, env, "", "")
+		k := &pendingImportKey{id: aws.ToString(md.KeyId), arn: aws.ToString(md.Arn), alias: fmt.Sprintf("alias/pi%d", n)}
+		_, err := importMaterial(t, env, k.id, types.AlgorithmSpecRsaesOaepSha256, random(32), nil)
+		mustOK(t, err, "ImportKeyMaterial")
+		k.blob = encrypt(t, env, k.id, []byte("pi"), nil)
+		createAlias(t, env, k.alias, k.id)
+		k.otherID = aws.ToString(createKey(t, env, nil).KeyId)
+		_, err = c.DeleteImportedKeyMaterial(t.Context(), &kms.DeleteImportedKeyMaterialInput{KeyId: aws.String(k.id)})
+		mustOK(t, err, "DeleteImportedKeyMaterial")
+		if got := describe(t, env, k.id).KeyState; got != types.KeyStatePendingImport {
+			t.Fatalf("set up a PendingImport key, got %s", got)
+		}
+		return k
+	}
+	const (
+		pendingImport = "pendingImport" // KMSInvalidStateException: <key ARN> is pending import.
+		external      = "external"      // UnsupportedOperationException: <key ARN> origin is EXTERNAL …
+		notPendingDel = "notPending"    // KMSInvalidStateException: <key ARN> is not pending deletion.
+	)
+	rows := []struct {
+		name string
+		want string // "" for success
+		run  func(ctx context.Context, k *pendingImportKey) error
+	}{
+		{"Encrypt", pendingImport, func(ctx context.Context, k *pendingImportKey) error {
+			_, err := c.Encrypt(ctx, &kms.EncryptInput{KeyId: aws.String(k.alias), Plaintext: []byte("x")})
+			return err
+		}},
+		{"Decrypt", pendingImport, func(ctx context.Context, k *pendingImportKey) error {
+			_, err := c.Decrypt(ctx, &kms.DecryptInput{CiphertextBlob: k.blob})
+			return err
+		}},
+		{"ReEncrypt from", pendingImport, func(ctx context.Context, k *pendingImportKey) error {
+			_, err := c.ReEncrypt(ctx, &kms.ReEncryptInput{CiphertextBlob: k.blob, DestinationKeyId: aws.String(k.otherID)})
+			return err
+		}},
+		{"GenerateDataKey", pendingImport, func(ctx context.Context, k *pendingImportKey) error {
+			_, err := c.GenerateDataKey(ctx, &kms.GenerateDataKeyInput{KeyId: aws.String(k.id), KeySpec: types.DataKeySpecAes256})
+			return err
+		}},
+		{"GenerateDataKeyWithoutPlaintext", pendingImport, func(ctx context.Context, k *pendingImportKey) error {
+			_, err := c.GenerateDataKeyWithoutPlaintext(ctx, &kms.GenerateDataKeyWithoutPlaintextInput{KeyId: aws.String(k.id), NumberOfBytes: aws.Int32(16)})
+			return err
+		}},
+		{"GenerateDataKeyPair", pendingImport, func(ctx context.Context, k *pendingImportKey) error {
+			_, err := c.GenerateDataKeyPair(ctx, &kms.GenerateDataKeyPairInput{KeyId: aws.String(k.id), KeyPairSpec: types.DataKeyPairSpecEccNistP256})
+			return err
+		}},
+		{"CreateGrant", pendingImport, func(ctx context.Context, k *pendingImportKey) error {
+			_, err := c.CreateGrant(ctx, &kms.CreateGrantInput{KeyId: aws.String(k.id), GranteePrincipal: aws.String("arn:aws:iam::" + env.Account + ":root"), Operations: []types.GrantOperation{types.GrantOperationDecrypt}})
+			return err
+		}},
+		{"EnableKey", pendingImport, func(ctx context.Context, k *pendingImportKey) error {
+			_, err := c.EnableKey(ctx, &kms.EnableKeyInput{KeyId: aws.String(k.id)})
+			return err
+		}},
+		{"DisableKey", pendingImport, func(ctx context.Context, k *pendingImportKey) error {
+			_, err := c.DisableKey(ctx, &kms.DisableKeyInput{KeyId: aws.String(k.id)})
+			return err
+		}},
+		{"EnableKeyRotation", external, func(ctx context.Context, k *pendingImportKey) error {
+			_, err := c.EnableKeyRotation(ctx, &kms.EnableKeyRotationInput{KeyId: aws.String(k.id)})
+			return err
+		}},
+		{"DisableKeyRotation", external, func(ctx context.Context, k *pendingImportKey) error {
+			_, err := c.DisableKeyRotation(ctx, &kms.DisableKeyRotationInput{KeyId: aws.String(k.id)})
+			return err
+		}},
+		{"GetKeyRotationStatus", external, func(ctx context.Context, k *pendingImportKey) error {
+			_, err := c.GetKeyRotationStatus(ctx, &kms.GetKeyRotationStatusInput{KeyId: aws.String(k.id)})
+			return err
+		}},
+		{"RotateKeyOnDemand", pendingImport, func(ctx context.Context, k *pendingImportKey) error {
+			_, err := c.RotateKeyOnDemand(ctx, &kms.RotateKeyOnDemandInput{KeyId: aws.String(k.id)})
+			return err
+		}},
+		{"CancelKeyDeletion", notPendingDel, func(ctx context.Context, k *pendingImportKey) error {
+			_, err := c.CancelKeyDeletion(ctx, &kms.CancelKeyDeletionInput{KeyId: aws.String(k.id)})
+			return err
+		}},
+		{"DescribeKey", "", func(ctx context.Context, k *pendingImportKey) error {
+			_, err := c.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: aws.String(k.alias)})
+			return err
+		}},
+		{"GetKeyPolicy", "", func(ctx context.Context, k *pendingImportKey) error {
+			_, err := c.GetKeyPolicy(ctx, &kms.GetKeyPolicyInput{KeyId: aws.String(k.id)})
+			return err
+		}},
+		{"PutKeyPolicy", "", func(ctx context.Context, k *pendingImportKey) error {
+			_, err := c.PutKeyPolicy(ctx, &kms.PutKeyPolicyInput{KeyId: aws.String(k.id), Policy: aws.String(policy.Default(env.Account))})
+			return err
+		}},
+		{"ListResourceTags", "", func(ctx context.Context, k *pendingImportKey) error {
+			_, err := c.ListResourceTags(ctx, &kms.ListResourceTagsInput{KeyId: aws.String(k.id)})
+			return err
+		}},
+		{"ListGrants", "", func(ctx context.Context, k *pendingImportKey) error {
+			_, err := c.ListGrants(ctx, &kms.ListGrantsInput{KeyId: aws.String(k.id)})
+			return err
+		}},
+		{"TagResource", "", func(ctx context.Context, k *pendingImportKey) error {
+			_, err := c.TagResource(ctx, &kms.TagResourceInput{KeyId: aws.String(k.id), Tags: tags("n", "v")})
+			return err
+		}},
+		{"UpdateKeyDescription", "", func(ctx context.Context, k *pendingImportKey) error {
+			_, err := c.UpdateKeyDescription(ctx, &kms.UpdateKeyDescriptionInput{KeyId: aws.String(k.id), Description: aws.String("d")})
+			return err
+		}},
+		{"CreateAlias", "", func(ctx context.Context, k *pendingImportKey) error {
+			_, err := c.CreateAlias(ctx, &kms.CreateAliasInput{AliasName: aws.String(k.alias + "-2"), TargetKeyId: aws.String(k.id)})
+			return err
+		}},
+		{"DeleteAlias", "", func(ctx context.Context, k *pendingImportKey) error {
+			_, err := c.DeleteAlias(ctx, &kms.DeleteAliasInput{AliasName: aws.String(k.alias)})
+			return err
+		}},
+		{"GetParametersForImport", "", func(ctx context.Context, k *pendingImportKey) error {
+			_, err := c.GetParametersForImport(ctx, &kms.GetParametersForImportInput{KeyId: aws.String(k.id),
+				WrappingAlgorithm: types.AlgorithmSpecRsaesOaepSha256, WrappingKeySpec: types.WrappingKeySpecRsa2048})
+			return err
+		}},
+		{"DeleteImportedKeyMaterial (no effect)", "", func(ctx context.Context, k *pendingImportKey) error {
+			_, err := c.DeleteImportedKeyMaterial(ctx, &kms.DeleteImportedKeyMaterialInput{KeyId: aws.String(k.id)})
+			return err
+		}},
+		{"ScheduleKeyDeletion", "", func(ctx context.Context, k *pendingImportKey) error {
+			_, err := c.ScheduleKeyDeletion(ctx, &kms.ScheduleKeyDeletionInput{KeyId: aws.String(k.id)})
+			if err == nil {
+				// Cancelled, a key without material goes back to PendingImport.
+				_, err = c.CancelKeyDeletion(ctx, &kms.CancelKeyDeletionInput{KeyId: aws.String(k.id)})
+				if got := describe(t, env, k.id).KeyState; err == nil && got != types.KeyStatePendingImport {
+					err = fmt.Errorf("after CancelKeyDeletion the key is %s, want PendingImport", got)
+				}
+			}
+			return err
+		}},
+	}
+	for _, row := range rows {
+		t.Run(row.name, func(t *testing.T) {
+			k := newKey(t)
+			err := row.run(t.Context(), k)
+			switch row.want {
+			case "":
+				mustOK(t, err, row.name)
+			case pendingImport:
+				wantError(t, err, "KMSInvalidStateException", k.arn+" is pending import.")
+			case external:
+				wantError(t, err, "UnsupportedOperationException", k.arn+" origin is EXTERNAL which is not valid for this operation.")
+			case notPendingDel:
+				wantError(t, err, "KMSInvalidStateException", k.arn+" is not pending deletion.")
+			}
+			if row.want != "" {
+				if got := describe(t, env, k.id).KeyState; got != types.KeyStatePendingImport {
+					t.Errorf("a refused %s left the key %s", row.name, got)
+				}
+			}
+		})
 	}
 }
 

@@ -187,7 +187,7 @@ func TestWireUnknownOperation(t *testing.T) {
 
 func TestWireUnsupportedOperation(t *testing.T) {
 	w := startWire(t)
-	for _, op := range []string{"GetParametersForImport", "CreateCustomKeyStore", "ImportKeyMaterial", "ReplicateKey", "UpdatePrimaryRegion"} {
+	for _, op := range []string{"CreateCustomKeyStore", "ConnectCustomKeyStore", "DeleteCustomKeyStore"} {
 		msg := wantWireError(t, w.post(t, op, []byte("{}"), true), 400, "UnsupportedOperationException")
 		if !strings.Contains(msg, op) {
 			t.Errorf("%s: message %q does not name the operation", op, msg)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -176,6 +177,7 @@ func (s *Service) fillContext(c *policy.Context, r *Request, in any) {
 	if r.Region != "" {
 		c.Set("aws:RequestedRegion", r.Region)
 	}
+	c.Set("aws:SecureTransport", strconv.FormatBool(r.SecureTransport))
 	for _, t := range r.Caller.Tags {
 		c.Set("aws:PrincipalTag/"+t.Key, t.Value)
 	}

@@ -114,6 +114,9 @@ type Request struct {
 	SourceIP  string
 	// Region is the region of the SigV4 credential scope.
 	Region string
+	// SecureTransport is whether the request came over TLS
+	// (aws:SecureTransport).
+	SecureTransport bool
 	// Audit is the request's audit event, or nil when audit is off; Serve
 	// fills its parameters and response elements, never a handler.
 	Audit *audit.Event

@@ -86,14 +86,17 @@ func FuzzParseBlob(f *testing.F) {
 			}
 			return
 		}
-		if len(blob) < Overhead || blob[0] != blobVersion1 {
+		if len(blob) < Overhead || blob[0] != blobVersion1 && blob[0] != blobVersion2 {
 			t.Fatalf("ParseBlob accepted a malformed blob of %d bytes, version %#x", len(blob), blob[0])
 		}
 		id, ok := parseUUID(h.KeyID)
+		if blob[0] == blobVersion2 {
+			id, ok = parseMRK(h.KeyID)
+		}
 		if !ok {
 			t.Fatalf("ParseBlob returned a non-canonical key id %q", h.KeyID)
 		}
-		re := append([]byte{blobVersion1}, id[:]...)
+		re := append([]byte{blob[0]}, id[:]...)
 		re = binary.BigEndian.AppendUint32(re, h.Version)
 		if !bytes.Equal(re, blob[:offSalt]) {
 			t.Fatalf("header re-encodes to %x, blob starts %x", re, blob[:offSalt])

@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -26,12 +27,18 @@ import (
 //	    65     n  AES-GCM ciphertext (n = len(plaintext))
 //	  65+n    16  AES-GCM tag
 //
+// Format version 2 is the same layout for a multi-Region key: its key id
+// field holds the 16 bytes of the 32 hex digits after "mrk-". The version
+// byte, not the bytes of the id, says which kind of id it is, and being in
+// the authenticated header it cannot be switched.
+//
 // The per-message key is HKDF-SHA256(secret = backing key, salt = salt,
 // info = "trent/symmetric/v1"), 32 bytes. The AEAD's additional data is the
 // 53 header bytes followed by CanonicalContext(encryption context), so the
 // header cannot be edited and the context must match exactly.
 const (
 	blobVersion1 = 0x01
+	blobVersion2 = 0x02 // a multi-Region key's id
 
 	offKeyID          = 1
 	offBackingVersion = offKeyID + 16
@@ -62,7 +69,7 @@ var errBackingKeySize = fmt.Errorf("keys: backing key must be %d bytes", Symmetr
 // BlobHeader is the unencrypted header of a ciphertext blob: which key and
 // which backing-key version encrypted it.
 type BlobHeader struct {
-	KeyID   string // the KMS key's id, a canonical lowercase UUID
+	KeyID   string // the KMS key's id, a canonical lowercase UUID or "mrk-" and 32 lowercase hex
 	Version uint32 // the backing-key version
 }
 
@@ -76,8 +83,14 @@ func ParseBlob(blob []byte) (BlobHeader, error) {
 		return BlobHeader{}, err
 	}
 	id := [16]byte(blob[offKeyID:offBackingVersion])
+	keyID := ""
+	if blob[0] == blobVersion2 {
+		keyID = formatMRK(&id)
+	} else {
+		keyID = ids.FormatUUID(&id)
+	}
 	return BlobHeader{
-		KeyID:   ids.FormatUUID(&id),
+		KeyID:   keyID,
 		Version: binary.BigEndian.Uint32(blob[offBackingVersion:offSalt]),
 	}, nil
 }
@@ -89,7 +102,7 @@ func checkBlob(blob []byte) error {
 	if len(blob) == 0 {
 		return fmt.Errorf("%w: empty", ErrInvalidCiphertext)
 	}
-	if blob[0] != blobVersion1 {
+	if blob[0] != blobVersion1 && blob[0] != blobVersion2 {
 		return fmt.Errorf("%w: unknown format version 0x%02x", ErrInvalidCiphertext, blob[0])
 	}
 	if len(blob) < Overhead {
@@ -114,13 +127,17 @@ func encryptSymmetric(random io.Reader, backing []byte, keyID string, version ui
 	if len(backing) != SymmetricKeySize {
 		return nil, errBackingKeySize
 	}
+	format := byte(blobVersion1)
 	id, ok := parseUUID(keyID)
 	if !ok {
-		return nil, fmt.Errorf("keys: key id %q is not a canonical lowercase UUID", keyID)
+		if id, ok = parseMRK(keyID); !ok {
+			return nil, fmt.Errorf("keys: key id %q is not a canonical lowercase UUID or multi-Region key id", keyID)
+		}
+		format = blobVersion2
 	}
 
 	out := make([]byte, headerLen, len(plaintext)+Overhead)
-	out[0] = blobVersion1
+	out[0] = format
 	copy(out[offKeyID:], id[:])
 	binary.BigEndian.PutUint32(out[offBackingVersion:], version)
 	salt := out[offSalt:headerLen]
@@ -216,4 +233,27 @@ func putAAD(p *[]byte) {
 	}
 	*p = (*p)[:0]
 	aadPool.Put(p)
+}
+
+// parseMRK parses a multi-Region key id, "mrk-" and 32 lowercase hex
+// digits, into the 16 bytes the hex digits stand for.
+func parseMRK(s string) (id [16]byte, ok bool) {
+	const prefix = "mrk-"
+	if len(s) != len(prefix)+32 || s[:len(prefix)] != prefix {
+		return id, false
+	}
+	for i := len(prefix); i < len(s); i++ {
+		if c := s[i]; !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return id, false
+		}
+	}
+	if _, err := hex.Decode(id[:], []byte(s[len(prefix):])); err != nil {
+		return id, false
+	}
+	return id, true
+}
+
+// formatMRK is the multi-Region key id whose hex digits are id.
+func formatMRK(id *[16]byte) string {
+	return "mrk-" + hex.EncodeToString(id[:])
 }

@@ -305,7 +305,7 @@ func (s *Service) listAliases(ctx context.Context, r *Request, in *awsproto.List
 			break
 		}
 		out.Aliases = append(out.Aliases, awsproto.AliasListEntry{
-			AliasName: al.Name, AliasArn: aliasARN(t.region, t.account, al.Name), TargetKeyId: al.KeyID,
+			AliasName: al.Name, AliasArn: aliasARN(t.region, t.account, al.Name), TargetKeyId: wireKeyID(al.KeyID),
 			CreationDate: awsproto.Time(al.CreatedAt), LastUpdatedDate: awsproto.Time(al.UpdatedAt),
 		})
 	}

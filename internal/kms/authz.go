@@ -197,7 +197,10 @@ func (a *access) onKey(ctx context.Context, e *keyEntry, action, requestAlias st
 	c.Set(condKeyUsage, e.meta.KeyUsage)
 	c.Set(condCMKUsage, e.meta.KeyUsage)
 	c.Set(condKeyOrigin, e.meta.Origin)
-	c.Set(condMultiRegion, "false")
+	c.Set(condMultiRegion, boolString(isMultiRegion(&e.meta)))
+	if isMultiRegion(&e.meta) {
+		c.Set(condMultiRegionKeyType, mrkType(&e.meta))
+	}
 	for _, t := range e.resourceTags {
 		c.Set(t.name, t.value)
 	}

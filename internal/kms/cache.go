@@ -77,8 +77,10 @@ func (s *Service) entry(ctx context.Context, id string) (*keyEntry, error) {
 	if e, ok := s.keys.Load(id); ok {
 		e := e.(*keyEntry)
 		s.touch(e)
+		s.cstats.hits.Add(1)
 		return e, nil
 	}
+	s.cstats.misses.Add(1)
 	s.cacheMu.Lock()
 	if e, ok := s.keys.Load(id); ok { // published since the first look
 		s.cacheMu.Unlock()
@@ -146,8 +148,9 @@ func (s *Service) read(ctx context.Context, id string) (*keyEntry, error) {
 	if err != nil {
 		return nil, apierr.Internal(fmt.Errorf("load versions of key %s: %w", id, err))
 	}
-	if len(versions) == 0 {
-		// A key always has a version while it exists: it was deleted
+	if len(versions) == 0 && k.Origin != OriginExternal {
+		// A key always has a version while it exists (but a key made
+		// for imported material before its first import): it was deleted
 		// between the two reads.
 		return nil, errKeyAbsent
 	}

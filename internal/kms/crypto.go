@@ -57,7 +57,7 @@ func algorithmUsed(e *keyEntry, alg *string) string {
 }
 
 func (s *Service) seal(e *keyEntry, plaintext []byte, ec map[string]string) ([]byte, error) {
-	blob, err := keys.EncryptSymmetric(e.current.material, e.meta.ID, e.current.version, plaintext, ec)
+	blob, err := keys.EncryptSymmetric(e.current.material, wireKeyID(e.meta.ID), e.current.version, plaintext, ec)
 	if err != nil {
 		return nil, apierr.Internal(fmt.Errorf("encrypt under key %s: %w", e.meta.ID, err))
 	}
@@ -129,7 +129,7 @@ func (s *Service) blobKey(ctx context.Context, region string, blob []byte) (*key
 	if err != nil {
 		return nil, errInvalidCiphertext
 	}
-	e, err := s.entry(ctx, h.KeyID)
+	e, err := s.entry(ctx, storeIDIn(h.KeyID, region))
 	if errors.Is(err, errKeyAbsent) || err == nil && e.meta.Region != region {
 		return nil, errInvalidCiphertext
 	}
@@ -155,7 +155,7 @@ func (s *Service) open(e *keyEntry, named bool, blob []byte, alg *string, ec map
 	if err != nil {
 		return nil, nil, errInvalidCiphertext
 	}
-	if h.KeyID != e.meta.ID {
+	if h.KeyID != wireKeyID(e.meta.ID) {
 		return nil, nil, apierr.New(apierr.IncorrectKey, incorrectKeyMessage)
 	}
 	if e.meta.KeySpec != SpecSymmetric {

@@ -269,10 +269,10 @@ func (s *Service) grantAllows(ctx context.Context, e *keyEntry, p *policy.Princi
 		}
 	}
 	for _, t := range tokens {
-		if t.keyID != e.meta.ID || set.has(t.grantID) {
+		if t.keyID != wireKeyID(e.meta.ID) || set.has(t.grantID) {
 			continue
 		}
-		g, err := s.store.GetGrant(ctx, t.keyID, t.grantID)
+		g, err := s.store.GetGrant(ctx, e.meta.ID, t.grantID)
 		if errors.Is(err, store.ErrNotFound) {
 			continue // retired or revoked: a token outlives its grant
 		}
@@ -502,7 +502,7 @@ func (s *Service) createGrant(ctx context.Context, r *Request, in *awsproto.Crea
 	default:
 		s.grantsChanged(e.meta.ID)
 	}
-	token, err := mintGrantToken(e.meta.ID, stored.GrantID)
+	token, err := mintGrantToken(wireKeyID(e.meta.ID), stored.GrantID)
 	if err != nil {
 		return nil, apierr.Internal(err)
 	}
@@ -679,7 +679,7 @@ func authRetireGrant(a *access, ctx context.Context, in *awsproto.RetireGrantInp
 		}
 		// The token names the key by id alone; it may be of another
 		// account (cross-account retirement), never of another region.
-		e, err = a.s.entry(ctx, t.keyID)
+		e, err = a.s.entry(ctx, storeIDIn(t.keyID, a.r.Region))
 		if errors.Is(err, errKeyAbsent) || err == nil && e.meta.Region != a.r.Region {
 			return keyNotFound(keyARN(a.r.Region, a.r.Caller.Principal.Account, t.keyID))
 		}

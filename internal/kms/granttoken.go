@@ -19,6 +19,10 @@ import (
 //
 //	version (1) ‖ key id (16, the UUID's bytes) ‖ grant id (32) ‖ nonce (16)
 //
+// A multi-Region key's token has version 2, its key id field holding the
+// 16 bytes of the hex digits after "mrk-"; it names the key in the region
+// where the token is used.
+//
 // The nonce makes every token of a grant different, as AWS's are (a retried
 // CreateGrant returns a new token for the same grant). Nothing in a token
 // is trusted: it only names a grant, and the grant, read from the store,
@@ -29,6 +33,9 @@ const (
 	grantTokenRawLen  = 1 + 16 + 32 + 16
 	grantTokenLen     = (grantTokenRawLen*8 + 5) / 6 // base64 without padding
 )
+
+// grantTokenVersionMRK is the version of a multi-Region key's tokens.
+const grantTokenVersionMRK = 2
 
 // grantToken is what a grant token names.
 type grantToken struct {
@@ -42,7 +49,12 @@ var errGrantToken = errors.New("malformed grant token")
 func mintGrantToken(keyID, grantID string) (string, error) {
 	var raw [grantTokenRawLen]byte
 	raw[0] = grantTokenVersion
-	if err := uuidBytes(raw[1:17], keyID); err != nil {
+	if isMRKID(keyID) {
+		raw[0] = grantTokenVersionMRK
+		if _, err := hex.Decode(raw[1:17], []byte(keyID[len(mrkPrefix):])); err != nil {
+			return "", fmt.Errorf("grant token: key id %q: %w", keyID, err)
+		}
+	} else if err := uuidBytes(raw[1:17], keyID); err != nil {
 		return "", fmt.Errorf("grant token: key id %q: %w", keyID, err)
 	}
 	if len(grantID) != 64 {
@@ -65,10 +77,14 @@ func parseGrantToken(s string) (grantToken, error) {
 	}
 	var raw [grantTokenRawLen]byte
 	n, err := base64.RawURLEncoding.Strict().Decode(raw[:], []byte(s))
-	if err != nil || n != grantTokenRawLen || raw[0] != grantTokenVersion {
+	if err != nil || n != grantTokenRawLen || raw[0] != grantTokenVersion && raw[0] != grantTokenVersionMRK {
 		return grantToken{}, errGrantToken
 	}
-	return grantToken{keyID: formatUUID(raw[1:17]), grantID: hex.EncodeToString(raw[17:49])}, nil
+	keyID := formatUUID(raw[1:17])
+	if raw[0] == grantTokenVersionMRK {
+		keyID = mrkPrefix + hex.EncodeToString(raw[1:17])
+	}
+	return grantToken{keyID: keyID, grantID: hex.EncodeToString(raw[17:49])}, nil
 }
 
 // uuidBytes writes the 16 bytes of a UUID in its text form into dst.

@@ -25,7 +25,7 @@ func mintForTest(t testing.TB) string {
 func grantTokenSeeds(t testing.TB) []string {
 	good := mintForTest(t)
 	raw, _ := base64.RawURLEncoding.DecodeString(good)
-	badVersion := append([]byte{2}, raw[1:]...)
+	badVersion := append([]byte{3}, raw[1:]...)
 	return []string{
 		good,
 		"",
@@ -86,12 +86,17 @@ func FuzzParseGrantToken(f *testing.F) {
 	for _, s := range seeds {
 		f.Add(s)
 	}
+	mrk, err := mintGrantToken("mrk-1234abcd12ab34cd56ef1234567890ab", tokenGrantID)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(mrk)
 	f.Fuzz(func(t *testing.T, s string) {
 		g, err := parseGrantToken(s)
 		if err != nil {
 			return
 		}
-		if !isUUID(g.keyID) || g.keyID != strings.ToLower(g.keyID) || !isGrantID(g.grantID) {
+		if !(isUUID(g.keyID) || isMRKID(g.keyID)) || g.keyID != strings.ToLower(g.keyID) || !isGrantID(g.grantID) {
 			t.Fatalf("parse(%q) = %+v", s, g)
 		}
 		raw, err := base64.RawURLEncoding.DecodeString(s)
@@ -106,4 +111,24 @@ func FuzzParseGrantToken(f *testing.F) {
 			t.Fatalf("re-minted token reads %+v, %v; want %+v", g2, err, g)
 		}
 	})
+}
+
+// A multi-Region key's token (version 2) names the shared key id.
+func TestGrantTokenMultiRegion(t *testing.T) {
+	const mrk = "mrk-1234abcd12ab34cd56ef1234567890ab"
+	tok, err := mintGrantToken(mrk, tokenGrantID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := parseGrantToken(tok)
+	if err != nil || got.keyID != mrk || got.grantID != tokenGrantID {
+		t.Fatalf("parse(%s) = %+v, %v", tok, got, err)
+	}
+	raw, _ := base64.RawURLEncoding.DecodeString(tok)
+	if raw[0] != grantTokenVersionMRK {
+		t.Fatalf("version %d, want %d", raw[0], grantTokenVersionMRK)
+	}
+	if _, err := mintGrantToken(mrk+"/us-east-1", tokenGrantID); err == nil {
+		t.Error("a store id made a token")
+	}
 }

@@ -139,6 +139,7 @@ func (s *Service) shrinkLocked(keep *cacheSlot) {
 			continue // sampled keep only; try again
 		}
 		s.evictLocked(victim)
+		s.cstats.evictions.Add(1)
 	}
 }
 
@@ -151,6 +152,7 @@ func (s *Service) sweep() {
 	for i := 0; i < len(s.slots); {
 		if sl := s.slots[i]; sl.used.Load() <= cutoff {
 			s.evictLocked(sl) // moves the last slot to i
+			s.cstats.evictions.Add(1)
 		} else {
 			i++
 		}

@@ -37,7 +37,7 @@ func (s *Service) metadata(e *keyEntry) *awsproto.KeyMetadata {
 	algs := algorithmsFor(k.KeySpec, k.KeyUsage)
 	md := &awsproto.KeyMetadata{
 		AWSAccountId:           k.Account,
-		KeyId:                  k.ID,
+		KeyId:                  wireKeyID(k.ID),
 		Arn:                    e.arn,
 		CreationDate:           awsproto.Time(k.CreatedAt),
 		Enabled:                k.State == StateEnabled,
@@ -58,6 +58,9 @@ func (s *Service) metadata(e *keyEntry) *awsproto.KeyMetadata {
 	}
 	md.CurrentKeyMaterialId = e.materialID(e.current)
 	md.EncapsulationAlgorithms = algs.encapsulation
+	if k.Origin == OriginExternal {
+		importedMetadata(e, md) // import.go
+	}
 	return md
 }
 
@@ -110,7 +113,7 @@ func checkCreateKey(in *awsproto.CreateKeyInput) error {
 	if !slices.Contains(keyUsagesFor(spec), usage) {
 		return apierr.New(apierr.Validation, "KeyUsage %s is not compatible with KeySpec %s", usage, spec)
 	}
-	if in.Origin != nil && *in.Origin != OriginAWSKMS {
+	if in.Origin != nil && *in.Origin != OriginAWSKMS && *in.Origin != OriginExternal {
 		return apierr.New(apierr.UnsupportedOperation, "Trent does not support Origin %s yet.", *in.Origin)
 	}
 	if in.CustomKeyStoreId != nil {
@@ -119,10 +122,7 @@ func checkCreateKey(in *awsproto.CreateKeyInput) error {
 	if in.XksKeyId != nil {
 		return apierr.New(apierr.Validation, "XksKeyId can be specified only for keys in an external key store.")
 	}
-	if in.MultiRegion {
-		return apierr.New(apierr.UnsupportedOperation, "Trent does not support multi-Region keys.")
-	}
-	return nil
+	return checkMultiRegionCreate(in)
 }
 
 // createKeySpec is the key spec and usage a CreateKey request asks for,
@@ -166,11 +166,21 @@ func (s *Service) createKey(ctx context.Context, r *Request, in *awsproto.Create
 	}
 	t := r.tenant()
 	id := s.newID()
+	if in.MultiRegion {
+		mrk, err := newMRKID()
+		if err != nil {
+			return nil, apierr.Internal(err)
+		}
+		id = mrkStoreID(mrk, t.region)
+	}
 	arn := keyARN(t.region, t.account, id)
 	k := store.Key{
 		ID: id, Account: t.account, Region: t.region,
 		KeySpec: spec, KeyUsage: usage, Origin: OriginAWSKMS, State: StateEnabled,
 		Policy: policy.Default(t.account), CurrentVersion: 1, Tags: tags,
+	}
+	if in.MultiRegion {
+		k.MultiRegionKey, k.PrimaryRegion = wireKeyID(id), t.region
 	}
 	if in.Description != nil {
 		k.Description = *in.Description
@@ -182,13 +192,22 @@ func (s *Service) createKey(ctx context.Context, r *Request, in *awsproto.Create
 		}
 	}
 	k.CreatedAt = s.now()
+	if in.Origin != nil && *in.Origin == OriginExternal {
+		return s.createKeyWithoutMaterial(ctx, k, arn) // import.go
+	}
 	first, material, err := s.newVersion(arn, id, spec, 1, "")
 	if err != nil {
 		return nil, apierr.Internal(err)
 	}
-	// No writeMu: concurrent CreateKeys share the store's group commit
-	// (service.go, writeMu).
-	if err := s.store.CreateKey(ctx, k, first); err != nil {
+	if isMultiRegion(&k) {
+		// A multi-Region primary writes its set's shared row too: it stays
+		// serialised with the other multi-Region writers. A key of one
+		// Region takes no writeMu, so that concurrent creations share the
+		// store's group commit (service.go, writeMu).
+		s.writeMu.Lock()
+		defer s.writeMu.Unlock()
+	}
+	if err := s.storeNewKey(ctx, k, first); err != nil {
 		return nil, apierr.Internal(fmt.Errorf("create key %s: %w", id, err))
 	}
 	k.Revision = 1
@@ -199,7 +218,11 @@ func (s *Service) createKey(ctx context.Context, r *Request, in *awsproto.Create
 	e := &keyEntry{meta: k, arn: arn, versions: map[uint32]*backing{1: b}, current: b}
 	e.prepare(nil)
 	s.publish(e)
-	return &awsproto.KeyMetadataOutput{KeyMetadata: s.metadata(e)}, nil
+	md := s.metadata(e)
+	if err := s.multiRegionMetadata(ctx, md, e); err != nil {
+		return nil, err
+	}
+	return &awsproto.KeyMetadataOutput{KeyMetadata: md}, nil
 }
 
 func checkDescribeKey(in *awsproto.DescribeKeyInput) error {
@@ -210,7 +233,11 @@ func checkDescribeKey(in *awsproto.DescribeKeyInput) error {
 }
 
 func (s *Service) describeKey(ctx context.Context, r *Request, in *awsproto.DescribeKeyInput, a *access) (any, error) {
-	return &awsproto.KeyMetadataOutput{KeyMetadata: s.metadata(a.key)}, nil
+	md := s.metadata(a.key)
+	if err := s.multiRegionMetadata(ctx, md, a.key); err != nil {
+		return nil, err
+	}
+	return &awsproto.KeyMetadataOutput{KeyMetadata: md}, nil
 }
 
 func checkListKeys(in *awsproto.ListInput) error {
@@ -235,7 +262,7 @@ func (s *Service) listKeys(ctx context.Context, r *Request, in *awsproto.ListInp
 			out.NextMarker = encodeMarker("keys", ks[i-1].ID)
 			break
 		}
-		out.Keys = append(out.Keys, awsproto.KeyListEntry{KeyId: k.ID, KeyArn: keyARN(k.Region, k.Account, k.ID)})
+		out.Keys = append(out.Keys, awsproto.KeyListEntry{KeyId: wireKeyID(k.ID), KeyArn: keyARN(k.Region, k.Account, k.ID)})
 	}
 	return out, nil
 }
@@ -281,6 +308,9 @@ func (s *Service) setEnabled(ctx context.Context, e *keyEntry, state string) (an
 		if err := notPendingDeletion(e.arn, k); err != nil {
 			return err
 		}
+		if k.State == StatePendingImport {
+			return apierr.New(apierr.KMSInvalidState, "%s is pending import.", e.arn)
+		}
 		k.State = state
 		return nil
 	})
@@ -304,9 +334,16 @@ func (s *Service) scheduleKeyDeletion(ctx context.Context, r *Request, in *awspr
 		if err := notPendingDeletion(e.arn, k); err != nil {
 			return err
 		}
-		k.State = StatePendingDeletion
+		state, err := s.deletionState(ctx, k)
+		if err != nil {
+			return err
+		}
+		k.State = state
 		k.PendingWindowDays = int(days)
 		k.DeletionDate = s.now().Add(daysOf(int(days)))
+		if state == StatePendingReplicaDeletion {
+			k.DeletionDate = time.Time{} // set when the last replica is deleted
+		}
 		return nil
 	})
 	if err != nil {
@@ -314,18 +351,22 @@ func (s *Service) scheduleKeyDeletion(ctx context.Context, r *Request, in *awspr
 	}
 	return &awsproto.ScheduleKeyDeletionOutput{
 		KeyId: e.arn, DeletionDate: awsproto.Time(e.meta.DeletionDate),
-		KeyState: StatePendingDeletion, PendingWindowInDays: days,
+		KeyState: e.meta.State, PendingWindowInDays: days,
 	}, nil
 }
 
 func (s *Service) cancelKeyDeletion(ctx context.Context, r *Request, in *awsproto.KeyIdInput, a *access) (any, error) {
 	e := a.key
 	e, err := s.update(ctx, e, func(k *store.Key) error {
-		if k.State != StatePendingDeletion {
+		if k.State != StatePendingDeletion && k.State != StatePendingReplicaDeletion {
 			return apierr.New(apierr.KMSInvalidState, "%s is not pending deletion.", e.arn)
 		}
-		// AWS leaves a key whose deletion was cancelled disabled.
+		// AWS leaves a key whose deletion was cancelled disabled, or
+		// pending import if it has no key material.
 		k.State = StateDisabled
+		if k.Origin == OriginExternal && !hasCurrentMaterial(e, k) {
+			k.State = StatePendingImport
+		}
 		k.DeletionDate = time.Time{}
 		k.PendingWindowDays = 0
 		return nil

@@ -143,6 +143,9 @@ func auditOutcome(ev *audit.Event, op *Operation, out any) {
 	if k, ok := out.(*awsproto.KeyMetadataOutput); ok && op.Name == "CreateKey" && k.KeyMetadata != nil {
 		addKeyOnce(ev, k.KeyMetadata.Arn)
 	}
+	if r, ok := out.(*awsproto.ReplicateKeyOutput); ok && r.ReplicaKeyMetadata != nil {
+		addKeyOnce(ev, r.ReplicaKeyMetadata.Arn) // the replica it made, beside the primary
+	}
 	if !op.respond || out == nil {
 		return
 	}
@@ -396,9 +399,7 @@ func init() {
 	// is nothing to authorize.
 	for _, name := range []string{
 		"ConnectCustomKeyStore", "CreateCustomKeyStore", "DeleteCustomKeyStore",
-		"DeleteImportedKeyMaterial", "DescribeCustomKeyStores", "DisconnectCustomKeyStore",
-		"GetParametersForImport", "ImportKeyMaterial",
-		"ReplicateKey", "UpdateCustomKeyStore", "UpdatePrimaryRegion",
+		"DescribeCustomKeyStores", "DisconnectCustomKeyStore", "UpdateCustomKeyStore",
 	} {
 		name := name
 		operations[name] = &Operation{Name: name, Action: "kms:" + name,

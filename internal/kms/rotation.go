@@ -20,13 +20,16 @@ func daysOf(n int) time.Duration { return time.Duration(n) * 24 * time.Hour }
 // rotatable applies the state and spec rules shared by the rotation
 // operations that change something.
 func rotatable(arn string, k *store.Key) error {
+	if k.Origin == OriginExternal && k.State != StatePendingDeletion {
+		return originNotValid(arn, k.Origin)
+	}
 	if err := enabled(arn, k); err != nil {
 		return err
 	}
 	if k.KeySpec != SpecSymmetric || k.Origin != OriginAWSKMS {
 		return apierr.New(apierr.UnsupportedOperation, "")
 	}
-	return nil
+	return replicaRotation(arn, k)
 }
 
 func checkEnableKeyRotation(in *awsproto.EnableKeyRotationInput) error {
@@ -96,8 +99,14 @@ func (s *Service) getKeyLastUsage(ctx context.Context, r *Request, in *awsproto.
 }
 
 func (s *Service) getKeyRotationStatus(ctx context.Context, r *Request, in *awsproto.KeyIdInput, a *access) (any, error) {
-	e := a.key
-	out := &awsproto.GetKeyRotationStatusOutput{KeyId: e.arn, KeyRotationEnabled: e.meta.RotationEnabled}
+	if a.key.meta.Origin == OriginExternal {
+		return nil, originNotValid(a.key.arn, a.key.meta.Origin)
+	}
+	e, err := s.rotationSource(ctx, a.key)
+	if err != nil {
+		return nil, err
+	}
+	out := &awsproto.GetKeyRotationStatusOutput{KeyId: a.key.arn, KeyRotationEnabled: e.meta.RotationEnabled}
 	if e.meta.RotationEnabled {
 		p := int32(e.meta.RotationPeriodDays)
 		out.RotationPeriodInDays = &p
@@ -108,6 +117,9 @@ func (s *Service) getKeyRotationStatus(ctx context.Context, r *Request, in *awsp
 
 func (s *Service) rotateKeyOnDemand(ctx context.Context, r *Request, in *awsproto.KeyIdInput, a *access) (any, error) {
 	e := a.key
+	if e.meta.Origin == OriginExternal {
+		return s.rotateImported(ctx, e) // import.go
+	}
 	e, err := s.addVersion(ctx, e, rotationTypeOnDemand, func(k *store.Key) error {
 		if err := rotatable(e.arn, k); err != nil {
 			return err
@@ -143,6 +155,9 @@ func (s *Service) listKeyRotations(ctx context.Context, r *Request, in *awsproto
 	e := a.key
 	if e.meta.KeySpec != SpecSymmetric {
 		return nil, apierr.New(apierr.UnsupportedOperation, "")
+	}
+	if e.meta.Origin == OriginExternal {
+		return listImportedRotations(e, in, limit, after) // import.go
 	}
 	all := in.IncludeKeyMaterial != nil && *in.IncludeKeyMaterial == includeAllKeyMaterial
 	start := uint32(0)
@@ -197,6 +212,9 @@ func (s *Service) RunDue(ctx context.Context) error {
 				first = err
 			}
 		}
+	}
+	if err := s.expireMaterial(ctx, now); err != nil && first == nil { // import.go
+		first = err
 	}
 	return first
 }
@@ -295,6 +313,7 @@ func (s *Service) deleteKey(ctx context.Context, id string, now time.Time) error
 	s.forget(id)
 	s.forgetAliasesOf(id)
 	s.grantsChanged(id) // the store deleted the key's grants with it
+	s.memberDeleted(ctx, e)
 	// forget retired e's material: it is zeroed once the requests still
 	// using the key end, not under them.
 	s.log.Info("deleted key at the end of its waiting period", "key", e.arn)

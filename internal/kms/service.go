@@ -37,6 +37,7 @@ const (
 	StateEnabled         = "Enabled"
 	StateDisabled        = "Disabled"
 	StatePendingDeletion = "PendingDeletion"
+	StatePendingImport   = "PendingImport"
 
 	UsageEncryptDecrypt    = "ENCRYPT_DECRYPT"
 	UsageSignVerify        = "SIGN_VERIFY"
@@ -45,6 +46,7 @@ const (
 	SpecSymmetric          = "SYMMETRIC_DEFAULT"
 	AlgSymmetric           = "SYMMETRIC_DEFAULT"
 	OriginAWSKMS           = "AWS_KMS"
+	OriginExternal         = "EXTERNAL"
 )
 
 // Config is what a Service needs. A Service serves every account and
@@ -141,6 +143,8 @@ type Service struct {
 	cache      CacheConfig
 	slots      []*cacheSlot
 	cacheBytes int64
+	// cstats counts the cache's hits, misses and evictions (cachestats.go).
+	cstats cacheCounters
 
 	// Reclamation of the material the cache drops (reclaim.go): the
 	// epoch, the requests in flight per epoch parity, and the material
@@ -218,6 +222,11 @@ type keyEntry struct {
 	// slot is the cache's record of the key, set when the entry is
 	// published (publishLocked) and nil if it never was.
 	slot *cacheSlot
+
+	// imported holds, for a key of Origin EXTERNAL, every version's
+	// import metadata (material not included), those whose material was
+	// deleted or expired too (import.go). nil for other keys.
+	imported map[uint32]store.KeyVersion
 }
 
 // condKV is a prepared condition key and its value.
@@ -255,7 +264,7 @@ func isAsymmetric(spec string) bool {
 }
 
 func keyARN(region, account, id string) string {
-	return "arn:aws:kms:" + region + ":" + account + ":key/" + id
+	return "arn:aws:kms:" + region + ":" + account + ":key/" + wireKeyID(id)
 }
 
 func aliasARN(region, account, name string) string {
@@ -271,6 +280,17 @@ func wrapAAD(arn string, version uint32) []byte {
 func (s *Service) buildEntry(k store.Key, versions []store.KeyVersion) (*keyEntry, error) {
 	e := &keyEntry{meta: k, arn: keyARN(k.Region, k.Account, k.ID), versions: make(map[uint32]*backing, len(versions))}
 	for _, v := range versions {
+		if k.Origin == OriginExternal {
+			if e.imported == nil {
+				e.imported = make(map[uint32]store.KeyVersion, len(versions))
+			}
+			meta := v
+			meta.Wrapped = nil
+			e.imported[v.Version] = meta
+			if len(v.Wrapped) == 0 {
+				continue // deleted or expired: nothing to unwrap
+			}
+		}
 		material, err := s.root.Unwrap(v.Wrapped, wrapAAD(e.arn, v.Version))
 		if err != nil {
 			return nil, fmt.Errorf("unwrap key %s version %d: %w", k.ID, v.Version, err)
@@ -282,7 +302,7 @@ func (s *Service) buildEntry(k store.Key, versions []store.KeyVersion) (*keyEntr
 		e.versions[v.Version] = b
 	}
 	e.current = e.versions[k.CurrentVersion]
-	if e.current == nil {
+	if e.current == nil && k.Origin != OriginExternal {
 		return nil, fmt.Errorf("key %s: current version %d has no material", k.ID, k.CurrentVersion)
 	}
 	e.prepare(nil)
@@ -346,6 +366,8 @@ func enabled(arn string, k *store.Key) error {
 		return nil
 	case StateDisabled:
 		return apierr.New(apierr.Disabled, "%s is disabled.", arn)
+	case StatePendingImport:
+		return apierr.New(apierr.KMSInvalidState, "%s is pending import.", arn)
 	}
 	if err := notPendingDeletion(arn, k); err != nil {
 		return err
@@ -358,7 +380,7 @@ func notPendingDeletion(arn string, k *store.Key) error {
 	if k.State == StatePendingDeletion {
 		return apierr.New(apierr.KMSInvalidState, "%s is pending deletion.", arn)
 	}
-	return nil
+	return refusePendingReplicaDeletion(arn, k)
 }
 
 // update applies change to the stored key under the write lock and
@@ -397,6 +419,9 @@ func (s *Service) addVersion(ctx context.Context, e *keyEntry, rotationType stri
 	k := cur.meta
 	if err := change(&k); err != nil {
 		return nil, err
+	}
+	if isMultiRegion(&k) {
+		return s.addMultiRegionVersion(ctx, cur, k, rotationType)
 	}
 	v, material, err := s.newVersion(cur.arn, k.ID, k.KeySpec, k.CurrentVersion+1, rotationType)
 	if err != nil {

@@ -81,7 +81,8 @@ func (s *Service) resolve(ctx context.Context, t tenant, keyID string, flags loo
 	}
 	if !isUUID(id) {
 		if strings.HasPrefix(id, "mrk-") && len(id) == 36 && isHex(id[4:]) {
-			return nil, "", keyNotFound(keyARN(t.region, account, id))
+			e, err := s.keyIn(ctx, tenant{account, t.region}, mrkStoreID(strings.ToLower(id), t.region))
+			return e, "", err
 		}
 		return nil, "", apierr.New(apierr.NotFound, "Invalid keyId '%s'", keyID)
 	}

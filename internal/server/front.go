@@ -86,6 +86,8 @@ const SealedMessage = "Trent is sealed: no key can be used until it is unsealed 
 type Front struct {
 	b   Backend
 	log *slog.Logger
+	// metrics serves GET /metrics to signed operators (frontmetrics.go).
+	metrics *signedMetrics
 }
 
 // NewFront returns the front handler for b.
@@ -109,6 +111,13 @@ func (f *Front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			f.readyz(w)
 		}
 		return
+	case "/metrics":
+		if f.metrics != nil {
+			if allow(w, r, http.MethodGet) {
+				f.serveMetrics(w, r)
+			}
+			return
+		}
 	case "/sys/status":
 		if allow(w, r, http.MethodGet, http.MethodHead) {
 			writeSys(w, http.StatusOK, f.b.Status(), "")

@@ -41,6 +41,7 @@ type Server struct {
 	verifier *sigv4.Verifier
 	log      *slog.Logger
 	bufs     sync.Pool
+	obs      Observer // observe.go
 }
 
 // New returns a Server for the KMS API. It serves IAM and STS too once
@@ -105,8 +106,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// AWS's x-amzn-RequestId, under the canonical key Header.Set would
 	// compute: assigning it directly saves canonicalizing it per request.
 	w.Header()["X-Amzn-Requestid"] = []string{requestID}
+	var start time.Time // set once the request counts as an API request
 	defer func() {
 		if p := recover(); p != nil {
+			if !start.IsZero() && s.obs != nil {
+				s.obs.Finish(serviceOf(r, &answer{query: queryOf(r)}), Unknown, apierr.KMSInternal, time.Since(start))
+			}
 			if p == http.ErrAbortHandler {
 				panic(p)
 			}
@@ -125,11 +130,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 		return
 	}
+	start = s.begin()
 	if s.audit != nil {
 		// A log that cannot write refuses the request before anything is
 		// performed: no request runs unrecorded.
 		if err := s.audit.Ready(); err != nil {
-			s.write(w, &answer{requestID: requestID, query: queryOf(r), err: auditError(err)})
+			a := &answer{requestID: requestID, query: queryOf(r), err: auditError(err)}
+			s.write(w, a)
+			s.finish(r, a, start)
 			return
 		}
 	}
@@ -148,6 +156,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.record(r, a)
 	}
 	s.write(w, a)
+	s.finish(r, a, start)
 }
 
 // answer is what a request is answered with, and its audit event.

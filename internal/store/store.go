@@ -52,6 +52,16 @@ type Key struct {
 	// Revision increases by one on every successful write; UpdateKey and
 	// AddKeyVersion succeed only if the stored revision equals this one.
 	Revision int64
+	// MultiRegionKey is, for a member of a multi-Region key (primary or
+	// replica), the KeyId the members share ("mrk-…"); "" for a
+	// single-Region key. Only CreateMultiRegionKey sets it; it never
+	// changes (multiregion.go).
+	MultiRegionKey string
+	// PrimaryRegion is the region of the multi-Region key's primary, the
+	// same in every member's row; "" for a single-Region key. Only
+	// CreateMultiRegionKey and UpdateKeys write it: UpdateKey and
+	// AddKeyVersion neither write nor check it.
+	PrimaryRegion string
 }
 
 // Tag is one resource tag of a key.
@@ -71,6 +81,20 @@ type KeyVersion struct {
 	Wrapped      []byte
 	CreatedAt    time.Time
 	RotationType string // "" for the first version, AUTOMATIC or ON_DEMAND
+
+	// Imported key material (keys of Origin EXTERNAL; imported.go). For
+	// other keys these are "" and the zero time.
+	//
+	// ImportState is IMPORTED while Wrapped holds the material and
+	// PENDING_IMPORT once it was deleted or expired (Wrapped is then empty:
+	// only MaterialID remains, to recognise the same material re-imported).
+	ImportState string
+	// ExpirationModel is KEY_MATERIAL_EXPIRES or KEY_MATERIAL_DOES_NOT_EXPIRE;
+	// ValidTo is set with KEY_MATERIAL_EXPIRES.
+	ExpirationModel string
+	ValidTo         time.Time
+	// Description is the KeyMaterialDescription given at import.
+	Description string
 }
 
 // Alias maps an alias name ("alias/x") to a key, within one account and region.
@@ -190,6 +214,8 @@ type Store interface {
 	Settings
 	Identities // identity.go
 	Grants     // identity.go
+	MultiRegionKeys
+	Imports    // imported.go
 	// Close flushes and closes the store; it must be safe to call once
 	// after all other calls have returned.
 	Close() error

@@ -49,8 +49,9 @@ func (db *DB) CreateKey(ctx context.Context, k store.Key, first store.KeyVersion
 func (db *DB) GetKey(ctx context.Context, id string) (store.Key, error) {
 	op := "get key " + id
 	// One statement reads the key and its tags from one snapshot.
-	rows, err := db.r.QueryContext(ctx, `SELECT `+keyColumns+`, t.tag_key, t.tag_value
+	rows, err := db.r.QueryContext(ctx, `SELECT `+keyColumns+`, t.tag_key, t.tag_value, `+multiRegionColumns+`
 		FROM keys AS k LEFT JOIN key_tags AS t ON t.key_id = k.id
+		`+multiRegionJoin+`
 		WHERE k.id = ?
 		ORDER BY t.position`, id)
 	if err != nil {
@@ -73,11 +74,12 @@ func (db *DB) ListKeys(ctx context.Context, account, region, after string, limit
 	if limit <= 0 {
 		return nil, fmt.Errorf("sqlite: %s: limit %d is not positive", op, limit)
 	}
-	rows, err := db.r.QueryContext(ctx, `SELECT `+keyColumns+`, t.tag_key, t.tag_value
+	rows, err := db.r.QueryContext(ctx, `SELECT `+keyColumns+`, t.tag_key, t.tag_value, `+multiRegionColumns+`
 		FROM (SELECT * FROM keys
 			WHERE account = ? AND region = ? AND id > ?
 			ORDER BY id LIMIT ?) AS k
 		LEFT JOIN key_tags AS t ON t.key_id = k.id
+		`+multiRegionJoin+`
 		ORDER BY k.id, t.position`, account, region, after, limit)
 	if err != nil {
 		return nil, wrapErr(op, err)
@@ -137,7 +139,7 @@ func (db *DB) AddKeyVersion(ctx context.Context, k store.Key, v store.KeyVersion
 func (db *DB) KeyVersions(ctx context.Context, keyID string) ([]store.KeyVersion, error) {
 	op := "list versions of key " + keyID
 	rows, err := db.r.QueryContext(ctx, `SELECT key_id, version, material_id, wrapped,
-		created_at, rotation_type
+		created_at, rotation_type, import_state, expiration_model, valid_to, description
 		FROM key_versions WHERE key_id = ? ORDER BY version`, keyID)
 	if err != nil {
 		return nil, wrapErr(op, err)
@@ -149,8 +151,10 @@ func (db *DB) KeyVersions(ctx context.Context, keyID string) ([]store.KeyVersion
 			v       store.KeyVersion
 			version int64
 			created sql.NullInt64
+			validTo sql.NullInt64
 		)
-		if err := rows.Scan(&v.KeyID, &version, &v.MaterialID, &v.Wrapped, &created, &v.RotationType); err != nil {
+		if err := rows.Scan(&v.KeyID, &version, &v.MaterialID, &v.Wrapped, &created, &v.RotationType,
+			&v.ImportState, &v.ExpirationModel, &validTo, &v.Description); err != nil {
 			return nil, wrapErr(op, err)
 		}
 		if version < 1 || version > math.MaxUint32 {
@@ -158,6 +162,7 @@ func (db *DB) KeyVersions(ctx context.Context, keyID string) ([]store.KeyVersion
 		}
 		v.Version = uint32(version)
 		v.CreatedAt = fromNanos(created)
+		v.ValidTo = fromNanos(validTo)
 		vs = append(vs, v)
 	}
 	if err := rows.Err(); err != nil {
@@ -198,6 +203,7 @@ func (db *DB) DeleteKey(ctx context.Context, id string, revision int64) error {
 			"DELETE FROM aliases WHERE key_id = ?",
 			"DELETE FROM key_tags WHERE key_id = ?",
 			"DELETE FROM key_versions WHERE key_id = ?",
+			"DELETE FROM multi_region_keys WHERE key_id = ?",
 		} {
 			if _, err := tx.ExecContext(ctx, q, id); err != nil {
 				return err
@@ -348,7 +354,12 @@ func versionArgs(keyID string, v store.KeyVersion) ([]any, error) {
 	if err != nil {
 		return nil, fmt.Errorf("version %d CreatedAt: %w", v.Version, err)
 	}
-	return []any{keyID, int64(v.Version), v.MaterialID, blob(v.Wrapped), created, v.RotationType}, nil
+	validTo, err := toNanos(v.ValidTo)
+	if err != nil {
+		return nil, fmt.Errorf("version %d ValidTo: %w", v.Version, err)
+	}
+	return []any{keyID, int64(v.Version), v.MaterialID, blob(v.Wrapped), created, v.RotationType,
+		v.ImportState, v.ExpirationModel, validTo, v.Description}, nil
 }
 
 func insertVersion(ctx context.Context, tx *sql.Tx, va []any) error {
@@ -365,7 +376,8 @@ const (
 		on_demand_rotations, id, revision)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)`
 	insertVersionQuery = `INSERT INTO key_versions (key_id, version, material_id,
-		wrapped, created_at, rotation_type) VALUES (?, ?, ?, ?, ?, ?)`
+		wrapped, created_at, rotation_type, import_state, expiration_model, valid_to, description)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 )
 
 // scanKeys reads rows of keyColumns plus a tag key and value, ordered by key
@@ -379,11 +391,12 @@ func scanKeys(rows *sql.Rows) ([]store.Key, error) {
 			created, deletion, next    sql.NullInt64
 			rotation, current, ondemnd int64
 			tagKey, tagValue           sql.NullString
+			mrk, primaryRegion         sql.NullString
 		)
 		if err := rows.Scan(&k.ID, &k.Account, &k.Region, &k.Description, &k.KeySpec,
 			&k.KeyUsage, &k.Origin, &k.State, &created, &deletion, &k.PendingWindowDays,
 			&k.Policy, &rotation, &k.RotationPeriodDays, &next, &current, &ondemnd,
-			&k.Revision, &tagKey, &tagValue); err != nil {
+			&k.Revision, &tagKey, &tagValue, &mrk, &primaryRegion); err != nil {
 			return nil, err
 		}
 		if len(ks) == 0 || ks[len(ks)-1].ID != k.ID {
@@ -396,6 +409,7 @@ func scanKeys(rows *sql.Rows) ([]store.Key, error) {
 			k.RotationEnabled = rotation != 0
 			k.CurrentVersion = uint32(current)
 			k.OnDemandRotations = int(ondemnd)
+			k.MultiRegionKey, k.PrimaryRegion = mrk.String, primaryRegion.String
 			ks = append(ks, k)
 		}
 		if tagKey.Valid {

@@ -72,6 +72,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ConcurrentDeleteUpdate", testConcurrentDeleteUpdate},
 	}
 	tests = append(tests, identityTests...) // identity.go
+	tests = append(tests, importTests...)   // imported.go
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := open(t)

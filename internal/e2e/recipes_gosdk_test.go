@@ -1,0 +1,41 @@
+package e2e
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestRecipeGoSDK builds docs/clients.md's aws-sdk-go-v2 program (a module
+// of its own in testdata/recipes/gosdk, loading its configuration with
+// config.LoadDefaultConfig as programs for AWS do) and runs it with
+// BaseEndpoint set from -endpoint, and with AWS_ENDPOINT_URL_KMS alone.
+func TestRecipeGoSDK(t *testing.T) {
+	t.Parallel()
+	skipUnderRace(t)
+	r := startRecipeTrent(t)
+	bin := filepath.Join(t.TempDir(), "gosdk")
+	build := exec.Command("go", "build", "-o", bin, ".")
+	build.Dir = recipeFile(t, "gosdk")
+	build.Env = append(os.Environ(), "GOWORK=off", "GOFLAGS=-mod=readonly")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build testdata/recipes/gosdk: %v\n%s", err, out)
+	}
+	check := func(t *testing.T, out string) {
+		t.Helper()
+		lines := strings.Split(strings.TrimSpace(out), "\n")
+		if len(lines) != 2 {
+			t.Fatalf("program printed %q, want a key ARN and a ciphertext", out)
+		}
+		r.mustHaveKey(t, lines[0])
+		r.mustDecrypt(t, lines[1], map[string]string{"app": "recipe"}, []byte("hello from go"))
+	}
+	t.Run("BaseEndpoint", func(t *testing.T) {
+		check(t, r.run(t, nil, bin, "-endpoint", r.URL))
+	})
+	t.Run("AWS_ENDPOINT_URL_KMS", func(t *testing.T) {
+		check(t, r.run(t, []string{"AWS_ENDPOINT_URL_KMS=" + r.URL}, bin))
+	})
+}

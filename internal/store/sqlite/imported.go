@@ -1,0 +1,138 @@
+package sqlite
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/trent-kms/trent/internal/store"
+)
+
+// CreateKeyWithoutMaterial stores k with revision 1 and its tags, and no
+// version.
+func (db *DB) CreateKeyWithoutMaterial(ctx context.Context, k store.Key) error {
+	op := "create key without material " + k.ID
+	if err := checkTags(k.Tags); err != nil {
+		return fmt.Errorf("sqlite: %s: %w", op, err)
+	}
+	ka, err := keyArgs(k)
+	if err != nil {
+		return fmt.Errorf("sqlite: %s: %w", op, err)
+	}
+	tx, err := db.w.BeginTx(ctx, nil)
+	if err != nil {
+		return wrapErr(op, err)
+	}
+	defer rollback(tx)
+	if _, err := tx.ExecContext(ctx, `INSERT INTO keys (account, region, description, key_spec,
+		key_usage, origin, state, created_at, deletion_date, pending_window_days, policy,
+		rotation_enabled, rotation_period_days, next_rotation, current_version,
+		on_demand_rotations, id, revision)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)`,
+		append(ka, k.ID)...); err != nil {
+		return wrapErr(op, err)
+	}
+	if err := insertTags(ctx, tx, k.ID, k.Tags); err != nil {
+		return wrapErr(op, err)
+	}
+	return wrapErr(op, tx.Commit())
+}
+
+// PutKeyMaterial stores v, replacing the row of that version if there is
+// one, and updates the key with the revision check, in one transaction.
+func (db *DB) PutKeyMaterial(ctx context.Context, k store.Key, v store.KeyVersion) (store.Key, error) {
+	op := fmt.Sprintf("put material of version %d of key %s", v.Version, k.ID)
+	if err := checkTags(k.Tags); err != nil {
+		return store.Key{}, fmt.Errorf("sqlite: %s: %w", op, err)
+	}
+	ka, err := keyArgs(k)
+	if err != nil {
+		return store.Key{}, fmt.Errorf("sqlite: %s: %w", op, err)
+	}
+	va, err := versionArgs(k.ID, v)
+	if err != nil {
+		return store.Key{}, fmt.Errorf("sqlite: %s: %w", op, err)
+	}
+	tx, err := db.w.BeginTx(ctx, nil)
+	if err != nil {
+		return store.Key{}, wrapErr(op, err)
+	}
+	defer rollback(tx)
+	if err := updateKey(ctx, tx, k, ka); err != nil {
+		return store.Key{}, wrapErr(op, err)
+	}
+	// The old row goes first: an upsert would leave its material in the
+	// page until the purge, which DeleteKeyMaterial does, not this.
+	if _, err := tx.ExecContext(ctx, "DELETE FROM key_versions WHERE key_id = ? AND version = ?",
+		k.ID, int64(v.Version)); err != nil {
+		return store.Key{}, wrapErr(op, err)
+	}
+	if err := insertVersion(ctx, tx, va); err != nil {
+		return store.Key{}, wrapErr(op, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return store.Key{}, wrapErr(op, err)
+	}
+	return stored(k), nil
+}
+
+// DeleteKeyMaterial empties the material of the versions and updates the
+// key in one transaction, then purges the WAL as DeleteKey does.
+func (db *DB) DeleteKeyMaterial(ctx context.Context, k store.Key, versions []uint32) (store.Key, error) {
+	op := fmt.Sprintf("delete material %v of key %s", versions, k.ID)
+	if err := checkTags(k.Tags); err != nil {
+		return store.Key{}, fmt.Errorf("sqlite: %s: %w", op, err)
+	}
+	ka, err := keyArgs(k)
+	if err != nil {
+		return store.Key{}, fmt.Errorf("sqlite: %s: %w", op, err)
+	}
+	tx, err := db.w.BeginTx(ctx, nil)
+	if err != nil {
+		return store.Key{}, wrapErr(op, err)
+	}
+	defer rollback(tx)
+	if err := updateKey(ctx, tx, k, ka); err != nil {
+		return store.Key{}, wrapErr(op, err)
+	}
+	for _, v := range versions {
+		if _, err := tx.ExecContext(ctx, `UPDATE key_versions SET wrapped = x'',
+			import_state = 'PENDING_IMPORT', expiration_model = '', valid_to = NULL
+			WHERE key_id = ? AND version = ?`, k.ID, int64(v)); err != nil {
+			return store.Key{}, wrapErr(op, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return store.Key{}, wrapErr(op, err)
+	}
+	if err := db.purge(ctx); err != nil {
+		return stored(k), fmt.Errorf("sqlite: %s: %w: %v", op, store.ErrNotPurged, err)
+	}
+	return stored(k), nil
+}
+
+// KeysMaterialExpired returns, ordered by ID, the keys with a version whose
+// imported material has expired.
+func (db *DB) KeysMaterialExpired(ctx context.Context, now time.Time) ([]string, error) {
+	op := "keys with expired material"
+	n, err := toNanos(now)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: %s: %w", op, err)
+	}
+	rows, err := db.r.QueryContext(ctx, `SELECT DISTINCT key_id FROM key_versions
+		WHERE expiration_model = 'KEY_MATERIAL_EXPIRES' AND length(wrapped) > 0 AND valid_to <= ?
+		ORDER BY key_id`, n)
+	if err != nil {
+		return nil, wrapErr(op, err)
+	}
+	defer rows.Close()
+	ids := []string{}
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, wrapErr(op, err)
+		}
+		ids = append(ids, id)
+	}
+	return ids, wrapErr(op, rows.Err())
+}
