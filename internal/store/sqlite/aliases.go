@@ -21,6 +21,7 @@ func (db *DB) CreateAlias(ctx context.Context, a store.Alias) error {
 		return fmt.Errorf("sqlite: %s: UpdatedAt: %w", op, err)
 	}
 	return db.write(ctx, op, func(tx *sql.Tx) error {
+		ctx := uninterrupted(ctx)
 		_, err := tx.ExecContext(ctx, `INSERT INTO aliases (account, region, name, key_id,
 			created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)`,
 			a.Account, a.Region, a.Name, a.KeyID, created, updated)
@@ -46,6 +47,7 @@ func (db *DB) UpdateAlias(ctx context.Context, a store.Alias) error {
 		return fmt.Errorf("sqlite: %s: UpdatedAt: %w", op, err)
 	}
 	return db.write(ctx, op, func(tx *sql.Tx) error {
+		ctx := uninterrupted(ctx)
 		res, err := tx.ExecContext(ctx, `UPDATE aliases SET key_id = ?, updated_at = ?
 			WHERE account = ? AND region = ? AND name = ?`,
 			a.KeyID, updated, a.Account, a.Region, a.Name)
@@ -60,6 +62,7 @@ func (db *DB) UpdateAlias(ctx context.Context, a store.Alias) error {
 func (db *DB) DeleteAlias(ctx context.Context, account, region, name string) error {
 	op := fmt.Sprintf("delete alias %s %s %s", account, region, name)
 	return db.write(ctx, op, func(tx *sql.Tx) error {
+		ctx := uninterrupted(ctx)
 		res, err := tx.ExecContext(ctx, `DELETE FROM aliases
 			WHERE account = ? AND region = ? AND name = ?`, account, region, name)
 		if err != nil {

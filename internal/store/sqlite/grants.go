@@ -140,6 +140,7 @@ func (db *DB) CreateGrant(ctx context.Context, g store.Grant, maxPerKey int) (st
 
 	var out store.Grant
 	err = db.write(ctx, op, func(tx *sql.Tx) error {
+		ctx := uninterrupted(ctx)
 		n, err := count(ctx, tx, "SELECT count(*) FROM keys WHERE id = ? AND account = ? AND region = ?",
 			g.KeyID, g.Account, g.Region)
 		if err != nil {
@@ -229,6 +230,7 @@ func (db *DB) ListGrantsByRetiringPrincipal(ctx context.Context, principal, afte
 func (db *DB) DeleteGrant(ctx context.Context, keyID, grantID string) error {
 	op := fmt.Sprintf("delete grant %s of key %s", grantID, keyID)
 	return db.write(ctx, op, func(tx *sql.Tx) error {
+		ctx := uninterrupted(ctx)
 		res, err := tx.ExecContext(ctx, "DELETE FROM grants WHERE grant_id = ? AND key_id = ?", grantID, keyID)
 		if err != nil {
 			return err

@@ -37,12 +37,14 @@ import (
 // error and none of it is in the database.
 //
 // A write whose caller has gone by the time its turn comes is not run at
-// all. One whose caller goes while its statements run (they use the
-// caller's context) may have its statement interrupted, and SQLite then
-// rolls back the whole transaction: every write of that batch is answered
-// with an error and nothing of it is stored. That is safe — no write is
-// acknowledged that is not stored — but costs the batch's other callers a
-// retry.
+// all. A function should run its statements with uninterrupted(ctx): one
+// whose statement is interrupted halfway by its caller's cancellation makes
+// SQLite roll back the whole transaction, so every write of that batch is
+// answered with an error and nothing of it is stored — safe, no write is
+// acknowledged that is not stored, but the batch's other callers fail for
+// one caller's sake. The key, alias and grant writes do; the
+// rarer writes written before the group commit still use the caller's
+// context.
 //
 // Checkpoints run off the request path: the writer connection has
 // wal_autocheckpoint off, and a background loop (checkpointLoop) copies the
@@ -159,6 +161,14 @@ func (db *DB) write(ctx context.Context, op string, f func(tx *sql.Tx) error) er
 	// be told it failed when it did not.
 	return wrapErr(op, <-w.done)
 }
+
+// uninterrupted returns ctx without its cancellation, for the statements in
+// a write's function: a statement interrupted halfway by its caller's
+// cancellation makes SQLite roll back the whole transaction, and with it
+// every other write of the batch (they are answered with an error, so
+// nothing acknowledged is lost, but they fail for another caller's sake).
+// write still refuses a write whose caller has gone before its turn.
+func uninterrupted(ctx context.Context) context.Context { return context.WithoutCancel(ctx) }
 
 // commitLoop is the committer: it runs until the queue is closed and
 // drained.

@@ -34,6 +34,7 @@ func (db *DB) CreateKey(ctx context.Context, k store.Key, first store.KeyVersion
 		return fmt.Errorf("sqlite: %s: %w", op, err)
 	}
 	return db.write(ctx, op, func(tx *sql.Tx) error {
+		ctx := uninterrupted(ctx)
 		if _, err := db.txExec(ctx, tx, insertKeyQuery, append(ka, k.ID)...); err != nil {
 			return err
 		}
@@ -100,6 +101,7 @@ func (db *DB) UpdateKey(ctx context.Context, k store.Key) (store.Key, error) {
 		return store.Key{}, fmt.Errorf("sqlite: %s: %w", op, err)
 	}
 	if err := db.write(ctx, op, func(tx *sql.Tx) error {
+		ctx := uninterrupted(ctx)
 		return updateKey(ctx, tx, k, ka)
 	}); err != nil {
 		return store.Key{}, err
@@ -123,6 +125,7 @@ func (db *DB) AddKeyVersion(ctx context.Context, k store.Key, v store.KeyVersion
 		return store.Key{}, fmt.Errorf("sqlite: %s: %w", op, err)
 	}
 	if err := db.write(ctx, op, func(tx *sql.Tx) error {
+		ctx := uninterrupted(ctx)
 		// The revision check first: a stale caller gets ErrConflict even
 		// if the version it tries to add exists by now.
 		if err := updateKey(ctx, tx, k, ka); err != nil {
@@ -177,6 +180,7 @@ func (db *DB) KeyVersions(ctx context.Context, keyID string) ([]store.KeyVersion
 func (db *DB) DeleteKey(ctx context.Context, id string, revision int64) error {
 	op := "delete key " + id
 	err := db.write(ctx, op, func(tx *sql.Tx) error {
+		ctx := uninterrupted(ctx)
 		// The revision check first: a key that changed since the caller
 		// looked at it (its deletion was cancelled) is left whole.
 		res, err := tx.ExecContext(ctx, "DELETE FROM keys WHERE id = ? AND revision = ?", id, revision)
