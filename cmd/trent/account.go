@@ -58,7 +58,7 @@ func parseAccountCreate(args []string) (*accountOptions, error) {
 // accountCmd runs `trent account SUBCOMMAND`.
 func accountCmd(args []string, stdout io.Writer) error {
 	if len(args) == 0 || args[0] != "create" {
-		return errors.New("usage: trent account create --data-dir DIR (--seal-key-file FILE | --pkcs11-pin-file F | --dev) [--id 12-DIGITS] [--format json]")
+		return errors.New("usage: trent account create --data-dir DIR (--seal-key-file FILE | --pkcs11-pin-file F | --dev) [--id 12-DIGITS] [--format json]\n  (a shamir installation: threshold-many unseal shares on standard input, one per line)")
 	}
 	lookupPIN := takePINEnv()
 	o, err := parseAccountCreate(args[1:])
@@ -76,7 +76,9 @@ func accountCmd(args []string, stdout io.Writer) error {
 	// The store may be open by a running server too: SQLite's WAL lets
 	// both write, and the server finds the new key on its first use.
 	a, err := app.Open(ctx, app.Config{DataDir: o.dataDir, Dev: o.dev, SealKeyFile: o.keyFile,
-		PKCS11PINFile: o.pinFile, LookupEnv: lookupPIN, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		PKCS11PINFile: o.pinFile, LookupEnv: lookupPIN, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		// A shamir installation: threshold-many shares from standard input.
+		UnsealShares: readShares(os.Stdin, os.Stderr)})
 	if err != nil {
 		return err
 	}

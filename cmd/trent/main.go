@@ -61,6 +61,13 @@ Usage:
   trent status --endpoint URL [--format json]
   trent seal --endpoint URL                   signed with $AWS_ACCESS_KEY_ID/$AWS_SECRET_ACCESS_KEY
       (the root user of the installation's first account)
+  trent rekey --data-dir DIR [--key-shares N --key-threshold T] [--format json]
+      stopped shamir installation: new shares; reads threshold-many current shares from standard input
+  trent seal migrate --data-dir DIR --to keyfile|shamir|pkcs11 [current seal: --seal-key-file F |
+             --pkcs11-pin-file F | shares on standard input] [new seal: --new-seal-key-file F |
+             --key-shares N --key-threshold T | --pkcs11-module … [--new-pkcs11-pin-file F]] [--format json]
+  trent rotate-root --endpoint URL [--format json]   signed as trent seal is; a new root key,
+      every stored secret rewrapped while Trent serves (shamir: shares on standard input)
   trent account create --data-dir DIR (--seal-key-file FILE | --pkcs11-pin-file F | --dev) [--id 12-DIGITS] [--format json]
   trent bench --endpoint URL [--op Encrypt|Decrypt|GenerateDataKey|CreateKey] [--duration D] [--keys N [--spread cycle|hot] [--hot K] [--keys-file F]]
               [--connections N] [--max-requests N] [--key-id ID] [--allow-remote]
@@ -87,9 +94,17 @@ func main() {
 	case "unseal":
 		err = unsealCmd(os.Args[2:], os.Stdin, os.Stdout, os.Stderr)
 	case "seal":
+		if len(os.Args) > 2 && os.Args[2] == "migrate" {
+			err = sealMigrateCmd(os.Args[3:], os.Stdin, os.Stdout, os.Stderr)
+			break
+		}
 		err = sealCmd(os.Args[2:], os.Stdout, os.Getenv)
 	case "status":
 		err = statusCmd(os.Args[2:], os.Stdout)
+	case "rekey":
+		err = rekeyCmd(os.Args[2:], os.Stdin, os.Stdout, os.Stderr)
+	case "rotate-root":
+		err = rotateRootCmd(os.Args[2:], os.Stdin, os.Stdout, os.Stderr, os.Getenv)
 	case "account":
 		err = accountCmd(os.Args[2:], os.Stdout)
 	case "bench":

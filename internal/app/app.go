@@ -91,6 +91,12 @@ type Config struct {
 	// installation's state at scrape time (observe.go); it outlives
 	// seals and unseals.
 	Metrics *metrics.Registry
+
+	// UnsealShares, for an installation sealed by Shamir shares, is asked
+	// at start for threshold-many shares, which unseal it at once (tools
+	// such as `trent account create`); a server leaves it nil and lets
+	// operators unseal it. Other seal types never call it.
+	UnsealShares func(threshold int) ([]string, error)
 }
 
 // App is the unsealed part of a Trent installation: everything that needs
@@ -123,6 +129,10 @@ type App struct {
 	release  func() // a.leave, made once so Acquire allocates nothing
 	stopJobs func()
 	owner    *Node // set by Open, whose caller closes the whole Node
+
+	// jobMu is held shared by each run of the lifecycle jobs, as inflight
+	// by each request: a root-key rotation waits for both (rotate.go).
+	jobMu sync.RWMutex
 }
 
 // Open opens the installation in cfg.DataDir (creating it in dev mode)
@@ -208,7 +218,12 @@ func build(ctx context.Context, cfg *Config, st store.Store, root *seal.RootKey,
 	a.Handler = srv
 	if cfg.JobInterval > 0 {
 		jobCtx, cancel := context.WithCancel(context.Background())
-		runner := &jobs.Runner{Interval: cfg.JobInterval, Work: a.KMS.RunDue, Log: log}
+		work := func(ctx context.Context) error {
+			a.jobMu.RLock()
+			defer a.jobMu.RUnlock()
+			return a.KMS.RunDue(ctx)
+		}
+		runner := &jobs.Runner{Interval: cfg.JobInterval, Work: work, Log: log}
 		done := runner.Start(jobCtx)
 		a.stopJobs = func() { cancel(); <-done; stopSweep(); <-sweeperDone }
 	}

@@ -15,7 +15,6 @@ import (
 	"sync/atomic"
 
 	"github.com/trent-kms/trent/internal/clock"
-	"github.com/trent-kms/trent/internal/identity"
 	"github.com/trent-kms/trent/internal/seal"
 	"github.com/trent-kms/trent/internal/server"
 	"github.com/trent-kms/trent/internal/store"
@@ -43,12 +42,14 @@ type Node struct {
 	cfg    Config
 	log    *slog.Logger
 	st     store.Store
-	sealed []byte // the sealed root key, as stored
 	method unsealMethod
+	lock   *dirLock // the shared lock on the data dir (lockDirShared)
 
 	mu     sync.Mutex // orders unseal, seal, reset and close
 	closed bool
 	cur    atomic.Pointer[App] // nil while sealed
+
+	rotateMu sync.Mutex // one root-key rotation at a time (rotate.go)
 }
 
 var _ server.Backend = (*Node)(nil)
@@ -87,15 +88,22 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 			return nil, err
 		}
 	}
+	lock, err := lockDirShared(cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
 	st, err := sqlite.Open(dbPath)
 	if err != nil {
+		lock.Unlock()
 		return nil, fmt.Errorf("open store: %w", err)
 	}
 	n, err := start(ctx, cfg, st)
 	if err != nil {
 		st.Close()
+		lock.Unlock()
 		return nil, err
 	}
+	n.lock = lock
 	return n, nil
 }
 
@@ -161,30 +169,41 @@ func start(ctx context.Context, cfg Config, st store.Store) (*Node, error) {
 			}
 		}()
 	}
-	n.sealed, err = st.GetSetting(ctx, settingSealedRoot)
+	rs, err := loadRootState(ctx, st)
 	if err != nil {
-		return nil, fmt.Errorf("read sealed root key: %w", err)
+		return nil, err
 	}
 	if n.method.auto != nil {
-		raw, err := n.method.auto.Unseal(n.sealed)
+		root, err := unsealRoot(n.method.auto, rs)
 		if err != nil {
-			return nil, fmt.Errorf("unseal root key: %w", err)
-		}
-		if err := n.open(ctx, raw); err != nil {
 			return nil, err
+		}
+		if err := n.open(ctx, root); err != nil {
+			return nil, err
+		}
+	} else if cfg.UnsealShares != nil {
+		_, need := n.method.shares.Progress()
+		shares, err := cfg.UnsealShares(need)
+		if err != nil {
+			return nil, err
+		}
+		for i, s := range shares {
+			if _, err := n.SubmitShare(ctx, s); err != nil {
+				n.method.shares.Reset()
+				return nil, fmt.Errorf("unseal share %d: %w", i+1, err)
+			}
+		}
+		if n.cur.Load() == nil {
+			n.method.shares.Reset()
+			return nil, fmt.Errorf("%d unseal shares given, %d needed", len(shares), need)
 		}
 	}
 	return n, nil
 }
 
-// open builds the App on the unsealed root key raw, which it zeroes, and
-// publishes it. The caller holds n.mu or owns n alone.
-func (n *Node) open(ctx context.Context, raw []byte) error {
-	defer clear(raw)
-	root, err := seal.NewRootKey(raw)
-	if err != nil {
-		return err
-	}
+// open builds the App on the unsealed root key and publishes it; on error
+// the root key is destroyed. The caller holds n.mu or owns n alone.
+func (n *Node) open(ctx context.Context, root *seal.RootKey) error {
 	a, err := build(ctx, &n.cfg, n.st, root, n.Account, n.Region, n.Mode)
 	if err != nil {
 		return err
@@ -272,12 +291,22 @@ func (n *Node) SubmitShare(ctx context.Context, share string) (server.SealStatus
 	if got, need := u.Progress(); got < need {
 		return n.statusLocked(), nil
 	}
-	raw, err := u.Unseal(n.sealed)
+	rs, err := loadRootState(ctx, n.st)
+	if err != nil {
+		u.Reset()
+		return n.statusLocked(), err
+	}
+	p, err := u.Provider(rs.sealed)
 	if err != nil {
 		return n.statusLocked(), fmt.Errorf("%w: %w; the shares submitted so far were dropped", server.ErrRefused, err)
 	}
+	root, err := unsealRoot(p, rs)
+	p.Destroy()
+	if err != nil {
+		return n.statusLocked(), err
+	}
 	// The services outlive the request that completed the unseal.
-	if err := n.open(context.WithoutCancel(ctx), raw); err != nil {
+	if err := n.open(context.WithoutCancel(ctx), root); err != nil {
 		return n.statusLocked(), fmt.Errorf("unsealed the root key but could not start: %w", err)
 	}
 	n.log.Info("unsealed", "seal_type", n.SealType)
@@ -303,24 +332,17 @@ func (n *Node) Seal(ctx context.Context, r *http.Request, body []byte) (server.S
 	if a == nil || !a.enter() {
 		return n.Status(), nil
 	}
-	auth, err := a.Verifier.Verify(r, body)
+	by, err := n.authorizeRoot(a, r, body, "seal")
 	a.leave()
 	if err != nil {
 		return n.Status(), err
-	}
-	c := auth.Caller
-	if c == nil {
-		c = identity.Root(auth.Account, auth.AccessKeyID)
-	}
-	if !c.IsRoot() || c.Principal.Account != n.Account {
-		return n.Status(), fmt.Errorf("%w: only the root user of account %s may seal Trent, not %s", server.ErrForbidden, n.Account, c.Principal.ARN)
 	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if err := n.sealLocked(); err != nil {
 		n.log.Error("sealed, but closing the audit log failed", "err", err)
 	}
-	n.log.Warn("sealed: all key material dropped from memory", "by", c.Principal.ARN)
+	n.log.Warn("sealed: all key material dropped from memory", "by", by)
 	return n.statusLocked(), nil
 }
 
@@ -345,7 +367,11 @@ func (n *Node) Close() error {
 		return nil
 	}
 	n.closed = true
-	return errors.Join(n.sealLocked(), n.st.Close())
+	err := errors.Join(n.sealLocked(), n.st.Close())
+	if n.lock != nil {
+		n.lock.Unlock()
+	}
+	return err
 }
 
 // version is set at build time with

@@ -64,6 +64,7 @@ type shareUnsealer interface {
 	Add(share string) error
 	Progress() (got, need int)
 	Unseal(sealed []byte) ([]byte, error)
+	Provider(sealed []byte) (*seal.Shamir, error)
 	Reset()
 }
 

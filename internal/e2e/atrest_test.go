@@ -5,12 +5,12 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/hex"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -19,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
+	trentkms "github.com/trent-kms/trent/internal/kms"
 	"github.com/trent-kms/trent/internal/seal"
 	"github.com/trent-kms/trent/internal/store/sqlite"
 	"github.com/trent-kms/trent/internal/testenv"
@@ -128,35 +129,44 @@ func readStoredSecretsWith(t *testing.T, dir string, unseal func(setting func(st
 		t.Fatalf("unseal root key: %v", err)
 	}
 	s := storedSecrets{root: bytes.Clone(raw), backingKeys: map[string][]byte{}, accessKeys: map[string][]byte{}}
-	root, err := seal.NewRootKey(raw)
+	// An installation whose root key was rotated wraps with its
+	// generation (internal/app/rootkey.go).
+	var gen uint32
+	if g, err := st.GetSetting(ctx, "seal.root.generation"); err == nil && len(g) == 4 {
+		gen = binary.BigEndian.Uint32(g)
+	}
+	root, err := seal.NewRootKeyGeneration(raw, gen)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer root.Destroy()
 
-	account, region := string(setting("account")), string(setting("region"))
-	keys, err := st.ListKeys(ctx, account, region, "", 1000)
-	if err != nil {
-		t.Fatalf("ListKeys: %v", err)
-	}
-	for _, k := range keys {
-		versions, err := st.KeyVersions(ctx, k.ID)
+	// Every stored backing key of every account and region (multi-Region
+	// replicas included), as root-key rotation walks them.
+	afterKey, afterVersion := "", uint32(0)
+	for {
+		vs, err := st.WrappedKeyVersions(ctx, afterKey, afterVersion, 256)
 		if err != nil {
-			t.Fatalf("KeyVersions: %v", err)
+			t.Fatalf("WrappedKeyVersions: %v", err)
 		}
-		arn := "arn:aws:kms:" + region + ":" + account + ":key/" + k.ID
-		for _, v := range versions {
-			// The binding internal/kms gives a wrapped backing key.
-			material, err := root.Unwrap(v.Wrapped, []byte(arn+"#v"+strconv.FormatUint(uint64(v.Version), 10)))
+		if len(vs) == 0 {
+			break
+		}
+		for _, v := range vs {
+			if len(v.Wrapped) == 0 {
+				continue // imported material deleted or expired
+			}
+			material, err := root.Unwrap(v.Wrapped, trentkms.BackingKeyAAD(v.Region, v.Account, v.KeyID, v.Version))
 			if err != nil {
-				t.Fatalf("unwrap key %s version %d: %v", k.ID, v.Version, err)
+				t.Fatalf("unwrap key %s version %d: %v", v.KeyID, v.Version, err)
 			}
 			if len(material) < 16 {
-				t.Fatalf("key %s version %d: %d bytes of material", k.ID, v.Version, len(material))
+				t.Fatalf("key %s version %d: %d bytes of material", v.KeyID, v.Version, len(material))
 			}
-			s.backingKeys[fmt.Sprintf("key %s v%d", k.ID, v.Version)] = material
+			s.backingKeys[fmt.Sprintf("key %s v%d", v.KeyID, v.Version)] = material
 			s.wrapped = v.Wrapped
 		}
+		afterKey, afterVersion = vs[len(vs)-1].KeyID, vs[len(vs)-1].Version
 	}
 	aks, err := st.ListAccessKeys(ctx)
 	if err != nil {

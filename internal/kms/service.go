@@ -277,6 +277,14 @@ func wrapAAD(arn string, version uint32) []byte {
 	return []byte(arn + "#v" + strconv.FormatUint(uint64(version), 10))
 }
 
+// BackingKeyAAD is the binding version's backing key of the key stored
+// under storeID (an mrk- member's store id included) is wrapped with.
+// Root-key rotation (internal/app) rewraps with it, so the binding has
+// one definition.
+func BackingKeyAAD(region, account, storeID string, version uint32) []byte {
+	return wrapAAD(keyARN(region, account, storeID), version)
+}
+
 func (s *Service) buildEntry(k store.Key, versions []store.KeyVersion) (*keyEntry, error) {
 	e := &keyEntry{meta: k, arn: keyARN(k.Region, k.Account, k.ID), versions: make(map[uint32]*backing, len(versions))}
 	for _, v := range versions {

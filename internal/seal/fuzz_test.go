@@ -11,11 +11,12 @@ import (
 
 func unwrapSeeds(t testing.TB) [][]byte {
 	return [][]byte{
-		mustHex(t, katWrap), // well-formed, under another root key than fuzzRoot
+		mustHex(t, katWrap),  // well-formed, under another root key than fuzzRoot
+		mustHex(t, katWrap2), // format 2, a generation fuzzRoot does not hold
 		mustHex(t, katSealed),
 		{},
 		{wrapFormat1},
-		append([]byte{wrapFormat1}, make([]byte, WrapOverhead-1)...),
+		append([]byte{wrapFormat1}, make([]byte, wrapOverhead1-1)...),
 		{0x02, 0, 0, 0},
 	}
 }
@@ -44,20 +45,30 @@ func TestFuzzSeedsNonEmpty(t *testing.T) {
 	}
 }
 
-// FuzzUnwrap: arbitrary stored bytes never unwrap under fuzzRoot, never
-// panic, and always fail with ErrUnwrap.
+// FuzzUnwrap: arbitrary stored bytes never unwrap under fuzzRoot (held
+// as generations 0 and 1, so both formats reach the AEAD), never panic,
+// and always fail with ErrUnwrap; WrappedGeneration never panics either,
+// and names generation 0 exactly for format 1.
 func FuzzUnwrap(f *testing.F) {
 	for _, s := range unwrapSeeds(f) {
 		f.Add(s, []byte("aad"))
 	}
+	f.Add(append([]byte{wrapFormat2, 0, 0, 0, 1}, make([]byte, gcmOverhead)...), []byte("aad"))
 	k, err := NewRootKey(fuzzRoot)
 	if err != nil {
+		f.Fatal(err)
+	}
+	if err := k.AddGeneration(seq(0x90, RootKeySize), 1); err != nil {
 		f.Fatal(err)
 	}
 	f.Fuzz(func(t *testing.T, wrapped, aad []byte) {
 		got, err := k.Unwrap(wrapped, aad)
 		if !errors.Is(err, ErrUnwrap) || got != nil {
 			t.Fatalf("Unwrap(%x) = %x, %v; want ErrUnwrap", wrapped, got, err)
+		}
+		g, err := WrappedGeneration(wrapped)
+		if err == nil && wrapped[0] == wrapFormat1 && g != 0 {
+			t.Fatalf("WrappedGeneration(format 1) = %d", g)
 		}
 	})
 }

@@ -1,14 +1,16 @@
 // Package seal is Trent's root of trust. It owns the root key — 256 bits that
 // wrap every secret Trent stores (backing keys, access-key secrets, signing
-// keys) — and the Providers that seal the root key itself for storage: today a
-// KeyFile, later Shamir shares and a PKCS #11 HSM.
+// keys) — and the Providers that seal the root key itself for storage: a
+// KeyFile, Shamir shares (shares.go), a PKCS #11 HSM (package pkcs11).
 //
 // Use it like this: at init, GenerateRootKey, Provider.Seal, store the sealed
 // blob in the store's settings, zero the raw key. At start, Provider.Unseal
 // the stored blob, NewRootKey, zero the raw key, then Wrap secrets before they
 // reach storage and Unwrap them after, binding each to where it belongs (key
-// ARN ‖ version) through the aad argument. Call HardenProcess first thing in
-// main, before any secret is in memory.
+// ARN ‖ version) through the aad argument. A root-key rotation adds a
+// generation to the RootKey (rotation.go) and rewraps; reading a value
+// needs only a RootKey holding the generation it names. Call HardenProcess
+// first thing in main, before any secret is in memory.
 //
 // This package never writes a root key, or anything it unwraps, anywhere in
 // plaintext — not to disk, logs or errors — except the key-encryption key in
@@ -48,29 +50,24 @@ var (
 	ErrMemoryNotLocked = errors.New("memory not locked")
 )
 
-// RootKey is the unsealed root key, held only in memory as an AES-256-GCM
-// AEAD built once. It is safe for concurrent use; Wrap and Unwrap take no
+// RootKey is the unsealed root key, held only in memory as AES-256-GCM
+// AEADs built once. It is safe for concurrent use; Wrap and Unwrap take no
 // locks.
+//
+// A RootKey is a small keyring of generations (rotation.go): Wrap uses the
+// current generation and marks its output with it, Unwrap opens any
+// generation the ring holds. An installation's first root key is
+// generation 0; `trent rotate-root` adds the next one, rewraps every
+// stored secret and retires the old one.
 type RootKey struct {
-	aead atomic.Pointer[rootAEAD]
+	ring atomic.Pointer[keyring]
 }
 
-type rootAEAD struct{ cipher.AEAD }
-
-// NewRootKey returns a RootKey for raw, which must be RootKeySize bytes.
-// raw is not retained (crypto/aes copies it into its key schedule): the
-// caller should zero it once NewRootKey returns.
+// NewRootKey returns a RootKey for raw, which must be RootKeySize bytes,
+// as generation 0. raw is not retained (crypto/aes copies it into its key
+// schedule): the caller should zero it once NewRootKey returns.
 func NewRootKey(raw []byte) (*RootKey, error) {
-	if len(raw) != RootKeySize {
-		return nil, fmt.Errorf("seal: root key must be %d bytes, got %d", RootKeySize, len(raw))
-	}
-	aead, err := newAEAD(raw)
-	if err != nil {
-		return nil, err
-	}
-	k := new(RootKey)
-	k.aead.Store(&rootAEAD{aead})
-	return k, nil
+	return NewRootKeyGeneration(raw, 0)
 }
 
 // GenerateRootKey returns a new root key: RootKeySize bytes from crypto/rand.
@@ -113,17 +110,12 @@ const (
 	gcmOverhead = 12 + 16 // nonce and tag, as NewGCMWithRandomNonce lays them out
 	maxAADLen   = math.MaxUint32
 
-	// WrapOverhead is the number of bytes Wrap adds to its plaintext.
-	WrapOverhead = 1 + gcmOverhead
-)
+	wrapOverhead1 = 1 + gcmOverhead
 
-func (k *RootKey) load() (cipher.AEAD, error) {
-	a := k.aead.Load()
-	if a == nil {
-		return nil, ErrDestroyed
-	}
-	return a.AEAD, nil
-}
+	// WrapOverhead is the most bytes Wrap adds to its plaintext (format
+	// 2, with its generation).
+	WrapOverhead = wrapOverhead2
+)
 
 func wrapAD(aad []byte) ([]byte, error) {
 	if uint64(len(aad)) > maxAADLen {
@@ -157,48 +149,61 @@ func AAD(parts ...string) []byte {
 	return b
 }
 
-// Wrap encrypts plaintext under the root key, bound to aad (for a backing
-// key: its key ARN and version). Unwrap succeeds only with the same aad.
-// aad is authenticated, not encrypted, and is not stored in the result: the
-// caller must be able to rebuild it. The result is len(plaintext) +
-// WrapOverhead bytes.
+// Wrap encrypts plaintext under the root key's current generation, bound
+// to aad (for a backing key: its key ARN and version). Unwrap succeeds only
+// with the same aad. aad is authenticated, not encrypted, and is not stored
+// in the result: the caller must be able to rebuild it. The result is at
+// most len(plaintext) + WrapOverhead bytes: generation 0 writes format 1,
+// later generations format 2 (rotation.go).
 func (k *RootKey) Wrap(plaintext, aad []byte) ([]byte, error) {
-	aead, err := k.load()
-	if err != nil {
-		return nil, err
+	r := k.ring.Load()
+	if r == nil {
+		return nil, ErrDestroyed
 	}
-	ad, err := wrapAD(aad)
-	if err != nil {
-		return nil, err
+	if r.current == 0 {
+		ad, err := wrapAD(aad)
+		if err != nil {
+			return nil, err
+		}
+		out := make([]byte, 1, len(plaintext)+wrapOverhead1)
+		out[0] = wrapFormat1
+		return r.aead(0).Seal(out, nil, plaintext, ad), nil
 	}
-	out := make([]byte, 1, len(plaintext)+WrapOverhead)
-	out[0] = wrapFormat1
-	return aead.Seal(out, nil, plaintext, ad), nil
+	return r.wrap2(plaintext, aad)
 }
 
-// Unwrap reverses Wrap. Any failure — unknown format version, too short,
-// wrong root key, other aad, any modification — yields an error wrapping
-// ErrUnwrap and no plaintext. The plaintext is secret: the caller owns it and
-// should zero it when done.
+// Unwrap reverses Wrap, with whichever generation the value names. Any
+// failure — unknown format version, a generation the key does not hold,
+// too short, wrong root key, other aad, any modification — yields an error
+// wrapping ErrUnwrap and no plaintext. The plaintext is secret: the caller
+// owns it and should zero it when done.
 func (k *RootKey) Unwrap(wrapped, aad []byte) ([]byte, error) {
-	aead, err := k.load()
-	if err != nil {
-		return nil, err
+	r := k.ring.Load()
+	if r == nil {
+		return nil, ErrDestroyed
 	}
 	if len(wrapped) == 0 {
 		return nil, fmt.Errorf("%w: empty value", ErrUnwrap)
 	}
-	if wrapped[0] != wrapFormat1 {
+	switch wrapped[0] {
+	case wrapFormat1:
+	case wrapFormat2:
+		return r.unwrap2(wrapped, aad)
+	default:
 		return nil, fmt.Errorf("%w: %w 0x%02x", ErrUnwrap, ErrUnknownFormat, wrapped[0])
 	}
-	if len(wrapped) < WrapOverhead {
+	if len(wrapped) < wrapOverhead1 {
 		return nil, fmt.Errorf("%w: %d bytes is too short", ErrUnwrap, len(wrapped))
+	}
+	aead := r.aead(0)
+	if aead == nil {
+		return nil, fmt.Errorf("%w: %w 0 (the value predates a root-key rotation it missed)", ErrUnwrap, ErrGeneration)
 	}
 	ad, err := wrapAD(aad)
 	if err != nil {
 		return nil, err
 	}
-	plaintext, err := aead.Open(make([]byte, 0, len(wrapped)-WrapOverhead), nil, wrapped[1:], ad)
+	plaintext, err := aead.Open(make([]byte, 0, len(wrapped)-wrapOverhead1), nil, wrapped[1:], ad)
 	if err != nil {
 		return nil, fmt.Errorf("%w: authentication failed (another root key, another binding, or a modified value)", ErrUnwrap)
 	}
@@ -212,5 +217,5 @@ func (k *RootKey) Unwrap(wrapped, aad []byte) ([]byte, error) {
 // collector reuses it. Calls already in progress finish normally. Destroy is
 // idempotent and safe to call concurrently with Wrap and Unwrap.
 func (k *RootKey) Destroy() {
-	k.aead.Store(nil)
+	k.ring.Store(nil)
 }

@@ -103,8 +103,8 @@ func TestWrapRoundTrip(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if len(wrapped) != len(tt.plaintext)+WrapOverhead || wrapped[0] != wrapFormat1 {
-				t.Fatalf("Wrap = %d bytes starting %#x; want %d starting 0x01", len(wrapped), wrapped[0], len(tt.plaintext)+WrapOverhead)
+			if len(wrapped) != len(tt.plaintext)+wrapOverhead1 || wrapped[0] != wrapFormat1 {
+				t.Fatalf("Wrap = %d bytes starting %#x; want %d starting 0x01", len(wrapped), wrapped[0], len(tt.plaintext)+wrapOverhead1)
 			}
 			got, err := k.Unwrap(wrapped, tt.aad)
 			if err != nil || !bytes.Equal(got, tt.plaintext) {
@@ -140,10 +140,11 @@ func TestUnwrapFailures(t *testing.T) {
 		{"raw concatenation", k, wrapped, []byte(testARN + "1"), false},
 		{"other root key", newTestRootKey(t), wrapped, aad, false},
 		{"format 0", k, with(0, 0x00), aad, true},
-		{"format 2", k, with(0, 0x02), aad, true},
+		{"format 3", k, with(0, 0x03), aad, true},
+		{"format 2 of a generation not held", k, with(0, 0x02), aad, false},
 		{"empty", k, nil, aad, false},
 		{"only the format byte", k, wrapped[:1], aad, false},
-		{"shorter than nonce and tag", k, wrapped[:WrapOverhead-1], aad, false},
+		{"shorter than nonce and tag", k, wrapped[:wrapOverhead1-1], aad, false},
 		{"truncated", k, wrapped[:len(wrapped)-1], aad, false},
 		{"extended", k, append(bytes.Clone(wrapped), 0), aad, false},
 	}

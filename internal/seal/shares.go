@@ -276,6 +276,20 @@ func (u *ShareUnsealer) Add(text string) error {
 // attempt starts again from none) and the KEK; the caller owns the root
 // key returned and zeroes it after NewRootKey.
 func (u *ShareUnsealer) Unseal(sealed []byte) ([]byte, error) {
+	p, err := u.Provider(sealed)
+	if err != nil {
+		return nil, err
+	}
+	defer p.Destroy()
+	return p.Unseal(sealed)
+}
+
+// Provider rebuilds the KEK from the threshold's shares and returns the
+// Provider holding it, once it has checked that the KEK opens sealed (the
+// installation's sealed root key): rekey, seal migration and root-key
+// rotation seal with it. Whatever the outcome it forgets the shares; the
+// caller destroys the Provider.
+func (u *ShareUnsealer) Provider(sealed []byte) (*Shamir, error) {
 	defer u.Reset()
 	if len(u.shares) < u.cfg.Threshold {
 		return nil, fmt.Errorf("%w: %d of %d shares", ErrUnseal, len(u.shares), u.cfg.Threshold)
@@ -290,8 +304,13 @@ func (u *ShareUnsealer) Unseal(sealed []byte) ([]byte, error) {
 	}
 	p := new(Shamir)
 	copy(p.kek[:], kek)
-	defer p.Destroy()
-	return p.Unseal(sealed)
+	root, err := p.Unseal(sealed)
+	clear(root)
+	if err != nil {
+		p.Destroy()
+		return nil, err
+	}
+	return p, nil
 }
 
 // Reset forgets the shares submitted so far, zeroing them.

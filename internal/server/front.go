@@ -26,6 +26,8 @@ import (
 //	POST /sys/unseal  {"share":"…"} submits one unseal share;
 //	                  {"reset":true} drops the shares submitted so far
 //	POST /sys/seal    SigV4-signed by the first account's root: seal now
+//	POST /sys/rotate-root  signed likewise: rotate the root key
+//	                  (sysrotate.go)
 //
 // and hands everything else to the API handler of the unsealed
 // installation, or, while sealed, answers it with an AWS-shaped 503. The
@@ -133,6 +135,13 @@ func (f *Front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			f.seal(w, r)
 		}
 		return
+	case "/sys/rotate-root":
+		if rr, ok := f.b.(RootRotator); ok && allow(w, r, http.MethodPost) {
+			f.rotateRoot(w, r, rr)
+			return
+		} else if ok {
+			return
+		}
 	}
 	if strings.HasPrefix(r.URL.Path, "/sys/") {
 		writeSys(w, http.StatusNotFound, f.b.Status(), "no such endpoint")

@@ -215,7 +215,7 @@ type Store interface {
 	Identities // identity.go
 	Grants     // identity.go
 	MultiRegionKeys
-	Imports    // imported.go
+	Imports // imported.go
 	// Close flushes and closes the store; it must be safe to call once
 	// after all other calls have returned.
 	Close() error

@@ -30,3 +30,13 @@ aad = b"arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-123456789
 print("wrap   ", wrap(root, nonce, backing, aad).hex())
 print("keyfile", repr("trent-keyfile-v1\n" + base64.b64encode(kek).decode() + "\n"))
 print("sealed ", seal_root(kek, nonce, root).hex())
+
+
+def wrap2(root, gen, nonce, plaintext, aad):
+    label = b"trent/wrap/v2"
+    g = struct.pack(">I", gen)
+    ad = struct.pack(">I", len(label)) + label + b"\x02" + g + struct.pack(">I", len(aad)) + aad
+    return b"\x02" + g + nonce + AESGCM(root).encrypt(nonce, plaintext, ad)
+
+
+print("wrap2  ", wrap2(root, 7, nonce, backing, aad).hex())
