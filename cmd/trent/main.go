@@ -70,7 +70,7 @@ Usage:
   trent rotate-root --endpoint URL [--format json]   signed as trent seal is; a new root key,
       every stored secret rewrapped while Trent serves (shamir: shares on standard input)
   trent account create --data-dir DIR (--seal-key-file FILE | --pkcs11-pin-file F | --dev) [--id 12-DIGITS] [--format json]
-  trent bench --endpoint URL [--op Encrypt|Decrypt|GenerateDataKey] [--duration D]
+  trent bench --endpoint URL [--op Encrypt|Decrypt|GenerateDataKey|CreateKey] [--duration D] [--keys N [--spread cycle|hot] [--hot K] [--keys-file F]]
               [--connections N] [--max-requests N] [--key-id ID] [--allow-remote]
   trent audit verify --data-dir DIR [--public-key FILE]
   trent audit public-key --data-dir DIR
