@@ -293,13 +293,10 @@ func (e *Event) marshal() ([]byte, error) {
 			return nil, fmt.Errorf("audit: event %s: requestParameters and responseElements must be JSON objects or null", e.EventName)
 		}
 	}
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(e); err != nil {
+	b, err := e.appendJSON(make([]byte, 0, 1024))
+	if err != nil {
 		return nil, fmt.Errorf("audit: encode event %s: %w", e.EventName, err)
 	}
-	b := bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
 	if len(b) > MaxEventBytes {
 		return nil, fmt.Errorf("audit: event %s is %d bytes, more than %d", e.EventName, len(b), MaxEventBytes)
 	}
