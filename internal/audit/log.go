@@ -84,6 +84,7 @@ type Log struct {
 
 	mu     sync.Mutex
 	cur    *batch // filling while the writer is busy; it takes it whole
+	spare  *batch // a written batch whose buffers the next one reuses
 	closed bool
 
 	queued    atomic.Int64 // events queued or being retried
@@ -329,6 +330,10 @@ func (l *Log) Record(ctx context.Context, evs ...*Event) error {
 	b := l.cur
 	if b == nil {
 		b = &batch{done: make(chan struct{})}
+		if sp := l.spare; sp != nil {
+			l.spare = nil
+			b.bodies, b.ends, b.metas = sp.bodies[:0], sp.ends[:0], sp.metas[:0]
+		}
 		b.timer = time.AfterFunc(l.opts.Deadline, func() {
 			b.answer(fmt.Errorf("%w: event not durable after %v (it stays queued)", ErrTimeout, l.opts.Deadline))
 		})
@@ -520,6 +525,20 @@ func (l *Log) owe(reason string) {
 	}
 }
 
+// recycle keeps the buffers of a written batch for the next one. Its
+// callers only read its done channel and error, never its buffers.
+func (l *Log) recycle(b *batch) {
+	if cap(b.bodies) > 1<<20 {
+		return
+	}
+	sp := &batch{bodies: b.bodies, ends: b.ends, metas: b.metas}
+	clear(sp.metas) // drop the key ARNs they point to
+	b.bodies, b.ends, b.metas = nil, nil, nil
+	l.mu.Lock()
+	l.spare = sp
+	l.mu.Unlock()
+}
+
 func (l *Log) take() *batch {
 	l.mu.Lock()
 	b := l.cur
@@ -553,6 +572,7 @@ func (l *Log) cycle(pending []*batch) error {
 			b.timer.Stop()
 			b.answer(nil)
 		}
+		l.recycle(pending[len(pending)-1])
 	}
 	if l.w.f != nil && l.w.size >= l.opts.MaxFileBytes {
 		if err := l.writeDigest("rotation"); err != nil {
