@@ -6,7 +6,7 @@ GO ?= go
 FUZZTIME ?= 20s
 STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: test deps vet staticcheck unit race fuzz bench build
+.PHONY: test deps vet staticcheck unit race fuzz bench build bench-http bench-keys bench-create
 
 test: deps vet staticcheck race unit
 
@@ -39,3 +39,19 @@ fuzz:
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./internal/e2e/ ./internal/keys/ ./internal/sigv4/
+
+# Speed through HTTP against a freshly started dev-mode Trent (scripts/bench-http.sh):
+#   make bench-http                      ../shared/perf/ratio.sh: req/s as a fraction of the bare net/http ceiling
+#   make bench-keys KEYS=100000 ARGS='--spread hot --hot 10000'   create KEYS keys, then Encrypt over them
+#   make bench-create ARGS='--duration 20s'                       CreateKey with 16 clients: keys/s, p99
+SCENARIOS ?=
+KEYS ?= 100000
+ARGS ?=
+bench-http:
+	./scripts/bench-http.sh ratio $(SCENARIOS)
+
+bench-keys:
+	./scripts/bench-http.sh keys $(KEYS) $(ARGS)
+
+bench-create:
+	./scripts/bench-http.sh create $(ARGS)

@@ -6,9 +6,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/signal"
 	"slices"
+	"strings"
 	"syscall"
 	"time"
 
@@ -25,11 +27,15 @@ func bench(args []string, stdout io.Writer) error {
 	accessKeyID := fs.String("access-key-id", os.Getenv("AWS_ACCESS_KEY_ID"), "access key id to sign with (default $AWS_ACCESS_KEY_ID)")
 	secret := fs.String("secret", "", "secret access key (default $AWS_SECRET_ACCESS_KEY; prefer the environment, command lines are visible to other users)")
 	region := fs.String("region", "us-east-1", "region the server serves")
-	op := fs.String("op", "Encrypt", "operation to load: Encrypt, Decrypt or GenerateDataKey")
+	op := fs.String("op", "Encrypt", "operation to load: Encrypt, Decrypt, GenerateDataKey or CreateKey")
 	connections := fs.Int("connections", benchload.DefaultConnections, "concurrent keep-alive connections")
 	duration := fs.Duration("duration", 10*time.Second, "how long to send requests")
 	maxRequests := fs.Int64("max-requests", 0, "stop after this many requests (0: only the duration bounds the run)")
 	keyID := fs.String("key-id", "", "key to use (default: create a new key)")
+	nKeys := fs.Int("keys", 0, "create this many keys first (over --connections connections) and spread the load over them")
+	keysFile := fs.String("keys-file", "", "with --keys: read the key ids from this file (one a line) if it holds enough, else create them and write it")
+	spread := fs.String("spread", "cycle", "with --keys: cycle (each request the next key: cold once the keys outnumber the cache) or hot (random among --hot keys)")
+	hot := fs.Int("hot", 0, "with --spread hot: the size of the hot set (default: all --keys)")
 	allowRemote := fs.Bool("allow-remote", false, "allow an endpoint that is not a loopback address; load only servers you run")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -53,6 +59,16 @@ func bench(args []string, stdout io.Writer) error {
 		return errors.New("--duration must be positive")
 	case *maxRequests < 0:
 		return errors.New("--max-requests must not be negative")
+	case *nKeys < 0 || *nKeys > 100_000_000:
+		return fmt.Errorf("--keys must be between 0 and 100000000, not %d", *nKeys)
+	case *nKeys > 0 && (*keyID != "" || *op == "CreateKey"):
+		return errors.New("--keys spreads Encrypt, Decrypt or GenerateDataKey over many keys; it goes with neither --key-id nor --op CreateKey")
+	case *nKeys == 0 && *keysFile != "":
+		return errors.New("--keys-file needs --keys")
+	case *spread != "cycle" && *spread != "hot":
+		return fmt.Errorf("--spread must be cycle or hot, not %q", *spread)
+	case *hot < 0 || *hot > *nKeys || *hot > 0 && *spread != "hot":
+		return fmt.Errorf("--hot must be between 0 and --keys, with --spread hot (got %d)", *hot)
 	}
 	if err := checkRegion(*region); err != nil {
 		return err
@@ -70,10 +86,15 @@ func bench(args []string, stdout io.Writer) error {
 		}
 		return err
 	}
+	if *nKeys > 0 {
+		return benchKeys(ctx, stdout, t, *op, *nKeys, *keysFile, *spread, *hot, benchload.Load{
+			Op: *op, Connections: *connections, Duration: *duration, MaxRequests: *maxRequests,
+		})
+	}
 	setup, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	key := *keyID
-	if key == "" {
+	if key == "" && *op != "CreateKey" {
 		var err error
 		if key, err = benchload.CreateKey(setup, t); err != nil {
 			return fmt.Errorf("create a key to bench with: %w", err)
@@ -85,14 +106,19 @@ func bench(args []string, stdout io.Writer) error {
 		return fmt.Errorf("prepare %s requests: %w", *op, err)
 	}
 
-	limit := ""
-	if *maxRequests > 0 {
-		limit = fmt.Sprintf(" or %d requests", *maxRequests)
-	}
-	fmt.Fprintf(stdout, "%s on %s: %d connections, %v%s\n", *op, *endpoint, *connections, *duration, limit)
-	res, err := benchload.Run(ctx, t, benchload.Load{
+	return runLoad(ctx, stdout, t, benchload.Load{
 		Op: *op, Body: body, Connections: *connections, Duration: *duration, MaxRequests: *maxRequests,
-	})
+	}, "")
+}
+
+// runLoad runs l and prints its result.
+func runLoad(ctx context.Context, stdout io.Writer, t benchload.Target, l benchload.Load, over string) error {
+	limit := ""
+	if l.MaxRequests > 0 {
+		limit = fmt.Sprintf(" or %d requests", l.MaxRequests)
+	}
+	fmt.Fprintf(stdout, "%s%s on %s: %d connections, %v%s\n", l.Op, over, t.Endpoint, l.Connections, l.Duration, limit)
+	res, err := benchload.Run(ctx, t, l)
 	if err != nil {
 		return err
 	}
@@ -106,4 +132,68 @@ func bench(args []string, stdout io.Writer) error {
 		return errors.New("no request completed")
 	}
 	return nil
+}
+
+// benchKeys is bench --keys: it gets n keys (from keysFile, or created over
+// l.Connections connections, timed, and then written to keysFile), builds
+// one request body per key and runs l spread over them.
+func benchKeys(ctx context.Context, stdout io.Writer, t benchload.Target, op string, n int, keysFile, spread string, hot int, l benchload.Load) error {
+	ids, err := readKeyIDs(keysFile, n)
+	if err != nil {
+		return err
+	}
+	if ids == nil {
+		began := time.Now()
+		ids, err = benchload.CreateKeys(ctx, t, n, l.Connections, func(done int) {
+			fmt.Fprintf(stdout, "created %d keys, %.0f keys/s\n", done, float64(done)/time.Since(began).Seconds())
+		})
+		if err != nil {
+			return fmt.Errorf("create %d keys (%d done): %w", n, len(ids), err)
+		}
+		took := time.Since(began)
+		fmt.Fprintf(stdout, "created %d keys in %.2fs: %.0f keys/s\n", n, took.Seconds(), float64(n)/took.Seconds())
+		if keysFile != "" {
+			if err := os.WriteFile(keysFile, []byte(strings.Join(ids, "\n")+"\n"), 0o600); err != nil {
+				return fmt.Errorf("write the key ids: %w", err)
+			}
+		}
+	} else {
+		fmt.Fprintf(stdout, "using %d keys from %s\n", n, keysFile)
+	}
+	l.Bodies = make([][]byte, len(ids))
+	for i, id := range ids {
+		// Decrypt needs one Encrypt per key to have a ciphertext.
+		if l.Bodies[i], err = benchload.Body(ctx, t, op, id); err != nil {
+			return fmt.Errorf("prepare %s requests for key %s: %w", op, id, err)
+		}
+	}
+	over := fmt.Sprintf(" over %d keys in turn", n)
+	if spread == "hot" {
+		l.Spread, l.Hot = benchload.SpreadHot, hot
+		if hot == 0 {
+			hot = n
+		}
+		over = fmt.Sprintf(" over %d hot keys of %d", hot, n)
+	}
+	return runLoad(ctx, stdout, t, l, over)
+}
+
+// readKeyIDs returns the first n key ids in path, or nil if path is empty,
+// does not exist or holds fewer.
+func readKeyIDs(path string, n int) ([]string, error) {
+	if path == "" {
+		return nil, nil
+	}
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read the key ids: %w", err)
+	}
+	ids := strings.Fields(string(b))
+	if len(ids) < n {
+		return nil, nil
+	}
+	return ids[:n], nil
 }

@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -65,6 +67,40 @@ func TestBench(t *testing.T) {
 			}
 			if strings.Contains(out, "created key") {
 				t.Fatalf("created a key though --key-id was given:\n%s", out)
+			}
+		})
+	}
+
+	t.Run("CreateKey", func(t *testing.T) {
+		args := append([]string{"--op", "CreateKey"}, common...)
+		ok, failed, out := runBench(t, args...)
+		if ok == 0 || failed != 0 || strings.Contains(out, "created key ") {
+			t.Fatalf("%d ok, %d errors; want some and none, and no key made beforehand:\n%s", ok, failed, out)
+		}
+	})
+
+	for _, spread := range [][]string{{"--spread", "cycle"}, {"--spread", "hot", "--hot", "3"}} {
+		t.Run("keys "+spread[1], func(t *testing.T) {
+			file := filepath.Join(t.TempDir(), "keys")
+			args := append(append([]string{"--keys", "6", "--keys-file", file}, spread...), common...)
+			ok, failed, out := runBench(t, args...)
+			if ok == 0 || failed != 0 || !strings.Contains(out, "created 6 keys") {
+				t.Fatalf("%d ok, %d errors; want some and none, after creating 6 keys:\n%s", ok, failed, out)
+			}
+			ids, err := os.ReadFile(file)
+			if err != nil || len(strings.Fields(string(ids))) != 6 {
+				t.Fatalf("key file %q, %v; want 6 ids", ids, err)
+			}
+			// The file names the keys that were made.
+			for _, id := range strings.Fields(string(ids)) {
+				if _, err := e.KMS.DescribeKey(context.Background(), &kms.DescribeKeyInput{KeyId: aws.String(id)}); err != nil {
+					t.Fatalf("DescribeKey %s: %v", id, err)
+				}
+			}
+			// A second run reuses them.
+			_, _, out = runBench(t, args...)
+			if !strings.Contains(out, "using 6 keys from") {
+				t.Fatalf("the second run did not reuse the key file:\n%s", out)
 			}
 		})
 	}

@@ -26,6 +26,7 @@ const rotateTimeout = 30 * time.Minute
 func rotateRootCmd(args []string, stdin *os.File, stdout, stderr io.Writer, getenv func(string) string) error {
 	fs := flag.NewFlagSet("rotate-root", flag.ContinueOnError)
 	endpoint := fs.String("endpoint", "", "URL of the Trent server (required)")
+	tlsFlags := addSysTLSFlags(fs)
 	format := fs.String("format", "text", "output format: text or json (keys root_generation, rewrapped and the status's)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -37,6 +38,10 @@ func rotateRootCmd(args []string, stdin *os.File, stdout, stderr io.Writer, gete
 		return fmt.Errorf("--format must be text or json, not %q", *format)
 	}
 	base, err := parseEndpoint(*endpoint)
+	if err != nil {
+		return err
+	}
+	client, err := tlsFlags.client()
 	if err != nil {
 		return err
 	}
@@ -62,7 +67,7 @@ func rotateRootCmd(args []string, stdin *os.File, stdout, stderr io.Writer, gete
 	if err != nil {
 		return err
 	}
-	st, err := callSys(req)
+	st, err := callSys(client, req)
 	if err != nil {
 		return err
 	}
@@ -90,7 +95,7 @@ func rotateRootCmd(args []string, stdin *os.File, stdout, stderr io.Writer, gete
 	if err := sigv4.Sign(req, body, id, []byte(secret), region, "kms", time.Now()); err != nil {
 		return err
 	}
-	resp, err := (&http.Client{Timeout: rotateTimeout}).Do(req)
+	resp, err := (&http.Client{Timeout: rotateTimeout, Transport: client.Transport}).Do(req)
 	if err != nil {
 		return err
 	}

@@ -58,7 +58,7 @@ func (o *opsOptions) register(fs *flag.FlagSet) {
 	fs.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
 	fs.StringVar(&o.tlsCert, "tls-cert", "", "PEM certificate (chain) to serve HTTPS with; reloaded when the file changes or on SIGHUP")
 	fs.StringVar(&o.tlsKey, "tls-key", "", "PEM private key of --tls-cert")
-	fs.StringVar(&o.tlsClientCA, "tls-client-ca", "", "PEM bundle of CAs: clients must present a certificate one of them issued")
+	fs.StringVar(&o.tlsClientCA, "tls-client-ca", "", "PEM bundle of CAs: clients must present a certificate one of them issued; reloaded when the file changes or on SIGHUP")
 	fs.BoolVar(&o.devTLS, "tls", false, "--dev only: serve HTTPS with a self-signed certificate for 127.0.0.1 and localhost, made in the data dir")
 	fs.StringVar(&o.metricsListen, "metrics-listen", "", "address of a second, plain HTTP listener serving GET /metrics without SigV4, and /healthz and /readyz (keep it on a private network)")
 }

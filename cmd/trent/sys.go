@@ -51,8 +51,7 @@ type sysReply struct {
 
 // callSys sends req and decodes the answer. A non-2xx answer is an error
 // carrying the server's message, and the status it reported with it.
-func callSys(req *http.Request) (*sysReply, error) {
-	client := &http.Client{Timeout: sysTimeout}
+func callSys(client *http.Client, req *http.Request) (*sysReply, error) {
 	resp, err := client.Do(req)
 	if err != nil {
 		return nil, err
@@ -103,6 +102,7 @@ func progress(s server.SealStatus) string {
 func unsealCmd(args []string, stdin *os.File, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("unseal", flag.ContinueOnError)
 	endpoint := fs.String("endpoint", "", "URL of the Trent server (required)")
+	tlsFlags := addSysTLSFlags(fs)
 	reset := fs.Bool("reset", false, "drop the shares submitted so far instead of submitting one")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -111,6 +111,10 @@ func unsealCmd(args []string, stdin *os.File, stdout, stderr io.Writer) error {
 		return err
 	}
 	base, err := parseEndpoint(*endpoint)
+	if err != nil {
+		return err
+	}
+	client, err := tlsFlags.client()
 	if err != nil {
 		return err
 	}
@@ -134,7 +138,7 @@ func unsealCmd(args []string, stdin *os.File, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	r, err := callSys(req)
+	r, err := callSys(client, req)
 	if err != nil && r != nil && !r.Sealed && !*reset {
 		// Unsealed already (another operator gave the last share): the
 		// share is not needed, and that is no failure.
@@ -193,6 +197,7 @@ func readShare(in *os.File, stderr io.Writer) (string, error) {
 func statusCmd(args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("status", flag.ContinueOnError)
 	endpoint := fs.String("endpoint", "", "URL of the Trent server (required)")
+	tlsFlags := addSysTLSFlags(fs)
 	format := fs.String("format", "text", "output format: text or json (keys sealed, progress, threshold, seal_type, fips140, version)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -207,13 +212,17 @@ func statusCmd(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	client, err := tlsFlags.client()
+	if err != nil {
+		return err
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), sysTimeout)
 	defer cancel()
 	req, err := newSysRequest(ctx, http.MethodGet, base, "/sys/status", nil)
 	if err != nil {
 		return err
 	}
-	r, err := callSys(req)
+	r, err := callSys(client, req)
 	if err != nil {
 		return err
 	}
@@ -236,6 +245,7 @@ func statusCmd(args []string, stdout io.Writer) error {
 func sealCmd(args []string, stdout io.Writer, getenv func(string) string) error {
 	fs := flag.NewFlagSet("seal", flag.ContinueOnError)
 	endpoint := fs.String("endpoint", "", "URL of the Trent server (required)")
+	tlsFlags := addSysTLSFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -243,6 +253,10 @@ func sealCmd(args []string, stdout io.Writer, getenv func(string) string) error 
 		return err
 	}
 	base, err := parseEndpoint(*endpoint)
+	if err != nil {
+		return err
+	}
+	client, err := tlsFlags.client()
 	if err != nil {
 		return err
 	}
@@ -270,7 +284,7 @@ func sealCmd(args []string, stdout io.Writer, getenv func(string) string) error 
 	if err := sigv4.Sign(req, body, id, []byte(secret), region, "kms", time.Now()); err != nil {
 		return err
 	}
-	r, err := callSys(req)
+	r, err := callSys(client, req)
 	if err != nil {
 		return err
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"flag"
 	"fmt"
+	"strconv"
 
 	"github.com/trent-kms/trent/internal/throttle"
 )
@@ -26,11 +27,19 @@ func addThrottleFlags(fs *flag.FlagSet) *throttleFlags {
 // config is the throttling configuration the flags ask for, nil when off.
 func (f *throttleFlags) config(fs *flag.FlagSet, dev bool) (*throttle.Config, error) {
 	on := !dev
+	set := false
 	fs.Visit(func(fl *flag.Flag) {
 		if fl.Name == "throttle" {
-			on = f.on
+			on, set = f.on, true
 		}
 	})
+	if !set {
+		// The flag's default depends on --dev; give it the value in
+		// effect, which --print-config shows.
+		if err := fs.Lookup("throttle").Value.Set(strconv.FormatBool(on)); err != nil {
+			return nil, err
+		}
+	}
 	rates, err := throttle.ParseRates(f.rates)
 	if err != nil {
 		return nil, fmt.Errorf("--throttle-rates: %w", err)

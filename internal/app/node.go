@@ -226,6 +226,7 @@ func (n *Node) Handler() http.Handler {
 	f := server.NewFront(n, n.log)
 	if n.cfg.Metrics != nil {
 		f.ServeMetricsWith(n.cfg.Metrics.Handler(), n.authorizeOperator)
+		f.ObserveWith(n.cfg.Metrics)
 	}
 	return f
 }

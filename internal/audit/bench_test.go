@@ -3,9 +3,12 @@ package audit
 import (
 	"context"
 	"fmt"
+	"reflect"
 	"runtime"
 	"testing"
 	"time"
+
+	"github.com/trent-kms/trent/internal/awsproto"
 )
 
 // BenchmarkRecord measures Record on the real disk of the temporary
@@ -47,5 +50,67 @@ func BenchmarkRecord(b *testing.B) {
 			b.ReportMetric(float64(st.Fsyncs)/float64(st.Records), "fsyncs/record")
 			closeLog(b, l)
 		})
+	}
+}
+
+// noSyncFS is the real file system with fsync left out: the benchmarks
+// below measure the CPU the log spends per record, not the disk.
+type noSyncFS struct{ OS }
+
+type noSyncFile struct{ File }
+
+func (fs noSyncFS) Create(path string) (File, error) {
+	f, err := fs.OS.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	return noSyncFile{f}, nil
+}
+
+func (noSyncFile) Sync() error { return nil }
+
+// BenchmarkRecordCPU is BenchmarkRecord from 32 goroutines (as many as
+// ratio.sh's connections) without the fsync: encoding, queueing, the
+// writer's hashing and write, and answering, per record.
+func BenchmarkRecordCPU(b *testing.B) {
+	l := openLog(b, b.TempDir(), Options{FS: noSyncFS{}})
+	evs := make([]*Event, 64)
+	for i := range evs {
+		evs[i] = testEvent(i)
+	}
+	b.ReportAllocs()
+	b.SetParallelism(max(1, 32/runtime.GOMAXPROCS(0)))
+	b.RunParallel(func(pb *testing.PB) {
+		for i := 0; pb.Next(); i++ {
+			if err := l.Record(context.Background(), evs[i%len(evs)]); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.StopTimer()
+	closeLog(b, l)
+}
+
+// BenchmarkEncodeEncrypt is the encoding an Encrypt's event costs on the
+// request's path: its requestParameters through the allow-list, then the
+// event.
+func BenchmarkEncodeEncrypt(b *testing.B) {
+	a := MustAllowList(reflect.TypeFor[awsproto.EncryptInput](), AuditableMembers(reflect.TypeFor[awsproto.EncryptInput](), "GrantTokens")...)
+	in := &awsproto.EncryptInput{
+		KeyId: ptr("arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"), Plaintext: make([]byte, 256),
+		EncryptionContext: map[string]string{"tenant-id": "t-0042", "purpose": "bench"},
+	}
+	ev := testEvent(0)
+	b.ReportAllocs()
+	for b.Loop() {
+		p, err := a.JSON(in)
+		if err != nil {
+			b.Fatal(err)
+		}
+		ev.RequestParameters = p
+		if _, err := ev.marshal(); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

@@ -279,6 +279,11 @@ const MaxEventBytes = 256 << 10
 // marshal returns the event's JSON object, checked for what the log relies
 // on. HTML characters are not escaped, so that the files read as written.
 func (e *Event) marshal() ([]byte, error) {
+	return e.appendBody(make([]byte, 0, 1024))
+}
+
+// appendBody appends what marshal returns to dst.
+func (e *Event) appendBody(dst []byte) ([]byte, error) {
 	switch {
 	case e.EventVersion == "" || e.EventSource == "" || e.EventName == "" || e.EventID == "":
 		return nil, fmt.Errorf("audit: event lacks eventVersion, eventSource, eventName or eventID: %q %q %q %q",
@@ -293,15 +298,13 @@ func (e *Event) marshal() ([]byte, error) {
 			return nil, fmt.Errorf("audit: event %s: requestParameters and responseElements must be JSON objects or null", e.EventName)
 		}
 	}
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(e); err != nil {
+	start := len(dst)
+	b, err := e.appendJSON(dst)
+	if err != nil {
 		return nil, fmt.Errorf("audit: encode event %s: %w", e.EventName, err)
 	}
-	b := bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
-	if len(b) > MaxEventBytes {
-		return nil, fmt.Errorf("audit: event %s is %d bytes, more than %d", e.EventName, len(b), MaxEventBytes)
+	if n := len(b) - start; n > MaxEventBytes {
+		return nil, fmt.Errorf("audit: event %s is %d bytes, more than %d", e.EventName, n, MaxEventBytes)
 	}
 	return b, nil
 }

@@ -83,7 +83,8 @@ type Log struct {
 	epoch  time.Time // the base of busySince: monotonic time
 
 	mu     sync.Mutex
-	queue  []*item // taken by the writer as one batch
+	cur    *batch // filling while the writer is busy; it takes it whole
+	spare  *batch // a written batch whose buffers the next one reuses
 	closed bool
 
 	queued    atomic.Int64 // events queued or being retried
@@ -121,13 +122,37 @@ type position struct {
 	size    int64
 }
 
-// item is one Record call: its events are written in the same batch.
-type item struct {
-	bodies   [][]byte
-	metas    []eventMeta
-	done     chan error // buffered: the writer never waits on it
-	answered bool       // writer-owned: done has been sent to
+// batch is the events of every Record call made while the writer was
+// busy: written with one write and one fsync, and answered together by
+// closing one channel. Its deadline is one timer, started by the first
+// Record that joins it, so no Record waits longer than Options.Deadline
+// and none pays for a timer of its own.
+type batch struct {
+	bodies []byte // the events' JSON objects, back to back
+	ends   []int  // where each event's object ends in bodies
+	metas  []eventMeta
+	timer  *time.Timer
+
+	once sync.Once
+	done chan struct{} // closed once err is set
+	err  error
 }
+
+// answer answers every Record of b with err, once: the first answer —
+// the writer's outcome or the deadline — is the one its callers get.
+func (b *batch) answer(err error) {
+	b.once.Do(func() {
+		b.err = err
+		close(b.done)
+	})
+}
+
+// events is how many events b holds.
+func (b *batch) events() int { return len(b.ends) }
+
+// bodyPool holds the buffers Record encodes events into before copying
+// them into the batch.
+var bodyPool = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &b }}
 
 // writer is the state of the files, touched only by the writer goroutine.
 type writer struct {
@@ -277,14 +302,22 @@ func (l *Log) Record(ctx context.Context, evs ...*Event) error {
 	if len(evs) == 0 {
 		return nil
 	}
-	it := &item{done: make(chan error, 1)}
+	bp := bodyPool.Get().(*[]byte)
+	defer bodyPool.Put(bp)
+	bodies := (*bp)[:0]
+	var endsArr [2]int
+	var metasArr [2]eventMeta
+	ends, metas := endsArr[:0], metasArr[:0]
 	for _, ev := range evs {
-		b, err := ev.marshal()
-		if err != nil {
+		var err error
+		if bodies, err = ev.appendBody(bodies); err != nil {
 			return err
 		}
-		it.bodies = append(it.bodies, b)
-		it.metas = append(it.metas, metaOf(ev))
+		ends = append(ends, len(bodies))
+		metas = append(metas, metaOf(ev))
+	}
+	if cap(bodies) <= 64<<10 {
+		*bp = bodies
 	}
 	l.mu.Lock()
 	if l.closed {
@@ -295,7 +328,24 @@ func (l *Log) Record(ctx context.Context, evs ...*Event) error {
 		l.mu.Unlock()
 		return fmt.Errorf("%w: %d events are waiting for the disk; these %d are not recorded", ErrUnavailable, n, len(evs))
 	}
-	l.queue = append(l.queue, it)
+	b := l.cur
+	if b == nil {
+		b = &batch{done: make(chan struct{})}
+		if sp := l.spare; sp != nil {
+			l.spare = nil
+			b.bodies, b.ends, b.metas = sp.bodies[:0], sp.ends[:0], sp.metas[:0]
+		}
+		b.timer = time.AfterFunc(l.opts.Deadline, func() {
+			b.answer(fmt.Errorf("%w: event not durable after %v (it stays queued)", ErrTimeout, l.opts.Deadline))
+		})
+		l.cur = b
+	}
+	off := len(b.bodies)
+	b.bodies = append(b.bodies, bodies...)
+	for _, e := range ends {
+		b.ends = append(b.ends, off+e)
+	}
+	b.metas = append(b.metas, metas...)
 	l.queued.Add(int64(len(evs)))
 	l.mu.Unlock()
 	l.records.Add(uint64(len(evs)))
@@ -306,13 +356,9 @@ func (l *Log) Record(ctx context.Context, evs ...*Event) error {
 	if f := l.failure.Load(); f != nil {
 		return fmt.Errorf("%w: %w (the event stays queued until the disk takes it)", ErrUnavailable, f.err)
 	}
-	timer := time.NewTimer(l.opts.Deadline)
-	defer timer.Stop()
 	select {
-	case err := <-it.done:
-		return err
-	case <-timer.C:
-		return fmt.Errorf("%w: event not durable after %v (it stays queued)", ErrTimeout, l.opts.Deadline)
+	case <-b.done:
+		return b.err
 	case <-ctx.Done():
 		return fmt.Errorf("audit: waiting for the disk: %w", context.Cause(ctx))
 	}
@@ -412,7 +458,7 @@ func (l *Log) run() {
 	tick := time.NewTicker(l.opts.DigestInterval)
 	defer tick.Stop()
 	var (
-		pending []*item
+		pending []*batch
 		waiters []chan error // Digest callers
 		retry   <-chan time.Time
 		backoff = minBackoff
@@ -432,7 +478,9 @@ func (l *Log) run() {
 			closing = true
 			l.owe("close")
 		}
-		pending = append(pending, l.take()...)
+		if b := l.take(); b != nil {
+			pending = append(pending, b)
+		}
 		if retry != nil && !closing {
 			continue // failing: wait for the next attempt
 		}
@@ -454,8 +502,8 @@ func (l *Log) run() {
 				l.log.Error("audit log cannot write: refusing requests until it can", "err", err)
 			}
 			l.setFailure(err)
-			for _, it := range pending {
-				l.answer(it, fmt.Errorf("%w: %w", ErrUnavailable, err))
+			for _, b := range pending {
+				b.answer(fmt.Errorf("%w: %w", ErrUnavailable, err))
 			}
 			for _, ch := range waiters {
 				ch <- err
@@ -478,19 +526,26 @@ func (l *Log) owe(reason string) {
 	}
 }
 
-func (l *Log) take() []*item {
+// recycle keeps the buffers of a written batch for the next one. Its
+// callers only read its done channel and error, never its buffers.
+func (l *Log) recycle(b *batch) {
+	if cap(b.bodies) > 1<<20 {
+		return
+	}
+	sp := &batch{bodies: b.bodies, ends: b.ends, metas: b.metas}
+	clear(sp.metas) // drop the key ARNs they point to
+	b.bodies, b.ends, b.metas = nil, nil, nil
 	l.mu.Lock()
-	q := l.queue
-	l.queue = nil
+	l.spare = sp
 	l.mu.Unlock()
-	return q
 }
 
-func (l *Log) answer(it *item, err error) {
-	if !it.answered {
-		it.answered = true
-		it.done <- err
-	}
+func (l *Log) take() *batch {
+	l.mu.Lock()
+	b := l.cur
+	l.cur = nil
+	l.mu.Unlock()
+	return b
 }
 
 func (l *Log) setFailure(err error) {
@@ -504,7 +559,7 @@ func (l *Log) setFailure(err error) {
 // cycle writes the pending batch, rotates a full file and writes a digest
 // that is due. Each step is repeatable: after a failure the next cycle
 // starts over where this one stopped.
-func (l *Log) cycle(pending []*item) error {
+func (l *Log) cycle(pending []*batch) error {
 	l.busySince.Store(int64(time.Since(l.epoch)) + 1)
 	defer l.busySince.Store(0)
 	if err := l.syncDirOwed(); err != nil {
@@ -516,9 +571,11 @@ func (l *Log) cycle(pending []*item) error {
 			return err
 		}
 		l.writes.observe(time.Since(start))
-		for _, it := range pending {
-			l.answer(it, nil)
+		for _, b := range pending {
+			b.timer.Stop()
+			b.answer(nil)
 		}
+		l.recycle(pending[len(pending)-1])
 	}
 	if l.w.f != nil && l.w.size >= l.opts.MaxFileBytes {
 		if err := l.writeDigest("rotation"); err != nil {
@@ -540,11 +597,11 @@ func (l *Log) cycle(pending []*item) error {
 }
 
 // finish ends the writer at Close.
-func (l *Log) finish(pending []*item, err error) {
+func (l *Log) finish(pending []*batch, err error) {
 	if err != nil {
 		n := 0
-		for _, it := range pending {
-			n += len(it.bodies)
+		for _, b := range pending {
+			n += b.events()
 		}
 		l.closeErr = fmt.Errorf("audit: close: %d events could not be written: %w", n, err)
 		l.log.Error("audit log closed with events unwritten", "events", n, "err", err)
@@ -570,7 +627,7 @@ func (l *Log) nameTime() time.Time {
 
 // flush appends the batch to the current file — creating it first if the
 // last one was rotated or this run has written nothing yet — and fsyncs.
-func (l *Log) flush(items []*item) error {
+func (l *Log) flush(batches []*batch) error {
 	w := &l.w
 	if w.f != nil && w.dirty {
 		// A failed write may have left part of a batch: cut it off, so
@@ -600,17 +657,19 @@ func (l *Log) flush(items []*item) error {
 	seq, prev := w.seq, w.prev
 	var first [32]byte
 	n := 0
-	for _, it := range items {
-		for i, body := range it.bodies {
+	for _, b := range batches {
+		start := 0
+		for i, end := range b.ends {
 			var h [32]byte
-			w.buf, h = appendLine(w.buf, body, seq+1, &prev)
+			w.buf, h = appendLine(w.buf, b.bodies[start:end], seq+1, &prev)
+			start = end
 			seq++
 			prev = h
 			if n == 0 {
 				first = h
 			}
 			n++
-			it.metas[i].seq = seq
+			b.metas[i].seq = seq
 		}
 	}
 	w.dirty = true
@@ -641,8 +700,8 @@ func (l *Log) flush(items []*item) error {
 	l.queued.Add(-int64(n))
 	l.batches.Add(1)
 	l.durable.Store(&position{fileSeq: w.fileSeq, file: w.fileName, size: w.size})
-	for _, it := range items {
-		l.usage.add(it.metas)
+	for _, b := range batches {
+		l.usage.add(b.metas)
 	}
 	if l.mirror != nil {
 		l.mirror.send(w.buf)

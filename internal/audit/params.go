@@ -31,6 +31,7 @@ type AllowList struct {
 type allowedField struct {
 	index []int // reflect.Value.FieldByIndex path, through embedded structs
 	name  string
+	enc   encoderFunc // compiled for the member's type when the list is made
 }
 
 // secretMembers are member names (lowercase) that are never audited, even
@@ -62,7 +63,7 @@ func NewAllowList(t reflect.Type, members ...string) (*AllowList, error) {
 		if err := checkAuditable(f.Type, m, map[reflect.Type]bool{}); err != nil {
 			return nil, fmt.Errorf("audit: allow-list of %v: %w", t, err)
 		}
-		a.fields = append(a.fields, allowedField{index: f.Index, name: lowerFirst(m)})
+		a.fields = append(a.fields, allowedField{index: f.Index, name: lowerFirst(m), enc: compileEncoder(f.Type, map[reflect.Type]bool{})})
 	}
 	return a, nil
 }
@@ -95,26 +96,31 @@ func (a *AllowList) JSON(v any) (json.RawMessage, error) {
 	if rv.Type() != a.t {
 		return nil, fmt.Errorf("audit: allow-list of %v applied to %v", a.t, rv.Type())
 	}
-	var buf bytes.Buffer
-	buf.WriteByte('{')
-	n := 0
+	buf := make([]byte, 0, 128)
+	buf = append(buf, '{')
 	for _, f := range a.fields {
-		fv, err := rv.FieldByIndexErr(f.index)
-		if err != nil || absent(fv) {
-			continue // a nil embedded pointer, or a member not sent
+		var fv reflect.Value
+		if len(f.index) == 1 {
+			fv = rv.Field(f.index[0])
+		} else if v, err := rv.FieldByIndexErr(f.index); err == nil {
+			fv = v
+		} else {
+			continue // a nil embedded pointer
 		}
-		if n > 0 {
-			buf.WriteByte(',')
+		if absent(fv) {
+			continue // a member not sent
 		}
-		n++
-		writeString(&buf, f.name)
-		buf.WriteByte(':')
-		if err := writeValue(&buf, fv); err != nil {
+		if len(buf) > 1 {
+			buf = append(buf, ',')
+		}
+		buf = appendString(buf, f.name)
+		buf = append(buf, ':')
+		var err error
+		if buf, err = f.enc(buf, fv); err != nil {
 			return nil, fmt.Errorf("audit: %v.%s: %w", a.t, f.name, err)
 		}
 	}
-	buf.WriteByte('}')
-	return buf.Bytes(), nil
+	return append(buf, '}'), nil
 }
 
 func absent(v reflect.Value) bool {
@@ -289,8 +295,7 @@ func writeValue(buf *bytes.Buffer, v reflect.Value) error {
 }
 
 func writeString(buf *bytes.Buffer, s string) {
-	b, _ := marshalPlain(s) // a string always encodes
-	buf.Write(b)
+	buf.Write(appendString(buf.AvailableBuffer(), s))
 }
 
 // marshalPlain is json.Marshal without HTML escaping: the files read as

@@ -18,12 +18,13 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/rand"
+	crand "crypto/rand"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/netip"
@@ -62,7 +63,27 @@ type Load struct {
 	// MaxRequests, if positive, bounds the number of requests sent, whether
 	// they succeed or fail.
 	MaxRequests int64
+	// Bodies, if set, replaces Body: each request sends one of them, chosen
+	// by Spread, so the load lands on many keys instead of one.
+	Bodies [][]byte
+	// Spread chooses among Bodies: SpreadCycle (the default) walks them in
+	// order, every request the next one, so with more keys than the
+	// server's cache holds every request finds its key cold; SpreadHot
+	// picks uniformly at random among the first Hot of them.
+	Spread Spread
+	// Hot is the size of the hot set for SpreadHot; 0 means all Bodies.
+	Hot int
 }
+
+// Spread is how a Load with many Bodies spreads its requests over them.
+type Spread int
+
+const (
+	// SpreadCycle sends the bodies in turn, round-robin over all workers.
+	SpreadCycle Spread = iota
+	// SpreadHot picks a body uniformly at random among the first Hot.
+	SpreadHot
+)
 
 // DefaultConnections is Load.Connections when it is not set.
 const DefaultConnections = 32
@@ -124,6 +145,9 @@ func Run(ctx context.Context, t Target, l Load) (Result, error) {
 		ws[i].live.Store(c)
 	}
 
+	if len(l.Bodies) > 0 && (l.Hot < 0 || l.Hot > len(l.Bodies)) {
+		return Result{}, fmt.Errorf("benchload: hot set of %d among %d bodies", l.Hot, len(l.Bodies))
+	}
 	var (
 		issued atomic.Int64
 		wg     sync.WaitGroup
@@ -183,9 +207,23 @@ func (w *worker) fail(err error) {
 
 func (w *worker) run(ctx context.Context, ep *endpoint, t Target, l Load, deadline time.Time, issued *atomic.Int64) {
 	req := ep.template(l.Op)
+	hot := l.Hot
+	if hot == 0 {
+		hot = len(l.Bodies)
+	}
+	rng := rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
 	for ctx.Err() == nil {
-		if n := issued.Add(1); l.MaxRequests > 0 && n > l.MaxRequests {
+		n := issued.Add(1)
+		if l.MaxRequests > 0 && n > l.MaxRequests {
 			return
+		}
+		body := l.Body
+		switch {
+		case len(l.Bodies) == 0:
+		case l.Spread == SpreadHot:
+			body = l.Bodies[rng.IntN(hot)]
+		default:
+			body = l.Bodies[(n-1)%int64(len(l.Bodies))]
 		}
 		if w.c == nil {
 			c, err := ep.dial(ctx)
@@ -208,7 +246,7 @@ func (w *worker) run(ctx context.Context, ep *endpoint, t Target, l Load, deadli
 		if began.After(deadline) {
 			return
 		}
-		status, body, reuse, err := w.c.do(req, t, l.Op, l.Body, began, false)
+		status, out, reuse, err := w.c.do(req, t, l.Op, body, began, false)
 		if err != nil || !reuse {
 			w.c.close()
 			w.c = nil
@@ -220,7 +258,7 @@ func (w *worker) run(ctx context.Context, ep *endpoint, t Target, l Load, deadli
 			continue
 		}
 		if status != http.StatusOK {
-			w.fail(statusError(status, body))
+			w.fail(statusError(status, out))
 			continue
 		}
 		w.ok++
@@ -267,13 +305,21 @@ func Call(ctx context.Context, t Target, op string, body []byte) ([]byte, error)
 	return out, nil
 }
 
+// createKeyBody is the CreateKey request of benchmarks: a symmetric
+// encryption key.
+var createKeyBody = []byte(`{"Description":"trent bench"}`)
+
 // CreateKey creates a symmetric encryption key for benchmarking and returns
 // its id.
 func CreateKey(ctx context.Context, t Target) (string, error) {
-	out, err := Call(ctx, t, "CreateKey", []byte(`{"Description":"trent bench"}`))
+	out, err := Call(ctx, t, "CreateKey", createKeyBody)
 	if err != nil {
 		return "", err
 	}
+	return keyID(out)
+}
+
+func keyID(out []byte) (string, error) {
 	var resp struct{ KeyMetadata struct{ KeyId string } }
 	if err := json.Unmarshal(out, &resp); err != nil || resp.KeyMetadata.KeyId == "" {
 		return "", fmt.Errorf("benchload: unexpected CreateKey response %.200q", out)
@@ -281,18 +327,102 @@ func CreateKey(ctx context.Context, t Target) (string, error) {
 	return resp.KeyMetadata.KeyId, nil
 }
 
+// CreateKeys creates n symmetric encryption keys over the given number of
+// keep-alive connections and returns their ids, in no particular order.
+// progress, if not nil, is called now and then with the count so far.
+func CreateKeys(ctx context.Context, t Target, n, connections int, progress func(done int)) ([]string, error) {
+	if n <= 0 {
+		return nil, nil
+	}
+	ep, err := resolve(ctx, t)
+	if err != nil {
+		return nil, err
+	}
+	connections = max(1, min(connections, n))
+	var (
+		mu    sync.Mutex
+		ids   = make([]string, 0, n)
+		first error
+		next  atomic.Int64
+		wg    sync.WaitGroup
+	)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	fail := func(err error) {
+		mu.Lock()
+		if first == nil {
+			first = err
+		}
+		mu.Unlock()
+		cancel()
+	}
+	for range connections {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c, err := ep.dial(ctx)
+			if err != nil {
+				fail(err)
+				return
+			}
+			defer c.close()
+			stop := context.AfterFunc(ctx, c.interrupt)
+			defer stop()
+			req := ep.template("CreateKey")
+			for ctx.Err() == nil && next.Add(1) <= int64(n) {
+				_ = c.nc.SetDeadline(time.Now().Add(time.Minute))
+				status, out, reuse, err := c.do(req, t, "CreateKey", createKeyBody, time.Now(), true)
+				if err == nil && status != http.StatusOK {
+					err = statusError(status, out)
+				}
+				if err == nil && !reuse {
+					err = errClosed
+				}
+				if err != nil {
+					fail(fmt.Errorf("CreateKey: %w", err))
+					return
+				}
+				id, err := keyID(out)
+				if err != nil {
+					fail(err)
+					return
+				}
+				mu.Lock()
+				ids = append(ids, id)
+				done := len(ids)
+				mu.Unlock()
+				if progress != nil && done%10000 == 0 {
+					progress(done)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if first != nil {
+		return ids, first
+	}
+	if err := ctx.Err(); err != nil {
+		return ids, err
+	}
+	return ids, nil
+}
+
 // Ops are the operations Body knows how to build requests for.
-var Ops = []string{"Encrypt", "Decrypt", "GenerateDataKey"}
+var Ops = []string{"Encrypt", "Decrypt", "GenerateDataKey", "CreateKey"}
 
 // Body returns the request body to load op with, under the key keyID:
 // Encrypt of 32 random bytes, Decrypt of a ciphertext made by one Encrypt
-// request first, GenerateDataKey of an AES_256 data key.
+// request first, GenerateDataKey of an AES_256 data key. CreateKey needs no
+// key: every request creates a new symmetric key (keyID is ignored).
 func Body(ctx context.Context, t Target, op, keyID string) ([]byte, error) {
+	if op == "CreateKey" {
+		return createKeyBody, nil
+	}
 	if keyID == "" {
 		return nil, errors.New("benchload: no key id")
 	}
 	pt := make([]byte, 32)
-	if _, err := rand.Read(pt); err != nil {
+	if _, err := crand.Read(pt); err != nil {
 		return nil, err
 	}
 	encrypt, err := json.Marshal(map[string]string{"KeyId": keyID, "Plaintext": base64.StdEncoding.EncodeToString(pt)})

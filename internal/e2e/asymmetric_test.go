@@ -37,6 +37,7 @@ func apiCode(err error) string {
 
 func newAsymKey(t *testing.T, env *testenv.Env, spec types.KeySpec, usage types.KeyUsageType) *types.KeyMetadata {
 	t.Helper()
+	skipSpecInFIPSMode(t, spec)
 	out, err := env.KMS.CreateKey(context.Background(), &kms.CreateKeyInput{KeySpec: spec, KeyUsage: usage})
 	if err != nil {
 		t.Fatalf("CreateKey %s/%s: %v", spec, usage, err)

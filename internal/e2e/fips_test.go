@@ -125,3 +125,17 @@ func skipInFIPSMode(t *testing.T) {
 		t.Skip("FIPS 140-3 mode: secp256k1, ML-DSA and ML_KEM_512 keys are refused by design")
 	}
 }
+
+// skipSpecInFIPSMode skips the (sub)test that needs a key of spec when
+// this test process runs in FIPS 140-3 mode and Trent refuses that spec
+// there by design (TestFIPSMode and TestMLKEMFIPSMode check the refusal).
+func skipSpecInFIPSMode(t testing.TB, spec types.KeySpec) {
+	t.Helper()
+	if !fips140.Enabled() {
+		return
+	}
+	switch spec {
+	case types.KeySpecEccSecgP256k1, types.KeySpecMlDsa44, types.KeySpecMlDsa65, types.KeySpecMlDsa87, types.KeySpecMlKem512:
+		t.Skipf("FIPS 140-3 mode refuses %s keys by design", spec)
+	}
+}

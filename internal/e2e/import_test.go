@@ -42,6 +42,7 @@ import (
 
 func createExternal(t testing.TB, env *testenv.Env, spec types.KeySpec, usage types.KeyUsageType) *types.KeyMetadata {
 	t.Helper()
+	skipSpecInFIPSMode(t, spec)
 	return createKey(t, env, &kms.CreateKeyInput{KeySpec: spec, KeyUsage: usage, Origin: types.OriginTypeExternal})
 }
 

@@ -272,9 +272,7 @@ func TestMultiRegionErrors(t *testing.T) {
 	_, err = e.away.RotateKeyOnDemand(ctx, &kms.RotateKeyOnDemandInput{KeyId: aws.String(id)})
 	wantError(t, err, "UnsupportedOperationException", awayARN+" is not a multi-region primary key.")
 
-	// Imported material: not for multi-Region keys yet (docs/multi-region.md).
-	_, err = e.home.CreateKey(ctx, &kms.CreateKeyInput{MultiRegion: aws.Bool(true), Origin: types.OriginTypeExternal})
-	wantError(t, err, "UnsupportedOperationException", anyMessage)
+	// (Imported material: multiregion_import_test.go.)
 
 	// A disabled primary does not replicate or move.
 	_, err = e.home.DisableKey(ctx, &kms.DisableKeyInput{KeyId: aws.String(id)})

@@ -53,14 +53,17 @@ import (
 // through the same reclamation as an eviction.
 
 const (
-	importStateImported  = "IMPORTED"
-	importStatePending   = "PENDING_IMPORT"
-	expires              = "KEY_MATERIAL_EXPIRES"
-	doesNotExpire        = "KEY_MATERIAL_DOES_NOT_EXPIRE"
-	importNew            = "NEW_KEY_MATERIAL"
-	importExisting       = "EXISTING_KEY_MATERIAL"
-	keyMaterialPending   = "PENDING_ROTATION"
-	incorrectMaterialMsg = "The key material in the request is, expired, invalid, or is not the same key material that was previously imported into this KMS key."
+	importStateImported = "IMPORTED"
+	importStatePending  = "PENDING_IMPORT"
+	expires             = "KEY_MATERIAL_EXPIRES"
+	doesNotExpire       = "KEY_MATERIAL_DOES_NOT_EXPIRE"
+	importNew           = "NEW_KEY_MATERIAL"
+	importExisting      = "EXISTING_KEY_MATERIAL"
+	keyMaterialPending  = "PENDING_ROTATION"
+	// keyMaterialPendingMultiRegion: material a multi-Region primary has
+	// pending rotation that a replica has not imported yet.
+	keyMaterialPendingMultiRegion = "PENDING_MULTI_REGION_IMPORT_AND_ROTATION"
+	incorrectMaterialMsg          = "The key material in the request is, expired, invalid, or is not the same key material that was previously imported into this KMS key."
 	// maxValidTo is how far ahead imported material may be set to expire.
 	maxValidTo = 365 * 24 * time.Hour
 
@@ -157,14 +160,22 @@ func (s *Service) createKeyWithoutMaterial(ctx context.Context, k store.Key, arn
 	k.CurrentVersion = 0
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
-	if err := s.store.CreateKeyWithoutMaterial(ctx, k); err != nil {
+	create := s.store.CreateKeyWithoutMaterial
+	if isMultiRegion(&k) {
+		create = s.createMultiRegionKeyWithoutMaterial // multiregion_import.go
+	}
+	if err := create(ctx, k); err != nil {
 		return nil, apierr.Internal(fmt.Errorf("create key %s: %w", k.ID, err))
 	}
 	k.Revision = 1
 	e := &keyEntry{meta: k, arn: arn, versions: map[uint32]*backing{}, imported: map[uint32]store.KeyVersion{}}
 	e.prepare(nil)
 	s.publish(e)
-	return &awsproto.KeyMetadataOutput{KeyMetadata: s.metadata(e)}, nil
+	md := s.metadata(e)
+	if err := s.multiRegionMetadata(ctx, md, e); err != nil {
+		return nil, err
+	}
+	return &awsproto.KeyMetadataOutput{KeyMetadata: md}, nil
 }
 
 func checkGetParametersForImport(in *awsproto.GetParametersForImportInput) error {
@@ -332,7 +343,10 @@ func (s *Service) importKeyMaterial(ctx context.Context, r *Request, in *awsprot
 		return nil, apierr.Internal(fmt.Errorf("import into %s: %w", e.arn, err))
 	}
 	defer clear(material)
-	id := keys.ImportedMaterialID(e.meta.ID, material)
+	// The members of a multi-Region key derive the id from their shared
+	// id, so the same material has the same id in every region, and a
+	// replica's material is checked against the primary's by its id.
+	id := keys.ImportedMaterialID(wireKeyID(e.meta.ID), material)
 	if in.KeyMaterialId != nil && *in.KeyMaterialId != id {
 		return nil, apierr.New(excIncorrectKeyMaterial, incorrectMaterialMsg)
 	}
@@ -352,6 +366,9 @@ func (s *Service) importKeyMaterial(ctx context.Context, r *Request, in *awsprot
 	}
 	k := cur.meta
 	k.Tags = slices.Clone(cur.meta.Tags)
+	if isMultiRegion(&k) {
+		return s.importIntoMember(ctx, cur, k, in, material, id, model, until, desc) // multiregion_import.go
+	}
 	importType := importExisting
 	if len(cur.imported) == 0 {
 		importType = importNew
@@ -381,10 +398,16 @@ func (s *Service) importKeyMaterial(ctx context.Context, r *Request, in *awsprot
 		if _, ok := versionWithMaterial(cur, id); ok {
 			return nil, apierr.New(excIncorrectKeyMaterial, incorrectMaterialMsg)
 		}
-		if p, ok := pendingRotation(cur); ok {
-			return nil, apierr.New(apierr.KMSInvalidState, "New key material (id: %s) cannot be imported into KMS key %s, because another key material (id: %s) is pending rotation.", id, k.ID, p.MaterialID)
-		}
 		v = store.KeyVersion{Version: lastVersion(cur) + 1, CreatedAt: s.now()}
+		if p, ok := pendingRotation(cur); ok {
+			if p.ImportState == importStateImported {
+				return nil, apierr.New(apierr.KMSInvalidState, "New key material (id: %s) cannot be imported into KMS key %s, because another key material (id: %s) is pending rotation.", id, k.ID, p.MaterialID)
+			}
+			// Material pending rotation is not bound to the key until the
+			// rotation: once deleted, other material may take its place
+			// (AWS's RotationsListEntry), in its version.
+			v.Version = p.Version
+		}
 	}
 	wrapped, err := s.root.Wrap(material, wrapAAD(cur.arn, v.Version))
 	if err != nil {
@@ -474,6 +497,13 @@ func (s *Service) deleteImportedKeyMaterial(ctx context.Context, r *Request, in 
 	if err := s.deleteMaterial(ctx, cur, k, []uint32{n}); err != nil {
 		return nil, err
 	}
+	if isPrimary(&k) && n > k.CurrentVersion {
+		// AWS: deleting a primary's material pending rotation deletes the
+		// replicas' copies of it too.
+		if err := s.deletePendingInReplicas(ctx, k, n); err != nil { // multiregion_import.go
+			return nil, err
+		}
+	}
 	return out, nil
 }
 
@@ -503,6 +533,9 @@ func (s *Service) rotateImported(ctx context.Context, e *keyEntry) (any, error) 
 	}
 	k := cur.meta
 	k.Tags = slices.Clone(cur.meta.Tags)
+	if err := replicaRotation(cur.arn, &k); err != nil {
+		return nil, err
+	}
 	if err := enabled(cur.arn, &k); err != nil {
 		return nil, err
 	}
@@ -533,6 +566,9 @@ func (s *Service) rotateImported(ctx context.Context, e *keyEntry) (any, error) 
 	if len(p.Wrapped) == 0 {
 		return nil, apierr.New(apierr.KMSInvalidState, "No available key material pending rotation for the key: %s.", cur.arn)
 	}
+	if isMultiRegion(&k) {
+		return s.rotateImportedMembers(ctx, cur, k, p) // multiregion_import.go
+	}
 	_, err = s.store.PutKeyMaterial(ctx, k, p)
 	s.forget(k.ID)
 	if err != nil {
@@ -544,7 +580,10 @@ func (s *Service) rotateImported(ctx context.Context, e *keyEntry) (any, error) 
 // listImportedRotations is ListKeyRotations for a symmetric key with
 // imported material: every material with its import state (ROTATIONS_ONLY
 // leaves out the first material and those not rotated in yet).
-func listImportedRotations(e *keyEntry, in *awsproto.ListKeyRotationsInput, limit int, after string) (any, error) {
+//
+// waiting holds the versions of a multi-Region primary pending rotation
+// that a replica has not imported yet (PENDING_MULTI_REGION_IMPORT_AND_ROTATION).
+func listImportedRotations(e *keyEntry, in *awsproto.ListKeyRotationsInput, limit int, after string, waiting map[uint32]bool) (any, error) {
 	all := in.IncludeKeyMaterial != nil && *in.IncludeKeyMaterial == includeAllKeyMaterial
 	start := uint32(0)
 	if after != "" {
@@ -581,6 +620,8 @@ func listImportedRotations(e *keyEntry, in *awsproto.ListKeyRotationsInput, limi
 		switch {
 		case n == e.meta.CurrentVersion:
 			entry.KeyMaterialState = keyMaterialCurrent
+		case n > e.meta.CurrentVersion && waiting[n]:
+			entry.KeyMaterialState = keyMaterialPendingMultiRegion
 		case n > e.meta.CurrentVersion:
 			entry.KeyMaterialState = keyMaterialPending
 		default:

@@ -199,8 +199,14 @@ func (s *Service) createKey(ctx context.Context, r *Request, in *awsproto.Create
 	if err != nil {
 		return nil, apierr.Internal(err)
 	}
-	s.writeMu.Lock()
-	defer s.writeMu.Unlock()
+	if isMultiRegion(&k) {
+		// A multi-Region primary writes its set's shared row too: it stays
+		// serialised with the other multi-Region writers. A key of one
+		// Region takes no writeMu, so that concurrent creations share the
+		// store's group commit (service.go, writeMu).
+		s.writeMu.Lock()
+		defer s.writeMu.Unlock()
+	}
 	if err := s.storeNewKey(ctx, k, first); err != nil {
 		return nil, apierr.Internal(fmt.Errorf("create key %s: %w", id, err))
 	}

@@ -131,12 +131,11 @@ func mrkType(k *store.Key) string {
 	return mrkTypeReplica
 }
 
-// checkMultiRegionCreate refuses the multi-Region keys Trent cannot make
-// yet: with imported key material (docs/multi-region.md says what they
-// need).
+// checkMultiRegionCreate refuses the multi-Region keys Trent cannot make:
+// those of an origin other than AWS_KMS and EXTERNAL (a custom key store's).
 func checkMultiRegionCreate(in *awsproto.CreateKeyInput) error {
-	if in.MultiRegion && in.Origin != nil && *in.Origin != OriginAWSKMS {
-		return apierr.New(apierr.UnsupportedOperation, "Trent does not make multi-Region keys with Origin %s yet.", *in.Origin)
+	if in.MultiRegion && in.Origin != nil && *in.Origin != OriginAWSKMS && *in.Origin != OriginExternal {
+		return apierr.New(apierr.UnsupportedOperation, "Trent does not make multi-Region keys with Origin %s.", *in.Origin)
 	}
 	return nil
 }
@@ -419,11 +418,6 @@ func (s *Service) replicateKey(ctx context.Context, r *Request, in *awsproto.Rep
 	if !isPrimary(&e.meta) {
 		return nil, apierr.New(apierr.UnsupportedOperation, notPrimaryMessage, e.arn)
 	}
-	if e.meta.Origin != OriginAWSKMS {
-		// AWS makes such a replica without material (PendingImport), for
-		// the same material to be imported into it.
-		return nil, apierr.New(apierr.UnsupportedOperation, "Trent does not replicate multi-Region keys with imported key material yet.")
-	}
 	tags, err := checkTags(nil, in.Tags)
 	if err != nil {
 		return nil, err
@@ -472,10 +466,16 @@ func (s *Service) replicateKey(ctx context.Context, r *Request, in *awsproto.Rep
 	k.CurrentVersion = cur.meta.CurrentVersion
 	k.CreatedAt = s.now()
 	// The replica gets its own wrapped copy of every version: the same
-	// material and material ids, wrapped for its own ARN.
+	// material and material ids, wrapped for its own ARN. A replica of
+	// imported material gets none: as on AWS, it is PendingImport until the
+	// same material is imported into it (multiregion_import.go).
+	external := cur.meta.Origin == OriginExternal
 	numbers := make([]uint32, 0, len(cur.versions))
 	for n := range cur.versions {
 		numbers = append(numbers, n)
+	}
+	if external {
+		k.State, k.CurrentVersion, numbers = StatePendingImport, 0, nil
 	}
 	slices.Sort(numbers)
 	versions := make([]store.KeyVersion, 0, len(numbers))
@@ -504,6 +504,9 @@ func (s *Service) replicateKey(ctx context.Context, r *Request, in *awsproto.Rep
 	}
 	k.Revision = 1
 	replica := &keyEntry{meta: k, arn: arn, versions: backings, current: backings[k.CurrentVersion]}
+	if external {
+		replica.imported = map[uint32]store.KeyVersion{}
+	}
 	replica.prepare(nil)
 	s.publish(replica)
 

@@ -157,7 +157,7 @@ func (s *Service) listKeyRotations(ctx context.Context, r *Request, in *awsproto
 		return nil, apierr.New(apierr.UnsupportedOperation, "")
 	}
 	if e.meta.Origin == OriginExternal {
-		return listImportedRotations(e, in, limit, after) // import.go
+		return s.listImportedRotations(ctx, e, in, limit, after) // multiregion_import.go
 	}
 	all := in.IncludeKeyMaterial != nil && *in.IncludeKeyMaterial == includeAllKeyMaterial
 	start := uint32(0)

@@ -110,6 +110,17 @@ type Service struct {
 	// reads the key (cache or store), writes the store, and publishes the
 	// result while holding it. Lookups, cached or not, never take it
 	// (cache.go).
+	//
+	// CreateKey does not take it, so that concurrent creations reach the
+	// store together and share its commits. It needs none of what writeMu
+	// guards: it reads nothing it writes back (the key is new, under a
+	// random id no other request can name until the store has it; the
+	// store refuses a duplicate id), it touches no alias, and its publish
+	// follows the cache rules under cacheMu like any fill — a writer that
+	// loaded the new key from the store and changed it meanwhile holds a
+	// higher revision, which publish never replaces, and the deletion and
+	// rotation jobs find a key only in the store, after its creation
+	// committed.
 	writeMu    sync.Mutex
 	keys       sync.Map // key id → *keyEntry, of any account and region
 	aliases    sync.Map // aliasKey → key id

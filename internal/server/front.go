@@ -90,6 +90,8 @@ type Front struct {
 	log *slog.Logger
 	// metrics serves GET /metrics to signed operators (frontmetrics.go).
 	metrics *signedMetrics
+	// obs counts the requests refused while sealed (observe.go).
+	obs Observer
 }
 
 // NewFront returns the front handler for b.
@@ -149,7 +151,7 @@ func (f *Front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	h, release, ok := f.b.Acquire()
 	if !ok {
-		writeSealed(w, r)
+		f.refuseSealed(w, r)
 		return
 	}
 	defer release()

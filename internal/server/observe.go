@@ -52,14 +52,7 @@ func (s *Server) finish(r *http.Request, a *answer, start time.Time) {
 	if op == "" {
 		op = operationOf(r, a)
 	}
-	outcome := "ok"
-	if a.err != nil {
-		if a.query != nil {
-			outcome = a.query.WireError(a.err).Code
-		} else {
-			outcome = apierr.As(a.err).Code
-		}
-	}
+	outcome := outcomeOf(a)
 	if s.obs != nil {
 		s.obs.Finish(service, op, outcome, d)
 	}
@@ -69,6 +62,17 @@ func (s *Server) finish(r *http.Request, a *answer, start time.Time) {
 			slog.String("operation", op), slog.String("outcome", outcome),
 			slog.Float64("duration_ms", float64(d.Microseconds())/1000), slog.String("source_ip", sourceIP(r)))
 	}
+}
+
+// outcomeOf is "ok" or the AWS error code a was answered with.
+func outcomeOf(a *answer) string {
+	if a.err == nil {
+		return "ok"
+	}
+	if a.query != nil {
+		return a.query.WireError(a.err).Code
+	}
+	return apierr.As(a.err).Code
 }
 
 // serviceOf is the API a request was for, as the server routed it.
@@ -96,4 +100,24 @@ func operationOf(r *http.Request, a *answer) string {
 		}
 	}
 	return Unknown
+}
+
+// ObserveWith makes f report to o the API requests it refuses while
+// sealed, so that an operator's error rates show clients turned away
+// (the unsealed Server reports the rest). Call it before f serves.
+func (f *Front) ObserveWith(o Observer) { f.obs = o }
+
+// refuseSealed answers an API request while sealed and reports it, under
+// the service and operation its headers name (the body is not read) and
+// the error code it was answered.
+func (f *Front) refuseSealed(w http.ResponseWriter, r *http.Request) {
+	if f.obs == nil || r.URL.Path != "/" {
+		writeSealed(w, r)
+		return
+	}
+	f.obs.Start()
+	start := time.Now()
+	writeSealed(w, r)
+	a := &answer{query: queryOf(r), err: apierr.New(apierr.ServiceUnavailable, SealedMessage)}
+	f.obs.Finish(serviceOf(r, a), operationOf(r, a), outcomeOf(a), time.Since(start))
 }

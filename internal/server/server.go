@@ -65,7 +65,13 @@ type AuditLog interface {
 // AuditWith makes s record one audit event per API request in l, durably
 // before the request is answered, and refuse requests while l cannot
 // write. Call it before s serves.
-func (s *Server) AuditWith(l AuditLog) { s.audit = l }
+func (s *Server) AuditWith(l AuditLog) {
+	if auditCompiledOut {
+		s.log.Warn("this binary was built with -tags trent_noaudit, for measuring only: requests are NOT audited")
+		return
+	}
+	s.audit = l
+}
 
 // ServeQueryWith makes s answer AWS Query-protocol requests (IAM and STS)
 // with q. Call it before s serves.

@@ -33,4 +33,12 @@ type Imports interface {
 	// version with material, ExpirationModel KEY_MATERIAL_EXPIRES and
 	// ValidTo <= now, ordered by ID.
 	KeysMaterialExpired(ctx context.Context, now time.Time) ([]string, error)
+	// PutKeysMaterial is PutKeyMaterial for several keys in one
+	// transaction: vs[i] is stored for ks[i] (replacing the row of that
+	// version if there is one) and ks[i] is updated with the revision
+	// check. If any key is absent (ErrNotFound) or its revision moved
+	// (ErrConflict), nothing is written. It returns the keys with their new
+	// revisions. (The members of a multi-Region key with imported material
+	// rotate to the material pending rotation together.)
+	PutKeysMaterial(ctx context.Context, ks []Key, vs []KeyVersion) ([]Key, error)
 }

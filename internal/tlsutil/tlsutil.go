@@ -36,7 +36,10 @@ type Certs struct {
 	cur   atomic.Pointer[tls.Certificate]
 	mu    sync.Mutex // orders reloads
 	stamp [2]fileStamp
-	pool  *x509.CertPool
+	// pool is the client CAs, reloaded like the certificate: a CA
+	// added or retired takes effect without a restart.
+	pool    atomic.Pointer[x509.CertPool]
+	caStamp fileStamp
 }
 
 // fileStamp is what tells that a file changed: replaced (another inode),
@@ -61,16 +64,36 @@ func Load(o Options) (*Certs, error) {
 		return nil, err
 	}
 	if o.ClientCAFile != "" {
-		pem, err := os.ReadFile(o.ClientCAFile)
-		if err != nil {
-			return nil, fmt.Errorf("--tls-client-ca: %w", err)
-		}
-		c.pool = x509.NewCertPool()
-		if !c.pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("--tls-client-ca %s: no PEM certificate in it", o.ClientCAFile)
+		if _, err := c.reloadCA(true); err != nil {
+			return nil, err
 		}
 	}
 	return c, nil
+}
+
+// reloadCA reads the client CA bundle again if it changed (or always,
+// with force). A bundle that does not parse leaves the current one.
+func (c *Certs) reloadCA(force bool) (bool, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	st, err := stat(c.opts.ClientCAFile)
+	if err != nil {
+		return false, fmt.Errorf("--tls-client-ca: %w", err)
+	}
+	if !force && st == c.caStamp && c.pool.Load() != nil {
+		return false, nil
+	}
+	pem, err := os.ReadFile(c.opts.ClientCAFile)
+	if err != nil {
+		return false, fmt.Errorf("--tls-client-ca: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return false, fmt.Errorf("--tls-client-ca %s: no PEM certificate in it", c.opts.ClientCAFile)
+	}
+	c.pool.Store(pool)
+	c.caStamp = st
+	return true, nil
 }
 
 // ServerConfig is the tls.Config of the server.
@@ -91,9 +114,16 @@ func (c *Certs) ServerConfig() *tls.Config {
 		GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return c.cur.Load(), nil },
 		NextProtos:     []string{"h2", "http/1.1"},
 	}
-	if c.pool != nil {
+	if c.opts.ClientCAFile != "" {
 		cfg.ClientAuth = tls.RequireAndVerifyClientCert
-		cfg.ClientCAs = c.pool
+		cfg.ClientCAs = c.pool.Load()
+		base := cfg.Clone()
+		// Each handshake verifies against the CAs loaded last.
+		cfg.GetConfigForClient = func(*tls.ClientHelloInfo) (*tls.Config, error) {
+			conf := base.Clone()
+			conf.ClientCAs = c.pool.Load()
+			return conf, nil
+		}
 	}
 	return cfg
 }
@@ -165,6 +195,16 @@ func (c *Certs) Watch(stop <-chan struct{}, interval time.Duration, hup <-chan o
 		case changed:
 			leaf := c.cur.Load().Leaf
 			c.opts.Log.Info("TLS certificate reloaded", "cert", c.opts.CertFile, "subject", leaf.Subject.String(), "not_after", leaf.NotAfter)
+		}
+		if c.opts.ClientCAFile == "" {
+			continue
+		}
+		changed, err = c.reloadCA(force)
+		switch {
+		case err != nil:
+			c.opts.Log.Warn("TLS client CAs not reloaded; the current ones stay in use", "client_ca", c.opts.ClientCAFile, "err", err)
+		case changed:
+			c.opts.Log.Info("TLS client CAs reloaded", "client_ca", c.opts.ClientCAFile)
 		}
 	}
 }

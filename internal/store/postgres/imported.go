@@ -122,3 +122,48 @@ func (db *DB) KeysMaterialExpired(ctx context.Context, now time.Time) ([]string,
 	}
 	return ids, wrapErr(op, rows.Err())
 }
+
+// PutKeysMaterial is PutKeyMaterial for several keys in one transaction.
+func (db *DB) PutKeysMaterial(ctx context.Context, ks []store.Key, vs []store.KeyVersion) ([]store.Key, error) {
+	op := fmt.Sprintf("put material of %d keys", len(ks))
+	if len(ks) != len(vs) {
+		return nil, fmt.Errorf("postgres: %s: %d versions", op, len(vs))
+	}
+	kas := make([][]any, len(ks))
+	vas := make([][]any, len(ks))
+	for i, k := range ks {
+		if err := checkTags(k.Tags); err != nil {
+			return nil, fmt.Errorf("postgres: %s: key %s: %w", op, k.ID, err)
+		}
+		var err error
+		if kas[i], err = keyArgs(k); err != nil {
+			return nil, fmt.Errorf("postgres: %s: key %s: %w", op, k.ID, err)
+		}
+		if vas[i], err = versionArgs(k.ID, vs[i]); err != nil {
+			return nil, fmt.Errorf("postgres: %s: key %s: %w", op, k.ID, err)
+		}
+	}
+	if err := db.write(ctx, op, func(tx *sqlTx) error {
+		for i, k := range ks {
+			if err := updateKey(ctx, tx, k, kas[i]); err != nil {
+				return fmt.Errorf("key %s: %w", k.ID, err)
+			}
+			// As in PutKeyMaterial: the old row goes first.
+			if _, err := tx.ExecContext(ctx, "DELETE FROM key_versions WHERE key_id = ? AND version = ?",
+				k.ID, int64(vs[i].Version)); err != nil {
+				return fmt.Errorf("key %s: %w", k.ID, err)
+			}
+			if err := insertVersion(ctx, tx, vas[i]); err != nil {
+				return fmt.Errorf("key %s: %w", k.ID, err)
+			}
+		}
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	out := make([]store.Key, len(ks))
+	for i, k := range ks {
+		out[i] = stored(k)
+	}
+	return out, nil
+}

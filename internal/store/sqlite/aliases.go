@@ -20,10 +20,13 @@ func (db *DB) CreateAlias(ctx context.Context, a store.Alias) error {
 	if err != nil {
 		return fmt.Errorf("sqlite: %s: UpdatedAt: %w", op, err)
 	}
-	_, err = db.w.ExecContext(ctx, `INSERT INTO aliases (account, region, name, key_id,
-		created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)`,
-		a.Account, a.Region, a.Name, a.KeyID, created, updated)
-	return wrapErr(op, err)
+	return db.write(ctx, op, func(tx *sql.Tx) error {
+		ctx := uninterrupted(ctx)
+		_, err := tx.ExecContext(ctx, `INSERT INTO aliases (account, region, name, key_id,
+			created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)`,
+			a.Account, a.Region, a.Name, a.KeyID, created, updated)
+		return err
+	})
 }
 
 // GetAlias returns the alias or ErrNotFound.
@@ -43,24 +46,30 @@ func (db *DB) UpdateAlias(ctx context.Context, a store.Alias) error {
 	if err != nil {
 		return fmt.Errorf("sqlite: %s: UpdatedAt: %w", op, err)
 	}
-	res, err := db.w.ExecContext(ctx, `UPDATE aliases SET key_id = ?, updated_at = ?
-		WHERE account = ? AND region = ? AND name = ?`,
-		a.KeyID, updated, a.Account, a.Region, a.Name)
-	if err != nil {
-		return wrapErr(op, err)
-	}
-	return wrapErr(op, oneRow(res))
+	return db.write(ctx, op, func(tx *sql.Tx) error {
+		ctx := uninterrupted(ctx)
+		res, err := tx.ExecContext(ctx, `UPDATE aliases SET key_id = ?, updated_at = ?
+			WHERE account = ? AND region = ? AND name = ?`,
+			a.KeyID, updated, a.Account, a.Region, a.Name)
+		if err != nil {
+			return err
+		}
+		return oneRow(res)
+	})
 }
 
 // DeleteAlias removes the alias or reports ErrNotFound.
 func (db *DB) DeleteAlias(ctx context.Context, account, region, name string) error {
 	op := fmt.Sprintf("delete alias %s %s %s", account, region, name)
-	res, err := db.w.ExecContext(ctx, `DELETE FROM aliases
-		WHERE account = ? AND region = ? AND name = ?`, account, region, name)
-	if err != nil {
-		return wrapErr(op, err)
-	}
-	return wrapErr(op, oneRow(res))
+	return db.write(ctx, op, func(tx *sql.Tx) error {
+		ctx := uninterrupted(ctx)
+		res, err := tx.ExecContext(ctx, `DELETE FROM aliases
+			WHERE account = ? AND region = ? AND name = ?`, account, region, name)
+		if err != nil {
+			return err
+		}
+		return oneRow(res)
+	})
 }
 
 // ListAliases returns up to limit aliases of the account and region named

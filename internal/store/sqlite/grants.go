@@ -140,6 +140,7 @@ func (db *DB) CreateGrant(ctx context.Context, g store.Grant, maxPerKey int) (st
 
 	var out store.Grant
 	err = db.write(ctx, op, func(tx *sql.Tx) error {
+		ctx := uninterrupted(ctx)
 		n, err := count(ctx, tx, "SELECT count(*) FROM keys WHERE id = ? AND account = ? AND region = ?",
 			g.KeyID, g.Account, g.Region)
 		if err != nil {
@@ -228,9 +229,12 @@ func (db *DB) ListGrantsByRetiringPrincipal(ctx context.Context, principal, afte
 // DeleteGrant removes the key's grant, or reports ErrNotFound.
 func (db *DB) DeleteGrant(ctx context.Context, keyID, grantID string) error {
 	op := fmt.Sprintf("delete grant %s of key %s", grantID, keyID)
-	res, err := db.w.ExecContext(ctx, "DELETE FROM grants WHERE grant_id = ? AND key_id = ?", grantID, keyID)
-	if err != nil {
-		return wrapErr(op, err)
-	}
-	return wrapErr(op, oneRow(res))
+	return db.write(ctx, op, func(tx *sql.Tx) error {
+		ctx := uninterrupted(ctx)
+		res, err := tx.ExecContext(ctx, "DELETE FROM grants WHERE grant_id = ? AND key_id = ?", grantID, keyID)
+		if err != nil {
+			return err
+		}
+		return oneRow(res)
+	})
 }

@@ -22,19 +22,7 @@ type dbtx interface {
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
 
-// write runs f in one write transaction and commits it if f succeeds.
-// Errors come back through wrapErr with op.
-func (db *DB) write(ctx context.Context, op string, f func(tx *sql.Tx) error) error {
-	tx, err := db.w.BeginTx(ctx, nil)
-	if err != nil {
-		return wrapErr(op, err)
-	}
-	defer rollback(tx)
-	if err := f(tx); err != nil {
-		return wrapErr(op, err)
-	}
-	return wrapErr(op, tx.Commit())
-}
+// write, the group commit of every write transaction, is in group.go.
 
 // read runs f in one read transaction on the reader pool, so that the
 // statements in f see one snapshot (a name resolved, then the rows under

@@ -21,6 +21,11 @@
 // writer, which WAL mode allows. synchronous=FULL makes every commit wait
 // for the WAL to reach stable storage before it is acknowledged.
 //
+// Writes are committed in groups (group.go): many concurrent writes share
+// one transaction and one fsync, each in its own savepoint, and none is
+// answered before its group is on stable storage. WAL checkpoints run in the
+// background on a connection of their own, not in a writer's commit.
+//
 // Deleted keys must not be recoverable from the files (crypto-shredding):
 // the writer runs with secure_delete=ON, so SQLite zeroes deleted cells and
 // freed pages, and DeleteKey truncates the WAL after it commits, so no older
@@ -37,6 +42,8 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	sqlite "modernc.org/sqlite"
@@ -59,6 +66,20 @@ type DB struct {
 	path string
 	w    *sql.DB // exactly one connection; every write goes here
 	r    *sql.DB // read-only connections, for queries
+	c    *sql.DB // one connection for background checkpoints
+
+	stmts map[string]*sql.Stmt // prepared on w: preparedQueries (group.go)
+
+	// The group commit (group.go): writes wait in queue for the committer.
+	queue         chan *pending
+	queueMu       sync.RWMutex // queueClosed, and sends against Close
+	queueClosed   bool
+	committerDone chan struct{}
+
+	stopCheckpoints  context.CancelFunc
+	checkpointerDone chan struct{}
+
+	writes, batches, checkpoints atomic.Uint64
 }
 
 // Open opens the database file at path, creating it if needed, switches it
@@ -112,7 +133,48 @@ func open(path string, busy time.Duration) (*DB, error) {
 		w.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", abs, err)
 	}
-	return &DB{path: abs, w: w, r: r}, nil
+
+	c, err := sql.Open("sqlite", checkpointDSN(abs))
+	if err == nil {
+		c.SetMaxOpenConns(1)
+		c.SetMaxIdleConns(1)
+		c.SetConnMaxLifetime(0)
+		c.SetConnMaxIdleTime(0)
+		if err = c.PingContext(ctx); err != nil {
+			c.Close()
+		}
+	}
+	if err != nil {
+		r.Close()
+		w.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", abs, err)
+	}
+
+	db := &DB{
+		path: abs, w: w, r: r, c: c,
+		queue:            make(chan *pending, maxBatch),
+		committerDone:    make(chan struct{}),
+		checkpointerDone: make(chan struct{}),
+	}
+	if err := db.prepare(ctx); err != nil {
+		c.Close()
+		r.Close()
+		w.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", abs, err)
+	}
+	go db.commitLoop()
+	cctx, cancel := context.WithCancel(context.Background())
+	db.stopCheckpoints = cancel
+	go db.checkpointLoop(cctx)
+	return db, nil
+}
+
+// checkpointDSN is the data source name of the checkpoint connection: it
+// writes nothing but the database file from the WAL, and gives up on a
+// lock soon (checkpointBusy).
+func checkpointDSN(abs string) string {
+	d := dsn(abs, false, checkpointBusy)
+	return strings.Replace(d, url.QueryEscape("query_only(1)"), url.QueryEscape("wal_autocheckpoint(0)"), 1)
 }
 
 // dsn is the modernc.org/sqlite data source name for the file at abs. The
@@ -134,6 +196,9 @@ func dsn(abs string, writer bool, busy time.Duration) string {
 		// Zero what is deleted instead of leaving it in free space: only
 		// the writer deletes, so only the writer needs it.
 		q.Add("_pragma", "secure_delete(1)")
+		// Checkpoints run in the background (group.go), not in the
+		// commit of whichever writer crosses the threshold.
+		q.Add("_pragma", "wal_autocheckpoint(0)")
 		q.Set("_txlock", "immediate")
 	} else {
 		q.Add("_pragma", "query_only(1)")
@@ -197,12 +262,18 @@ func (db *DB) purge(ctx context.Context) error {
 // Path returns the absolute path of the database file.
 func (db *DB) Path() string { return db.path }
 
-// Close closes the readers, then the writer. Closing the last connection
+// Close answers the writes still queued, stops the background checkpoints
+// and closes the readers, then the writer. Closing the last connection
 // checkpoints the WAL into the database file.
 func (db *DB) Close() error {
+	db.closeQueue()
+	db.stopCheckpoints()
+	<-db.checkpointerDone
+	db.closeStmts()
+	errC := db.c.Close()
 	errR := db.r.Close()
 	errW := db.w.Close()
-	if err := errors.Join(errR, errW); err != nil {
+	if err := errors.Join(errC, errR, errW); err != nil {
 		return fmt.Errorf("sqlite: close %s: %w", db.path, err)
 	}
 	return nil

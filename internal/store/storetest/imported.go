@@ -20,6 +20,7 @@ var importTests = []struct {
 	{"ImportedMaterial", testImportedMaterial},
 	{"ImportedMaterialErrors", testImportedMaterialErrors},
 	{"KeysMaterialExpired", testKeysMaterialExpired},
+	{"PutKeysMaterial", testPutKeysMaterial},
 }
 
 func externalKey(id string) store.Key {
@@ -189,5 +190,59 @@ func testKeysMaterialExpired(t *testing.T, s store.Store) {
 	}
 	if got, _ := s.KeysMaterialExpired(ctx, base.AddDate(0, 4, 0)); !slices.Equal(got, []string{keyID(11)}) {
 		t.Errorf("after deleting the material: %v", got)
+	}
+}
+
+// testPutKeysMaterial: several keys' versions replaced in one transaction;
+// one stale revision writes nothing.
+func testPutKeysMaterial(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	var ks []store.Key
+	for i := 20; i < 22; i++ {
+		k := externalKey(keyID(i))
+		if err := s.CreateKeyWithoutMaterial(ctx, k); err != nil {
+			t.Fatal(err)
+		}
+		k.Revision, k.State, k.CurrentVersion = 1, "Enabled", 1
+		k, err := s.PutKeyMaterial(ctx, k, importedVersion(1, []byte("w1")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if k, err = s.PutKeyMaterial(ctx, k, importedVersion(2, []byte("w2"))); err != nil {
+			t.Fatal(err)
+		}
+		ks = append(ks, k)
+	}
+	v2 := importedVersion(2, []byte("w2"))
+	v2.RotationType = "ON_DEMAND"
+	stale := slices.Clone(ks)
+	stale[1].Revision--
+	stale[0].CurrentVersion, stale[1].CurrentVersion = 2, 2
+	if _, err := s.PutKeysMaterial(ctx, stale, []store.KeyVersion{v2, v2}); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("PutKeysMaterial with a stale revision: %v, want ErrConflict", err)
+	}
+	if got, _ := s.GetKey(ctx, ks[0].ID); got.CurrentVersion != 1 || got.Revision != ks[0].Revision {
+		t.Fatalf("a refused PutKeysMaterial changed the first key: %+v", got)
+	}
+	for i := range ks {
+		ks[i].CurrentVersion = 2
+	}
+	out, err := s.PutKeysMaterial(ctx, ks, []store.KeyVersion{v2, v2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, k := range out {
+		got, err := s.GetKey(ctx, k.ID)
+		if err != nil || got.CurrentVersion != 2 || got.Revision != ks[i].Revision+1 || k.Revision != got.Revision {
+			t.Fatalf("after PutKeysMaterial: %+v, %v (returned %d)", got, err, k.Revision)
+		}
+		vs, _ := s.KeyVersions(ctx, k.ID)
+		if len(vs) != 2 {
+			t.Fatalf("KeyVersions = %+v", vs)
+		}
+		checkVersion(t, vs[1], k.ID, v2)
+	}
+	if _, err := s.PutKeysMaterial(ctx, []store.Key{externalKey(keyID(29))}, []store.KeyVersion{v2}); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("PutKeysMaterial of an absent key: %v, want ErrNotFound", err)
 	}
 }

@@ -1,0 +1,269 @@
+package audit
+
+import (
+	"bytes"
+	"encoding/json"
+	"strconv"
+	"unicode/utf8"
+)
+
+// The event encoder. Every request's event is encoded on the request's
+// path, so it is written by hand instead of through encoding/json's
+// reflection: the bytes are the same as json.Encoder with SetEscapeHTML
+// (false) gives for an Event (TestEncoderMatchesEncodingJSON and
+// FuzzEventEncoding hold it to that), so the line format, the hash chain
+// over it and every reader are unchanged.
+
+// appendEvent appends e's JSON object. The caller has checked the fields
+// marshal relies on (a non-zero eventTime among them).
+func (e *Event) appendJSON(dst []byte) ([]byte, error) {
+	var err error
+	dst = append(dst, `{"eventVersion":`...)
+	dst = appendString(dst, e.EventVersion)
+	dst = append(dst, `,"userIdentity":`...)
+	if dst, err = e.UserIdentity.appendJSON(dst); err != nil {
+		return nil, err
+	}
+	dst = append(dst, `,"eventTime":`...)
+	dst = appendTimestamp(dst, e.EventTime)
+	dst = append(dst, `,"eventSource":`...)
+	dst = appendString(dst, e.EventSource)
+	dst = append(dst, `,"eventName":`...)
+	dst = appendString(dst, e.EventName)
+	dst = append(dst, `,"awsRegion":`...)
+	dst = appendString(dst, e.AWSRegion)
+	dst = append(dst, `,"sourceIPAddress":`...)
+	dst = appendString(dst, e.SourceIPAddress)
+	dst = append(dst, `,"userAgent":`...)
+	dst = appendString(dst, e.UserAgent)
+	if e.ErrorCode != "" {
+		dst = append(dst, `,"errorCode":`...)
+		dst = appendString(dst, e.ErrorCode)
+	}
+	if e.ErrorMessage != "" {
+		dst = append(dst, `,"errorMessage":`...)
+		dst = appendString(dst, e.ErrorMessage)
+	}
+	dst = append(dst, `,"requestParameters":`...)
+	if dst, err = appendRaw(dst, e.RequestParameters); err != nil {
+		return nil, err
+	}
+	dst = append(dst, `,"responseElements":`...)
+	if dst, err = appendRaw(dst, e.ResponseElements); err != nil {
+		return nil, err
+	}
+	if len(e.AdditionalEventData) > 0 {
+		dst = append(dst, `,"additionalEventData":`...)
+		if dst, err = appendRaw(dst, e.AdditionalEventData); err != nil {
+			return nil, err
+		}
+	}
+	if e.RequestID != "" {
+		dst = append(dst, `,"requestID":`...)
+		dst = appendString(dst, e.RequestID)
+	}
+	dst = append(dst, `,"eventID":`...)
+	dst = appendString(dst, e.EventID)
+	dst = append(dst, `,"readOnly":`...)
+	dst = strconv.AppendBool(dst, e.ReadOnly)
+	if len(e.Resources) > 0 {
+		dst = append(dst, `,"resources":[`...)
+		for i, r := range e.Resources {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = append(dst, `{"accountId":`...)
+			dst = appendString(dst, r.AccountID)
+			dst = append(dst, `,"type":`...)
+			dst = appendString(dst, r.Type)
+			dst = append(dst, `,"ARN":`...)
+			dst = appendString(dst, r.ARN)
+			dst = append(dst, '}')
+		}
+		dst = append(dst, ']')
+	}
+	dst = append(dst, `,"eventType":`...)
+	dst = appendString(dst, e.EventType)
+	dst = append(dst, `,"managementEvent":`...)
+	dst = strconv.AppendBool(dst, e.ManagementEvent)
+	dst = append(dst, `,"recipientAccountId":`...)
+	dst = appendString(dst, e.RecipientAccountID)
+	if len(e.ServiceEventDetails) > 0 {
+		dst = append(dst, `,"serviceEventDetails":`...)
+		if dst, err = appendRaw(dst, e.ServiceEventDetails); err != nil {
+			return nil, err
+		}
+	}
+	dst = append(dst, `,"eventCategory":`...)
+	dst = appendString(dst, e.EventCategory)
+	if t := e.TLSDetails; t != nil {
+		dst = append(dst, `,"tlsDetails":{"tlsVersion":`...)
+		dst = appendString(dst, t.TLSVersion)
+		dst = append(dst, `,"cipherSuite":`...)
+		dst = appendString(dst, t.CipherSuite)
+		dst = append(dst, `,"clientProvidedHostHeader":`...)
+		dst = appendString(dst, t.ClientProvidedHostHeader)
+		dst = append(dst, '}')
+	}
+	return append(dst, '}'), nil
+}
+
+func (u *UserIdentity) appendJSON(dst []byte) ([]byte, error) {
+	dst = append(dst, '{')
+	n := len(dst)
+	field := func(name, v string) {
+		if v == "" {
+			return
+		}
+		if len(dst) > n {
+			dst = append(dst, ',')
+		}
+		dst = append(dst, '"')
+		dst = append(dst, name...)
+		dst = append(dst, `":`...)
+		dst = appendString(dst, v)
+	}
+	field("type", u.Type)
+	field("principalId", u.PrincipalID)
+	field("arn", u.ARN)
+	field("accountId", u.AccountID)
+	field("accessKeyId", u.AccessKeyID)
+	field("userName", u.UserName)
+	if s := u.SessionContext; s != nil {
+		if len(dst) > n {
+			dst = append(dst, ',')
+		}
+		dst = append(dst, `"sessionContext":{`...)
+		if i := s.SessionIssuer; i != nil {
+			dst = append(dst, `"sessionIssuer":{"type":`...)
+			dst = appendString(dst, i.Type)
+			dst = append(dst, `,"principalId":`...)
+			dst = appendString(dst, i.PrincipalID)
+			dst = append(dst, `,"arn":`...)
+			dst = appendString(dst, i.ARN)
+			dst = append(dst, `,"accountId":`...)
+			dst = appendString(dst, i.AccountID)
+			dst = append(dst, `,"userName":`...)
+			dst = appendString(dst, i.UserName)
+			dst = append(dst, "},"...)
+		}
+		if s.Attributes.CreationDate.IsZero() {
+			// As encoding/json fails on Timestamp's MarshalJSON.
+			_, err := s.Attributes.CreationDate.MarshalJSON()
+			return nil, err
+		}
+		dst = append(dst, `"attributes":{"creationDate":`...)
+		dst = appendTimestamp(dst, s.Attributes.CreationDate)
+		dst = append(dst, `,"mfaAuthenticated":`...)
+		dst = appendString(dst, s.Attributes.MFAAuthenticated)
+		dst = append(dst, '}')
+		if s.SourceIdentity != "" {
+			dst = append(dst, `,"sourceIdentity":`...)
+			dst = appendString(dst, s.SourceIdentity)
+		}
+		dst = append(dst, '}')
+	}
+	field("invokedBy", u.InvokedBy)
+	return append(dst, '}'), nil
+}
+
+// appendTimestamp appends a non-zero t as Timestamp.MarshalJSON does.
+func appendTimestamp(dst []byte, t Timestamp) []byte {
+	dst = append(dst, '"')
+	dst = t.UTC().AppendFormat(dst, timestampLayout)
+	return append(dst, '"')
+}
+
+// appendRaw appends a json.RawMessage member as encoding/json does: null
+// when nil, else compacted, and refused if it is not valid JSON.
+func appendRaw(dst []byte, raw json.RawMessage) ([]byte, error) {
+	if raw == nil {
+		return append(dst, "null"...), nil
+	}
+	if len(raw) > 0 && isCompactObject(raw) {
+		return append(dst, raw...), nil
+	}
+	buf := bytes.NewBuffer(dst)
+	if err := json.Compact(buf, raw); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// isCompactObject reports whether raw is a JSON object that compacting
+// would not change: the allow-lists' output, which is most of what
+// events carry. It validates (json.Valid) but skips the copy through
+// json.Compact when no byte outside a string is white space.
+func isCompactObject(raw []byte) bool {
+	if raw[0] != '{' || !json.Valid(raw) {
+		return false
+	}
+	in := false
+	for i := 0; i < len(raw); i++ {
+		switch c := raw[i]; {
+		case in && c == '\\':
+			i++
+		case c == '"':
+			in = !in
+		case !in && (c == ' ' || c == '\t' || c == '\n' || c == '\r'):
+			return false
+		}
+	}
+	return true
+}
+
+const hexDigits = "0123456789abcdef"
+
+// appendString appends s as a JSON string exactly as encoding/json does
+// without HTML escaping: \b \f \n \r \t and the other control characters
+// escaped, invalid UTF-8 replaced by \ufffd, U+2028 and U+2029 escaped.
+func appendString(dst []byte, s string) []byte {
+	dst = append(dst, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		if b := s[i]; b < utf8.RuneSelf {
+			if b >= 0x20 && b != '"' && b != '\\' {
+				i++
+				continue
+			}
+			dst = append(dst, s[start:i]...)
+			switch b {
+			case '\\', '"':
+				dst = append(dst, '\\', b)
+			case '\b':
+				dst = append(dst, '\\', 'b')
+			case '\f':
+				dst = append(dst, '\\', 'f')
+			case '\n':
+				dst = append(dst, '\\', 'n')
+			case '\r':
+				dst = append(dst, '\\', 'r')
+			case '\t':
+				dst = append(dst, '\\', 't')
+			default:
+				dst = append(dst, '\\', 'u', '0', '0', hexDigits[b>>4], hexDigits[b&0xF])
+			}
+			i++
+			start = i
+			continue
+		}
+		c, size := utf8.DecodeRuneInString(s[i:])
+		if c == utf8.RuneError && size == 1 {
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		if c == '\u2028' || c == '\u2029' {
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, '\\', 'u', '2', '0', '2', hexDigits[c&0xF])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	dst = append(dst, s[start:]...)
+	return append(dst, '"')
+}

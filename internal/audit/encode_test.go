@@ -1,0 +1,118 @@
+package audit
+
+import (
+	"bytes"
+	"encoding/json"
+	"math/rand/v2"
+	"strings"
+	"testing"
+	"time"
+)
+
+// encodingJSON is the encoder the hand-written one replaced, and its
+// oracle: json.Encoder without HTML escaping, newline trimmed.
+func encodingJSON(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+}
+
+// hostileStrings exercise every escaping rule.
+var hostileStrings = []string{
+	"", "plain", `quote " and \ backslash`, "<b>&amp;</b>", "tab\tnl\ncr\rbs\bff\f", "\x00\x01\x1f\x7f",
+	"line\u2028para\u2029", "bad utf8 \xff\xfe end", "\xc3", "emoji 😀 and ünïcödé", "\ufffd",
+	strings.Repeat("x", 300),
+}
+
+func randomEvent(r *rand.Rand) *Event {
+	s := func() string { return hostileStrings[r.IntN(len(hostileStrings))] }
+	ev := NewAPICall(time.Unix(r.Int64N(4e9), r.Int64N(1e9)).In(time.FixedZone("x", 3600)), s(), s(), r.IntN(2) == 0)
+	ev.UserIdentity = UserIdentity{Type: s(), PrincipalID: s(), ARN: s(), AccountID: s(), AccessKeyID: s(), UserName: s(), InvokedBy: s()}
+	if r.IntN(2) == 0 {
+		sc := &SessionContext{Attributes: SessionAttributes{CreationDate: Timestamp{time.Unix(r.Int64N(4e9), 0)}, MFAAuthenticated: s()}, SourceIdentity: s()}
+		if r.IntN(2) == 0 {
+			sc.SessionIssuer = &SessionIssuer{Type: s(), PrincipalID: s(), ARN: s(), AccountID: s(), UserName: s()}
+		}
+		ev.UserIdentity.SessionContext = sc
+	}
+	ev.AWSRegion, ev.SourceIPAddress, ev.UserAgent = s(), s(), s()
+	if r.IntN(2) == 0 {
+		ev.SetError(s(), s())
+	}
+	raws := []json.RawMessage{nil, json.RawMessage(`null`), json.RawMessage(`{"keyId":"k","n":1}`),
+		json.RawMessage("{ \"a\" : [1, 2],\n\"b\":\"x y\\\" z\" }"), json.RawMessage(`{"s":"<\u2028>"}`)}
+	ev.RequestParameters = raws[r.IntN(len(raws))]
+	ev.ResponseElements = raws[r.IntN(len(raws))]
+	ev.AdditionalEventData = raws[r.IntN(len(raws))]
+	ev.ServiceEventDetails = raws[r.IntN(len(raws))]
+	ev.RequestID = s()
+	for range r.IntN(3) {
+		ev.Resources = append(ev.Resources, Resource{AccountID: s(), Type: s(), ARN: s()})
+	}
+	ev.RecipientAccountID = s()
+	ev.ManagementEvent = r.IntN(2) == 0
+	if r.IntN(2) == 0 {
+		ev.TLSDetails = &TLSDetails{TLSVersion: s(), CipherSuite: s(), ClientProvidedHostHeader: s()}
+	}
+	return ev
+}
+
+// TestEncoderMatchesEncodingJSON: the hand-written encoder writes exactly
+// the bytes encoding/json wrote before it, so lines, hashes and readers
+// are unchanged.
+func TestEncoderMatchesEncodingJSON(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	events := []*Event{testEvent(0), testEvent(1)}
+	svc, err := NewServiceEvent(time.Now(), SourceKMS, "RotateKey", testAccount, "us-east-1", map[string]string{"keyId": testKeyARN})
+	if err != nil {
+		t.Fatal(err)
+	}
+	events = append(events, svc)
+	for range 3000 {
+		events = append(events, randomEvent(r))
+	}
+	for i, ev := range events {
+		want, werr := encodingJSON(ev)
+		got, gerr := ev.appendJSON(nil)
+		if (werr != nil) != (gerr != nil) {
+			t.Fatalf("event %d: encoding/json error %v, hand-written %v", i, werr, gerr)
+		}
+		if !bytes.Equal(got, want) {
+			t.Fatalf("event %d:\n got %s\nwant %s", i, got, want)
+		}
+	}
+	bad := testEvent(2)
+	bad.RequestParameters = json.RawMessage(`{"a":`)
+	if _, err := bad.appendJSON(nil); err == nil {
+		t.Error("invalid requestParameters encoded without error")
+	}
+	zero := testEvent(3)
+	zero.UserIdentity.SessionContext = &SessionContext{}
+	if _, err := zero.appendJSON(nil); err == nil {
+		t.Error("a session without creation date encoded without error")
+	}
+}
+
+func FuzzEventEncoding(f *testing.F) {
+	for _, s := range hostileStrings {
+		f.Add(s, `{"a":1}`)
+	}
+	f.Add("x", "{ \"a\" :\n1 }")
+	f.Fuzz(func(t *testing.T, s, raw string) {
+		ev := testEvent(0)
+		ev.UserAgent, ev.UserIdentity.UserName, ev.ErrorMessage = s, s, s
+		ev.RequestParameters = json.RawMessage(raw)
+		want, werr := encodingJSON(ev)
+		got, gerr := ev.appendJSON(nil)
+		if (werr != nil) != (gerr != nil) {
+			t.Fatalf("encoding/json error %v, hand-written %v", werr, gerr)
+		}
+		if !bytes.Equal(got, want) {
+			t.Fatalf("\n got %s\nwant %s", got, want)
+		}
+	})
+}
