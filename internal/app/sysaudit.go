@@ -26,8 +26,14 @@ import (
 
 // maxSealedEvents bounds the queue. Past it, events are only counted,
 // by source and name, and recorded as one summary event
-// (sealedDroppedEvent) after the queued ones.
-const maxSealedEvents = 10000
+// (sealedDroppedEvent) after the queued ones. The operator's own events
+// (unseal shares, resets, status) may use sysReserve more, so that a
+// flood of API requests at a sealed node cannot push out the record of
+// who unsealed it.
+const (
+	maxSealedEvents = 10000
+	sysReserve      = 1000
+)
 
 // sealedDroppedEvent is the eventName of that summary, an AwsServiceEvent
 // of server.SourceSys.
@@ -42,7 +48,11 @@ type sealedQueue struct {
 }
 
 func (q *sealedQueue) add(ev *audit.Event) {
-	if len(q.evs) < maxSealedEvents {
+	limit := maxSealedEvents
+	if ev.EventSource == server.SourceSys {
+		limit += sysReserve
+	}
+	if len(q.evs) < limit {
 		q.evs = append(q.evs, ev)
 		return
 	}
