@@ -70,7 +70,7 @@ type sysExpect struct {
 
 // TestSysEndpointsAudited: every operator request — status, unseal shares
 // (good, bad, reset), seal (sealed already, badly signed, by the root),
-// rotate-root — and every API request answered 503 while sealed appears
+// rotate-root, signed /metrics — and every API request answered 503 while sealed appears
 // exactly once in the audit log, in order; the ones answered while sealed
 // after the next unseal, the ones answered unsealed (the seal included)
 // before their answer. The log verifies, LookupEvents finds them, and no
@@ -105,6 +105,10 @@ func TestSysEndpointsAudited(t *testing.T) {
 	want = append(want, sysExpect{source: "iam.amazonaws.com", name: "ListUsers", errorCode: "ServiceUnavailable", requestID: requestIDOf(t, err)})
 	_, err = s.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
 	want = append(want, sysExpect{source: "sts.amazonaws.com", name: "GetCallerIdentity", errorCode: "ServiceUnavailable", requestID: requestIDOf(t, err)})
+	if c := sysCall(t, p.URL, "GET", "/metrics", "", in.ID, in.Secret); c != 503 {
+		t.Fatalf("signed /metrics while sealed: %d", c)
+	}
+	sys("GetMetrics", "ServiceUnavailableException")
 	corrupt := []byte(in.Shares[1])
 	corrupt[50] ^= 1
 	if c := sysCall(t, p.URL, "POST", "/sys/unseal", fmt.Sprintf(`{"share":%q}`, corrupt), "", ""); c != 400 {
@@ -151,6 +155,14 @@ func TestSysEndpointsAudited(t *testing.T) {
 		t.Fatalf("status: %d", c)
 	}
 	progress("GetStatus", false, 0)
+	if c := sysCall(t, p.URL, "GET", "/metrics", "", in.ID, in.Secret); c != 200 {
+		t.Fatalf("signed /metrics: %d", c)
+	}
+	want = append(want, sysExpect{source: "trent.sys", name: "GetMetrics", check: func(t *testing.T, ev map[string]any) {
+		if field(ev, "userIdentity", "type") != "Root" || ev["readOnly"] != true {
+			t.Errorf("GetMetrics event: %v", ev)
+		}
+	}})
 	rot, _ := json.Marshal(map[string][]string{"unseal_shares": in.Shares[1:]})
 	if c := sysCall(t, p.URL, "POST", "/sys/rotate-root", string(rot), in.ID, in.Secret); c != 200 {
 		t.Fatalf("rotate-root: %d", c)

@@ -36,6 +36,12 @@ import (
 // /sys endpoints carry no SigV4 except /sys/seal: while sealed there is
 // no key to check a signature with, and a share is its own credential
 // (as in Vault). Their bodies are bounded, and shares never reach a log.
+//
+// Every request it answers itself, except /healthz and /readyz, yields an
+// audit event through Backend.Record (the signed /sys/seal,
+// /sys/rotate-root and /metrics: by the backend, which knows the caller):
+// operator calls under SourceSys, 503s while sealed under the service
+// they name. Internal/app's sysaudit.go says when those become durable.
 
 // maxSysBody bounds a /sys request body: a share is under 200 characters.
 const maxSysBody = 4 << 10
