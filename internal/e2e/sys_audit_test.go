@@ -143,7 +143,8 @@ func TestSysEndpointsAudited(t *testing.T) {
 	}
 
 	// Unsealed: each event is durable before its answer.
-	if c := sysCall(t, p.URL, "POST", "/sys/seal", "{}", in.ID, "x"+in.Secret[1:]); c < 400 {
+	wrong := map[bool]string{true: "y", false: "x"}[in.Secret[0] == 'x'] + in.Secret[1:]
+	if c := sysCall(t, p.URL, "POST", "/sys/seal", "{}", in.ID, wrong); c < 400 {
 		t.Fatalf("seal with a wrong secret: %d", c)
 	}
 	want = append(want, sysExpect{source: "trent.sys", name: "Seal", errorCode: "*", check: func(t *testing.T, ev map[string]any) {
@@ -264,7 +265,7 @@ func TestSysEndpointsAudited(t *testing.T) {
 	for n, share := range append(in.Shares, string(corrupt)) {
 		for _, form := range shareForms(share) {
 			if bytes.Contains(all, []byte(form)) {
-				t.Errorf("share %d is in the audit files (as %q…)", n+1, form[:16])
+				t.Errorf("share %d is in the audit files (as %x…)", n+1, form[:16])
 			}
 		}
 	}
@@ -273,15 +274,19 @@ func TestSysEndpointsAudited(t *testing.T) {
 	}
 }
 
-// shareForms are the ways a share could appear in a file: as given, a
-// long enough middle part of it, and base64 and hex of either.
+// shareForms are the ways a share could appear in a file: its text, a
+// long enough middle part of it, its bytes (the text is hex) and its y
+// value alone, each as is, in base64 and in hex.
 func shareForms(share string) []string {
-	mid := share[len(share)/4 : 3*len(share)/4]
+	parts := []string{share, share[len(share)/4 : 3*len(share)/4]}
+	if raw, err := hex.DecodeString(share); err == nil && len(raw) >= 43 {
+		parts = append(parts, string(raw), string(raw[11:43]))
+	}
 	var out []string
-	for _, s := range []string{share, mid} {
+	for _, s := range parts {
 		out = append(out, s,
 			base64.StdEncoding.EncodeToString([]byte(s)), base64.RawURLEncoding.EncodeToString([]byte(s)),
-			hex.EncodeToString([]byte(s)))
+			hex.EncodeToString([]byte(s)), strings.ToUpper(hex.EncodeToString([]byte(s))))
 	}
 	return out
 }
