@@ -21,8 +21,10 @@ import (
 // everything the unsealed node does. They are not durable before their
 // answer: a process that stops while sealed loses them (Close says how
 // many). The trade-off is acceptable because every such answer is an
-// error or a status that performed nothing, except the unseal shares,
-// whose event never holds the share.
+// error or a status that performed nothing, or an accepted unseal share,
+// which only counts toward the threshold: the share that completes the
+// unseal is recorded on the open log before its answer. No event holds a
+// share. The queue holds at most 11,000 events of about 1 KB.
 
 // maxSealedEvents bounds the queue. Past it, events are only counted,
 // by source and name, and recorded as one summary event
@@ -33,6 +35,7 @@ import (
 const (
 	maxSealedEvents = 10000
 	sysReserve      = 1000
+	maxDroppedNames = 100 // distinct names the summary counts apart
 )
 
 // sealedDroppedEvent is the eventName of that summary, an AwsServiceEvent
@@ -61,7 +64,12 @@ func (q *sealedQueue) add(ev *audit.Event) {
 		q.firstDrop = ev.EventTime.Time
 	}
 	q.dropped++
-	q.byName[ev.EventSource+" "+ev.EventName]++
+	// The name is the caller's to choose: the distinct ones are bounded too.
+	key := ev.EventSource + " " + ev.EventName
+	if _, ok := q.byName[key]; !ok && len(q.byName) >= maxDroppedNames {
+		key = "other"
+	}
+	q.byName[key]++
 	q.lastDrop = ev.EventTime.Time
 }
 
@@ -86,15 +94,9 @@ func (q *sealedQueue) take(account, region string) []*audit.Event {
 	return evs
 }
 
-// Record implements server.Backend. The event gets the installation's
-// region and first account (the operator's) unless it names them.
+// Record implements server.Backend (see stamp for the account).
 func (n *Node) Record(ctx context.Context, ev *audit.Event) error {
-	if ev.AWSRegion == "" {
-		ev.AWSRegion = n.Region
-	}
-	if ev.RecipientAccountID == "" {
-		ev.RecipientAccountID = n.Account
-	}
+	n.stamp(ev)
 	for {
 		if a := n.cur.Load(); a != nil && a.enter() {
 			err := a.Audit.Record(ctx, ev)
@@ -115,13 +117,19 @@ func (n *Node) Record(ctx context.Context, ev *audit.Event) error {
 
 // recordOn records ev on the App a, which the caller has entered.
 func (n *Node) recordOn(ctx context.Context, a *App, ev *audit.Event) error {
+	n.stamp(ev)
+	return a.Audit.Record(ctx, ev)
+}
+
+// stamp gives ev the installation's region and first account (the
+// operator's) unless it names them.
+func (n *Node) stamp(ev *audit.Event) {
 	if ev.AWSRegion == "" {
 		ev.AWSRegion = n.Region
 	}
 	if ev.RecipientAccountID == "" {
 		ev.RecipientAccountID = n.Account
 	}
-	return a.Audit.Record(ctx, ev)
 }
 
 // publish records the events queued while sealed on a's log, then makes

@@ -3,12 +3,16 @@ package app
 import (
 	"bufio"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/trent-kms/trent/internal/audit"
 )
 
 // TestSealedQueueBounded floods a sealed node with more API requests
@@ -83,5 +87,24 @@ func TestSealedQueueBounded(t *testing.T) {
 	if summary["eventType"] != "AwsServiceEvent" || summary["eventSource"] != "trent.sys" ||
 		d["dropped"] != float64(extra) || d["byEvent"].(map[string]any)["kms.amazonaws.com ListKeys"] != float64(extra) {
 		t.Fatalf("summary event: %v", summary)
+	}
+}
+
+// TestSealedQueueNamesBounded: the caller chooses the operation names it
+// sends, so the summary counts at most maxDroppedNames apart and the rest
+// as "other", every one counted.
+func TestSealedQueueNamesBounded(t *testing.T) {
+	var q sealedQueue
+	const extra = 3 * maxDroppedNames
+	for i := range maxSealedEvents + extra {
+		q.add(audit.NewAPICall(time.Now(), audit.SourceKMS, fmt.Sprint("Op", i), false))
+	}
+	if len(q.evs) != maxSealedEvents || q.dropped != extra || len(q.byName) != maxDroppedNames+1 ||
+		q.byName["other"] != extra-maxDroppedNames {
+		t.Fatalf("queued %d, dropped %d, %d names, other %d", len(q.evs), q.dropped, len(q.byName), q.byName["other"])
+	}
+	evs := q.take("111122223333", "us-east-1")
+	if len(evs) != maxSealedEvents+1 || evs[maxSealedEvents].EventName != sealedDroppedEvent || len(q.evs) != 0 || q.dropped != 0 {
+		t.Fatalf("take: %d events, last %s; queue left %d/%d", len(evs), evs[len(evs)-1].EventName, len(q.evs), q.dropped)
 	}
 }
