@@ -223,7 +223,11 @@ func (f *Front) writeSealed(w http.ResponseWriter, r *http.Request) {
 	} else {
 		ev.SetError(err.Code, err.Message)
 	}
-	f.recordSys(r, ev)
+	// As the unsealed server, which answers anything but a POST 405
+	// unrecorded: only what would be an API request is.
+	if r.Method == http.MethodPost {
+		f.recordSys(r, ev)
+	}
 	if query {
 		queryService(r, sigv4.Auth{}).WriteError(w, requestID, err)
 		return
