@@ -14,6 +14,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/trent-kms/trent/internal/audit"
 	"github.com/trent-kms/trent/internal/clock"
 	"github.com/trent-kms/trent/internal/seal"
 	"github.com/trent-kms/trent/internal/server"
@@ -50,6 +51,11 @@ type Node struct {
 	cur    atomic.Pointer[App] // nil while sealed
 
 	rotateMu sync.Mutex // one root-key rotation at a time (rotate.go)
+
+	// qmu guards sealed and orders publishing an App after taking it
+	// (sysaudit.go).
+	qmu    sync.Mutex
+	sealed sealedQueue // events of requests answered while sealed
 }
 
 var _ server.Backend = (*Node)(nil)
@@ -211,7 +217,7 @@ func (n *Node) open(ctx context.Context, root *seal.RootKey) error {
 	if err != nil {
 		return err
 	}
-	n.cur.Store(a)
+	n.publish(ctx, a)
 	return nil
 }
 
@@ -225,7 +231,7 @@ func (n *Node) App() *App { return n.cur.Load() }
 func (n *Node) Handler() http.Handler {
 	f := server.NewFront(n, n.log)
 	if n.cfg.Metrics != nil {
-		f.ServeMetricsWith(n.cfg.Metrics.Handler(), n.authorizeOperator)
+		f.ServeMetricsWith(n.cfg.Metrics.Handler(), n.authorizeMetrics)
 		f.ObserveWith(n.cfg.Metrics)
 	}
 	return f
@@ -331,16 +337,39 @@ func (n *Node) ResetUnseal() server.SealStatus {
 // the installation's first account seals the node. Sealed already, it
 // succeeds without checking anything: there is nothing left to protect
 // and nothing to check a signature with.
+//
+// Its event is recorded on the audit log before the log closes, durable
+// before the seal; a seal is never refused for want of recording it (the
+// log keeps the event queued and its Close writes it if the disk takes
+// it), since sealing only takes capability away.
 func (n *Node) Seal(ctx context.Context, r *http.Request, body []byte) (server.SealStatus, error) {
+	ev := server.NewSysEvent(r, "Seal", false)
 	a := n.cur.Load()
 	if a == nil || !a.enter() {
-		return n.Status(), nil
+		st := n.Status()
+		ev.ResponseElements = elements(map[string]bool{"sealed": st.Sealed})
+		if err := n.Record(ctx, ev); err != nil {
+			n.log.Error("audit: seal request not recorded yet", "err", err)
+		}
+		return st, nil
 	}
-	by, err := n.authorizeRoot(a, r, body, "seal")
+	caller, err := n.authorizeRoot(a, r, body, "seal")
+	if caller != nil {
+		ev.UserIdentity = audit.IdentityOf(caller)
+	}
+	if err != nil {
+		sysFailure(ev, err)
+	} else {
+		ev.ResponseElements = elements(map[string]bool{"sealed": true})
+	}
+	if rerr := n.recordOn(ctx, a, ev); rerr != nil {
+		n.log.Error("audit: seal request not recorded yet", "err", rerr)
+	}
 	a.leave()
 	if err != nil {
 		return n.Status(), err
 	}
+	by := caller.Principal.ARN
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if err := n.sealLocked(); err != nil {
@@ -371,6 +400,9 @@ func (n *Node) Close() error {
 		return nil
 	}
 	n.closed = true
+	if k := n.sealedPending(); k > 0 && n.cur.Load() == nil {
+		n.log.Warn("audit: stopping while sealed: the events of requests answered since the seal are lost (no log is open to record them)", "events", k)
+	}
 	err := errors.Join(n.sealLocked(), n.st.Close())
 	if n.lock != nil {
 		n.lock.Unlock()

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/trent-kms/trent/internal/audit"
 	"github.com/trent-kms/trent/internal/identity"
 	"github.com/trent-kms/trent/internal/kms"
 	"github.com/trent-kms/trent/internal/seal"
@@ -72,13 +73,32 @@ func rotateStep(name string) {
 
 // RotateRoot implements server.RootRotator: a request signed by the root
 // user of the installation's first account rotates the root key.
-func (n *Node) RotateRoot(ctx context.Context, r *http.Request, body []byte) (server.RotateStatus, error) {
+//
+// Its event is recorded when the rotation ends, with the outcome: on the
+// log then open (a seal during the rotation queues it for the next
+// unseal). Its requestParameters say how many unseal shares came, never
+// what they are.
+func (n *Node) RotateRoot(ctx context.Context, r *http.Request, body []byte) (st server.RotateStatus, err error) {
+	ev := server.NewSysEvent(r, "RotateRoot", false)
+	defer func() {
+		if err != nil {
+			sysFailure(ev, err)
+		} else {
+			ev.ResponseElements = elements(map[string]any{"rootGeneration": st.Generation, "rewrapped": st.Rewrapped})
+		}
+		if rerr := n.Record(context.WithoutCancel(ctx), ev); rerr != nil {
+			n.log.Error("audit: root key rotation not recorded yet", "err", rerr)
+		}
+	}()
 	a := n.cur.Load()
 	if a == nil || !a.enter() {
 		return server.RotateStatus{SealStatus: n.Status()}, fmt.Errorf("%w: Trent is sealed: unseal it first", server.ErrConflict)
 	}
 	caller, err := n.authorizeRoot(a, r, body, "rotate the root key of")
 	a.leave()
+	if caller != nil {
+		ev.UserIdentity = audit.IdentityOf(caller)
+	}
 	if err != nil {
 		return server.RotateStatus{SealStatus: n.Status()}, err
 	}
@@ -87,33 +107,36 @@ func (n *Node) RotateRoot(ctx context.Context, r *http.Request, body []byte) (se
 		return server.RotateStatus{SealStatus: n.Status()}, err
 	}
 	defer clearStrings(req.UnsealShares)
-	n.log.Warn("root key rotation started", "by", caller)
+	ev.RequestParameters = elements(map[string]int{"unsealSharesGiven": len(req.UnsealShares)})
+	by := caller.Principal.ARN
+	n.log.Warn("root key rotation started", "by", by)
 	began := time.Now()
 	gen, count, err := n.rotateRoot(context.WithoutCancel(ctx), a, req.UnsealShares)
-	st := server.RotateStatus{SealStatus: n.Status(), Generation: gen, Rewrapped: count}
+	st = server.RotateStatus{SealStatus: n.Status(), Generation: gen, Rewrapped: count}
 	if err != nil {
 		return st, err
 	}
 	n.log.Warn("root key rotated: every stored secret is wrapped by the new root key, the old one is gone",
-		"generation", gen, "rewrapped", count, "took", time.Since(began).Round(time.Millisecond), "by", caller)
+		"generation", gen, "rewrapped", count, "took", time.Since(began).Round(time.Millisecond), "by", by)
 	return st, nil
 }
 
 // authorizeRoot checks that (r, body) is signed by the root user of the
-// installation's first account and returns its ARN.
-func (n *Node) authorizeRoot(a *App, r *http.Request, body []byte, what string) (string, error) {
+// installation's first account and returns it. A caller authenticated
+// but refused is returned with the error, for the request's event.
+func (n *Node) authorizeRoot(a *App, r *http.Request, body []byte, what string) (*identity.Caller, error) {
 	auth, err := a.Verifier.Verify(r, body)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	c := auth.Caller
 	if c == nil {
 		c = identity.Root(auth.Account, auth.AccessKeyID)
 	}
 	if !c.IsRoot() || c.Principal.Account != n.Account {
-		return "", fmt.Errorf("%w: only the root user of account %s may %s Trent, not %s", server.ErrForbidden, n.Account, what, c.Principal.ARN)
+		return c, fmt.Errorf("%w: only the root user of account %s may %s Trent, not %s", server.ErrForbidden, n.Account, what, c.Principal.ARN)
 	}
-	return c.Principal.ARN, nil
+	return c, nil
 }
 
 // rotateRoot runs the rotation on the unsealed App a and returns the new

@@ -278,7 +278,11 @@ func TestShamirSealLifecycle(t *testing.T) {
 	if code == 0 || !strings.Contains(stderr, "only the root user of account "+in.Account) {
 		t.Fatalf("seal by an administrator user: exit %d\n%s%s", code, out, stderr)
 	}
-	out, stderr, code = runCLI(t, "", env(in.ID, "x"+in.Secret[1:]), "seal", "--endpoint", p.URL)
+	wrong := "x" + in.Secret[1:]
+	if wrong == in.Secret {
+		wrong = "y" + in.Secret[1:] // the secret began with x: change it all the same
+	}
+	out, stderr, code = runCLI(t, "", env(in.ID, wrong), "seal", "--endpoint", p.URL)
 	if code == 0 {
 		t.Fatalf("seal with a wrong secret: exit 0\n%s%s", out, stderr)
 	}

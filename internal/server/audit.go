@@ -2,6 +2,7 @@ package server
 
 import (
 	"errors"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -136,4 +137,82 @@ func clip(s string, n int) string {
 		return s
 	}
 	return s[:n]
+}
+
+// SourceSys is the eventSource of the operator endpoints — /sys/status,
+// /sys/unseal, /sys/seal, /sys/rotate-root and the signed /metrics. AWS
+// has no such calls, so they get a source of their own rather than
+// kms.amazonaws.com: a name AWS may later give a KMS operation cannot
+// collide with them, scripts that read KMS events see only KMS
+// operations, and `lookup-events` with the EventSource attribute lists
+// every operator action at once. It is not an AWS host name on purpose.
+const SourceSys = "trent.sys"
+
+// NewSysEvent begins the event of an operator request with what the
+// request says: time, source address, user agent, and the access key its
+// Authorization header claims (an unsigned request is Unknown with none).
+// The installation fills the region and account (Backend.Record).
+func NewSysEvent(r *http.Request, name string, readOnly bool) *audit.Event {
+	ev := audit.NewAPICall(time.Now(), SourceSys, name, readOnly)
+	ev.SourceIPAddress = sourceIP(r)
+	ev.UserAgent = clip(r.UserAgent(), maxAuditedAgent)
+	claimedIdentity(r, ev)
+	return ev
+}
+
+// SysErrorCode is the errorCode and errorMessage an operator request's
+// event records for err, chosen as its answer's status is.
+func SysErrorCode(err error) (code, message string) {
+	var ae *apierr.Error
+	switch {
+	case errors.Is(err, ErrForbidden):
+		return "AccessDeniedException", err.Error()
+	case errors.Is(err, ErrRefused):
+		return "InvalidRequestException", err.Error()
+	case errors.Is(err, ErrConflict):
+		return "ConflictException", err.Error()
+	case errors.As(err, &ae) && ae.Code != apierr.KMSInternal:
+		return ae.Code, ae.Message
+	}
+	return "InternalFailure", "The operation failed; the server's log says why."
+}
+
+// maxSealedActionScan bounds how much of a Query body answered while
+// sealed is read to name its Action in the event.
+const maxSealedActionScan = 4 << 10
+
+// sealedEvent is the event of an API request answered 503 while sealed:
+// what the request claims, as for an unauthenticated call — the service
+// and operation it names and the access key of its Authorization header.
+func sealedEvent(r *http.Request, requestID string, query bool) *audit.Event {
+	source, name := audit.SourceKMS, "Unknown"
+	if query {
+		source = audit.SourceIAM
+		if queryService(r, sigv4.Auth{}).Name == "sts" {
+			source = audit.SourceSTS
+		}
+		if a := r.URL.Query().Get("Action"); a != "" {
+			name = clip(a, 128)
+		} else if r.Body != nil {
+			// Only the Action is taken from what is read; SDKs send it first.
+			head, _ := io.ReadAll(io.LimitReader(r.Body, maxSealedActionScan))
+			if a := actionOf(head); a != "" {
+				name = a
+			}
+			clear(head)
+		}
+	} else if n, ok := strings.CutPrefix(r.Header.Get("X-Amz-Target"), targetPrefix); ok && n != "" {
+		name = clip(n, 128)
+	} else if n, ok := cloudtrail.Operation(r.Header.Get("X-Amz-Target")); ok {
+		source = audit.SourceCloudTrail
+		if n != "" {
+			name = clip(n, 128)
+		}
+	}
+	ev := audit.NewAPICall(time.Now(), source, name, false)
+	ev.RequestID = requestID
+	ev.SourceIPAddress = sourceIP(r)
+	ev.UserAgent = clip(r.UserAgent(), maxAuditedAgent)
+	claimedIdentity(r, ev)
+	return ev
 }

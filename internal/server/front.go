@@ -9,8 +9,10 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/trent-kms/trent/internal/apierr"
+	"github.com/trent-kms/trent/internal/audit"
 	"github.com/trent-kms/trent/internal/awsproto"
 	"github.com/trent-kms/trent/internal/ids"
 	"github.com/trent-kms/trent/internal/sigv4"
@@ -34,6 +36,12 @@ import (
 // /sys endpoints carry no SigV4 except /sys/seal: while sealed there is
 // no key to check a signature with, and a share is its own credential
 // (as in Vault). Their bodies are bounded, and shares never reach a log.
+//
+// Every request it answers itself, except /healthz and /readyz, yields an
+// audit event through Backend.Record (the signed /sys/seal,
+// /sys/rotate-root and /metrics: by the backend, which knows the caller):
+// operator calls under SourceSys, 503s while sealed under the service
+// they name. Internal/app's sysaudit.go says when those become durable.
 
 // maxSysBody bounds a /sys request body: a share is under 200 characters.
 const maxSysBody = 4 << 10
@@ -71,6 +79,11 @@ type Backend interface {
 	// when the request is done, or ok false while sealed. Sealing waits
 	// for every acquired request to be released.
 	Acquire() (h http.Handler, release func(), ok bool)
+	// Record records the event of a request the front answers itself
+	// (operator endpoints, 503s while sealed). Unsealed, it returns once
+	// the event is durable; sealed, it queues the event, bounded, for
+	// the audit log to record first thing at the next unseal.
+	Record(ctx context.Context, ev *audit.Event) error
 }
 
 // Errors a Backend wraps to choose the status of a /sys answer.
@@ -124,7 +137,11 @@ func (f *Front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	case "/sys/status":
 		if allow(w, r, http.MethodGet, http.MethodHead) {
-			writeSys(w, http.StatusOK, f.b.Status(), "")
+			st := f.b.Status()
+			ev := NewSysEvent(r, "GetStatus", true)
+			ev.ResponseElements = statusElements(st)
+			f.recordSys(r, ev)
+			writeSys(w, http.StatusOK, st, "")
 		}
 		return
 	case "/sys/unseal":
@@ -188,20 +205,65 @@ func (f *Front) readyz(w http.ResponseWriter) {
 // writeSealed answers an AWS API request while sealed: 503 in the shape of
 // the protocol the request speaks — ServiceUnavailableException for KMS's
 // JSON, ServiceUnavailable for IAM's and STS's Query (AWS's common 503).
-// Nothing of the request is read: there is nothing to check it with.
-func writeSealed(w http.ResponseWriter, r *http.Request) {
+// Nothing of the request is checked: there is nothing to check it with.
+// Its event (what it claims: service, operation, access key) is queued
+// for the audit log to record at the next unseal.
+func (f *Front) writeSealed(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Path != "/" {
 		http.NotFound(w, r)
 		return
 	}
 	requestID := ids.NewUUID()
 	err := apierr.New(apierr.ServiceUnavailable, SealedMessage)
-	if isQuery(r) {
+	query := isQuery(r)
+	ev := sealedEvent(r, requestID, query)
+	if query {
+		e := queryService(r, sigv4.Auth{}).WireError(err)
+		ev.SetError(e.Code, e.Message)
+	} else {
+		ev.SetError(err.Code, err.Message)
+	}
+	// As the unsealed server, which answers anything but a POST 405
+	// unrecorded: only what would be an API request is.
+	if r.Method == http.MethodPost {
+		f.recordSys(r, ev)
+	}
+	if query {
 		queryService(r, sigv4.Auth{}).WriteError(w, requestID, err)
 		return
 	}
 	w.Header()["X-Amzn-Requestid"] = []string{requestID}
 	awsproto.WriteError(w, err)
+}
+
+// recordSys records the event of a request the front answers. The answer
+// is not withheld if that fails: the operator endpoints must keep working
+// while the audit disk fails (to see why, and to seal), a 503 while
+// sealed is an error already, and the log keeps the event queued until
+// the disk takes it.
+func (f *Front) recordSys(r *http.Request, ev *audit.Event) {
+	if err := f.b.Record(r.Context(), ev); err != nil {
+		f.log.Error("audit: operator or sealed-time request not recorded yet", "event", ev.EventName, "source_ip", ev.SourceIPAddress, "err", err)
+	}
+}
+
+// statusElements is the responseElements of an event answered with st.
+func statusElements(st SealStatus) json.RawMessage {
+	b, err := json.Marshal(struct {
+		Sealed    bool `json:"sealed"`
+		Progress  int  `json:"progress"`
+		Threshold int  `json:"threshold"`
+	}{st.Sealed, st.Progress, st.Threshold})
+	if err != nil {
+		return nil
+	}
+	return b
+}
+
+// failSys completes ev with a failure answered by the front itself.
+func failSys(ev *audit.Event, code, message string) *audit.Event {
+	ev.SetError(code, message)
+	return ev
 }
 
 // readSys reads a /sys request body within maxSysBody. The caller clears
@@ -228,8 +290,12 @@ type unsealRequest struct {
 }
 
 func (f *Front) unseal(w http.ResponseWriter, r *http.Request) {
+	// The event never holds the share, nor anything of the body: only
+	// whether it reset or submitted, and the outcome.
+	ev := NewSysEvent(r, "Unseal", false)
 	body, ok := readSys(w, r)
 	if !ok {
+		f.recordSys(r, failSys(ev, "ValidationException", "The request body could not be read or is too large."))
 		return
 	}
 	defer clear(body)
@@ -238,16 +304,31 @@ func (f *Front) unseal(w http.ResponseWriter, r *http.Request) {
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&req); err != nil || dec.More() || (req.Share != nil) == req.Reset {
 		// The decoder's error may quote the body, which may hold a share.
-		writeSys(w, http.StatusBadRequest, f.b.Status(), `the body must be {"share": "…"} or {"reset": true}`)
+		const msg = `the body must be {"share": "…"} or {"reset": true}`
+		f.recordSys(r, failSys(ev, "ValidationException", msg))
+		writeSys(w, http.StatusBadRequest, f.b.Status(), msg)
 		return
 	}
 	if req.Reset {
 		st := f.b.ResetUnseal()
 		f.log.Info("unseal progress reset", "source_ip", sourceIP(r))
+		ev.EventName = "ResetUnseal"
+		ev.ResponseElements = statusElements(st)
+		f.recordSys(r, ev)
 		writeSys(w, http.StatusOK, st, "")
 		return
 	}
 	st, err := f.b.SubmitShare(r.Context(), *req.Share)
+	// At the threshold the node is unsealed now, and this event is the
+	// first the new log records after what was queued while sealed.
+	ev.EventTime = audit.Timestamp{Time: time.Now()}
+	ev.ResponseElements = statusElements(st)
+	if err != nil {
+		// A refusal names a share by index at most, never its content.
+		ev.ResponseElements = nil
+		ev.SetError(SysErrorCode(err))
+	}
+	f.recordSys(r, ev)
 	switch {
 	case err == nil:
 		f.log.Info("unseal share accepted", "source_ip", sourceIP(r), "progress", st.Progress, "threshold", st.Threshold, "sealed", st.Sealed)
@@ -265,8 +346,11 @@ func (f *Front) unseal(w http.ResponseWriter, r *http.Request) {
 }
 
 func (f *Front) seal(w http.ResponseWriter, r *http.Request) {
+	// The backend records the event of a seal it receives: before its
+	// audit log closes.
 	body, ok := readSys(w, r)
 	if !ok {
+		f.recordSys(r, failSys(NewSysEvent(r, "Seal", false), "ValidationException", "The request body could not be read or is too large."))
 		return
 	}
 	defer clear(body)

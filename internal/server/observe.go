@@ -112,12 +112,12 @@ func (f *Front) ObserveWith(o Observer) { f.obs = o }
 // the error code it was answered.
 func (f *Front) refuseSealed(w http.ResponseWriter, r *http.Request) {
 	if f.obs == nil || r.URL.Path != "/" {
-		writeSealed(w, r)
+		f.writeSealed(w, r)
 		return
 	}
 	f.obs.Start()
 	start := time.Now()
-	writeSealed(w, r)
+	f.writeSealed(w, r)
 	a := &answer{query: queryOf(r), err: apierr.New(apierr.ServiceUnavailable, SealedMessage)}
 	f.obs.Finish(serviceOf(r, a), operationOf(r, a), outcomeOf(a), time.Since(start))
 }

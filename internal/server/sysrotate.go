@@ -43,11 +43,13 @@ func (f *Front) rotateRoot(w http.ResponseWriter, r *http.Request, rr RootRotato
 	var buf bytes.Buffer
 	if _, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, maxRotateBody)); err != nil {
 		clear(buf.Bytes())
+		f.recordSys(r, failSys(NewSysEvent(r, "RotateRoot", false), "ValidationException", "The request body could not be read or is too large."))
 		http.Error(w, "request body too large or unreadable", http.StatusRequestEntityTooLarge)
 		return
 	}
 	body := buf.Bytes()
 	defer clear(body)
+	// The backend records the event, with the caller it authenticated.
 	st, err := rr.RotateRoot(r.Context(), r, body)
 	var ae *apierr.Error
 	status, msg := http.StatusOK, ""
