@@ -189,9 +189,11 @@ func (db *DB) commitLoop() {
 				break gather
 			}
 		}
-		db.commitBatch(batch)
+		// Counted before the batch is answered, so a caller that reads
+		// WriteStats after its write returned sees that write counted.
 		db.batches.Add(1)
 		db.writes.Add(uint64(len(batch)))
+		db.commitBatch(batch)
 		clear(batch)
 	}
 }
@@ -310,8 +312,8 @@ func (db *DB) checkpoint(ctx context.Context, mode string) error {
 
 // WriteStats counts group commits since Open.
 type WriteStats struct {
-	Writes      uint64 // writes through the group commit
-	Batches     uint64 // transactions they were committed in
+	Writes      uint64 // writes through the group commit (answered or being committed)
+	Batches     uint64 // transactions they were committed in (or tried)
 	Checkpoints uint64 // background checkpoints run
 }
 
