@@ -1,7 +1,6 @@
 package audit
 
 import (
-	"bytes"
 	"context"
 	"crypto"
 	"crypto/ecdsa"
@@ -92,13 +91,10 @@ type Log struct {
 	isClosed  atomic.Bool
 	failure   atomic.Pointer[failure]
 	busySince atomic.Int64 // 1 + nanoseconds after epoch when the writer began its work; 0 while idle
-	syncSince atomic.Int64 // the same for the syncer's fsync in flight
 	durable   atomic.Pointer[position]
 
 	wake      chan struct{}
 	digestReq chan chan error
-	syncReq   chan syncJob    // writer → syncer: at most one fsync in flight
-	syncDone  chan syncResult // syncer → writer
 	quit      chan struct{}
 	done      chan struct{}
 	closeErr  error
@@ -165,7 +161,7 @@ type writer struct {
 	fileSeq   uint64 // of the current file, or of the newest existing one
 	dirSynced bool
 	size      int64 // durable bytes in f
-	dirty     bool  // a failed write or fsync may have left bytes past size
+	dirty     bool  // a failed write may have left bytes past size
 	lastName  time.Time
 
 	seq  uint64   // of the last durable event
@@ -180,10 +176,6 @@ type writer struct {
 	dirSyncOwed bool   // the last digest's directory entry is not yet durable
 
 	buf []byte
-
-	pending  []*batch  // taken from Record, not yet written (or to write again)
-	inflight []written // written, in order, not yet covered by a completed fsync
-	syncing  bool      // an fsync is in flight in the syncer
 }
 
 const (
@@ -243,8 +235,6 @@ func Open(o Options) (*Log, error) {
 		log: o.Logger, clock: o.Clock, epoch: time.Now(),
 		wake:      make(chan struct{}, 1),
 		digestReq: make(chan chan error),
-		syncReq:   make(chan syncJob, 1),
-		syncDone:  make(chan syncResult, 1),
 		quit:      make(chan struct{}),
 		done:      make(chan struct{}),
 	}
@@ -271,7 +261,6 @@ func Open(o Options) (*Log, error) {
 	if l.w.digestDue != "" {
 		l.wake <- struct{}{} // retry the open digest without waiting for a request
 	}
-	go l.syncer()
 	go l.run()
 	return l, nil
 }
@@ -287,20 +276,12 @@ func (l *Log) Ready() error {
 	if f := l.failure.Load(); f != nil {
 		return fmt.Errorf("%w: failing since %s: %w", ErrUnavailable, f.since.UTC().Format(time.RFC3339), f.err)
 	}
-	if d := max(l.waitedFor(&l.busySince), l.waitedFor(&l.syncSince)); d > l.opts.Deadline {
-		return fmt.Errorf("%w: a write has waited on the disk for %v", ErrTimeout, d.Round(time.Millisecond))
+	if b := l.busySince.Load(); b != 0 {
+		if d := time.Since(l.epoch) - time.Duration(b-1); d > l.opts.Deadline {
+			return fmt.Errorf("%w: a write has waited on the disk for %v", ErrTimeout, d.Round(time.Millisecond))
+		}
 	}
 	return nil
-}
-
-// waitedFor is how long the work that set since (busySince, syncSince)
-// has been waiting on the disk; 0 if none is.
-func (l *Log) waitedFor(since *atomic.Int64) time.Duration {
-	b := since.Load()
-	if b == 0 {
-		return 0
-	}
-	return time.Since(l.epoch) - time.Duration(b-1)
 }
 
 // Healthy is Ready as a yes or no, for GET /readyz.
@@ -468,31 +449,24 @@ func (l *Log) Close() error {
 }
 
 // run is the writer goroutine. Each round it takes every Record queued
-// since the previous round — that is the group commit — and appends them
-// to the file with one write, in chain order. The fsync runs in the
-// syncer goroutine (pipeline.go), so the next round's write proceeds
-// while the previous fsync is in flight, and the next fsync starts as
-// soon as that one returns, covering everything written meanwhile. A
-// batch is answered only once an fsync that began after its write has
-// returned. When a write or fsync fails the writer keeps every batch not
-// yet durable, answers their callers with the error, and tries again
-// with growing pauses until the disk takes them.
+// while the previous round wrote — that is the group commit — writes them
+// with one write and one fsync, and answers them. When a write fails it
+// keeps the batch, answers the waiting callers with the error, and tries
+// again with growing pauses until the disk takes it.
 func (l *Log) run() {
 	defer close(l.done)
 	tick := time.NewTicker(l.opts.DigestInterval)
 	defer tick.Stop()
 	var (
+		pending []*batch
 		waiters []chan error // Digest callers
 		retry   <-chan time.Time
 		backoff = minBackoff
 		closing bool
 	)
 	for {
-		var err error
 		select {
 		case <-l.wake:
-		case r := <-l.syncDone:
-			err = l.synced(r)
 		case <-tick.C:
 			l.owe("interval")
 		case ch := <-l.digestReq:
@@ -505,17 +479,14 @@ func (l *Log) run() {
 			l.owe("close")
 		}
 		if b := l.take(); b != nil {
-			l.w.pending = append(l.w.pending, b)
+			pending = append(pending, b)
 		}
-		if err == nil {
-			if retry != nil && !closing {
-				continue // failing: wait for the next attempt
-			}
-			// While failing, recovery is declared only once an fsync
-			// has succeeded, not merely a write.
-			err = l.cycle(closing || l.failure.Load() != nil)
+		if retry != nil && !closing {
+			continue // failing: wait for the next attempt
 		}
+		err := l.cycle(pending)
 		if err == nil {
+			pending = nil
 			for _, ch := range waiters {
 				ch <- nil
 			}
@@ -525,14 +496,13 @@ func (l *Log) run() {
 			}
 			backoff = minBackoff
 		} else {
-			l.unwind()
 			// Fail Ready before answering, so that a caller who sees its
 			// Record fail sees the log failing too.
 			if l.failure.Load() == nil {
 				l.log.Error("audit log cannot write: refusing requests until it can", "err", err)
 			}
 			l.setFailure(err)
-			for _, b := range l.w.pending {
+			for _, b := range pending {
 				b.answer(fmt.Errorf("%w: %w", ErrUnavailable, err))
 			}
 			for _, ch := range waiters {
@@ -543,7 +513,7 @@ func (l *Log) run() {
 			backoff = min(2*backoff, maxBackoff)
 		}
 		if closing {
-			l.finish(err)
+			l.finish(pending, err)
 			return
 		}
 	}
@@ -586,55 +556,51 @@ func (l *Log) setFailure(err error) {
 	l.failure.Store(&failure{err: err, since: l.clock.Now()})
 }
 
-// cycle writes the pending batches and starts their fsync; with drain,
-// or before rotating a full file or writing a digest that is due, it
-// waits until everything written is durable. Each step is repeatable:
-// after a failure the next cycle starts over where this one stopped.
-func (l *Log) cycle(drain bool) error {
+// cycle writes the pending batch, rotates a full file and writes a digest
+// that is due. Each step is repeatable: after a failure the next cycle
+// starts over where this one stopped.
+func (l *Log) cycle(pending []*batch) error {
 	l.busySince.Store(int64(time.Since(l.epoch)) + 1)
 	defer l.busySince.Store(0)
-	w := &l.w
 	if err := l.syncDirOwed(); err != nil {
 		return err
 	}
-	if len(w.pending) > 0 {
-		if err := l.write(w.pending); err != nil {
+	if len(pending) > 0 {
+		start := time.Now()
+		if err := l.flush(pending); err != nil {
 			return err
 		}
-		w.pending = nil
-	}
-	l.startSync()
-	full := w.f != nil && w.writtenSize() >= l.opts.MaxFileBytes
-	if drain || full || w.digestDue != "" {
-		if err := l.drain(); err != nil {
-			return err
+		l.writes.observe(time.Since(start))
+		for _, b := range pending {
+			b.timer.Stop()
+			b.answer(nil)
 		}
+		l.recycle(pending[len(pending)-1])
 	}
-	if full {
+	if l.w.f != nil && l.w.size >= l.opts.MaxFileBytes {
 		if err := l.writeDigest("rotation"); err != nil {
 			return err
 		}
-		if err := w.f.Close(); err != nil {
+		if err := l.w.f.Close(); err != nil {
 			// Everything in it is durable already.
-			l.log.Warn("audit: close rotated file", "file", w.fileName, "err", err)
+			l.log.Warn("audit: close rotated file", "file", l.w.fileName, "err", err)
 		}
-		w.f, w.dirSynced = nil, false
+		l.w.f, l.w.dirSynced = nil, false
 	}
-	if w.digestDue != "" {
-		if err := l.writeDigest(w.digestDue); err != nil {
+	if l.w.digestDue != "" {
+		if err := l.writeDigest(l.w.digestDue); err != nil {
 			return err
 		}
-		w.digestDue = ""
+		l.w.digestDue = ""
 	}
 	return nil
 }
 
-// finish ends the writer at Close; nothing is in flight in the syncer.
-func (l *Log) finish(err error) {
-	close(l.syncReq)
+// finish ends the writer at Close.
+func (l *Log) finish(pending []*batch, err error) {
 	if err != nil {
 		n := 0
-		for _, b := range l.w.pending {
+		for _, b := range pending {
 			n += b.events()
 		}
 		l.closeErr = fmt.Errorf("audit: close: %d events could not be written: %w", n, err)
@@ -659,17 +625,13 @@ func (l *Log) nameTime() time.Time {
 	return t
 }
 
-// write appends the batches to the current file — creating it first if
-// the last one was rotated or this run has written nothing yet — after
-// whatever earlier writes still wait for their fsync, continuing their
-// chain. It does not fsync: the write joins w.inflight until the syncer
-// covers it.
-func (l *Log) write(batches []*batch) error {
+// flush appends the batch to the current file — creating it first if the
+// last one was rotated or this run has written nothing yet — and fsyncs.
+func (l *Log) flush(batches []*batch) error {
 	w := &l.w
 	if w.f != nil && w.dirty {
-		// A failed write or fsync may have left bytes that are not
-		// durable: cut them off, so that the retry lands where the
-		// chain expects it. Nothing is in flight (unwind waited).
+		// A failed write may have left part of a batch: cut it off, so
+		// that the retry lands where the chain expects it.
 		if err := w.f.Truncate(w.size); err != nil {
 			return fmt.Errorf("audit: cut failed write off %s: %w", w.fileName, err)
 		}
@@ -691,37 +653,59 @@ func (l *Log) write(batches []*batch) error {
 		w.dirSynced = true
 	}
 
-	e := written{batches: batches, began: time.Now()}
-	var seq uint64
-	seq, e.last, e.start = w.writtenHead()
-	e.firstSeq = seq + 1
 	w.buf = w.buf[:0]
+	seq, prev := w.seq, w.prev
+	var first [32]byte
+	n := 0
 	for _, b := range batches {
 		start := 0
 		for i, end := range b.ends {
 			var h [32]byte
-			w.buf, h = appendLine(w.buf, b.bodies[start:end], seq+1, &e.last)
+			w.buf, h = appendLine(w.buf, b.bodies[start:end], seq+1, &prev)
 			start = end
 			seq++
-			e.last = h
-			if e.n == 0 {
-				e.first = h
+			prev = h
+			if n == 0 {
+				first = h
 			}
-			e.n++
+			n++
 			b.metas[i].seq = seq
 		}
 	}
-	e.seq = seq
-	e.end = e.start + int64(len(w.buf))
 	w.dirty = true
 	if _, err := w.f.Write(w.buf); err != nil {
 		return fmt.Errorf("audit: write %s: %w", w.fileName, err)
 	}
-	w.dirty = false
-	if l.mirror != nil {
-		e.lines = bytes.Clone(w.buf)
+	l.fsyncs.Add(1)
+	if err := w.f.Sync(); err != nil {
+		return fmt.Errorf("audit: fsync %s: %w", w.fileName, err)
 	}
-	w.inflight = append(w.inflight, e)
+	w.dirty = false
+
+	// Durable: advance the chain and the coverage owed to the next digest.
+	start := w.size
+	w.size += int64(len(w.buf))
+	if k := len(w.ranges) - 1; k >= 0 && w.ranges[k].File == w.fileName && w.ranges[k].EndOffset == start {
+		w.ranges[k].EndOffset = w.size
+		w.ranges[k].EventCount += uint64(n)
+		w.ranges[k].LastEventHash = hex.EncodeToString(prev[:])
+	} else {
+		w.ranges = append(w.ranges, Range{
+			File: w.fileName, StartOffset: start, EndOffset: w.size,
+			FirstEventSeq: w.seq + 1, EventCount: uint64(n),
+			FirstEventHash: hex.EncodeToString(first[:]), LastEventHash: hex.EncodeToString(prev[:]),
+		})
+	}
+	w.seq, w.prev = seq, prev
+	l.queued.Add(-int64(n))
+	l.batches.Add(1)
+	l.durable.Store(&position{fileSeq: w.fileSeq, file: w.fileName, size: w.size})
+	for _, b := range batches {
+		l.usage.add(b.metas)
+	}
+	if l.mirror != nil {
+		l.mirror.send(w.buf)
+	}
 	return nil
 }
 
