@@ -14,7 +14,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/trent-kms/trent/internal/audit"
 	"log/slog"
 	"strconv"
 	"strings"
@@ -23,6 +22,7 @@ import (
 	"time"
 
 	"github.com/trent-kms/trent/internal/apierr"
+	"github.com/trent-kms/trent/internal/audit"
 	"github.com/trent-kms/trent/internal/clock"
 	"github.com/trent-kms/trent/internal/ids"
 	"github.com/trent-kms/trent/internal/keys"
@@ -335,13 +335,10 @@ func (e *keyEntry) prepare(prev *keyEntry) {
 	}
 }
 
-// compileKeyPolicy parses and compiles a key policy document.
+// compileKeyPolicy parses and compiles a key policy document, sharing the
+// result between keys whose documents are the same text (policycache.go).
 func compileKeyPolicy(doc string) (*policy.Compiled, error) {
-	d, err := policy.Parse(doc)
-	if err != nil {
-		return nil, err
-	}
-	return policy.Compile(d)
+	return compiledPolicies.get(doc)
 }
 
 // materialID is the KeyMaterialId AWS reports for version b of e: only
