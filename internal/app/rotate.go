@@ -306,9 +306,6 @@ func rewrapPass(ctx context.Context, rw store.Rewrap, st store.Store, root *seal
 			break
 		}
 		for _, v := range vs {
-			if len(v.Wrapped) == 0 {
-				continue // imported material deleted or expired: nothing stored
-			}
 			aad := kms.BackingKeyAAD(v.Region, v.Account, v.KeyID, v.Version)
 			what := fmt.Sprintf("key %s version %d", v.KeyID, v.Version)
 			if err := rewrap(what, v.Wrapped, aad, func(nw []byte) error {

@@ -21,7 +21,9 @@ type WrappedKeyVersion struct {
 type Rewrap interface {
 	// WrappedKeyVersions returns up to limit backing keys ordered by
 	// (KeyID, Version), starting after (afterKey, afterVersion); ("", 0)
-	// starts from the beginning.
+	// starts from the beginning. Versions without material (imported
+	// material deleted or expired: Imports.DeleteKeyMaterial) hold nothing
+	// wrapped and are left out.
 	WrappedKeyVersions(ctx context.Context, afterKey string, afterVersion uint32, limit int) ([]WrappedKeyVersion, error)
 	// ReplaceWrappedKeyVersion sets the wrapped material of the version to
 	// new if it is still old. ErrConflict if it is something else now,

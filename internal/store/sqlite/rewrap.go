@@ -17,7 +17,7 @@ func (db *DB) WrappedKeyVersions(ctx context.Context, afterKey string, afterVers
 	const op = "list wrapped key versions"
 	rows, err := db.r.QueryContext(ctx, `SELECT v.key_id, k.account, k.region, v.version, v.wrapped
 		FROM key_versions AS v JOIN keys AS k ON k.id = v.key_id
-		WHERE (v.key_id, v.version) > (?, ?)
+		WHERE (v.key_id, v.version) > (?, ?) AND length(v.wrapped) > 0
 		ORDER BY v.key_id, v.version LIMIT ?`, afterKey, int64(afterVersion), limit)
 	if err != nil {
 		return nil, wrapErr(op, err)
