@@ -1,0 +1,42 @@
+package store
+
+import "context"
+
+// Names of the cluster-wide leases Trent takes.
+const (
+	// LeaseJobs is held by the one node that runs the lifecycle jobs
+	// (deletions, automatic rotations, expiry of imported material).
+	LeaseJobs = "jobs"
+	// LeaseRotateRoot is held by the node rotating the root key.
+	LeaseRotateRoot = "rotate-root"
+)
+
+// Leases is offered by a store that several nodes share (PostgreSQL), so
+// that work meant to run once across the cluster runs on one node at a
+// time. A store that only one process opens (SQLite, whose data dir that
+// process locks) lacks it: callers check with a type assertion, and
+// without it every lease is the process's own.
+type Leases interface {
+	// NewLease returns a handle on the lease name, not held yet. holder
+	// describes the caller to operators who look at who holds it (host
+	// and pid). The handle is for one goroutine at a time.
+	NewLease(name, holder string) Lease
+}
+
+// A Lease is the right, shared by every node on the store, to do one
+// thing alone. It is held from a Try that reports true until Release, or
+// until the store ends it because the holder stopped answering (a node
+// that died, a connection that broke): a holder learns that at its next
+// Try, which then reports false.
+type Lease interface {
+	// Try takes the lease if nobody holds it, or confirms that this
+	// handle still does, asking the store each time. It reports whether
+	// the handle holds the lease now; false with a nil error means
+	// another holder has it. An error (the store did not answer) also
+	// means not held: the handle drops whatever it had and the next Try
+	// starts afresh.
+	Try(ctx context.Context) (bool, error)
+	// Release gives the lease up, if held, and frees what the handle
+	// holds. The handle may be tried again afterwards.
+	Release() error
+}
