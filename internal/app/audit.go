@@ -39,6 +39,11 @@ func (a *App) openAudit(ctx context.Context, dataDir string, fs audit.FileSystem
 
 // auditSigner unwraps the stored audit signing key, or makes, wraps and
 // stores one.
+//
+// Several nodes starting for the first time on one database may all find
+// none and make one each: each stores its own only if none is stored yet
+// (store.SettingCreator), and a node that finds another's there uses that
+// one, so that every node signs with the one key the store holds.
 func (a *App) auditSigner(ctx context.Context) (crypto.Signer, error) {
 	wrapped, err := a.Store.GetSetting(ctx, settingAuditKey)
 	if errors.Is(err, store.ErrNotFound) {
@@ -55,12 +60,24 @@ func (a *App) auditSigner(ctx context.Context) (crypto.Signer, error) {
 		if err != nil {
 			return nil, fmt.Errorf("wrap audit signing key: %w", err)
 		}
-		if err := a.Store.PutSetting(ctx, settingAuditKey, w); err != nil {
+		sc, ok := a.Store.(store.SettingCreator)
+		if !ok {
+			if err := a.Store.PutSetting(ctx, settingAuditKey, w); err != nil {
+				return nil, fmt.Errorf("store audit signing key: %w", err)
+			}
+			return k, nil
+		}
+		switch err := sc.CreateSetting(ctx, settingAuditKey, w); {
+		case err == nil:
+			return k, nil
+		case !errors.Is(err, store.ErrExists):
 			return nil, fmt.Errorf("store audit signing key: %w", err)
 		}
-		return k, nil
-	}
-	if err != nil {
+		// Another node stored one first: use it.
+		if wrapped, err = a.Store.GetSetting(ctx, settingAuditKey); err != nil {
+			return nil, fmt.Errorf("read audit signing key another node stored: %w", err)
+		}
+	} else if err != nil {
 		return nil, fmt.Errorf("read audit signing key: %w", err)
 	}
 	der, err := a.root.Unwrap(wrapped, auditKeyAAD)
