@@ -228,7 +228,7 @@ func build(ctx context.Context, cfg *Config, st store.Store, root *seal.RootKey,
 			defer a.jobMu.RUnlock()
 			return a.KMS.RunDue(ctx)
 		}
-		runner := &jobs.Runner{Interval: cfg.JobInterval, Work: work, Log: log}
+		runner := &jobs.Runner{Interval: cfg.JobInterval, Work: work, Log: log, Lease: jobLease(st)}
 		done := runner.Start(jobCtx)
 		a.stopJobs = func() { cancel(); <-done; stopSweep(); <-sweeperDone }
 	}

@@ -17,6 +17,12 @@ type Runner struct {
 	Interval time.Duration
 	Work     func(ctx context.Context) error
 	Log      *slog.Logger
+	// Lease, if set, makes the runner one of several on nodes sharing a
+	// store: it runs the work only while it holds the lease, tried every
+	// LeaseCheck (default DefaultLeaseCheck, at most Interval); see
+	// runLeased.
+	Lease      Lease
+	LeaseCheck time.Duration
 }
 
 // RunOnce runs the work now.
@@ -34,6 +40,10 @@ func (r *Runner) Start(ctx context.Context) <-chan struct{} {
 	}
 	go func() {
 		defer close(done)
+		if r.Lease != nil {
+			r.runLeased(ctx, log)
+			return
+		}
 		t := time.NewTicker(r.Interval)
 		defer t.Stop()
 		for {
