@@ -1,0 +1,323 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/trent-kms/trent/internal/app"
+	"github.com/trent-kms/trent/internal/audit"
+	"github.com/trent-kms/trent/internal/testenv/pgtest"
+)
+
+// clusterNode is one `trent serve` of a cluster on one database.
+type clusterNode struct {
+	proc *trentProc
+	dir  string
+}
+
+// cluster is an installation in a new PostgreSQL database and its root
+// access key.
+type cluster struct {
+	url, sealKey, id, secret string
+}
+
+func newCluster(t *testing.T) *cluster {
+	t.Helper()
+	c := pgtest.StartForTest(t)
+	url, err := c.NewDatabase(t.Context(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl := &cluster{url: url, sealKey: filepath.Join(t.TempDir(), "seal.key")}
+	out, err := exec.Command(trentBinary(t), "init", "--database-url", url, "--seal-key-file", cl.sealKey, "--format", "json").Output()
+	if err != nil {
+		t.Fatalf("trent init --database-url: %v\n%s", err, out)
+	}
+	var res struct {
+		AccessKeyID     string `json:"access_key_id"`
+		SecretAccessKey string `json:"secret_access_key"`
+	}
+	if err := json.Unmarshal(out, &res); err != nil {
+		t.Fatalf("init --format json: %v: %s", err, out)
+	}
+	cl.id, cl.secret = res.AccessKeyID, res.SecretAccessKey
+	return cl
+}
+
+// startNodes starts n nodes at once (their first start: they race to
+// make the audit signing key) with the given extra serve flags.
+func (cl *cluster) startNodes(t *testing.T, n int, args ...string) []*clusterNode {
+	t.Helper()
+	nodes := make([]*clusterNode, n)
+	for i := range nodes {
+		nodes[i] = &clusterNode{dir: filepath.Join(t.TempDir(), fmt.Sprintf("node%d", i))}
+	}
+	var wg sync.WaitGroup
+	for _, nd := range nodes {
+		wg.Go(func() {
+			nd.proc = startTrentArgs(t, nil, append([]string{"serve", "--database-url", cl.url, "--seal-key-file", cl.sealKey,
+				"--listen", "127.0.0.1:0", "--data-dir", nd.dir}, args...)...)
+		})
+	}
+	wg.Wait()
+	for i, nd := range nodes {
+		if nd.proc == nil {
+			t.Fatalf("node %d did not start", i)
+		}
+	}
+	return nodes
+}
+
+const leaseTaken = "this node holds the job lease"
+
+// jobHolder waits until one of the nodes but skip says it holds the job
+// lease, fails if several do, and checks that the database agrees: the
+// lock's session names that node's pid.
+func jobHolder(t *testing.T, db *pgx.Conn, nodes []*clusterNode, skip *clusterNode) *clusterNode {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var holders []*clusterNode
+		for _, nd := range nodes {
+			if nd != skip && strings.Contains(nd.proc.Stderr(), leaseTaken) {
+				holders = append(holders, nd)
+			}
+		}
+		if len(holders) > 1 {
+			t.Fatalf("%d nodes say they hold the job lease", len(holders))
+		}
+		if len(holders) == 1 {
+			h := holders[0]
+			var name string
+			err := db.QueryRow(t.Context(), `SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+				WHERE l.locktype = 'advisory' AND l.granted AND a.application_name LIKE 'trent lease jobs %'`).Scan(&name)
+			if err != nil {
+				t.Fatalf("the job lease's session: %v", err)
+			}
+			if want := fmt.Sprintf(" pid %d", h.proc.cmd.Process.Pid); !strings.HasSuffix(name, want) {
+				t.Fatalf("the job lease is held by %q, not by the node saying so (%s)", name, want)
+			}
+			return h
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no node took the job lease within 30s")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// jobEvents counts the AwsServiceEvents DeleteKey and RotateKey by key ARN
+// in the node's audit log.
+func jobEvents(t *testing.T, nd *clusterNode) map[string]int {
+	t.Helper()
+	n := map[string]int{}
+	for _, ev := range auditEvents(t, nd.dir) {
+		name, _ := ev["eventName"].(string)
+		if ev["eventType"] != "AwsServiceEvent" || (name != "DeleteKey" && name != "RotateKey") {
+			continue
+		}
+		arn, _ := field(ev, "serviceEventDetails", "keyId").(string)
+		n[name+" "+arn]++
+	}
+	return n
+}
+
+// TestClusterJobRunner: three nodes on one database; one holds the job
+// lease and runs every due deletion and rotation; SIGKILLed, another takes
+// the lease and runs what falls due next. Every job ran exactly once:
+// one AwsServiceEvent per job across all nodes' audit logs, each in the
+// log of the node that held the lease; two versions per rotated key,
+// deleted keys gone. The nodes, started together for the first time,
+// sign their audit logs with one key.
+func TestClusterJobRunner(t *testing.T) {
+	cl := newCluster(t)
+	ctx := t.Context()
+	// A short interval makes every node eager; the key cache is off so
+	// that a date this test moves in the database is what every node
+	// reads (cache invalidation between nodes is not this test's subject).
+	nodes := cl.startNodes(t, 3, "--job-interval", "100ms", "--key-cache-idle", "0", "--throttle=false")
+
+	pub0, err := os.ReadFile(filepath.Join(app.AuditDir(nodes[0].dir), audit.PublicKeyFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, nd := range nodes[1:] {
+		pub, err := os.ReadFile(filepath.Join(app.AuditDir(nd.dir), audit.PublicKeyFile))
+		if err != nil || !bytes.Equal(pub, pub0) {
+			t.Fatalf("node %d's audit public key differs from node 0's (%v): nodes started together sign with different keys", i+1, err)
+		}
+	}
+
+	db, err := pgx.Connect(ctx, cl.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close(context.Background())
+	first := jobHolder(t, db, nodes, nil)
+
+	// Keys whose deletion and rotation fall due later, made through a node
+	// that does not hold the lease.
+	var via *clusterNode
+	for _, nd := range nodes {
+		if nd != first {
+			via = nd
+			break
+		}
+	}
+	c := via.proc.Client(cl.id, cl.secret)
+	type batch struct{ deletes, rotates []string } // key ARNs
+	newBatch := func() batch {
+		var b batch
+		for range 6 {
+			k, err := c.CreateKey(ctx, &kms.CreateKeyInput{})
+			if err != nil {
+				t.Fatalf("CreateKey: %v", err)
+			}
+			if _, err := c.ScheduleKeyDeletion(ctx, &kms.ScheduleKeyDeletionInput{KeyId: k.KeyMetadata.KeyId, PendingWindowInDays: aws.Int32(7)}); err != nil {
+				t.Fatalf("ScheduleKeyDeletion: %v", err)
+			}
+			b.deletes = append(b.deletes, aws.ToString(k.KeyMetadata.Arn))
+			k, err = c.CreateKey(ctx, &kms.CreateKeyInput{})
+			if err != nil {
+				t.Fatalf("CreateKey: %v", err)
+			}
+			if _, err := c.EnableKeyRotation(ctx, &kms.EnableKeyRotationInput{KeyId: k.KeyMetadata.KeyId, RotationPeriodInDays: aws.Int32(90)}); err != nil {
+				t.Fatalf("EnableKeyRotation: %v", err)
+			}
+			b.rotates = append(b.rotates, aws.ToString(k.KeyMetadata.Arn))
+		}
+		return b
+	}
+	ids := func(arns []string) []string {
+		var out []string
+		for _, a := range arns {
+			out = append(out, a[strings.LastIndexByte(a, '/')+1:])
+		}
+		return out
+	}
+	b1, b2 := newBatch(), newBatch()
+
+	// Time passes for a batch: its dates move to a moment ago, as if the
+	// seven and ninety days had gone by.
+	due := func(b batch) {
+		t.Helper()
+		now := time.Now().Add(-time.Second).UnixNano()
+		if _, err := db.Exec(ctx, `UPDATE keys SET deletion_date = $1 WHERE id = ANY($2)`, now, ids(b.deletes)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.Exec(ctx, `UPDATE keys SET next_rotation = $1 WHERE id = ANY($2)`, now, ids(b.rotates)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// done waits until the batch's jobs are done in the database and
+	// their events are in the holder's audit log, and checks that the
+	// holder ran every one of them.
+	done := func(b batch, holder *clusterNode, what string) {
+		t.Helper()
+		deadline := time.Now().Add(60 * time.Second)
+		for {
+			var left, versions int
+			if err := db.QueryRow(ctx, `SELECT count(*) FROM keys WHERE id = ANY($1)`, ids(b.deletes)).Scan(&left); err != nil {
+				t.Fatal(err)
+			}
+			if err := db.QueryRow(ctx, `SELECT count(*) FROM key_versions WHERE key_id = ANY($1)`, ids(b.rotates)).Scan(&versions); err != nil {
+				t.Fatal(err)
+			}
+			evs := jobEvents(t, holder)
+			missing := 0
+			for _, arn := range b.deletes {
+				if evs["DeleteKey "+arn] == 0 {
+					missing++
+				}
+			}
+			for _, arn := range b.rotates {
+				if evs["RotateKey "+arn] == 0 {
+					missing++
+				}
+			}
+			if left == 0 && versions >= 2*len(b.rotates) && missing == 0 {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: after 60s %d keys not deleted, %d key versions for %d rotated keys, %d events missing from the holder's audit log",
+					what, left, versions, len(b.rotates), missing)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+
+	due(b1)
+	done(b1, first, "first holder")
+
+	// The holder dies; another node takes over, and runs what falls due
+	// from now on.
+	killed := time.Now()
+	first.proc.Kill(t)
+	second := jobHolder(t, db, nodes, first)
+	t.Logf("job lease taken over %v after the SIGKILL (job interval 100ms, lease check 100ms)", time.Since(killed).Round(time.Millisecond))
+	due(b2)
+	done(b2, second, "second holder")
+	// A few more rounds of the runner, in which nothing may run again.
+	time.Sleep(time.Second)
+
+	all := map[string]int{}
+	for _, nd := range nodes {
+		for k, n := range jobEvents(t, nd) {
+			all[k] += n
+		}
+	}
+	want := map[string]int{}
+	for _, b := range []batch{b1, b2} {
+		for _, arn := range b.deletes {
+			want["DeleteKey "+arn] = 1
+		}
+		for _, arn := range b.rotates {
+			want["RotateKey "+arn] = 1
+		}
+	}
+	for k, n := range all {
+		if want[k] != n {
+			t.Errorf("%s: %d events across the cluster, want %d", k, n, want[k])
+		}
+	}
+	for k := range want {
+		if all[k] == 0 {
+			t.Errorf("%s: no event", k)
+		}
+	}
+	rows, err := db.Query(ctx, `SELECT key_id, count(*) FROM key_versions WHERE key_id = ANY($1) GROUP BY key_id`,
+		ids(append(b1.rotates, b2.rotates...)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	versions := map[string]int{}
+	for rows.Next() {
+		var id string
+		var n int
+		if err := rows.Scan(&id, &n); err != nil {
+			t.Fatal(err)
+		}
+		versions[id] = n
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range ids(append(b1.rotates, b2.rotates...)) {
+		if versions[id] != 2 {
+			t.Errorf("rotated key %s has %d versions, want 2 (rotated once)", id, versions[id])
+		}
+	}
+}
