@@ -161,6 +161,11 @@ func (n *Node) rotateRoot(ctx context.Context, a *App, shares []string) (uint32,
 			}
 		}()
 	}
+	guard, err := n.guardRotation(ctx) // rotatecluster.go
+	if err != nil {
+		return 0, 0, err
+	}
+	defer guard.release()
 	rs, err := loadRootState(ctx, n.st)
 	if err != nil {
 		return 0, 0, err
@@ -243,6 +248,9 @@ func (n *Node) rotateRoot(ctx context.Context, a *App, shares []string) (uint32,
 
 	// 5. Commit: the new root key is the installation's; the old is gone.
 	rotateStep("before-commit")
+	if err := guard.beforeCommit(ctx); err != nil {
+		return rs.gen, total, err
+	}
 	if err := rw.UpdateSettings(ctx, map[string][]byte{
 		settingSealedRoot: next, settingRootGeneration: encodeGeneration(nextGen),
 	}, []string{settingNextRoot, settingNextRootGeneration}); err != nil {

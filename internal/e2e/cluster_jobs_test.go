@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -19,6 +20,8 @@ import (
 
 	"github.com/trent-kms/trent/internal/app"
 	"github.com/trent-kms/trent/internal/audit"
+	"github.com/trent-kms/trent/internal/store"
+	"github.com/trent-kms/trent/internal/store/postgres"
 	"github.com/trent-kms/trent/internal/testenv/pgtest"
 )
 
@@ -319,5 +322,106 @@ func TestClusterJobRunner(t *testing.T) {
 		if versions[id] != 2 {
 			t.Errorf("rotated key %s has %d versions, want 2 (rotated once)", id, versions[id])
 		}
+	}
+}
+
+// TestClusterRotateRoot: `trent rotate-root` on one node of several is
+// refused while another node serves unsealed, and while another rotation
+// holds the cluster-wide rotation lease; alone, it rotates, and a node
+// started afterwards works with the new root key on what was there
+// before.
+func TestClusterRotateRoot(t *testing.T) {
+	cl := newCluster(t)
+	ctx := t.Context()
+	nodes := cl.startNodes(t, 2, "--throttle=false")
+	a, b := nodes[0], nodes[1]
+	ca := a.proc.Client(cl.id, cl.secret)
+	k, err := ca.CreateKey(ctx, &kms.CreateKeyInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc, err := ca.Encrypt(ctx, &kms.EncryptInput{KeyId: k.KeyMetadata.KeyId, Plaintext: []byte("before")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rotate := func() (string, int) {
+		t.Helper()
+		out, stderr, code := runCLI(t, "", []string{"AWS_ACCESS_KEY_ID=" + cl.id, "AWS_SECRET_ACCESS_KEY=" + cl.secret},
+			"rotate-root", "--endpoint", a.proc.URL)
+		return out + stderr, code
+	}
+	generation := func() (gen []byte, next bool) {
+		t.Helper()
+		st, err := postgres.Open(ctx, cl.url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+		gen, err = st.GetSetting(ctx, "seal.root.generation")
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			t.Fatal(err)
+		}
+		_, err = st.GetSetting(ctx, "seal.root.next")
+		return gen, err == nil
+	}
+
+	if out, code := rotate(); code == 0 || !strings.Contains(out, "other node(s) serve this installation unsealed") {
+		t.Fatalf("rotate-root beside another unsealed node: exit %d\n%s", code, out)
+	}
+	if gen, next := generation(); gen != nil || next {
+		t.Fatalf("a refused rotation left generation %x, next root stored %v", gen, next)
+	}
+
+	// Another rotation under way: the test holds its lease.
+	st, err := postgres.Open(ctx, cl.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	other := st.NewLease(store.LeaseRotateRoot, "the test")
+	if held, err := other.Try(ctx); !held || err != nil {
+		t.Fatalf("the test takes the rotation lease: %v, %v", held, err)
+	}
+	if err := b.proc.Stop(t); err != nil {
+		t.Fatal(err)
+	}
+	// Until the server has ended b's sessions, a still sees b.
+	for range 500 {
+		ns, err := st.Contenders(ctx, store.LeaseJobs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ns) == 1 {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if out, code := rotate(); code == 0 || !strings.Contains(out, "another node is rotating the root key (the test)") {
+		t.Fatalf("rotate-root while another rotation holds the lease: exit %d\n%s", code, out)
+	}
+	if err := other.Release(); err != nil {
+		t.Fatal(err)
+	}
+
+	if out, code := rotate(); code != 0 {
+		t.Fatalf("rotate-root alone: exit %d\n%s", code, out)
+	}
+	if gen, next := generation(); !bytes.Equal(gen, []byte{0, 0, 0, 1}) || next {
+		t.Fatalf("after the rotation: generation %x, next root still stored %v", gen, next)
+	}
+
+	// b starts on the new root key and reads what was made before.
+	b = cl.startNodes(t, 1)[0]
+	cb := b.proc.Client(cl.id, cl.secret)
+	dec, err := cb.Decrypt(ctx, &kms.DecryptInput{CiphertextBlob: enc.CiphertextBlob})
+	if err != nil || string(dec.Plaintext) != "before" {
+		t.Fatalf("Decrypt through a node started after the rotation: %v", err)
+	}
+	enc2, err := cb.Encrypt(ctx, &kms.EncryptInput{KeyId: k.KeyMetadata.KeyId, Plaintext: []byte("after")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dec, err := ca.Decrypt(ctx, &kms.DecryptInput{CiphertextBlob: enc2.CiphertextBlob}); err != nil || string(dec.Plaintext) != "after" {
+		t.Fatalf("Decrypt through the rotating node: %v", err)
 	}
 }

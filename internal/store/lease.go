@@ -21,6 +21,11 @@ type Leases interface {
 	// describes the caller to operators who look at who holds it (host
 	// and pid). The handle is for one goroutine at a time.
 	NewLease(name, holder string) Lease
+	// Contenders returns the holder of every handle on the lease name
+	// made by another opening of the store (another node) that is
+	// connected now, holding the lease or trying to: who else is around,
+	// not who holds it.
+	Contenders(ctx context.Context, name string) ([]string, error)
 }
 
 // A Lease is the right, shared by every node on the store, to do one

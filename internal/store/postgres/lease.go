@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -66,6 +67,29 @@ func leaseID(name string) int32 {
 // pg_stat_activity shows it beside the lock in pg_locks.
 func (db *DB) NewLease(name, holder string) store.Lease {
 	return &lease{db: db, name: name, holder: holder, id: leaseID(name)}
+}
+
+// Contenders implements store.Leases: the holders named by the sessions
+// that handles on name keep open (a handle keeps its session between
+// Trys, held or not, until Release or a failure), but for this DB's own.
+func (db *DB) Contenders(ctx context.Context, name string) ([]string, error) {
+	prefix := "trent lease " + name + " "
+	own := []int64{}
+	db.leasePIDs.Range(func(pid, _ any) bool { own = append(own, int64(pid.(uint32))); return true })
+	rows, err := db.pool.Query(ctx, `SELECT application_name FROM pg_stat_activity
+		WHERE datname = current_database() AND starts_with(application_name, $1) AND pid <> ALL($2::int8[])
+		ORDER BY 1`, prefix, own)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: contenders for lease %s: %w", name, err)
+	}
+	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("postgres: contenders for lease %s: %w", name, err)
+	}
+	for i, n := range names {
+		names[i] = strings.TrimPrefix(n, prefix)
+	}
+	return names, nil
 }
 
 type lease struct {
@@ -133,7 +157,11 @@ func (l *lease) connect(ctx context.Context) (*pgx.Conn, error) {
 		name += " " + l.holder
 	}
 	cfg.RuntimeParams["application_name"] = name
-	return pgx.ConnectConfig(ctx, cfg)
+	c, err := pgx.ConnectConfig(ctx, cfg)
+	if err == nil {
+		l.db.leasePIDs.Store(c.PgConn().PID(), struct{}{})
+	}
+	return c, err
 }
 
 // drop closes the session, which frees its lock if the server still had
@@ -143,6 +171,7 @@ func (l *lease) drop() {
 	if l.conn == nil {
 		return
 	}
+	l.db.leasePIDs.Delete(l.conn.PgConn().PID())
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	l.conn.Close(ctx)

@@ -2,6 +2,8 @@ package postgres
 
 import (
 	"context"
+	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -117,4 +119,42 @@ func TestLeaseKeepalives(t *testing.T) {
 			t.Errorf("%s = %q on the lease's session, want %q", k, got, want)
 		}
 	}
+}
+
+// TestLeaseContenders: a node sees the other nodes' handles on a lease,
+// held or not, and not its own, until they are released.
+func TestLeaseContenders(t *testing.T) {
+	dbs := nodes(t, 3)
+	name := leaseName(t, "jobs")
+	ls := make([]store.Lease, 3)
+	for i, db := range dbs {
+		ls[i] = db.NewLease(name, fmt.Sprintf("node %d", i))
+		defer ls[i].Release()
+		if _, err := ls[i].Try(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	other := dbs[1].NewLease(leaseName(t, "other"), "node 1")
+	defer other.Release()
+	mustTry(t, other, true, "another lease")
+	check := func(i int, want ...string) {
+		t.Helper()
+		got, err := dbs[i].Contenders(t.Context(), name)
+		if err != nil || !slices.Equal(got, want) {
+			t.Errorf("node %d: Contenders = %q, %v; want %q", i, got, err, want)
+		}
+	}
+	check(0, "node 1", "node 2")
+	check(2, "node 0", "node 1")
+	if err := ls[1].Release(); err != nil {
+		t.Fatal(err)
+	}
+	// The server ends a closed session soon after, not at once.
+	for range 200 {
+		if got, err := dbs[0].Contenders(t.Context(), name); err == nil && len(got) == 1 {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	check(0, "node 2")
 }

@@ -73,6 +73,9 @@ type DB struct {
 	r    reader // reads
 	// purgePending is set when a DeleteKey's VACUUM failed; Close retries it.
 	purgePending atomic.Bool
+	// leasePIDs holds the backend pids (uint32) of this DB's lease
+	// sessions (lease.go).
+	leasePIDs sync.Map
 }
 
 // Open connects to the database at url (a postgres:// URL or a libpq
