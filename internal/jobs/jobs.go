@@ -1,7 +1,9 @@
 // Package jobs runs Trent's lifecycle work — key deletions at the end of
 // their waiting period and automatic rotations — on a schedule. The work
 // itself decides what is due from an injectable clock, so tests call
-// RunOnce after moving the clock instead of waiting.
+// RunOnce after moving the clock instead of waiting. With several nodes
+// on one store, a Runner given a Lease runs the work only while it holds
+// it, so that one node at a time does (lease.go).
 package jobs
 
 import (
