@@ -27,6 +27,9 @@ func mustTry(t *testing.T, l store.Lease, want bool, who string) {
 // same process is another holder too; another name is another lease; a
 // release hands it over.
 func TestLeaseOneHolder(t *testing.T) {
+	if leaseID(store.LeaseJobs) == leaseID(store.LeaseRotateRoot) {
+		t.Fatal("the job and rotation leases share one lock")
+	}
 	dbs := nodes(t, 2)
 	name := leaseName(t, "jobs")
 	a, b := dbs[0].NewLease(name, "a"), dbs[1].NewLease(name, "b")
