@@ -2,8 +2,11 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/trent-kms/trent/internal/server"
 	"github.com/trent-kms/trent/internal/store"
@@ -35,6 +38,46 @@ import (
 type rotationGuard struct {
 	ls    store.Leases
 	lease store.Lease
+
+	// A keeper tries the lease while the rotation runs, which may take
+	// longer than a lease survives untried (store.LeaseRenew); mu orders
+	// its tries with beforeCommit's, lost records a try that failed.
+	mu   sync.Mutex
+	lost error
+	stop chan struct{}
+	done chan struct{}
+}
+
+// keep tries the lease every renew until release.
+func (g *rotationGuard) keep(renew time.Duration) {
+	defer close(g.done)
+	t := time.NewTicker(renew)
+	defer t.Stop()
+	for {
+		select {
+		case <-g.stop:
+			return
+		case <-t.C:
+		}
+		g.try(context.Background())
+	}
+}
+
+// try tries the lease and records a loss; it returns the first loss.
+func (g *rotationGuard) try(ctx context.Context) error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.lost != nil {
+		return g.lost
+	}
+	held, err := g.lease.Try(ctx)
+	switch {
+	case err != nil:
+		g.lost = err
+	case !held:
+		g.lost = errors.New("another node holds it now")
+	}
+	return g.lost
 }
 
 // guardRotation takes the rotate-root lease and checks that no other node
@@ -55,9 +98,11 @@ func (n *Node) guardRotation(ctx context.Context) (*rotationGuard, error) {
 		return nil, fmt.Errorf("%w: another node is rotating the root key (%s); wait for it to finish", server.ErrConflict, strings.Join(holders, ", "))
 	}
 	if err := g.alone(ctx); err != nil {
-		g.release()
+		g.lease.Release()
 		return nil, err
 	}
+	g.stop, g.done = make(chan struct{}), make(chan struct{})
+	go g.keep(store.LeaseRenew / 2)
 	return g, nil
 }
 
@@ -80,9 +125,8 @@ func (g *rotationGuard) beforeCommit(ctx context.Context) error {
 	if g == nil {
 		return nil
 	}
-	held, err := g.lease.Try(ctx)
-	if err != nil || !held {
-		return fmt.Errorf("the cluster-wide root-key rotation lease was lost (%v): not committed; run rotate-root again", err)
+	if err := g.try(ctx); err != nil {
+		return fmt.Errorf("the cluster-wide root-key rotation lease was lost (%w): not committed (every secret is rewrapped); run rotate-root again", err)
 	}
 	if err := g.alone(ctx); err != nil {
 		return fmt.Errorf("not committed (every secret is rewrapped; run rotate-root again once alone): %w", err)
@@ -91,7 +135,10 @@ func (g *rotationGuard) beforeCommit(ctx context.Context) error {
 }
 
 func (g *rotationGuard) release() {
-	if g != nil {
-		g.lease.Release()
+	if g == nil {
+		return
 	}
+	close(g.stop)
+	<-g.done
+	g.lease.Release()
 }

@@ -9,8 +9,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -86,16 +88,16 @@ func (cl *cluster) startNodes(t *testing.T, n int, args ...string) []*clusterNod
 
 const leaseTaken = "this node holds the job lease"
 
-// jobHolder waits until one of the nodes but skip says it holds the job
-// lease, fails if several do, and checks that the database agrees: the
-// lock's session names that node's pid.
-func jobHolder(t *testing.T, db *pgx.Conn, nodes []*clusterNode, skip *clusterNode) *clusterNode {
+// jobHolder waits until one of the nodes but those in skip says it holds
+// the job lease, fails if several do, and checks that the database
+// agrees: the lock's session names that node's pid.
+func jobHolder(t *testing.T, db *pgx.Conn, nodes []*clusterNode, skip ...*clusterNode) *clusterNode {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		var holders []*clusterNode
 		for _, nd := range nodes {
-			if nd != skip && strings.Contains(nd.proc.Stderr(), leaseTaken) {
+			if !slices.Contains(skip, nd) && strings.Contains(nd.proc.Stderr(), leaseTaken) {
 				holders = append(holders, nd)
 			}
 		}
@@ -140,7 +142,8 @@ func jobEvents(t *testing.T, nd *clusterNode) map[string]int {
 
 // TestClusterJobRunner: three nodes on one database; one holds the job
 // lease and runs every due deletion and rotation; SIGKILLed, another takes
-// the lease and runs what falls due next. Every job ran exactly once:
+// the lease and runs what falls due next; that one hangs (SIGSTOP), the
+// last takes over. Every job ran exactly once:
 // one AwsServiceEvent per job across all nodes' audit logs, each in the
 // log of the node that held the lease; two versions per rotated key,
 // deleted keys gone. The nodes, started together for the first time,
@@ -169,7 +172,7 @@ func TestClusterJobRunner(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close(context.Background())
-	first := jobHolder(t, db, nodes, nil)
+	first := jobHolder(t, db, nodes)
 
 	// Keys whose deletion and rotation fall due later, made through a node
 	// that does not hold the lease.
@@ -211,7 +214,7 @@ func TestClusterJobRunner(t *testing.T) {
 		}
 		return out
 	}
-	b1, b2 := newBatch(), newBatch()
+	b1, b2, b3 := newBatch(), newBatch(), newBatch()
 
 	// Time passes for a batch: its dates move to a moment ago, as if the
 	// seven and ninety days had gone by.
@@ -273,7 +276,25 @@ func TestClusterJobRunner(t *testing.T) {
 	t.Logf("job lease taken over %v after the SIGKILL (job interval 100ms, lease check 100ms)", time.Since(killed).Round(time.Millisecond))
 	due(b2)
 	done(b2, second, "second holder")
-	// A few more rounds of the runner, in which nothing may run again.
+
+	// The new holder hangs (SIGSTOP): its kernel still answers keepalives,
+	// but the server ends its lease session once it has been silent for
+	// idle_session_timeout (10 s), and the last node takes over. Woken up,
+	// the old holder finds out it lost the lease; a round it may start
+	// before that finds nothing left to do.
+	if err := second.proc.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	stopped := time.Now()
+	third := jobHolder(t, db, nodes, first, second)
+	t.Logf("job lease taken over %v after the holder hung (SIGSTOP)", time.Since(stopped).Round(time.Millisecond))
+	due(b3)
+	done(b3, third, "third holder")
+	if err := second.proc.cmd.Process.Signal(syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	second.proc.WaitStderr(t, "this node lost the job lease")
+	// A few more rounds of the runners, in which nothing may run again.
 	time.Sleep(time.Second)
 
 	all := map[string]int{}
@@ -283,7 +304,7 @@ func TestClusterJobRunner(t *testing.T) {
 		}
 	}
 	want := map[string]int{}
-	for _, b := range []batch{b1, b2} {
+	for _, b := range []batch{b1, b2, b3} {
 		for _, arn := range b.deletes {
 			want["DeleteKey "+arn] = 1
 		}
@@ -302,7 +323,7 @@ func TestClusterJobRunner(t *testing.T) {
 		}
 	}
 	rows, err := db.Query(ctx, `SELECT key_id, count(*) FROM key_versions WHERE key_id = ANY($1) GROUP BY key_id`,
-		ids(append(b1.rotates, b2.rotates...)))
+		ids(slices.Concat(b1.rotates, b2.rotates, b3.rotates)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -318,7 +339,7 @@ func TestClusterJobRunner(t *testing.T) {
 	if err := rows.Err(); err != nil {
 		t.Fatal(err)
 	}
-	for _, id := range ids(append(b1.rotates, b2.rotates...)) {
+	for _, id := range ids(slices.Concat(b1.rotates, b2.rotates, b3.rotates)) {
 		if versions[id] != 2 {
 			t.Errorf("rotated key %s has %d versions, want 2 (rotated once)", id, versions[id])
 		}

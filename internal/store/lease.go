@@ -1,6 +1,9 @@
 package store
 
-import "context"
+import (
+	"context"
+	"time"
+)
 
 // Names of the cluster-wide leases Trent takes.
 const (
@@ -10,6 +13,9 @@ const (
 	// LeaseRotateRoot is held by the node rotating the root key.
 	LeaseRotateRoot = "rotate-root"
 )
+
+// LeaseRenew is how often a holder must Try its lease to keep it.
+const LeaseRenew = 5 * time.Second
 
 // Leases is offered by a store that several nodes share (PostgreSQL), so
 // that work meant to run once across the cluster runs on one node at a
@@ -32,7 +38,9 @@ type Leases interface {
 // thing alone. It is held from a Try that reports true until Release, or
 // until the store ends it because the holder stopped answering (a node
 // that died, a connection that broke): a holder learns that at its next
-// Try, which then reports false.
+// Try, which then reports false. A holder keeps it by trying it at least
+// every LeaseRenew: a store may end the lease of a holder silent for
+// longer (PostgreSQL does after 10 s), so that a hung holder lets go.
 type Lease interface {
 	// Try takes the lease if nobody holds it, or confirms that this
 	// handle still does, asking the store each time. It reports whether

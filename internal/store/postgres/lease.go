@@ -29,6 +29,11 @@ var _ store.Leases = (*DB)(nil)
 //     for itself (leaseKeepalives): idle 5 s, then 3 probes 2 s apart, and
 //     tcp_user_timeout 10 s for data left unacknowledged — the session, and
 //     the lock, end at most 11 s after the peer went silent.
+//   - Holder process hung (stopped, frozen) on a machine that stays up:
+//     its kernel still answers keepalives, so the session would live on;
+//     but a holder tries its lease every few seconds, and this session
+//     sets idle_session_timeout 10 s (PostgreSQL 14 or later), so the
+//     server ends a session that has been silent that long.
 //   - The holder itself learns it lost the lease at its next Try, which
 //     asks the server whether this session still holds the lock and gives
 //     up after leaseTimeout (5 s) without an answer.
@@ -47,12 +52,15 @@ const leaseClass int32 = 0x7472656e
 const leaseTimeout = 5 * time.Second
 
 // leaseKeepalives are the server-side settings of a lease's session that
-// bound how long a lock outlives a holder that went silent (see above).
+// bound how long a lock outlives a holder that went silent (see above). A
+// handle must be tried more often than idle_session_timeout, or the
+// server ends its session (and a held lease) between tries.
 var leaseKeepalives = map[string]string{
 	"tcp_keepalives_idle":     "5",
 	"tcp_keepalives_interval": "2",
 	"tcp_keepalives_count":    "3",
 	"tcp_user_timeout":        "10000", // milliseconds
+	"idle_session_timeout":    "10000", // milliseconds
 }
 
 // leaseID is the second key of the lease name's advisory lock.
