@@ -20,7 +20,8 @@ type Lease interface {
 // DefaultLeaseCheck is how often a leased Runner tries its lease: a node
 // without it takes it within this long of its holder losing it, and the
 // holder finds out within this long (plus the store's own timeout) that
-// it lost it.
+// it lost it. It stays below store.LeaseRenew, or the holder would lose
+// the lease between its tries.
 const DefaultLeaseCheck = 2 * time.Second
 
 // runLeased is Start's loop with r.Lease set. A keeper goroutine tries
