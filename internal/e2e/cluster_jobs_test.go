@@ -3,6 +3,8 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"crypto/rsa"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -18,6 +20,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/aws-sdk-go-v2/service/kms/types"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/trent-kms/trent/internal/app"
@@ -124,14 +127,14 @@ func jobHolder(t *testing.T, db *pgx.Conn, nodes []*clusterNode, skip ...*cluste
 	}
 }
 
-// jobEvents counts the AwsServiceEvents DeleteKey and RotateKey by key ARN
-// in the node's audit log.
+// jobEvents counts the job's AwsServiceEvents (DeleteKey, RotateKey,
+// DeleteExpiredKeyMaterial) by key ARN in the node's audit log.
 func jobEvents(t *testing.T, nd *clusterNode) map[string]int {
 	t.Helper()
 	n := map[string]int{}
 	for _, ev := range auditEvents(t, nd.dir) {
 		name, _ := ev["eventName"].(string)
-		if ev["eventType"] != "AwsServiceEvent" || (name != "DeleteKey" && name != "RotateKey") {
+		if ev["eventType"] != "AwsServiceEvent" || (name != "DeleteKey" && name != "RotateKey" && name != "DeleteExpiredKeyMaterial") {
 			continue
 		}
 		arn, _ := field(ev, "serviceEventDetails", "keyId").(string)
@@ -141,7 +144,8 @@ func jobEvents(t *testing.T, nd *clusterNode) map[string]int {
 }
 
 // TestClusterJobRunner: three nodes on one database; one holds the job
-// lease and runs every due deletion and rotation; SIGKILLed, another takes
+// lease and runs every due deletion, rotation and expiry of imported
+// material; SIGKILLed, another takes
 // the lease and runs what falls due next; that one hangs (SIGSTOP), the
 // last takes over. Every job ran exactly once:
 // one AwsServiceEvent per job across all nodes' audit logs, each in the
@@ -184,7 +188,7 @@ func TestClusterJobRunner(t *testing.T) {
 		}
 	}
 	c := via.proc.Client(cl.id, cl.secret)
-	type batch struct{ deletes, rotates []string } // key ARNs
+	type batch struct{ deletes, rotates, expires []string } // key ARNs
 	newBatch := func() batch {
 		var b batch
 		for range 6 {
@@ -204,6 +208,29 @@ func TestClusterJobRunner(t *testing.T) {
 				t.Fatalf("EnableKeyRotation: %v", err)
 			}
 			b.rotates = append(b.rotates, aws.ToString(k.KeyMetadata.Arn))
+		}
+		for range 2 {
+			k, err := c.CreateKey(ctx, &kms.CreateKeyInput{Origin: types.OriginTypeExternal})
+			if err != nil {
+				t.Fatalf("CreateKey EXTERNAL: %v", err)
+			}
+			alg := types.AlgorithmSpecRsaesOaepSha256
+			p, err := c.GetParametersForImport(ctx, &kms.GetParametersForImportInput{KeyId: k.KeyMetadata.KeyId,
+				WrappingAlgorithm: alg, WrappingKeySpec: types.WrappingKeySpecRsa2048})
+			if err != nil {
+				t.Fatalf("GetParametersForImport: %v", err)
+			}
+			pub, err := x509.ParsePKIXPublicKey(p.PublicKey)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = c.ImportKeyMaterial(ctx, &kms.ImportKeyMaterialInput{KeyId: k.KeyMetadata.KeyId, ImportToken: p.ImportToken,
+				EncryptedKeyMaterial: wrapMaterial(t, alg, pub.(*rsa.PublicKey), random(32)),
+				ExpirationModel:      types.ExpirationModelTypeKeyMaterialExpires, ValidTo: aws.Time(time.Now().Add(time.Hour))})
+			if err != nil {
+				t.Fatalf("ImportKeyMaterial: %v", err)
+			}
+			b.expires = append(b.expires, aws.ToString(k.KeyMetadata.Arn))
 		}
 		return b
 	}
@@ -227,6 +254,9 @@ func TestClusterJobRunner(t *testing.T) {
 		if _, err := db.Exec(ctx, `UPDATE keys SET next_rotation = $1 WHERE id = ANY($2)`, now, ids(b.rotates)); err != nil {
 			t.Fatal(err)
 		}
+		if _, err := db.Exec(ctx, `UPDATE key_versions SET valid_to = $1 WHERE key_id = ANY($2)`, now, ids(b.expires)); err != nil {
+			t.Fatal(err)
+		}
 	}
 	// done waits until the batch's jobs are done in the database and
 	// their events are in the holder's audit log, and checks that the
@@ -235,8 +265,11 @@ func TestClusterJobRunner(t *testing.T) {
 		t.Helper()
 		deadline := time.Now().Add(60 * time.Second)
 		for {
-			var left, versions int
+			var left, versions, material int
 			if err := db.QueryRow(ctx, `SELECT count(*) FROM keys WHERE id = ANY($1)`, ids(b.deletes)).Scan(&left); err != nil {
+				t.Fatal(err)
+			}
+			if err := db.QueryRow(ctx, `SELECT count(*) FROM key_versions WHERE key_id = ANY($1) AND length(wrapped) > 0`, ids(b.expires)).Scan(&material); err != nil {
 				t.Fatal(err)
 			}
 			if err := db.QueryRow(ctx, `SELECT count(*) FROM key_versions WHERE key_id = ANY($1)`, ids(b.rotates)).Scan(&versions); err != nil {
@@ -254,12 +287,17 @@ func TestClusterJobRunner(t *testing.T) {
 					missing++
 				}
 			}
-			if left == 0 && versions >= 2*len(b.rotates) && missing == 0 {
+			for _, arn := range b.expires {
+				if evs["DeleteExpiredKeyMaterial "+arn] == 0 {
+					missing++
+				}
+			}
+			if left == 0 && versions >= 2*len(b.rotates) && material == 0 && missing == 0 {
 				return
 			}
 			if time.Now().After(deadline) {
-				t.Fatalf("%s: after 60s %d keys not deleted, %d key versions for %d rotated keys, %d events missing from the holder's audit log",
-					what, left, versions, len(b.rotates), missing)
+				t.Fatalf("%s: after 60s %d keys not deleted, %d key versions for %d rotated keys, %d expired materials not deleted, %d events missing from the holder's audit log",
+					what, left, versions, len(b.rotates), material, missing)
 			}
 			time.Sleep(50 * time.Millisecond)
 		}
@@ -310,6 +348,9 @@ func TestClusterJobRunner(t *testing.T) {
 		}
 		for _, arn := range b.rotates {
 			want["RotateKey "+arn] = 1
+		}
+		for _, arn := range b.expires {
+			want["DeleteExpiredKeyMaterial "+arn] = 1
 		}
 	}
 	for k, n := range all {
