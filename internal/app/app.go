@@ -232,6 +232,11 @@ func build(ctx context.Context, cfg *Config, st store.Store, root *seal.RootKey,
 		done := runner.Start(jobCtx)
 		a.stopJobs = func() { cancel(); <-done; stopSweep(); <-sweeperDone }
 	}
+	// Other nodes on the same store: their changes reach the caches
+	// through the store's feed (cluster.go).
+	if feed, ok := st.(store.ChangeFeed); ok {
+		a.watchChanges(feed, log)
+	}
 	return a, nil
 }
 
