@@ -29,7 +29,8 @@ import (
 // a node still serves the old state after 10 s, and logs the delay and
 // the number of requests the node answered by the old state. It asserts
 // no wall-clock time: docs/postgres.md states the bound (1 s) and this
-// test's measurements.
+// test's measurements. Last, the database stops: B must stop serving its
+// cached key once it cannot confirm freshness (fail closed).
 //
 // Without the change feed (app.watchChanges not called), the key cache of
 // B keeps the key enabled for its idle time (10 min) and the first check
@@ -135,6 +136,41 @@ func TestClusterEnforcesChangesOfOtherNodes(t *testing.T) {
 	}
 	enforced(t, "UpdateAccessKey Inactive through A, Encrypt through B", time.Now(), encrypt(userB, id3),
 		"UnrecognizedClientException")
+
+	// 4. The database stops. Encrypt of a key B has cached needs nothing
+	// from the database while B trusts its caches; once B can no longer
+	// confirm that it missed no change (app.FreshnessBound, 1 s), it is
+	// refused with a 5xx AWS error, and stays refused. Without the
+	// freshness rule B goes on encrypting (checked by removing the gate
+	// in app/cluster.go: the test then fails after 10 s).
+	mustWork("Encrypt through B", encrypt(b, id3))
+	c.Stop()
+	stopped := time.Now()
+	served := 0
+	for {
+		err := encrypt(b, id3)()
+		if err == nil {
+			served++
+			if time.Since(stopped) > 10*time.Second {
+				t.Fatalf("Encrypt of a cached key still served %v after the database stopped (%d calls)", time.Since(stopped), served)
+			}
+			time.Sleep(5 * time.Millisecond)
+			continue
+		}
+		var re *awshttp.ResponseError
+		var ae smithy.APIError
+		if !errors.As(err, &re) || re.HTTPStatusCode() < 500 || !errors.As(err, &ae) {
+			t.Fatalf("Encrypt with the database stopped: %v, want an AWS 5xx error", err)
+		}
+		t.Logf("database stopped, Encrypt through B: refused (%s, HTTP %d) %v after the stop, after %d calls served from the caches",
+			ae.ErrorCode(), re.HTTPStatusCode(), time.Since(stopped).Round(time.Millisecond), served)
+		break
+	}
+	for i := range 5 {
+		if err := encrypt(b, id3)(); err == nil {
+			t.Fatalf("call %d after the refusal: Encrypt served with the database stopped", i)
+		}
+	}
 }
 
 // enforced calls try until it fails with the AWS error code want, for at
@@ -179,76 +215,5 @@ func eventually(t *testing.T, what string, try func() error) {
 			t.Fatalf("%s: %v", what, fmt.Errorf("still failing after 10 s: %w", err))
 		}
 		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-// TestClusterFailsClosedWhenNotFresh: a node on PostgreSQL serves a cached
-// key; the database stops. Once the node can no longer confirm that it
-// has missed no change (FreshnessBound, 1 s), Encrypt of the cached key —
-// which needs nothing from the database while the caches are trusted — is
-// refused with a 5xx AWS error, and stays refused. Without the freshness
-// rule the node keeps encrypting with what it cached (checked by removing
-// the gate: the test then fails after 10 s).
-func TestClusterFailsClosedWhenNotFresh(t *testing.T) {
-	c := pgtest.StartForTest(t)
-	ctx := context.Background()
-	url, err := c.NewDatabase(ctx, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	bin := trentBinary(t)
-	sealKey := filepath.Join(t.TempDir(), "seal.key")
-	out, err := exec.Command(bin, "init", "--database-url", url, "--seal-key-file", sealKey, "--format", "json").Output()
-	if err != nil {
-		t.Fatalf("trent init --database-url: %v\n%s", err, out)
-	}
-	var root struct {
-		AccessKeyID     string `json:"access_key_id"`
-		SecretAccessKey string `json:"secret_access_key"`
-	}
-	if err := json.Unmarshal(out, &root); err != nil {
-		t.Fatalf("init --format json: %v: %s", err, out)
-	}
-	n := startTrentArgs(t, nil, "serve", "--seal-key-file", sealKey, "--database-url", url,
-		"--listen", "127.0.0.1:0", "--data-dir", filepath.Join(t.TempDir(), "node"))
-	cl := n.Client(root.AccessKeyID, root.SecretAccessKey)
-	k, err := cl.CreateKey(ctx, &kms.CreateKeyInput{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	encrypt := func() error {
-		_, err := cl.Encrypt(ctx, &kms.EncryptInput{KeyId: k.KeyMetadata.KeyId, Plaintext: []byte("p")})
-		return err
-	}
-	if err := encrypt(); err != nil {
-		t.Fatal(err)
-	}
-
-	c.Stop()
-	stopped := time.Now()
-	served := 0
-	for {
-		err := encrypt()
-		if err == nil {
-			served++
-			if time.Since(stopped) > 10*time.Second {
-				t.Fatalf("Encrypt of the cached key still served %v after the database stopped (%d calls)", time.Since(stopped), served)
-			}
-			time.Sleep(5 * time.Millisecond)
-			continue
-		}
-		var re *awshttp.ResponseError
-		var ae smithy.APIError
-		if !errors.As(err, &re) || re.HTTPStatusCode() < 500 || !errors.As(err, &ae) {
-			t.Fatalf("Encrypt with the database stopped: %v, want an AWS 5xx error", err)
-		}
-		t.Logf("refused (%s, HTTP %d) %v after the database stopped, after %d calls served from the caches",
-			ae.ErrorCode(), re.HTTPStatusCode(), time.Since(stopped).Round(time.Millisecond), served)
-		break
-	}
-	for i := range 5 {
-		if err := encrypt(); err == nil {
-			t.Fatalf("call %d after the refusal: Encrypt served with the database stopped", i)
-		}
 	}
 }

@@ -110,7 +110,12 @@ func (l *listener) session(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("connect: %w", err)
 	}
-	defer conn.Close(context.WithoutCancel(ctx))
+	defer func() {
+		// A dead peer must not hold the reconnection up.
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+		defer cancel()
+		_ = conn.Close(cctx)
+	}()
 	pc := conn.PgConn()
 
 	// The channel is the one the triggers name after the schema of the
