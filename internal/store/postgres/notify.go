@@ -234,8 +234,8 @@ func parsePayload(p string) (c store.Change, node string, seq uint64, err error)
 			break
 		}
 		seq, err := strconv.ParseUint(s, 10, 64)
-		if err != nil {
-			break
+		if err != nil || strconv.FormatUint(seq, 10) != s {
+			break // only the form the listener writes
 		}
 		return store.Change{}, n, seq, nil
 	}
