@@ -138,6 +138,10 @@ type App struct {
 	// jobMu is held shared by each run of the lifecycle jobs, as inflight
 	// by each request: a root-key rotation waits for both (rotate.go).
 	jobMu sync.RWMutex
+
+	// cluster applies other nodes' changes to the caches; nil unless the
+	// store is shared (cluster.go).
+	cluster *cluster
 }
 
 // Open opens the installation in cfg.DataDir (creating it in dev mode)

@@ -56,14 +56,14 @@ type cluster struct {
 	// Times are monotonic nanoseconds since base, so that a change of the
 	// wall clock does not make stale caches look fresh.
 	base    time.Time
-	fresh   atomic.Int64 // when the feed last confirmed freshness
+	freshAt atomic.Int64 // when the feed last confirmed freshness
 	dropped atomic.Int64 // when a request last emptied the caches for staleness
 	stale   atomic.Bool  // the caches were found stale and not fresh since (for the log)
 }
 
 func newCluster(k *kms.Service, i *iam.Service, log *slog.Logger) *cluster {
 	c := &cluster{kms: k, iam: i, log: log, base: time.Now()}
-	c.fresh.Store(math.MinInt64 / 2) // not fresh until the feed says so
+	c.freshAt.Store(math.MinInt64 / 2) // not fresh until the feed says so
 	c.dropped.Store(-int64(staleDropEvery))
 	return c
 }
@@ -72,6 +72,7 @@ func newCluster(k *kms.Service, i *iam.Service, log *slog.Logger) *cluster {
 // handler in the freshness rule; a's teardown stops it.
 func (a *App) watchChanges(feed store.ChangeFeed, log *slog.Logger) {
 	c := newCluster(a.KMS, a.IAM, log)
+	a.cluster = c
 	a.Handler = c.gate(a.Handler)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -84,6 +85,14 @@ func (a *App) watchChanges(feed store.ChangeFeed, log *slog.Logger) {
 }
 
 func (c *cluster) now() int64 { return int64(time.Since(c.base)) }
+
+// freshAtNow reports whether the node is known fresh within the bound at
+// time now (of c.now).
+func (c *cluster) freshAtNow(now int64) bool { return now-c.freshAt.Load() <= int64(FreshnessBound) }
+
+// fresh is the node's readiness check "changes": whether it serves from
+// its caches (false: it reads the store for every request, or fails).
+func (c *cluster) fresh() bool { return c.freshAtNow(c.now()) }
 
 // gate runs check before every request.
 func (c *cluster) gate(next http.Handler) http.Handler {
@@ -98,7 +107,7 @@ func (c *cluster) gate(next http.Handler) http.Handler {
 // reading while fresh.
 func (c *cluster) check() {
 	now := c.now()
-	if now-c.fresh.Load() <= int64(FreshnessBound) {
+	if c.freshAtNow(now) {
 		return
 	}
 	last := c.dropped.Load()
@@ -141,8 +150,8 @@ func (c *cluster) Changed(ch store.Change) {
 func (c *cluster) Fresh(at time.Time) {
 	t := int64(at.Sub(c.base))
 	for {
-		cur := c.fresh.Load()
-		if t <= cur || c.fresh.CompareAndSwap(cur, t) {
+		cur := c.freshAt.Load()
+		if t <= cur || c.freshAt.CompareAndSwap(cur, t) {
 			break
 		}
 	}

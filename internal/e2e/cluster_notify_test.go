@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"os/exec"
 	"path/filepath"
 	"testing"
@@ -144,6 +145,9 @@ func TestClusterEnforcesChangesOfOtherNodes(t *testing.T) {
 	// freshness rule B goes on encrypting (checked by removing the gate
 	// in app/cluster.go: the test then fails after 10 s).
 	mustWork("Encrypt through B", encrypt(b, id3))
+	if checks := readiness(t, nodes[1]); !checks["changes"] {
+		t.Fatalf("B's /readyz before the stop: %v, want changes true", checks)
+	}
 	c.Stop()
 	stopped := time.Now()
 	served := 0
@@ -171,6 +175,27 @@ func TestClusterEnforcesChangesOfOtherNodes(t *testing.T) {
 			t.Fatalf("call %d after the refusal: Encrypt served with the database stopped", i)
 		}
 	}
+	// Its readiness says why, so that a load balancer routes around it.
+	if checks := readiness(t, nodes[1]); checks["changes"] {
+		t.Fatalf("B's /readyz with the database stopped: %v, want changes false", checks)
+	}
+}
+
+// readiness returns the checks of p's /readyz.
+func readiness(t *testing.T, p *trentProc) map[string]bool {
+	t.Helper()
+	resp, err := http.Get(p.URL + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var r struct {
+		Checks map[string]bool `json:"checks"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&r); err != nil {
+		t.Fatalf("/readyz: %v", err)
+	}
+	return r.Checks
 }
 
 // enforced calls try until it fails with the AWS error code want, for at
