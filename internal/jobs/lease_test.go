@@ -22,6 +22,8 @@ func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
 // lease holder runs the work. When the server ends the holder's session
 // (as it does when keepalives find its machine gone), the other takes
 // over and the old holder runs nothing more, though it is still alive.
+// When every session ends (a database restart), one runner takes the
+// lease again.
 func TestLeasedRunners(t *testing.T) {
 	url := pgtest.Database(t, "")
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -82,5 +84,32 @@ func TestLeasedRunners(t *testing.T) {
 	}
 	if runs[other].Load() < 5 {
 		t.Errorf("the new holder ran the work %d times in 15 intervals", runs[other].Load())
+	}
+
+	// Every lease session ends at once, as when the database restarts:
+	// one of the runners takes the lease again on a new session, and only
+	// one runs.
+	if _, err := admin.Exec(t.Context(), `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+		WHERE application_name LIKE 'trent lease jobs %'`); err != nil {
+		t.Fatal(err)
+	}
+	waitFor("a runner takes the lease on a new session", func() bool {
+		var n int
+		err := admin.QueryRow(t.Context(), `SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid)
+			WHERE l.locktype = 'advisory' AND l.granted AND a.application_name LIKE 'trent lease jobs %'`).Scan(&n)
+		return err == nil && n == 1
+	})
+	time.Sleep(100 * time.Millisecond) // let the new holder's keeper and worker see it
+	before := [2]int64{runs[0].Load(), runs[1].Load()}
+	time.Sleep(300 * time.Millisecond)
+	grew := 0
+	for i := range runs {
+		if runs[i].Load() > before[i] {
+			grew++
+		}
+	}
+	if grew != 1 {
+		t.Errorf("after every lease session ended, %d runners run the work (counts %d, %d -> %d, %d)",
+			grew, before[0], before[1], runs[0].Load(), runs[1].Load())
 	}
 }
