@@ -1,0 +1,253 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/trent-kms/trent/internal/store"
+	"github.com/trent-kms/trent/internal/testenv/pgtest"
+)
+
+// Database trouble (unavailable.go): a cluster of the test's own is
+// stopped under load, or frozen; every call must end within its deadline
+// with success or store.ErrUnavailable, and the same DB must serve again
+// once the database is back, with every acknowledged write in it.
+
+// hang is how far past its deadline a call may return before the test
+// calls it a hang rather than a slow machine: far more than scheduling
+// noise on a loaded machine, far less than a connection that waits for
+// TCP to give up (minutes).
+const hang = 10 * time.Second
+
+// outageDatabase starts a cluster for t and returns it with a new
+// database on it whose commits are durable across an immediate shutdown
+// (pgtest runs with synchronous_commit off).
+func outageDatabase(t *testing.T) (*pgtest.Cluster, string) {
+	t.Helper()
+	c := pgtest.StartForTest(t)
+	t.Cleanup(func() { _ = c.Thaw() }) // before Stop, if a test froze it
+	ctx := t.Context()
+	url, err := c.NewDatabase(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := pgx.ParseConfig(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := pgx.Connect(ctx, c.URL("postgres"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, "ALTER DATABASE "+pgx.Identifier{cfg.Database}.Sanitize()+" SET synchronous_commit = on"); err != nil {
+		t.Fatal(err)
+	}
+	return c, url
+}
+
+// timed runs f and fails t if f outlived the deadline by hang.
+func timed(t *testing.T, timeout time.Duration, what string, f func() error) error {
+	start := time.Now()
+	err := f()
+	d := time.Since(start)
+	if testing.Verbose() {
+		t.Logf("%s: %v after %v", what, err, d)
+	}
+	if d > timeout+hang {
+		t.Errorf("%s took %v, its deadline is %v: a hang", what, d, timeout)
+	}
+	return err
+}
+
+func TestOutageStopAndStart(t *testing.T) {
+	for _, mode := range []string{"fast", "immediate"} {
+		t.Run(mode, func(t *testing.T) {
+			c, url := outageDatabase(t)
+			const timeout = 2 * time.Second
+			db, err := OpenWith(t.Context(), url, Options{CallTimeout: timeout})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+
+			var (
+				mu                       sync.Mutex
+				acked                    []string
+				unavailable, okDuringRun atomic.Int64
+				down                     atomic.Bool
+				stop                     = make(chan struct{})
+				wg                       sync.WaitGroup
+				seq                      atomic.Int64
+			)
+			for w := range 6 {
+				wg.Go(func() {
+					for {
+						select {
+						case <-stop:
+							return
+						default:
+						}
+						id := fmt.Sprintf("00000000-0000-4000-8000-%012d", seq.Add(1))
+						k, v := testKey(id)
+						err := timed(t, timeout, "CreateKey", func() error { return db.CreateKey(context.Background(), k, v) })
+						switch {
+						case err == nil:
+							mu.Lock()
+							acked = append(acked, id)
+							mu.Unlock()
+							if !down.Load() {
+								okDuringRun.Add(1)
+							}
+						case errors.Is(err, store.ErrUnavailable):
+							unavailable.Add(1)
+						default:
+							t.Errorf("worker %d: CreateKey %s: %v, neither success nor ErrUnavailable", w, id, err)
+							return
+						}
+						if _, err := db.GetKey(context.Background(), id); err != nil && !errors.Is(err, store.ErrUnavailable) && !errors.Is(err, store.ErrNotFound) {
+							t.Errorf("worker %d: GetKey %s: %v", w, id, err)
+							return
+						}
+					}
+				})
+			}
+			waitFor(t, "writes before the outage", func() bool { return okDuringRun.Load() >= 30 })
+			down.Store(true)
+			if err := c.Halt(mode); err != nil {
+				t.Fatal(err)
+			}
+			// While it is down: every call fails, within its deadline, as
+			// ErrUnavailable.
+			before := unavailable.Load()
+			waitFor(t, "calls refused while the database is down", func() bool { return unavailable.Load() >= before+20 })
+			err = timed(t, timeout, "Ping while down", func() error { return db.Ping(context.Background()) })
+			if !errors.Is(err, store.ErrUnavailable) {
+				t.Errorf("Ping while down: %v, want ErrUnavailable", err)
+			}
+			if err := c.Resume(); err != nil {
+				t.Fatal(err)
+			}
+			// The same pool serves again by itself.
+			n := len(snapshot(&mu, &acked))
+			waitFor(t, "writes after the restart", func() bool { return len(snapshot(&mu, &acked)) >= n+30 })
+			close(stop)
+			wg.Wait()
+			if err := db.Ping(t.Context()); err != nil {
+				t.Fatalf("Ping after the restart: %v", err)
+			}
+			// Nothing acknowledged is lost, read through the same DB and
+			// through a new one.
+			db2, err := Open(t.Context(), url)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db2.Close()
+			ids := snapshot(&mu, &acked)
+			for _, id := range ids {
+				for i, d := range []*DB{db, db2} {
+					if _, err := d.GetKey(t.Context(), id); err != nil {
+						t.Errorf("acknowledged key %s, read through DB %d after the restart: %v", id, i+1, err)
+					}
+				}
+			}
+			t.Logf("%d keys acknowledged, %d calls refused as ErrUnavailable", len(ids), unavailable.Load())
+		})
+	}
+}
+
+// TestOutageFrozen freezes the server (SIGSTOP): it accepts connections
+// and answers nothing. Reads, writes and Ping must end at their deadline
+// with ErrUnavailable marked Timeout, and once it is thawed the same DB
+// serves again.
+func TestOutageFrozen(t *testing.T) {
+	c, url := outageDatabase(t)
+	const timeout = 1 * time.Second
+	db, err := OpenWith(t.Context(), url, Options{CallTimeout: timeout})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	k, v := testKey("00000000-0000-4000-8000-000000000001")
+	if err := db.CreateKey(t.Context(), k, v); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Freeze(); err != nil {
+		t.Fatal(err)
+	}
+	calls := map[string]func() error{
+		"GetKey": func() error { _, err := db.GetKey(context.Background(), k.ID); return err },
+		"CreateKey": func() error {
+			k2, v2 := testKey("00000000-0000-4000-8000-000000000002")
+			return db.CreateKey(context.Background(), k2, v2)
+		},
+		"ListKeys": func() error {
+			_, err := db.ListKeys(context.Background(), k.Account, k.Region, "", 10)
+			return err
+		},
+		"Ping": func() error { return db.Ping(context.Background()) },
+	}
+	var wg sync.WaitGroup
+	for name, f := range calls {
+		wg.Go(func() {
+			err := timed(t, timeout, name, f)
+			u, ok := store.AsUnavailable(err)
+			if !ok || !errors.Is(err, store.ErrUnavailable) || !u.Timeout {
+				t.Errorf("%s on a frozen database: %v, want ErrUnavailable with Timeout", name, err)
+			}
+		})
+	}
+	wg.Wait()
+	if err := c.Thaw(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "GetKey after the thaw", func() bool {
+		_, err := db.GetKey(context.Background(), k.ID)
+		return err == nil
+	})
+	// The CreateKey that timed out was rolled back (its connection was
+	// closed before it committed), so the key can be made now.
+	k2, v2 := testKey("00000000-0000-4000-8000-000000000002")
+	if err := db.CreateKey(t.Context(), k2, v2); err != nil {
+		t.Errorf("CreateKey after the thaw: %v", err)
+	}
+
+}
+
+// TestUnavailableMapping checks the errors that are not the database's
+// trouble stay what they are.
+func TestUnavailableMapping(t *testing.T) {
+	for _, err := range []error{context.Canceled, fmt.Errorf("wrapped: %w", context.Canceled), store.ErrNotFound, errors.New("other")} {
+		if u := unavailable(err); u != nil {
+			t.Errorf("unavailable(%v) = %v, want nil", err, u)
+		}
+	}
+	if u := unavailable(context.DeadlineExceeded); u == nil || !u.Timeout {
+		t.Errorf("unavailable(DeadlineExceeded) = %v, want a timeout", u)
+	}
+}
+
+func snapshot(mu *sync.Mutex, s *[]string) []string {
+	mu.Lock()
+	defer mu.Unlock()
+	return append([]string(nil), *s...)
+}
+
+// waitFor polls cond until it holds, failing t after a minute.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within a minute", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
