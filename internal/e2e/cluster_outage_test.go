@@ -16,8 +16,10 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/kms/types"
 	"github.com/aws/smithy-go"
 	"github.com/jackc/pgx/v5"
@@ -101,6 +103,34 @@ func (in *outageInstall) node(t *testing.T) (*trentProc, *kms.Client) {
 		"--listen", "127.0.0.1:0", "--data-dir", filepath.Join(t.TempDir(), "node"),
 		"--database-timeout", outageDBTimeout.String(), "--throttle=false")
 	return p, p.Client(in.id, in.key)
+}
+
+// iam is an IAM client of node p with the installation's root key.
+func (in *outageInstall) iam(p *trentProc) *iam.Client {
+	return iam.New(iam.Options{Region: "us-east-1", BaseEndpoint: aws.String(p.URL), RetryMaxAttempts: 1,
+		Credentials: credentials.NewStaticCredentialsProvider(in.id, in.key, "")})
+}
+
+// user makes an IAM user allowed every KMS action by an identity policy
+// (the account's keys' default policy defers to IAM) and returns a KMS
+// client of node p with its access key: its requests are authorized
+// through its identity policies, not as the account root.
+func (in *outageInstall) user(t *testing.T, p *trentProc, name string) *kms.Client {
+	t.Helper()
+	ctx := t.Context()
+	admin := in.iam(p)
+	if _, err := admin.CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String(name)}); err != nil {
+		t.Fatalf("CreateUser: %v", err)
+	}
+	if _, err := admin.PutUserPolicy(ctx, &iam.PutUserPolicyInput{UserName: aws.String(name), PolicyName: aws.String("kms"),
+		PolicyDocument: aws.String(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"kms:*","Resource":"*"}]}`)}); err != nil {
+		t.Fatalf("PutUserPolicy: %v", err)
+	}
+	k, err := admin.CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: aws.String(name)})
+	if err != nil {
+		t.Fatalf("CreateAccessKey: %v", err)
+	}
+	return p.Client(aws.ToString(k.AccessKey.AccessKeyId), aws.ToString(k.AccessKey.SecretAccessKey))
 }
 
 // outageCiphertext is an acknowledged Encrypt.
@@ -414,9 +444,11 @@ func TestClusterDatabaseRestart(t *testing.T) {
 	in := newOutageInstall(t)
 	a, ca := in.node(t)
 	b, cb := in.node(t)
+	user := in.user(t, b, "outage")
 	l := newOutageLoad(2, warmKeys(t, 4, ca, ca, cb))
 	l.run(t, 0, ca, 3)
-	l.run(t, 1, cb, 3)
+	l.run(t, 1, cb, 2)
+	l.run(t, 1, user, 1)
 	stopped := false
 	defer func() {
 		if !stopped {
@@ -454,6 +486,13 @@ func TestClusterDatabaseRestart(t *testing.T) {
 		if s := probe(p, "/healthz"); s != http.StatusOK {
 			t.Errorf("node %s: /healthz %d while the database is down, want 200", name, s)
 		}
+	}
+	// IAM answers its own server fault.
+	_, err := in.iam(a).CreateUser(t.Context(), &iam.CreateUserInput{UserName: aws.String("during-outage")})
+	var re *awshttp.ResponseError
+	var ae smithy.APIError
+	if !errors.As(err, &re) || !errors.As(err, &ae) || re.HTTPStatusCode() != http.StatusInternalServerError || ae.ErrorCode() != "ServiceFailure" {
+		t.Errorf("IAM CreateUser while the database is down: %v, want HTTP 500 ServiceFailure", err)
 	}
 	if err := in.pg.Resume(); err != nil {
 		t.Fatal(err)
