@@ -52,6 +52,7 @@ Usage:
   trent init --database-url postgres://… [seal flags as above] [--account ID] [--region R] [--format json]
   trent serve --database-url postgres://… --data-dir NODE-DIR [seal flags] [--listen ADDR]
       PostgreSQL holds the installation (also $TRENT_DATABASE_URL); NODE-DIR this node's audit log
+      [--database-timeout 5s]: the longest one database call may take (docs/postgres.md)
       a shamir installation starts sealed; unseal it with trent unseal
       --fips: run in Go's FIPS 140-3 mode (GODEBUG=fips140=on); key specs outside the module are refused
   serve also takes [--key-cache-max-keys N] [--key-cache-max-bytes SIZE] [--key-cache-idle D]
