@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -541,4 +542,19 @@ func TestClusterNodeKilled(t *testing.T) {
 	}
 	t.Logf("answers: node A %d ok before the kill; node B %d ok; %d problems", l.ok[0].Load(), l.ok[1].Load(), l.problems.Load())
 	l.acked.check(t, cb)
+}
+
+// TestDatabaseTimeoutSources: --database-timeout is also the config-file
+// key database-timeout and $TRENT_DATABASE_TIMEOUT, and is refused unless
+// positive, wherever it comes from.
+func TestDatabaseTimeoutSources(t *testing.T) {
+	file := configFile(t, "dev = true\ndatabase-timeout = \"3s\"\n")
+	stdout, stderr, code := runServe(t, nil, "--config", file, "--print-config")
+	if code != 0 || !strings.Contains(stdout, `database-timeout = "3s"`) {
+		t.Errorf("--print-config with database-timeout in the file: exit %d\n%s%s", code, stdout, stderr)
+	}
+	_, stderr, code = runServe(t, []string{"TRENT_DATABASE_TIMEOUT=0s"}, "--config", file)
+	if code == 0 || !strings.Contains(stderr, "--database-timeout must be positive") {
+		t.Errorf("TRENT_DATABASE_TIMEOUT=0s: exit %d\n%s", code, stderr)
+	}
 }
