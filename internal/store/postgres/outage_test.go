@@ -2,14 +2,19 @@ package postgres
 
 import (
 	"context"
+	"database/sql/driver"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/trent-kms/trent/internal/store"
 	"github.com/trent-kms/trent/internal/testenv/pgtest"
@@ -221,16 +226,89 @@ func TestOutageFrozen(t *testing.T) {
 
 }
 
-// TestUnavailableMapping checks the errors that are not the database's
-// trouble stay what they are.
+// TestOutageCommitOutcomeUnknown freezes the server after a write's
+// statements ran, so that its COMMIT is sent and never answered: the
+// write must fail as ErrUnavailable with OutcomeUnknown (it may yet be
+// stored), never succeed.
+func TestOutageCommitOutcomeUnknown(t *testing.T) {
+	c, url := outageDatabase(t)
+	db, err := OpenWith(t.Context(), url, Options{CallTimeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	err = timed(t, time.Second, "write", func() error {
+		return db.write(context.Background(), "put setting", func(tx *sqlTx) error {
+			if _, err := tx.ExecContext(context.Background(), "INSERT INTO settings (name, value) VALUES (?, ?)", "outage", []byte("x")); err != nil {
+				return err
+			}
+			return c.Freeze()
+		})
+	})
+	if err := c.Thaw(); err != nil {
+		t.Fatal(err)
+	}
+	if u, ok := store.AsUnavailable(err); !ok || !u.OutcomeUnknown || !errors.Is(err, store.ErrUnavailable) {
+		t.Fatalf("write whose COMMIT was not answered: %v, want ErrUnavailable with OutcomeUnknown", err)
+	}
+}
+
+// safeErr is an error pgx would say was raised before anything was sent.
+type safeErr struct{ error }
+
+func (safeErr) SafeToRetry() bool { return true }
+
+// TestUnavailableMapping: which driver errors are the database's trouble,
+// of which kind, and which are not.
 func TestUnavailableMapping(t *testing.T) {
-	for _, err := range []error{context.Canceled, fmt.Errorf("wrapped: %w", context.Canceled), store.ErrNotFound, errors.New("other")} {
-		if u := unavailable(err); u != nil {
-			t.Errorf("unavailable(%v) = %v, want nil", err, u)
+	const no, timeout, broken = 0, 1, 2
+	for _, tt := range []struct {
+		err  error
+		want int
+	}{
+		{context.Canceled, no},
+		{fmt.Errorf("wrapped: %w", context.Canceled), no},
+		{store.ErrNotFound, no},
+		{errors.New("other"), no},
+		{&pgconn.PgError{Code: "23505"}, no},
+		{&pgconn.PgError{Code: "40001"}, no},
+		{context.DeadlineExceeded, timeout},
+		{&pgconn.PgError{Code: "57014"}, timeout},
+		{&pgconn.PgError{Code: "57P03"}, timeout},
+		{&pgconn.PgError{Code: "53300"}, timeout},
+		{&pgconn.PgError{Code: "57P01"}, broken},
+		{&pgconn.PgError{Code: "57P02"}, broken},
+		{&pgconn.PgError{Code: "08006"}, broken},
+		{io.ErrUnexpectedEOF, broken},
+		{fmt.Errorf("read: %w", syscall.ECONNRESET), broken},
+		{pgconn.ErrConnClosed, broken},
+		{driver.ErrBadConn, broken},
+		{&net.OpError{Op: "read", Err: errors.New("x")}, broken},
+	} {
+		u := unavailable(tt.err)
+		switch {
+		case tt.want == no && u != nil, tt.want != no && u == nil:
+			t.Errorf("unavailable(%v) = %v", tt.err, u)
+		case u != nil && u.Timeout != (tt.want == timeout):
+			t.Errorf("unavailable(%v).Timeout = %v", tt.err, u.Timeout)
+		case u != nil && !errors.Is(fmt.Errorf("op: %w", u), store.ErrUnavailable):
+			t.Errorf("unavailable(%v) does not match ErrUnavailable", tt.err)
 		}
 	}
-	if u := unavailable(context.DeadlineExceeded); u == nil || !u.Timeout {
-		t.Errorf("unavailable(DeadlineExceeded) = %v, want a timeout", u)
+	for _, tt := range []struct {
+		err     error
+		unknown bool
+	}{
+		{io.ErrUnexpectedEOF, true},
+		{&pgconn.PgError{Code: "57P01"}, true},
+		{context.DeadlineExceeded, false},          // database/sql: the context ended before COMMIT
+		{safeErr{context.DeadlineExceeded}, false}, // pgx: nothing sent
+		{&pgconn.PgError{Code: "40001"}, false},    // an answer: rolled back
+	} {
+		u, _ := store.AsUnavailable(commitError(tt.err))
+		if got := u != nil && u.OutcomeUnknown; got != tt.unknown {
+			t.Errorf("commitError(%v): outcome unknown %v, want %v", tt.err, got, tt.unknown)
+		}
 	}
 }
 
