@@ -329,3 +329,62 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// TestSharedDeadline: calls whose context never ends share one deadline
+// context per window, each with at least the timeout, and keep their
+// context's values.
+func TestSharedDeadline(t *testing.T) {
+	s := &sharedDeadline{timeout: time.Second}
+	before := time.Now()
+	a := boundRows(context.Background(), s.timeout, s)
+	b := boundRows(context.TODO(), s.timeout, s)
+	type key struct{}
+	c := boundRows(context.WithValue(context.Background(), key{}, "v"), s.timeout, s)
+	if a != b {
+		t.Error("two calls of the same moment got two contexts")
+	}
+	for _, ctx := range []context.Context{a, c} {
+		d, ok := ctx.Deadline()
+		if !ok || d.Before(before.Add(s.timeout)) {
+			t.Errorf("deadline %v, %v: want at least the timeout from the call", d, ok)
+		}
+	}
+	if c.Value(key{}) != "v" {
+		t.Error("the caller's values are lost")
+	}
+	// A context that can end gets a deadline of its own.
+	parent, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if d := boundRows(parent, s.timeout, s); d == a {
+		t.Error("a cancellable context got the shared deadline")
+	}
+}
+
+// BenchmarkGetKeyBackground reads one key from parallel goroutines with a
+// context that never ends, as the credential lookups and jobs call the
+// store: the cost of the call deadline on the read path (allocs/op, and
+// no timer left behind per read).
+//
+//	go test ./internal/store/postgres -run '^$' -bench GetKeyBackground -benchmem
+func BenchmarkGetKeyBackground(b *testing.B) {
+	pgtest.Require(b)
+	db, err := Open(context.Background(), pgtest.Database(b, ""))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	k, v := testKey("00000000-0000-4000-8000-000000000001")
+	if err := db.CreateKey(context.Background(), k, v); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := db.GetKey(context.Background(), k.ID); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}

@@ -130,7 +130,7 @@ func OpenWith(ctx context.Context, url string, o Options) (*DB, error) {
 	sdb := stdlib.OpenDBFromPool(pool)
 	db := &DB{pool: pool, sql: sdb, timeout: o.CallTimeout}
 	db.w = writer{db}
-	db.r = reader{sdb, o.CallTimeout}
+	db.r = reader{sdb, o.CallTimeout, &sharedDeadline{timeout: o.CallTimeout}}
 	return db, nil
 }
 
@@ -197,6 +197,7 @@ func rebind(q string) string {
 type reader struct {
 	db      *sql.DB
 	timeout time.Duration
+	shared  *sharedDeadline
 }
 
 func (r reader) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
@@ -206,11 +207,11 @@ func (r reader) ExecContext(ctx context.Context, q string, args ...any) (sql.Res
 }
 
 func (r reader) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
-	return r.db.QueryContext(boundRows(ctx, r.timeout), rebind(q), args...)
+	return r.db.QueryContext(boundRows(ctx, r.timeout, r.shared), rebind(q), args...)
 }
 
 func (r reader) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row {
-	return r.db.QueryRowContext(boundRows(ctx, r.timeout), rebind(q), args...)
+	return r.db.QueryRowContext(boundRows(ctx, r.timeout, r.shared), rebind(q), args...)
 }
 
 // writer runs a one-statement write as a serializable transaction with

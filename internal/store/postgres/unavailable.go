@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -56,14 +57,65 @@ func bound(ctx context.Context, timeout time.Duration) (context.Context, context
 // boundRows is bound for a query whose rows outlive the call that starts
 // them (reader.QueryContext, reader.QueryRowContext): database/sql closes
 // the rows when their context ends, so it cannot be cancelled when the
-// query returns. Its timer stops when the deadline passes or the parent
-// context ends (a request's, when the request is answered), whichever is
-// first; nothing outlives the deadline.
-func boundRows(ctx context.Context, timeout time.Duration) context.Context {
+// query returns. Its timer is left to stop when the deadline passes or the
+// parent context ends (a request's, when the request is answered),
+// whichever is first. A parent that can never end (context.Background,
+// as the credential lookups and the jobs use) gets a context shared by
+// every such call of the same moment instead (shared), so that a burst of
+// reads does not leave one live timer per read behind it.
+func boundRows(ctx context.Context, timeout time.Duration, s *sharedDeadline) context.Context {
+	if ctx.Done() == nil && s != nil {
+		return s.context(ctx)
+	}
 	ctx, cancel := bound(ctx, timeout)
 	_ = cancel // see above: released by the deadline or the parent
 	return ctx
 }
+
+// deadlineWindow is how close together calls must begin to share a
+// deadline: each gets between the timeout and the timeout plus this.
+const deadlineWindow = 100 * time.Millisecond
+
+// sharedDeadline hands out deadline contexts to calls whose own context
+// never ends: one context, and one timer, for all the calls that begin
+// within deadlineWindow of each other — a few dozen timers live at most.
+type sharedDeadline struct {
+	timeout time.Duration
+	cur     atomic.Pointer[window]
+}
+
+type window struct {
+	ctx   context.Context
+	until time.Time // calls beginning after it need a new window
+}
+
+func (s *sharedDeadline) context(parent context.Context) context.Context {
+	now := time.Now()
+	w := s.cur.Load()
+	if w == nil || now.After(w.until) {
+		ctx, cancel := context.WithDeadline(context.Background(), now.Add(s.timeout+deadlineWindow))
+		nw := &window{ctx: ctx, until: now.Add(deadlineWindow)}
+		if s.cur.CompareAndSwap(w, nw) {
+			w = nw
+			_ = cancel // it ends at its deadline, with every call it bounds
+		} else {
+			cancel()
+			w = s.cur.Load()
+		}
+	}
+	if parent == context.Background() || parent == context.TODO() {
+		return w.ctx
+	}
+	return withValues{w.ctx, parent}
+}
+
+// withValues is a deadline context that answers Value from the caller's.
+type withValues struct {
+	context.Context
+	values context.Context
+}
+
+func (c withValues) Value(key any) any { return c.values.Value(key) }
 
 // unavailable returns err as a *store.Unavailable if it says the database
 // is out of reach, else nil:
