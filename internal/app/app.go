@@ -142,6 +142,10 @@ type App struct {
 	// jobMu is held shared by each run of the lifecycle jobs, as inflight
 	// by each request: a root-key rotation waits for both (rotate.go).
 	jobMu sync.RWMutex
+
+	// cluster applies other nodes' changes to the caches; nil unless the
+	// store is shared (cluster.go).
+	cluster *cluster
 }
 
 // Open opens the installation in cfg.DataDir (creating it in dev mode)
@@ -235,6 +239,11 @@ func build(ctx context.Context, cfg *Config, st store.Store, root *seal.RootKey,
 		runner := &jobs.Runner{Interval: cfg.JobInterval, Work: work, Log: log}
 		done := runner.Start(jobCtx)
 		a.stopJobs = func() { cancel(); <-done; stopSweep(); <-sweeperDone }
+	}
+	// Other nodes on the same store: their changes reach the caches
+	// through the store's feed (cluster.go).
+	if feed, ok := st.(store.ChangeFeed); ok {
+		a.watchChanges(feed, log)
 	}
 	return a, nil
 }

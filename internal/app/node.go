@@ -257,7 +257,11 @@ func (n *Node) Checks() map[string]bool {
 		return map[string]bool{"unsealed": false, "store": store, "audit": false}
 	}
 	defer a.leave()
-	return map[string]bool{"unsealed": true, "store": store, "audit": a.Audit.Healthy()}
+	checks := map[string]bool{"unsealed": true, "store": store, "audit": a.Audit.Healthy()}
+	if a.cluster != nil {
+		checks["changes"] = a.cluster.fresh()
+	}
+	return checks
 }
 
 // Status implements server.Backend.
