@@ -440,7 +440,8 @@ func warmKeys(t *testing.T, n int, c *kms.Client, all ...*kms.Client) []string {
 // while it is down: AWS-shaped 500s (cached keys' Encrypt and Decrypt may
 // still succeed), /readyz 503, /healthz 200. After each, both nodes serve
 // again without being touched, and everything acknowledged before, during
-// and after is there.
+// and after is there. Last, PostgreSQL is restarted as after a crash
+// (pg_ctl's immediate shutdown, then recovery), without a pause.
 func TestClusterDatabaseRestart(t *testing.T) {
 	in := newOutageInstall(t)
 	a, ca := in.node(t)
@@ -503,6 +504,13 @@ func TestClusterDatabaseRestart(t *testing.T) {
 	for name, p := range map[string]*trentProc{"A": a, "B": b} {
 		outageWait(t, "node "+name+" /readyz 200 after the restart", func() bool { return probe(p, "/readyz") == http.StatusOK })
 	}
+	// Last, a restart as after a crash (immediate shutdown: no
+	// checkpoint, recovery from the write-ahead log) without a pause.
+	if err := in.pg.Restart("immediate"); err != nil {
+		t.Fatal(err)
+	}
+	okA, okB = l.ok[0].Load(), l.ok[1].Load()
+	outageWait(t, "both nodes serving after the crash restart", func() bool { return l.ok[0].Load() >= okA+30 && l.ok[1].Load() >= okB+30 })
 	l.halt()
 	stopped = true
 	alive(t, "A", a)
