@@ -31,13 +31,22 @@ import (
 // TCP to give up (minutes).
 const hang = 10 * time.Second
 
-// outageDatabase starts a cluster for t and returns it with a new
-// database on it whose commits are durable across an immediate shutdown
-// (pgtest runs with synchronous_commit off).
-func outageDatabase(t *testing.T) (*pgtest.Cluster, string) {
-	t.Helper()
+// TestOutage runs the outage tests on one cluster of its own (each
+// stops or freezes it; one initdb for all of them), one after another.
+func TestOutage(t *testing.T) {
 	c := pgtest.StartForTest(t)
 	t.Cleanup(func() { _ = c.Thaw() }) // before Stop, if a test froze it
+	t.Run("Frozen", func(t *testing.T) { testOutageFrozen(t, c) })
+	t.Run("CommitOutcomeUnknown", func(t *testing.T) { testOutageCommitOutcomeUnknown(t, c) })
+	for _, mode := range []string{"fast", "immediate"} {
+		t.Run("StopAndStart/"+mode, func(t *testing.T) { testOutageStopAndStart(t, c, mode) })
+	}
+}
+
+// outageDatabase makes a new database on c whose commits are durable
+// across an immediate shutdown (pgtest runs with synchronous_commit off).
+func outageDatabase(t *testing.T, c *pgtest.Cluster) string {
+	t.Helper()
 	ctx := t.Context()
 	url, err := c.NewDatabase(ctx, "")
 	if err != nil {
@@ -55,7 +64,7 @@ func outageDatabase(t *testing.T) (*pgtest.Cluster, string) {
 	if _, err := conn.Exec(ctx, "ALTER DATABASE "+pgx.Identifier{cfg.Database}.Sanitize()+" SET synchronous_commit = on"); err != nil {
 		t.Fatal(err)
 	}
-	return c, url
+	return url
 }
 
 // timed runs f and fails t if f outlived the deadline by hang.
@@ -72,108 +81,106 @@ func timed(t *testing.T, timeout time.Duration, what string, f func() error) err
 	return err
 }
 
-func TestOutageStopAndStart(t *testing.T) {
-	for _, mode := range []string{"fast", "immediate"} {
-		t.Run(mode, func(t *testing.T) {
-			c, url := outageDatabase(t)
-			const timeout = 2 * time.Second
-			db, err := OpenWith(t.Context(), url, Options{CallTimeout: timeout})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer db.Close()
+// testOutageStopAndStart stops the server with pg_ctl's mode under six
+// writers and starts it again.
+func testOutageStopAndStart(t *testing.T, c *pgtest.Cluster, mode string) {
+	url := outageDatabase(t, c)
+	const timeout = 2 * time.Second
+	db, err := OpenWith(t.Context(), url, Options{CallTimeout: timeout})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
 
-			var (
-				mu                       sync.Mutex
-				acked                    []string
-				unavailable, okDuringRun atomic.Int64
-				down                     atomic.Bool
-				stop                     = make(chan struct{})
-				wg                       sync.WaitGroup
-				seq                      atomic.Int64
-			)
-			for w := range 6 {
-				wg.Go(func() {
-					for {
-						select {
-						case <-stop:
-							return
-						default:
-						}
-						id := fmt.Sprintf("00000000-0000-4000-8000-%012d", seq.Add(1))
-						k, v := testKey(id)
-						err := timed(t, timeout, "CreateKey", func() error { return db.CreateKey(context.Background(), k, v) })
-						switch {
-						case err == nil:
-							mu.Lock()
-							acked = append(acked, id)
-							mu.Unlock()
-							if !down.Load() {
-								okDuringRun.Add(1)
-							}
-						case errors.Is(err, store.ErrUnavailable):
-							unavailable.Add(1)
-						default:
-							t.Errorf("worker %d: CreateKey %s: %v, neither success nor ErrUnavailable", w, id, err)
-							return
-						}
-						if _, err := db.GetKey(context.Background(), id); err != nil && !errors.Is(err, store.ErrUnavailable) && !errors.Is(err, store.ErrNotFound) {
-							t.Errorf("worker %d: GetKey %s: %v", w, id, err)
-							return
-						}
+	var (
+		mu                       sync.Mutex
+		acked                    []string
+		unavailable, okDuringRun atomic.Int64
+		down                     atomic.Bool
+		stop                     = make(chan struct{})
+		wg                       sync.WaitGroup
+		seq                      atomic.Int64
+	)
+	for w := range 6 {
+		wg.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				id := fmt.Sprintf("00000000-0000-4000-8000-%012d", seq.Add(1))
+				k, v := testKey(id)
+				err := timed(t, timeout, "CreateKey", func() error { return db.CreateKey(context.Background(), k, v) })
+				switch {
+				case err == nil:
+					mu.Lock()
+					acked = append(acked, id)
+					mu.Unlock()
+					if !down.Load() {
+						okDuringRun.Add(1)
 					}
-				})
-			}
-			waitFor(t, "writes before the outage", func() bool { return okDuringRun.Load() >= 30 })
-			down.Store(true)
-			if err := c.Halt(mode); err != nil {
-				t.Fatal(err)
-			}
-			// While it is down: every call fails, within its deadline, as
-			// ErrUnavailable.
-			before := unavailable.Load()
-			waitFor(t, "calls refused while the database is down", func() bool { return unavailable.Load() >= before+20 })
-			err = timed(t, timeout, "Ping while down", func() error { return db.Ping(context.Background()) })
-			if !errors.Is(err, store.ErrUnavailable) {
-				t.Errorf("Ping while down: %v, want ErrUnavailable", err)
-			}
-			if err := c.Resume(); err != nil {
-				t.Fatal(err)
-			}
-			// The same pool serves again by itself.
-			n := len(snapshot(&mu, &acked))
-			waitFor(t, "writes after the restart", func() bool { return len(snapshot(&mu, &acked)) >= n+30 })
-			close(stop)
-			wg.Wait()
-			if err := db.Ping(t.Context()); err != nil {
-				t.Fatalf("Ping after the restart: %v", err)
-			}
-			// Nothing acknowledged is lost, read through the same DB and
-			// through a new one.
-			db2, err := Open(t.Context(), url)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer db2.Close()
-			ids := snapshot(&mu, &acked)
-			for _, id := range ids {
-				for i, d := range []*DB{db, db2} {
-					if _, err := d.GetKey(t.Context(), id); err != nil {
-						t.Errorf("acknowledged key %s, read through DB %d after the restart: %v", id, i+1, err)
-					}
+				case errors.Is(err, store.ErrUnavailable):
+					unavailable.Add(1)
+				default:
+					t.Errorf("worker %d: CreateKey %s: %v, neither success nor ErrUnavailable", w, id, err)
+					return
+				}
+				if _, err := db.GetKey(context.Background(), id); err != nil && !errors.Is(err, store.ErrUnavailable) && !errors.Is(err, store.ErrNotFound) {
+					t.Errorf("worker %d: GetKey %s: %v", w, id, err)
+					return
 				}
 			}
-			t.Logf("%d keys acknowledged, %d calls refused as ErrUnavailable", len(ids), unavailable.Load())
 		})
 	}
+	waitFor(t, "writes before the outage", func() bool { return okDuringRun.Load() >= 30 })
+	down.Store(true)
+	if err := c.Halt(mode); err != nil {
+		t.Fatal(err)
+	}
+	// While it is down: every call fails, within its deadline, as
+	// ErrUnavailable.
+	before := unavailable.Load()
+	waitFor(t, "calls refused while the database is down", func() bool { return unavailable.Load() >= before+20 })
+	err = timed(t, timeout, "Ping while down", func() error { return db.Ping(context.Background()) })
+	if !errors.Is(err, store.ErrUnavailable) {
+		t.Errorf("Ping while down: %v, want ErrUnavailable", err)
+	}
+	if err := c.Resume(); err != nil {
+		t.Fatal(err)
+	}
+	// The same pool serves again by itself.
+	n := len(snapshot(&mu, &acked))
+	waitFor(t, "writes after the restart", func() bool { return len(snapshot(&mu, &acked)) >= n+30 })
+	close(stop)
+	wg.Wait()
+	if err := db.Ping(t.Context()); err != nil {
+		t.Fatalf("Ping after the restart: %v", err)
+	}
+	// Nothing acknowledged is lost, read through the same DB and
+	// through a new one.
+	db2, err := Open(t.Context(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db2.Close()
+	ids := snapshot(&mu, &acked)
+	for _, id := range ids {
+		for i, d := range []*DB{db, db2} {
+			if _, err := d.GetKey(t.Context(), id); err != nil {
+				t.Errorf("acknowledged key %s, read through DB %d after the restart: %v", id, i+1, err)
+			}
+		}
+	}
+	t.Logf("%d keys acknowledged, %d calls refused as ErrUnavailable", len(ids), unavailable.Load())
 }
 
-// TestOutageFrozen freezes the server (SIGSTOP): it accepts connections
+// testOutageFrozen freezes the server (SIGSTOP): it accepts connections
 // and answers nothing. Reads, writes and Ping must end at their deadline
 // with ErrUnavailable marked Timeout, and once it is thawed the same DB
 // serves again.
-func TestOutageFrozen(t *testing.T) {
-	c, url := outageDatabase(t)
+func testOutageFrozen(t *testing.T, c *pgtest.Cluster) {
+	url := outageDatabase(t, c)
 	const timeout = 1 * time.Second
 	db, err := OpenWith(t.Context(), url, Options{CallTimeout: timeout})
 	if err != nil {
@@ -226,12 +233,12 @@ func TestOutageFrozen(t *testing.T) {
 
 }
 
-// TestOutageCommitOutcomeUnknown freezes the server after a write's
+// testOutageCommitOutcomeUnknown freezes the server after a write's
 // statements ran, so that its COMMIT is sent and never answered: the
 // write must fail as ErrUnavailable with OutcomeUnknown (it may yet be
 // stored), never succeed.
-func TestOutageCommitOutcomeUnknown(t *testing.T) {
-	c, url := outageDatabase(t)
+func testOutageCommitOutcomeUnknown(t *testing.T, c *pgtest.Cluster) {
+	url := outageDatabase(t, c)
 	db, err := OpenWith(t.Context(), url, Options{CallTimeout: time.Second})
 	if err != nil {
 		t.Fatal(err)
