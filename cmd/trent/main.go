@@ -33,6 +33,7 @@ import (
 	"github.com/trent-kms/trent/internal/seal/pkcs11"
 	"github.com/trent-kms/trent/internal/seal/shamir"
 	"github.com/trent-kms/trent/internal/server"
+	"github.com/trent-kms/trent/internal/store/postgres"
 	"github.com/trent-kms/trent/internal/throttle"
 )
 
@@ -51,6 +52,7 @@ Usage:
   trent init --database-url postgres://… [seal flags as above] [--account ID] [--region R] [--format json]
   trent serve --database-url postgres://… --data-dir NODE-DIR [seal flags] [--listen ADDR]
       PostgreSQL holds the installation (also $TRENT_DATABASE_URL); NODE-DIR this node's audit log
+      [--database-timeout 5s]: the longest one database call may take (docs/postgres.md)
       a shamir installation starts sealed; unseal it with trent unseal
       --fips: run in Go's FIPS 140-3 mode (GODEBUG=fips140=on); key specs outside the module are refused
   serve also takes [--key-cache-max-keys N] [--key-cache-max-bytes SIZE] [--key-cache-idle D]
@@ -434,6 +436,7 @@ type serveOptions struct {
 	dev, fips                        bool
 	listen, dataDir, region, keyFile string
 	databaseURL                      string // PostgreSQL; dataDir then holds the node's own files
+	databaseTimeout                  time.Duration
 	pinFile                          string
 	logLevel                         slog.Level
 	jobInterval                      time.Duration
@@ -478,6 +481,7 @@ func parseServeSources(args []string, getenv func(string) string) (*serveOptions
 	fs.DurationVar(&o.keyCache.Idle, "key-cache-idle", def.Idle, "how long a key stays unwrapped in memory after its last use; 0 unwraps it per request")
 	fs.BoolVar(&o.requireMlock, "require-mlock", false, "refuse to start if memory cannot be locked (mlockall), instead of warning")
 	fs.StringVar(&o.databaseURL, "database-url", "", "postgres://… URL of the PostgreSQL database holding the installation (made by trent init --database-url); --data-dir then holds this node's own files; else $"+envDatabaseURL)
+	fs.DurationVar(&o.databaseTimeout, "database-timeout", postgres.DefaultCallTimeout, "with --database-url: the longest one call to the database may take; a request whose call does not finish in time is answered DependencyTimeoutException (500)")
 	throttleFlags := addThrottleFlags(fs)
 	o.ops.register(fs)
 	res, err := config.Parse(fs, args, serveConfigOptions(getenv))
@@ -520,6 +524,9 @@ func parseServeSources(args []string, getenv func(string) string) (*serveOptions
 	}
 	if o.jobInterval <= 0 {
 		return nil, res, fmt.Errorf("--job-interval must be positive, not %v", o.jobInterval)
+	}
+	if o.databaseTimeout <= 0 {
+		return nil, res, fmt.Errorf("--database-timeout must be positive, not %v", o.databaseTimeout)
 	}
 	if o.dev {
 		if o.region != "" {
@@ -626,7 +633,7 @@ func serve(args []string) error {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	node, err := app.Start(ctx, app.Config{DataDir: dir, DatabaseURL: o.databaseURL, Dev: o.dev, Region: o.region, SealKeyFile: o.keyFile,
+	node, err := app.Start(ctx, app.Config{DataDir: dir, DatabaseURL: o.databaseURL, DatabaseTimeout: o.databaseTimeout, Dev: o.dev, Region: o.region, SealKeyFile: o.keyFile,
 		PKCS11PINFile: o.pinFile, LookupEnv: lookupPIN, Logger: log, JobInterval: o.jobInterval,
 		KeyCache: &o.keyCache, Throttle: o.throttle, Metrics: ops.metrics})
 	if err != nil {

@@ -163,6 +163,8 @@ func TestFlagsRefusedBeforeAnythingStarts(t *testing.T) {
 		{"key cache max bytes overflow", []string{"serve", "--dev", "--listen", "127.0.0.1:0", "--key-cache-max-bytes", "9999999999999GiB"}, "--key-cache-max-bytes"},
 		{"key cache idle negative", []string{"serve", "--dev", "--listen", "127.0.0.1:0", "--key-cache-idle", "-1s"}, "--key-cache-idle"},
 		{"key cache idle not a duration", []string{"serve", "--data-dir", "DATA", "--listen", "127.0.0.1:0", "--key-cache-idle", "10"}, "key-cache-idle"},
+		{"database timeout zero", []string{"serve", "--data-dir", "DATA", "--listen", "127.0.0.1:0", "--database-timeout", "0s"}, "--database-timeout must be positive"},
+		{"database timeout not a duration", []string{"serve", "--data-dir", "DATA", "--listen", "127.0.0.1:0", "--database-timeout", "5"}, "database-timeout"},
 		{"unseal without endpoint", []string{"unseal"}, "--endpoint"},
 		{"unseal bad endpoint", []string{"unseal", "--endpoint", "127.0.0.1:8080"}, "--endpoint"},
 		{"status format", []string{"status", "--endpoint", "http://127.0.0.1:1", "--format", "yaml"}, "--format"},

@@ -102,6 +102,10 @@ type Config struct {
 	// installation (database.go); DataDir then holds only the node's own
 	// files.
 	DatabaseURL string
+	// DatabaseTimeout bounds each call to the database (zero: the store's
+	// default, postgres.DefaultCallTimeout); a call that cannot be served
+	// within it is answered as the database's trouble (docs/postgres.md).
+	DatabaseTimeout time.Duration
 }
 
 // App is the unsealed part of a Trent installation: everything that needs

@@ -41,7 +41,7 @@ func startOnDatabase(ctx context.Context, cfg Config) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	st, err := postgres.Open(ctx, cfg.DatabaseURL)
+	st, err := postgres.OpenWith(ctx, cfg.DatabaseURL, postgres.Options{CallTimeout: cfg.DatabaseTimeout})
 	if err != nil {
 		lock.Unlock()
 		return nil, fmt.Errorf("open store: %w", err)

@@ -158,6 +158,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}()
 	a := s.handle(r, buf, requestID)
+	s.databaseTrouble(a)
 	if a.ev != nil {
 		s.record(r, a)
 	}

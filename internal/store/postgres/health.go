@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/trent-kms/trent/internal/store"
 )
@@ -14,7 +13,7 @@ var _ store.Observable = (*DB)(nil)
 func (db *DB) Ping(ctx context.Context) error {
 	var n int
 	if err := db.r.QueryRowContext(ctx, `SELECT count(*) FROM (SELECT 1 FROM settings LIMIT 1) AS one`).Scan(&n); err != nil {
-		return fmt.Errorf("postgres: ping: %w", err)
+		return wrapErr("ping", err)
 	}
 	return nil
 }
@@ -25,19 +24,19 @@ func (db *DB) Ping(ctx context.Context) error {
 func (db *DB) CountKeys(ctx context.Context) ([]store.KeyCount, error) {
 	rows, err := db.r.QueryContext(ctx, `SELECT state, key_spec, count(*) FROM keys GROUP BY state, key_spec`)
 	if err != nil {
-		return nil, fmt.Errorf("postgres: count keys: %w", err)
+		return nil, wrapErr("count keys", err)
 	}
 	defer rows.Close()
 	var out []store.KeyCount
 	for rows.Next() {
 		var c store.KeyCount
 		if err := rows.Scan(&c.State, &c.Spec, &c.Count); err != nil {
-			return nil, fmt.Errorf("postgres: count keys: %w", err)
+			return nil, wrapErr("count keys", err)
 		}
 		out = append(out, c)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("postgres: count keys: %w", err)
+		return nil, wrapErr("count keys", err)
 	}
 	return out, nil
 }

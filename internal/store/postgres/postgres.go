@@ -76,12 +76,25 @@ type DB struct {
 	// leasePIDs holds the backend pids (uint32) of this DB's lease
 	// sessions (lease.go).
 	leasePIDs sync.Map
+	// timeout bounds each call (unavailable.go).
+	timeout time.Duration
 }
 
 // Open connects to the database at url (a postgres:// URL or a libpq
 // key=value string, as pgx parses them), checks that it answers and applies
 // any migrations it lacks.
 func Open(ctx context.Context, url string) (*DB, error) {
+	return OpenWith(ctx, url, Options{})
+}
+
+// OpenWith is Open with options.
+func OpenWith(ctx context.Context, url string, o Options) (*DB, error) {
+	if o.CallTimeout < 0 {
+		return nil, fmt.Errorf("postgres: open: negative call timeout %v", o.CallTimeout)
+	}
+	if o.CallTimeout == 0 {
+		o.CallTimeout = DefaultCallTimeout
+	}
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		// The parse error may quote the URL with its password: say only
@@ -118,9 +131,9 @@ func Open(ctx context.Context, url string) (*DB, error) {
 		return nil, fmt.Errorf("postgres: open %s: %w", where, err)
 	}
 	sdb := stdlib.OpenDBFromPool(pool)
-	db := &DB{pool: pool, sql: sdb}
+	db := &DB{pool: pool, sql: sdb, timeout: o.CallTimeout}
 	db.w = writer{db}
-	db.r = reader{sdb}
+	db.r = reader{sdb, o.CallTimeout, &sharedDeadline{timeout: o.CallTimeout}}
 	return db, nil
 }
 
@@ -182,19 +195,26 @@ func rebind(q string) string {
 	return s
 }
 
-// reader runs queries outside a transaction.
-type reader struct{ db *sql.DB }
+// reader runs queries outside a transaction, each under the call
+// deadline.
+type reader struct {
+	db      *sql.DB
+	timeout time.Duration
+	shared  *sharedDeadline
+}
 
 func (r reader) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	ctx, cancel := bound(ctx, r.timeout)
+	defer cancel()
 	return r.db.ExecContext(ctx, rebind(q), args...)
 }
 
 func (r reader) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
-	return r.db.QueryContext(ctx, rebind(q), args...)
+	return r.db.QueryContext(boundRows(ctx, r.timeout, r.shared), rebind(q), args...)
 }
 
 func (r reader) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row {
-	return r.db.QueryRowContext(ctx, rebind(q), args...)
+	return r.db.QueryRowContext(boundRows(ctx, r.timeout, r.shared), rebind(q), args...)
 }
 
 // writer runs a one-statement write as a serializable transaction with
@@ -212,19 +232,25 @@ func (w writer) ExecContext(ctx context.Context, q string, args ...any) (sql.Res
 	return res, err
 }
 
-// sqlTx is a transaction that takes queries with ? placeholders.
-type sqlTx struct{ tx *sql.Tx }
-
-func (t *sqlTx) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
-	return t.tx.ExecContext(ctx, rebind(q), args...)
+// sqlTx is a transaction that takes queries with ? placeholders. Its
+// statements run under the transaction's context (the call's, with the
+// call deadline), whatever context they are given: the callers hand them
+// the call's own context, which lacks the deadline.
+type sqlTx struct {
+	tx  *sql.Tx
+	ctx context.Context
 }
 
-func (t *sqlTx) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
-	return t.tx.QueryContext(ctx, rebind(q), args...)
+func (t *sqlTx) ExecContext(_ context.Context, q string, args ...any) (sql.Result, error) {
+	return t.tx.ExecContext(t.ctx, rebind(q), args...)
 }
 
-func (t *sqlTx) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row {
-	return t.tx.QueryRowContext(ctx, rebind(q), args...)
+func (t *sqlTx) QueryContext(_ context.Context, q string, args ...any) (*sql.Rows, error) {
+	return t.tx.QueryContext(t.ctx, rebind(q), args...)
+}
+
+func (t *sqlTx) QueryRowContext(_ context.Context, q string, args ...any) *sql.Row {
+	return t.tx.QueryRowContext(t.ctx, rebind(q), args...)
 }
 
 // write runs f in a serializable transaction, again if PostgreSQL aborts it
@@ -236,6 +262,9 @@ func (db *DB) write(ctx context.Context, op string, f func(tx *sqlTx) error) err
 }
 
 func (db *DB) run(ctx context.Context, f func(tx *sqlTx) error) error {
+	// One deadline for every attempt.
+	ctx, cancel := bound(ctx, db.timeout)
+	defer cancel()
 	for attempt := 1; ; attempt++ {
 		err := db.try(ctx, f)
 		if err == nil || !retryable(err) || attempt == maxAttempts || ctx.Err() != nil {
@@ -258,21 +287,23 @@ func (db *DB) try(ctx context.Context, f func(tx *sqlTx) error) error {
 		return err
 	}
 	defer rollback(tx)
-	if err := f(&sqlTx{tx}); err != nil {
+	if err := f(&sqlTx{tx, ctx}); err != nil {
 		return err
 	}
-	return tx.Commit()
+	return commitError(tx.Commit())
 }
 
 // read runs f in one read-only transaction, so that the statements in f
 // see one snapshot (a name resolved, then the rows under it).
 func (db *DB) read(ctx context.Context, op string, f func(tx *sqlTx) error) error {
+	ctx, cancel := bound(ctx, db.timeout)
+	defer cancel()
 	tx, err := db.sql.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true})
 	if err != nil {
 		return wrapErr(op, err)
 	}
 	defer rollback(tx)
-	return wrapErr(op, f(&sqlTx{tx}))
+	return wrapErr(op, f(&sqlTx{tx, ctx}))
 }
 
 // errRetry marks a serialization failure or deadlock that wrapErr turned
@@ -297,6 +328,9 @@ func retryable(err error) bool {
 func wrapErr(op string, err error) error {
 	if err == nil {
 		return nil
+	}
+	if u := unavailable(err); u != nil {
+		return fmt.Errorf("postgres: %s: %w", op, u)
 	}
 	if errors.Is(err, sql.ErrNoRows) || errors.Is(err, pgx.ErrNoRows) {
 		return fmt.Errorf("postgres: %s: %w", op, store.ErrNotFound)

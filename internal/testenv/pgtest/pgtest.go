@@ -127,30 +127,40 @@ func Start() (*Cluster, error) {
 		return nil, err
 	}
 	c.port = port
-	logf, err := os.Create(filepath.Join(dir, "postgres.log"))
-	if err != nil {
+	if err := c.startServer(); err != nil {
 		c.cleanup()
 		return nil, err
 	}
-	// Started directly rather than through pg_ctl, so that the test binary
-	// owns the process: it waits for it and stops it by its PID.
-	c.cmd = c.run(filepath.Join(bin, "postgres"), "-D", data, "-p", strconv.Itoa(port),
-		"-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories="+dir,
-		"-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
-		"-c", "max_connections=200", "-c", "shared_buffers=32MB")
-	c.cmd.Stdout, c.cmd.Stderr = logf, logf
-	if err := c.cmd.Start(); err != nil {
-		logf.Close()
-		c.cleanup()
-		return nil, fmt.Errorf("start postgres: %w", err)
-	}
-	go func() { _ = c.cmd.Wait(); logf.Close(); close(c.done) }()
 	if err := c.waitReady(30 * time.Second); err != nil {
 		log, _ := os.ReadFile(filepath.Join(dir, "postgres.log"))
 		c.Stop()
 		return nil, fmt.Errorf("%w; server log:\n%s", err, log)
 	}
 	return c, nil
+}
+
+// startServer starts the server on the cluster's data directory and port,
+// its output appended to postgres.log. Started directly rather than
+// through pg_ctl, so that the test binary owns the process: it waits for
+// it and stops it by its PID.
+func (c *Cluster) startServer() error {
+	logf, err := os.OpenFile(filepath.Join(c.dir, "postgres.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+	if err != nil {
+		return err
+	}
+	c.done = make(chan struct{})
+	c.cmd = c.run(filepath.Join(c.bin, "postgres"), "-D", c.DataDir(), "-p", strconv.Itoa(c.port),
+		"-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories="+c.dir,
+		"-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
+		"-c", "max_connections=200", "-c", "shared_buffers=32MB")
+	c.cmd.Stdout, c.cmd.Stderr = logf, logf
+	if err := c.cmd.Start(); err != nil {
+		logf.Close()
+		return fmt.Errorf("start postgres: %w", err)
+	}
+	cmd, done := c.cmd, c.done
+	go func() { _ = cmd.Wait(); logf.Close(); close(done) }()
+	return nil
 }
 
 // run is a command run as the cluster's account.
