@@ -67,6 +67,13 @@ type Options struct {
 	Clock clock.Clock
 	// Logger receives the log's own troubles (default slog.Default).
 	Logger *slog.Logger
+	// NodeID, when several nodes share one installation, names this
+	// node's log in its digests (cluster.go); "" for a single node.
+	NodeID string
+	// OnDurable, if set, is called by the writer after events or a digest
+	// became durable. It must return at once (a non-blocking send): the
+	// shipper to the cluster's event table uses it (ship.go).
+	OnDurable func()
 }
 
 // Log is an open audit log: one writer goroutine that appends events and
@@ -104,6 +111,9 @@ type Log struct {
 
 	mirror *mirror
 	usage  *usageIndex
+
+	newestDigest atomic.Pointer[DigestHead] // the newest digest whose directory entry is durable (cluster.go)
+	owedDigest   *DigestHead                // written, its directory entry not yet durable; the writer's
 
 	w writer // owned by the writer goroutine (and by Open before it starts)
 }
@@ -706,6 +716,7 @@ func (l *Log) flush(batches []*batch) error {
 	if l.mirror != nil {
 		l.mirror.send(w.buf)
 	}
+	l.notifyDurable()
 	return nil
 }
 
@@ -734,7 +745,7 @@ func (l *Log) writeDigest(reason string) error {
 		Version: digestVersion, Seq: w.digestSeq + 1, Time: t.Format(timestampLayout), Reason: reason,
 		PreviousFile: w.prevDigest, PreviousSignature: w.prevSig,
 		Ranges: w.ranges, Head: l.head(), Truncations: w.truncations,
-		SignatureAlgorithm: SignatureAlgorithm, PublicKeySHA256: l.fp,
+		SignatureAlgorithm: SignatureAlgorithm, PublicKeySHA256: l.fp, NodeID: l.opts.NodeID,
 	}
 	payload, err := json.Marshal(d)
 	if err != nil {
@@ -754,6 +765,7 @@ func (l *Log) writeDigest(reason string) error {
 	w.digestSeq, w.prevDigest, w.prevSig = d.Seq, name, base64.StdEncoding.EncodeToString(sig)
 	w.ranges, w.truncations = nil, nil
 	l.digests.Add(1)
+	l.owedDigest = &DigestHead{Seq: d.Seq, File: name, Signature: w.prevSig, Head: d.Head}
 	w.dirSyncOwed = true
 	return l.syncDirOwed()
 }
@@ -768,6 +780,7 @@ func (l *Log) syncDirOwed() error {
 		return fmt.Errorf("audit: make digest %s durable: %w", l.w.prevDigest, err)
 	}
 	l.w.dirSyncOwed = false
+	l.digestDurable()
 	return nil
 }
 
