@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -322,12 +321,8 @@ type shippedLine struct {
 // off+len(ln) in file.
 func shippedOf(node, file string, off int64, ln []byte) (shippedLine, error) {
 	body := ln[:len(ln)-1]
-	lf, err := parseLine(body)
+	v, lf, err := readLine(body)
 	if err != nil {
-		return shippedLine{}, fmt.Errorf("audit: ship: %s at byte %d: %w", file, off, err)
-	}
-	var v view
-	if err := json.Unmarshal(body, &v); err != nil {
 		return shippedLine{}, fmt.Errorf("audit: ship: %s at byte %d: %w", file, off, err)
 	}
 	ev := ShippedEvent{
