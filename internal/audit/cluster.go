@@ -2,6 +2,7 @@ package audit
 
 import (
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 )
 
@@ -31,8 +33,10 @@ import (
 //     from one that is intact — which a node's files alone cannot.
 //
 // A node is named by a random id made once and kept in its audit
-// directory (NodeIDFile), and that id is in each of its digests (signed)
-// and in each of its rows. It is kept beside the log rather than elsewhere
+// directory (NodeIDFile), and that id is in each of its event lines (a
+// third field of the log's own, "trentNode", after trentPrevHash, so
+// covered by the hash chain and left out of CloudTrailEvent like the other
+// two), in each of its digests (signed) and in each of its rows. It is kept beside the log rather than elsewhere
 // in the data dir so that a copy of the audit directory still says whose
 // log it is, and so that a log moved aside takes its id with it: a new log
 // is a new node, and never reuses sequence numbers another log shipped.
@@ -138,4 +142,28 @@ func (l *Log) digestDurable() {
 		l.newestDigest.Store(d)
 		l.notifyDurable()
 	}
+}
+
+// appendLine is the package's appendLine, with the node id as a third
+// field of the log's own when the log has one.
+func (l *Log) appendLine(dst, body []byte, seq uint64, prev *[32]byte) ([]byte, [32]byte) {
+	if l.opts.NodeID == "" {
+		return appendLine(dst, body, seq, prev)
+	}
+	return appendNodeLine(dst, body, seq, prev, l.opts.NodeID)
+}
+
+// appendNodeLine is appendLine with "trentNode" after "trentPrevHash". The
+// id needs no escaping (ValidNodeID).
+func appendNodeLine(dst, body []byte, seq uint64, prev *[32]byte, node string) ([]byte, [32]byte) {
+	start := len(dst)
+	dst = append(dst, body[:len(body)-1]...) // without its closing brace
+	dst = append(dst, `,"trentSeq":`...)
+	dst = strconv.AppendUint(dst, seq, 10)
+	dst = append(dst, `,"trentPrevHash":"`...)
+	dst = hex.AppendEncode(dst, prev[:])
+	dst = append(dst, `","trentNode":"`...)
+	dst = append(dst, node...)
+	dst = append(dst, "\"}\n"...)
+	return dst, sha256.Sum256(dst[start:])
 }

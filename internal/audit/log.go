@@ -208,6 +208,9 @@ func Open(o Options) (*Log, error) {
 	if o.Dir == "" || o.Signer == nil {
 		return nil, errors.New("audit: Open needs a directory and a signer")
 	}
+	if o.NodeID != "" && !ValidNodeID(o.NodeID) {
+		return nil, fmt.Errorf("audit: %q is not a node id", o.NodeID)
+	}
 	pub, err := p384(o.Signer.Public())
 	if err != nil {
 		return nil, err
@@ -671,7 +674,7 @@ func (l *Log) flush(batches []*batch) error {
 		start := 0
 		for i, end := range b.ends {
 			var h [32]byte
-			w.buf, h = appendLine(w.buf, b.bodies[start:end], seq+1, &prev)
+			w.buf, h = l.appendLine(w.buf, b.bodies[start:end], seq+1, &prev)
 			start = end
 			seq++
 			prev = h

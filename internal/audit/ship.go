@@ -325,6 +325,9 @@ func shippedOf(node, file string, off int64, ln []byte) (shippedLine, error) {
 	if err != nil {
 		return shippedLine{}, fmt.Errorf("audit: ship: %s at byte %d: %w", file, off, err)
 	}
+	if v.Node != "" && v.Node != node {
+		return shippedLine{}, fmt.Errorf("audit: ship: %s at byte %d: a line of node %s in the log of node %s", file, off, v.Node, node)
+	}
 	ev := ShippedEvent{
 		Node: node, Seq: lf.Seq, Hash: sha256.Sum256(ln), File: file, EndOffset: off + int64(len(ln)),
 		Line:      bytes.Clone(body),

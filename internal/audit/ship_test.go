@@ -65,6 +65,9 @@ func TestShipperFollowsRotation(t *testing.T) {
 	files := map[string]bool{}
 	for i, e := range sink.evs {
 		files[e.File] = true
+		if !bytes.HasSuffix(e.Line, []byte(`,"trentNode":"n-test"}`)) || bytes.Contains(cloudTrailJSON(e.Line), []byte("trent")) {
+			t.Fatalf("event %d: the line does not end with its node id, or CloudTrail's view of it shows Trent's fields: %s", i, e.Line)
+		}
 		if e.Seq != uint64(i+1) || e.Node != "n-test" || e.EventName != "Encrypt" || e.Recipient != testAccount ||
 			e.Username != "alice" || e.AccessKeyID != "AKIAEXAMPLEKEY000001" || len(e.ResourceNames) != 2 ||
 			!strings.HasSuffix(e.ResourceNames[0], e.ResourceNames[1]) || e.EventTime.IsZero() {
@@ -128,6 +131,9 @@ func FuzzScanLine(f *testing.F) {
 			return // an event the log refuses (e.g. too large)
 		}
 		line, _ := appendLine(nil, body, 7, &genesisHash)
+		if len(agent)%2 == 1 {
+			line, _ = appendNodeLine(nil, body, 7, &genesisHash, "n-0123456789abcdef")
+		}
 		line = line[:len(line)-1]
 		v, lf, err := scanLine(line)
 		if err != nil {

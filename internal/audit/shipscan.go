@@ -80,6 +80,8 @@ func scanLine(b []byte) (view, lineFields, error) {
 				v.Resources = append(v.Resources, r)
 				return err
 			})
+		case "trentNode":
+			v.Node, err = scanString(val)
 		case "trentSeq":
 			lf.Seq, err = strconv.ParseUint(string(val), 10, 64)
 			seqOK = err == nil && lf.Seq > 0

@@ -132,6 +132,9 @@ func TestClusterAudit(t *testing.T) {
 					var ct struct {
 						RequestID string `json:"requestID"`
 					}
+					if strings.Contains(aws.ToString(ev.CloudTrailEvent), `"trent`) {
+						t.Fatalf("CloudTrailEvent shows the log's own fields: %s", aws.ToString(ev.CloudTrailEvent))
+					}
 					if err := json.Unmarshal([]byte(aws.ToString(ev.CloudTrailEvent)), &ct); err != nil || ct.RequestID == "" {
 						t.Fatalf("CloudTrailEvent %q: %v", aws.ToString(ev.CloudTrailEvent), err)
 					}
@@ -248,8 +251,25 @@ func TestClusterAudit(t *testing.T) {
 		t.Fatalf("audit public-key --database-url:\n%s\nthe node's file:\n%s", pemDB, pemFile)
 	}
 
-	// B's directory deleted (left out).
+	// Every line of B's log names B.
 	idB := nodeID("B")
+	files, _ := filepath.Glob(filepath.Join(dirs["B"], "audit", "audit-*.jsonl"))
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, ln := range strings.Split(strings.TrimSuffix(string(data), "\n"), "\n") {
+			var fields struct {
+				Node string `json:"trentNode"`
+			}
+			if err := json.Unmarshal([]byte(ln), &fields); err != nil || fields.Node != idB {
+				t.Fatalf("a line of B's log names node %q, not %s: %v", fields.Node, idB, err)
+			}
+		}
+	}
+
+	// B's directory deleted (left out).
 	if out, err := verify("--data-dir", dirs["A"], "--data-dir", dirs["C"]); err == nil ||
 		!strings.Contains(out, "node "+idB+": its log is missing") {
 		t.Fatalf("verify without B's log: %v\n%s", err, out)
