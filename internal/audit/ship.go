@@ -72,6 +72,9 @@ type Shipper struct {
 	logger *slog.Logger
 	// MaxBatch is how many events one insert carries at most (default 500).
 	MaxBatch int
+	// Interval is the shortest time between two rounds (default 100 ms):
+	// how long an event may wait, once durable, before it is shipped.
+	Interval time.Duration
 
 	wake chan struct{}
 	quit chan struct{}
@@ -100,7 +103,7 @@ func NewShipper(sink ShipSink, logger *slog.Logger) *Shipper {
 	if logger == nil {
 		logger = slog.Default()
 	}
-	return &Shipper{sink: sink, logger: logger, MaxBatch: 500,
+	return &Shipper{sink: sink, logger: logger, MaxBatch: 500, Interval: 100 * time.Millisecond,
 		wake: make(chan struct{}, 1), quit: make(chan struct{}), done: make(chan struct{}), sync: make(chan chan error)}
 }
 
@@ -168,26 +171,39 @@ func (s *Shipper) run() {
 	tick := time.NewTicker(shipPoll)
 	defer tick.Stop()
 	backoff := shipMinBackoff
-	var retry <-chan time.Time
+	var (
+		retry, hold <-chan time.Time
+		due         bool
+	)
 	for {
 		var reply chan error
 		select {
 		case <-s.quit:
 			return
 		case <-s.wake:
+			due = true
 		case <-tick.C:
+			due = true
+		case <-hold:
+			hold = nil
 		case <-retry:
+			retry, due = nil, true
 		case reply = <-s.sync:
 		}
-		if retry != nil && reply == nil {
-			continue // failing: wait for the pause to end
+		// Rounds are at least Interval apart, so that each carries many
+		// events however often the writer fsyncs: the cost per round (a
+		// transaction) is then shared, as an fsync is by group commit.
+		if reply == nil && (!due || hold != nil || retry != nil) {
+			continue
 		}
+		due = false
 		err := s.round()
 		if reply != nil {
 			reply <- err
 		}
 		if err == nil {
 			retry = nil
+			hold = time.After(s.Interval)
 			backoff = shipMinBackoff
 			if s.failing.Swap(false) {
 				s.logger.Info("audit: shipping to the cluster's event table resumed")
@@ -216,7 +232,12 @@ func (s *Shipper) round() error {
 		s.positioned = true
 	}
 	pos := l.durable.Load()
-	if pos.fileSeq > s.fileSeq || pos.fileSeq == s.fileSeq && pos.size > s.off {
+	if pos.fileSeq == s.fileSeq && s.file != "" && pos.size > s.off {
+		// Still in the cursor's file: no need to list the directory.
+		if err := s.shipFile(ctx, node, pos.size); err != nil {
+			return err
+		}
+	} else if pos.fileSeq > s.fileSeq {
 		ls, err := listDir(l.dir)
 		if err != nil {
 			return fmt.Errorf("audit: ship: %w", err)
@@ -318,7 +339,8 @@ type shippedLine struct {
 }
 
 // shippedOf reads the fields of one line (with its newline) that ends at
-// off+len(ln) in file.
+// off+len(ln) in file. The event's Line is a slice of ln: shipFile reads
+// each chunk into a buffer of its own and never reuses it.
 func shippedOf(node, file string, off int64, ln []byte) (shippedLine, error) {
 	body := ln[:len(ln)-1]
 	v, lf, err := readLine(body)
@@ -330,7 +352,7 @@ func shippedOf(node, file string, off int64, ln []byte) (shippedLine, error) {
 	}
 	ev := ShippedEvent{
 		Node: node, Seq: lf.Seq, Hash: sha256.Sum256(ln), File: file, EndOffset: off + int64(len(ln)),
-		Line:      bytes.Clone(body),
+		Line:      body,
 		EventTime: v.EventTime.Time, EventID: v.EventID, EventName: v.EventName, EventSource: v.EventSource,
 		Recipient: v.Recipient, Username: v.username(), AccessKeyID: v.UserIdentity.AccessKeyID, ReadOnly: v.ReadOnly,
 	}

@@ -46,8 +46,23 @@ func (db *DB) ShippedHead(ctx context.Context, node string) (audit.ShippedHead, 
 	return h, nil
 }
 
-// shipColumns are audit_events' columns in the order ShipEvents binds them.
-const shipColumns = 16
+// shipInsert stores a batch of one node's events: one statement of fixed
+// text whatever the batch's size (so it is prepared once per connection),
+// the columns as arrays. resource_types and resource_names come joined by
+// newlines (unnest cannot take an array of arrays); neither a resource
+// type nor an ARN contains one.
+const shipInsert = `INSERT INTO audit_events (node, seq, hash, file, end_offset, event_time, recipient,
+	event_id, event_name, event_source, username, access_key_id, read_only, resource_types,
+	resource_names, line)
+	SELECT $1, u.seq, u.hash, u.file, u.end_offset, u.event_time, u.recipient, u.event_id,
+		u.event_name, u.event_source, u.username, u.access_key_id, u.read_only,
+		string_to_array(u.rt, E'\n'), string_to_array(u.rn, E'\n'), u.line
+	FROM unnest($2::bigint[], $3::bytea[], $4::text[], $5::bigint[], $6::bigint[], $7::text[],
+		$8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::boolean[],
+		$14::text[], $15::text[], $16::bytea[])
+		AS u(seq, hash, file, end_offset, event_time, recipient, event_id, event_name,
+			event_source, username, access_key_id, read_only, rt, rn, line)
+	ON CONFLICT (node, seq) DO NOTHING`
 
 // ShipEvents stores events of node in one transaction. An event already
 // stored (same node and seq) is skipped if its hash is the same, and fails
@@ -57,12 +72,15 @@ func (db *DB) ShipEvents(ctx context.Context, node string, evs []audit.ShippedEv
 		return nil
 	}
 	op := fmt.Sprintf("ship %d audit events of %s", len(evs), node)
+	n := len(evs)
+	var (
+		seqs, offs, times                  = make([]int64, n), make([]int64, n), make([]int64, n)
+		hashes, lines                      = make([][]byte, n), make([][]byte, n)
+		files, recips, ids, names, sources = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		users, akids, rtypes, rnames       = make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		readOnly                           = make([]bool, n)
+	)
 	lo, hi := evs[0].Seq, evs[0].Seq
-	var q strings.Builder
-	q.WriteString(`INSERT INTO audit_events (node, seq, hash, file, end_offset, event_time, recipient,
-		event_id, event_name, event_source, username, access_key_id, read_only, resource_types,
-		resource_names, line) VALUES `)
-	args := make([]any, 0, len(evs)*shipColumns)
 	for i, ev := range evs {
 		if ev.Node != node {
 			return fmt.Errorf("postgres: %s: an event of node %q in the batch", op, ev.Node)
@@ -70,55 +88,29 @@ func (db *DB) ShipEvents(ctx context.Context, node string, evs []audit.ShippedEv
 		if ev.Seq > uint64(1<<63-1) {
 			return fmt.Errorf("postgres: %s: sequence %d out of range", op, ev.Seq)
 		}
-		lo, hi = min(lo, ev.Seq), max(hi, ev.Seq)
-		if i > 0 {
-			q.WriteByte(',')
-		}
-		q.WriteByte('(')
-		for c := range shipColumns {
-			if c > 0 {
-				q.WriteByte(',')
+		for _, r := range append(ev.ResourceTypes[:len(ev.ResourceTypes):len(ev.ResourceTypes)], ev.ResourceNames...) {
+			if strings.ContainsRune(r, '\n') {
+				return fmt.Errorf("postgres: %s: event %d names a resource with a newline", op, ev.Seq)
 			}
-			q.WriteByte('$')
-			q.WriteString(strconv.Itoa(i*shipColumns + c + 1))
 		}
-		q.WriteByte(')')
-		args = append(args, node, int64(ev.Seq), ev.Hash[:], ev.File, ev.EndOffset, ev.EventTime.Unix(), ev.Recipient,
-			ev.EventID, ev.EventName, ev.EventSource, ev.Username, ev.AccessKeyID, ev.ReadOnly,
-			nonNil(ev.ResourceTypes), nonNil(ev.ResourceNames), ev.Line)
+		lo, hi = min(lo, ev.Seq), max(hi, ev.Seq)
+		seqs[i], hashes[i], files[i], offs[i], times[i] = int64(ev.Seq), evs[i].Hash[:], ev.File, ev.EndOffset, ev.EventTime.Unix()
+		recips[i], ids[i], names[i], sources[i] = ev.Recipient, ev.EventID, ev.EventName, ev.EventSource
+		users[i], akids[i], readOnly[i], lines[i] = ev.Username, ev.AccessKeyID, ev.ReadOnly, ev.Line
+		rtypes[i], rnames[i] = strings.Join(ev.ResourceTypes, "\n"), strings.Join(ev.ResourceNames, "\n")
 	}
-	q.WriteString(" ON CONFLICT (node, seq) DO NOTHING")
 	last := evs[len(evs)-1]
 	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
-		// What is stored already of this range must be what is shipped
-		// now: shipping again after a crash is a no-op, never an edit.
-		rows, err := tx.Query(ctx, `SELECT seq, hash FROM audit_events WHERE node = $1 AND seq BETWEEN $2 AND $3`,
-			node, int64(lo), int64(hi))
+		tag, err := tx.Exec(ctx, shipInsert, node, seqs, hashes, files, offs, times, recips, ids, names, sources,
+			users, akids, readOnly, rtypes, rnames, lines)
 		if err != nil {
 			return err
 		}
-		stored := map[int64][]byte{}
-		for rows.Next() {
-			var s int64
-			var h []byte
-			if err := rows.Scan(&s, &h); err != nil {
-				rows.Close()
-				return err
-			}
-			stored[s] = h
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		for _, ev := range evs {
-			if h, ok := stored[int64(ev.Seq)]; ok && string(h) != string(ev.Hash[:]) {
-				return fmt.Errorf("event %d of node %s differs from the copy stored before (hash %x, stored %x): refusing to overwrite it",
-					ev.Seq, node, ev.Hash, h)
-			}
-		}
-		if len(stored) < len(evs) {
-			if _, err := tx.Exec(ctx, q.String(), args...); err != nil {
+		if tag.RowsAffected() != int64(n) {
+			// Some were stored before (a restart ships again from its
+			// newest row): they must be what is shipped now — shipping
+			// again is a no-op, never an edit.
+			if err := sameAsStored(ctx, tx, node, lo, hi, evs); err != nil {
 				return err
 			}
 		}
@@ -129,6 +121,37 @@ func (db *DB) ShipEvents(ctx context.Context, node string, evs []audit.ShippedEv
 		return err
 	})
 	return wrapErr(op, err)
+}
+
+// sameAsStored fails if a stored event of node between lo and hi has
+// another hash than its copy in evs.
+func sameAsStored(ctx context.Context, tx pgx.Tx, node string, lo, hi uint64, evs []audit.ShippedEvent) error {
+	rows, err := tx.Query(ctx, `SELECT seq, hash FROM audit_events WHERE node = $1 AND seq BETWEEN $2 AND $3`,
+		node, int64(lo), int64(hi))
+	if err != nil {
+		return err
+	}
+	stored := map[int64][]byte{}
+	for rows.Next() {
+		var s int64
+		var h []byte
+		if err := rows.Scan(&s, &h); err != nil {
+			rows.Close()
+			return err
+		}
+		stored[s] = h
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, ev := range evs {
+		if h, ok := stored[int64(ev.Seq)]; ok && string(h) != string(ev.Hash[:]) {
+			return fmt.Errorf("event %d of node %s differs from the copy stored before (hash %x, stored %x): refusing to overwrite it",
+				ev.Seq, node, ev.Hash, h)
+		}
+	}
+	return nil
 }
 
 func nonNil(s []string) []string {
