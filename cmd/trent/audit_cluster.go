@@ -12,6 +12,7 @@ import (
 
 	"github.com/trent-kms/trent/internal/app"
 	"github.com/trent-kms/trent/internal/audit"
+	"github.com/trent-kms/trent/internal/store"
 	"github.com/trent-kms/trent/internal/store/postgres"
 )
 
@@ -39,17 +40,22 @@ type dirList []string
 func (d *dirList) String() string     { return strings.Join(*d, ",") }
 func (d *dirList) Set(v string) error { *d = append(*d, v); return nil }
 
+var errNoStoredKey = errors.New("the database holds no audit public key yet: a node stores it when it first opens its log (or pass --public-key FILE to verify)")
+
 // openAuditDB opens the installation's database for reading its audit
-// tables and public key.
+// tables and public key (nil when none is stored).
 func openAuditDB(ctx context.Context, url string) (*postgres.DB, *ecdsa.PublicKey, []byte, error) {
 	db, err := postgres.Open(ctx, url)
 	if err != nil {
 		return nil, nil, nil, err
 	}
 	pemBytes, err := db.GetSetting(ctx, app.SettingAuditPublicKey)
+	if errors.Is(err, store.ErrNotFound) {
+		return db, nil, nil, nil
+	}
 	if err != nil {
 		db.Close()
-		return nil, nil, nil, fmt.Errorf("the database holds no audit public key (a node stores it when it first opens its log): %w", err)
+		return nil, nil, nil, err
 	}
 	pub, err := audit.ParsePublicKeyPEM(pemBytes)
 	if err != nil {
@@ -91,6 +97,9 @@ func auditVerifyCluster(args []string, stdout io.Writer) error {
 	}
 	defer db.Close()
 	pub := stored
+	if pub == nil && keyFile == "" {
+		return errNoStoredKey
+	}
 	if keyFile != "" {
 		if pub, err = readPublicKey(keyFile); err != nil {
 			return err
@@ -156,6 +165,9 @@ func auditPublicKeyDB(args []string, stdout io.Writer) error {
 		return err
 	}
 	defer db.Close()
+	if pemBytes == nil {
+		return errNoStoredKey
+	}
 	_, err = stdout.Write(pemBytes)
 	return err
 }

@@ -90,7 +90,11 @@ func publishAuditKey(ctx context.Context, st store.Store, signer crypto.Signer, 
 // database with the audit tables, else this node's log.
 func (a *App) auditSearcher() cloudtrail.Searcher {
 	if cs, ok := a.Store.(clusterStore); ok {
-		return audit.ClusterSearcher{Fetch: cs.FetchAuditEvents}
+		c := audit.ClusterSearcher{Fetch: cs.FetchAuditEvents}
+		if sh := a.shipper; sh != nil {
+			c.Flush = sh.Sync
+		}
+		return c
 	}
 	return a.Audit
 }

@@ -45,6 +45,11 @@ type StoredEvent struct {
 // within minutes, a lookup may not yet show the newest events.
 type ClusterSearcher struct {
 	Fetch func(ctx context.Context, f EventFilter) ([]StoredEvent, error)
+	// Flush, if set, ships this node's durable events before each search
+	// (Shipper.Sync), so that a node's lookups see its own requests at
+	// once, as on a single node; other nodes' events arrive within their
+	// shipping interval. Its error is ignored: the search runs anyway.
+	Flush func(ctx context.Context) error
 }
 
 type clusterToken struct {
@@ -78,6 +83,11 @@ func (c ClusterSearcher) Lookup(ctx context.Context, q Query) ([]Match, string, 
 	if !q.EndTime.IsZero() {
 		e := q.EndTime.Unix() // floor: an event at second e is not after EndTime
 		f.End = &e
+	}
+	if c.Flush != nil {
+		fctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		_ = c.Flush(fctx)
+		cancel()
 	}
 	rows, err := c.Fetch(ctx, f)
 	if err != nil {

@@ -439,3 +439,37 @@ func TestVerifyCluster(t *testing.T) {
 		t.Fatalf("row edited: %s", p)
 	}
 }
+
+// TestClusterLookupSeesOwnEvents: a node's LookupEvents flushes its own
+// shipper first, so it sees the requests it has just served even though
+// shipping waits between rounds (here, an hour).
+func TestClusterLookupSeesOwnEvents(t *testing.T) {
+	db := openTest(t)
+	dir := t.TempDir()
+	id, err := audit.NodeID(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sh := audit.NewShipper(db, nil)
+	sh.Interval = time.Hour
+	l, err := audit.Open(audit.Options{Dir: dir, Signer: testSigner, NodeID: id, OnDurable: sh.Wake})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sh.Start(l)
+	n := &auditNode{dir: dir, id: id, log: l, ship: sh}
+	t.Cleanup(n.close)
+	n.record(t, "111122223333", time.Now(), 1) // the first round ships it, then waits an hour
+	if err := sh.Sync(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	want := n.record(t, "111122223333", time.Now(), 1)[0]
+	q := audit.Query{AccountID: "111122223333", Attributes: []audit.Attribute{{Key: audit.AttrEventID, Value: want}}}
+	if ms, _, err := (audit.ClusterSearcher{Fetch: db.FetchAuditEvents}).Lookup(t.Context(), q); err != nil || len(ms) != 0 {
+		t.Fatalf("without a flush the event is not shipped yet (the test relies on that): %v %d", err, len(ms))
+	}
+	ms, _, err := audit.ClusterSearcher{Fetch: db.FetchAuditEvents, Flush: sh.Sync}.Lookup(t.Context(), q)
+	if err != nil || len(ms) != 1 || ms[0].EventID != want {
+		t.Fatalf("the node's lookup right after its request: %v %+v", err, ms)
+	}
+}
