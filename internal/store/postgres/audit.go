@@ -154,13 +154,6 @@ func sameAsStored(ctx context.Context, tx pgx.Tx, node string, lo, hi uint64, ev
 	return nil
 }
 
-func nonNil(s []string) []string {
-	if s == nil {
-		return []string{}
-	}
-	return s
-}
-
 // RecordDigest records node's digest in audit_heads unless a later one is
 // recorded.
 func (db *DB) RecordDigest(ctx context.Context, node, pubFP string, d audit.DigestHead) error {
