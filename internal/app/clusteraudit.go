@@ -34,11 +34,29 @@ type clusterStore interface {
 	FetchAuditEvents(ctx context.Context, f audit.EventFilter) ([]audit.StoredEvent, error)
 }
 
+// clusterStoreOf finds the audit tables in st, looking through stores that
+// wrap another (Unwrap), so that a wrapper (deadlines, metrics) added
+// around the PostgreSQL store does not silently turn a node of several
+// into a node alone.
+func clusterStoreOf(st store.Store) (clusterStore, bool) {
+	for st != nil {
+		if cs, ok := st.(clusterStore); ok {
+			return cs, true
+		}
+		u, ok := st.(interface{ Unwrap() store.Store })
+		if !ok {
+			return nil, false
+		}
+		st = u.Unwrap()
+	}
+	return nil, false
+}
+
 // clusterAuditOptions prepares o for a node of an installation on a
 // database whose store keeps the audit tables: its node id, and a shipper
 // woken by each durable batch. It returns nil for a single-node store.
 func (a *App) clusterAuditOptions(ctx context.Context, o *audit.Options, signer crypto.Signer, log *slog.Logger) (*audit.Shipper, error) {
-	cs, ok := a.Store.(clusterStore)
+	cs, ok := clusterStoreOf(a.Store)
 	if !ok {
 		return nil, nil
 	}
@@ -89,7 +107,7 @@ func publishAuditKey(ctx context.Context, st store.Store, signer crypto.Signer, 
 // auditSearcher is what LookupEvents searches: every node's events on a
 // database with the audit tables, else this node's log.
 func (a *App) auditSearcher() cloudtrail.Searcher {
-	if cs, ok := a.Store.(clusterStore); ok {
+	if cs, ok := clusterStoreOf(a.Store); ok {
 		c := audit.ClusterSearcher{Fetch: cs.FetchAuditEvents}
 		if sh := a.shipper; sh != nil {
 			c.Flush = sh.Sync

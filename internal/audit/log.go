@@ -68,7 +68,8 @@ type Options struct {
 	// Logger receives the log's own troubles (default slog.Default).
 	Logger *slog.Logger
 	// NodeID, when several nodes share one installation, names this
-	// node's log in its digests (cluster.go); "" for a single node.
+	// node's log in each line ("trentNode") and each digest (cluster.go);
+	// "" for a single node, whose files stay as they were.
 	NodeID string
 	// OnDurable, if set, is called by the writer after events or a digest
 	// became durable. It must return at once (a non-blocking send): the
