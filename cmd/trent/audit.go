@@ -14,7 +14,9 @@ import (
 
 const auditUsage = `usage:
   trent audit verify --data-dir DIR [--public-key FILE]
-  trent audit public-key --data-dir DIR`
+  trent audit verify --database-url URL [--data-dir NODE-DIR ...] [--public-key FILE]
+  trent audit public-key --data-dir DIR
+  trent audit public-key --database-url URL`
 
 // auditCmd runs `trent audit SUBCOMMAND`. Both subcommands read files
 // only: they work with Trent stopped, on a copy of the files.
@@ -22,10 +24,14 @@ func auditCmd(args []string, stdout io.Writer) error {
 	if len(args) == 0 {
 		return errors.New(auditUsage)
 	}
-	switch args[0] {
-	case "verify":
+	switch db := usesDatabase(args[1:]); {
+	case args[0] == "verify" && db:
+		return auditVerifyCluster(args[1:], stdout)
+	case args[0] == "verify":
 		return auditVerify(args[1:], stdout)
-	case "public-key":
+	case args[0] == "public-key" && db:
+		return auditPublicKeyDB(args[1:], stdout)
+	case args[0] == "public-key":
 		return auditPublicKey(args[1:], stdout)
 	}
 	return fmt.Errorf("unknown command %q\n%s", args[0], auditUsage)

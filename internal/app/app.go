@@ -122,6 +122,7 @@ type App struct {
 	// root key: a seal closes it (with a closing digest), an unseal opens
 	// it again.
 	Audit    *audit.Log
+	shipper  *audit.Shipper // copies Audit into the database, on PostgreSQL (clusteraudit.go)
 	Verifier *sigv4.Verifier
 	Handler  http.Handler
 	Account  string
@@ -176,6 +177,7 @@ func build(ctx context.Context, cfg *Config, st store.Store, root *seal.RootKey,
 	fail := func(err error) (*App, error) {
 		if a.Audit != nil {
 			a.Audit.Close()
+			a.stopShipper()
 		}
 		root.Destroy()
 		return nil, err
@@ -208,7 +210,7 @@ func build(ctx context.Context, cfg *Config, st store.Store, root *seal.RootKey,
 	if err != nil {
 		return fail(err)
 	}
-	trail, err := cloudtrail.New(cloudtrail.Config{Log: a.Audit, Authorize: cloudTrailAuthorizer(a.IAM)})
+	trail, err := cloudtrail.New(cloudtrail.Config{Log: a.auditSearcher(), Authorize: cloudTrailAuthorizer(a.IAM)})
 	if err != nil {
 		return fail(err)
 	}
@@ -278,6 +280,7 @@ func (a *App) teardown() error {
 	var err error
 	if a.Audit != nil {
 		err = a.Audit.Close()
+		a.stopShipper()
 		a.Audit = nil
 	}
 	a.KMS.Close()

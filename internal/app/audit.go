@@ -29,11 +29,20 @@ func (a *App) openAudit(ctx context.Context, dataDir string, fs audit.FileSystem
 	if err != nil {
 		return err
 	}
-	l, err := audit.Open(audit.Options{Dir: AuditDir(dataDir), Signer: signer, FS: fs, Logger: log})
+	o := audit.Options{Dir: AuditDir(dataDir), Signer: signer, FS: fs, Logger: log}
+	ship, err := a.clusterAuditOptions(ctx, &o, signer, log)
+	if err != nil {
+		return fmt.Errorf("open audit log: %w", err)
+	}
+	l, err := audit.Open(o)
 	if err != nil {
 		return fmt.Errorf("open audit log: %w", err)
 	}
 	a.Audit = l
+	if ship != nil {
+		a.shipper = ship
+		ship.Start(l)
+	}
 	return nil
 }
 

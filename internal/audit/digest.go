@@ -61,6 +61,9 @@ type Digest struct {
 	Truncations        []Truncation `json:"truncatedTails,omitempty"`
 	SignatureAlgorithm string       `json:"signatureAlgorithm"`
 	PublicKeySHA256    string       `json:"publicKeySha256"` // of the signer's SubjectPublicKeyInfo
+	// NodeID names the node whose log this is, when several nodes share
+	// one installation (PostgreSQL; see cluster.go); absent otherwise.
+	NodeID string `json:"nodeId,omitempty"`
 }
 
 // Range is a run of consecutive events in one file.

@@ -51,6 +51,8 @@
 //     written, newline included (the first line of the log has 64 zeros;
 //     the first line of a file links to the last line of the file before).
 //     `sed -n Np FILE | sha256sum` prints the hash the next line carries.
+//     A node of an installation on PostgreSQL adds a third, "trentNode",
+//     its node id, after trentPrevHash (cluster.go).
 //   - digest-<UTC time>-<seq>.json: a signed digest (see Digest), written
 //     at least every Options.DigestInterval while there are new events, at
 //     rotation, at Close and at Open after a crash. It covers the events
@@ -58,6 +60,7 @@
 //     and last event number and hash — and quotes the previous digest's
 //     name and signature, so digests form a chain of their own. Signed
 //     with ECDSA P-384 over SHA-384.
+//   - node-id: on a node of several, the node's id (cluster.go).
 //   - audit-public-key.pem: the digest signing key's public half, written
 //     at Open, for `trent audit verify` without --public-key (which then
 //     trusts what it finds beside the files; pass the key to check

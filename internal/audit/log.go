@@ -67,6 +67,14 @@ type Options struct {
 	Clock clock.Clock
 	// Logger receives the log's own troubles (default slog.Default).
 	Logger *slog.Logger
+	// NodeID, when several nodes share one installation, names this
+	// node's log in each line ("trentNode") and each digest (cluster.go);
+	// "" for a single node, whose files stay as they were.
+	NodeID string
+	// OnDurable, if set, is called by the writer after events or a digest
+	// became durable. It must return at once (a non-blocking send): the
+	// shipper to the cluster's event table uses it (ship.go).
+	OnDurable func()
 }
 
 // Log is an open audit log: one writer goroutine that appends events and
@@ -104,6 +112,9 @@ type Log struct {
 
 	mirror *mirror
 	usage  *usageIndex
+
+	newestDigest atomic.Pointer[DigestHead] // the newest digest whose directory entry is durable (cluster.go)
+	owedDigest   *DigestHead                // written, its directory entry not yet durable; the writer's
 
 	w writer // owned by the writer goroutine (and by Open before it starts)
 }
@@ -197,6 +208,9 @@ const (
 func Open(o Options) (*Log, error) {
 	if o.Dir == "" || o.Signer == nil {
 		return nil, errors.New("audit: Open needs a directory and a signer")
+	}
+	if o.NodeID != "" && !ValidNodeID(o.NodeID) {
+		return nil, fmt.Errorf("audit: %q is not a node id", o.NodeID)
 	}
 	pub, err := p384(o.Signer.Public())
 	if err != nil {
@@ -661,7 +675,7 @@ func (l *Log) flush(batches []*batch) error {
 		start := 0
 		for i, end := range b.ends {
 			var h [32]byte
-			w.buf, h = appendLine(w.buf, b.bodies[start:end], seq+1, &prev)
+			w.buf, h = l.appendLine(w.buf, b.bodies[start:end], seq+1, &prev)
 			start = end
 			seq++
 			prev = h
@@ -706,6 +720,7 @@ func (l *Log) flush(batches []*batch) error {
 	if l.mirror != nil {
 		l.mirror.send(w.buf)
 	}
+	l.notifyDurable()
 	return nil
 }
 
@@ -734,7 +749,7 @@ func (l *Log) writeDigest(reason string) error {
 		Version: digestVersion, Seq: w.digestSeq + 1, Time: t.Format(timestampLayout), Reason: reason,
 		PreviousFile: w.prevDigest, PreviousSignature: w.prevSig,
 		Ranges: w.ranges, Head: l.head(), Truncations: w.truncations,
-		SignatureAlgorithm: SignatureAlgorithm, PublicKeySHA256: l.fp,
+		SignatureAlgorithm: SignatureAlgorithm, PublicKeySHA256: l.fp, NodeID: l.opts.NodeID,
 	}
 	payload, err := json.Marshal(d)
 	if err != nil {
@@ -754,6 +769,7 @@ func (l *Log) writeDigest(reason string) error {
 	w.digestSeq, w.prevDigest, w.prevSig = d.Seq, name, base64.StdEncoding.EncodeToString(sig)
 	w.ranges, w.truncations = nil, nil
 	l.digests.Add(1)
+	l.owedDigest = &DigestHead{Seq: d.Seq, File: name, Signature: w.prevSig, Head: d.Head}
 	w.dirSyncOwed = true
 	return l.syncDirOwed()
 }
@@ -768,6 +784,7 @@ func (l *Log) syncDirOwed() error {
 		return fmt.Errorf("audit: make digest %s durable: %w", l.w.prevDigest, err)
 	}
 	l.w.dirSyncOwed = false
+	l.digestDurable()
 	return nil
 }
 

@@ -89,6 +89,7 @@ type view struct {
 		UserName    string `json:"userName"`
 	} `json:"userIdentity"`
 	Resources []Resource `json:"resources"`
+	Node      string     `json:"trentNode"` // the log's own field, on a node of several (cluster.go)
 }
 
 // username is LookupEvents' Username of an event: the IAM user's name,

@@ -124,6 +124,7 @@ func (l *Log) recover() error {
 		}
 		head = d.Head
 		w.digestSeq, w.prevDigest, w.prevSig = d.Seq, last.name, d.sigText
+		l.newestDigest.Store(&DigestHead{Seq: d.Seq, File: last.name, Signature: d.sigText, Head: d.Head})
 		w.lastName = last.time
 	}
 	if _, err := hex.Decode(w.prev[:], []byte(head.EventHash)); err != nil || len(head.EventHash) != 64 {
