@@ -115,6 +115,12 @@ func (s *Service) evictLocked(sl *cacheSlot) {
 		return
 	}
 	s.keys.Delete(sl.id)
+	// What the caches hold beside the entry goes with it, so that their
+	// size is bounded by the key cache's: a later request reads them
+	// afresh (publishKeyAliases and publishGrants store them only for
+	// cached keys).
+	s.keyAliases.Delete(sl.id)
+	s.grants.Delete(sl.id)
 	last := s.slots[len(s.slots)-1]
 	s.slots[sl.idx] = last
 	last.idx = sl.idx
