@@ -199,7 +199,7 @@ func (s *Service) RunCacheSweeper(ctx context.Context) {
 
 // shareStrings replaces the strings of k that many keys have in common —
 // the key policy above all (every key made without one carries the same
-// default document, ~600 bytes), then account, region, spec, usage, origin
+// default document, 269 bytes), then account, region, spec, usage, origin
 // and state — by one canonical copy each (package unique, which holds them
 // weakly), so that a cached key costs memory for what is its own. Before,
 // each cache fill kept its own copies as read from the store: about 40% of
