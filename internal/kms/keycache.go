@@ -202,7 +202,7 @@ func (s *Service) RunCacheSweeper(ctx context.Context) {
 // default document, 269 bytes), then account, region, spec, usage, origin
 // and state — by one canonical copy each (package unique, which holds them
 // weakly), so that a cached key costs memory for what is its own. Before,
-// each cache fill kept its own copies as read from the store: about 40% of
+// each cache fill kept its own copies as read from the store: a quarter of
 // a cached symmetric key's heap.
 func shareStrings(k *store.Key) {
 	for _, s := range []*string{&k.Policy, &k.Account, &k.Region, &k.KeySpec, &k.KeyUsage, &k.Origin, &k.State, &k.PrimaryRegion} {
