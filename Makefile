@@ -6,7 +6,7 @@ GO ?= go
 FUZZTIME ?= 20s
 STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: test deps vet staticcheck unit race fuzz bench build bench-http bench-keys bench-create
+.PHONY: test deps vet staticcheck unit race fuzz bench build bench-http bench-keys bench-create bench-scale
 
 test: deps vet staticcheck race unit
 
@@ -44,6 +44,7 @@ bench:
 #   make bench-http                      ../shared/perf/ratio.sh: req/s as a fraction of the bare net/http ceiling
 #   make bench-keys KEYS=100000 ARGS='--spread hot --hot 10000'   create KEYS keys, then Encrypt over them
 #   make bench-create ARGS='--duration 20s'                       CreateKey with 16 clients: keys/s, p99
+#   make bench-scale KEYS=1000000 ARGS='--keys 100000 --spread cycle'   fill a data dir fast, then Encrypt over its keys
 SCENARIOS ?=
 KEYS ?= 100000
 ARGS ?=
@@ -55,3 +56,6 @@ bench-keys:
 
 bench-create:
 	./scripts/bench-http.sh create $(ARGS)
+
+bench-scale:
+	./scripts/bench-http.sh scale $(KEYS) $(ARGS)

@@ -22,6 +22,9 @@ import (
 // latency percentiles and the error count. It refuses endpoints that are
 // not loopback addresses unless --allow-remote is given.
 func bench(args []string, stdout io.Writer) error {
+	if len(args) > 0 && args[0] == "populate" {
+		return benchPopulate(args[1:], stdout)
+	}
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	endpoint := fs.String("endpoint", "", "base URL of the Trent server, e.g. http://127.0.0.1:8080 (required)")
 	accessKeyID := fs.String("access-key-id", os.Getenv("AWS_ACCESS_KEY_ID"), "access key id to sign with (default $AWS_ACCESS_KEY_ID)")

@@ -275,7 +275,9 @@ func (s *Service) publishAlias(a aliasKey, keyID string, gen uint64) {
 func (s *Service) publishKeyAliases(id string, names []string, gen uint64) {
 	s.cacheMu.Lock()
 	defer s.cacheMu.Unlock()
-	if gen == s.aliasGen {
+	// Only for a key in the key cache, whose eviction drops them: else
+	// every key ever used would leave an entry behind.
+	if _, cached := s.keys.Load(id); cached && gen == s.aliasGen {
 		s.keyAliases.Store(id, names)
 	}
 }
@@ -324,7 +326,8 @@ func (s *Service) grantGeneration() uint64 {
 func (s *Service) publishGrants(id string, g *grantSet, gen uint64) {
 	s.cacheMu.Lock()
 	defer s.cacheMu.Unlock()
-	if gen == s.grantGen {
+	// As publishKeyAliases: bounded by the key cache.
+	if _, cached := s.keys.Load(id); cached && gen == s.grantGen {
 		s.grants.Store(id, g)
 	}
 }

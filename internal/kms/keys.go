@@ -211,6 +211,7 @@ func (s *Service) createKey(ctx context.Context, r *Request, in *awsproto.Create
 		return nil, apierr.Internal(fmt.Errorf("create key %s: %w", id, err))
 	}
 	k.Revision = 1
+	shareStrings(&k) // the cached copy keeps one default policy text for all keys
 	b, err := newBacking(spec, 1, first.MaterialID, material, first.CreatedAt, "")
 	if err != nil {
 		return nil, apierr.Internal(err)

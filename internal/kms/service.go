@@ -24,7 +24,6 @@ import (
 	"github.com/trent-kms/trent/internal/apierr"
 	"github.com/trent-kms/trent/internal/audit"
 	"github.com/trent-kms/trent/internal/clock"
-	"github.com/trent-kms/trent/internal/ids"
 	"github.com/trent-kms/trent/internal/keys"
 	"github.com/trent-kms/trent/internal/policy"
 	"github.com/trent-kms/trent/internal/seal"
@@ -159,7 +158,8 @@ type Service struct {
 	// request's policy context does not allocate them each time.
 	names nameCaches
 
-	// newID makes the id of a new key (ids.NewUUID; tests choose).
+	// newID makes the id of a new key (idSource.next, keyid.go; tests
+	// choose).
 	newID func() string
 	// maxGrants is the grant quota of a key (maxGrantsPerKey; tests
 	// lower it).
@@ -194,7 +194,7 @@ func New(cfg Config) (*Service, error) {
 		clock: cfg.Clock, log: cfg.Logger,
 		missing: map[string]time.Time{}, loading: map[string]*keyLoad{},
 		names: nameCaches{ec: nameCache{prefix: prefixEC}, principalTag: nameCache{prefix: prefixPrincipalTag}},
-		newID: ids.NewUUID, maxGrants: maxGrantsPerKey, fips140: cfg.FIPS140, throttle: cfg.Throttle,
+		newID: (&idSource{now: cfg.Clock.Now}).next, maxGrants: maxGrantsPerKey, fips140: cfg.FIPS140, throttle: cfg.Throttle,
 		cache: cache,
 	}
 	s.epoch.Store(firstEpoch)
@@ -286,6 +286,7 @@ func BackingKeyAAD(region, account, storeID string, version uint32) []byte {
 }
 
 func (s *Service) buildEntry(k store.Key, versions []store.KeyVersion) (*keyEntry, error) {
+	shareStrings(&k) // keycache.go
 	e := &keyEntry{meta: k, arn: keyARN(k.Region, k.Account, k.ID), versions: make(map[uint32]*backing, len(versions))}
 	for _, v := range versions {
 		if k.Origin == OriginExternal {

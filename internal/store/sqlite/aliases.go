@@ -80,7 +80,7 @@ func (db *DB) ListAliases(ctx context.Context, account, region, keyID, after str
 	if limit <= 0 {
 		return nil, fmt.Errorf("sqlite: %s: limit %d is not positive", op, limit)
 	}
-	const cols = `SELECT account, region, name, key_id, created_at, updated_at FROM aliases`
+	const cols = aliasColumns
 	var (
 		rows *sql.Rows
 		err  error
@@ -90,9 +90,7 @@ func (db *DB) ListAliases(ctx context.Context, account, region, keyID, after str
 			WHERE account = ? AND region = ? AND name > ?
 			ORDER BY name LIMIT ?`, account, region, after, limit)
 	} else {
-		rows, err = db.r.QueryContext(ctx, cols+`
-			WHERE account = ? AND region = ? AND key_id = ? AND name > ?
-			ORDER BY name LIMIT ?`, account, region, keyID, after, limit)
+		rows, err = db.rquery(ctx, keyAliasesQuery, account, region, keyID, after, limit)
 	}
 	if err != nil {
 		return nil, wrapErr(op, err)
@@ -135,3 +133,11 @@ func oneRow(res sql.Result) error {
 	}
 	return nil
 }
+
+const aliasColumns = `SELECT account, region, name, key_id, created_at, updated_at FROM aliases`
+
+// keyAliasesQuery lists a key's aliases (kms:ResourceAliases, read on
+// every key cache miss): prepared once on the reader pool.
+const keyAliasesQuery = aliasColumns + `
+			WHERE account = ? AND region = ? AND key_id = ? AND name > ?
+			ORDER BY name LIMIT ?`

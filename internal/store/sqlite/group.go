@@ -102,6 +102,10 @@ func (db *DB) prepare(ctx context.Context) error {
 		}
 		db.stmts[q] = st
 	}
+	if err := db.prepareReads(ctx); err != nil {
+		db.closeStmts()
+		return err
+	}
 	return nil
 }
 
@@ -109,6 +113,37 @@ func (db *DB) closeStmts() {
 	for _, st := range db.stmts {
 		st.Close()
 	}
+	for _, st := range db.rstmts {
+		st.Close()
+	}
+}
+
+// readQueries are prepared once on the reader pool, for rquery: a key
+// cache miss runs them, and parsing them each time cost as much as
+// running them. database/sql prepares a statement on each connection of
+// the pool the first time it runs there and keeps it.
+func readQueries() []string { return []string{getKeyQuery, keyVersionsQuery, keyAliasesQuery} }
+
+// prepareReads prepares readQueries on the reader pool.
+func (db *DB) prepareReads(ctx context.Context) error {
+	db.rstmts = make(map[string]*sql.Stmt)
+	for _, q := range readQueries() {
+		st, err := db.r.PrepareContext(ctx, q)
+		if err != nil {
+			return fmt.Errorf("prepare %q: %w", q, err)
+		}
+		db.rstmts[q] = st
+	}
+	return nil
+}
+
+// rquery is db.r.QueryContext, with the statement prepared at open if
+// query is one of readQueries.
+func (db *DB) rquery(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if st := db.rstmts[query]; st != nil {
+		return st.QueryContext(ctx, args...)
+	}
+	return db.r.QueryContext(ctx, query, args...)
 }
 
 // txExec is tx.ExecContext, with the statement prepared at open if query is

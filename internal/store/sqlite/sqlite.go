@@ -69,6 +69,8 @@ type DB struct {
 	c    *sql.DB // one connection for background checkpoints
 
 	stmts map[string]*sql.Stmt // prepared on w: preparedQueries (group.go)
+	// rstmts are prepared on r: readQueries (group.go).
+	rstmts map[string]*sql.Stmt
 
 	// The group commit (group.go): writes wait in queue for the committer.
 	queue         chan *pending
