@@ -55,7 +55,7 @@ type spares struct {
 	l    *Log
 	size int64
 
-	mu    sync.Mutex
+	mu     sync.Mutex
 	ready  *spare
 	n      int       // spares made, for their names
 	off    bool      // the file system cannot do it (its File is no io.Seeker)
