@@ -582,7 +582,8 @@ func (l *Log) cycle(pending []*batch) error {
 		l.recycle(pending[len(pending)-1])
 	}
 	if w := &l.w; w.f != nil && (w.size >= l.opts.MaxFileBytes ||
-		w.prealloc == 0 && w.size >= spareStartBytes && l.spares.isReady()) {
+		w.prealloc == 0 && w.size >= spareStartBytes && l.spares.isReady() ||
+		w.size >= w.prealloc && l.spares.rampUp(w.prealloc)) {
 		if err := l.cutZeros(); err != nil {
 			return err
 		}

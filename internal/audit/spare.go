@@ -42,6 +42,13 @@ const spareChunk = 1 << 20
 // the rest of each file by appending.
 const maxSpareBytes = 256 << 20
 
+// firstSpareBytes is the size of a log's first spare; each next one is
+// twice the size of the one before, up to MaxFileBytes. A log that has
+// just passed spareStartBytes — a test's, a quiet installation's — writes
+// 1 MiB of zeros, not 64; a busy one reaches full-size files within a few
+// rotations (1, 2, 4 … 64 MiB files after each Open, by default).
+const firstSpareBytes = 1 << 20
+
 // spare is a preallocated segment ready to be written over.
 type spare struct {
 	f    File
@@ -53,7 +60,8 @@ type spare struct {
 // need.
 type spares struct {
 	l    *Log
-	size int64
+	full int64 // the size of a full spare
+	next int64 // the size of the next spare
 
 	mu     sync.Mutex
 	ready  *spare
@@ -66,8 +74,8 @@ type spares struct {
 	done chan struct{}
 }
 
-func newSpares(l *Log, size int64) *spares {
-	s := &spares{l: l, size: size, want: make(chan struct{}, 1), quit: make(chan struct{}), done: make(chan struct{})}
+func newSpares(l *Log, full int64) *spares {
+	s := &spares{l: l, full: full, next: min(full, firstSpareBytes), want: make(chan struct{}, 1), quit: make(chan struct{}), done: make(chan struct{})}
 	go s.run()
 	return s
 }
@@ -83,12 +91,12 @@ func (s *spares) run() {
 		s.mu.Lock()
 		skip := s.ready != nil || s.off
 		s.n++
-		n := s.n
+		n, size := s.n, s.next
 		s.mu.Unlock()
 		if skip {
 			continue
 		}
-		sp, err := s.make(n)
+		sp, err := s.make(n, size)
 		if err != nil {
 			// Not an audit failure: the writer appends to a file of its
 			// own until a later attempt (at its next new file) works.
@@ -103,13 +111,14 @@ func (s *spares) run() {
 		}
 		s.mu.Lock()
 		s.ready = sp
+		s.next = min(s.full, 2*s.next)
 		s.mu.Unlock()
 	}
 }
 
 // make writes a spare of zeros and makes it durable; nil without an error
 // when the log is closing or the file system cannot write over a file.
-func (s *spares) make(n int) (*spare, error) {
+func (s *spares) make(n int, size int64) (*spare, error) {
 	fs := s.l.fs
 	path := filepath.Join(s.l.dir, fmt.Sprintf(".audit-spare-%d.jsonl.tmp", n))
 	f, err := fs.Create(path)
@@ -130,14 +139,14 @@ func (s *spares) make(n int) (*spare, error) {
 		s.mu.Unlock()
 		return fail(nil)
 	}
-	zeros := make([]byte, min(int64(spareChunk), s.size))
-	for written := int64(0); written < s.size; {
+	zeros := make([]byte, min(int64(spareChunk), size))
+	for written := int64(0); written < size; {
 		select {
 		case <-s.quit:
 			return fail(nil)
 		default:
 		}
-		k := min(int64(len(zeros)), s.size-written)
+		k := min(int64(len(zeros)), size-written)
 		if _, err := f.Write(zeros[:k]); err != nil {
 			return fail(fmt.Errorf("write %s: %w", path, err))
 		}
@@ -149,7 +158,7 @@ func (s *spares) make(n int) (*spare, error) {
 	if _, err := seeker.Seek(0, io.SeekStart); err != nil {
 		return fail(fmt.Errorf("seek %s: %w", path, err))
 	}
-	return &spare{f: f, path: path, size: s.size}, nil
+	return &spare{f: f, path: path, size: size}, nil
 }
 
 // take returns the ready spare, or nil. Taking one asks for the next:
@@ -168,7 +177,14 @@ func (s *spares) take() *spare {
 	return sp
 }
 
-// ready reports whether a spare waits, and asks for one if not.
+// rampUp reports whether a file preallocated with size bytes was one of
+// the smaller spares after Open: the writer rotates when it is full
+// rather than appending to it up to MaxFileBytes.
+func (s *spares) rampUp(size int64) bool {
+	return s != nil && size > 0 && size < s.full
+}
+
+// isReady reports whether a spare waits, and asks for one if not.
 func (s *spares) isReady() bool {
 	if s == nil {
 		return false

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -240,4 +241,50 @@ func FuzzSplitSegment(f *testing.F) {
 			t.Fatalf("a complete line left in the tail %q", rest)
 		}
 	})
+}
+
+// TestSpareRampUp: after Open the spares start at 1 MiB and double up to
+// MaxFileBytes; a file made from a smaller spare is rotated when it is
+// full, so a log that holds little never writes MaxFileBytes of zeros.
+func TestSpareRampUp(t *testing.T) {
+	dir := t.TempDir()
+	l := openLog(t, dir, Options{MaxFileBytes: 4 << 20})
+	n := fillToSpare(t, l, dir)
+	if l.w.prealloc != 1<<20 {
+		t.Fatalf("first spare: %d bytes, want 1 MiB", l.w.prealloc)
+	}
+	// Fill it, 16 Records at a time.
+	for len(eventFiles(t, dir)) < 3 {
+		var wg sync.WaitGroup
+		for g := range 16 {
+			wg.Go(func() {
+				if err := l.Record(context.Background(), testEvent(n+g)); err != nil {
+					t.Error(err)
+				}
+			})
+		}
+		wg.Wait()
+		n += 16
+		if t.Failed() || n > 5000 {
+			t.Fatalf("no third file after %d events", n)
+		}
+	}
+	files := eventFiles(t, dir)
+	fi, err := os.Stat(files[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Size() < 1<<20 || fi.Size() > 1<<20+20<<10 {
+		t.Errorf("the file made from the 1 MiB spare holds %d bytes, want it rotated once full", fi.Size())
+	}
+	closeLog(t, l)
+	l.spares.mu.Lock()
+	next := l.spares.next
+	l.spares.mu.Unlock()
+	if next != 4<<20 {
+		t.Errorf("the spare after the 2 MiB one would be %d bytes, want MaxFileBytes", next)
+	}
+	if rep := mustVerify(t, dir); rep.Events != n || rep.Uncovered != 0 {
+		t.Errorf("verify: %+v, want %d events", rep, n)
+	}
 }
