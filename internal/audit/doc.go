@@ -88,7 +88,9 @@
 // writer cuts the zeros off at rotation and at Close; after a crash, Open
 // cuts them off with any incomplete line, and Verify reads them as space
 // never written — in the newest file with events only. A file system
-// whose Files are not io.Seekers gets no spares and appends.
+// whose Files are not io.Seekers gets no spares and appends. A spare is
+// made only while the file system has four times its size free, and a
+// failed attempt holds off the next for 30 s.
 //
 // # Failure
 //

@@ -119,6 +119,11 @@ func (s *spares) run() {
 // make writes a spare of zeros and makes it durable; nil without an error
 // when the log is closing or the file system cannot write over a file.
 func (s *spares) make(n int, size int64) (*spare, error) {
+	// A spare must not take the last free space from the log's own
+	// writes: only where the disk has room for a few of them.
+	if free, ok := freeBytes(s.l.dir); ok && free < 4*size {
+		return nil, fmt.Errorf("%d bytes free, too few for a spare of %d", free, size)
+	}
 	fs := s.l.fs
 	path := filepath.Join(s.l.dir, fmt.Sprintf(".audit-spare-%d.jsonl.tmp", n))
 	f, err := fs.Create(path)
