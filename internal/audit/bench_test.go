@@ -17,7 +17,7 @@ import (
 // returns. It reports records/s and fsyncs/record, which group commit
 // keeps far below one under concurrency.
 func BenchmarkRecord(b *testing.B) {
-	for _, goroutines := range []int{1, 8, 64} {
+	for _, goroutines := range []int{1, 8, 32, 64} {
 		b.Run(fmt.Sprintf("goroutines=%d", goroutines), func(b *testing.B) {
 			l := openLog(b, b.TempDir(), Options{})
 			evs := make([]*Event, 64)
@@ -48,6 +48,9 @@ func BenchmarkRecord(b *testing.B) {
 			st := l.Stats()
 			b.ReportMetric(float64(st.Records)/time.Since(start).Seconds(), "records/s")
 			b.ReportMetric(float64(st.Fsyncs)/float64(st.Records), "fsyncs/record")
+			if ws := l.WriteStats(); ws.Count > 0 {
+				b.ReportMetric(float64(ws.Sum.Microseconds())/float64(ws.Count), "µs/batch-write")
+			}
 			closeLog(b, l)
 		})
 	}

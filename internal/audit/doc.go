@@ -53,6 +53,9 @@
 //     `sed -n Np FILE | sha256sum` prints the hash the next line carries.
 //     A node of an installation on PostgreSQL adds a third, "trentNode",
 //     its node id, after trentPrevHash (cluster.go).
+//     The file being written may end in zero bytes after its last line
+//     (a preallocated segment, below); every other file, and every file of
+//     a log Trent closed or reopened, holds lines only.
 //   - digest-<UTC time>-<seq>.json: a signed digest (see Digest), written
 //     at least every Options.DigestInterval while there are new events, at
 //     rotation, at Close and at Open after a crash. It covers the events
@@ -72,9 +75,25 @@
 // writer takes every event queued while its previous fsync ran, writes
 // them with one write and one fsync, then answers all of them: under load,
 // many requests share one fsync. Nothing is acknowledged before its fsync
-// returns. A write cut short by a crash leaves an incomplete last line;
-// Open cuts it off (its Record never returned nil) and the next digest
-// records what was cut (file, offset, length, SHA-256).
+// returns (fdatasync on Linux: data and size, not timestamps). A write cut
+// short by a crash leaves an incomplete last line; Open cuts it off (its
+// Record never returned nil) and the next digest records what was cut
+// (file, offset, length, SHA-256).
+//
+// Preallocated segments: appending makes every fdatasync commit the
+// file's new size to the file system's journal too; writing over blocks
+// that already hold durable zeros does not. So once a file passes 64 KiB,
+// a background goroutine writes a spare file of MaxFileBytes zeros (at
+// most 256 MiB) under a hidden temporary name and fsyncs it; the writer
+// starts its next file by renaming the spare (rotating early, once, when
+// the spare is ready) and writes over the zeros from the start. The first
+// zero byte ends a file's lines (no line holds one: JSON escapes it). The
+// writer cuts the zeros off at rotation and at Close; after a crash, Open
+// cuts them off with any incomplete line, and Verify reads them as space
+// never written — in the newest file with events only. A file system
+// whose Files are not io.Seekers gets no spares and appends. A spare is
+// made only while the file system has four times its size free, and a
+// failed attempt holds off the next for 30 s.
 //
 // # Failure
 //

@@ -214,6 +214,16 @@ func isCompactObject(raw []byte) bool {
 
 const hexDigits = "0123456789abcdef"
 
+// mayNeedEscape reports whether any of the eight bytes in x is below
+// 0x20, '"', '\\' or not ASCII. It may say yes for bytes that need nothing
+// (a borrow between bytes), never no for one that does: the lowest such
+// byte always sets its top bit in one of the terms.
+func mayNeedEscape(x uint64) bool {
+	const ones, tops = 0x0101010101010101, 0x8080808080808080
+	quote, backslash := x^(ones*'"'), x^(ones*'\\')
+	return ((x-ones*0x20)|(quote-ones)|(backslash-ones)|x)&tops != 0
+}
+
 // appendString appends s as a JSON string exactly as encoding/json does
 // without HTML escaping: \b \f \n \r \t and the other control characters
 // escaped, invalid UTF-8 replaced by \ufffd, U+2028 and U+2029 escaped.
@@ -221,6 +231,12 @@ func appendString(dst []byte, s string) []byte {
 	dst = append(dst, '"')
 	start := 0
 	for i := 0; i < len(s); {
+		// Eight plain ASCII bytes at a time: most of an event is.
+		if i+8 <= len(s) && !mayNeedEscape(uint64(s[i])|uint64(s[i+1])<<8|uint64(s[i+2])<<16|uint64(s[i+3])<<24|
+			uint64(s[i+4])<<32|uint64(s[i+5])<<40|uint64(s[i+6])<<48|uint64(s[i+7])<<56) {
+			i += 8
+			continue
+		}
 		if b := s[i]; b < utf8.RuneSelf {
 			if b >= 0x20 && b != '"' && b != '\\' {
 				i++

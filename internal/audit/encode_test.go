@@ -116,3 +116,44 @@ func FuzzEventEncoding(f *testing.F) {
 		}
 	})
 }
+
+// TestMayNeedEscape: every byte that appendString must escape or check
+// (control, '"', '\\', non-ASCII), at each of the eight places among
+// bytes that need nothing, is seen; a word of plain bytes is passed.
+func TestMayNeedEscape(t *testing.T) {
+	plain := uint64(0x6161616161616161) // "aaaaaaaa"
+	if mayNeedEscape(plain) || mayNeedEscape(0x7e7e7e7e7e7e7e7e) || mayNeedEscape(0x2020202020202020) {
+		t.Fatal("plain bytes flagged")
+	}
+	for b := range 256 {
+		needs := b < 0x20 || b == '"' || b == '\\' || b >= 0x80
+		for pos := range 8 {
+			for _, fill := range []uint64{0x61, 0x20, 0x7f, 0x21, 0x5d} {
+				x := fill * 0x0101010101010101
+				x = x&^(0xff<<(8*pos)) | uint64(b)<<(8*pos)
+				if needs && !mayNeedEscape(x) {
+					t.Fatalf("byte %#x at %d among %#x not flagged", b, pos, fill)
+				}
+			}
+		}
+	}
+}
+
+// FuzzAppendString: appendString writes any string as encoding/json does
+// (without HTML escaping).
+func FuzzAppendString(f *testing.F) {
+	for _, s := range []string{"", "plain ascii text!", "tab\there \"quoted\" back\\slash", "\x00\x1f\x7f", "é€😀\u2028\u2029", "\xff\xfe invalid", "0123456789abcdef\n"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		var want bytes.Buffer
+		enc := json.NewEncoder(&want)
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(s); err != nil {
+			t.Fatal(err)
+		}
+		if got := appendString(nil, s); !bytes.Equal(got, bytes.TrimSuffix(want.Bytes(), []byte("\n"))) {
+			t.Fatalf("appendString(%q) = %s, want %s", s, got, want.Bytes())
+		}
+	})
+}

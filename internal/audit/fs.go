@@ -10,8 +10,9 @@ import (
 // which a real disk does only when it is full or failing. Reading —
 // Verify, Lookup, the scan at Open — uses the os package directly.
 type FileSystem interface {
-	// Create makes a new file for writing, with permission 0600. It fails
-	// if the file exists: the log never writes over anything.
+	// Create makes a new file for writing, with permission 0600, its
+	// offset at 0. It fails if the file exists: the log never writes over
+	// anything but the zeros of a segment it preallocated itself.
 	Create(path string) (File, error)
 	// SyncDir makes the directory's entries durable: a file created or
 	// renamed in it survives a crash only after this returns.
@@ -23,10 +24,14 @@ type FileSystem interface {
 	Remove(path string) error
 }
 
-// File is an open file the log appends to.
+// File is an open file the log appends to. Writes land at the file's
+// offset, which only the log moves. A File that is also an io.Seeker can
+// hold a preallocated segment (spare.go): zeros written ahead of need,
+// which the log then writes over from the start.
 type File interface {
 	Write(p []byte) (int, error)
-	// Sync returns once everything written is durable (fsync).
+	// Sync returns once everything written is durable, with the file's
+	// size (fdatasync on Linux: the timestamps need not be).
 	Sync() error
 	// Truncate cuts the file to size bytes: the writer cuts away a write
 	// that failed half-way before it tries again.
@@ -40,8 +45,19 @@ type OS struct{}
 var _ FileSystem = OS{}
 
 func (OS) Create(path string) (File, error) {
-	return os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL|os.O_APPEND, 0o600)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	return osFile{f}, nil
 }
+
+// osFile is an *os.File whose Sync is fdatasync where there is one: the
+// log needs its data and size durable, not its timestamps, and on a
+// preallocated segment fdatasync commits no metadata at all.
+type osFile struct{ *os.File }
+
+func (f osFile) Sync() error { return datasync(f.File) }
 
 func (OS) SyncDir(dir string) error {
 	d, err := os.Open(dir)

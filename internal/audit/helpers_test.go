@@ -5,6 +5,7 @@ import (
 	"crypto"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -160,6 +161,7 @@ type faultFS struct {
 	blocked chan struct{} // receives once per write that starts waiting
 	syncs   atomic.Int64  // fsyncs of event files
 	hook    func()        // runs before each event-file fsync
+	open    map[string]*faultFile
 }
 
 func (fs *faultFS) setFail(err error) {
@@ -182,7 +184,15 @@ func (fs *faultFS) Create(path string) (File, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &faultFile{File: f, fs: fs, events: strings.HasSuffix(path, ".jsonl")}, nil
+	ff := &faultFile{File: f, fs: fs}
+	ff.events.Store(strings.HasSuffix(path, ".jsonl"))
+	fs.mu.Lock()
+	if fs.open == nil {
+		fs.open = map[string]*faultFile{}
+	}
+	fs.open[path] = ff
+	fs.mu.Unlock()
+	return ff, nil
 }
 
 func (fs *faultFS) SyncDir(dir string) error {
@@ -196,13 +206,29 @@ func (fs *faultFS) Rename(a, b string) error {
 	if _, err := fs.state(); err != nil {
 		return err
 	}
-	return fs.OS.Rename(a, b)
+	if err := fs.OS.Rename(a, b); err != nil {
+		return err
+	}
+	// A preallocated segment becomes an event file when it is renamed.
+	fs.mu.Lock()
+	if ff := fs.open[a]; ff != nil {
+		delete(fs.open, a)
+		fs.open[b] = ff
+		ff.events.Store(strings.HasSuffix(b, ".jsonl"))
+	}
+	fs.mu.Unlock()
+	return nil
 }
 
 type faultFile struct {
 	File
 	fs     *faultFS
-	events bool
+	events atomic.Bool
+}
+
+// Seek lets the log preallocate segments on a faultFS too.
+func (f *faultFile) Seek(off int64, whence int) (int64, error) {
+	return f.File.(io.Seeker).Seek(off, whence)
 }
 
 // Write fails as a full disk does: part of the data is written, then the
@@ -222,7 +248,7 @@ func (f *faultFile) Write(p []byte) (int, error) {
 }
 
 func (f *faultFile) Sync() error {
-	if f.events {
+	if f.events.Load() {
 		f.fs.syncs.Add(1)
 		if f.fs.hook != nil {
 			f.fs.hook()

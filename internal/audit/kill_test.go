@@ -26,9 +26,26 @@ import (
 // shows that nothing is acknowledged before its fsync returns.)
 func TestSurvivesKill(t *testing.T) {
 	if dir := os.Getenv("TRENT_AUDIT_KILL_CHILD"); dir != "" {
-		killChild(dir, os.Getenv("TRENT_AUDIT_KILL_KEY"))
+		killChild(dir, os.Getenv("TRENT_AUDIT_KILL_KEY"), 0, 300)
 		return
 	}
+	survivesKill(t, "^TestSurvivesKill$")
+}
+
+// TestSurvivesKillPreallocated is TestSurvivesKill with small files and
+// more events, so that the log writes into preallocated segments (256 KiB
+// spares, made within milliseconds) when it is killed: the zeros and any
+// torn write after the last acknowledged line are cut off at the next
+// Open, and nothing acknowledged is lost.
+func TestSurvivesKillPreallocated(t *testing.T) {
+	if dir := os.Getenv("TRENT_AUDIT_KILL_CHILD"); dir != "" {
+		killChild(dir, os.Getenv("TRENT_AUDIT_KILL_KEY"), 256<<10, 1500)
+		return
+	}
+	survivesKill(t, "^TestSurvivesKillPreallocated$")
+}
+
+func survivesKill(t *testing.T, run string) {
 	der, err := MarshalSigningKey(testSigner)
 	if err != nil {
 		t.Fatal(err)
@@ -40,7 +57,7 @@ func TestSurvivesKill(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "audit")
 	var acked []string
 	for round := range 3 {
-		cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^TestSurvivesKill$")
+		cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run="+run)
 		cmd.Env = append(os.Environ(), "TRENT_AUDIT_KILL_CHILD="+dir, "TRENT_AUDIT_KILL_KEY="+keyFile)
 		out, err := cmd.Output()
 		var exit *exec.ExitError
@@ -55,6 +72,15 @@ func TestSurvivesKill(t *testing.T) {
 			t.Fatalf("round %d: the child acknowledged nothing; stderr:\n%s", round, exit.Stderr)
 		}
 		acked = append(acked, ids...)
+		if files := eventFiles(t, dir); len(files) > 0 {
+			data, err := os.ReadFile(files[len(files)-1])
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, tail, torn := splitSegment(data); tail > 0 {
+				t.Logf("round %d: the newest of %d files ends with %d bytes not acknowledged (%d torn)", round, len(files), tail, len(torn))
+			}
+		}
 	}
 
 	// As the crash left it: the last run's events are not yet covered by
@@ -88,10 +114,10 @@ func TestSurvivesKill(t *testing.T) {
 	}
 }
 
-// killChild records until 300 events are acknowledged, printing each id
-// as its Record returns, then kills itself while the other goroutines are
-// still recording.
-func killChild(dir, keyFile string) {
+// killChild records until killAt events are acknowledged, printing each
+// id as its Record returns, then kills itself while the other goroutines
+// are still recording.
+func killChild(dir, keyFile string, maxFileBytes int64, killAt int) {
 	fail := func(err error) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)
@@ -104,7 +130,7 @@ func killChild(dir, keyFile string) {
 	if err != nil {
 		fail(err)
 	}
-	l, err := Open(Options{Dir: dir, Signer: signer, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	l, err := Open(Options{Dir: dir, Signer: signer, MaxFileBytes: maxFileBytes, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		fail(err)
 	}
@@ -120,7 +146,7 @@ func killChild(dir, keyFile string) {
 				mu.Lock()
 				os.Stdout.WriteString(ev.EventID + "\n") // acknowledged: the parent holds us to it
 				acked++
-				if acked == 300 {
+				if acked == killAt {
 					p, _ := os.FindProcess(os.Getpid())
 					p.Kill()
 				}

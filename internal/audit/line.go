@@ -157,3 +157,23 @@ func splitLines(data []byte) (lines [][]byte, torn []byte) {
 	}
 	return lines, nil
 }
+
+// splitSegment splits an event file's bytes, from a line boundary on, as
+// Open and Verify read them: the complete lines before the first zero
+// byte, where a preallocated file's unwritten space begins (no line holds
+// one: JSON escapes it), and the tail after those lines. torn is the
+// tail without its trailing zeros: what a crash left of a write that
+// never completed — an incomplete line, or blocks of it that reached the
+// disk out of order — and nil when the tail is zeros only.
+func splitSegment(data []byte) (lines [][]byte, tail int, torn []byte) {
+	content := data
+	if i := bytes.IndexByte(data, 0); i >= 0 {
+		content = data[:i]
+	}
+	lines, partial := splitLines(content)
+	end := len(content) - len(partial)
+	if t := bytes.TrimRight(data[end:], "\x00"); len(t) > 0 {
+		torn = t
+	}
+	return lines, len(data) - end, torn
+}

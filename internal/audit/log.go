@@ -112,6 +112,7 @@ type Log struct {
 
 	mirror *mirror
 	usage  *usageIndex
+	spares *spares // spare.go
 
 	newestDigest atomic.Pointer[DigestHead] // the newest digest whose directory entry is durable (cluster.go)
 	owedDigest   *DigestHead                // written, its directory entry not yet durable; the writer's
@@ -172,6 +173,7 @@ type writer struct {
 	fileSeq   uint64 // of the current file, or of the newest existing one
 	dirSynced bool
 	size      int64 // durable bytes in f
+	prealloc  int64 // bytes of zeros f held when it was started (spare.go); 0 if appended to
 	dirty     bool  // a failed write may have left bytes past size
 	lastName  time.Time
 
@@ -275,6 +277,7 @@ func Open(o Options) (*Log, error) {
 	if l.w.digestDue != "" {
 		l.wake <- struct{}{} // retry the open digest without waiting for a request
 	}
+	l.spares = newSpares(l, min(o.MaxFileBytes, maxSpareBytes))
 	go l.run()
 	return l, nil
 }
@@ -455,6 +458,7 @@ func (l *Log) Close() error {
 	case <-time.After(l.opts.Deadline):
 		err = fmt.Errorf("audit: close: the writer is blocked on the disk; %d events not yet durable may be lost", l.queued.Load())
 	}
+	l.spares.stop(time.Second)
 	l.usage.stop()
 	if l.mirror != nil {
 		l.mirror.close(time.Second)
@@ -591,7 +595,12 @@ func (l *Log) cycle(pending []*batch) error {
 		}
 		l.recycle(pending[len(pending)-1])
 	}
-	if l.w.f != nil && l.w.size >= l.opts.MaxFileBytes {
+	if w := &l.w; w.f != nil && (w.size >= l.opts.MaxFileBytes ||
+		w.prealloc == 0 && w.size >= spareStartBytes && l.spares.isReady() ||
+		w.size >= w.prealloc && l.spares.rampUp(w.prealloc)) {
+		if err := l.cutZeros(); err != nil {
+			return err
+		}
 		if err := l.writeDigest("rotation"); err != nil {
 			return err
 		}
@@ -621,6 +630,10 @@ func (l *Log) finish(pending []*batch, err error) {
 		l.log.Error("audit log closed with events unwritten", "events", n, "err", err)
 	}
 	if l.w.f != nil {
+		if cerr := l.cutZeros(); cerr != nil {
+			// Open cuts them off after a crash too.
+			l.log.Warn("audit: close: cut the unwritten zeros off the last file", "file", l.w.fileName, "err", cerr)
+		}
 		if cerr := l.w.f.Close(); cerr != nil && l.closeErr == nil {
 			l.closeErr = fmt.Errorf("audit: close %s: %w", l.w.fileName, cerr)
 		}
@@ -645,19 +658,39 @@ func (l *Log) flush(batches []*batch) error {
 	w := &l.w
 	if w.f != nil && w.dirty {
 		// A failed write may have left part of a batch: cut it off, so
-		// that the retry lands where the chain expects it.
-		if err := w.f.Truncate(w.size); err != nil {
-			return fmt.Errorf("audit: cut failed write off %s: %w", w.fileName, err)
+		// that the retry lands where the chain expects it. A preallocated
+		// file keeps its zeros: the retry writes over what failed, and it
+		// starts with the same events, so it covers at least those bytes.
+		if w.prealloc == 0 {
+			if err := w.f.Truncate(w.size); err != nil {
+				return fmt.Errorf("audit: cut failed write off %s: %w", w.fileName, err)
+			}
+		}
+		if s, ok := w.f.(io.Seeker); ok {
+			if _, err := s.Seek(w.size, io.SeekStart); err != nil {
+				return fmt.Errorf("audit: seek %s: %w", w.fileName, err)
+			}
 		}
 		w.dirty = false
 	}
 	if w.f == nil {
 		name := eventFileName(l.nameTime(), w.fileSeq+1)
-		f, err := l.fs.Create(filepath.Join(l.dir, name))
-		if err != nil {
-			return fmt.Errorf("audit: create %s: %w", name, err)
+		path := filepath.Join(l.dir, name)
+		var f File
+		var pre int64
+		if sp := l.spares.take(); sp != nil {
+			if err := l.fs.Rename(sp.path, path); err != nil {
+				l.spares.put(sp)
+				return fmt.Errorf("audit: rename a preallocated segment to %s: %w", name, err)
+			}
+			f, pre = sp.f, sp.size
+		} else {
+			var err error
+			if f, err = l.fs.Create(path); err != nil {
+				return fmt.Errorf("audit: create %s: %w", name, err)
+			}
 		}
-		w.f, w.fileName, w.size, w.dirSynced = f, name, 0, false
+		w.f, w.fileName, w.size, w.prealloc, w.dirSynced = f, name, 0, pre, false
 		w.fileSeq++
 	}
 	if !w.dirSynced {
@@ -721,6 +754,24 @@ func (l *Log) flush(batches []*batch) error {
 		l.mirror.send(w.buf)
 	}
 	l.notifyDurable()
+	return nil
+}
+
+// cutZeros cuts the zeros a preallocated file holds past its events off,
+// durably, before the writer leaves the file: only the file being written
+// may end in zeros.
+func (l *Log) cutZeros() error {
+	w := &l.w
+	if w.prealloc <= w.size && !w.dirty {
+		return nil
+	}
+	if err := w.f.Truncate(w.size); err != nil {
+		return fmt.Errorf("audit: cut the zeros off %s: %w", w.fileName, err)
+	}
+	if err := w.f.Sync(); err != nil {
+		return fmt.Errorf("audit: cut the zeros off %s: %w", w.fileName, err)
+	}
+	w.prealloc, w.dirty = 0, false
 	return nil
 }
 

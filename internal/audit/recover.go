@@ -140,50 +140,74 @@ func (l *Log) recover() error {
 		}
 		off = head.Offset
 	}
-	sizes := make([]int64, len(ls.events))
-	lastNonEmpty := -1
+	// The files from the digest's head on: their lines, and what follows
+	// them — a torn write, or the zeros of a preallocated file.
+	type segment struct {
+		off   int64
+		lines [][]byte
+		tail  int
+		torn  []byte
+	}
+	segs := make([]segment, len(ls.events))
+	lastData := start - 1 // the newest file holding any line or torn write
+	if start >= 0 && off > 0 {
+		lastData = start
+	}
 	for i, ev := range ls.events {
+		w.lastName = maxTime(w.lastName, ev.time)
+		if i < start {
+			continue
+		}
+		o := int64(0)
+		if i == start {
+			o = off
+		}
 		fi, err := os.Stat(filepath.Join(l.dir, ev.name))
 		if err != nil {
 			return fmt.Errorf("audit: %w", err)
 		}
-		if sizes[i] = fi.Size(); sizes[i] > 0 {
-			lastNonEmpty = i
+		if fi.Size() < o {
+			return damaged("%s has %d bytes, fewer than the %d the newest digest covers", ev.name, fi.Size(), o)
 		}
-		w.lastName = maxTime(w.lastName, ev.time)
-	}
-	for i := start; i < len(ls.events); i++ {
-		name := ls.events[i].name
-		if i > start {
-			off = 0
-		}
-		if sizes[i] < off {
-			return damaged("%s has %d bytes, fewer than the %d the newest digest covers", name, sizes[i], off)
-		}
-		if sizes[i] == off {
-			continue
-		}
-		data, err := readFrom(filepath.Join(l.dir, name), off)
+		data, err := readFrom(filepath.Join(l.dir, ev.name), o)
 		if err != nil {
 			return fmt.Errorf("audit: %w", err)
 		}
-		lines, torn := splitLines(data)
-		if len(torn) > 0 {
-			if i != lastNonEmpty {
-				return damaged("%s ends with an incomplete line but is not the newest file", name)
-			}
-			cut := off + int64(len(data)-len(torn))
-			if err := truncateFile(filepath.Join(l.dir, name), cut); err != nil {
-				return fmt.Errorf("audit: cut the incomplete line off %s: %w", name, err)
-			}
-			sum := sha256.Sum256(torn)
-			w.truncations = append(w.truncations, Truncation{File: name, Offset: cut, Bytes: int64(len(torn)), SHA256: hex.EncodeToString(sum[:])})
-			l.log.Warn("audit: cut off an incomplete last line left by a crash; no Record was acknowledged for it",
-				"file", name, "offset", cut, "bytes", len(torn))
+		s := segment{off: o}
+		s.lines, s.tail, s.torn = splitSegment(data)
+		segs[i] = s
+		if len(s.lines) > 0 || s.torn != nil {
+			lastData = i
 		}
-		pos := off
+	}
+	for i := start; i < len(ls.events); i++ {
+		name := ls.events[i].name
+		s := segs[i]
+		if s.tail > 0 {
+			if i < lastData {
+				what := "zero bytes"
+				if s.torn != nil {
+					what = "an incomplete line"
+				}
+				return damaged("%s ends with %s but is not the newest file", name, what)
+			}
+			cut := s.off
+			for _, ln := range s.lines {
+				cut += int64(len(ln))
+			}
+			if err := truncateFile(filepath.Join(l.dir, name), cut); err != nil {
+				return fmt.Errorf("audit: cut the unwritten end off %s: %w", name, err)
+			}
+			if s.torn != nil {
+				sum := sha256.Sum256(s.torn)
+				w.truncations = append(w.truncations, Truncation{File: name, Offset: cut, Bytes: int64(len(s.torn)), SHA256: hex.EncodeToString(sum[:])})
+				l.log.Warn("audit: cut off an incomplete last line left by a crash; no Record was acknowledged for it",
+					"file", name, "offset", cut, "bytes", len(s.torn))
+			}
+		}
+		pos := s.off
 		var r *Range
-		for n, ln := range lines {
+		for n, ln := range s.lines {
 			f, err := parseLine(ln[:len(ln)-1])
 			if err != nil {
 				return damaged("%s line %d (byte %d): %v", name, n+1, pos, err)

@@ -112,21 +112,24 @@ func Verify(dir string, pub crypto.PublicKey) (Report, error) {
 		rep.Digests++
 	}
 
-	// The events: every line, in file order.
-	lastNonEmpty := -1
+	// The events: every line, in file order. A file being written when
+	// the copy was taken, or when Trent crashed, may end in the zeros of a
+	// preallocated segment (spare.go): space never written, not events.
+	lastData := -1
 	var recs []rec
 	var torn []Truncation
+	var zeroTail []int // files that end in zeros only
 	sizes := make([]int64, len(ls.events))
 	for fi, f := range ls.events {
 		data, err := os.ReadFile(filepath.Join(dir, f.name))
 		if err != nil {
 			return rep, &Problem{File: f.name, Msg: err.Error()}
 		}
-		sizes[fi] = int64(len(data))
-		if len(data) > 0 {
-			lastNonEmpty = fi
+		lines, tail, rest := splitSegment(data)
+		sizes[fi] = int64(len(data) - tail + len(rest))
+		if len(lines) > 0 || rest != nil {
+			lastData = fi
 		}
-		lines, rest := splitLines(data)
 		var pos int64
 		for n, ln := range lines {
 			r := rec{file: fi, line: n + 1, start: pos, end: pos + int64(len(ln)), hash: sha256.Sum256(ln)}
@@ -135,19 +138,27 @@ func Verify(dir string, pub crypto.PublicKey) (Report, error) {
 			recs = append(recs, r)
 			pos = r.end
 		}
-		if len(rest) > 0 {
+		if rest != nil {
 			sum := sha256.Sum256(rest)
 			torn = append(torn, Truncation{File: f.name, Offset: pos, Bytes: int64(len(rest)), SHA256: hex.EncodeToString(sum[:])})
+		} else if tail > 0 {
+			zeroTail = append(zeroTail, fi)
 		}
 	}
 	rep.Files = len(ls.events)
 	rep.Events = len(recs)
 	for _, t := range torn {
 		// Only the newest write can have been cut short by a crash.
-		if t.File != ls.events[lastNonEmpty].name {
+		if t.File != ls.events[lastData].name {
 			return rep, &Problem{File: t.File, Msg: fmt.Sprintf("ends with an incomplete line (%d bytes at byte %d) but is not the newest file: truncated or edited", t.Bytes, t.Offset)}
 		}
 		rep.Torn = &t
+	}
+	for _, fi := range zeroTail {
+		// Trent cuts the zeros off a file before it starts the next.
+		if fi < lastData {
+			return rep, &Problem{File: ls.events[fi].name, Msg: fmt.Sprintf("ends with zero bytes after byte %d but is not the newest file: edited", sizes[fi])}
+		}
 	}
 	if p := checkChain(ls.events, recs, digests); p != nil {
 		return rep, p

@@ -280,6 +280,24 @@ func TestVerifyNamesTampering(t *testing.T) {
 			file: func(f *logFiles) string { return f.name(3) }, msg: "truncated: digest",
 		},
 		{
+			// A preallocated file's unwritten space is zeros: a tail cut
+			// and replaced by zeros is a truncation, not unwritten space.
+			name: "tail replaced by zeros",
+			tamper: func(f *logFiles) {
+				lines := f.lines(3)
+				n := len(lines[len(lines)-1])
+				f.write(3, append(lines[:len(lines)-1], make([]byte, n)))
+			},
+			file: func(f *logFiles) string { return f.name(3) }, msg: "truncated: digest",
+		},
+		{
+			name: "zeros after the lines of a file that is not the newest",
+			tamper: func(f *logFiles) {
+				f.write(1, append(f.lines(1), make([]byte, 4096)))
+			},
+			file: func(f *logFiles) string { return f.name(1) }, msg: "ends with zero bytes",
+		},
+		{
 			name: "newest file deleted",
 			tamper: func(f *logFiles) {
 				if err := os.Remove(f.events[3]); err != nil {
