@@ -54,6 +54,7 @@ bench:
 #   make bench-http                      ../shared/perf/ratio.sh: req/s as a fraction of the bare net/http ceiling
 #   make bench-keys KEYS=100000 ARGS='--spread hot --hot 10000'   create KEYS keys, then Encrypt over them
 #   make bench-create ARGS='--duration 20s'                       CreateKey with 16 clients: keys/s, p99
+#   DB=postgres with any of them: one node on a throwaway PostgreSQL cluster instead of SQLite
 SCENARIOS ?=
 KEYS ?= 100000
 ARGS ?=

@@ -13,31 +13,66 @@
 #             to trent bench, e.g. --spread hot --hot 10000 --duration 20s).
 #   create    trent bench --op CreateKey with 16 connections (keys/s, p99).
 #
+# With DB=postgres (`make bench-http DB=postgres`) the installation is on
+# PostgreSQL instead: a throwaway cluster (initdb into the temporary dir,
+# loopback port, default durability settings, as the postgres account when
+# run as root), `trent init --database-url` and one node serving it.
+#
 # Used by `make bench-http`, `make bench-keys` and `make bench-create`.
 set -euo pipefail
-[ $# -ge 1 ] || { sed -n '2,17p' "$0" >&2; exit 2; }
+[ $# -ge 1 ] || { sed -n '2,22p' "$0" >&2; exit 2; }
 mode=$1; shift
 root=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d -t trent-bench.XXXXXX)
 pid=
+pg=  # the PostgreSQL programs' directory once a cluster runs
+as=()  # how to run them: as the postgres account when we are root
 cleanup() {
   if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi
+  if [ -n "$pg" ]; then "${as[@]}" "$pg/pg_ctl" stop -D "$work/pg/data" -m fast -w >/dev/null 2>&1 || true; fi
   rm -rf "$work"
 }
 trap cleanup EXIT
 (cd "$root" && go build -o "$work/trent" ./cmd/trent)
 mkdir -m 700 "$work/data"
-"$work/trent" serve --dev --data-dir "$work/data" --listen 127.0.0.1:0 >"$work/serve.log" 2>&1 &
-pid=$!
+case ${DB:-sqlite} in
+sqlite)
+  "$work/trent" serve --dev --data-dir "$work/data" --listen 127.0.0.1:0 >"$work/serve.log" 2>&1 &
+  pid=$!
+  ready='export AWS_ACCESS_KEY_ID=' ;;
+postgres)
+  pg=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
+  [ -x "$pg/initdb" ] || { echo "bench-http.sh: PostgreSQL is not installed (scripts/test-deps.sh installs it)" >&2; pg=; exit 1; }
+  mkdir -m 700 "$work/pg"
+  if [ "$(id -u)" = 0 ]; then chown postgres: "$work/pg"; chmod 755 "$work"; as=(runuser -u postgres --); fi
+  "${as[@]}" "$pg/initdb" -D "$work/pg/data" -U trent --auth=trust --encoding=UTF8 --locale=C >"$work/pg/initdb.log" 2>&1 ||
+    { cat "$work/pg/initdb.log" >&2; pg=; exit 1; }
+  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  "${as[@]}" "$pg/pg_ctl" start -D "$work/pg/data" -w -l "$work/pg/postgres.log" \
+    -o "-c listen_addresses=127.0.0.1 -p $port -k $work/pg -c max_connections=200" >/dev/null ||
+    { cat "$work/pg/postgres.log" >&2; exit 1; }
+  url="postgres://trent@127.0.0.1:$port/postgres?sslmode=disable"
+  "$work/trent" init --database-url "$url" --seal-key-file "$work/seal.key" --format json >"$work/init.json"
+  AWS_ACCESS_KEY_ID=$(jq -r .access_key_id "$work/init.json")
+  AWS_SECRET_ACCESS_KEY=$(jq -r .secret_access_key "$work/init.json")
+  export AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY
+  # Throttling off, as --dev has it, so both stores are measured alike.
+  "$work/trent" serve --database-url "$url" --seal-key-file "$work/seal.key" --data-dir "$work/data" \
+    --listen 127.0.0.1:0 --throttle=false >"$work/serve.log" 2>&1 &
+  pid=$!
+  ready='serving the AWS KMS API on ' ;;
+*)
+  echo "bench-http.sh: unknown DB=$DB (sqlite or postgres)" >&2; exit 2 ;;
+esac
 for _ in $(seq 100); do
-  grep -q 'export AWS_ACCESS_KEY_ID=' "$work/serve.log" 2>/dev/null && break
+  grep -q "$ready" "$work/serve.log" 2>/dev/null && break
   kill -0 "$pid" 2>/dev/null || { cat "$work/serve.log" >&2; exit 1; }
   sleep 0.1
 done
 endpoint=$(sed -n 's/.*serving the AWS KMS API on \(http:[^ ]*\).*/\1/p' "$work/serve.log")
-eval "$(grep -o 'export AWS_ACCESS_KEY_ID=.*' "$work/serve.log")"
+if [ -z "$pg" ]; then eval "$(grep -o 'export AWS_ACCESS_KEY_ID=.*' "$work/serve.log")"; fi
 [ -n "$endpoint" ] && [ -n "${AWS_ACCESS_KEY_ID:-}" ] || { cat "$work/serve.log" >&2; exit 1; }
-echo "trent (pid $pid) on $endpoint, data in $work/data; nproc $(nproc), load average $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "trent (pid $pid) on $endpoint, store ${DB:-sqlite}, data in $work/data; nproc $(nproc), load average $(cut -d' ' -f1-3 /proc/loadavg)"
 case $mode in
 ratio)
   perf=${PERF_DIR:-$root/../shared/perf}

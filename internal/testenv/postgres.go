@@ -2,6 +2,7 @@ package testenv
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -41,6 +42,11 @@ func Backend() string {
 // so that the SQLite run pays nothing for PostgreSQL. Call it from TestMain
 // in place of m.Run.
 func MainBackend(m *testing.M) int {
+	if b := os.Getenv(BackendEnv); b != "" && b != "sqlite" && b != "postgres" {
+		// A misspelt backend would otherwise be a silent second SQLite run.
+		fmt.Fprintf(os.Stderr, "%s=%q: want sqlite or postgres\n", BackendEnv, b)
+		return 2
+	}
 	if OnPostgres() {
 		return pgtest.Main(m)
 	}
