@@ -1,8 +1,9 @@
 -- Descriptions and tags are whatever the caller sent, which may hold NUL
--- (U+0000): AWS takes it, and so does the SQLite store. PostgreSQL's text
--- cannot hold it ("invalid byte sequence for encoding UTF8: 0x00"), so these
--- columns keep the UTF-8 bytes instead. Byte order is the order the C
--- collation gave tag keys, so nothing that sorts or compares them changes.
+-- (U+0000): the API checks only their lengths, and the SQLite store keeps
+-- them. PostgreSQL's text cannot hold it ("invalid byte sequence for
+-- encoding UTF8: 0x00"), so these columns keep the UTF-8 bytes instead.
+-- Byte order is the order the C collation gave tag keys, so nothing that
+-- sorts or compares them changes.
 ALTER TABLE keys ALTER COLUMN description TYPE bytea USING convert_to(description, 'UTF8');
 
 ALTER TABLE key_tags
