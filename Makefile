@@ -25,6 +25,16 @@ staticcheck:
 
 unit:
 	TRENT_REQUIRE_AWSCLI=1 TRENT_REQUIRE_SOFTHSM=1 TRENT_REQUIRE_POSTGRES=1 TRENT_REQUIRE_BOTO3=1 TRENT_REQUIRE_NODE=1 TRENT_REQUIRE_SOPS=1 ./scripts/gotest.sh -count=1 ./...
+	@echo "== the end-to-end KMS, authorization and audit tests again, on PostgreSQL (TRENT_TEST_BACKEND=postgres)"
+	TRENT_TEST_BACKEND=postgres TRENT_REQUIRE_POSTGRES=1 ./scripts/gotest.sh -count=1 -run '$(PG_E2E)' ./internal/e2e/
+
+# The end-to-end tests that run a second time with testenv on PostgreSQL
+# (docs/postgres.md, Tests): KMS operations, authorization, audit.
+PG_E2E_KMS = TestTestenvBackend|TestNULInDescriptionAndTags|TestSmoke|TestCreateKey|TestDescribeKey|TestListKeys|TestUpdateKey|TestEnableDisableKey|TestScheduleKeyDeletion|TestCancelKeyDeletion|TestAlias|TestCreateAlias|TestListAliases|TestEncrypt|TestDecrypt|TestReEncrypt|TestGenerate|TestDryRun|TestSignVerify|TestAsymDryRun|TestAsymmetricRules|TestRSA|TestMac|TestForged|TestIgnoreCiphertext|TestOpenSSLInterop|TestTag|TestListResourceTags|TestKeyPolicies|TestMLKEM($$|Errors|CrossAccount)|TestMLDSA|TestWireNoServerErrors|FuzzDispatch
+PG_E2E_STATE = TestKeyStateTable|TestDeletionLifecycle|TestKeyIdForms|TestMultiRegion|TestImport(Symmetric|Expiry|RotateOnDemand|Asymmetric|MLDSA|Audit|Malformed|OpenSSL|ReplacePending)|TestKeyRotation|TestRotateKey|TestAutomaticRotation|TestDisabledKeyRotates|TestConcurrentUseDuringRotation|TestLifecycleSurvivesRestart
+PG_E2E_AUTHZ = TestAuthz|TestAuthorizationTable|TestAccessDenied|TestCredentialStates|TestIAMAndSTS
+PG_E2E_AUDIT = TestAudit(OneEvent|Session|FailsClosed)|TestLookupEvents|TestGetKeyLastUsage
+PG_E2E = ^($(PG_E2E_KMS)|$(PG_E2E_STATE)|$(PG_E2E_AUTHZ)|$(PG_E2E_AUDIT))
 
 race:
 	$(GO) test -count=1 -race ./internal/...
@@ -45,6 +55,7 @@ bench:
 #   make bench-keys KEYS=100000 ARGS='--spread hot --hot 10000'   create KEYS keys, then Encrypt over them
 #   make bench-create ARGS='--duration 20s'                       CreateKey with 16 clients: keys/s, p99
 #   make bench-scale KEYS=1000000 ARGS='--keys 100000 --spread cycle'   fill a data dir fast, then Encrypt over its keys
+#   DB=postgres with any of them: one node on a throwaway PostgreSQL cluster instead of SQLite
 SCENARIOS ?=
 KEYS ?= 100000
 ARGS ?=

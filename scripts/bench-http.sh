@@ -21,22 +21,32 @@
 #             without --keys: all N, cycled). DATA_DIR=dir keeps the
 #             filled data dir (and its key ids in dir.ids) for later runs.
 #
+# With DB=postgres (`make bench-http DB=postgres`) the installation is on
+# PostgreSQL instead: a throwaway cluster (initdb into the temporary dir,
+# loopback port, default durability settings, as the postgres account when
+# run as root), `trent init --database-url` and one node serving it
+# (not with scale, which fills a SQLite data dir).
+#
 # Used by `make bench-http`, `make bench-keys`, `make bench-create` and
 # `make bench-scale`.
 set -euo pipefail
-[ $# -ge 1 ] || { sed -n '2,26p' "$0" >&2; exit 2; }
+[ $# -ge 1 ] || { sed -n '2,32p' "$0" >&2; exit 2; }
 mode=$1; shift
 root=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d -t trent-bench.XXXXXX)
 pid=
+pg=  # the PostgreSQL programs' directory once a cluster runs
+as=()  # how to run them: as the postgres account when we are root
 cleanup() {
   if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi
+  if [ -n "$pg" ]; then "${as[@]}" "$pg/pg_ctl" stop -D "$work/pg/data" -m fast -w >/dev/null 2>&1 || true; fi
   rm -rf "$work"
 }
 trap cleanup EXIT
 (cd "$root" && go build -o "$work/trent" ./cmd/trent)
 data=$work/data
 if [ "$mode" = scale ]; then
+  [ "${DB:-sqlite}" = sqlite ] || { echo "bench-http.sh: scale fills a SQLite data dir; DB=${DB} does not apply" >&2; exit 2; }
   [ $# -ge 1 ] || { echo "usage: $0 scale N [trent bench flags]" >&2; exit 2; }
   n=$1; shift
   data=${DATA_DIR:-$work/data}
@@ -50,17 +60,44 @@ else
   mkdir -m 700 "$data"
 fi
 began=$(date +%s%N)
-"$work/trent" serve --dev --data-dir "$data" --listen 127.0.0.1:0 >"$work/serve.log" 2>&1 &
-pid=$!
+case ${DB:-sqlite} in
+sqlite)
+  "$work/trent" serve --dev --data-dir "$data" --listen 127.0.0.1:0 >"$work/serve.log" 2>&1 &
+  pid=$!
+  ready='export AWS_ACCESS_KEY_ID=' ;;
+postgres)
+  pg=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
+  [ -x "$pg/initdb" ] || { echo "bench-http.sh: PostgreSQL is not installed (scripts/test-deps.sh installs it)" >&2; pg=; exit 1; }
+  mkdir -m 700 "$work/pg"
+  if [ "$(id -u)" = 0 ]; then chown postgres: "$work/pg"; chmod 755 "$work"; as=(runuser -u postgres --); fi
+  "${as[@]}" "$pg/initdb" -D "$work/pg/data" -U trent --auth=trust --encoding=UTF8 --locale=C >"$work/pg/initdb.log" 2>&1 ||
+    { cat "$work/pg/initdb.log" >&2; pg=; exit 1; }
+  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  "${as[@]}" "$pg/pg_ctl" start -D "$work/pg/data" -w -l "$work/pg/postgres.log" \
+    -o "-c listen_addresses=127.0.0.1 -p $port -k $work/pg -c max_connections=200" >/dev/null ||
+    { cat "$work/pg/postgres.log" >&2; exit 1; }
+  url="postgres://trent@127.0.0.1:$port/postgres?sslmode=disable"
+  "$work/trent" init --database-url "$url" --seal-key-file "$work/seal.key" --format json >"$work/init.json"
+  AWS_ACCESS_KEY_ID=$(jq -r .access_key_id "$work/init.json")
+  AWS_SECRET_ACCESS_KEY=$(jq -r .secret_access_key "$work/init.json")
+  export AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY
+  # Throttling off, as --dev has it, so both stores are measured alike.
+  "$work/trent" serve --database-url "$url" --seal-key-file "$work/seal.key" --data-dir "$data" \
+    --listen 127.0.0.1:0 --throttle=false >"$work/serve.log" 2>&1 &
+  pid=$!
+  ready='serving the AWS KMS API on ' ;;
+*)
+  echo "bench-http.sh: unknown DB=$DB (sqlite or postgres)" >&2; exit 2 ;;
+esac
 for _ in $(seq 1000); do
-  grep -q 'export AWS_ACCESS_KEY_ID=' "$work/serve.log" 2>/dev/null && break
+  grep -q "$ready" "$work/serve.log" 2>/dev/null && break
   kill -0 "$pid" 2>/dev/null || { cat "$work/serve.log" >&2; exit 1; }
   sleep 0.01
 done
 endpoint=$(sed -n 's/.*serving the AWS KMS API on \(http:[^ ]*\).*/\1/p' "$work/serve.log")
-eval "$(grep -o 'export AWS_ACCESS_KEY_ID=.*' "$work/serve.log")"
+if [ -z "$pg" ]; then eval "$(grep -o 'export AWS_ACCESS_KEY_ID=.*' "$work/serve.log")"; fi
 [ -n "$endpoint" ] && [ -n "${AWS_ACCESS_KEY_ID:-}" ] || { cat "$work/serve.log" >&2; exit 1; }
-echo "trent (pid $pid) on $endpoint, data in $data; nproc $(nproc), load average $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "trent (pid $pid) on $endpoint, store ${DB:-sqlite}, data in $data; nproc $(nproc), load average $(cut -d' ' -f1-3 /proc/loadavg)"
 case $mode in
 ratio)
   perf=${PERF_DIR:-$root/../shared/perf}

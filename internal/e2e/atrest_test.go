@@ -259,6 +259,7 @@ func checkNothingAtRest(t *testing.T, files map[string][]byte, s storedSecrets, 
 // TestNothingPlaintextAtRestAfterClose serves a data directory in-process,
 // closes it cleanly (the store checkpoints its WAL) and scans it.
 func TestNothingPlaintextAtRestAfterClose(t *testing.T) {
+	testenv.SkipOnPostgres(t, "scans the SQLite file and its WAL in the data dir for plaintext")
 	dir := t.TempDir()
 	env := testenv.Start(t, testenv.WithDataDir(dir))
 	if _, _, err := env.App.Directory.CreateAccessKey(t.Context(), env.Account); err != nil {

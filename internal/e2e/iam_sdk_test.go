@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -21,7 +20,7 @@ import (
 	"github.com/trent-kms/trent/internal/seal"
 	"github.com/trent-kms/trent/internal/server"
 	"github.com/trent-kms/trent/internal/sigv4"
-	"github.com/trent-kms/trent/internal/store/sqlite"
+	"github.com/trent-kms/trent/internal/testenv"
 )
 
 // queryEnv serves IAM and STS over HTTP with the real server, SigV4
@@ -49,11 +48,7 @@ func (u unauthorized) ServeQuery(ctx context.Context, r *server.QueryRequest, op
 func startQueryEnv(t *testing.T) *queryEnv {
 	t.Helper()
 	ctx := context.Background()
-	db, err := sqlite.Open(filepath.Join(t.TempDir(), "trent.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
+	db := testenv.OpenStore(t)
 	raw, err := seal.GenerateRootKey()
 	if err != nil {
 		t.Fatal(err)

@@ -23,6 +23,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
+
+	"github.com/trent-kms/trent/internal/testenv"
 )
 
 var (
@@ -33,7 +35,9 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	code := m.Run()
+	// Under TRENT_TEST_BACKEND=postgres testenv.Start puts installations on
+	// a throwaway PostgreSQL cluster that lives as long as this binary.
+	code := testenv.MainBackend(m)
 	if binDir != "" {
 		os.RemoveAll(binDir)
 	}

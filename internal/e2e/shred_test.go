@@ -20,6 +20,7 @@ import (
 // of the database file). Before the deletion the same scan finds the
 // wrapped keys, and after it the kept key's, so the scan is not blind.
 func TestDeletedKeyShredded(t *testing.T) {
+	testenv.SkipOnPostgres(t, "scans the SQLite file for the deleted key's wrapped material (PostgreSQL: TestShreddingLeavesOnlyWAL in internal/store/postgres)")
 	dir := t.TempDir()
 	env := testenv.Start(t, testenv.WithDataDir(dir))
 	ctx := t.Context()

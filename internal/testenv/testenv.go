@@ -35,6 +35,7 @@ import (
 type Env struct {
 	URL         string
 	DataDir     string
+	DatabaseURL string // the installation's PostgreSQL database; "" on SQLite (OnPostgres)
 	Region      string
 	Account     string
 	AccessKeyID string
@@ -88,7 +89,11 @@ func Start(t testing.TB, opts ...Option) *Env {
 		t.Fatalf("data dir: %v", err)
 	}
 	fake := clock.NewFake(time.Now())
-	a, err := app.Open(context.Background(), app.Config{DataDir: o.dataDir, Dev: true, Clock: fake, Logger: o.logger, Identities: o.identities, AuditFS: o.auditFS})
+	cfg := app.Config{DataDir: o.dataDir, Dev: true, Clock: fake, Logger: o.logger, Identities: o.identities, AuditFS: o.auditFS}
+	if OnPostgres() {
+		onDatabase(t, &cfg)
+	}
+	a, err := app.Open(context.Background(), cfg)
 	if err != nil {
 		t.Fatalf("open trent: %v", err)
 	}
@@ -98,7 +103,7 @@ func Start(t testing.TB, opts ...Option) *Env {
 	}
 	srv := httptest.NewServer(a.Handler)
 	e := &Env{
-		URL: srv.URL, DataDir: o.dataDir, Region: a.Region, Account: a.Account,
+		URL: srv.URL, DataDir: o.dataDir, DatabaseURL: cfg.DatabaseURL, Region: a.Region, Account: a.Account,
 		AccessKeyID: id, Secret: secret, Clock: fake, App: a, server: srv,
 	}
 	e.KMS = e.Client(id, secret)

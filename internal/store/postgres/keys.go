@@ -322,7 +322,7 @@ func keyArgs(k store.Key) ([]any, error) {
 	if err != nil {
 		return nil, fmt.Errorf("NextRotation: %w", err)
 	}
-	return []any{k.Account, k.Region, k.Description, k.KeySpec, k.KeyUsage, k.Origin, k.State,
+	return []any{k.Account, k.Region, []byte(k.Description), k.KeySpec, k.KeyUsage, k.Origin, k.State,
 		created, deletion, int64(k.PendingWindowDays), k.Policy, boolInt(k.RotationEnabled),
 		int64(k.RotationPeriodDays), next, int64(k.CurrentVersion), int64(k.OnDemandRotations)}, nil
 }
@@ -343,7 +343,7 @@ func checkTags(tags []store.Tag) error {
 func insertTags(ctx context.Context, tx *sqlTx, keyID string, tags []store.Tag) error {
 	for i, t := range tags {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO key_tags (key_id, position, tag_key, tag_value)
-			VALUES (?, ?, ?, ?)`, keyID, i, t.Key, t.Value); err != nil {
+			VALUES (?, ?, ?, ?)`, keyID, i, []byte(t.Key), []byte(t.Value)); err != nil {
 			return err
 		}
 	}
@@ -368,7 +368,7 @@ func versionArgs(keyID string, v store.KeyVersion) ([]any, error) {
 		return nil, fmt.Errorf("version %d ValidTo: %w", v.Version, err)
 	}
 	return []any{keyID, int64(v.Version), v.MaterialID, blob(v.Wrapped), created, v.RotationType,
-		v.ImportState, v.ExpirationModel, validTo, v.Description}, nil
+		v.ImportState, v.ExpirationModel, validTo, []byte(v.Description)}, nil
 }
 
 func insertVersion(ctx context.Context, tx *sqlTx, va []any) error {
