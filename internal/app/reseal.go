@@ -23,7 +23,8 @@ import (
 // they are wrapped by the root key, which does not change. Both run
 // offline, on a stopped installation: they take the data dir's exclusive
 // lock, which every running server (and `trent account create`) holds
-// shared, so neither can run beside one.
+// shared, so neither can run beside one. On PostgreSQL (DatabaseURL) the
+// cluster's leases stand in for that lock (offline.go).
 //
 // Atomicity: the new seal's material outside the store (a new key file)
 // is put in place first; then one transaction replaces the seal type, the
