@@ -53,7 +53,7 @@ func TestPostgresKeyLastUsageAcrossNodes(t *testing.T) {
 	if _, err := ca.Encrypt(ctx, &kms.EncryptInput{KeyId: keyID, Plaintext: []byte("use"), EncryptionAlgorithm: "RSAES_OAEP_SHA_256"}); err == nil {
 		t.Fatal("Encrypt with an RSA algorithm on a symmetric key succeeded")
 	}
-	waitUse(t, cb, keyID, requestID)
+	waitUse(t, cb, keyID, requestID, "Encrypt")
 
 	// A line carrying a NUL (escaped, \u0000) in a client's string, then
 	// a use: the use still reaches node B (the trigger on shipped events
@@ -65,12 +65,25 @@ func TestPostgresKeyLastUsageAcrossNodes(t *testing.T) {
 		t.Fatal(err)
 	}
 	requestID, _ = awsmw.GetRequestIDMetadata(enc.ResultMetadata)
-	waitUse(t, cb, keyID, requestID)
+	waitUse(t, cb, keyID, requestID, "Encrypt")
+
+	// ReEncrypt uses two keys in one event: both report it.
+	ck2, err := ca.CreateKey(ctx, &kms.CreateKeyInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	re, err := ca.ReEncrypt(ctx, &kms.ReEncryptInput{CiphertextBlob: enc.CiphertextBlob, DestinationKeyId: ck2.KeyMetadata.KeyId})
+	if err != nil {
+		t.Fatal(err)
+	}
+	requestID, _ = awsmw.GetRequestIDMetadata(re.ResultMetadata)
+	waitUse(t, cb, keyID, requestID, "ReEncrypt")
+	waitUse(t, cb, ck2.KeyMetadata.KeyId, requestID, "ReEncrypt")
 }
 
-// waitUse polls GetKeyLastUsage through c until it reports the Encrypt
+// waitUse polls GetKeyLastUsage through c until it reports the use op
 // with requestID (shipping is asynchronous), boundedly.
-func waitUse(t *testing.T, c *kms.Client, keyID *string, requestID string) {
+func waitUse(t *testing.T, c *kms.Client, keyID *string, requestID, op string) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	var last *kmstypes.KeyLastUsageData
@@ -80,8 +93,8 @@ func waitUse(t *testing.T, c *kms.Client, keyID *string, requestID string) {
 			t.Fatalf("GetKeyLastUsage through node B: %v", err)
 		}
 		if l := u.KeyLastUsage; l != nil && aws.ToString(l.KmsRequestId) == requestID {
-			if l.Operation != "Encrypt" || aws.ToString(l.CloudTrailEventId) == "" || l.Timestamp == nil {
-				t.Fatalf("through node B: %+v, want Encrypt with an event id", l)
+			if string(l.Operation) != op || aws.ToString(l.CloudTrailEventId) == "" || l.Timestamp == nil {
+				t.Fatalf("through node B: %+v, want %s with an event id", l, op)
 			}
 			return
 		}

@@ -20,6 +20,9 @@ CREATE TABLE key_last_use (
 -- jsonb: jsonb refuses a \u0000 that a client's string may carry, and a
 -- trigger that fails would stop the node's shipping. Inside a JSON string
 -- a quote is escaped, so '"errorCode":' and the like match only keys.
+-- resource_names holds every resource's ARN and each key's id besides
+-- (not one name per resource_types entry): the key ARNs are picked out by
+-- their form.
 -- One statement per shipped batch: DISTINCT ON keeps one row per key, as
 -- ON CONFLICT DO UPDATE needs; a row is replaced only by a later use.
 CREATE FUNCTION trent_key_last_use() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -28,14 +31,14 @@ BEGIN
     SELECT DISTINCT ON (r.arn) r.arn, n.event_time, n.node, n.seq, n.event_name, n.event_id,
            coalesce(substring(e.t from '"requestID":"([^"\\]*)"'), '')
     FROM new_rows n
-    CROSS JOIN LATERAL unnest(n.resource_types, n.resource_names) AS r(type, arn)
+    CROSS JOIN LATERAL unnest(n.resource_names) AS r(arn)
     CROSS JOIN LATERAL (SELECT convert_from(n.line, 'UTF8') AS t) e
     WHERE n.event_source = 'kms.amazonaws.com'
       AND n.event_name IN ('Encrypt', 'Decrypt', 'ReEncrypt', 'GenerateDataKey',
           'GenerateDataKeyWithoutPlaintext', 'GenerateDataKeyPair',
           'GenerateDataKeyPairWithoutPlaintext', 'Sign', 'Verify', 'GenerateMac',
           'VerifyMac', 'DeriveSharedSecret', 'Encapsulate', 'Decapsulate')
-      AND r.type = 'AWS::KMS::Key'
+      AND 'AWS::KMS::Key' = ANY (n.resource_types) AND r.arn LIKE 'arn:%:kms:%:key/%'
       AND strpos(e.t, '"eventType":"AwsApiCall"') > 0
       AND strpos(e.t, '"errorCode":') = 0
     ORDER BY r.arn, n.event_time DESC, n.node DESC, n.seq DESC
@@ -57,14 +60,14 @@ INSERT INTO key_last_use (arn, event_time, node, seq, operation, event_id, reque
 SELECT DISTINCT ON (r.arn) r.arn, n.event_time, n.node, n.seq, n.event_name, n.event_id,
        coalesce(substring(e.t from '"requestID":"([^"\\]*)"'), '')
 FROM audit_events n
-CROSS JOIN LATERAL unnest(n.resource_types, n.resource_names) AS r(type, arn)
+CROSS JOIN LATERAL unnest(n.resource_names) AS r(arn)
 CROSS JOIN LATERAL (SELECT convert_from(n.line, 'UTF8') AS t) e
 WHERE n.event_source = 'kms.amazonaws.com'
   AND n.event_name IN ('Encrypt', 'Decrypt', 'ReEncrypt', 'GenerateDataKey',
       'GenerateDataKeyWithoutPlaintext', 'GenerateDataKeyPair',
       'GenerateDataKeyPairWithoutPlaintext', 'Sign', 'Verify', 'GenerateMac',
       'VerifyMac', 'DeriveSharedSecret', 'Encapsulate', 'Decapsulate')
-  AND r.type = 'AWS::KMS::Key'
+  AND 'AWS::KMS::Key' = ANY (n.resource_types) AND r.arn LIKE 'arn:%:kms:%:key/%'
   AND strpos(e.t, '"eventType":"AwsApiCall"') > 0
   AND strpos(e.t, '"errorCode":') = 0
 ORDER BY r.arn, n.event_time DESC, n.node DESC, n.seq DESC;
