@@ -16,10 +16,11 @@ CREATE TABLE key_last_use (
     request_id text   COLLATE "C" NOT NULL
 );
 
--- The line is matched as text, as the node index scans it, never cast to
+-- The line is matched as bytes, as the node index scans it, never cast to
 -- jsonb: jsonb refuses a \u0000 that a client's string may carry, and a
 -- trigger that fails would stop the node's shipping. Inside a JSON string
--- a quote is escaped, so '"errorCode":' and the like match only keys.
+-- a quote is escaped, so '"errorCode":' and the like match only keys. The
+-- request id is read only from the one row kept per key.
 -- resource_names holds every resource's ARN and each key's id besides
 -- (not one name per resource_types entry): the key ARNs are picked out by
 -- their form.
@@ -28,20 +29,23 @@ CREATE TABLE key_last_use (
 CREATE FUNCTION trent_key_last_use() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     INSERT INTO key_last_use (arn, event_time, node, seq, operation, event_id, request_id)
-    SELECT DISTINCT ON (r.arn) r.arn, n.event_time, n.node, n.seq, n.event_name, n.event_id,
-           coalesce(substring(e.t from '"requestID":"([^"\\]*)"'), '')
-    FROM new_rows n
-    CROSS JOIN LATERAL unnest(n.resource_names) AS r(arn)
-    CROSS JOIN LATERAL (SELECT convert_from(n.line, 'UTF8') AS t) e
-    WHERE n.event_source = 'kms.amazonaws.com'
-      AND n.event_name IN ('Encrypt', 'Decrypt', 'ReEncrypt', 'GenerateDataKey',
-          'GenerateDataKeyWithoutPlaintext', 'GenerateDataKeyPair',
-          'GenerateDataKeyPairWithoutPlaintext', 'Sign', 'Verify', 'GenerateMac',
-          'VerifyMac', 'DeriveSharedSecret', 'Encapsulate', 'Decapsulate')
-      AND 'AWS::KMS::Key' = ANY (n.resource_types) AND r.arn LIKE 'arn:%:kms:%:key/%'
-      AND strpos(e.t, '"eventType":"AwsApiCall"') > 0
-      AND strpos(e.t, '"errorCode":') = 0
-    ORDER BY r.arn, n.event_time DESC, n.node DESC, n.seq DESC
+    SELECT u.arn, u.event_time, u.node, u.seq, u.event_name, u.event_id,
+           coalesce(substring(convert_from(u.line, 'UTF8') from '"requestID":"([^"\\]*)"'), '')
+    FROM (
+        SELECT DISTINCT ON (r.arn) r.arn, n.event_time, n.node, n.seq, n.event_name, n.event_id, n.line
+        FROM new_rows n
+        CROSS JOIN LATERAL unnest(n.resource_names) AS r(arn)
+        WHERE n.event_source = 'kms.amazonaws.com'
+          AND n.event_name IN ('Encrypt', 'Decrypt', 'ReEncrypt', 'GenerateDataKey',
+              'GenerateDataKeyWithoutPlaintext', 'GenerateDataKeyPair',
+              'GenerateDataKeyPairWithoutPlaintext', 'Sign', 'Verify', 'GenerateMac',
+              'VerifyMac', 'DeriveSharedSecret', 'Encapsulate', 'Decapsulate')
+          AND 'AWS::KMS::Key' = ANY (n.resource_types)
+          AND r.arn LIKE 'arn:%:kms:%:key/%'
+          AND position('"eventType":"AwsApiCall"'::bytea IN n.line) > 0
+          AND position('"errorCode":'::bytea IN n.line) = 0
+        ORDER BY r.arn, n.event_time DESC, n.node DESC, n.seq DESC
+    ) u
     ON CONFLICT (arn) DO UPDATE SET event_time = excluded.event_time, node = excluded.node,
         seq = excluded.seq, operation = excluded.operation, event_id = excluded.event_id,
         request_id = excluded.request_id
@@ -57,17 +61,25 @@ CREATE TRIGGER audit_events_key_last_use AFTER INSERT ON audit_events
 
 -- Uses shipped before this migration.
 INSERT INTO key_last_use (arn, event_time, node, seq, operation, event_id, request_id)
-SELECT DISTINCT ON (r.arn) r.arn, n.event_time, n.node, n.seq, n.event_name, n.event_id,
-       coalesce(substring(e.t from '"requestID":"([^"\\]*)"'), '')
-FROM audit_events n
-CROSS JOIN LATERAL unnest(n.resource_names) AS r(arn)
-CROSS JOIN LATERAL (SELECT convert_from(n.line, 'UTF8') AS t) e
-WHERE n.event_source = 'kms.amazonaws.com'
-  AND n.event_name IN ('Encrypt', 'Decrypt', 'ReEncrypt', 'GenerateDataKey',
-      'GenerateDataKeyWithoutPlaintext', 'GenerateDataKeyPair',
-      'GenerateDataKeyPairWithoutPlaintext', 'Sign', 'Verify', 'GenerateMac',
-      'VerifyMac', 'DeriveSharedSecret', 'Encapsulate', 'Decapsulate')
-  AND 'AWS::KMS::Key' = ANY (n.resource_types) AND r.arn LIKE 'arn:%:kms:%:key/%'
-  AND strpos(e.t, '"eventType":"AwsApiCall"') > 0
-  AND strpos(e.t, '"errorCode":') = 0
-ORDER BY r.arn, n.event_time DESC, n.node DESC, n.seq DESC;
+SELECT u.arn, u.event_time, u.node, u.seq, u.event_name, u.event_id,
+       coalesce(substring(convert_from(u.line, 'UTF8') from '"requestID":"([^"\\]*)"'), '')
+FROM (
+    SELECT DISTINCT ON (r.arn) r.arn, n.event_time, n.node, n.seq, n.event_name, n.event_id, n.line
+    FROM audit_events n
+    CROSS JOIN LATERAL unnest(n.resource_names) AS r(arn)
+    WHERE n.event_source = 'kms.amazonaws.com'
+      AND n.event_name IN ('Encrypt', 'Decrypt', 'ReEncrypt', 'GenerateDataKey',
+          'GenerateDataKeyWithoutPlaintext', 'GenerateDataKeyPair',
+          'GenerateDataKeyPairWithoutPlaintext', 'Sign', 'Verify', 'GenerateMac',
+          'VerifyMac', 'DeriveSharedSecret', 'Encapsulate', 'Decapsulate')
+      AND 'AWS::KMS::Key' = ANY (n.resource_types)
+      AND r.arn LIKE 'arn:%:kms:%:key/%'
+      AND position('"eventType":"AwsApiCall"'::bytea IN n.line) > 0
+      AND position('"errorCode":'::bytea IN n.line) = 0
+    ORDER BY r.arn, n.event_time DESC, n.node DESC, n.seq DESC
+) u
+ON CONFLICT (arn) DO UPDATE SET event_time = excluded.event_time, node = excluded.node,
+    seq = excluded.seq, operation = excluded.operation, event_id = excluded.event_id,
+    request_id = excluded.request_id
+WHERE (key_last_use.event_time, key_last_use.node, key_last_use.seq)
+    < (excluded.event_time, excluded.node, excluded.seq);
