@@ -67,14 +67,15 @@ Usage:
   trent seal --endpoint URL                   signed with $AWS_ACCESS_KEY_ID/$AWS_SECRET_ACCESS_KEY
       (the root user of the installation's first account)
       unseal, status, seal and rotate-root take [--ca-bundle FILE] [--client-cert FILE --client-key FILE] for an https endpoint
-  trent rekey --data-dir DIR [--key-shares N --key-threshold T] [--format json]
+  trent rekey (--data-dir DIR | --database-url URL) [--key-shares N --key-threshold T] [--format json]
       stopped shamir installation: new shares; reads threshold-many current shares from standard input
-  trent seal migrate --data-dir DIR --to keyfile|shamir|pkcs11 [current seal: --seal-key-file F |
+  trent seal migrate (--data-dir DIR | --database-url URL) --to keyfile|shamir|pkcs11 [current seal: --seal-key-file F |
              --pkcs11-pin-file F | shares on standard input] [new seal: --new-seal-key-file F |
              --key-shares N --key-threshold T | --pkcs11-module … [--new-pkcs11-pin-file F]] [--format json]
   trent rotate-root --endpoint URL [--format json]   signed as trent seal is; a new root key,
       every stored secret rewrapped while Trent serves (shamir: shares on standard input)
-  trent account create --data-dir DIR (--seal-key-file FILE | --pkcs11-pin-file F | --dev) [--id 12-DIGITS] [--format json]
+  trent account create (--data-dir DIR | --database-url URL) (--seal-key-file FILE | --pkcs11-pin-file F | --dev) [--id 12-DIGITS] [--format json]
+      rekey, seal migrate on a database: refused while any node serves it unsealed
   trent bench --endpoint URL [--op Encrypt|Decrypt|GenerateDataKey|CreateKey] [--duration D] [--keys N [--spread cycle|hot] [--hot K] [--keys-file F]]
               [--connections N] [--max-requests N] [--key-id ID] [--allow-remote]
   trent audit verify --data-dir DIR [--public-key FILE]

@@ -76,7 +76,7 @@ func printReseal(w io.Writer, format string, r *app.ResealResult, verb string) e
 		return json.NewEncoder(w).Encode(resealJSON{r.To, r.UnsealShares})
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s %s: the root key is now sealed by %s (it was %s); no stored key was touched.\n", verb, r.DataDir, r.To, r.From)
+	fmt.Fprintf(&b, "%s %s: the root key is now sealed by %s (it was %s); no stored key was touched.\n", verb, where(r.DataDir), r.To, r.From)
 	if len(r.UnsealShares) > 0 {
 		fmt.Fprintf(&b, "New unseal shares — shown only now. Any %d of these %d unseal Trent; the old shares open nothing any more. Give each to a different person and keep none of them here:\n", r.Threshold, len(r.UnsealShares))
 		for i, s := range r.UnsealShares {
@@ -92,7 +92,8 @@ func printReseal(w io.Writer, format string, r *app.ResealResult, verb string) e
 // shares from standard input.
 func rekeyCmd(args []string, stdin *os.File, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("rekey", flag.ContinueOnError)
-	dataDir := fs.String("data-dir", "", "data directory of a stopped shamir installation (required)")
+	dataDir := fs.String("data-dir", "", "data directory of a stopped shamir installation (required without --database-url)")
+	databaseURL := databaseURLFlag(fs)
 	shares := fs.Int("key-shares", 0, "number of new shares (default: as now)")
 	threshold := fs.Int("key-threshold", 0, "shares needed to unseal (default: as now)")
 	format := fs.String("format", "text", "output format: text or json (one object: seal_type, unseal_shares)")
@@ -102,19 +103,20 @@ func rekeyCmd(args []string, stdin *os.File, stdout, stderr io.Writer) error {
 	if err := noArgs(fs); err != nil {
 		return err
 	}
+	if err := offlineTarget(dataDir, databaseURL); err != nil {
+		return err
+	}
 	switch {
-	case *dataDir == "":
-		return errors.New("--data-dir is required")
 	case *format != "text" && *format != "json":
 		return fmt.Errorf("--format must be text or json, not %q", *format)
 	case (*shares == 0) != (*threshold == 0):
 		return errors.New("give both --key-shares and --key-threshold, or neither (to keep the current ones)")
 	}
-	o := app.ResealOptions{DataDir: *dataDir, ReadShares: readShares(stdin, stderr),
+	o := app.ResealOptions{DataDir: *dataDir, DatabaseURL: *databaseURL, ReadShares: readShares(stdin, stderr),
 		To: app.InitOptions{Seal: app.SealShamir, KeyShares: *shares, KeyThreshold: *threshold}}
 	o.Check = func(from string) error {
 		if from != app.SealShamir {
-			return fmt.Errorf("%s is sealed by %s, not Shamir shares: use `trent seal migrate --to shamir`", *dataDir, from)
+			return fmt.Errorf("%s is sealed by %s, not Shamir shares: use `trent seal migrate --to shamir`", where(*dataDir), from)
 		}
 		return nil
 	}
@@ -127,7 +129,8 @@ func rekeyCmd(args []string, stdin *os.File, stdout, stderr io.Writer) error {
 func sealMigrateCmd(args []string, stdin *os.File, stdout, stderr io.Writer) error {
 	lookupPIN := takePINEnv()
 	fs := flag.NewFlagSet("seal migrate", flag.ContinueOnError)
-	dataDir := fs.String("data-dir", "", "data directory of a stopped installation (required)")
+	dataDir := fs.String("data-dir", "", "data directory of a stopped installation (required without --database-url)")
+	databaseURL := databaseURLFlag(fs)
 	to := fs.String("to", "", "the new seal: keyfile, shamir or pkcs11 (required)")
 	keyFile := fs.String("seal-key-file", "", "the current seal key file (an installation sealed by a key file)")
 	pinFile := fs.String("pkcs11-pin-file", "", "file holding the token PIN (current pkcs11 seal, and the new one unless --new-pkcs11-pin-file); or $"+pkcs11.PINEnv)
@@ -145,9 +148,10 @@ func sealMigrateCmd(args []string, stdin *os.File, stdout, stderr io.Writer) err
 	if err := noArgs(fs); err != nil {
 		return err
 	}
+	if err := offlineTarget(dataDir, databaseURL); err != nil {
+		return err
+	}
 	switch {
-	case *dataDir == "":
-		return errors.New("--data-dir is required")
 	case *to == "":
 		return errors.New("--to is required: keyfile, shamir or pkcs11")
 	case *format != "text" && *format != "json":
@@ -157,7 +161,7 @@ func sealMigrateCmd(args []string, stdin *os.File, stdout, stderr io.Writer) err
 	case *to == app.SealKeyFile && *newKeyFile == "":
 		return errors.New("--to keyfile needs --new-seal-key-file: the key file to create, outside the data dir")
 	}
-	o := app.ResealOptions{DataDir: *dataDir, SealKeyFile: *keyFile, PKCS11PINFile: *pinFile, LookupEnv: lookupPIN,
+	o := app.ResealOptions{DataDir: *dataDir, DatabaseURL: *databaseURL, SealKeyFile: *keyFile, PKCS11PINFile: *pinFile, LookupEnv: lookupPIN,
 		ReadShares: readShares(stdin, stderr),
 		To: app.InitOptions{Seal: *to, SealKeyFile: *newKeyFile, KeyShares: *shares, KeyThreshold: *threshold,
 			PKCS11Module: *module, PKCS11TokenLabel: *tokenLabel, PKCS11KeyLabel: *keyLabel}}
@@ -183,4 +187,33 @@ func sealMigrateCmd(args []string, stdin *os.File, stdout, stderr io.Writer) err
 	return app.Reseal(context.Background(), o, func(r *app.ResealResult) error {
 		return printReseal(stdout, *format, r, "Migrated")
 	})
+}
+
+// databaseURLFlag adds --database-url to an offline command's flags.
+func databaseURLFlag(fs *flag.FlagSet) *string {
+	return fs.String("database-url", "", "postgres://… URL of the database holding the installation instead of a data dir; "+
+		"refused while a node serves it unsealed; else $"+envDatabaseURL)
+}
+
+// offlineTarget checks that an offline command names one installation:
+// a data dir or a database (the flag, else $TRENT_DATABASE_URL).
+func offlineTarget(dataDir, databaseURL *string) error {
+	if *dataDir == "" && *databaseURL == "" {
+		*databaseURL = os.Getenv(envDatabaseURL)
+	}
+	switch {
+	case *dataDir == "" && *databaseURL == "":
+		return errors.New("--data-dir is required (or --database-url)")
+	case *dataDir != "" && *databaseURL != "":
+		return errors.New("--data-dir and --database-url exclude each other: an installation on PostgreSQL has no data dir to open")
+	}
+	return nil
+}
+
+// where names the installation in messages.
+func where(dataDir string) string {
+	if dataDir == "" {
+		return "the database"
+	}
+	return dataDir
 }

@@ -57,6 +57,9 @@ func checkPrivate(path string, isDir bool) error {
 // a link, taken from the link's target — so no spelling of the path slips
 // through; a part that does not exist yet cannot be a link.
 func checkKeyFileOutside(dataDir, keyFile string) error {
+	if dataDir == "" {
+		return nil // an installation in a database: no data dir to be inside
+	}
 	d, err := resolvePath(dataDir)
 	if err != nil {
 		return fmt.Errorf("resolve data dir %s: %w", dataDir, err)

@@ -23,7 +23,8 @@ import (
 // they are wrapped by the root key, which does not change. Both run
 // offline, on a stopped installation: they take the data dir's exclusive
 // lock, which every running server (and `trent account create`) holds
-// shared, so neither can run beside one.
+// shared, so neither can run beside one. On PostgreSQL (DatabaseURL) the
+// cluster's leases stand in for that lock (offline.go).
 //
 // Atomicity: the new seal's material outside the store (a new key file)
 // is put in place first; then one transaction replaces the seal type, the
@@ -48,6 +49,10 @@ var sealSettings = map[string][]string{
 // current seal, and what the new seal is.
 type ResealOptions struct {
 	DataDir string
+	// DatabaseURL, if set, is the PostgreSQL database holding the
+	// installation instead of DataDir (offline.go says what keeps
+	// running nodes and rotations out).
+	DatabaseURL string
 	// The current seal: its key file (keyfile), its token's PIN file or
 	// LookupEnv for TRENT_PKCS11_PIN (pkcs11), or, for shamir,
 	// ReadShares, which is asked for threshold-many unseal shares.
@@ -87,23 +92,43 @@ type ResealResult struct {
 // the old token key in its token (the operator removes them once the new
 // seal has been seen to work), and old shares no longer open anything.
 func Reseal(ctx context.Context, o ResealOptions, publish func(*ResealResult) error) (err error) {
-	dbPath := filepath.Join(o.DataDir, dbFile)
-	if _, err := os.Stat(dbPath); err != nil {
-		return fmt.Errorf("%s holds no Trent installation: %w", o.DataDir, err)
+	var (
+		st    store.Store
+		guard *offlineGuard // on a database: the lease that keeps rotations and reseals apart
+	)
+	if o.DatabaseURL != "" {
+		db, g, err := openDatabaseOffline(ctx, o.DatabaseURL, "change the seal")
+		if err != nil {
+			return err
+		}
+		defer db.Close()
+		defer g.release()
+		st, guard = db, g
+		o.DataDir = ""
+	} else {
+		dbPath := filepath.Join(o.DataDir, dbFile)
+		if _, err := os.Stat(dbPath); err != nil {
+			return fmt.Errorf("%s holds no Trent installation: %w", o.DataDir, err)
+		}
+		if err := CheckDataDir(o.DataDir); err != nil {
+			return err
+		}
+		unlock, err := lockDirOffline(o.DataDir)
+		if err != nil {
+			return err
+		}
+		defer unlock()
+		db, err := sqlite.Open(dbPath)
+		if err != nil {
+			return fmt.Errorf("open store: %w", err)
+		}
+		defer db.Close()
+		st = db
 	}
-	if err := CheckDataDir(o.DataDir); err != nil {
-		return err
+	where := o.DataDir
+	if where == "" {
+		where = "the database"
 	}
-	unlock, err := lockDirOffline(o.DataDir)
-	if err != nil {
-		return err
-	}
-	defer unlock()
-	st, err := sqlite.Open(dbPath)
-	if err != nil {
-		return fmt.Errorf("open store: %w", err)
-	}
-	defer st.Close()
 	get := func(name string) (string, error) {
 		v, err := st.GetSetting(ctx, name)
 		if err != nil {
@@ -116,7 +141,7 @@ func Reseal(ctx context.Context, o ResealOptions, publish func(*ResealResult) er
 		return err
 	}
 	if mode != ModeProduction {
-		return fmt.Errorf("%s is a --dev installation, sealed by a key file in its data dir; only an installation made by `trent init` changes its seal", o.DataDir)
+		return fmt.Errorf("%s is a --dev installation, sealed by a key file in its data dir; only an installation made by `trent init` changes its seal", where)
 	}
 	from, err := get(settingSealer)
 	if err != nil {
@@ -165,7 +190,7 @@ func Reseal(ctx context.Context, o ResealOptions, publish func(*ResealResult) er
 	var shares []string
 	if from == SealShamir {
 		if o.SealKeyFile != "" || o.PKCS11PINFile != "" {
-			return fmt.Errorf("%s is sealed by Shamir shares: give threshold-many of them on standard input, not a key file or PIN file", o.DataDir)
+			return fmt.Errorf("%s is sealed by Shamir shares: give threshold-many of them on standard input, not a key file or PIN file", where)
 		}
 		b, err := st.GetSetting(ctx, settingShamir)
 		if err != nil {
@@ -247,10 +272,14 @@ func Reseal(ctx context.Context, o ResealOptions, publish func(*ResealResult) er
 			remove = append(remove, name)
 		}
 	}
-	rw, ok := store.Store(st).(store.Rewrap)
+	rw, ok := st.(store.Rewrap)
 	if !ok {
 		ss.undo()
 		return fmt.Errorf("this store (%T) cannot update its settings atomically", st)
+	}
+	if err := guard.check(ctx); err != nil {
+		ss.undo()
+		return fmt.Errorf("%snot committed: %w", void, err)
 	}
 	if err := rw.UpdateSettings(ctx, put, remove); err != nil {
 		ss.undo()

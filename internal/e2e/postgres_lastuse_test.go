@@ -1,0 +1,107 @@
+package e2e
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsmw "github.com/aws/aws-sdk-go-v2/aws/middleware"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
+
+	"github.com/trent-kms/trent/internal/testenv/pgtest"
+)
+
+// TestPostgresKeyLastUsageAcrossNodes: two nodes on one database; a key
+// used through node A (a successful Encrypt, then a failed one, which is
+// no use) is reported by GetKeyLastUsage through node B, which never saw
+// the request, with A's request id — once A has shipped its events.
+func TestPostgresKeyLastUsageAcrossNodes(t *testing.T) {
+	c := pgtest.StartForTest(t)
+	ctx := context.Background()
+	url, err := c.NewDatabase(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sealKey := filepath.Join(t.TempDir(), "seal.key")
+	out, stderr, code := runCLI(t, "", nil, "init", "--database-url", url, "--seal-key-file", sealKey, "--format", "json")
+	if code != 0 {
+		t.Fatalf("init: exit %d\n%s%s", code, out, stderr)
+	}
+	m, _ := jsonKeys(t, out)
+	id, secret := m["access_key_id"].(string), m["secret_access_key"].(string)
+	serve := func() *trentProc {
+		return startTrentArgs(t, nil, "serve", "--database-url", url, "--seal-key-file", sealKey,
+			"--listen", "127.0.0.1:0", "--data-dir", filepath.Join(t.TempDir(), "node"))
+	}
+	ca, cb := serve().Client(id, secret), serve().Client(id, secret)
+	ck, err := ca.CreateKey(ctx, &kms.CreateKeyInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyID := ck.KeyMetadata.KeyId
+	if u, err := cb.GetKeyLastUsage(ctx, &kms.GetKeyLastUsageInput{KeyId: keyID}); err != nil || u.KeyLastUsage == nil || u.KeyLastUsage.Operation != "" {
+		t.Fatalf("GetKeyLastUsage before any use: %v %+v", err, u)
+	}
+	enc, err := ca.Encrypt(ctx, &kms.EncryptInput{KeyId: keyID, Plaintext: []byte("use")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	requestID, _ := awsmw.GetRequestIDMetadata(enc.ResultMetadata)
+	if _, err := ca.Encrypt(ctx, &kms.EncryptInput{KeyId: keyID, Plaintext: []byte("use"), EncryptionAlgorithm: "RSAES_OAEP_SHA_256"}); err == nil {
+		t.Fatal("Encrypt with an RSA algorithm on a symmetric key succeeded")
+	}
+	waitUse(t, cb, keyID, requestID, "Encrypt")
+
+	// A line carrying a NUL (escaped, \u0000) in a client's string, then
+	// a use: the use still reaches node B (the trigger on shipped events
+	// matches lines as text; a jsonb cast would refuse that line and stop
+	// the node's shipping).
+	ca.Encrypt(ctx, &kms.EncryptInput{KeyId: keyID, Plaintext: []byte("nul"), EncryptionContext: map[string]string{"k": "a\x00b"}})
+	enc, err = ca.Encrypt(ctx, &kms.EncryptInput{KeyId: keyID, Plaintext: []byte("after")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	requestID, _ = awsmw.GetRequestIDMetadata(enc.ResultMetadata)
+	waitUse(t, cb, keyID, requestID, "Encrypt")
+
+	// ReEncrypt uses two keys in one event: both report it.
+	ck2, err := ca.CreateKey(ctx, &kms.CreateKeyInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	re, err := ca.ReEncrypt(ctx, &kms.ReEncryptInput{CiphertextBlob: enc.CiphertextBlob, DestinationKeyId: ck2.KeyMetadata.KeyId})
+	if err != nil {
+		t.Fatal(err)
+	}
+	requestID, _ = awsmw.GetRequestIDMetadata(re.ResultMetadata)
+	waitUse(t, cb, keyID, requestID, "ReEncrypt")
+	waitUse(t, cb, ck2.KeyMetadata.KeyId, requestID, "ReEncrypt")
+}
+
+// waitUse polls GetKeyLastUsage through c until it reports the use op
+// with requestID (shipping is asynchronous), boundedly.
+func waitUse(t *testing.T, c *kms.Client, keyID *string, requestID, op string) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	var last *kmstypes.KeyLastUsageData
+	for {
+		u, err := c.GetKeyLastUsage(context.Background(), &kms.GetKeyLastUsageInput{KeyId: keyID})
+		if err != nil {
+			t.Fatalf("GetKeyLastUsage through node B: %v", err)
+		}
+		if l := u.KeyLastUsage; l != nil && aws.ToString(l.KmsRequestId) == requestID {
+			if string(l.Operation) != op || aws.ToString(l.CloudTrailEventId) == "" || l.Timestamp == nil {
+				t.Fatalf("through node B: %+v, want %s with an event id", l, op)
+			}
+			return
+		}
+		last = u.KeyLastUsage
+		if time.Now().After(deadline) {
+			t.Fatalf("node B never reported the use with request id %s (last: %+v)", requestID, last)
+		}
+		time.Sleep(300 * time.Millisecond) // under the GetKeyLastUsage quota (5/s)
+	}
+}
