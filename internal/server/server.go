@@ -222,7 +222,7 @@ func (s *Server) handle(r *http.Request, buf *bytes.Buffer, requestID string) *a
 	// JSON requests are routed by their target's prefix, and each must be
 	// signed for its own service: a signature scoped to kms must not read
 	// the audit log, nor one scoped to cloudtrail use a key.
-	if name, ok := cloudtrail.Operation(r.Header.Get("X-Amz-Target")); ok {
+	if name, ok := cloudtrail.Operation(target(r)); ok {
 		s.serveCloudTrail(r, body, auth, name, a)
 		return a
 	}
@@ -230,7 +230,7 @@ func (s *Server) handle(r *http.Request, buf *bytes.Buffer, requestID string) *a
 		a.err = apierr.New(apierr.InvalidSignature, "Credential should be scoped to correct service: 'kms'. ")
 		return a
 	}
-	name, ok := strings.CutPrefix(r.Header.Get("X-Amz-Target"), targetPrefix)
+	name, ok := strings.CutPrefix(target(r), targetPrefix)
 	op, found := kms.Lookup(name)
 	if !ok || !found {
 		a.err = apierr.New(apierr.UnknownOperation, "")
@@ -299,6 +299,16 @@ func (s *Server) writeError(w http.ResponseWriter, requestID, operation string, 
 		s.log.Error("internal error", "request_id", requestID, "operation", operation, "err", apierr.ForLog(err))
 	}
 	awsproto.WriteError(w, e)
+}
+
+// target is the request's X-Amz-Target. net/http stores incoming header
+// names canonicalized, so reading the map directly is Header.Get without
+// canonicalizing the name again on each of a request's several reads.
+func target(r *http.Request) string {
+	if v := r.Header["X-Amz-Target"]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
 }
 
 func sourceIP(r *http.Request) string {
