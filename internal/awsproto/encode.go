@@ -77,10 +77,14 @@ func Encode(w http.ResponseWriter, out any) {
 // encodeTo writes out as JSON to buf: the members encoding/json may see,
 // then the sensitive ones, written directly.
 func encodeTo(buf *bytes.Buffer, out any, secrets []secret) error {
-	if err := jsonv1.NewEncoder(buf).Encode(out); err != nil {
-		return err
+	if a, ok := out.(appender); ok {
+		buf.Write(a.appendJSON(buf.AvailableBuffer()))
+	} else {
+		if err := jsonv1.NewEncoder(buf).Encode(out); err != nil {
+			return err
+		}
+		buf.Truncate(buf.Len() - 1) // Encode's newline
 	}
-	buf.Truncate(buf.Len() - 1) // Encode's newline
 	if len(secrets) == 0 {
 		return nil
 	}
