@@ -51,7 +51,7 @@ func New(svc *kms.Service, verifier *sigv4.Verifier, log *slog.Logger) *Server {
 		log = slog.Default()
 	}
 	return &Server{kms: svc, verifier: verifier, log: log,
-		bufs: sync.Pool{New: func() any { return new(bytes.Buffer) }}}
+		bufs: sync.Pool{New: func() any { return new(bodyBuffer) }}}
 }
 
 // AuditLog is the side of the audit log (internal/audit.Log) the server
@@ -147,12 +147,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	buf := s.bufs.Get().(*bytes.Buffer)
+	buf := s.bufs.Get().(*bodyBuffer)
 	buf.Reset()
 	defer func() {
 		// The body may hold plaintext: wipe it before the buffer is reused
 		// or left to the garbage collector.
 		clear(buf.Bytes())
+		buf.limit = io.LimitedReader{}
 		if buf.Cap() <= 64<<10 {
 			s.bufs.Put(buf)
 		}
@@ -163,6 +164,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	s.write(w, a)
 	s.finish(r, a, start)
+}
+
+// bodyBuffer is a request body's pooled buffer, with the reader that
+// bounds it (a field, so that bounding allocates nothing).
+type bodyBuffer struct {
+	bytes.Buffer
+	limit io.LimitedReader
 }
 
 // answer is what a request is answered with, and its audit event.
@@ -176,12 +184,15 @@ type answer struct {
 	err     error
 	ev      *audit.Event
 	caller  string // the caller's account, "" if unknown
+	// kmsReq is the KMS request handle dispatches, allocated with the
+	// answer.
+	kmsReq kms.Request
 }
 
 // handle authenticates, decodes and dispatches a request, and says how to
 // answer it. It writes nothing, so that the answer can wait for its audit
 // event to be durable.
-func (s *Server) handle(r *http.Request, buf *bytes.Buffer, requestID string) *answer {
+func (s *Server) handle(r *http.Request, buf *bodyBuffer, requestID string) *answer {
 	a := &answer{requestID: requestID, query: queryOf(r)}
 	if s.audit != nil {
 		a.ev = s.newEvent(r, a, requestID)
@@ -190,15 +201,16 @@ func (s *Server) handle(r *http.Request, buf *bytes.Buffer, requestID string) *a
 		a.err = errTooLarge
 		return a
 	}
-	if _, err := buf.ReadFrom(http.MaxBytesReader(nil, r.Body, awsproto.MaxBodyBytes)); err != nil {
-		var tooLarge *http.MaxBytesError
-		if errors.As(err, &tooLarge) {
-			a.err = errTooLarge
-			return a
-		}
+	// One byte past the bound tells a body over it from one at it.
+	buf.limit = io.LimitedReader{R: r.Body, N: awsproto.MaxBodyBytes + 1}
+	if _, err := buf.ReadFrom(&buf.limit); err != nil {
 		// A truncated body or broken chunking; the client may be gone.
 		s.log.Debug("read request body", "request_id", requestID, "err", err)
 		a.err = apierr.New(apierr.Serialization, "Could not read the request body.")
+		return a
+	}
+	if buf.Len() > awsproto.MaxBodyBytes {
+		a.err = errTooLarge
 		return a
 	}
 	body := buf.Bytes()
@@ -237,7 +249,8 @@ func (s *Server) handle(r *http.Request, buf *bytes.Buffer, requestID string) *a
 		return a
 	}
 	a.op = op.Name
-	req := &kms.Request{
+	req := &a.kmsReq
+	*req = kms.Request{
 		Caller:          callerOf(auth),
 		Region:          auth.Region,
 		RequestID:       requestID,
