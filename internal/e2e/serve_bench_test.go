@@ -46,7 +46,7 @@ func BenchmarkServe(b *testing.B) {
 	ecc := create(types.KeySpecEccNistP256, types.KeyUsageTypeSignVerify)
 	mac := create(types.KeySpecHmac256, types.KeyUsageTypeGenerateVerifyMac)
 	ec := map[string]string{"tenant-id": "acme-corp-7f3c9a", "purpose": "customer-pii/billing-address"}
-	pt := detBytes("perf/plaintext", 256)
+	pt := perfBytes("perf/plaintext", 256)
 	enc, err := e.KMS.Encrypt(ctx, &kms.EncryptInput{KeyId: &sym, Plaintext: bytes.Clone(pt), EncryptionContext: ec})
 	if err != nil {
 		b.Fatal(err)
@@ -64,7 +64,7 @@ func BenchmarkServe(b *testing.B) {
 		{"GenerateDataKey", "GenerateDataKey", map[string]any{"KeyId": sym, "KeySpec": "AES_256", "EncryptionContext": ec}, false},
 		{"DescribeKey", "DescribeKey", map[string]any{"KeyId": sym}, false},
 		{"SignECCP256", "Sign", map[string]any{"KeyId": ecc, "Message": digest[:], "MessageType": "DIGEST", "SigningAlgorithm": "ECDSA_SHA_256"}, false},
-		{"GenerateMac", "GenerateMac", map[string]any{"KeyId": mac, "Message": b64(detBytes("perf/mac-message", 256)), "MacAlgorithm": "HMAC_SHA_256"}, false},
+		{"GenerateMac", "GenerateMac", map[string]any{"KeyId": mac, "Message": b64(perfBytes("perf/mac-message", 256)), "MacAlgorithm": "HMAC_SHA_256"}, false},
 	}
 	for _, l := range loads {
 		body, err := json.Marshal(l.body)
@@ -152,9 +152,9 @@ func (w *discardWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// detBytes is ../shared/perf's deterministic pseudo-random bytes (SHA-256
+// perfBytes is ../shared/perf's deterministic pseudo-random bytes (SHA-256
 // in counter mode over a label), so the bodies are the scenarios' own.
-func detBytes(label string, n int) []byte {
+func perfBytes(label string, n int) []byte {
 	out := make([]byte, 0, n+sha256.Size)
 	for i := 0; len(out) < n; i++ {
 		s := sha256.Sum256([]byte(label + "/" + strconv.Itoa(i)))
