@@ -27,6 +27,14 @@ const sensitiveTag = "sensitive"
 // ones (no KMS response is) are cleared and left to the collector.
 const maxPooledResponse = 64 << 10
 
+// Header values every response shares. Each has length and capacity 1,
+// so a handler that appended to one would get a new array, never write
+// into the shared one; net/http only reads them.
+var (
+	contentTypeValue = []string{ContentType}
+	zeroLengthValue  = []string{"0"}
+)
+
 var responseBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 // Encode writes a 200 response. A nil output is sent as an empty body with
@@ -35,9 +43,11 @@ var responseBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 // sensitive members (see sensitiveTag) are zeroed.
 func Encode(w http.ResponseWriter, out any) {
 	h := w.Header()
-	h.Set("Content-Type", ContentType)
+	// Assigned under their canonical names: Set would canonicalize them
+	// and allocate a slice for the constant value on every response.
+	h["Content-Type"] = contentTypeValue
 	if out == nil {
-		h.Set("Content-Length", "0")
+		h["Content-Length"] = zeroLengthValue
 		w.WriteHeader(http.StatusOK)
 		return
 	}
@@ -59,7 +69,7 @@ func Encode(w http.ResponseWriter, out any) {
 		WriteError(w, apierr.Internal(fmt.Errorf("encode response: %w", err)))
 		return
 	}
-	h.Set("Content-Length", strconv.Itoa(buf.Len()))
+	h["Content-Length"] = []string{strconv.Itoa(buf.Len())}
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(buf.Bytes())
 }
@@ -67,10 +77,14 @@ func Encode(w http.ResponseWriter, out any) {
 // encodeTo writes out as JSON to buf: the members encoding/json may see,
 // then the sensitive ones, written directly.
 func encodeTo(buf *bytes.Buffer, out any, secrets []secret) error {
-	if err := jsonv1.NewEncoder(buf).Encode(out); err != nil {
-		return err
+	if a, ok := out.(appender); ok {
+		buf.Write(a.appendJSON(buf.AvailableBuffer()))
+	} else {
+		if err := jsonv1.NewEncoder(buf).Encode(out); err != nil {
+			return err
+		}
+		buf.Truncate(buf.Len() - 1) // Encode's newline
 	}
-	buf.Truncate(buf.Len() - 1) // Encode's newline
 	if len(secrets) == 0 {
 		return nil
 	}

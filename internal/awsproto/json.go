@@ -212,9 +212,7 @@ func Time(t time.Time) *Timestamp {
 }
 
 func (t Timestamp) MarshalJSON() ([]byte, error) {
-	tt := time.Time(t)
-	secs := float64(tt.UnixMilli()) / 1000
-	return strconv.AppendFloat(nil, secs, 'f', -1, 64), nil
+	return t.appendJSON(nil), nil
 }
 
 // EscapedLen is the length of s once encoding/json has written it inside a

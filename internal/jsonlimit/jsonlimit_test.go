@@ -1,6 +1,7 @@
 package jsonlimit
 
 import (
+	"math/rand/v2"
 	"strings"
 	"testing"
 )
@@ -73,5 +74,23 @@ func TestCheckDoesNotAllocate(t *testing.T) {
 	doc := []byte(`{"a":[1,2,{"b":"c,d"}],"e":"]]]"}`)
 	if n := testing.AllocsPerRun(100, func() { _ = Check(doc, Limits{Depth: 16, Elements: 100}) }); n != 0 {
 		t.Errorf("Check allocates %v times", n)
+	}
+}
+
+// TestShortcutAgreesWithScan checks that counting never answers "within
+// limits" for a document the scan refuses: random documents made of the
+// bytes that matter, at limits around their counts.
+func TestShortcutAgreesWithScan(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	alphabet := []byte(`{}[],"\a`)
+	for range 20000 {
+		doc := make([]byte, r.IntN(40))
+		for i := range doc {
+			doc[i] = alphabet[r.IntN(len(alphabet))]
+		}
+		lim := Limits{Depth: r.IntN(6), Elements: r.IntN(6)}
+		if got, want := Check(doc, lim), scan(doc, lim); got != want {
+			t.Fatalf("Check(%q, %+v) = %v, scan says %v", doc, lim, got, want)
+		}
 	}
 }

@@ -29,3 +29,15 @@ func TestContextCostsNoAllocations(t *testing.T) {
 	}
 	t.Logf("allocations per call: encrypt %v, decrypt %v", encCtx, decCtx)
 }
+
+// TestMessageKeyDerivationAllocatesNothing keeps the per-message key
+// derivation allocation-free outside FIPS mode.
+func TestMessageKeyDerivationAllocatesNothing(t *testing.T) {
+	backing, salt := make([]byte, 32), make([]byte, 32)
+	withFastHMAC(t, true, func() {
+		var k [32]byte
+		if n := testing.AllocsPerRun(100, func() { _ = deriveMessageKey(&k, backing, salt, hkdfInfoBytes) }); n != 0 {
+			t.Errorf("deriveMessageKey: %v allocations per call", n)
+		}
+	})
+}

@@ -55,6 +55,9 @@ func GenerateMac(spec, algorithm string, key, message []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	if p.spec == "HMAC_256" {
+		return hmacSHA256(key, message), nil
+	}
 	m := hmac.New(p.newHash, key)
 	m.Write(message)
 	return m.Sum(nil), nil

@@ -3,9 +3,7 @@ package keys
 import (
 	"crypto/aes"
 	"crypto/cipher"
-	"crypto/hkdf"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
@@ -63,6 +61,9 @@ const (
 // distinguishable by errors.Is: the wire layer maps all of them to
 // InvalidCiphertextException.
 var ErrInvalidCiphertext = errors.New("keys: invalid ciphertext")
+
+// hkdfInfoBytes is hkdfInfo as the HKDF's input.
+var hkdfInfoBytes = []byte(hkdfInfo)
 
 var errBackingKeySize = fmt.Errorf("keys: backing key must be %d bytes", SymmetricKeySize)
 
@@ -188,12 +189,12 @@ func DecryptSymmetric(backing []byte, blob []byte, ec map[string]string) ([]byte
 // before returning; its AES key schedule lives inside crypto/aes, which
 // offers no way to erase it, until the garbage collector reclaims it.
 func messageAEAD(backing, salt []byte) (cipher.AEAD, error) {
-	k, err := hkdf.Key(sha256.New, backing, salt, hkdfInfo, 32)
-	if err != nil {
+	var k [32]byte
+	if err := deriveMessageKey(&k, backing, salt, hkdfInfoBytes); err != nil {
 		return nil, fmt.Errorf("keys: deriving message key: %w", err)
 	}
-	block, err := aes.NewCipher(k)
-	clear(k)
+	block, err := aes.NewCipher(k[:])
+	clear(k[:])
 	if err != nil {
 		return nil, fmt.Errorf("keys: %w", err)
 	}

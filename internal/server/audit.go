@@ -27,9 +27,9 @@ func (s *Server) newEvent(r *http.Request, a *answer, requestID string) *audit.E
 		if a.query.Name == "sts" {
 			source = audit.SourceSTS
 		}
-	} else if n, ok := strings.CutPrefix(r.Header.Get("X-Amz-Target"), targetPrefix); ok && n != "" {
+	} else if n, ok := strings.CutPrefix(target(r), targetPrefix); ok && n != "" {
 		name = clip(n, 128)
-	} else if n, ok := cloudtrail.Operation(r.Header.Get("X-Amz-Target")); ok {
+	} else if n, ok := cloudtrail.Operation(target(r)); ok {
 		// A CloudTrail call is recorded under CloudTrail's source, even
 		// when it fails before it is authenticated.
 		source = audit.SourceCloudTrail
@@ -201,9 +201,9 @@ func sealedEvent(r *http.Request, requestID string, query bool) *audit.Event {
 			}
 			clear(head)
 		}
-	} else if n, ok := strings.CutPrefix(r.Header.Get("X-Amz-Target"), targetPrefix); ok && n != "" {
+	} else if n, ok := strings.CutPrefix(target(r), targetPrefix); ok && n != "" {
 		name = clip(n, 128)
-	} else if n, ok := cloudtrail.Operation(r.Header.Get("X-Amz-Target")); ok {
+	} else if n, ok := cloudtrail.Operation(target(r)); ok {
 		source = audit.SourceCloudTrail
 		if n != "" {
 			name = clip(n, 128)

@@ -80,7 +80,7 @@ func serviceOf(r *http.Request, a *answer) string {
 	if a.query != nil {
 		return a.query.Name
 	}
-	if _, ok := cloudtrail.Operation(r.Header.Get("X-Amz-Target")); ok {
+	if _, ok := cloudtrail.Operation(target(r)); ok {
 		return "cloudtrail"
 	}
 	return "kms"
@@ -93,7 +93,7 @@ func operationOf(r *http.Request, a *answer) string {
 	if a.query != nil {
 		return Unknown
 	}
-	target := r.Header.Get("X-Amz-Target")
+	target := target(r)
 	if name, ok := strings.CutPrefix(target, targetPrefix); ok {
 		if op, found := kms.Lookup(name); found {
 			return op.Name

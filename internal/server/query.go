@@ -39,7 +39,7 @@ type QueryAPI interface {
 // isQuery reports whether r is an AWS Query-protocol request: a
 // form-encoded POST with no X-Amz-Target (which names a JSON operation).
 func isQuery(r *http.Request) bool {
-	if r.Header.Get("X-Amz-Target") != "" {
+	if target(r) != "" {
 		return false
 	}
 	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))

@@ -51,7 +51,7 @@ func New(svc *kms.Service, verifier *sigv4.Verifier, log *slog.Logger) *Server {
 		log = slog.Default()
 	}
 	return &Server{kms: svc, verifier: verifier, log: log,
-		bufs: sync.Pool{New: func() any { return new(bytes.Buffer) }}}
+		bufs: sync.Pool{New: func() any { return new(bodyBuffer) }}}
 }
 
 // AuditLog is the side of the audit log (internal/audit.Log) the server
@@ -147,12 +147,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	buf := s.bufs.Get().(*bytes.Buffer)
+	buf := s.bufs.Get().(*bodyBuffer)
 	buf.Reset()
 	defer func() {
 		// The body may hold plaintext: wipe it before the buffer is reused
 		// or left to the garbage collector.
 		clear(buf.Bytes())
+		buf.limit = io.LimitedReader{}
 		if buf.Cap() <= 64<<10 {
 			s.bufs.Put(buf)
 		}
@@ -166,6 +167,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.finish(r, a, start)
 }
 
+// bodyBuffer is a request body's pooled buffer, with the reader that
+// bounds it (a field, so that bounding allocates nothing).
+type bodyBuffer struct {
+	bytes.Buffer
+	limit io.LimitedReader
+}
+
 // answer is what a request is answered with, and its audit event.
 type answer struct {
 	requestID string
@@ -177,12 +185,15 @@ type answer struct {
 	err     error
 	ev      *audit.Event
 	caller  string // the caller's account, "" if unknown
+	// kmsReq is the KMS request handle dispatches, allocated with the
+	// answer.
+	kmsReq kms.Request
 }
 
 // handle authenticates, decodes and dispatches a request, and says how to
 // answer it. It writes nothing, so that the answer can wait for its audit
 // event to be durable.
-func (s *Server) handle(r *http.Request, buf *bytes.Buffer, requestID string) *answer {
+func (s *Server) handle(r *http.Request, buf *bodyBuffer, requestID string) *answer {
 	a := &answer{requestID: requestID, query: queryOf(r)}
 	if s.audit != nil {
 		a.ev = s.newEvent(r, a, requestID)
@@ -191,15 +202,16 @@ func (s *Server) handle(r *http.Request, buf *bytes.Buffer, requestID string) *a
 		a.err = errTooLarge
 		return a
 	}
-	if _, err := buf.ReadFrom(http.MaxBytesReader(nil, r.Body, awsproto.MaxBodyBytes)); err != nil {
-		var tooLarge *http.MaxBytesError
-		if errors.As(err, &tooLarge) {
-			a.err = errTooLarge
-			return a
-		}
+	// One byte past the bound tells a body over it from one at it.
+	buf.limit = io.LimitedReader{R: r.Body, N: awsproto.MaxBodyBytes + 1}
+	if _, err := buf.ReadFrom(&buf.limit); err != nil {
 		// A truncated body or broken chunking; the client may be gone.
 		s.log.Debug("read request body", "request_id", requestID, "err", err)
 		a.err = apierr.New(apierr.Serialization, "Could not read the request body.")
+		return a
+	}
+	if buf.Len() > awsproto.MaxBodyBytes {
+		a.err = errTooLarge
 		return a
 	}
 	body := buf.Bytes()
@@ -223,7 +235,7 @@ func (s *Server) handle(r *http.Request, buf *bytes.Buffer, requestID string) *a
 	// JSON requests are routed by their target's prefix, and each must be
 	// signed for its own service: a signature scoped to kms must not read
 	// the audit log, nor one scoped to cloudtrail use a key.
-	if name, ok := cloudtrail.Operation(r.Header.Get("X-Amz-Target")); ok {
+	if name, ok := cloudtrail.Operation(target(r)); ok {
 		s.serveCloudTrail(r, body, auth, name, a)
 		return a
 	}
@@ -231,14 +243,15 @@ func (s *Server) handle(r *http.Request, buf *bytes.Buffer, requestID string) *a
 		a.err = apierr.New(apierr.InvalidSignature, "Credential should be scoped to correct service: 'kms'. ")
 		return a
 	}
-	name, ok := strings.CutPrefix(r.Header.Get("X-Amz-Target"), targetPrefix)
+	name, ok := strings.CutPrefix(target(r), targetPrefix)
 	op, found := kms.Lookup(name)
 	if !ok || !found {
 		a.err = apierr.New(apierr.UnknownOperation, "")
 		return a
 	}
 	a.op = op.Name
-	req := &kms.Request{
+	req := &a.kmsReq
+	*req = kms.Request{
 		Caller:          callerOf(auth),
 		Region:          auth.Region,
 		RequestID:       requestID,
@@ -300,6 +313,16 @@ func (s *Server) writeError(w http.ResponseWriter, requestID, operation string, 
 		s.log.Error("internal error", "request_id", requestID, "operation", operation, "err", apierr.ForLog(err))
 	}
 	awsproto.WriteError(w, e)
+}
+
+// target is the request's X-Amz-Target. net/http stores incoming header
+// names canonicalized, so reading the map directly is Header.Get without
+// canonicalizing the name again on each of a request's several reads.
+func target(r *http.Request) string {
+	if v := r.Header["X-Amz-Target"]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
 }
 
 func sourceIP(r *http.Request) string {

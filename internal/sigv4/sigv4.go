@@ -146,10 +146,10 @@ func (v *Verifier) verify(r *http.Request, body []byte, scope *authParts) (*Cred
 
 	// Request time: X-Amz-Date, or Date if there is no X-Amz-Date.
 	dateHeader := "x-amz-date"
-	rawDate := r.Header.Get("X-Amz-Date")
+	rawDate := header(r.Header, "X-Amz-Date")
 	if rawDate == "" {
 		dateHeader = "date"
-		rawDate = r.Header.Get("Date")
+		rawDate = header(r.Header, "Date")
 		if rawDate == "" {
 			return nil, apierr.New(apierr.IncompleteSignature,
 				"Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header. Authorization=%s", echo(h))
@@ -194,7 +194,7 @@ func (v *Verifier) verify(r *http.Request, body []byte, scope *authParts) (*Cred
 	}
 
 	// Who is calling.
-	cred, lerr := v.lookup(a.accessKeyID, r.Header.Get("X-Amz-Security-Token"))
+	cred, lerr := v.lookup(a.accessKeyID, header(r.Header, "X-Amz-Security-Token"))
 	if lerr != nil {
 		return nil, lerr
 	}
@@ -213,7 +213,7 @@ func (v *Verifier) verify(r *http.Request, body []byte, scope *authParts) (*Cred
 	sum := sha256.Sum256(body)
 	hex.Encode(bodyHash[:], sum[:])
 	payloadHash := bodyHash[:]
-	if claimed := r.Header.Get("X-Amz-Content-Sha256"); claimed != "" && claimed != "UNSIGNED-PAYLOAD" {
+	if claimed := header(r.Header, "X-Amz-Content-Sha256"); claimed != "" && claimed != "UNSIGNED-PAYLOAD" {
 		// The header is what the client signed; it must also be true.
 		if claimed != string(bodyHash[:]) {
 			return nil, apierr.New(apierr.InvalidSignature,
@@ -381,23 +381,28 @@ func ValidRegion(s string) bool {
 	if len(s) < 4 || len(s) > 32 {
 		return false
 	}
-	words := strings.Split(s, "-")
-	if len(words) < 3 {
-		return false
-	}
-	for i, w := range words {
-		if w == "" {
+	// Words of lower-case letters, then a last word of digits; read in
+	// place rather than split, since every request's scope is checked.
+	words, start := 0, 0
+	for i := 0; i <= len(s); i++ {
+		if i < len(s) && s[i] != '-' {
+			continue
+		}
+		w := s[start:i]
+		last := i == len(s)
+		if w == "" || last && len(w) > 2 {
 			return false
 		}
-		last := i == len(words)-1
 		for j := 0; j < len(w); j++ {
 			c := w[j]
 			if last && !(c >= '0' && c <= '9') || !last && !(c >= 'a' && c <= 'z') {
 				return false
 			}
 		}
+		words++
+		start = i + 1
 	}
-	return len(words[len(words)-1]) <= 2
+	return words >= 3
 }
 
 // scopeError reports every way the credential scope is wrong, concatenated,
@@ -494,6 +499,16 @@ func parseAMZDate(s string) (time.Time, bool) {
 		return time.Time{}, false
 	}
 	return t, true
+}
+
+// header is h.Get(name) for a name already in canonical form: net/http
+// stores incoming names canonicalized, and Get would canonicalize name
+// again on every call.
+func header(h http.Header, name string) string {
+	if v := h[name]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
 }
 
 // decodeHex32 decodes a 64-character hex string.
