@@ -35,11 +35,12 @@ import (
 //   - TagResource of one tag key to three values: one value, agreed by
 //     every node.
 //
-// Without the store's revision check (a plain UPDATE of the key row),
-// two nodes that read the same key would both commit version n+1 of a
-// rotation: a success would then be lost from ListKeyRotations (count
-// below the successes) or a material overwritten. Without the alias
-// table's unique constraint two CreateAlias calls would both succeed.
+// Checked against a broken store: with the revision check of the
+// PostgreSQL store's updateKey removed (WHERE id = ? only), all three
+// TagResource calls of round 0 succeed and ListResourceTags shows only
+// the last writer's own tag (by-C-0): a lost update, and the test fails.
+// A second rotation to the same version is refused by key_versions'
+// primary key even then; the rotation checks catch a store that lets it.
 func TestClusterConflictingWrites(t *testing.T) {
 	c := pgtest.StartForTest(t)
 	ctx := context.Background()
@@ -238,9 +239,13 @@ func TestClusterConflictingWrites(t *testing.T) {
 	}
 
 	// 4. TagResource of one tag key to three values through every node.
+	// Each call also adds a tag of its own ("by-B-3"): a write that
+	// succeeded on a stale copy of the tags would drop the others' tags
+	// (a lost update), which the listing below catches.
 	tk := newKey()
 	warm(tk)
 	tagLost := map[string]int{}
+	want := map[string]string{} // the tags every node must list
 	for r := range rounds {
 		values := [3]string{}
 		for i := range values {
@@ -248,7 +253,8 @@ func TestClusterConflictingWrites(t *testing.T) {
 		}
 		errs := together(func(i int) error {
 			_, err := cl[i].TagResource(ctx, &kms.TagResourceInput{KeyId: aws.String(tk),
-				Tags: []types.Tag{{TagKey: aws.String("owner"), TagValue: aws.String(values[i])}}})
+				Tags: []types.Tag{{TagKey: aws.String("owner"), TagValue: aws.String(values[i])},
+					{TagKey: aws.String(fmt.Sprintf("by-%s-%d", names[i], r)), TagValue: aws.String("x")}}})
 			return err
 		})
 		// AWS answers every one (the last write wins); Trent may answer
@@ -260,6 +266,7 @@ func TestClusterConflictingWrites(t *testing.T) {
 			switch {
 			case err == nil:
 				written = append(written, values[i])
+				want[fmt.Sprintf("by-%s-%d", names[i], r)] = "x"
 			case errors.As(err, &ae) && slices.Contains(lostRaceAnswers, ae.ErrorCode()):
 				tagLost[ae.ErrorCode()]++
 			default:
@@ -276,10 +283,15 @@ func TestClusterConflictingWrites(t *testing.T) {
 				if err != nil {
 					return err
 				}
-				if len(tags.Tags) != 1 || aws.ToString(tags.Tags[0].TagKey) != "owner" {
-					return fmt.Errorf("tags %v, want one tag owner", tags.Tags)
+				got := map[string]string{}
+				for _, tag := range tags.Tags {
+					got[aws.ToString(tag.TagKey)] = aws.ToString(tag.TagValue)
 				}
-				v := aws.ToString(tags.Tags[0].TagValue)
+				v := got["owner"]
+				delete(got, "owner")
+				if fmt.Sprint(got) != fmt.Sprint(want) {
+					return fmt.Errorf("tags besides owner %v, want those of the calls that succeeded %v", got, want)
+				}
 				if !slices.Contains(written, v) {
 					return fmt.Errorf("owner=%s, want one of the values written %v", v, written)
 				}
