@@ -185,13 +185,22 @@ func TestKeyFoundAfterNegativeLookup(t *testing.T) {
 			n.newID = func() string { return id }
 			n.createKey(t)
 			// A change through another node makes this node's next write
-			// of the key conflict, and a conflict drops the cached entry.
+			// of the key conflict; the conflict drops the cached entry and
+			// the write is applied again to the key as stored, keeping the
+			// other node's change.
 			desc := "changed elsewhere"
 			if _, err := other.run(t.Context(), "UpdateKeyDescription", &awsproto.UpdateKeyDescriptionInput{KeyId: &id, Description: &desc}); err != nil {
 				t.Fatalf("UpdateKeyDescription on the other node: %v", err)
 			}
-			if _, err := n.run(t.Context(), "DisableKey", &awsproto.KeyIdInput{KeyId: &id}); err == nil {
-				t.Fatal("DisableKey on a stale entry succeeded: the test does not drop the entry")
+			if _, err := n.run(t.Context(), "DisableKey", &awsproto.KeyIdInput{KeyId: &id}); err != nil {
+				t.Fatalf("DisableKey after a change through another node: %v", err)
+			}
+			md, err := n.describe(t, id)
+			if err != nil || md.Enabled || md.Description != desc {
+				t.Fatalf("after the retried DisableKey: %+v, %v; want disabled with the other node's description", md, err)
+			}
+			if _, err := n.run(t.Context(), "EnableKey", &awsproto.KeyIdInput{KeyId: &id}); err != nil {
+				t.Fatalf("EnableKey: %v", err)
 			}
 		}, false},
 	}

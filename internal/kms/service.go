@@ -392,6 +392,32 @@ func notPendingDeletion(arn string, k *store.Key) error {
 // update applies change to the stored key under the write lock and
 // publishes the result. change may return an *apierr.Error to refuse.
 func (s *Service) update(ctx context.Context, e *keyEntry, change func(k *store.Key) error) (*keyEntry, error) {
+	return retryConflict(func() (*keyEntry, error) { return s.updateOnce(ctx, e, change) })
+}
+
+// conflictAttempts bounds how often update and addVersion re-apply a change
+// that lost a race. With several nodes on one database, a write made through
+// this node can find the key changed through another since this node read it
+// (store.ErrConflict, the revision check). The loser re-reads the key, which
+// the failed attempt forgot, and applies its change to what is stored now —
+// as AWS applies concurrent TagResource calls one after the other, and not
+// answering an ordinary race with a 500. Within one node writeMu already
+// orders writes, so only other nodes' writes make an attempt fail.
+const conflictAttempts = 8
+
+func retryConflict(write func() (*keyEntry, error)) (*keyEntry, error) {
+	for attempt := 1; ; attempt++ {
+		n, err := write()
+		if err == nil || !errors.Is(err, store.ErrConflict) {
+			return n, err
+		}
+		if attempt == conflictAttempts {
+			return nil, apierr.New(apierr.Conflict, "The key was changed by a concurrent request. Try again.")
+		}
+	}
+}
+
+func (s *Service) updateOnce(ctx context.Context, e *keyEntry, change func(k *store.Key) error) (*keyEntry, error) {
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
 	cur, err := s.reload(ctx, e)
@@ -415,6 +441,10 @@ func (s *Service) update(ctx context.Context, e *keyEntry, change func(k *store.
 
 // addVersion creates and stores a new backing key for e and makes it current.
 func (s *Service) addVersion(ctx context.Context, e *keyEntry, rotationType string, change func(k *store.Key) error) (*keyEntry, error) {
+	return retryConflict(func() (*keyEntry, error) { return s.addVersionOnce(ctx, e, rotationType, change) })
+}
+
+func (s *Service) addVersionOnce(ctx context.Context, e *keyEntry, rotationType string, change func(k *store.Key) error) (*keyEntry, error) {
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
 	cur, err := s.reload(ctx, e)
