@@ -21,6 +21,9 @@
 #             without --keys: all N, cycled). DATA_DIR=dir keeps the
 #             filled data dir (and its key ids in dir.ids) for later runs.
 #
+# TAGS=trent_noaudit builds the measuring-only variant without audit (to
+# see what the audit log costs).
+#
 # With DB=postgres (`make bench-http DB=postgres`) the installation is on
 # PostgreSQL instead: a throwaway cluster (initdb into the temporary dir,
 # loopback port, default durability settings, as the postgres account when
@@ -30,7 +33,7 @@
 # Used by `make bench-http`, `make bench-keys`, `make bench-create` and
 # `make bench-scale`.
 set -euo pipefail
-[ $# -ge 1 ] || { sed -n '2,32p' "$0" >&2; exit 2; }
+[ $# -ge 1 ] || { sed -n '2,35p' "$0" >&2; exit 2; }
 mode=$1; shift
 root=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d -t trent-bench.XXXXXX)
@@ -43,7 +46,7 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-(cd "$root" && go build -o "$work/trent" ./cmd/trent)
+(cd "$root" && go build ${TAGS:+-tags "$TAGS"} -o "$work/trent" ./cmd/trent)
 data=$work/data
 if [ "$mode" = scale ]; then
   [ "${DB:-sqlite}" = sqlite ] || { echo "bench-http.sh: scale fills a SQLite data dir; DB=${DB} does not apply" >&2; exit 2; }
