@@ -90,6 +90,10 @@ type view struct {
 	} `json:"userIdentity"`
 	Resources []Resource `json:"resources"`
 	Node      string     `json:"trentNode"` // the log's own field, on a node of several (cluster.go)
+	// What the last-use index reads at Open (usage.go).
+	EventType string `json:"eventType"`
+	RequestID string `json:"requestID"`
+	ErrorCode string `json:"errorCode"`
 }
 
 // username is LookupEvents' Username of an event: the IAM user's name,

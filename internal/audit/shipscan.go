@@ -82,6 +82,12 @@ func scanLine(b []byte) (view, lineFields, error) {
 			})
 		case "trentNode":
 			v.Node, err = scanString(val)
+		case "eventType":
+			v.EventType, err = scanString(val)
+		case "requestID":
+			v.RequestID, err = scanString(val)
+		case "errorCode":
+			v.ErrorCode, err = scanString(val)
 		case "trentSeq":
 			lf.Seq, err = strconv.ParseUint(string(val), 10, 64)
 			seqOK = err == nil && lf.Seq > 0

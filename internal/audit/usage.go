@@ -3,7 +3,6 @@ package audit
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -83,17 +82,6 @@ func newUsageIndex(l *Log) *usageIndex {
 	return x
 }
 
-// usageView is what the scan reads of a line.
-type usageView struct {
-	EventID   string     `json:"eventID"`
-	EventName string     `json:"eventName"`
-	EventTime Timestamp  `json:"eventTime"`
-	EventType string     `json:"eventType"`
-	RequestID string     `json:"requestID"`
-	Resources []Resource `json:"resources"`
-	Seq       uint64     `json:"trentSeq"`
-}
-
 var errStopped = errors.New("audit: closed")
 
 // scan reads every durable event at Open, oldest first.
@@ -121,20 +109,24 @@ func (x *usageIndex) scan(dir string, pos position) (time.Time, error) {
 				return first, errStopped
 			default:
 			}
+			ln = ln[:len(ln)-1] // readLine takes a line without its newline
 			if first.IsZero() {
-				var v usageView
-				if json.Unmarshal(ln, &v) == nil {
+				if v, _, err := readLine(ln); err == nil {
 					first = v.EventTime.Time
 				}
 			}
 			if !bytes.Contains(ln, []byte(`"eventSource":"kms.amazonaws.com"`)) || bytes.Contains(ln, []byte(`"errorCode":`)) {
 				continue
 			}
-			var v usageView
-			if json.Unmarshal(ln, &v) != nil || v.EventType != TypeAPICall || !cryptoOps[v.EventName] {
+			// readLine reads the log's compact lines in one pass, without
+			// reflection (shipscan.go): at Open the whole log goes through
+			// here, and encoding/json made that several seconds of CPU
+			// competing with the first requests on a large log.
+			v, lf, err := readLine(ln)
+			if err != nil || v.EventType != TypeAPICall || v.ErrorCode != "" || !cryptoOps[v.EventName] {
 				continue
 			}
-			m := eventMeta{u: Usage{Operation: v.EventName, Time: v.EventTime.Time, EventID: v.EventID, RequestID: v.RequestID}, seq: v.Seq}
+			m := eventMeta{u: Usage{Operation: v.EventName, Time: v.EventTime.Time, EventID: v.EventID, RequestID: v.RequestID}, seq: lf.Seq}
 			for _, r := range v.Resources {
 				if r.Type == ResourceTypeKey {
 					m.keys = append(m.keys, r.ARN)
