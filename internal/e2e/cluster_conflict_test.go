@@ -2,11 +2,8 @@ package e2e
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"os/exec"
-	"path/filepath"
 	"slices"
 	"sync"
 	"testing"
@@ -16,8 +13,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/kms/types"
 	"github.com/aws/smithy-go"
-
-	"github.com/trent-kms/trent/internal/testenv/pgtest"
 )
 
 // TestClusterConflictingWrites sends the same write through three real
@@ -42,33 +37,13 @@ import (
 // A second rotation to the same version is refused by key_versions'
 // primary key even then; the rotation checks catch a store that lets it.
 func TestClusterConflictingWrites(t *testing.T) {
-	c := pgtest.StartForTest(t)
 	ctx := context.Background()
-	url, err := c.NewDatabase(ctx, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	bin := trentBinary(t)
-	sealKey := filepath.Join(t.TempDir(), "seal.key")
-	out, err := exec.Command(bin, "init", "--database-url", url, "--seal-key-file", sealKey,
-		"--account", "444455556666", "--format", "json").Output()
-	if err != nil {
-		t.Fatalf("trent init --database-url: %v\n%s", err, out)
-	}
-	var root struct {
-		AccessKeyID     string `json:"access_key_id"`
-		SecretAccessKey string `json:"secret_access_key"`
-	}
-	if err := json.Unmarshal(out, &root); err != nil {
-		t.Fatalf("init --format json: %v: %s", err, out)
-	}
+	in := initOnDatabase(t, "--account", "444455556666")
 	var cl [3]*kms.Client
 	for i := range cl {
 		// Not throttled: the rounds would soon exceed AWS's control-plane
 		// rates (CreateAlias etc.), and this test is about races.
-		p := startTrentArgs(t, nil, "serve", "--seal-key-file", sealKey, "--database-url", url,
-			"--listen", "127.0.0.1:0", "--data-dir", filepath.Join(t.TempDir(), "node"), "--throttle=false")
-		cl[i] = p.Client(root.AccessKeyID, root.SecretAccessKey)
+		cl[i] = in.rootClient(in.serve(t, "--throttle=false"))
 	}
 	names := [3]string{"A", "B", "C"}
 	newKey := func() string {

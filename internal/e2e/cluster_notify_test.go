@@ -6,8 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"os/exec"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -18,8 +16,6 @@ import (
 	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/smithy-go"
-
-	"github.com/trent-kms/trent/internal/testenv/pgtest"
 )
 
 // TestClusterEnforcesChangesOfOtherNodes runs three real nodes (A, B, C) on
@@ -37,36 +33,16 @@ import (
 // B keeps the key enabled for its idle time (10 min) and the first check
 // fails after 10 s.
 func TestClusterEnforcesChangesOfOtherNodes(t *testing.T) {
-	c := pgtest.StartForTest(t)
 	ctx := context.Background()
-	url, err := c.NewDatabase(ctx, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	bin := trentBinary(t)
-	sealKey := filepath.Join(t.TempDir(), "seal.key")
-	out, err := exec.Command(bin, "init", "--database-url", url, "--seal-key-file", sealKey,
-		"--account", "444455556666", "--format", "json").Output()
-	if err != nil {
-		t.Fatalf("trent init --database-url: %v\n%s", err, out)
-	}
-	var root struct {
-		AccessKeyID     string `json:"access_key_id"`
-		SecretAccessKey string `json:"secret_access_key"`
-	}
-	if err := json.Unmarshal(out, &root); err != nil {
-		t.Fatalf("init --format json: %v: %s", err, out)
-	}
+	in := initOnDatabase(t, "--account", "444455556666")
+	c := in.Cluster
 	var nodes [3]*trentProc
 	for i := range nodes {
-		nodes[i] = startTrentArgs(t, nil, "serve", "--seal-key-file", sealKey, "--database-url", url,
-			"--listen", "127.0.0.1:0", "--data-dir", filepath.Join(t.TempDir(), "node"))
+		nodes[i] = in.serve(t)
 	}
-	a, b, cc := nodes[0].Client(root.AccessKeyID, root.SecretAccessKey),
-		nodes[1].Client(root.AccessKeyID, root.SecretAccessKey),
-		nodes[2].Client(root.AccessKeyID, root.SecretAccessKey)
+	a, b, cc := in.rootClient(nodes[0]), in.rootClient(nodes[1]), in.rootClient(nodes[2])
 	iamA := iam.New(iam.Options{Region: "us-east-1", BaseEndpoint: aws.String(nodes[0].URL), RetryMaxAttempts: 1,
-		Credentials: credentials.NewStaticCredentialsProvider(root.AccessKeyID, root.SecretAccessKey, "")})
+		Credentials: credentials.NewStaticCredentialsProvider(in.AccessKeyID, in.SecretAccessKey, "")})
 
 	encrypt := func(cl *kms.Client, key string) func() error {
 		return func() error {

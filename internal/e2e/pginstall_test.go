@@ -1,0 +1,61 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"os/exec"
+	"path/filepath"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+
+	"github.com/trent-kms/trent/internal/testenv/pgtest"
+)
+
+// pgInstallation is an installation that `trent init --database-url` made
+// in a fresh database of a throwaway PostgreSQL cluster, with a key-file
+// seal, as the multi-node tests start from.
+type pgInstallation struct {
+	Cluster                      *pgtest.Cluster
+	URL, SealKey                 string
+	AccessKeyID, SecretAccessKey string // the root access key init printed
+}
+
+// initOnDatabase runs `trent init --database-url … --format json` with
+// args added (e.g. --account) and returns the installation.
+func initOnDatabase(t testing.TB, args ...string) *pgInstallation {
+	t.Helper()
+	c := pgtest.StartForTest(t)
+	url, err := c.NewDatabase(context.Background(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := &pgInstallation{Cluster: c, URL: url, SealKey: filepath.Join(t.TempDir(), "seal.key")}
+	out, err := exec.Command(trentBinary(t), append([]string{"init", "--database-url", url,
+		"--seal-key-file", in.SealKey, "--format", "json"}, args...)...).Output()
+	if err != nil {
+		t.Fatalf("trent init --database-url: %v\n%s", err, out)
+	}
+	var res struct {
+		AccessKeyID     string `json:"access_key_id"`
+		SecretAccessKey string `json:"secret_access_key"`
+	}
+	if err := json.Unmarshal(out, &res); err != nil || res.AccessKeyID == "" {
+		t.Fatalf("init --format json: %v: %s", err, out)
+	}
+	in.AccessKeyID, in.SecretAccessKey = res.AccessKeyID, res.SecretAccessKey
+	return in
+}
+
+// serve starts a node on the installation, on a loopback port with a data
+// dir of its own, with args added.
+func (in *pgInstallation) serve(t testing.TB, args ...string) *trentProc {
+	t.Helper()
+	return startTrentArgs(t, nil, append([]string{"serve", "--seal-key-file", in.SealKey, "--database-url", in.URL,
+		"--listen", "127.0.0.1:0", "--data-dir", filepath.Join(t.TempDir(), "node")}, args...)...)
+}
+
+// rootClient is a KMS client of node p signing as the root access key.
+func (in *pgInstallation) rootClient(p *trentProc) *kms.Client {
+	return p.Client(in.AccessKeyID, in.SecretAccessKey)
+}
