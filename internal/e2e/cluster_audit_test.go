@@ -21,7 +21,6 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/trent-kms/trent/internal/audit"
-	"github.com/trent-kms/trent/internal/testenv/pgtest"
 )
 
 // TestClusterAudit runs three real nodes on one PostgreSQL database:
@@ -33,32 +32,15 @@ import (
 // short together with its newest digest — a cut that B's files alone do
 // not reveal.
 func TestClusterAudit(t *testing.T) {
-	c := pgtest.StartForTest(t)
 	ctx := context.Background()
-	url, err := c.NewDatabase(ctx, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	bin := trentBinary(t)
-	sealKey := filepath.Join(t.TempDir(), "seal.key")
-	out, err := exec.Command(bin, "init", "--database-url", url, "--seal-key-file", sealKey, "--format", "json").Output()
-	if err != nil {
-		t.Fatalf("trent init --database-url: %v\n%s", err, out)
-	}
-	var res struct {
-		AccessKeyID     string `json:"access_key_id"`
-		SecretAccessKey string `json:"secret_access_key"`
-	}
-	if err := json.Unmarshal(out, &res); err != nil || res.AccessKeyID == "" {
-		t.Fatalf("init --format json: %v: %s", err, out)
-	}
+	in := initOnDatabase(t)
+	url, bin := in.URL, trentBinary(t)
 	dirs := map[string]string{}
 	serve := func(name string) *trentProc {
 		if dirs[name] == "" {
 			dirs[name] = filepath.Join(t.TempDir(), "node-"+name)
 		}
-		return startTrentArgs(t, nil, "serve", "--seal-key-file", sealKey, "--listen", "127.0.0.1:0",
-			"--data-dir", dirs[name], "--database-url", url)
+		return in.serveAt(t, dirs[name])
 	}
 	procs := map[string]*trentProc{}
 	// One after the other: the audit signing key's first-start race is not
@@ -76,11 +58,11 @@ func TestClusterAudit(t *testing.T) {
 	if a, b := nodeID("A"), nodeID("B"); a == b {
 		t.Fatalf("two nodes share the node id %s", a)
 	}
-	kmsOf := func(name string) *kms.Client { return procs[name].Client(res.AccessKeyID, res.SecretAccessKey) }
+	kmsOf := func(name string) *kms.Client { return in.rootClient(procs[name]) }
 	trailOf := func(name string) *cloudtrail.Client {
 		return cloudtrail.New(cloudtrail.Options{
 			Region: "us-east-1", BaseEndpoint: aws.String(procs[name].URL), RetryMaxAttempts: 1,
-			Credentials: credentials.NewStaticCredentialsProvider(res.AccessKeyID, res.SecretAccessKey, ""),
+			Credentials: credentials.NewStaticCredentialsProvider(in.AccessKeyID, in.SecretAccessKey, ""),
 		})
 	}
 	key, err := kmsOf("A").CreateKey(ctx, &kms.CreateKeyInput{Description: aws.String("cluster audit")})
@@ -233,11 +215,11 @@ func TestClusterAudit(t *testing.T) {
 		out, err := exec.Command(bin, append([]string{"audit", "verify", "--database-url", url}, args...)...).CombinedOutput()
 		return string(out), err
 	}
-	out2, err := verify("--data-dir", dirs["A"], "--data-dir", dirs["B"], "--data-dir", dirs["C"])
-	if err != nil || !strings.Contains(out2, "verified 3 nodes") {
-		t.Fatalf("verify across the nodes: %v\n%s", err, out2)
+	out, err := verify("--data-dir", dirs["A"], "--data-dir", dirs["B"], "--data-dir", dirs["C"])
+	if err != nil || !strings.Contains(out, "verified 3 nodes") {
+		t.Fatalf("verify across the nodes: %v\n%s", err, out)
 	}
-	t.Logf("%s", out2)
+	t.Logf("%s", out)
 	// The per-node contract still holds.
 	if out, err := exec.Command(bin, "audit", "verify", "--data-dir", dirs["B"]).CombinedOutput(); err != nil {
 		t.Fatalf("verify B alone: %v\n%s", err, out)

@@ -5,11 +5,9 @@ import (
 	"context"
 	"crypto/rsa"
 	"crypto/x509"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -27,7 +25,6 @@ import (
 	"github.com/trent-kms/trent/internal/audit"
 	"github.com/trent-kms/trent/internal/store"
 	"github.com/trent-kms/trent/internal/store/postgres"
-	"github.com/trent-kms/trent/internal/testenv/pgtest"
 )
 
 // clusterNode is one `trent serve` of a cluster on one database.
@@ -36,38 +33,10 @@ type clusterNode struct {
 	dir  string
 }
 
-// cluster is an installation in a new PostgreSQL database and its root
-// access key.
-type cluster struct {
-	url, sealKey, id, secret string
-}
-
-func newCluster(t *testing.T) *cluster {
-	t.Helper()
-	c := pgtest.StartForTest(t)
-	url, err := c.NewDatabase(t.Context(), "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cl := &cluster{url: url, sealKey: filepath.Join(t.TempDir(), "seal.key")}
-	out, err := exec.Command(trentBinary(t), "init", "--database-url", url, "--seal-key-file", cl.sealKey, "--format", "json").Output()
-	if err != nil {
-		t.Fatalf("trent init --database-url: %v\n%s", err, out)
-	}
-	var res struct {
-		AccessKeyID     string `json:"access_key_id"`
-		SecretAccessKey string `json:"secret_access_key"`
-	}
-	if err := json.Unmarshal(out, &res); err != nil {
-		t.Fatalf("init --format json: %v: %s", err, out)
-	}
-	cl.id, cl.secret = res.AccessKeyID, res.SecretAccessKey
-	return cl
-}
-
-// startNodes starts n nodes at once (their first start: they race to
-// make the audit signing key) with the given extra serve flags.
-func (cl *cluster) startNodes(t *testing.T, n int, args ...string) []*clusterNode {
+// startNodes starts n nodes of the installation at once (their first
+// start: they race to make the audit signing key) with the given extra
+// serve flags.
+func startNodes(t *testing.T, in *pgInstallation, n int, args ...string) []*clusterNode {
 	t.Helper()
 	nodes := make([]*clusterNode, n)
 	for i := range nodes {
@@ -75,10 +44,7 @@ func (cl *cluster) startNodes(t *testing.T, n int, args ...string) []*clusterNod
 	}
 	var wg sync.WaitGroup
 	for _, nd := range nodes {
-		wg.Go(func() {
-			nd.proc = startTrentArgs(t, nil, append([]string{"serve", "--database-url", cl.url, "--seal-key-file", cl.sealKey,
-				"--listen", "127.0.0.1:0", "--data-dir", nd.dir}, args...)...)
-		})
+		wg.Go(func() { nd.proc = in.serveAt(t, nd.dir, args...) })
 	}
 	wg.Wait()
 	for i, nd := range nodes {
@@ -153,12 +119,12 @@ func jobEvents(t *testing.T, nd *clusterNode) map[string]int {
 // deleted keys gone. The nodes, started together for the first time,
 // sign their audit logs with one key.
 func TestClusterJobRunner(t *testing.T) {
-	cl := newCluster(t)
+	in := initOnDatabase(t)
 	ctx := t.Context()
 	// A short interval makes every node eager; the key cache is off so
 	// that a date this test moves in the database is what every node
 	// reads (cache invalidation between nodes is not this test's subject).
-	nodes := cl.startNodes(t, 3, "--job-interval", "100ms", "--key-cache-idle", "0", "--throttle=false")
+	nodes := startNodes(t, in, 3, "--job-interval", "100ms", "--key-cache-idle", "0", "--throttle=false")
 
 	pub0, err := os.ReadFile(filepath.Join(app.AuditDir(nodes[0].dir), audit.PublicKeyFile))
 	if err != nil {
@@ -171,7 +137,7 @@ func TestClusterJobRunner(t *testing.T) {
 		}
 	}
 
-	db, err := pgx.Connect(ctx, cl.url)
+	db, err := pgx.Connect(ctx, in.URL)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -187,7 +153,7 @@ func TestClusterJobRunner(t *testing.T) {
 			break
 		}
 	}
-	c := via.proc.Client(cl.id, cl.secret)
+	c := in.rootClient(via.proc)
 	type batch struct{ deletes, rotates, expires []string } // key ARNs
 	newBatch := func() batch {
 		var b batch
@@ -393,11 +359,11 @@ func TestClusterJobRunner(t *testing.T) {
 // started afterwards works with the new root key on what was there
 // before.
 func TestClusterRotateRoot(t *testing.T) {
-	cl := newCluster(t)
+	in := initOnDatabase(t)
 	ctx := t.Context()
-	nodes := cl.startNodes(t, 2, "--throttle=false")
+	nodes := startNodes(t, in, 2, "--throttle=false")
 	a, b := nodes[0], nodes[1]
-	ca := a.proc.Client(cl.id, cl.secret)
+	ca := in.rootClient(a.proc)
 	k, err := ca.CreateKey(ctx, &kms.CreateKeyInput{})
 	if err != nil {
 		t.Fatal(err)
@@ -408,13 +374,13 @@ func TestClusterRotateRoot(t *testing.T) {
 	}
 	rotate := func() (string, int) {
 		t.Helper()
-		out, stderr, code := runCLI(t, "", []string{"AWS_ACCESS_KEY_ID=" + cl.id, "AWS_SECRET_ACCESS_KEY=" + cl.secret},
+		out, stderr, code := runCLI(t, "", []string{"AWS_ACCESS_KEY_ID=" + in.AccessKeyID, "AWS_SECRET_ACCESS_KEY=" + in.SecretAccessKey},
 			"rotate-root", "--endpoint", a.proc.URL)
 		return out + stderr, code
 	}
 	generation := func() (gen []byte, next bool) {
 		t.Helper()
-		st, err := postgres.Open(ctx, cl.url)
+		st, err := postgres.Open(ctx, in.URL)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -435,7 +401,7 @@ func TestClusterRotateRoot(t *testing.T) {
 	}
 
 	// Another rotation under way: the test holds its lease.
-	st, err := postgres.Open(ctx, cl.url)
+	st, err := postgres.Open(ctx, in.URL)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -473,8 +439,8 @@ func TestClusterRotateRoot(t *testing.T) {
 	}
 
 	// b starts on the new root key and reads what was made before.
-	b = cl.startNodes(t, 1)[0]
-	cb := b.proc.Client(cl.id, cl.secret)
+	b = startNodes(t, in, 1)[0]
+	cb := in.rootClient(b.proc)
 	dec, err := cb.Decrypt(ctx, &kms.DecryptInput{CiphertextBlob: enc.CiphertextBlob})
 	if err != nil || string(dec.Plaintext) != "before" {
 		t.Fatalf("Decrypt through a node started after the rotation: %v", err)

@@ -11,7 +11,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
@@ -41,8 +40,7 @@ func TestClusterEnforcesChangesOfOtherNodes(t *testing.T) {
 		nodes[i] = in.serve(t)
 	}
 	a, b, cc := in.rootClient(nodes[0]), in.rootClient(nodes[1]), in.rootClient(nodes[2])
-	iamA := iam.New(iam.Options{Region: "us-east-1", BaseEndpoint: aws.String(nodes[0].URL), RetryMaxAttempts: 1,
-		Credentials: credentials.NewStaticCredentialsProvider(in.AccessKeyID, in.SecretAccessKey, "")})
+	iamA := in.rootIAM(nodes[0])
 
 	encrypt := func(cl *kms.Client, key string) func() error {
 		return func() error {

@@ -3,13 +3,10 @@ package e2e
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -18,14 +15,11 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/kms/types"
 	"github.com/aws/smithy-go"
 	"github.com/jackc/pgx/v5"
-
-	"github.com/trent-kms/trent/internal/testenv/pgtest"
 )
 
 // Database trouble and dead nodes, with the real binary on a throwaway
@@ -51,27 +45,20 @@ const outageAnswerWithin = 4*outageDBTimeout + 10*time.Second
 
 // outageInstall is an installation in a database of a cluster of the
 // test's own.
-type outageInstall struct {
-	pg               *pgtest.Cluster
-	url, sealKey     string
-	account, id, key string
-}
+type outageInstall struct{ *pgInstallation }
 
 func newOutageInstall(t *testing.T) *outageInstall {
 	t.Helper()
-	c := pgtest.StartForTest(t)
-	ctx := t.Context()
-	url, err := c.NewDatabase(ctx, "")
-	if err != nil {
-		t.Fatal(err)
-	}
+	in := initOnDatabase(t)
 	// The throwaway cluster runs with synchronous_commit off; a commit a
 	// node acknowledges must survive what the test does to the server.
-	cfg, err := pgx.ParseConfig(url)
+	// (What init wrote is on disk long before the server is first stopped.)
+	ctx := t.Context()
+	cfg, err := pgx.ParseConfig(in.URL)
 	if err != nil {
 		t.Fatal(err)
 	}
-	conn, err := pgx.Connect(ctx, c.URL("postgres"))
+	conn, err := pgx.Connect(ctx, in.Cluster.URL("postgres"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,36 +67,14 @@ func newOutageInstall(t *testing.T) *outageInstall {
 	if err != nil {
 		t.Fatal(err)
 	}
-	in := &outageInstall{pg: c, url: url, sealKey: filepath.Join(t.TempDir(), "seal.key")}
-	out, err := exec.Command(trentBinary(t), "init", "--database-url", url, "--seal-key-file", in.sealKey, "--format", "json").Output()
-	if err != nil {
-		t.Fatalf("trent init --database-url: %v\n%s", err, out)
-	}
-	var res struct {
-		AccountID       string `json:"account_id"`
-		AccessKeyID     string `json:"access_key_id"`
-		SecretAccessKey string `json:"secret_access_key"`
-	}
-	if err := json.Unmarshal(out, &res); err != nil || res.AccessKeyID == "" {
-		t.Fatalf("init --format json: %v: %s", err, out)
-	}
-	in.account, in.id, in.key = res.AccountID, res.AccessKeyID, res.SecretAccessKey
-	return in
+	return &outageInstall{in}
 }
 
 // node starts a node serving the installation.
 func (in *outageInstall) node(t *testing.T) (*trentProc, *kms.Client) {
 	t.Helper()
-	p := startTrentArgs(t, nil, "serve", "--database-url", in.url, "--seal-key-file", in.sealKey,
-		"--listen", "127.0.0.1:0", "--data-dir", filepath.Join(t.TempDir(), "node"),
-		"--database-timeout", outageDBTimeout.String(), "--throttle=false")
-	return p, p.Client(in.id, in.key)
-}
-
-// iam is an IAM client of node p with the installation's root key.
-func (in *outageInstall) iam(p *trentProc) *iam.Client {
-	return iam.New(iam.Options{Region: "us-east-1", BaseEndpoint: aws.String(p.URL), RetryMaxAttempts: 1,
-		Credentials: credentials.NewStaticCredentialsProvider(in.id, in.key, "")})
+	p := in.serve(t, "--database-timeout", outageDBTimeout.String(), "--throttle=false")
+	return p, in.rootClient(p)
 }
 
 // user makes an IAM user allowed every KMS action by an identity policy
@@ -119,7 +84,7 @@ func (in *outageInstall) iam(p *trentProc) *iam.Client {
 func (in *outageInstall) user(t *testing.T, p *trentProc, name string) *kms.Client {
 	t.Helper()
 	ctx := t.Context()
-	admin := in.iam(p)
+	admin := in.rootIAM(p)
 	if _, err := admin.CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String(name)}); err != nil {
 		t.Fatalf("CreateUser: %v", err)
 	}
@@ -459,8 +424,8 @@ func TestClusterDatabaseRestart(t *testing.T) {
 	}()
 	outageWait(t, "requests before the outage", func() bool { return l.oks() >= 60 })
 
-	t.Cleanup(func() { _ = in.pg.Thaw() }) // if the test stops while frozen
-	if err := in.pg.Freeze(); err != nil {
+	t.Cleanup(func() { _ = in.Cluster.Thaw() }) // if the test stops while frozen
+	if err := in.Cluster.Freeze(); err != nil {
 		t.Fatal(err)
 	}
 	faults := l.faults[0].Load() + l.faults[1].Load()
@@ -470,13 +435,13 @@ func TestClusterDatabaseRestart(t *testing.T) {
 	if s := probe(a, "/readyz"); s != http.StatusServiceUnavailable {
 		t.Errorf("node A: /readyz %d while the database hangs, want 503", s)
 	}
-	if err := in.pg.Thaw(); err != nil {
+	if err := in.Cluster.Thaw(); err != nil {
 		t.Fatal(err)
 	}
 	okA, okB := l.ok[0].Load(), l.ok[1].Load()
 	outageWait(t, "both nodes serving after the hang", func() bool { return l.ok[0].Load() >= okA+30 && l.ok[1].Load() >= okB+30 })
 
-	if err := in.pg.Halt("fast"); err != nil {
+	if err := in.Cluster.Halt("fast"); err != nil {
 		t.Fatal(err)
 	}
 	faults = l.faults[0].Load() + l.faults[1].Load()
@@ -490,13 +455,13 @@ func TestClusterDatabaseRestart(t *testing.T) {
 		}
 	}
 	// IAM answers its own server fault.
-	_, err := in.iam(a).CreateUser(t.Context(), &iam.CreateUserInput{UserName: aws.String("during-outage")})
+	_, err := in.rootIAM(a).CreateUser(t.Context(), &iam.CreateUserInput{UserName: aws.String("during-outage")})
 	var re *awshttp.ResponseError
 	var ae smithy.APIError
 	if !errors.As(err, &re) || !errors.As(err, &ae) || re.HTTPStatusCode() != http.StatusInternalServerError || ae.ErrorCode() != "ServiceFailure" {
 		t.Errorf("IAM CreateUser while the database is down: %v, want HTTP 500 ServiceFailure", err)
 	}
-	if err := in.pg.Resume(); err != nil {
+	if err := in.Cluster.Resume(); err != nil {
 		t.Fatal(err)
 	}
 	okA, okB = l.ok[0].Load(), l.ok[1].Load()
@@ -506,7 +471,7 @@ func TestClusterDatabaseRestart(t *testing.T) {
 	}
 	// Last, a restart as after a crash (immediate shutdown: no
 	// checkpoint, recovery from the write-ahead log) without a pause.
-	if err := in.pg.Restart("immediate"); err != nil {
+	if err := in.Cluster.Restart("immediate"); err != nil {
 		t.Fatal(err)
 	}
 	okA, okB = l.ok[0].Load(), l.ok[1].Load()

@@ -7,6 +7,9 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 
 	"github.com/trent-kms/trent/internal/testenv/pgtest"
@@ -51,11 +54,24 @@ func initOnDatabase(t testing.TB, args ...string) *pgInstallation {
 // dir of its own, with args added.
 func (in *pgInstallation) serve(t testing.TB, args ...string) *trentProc {
 	t.Helper()
+	return in.serveAt(t, filepath.Join(t.TempDir(), "node"), args...)
+}
+
+// serveAt is serve with the node's data dir given: a node started again
+// on its dir is the same node (its node id, its audit log).
+func (in *pgInstallation) serveAt(t testing.TB, dataDir string, args ...string) *trentProc {
+	t.Helper()
 	return startTrentArgs(t, nil, append([]string{"serve", "--seal-key-file", in.SealKey, "--database-url", in.URL,
-		"--listen", "127.0.0.1:0", "--data-dir", filepath.Join(t.TempDir(), "node")}, args...)...)
+		"--listen", "127.0.0.1:0", "--data-dir", dataDir}, args...)...)
 }
 
 // rootClient is a KMS client of node p signing as the root access key.
 func (in *pgInstallation) rootClient(p *trentProc) *kms.Client {
 	return p.Client(in.AccessKeyID, in.SecretAccessKey)
+}
+
+// rootIAM is an IAM client of node p signing as the root access key.
+func (in *pgInstallation) rootIAM(p *trentProc) *iam.Client {
+	return iam.New(iam.Options{Region: "us-east-1", BaseEndpoint: aws.String(p.URL), RetryMaxAttempts: 1,
+		Credentials: credentials.NewStaticCredentialsProvider(in.AccessKeyID, in.SecretAccessKey, "")})
 }

@@ -8,8 +8,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
-
-	"github.com/trent-kms/trent/internal/testenv/pgtest"
 )
 
 // resealShares decodes rekey's or seal migrate's --format json output.
@@ -34,22 +32,15 @@ func resealShares(t *testing.T, out string) (sealType string, shares []string) {
 //     what was encrypted before; account create on the shamir
 //     installation takes shares on standard input.
 func TestPostgresOfflineCommands(t *testing.T) {
-	c := pgtest.StartForTest(t)
 	ctx := context.Background()
-	url, err := c.NewDatabase(ctx, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	sealKey := filepath.Join(t.TempDir(), "seal.key")
+	in := initOnDatabase(t)
+	url, sealKey := in.URL, in.SealKey
 	cli := func(stdin string, args ...string) (string, string, int) {
 		t.Helper()
 		return runCLI(t, stdin, nil, args...)
 	}
-	if out, stderr, code := cli("", "init", "--database-url", url, "--seal-key-file", sealKey, "--format", "json"); code != 0 {
-		t.Fatalf("init --database-url: exit %d\n%s%s", code, out, stderr)
-	}
 	node := filepath.Join(t.TempDir(), "node")
-	a := startTrentArgs(t, nil, "serve", "--database-url", url, "--seal-key-file", sealKey, "--listen", "127.0.0.1:0", "--data-dir", node)
+	a := in.serveAt(t, node)
 
 	// account create while the node serves; the URL from the environment.
 	out, stderr, code := runCLI(t, "", []string{"TRENT_DATABASE_URL=" + url}, "account", "create", "--seal-key-file", sealKey, "--id", "777788889999", "--format", "json")

@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -10,8 +9,6 @@ import (
 	awsmw "github.com/aws/aws-sdk-go-v2/aws/middleware"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
-
-	"github.com/trent-kms/trent/internal/testenv/pgtest"
 )
 
 // TestPostgresKeyLastUsageAcrossNodes: two nodes on one database; a key
@@ -19,24 +16,9 @@ import (
 // no use) is reported by GetKeyLastUsage through node B, which never saw
 // the request, with A's request id — once A has shipped its events.
 func TestPostgresKeyLastUsageAcrossNodes(t *testing.T) {
-	c := pgtest.StartForTest(t)
 	ctx := context.Background()
-	url, err := c.NewDatabase(ctx, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	sealKey := filepath.Join(t.TempDir(), "seal.key")
-	out, stderr, code := runCLI(t, "", nil, "init", "--database-url", url, "--seal-key-file", sealKey, "--format", "json")
-	if code != 0 {
-		t.Fatalf("init: exit %d\n%s%s", code, out, stderr)
-	}
-	m, _ := jsonKeys(t, out)
-	id, secret := m["access_key_id"].(string), m["secret_access_key"].(string)
-	serve := func() *trentProc {
-		return startTrentArgs(t, nil, "serve", "--database-url", url, "--seal-key-file", sealKey,
-			"--listen", "127.0.0.1:0", "--data-dir", filepath.Join(t.TempDir(), "node"))
-	}
-	ca, cb := serve().Client(id, secret), serve().Client(id, secret)
+	in := initOnDatabase(t)
+	ca, cb := in.rootClient(in.serve(t)), in.rootClient(in.serve(t))
 	ck, err := ca.CreateKey(ctx, &kms.CreateKeyInput{})
 	if err != nil {
 		t.Fatal(err)
