@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -32,6 +33,17 @@ func newAWSCLI(t *testing.T, endpoint, id, secret string) *awsCLI {
 		t.Skip("the AWS CLI (aws) is not on PATH; set TRENT_REQUIRE_AWSCLI=1 to make this a failure")
 	}
 	dir := t.TempDir()
+	env := append(awsClientEnv(t, dir, id, secret), "AWS_RETRY_MODE=standard")
+	return &awsCLI{bin: bin, dir: dir, endpoint: endpoint, env: env}
+}
+
+// awsClientEnv writes empty AWS config and credentials files in dir and
+// returns this process's environment without its AWS_ variables (nor
+// those starting with a prefix of drop) and with what makes an AWS client
+// sign as id and secret and nothing else: those files, no pager, no
+// instance metadata, one attempt.
+func awsClientEnv(t *testing.T, dir, id, secret string, drop ...string) []string {
+	t.Helper()
 	config := filepath.Join(dir, "aws-config")
 	creds := filepath.Join(dir, "aws-credentials")
 	for _, f := range []string{config, creds} {
@@ -39,13 +51,14 @@ func newAWSCLI(t *testing.T, endpoint, id, secret string) *awsCLI {
 			t.Fatal(err)
 		}
 	}
+	drop = append(drop, "AWS_")
 	var env []string
 	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "AWS_") {
+		if !slices.ContainsFunc(drop, func(p string) bool { return strings.HasPrefix(kv, p) }) {
 			env = append(env, kv)
 		}
 	}
-	env = append(env,
+	return append(env,
 		"AWS_ACCESS_KEY_ID="+id,
 		"AWS_SECRET_ACCESS_KEY="+secret,
 		"AWS_CONFIG_FILE="+config,
@@ -53,9 +66,7 @@ func newAWSCLI(t *testing.T, endpoint, id, secret string) *awsCLI {
 		"AWS_PAGER=",
 		"AWS_EC2_METADATA_DISABLED=true",
 		"AWS_MAX_ATTEMPTS=1",
-		"AWS_RETRY_MODE=standard",
 	)
-	return &awsCLI{bin: bin, dir: dir, endpoint: endpoint, env: env}
 }
 
 // run runs `aws --endpoint-url E --region us-east-1 kms ARGS…` and returns

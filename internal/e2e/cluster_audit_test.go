@@ -14,7 +14,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsmw "github.com/aws/aws-sdk-go-v2/aws/middleware"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/cloudtrail"
 	cttypes "github.com/aws/aws-sdk-go-v2/service/cloudtrail/types"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
@@ -60,10 +59,7 @@ func TestClusterAudit(t *testing.T) {
 	}
 	kmsOf := func(name string) *kms.Client { return in.rootClient(procs[name]) }
 	trailOf := func(name string) *cloudtrail.Client {
-		return cloudtrail.New(cloudtrail.Options{
-			Region: "us-east-1", BaseEndpoint: aws.String(procs[name].URL), RetryMaxAttempts: 1,
-			Credentials: credentials.NewStaticCredentialsProvider(in.AccessKeyID, in.SecretAccessKey, ""),
-		})
+		return procs[name].CloudTrail(in.AccessKeyID, in.SecretAccessKey)
 	}
 	key, err := kmsOf("A").CreateKey(ctx, &kms.CreateKeyInput{Description: aws.String("cluster audit")})
 	if err != nil {

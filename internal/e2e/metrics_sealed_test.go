@@ -4,11 +4,9 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/smithy-go"
@@ -18,12 +16,7 @@ import (
 // service, the operation their headers name, and the 503 error code they
 // got, so an operator's error rates show clients being turned away.
 func TestMetricsWhileSealed(t *testing.T) {
-	id, secret := randomAccessKey(t)
-	srv := startTrent(t, []string{"TRENT_ROOT_ACCESS_KEY_ID=" + id, "TRENT_ROOT_SECRET_ACCESS_KEY=" + secret},
-		"--metrics-listen", "127.0.0.1:0")
-	out := srv.WaitStderr(t, "serving Prometheus metrics on ")
-	_, rest, _ := strings.Cut(out, "serving Prometheus metrics on ")
-	metricsURL, _, _ := strings.Cut(rest, "\n")
+	srv, metricsURL, id, secret := startWithMetrics(t)
 
 	env := []string{"AWS_ACCESS_KEY_ID=" + id, "AWS_SECRET_ACCESS_KEY=" + secret, "AWS_SESSION_TOKEN="}
 	if out, stderr, code := runCLI(t, "", env, "seal", "--endpoint", srv.URL); code != 0 {
@@ -36,11 +29,7 @@ func TestMetricsWhileSealed(t *testing.T) {
 		_, err := c.Encrypt(ctx, &kms.EncryptInput{KeyId: aws.String("alias/any"), Plaintext: []byte("m")})
 		wantSealedCode(t, err, "ServiceUnavailableException")
 	}
-	ic := iam.New(iam.Options{
-		Region: "us-east-1", BaseEndpoint: aws.String(srv.URL), RetryMaxAttempts: 1,
-		Credentials: credentials.NewStaticCredentialsProvider(id, secret, ""),
-	})
-	_, err := ic.ListUsers(ctx, &iam.ListUsersInput{})
+	_, err := srv.IAM(id, secret).ListUsers(ctx, &iam.ListUsersInput{})
 	wantSealedCode(t, err, "ServiceUnavailable")
 
 	code, fams, body := scrape(t, metricsURL, nil)

@@ -93,6 +93,19 @@ func value(fams map[string]*dto.MetricFamily, name string, labels map[string]str
 	return m.GetGauge().GetValue()
 }
 
+// startWithMetrics starts a dev server with --metrics-listen and returns
+// it, the URL of its metrics listener and its root access key.
+func startWithMetrics(t *testing.T) (srv *trentProc, metricsURL, id, secret string) {
+	t.Helper()
+	id, secret = randomAccessKey(t)
+	srv = startTrent(t, []string{"TRENT_ROOT_ACCESS_KEY_ID=" + id, "TRENT_ROOT_SECRET_ACCESS_KEY=" + secret},
+		"--metrics-listen", "127.0.0.1:0")
+	out := srv.WaitStderr(t, "serving Prometheus metrics on ")
+	_, rest, _ := strings.Cut(out, "serving Prometheus metrics on ")
+	metricsURL, _, _ = strings.Cut(rest, "\n")
+	return srv, metricsURL, id, secret
+}
+
 func req(service, op, outcome string) map[string]string {
 	return map[string]string{"service": service, "operation": op, "outcome": outcome}
 }
@@ -102,12 +115,7 @@ func req(service, op, outcome string) map[string]string {
 // with latency histograms, key counts, cache, seal and audit state; on
 // the API listener it answers only the operator's signed request.
 func TestMetrics(t *testing.T) {
-	id, secret := randomAccessKey(t)
-	srv := startTrent(t, []string{"TRENT_ROOT_ACCESS_KEY_ID=" + id, "TRENT_ROOT_SECRET_ACCESS_KEY=" + secret},
-		"--metrics-listen", "127.0.0.1:0")
-	out := srv.WaitStderr(t, "serving Prometheus metrics on ")
-	_, rest, _ := strings.Cut(out, "serving Prometheus metrics on ")
-	metricsURL, _, _ := strings.Cut(rest, "\n")
+	srv, metricsURL, id, secret := startWithMetrics(t)
 
 	ctx := context.Background()
 	c := srv.Client(id, secret)

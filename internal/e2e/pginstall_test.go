@@ -7,8 +7,6 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 
@@ -72,6 +70,5 @@ func (in *pgInstallation) rootClient(p *trentProc) *kms.Client {
 
 // rootIAM is an IAM client of node p signing as the root access key.
 func (in *pgInstallation) rootIAM(p *trentProc) *iam.Client {
-	return iam.New(iam.Options{Region: "us-east-1", BaseEndpoint: aws.String(p.URL), RetryMaxAttempts: 1,
-		Credentials: credentials.NewStaticCredentialsProvider(in.AccessKeyID, in.SecretAccessKey, "")})
+	return p.IAM(in.AccessKeyID, in.SecretAccessKey)
 }

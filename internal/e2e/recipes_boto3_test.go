@@ -38,15 +38,7 @@ func TestRecipeBoto3(t *testing.T) {
 	script := recipeFile(t, "boto3_kms.py")
 	t.Logf("%s: boto3 %s", py, strings.TrimSpace(r.run(t, nil, py, "-c", "import boto3; print(boto3.__version__)")))
 
-	check := func(t *testing.T, out string) {
-		t.Helper()
-		lines := strings.Split(strings.TrimSpace(out), "\n")
-		if len(lines) != 2 {
-			t.Fatalf("script printed %q, want a key ARN and a ciphertext", out)
-		}
-		r.mustHaveKey(t, lines[0])
-		r.mustDecrypt(t, lines[1], map[string]string{"app": "recipe"}, []byte("hello from boto3"))
-	}
+	check := func(t *testing.T, out string) { r.mustPrintKeyAndCiphertext(t, out, "hello from boto3") }
 
 	t.Run("endpoint_url", func(t *testing.T) {
 		check(t, r.run(t, nil, py, script, r.URL))

@@ -4,7 +4,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 )
 
@@ -23,15 +22,7 @@ func TestRecipeGoSDK(t *testing.T) {
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build testdata/recipes/gosdk: %v\n%s", err, out)
 	}
-	check := func(t *testing.T, out string) {
-		t.Helper()
-		lines := strings.Split(strings.TrimSpace(out), "\n")
-		if len(lines) != 2 {
-			t.Fatalf("program printed %q, want a key ARN and a ciphertext", out)
-		}
-		r.mustHaveKey(t, lines[0])
-		r.mustDecrypt(t, lines[1], map[string]string{"app": "recipe"}, []byte("hello from go"))
-	}
+	check := func(t *testing.T, out string) { r.mustPrintKeyAndCiphertext(t, out, "hello from go") }
 	t.Run("BaseEndpoint", func(t *testing.T) {
 		check(t, r.run(t, nil, bin, "-endpoint", r.URL))
 	})

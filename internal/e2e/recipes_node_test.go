@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -63,15 +62,7 @@ func TestRecipeJSSDK(t *testing.T) {
 	node, modules := nodeTools(t)
 	r := startRecipeTrent(t)
 	dir := nodeScripts(t, r, modules)
-	check := func(t *testing.T, out string) {
-		t.Helper()
-		lines := strings.Split(strings.TrimSpace(out), "\n")
-		if len(lines) != 2 {
-			t.Fatalf("script printed %q, want a key ARN and a ciphertext", out)
-		}
-		r.mustHaveKey(t, lines[0])
-		r.mustDecrypt(t, lines[1], map[string]string{"app": "recipe"}, []byte("hello from js"))
-	}
+	check := func(t *testing.T, out string) { r.mustPrintKeyAndCiphertext(t, out, "hello from js") }
 	t.Run("endpoint", func(t *testing.T) {
 		check(t, r.run(t, nil, node, filepath.Join(dir, "kms.mjs"), r.URL))
 	})

@@ -55,31 +55,8 @@ func startRecipeTrent(t *testing.T) *recipeTrent {
 	}
 	srv := startTrent(t, []string{"TRENT_ROOT_ACCESS_KEY_ID=" + id, "TRENT_ROOT_SECRET_ACCESS_KEY=" + secret}, "--data-dir", data)
 	dir := t.TempDir()
-	config := filepath.Join(dir, "aws-config")
-	creds := filepath.Join(dir, "aws-credentials")
-	for _, f := range []string{config, creds} {
-		if err := os.WriteFile(f, nil, 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	var env []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "AWS_") && !strings.HasPrefix(kv, "HOME=") && !strings.HasPrefix(kv, "SOPS_") {
-			env = append(env, kv)
-		}
-	}
-	env = append(env,
-		"HOME="+dir,
-		"AWS_ACCESS_KEY_ID="+id,
-		"AWS_SECRET_ACCESS_KEY="+secret,
-		"AWS_REGION=us-east-1",
-		"AWS_DEFAULT_REGION=us-east-1",
-		"AWS_CONFIG_FILE="+config,
-		"AWS_SHARED_CREDENTIALS_FILE="+creds,
-		"AWS_PAGER=",
-		"AWS_EC2_METADATA_DISABLED=true",
-		"AWS_MAX_ATTEMPTS=1",
-	)
+	env := append(awsClientEnv(t, dir, id, secret, "HOME=", "SOPS_"),
+		"HOME="+dir, "AWS_REGION=us-east-1", "AWS_DEFAULT_REGION=us-east-1")
 	return &recipeTrent{trentProc: srv, id: id, secret: secret, dir: dir, env: env}
 }
 
@@ -137,6 +114,19 @@ func (r *recipeTrent) mustHaveKey(t *testing.T, keyID string) *kms.DescribeKeyOu
 		t.Fatalf("DescribeKey %q (made by the recipe): %v", keyID, err)
 	}
 	return out
+}
+
+// mustPrintKeyAndCiphertext checks what the SDK recipes print: the ARN of
+// a key on the server, then a base64 ciphertext that decrypts to
+// plaintext under the encryption context app=recipe.
+func (r *recipeTrent) mustPrintKeyAndCiphertext(t *testing.T, out, plaintext string) {
+	t.Helper()
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("the recipe printed %q, want a key ARN and a ciphertext", out)
+	}
+	r.mustHaveKey(t, lines[0])
+	r.mustDecrypt(t, lines[1], map[string]string{"app": "recipe"}, []byte(plaintext))
 }
 
 // requireTool returns the path of a client the recipe needs. When it is

@@ -70,8 +70,7 @@ func (f *rotFixture) seed(t *testing.T) {
 		}
 		f.encrypt(t, c, *ck.KeyMetadata.KeyId)
 	}
-	ic := iam.New(iam.Options{Region: "us-east-1", BaseEndpoint: aws.String(f.n.proc.URL),
-		Credentials: credentials.NewStaticCredentialsProvider(f.n.id, f.n.secret, ""), RetryMaxAttempts: 1})
+	ic := f.n.proc.IAM(f.n.id, f.n.secret)
 	for i := range 2 {
 		name := fmt.Sprint("rotator-", i)
 		if _, err := ic.CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String(name)}); err != nil {
@@ -395,8 +394,7 @@ func auditSigningKey(t *testing.T, dir string, raw []byte, gen uint32) []byte {
 // TestRotateRootRefused: rotate-root needs the first account's root user.
 func TestRotateRootRefused(t *testing.T) {
 	n := newCrashNode(t)
-	ic := iam.New(iam.Options{Region: "us-east-1", BaseEndpoint: aws.String(n.proc.URL),
-		Credentials: credentials.NewStaticCredentialsProvider(n.id, n.secret, ""), RetryMaxAttempts: 1})
+	ic := n.proc.IAM(n.id, n.secret)
 	if _, err := ic.CreateUser(t.Context(), &iam.CreateUserInput{UserName: aws.String("admin")}); err != nil {
 		t.Fatal(err)
 	}
