@@ -168,10 +168,22 @@ func (u *UserIdentity) appendJSON(dst []byte) ([]byte, error) {
 }
 
 // appendTimestamp appends a non-zero t as Timestamp.MarshalJSON does.
+// Years of four digits, all of them in practice, are written digit by
+// digit: time's layout interpreter was a measurable part of an event.
 func appendTimestamp(dst []byte, t Timestamp) []byte {
-	dst = append(dst, '"')
-	dst = t.UTC().AppendFormat(dst, timestampLayout)
-	return append(dst, '"')
+	u := t.UTC()
+	year, month, day := u.Date()
+	if year < 0 || year > 9999 {
+		dst = append(dst, '"')
+		dst = u.AppendFormat(dst, timestampLayout)
+		return append(dst, '"')
+	}
+	hour, minute, sec := u.Clock()
+	return append(dst, '"',
+		byte('0'+year/1000), byte('0'+year/100%10), byte('0'+year/10%10), byte('0'+year%10), '-',
+		byte('0'+month/10), byte('0'+month%10), '-', byte('0'+day/10), byte('0'+day%10), 'T',
+		byte('0'+hour/10), byte('0'+hour%10), ':', byte('0'+minute/10), byte('0'+minute%10), ':',
+		byte('0'+sec/10), byte('0'+sec%10), 'Z', '"')
 }
 
 // appendRaw appends a json.RawMessage member as encoding/json does: null
@@ -180,36 +192,16 @@ func appendRaw(dst []byte, raw json.RawMessage) ([]byte, error) {
 	if raw == nil {
 		return append(dst, "null"...), nil
 	}
-	if len(raw) > 0 && isCompactObject(raw) {
-		return append(dst, raw...), nil
+	if out, ok := appendCompact(dst, raw); ok {
+		return out, nil
 	}
+	// Not JSON: json.Compact says why. (Were appendCompact ever to refuse
+	// valid JSON, encoding/json's output would still be the right one.)
 	buf := bytes.NewBuffer(dst)
 	if err := json.Compact(buf, raw); err != nil {
 		return nil, err
 	}
 	return buf.Bytes(), nil
-}
-
-// isCompactObject reports whether raw is a JSON object that compacting
-// would not change: the allow-lists' output, which is most of what
-// events carry. It validates (json.Valid) but skips the copy through
-// json.Compact when no byte outside a string is white space.
-func isCompactObject(raw []byte) bool {
-	if raw[0] != '{' || !json.Valid(raw) {
-		return false
-	}
-	in := false
-	for i := 0; i < len(raw); i++ {
-		switch c := raw[i]; {
-		case in && c == '\\':
-			i++
-		case c == '"':
-			in = !in
-		case !in && (c == ' ' || c == '\t' || c == '\n' || c == '\r'):
-			return false
-		}
-	}
-	return true
 }
 
 const hexDigits = "0123456789abcdef"
@@ -232,10 +224,15 @@ func appendString(dst []byte, s string) []byte {
 	start := 0
 	for i := 0; i < len(s); {
 		// Eight plain ASCII bytes at a time: most of an event is.
-		if i+8 <= len(s) && !mayNeedEscape(uint64(s[i])|uint64(s[i+1])<<8|uint64(s[i+2])<<16|uint64(s[i+3])<<24|
-			uint64(s[i+4])<<32|uint64(s[i+5])<<40|uint64(s[i+6])<<48|uint64(s[i+7])<<56) {
-			i += 8
-			continue
+		// (Indexing w, of known length, lets the compiler drop the bounds
+		// checks and load the eight bytes as one word.)
+		if len(s)-i >= 8 {
+			w := s[i : i+8]
+			if !mayNeedEscape(uint64(w[0]) | uint64(w[1])<<8 | uint64(w[2])<<16 | uint64(w[3])<<24 |
+				uint64(w[4])<<32 | uint64(w[5])<<40 | uint64(w[6])<<48 | uint64(w[7])<<56) {
+				i += 8
+				continue
+			}
 		}
 		if b := s[i]; b < utf8.RuneSelf {
 			if b >= 0x20 && b != '"' && b != '\\' {
