@@ -131,22 +131,30 @@ func appendStringMap(dst []byte, v reflect.Value) ([]byte, error) {
 		return append(dst, "null"...), nil
 	}
 	m := v.Interface().(map[string]string)
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
+	// The pairs of a context of a few entries, as most are, sort on the
+	// stack: no slice to allocate and no second lookup per key.
+	var small [8]stringPair
+	pairs := small[:0]
+	if len(m) > len(small) {
+		pairs = make([]stringPair, 0, len(m))
 	}
-	slices.Sort(keys)
+	for k, v := range m {
+		pairs = append(pairs, stringPair{k, v})
+	}
+	slices.SortFunc(pairs, func(a, b stringPair) int { return strings.Compare(a.k, b.k) })
 	dst = append(dst, '{')
-	for i, k := range keys {
+	for i, p := range pairs {
 		if i > 0 {
 			dst = append(dst, ',')
 		}
-		dst = appendString(dst, k)
+		dst = appendString(dst, p.k)
 		dst = append(dst, ':')
-		dst = appendString(dst, m[k])
+		dst = appendString(dst, p.v)
 	}
 	return append(dst, '}'), nil
 }
+
+type stringPair struct{ k, v string }
 
 // viaWriteValue encodes what compileEncoder leaves to the general path:
 // types with their own JSON encoding, floats, interfaces.

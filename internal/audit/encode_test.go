@@ -157,3 +157,23 @@ func FuzzAppendString(f *testing.F) {
 		}
 	})
 }
+
+// TestAppendTimestamp: the digit-by-digit eventTime is Format's, in and
+// out of the four-digit years it handles itself.
+func TestAppendTimestamp(t *testing.T) {
+	zone := time.FixedZone("x", -7*3600)
+	for _, tm := range []time.Time{
+		time.Date(2026, 12, 6, 10, 13, 12, 999999999, time.UTC), time.Date(1, 1, 1, 0, 0, 1, 0, time.UTC),
+		time.Date(0, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC),
+		time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(-1, 6, 1, 12, 0, 0, 0, time.UTC),
+		time.Date(2026, 1, 1, 3, 0, 0, 0, zone), time.Unix(1<<40, 0),
+	} {
+		want, err := Timestamp{tm}.MarshalJSON()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := appendTimestamp(nil, Timestamp{tm}); !bytes.Equal(got, want) {
+			t.Errorf("appendTimestamp(%v) = %s, want %s", tm, got, want)
+		}
+	}
+}

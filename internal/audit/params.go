@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"unicode"
 	"unicode/utf8"
 )
@@ -26,7 +27,16 @@ import (
 type AllowList struct {
 	t      reflect.Type
 	fields []allowedField
+	// size is the length of the JSON the list returned last, rounded up
+	// to sizeStep: the capacity JSON starts with, so that an operation's
+	// parameters, much the same from one request to the next, take one
+	// allocation rather than one and its regrowths. (The last, not the
+	// longest: one large policy must not make every later request
+	// allocate as much.)
+	size atomic.Int32
 }
+
+const sizeStep = 64
 
 type allowedField struct {
 	index []int // reflect.Value.FieldByIndex path, through embedded structs
@@ -96,7 +106,8 @@ func (a *AllowList) JSON(v any) (json.RawMessage, error) {
 	if rv.Type() != a.t {
 		return nil, fmt.Errorf("audit: allow-list of %v applied to %v", a.t, rv.Type())
 	}
-	buf := make([]byte, 0, 128)
+	hint := a.size.Load()
+	buf := make([]byte, 0, max(sizeStep, int(hint)))
 	buf = append(buf, '{')
 	for _, f := range a.fields {
 		var fv reflect.Value
@@ -120,7 +131,11 @@ func (a *AllowList) JSON(v any) (json.RawMessage, error) {
 			return nil, fmt.Errorf("audit: %v.%s: %w", a.t, f.name, err)
 		}
 	}
-	return append(buf, '}'), nil
+	buf = append(buf, '}')
+	if n := int32(min((len(buf)+sizeStep-1)/sizeStep*sizeStep, MaxEventBytes)); n != hint {
+		a.size.Store(n)
+	}
+	return buf, nil
 }
 
 func absent(v reflect.Value) bool {
