@@ -156,11 +156,9 @@ func BenchmarkEventEncrypt(b *testing.B) {
 		ev.UserIdentity = IdentityOf(caller)
 		ev.RecipientAccountID = caller.Principal.Account
 		ev.AWSRegion = "us-east-1"
-		p, err := a.JSON(in)
-		if err != nil {
+		if err := ev.SetRequestParameters(a, in); err != nil {
 			b.Fatal(err)
 		}
-		ev.RequestParameters = p
 		ev.AddKey(keyARN)
 		n += encodeAsRecord(b, ev)
 	}

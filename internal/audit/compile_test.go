@@ -108,6 +108,12 @@ func TestCompiledMatchesWriteValue(t *testing.T) {
 				if (werr != nil) != (gerr != nil) || !bytes.Equal(got, want.Bytes()) {
 					t.Fatalf("%v #%d:\n got %s (%v)\nwant %s (%v)", v.Type(), i, got, gerr, want.Bytes(), werr)
 				}
+				// Events copy an allow-list's output without checking it
+				// again (Event.SetRequestParameters): it must be valid,
+				// compact JSON.
+				if c, ok := appendCompact(nil, got); gerr == nil && (!ok || !bytes.Equal(c, got)) {
+					t.Fatalf("%v #%d: not valid compact JSON: %s", v.Type(), i, got)
+				}
 			}
 		}
 	}

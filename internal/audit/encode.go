@@ -45,7 +45,9 @@ func (e *Event) appendJSON(dst []byte) ([]byte, error) {
 		dst = appendString(dst, e.ErrorMessage)
 	}
 	dst = append(dst, `,"requestParameters":`...)
-	if dst, err = appendRaw(dst, e.RequestParameters); err != nil {
+	if e.paramsMark.marks(e.RequestParameters) {
+		dst = append(dst, e.RequestParameters...)
+	} else if dst, err = appendRaw(dst, e.RequestParameters); err != nil {
 		return nil, err
 	}
 	dst = append(dst, `,"responseElements":`...)

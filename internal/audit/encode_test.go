@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"encoding/json"
 	"math/rand/v2"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/trent-kms/trent/internal/awsproto"
 )
 
 // encodingJSON is the encoder the hand-written one replaced, and its
@@ -176,4 +179,51 @@ func TestAppendTimestamp(t *testing.T) {
 			t.Errorf("appendTimestamp(%v) = %s, want %s", tm, got, want)
 		}
 	}
+}
+
+// TestSetRequestParameters: parameters an allow-list wrote are encoded as
+// encoding/json encodes them, without a second check; once the member is
+// replaced or cut, the encoder checks it again and refuses what is not
+// JSON.
+func TestSetRequestParameters(t *testing.T) {
+	a := MustAllowList(reflect.TypeFor[awsproto.EncryptInput](), "KeyId", "EncryptionContext")
+	ev := testEvent(0)
+	if err := ev.SetRequestParameters(a, &awsproto.EncryptInput{
+		KeyId: ptr("alias/x"), EncryptionContext: map[string]string{"b": "<2>", "a": "1"},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range []*Event{ev, ev.CopyFor("444455556666")} {
+		want, err := encodingJSON(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, err := e.appendJSON(nil); err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("got %s (%v)\nwant %s", got, err, want)
+		}
+	}
+	if !bytes.Contains(mustEncode(t, ev), []byte(`"requestParameters":{"keyId":"alias/x","encryptionContext":{"a":"1","b":"<2>"}}`)) {
+		t.Fatalf("requestParameters not as the allow-list wrote them: %s", mustEncode(t, ev))
+	}
+	cut := *ev
+	cut.RequestParameters = cut.RequestParameters[:len(cut.RequestParameters)-1]
+	replaced := *ev
+	replaced.RequestParameters = json.RawMessage(`{"a":`)
+	for _, e := range []*Event{&cut, &replaced} {
+		if got, err := e.appendJSON(nil); err == nil {
+			t.Errorf("invalid requestParameters %s encoded: %s", e.RequestParameters, got)
+		}
+	}
+	if err := ev.SetRequestParameters(a, &awsproto.DecryptInput{}); err == nil || ev.RequestParameters != nil {
+		t.Errorf("a list applied to another type: err %v, requestParameters %s; want an error and null", err, ev.RequestParameters)
+	}
+}
+
+func mustEncode(t *testing.T, e *Event) []byte {
+	t.Helper()
+	b, err := e.appendJSON(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

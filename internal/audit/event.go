@@ -75,6 +75,43 @@ type Event struct {
 	ServiceEventDetails json.RawMessage `json:"serviceEventDetails,omitempty"`
 	EventCategory       string          `json:"eventCategory"`
 	TLSDetails          *TLSDetails     `json:"tlsDetails,omitempty"`
+
+	// paramsMark is set by SetRequestParameters.
+	paramsMark rawMark
+}
+
+// rawMark remembers a raw member an allow-list wrote, so that encoding
+// the event copies it without validating it again: it applies while the
+// member is still that very slice. (An allow-list writes valid, compact
+// JSON: TestCompiledMatchesWriteValue.)
+type rawMark struct {
+	p *byte
+	n int
+}
+
+func markOf(raw []byte) rawMark {
+	if len(raw) == 0 {
+		return rawMark{}
+	}
+	return rawMark{&raw[0], len(raw)}
+}
+
+func (m rawMark) marks(raw []byte) bool {
+	return m.p != nil && len(raw) == m.n && &raw[0] == m.p
+}
+
+// SetRequestParameters sets requestParameters to the members of v that a
+// allows (a.JSON), or to null, returning the error, if a refuses v. The
+// event owns the bytes; it encodes them without checking them again as
+// long as RequestParameters is left as this sets it.
+func (e *Event) SetRequestParameters(a *AllowList, v any) error {
+	b, err := a.JSON(v)
+	if err != nil {
+		e.RequestParameters, e.paramsMark = nil, rawMark{}
+		return err
+	}
+	e.RequestParameters, e.paramsMark = b, markOf(b)
+	return nil
 }
 
 // UserIdentity is who made the request. A service event has only
