@@ -208,6 +208,15 @@ func appendRaw(dst []byte, raw json.RawMessage) ([]byte, error) {
 
 const hexDigits = "0123456789abcdef"
 
+// word is the eight bytes of w, little-endian. (Indexing w, of known
+// length, lets the compiler drop the bounds checks and load it as one
+// word.)
+func word(w string) uint64 {
+	_ = w[7]
+	return uint64(w[0]) | uint64(w[1])<<8 | uint64(w[2])<<16 | uint64(w[3])<<24 |
+		uint64(w[4])<<32 | uint64(w[5])<<40 | uint64(w[6])<<48 | uint64(w[7])<<56
+}
+
 // mayNeedEscape reports whether any of the eight bytes in x is below
 // 0x20, '"', '\\' or not ASCII. It may say yes for bytes that need nothing
 // (a borrow between bytes), never no for one that does: the lowest such
@@ -223,18 +232,22 @@ func mayNeedEscape(x uint64) bool {
 // escaped, invalid UTF-8 replaced by \ufffd, U+2028 and U+2029 escaped.
 func appendString(dst []byte, s string) []byte {
 	dst = append(dst, '"')
+	// Most strings of an event need no escape: found so a word at a time,
+	// the last word overlapping the one before, they are copied whole.
+	i := 0
+	for len(s)-i >= 8 && !mayNeedEscape(word(s[i:i+8])) {
+		i += 8
+	}
+	if i == len(s) || len(s) >= 8 && len(s)-i < 8 && !mayNeedEscape(word(s[len(s)-8:])) {
+		dst = append(dst, s...)
+		return append(dst, '"')
+	}
 	start := 0
-	for i := 0; i < len(s); {
+	for i < len(s) {
 		// Eight plain ASCII bytes at a time: most of an event is.
-		// (Indexing w, of known length, lets the compiler drop the bounds
-		// checks and load the eight bytes as one word.)
-		if len(s)-i >= 8 {
-			w := s[i : i+8]
-			if !mayNeedEscape(uint64(w[0]) | uint64(w[1])<<8 | uint64(w[2])<<16 | uint64(w[3])<<24 |
-				uint64(w[4])<<32 | uint64(w[5])<<40 | uint64(w[6])<<48 | uint64(w[7])<<56) {
-				i += 8
-				continue
-			}
+		if len(s)-i >= 8 && !mayNeedEscape(word(s[i:i+8])) {
+			i += 8
+			continue
 		}
 		if b := s[i]; b < utf8.RuneSelf {
 			if b >= 0x20 && b != '"' && b != '\\' {

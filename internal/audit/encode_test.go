@@ -227,3 +227,23 @@ func mustEncode(t *testing.T, e *Event) []byte {
 	}
 	return b
 }
+
+// TestAppendStringEveryPlace: a byte that needs escaping or checking is
+// found wherever it sits in strings of every length around the word
+// size, the overlapping last word included.
+func TestAppendStringEveryPlace(t *testing.T) {
+	for n := 1; n <= 26; n++ {
+		for pos := range n {
+			for _, bad := range []string{"\"", "\\", "\n", "\x00", "\x7f", "\xff", "é", "\u2028"} {
+				s := strings.Repeat("a", pos) + bad + strings.Repeat("b", n-pos-1)
+				want, err := encodingJSON(s)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got := appendString(nil, s); !bytes.Equal(got, want) {
+					t.Fatalf("appendString(%q) = %s, want %s", s, got, want)
+				}
+			}
+		}
+	}
+}
