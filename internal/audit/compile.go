@@ -99,7 +99,7 @@ func compileEncoder(t reflect.Type, compiling map[reflect.Type]bool) encoderFunc
 			if !f.IsExported() || name == "" {
 				continue
 			}
-			fields = append(fields, allowedField{index: f.Index, name: lowerFirst(name), enc: compileEncoder(f.Type, compiling)})
+			fields = append(fields, newAllowedField(f.Index, lowerFirst(name), compileEncoder(f.Type, compiling)))
 		}
 		return func(dst []byte, v reflect.Value) ([]byte, error) {
 			dst = append(dst, '{')
@@ -112,8 +112,7 @@ func compileEncoder(t reflect.Type, compiling map[reflect.Type]bool) encoderFunc
 				if len(dst) > n {
 					dst = append(dst, ',')
 				}
-				dst = appendString(dst, f.name)
-				dst = append(dst, ':')
+				dst = append(dst, f.key...)
 				if dst, err = f.enc(dst, fv); err != nil {
 					return nil, err
 				}
@@ -141,7 +140,15 @@ func appendStringMap(dst []byte, v reflect.Value) ([]byte, error) {
 	for k, v := range m {
 		pairs = append(pairs, stringPair{k, v})
 	}
-	slices.SortFunc(pairs, func(a, b stringPair) int { return strings.Compare(a.k, b.k) })
+	if len(pairs) > len(small) {
+		slices.SortFunc(pairs, func(a, b stringPair) int { return strings.Compare(a.k, b.k) })
+	}
+	// A handful of pairs: insertion sort, compared inline.
+	for i := 1; i < len(pairs) && len(pairs) <= len(small); i++ {
+		for j := i; j > 0 && pairs[j].k < pairs[j-1].k; j-- {
+			pairs[j], pairs[j-1] = pairs[j-1], pairs[j]
+		}
+	}
 	dst = append(dst, '{')
 	for i, p := range pairs {
 		if i > 0 {

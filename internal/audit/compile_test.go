@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"math/rand/v2"
 	"reflect"
+	"strconv"
 	"testing"
 	"time"
 
@@ -115,6 +116,26 @@ func TestCompiledMatchesWriteValue(t *testing.T) {
 					t.Fatalf("%v #%d: not valid compact JSON: %s", v.Type(), i, got)
 				}
 			}
+		}
+	}
+}
+
+// TestStringMapOrder: encryption contexts of every size up to past the
+// stack-sorted few are written in key order, as writeValue writes them.
+func TestStringMapOrder(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	for n := range 20 {
+		m := map[string]string{}
+		for len(m) < n {
+			m[hostileStrings[r.IntN(len(hostileStrings))]+strconv.Itoa(r.IntN(100))] = strconv.Itoa(len(m))
+		}
+		var want bytes.Buffer
+		if err := writeValue(&want, reflect.ValueOf(m)); err != nil {
+			t.Fatal(err)
+		}
+		got, err := appendStringMap(nil, reflect.ValueOf(m))
+		if err != nil || !bytes.Equal(got, want.Bytes()) {
+			t.Fatalf("%d pairs:\n got %s (%v)\nwant %s", n, got, err, want.Bytes())
 		}
 	}
 }

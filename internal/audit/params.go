@@ -41,7 +41,12 @@ const sizeStep = 64
 type allowedField struct {
 	index []int // reflect.Value.FieldByIndex path, through embedded structs
 	name  string
+	key   string      // name as a JSON string and a colon, written once
 	enc   encoderFunc // compiled for the member's type when the list is made
+}
+
+func newAllowedField(index []int, name string, enc encoderFunc) allowedField {
+	return allowedField{index: index, name: name, key: string(appendString(nil, name)) + ":", enc: enc}
 }
 
 // secretMembers are member names (lowercase) that are never audited, even
@@ -73,7 +78,7 @@ func NewAllowList(t reflect.Type, members ...string) (*AllowList, error) {
 		if err := checkAuditable(f.Type, m, map[reflect.Type]bool{}); err != nil {
 			return nil, fmt.Errorf("audit: allow-list of %v: %w", t, err)
 		}
-		a.fields = append(a.fields, allowedField{index: f.Index, name: lowerFirst(m), enc: compileEncoder(f.Type, map[reflect.Type]bool{})})
+		a.fields = append(a.fields, newAllowedField(f.Index, lowerFirst(m), compileEncoder(f.Type, map[reflect.Type]bool{})))
 	}
 	return a, nil
 }
@@ -124,8 +129,7 @@ func (a *AllowList) JSON(v any) (json.RawMessage, error) {
 		if len(buf) > 1 {
 			buf = append(buf, ',')
 		}
-		buf = appendString(buf, f.name)
-		buf = append(buf, ':')
+		buf = append(buf, f.key...)
 		var err error
 		if buf, err = f.enc(buf, fv); err != nil {
 			return nil, fmt.Errorf("audit: %v.%s: %w", a.t, f.name, err)
