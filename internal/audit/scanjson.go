@@ -2,62 +2,57 @@ package audit
 
 import "encoding/binary"
 
-// appendCompact appends src without the white space outside its strings
-// — json.Compact's output — in one pass that also validates it as
-// encoding/json's scanner does (json.Valid: any value, RFC 8259's
-// grammar, strings not checked for UTF-8, at most maxNestingDepth nested
-// arrays and objects). It reports false, with dst's contents past its
-// length undefined, when src is not valid JSON.
+// scanJSON reports whether src is valid JSON as encoding/json's scanner
+// judges it (json.Valid: any value, RFC 8259's grammar, strings not
+// checked for UTF-8, at most maxNestingDepth nested arrays and objects),
+// and whether it is compact: no white space outside its strings, so that
+// json.Compact would return it unchanged.
 //
-// It replaces json.Valid followed by json.Compact on every event's
-// requestParameters: encoding/json's scanner takes an indirect call per
-// byte, which made it a measurable share of an Encrypt's audit cost.
-// FuzzAppendCompact holds it to encoding/json.
-func appendCompact(dst, src []byte) ([]byte, bool) {
-	c := compactor{src: src, dst: dst}
+// It replaces json.Valid on every event's raw members: encoding/json's
+// scanner takes an indirect call per byte, which made it a measurable
+// share of an Encrypt's audit cost. TestScanJSON and FuzzScanJSON hold it
+// to encoding/json.
+func scanJSON(src []byte) (valid, compact bool) {
+	c := scanner{src: src}
 	c.space()
 	if !c.value() {
-		return dst, false
+		return false, false
 	}
 	c.space()
 	if c.i != len(src) {
-		return dst, false
+		return false, false
 	}
-	return append(c.dst, src[c.start:]...), true
+	return true, !c.spaced
 }
 
 // maxNestingDepth is encoding/json's bound on nested arrays and objects.
 const maxNestingDepth = 10000
 
-type compactor struct {
-	src, dst []byte
-	i        int // the next byte to read
-	start    int // the first byte read but not yet copied to dst
-	depth    int
+type scanner struct {
+	src    []byte
+	i      int // the next byte to read
+	depth  int
+	spaced bool // white space was skipped
 }
 
-// space skips white space, copying what came before it.
-func (c *compactor) space() {
-	j := c.i
-	for j < len(c.src) && isJSONSpace(c.src[j]) {
-		j++
-	}
-	if j > c.i {
-		c.dst = append(c.dst, c.src[c.start:c.i]...)
-		c.i, c.start = j, j
+// space skips white space.
+func (c *scanner) space() {
+	for c.i < len(c.src) && isJSONSpace(c.src[c.i]) {
+		c.i++
+		c.spaced = true
 	}
 }
 
 func isJSONSpace(b byte) bool { return b == ' ' || b == '\t' || b == '\n' || b == '\r' }
 
-func (c *compactor) peek() (byte, bool) {
+func (c *scanner) peek() (byte, bool) {
 	if c.i < len(c.src) {
 		return c.src[c.i], true
 	}
 	return 0, false
 }
 
-func (c *compactor) value() bool {
+func (c *scanner) value() bool {
 	b, ok := c.peek()
 	switch {
 	case !ok:
@@ -80,7 +75,7 @@ func (c *compactor) value() bool {
 	return false
 }
 
-func (c *compactor) object() bool {
+func (c *scanner) object() bool {
 	if c.depth++; c.depth > maxNestingDepth {
 		return false
 	}
@@ -119,7 +114,7 @@ func (c *compactor) object() bool {
 	}
 }
 
-func (c *compactor) array() bool {
+func (c *scanner) array() bool {
 	if c.depth++; c.depth > maxNestingDepth {
 		return false
 	}
@@ -149,8 +144,8 @@ func (c *compactor) array() bool {
 	}
 }
 
-// str reads a string: its bytes are copied as they are.
-func (c *compactor) str() bool {
+// str reads a string.
+func (c *scanner) str() bool {
 	s := c.src
 	i := c.i + 1 // "
 	for i < len(s) {
@@ -191,7 +186,7 @@ func (c *compactor) str() bool {
 func isHex(b byte) bool { return '0' <= b && b <= '9' || 'a' <= b && b <= 'f' || 'A' <= b && b <= 'F' }
 
 // number reads -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
-func (c *compactor) number() bool {
+func (c *scanner) number() bool {
 	s, i := c.src, c.i
 	if s[i] == '-' {
 		i++
@@ -235,7 +230,7 @@ func digits(s []byte, i int) int {
 	return i
 }
 
-func (c *compactor) literal(lit string) bool {
+func (c *scanner) literal(lit string) bool {
 	if len(c.src)-c.i < len(lit) || string(c.src[c.i:c.i+len(lit)]) != lit {
 		return false
 	}
