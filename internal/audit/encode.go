@@ -19,7 +19,7 @@ import (
 func (e *Event) appendJSON(dst []byte) ([]byte, error) {
 	var err error
 	dst = append(dst, `{"eventVersion":`...)
-	dst = appendString(dst, e.EventVersion)
+	dst = appendKnown(dst, e.EventVersion, EventVersion, quotedEventVersion)
 	dst = append(dst, `,"userIdentity":`...)
 	if dst, err = e.UserIdentity.appendJSON(dst); err != nil {
 		return nil, err
@@ -27,7 +27,7 @@ func (e *Event) appendJSON(dst []byte) ([]byte, error) {
 	dst = append(dst, `,"eventTime":`...)
 	dst = appendTimestamp(dst, e.EventTime)
 	dst = append(dst, `,"eventSource":`...)
-	dst = appendString(dst, e.EventSource)
+	dst = appendKnown(dst, e.EventSource, SourceKMS, quotedSourceKMS)
 	dst = append(dst, `,"eventName":`...)
 	dst = appendString(dst, e.EventName)
 	dst = append(dst, `,"awsRegion":`...)
@@ -77,7 +77,7 @@ func (e *Event) appendJSON(dst []byte) ([]byte, error) {
 			dst = append(dst, `{"accountId":`...)
 			dst = appendString(dst, r.AccountID)
 			dst = append(dst, `,"type":`...)
-			dst = appendString(dst, r.Type)
+			dst = appendKnown(dst, r.Type, ResourceTypeKey, quotedResourceTypeKey)
 			dst = append(dst, `,"ARN":`...)
 			dst = appendString(dst, r.ARN)
 			dst = append(dst, '}')
@@ -85,7 +85,7 @@ func (e *Event) appendJSON(dst []byte) ([]byte, error) {
 		dst = append(dst, ']')
 	}
 	dst = append(dst, `,"eventType":`...)
-	dst = appendString(dst, e.EventType)
+	dst = appendKnown(dst, e.EventType, TypeAPICall, quotedTypeAPICall)
 	dst = append(dst, `,"managementEvent":`...)
 	dst = strconv.AppendBool(dst, e.ManagementEvent)
 	dst = append(dst, `,"recipientAccountId":`...)
@@ -97,7 +97,7 @@ func (e *Event) appendJSON(dst []byte) ([]byte, error) {
 		}
 	}
 	dst = append(dst, `,"eventCategory":`...)
-	dst = appendString(dst, e.EventCategory)
+	dst = appendKnown(dst, e.EventCategory, CategoryManagement, quotedCategoryManagement)
 	if t := e.TLSDetails; t != nil {
 		dst = append(dst, `,"tlsDetails":{"tlsVersion":`...)
 		dst = appendString(dst, t.TLSVersion)
@@ -113,24 +113,12 @@ func (e *Event) appendJSON(dst []byte) ([]byte, error) {
 func (u *UserIdentity) appendJSON(dst []byte) ([]byte, error) {
 	dst = append(dst, '{')
 	n := len(dst)
-	field := func(name, v string) {
-		if v == "" {
-			return
-		}
-		if len(dst) > n {
-			dst = append(dst, ',')
-		}
-		dst = append(dst, '"')
-		dst = append(dst, name...)
-		dst = append(dst, `":`...)
-		dst = appendString(dst, v)
-	}
-	field("type", u.Type)
-	field("principalId", u.PrincipalID)
-	field("arn", u.ARN)
-	field("accountId", u.AccountID)
-	field("accessKeyId", u.AccessKeyID)
-	field("userName", u.UserName)
+	dst = appendOmitEmpty(dst, n, `"type":`, u.Type)
+	dst = appendOmitEmpty(dst, n, `"principalId":`, u.PrincipalID)
+	dst = appendOmitEmpty(dst, n, `"arn":`, u.ARN)
+	dst = appendOmitEmpty(dst, n, `"accountId":`, u.AccountID)
+	dst = appendOmitEmpty(dst, n, `"accessKeyId":`, u.AccessKeyID)
+	dst = appendOmitEmpty(dst, n, `"userName":`, u.UserName)
 	if s := u.SessionContext; s != nil {
 		if len(dst) > n {
 			dst = append(dst, ',')
@@ -165,8 +153,41 @@ func (u *UserIdentity) appendJSON(dst []byte) ([]byte, error) {
 		}
 		dst = append(dst, '}')
 	}
-	field("invokedBy", u.InvokedBy)
+	dst = appendOmitEmpty(dst, n, `"invokedBy":`, u.InvokedBy)
 	return append(dst, '}'), nil
+}
+
+// appendOmitEmpty appends the member key (`"name":`) with string value v
+// unless v is empty, after a comma unless it is the first member of the
+// object that starts at dst[n].
+func appendOmitEmpty(dst []byte, n int, key, v string) []byte {
+	if v == "" {
+		return dst
+	}
+	if len(dst) > n {
+		dst = append(dst, ',')
+	}
+	dst = append(dst, key...)
+	return appendString(dst, v)
+}
+
+// The values nearly every event has, as JSON strings: appendKnown copies
+// them instead of scanning them again.
+var (
+	quotedEventVersion       = string(appendString(nil, EventVersion))
+	quotedSourceKMS          = string(appendString(nil, SourceKMS))
+	quotedTypeAPICall        = string(appendString(nil, TypeAPICall))
+	quotedCategoryManagement = string(appendString(nil, CategoryManagement))
+	quotedResourceTypeKey    = string(appendString(nil, ResourceTypeKey))
+)
+
+// appendKnown appends s as a JSON string: quoted, when s is known, of
+// which quoted is the JSON string.
+func appendKnown(dst []byte, s, known, quoted string) []byte {
+	if s == known {
+		return append(dst, quoted...)
+	}
+	return appendString(dst, s)
 }
 
 // appendTimestamp appends a non-zero t as Timestamp.MarshalJSON does.
