@@ -2,9 +2,11 @@ package audit
 
 import (
 	"bytes"
+	"encoding/json"
 	"math/rand/v2"
 	"reflect"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -136,6 +138,32 @@ func TestStringMapOrder(t *testing.T) {
 		got, err := appendStringMap(nil, reflect.ValueOf(m))
 		if err != nil || !bytes.Equal(got, want.Bytes()) {
 			t.Fatalf("%d pairs:\n got %s (%v)\nwant %s", n, got, err, want.Bytes())
+		}
+	}
+}
+
+// TestAllowListAllocations: an Encrypt's parameters cost one allocation,
+// their own buffer, once the list has seen their size — also after one
+// much larger input, which must not leave every later call allocating as
+// much.
+func TestAllowListAllocations(t *testing.T) {
+	a := MustAllowList(reflect.TypeFor[awsproto.EncryptInput](), "KeyId", "EncryptionContext", "EncryptionAlgorithm")
+	in := &awsproto.EncryptInput{
+		KeyId:               ptr("arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"),
+		EncryptionContext:   map[string]string{"tenant-id": "acme-corp-7f3c9a", "purpose": "customer-pii/billing-address"},
+		EncryptionAlgorithm: ptr("SYMMETRIC_DEFAULT"),
+	}
+	big := &awsproto.EncryptInput{KeyId: ptr(strings.Repeat("k", 10000))}
+	for _, before := range []*awsproto.EncryptInput{in, big} {
+		if _, err := a.JSON(before); err != nil {
+			t.Fatal(err)
+		}
+		var out json.RawMessage
+		if n := testing.AllocsPerRun(100, func() { out, _ = a.JSON(in) }); n != 1 {
+			t.Errorf("after a %d-byte input: %v allocations per call, want 1", len(*before.KeyId), n)
+		}
+		if cap(out) > 2*len(out) {
+			t.Errorf("after a %d-byte input: capacity %d for %d bytes", len(*before.KeyId), cap(out), len(out))
 		}
 	}
 }

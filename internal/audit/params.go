@@ -27,12 +27,12 @@ import (
 type AllowList struct {
 	t      reflect.Type
 	fields []allowedField
-	// size is the length of the JSON the list returned last, rounded up
+	// size is about the length of the JSON the list returns, rounded up
 	// to sizeStep: the capacity JSON starts with, so that an operation's
 	// parameters, much the same from one request to the next, take one
-	// allocation rather than one and its regrowths. (The last, not the
-	// longest: one large policy must not make every later request
-	// allocate as much.)
+	// allocation rather than one and its regrowths. (Not the longest:
+	// one large policy must not make every later request allocate as
+	// much.)
 	size atomic.Int32
 }
 
@@ -136,7 +136,9 @@ func (a *AllowList) JSON(v any) (json.RawMessage, error) {
 		}
 	}
 	buf = append(buf, '}')
-	if n := int32(min((len(buf)+sizeStep-1)/sizeStep*sizeStep, MaxEventBytes)); n != hint {
+	// Grown at once, shrunk only below half: lengths that straddle a step
+	// do not store on every request, from every core.
+	if n := int32(min((len(buf)+sizeStep-1)/sizeStep*sizeStep, MaxEventBytes)); n > hint || 2*n < hint {
 		a.size.Store(n)
 	}
 	return buf, nil
