@@ -99,7 +99,7 @@ func compileEncoder(t reflect.Type, compiling map[reflect.Type]bool) encoderFunc
 			if !f.IsExported() || name == "" {
 				continue
 			}
-			fields = append(fields, allowedField{index: f.Index, name: lowerFirst(name), enc: compileEncoder(f.Type, compiling)})
+			fields = append(fields, newAllowedField(f.Index, lowerFirst(name), compileEncoder(f.Type, compiling)))
 		}
 		return func(dst []byte, v reflect.Value) ([]byte, error) {
 			dst = append(dst, '{')
@@ -112,8 +112,7 @@ func compileEncoder(t reflect.Type, compiling map[reflect.Type]bool) encoderFunc
 				if len(dst) > n {
 					dst = append(dst, ',')
 				}
-				dst = appendString(dst, f.name)
-				dst = append(dst, ':')
+				dst = append(dst, f.key...)
 				if dst, err = f.enc(dst, fv); err != nil {
 					return nil, err
 				}
@@ -131,22 +130,38 @@ func appendStringMap(dst []byte, v reflect.Value) ([]byte, error) {
 		return append(dst, "null"...), nil
 	}
 	m := v.Interface().(map[string]string)
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
+	// The pairs of a context of a few entries, as most are, sort on the
+	// stack: no slice to allocate and no second lookup per key.
+	var small [8]stringPair
+	pairs := small[:0]
+	if len(m) > len(small) {
+		pairs = make([]stringPair, 0, len(m))
 	}
-	slices.Sort(keys)
+	for k, v := range m {
+		pairs = append(pairs, stringPair{k, v})
+	}
+	if len(pairs) > len(small) {
+		slices.SortFunc(pairs, func(a, b stringPair) int { return strings.Compare(a.k, b.k) })
+	}
+	// A handful of pairs: insertion sort, compared inline.
+	for i := 1; i < len(pairs) && len(pairs) <= len(small); i++ {
+		for j := i; j > 0 && pairs[j].k < pairs[j-1].k; j-- {
+			pairs[j], pairs[j-1] = pairs[j-1], pairs[j]
+		}
+	}
 	dst = append(dst, '{')
-	for i, k := range keys {
+	for i, p := range pairs {
 		if i > 0 {
 			dst = append(dst, ',')
 		}
-		dst = appendString(dst, k)
+		dst = appendString(dst, p.k)
 		dst = append(dst, ':')
-		dst = appendString(dst, m[k])
+		dst = appendString(dst, p.v)
 	}
 	return append(dst, '}'), nil
 }
+
+type stringPair struct{ k, v string }
 
 // viaWriteValue encodes what compileEncoder leaves to the general path:
 // types with their own JSON encoding, floats, interfaces.

@@ -2,8 +2,11 @@ package audit
 
 import (
 	"bytes"
+	"encoding/json"
 	"math/rand/v2"
 	"reflect"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -108,7 +111,59 @@ func TestCompiledMatchesWriteValue(t *testing.T) {
 				if (werr != nil) != (gerr != nil) || !bytes.Equal(got, want.Bytes()) {
 					t.Fatalf("%v #%d:\n got %s (%v)\nwant %s (%v)", v.Type(), i, got, gerr, want.Bytes(), werr)
 				}
+				// Events copy an allow-list's output without checking it
+				// again (Event.SetRequestParameters): it must be valid,
+				// compact JSON.
+				if valid, compact := scanJSON(got); gerr == nil && (!valid || !compact) {
+					t.Fatalf("%v #%d: not valid compact JSON: %s", v.Type(), i, got)
+				}
 			}
+		}
+	}
+}
+
+// TestStringMapOrder: encryption contexts of every size up to past the
+// stack-sorted few are written in key order, as writeValue writes them.
+func TestStringMapOrder(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	for n := range 20 {
+		m := map[string]string{}
+		for len(m) < n {
+			m[hostileStrings[r.IntN(len(hostileStrings))]+strconv.Itoa(r.IntN(100))] = strconv.Itoa(len(m))
+		}
+		var want bytes.Buffer
+		if err := writeValue(&want, reflect.ValueOf(m)); err != nil {
+			t.Fatal(err)
+		}
+		got, err := appendStringMap(nil, reflect.ValueOf(m))
+		if err != nil || !bytes.Equal(got, want.Bytes()) {
+			t.Fatalf("%d pairs:\n got %s (%v)\nwant %s", n, got, err, want.Bytes())
+		}
+	}
+}
+
+// TestAllowListAllocations: an Encrypt's parameters cost one allocation,
+// their own buffer, once the list has seen their size — also after one
+// much larger input, which must not leave every later call allocating as
+// much.
+func TestAllowListAllocations(t *testing.T) {
+	a := MustAllowList(reflect.TypeFor[awsproto.EncryptInput](), "KeyId", "EncryptionContext", "EncryptionAlgorithm")
+	in := &awsproto.EncryptInput{
+		KeyId:               ptr("arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"),
+		EncryptionContext:   map[string]string{"tenant-id": "acme-corp-7f3c9a", "purpose": "customer-pii/billing-address"},
+		EncryptionAlgorithm: ptr("SYMMETRIC_DEFAULT"),
+	}
+	big := &awsproto.EncryptInput{KeyId: ptr(strings.Repeat("k", 10000))}
+	for _, before := range []*awsproto.EncryptInput{in, big} {
+		if _, err := a.JSON(before); err != nil {
+			t.Fatal(err)
+		}
+		var out json.RawMessage
+		if n := testing.AllocsPerRun(100, func() { out, _ = a.JSON(in) }); n != 1 {
+			t.Errorf("after a %d-byte input: %v allocations per call, want 1", len(*before.KeyId), n)
+		}
+		if cap(out) > 2*len(out) {
+			t.Errorf("after a %d-byte input: capacity %d for %d bytes", len(*before.KeyId), cap(out), len(out))
 		}
 	}
 }

@@ -19,7 +19,7 @@ import (
 func (e *Event) appendJSON(dst []byte) ([]byte, error) {
 	var err error
 	dst = append(dst, `{"eventVersion":`...)
-	dst = appendString(dst, e.EventVersion)
+	dst = appendKnown(dst, e.EventVersion, EventVersion, quotedEventVersion)
 	dst = append(dst, `,"userIdentity":`...)
 	if dst, err = e.UserIdentity.appendJSON(dst); err != nil {
 		return nil, err
@@ -27,7 +27,7 @@ func (e *Event) appendJSON(dst []byte) ([]byte, error) {
 	dst = append(dst, `,"eventTime":`...)
 	dst = appendTimestamp(dst, e.EventTime)
 	dst = append(dst, `,"eventSource":`...)
-	dst = appendString(dst, e.EventSource)
+	dst = appendKnown(dst, e.EventSource, SourceKMS, quotedSourceKMS)
 	dst = append(dst, `,"eventName":`...)
 	dst = appendString(dst, e.EventName)
 	dst = append(dst, `,"awsRegion":`...)
@@ -45,7 +45,9 @@ func (e *Event) appendJSON(dst []byte) ([]byte, error) {
 		dst = appendString(dst, e.ErrorMessage)
 	}
 	dst = append(dst, `,"requestParameters":`...)
-	if dst, err = appendRaw(dst, e.RequestParameters); err != nil {
+	if e.paramsMark.marks(e.RequestParameters) {
+		dst = append(dst, e.RequestParameters...)
+	} else if dst, err = appendRaw(dst, e.RequestParameters); err != nil {
 		return nil, err
 	}
 	dst = append(dst, `,"responseElements":`...)
@@ -75,7 +77,7 @@ func (e *Event) appendJSON(dst []byte) ([]byte, error) {
 			dst = append(dst, `{"accountId":`...)
 			dst = appendString(dst, r.AccountID)
 			dst = append(dst, `,"type":`...)
-			dst = appendString(dst, r.Type)
+			dst = appendKnown(dst, r.Type, ResourceTypeKey, quotedResourceTypeKey)
 			dst = append(dst, `,"ARN":`...)
 			dst = appendString(dst, r.ARN)
 			dst = append(dst, '}')
@@ -83,7 +85,7 @@ func (e *Event) appendJSON(dst []byte) ([]byte, error) {
 		dst = append(dst, ']')
 	}
 	dst = append(dst, `,"eventType":`...)
-	dst = appendString(dst, e.EventType)
+	dst = appendKnown(dst, e.EventType, TypeAPICall, quotedTypeAPICall)
 	dst = append(dst, `,"managementEvent":`...)
 	dst = strconv.AppendBool(dst, e.ManagementEvent)
 	dst = append(dst, `,"recipientAccountId":`...)
@@ -95,7 +97,7 @@ func (e *Event) appendJSON(dst []byte) ([]byte, error) {
 		}
 	}
 	dst = append(dst, `,"eventCategory":`...)
-	dst = appendString(dst, e.EventCategory)
+	dst = appendKnown(dst, e.EventCategory, CategoryManagement, quotedCategoryManagement)
 	if t := e.TLSDetails; t != nil {
 		dst = append(dst, `,"tlsDetails":{"tlsVersion":`...)
 		dst = appendString(dst, t.TLSVersion)
@@ -111,24 +113,12 @@ func (e *Event) appendJSON(dst []byte) ([]byte, error) {
 func (u *UserIdentity) appendJSON(dst []byte) ([]byte, error) {
 	dst = append(dst, '{')
 	n := len(dst)
-	field := func(name, v string) {
-		if v == "" {
-			return
-		}
-		if len(dst) > n {
-			dst = append(dst, ',')
-		}
-		dst = append(dst, '"')
-		dst = append(dst, name...)
-		dst = append(dst, `":`...)
-		dst = appendString(dst, v)
-	}
-	field("type", u.Type)
-	field("principalId", u.PrincipalID)
-	field("arn", u.ARN)
-	field("accountId", u.AccountID)
-	field("accessKeyId", u.AccessKeyID)
-	field("userName", u.UserName)
+	dst = appendOmitEmpty(dst, n, `"type":`, u.Type)
+	dst = appendOmitEmpty(dst, n, `"principalId":`, u.PrincipalID)
+	dst = appendOmitEmpty(dst, n, `"arn":`, u.ARN)
+	dst = appendOmitEmpty(dst, n, `"accountId":`, u.AccountID)
+	dst = appendOmitEmpty(dst, n, `"accessKeyId":`, u.AccessKeyID)
+	dst = appendOmitEmpty(dst, n, `"userName":`, u.UserName)
 	if s := u.SessionContext; s != nil {
 		if len(dst) > n {
 			dst = append(dst, ',')
@@ -163,15 +153,60 @@ func (u *UserIdentity) appendJSON(dst []byte) ([]byte, error) {
 		}
 		dst = append(dst, '}')
 	}
-	field("invokedBy", u.InvokedBy)
+	dst = appendOmitEmpty(dst, n, `"invokedBy":`, u.InvokedBy)
 	return append(dst, '}'), nil
 }
 
+// appendOmitEmpty appends the member key (`"name":`) with string value v
+// unless v is empty, after a comma unless it is the first member of the
+// object that starts at dst[n].
+func appendOmitEmpty(dst []byte, n int, key, v string) []byte {
+	if v == "" {
+		return dst
+	}
+	if len(dst) > n {
+		dst = append(dst, ',')
+	}
+	dst = append(dst, key...)
+	return appendString(dst, v)
+}
+
+// The values nearly every event has, as JSON strings: appendKnown copies
+// them instead of scanning them again.
+var (
+	quotedEventVersion       = string(appendString(nil, EventVersion))
+	quotedSourceKMS          = string(appendString(nil, SourceKMS))
+	quotedTypeAPICall        = string(appendString(nil, TypeAPICall))
+	quotedCategoryManagement = string(appendString(nil, CategoryManagement))
+	quotedResourceTypeKey    = string(appendString(nil, ResourceTypeKey))
+)
+
+// appendKnown appends s as a JSON string: quoted, when s is known, of
+// which quoted is the JSON string.
+func appendKnown(dst []byte, s, known, quoted string) []byte {
+	if s == known {
+		return append(dst, quoted...)
+	}
+	return appendString(dst, s)
+}
+
 // appendTimestamp appends a non-zero t as Timestamp.MarshalJSON does.
+// Years of four digits, all of them in practice, are written digit by
+// digit: time's layout interpreter was a measurable part of an event.
 func appendTimestamp(dst []byte, t Timestamp) []byte {
-	dst = append(dst, '"')
-	dst = t.UTC().AppendFormat(dst, timestampLayout)
-	return append(dst, '"')
+	u := t.UTC()
+	year, month, day := u.Date()
+	if year < 0 || year > 9999 {
+		dst = append(dst, '"')
+		dst = u.AppendFormat(dst, timestampLayout)
+		return append(dst, '"')
+	}
+	hour, minute, sec := u.Clock()
+	return append(dst, '"',
+		byte('0'+year/1000), byte('0'+year/100%10), byte('0'+year/10%10), byte('0'+year%10), '-',
+		byte('0'+month/10), byte('0'+month%10), '-', byte('0'+day/10), byte('0'+day%10), 'T',
+		byte('0'+hour/10), byte('0'+hour%10), ':', byte('0'+minute/10), byte('0'+minute%10), ':',
+		byte('0'+sec/10), byte('0'+sec%10), 'Z', '"')
 }
 
 // appendRaw appends a json.RawMessage member as encoding/json does: null
@@ -180,9 +215,11 @@ func appendRaw(dst []byte, raw json.RawMessage) ([]byte, error) {
 	if raw == nil {
 		return append(dst, "null"...), nil
 	}
-	if len(raw) > 0 && isCompactObject(raw) {
+	if valid, compact := scanJSON(raw); valid && compact {
 		return append(dst, raw...), nil
 	}
+	// White space to take out, or not JSON (json.Compact says why); either
+	// is rare, as every raw member Trent makes is compact already.
 	buf := bytes.NewBuffer(dst)
 	if err := json.Compact(buf, raw); err != nil {
 		return nil, err
@@ -190,29 +227,16 @@ func appendRaw(dst []byte, raw json.RawMessage) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// isCompactObject reports whether raw is a JSON object that compacting
-// would not change: the allow-lists' output, which is most of what
-// events carry. It validates (json.Valid) but skips the copy through
-// json.Compact when no byte outside a string is white space.
-func isCompactObject(raw []byte) bool {
-	if raw[0] != '{' || !json.Valid(raw) {
-		return false
-	}
-	in := false
-	for i := 0; i < len(raw); i++ {
-		switch c := raw[i]; {
-		case in && c == '\\':
-			i++
-		case c == '"':
-			in = !in
-		case !in && (c == ' ' || c == '\t' || c == '\n' || c == '\r'):
-			return false
-		}
-	}
-	return true
-}
-
 const hexDigits = "0123456789abcdef"
+
+// word is the eight bytes of w, little-endian. (Indexing w, of known
+// length, lets the compiler drop the bounds checks and load it as one
+// word.)
+func word(w string) uint64 {
+	_ = w[7]
+	return uint64(w[0]) | uint64(w[1])<<8 | uint64(w[2])<<16 | uint64(w[3])<<24 |
+		uint64(w[4])<<32 | uint64(w[5])<<40 | uint64(w[6])<<48 | uint64(w[7])<<56
+}
 
 // mayNeedEscape reports whether any of the eight bytes in x is below
 // 0x20, '"', '\\' or not ASCII. It may say yes for bytes that need nothing
@@ -229,11 +253,20 @@ func mayNeedEscape(x uint64) bool {
 // escaped, invalid UTF-8 replaced by \ufffd, U+2028 and U+2029 escaped.
 func appendString(dst []byte, s string) []byte {
 	dst = append(dst, '"')
+	// Most strings of an event need no escape: found so a word at a time,
+	// the last word overlapping the one before, they are copied whole.
+	i := 0
+	for len(s)-i >= 8 && !mayNeedEscape(word(s[i:i+8])) {
+		i += 8
+	}
+	if i == len(s) || len(s) >= 8 && len(s)-i < 8 && !mayNeedEscape(word(s[len(s)-8:])) {
+		dst = append(dst, s...)
+		return append(dst, '"')
+	}
 	start := 0
-	for i := 0; i < len(s); {
+	for i < len(s) {
 		// Eight plain ASCII bytes at a time: most of an event is.
-		if i+8 <= len(s) && !mayNeedEscape(uint64(s[i])|uint64(s[i+1])<<8|uint64(s[i+2])<<16|uint64(s[i+3])<<24|
-			uint64(s[i+4])<<32|uint64(s[i+5])<<40|uint64(s[i+6])<<48|uint64(s[i+7])<<56) {
+		if len(s)-i >= 8 && !mayNeedEscape(word(s[i:i+8])) {
 			i += 8
 			continue
 		}

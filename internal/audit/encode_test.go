@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"encoding/json"
 	"math/rand/v2"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/trent-kms/trent/internal/awsproto"
 )
 
 // encodingJSON is the encoder the hand-written one replaced, and its
@@ -156,4 +159,91 @@ func FuzzAppendString(f *testing.F) {
 			t.Fatalf("appendString(%q) = %s, want %s", s, got, want.Bytes())
 		}
 	})
+}
+
+// TestAppendTimestamp: the digit-by-digit eventTime is Format's, in and
+// out of the four-digit years it handles itself.
+func TestAppendTimestamp(t *testing.T) {
+	zone := time.FixedZone("x", -7*3600)
+	for _, tm := range []time.Time{
+		time.Date(2026, 12, 6, 10, 13, 12, 999999999, time.UTC), time.Date(1, 1, 1, 0, 0, 1, 0, time.UTC),
+		time.Date(0, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC),
+		time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(-1, 6, 1, 12, 0, 0, 0, time.UTC),
+		time.Date(2026, 1, 1, 3, 0, 0, 0, zone), time.Unix(1<<40, 0),
+	} {
+		want, err := Timestamp{tm}.MarshalJSON()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := appendTimestamp(nil, Timestamp{tm}); !bytes.Equal(got, want) {
+			t.Errorf("appendTimestamp(%v) = %s, want %s", tm, got, want)
+		}
+	}
+}
+
+// TestSetRequestParameters: parameters an allow-list wrote are encoded as
+// encoding/json encodes them, without a second check; once the member is
+// replaced or cut, the encoder checks it again and refuses what is not
+// JSON.
+func TestSetRequestParameters(t *testing.T) {
+	a := MustAllowList(reflect.TypeFor[awsproto.EncryptInput](), "KeyId", "EncryptionContext")
+	ev := testEvent(0)
+	if err := ev.SetRequestParameters(a, &awsproto.EncryptInput{
+		KeyId: ptr("alias/x"), EncryptionContext: map[string]string{"b": "<2>", "a": "1"},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range []*Event{ev, ev.CopyFor("444455556666")} {
+		want, err := encodingJSON(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, err := e.appendJSON(nil); err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("got %s (%v)\nwant %s", got, err, want)
+		}
+	}
+	if !bytes.Contains(mustEncode(t, ev), []byte(`"requestParameters":{"keyId":"alias/x","encryptionContext":{"a":"1","b":"<2>"}}`)) {
+		t.Fatalf("requestParameters not as the allow-list wrote them: %s", mustEncode(t, ev))
+	}
+	cut := *ev
+	cut.RequestParameters = cut.RequestParameters[:len(cut.RequestParameters)-1]
+	replaced := *ev
+	replaced.RequestParameters = json.RawMessage(`{"a":`)
+	for _, e := range []*Event{&cut, &replaced} {
+		if got, err := e.appendJSON(nil); err == nil {
+			t.Errorf("invalid requestParameters %s encoded: %s", e.RequestParameters, got)
+		}
+	}
+	if err := ev.SetRequestParameters(a, &awsproto.DecryptInput{}); err == nil || ev.RequestParameters != nil {
+		t.Errorf("a list applied to another type: err %v, requestParameters %s; want an error and null", err, ev.RequestParameters)
+	}
+}
+
+func mustEncode(t *testing.T, e *Event) []byte {
+	t.Helper()
+	b, err := e.appendJSON(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestAppendStringEveryPlace: a byte that needs escaping or checking is
+// found wherever it sits in strings of every length around the word
+// size, the overlapping last word included.
+func TestAppendStringEveryPlace(t *testing.T) {
+	for n := 1; n <= 26; n++ {
+		for pos := range n {
+			for _, bad := range []string{"\"", "\\", "\n", "\x00", "\x7f", "\xff", "é", "\u2028"} {
+				s := strings.Repeat("a", pos) + bad + strings.Repeat("b", n-pos-1)
+				want, err := encodingJSON(s)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got := appendString(nil, s); !bytes.Equal(got, want) {
+					t.Fatalf("appendString(%q) = %s, want %s", s, got, want)
+				}
+			}
+		}
+	}
 }

@@ -231,3 +231,31 @@ func TestAllowList(t *testing.T) {
 		t.Error("an allow-list applied to another type: no error")
 	}
 }
+
+// TestEventAllocations: an Encrypt's event, held in a CallEvent, costs
+// two allocations from its start to its encoded line body — its eventID
+// and its parameters — whatever the encoder does.
+func TestEventAllocations(t *testing.T) {
+	a := MustAllowList(reflect.TypeFor[awsproto.EncryptInput](), "KeyId", "EncryptionContext")
+	in := &awsproto.EncryptInput{KeyId: ptr(testKeyARN), EncryptionContext: map[string]string{"b": "2", "a": "1"}}
+	caller := &identity.Caller{
+		Principal:   policy.Principal{ARN: "arn:aws:iam::111122223333:user/alice", Account: testAccount, Type: policy.PrincipalIAMUser, UserID: "AIDAEXAMPLE", Username: "alice"},
+		AccessKeyID: "AKIAEXAMPLE",
+	}
+	var held CallEvent
+	buf := make([]byte, 0, 4096)
+	n := testing.AllocsPerRun(100, func() {
+		ev := held.Init(time.Now(), SourceKMS, "Encrypt", false)
+		ev.UserIdentity = IdentityOf(caller)
+		ev.AWSRegion, ev.RecipientAccountID = "us-east-1", testAccount
+		_ = ev.SetRequestParameters(a, in)
+		ev.AddKey(testKeyARN)
+		var err error
+		if buf, err = ev.appendBody(buf[:0]); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if n != 2 {
+		t.Errorf("%v allocations per event, want 2 (eventID, requestParameters)", n)
+	}
+}

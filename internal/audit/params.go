@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"unicode"
 	"unicode/utf8"
 )
@@ -26,12 +27,26 @@ import (
 type AllowList struct {
 	t      reflect.Type
 	fields []allowedField
+	// size is about the length of the JSON the list returns, rounded up
+	// to sizeStep: the capacity JSON starts with, so that an operation's
+	// parameters, much the same from one request to the next, take one
+	// allocation rather than one and its regrowths. (Not the longest:
+	// one large policy must not make every later request allocate as
+	// much.)
+	size atomic.Int32
 }
+
+const sizeStep = 64
 
 type allowedField struct {
 	index []int // reflect.Value.FieldByIndex path, through embedded structs
 	name  string
+	key   string      // name as a JSON string and a colon, written once
 	enc   encoderFunc // compiled for the member's type when the list is made
+}
+
+func newAllowedField(index []int, name string, enc encoderFunc) allowedField {
+	return allowedField{index: index, name: name, key: string(appendString(nil, name)) + ":", enc: enc}
 }
 
 // secretMembers are member names (lowercase) that are never audited, even
@@ -63,7 +78,7 @@ func NewAllowList(t reflect.Type, members ...string) (*AllowList, error) {
 		if err := checkAuditable(f.Type, m, map[reflect.Type]bool{}); err != nil {
 			return nil, fmt.Errorf("audit: allow-list of %v: %w", t, err)
 		}
-		a.fields = append(a.fields, allowedField{index: f.Index, name: lowerFirst(m), enc: compileEncoder(f.Type, map[reflect.Type]bool{})})
+		a.fields = append(a.fields, newAllowedField(f.Index, lowerFirst(m), compileEncoder(f.Type, map[reflect.Type]bool{})))
 	}
 	return a, nil
 }
@@ -96,7 +111,8 @@ func (a *AllowList) JSON(v any) (json.RawMessage, error) {
 	if rv.Type() != a.t {
 		return nil, fmt.Errorf("audit: allow-list of %v applied to %v", a.t, rv.Type())
 	}
-	buf := make([]byte, 0, 128)
+	hint := a.size.Load()
+	buf := make([]byte, 0, max(sizeStep, int(hint)))
 	buf = append(buf, '{')
 	for _, f := range a.fields {
 		var fv reflect.Value
@@ -113,14 +129,19 @@ func (a *AllowList) JSON(v any) (json.RawMessage, error) {
 		if len(buf) > 1 {
 			buf = append(buf, ',')
 		}
-		buf = appendString(buf, f.name)
-		buf = append(buf, ':')
+		buf = append(buf, f.key...)
 		var err error
 		if buf, err = f.enc(buf, fv); err != nil {
 			return nil, fmt.Errorf("audit: %v.%s: %w", a.t, f.name, err)
 		}
 	}
-	return append(buf, '}'), nil
+	buf = append(buf, '}')
+	// Grown at once, shrunk only below half: lengths that straddle a step
+	// do not store on every request, from every core.
+	if n := int32(min((len(buf)+sizeStep-1)/sizeStep*sizeStep, MaxEventBytes)); n > hint || 2*n < hint {
+		a.size.Store(n)
+	}
+	return buf, nil
 }
 
 func absent(v reflect.Value) bool {

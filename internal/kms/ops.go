@@ -96,7 +96,7 @@ func invoke[In any](ctx context.Context, s *Service, r *Request, op *Operation, 
 		}
 	}
 	if r.Audit != nil {
-		r.Audit.RequestParameters = auditJSON(op.params, in)
+		_ = r.Audit.SetRequestParameters(op.params, in) // an error leaves them null, as auditJSON does
 	}
 	// The request may read key material: the cache must not zero what
 	// it looked up until it ends (reclaim.go).

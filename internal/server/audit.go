@@ -37,7 +37,7 @@ func (s *Server) newEvent(r *http.Request, a *answer, requestID string) *audit.E
 			name = clip(n, 128)
 		}
 	}
-	ev := audit.NewAPICall(time.Now(), source, name, false)
+	ev := a.evStore.begin(time.Now(), source, name)
 	ev.RequestID = requestID
 	ev.SourceIPAddress = sourceIP(r)
 	ev.UserAgent = clip(r.UserAgent(), maxAuditedAgent)
@@ -75,7 +75,7 @@ func (s *Server) record(r *http.Request, a *answer) {
 		ev.SetError(code, msg)
 		ev.ResponseElements = nil
 	}
-	evs := []*audit.Event{ev}
+	evs := append(a.evStore.recordList(), ev)
 	for _, res := range ev.Resources {
 		if res.AccountID == "" || res.AccountID == ev.RecipientAccountID || hasRecipient(evs, res.AccountID) {
 			continue

@@ -184,7 +184,8 @@ type answer struct {
 	out     any
 	err     error
 	ev      *audit.Event
-	caller  string // the caller's account, "" if unknown
+	evStore eventStore // where ev lives
+	caller  string     // the caller's account, "" if unknown
 	// kmsReq is the KMS request handle dispatches, allocated with the
 	// answer.
 	kmsReq kms.Request
