@@ -1,0 +1,115 @@
+package audit
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/trent-kms/trent/internal/store/sqlite"
+)
+
+// openUsageStore opens a real SQLite store for the usage index to write to.
+func openUsageStore(t testing.TB, path string) *sqlite.DB {
+	t.Helper()
+	db, err := sqlite.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// lagStore puts the closed store at path where a crash leaves it when the
+// flusher last wrote at seq mark: the mark there, and no use after it.
+func lagStore(t testing.TB, path string, mark uint64) {
+	t.Helper()
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for _, q := range []string{`DELETE FROM key_last_use WHERE seq > ?`, `UPDATE key_use_marks SET seq = ?`} {
+		if _, err := db.Exec(q, int64(mark)); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+}
+
+func keyARN(i int) string {
+	return fmt.Sprintf("arn:aws:kms:us-east-1:111122223333:key/%08d-12ab-34cd-56ef-1234567890ab", i)
+}
+
+// TestLastUsageBounded uses many distinct keys with no flush due: the
+// index holds at most its limit (the uses beyond it are dropped, and the
+// writer never waits), a flush then reads the dropped ones back from the
+// log — from the first dropped, not from the start — and leaves nothing in
+// memory, after which the index holds exactly the uses not yet flushed.
+// Every key's last use is answered throughout.
+func TestLastUsageBounded(t *testing.T) {
+	old := usageLimits
+	t.Cleanup(func() { usageLimits = old })
+	const limit, n = 64, 1000
+	usageLimits.limit, usageLimits.batch, usageLimits.every = limit, 1<<30, time.Hour
+
+	db := openUsageStore(t, filepath.Join(t.TempDir(), "trent.db"))
+	l := openLog(t, t.TempDir(), Options{KeyUses: db})
+	ctx := context.Background()
+	use := func(i int) {
+		if err := l.Record(ctx, ev(i, SourceKMS, "Encrypt", false, alice, keyARN(i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range n {
+		use(i)
+		if h := l.usage.held(); h > limit {
+			t.Fatalf("after %d keys the index holds %d uses, over its limit %d", i+1, h, limit)
+		}
+	}
+	l.usage.mu.Lock()
+	dropped := l.usage.dropped
+	l.usage.mu.Unlock()
+	if dropped != n-limit {
+		t.Errorf("%d uses dropped, want %d", dropped, n-limit)
+	}
+	tail := usageTailLines.Load()
+	if err := l.usage.sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := usageTailLines.Load() - tail; got != n-limit {
+		t.Errorf("reading the dropped uses back read %d lines, want %d (from the first dropped on)", got, n-limit)
+	}
+	if h := l.usage.held(); h != 0 {
+		t.Errorf("after a flush the index holds %d uses, want 0", h)
+	}
+	for i := n; i < n+10; i++ {
+		use(i)
+	}
+	if h := l.usage.held(); h != 10 {
+		t.Errorf("with 10 uses unflushed the index holds %d, want 10", h)
+	}
+	checkAll := func(l *Log, keys int) {
+		t.Helper()
+		for i := range keys {
+			u, ok, _, err := l.LastUsage(ctx, keyARN(i))
+			if err != nil || !ok || u.Operation != "Encrypt" || !u.Time.Equal(base.Add(time.Duration(i)*time.Second)) {
+				t.Fatalf("LastUsage of key %d: %+v, %v, %v", i, u, ok, err)
+			}
+		}
+	}
+	checkAll(l, n+10)
+	// Dropped uses at Close: the mark written stops before the first of
+	// them, and the next Open reads the log from there.
+	for i := n + 10; i < n+110; i++ {
+		use(i)
+	}
+	closeLog(t, l)
+	tail = usageTailLines.Load()
+	l = openLog(t, l.dir, Options{KeyUses: db})
+	checkAll(l, n+110)
+	if got, want := usageTailLines.Load()-tail, uint64(110-limit); got != want {
+		t.Errorf("Open after dropped uses read %d lines, want %d", got, want)
+	}
+}
