@@ -35,11 +35,18 @@ func (x *usageIndex) run(opened time.Time) {
 		close(x.ready)
 		return
 	}
+	x.mu.Lock()
+	from := x.gap
+	x.mu.Unlock()
+	read := usageTailLines.Load()
 	if err := x.catchUp(); err != nil {
 		x.mu.Lock()
 		x.err = err
 		x.mu.Unlock()
 		x.l.log.Error("audit: reading the log's tail for GetKeyLastUsage", "err", err)
+	} else if from != 0 {
+		x.l.log.Info("audit: read the uses the store lacked from the log's tail", "from_seq", from, "through_seq", x.openSeq,
+			"lines", usageTailLines.Load()-read, "stored_seq", from-1)
 	}
 	close(x.ready)
 	t := time.NewTicker(x.every)
