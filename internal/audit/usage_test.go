@@ -3,8 +3,10 @@ package audit
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -111,5 +113,25 @@ func TestLastUsageBounded(t *testing.T) {
 	checkAll(l, n+110)
 	if got, want := usageTailLines.Load()-tail, uint64(110-limit); got != want {
 		t.Errorf("Open after dropped uses read %d lines, want %d", got, want)
+	}
+}
+
+// TestLastUsageLongLine: a line longer than the reader's 256 KiB buffer —
+// an event at the 256 KiB limit, plus the log's own fields — is read back
+// whole.
+func TestLastUsageLongLine(t *testing.T) {
+	dir := t.TempDir()
+	l := openLog(t, dir, Options{})
+	e := ev(1, SourceKMS, "Encrypt", false, alice, testKeyARN)
+	e.RequestParameters = json.RawMessage(`{"keyId":"alias/app","encryptionContext":{"big":"` + strings.Repeat("x", 261320) + `"}}`)
+	if err := l.Record(context.Background(), e); err != nil {
+		t.Fatal(err)
+	}
+	closeLog(t, l)
+	// Without a store, Open reads the whole log.
+	l = openLog(t, dir, Options{})
+	u, ok, _, err := l.LastUsage(context.Background(), testKeyARN)
+	if err != nil || !ok || u.EventID != e.EventID {
+		t.Fatalf("LastUsage = %+v, %v, %v; want the Encrypt %s", u, ok, err, e.EventID)
 	}
 }

@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"bufio"
 	"bytes"
 	"cmp"
 	"context"
@@ -86,6 +87,8 @@ func (x *usageIndex) sync(ctx context.Context) error {
 	reply := make(chan error, 1)
 	select {
 	case x.syncReq <- reply:
+	case <-x.done:
+		return ErrClosed
 	case <-ctx.Done():
 		return ctx.Err()
 	}
@@ -193,39 +196,77 @@ func (x *usageIndex) readLog(from, to uint64) error {
 		}
 	}
 	for _, f := range files[first:] {
-		data, err := os.ReadFile(filepath.Join(dir, f.name))
-		if err != nil {
+		limit := int64(-1)
+		if f.seq == pos.fileSeq {
+			limit = pos.size
+		}
+		if done, err := x.readFile(filepath.Join(dir, f.name), limit, from, to); done || err != nil {
 			return err
-		}
-		if f.seq == pos.fileSeq && int64(len(data)) > pos.size {
-			data = data[:pos.size]
-		}
-		lines, _, _ := splitSegment(data)
-		for _, ln := range lines {
-			select {
-			case <-x.stopc:
-				return errUsageStopped
-			default:
-			}
-			ln = ln[:len(ln)-1] // readLine takes a line without its newline
-			seq, ok := lineSeq(ln)
-			if !ok {
-				return fmt.Errorf("audit: %s: a line without a sequence number", f.name)
-			}
-			if seq < from {
-				continue
-			}
-			if seq > to {
-				return nil
-			}
-			usageTailLines.Add(1)
-			if err := x.readUse(ln); err != nil {
-				return err
-			}
-			x.readAt = seq
 		}
 	}
 	return nil
+}
+
+// readFile adds the uses in the event file at path (its first limit bytes
+// if limit ≥ 0) from seq from through to, streaming: a tail read costs a
+// buffer, not the file. done reports that it passed to.
+func (x *usageIndex) readFile(path string, limit int64, from, to uint64) (done bool, err error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	var r io.Reader = f
+	if limit >= 0 {
+		r = io.LimitReader(f, limit)
+	}
+	br := bufio.NewReaderSize(r, 256<<10)
+	var long []byte // a line longer than the buffer
+	for {
+		chunk, err := br.ReadSlice('\n')
+		if errors.Is(err, bufio.ErrBufferFull) {
+			if bytes.IndexByte(chunk, 0) >= 0 {
+				return false, nil // a preallocated file's zeros: no line holds one
+			}
+			long = append(long, chunk...)
+			continue
+		}
+		if errors.Is(err, io.EOF) {
+			return false, nil // the end, or a line a crash tore (Open cut it off)
+		}
+		if err != nil {
+			return false, err
+		}
+		ln := chunk
+		if len(long) > 0 {
+			ln = append(long, chunk...)
+			long = long[:0]
+		}
+		ln = ln[:len(ln)-1] // readLine takes a line without its newline
+		if bytes.IndexByte(ln, 0) >= 0 {
+			return false, nil // a preallocated file's zeros: no line holds one
+		}
+		select {
+		case <-x.stopc:
+			return false, errUsageStopped
+		default:
+		}
+		seq, ok := lineSeq(ln)
+		if !ok {
+			return false, fmt.Errorf("audit: %s: a line without a sequence number", filepath.Base(path))
+		}
+		if seq < from {
+			continue
+		}
+		if seq > to {
+			return true, nil
+		}
+		usageTailLines.Add(1)
+		if err := x.readUse(ln); err != nil {
+			return false, err
+		}
+		x.readAt = seq
+	}
 }
 
 // readUse adds the uses of one line. Lines that cannot be a use are told
