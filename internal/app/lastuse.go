@@ -33,6 +33,6 @@ func keyUsesOf(st store.Store) store.KeyUses {
 // The tracking start stays this node's: a later start than the cluster's
 // is the conservative side (GetKeyLastUsage then says the key may have
 // been used before tracking began).
-func lastUsage(l *audit.Log, _ store.Store) func(context.Context, string) (audit.Usage, bool, time.Time, error) {
+func lastUsage(l *audit.Log) func(context.Context, string) (audit.Usage, bool, time.Time, error) {
 	return l.LastUsage
 }
