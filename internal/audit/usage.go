@@ -144,13 +144,14 @@ func (x *usageIndex) add(ms []eventMeta) {
 }
 
 // put keeps u if it is later than the key's pending use. A new key
-// beyond the limit is dropped unless force is set, and the log is read
-// again from its seq on (usageflush.go). x.mu is held.
+// beyond the limit — counting the uses being written — is dropped unless
+// force is set, and the log is read again from its seq on
+// (usageflush.go). x.mu is held.
 func (x *usageIndex) put(u store.KeyUse, force bool) {
 	cur, ok := x.pending[u.KeyARN]
 	switch {
 	case ok && !u.Later(cur):
-	case ok || force || len(x.pending) < x.limit:
+	case ok || force || len(x.pending)+len(x.writing) < x.limit:
 		x.pending[u.KeyARN] = u
 	default:
 		x.dropped++

@@ -7,9 +7,11 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/trent-kms/trent/internal/store"
 	"github.com/trent-kms/trent/internal/store/sqlite"
 )
 
@@ -133,5 +135,71 @@ func TestLastUsageLongLine(t *testing.T) {
 	u, ok, _, err := l.LastUsage(context.Background(), testKeyARN)
 	if err != nil || !ok || u.EventID != e.EventID {
 		t.Fatalf("LastUsage = %+v, %v, %v; want the Encrypt %s", u, ok, err, e.EventID)
+	}
+}
+
+// swappableStore is a real SQLite store that a test can take down (close)
+// and bring back (reopen on the same file).
+type swappableStore struct {
+	mu sync.Mutex
+	db *sqlite.DB
+}
+
+func (s *swappableStore) get() *sqlite.DB { s.mu.Lock(); defer s.mu.Unlock(); return s.db }
+
+func (s *swappableStore) LastKeyUse(ctx context.Context, arn string) (store.KeyUse, bool, error) {
+	return s.get().LastKeyUse(ctx, arn)
+}
+
+func (s *swappableStore) KeyUseMark(ctx context.Context, node string) (store.KeyUseMark, error) {
+	return s.get().KeyUseMark(ctx, node)
+}
+
+func (s *swappableStore) PutKeyUses(ctx context.Context, node string, uses []store.KeyUse, m store.KeyUseMark) error {
+	return s.get().PutKeyUses(ctx, node, uses, m)
+}
+
+// TestLastUsageStoreDown: while the store fails, recording goes on at
+// full speed (the writer never waits for the store), memory stays within
+// the limit, and once the store is back every use reaches it — the ones
+// dropped meanwhile read back from the log.
+func TestLastUsageStoreDown(t *testing.T) {
+	old := usageLimits
+	t.Cleanup(func() { usageLimits = old })
+	const limit, n = 64, 500
+	usageLimits.limit, usageLimits.batch, usageLimits.every = limit, 16, 5*time.Millisecond
+
+	path := filepath.Join(t.TempDir(), "trent.db")
+	st := &swappableStore{db: openUsageStore(t, path)}
+	l := openLog(t, t.TempDir(), Options{KeyUses: st})
+	ctx := context.Background()
+	<-l.usage.ready // the mark is read
+	st.get().Close() // the store goes down
+	for i := range n {
+		if err := l.Record(ctx, ev(i, SourceKMS, "Encrypt", false, alice, keyARN(i))); err != nil {
+			t.Fatal(err)
+		}
+		if h := l.usage.held(); h > limit {
+			t.Fatalf("after %d keys with the store down the index holds %d uses, over its limit %d", i+1, h, limit)
+		}
+	}
+	l.usage.mu.Lock()
+	dropped := l.usage.dropped
+	l.usage.mu.Unlock()
+	if dropped == 0 {
+		t.Fatal("no use was dropped with the store down: the test did not reach the limit")
+	}
+	st.mu.Lock()
+	st.db = openUsageStore(t, path) // back
+	st.mu.Unlock()
+	waitFor(t, "the uses to reach the store", func() bool { return l.usage.sync(ctx) == nil && l.usage.held() == 0 })
+	for i := range n {
+		u, ok, _, err := l.LastUsage(ctx, keyARN(i))
+		if err != nil || !ok || !u.Time.Equal(base.Add(time.Duration(i)*time.Second)) {
+			t.Fatalf("LastUsage of key %d: %+v, %v, %v", i, u, ok, err)
+		}
+	}
+	if m, err := st.get().KeyUseMark(ctx, ""); err != nil || m.Seq != n {
+		t.Errorf("the stored mark is %+v, %v; want seq %d", m, err, n)
 	}
 }

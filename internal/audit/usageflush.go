@@ -285,7 +285,7 @@ func (x *usageIndex) readUse(ln []byte) error {
 			continue
 		}
 		x.mu.Lock()
-		full := len(x.pending) >= x.limit
+		full := len(x.pending)+len(x.writing) >= x.limit
 		x.mu.Unlock()
 		if full {
 			if err := x.flushUntilRoom(); err != nil {
