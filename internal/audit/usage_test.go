@@ -173,7 +173,7 @@ func TestLastUsageStoreDown(t *testing.T) {
 	st := &swappableStore{db: openUsageStore(t, path)}
 	l := openLog(t, t.TempDir(), Options{KeyUses: st})
 	ctx := context.Background()
-	<-l.usage.ready // the mark is read
+	<-l.usage.ready  // the mark is read
 	st.get().Close() // the store goes down
 	for i := range n {
 		if err := l.Record(ctx, ev(i, SourceKMS, "Encrypt", false, alice, keyARN(i))); err != nil {
