@@ -205,7 +205,7 @@ func build(ctx context.Context, cfg *Config, st store.Store, root *seal.RootKey,
 		allow = a.Throttle.Allow
 	}
 	a.KMS, err = kms.New(kms.Config{Store: st, Root: root, Identities: ids, ServiceEvents: a.Audit.Record,
-		LastUsage: lastUsage(a.Audit, st), Clock: cfg.Clock, Logger: log, FIPS140: fips140.Enabled(),
+		LastUsage: lastUsage(a.Audit), Clock: cfg.Clock, Logger: log, FIPS140: fips140.Enabled(),
 		KeyCache: cfg.KeyCache, Throttle: allow})
 	if err != nil {
 		return fail(err)

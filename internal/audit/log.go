@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/trent-kms/trent/internal/clock"
+	"github.com/trent-kms/trent/internal/store"
 )
 
 // Errors Record and Ready return. Every one of them means: answer the
@@ -75,6 +76,9 @@ type Options struct {
 	// became durable. It must return at once (a non-blocking send): the
 	// shipper to the cluster's event table uses it (ship.go).
 	OnDurable func()
+	// KeyUses, if set, is the store GetKeyLastUsage's uses are written to
+	// in batches (usage.go); nil keeps them in memory, for tools and tests.
+	KeyUses store.KeyUses
 }
 
 // Log is an open audit log: one writer goroutine that appends events and

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"path/filepath"
 	"reflect"
 	"testing"
 	"time"
@@ -213,10 +214,11 @@ func TestLookup(t *testing.T) {
 
 func TestLastUsage(t *testing.T) {
 	dir := t.TempDir()
+	db := openUsageStore(t, filepath.Join(t.TempDir(), "trent.db"))
 	failed := ev(3, SourceKMS, "Encrypt", false, alice, testKeyARN)
 	failed.SetError("DisabledException", "disabled")
 	reenc := ev(4, SourceKMS, "ReEncrypt", false, alice, testKeyARN, key2ARN)
-	l := openLog(t, dir, Options{Clock: clock.NewFake(base)})
+	l := openLog(t, dir, Options{Clock: clock.NewFake(base), KeyUses: db})
 	for _, e := range []*Event{
 		ev(1, SourceKMS, "Encrypt", false, alice, testKeyARN),
 		ev(2, SourceKMS, "Decrypt", false, bob, key2ARN),
@@ -246,17 +248,50 @@ func TestLastUsage(t *testing.T) {
 			t.Errorf("LastUsage of an unused key: %v, %v", ok, err)
 		}
 	}
-	// A new log tracks from when it was opened.
+	// A new log tracks from when it was opened: answered from memory
+	// before the flusher wrote anything, and from the store after.
+	check(l, base)
+	if err := l.usage.sync(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if n := l.usage.held(); n != 0 {
+		t.Errorf("after a flush the index holds %d uses, want 0", n)
+	}
 	check(l, base)
 	closeLog(t, l)
-	// Reopened, the index is rebuilt from the files, and tracks from the
-	// first event they hold.
-	slow := slowLines.Load()
-	l = openLog(t, dir, Options{Clock: clock.NewFake(base.Add(time.Hour))})
-	check(l, base.Add(time.Second))
-	// The rebuild reads the log's own lines in one pass, never through
-	// encoding/json (which at Open of a large log cost seconds of CPU).
+	// Reopened on the same store, the log is not read at all: Close wrote
+	// every use and the mark. The tracking start is the stored one.
+	tail := usageTailLines.Load()
+	l = openLog(t, dir, Options{Clock: clock.NewFake(base.Add(time.Hour)), KeyUses: db})
+	check(l, base)
+	if n := usageTailLines.Load() - tail; n != 0 {
+		t.Errorf("reopening read %d lines of the log, want 0", n)
+	}
+	closeLog(t, l)
+	// A store that lags the log — as a crash between a durable batch and
+	// the flusher's write leaves it — has its tail read back from the
+	// mark on, and only that: seq 3 to 5 here. The lines go through the
+	// one-pass reader, never encoding/json (which at Open of a large log
+	// cost seconds of CPU).
+	db.Close()
+	lagStore(t, db.Path(), 2)
+	db = openUsageStore(t, db.Path())
+	slow, tail := slowLines.Load(), usageTailLines.Load()
+	l = openLog(t, dir, Options{Clock: clock.NewFake(base.Add(2 * time.Hour)), KeyUses: db})
+	check(l, base)
+	if n := usageTailLines.Load() - tail; n != 3 {
+		t.Errorf("recovering read %d lines of the log, want the 3 after the mark", n)
+	}
 	if n := slowLines.Load() - slow; n != 0 {
-		t.Errorf("rebuilding the index gave %d lines to encoding/json, want 0", n)
+		t.Errorf("recovering gave %d lines to encoding/json, want 0", n)
+	}
+	closeLog(t, l)
+	// Without a store (tools), the whole log is read, and the tracking
+	// start is its first event's time.
+	tail = usageTailLines.Load()
+	l = openLog(t, dir, Options{Clock: clock.NewFake(base.Add(3 * time.Hour))})
+	check(l, base.Add(time.Second))
+	if n := usageTailLines.Load() - tail; n != 5 {
+		t.Errorf("without a store Open read %d lines, want all 5", n)
 	}
 }

@@ -70,9 +70,9 @@ func (s *Service) disableKeyRotation(ctx context.Context, r *Request, in *awspro
 	return nil, err
 }
 
-// getKeyLastUsage answers from the audit log's index of uses. The
-// tracking start is the later of the log's and the key's creation, as AWS
-// defines TrackingStartDate.
+// getKeyLastUsage answers from the key uses the audit log keeps in the
+// store (internal/audit/usage.go). The tracking start is the later of the
+// log's and the key's creation, as AWS defines TrackingStartDate.
 func (s *Service) getKeyLastUsage(ctx context.Context, r *Request, in *awsproto.KeyIdInput, a *access) (any, error) {
 	if s.usage == nil {
 		return nil, apierr.New(apierr.UnsupportedOperation, "GetKeyLastUsage needs the audit log, which this Trent does not keep.")

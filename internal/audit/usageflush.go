@@ -1,0 +1,450 @@
+package audit
+
+import (
+	"bufio"
+	"bytes"
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/trent-kms/trent/internal/store"
+)
+
+// storeTimeout bounds one write or read of the store by the flusher: a
+// store that hangs must not keep it from retrying, nor Close from ending.
+const storeTimeout = 10 * time.Second
+
+// usageTailLines counts the log lines the flusher read back from the log
+// (at Open, or after uses were dropped): tests tell a tail read from a
+// whole-log scan by it.
+var usageTailLines atomic.Uint64
+
+// run is the flusher: it reads what the store lacks from the log at Open,
+// then writes the pending uses every flushEvery, or as soon as flushUses
+// keys wait, and once more at Close.
+func (x *usageIndex) run(opened time.Time) {
+	defer close(x.done)
+	if !x.open(opened) {
+		close(x.ready)
+		return
+	}
+	x.mu.Lock()
+	from := x.gap
+	x.mu.Unlock()
+	read := usageTailLines.Load()
+	if err := x.catchUp(); err != nil {
+		x.mu.Lock()
+		x.err = err
+		x.mu.Unlock()
+		x.l.log.Error("audit: reading the log's tail for GetKeyLastUsage", "err", err)
+	} else if from != 0 {
+		x.l.log.Info("audit: read the uses the store lacked from the log's tail", "from_seq", from, "through_seq", x.openSeq,
+			"lines", usageTailLines.Load()-read, "stored_seq", from-1)
+	}
+	close(x.ready)
+	t := time.NewTicker(x.every)
+	defer t.Stop()
+	for {
+		var reply chan error
+		stopping := false
+		select {
+		case <-x.kick:
+		case <-t.C:
+		case reply = <-x.syncReq:
+		case <-x.stopc:
+			stopping = true
+		}
+		var err error
+		if !stopping {
+			err = x.catchUp()
+			if err != nil {
+				x.l.log.Error("audit: reading the log back for GetKeyLastUsage", "err", err)
+			}
+		}
+		if ferr := x.flush(); err == nil {
+			err = ferr
+		}
+		if reply != nil {
+			reply <- err
+		}
+		if stopping {
+			return
+		}
+	}
+}
+
+// sync makes the flusher read back what it dropped and write what is
+// pending now (tests).
+func (x *usageIndex) sync(ctx context.Context) error {
+	reply := make(chan error, 1)
+	select {
+	case x.syncReq <- reply:
+	case <-x.done:
+		return ErrClosed
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return <-reply
+}
+
+// open reads the store's mark for this log, retrying while the store
+// fails, and sets what the log must be read from and the tracking start.
+// It returns false if the log was closed first.
+func (x *usageIndex) open(opened time.Time) bool {
+	var mark store.KeyUseMark
+	for wait := 100 * time.Millisecond; ; wait = min(2*wait, 10*time.Second) {
+		ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+		m, err := x.st.KeyUseMark(ctx, x.node)
+		cancel()
+		if err == nil {
+			mark = m
+			break
+		}
+		x.l.log.Warn("audit: reading how far GetKeyLastUsage's table has the log; retrying", "err", err, "in", wait)
+		select {
+		case <-x.stopc:
+			return false
+		case <-time.After(wait):
+		}
+	}
+	if mark.Seq > x.openSeq {
+		// The store has uses of a longer log than this one: the audit
+		// directory was replaced. Its uses stay (they were real); this log
+		// is read from its start.
+		x.l.log.Warn("audit: the store's GetKeyLastUsage table has more of the log than the log holds; reading the whole log", "mark", mark.Seq, "log", x.openSeq)
+		mark = store.KeyUseMark{}
+	}
+	start := mark.TrackingStart
+	if start.IsZero() {
+		start = opened
+		if x.openSeq > 0 {
+			if t, err := firstEventTime(x.l.dir); err != nil {
+				x.l.log.Warn("audit: reading the log's first event for TrackingStartDate", "err", err)
+			} else if !t.IsZero() {
+				start = t
+			}
+		}
+	}
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	x.stored = store.KeyUseMark{Seq: mark.Seq, TrackingStart: mark.TrackingStart}
+	x.start = start
+	if mark.Seq < x.openSeq && (x.gap == 0 || mark.Seq+1 < x.gap) {
+		x.gap = mark.Seq + 1
+	}
+	return true
+}
+
+// catchUp reads the uses the index may lack — from x.gap through what the
+// writer had given when it starts — back from the log. While it reads,
+// the pending uses are written whenever they reach the limit, with a mark
+// no further than what was read.
+func (x *usageIndex) catchUp() error {
+	x.mu.Lock()
+	from, to := x.gap, x.through
+	x.gap = 0
+	x.mu.Unlock()
+	if from == 0 || from > to {
+		return nil
+	}
+	x.reading, x.readAt = true, from-1
+	err := x.readLog(from, to)
+	x.reading = false
+	if err != nil {
+		x.mu.Lock()
+		if x.gap == 0 || x.readAt+1 < x.gap {
+			x.gap = x.readAt + 1
+		}
+		x.mu.Unlock()
+	}
+	return err
+}
+
+var errUsageStopped = errors.New("audit: closed while reading the log for GetKeyLastUsage")
+
+// readLog adds the uses of the durable events from seq from through to.
+// It starts at the newest file whose first event is at most from, so a
+// tail costs only its own files.
+func (x *usageIndex) readLog(from, to uint64) error {
+	dir := x.l.dir
+	ls, err := listDir(dir)
+	if err != nil {
+		return err
+	}
+	pos := *x.l.durable.Load()
+	files := ls.events
+	for len(files) > 0 && files[len(files)-1].seq > pos.fileSeq {
+		files = files[:len(files)-1]
+	}
+	first := 0
+	for i := len(files) - 1; i >= 0; i-- {
+		s, ok, err := firstLineSeq(filepath.Join(dir, files[i].name))
+		if err != nil {
+			return err
+		}
+		if ok && s <= from {
+			first = i
+			break
+		}
+	}
+	for _, f := range files[first:] {
+		limit := int64(-1)
+		if f.seq == pos.fileSeq {
+			limit = pos.size
+		}
+		if done, err := x.readFile(filepath.Join(dir, f.name), limit, from, to); done || err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// readFile adds the uses in the event file at path (its first limit bytes
+// if limit ≥ 0) from seq from through to, streaming: a tail read costs a
+// buffer, not the file. done reports that it passed to.
+func (x *usageIndex) readFile(path string, limit int64, from, to uint64) (done bool, err error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	var r io.Reader = f
+	if limit >= 0 {
+		r = io.LimitReader(f, limit)
+	}
+	br := bufio.NewReaderSize(r, 256<<10)
+	var long []byte // a line longer than the buffer
+	for {
+		chunk, err := br.ReadSlice('\n')
+		if errors.Is(err, bufio.ErrBufferFull) {
+			if bytes.IndexByte(chunk, 0) >= 0 {
+				return false, nil // a preallocated file's zeros: no line holds one
+			}
+			long = append(long, chunk...)
+			continue
+		}
+		if errors.Is(err, io.EOF) {
+			return false, nil // the end, or a line a crash tore (Open cut it off)
+		}
+		if err != nil {
+			return false, err
+		}
+		ln := chunk
+		if len(long) > 0 {
+			ln = append(long, chunk...)
+			long = long[:0]
+		}
+		ln = ln[:len(ln)-1] // readLine takes a line without its newline
+		if bytes.IndexByte(ln, 0) >= 0 {
+			return false, nil // a preallocated file's zeros: no line holds one
+		}
+		select {
+		case <-x.stopc:
+			return false, errUsageStopped
+		default:
+		}
+		seq, ok := lineSeq(ln)
+		if !ok {
+			return false, fmt.Errorf("audit: %s: a line without a sequence number", filepath.Base(path))
+		}
+		if seq < from {
+			continue
+		}
+		if seq > to {
+			return true, nil
+		}
+		usageTailLines.Add(1)
+		if err := x.readUse(ln); err != nil {
+			return false, err
+		}
+		x.readAt = seq
+	}
+}
+
+// readUse adds the uses of one line. Lines that cannot be a use are told
+// by bytes, without parsing; the others go through the one-pass reader
+// (shipscan.go), never encoding/json, for the log's own lines.
+func (x *usageIndex) readUse(ln []byte) error {
+	if !bytes.Contains(ln, []byte(`"eventSource":"kms.amazonaws.com"`)) || bytes.Contains(ln, []byte(`"errorCode":`)) {
+		return nil
+	}
+	v, lf, err := readLine(ln)
+	if err != nil || v.EventType != TypeAPICall || v.ErrorCode != "" || !cryptoOps[v.EventName] {
+		return nil
+	}
+	for _, r := range v.Resources {
+		if r.Type != ResourceTypeKey {
+			continue
+		}
+		x.mu.Lock()
+		full := len(x.pending)+len(x.writing) >= x.limit
+		x.mu.Unlock()
+		if full {
+			if err := x.flushUntilRoom(); err != nil {
+				return err
+			}
+		}
+		x.mu.Lock()
+		x.put(store.KeyUse{KeyARN: r.ARN, Operation: v.EventName, Time: v.EventTime.Time,
+			EventID: v.EventID, RequestID: v.RequestID, Node: x.node, Seq: lf.Seq}, true)
+		x.mu.Unlock()
+	}
+	return nil
+}
+
+// flushUntilRoom writes the pending uses, retrying while the store fails,
+// so that reading the log never holds more than the limit.
+func (x *usageIndex) flushUntilRoom() error {
+	for {
+		if err := x.flush(); err == nil {
+			return nil
+		}
+		select {
+		case <-x.stopc:
+			return errUsageStopped
+		case <-time.After(x.every):
+		}
+	}
+}
+
+// flush writes the pending uses and the mark they complete in one store
+// transaction. On failure they go back to pending (as far as the limit
+// allows; the rest is read back from the log later) and the mark stays.
+func (x *usageIndex) flush() error {
+	x.mu.Lock()
+	mark := x.through
+	if x.reading {
+		mark = min(mark, x.readAt)
+	}
+	if x.gap != 0 {
+		mark = min(mark, x.gap-1)
+	}
+	if len(x.pending) == 0 && mark == x.stored.Seq && x.stored.TrackingStart.Equal(x.start) {
+		x.mu.Unlock()
+		return nil
+	}
+	x.writing, x.pending = x.pending, make(map[string]store.KeyUse, min(len(x.pending), x.limit))
+	m := store.KeyUseMark{Seq: mark, TrackingStart: x.start}
+	uses := make([]store.KeyUse, 0, len(x.writing))
+	for _, u := range x.writing {
+		uses = append(uses, u)
+	}
+	x.mu.Unlock()
+	// One order for every writer: on PostgreSQL, nodes (and the trigger
+	// on audit_events) upsert the same rows concurrently.
+	slices.SortFunc(uses, func(a, b store.KeyUse) int { return cmp.Compare(a.KeyARN, b.KeyARN) })
+	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+	err := x.st.PutKeyUses(ctx, x.node, uses, m)
+	cancel()
+	x.mu.Lock()
+	if err != nil {
+		for _, u := range x.writing {
+			x.put(u, false)
+		}
+	} else {
+		x.stored = m
+	}
+	x.writing = nil
+	x.mu.Unlock()
+	if err != nil {
+		if !x.failing {
+			x.l.log.Error("audit: writing key uses for GetKeyLastUsage; retrying", "err", err, "uses", len(uses))
+		}
+		x.failing = true
+		return fmt.Errorf("audit: write %d key uses: %w", len(uses), err)
+	}
+	if x.failing {
+		x.l.log.Info("audit: writing key uses for GetKeyLastUsage again")
+		x.failing = false
+	}
+	return nil
+}
+
+// lineSeq reads a line's trentSeq (its log fields come last).
+func lineSeq(ln []byte) (uint64, bool) {
+	i := bytes.LastIndex(ln, trentSuffix)
+	if i < 0 {
+		return 0, false
+	}
+	rest := ln[i+len(trentSuffix):]
+	j := 0
+	for j < len(rest) && rest[j] >= '0' && rest[j] <= '9' {
+		j++
+	}
+	seq, err := strconv.ParseUint(string(rest[:j]), 10, 64)
+	return seq, err == nil && seq > 0
+}
+
+// firstLine returns the first complete line of the event file at path,
+// without its newline; nil if it has none.
+func firstLine(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	buf := make([]byte, 0, 16<<10)
+	for {
+		i := bytes.IndexByte(buf, '\n')
+		if z := bytes.IndexByte(buf, 0); z >= 0 && (i < 0 || z < i) {
+			return nil, nil // a preallocated file's zeros: no event yet
+		}
+		if i >= 0 {
+			return buf[:i], nil
+		}
+		if len(buf) == cap(buf) {
+			buf = slices.Grow(buf, len(buf))
+		}
+		n, err := f.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF || n == 0 && err == nil {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+}
+
+// firstLineSeq returns the sequence number of the first event in the
+// event file at path, false if it holds none.
+func firstLineSeq(path string) (uint64, bool, error) {
+	ln, err := firstLine(path)
+	if err != nil || ln == nil {
+		return 0, false, err
+	}
+	seq, ok := lineSeq(ln)
+	return seq, ok, nil
+}
+
+// firstEventTime returns the time of the log's first event (zero if it
+// has none).
+func firstEventTime(dir string) (time.Time, error) {
+	ls, err := listDir(dir)
+	if err != nil {
+		return time.Time{}, err
+	}
+	for _, f := range ls.events {
+		ln, err := firstLine(filepath.Join(dir, f.name))
+		if err != nil {
+			return time.Time{}, err
+		}
+		if ln == nil {
+			continue
+		}
+		v, _, err := readLine(ln)
+		if err != nil {
+			return time.Time{}, fmt.Errorf("audit: %s: first line: %w", f.name, err)
+		}
+		return v.EventTime.Time, nil
+	}
+	return time.Time{}, nil
+}
