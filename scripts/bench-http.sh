@@ -23,6 +23,8 @@
 #
 # TAGS=trent_noaudit builds the measuring-only variant without audit (to
 # see what the audit log costs).
+# TRENT_BIN=path runs that trent binary instead of building one (to
+# alternate two builds in the same minutes).
 #
 # With DB=postgres (`make bench-http DB=postgres`) the installation is on
 # PostgreSQL instead: a throwaway cluster (initdb into the temporary dir,
@@ -33,7 +35,7 @@
 # Used by `make bench-http`, `make bench-keys`, `make bench-create` and
 # `make bench-scale`.
 set -euo pipefail
-[ $# -ge 1 ] || { sed -n '2,35p' "$0" >&2; exit 2; }
+[ $# -ge 1 ] || { sed -n '2,37p' "$0" >&2; exit 2; }
 mode=$1; shift
 root=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d -t trent-bench.XXXXXX)
@@ -46,7 +48,11 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-(cd "$root" && go build ${TAGS:+-tags "$TAGS"} -o "$work/trent" ./cmd/trent)
+if [ -n "${TRENT_BIN:-}" ]; then
+  cp "$TRENT_BIN" "$work/trent"
+else
+  (cd "$root" && go build ${TAGS:+-tags "$TAGS"} -o "$work/trent" ./cmd/trent)
+fi
 data=$work/data
 if [ "$mode" = scale ]; then
   [ "${DB:-sqlite}" = sqlite ] || { echo "bench-http.sh: scale fills a SQLite data dir; DB=${DB} does not apply" >&2; exit 2; }

@@ -49,10 +49,28 @@ import (
 // Checkpoints run off the request path: the writer connection has
 // wal_autocheckpoint off, and a background loop (checkpointLoop) copies the
 // WAL into the database file on a connection of its own with PASSIVE
-// checkpoints, which block no reader and no writer, and truncates a WAL
-// grown past walTruncateBytes. DeleteKey still truncates the WAL itself
-// before it answers (purge), which shreds the deleted key's old page
-// images.
+// checkpoints, which block no reader and no writer. DeleteKey still
+// truncates the WAL itself before it answers (purge), which shreds the
+// deleted key's old page images.
+//
+// The WAL is reused rather than grown. SQLite writes a WAL from its
+// beginning again only when a write transaction starts while every frame
+// is already copied into the database file, which under a steady stream of
+// commits a checkpoint on another connection never achieves: the writer
+// always appends a few frames while it copies. A WAL that only grows makes
+// every commit extend the file, and its fsync then writes the new blocks'
+// allocation too (about twice the time of an fsync of blocks overwritten in
+// place, here). So once the WAL holds walRestartFrames, the loop copies it
+// in PASSIVE passes until only a few frames are left, and then asks the
+// committer to copy those itself between two batches (finishCheckpoint):
+// with no writer appending meanwhile, that leaves nothing uncopied, and the
+// next transaction starts the WAL over, on blocks it already has. The
+// committer's share is bounded by walFinishFrames (a few hundred KiB and
+// two fsyncs, once per walRestartFrames written). A reader holding an old
+// snapshot can keep the WAL from being started over; then it grows, and
+// past walTruncateBytes the loop truncates it (writers wait for that), and
+// journal_size_limit gives back what a grown WAL holds past
+// journalSizeLimit when it is next started over.
 
 // maxBatch bounds the writes in one transaction, so that one commit does
 // not keep the first writer of a long queue waiting for the last one's
@@ -62,15 +80,24 @@ const maxBatch = 128
 const (
 	// checkpointEvery is how often the checkpoint loop looks at the WAL.
 	checkpointEvery = 200 * time.Millisecond
-	// walCheckpointBytes is the WAL size from which the loop checkpoints
-	// (SQLite's own automatic checkpoint starts at 1000 pages of 4 KiB).
-	walCheckpointBytes = 4 << 20
+	// walRestartFrames is the number of WAL frames from which the loop has
+	// the WAL started over (4 MiB of 4 KiB pages; SQLite's own automatic
+	// checkpoint starts at 1000 pages). Below it, it copies what is there
+	// in the background and leaves the WAL as it is.
+	walRestartFrames = 1024
+	// walFinishFrames is how many uncopied frames the loop leaves for the
+	// committer to copy before the WAL can start over; the loop copies in
+	// PASSIVE passes (at most walCatchUpPasses) until no more are left.
+	walFinishFrames  = 64
+	walCatchUpPasses = 8
 	// walTruncateBytes is the WAL size from which the loop truncates the
-	// WAL. A PASSIVE checkpoint never shrinks the file, and under steady
-	// writes SQLite may never find the moment to start it over from the
-	// beginning. The truncation holds writers up for as long as it takes
-	// to copy what the last PASSIVE checkpoint left, which is little.
+	// WAL: it was not started over (a reader held an old snapshot). The
+	// truncation holds writers up for as long as it takes to copy what the
+	// last PASSIVE checkpoint left, which is little.
 	walTruncateBytes = 64 << 20
+	// journalSizeLimit is the size SQLite cuts the WAL file back to when
+	// it starts over, if it grew larger (PRAGMA journal_size_limit).
+	journalSizeLimit = 16 << 20
 	// checkpointBusy is how long the checkpoint connection waits for a
 	// lock: a truncation that cannot have it soon gives up and is tried
 	// again later rather than stall writers behind it.
@@ -230,7 +257,24 @@ func (db *DB) commitLoop() {
 		db.writes.Add(uint64(len(batch)))
 		db.commitBatch(batch)
 		clear(batch)
+		if db.finishCheckpoint.Load() {
+			db.finishWALCheckpoint()
+		}
 	}
+}
+
+// finishWALCheckpoint copies into the database file what the checkpoint
+// loop left of the WAL, on the writer between two batches, so that the
+// next transaction starts the WAL over (see Group commit above).
+func (db *DB) finishWALCheckpoint() {
+	defer db.finishCheckpoint.Store(false)
+	var busy, logFrames, checkpointed int
+	err := db.w.QueryRowContext(context.Background(), "PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &logFrames, &checkpointed)
+	if err != nil {
+		slog.Warn("sqlite: finishing a checkpoint failed", "path", db.path, "err", err)
+		return
+	}
+	db.finished.Add(1)
 }
 
 // commitBatch runs batch in one transaction and answers every write in it.
@@ -311,38 +355,54 @@ func (db *DB) checkpointLoop(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		fi, err := os.Stat(db.path + "-wal")
-		if err != nil || fi.Size() < walCheckpointBytes {
-			continue
+		// Unless the committer has yet to finish the last one (it does
+		// after its next batch).
+		if !db.finishCheckpoint.Load() {
+			db.catchUp(ctx)
 		}
-		mode := "PASSIVE"
-		if fi.Size() >= walTruncateBytes {
-			// Copy most of it without holding anybody up first.
-			if err := db.checkpoint(ctx, "PASSIVE"); err != nil {
-				continue
-			}
-			mode = "TRUNCATE"
+		if fi, err := os.Stat(db.path + "-wal"); err == nil && fi.Size() >= walTruncateBytes {
+			_, _, _ = db.checkpoint(ctx, "TRUNCATE")
 		}
-		_ = db.checkpoint(ctx, mode)
+	}
+}
+
+// catchUp copies the WAL into the database file and, once it holds
+// walRestartFrames, copies until at most walFinishFrames are left and
+// asks the committer to copy those (finishCheckpoint).
+func (db *DB) catchUp(ctx context.Context) {
+	logFrames, checkpointed, err := db.checkpoint(ctx, "PASSIVE")
+	if err != nil || logFrames < walRestartFrames {
+		return
+	}
+	for i := 0; i < walCatchUpPasses && logFrames-checkpointed > walFinishFrames; i++ {
+		if logFrames, checkpointed, err = db.checkpoint(ctx, "PASSIVE"); err != nil {
+			return
+		}
+	}
+	if logFrames-checkpointed <= walFinishFrames {
+		db.finishCheckpoint.Store(true)
 	}
 }
 
 // checkpoint runs one checkpoint of the given mode on the checkpoint
-// connection.
-func (db *DB) checkpoint(ctx context.Context, mode string) error {
-	var busy, logFrames, checkpointed int
-	err := db.c.QueryRowContext(ctx, "PRAGMA wal_checkpoint("+mode+")").Scan(&busy, &logFrames, &checkpointed)
+// connection (only the checkpoint loop may call it) and returns the frames in the WAL and how many of them are
+// copied into the database file. A checkpoint that could not copy
+// everything it was asked to (a reader's snapshot, a writer holding the
+// lock for TRUNCATE) is not an error: its counts say so.
+func (db *DB) checkpoint(ctx context.Context, mode string) (logFrames, checkpointed int, err error) {
+	var busy int
+	err = db.c.QueryRowContext(ctx, "PRAGMA wal_checkpoint("+mode+")").Scan(&busy, &logFrames, &checkpointed)
 	if err != nil {
 		if ctx.Err() == nil {
 			slog.Warn("sqlite: background checkpoint failed", "path", db.path, "mode", mode, "err", err)
 		}
-		return err
+		return 0, 0, err
 	}
-	db.checkpoints.Add(1)
-	if busy != 0 {
-		return fmt.Errorf("checkpoint %s busy (%d of %d WAL frames copied)", mode, checkpointed, logFrames)
+	if mode != "PASSIVE" || logFrames != db.lastLog || checkpointed != db.lastCheckpointed {
+		db.checkpoints.Add(1) // one that had something to do
 	}
-	return nil
+	db.lastLog, db.lastCheckpointed = logFrames, checkpointed
+	return logFrames, checkpointed, nil
 }
 
 // WriteStats counts group commits since Open.
@@ -350,9 +410,11 @@ type WriteStats struct {
 	Writes      uint64 // writes through the group commit (answered or being committed)
 	Batches     uint64 // transactions they were committed in (or tried)
 	Checkpoints uint64 // background checkpoints run
+	Finished    uint64 // checkpoints finished by the committer, so that the WAL starts over
 }
 
 // WriteStats returns the counts of group commits so far.
 func (db *DB) WriteStats() WriteStats {
-	return WriteStats{Writes: db.writes.Load(), Batches: db.batches.Load(), Checkpoints: db.checkpoints.Load()}
+	return WriteStats{Writes: db.writes.Load(), Batches: db.batches.Load(), Checkpoints: db.checkpoints.Load(),
+		Finished: db.finished.Load()}
 }
