@@ -113,6 +113,9 @@ func benchCreateKeys(b *testing.B, window int64) {
 	b.ReportMetric(float64(ws.Writes-before.Writes)/float64(ws.Batches-before.Batches), "writes/commit")
 	b.ReportMetric(float64(maxWAL.Load())/(1<<20), "maxWAL-MiB")
 	b.ReportMetric(float64(ws.Finished-before.Finished), "restarts")
+	if n := ws.Finished - before.Finished; n > 0 {
+		b.ReportMetric(float64((ws.FinishTime-before.FinishTime).Microseconds())/float64(n), "µs/restart")
+	}
 	b.ReportMetric(float64(cpu.Microseconds())/float64(b.N), "cpu-µs/op")
 }
 

@@ -85,8 +85,8 @@ type DB struct {
 
 	// finishCheckpoint asks the committer to copy the rest of the WAL
 	// between two batches (group.go); finished counts those it did.
-	finishCheckpoint atomic.Bool
-	finished         atomic.Uint64
+	finishCheckpoint      atomic.Bool
+	finished, finishNanos atomic.Uint64
 	// The counts of the checkpoint loop's last checkpoint (its own).
 	lastLog, lastCheckpointed int
 }
