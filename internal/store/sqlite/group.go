@@ -300,12 +300,17 @@ func (db *DB) commitLoop() {
 // next transaction starts the WAL over (see Group commit above).
 func (db *DB) finishWALCheckpoint() {
 	defer db.finishCheckpoint.Store(false)
+	db.ckptMu.Lock()
+	defer db.ckptMu.Unlock()
 	began := time.Now()
 	var busy, logFrames, checkpointed int
 	err := db.w.QueryRowContext(context.Background(), "PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &logFrames, &checkpointed)
 	if err != nil {
 		slog.Warn("sqlite: finishing a checkpoint failed", "path", db.path, "err", err)
 		return
+	}
+	if busy != 0 || checkpointed < logFrames {
+		return // a reader holds an old snapshot: the loop tries again
 	}
 	db.finished.Add(1)
 	db.finishNanos.Add(uint64(time.Since(began)))
@@ -424,6 +429,8 @@ func (db *DB) catchUp(ctx context.Context) {
 // everything it was asked to (a reader's snapshot, a writer holding the
 // lock for TRUNCATE) is not an error: its counts say so.
 func (db *DB) checkpoint(ctx context.Context, mode string) (logFrames, checkpointed int, err error) {
+	db.ckptMu.Lock()
+	defer db.ckptMu.Unlock()
 	var busy int
 	err = db.c.QueryRowContext(ctx, "PRAGMA wal_checkpoint("+mode+")").Scan(&busy, &logFrames, &checkpointed)
 	if err != nil {

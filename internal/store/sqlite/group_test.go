@@ -288,3 +288,37 @@ func TestWALStartsOver(t *testing.T) {
 	}
 	t.Logf("%d MiB written to a WAL of at most %.1f MiB; started over %d times", total>>20, float64(largest)/(1<<20), db.WriteStats().Finished)
 }
+
+// TestPurgeWaitsForBackgroundCheckpoint: DeleteKey's purge must not fail
+// because the checkpoint loop happens to be checkpointing (SQLite answers
+// a second checkpoint "busy" at once, without waiting): a reader's old
+// snapshot is the only reason for ErrNotPurged.
+func TestPurgeWaitsForBackgroundCheckpoint(t *testing.T) {
+	db := openTemp(t)
+	defer mustClose(t, db)
+	ctx := t.Context()
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() { // the loop's checkpoints, as often as they can run
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			_, _, _ = db.checkpoint(ctx, "PASSIVE")
+		}
+	}()
+	defer func() { close(stop); <-done }()
+	for i := range 50 {
+		k, v := testKey(fmt.Sprint("purge-", i))
+		v.Wrapped = make([]byte, 8<<10) // frames for the checkpoints to copy
+		if err := db.CreateKey(ctx, k, v); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.DeleteKey(ctx, k.ID, 1); err != nil {
+			t.Fatalf("DeleteKey %d with checkpoints running: %v", i, err)
+		}
+	}
+}

@@ -87,6 +87,11 @@ type DB struct {
 	// between two batches (group.go); finished counts those it did.
 	finishCheckpoint      atomic.Bool
 	finished, finishNanos atomic.Uint64
+	// ckptMu serializes this process's checkpoints (the loop's, the
+	// committer's, purge's): SQLite answers a checkpoint that finds
+	// another one running with "busy" at once, without waiting, and
+	// purge must not fail for that.
+	ckptMu sync.Mutex
 	// The counts of the checkpoint loop's last checkpoint (its own).
 	lastLog, lastCheckpointed int
 }
@@ -262,7 +267,8 @@ func checkWriter(ctx context.Context, w *sql.DB) error {
 // until the WAL is truncated (a plain checkpoint leaves old frames in the
 // file, to be overwritten some day).
 //
-// It runs on the writer, so no writer of this process interferes. A
+// It runs on the writer, so no writer of this process interferes, and
+// under ckptMu, so no checkpoint of this process does either. A
 // TRUNCATE checkpoint waits, up to the busy timeout, for readers still on
 // an older snapshot (another process's long read, a backup); if one
 // outlasts the wait, SQLite reports the checkpoint busy and purge fails.
@@ -270,6 +276,8 @@ func checkWriter(ctx context.Context, w *sql.DB) error {
 // earlier one that failed, and so does Close (the last connection
 // checkpoints and removes the WAL).
 func (db *DB) purge(ctx context.Context) error {
+	db.ckptMu.Lock()
+	defer db.ckptMu.Unlock()
 	var busy, logFrames, checkpointed int
 	err := db.w.QueryRowContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)").Scan(&busy, &logFrames, &checkpointed)
 	if err != nil {
