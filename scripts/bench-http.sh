@@ -11,7 +11,8 @@
 #   keys N    trent bench --keys N: creates N keys with 16 concurrent clients
 #             (keys/s), then loads Encrypt spread over them (flags after N go
 #             to trent bench, e.g. --spread hot --hot 10000 --duration 20s).
-#   create    trent bench --op CreateKey with 16 connections (keys/s, p99).
+#   create    trent bench --op CreateKey with 16 connections (keys/s, p99),
+#             then the server's CPU per key and the SQLite WAL's size.
 #   scale N   fills the data dir with N symmetric keys before the server
 #             starts (trent bench populate: straight through the store, many
 #             keys to a transaction, no audit events; ~10k keys/s), then
@@ -23,6 +24,8 @@
 #
 # TAGS=trent_noaudit builds the measuring-only variant without audit (to
 # see what the audit log costs).
+# TRENT_BIN=path runs that trent binary instead of building one (to
+# alternate two builds in the same minutes).
 #
 # With DB=postgres (`make bench-http DB=postgres`) the installation is on
 # PostgreSQL instead: a throwaway cluster (initdb into the temporary dir,
@@ -33,7 +36,7 @@
 # Used by `make bench-http`, `make bench-keys`, `make bench-create` and
 # `make bench-scale`.
 set -euo pipefail
-[ $# -ge 1 ] || { sed -n '2,35p' "$0" >&2; exit 2; }
+[ $# -ge 1 ] || { sed -n '2,37p' "$0" >&2; exit 2; }
 mode=$1; shift
 root=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d -t trent-bench.XXXXXX)
@@ -46,7 +49,11 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-(cd "$root" && go build ${TAGS:+-tags "$TAGS"} -o "$work/trent" ./cmd/trent)
+if [ -n "${TRENT_BIN:-}" ]; then
+  cp "$TRENT_BIN" "$work/trent"
+else
+  (cd "$root" && go build ${TAGS:+-tags "$TAGS"} -o "$work/trent" ./cmd/trent)
+fi
 data=$work/data
 if [ "$mode" = scale ]; then
   [ "${DB:-sqlite}" = sqlite ] || { echo "bench-http.sh: scale fills a SQLite data dir; DB=${DB} does not apply" >&2; exit 2; }
@@ -111,7 +118,16 @@ keys)
   n=$1; shift
   "$work/trent" bench --endpoint "$endpoint" --keys "$n" --connections 16 "$@" ;;
 create)
-  "$work/trent" bench --endpoint "$endpoint" --op CreateKey --connections 16 "$@" ;;
+  # Server CPU per key from /proc (utime + stime, in clock ticks), and
+  # the store's WAL, which should stay near its restart size (~8-32 MiB).
+  ticks() { awk '{print $14 + $15}' /proc/"$pid"/stat; }
+  t0=$(ticks)
+  "$work/trent" bench --endpoint "$endpoint" --op CreateKey --connections 16 "$@" | tee "$work/bench.out"
+  ok=$(sed -n 's/^requests: *\([0-9]*\) ok.*/\1/p' "$work/bench.out")
+  if [ -n "$ok" ] && [ "$ok" -gt 0 ]; then
+    echo "server CPU per key: $(( ($(ticks) - t0) * 1000000 / $(getconf CLK_TCK) / ok )) µs"
+  fi
+  [ -z "$pg" ] && echo "WAL: $(stat -c %s "$data"/*.db-wal 2>/dev/null | head -1) bytes" ;;
 scale)
   mem() { grep -E '^Vm(RSS|HWM)' /proc/"$pid"/status | tr -s ' \t' ' ' | tr '\n' ' '; }
   echo "$n keys: serving $(( ($(date +%s%N) - began) / 1000000 )) ms after start; $(mem)"

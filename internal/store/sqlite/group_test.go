@@ -5,10 +5,13 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"sync"
 	"testing"
 	"time"
+
+	sqlite "modernc.org/sqlite"
 
 	"github.com/trent-kms/trent/internal/store"
 )
@@ -205,7 +208,7 @@ func TestWriteAfterClose(t *testing.T) {
 
 // TestBackgroundCheckpoint: the writer never checkpoints in a commit
 // (wal_autocheckpoint 0), and the background loop copies the WAL into the
-// database file once it passes walCheckpointBytes.
+// database file.
 func TestBackgroundCheckpoint(t *testing.T) {
 	db := openTemp(t)
 	defer mustClose(t, db)
@@ -215,7 +218,7 @@ func TestBackgroundCheckpoint(t *testing.T) {
 	}
 	k, v := testKey("big")
 	v.Wrapped = make([]byte, 64<<10)
-	for i := 0; i < walCheckpointBytes/len(v.Wrapped)+8; i++ {
+	for i := 0; i < walRestartFrames*4096/len(v.Wrapped)+8; i++ {
 		k.ID, v.KeyID = fmt.Sprintf("big-%d", i), fmt.Sprintf("big-%d", i)
 		if err := db.CreateKey(t.Context(), k, v); err != nil {
 			t.Fatal(err)
@@ -227,5 +230,95 @@ func TestBackgroundCheckpoint(t *testing.T) {
 			t.Fatal("no background checkpoint after the WAL passed its threshold")
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestWALStartsOver: under a steady stream of commits the WAL is written
+// from its beginning again, again and again, instead of growing: the
+// writer writes several times more pages to it than the file ever holds,
+// and the file stays far from walTruncateBytes. (Before, a checkpoint on
+// another connection never caught up with the writer, and the WAL grew
+// until the loop truncated it at walTruncateBytes.)
+func TestWALStartsOver(t *testing.T) {
+	db := openTemp(t)
+	defer mustClose(t, db)
+	conn, err := db.w.Conn(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	const frame = 4096 + 24
+	written := func() int64 { // bytes written to the WAL so far
+		var n int
+		if err := conn.Raw(func(dc any) error {
+			var err error
+			n, _, err = dc.(sqlite.DBStatus).Status(sqlite.DBStatusCacheWrite, false)
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return int64(n) * frame
+	}
+	conn.Close() // for the committer; written takes it back between writes
+	k, v := testKey("big")
+	v.Wrapped = make([]byte, 16<<10)
+	walPath := db.path + "-wal"
+	var largest, total int64
+	deadline := time.Now().Add(60 * time.Second)
+	for i := 0; total < 4*largest || total < 4*walRestartFrames*frame; i++ {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d MiB written to a WAL of %d MiB in 60s", total>>20, largest>>20)
+		}
+		k.ID, v.KeyID = fmt.Sprintf("big-%d", i), fmt.Sprintf("big-%d", i)
+		if err := db.CreateKey(t.Context(), k, v); err != nil {
+			t.Fatal(err)
+		}
+		if fi, err := os.Stat(walPath); err == nil && fi.Size() > largest {
+			largest = fi.Size()
+		}
+		if i%16 == 0 {
+			if conn, err = db.w.Conn(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+			total = written()
+			conn.Close()
+		}
+	}
+	if largest >= walTruncateBytes/2 {
+		t.Errorf("the WAL grew to %d MiB", largest>>20)
+	}
+	t.Logf("%d MiB written to a WAL of at most %.1f MiB; started over %d times", total>>20, float64(largest)/(1<<20), db.WriteStats().Finished)
+}
+
+// TestPurgeWaitsForBackgroundCheckpoint: DeleteKey's purge must not fail
+// because the checkpoint loop happens to be checkpointing (SQLite answers
+// a second checkpoint "busy" at once, without waiting): a reader's old
+// snapshot is the only reason for ErrNotPurged.
+func TestPurgeWaitsForBackgroundCheckpoint(t *testing.T) {
+	db := openTemp(t)
+	defer mustClose(t, db)
+	ctx := t.Context()
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() { // the loop's checkpoints, as often as they can run
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			_, _, _ = db.checkpoint(ctx, "PASSIVE")
+		}
+	}()
+	defer func() { close(stop); <-done }()
+	for i := range 50 {
+		k, v := testKey(fmt.Sprint("purge-", i))
+		v.Wrapped = make([]byte, 8<<10) // frames for the checkpoints to copy
+		if err := db.CreateKey(ctx, k, v); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.DeleteKey(ctx, k.ID, 1); err != nil {
+			t.Fatalf("DeleteKey %d with checkpoints running: %v", i, err)
+		}
 	}
 }
