@@ -597,6 +597,7 @@ func serve(args []string) error {
 	}
 	lookupPIN := takePINEnv()
 	log := o.ops.logger(o.logLevel)
+	widenProcs(os.Getenv, log)
 	// FIPS mode is on with --fips or when the operator set GODEBUG
 	// fips140 directly; either way Trent refuses what the module lacks.
 	log.Info("FIPS 140-3 mode", "enabled", fips140.Enabled(), "enforced", fips140.Enforced(), "module", fips140.Version())
