@@ -236,6 +236,9 @@ func TestAllowList(t *testing.T) {
 // two allocations from its start to its encoded line body — its eventID
 // and its parameters — whatever the encoder does.
 func TestEventAllocations(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation counts are not meaningful under -race")
+	}
 	a := MustAllowList(reflect.TypeFor[awsproto.EncryptInput](), "KeyId", "EncryptionContext")
 	in := &awsproto.EncryptInput{KeyId: ptr(testKeyARN), EncryptionContext: map[string]string{"b": "2", "a": "1"}}
 	caller := &identity.Caller{
