@@ -196,31 +196,13 @@ func TestCrashDuringWrites(t *testing.T) {
 	n := newCrashNode(t)
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	var (
-		mu   sync.Mutex
-		keys []string
-		wg   sync.WaitGroup
-	)
 	enough := make(chan struct{})
 	var once sync.Once
-	for w := range 8 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := 0; ctx.Err() == nil; i++ {
-				out, err := n.kms.CreateKey(ctx, &kms.CreateKeyInput{Description: aws.String(fmt.Sprintf("burst %d/%d", w, i))})
-				if err != nil {
-					return // the server is gone
-				}
-				mu.Lock()
-				keys = append(keys, *out.KeyMetadata.KeyId)
-				if len(keys) >= 40 {
-					once.Do(func() { close(enough) })
-				}
-				mu.Unlock()
-			}
-		}()
-	}
+	load := createKeysUntilGone(ctx, n, 8, "burst", func(made int) {
+		if made >= 40 {
+			once.Do(func() { close(enough) })
+		}
+	})
 	select {
 	case <-enough:
 	case <-time.After(30 * time.Second):
@@ -228,11 +210,9 @@ func TestCrashDuringWrites(t *testing.T) {
 	}
 	n.proc.Kill(t) // with CreateKeys in flight
 	cancel()
-	wg.Wait()
+	keys := load.wait()
 
 	n.start(t)
-	mu.Lock()
-	defer mu.Unlock()
 	for _, id := range keys {
 		if _, err := n.kms.DescribeKey(t.Context(), &kms.DescribeKeyInput{KeyId: aws.String(id)}); err != nil {
 			t.Fatalf("acknowledged key %s lost in the crash: %v", id, err)
@@ -256,4 +236,53 @@ func TestCrashDuringWrites(t *testing.T) {
 		}
 	}
 	t.Logf("%d CreateKeys acknowledged before the kill, %d keys after", len(keys), len(list.Keys))
+}
+
+// keyLoad is CreateKey load from several clients: the ids of the keys
+// whose CreateKey was answered.
+type keyLoad struct {
+	mu   sync.Mutex
+	keys []string
+	wg   sync.WaitGroup
+}
+
+// createKeysUntilGone has workers clients create keys on n until ctx ends
+// or the server stops answering, calling made (if not nil) with the count
+// of keys answered so far after each one, under the load's lock.
+func createKeysUntilGone(ctx context.Context, n *crashNode, workers int, label string, made func(int)) *keyLoad {
+	l := &keyLoad{}
+	for w := range workers {
+		l.wg.Add(1)
+		go func() {
+			defer l.wg.Done()
+			for i := 0; ctx.Err() == nil; i++ {
+				out, err := n.kms.CreateKey(ctx, &kms.CreateKeyInput{Description: aws.String(fmt.Sprintf("%s %d/%d", label, w, i))})
+				if err != nil {
+					return // the server is gone
+				}
+				l.mu.Lock()
+				l.keys = append(l.keys, *out.KeyMetadata.KeyId)
+				if made != nil {
+					made(len(l.keys))
+				}
+				l.mu.Unlock()
+			}
+		}()
+	}
+	return l
+}
+
+// count is how many keys were answered so far.
+func (l *keyLoad) count() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.keys)
+}
+
+// wait waits for every client to stop and returns the answered keys.
+func (l *keyLoad) wait() []string {
+	l.wg.Wait()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.keys
 }

@@ -56,26 +56,7 @@ func TestCreateKeySurvivesKillAcrossWALRestarts(t *testing.T) {
 	n := newCrashNode(t)
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	var (
-		mu   sync.Mutex
-		keys []string
-		wg   sync.WaitGroup
-	)
-	for w := range 16 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := 0; ctx.Err() == nil; i++ {
-				out, err := n.kms.CreateKey(ctx, &kms.CreateKeyInput{Description: aws.String(fmt.Sprintf("load %d/%d", w, i))})
-				if err != nil {
-					return // the server is gone
-				}
-				mu.Lock()
-				keys = append(keys, *out.KeyMetadata.KeyId)
-				mu.Unlock()
-			}
-		}()
-	}
+	load := createKeysUntilGone(ctx, n, 16, "load", nil)
 	first, _ := walCheckpointSeq(t, n.dir)
 	deadline := time.Now().Add(2 * time.Minute)
 	var largest int64
@@ -86,20 +67,15 @@ func TestCreateKeySurvivesKillAcrossWALRestarts(t *testing.T) {
 			break
 		}
 		if time.Now().After(deadline) {
-			mu.Lock()
-			made := len(keys)
-			mu.Unlock()
-			t.Fatalf("the WAL was not started over twice in 2 minutes (%d keys created)", made)
+			t.Fatalf("the WAL was not started over twice in 2 minutes (%d keys created)", load.count())
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
 	n.proc.Kill(t) // with CreateKeys in flight
 	cancel()
-	wg.Wait()
+	keys := load.wait()
 
 	n.start(t)
-	mu.Lock()
-	defer mu.Unlock()
 	ids := make(chan string)
 	errs := make(chan error, 16)
 	var check sync.WaitGroup
