@@ -406,16 +406,23 @@ func (l *Log) Run(ctx context.Context, perform func() []*Event) error {
 // Digest writes a digest now covering the events since the last one, and
 // returns once it is durable. With nothing new to cover it writes none.
 func (l *Log) Digest(ctx context.Context) error {
-	ch := make(chan error, 1)
+	return ask(ctx, l.digestReq, l.done, ErrClosed)
+}
+
+// ask hands a reply channel to the goroutine serving req and waits for
+// its one answer: stopped if that goroutine ended (done closed) before
+// taking the request, the context's cause if ctx ends first.
+func ask(ctx context.Context, req chan<- chan error, done <-chan struct{}, stopped error) error {
+	reply := make(chan error, 1)
 	select {
-	case l.digestReq <- ch:
-	case <-l.done:
-		return ErrClosed
+	case req <- reply:
+	case <-done:
+		return stopped
 	case <-ctx.Done():
 		return context.Cause(ctx)
 	}
 	select {
-	case err := <-ch:
+	case err := <-reply:
 		return err
 	case <-ctx.Done():
 		return context.Cause(ctx)

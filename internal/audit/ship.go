@@ -133,20 +133,7 @@ func (s *Shipper) Close(ctx context.Context) error {
 
 // Sync ships everything durable now and returns once it is in the table.
 func (s *Shipper) Sync(ctx context.Context) error {
-	ch := make(chan error, 1)
-	select {
-	case s.sync <- ch:
-	case <-s.done:
-		return errors.New("audit: shipper stopped")
-	case <-ctx.Done():
-		return context.Cause(ctx)
-	}
-	select {
-	case err := <-ch:
-		return err
-	case <-ctx.Done():
-		return context.Cause(ctx)
-	}
+	return ask(ctx, s.sync, s.done, errors.New("audit: shipper stopped"))
 }
 
 // ShipperStats are the shipper's counters.

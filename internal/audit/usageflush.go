@@ -84,15 +84,7 @@ func (x *usageIndex) run(opened time.Time) {
 // sync makes the flusher read back what it dropped and write what is
 // pending now (tests).
 func (x *usageIndex) sync(ctx context.Context) error {
-	reply := make(chan error, 1)
-	select {
-	case x.syncReq <- reply:
-	case <-x.done:
-		return ErrClosed
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	return <-reply
+	return ask(ctx, x.syncReq, x.done, ErrClosed)
 }
 
 // open reads the store's mark for this log, retrying while the store
