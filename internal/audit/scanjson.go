@@ -99,17 +99,8 @@ func (c *scanner) object() bool {
 		if !c.value() {
 			return false
 		}
-		c.space()
-		switch b, _ := c.peek(); b {
-		case ',':
-			c.i++
-			c.space()
-		case '}':
-			c.i++
-			c.depth--
-			return true
-		default:
-			return false
+		if more, ok := c.next('}'); !more {
+			return ok
 		}
 	}
 }
@@ -129,19 +120,28 @@ func (c *scanner) array() bool {
 		if !c.value() {
 			return false
 		}
-		c.space()
-		switch b, _ := c.peek(); b {
-		case ',':
-			c.i++
-			c.space()
-		case ']':
-			c.i++
-			c.depth--
-			return true
-		default:
-			return false
+		if more, ok := c.next(']'); !more {
+			return ok
 		}
 	}
+}
+
+// next reads what follows a member or an element: a comma, after which
+// more follow, or the closing byte, which ends the object or array; ok
+// is false for anything else.
+func (c *scanner) next(closing byte) (more, ok bool) {
+	c.space()
+	switch b, _ := c.peek(); b {
+	case ',':
+		c.i++
+		c.space()
+		return true, true
+	case closing:
+		c.i++
+		c.depth--
+		return false, true
+	}
+	return false, false
 }
 
 // str reads a string.
