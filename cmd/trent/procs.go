@@ -14,8 +14,8 @@ import (
 // returning thread parks — per fsync, thousands of times a second. With
 // spare Ps the handlers keep running on the others meanwhile. Measured
 // on 2 cores (docs/ARCHITECTURE.md, "GOMAXPROCS"): CreateKey 4.1k → 5.1k
-// keys/s with 16 clients, Encrypt with audit on +10–15 % under ratio.sh,
-// nothing CPU-bound slower.
+// keys/s with 16 clients; Encrypt with audit on within ratio.sh's noise
+// (0.27–0.34 either way); CPU-bound work no faster, Sign's p99 higher.
 func widenProcs(getenv func(string) string, log *slog.Logger) {
 	if getenv("GOMAXPROCS") != "" {
 		return
