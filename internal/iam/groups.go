@@ -51,11 +51,7 @@ func (s *Service) createGroup(ctx context.Context, r *Request, in *awsquery.Crea
 func (s *Service) getGroup(ctx context.Context, r *Request, in *awsquery.GetGroupInput) (*awsquery.GetGroupOutput, error) {
 	c := iamChecker()
 	c.groupName("groupName", in.GroupName)
-	c.paging(in.Marker, in.MaxItems)
-	if err := c.err(); err != nil {
-		return nil, err
-	}
-	p, err := newPager(in.Marker, in.MaxItems)
+	p, err := c.pager(in.Marker, in.MaxItems)
 	if err != nil {
 		return nil, err
 	}
@@ -74,11 +70,7 @@ func (s *Service) getGroup(ctx context.Context, r *Request, in *awsquery.GetGrou
 func (s *Service) listGroups(ctx context.Context, r *Request, in *awsquery.ListGroupsInput) (*awsquery.ListGroupsOutput, error) {
 	c := iamChecker()
 	c.pathPrefix("pathPrefix", in.PathPrefix)
-	c.paging(in.Marker, in.MaxItems)
-	if err := c.err(); err != nil {
-		return nil, err
-	}
-	p, err := newPager(in.Marker, in.MaxItems)
+	p, err := c.pager(in.Marker, in.MaxItems)
 	if err != nil {
 		return nil, err
 	}
@@ -149,11 +141,7 @@ func (s *Service) removeUserFromGroup(ctx context.Context, r *Request, in *awsqu
 func (s *Service) listGroupsForUser(ctx context.Context, r *Request, in *awsquery.ListGroupsForUserInput) (*awsquery.ListGroupsOutput, error) {
 	c := iamChecker()
 	c.existingUserName("userName", in.UserName)
-	c.paging(in.Marker, in.MaxItems)
-	if err := c.err(); err != nil {
-		return nil, err
-	}
-	p, err := newPager(in.Marker, in.MaxItems)
+	p, err := c.pager(in.Marker, in.MaxItems)
 	if err != nil {
 		return nil, err
 	}

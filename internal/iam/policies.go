@@ -176,11 +176,7 @@ func (s *Service) deleteInline(ctx context.Context, r *Request, e entity, member
 func (s *Service) listInline(ctx context.Context, r *Request, e entity, member string, name, marker *string, maxItems *int32) (*awsquery.ListPolicyNamesOutput, error) {
 	c := iamChecker()
 	e.checkName(c, member, name)
-	c.paging(marker, maxItems)
-	if err := c.err(); err != nil {
-		return nil, err
-	}
-	p, err := newPager(marker, maxItems)
+	p, err := c.pager(marker, maxItems)
 	if err != nil {
 		return nil, err
 	}
@@ -406,11 +402,7 @@ func (s *Service) listPolicies(ctx context.Context, r *Request, in *awsquery.Lis
 	c.enum("scope", in.Scope, "All", "AWS", "Local")
 	c.policyPath("pathPrefix", in.PathPrefix)
 	c.enum("policyUsageFilter", in.PolicyUsageFilter, "PermissionsPolicy", "PermissionsBoundary")
-	c.paging(in.Marker, in.MaxItems)
-	if err := c.err(); err != nil {
-		return nil, err
-	}
-	pg, err := newPager(in.Marker, in.MaxItems)
+	pg, err := c.pager(in.Marker, in.MaxItems)
 	if err != nil {
 		return nil, err
 	}
@@ -495,11 +487,7 @@ func (s *Service) listPolicyVersions(ctx context.Context, r *Request, in *awsque
 		return nil, err
 	}
 	c := iamChecker()
-	c.paging(in.Marker, in.MaxItems)
-	if err := c.err(); err != nil {
-		return nil, err
-	}
-	p, err := newPager(in.Marker, in.MaxItems)
+	p, err := c.pager(in.Marker, in.MaxItems)
 	if err != nil {
 		return nil, err
 	}
@@ -555,11 +543,7 @@ func (s *Service) listEntitiesForPolicy(ctx context.Context, r *Request, in *aws
 	c.enum("entityFilter", in.EntityFilter, "User", "Role", "Group", "LocalManagedPolicy", "AWSManagedPolicy")
 	c.pathPrefix("pathPrefix", in.PathPrefix)
 	c.enum("policyUsageFilter", in.PolicyUsageFilter, "PermissionsPolicy", "PermissionsBoundary")
-	c.paging(in.Marker, in.MaxItems)
-	if err := c.err(); err != nil {
-		return nil, err
-	}
-	pg, err := newPager(in.Marker, in.MaxItems)
+	pg, err := c.pager(in.Marker, in.MaxItems)
 	if err != nil {
 		return nil, err
 	}
@@ -707,11 +691,7 @@ func (s *Service) listAttached(ctx context.Context, r *Request, e entity, member
 	c := iamChecker()
 	e.checkName(c, member, name)
 	c.policyPath("pathPrefix", prefix)
-	c.paging(marker, maxItems)
-	if err := c.err(); err != nil {
-		return nil, err
-	}
-	p, err := newPager(marker, maxItems)
+	p, err := c.pager(marker, maxItems)
 	if err != nil {
 		return nil, err
 	}

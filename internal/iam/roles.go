@@ -178,11 +178,7 @@ func (s *Service) getRole(ctx context.Context, r *Request, in *awsquery.GetRoleI
 func (s *Service) listRoles(ctx context.Context, r *Request, in *awsquery.ListRolesInput) (*awsquery.ListRolesOutput, error) {
 	c := iamChecker()
 	c.pathPrefix("pathPrefix", in.PathPrefix)
-	c.paging(in.Marker, in.MaxItems)
-	if err := c.err(); err != nil {
-		return nil, err
-	}
-	p, err := newPager(in.Marker, in.MaxItems)
+	p, err := c.pager(in.Marker, in.MaxItems)
 	if err != nil {
 		return nil, err
 	}
@@ -275,11 +271,7 @@ func (s *Service) untagRole(ctx context.Context, r *Request, in *awsquery.UntagR
 func (s *Service) listRoleTags(ctx context.Context, r *Request, in *awsquery.ListRoleTagsInput) (*awsquery.ListTagsOutput, error) {
 	c := iamChecker()
 	c.roleName("roleName", in.RoleName)
-	c.paging(in.Marker, in.MaxItems)
-	if err := c.err(); err != nil {
-		return nil, err
-	}
-	p, err := newPager(in.Marker, in.MaxItems)
+	p, err := c.pager(in.Marker, in.MaxItems)
 	if err != nil {
 		return nil, err
 	}

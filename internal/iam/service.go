@@ -330,6 +330,18 @@ func newPager(marker *string, maxItems *int32) (pager, error) {
 	return p, nil
 }
 
+// pager ends the checks of a List request: it adds the paging members'
+// constraints to c's, reports every violation collected so far, and only
+// then reads the marker, so that a request with both a bad member and a bad
+// marker gets the ValidationError list, as from AWS.
+func (c *checker) pager(marker *string, maxItems *int32) (pager, error) {
+	c.paging(marker, maxItems)
+	if err := c.err(); err != nil {
+		return pager{}, err
+	}
+	return newPager(marker, maxItems)
+}
+
 // fetch is the limit to ask the store for: one more than the page, to
 // tell whether there is a next page.
 func (p pager) fetch() int { return p.limit + 1 }

@@ -73,11 +73,7 @@ func (s *Service) createAccessKey(ctx context.Context, r *Request, in *awsquery.
 func (s *Service) listAccessKeys(ctx context.Context, r *Request, in *awsquery.ListAccessKeysInput) (*awsquery.ListAccessKeysOutput, error) {
 	c := iamChecker()
 	c.existingUserName("userName", in.UserName)
-	c.paging(in.Marker, in.MaxItems)
-	if err := c.err(); err != nil {
-		return nil, err
-	}
-	p, err := newPager(in.Marker, in.MaxItems)
+	p, err := c.pager(in.Marker, in.MaxItems)
 	if err != nil {
 		return nil, err
 	}

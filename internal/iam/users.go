@@ -113,11 +113,7 @@ func (s *Service) getUser(ctx context.Context, r *Request, in *awsquery.GetUserI
 func (s *Service) listUsers(ctx context.Context, r *Request, in *awsquery.ListUsersInput) (*awsquery.ListUsersOutput, error) {
 	c := iamChecker()
 	c.pathPrefix("pathPrefix", in.PathPrefix)
-	c.paging(in.Marker, in.MaxItems)
-	if err := c.err(); err != nil {
-		return nil, err
-	}
-	p, err := newPager(in.Marker, in.MaxItems)
+	p, err := c.pager(in.Marker, in.MaxItems)
 	if err != nil {
 		return nil, err
 	}
@@ -243,11 +239,7 @@ func (s *Service) untagUser(ctx context.Context, r *Request, in *awsquery.UntagU
 func (s *Service) listUserTags(ctx context.Context, r *Request, in *awsquery.ListUserTagsInput) (*awsquery.ListTagsOutput, error) {
 	c := iamChecker()
 	c.existingUserName("userName", in.UserName)
-	c.paging(in.Marker, in.MaxItems)
-	if err := c.err(); err != nil {
-		return nil, err
-	}
-	p, err := newPager(in.Marker, in.MaxItems)
+	p, err := c.pager(in.Marker, in.MaxItems)
 	if err != nil {
 		return nil, err
 	}
