@@ -756,50 +756,31 @@ func (s *Service) checkBoundary(ctx context.Context, account, arn string) error 
 }
 
 func (s *Service) putUserPermissionsBoundary(ctx context.Context, r *Request, in *awsquery.PutUserPermissionsBoundaryInput) error {
-	return s.setUserBoundary(ctx, r, in.UserName, in.PermissionsBoundary)
+	return s.setBoundary(ctx, r, userEntity, "userName", in.UserName, in.PermissionsBoundary)
 }
 
 func (s *Service) deleteUserPermissionsBoundary(ctx context.Context, r *Request, in *awsquery.DeleteUserPermissionsBoundaryInput) error {
-	return s.setUserBoundary(ctx, r, in.UserName, nil)
-}
-
-func (s *Service) setUserBoundary(ctx context.Context, r *Request, name, arn *string) error {
-	c := iamChecker()
-	c.existingUserName("userName", name)
-	c.arn("permissionsBoundary", arn)
-	if err := c.err(); err != nil {
-		return err
-	}
-	u, err := s.loadUser(ctx, r.account(), *name)
-	if err != nil {
-		return err
-	}
-	if arn != nil {
-		if err := s.checkBoundary(ctx, r.account(), *arn); err != nil {
-			return err
-		}
-	}
-	u.PermissionsBoundary = str(arn)
-	_, err = s.st.UpdateUser(ctx, u)
-	return errMap{notFound: noSuchUser(*name)}.wrap("set user permissions boundary", err)
+	return s.setBoundary(ctx, r, userEntity, "userName", in.UserName, nil)
 }
 
 func (s *Service) putRolePermissionsBoundary(ctx context.Context, r *Request, in *awsquery.PutRolePermissionsBoundaryInput) error {
-	return s.setRoleBoundary(ctx, r, in.RoleName, in.PermissionsBoundary)
+	return s.setBoundary(ctx, r, roleEntity, "roleName", in.RoleName, in.PermissionsBoundary)
 }
 
 func (s *Service) deleteRolePermissionsBoundary(ctx context.Context, r *Request, in *awsquery.DeleteRolePermissionsBoundaryInput) error {
-	return s.setRoleBoundary(ctx, r, in.RoleName, nil)
+	return s.setBoundary(ctx, r, roleEntity, "roleName", in.RoleName, nil)
 }
 
-func (s *Service) setRoleBoundary(ctx context.Context, r *Request, name, arn *string) error {
+// setBoundary sets (arn) or removes (nil) the permissions boundary of a
+// user or role.
+func (s *Service) setBoundary(ctx context.Context, r *Request, e entity, member string, name, arn *string) error {
 	c := iamChecker()
-	c.roleName("roleName", name)
+	e.checkName(c, member, name)
 	c.arn("permissionsBoundary", arn)
 	if err := c.err(); err != nil {
 		return err
 	}
-	role, err := s.loadRole(ctx, r.account(), *name)
+	x, err := s.loadTagged(ctx, e, r.account(), *name)
 	if err != nil {
 		return err
 	}
@@ -808,7 +789,6 @@ func (s *Service) setRoleBoundary(ctx context.Context, r *Request, name, arn *st
 			return err
 		}
 	}
-	role.PermissionsBoundary = str(arn)
-	_, err = s.st.UpdateRole(ctx, role)
-	return errMap{notFound: noSuchRole(*name)}.wrap("set role permissions boundary", err)
+	*x.boundary = str(arn)
+	return errMap{notFound: e.noEntity(*name)}.wrap("set "+string(e.kind)+" permissions boundary", x.save(ctx))
 }

@@ -231,55 +231,15 @@ func (s *Service) updateAssumeRolePolicy(ctx context.Context, r *Request, in *aw
 }
 
 func (s *Service) tagRole(ctx context.Context, r *Request, in *awsquery.TagRoleInput) error {
-	c := iamChecker()
-	c.roleName("roleName", in.RoleName)
-	c.tags("tags", in.Tags)
-	if err := c.err(); err != nil {
-		return err
-	}
-	add, err := requestTags(in.Tags, awsquery.InvalidInput)
-	if err != nil {
-		return err
-	}
-	role, err := s.loadRole(ctx, r.account(), *in.RoleName)
-	if err != nil {
-		return err
-	}
-	if role.Tags, err = mergeTags(role.Tags, add); err != nil {
-		return err
-	}
-	_, err = s.st.UpdateRole(ctx, role)
-	return errMap{notFound: noSuchRole(*in.RoleName)}.wrap("tag role", err)
+	return s.tag(ctx, r, roleEntity, "roleName", in.RoleName, in.Tags)
 }
 
 func (s *Service) untagRole(ctx context.Context, r *Request, in *awsquery.UntagRoleInput) error {
-	c := iamChecker()
-	c.roleName("roleName", in.RoleName)
-	c.tagKeys("tagKeys", in.TagKeys)
-	if err := c.err(); err != nil {
-		return err
-	}
-	role, err := s.loadRole(ctx, r.account(), *in.RoleName)
-	if err != nil {
-		return err
-	}
-	role.Tags = removeTags(role.Tags, in.TagKeys)
-	_, err = s.st.UpdateRole(ctx, role)
-	return errMap{notFound: noSuchRole(*in.RoleName)}.wrap("untag role", err)
+	return s.untag(ctx, r, roleEntity, "roleName", in.RoleName, in.TagKeys)
 }
 
 func (s *Service) listRoleTags(ctx context.Context, r *Request, in *awsquery.ListRoleTagsInput) (*awsquery.ListTagsOutput, error) {
-	c := iamChecker()
-	c.roleName("roleName", in.RoleName)
-	p, err := c.pager(in.Marker, in.MaxItems)
-	if err != nil {
-		return nil, err
-	}
-	role, err := s.loadRole(ctx, r.account(), *in.RoleName)
-	if err != nil {
-		return nil, err
-	}
-	return pageTags(p, role.Tags)
+	return s.listTags(ctx, r, roleEntity, "roleName", in.RoleName, in.Marker, in.MaxItems)
 }
 
 // roleFromARN finds the role an ARN names, with its path as the ARN has

@@ -1,6 +1,8 @@
 package iam
 
 import (
+	"context"
+	"fmt"
 	"strconv"
 	"strings"
 
@@ -111,6 +113,87 @@ func pageTags(p pager, tags []store.Tag) (*awsquery.ListTagsOutput, error) {
 		return nil, err
 	}
 	return &awsquery.ListTagsOutput{Tags: outTags(tags[start:end]), IsTruncated: marker != "", Marker: marker}, nil
+}
+
+// tagged is a user or a role, the two entities that carry tags and a
+// permissions boundary, read for a change to either: tags and boundary
+// point into the entity, and save writes it back.
+type tagged struct {
+	tags     *[]store.Tag
+	boundary *string
+	save     func(context.Context) error
+}
+
+// loadTagged reads the user or role e names, answering NoSuchEntity if it
+// is absent.
+func (s *Service) loadTagged(ctx context.Context, e entity, account, name string) (tagged, error) {
+	switch e.kind {
+	case store.KindUser:
+		u, err := s.loadUser(ctx, account, name)
+		return tagged{&u.Tags, &u.PermissionsBoundary, func(ctx context.Context) error {
+			_, err := s.st.UpdateUser(ctx, u)
+			return err
+		}}, err
+	case store.KindRole:
+		role, err := s.loadRole(ctx, account, name)
+		return tagged{&role.Tags, &role.PermissionsBoundary, func(ctx context.Context) error {
+			_, err := s.st.UpdateRole(ctx, role)
+			return err
+		}}, err
+	}
+	return tagged{}, internal("load "+string(e.kind), fmt.Errorf("a %s has no tags", e.kind))
+}
+
+// tag, untag and listTags are Tag{User,Role}, Untag{User,Role} and
+// List{User,Role}Tags; member is the wire name of the entity's name.
+func (s *Service) tag(ctx context.Context, r *Request, e entity, member string, name *string, tags []awsquery.Tag) error {
+	c := iamChecker()
+	e.checkName(c, member, name)
+	c.tags("tags", tags)
+	if err := c.err(); err != nil {
+		return err
+	}
+	add, err := requestTags(tags, awsquery.InvalidInput)
+	if err != nil {
+		return err
+	}
+	x, err := s.loadTagged(ctx, e, r.account(), *name)
+	if err != nil {
+		return err
+	}
+	if *x.tags, err = mergeTags(*x.tags, add); err != nil {
+		return err
+	}
+	return errMap{notFound: e.noEntity(*name)}.wrap("tag "+string(e.kind), x.save(ctx))
+}
+
+func (s *Service) untag(ctx context.Context, r *Request, e entity, member string, name *string, keys []string) error {
+	c := iamChecker()
+	e.checkName(c, member, name)
+	c.tagKeys("tagKeys", keys)
+	if err := c.err(); err != nil {
+		return err
+	}
+	x, err := s.loadTagged(ctx, e, r.account(), *name)
+	if err != nil {
+		return err
+	}
+	*x.tags = removeTags(*x.tags, keys)
+	return errMap{notFound: e.noEntity(*name)}.wrap("untag "+string(e.kind), x.save(ctx))
+}
+
+func (s *Service) listTags(ctx context.Context, r *Request, e entity, member string, name, marker *string, maxItems *int32) (*awsquery.ListTagsOutput, error) {
+	c := iamChecker()
+	e.checkName(c, member, name)
+	p, err := c.pager(marker, maxItems)
+	if err != nil {
+		return nil, err
+	}
+	x, err := s.loadTagged(ctx, e, r.account(), *name)
+	if err != nil {
+		return nil, err
+	}
+	return pageTags(p, *x.tags)
 }
 
 func hasPrefixFold(s, prefix string) bool {

@@ -199,53 +199,13 @@ func (s *Service) checkDeletable(ctx context.Context, ref store.EntityRef) error
 }
 
 func (s *Service) tagUser(ctx context.Context, r *Request, in *awsquery.TagUserInput) error {
-	c := iamChecker()
-	c.existingUserName("userName", in.UserName)
-	c.tags("tags", in.Tags)
-	if err := c.err(); err != nil {
-		return err
-	}
-	add, err := requestTags(in.Tags, awsquery.InvalidInput)
-	if err != nil {
-		return err
-	}
-	u, err := s.loadUser(ctx, r.account(), *in.UserName)
-	if err != nil {
-		return err
-	}
-	if u.Tags, err = mergeTags(u.Tags, add); err != nil {
-		return err
-	}
-	_, err = s.st.UpdateUser(ctx, u)
-	return errMap{notFound: noSuchUser(*in.UserName)}.wrap("tag user", err)
+	return s.tag(ctx, r, userEntity, "userName", in.UserName, in.Tags)
 }
 
 func (s *Service) untagUser(ctx context.Context, r *Request, in *awsquery.UntagUserInput) error {
-	c := iamChecker()
-	c.existingUserName("userName", in.UserName)
-	c.tagKeys("tagKeys", in.TagKeys)
-	if err := c.err(); err != nil {
-		return err
-	}
-	u, err := s.loadUser(ctx, r.account(), *in.UserName)
-	if err != nil {
-		return err
-	}
-	u.Tags = removeTags(u.Tags, in.TagKeys)
-	_, err = s.st.UpdateUser(ctx, u)
-	return errMap{notFound: noSuchUser(*in.UserName)}.wrap("untag user", err)
+	return s.untag(ctx, r, userEntity, "userName", in.UserName, in.TagKeys)
 }
 
 func (s *Service) listUserTags(ctx context.Context, r *Request, in *awsquery.ListUserTagsInput) (*awsquery.ListTagsOutput, error) {
-	c := iamChecker()
-	c.existingUserName("userName", in.UserName)
-	p, err := c.pager(in.Marker, in.MaxItems)
-	if err != nil {
-		return nil, err
-	}
-	u, err := s.loadUser(ctx, r.account(), *in.UserName)
-	if err != nil {
-		return nil, err
-	}
-	return pageTags(p, u.Tags)
+	return s.listTags(ctx, r, userEntity, "userName", in.UserName, in.Marker, in.MaxItems)
 }
