@@ -67,18 +67,27 @@ func (e entity) checkName(c *checker, member string, s *string) {
 	}
 }
 
-// exists reads the entity, answering NoSuchEntity if it is absent.
-func (s *Service) entityExists(ctx context.Context, e entity, account, name string) error {
+// entityExists reads the entity, answering NoSuchEntity if it is absent,
+// and returns its name as stored: IAM finds names in any case, and
+// answers with the stored one.
+func (s *Service) entityExists(ctx context.Context, e entity, account, name string) (string, error) {
+	var stored string
 	var err error
 	switch e.kind {
 	case store.KindUser:
-		_, err = s.st.GetUser(ctx, account, name)
+		var u store.User
+		u, err = s.st.GetUser(ctx, account, name)
+		stored = u.Name
 	case store.KindGroup:
-		_, err = s.st.GetGroup(ctx, account, name)
+		var g store.Group
+		g, err = s.st.GetGroup(ctx, account, name)
+		stored = g.Name
 	default:
-		_, err = s.st.GetRole(ctx, account, name)
+		var r store.Role
+		r, err = s.st.GetRole(ctx, account, name)
+		stored = r.Name
 	}
-	return errMap{notFound: e.noEntity(name)}.wrap("get "+string(e.kind), err)
+	return stored, errMap{notFound: e.noEntity(name)}.wrap("get "+string(e.kind), err)
 }
 
 // --- Inline policies.
@@ -92,7 +101,7 @@ func (s *Service) putInline(ctx context.Context, r *Request, e entity, member st
 		return err
 	}
 	ref := store.EntityRef{Kind: e.kind, Account: r.account(), Name: *name}
-	if err := s.entityExists(ctx, e, ref.Account, ref.Name); err != nil {
+	if _, err := s.entityExists(ctx, e, ref.Account, ref.Name); err != nil {
 		return err
 	}
 	if _, err := policy.ParseIdentity(*doc); err != nil {
@@ -145,18 +154,21 @@ func (s *Service) eachInline(ctx context.Context, ref store.EntityRef, f func(na
 	}
 }
 
-func (s *Service) getInline(ctx context.Context, r *Request, e entity, member string, name, policyName *string) (string, error) {
+// getInline reads an inline policy and returns it with the name of its
+// entity as stored, as Get{User,Group,Role}Policy answer.
+func (s *Service) getInline(ctx context.Context, r *Request, e entity, member string, name, policyName *string) (string, awsquery.PolicyDocument, error) {
 	c := iamChecker()
 	e.checkName(c, member, name)
 	c.policyName("policyName", policyName)
 	if err := c.err(); err != nil {
-		return "", err
+		return "", "", err
 	}
-	if err := s.entityExists(ctx, e, r.account(), *name); err != nil {
-		return "", err
+	stored, err := s.entityExists(ctx, e, r.account(), *name)
+	if err != nil {
+		return "", "", err
 	}
 	doc, err := s.st.GetInlinePolicy(ctx, store.EntityRef{Kind: e.kind, Account: r.account(), Name: *name}, *policyName)
-	return doc, errMap{notFound: iamErr(awsquery.NoSuchEntity, e.noPolicyMsg, *policyName)}.wrap("get inline policy", err)
+	return stored, awsquery.PolicyDocument(doc), errMap{notFound: iamErr(awsquery.NoSuchEntity, e.noPolicyMsg, *policyName)}.wrap("get inline policy", err)
 }
 
 func (s *Service) deleteInline(ctx context.Context, r *Request, e entity, member string, name, policyName *string) error {
@@ -166,7 +178,7 @@ func (s *Service) deleteInline(ctx context.Context, r *Request, e entity, member
 	if err := c.err(); err != nil {
 		return err
 	}
-	if err := s.entityExists(ctx, e, r.account(), *name); err != nil {
+	if _, err := s.entityExists(ctx, e, r.account(), *name); err != nil {
 		return err
 	}
 	err := s.st.DeleteInlinePolicy(ctx, store.EntityRef{Kind: e.kind, Account: r.account(), Name: *name}, *policyName)
@@ -193,15 +205,11 @@ func (s *Service) putUserPolicy(ctx context.Context, r *Request, in *awsquery.Pu
 }
 
 func (s *Service) getUserPolicy(ctx context.Context, r *Request, in *awsquery.GetUserPolicyInput) (*awsquery.GetUserPolicyOutput, error) {
-	doc, err := s.getInline(ctx, r, userEntity, "userName", in.UserName, in.PolicyName)
+	name, doc, err := s.getInline(ctx, r, userEntity, "userName", in.UserName, in.PolicyName)
 	if err != nil {
 		return nil, err
 	}
-	u, err := s.loadUser(ctx, r.account(), *in.UserName)
-	if err != nil {
-		return nil, err
-	}
-	return &awsquery.GetUserPolicyOutput{UserName: u.Name, PolicyName: *in.PolicyName, PolicyDocument: awsquery.PolicyDocument(doc)}, nil
+	return &awsquery.GetUserPolicyOutput{UserName: name, PolicyName: *in.PolicyName, PolicyDocument: doc}, nil
 }
 
 func (s *Service) deleteUserPolicy(ctx context.Context, r *Request, in *awsquery.DeleteUserPolicyInput) error {
@@ -217,15 +225,11 @@ func (s *Service) putGroupPolicy(ctx context.Context, r *Request, in *awsquery.P
 }
 
 func (s *Service) getGroupPolicy(ctx context.Context, r *Request, in *awsquery.GetGroupPolicyInput) (*awsquery.GetGroupPolicyOutput, error) {
-	doc, err := s.getInline(ctx, r, groupEntity, "groupName", in.GroupName, in.PolicyName)
+	name, doc, err := s.getInline(ctx, r, groupEntity, "groupName", in.GroupName, in.PolicyName)
 	if err != nil {
 		return nil, err
 	}
-	g, err := s.loadGroup(ctx, r.account(), *in.GroupName)
-	if err != nil {
-		return nil, err
-	}
-	return &awsquery.GetGroupPolicyOutput{GroupName: g.Name, PolicyName: *in.PolicyName, PolicyDocument: awsquery.PolicyDocument(doc)}, nil
+	return &awsquery.GetGroupPolicyOutput{GroupName: name, PolicyName: *in.PolicyName, PolicyDocument: doc}, nil
 }
 
 func (s *Service) deleteGroupPolicy(ctx context.Context, r *Request, in *awsquery.DeleteGroupPolicyInput) error {
@@ -241,15 +245,11 @@ func (s *Service) putRolePolicy(ctx context.Context, r *Request, in *awsquery.Pu
 }
 
 func (s *Service) getRolePolicy(ctx context.Context, r *Request, in *awsquery.GetRolePolicyInput) (*awsquery.GetRolePolicyOutput, error) {
-	doc, err := s.getInline(ctx, r, roleEntity, "roleName", in.RoleName, in.PolicyName)
+	name, doc, err := s.getInline(ctx, r, roleEntity, "roleName", in.RoleName, in.PolicyName)
 	if err != nil {
 		return nil, err
 	}
-	role, err := s.loadRole(ctx, r.account(), *in.RoleName)
-	if err != nil {
-		return nil, err
-	}
-	return &awsquery.GetRolePolicyOutput{RoleName: role.Name, PolicyName: *in.PolicyName, PolicyDocument: awsquery.PolicyDocument(doc)}, nil
+	return &awsquery.GetRolePolicyOutput{RoleName: name, PolicyName: *in.PolicyName, PolicyDocument: doc}, nil
 }
 
 func (s *Service) deleteRolePolicy(ctx context.Context, r *Request, in *awsquery.DeleteRolePolicyInput) error {
@@ -661,7 +661,7 @@ func (s *Service) attach(ctx context.Context, r *Request, e entity, member strin
 		return err
 	}
 	account := r.account()
-	if err := s.entityExists(ctx, e, account, *name); err != nil {
+	if _, err := s.entityExists(ctx, e, account, *name); err != nil {
 		return err
 	}
 	if _, err := s.visiblePolicy(ctx, account, *arn, notAttachable(*arn)); err != nil {
@@ -680,7 +680,7 @@ func (s *Service) detach(ctx context.Context, r *Request, e entity, member strin
 	if err := checkPolicyARN(arn); err != nil {
 		return err
 	}
-	if err := s.entityExists(ctx, e, r.account(), *name); err != nil {
+	if _, err := s.entityExists(ctx, e, r.account(), *name); err != nil {
 		return err
 	}
 	err := s.st.DetachPolicy(ctx, store.EntityRef{Kind: e.kind, Account: r.account(), Name: *name}, *arn)
