@@ -1,31 +1,15 @@
 package iam
 
 import (
-	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/trent-kms/trent/internal/seal"
-	"github.com/trent-kms/trent/internal/store/sqlite"
 )
 
 // TestImportAccessKey: importing a pair again is a no-op, the same id with
 // another secret is refused, a short secret is refused without being
 // quoted, and the stored secret is the pair's, wrapped.
 func TestImportAccessKey(t *testing.T) {
-	db, err := sqlite.Open(filepath.Join(t.TempDir(), "trent.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	raw, err := seal.GenerateRootKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	root, err := seal.NewRootKey(raw)
-	if err != nil {
-		t.Fatal(err)
-	}
+	db, root := newStore(t)
 	d := NewDirectory(db, root)
 	ctx := t.Context()
 	const id, secret = "AKIAIMPORTTEST00001", "a-secret-of-twenty-chars"
@@ -38,7 +22,7 @@ func TestImportAccessKey(t *testing.T) {
 	if err := d.ImportAccessKey(ctx, "111122223333", id, "another-secret-of-twenty"); err == nil {
 		t.Fatal("the same id with another secret was accepted")
 	}
-	err = d.ImportAccessKey(ctx, "111122223333", "AKIAIMPORTTEST00002", "short-secret")
+	err := d.ImportAccessKey(ctx, "111122223333", "AKIAIMPORTTEST00002", "short-secret")
 	if err == nil || strings.Contains(err.Error(), "short-secret") {
 		t.Fatalf("a 12-character secret: %v", err)
 	}

@@ -35,19 +35,7 @@ type fixture struct {
 
 func newFixture(t testing.TB) *fixture {
 	t.Helper()
-	db, err := sqlite.Open(filepath.Join(t.TempDir(), "trent.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	raw, err := seal.GenerateRootKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	root, err := seal.NewRootKey(raw)
-	if err != nil {
-		t.Fatal(err)
-	}
+	db, root := newStore(t)
 	clk := clock.NewFake(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
 	s, err := New(context.Background(), Config{Store: db, Root: root, Clock: clk})
 	if err != nil {
@@ -61,6 +49,26 @@ func newFixture(t testing.TB) *fixture {
 	f.rootKeyID = id
 	f.rootCaller = f.resolve(id, "")
 	return f
+}
+
+// newStore opens a real SQLite store in a temporary directory and makes a
+// root key.
+func newStore(t testing.TB) (*sqlite.DB, *seal.RootKey) {
+	t.Helper()
+	db, err := sqlite.Open(filepath.Join(t.TempDir(), "trent.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	raw, err := seal.GenerateRootKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	root, err := seal.NewRootKey(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return db, root
 }
 
 // resolve resolves a key that must resolve.
@@ -92,42 +100,40 @@ func (f *fixture) call(svc *awsquery.Service, caller *identity.Caller, action, p
 	return f.s.CallSTS(context.Background(), r, op, in)
 }
 
-// iam runs an IAM operation that must succeed.
+// iam runs an IAM operation that must succeed; iamErr one that must fail,
+// and returns its error. sts and stsErr are the same for STS.
 func (f *fixture) iam(caller *identity.Caller, action, params string) any {
 	f.t.Helper()
-	out, err := f.call(awsquery.IAM, caller, action, params)
-	if err != nil {
-		f.t.Fatalf("%s %s: %v", action, params, err)
-	}
-	return out
+	return f.mustSucceed(awsquery.IAM, caller, action, params)
 }
 
-// iamErr runs an IAM operation that must fail and returns its error.
 func (f *fixture) iamErr(caller *identity.Caller, action, params string) *apierr.Error {
 	f.t.Helper()
-	_, err := f.call(awsquery.IAM, caller, action, params)
-	if err == nil {
-		f.t.Fatalf("%s %s: succeeded, want an error", action, params)
-	}
-	var e *apierr.Error
-	if !errors.As(err, &e) {
-		f.t.Fatalf("%s %s: %v is not an *apierr.Error", action, params, err)
-	}
-	return e
+	return f.mustFail(awsquery.IAM, caller, action, params)
 }
 
 func (f *fixture) sts(caller *identity.Caller, action, params string) any {
 	f.t.Helper()
-	out, err := f.call(awsquery.STS, caller, action, params)
+	return f.mustSucceed(awsquery.STS, caller, action, params)
+}
+
+func (f *fixture) stsErr(caller *identity.Caller, action, params string) *apierr.Error {
+	f.t.Helper()
+	return f.mustFail(awsquery.STS, caller, action, params)
+}
+
+func (f *fixture) mustSucceed(svc *awsquery.Service, caller *identity.Caller, action, params string) any {
+	f.t.Helper()
+	out, err := f.call(svc, caller, action, params)
 	if err != nil {
 		f.t.Fatalf("%s %s: %v", action, params, err)
 	}
 	return out
 }
 
-func (f *fixture) stsErr(caller *identity.Caller, action, params string) *apierr.Error {
+func (f *fixture) mustFail(svc *awsquery.Service, caller *identity.Caller, action, params string) *apierr.Error {
 	f.t.Helper()
-	_, err := f.call(awsquery.STS, caller, action, params)
+	_, err := f.call(svc, caller, action, params)
 	if err == nil {
 		f.t.Fatalf("%s %s: succeeded, want an error", action, params)
 	}
