@@ -92,7 +92,10 @@ var IAM = newService("iam", "2010-05-08", "https://iam.amazonaws.com/doc/2010-05
 // marks the members the IAM model requires (the SDK's validators agree).
 // In outputs a value member is always sent, and omitempty marks the ones
 // AWS leaves out when they have nothing to say (a user's tags, a role's
-// description).
+// description). Where two operations take the same members, the second
+// input is declared from the first (type DetachUserPolicyInput
+// AttachUserPolicyInput): it keeps its own name, which the SDK shape
+// tests look up, and the members are written once.
 
 // Tag is a tag in a request (IAM Tag, STS Tag).
 type Tag struct {
@@ -353,10 +356,7 @@ type GetUserPolicyOutput struct {
 	PolicyDocument PolicyDocument `query:"PolicyDocument"`
 }
 
-type DeleteUserPolicyInput struct {
-	UserName   *string `query:"UserName,required"`
-	PolicyName *string `query:"PolicyName,required"`
-}
+type DeleteUserPolicyInput GetUserPolicyInput
 
 type ListUserPoliciesInput struct {
 	UserName *string `query:"UserName,required"`
@@ -388,10 +388,7 @@ type GetGroupPolicyOutput struct {
 	PolicyDocument PolicyDocument `query:"PolicyDocument"`
 }
 
-type DeleteGroupPolicyInput struct {
-	GroupName  *string `query:"GroupName,required"`
-	PolicyName *string `query:"PolicyName,required"`
-}
+type DeleteGroupPolicyInput GetGroupPolicyInput
 
 type ListGroupPoliciesInput struct {
 	GroupName *string `query:"GroupName,required"`
@@ -416,10 +413,7 @@ type GetRolePolicyOutput struct {
 	PolicyDocument PolicyDocument `query:"PolicyDocument"`
 }
 
-type DeleteRolePolicyInput struct {
-	RoleName   *string `query:"RoleName,required"`
-	PolicyName *string `query:"PolicyName,required"`
-}
+type DeleteRolePolicyInput GetRolePolicyInput
 
 type ListRolePoliciesInput struct {
 	RoleName *string `query:"RoleName,required"`
@@ -453,11 +447,7 @@ type GetGroupOutput struct {
 	Marker      string `query:"Marker,omitempty"`
 }
 
-type ListGroupsInput struct {
-	PathPrefix *string `query:"PathPrefix"`
-	Marker     *string `query:"Marker"`
-	MaxItems   *int32  `query:"MaxItems"`
-}
+type ListGroupsInput ListUsersInput
 
 // ListGroupsOutput is the result of ListGroups and ListGroupsForUser.
 type ListGroupsOutput struct {
@@ -475,10 +465,7 @@ type AddUserToGroupInput struct {
 	UserName  *string `query:"UserName,required"`
 }
 
-type RemoveUserFromGroupInput struct {
-	GroupName *string `query:"GroupName,required"`
-	UserName  *string `query:"UserName,required"`
-}
+type RemoveUserFromGroupInput AddUserToGroupInput
 
 type ListGroupsForUserInput struct {
 	UserName *string `query:"UserName,required"`
@@ -507,11 +494,7 @@ type GetRoleInput struct {
 	RoleName *string `query:"RoleName,required"`
 }
 
-type ListRolesInput struct {
-	PathPrefix *string `query:"PathPrefix"`
-	Marker     *string `query:"Marker"`
-	MaxItems   *int32  `query:"MaxItems"`
-}
+type ListRolesInput ListUsersInput
 
 type ListRolesOutput struct {
 	Roles       []Role `query:"Roles"`
@@ -563,9 +546,7 @@ type GetPolicyInput struct {
 	PolicyArn *string `query:"PolicyArn,required"`
 }
 
-type DeletePolicyInput struct {
-	PolicyArn *string `query:"PolicyArn,required"`
-}
+type DeletePolicyInput GetPolicyInput
 
 // ListPoliciesInput: Scope is All, AWS or Local; PolicyUsageFilter is
 // PermissionsPolicy or PermissionsBoundary.
@@ -613,15 +594,9 @@ type ListPolicyVersionsOutput struct {
 	Marker      string          `query:"Marker,omitempty"`
 }
 
-type DeletePolicyVersionInput struct {
-	PolicyArn *string `query:"PolicyArn,required"`
-	VersionId *string `query:"VersionId,required"`
-}
+type DeletePolicyVersionInput GetPolicyVersionInput
 
-type SetDefaultPolicyVersionInput struct {
-	PolicyArn *string `query:"PolicyArn,required"`
-	VersionId *string `query:"VersionId,required"`
-}
+type SetDefaultPolicyVersionInput GetPolicyVersionInput
 
 // ListEntitiesForPolicyInput: EntityFilter is User, Role, Group,
 // LocalManagedPolicy or AWSManagedPolicy.
@@ -647,10 +622,7 @@ type AttachUserPolicyInput struct {
 	PolicyArn *string `query:"PolicyArn,required"`
 }
 
-type DetachUserPolicyInput struct {
-	UserName  *string `query:"UserName,required"`
-	PolicyArn *string `query:"PolicyArn,required"`
-}
+type DetachUserPolicyInput AttachUserPolicyInput
 
 type ListAttachedUserPoliciesInput struct {
 	UserName   *string `query:"UserName,required"`
@@ -672,10 +644,7 @@ type AttachGroupPolicyInput struct {
 	PolicyArn *string `query:"PolicyArn,required"`
 }
 
-type DetachGroupPolicyInput struct {
-	GroupName *string `query:"GroupName,required"`
-	PolicyArn *string `query:"PolicyArn,required"`
-}
+type DetachGroupPolicyInput AttachGroupPolicyInput
 
 type ListAttachedGroupPoliciesInput struct {
 	GroupName  *string `query:"GroupName,required"`
@@ -689,10 +658,7 @@ type AttachRolePolicyInput struct {
 	PolicyArn *string `query:"PolicyArn,required"`
 }
 
-type DetachRolePolicyInput struct {
-	RoleName  *string `query:"RoleName,required"`
-	PolicyArn *string `query:"PolicyArn,required"`
-}
+type DetachRolePolicyInput AttachRolePolicyInput
 
 type ListAttachedRolePoliciesInput struct {
 	RoleName   *string `query:"RoleName,required"`
@@ -708,18 +674,14 @@ type PutUserPermissionsBoundaryInput struct {
 	PermissionsBoundary *string `query:"PermissionsBoundary,required"`
 }
 
-type DeleteUserPermissionsBoundaryInput struct {
-	UserName *string `query:"UserName,required"`
-}
+type DeleteUserPermissionsBoundaryInput DeleteUserInput
 
 type PutRolePermissionsBoundaryInput struct {
 	RoleName            *string `query:"RoleName,required"`
 	PermissionsBoundary *string `query:"PermissionsBoundary,required"`
 }
 
-type DeleteRolePermissionsBoundaryInput struct {
-	RoleName *string `query:"RoleName,required"`
-}
+type DeleteRolePermissionsBoundaryInput DeleteRoleInput
 
 // --- The policy simulator.
 
