@@ -502,9 +502,7 @@ type ListRolesOutput struct {
 	Marker      string `query:"Marker,omitempty"`
 }
 
-type DeleteRoleInput struct {
-	RoleName *string `query:"RoleName,required"`
-}
+type DeleteRoleInput GetRoleInput
 
 type UpdateAssumeRolePolicyInput struct {
 	RoleName       *string `query:"RoleName,required"`
@@ -681,7 +679,7 @@ type PutRolePermissionsBoundaryInput struct {
 	PermissionsBoundary *string `query:"PermissionsBoundary,required"`
 }
 
-type DeleteRolePermissionsBoundaryInput DeleteRoleInput
+type DeleteRolePermissionsBoundaryInput GetRoleInput
 
 // --- The policy simulator.
 
