@@ -232,6 +232,19 @@ func TestWireGolden(t *testing.T) {
 		{iam, "root", "DetachGroupPolicy", "GroupName=readers&PolicyArn=" + boundary},
 		{iam, "root", "DetachRolePolicy", "RoleName=plain&PolicyArn=" + boundary},
 
+		// An invalid entity name is named by its member in each family.
+		{iam, "root", "TagRole", "RoleName=bad!&Tags.member.1.Key=a&Tags.member.1.Value=1"},
+		{iam, "root", "ListUserTags", "UserName=bad!"},
+		{iam, "root", "PutUserPermissionsBoundary", "UserName=bad!&PermissionsBoundary=" + boundary},
+		{iam, "root", "DeleteRolePermissionsBoundary", "RoleName="},
+		{iam, "root", "PutGroupPolicy", "GroupName=bad!&PolicyName=p&PolicyDocument=" + doc},
+		{iam, "root", "GetRolePolicy", "RoleName=bad!&PolicyName=p"},
+		{iam, "root", "DeleteUserPolicy", "UserName=bad!&PolicyName=p"},
+		{iam, "root", "ListGroupPolicies", "GroupName=bad!"},
+		{iam, "root", "AttachGroupPolicy", "GroupName=bad!&PolicyArn=" + boundary},
+		{iam, "root", "DetachRolePolicy", "RoleName=bad!&PolicyArn=" + boundary},
+		{iam, "root", "ListAttachedUserPolicies", "UserName=bad!"},
+
 		// The simulator.
 		{iam, "root", "SimulatePrincipalPolicy", "PolicySourceArn=arn:aws:iam::" + testAccount + ":user/bob&ActionNames.member.1=iam:GetUser&ActionNames.member.2=kms:Encrypt"},
 		{iam, "root", "SimulateCustomPolicy", "PolicyInputList.member.1=" + doc + "&ActionNames.member.1=kms:Decrypt&ResourceArns.member.1=*"},
