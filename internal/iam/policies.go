@@ -24,10 +24,11 @@ const (
 	maxManagedSize     = 6144
 )
 
-// entity describes how the operations on one kind of entity word their
-// errors and which inline quota applies.
+// entity describes how the operations on one kind of entity name it in
+// validation messages, word their errors and which inline quota applies.
 type entity struct {
 	kind        store.EntityKind
+	member      string // its name member as validation messages spell it
 	noEntity    func(name string) *apierr.Error
 	noPolicyMsg string // NoSuchEntity for an inline policy, %s its name
 	inlineMax   int
@@ -35,11 +36,11 @@ type entity struct {
 }
 
 var (
-	userEntity = entity{kind: store.KindUser, noEntity: noSuchUser, noPolicyMsg: msgNoSuchUserPolicy,
+	userEntity = entity{kind: store.KindUser, member: "userName", noEntity: noSuchUser, noPolicyMsg: msgNoSuchUserPolicy,
 		inlineMax: maxUserInlineSize, quotaName: "PoliciesPerUser"}
-	groupEntity = entity{kind: store.KindGroup, noEntity: noSuchGroup, noPolicyMsg: msgNoSuchGroupPolicy,
+	groupEntity = entity{kind: store.KindGroup, member: "groupName", noEntity: noSuchGroup, noPolicyMsg: msgNoSuchGroupPolicy,
 		inlineMax: maxGroupInlineSize, quotaName: "PoliciesPerGroup"}
-	roleEntity = entity{kind: store.KindRole, noEntity: noSuchRole, noPolicyMsg: msgNoSuchRolePolicy,
+	roleEntity = entity{kind: store.KindRole, member: "roleName", noEntity: noSuchRole, noPolicyMsg: msgNoSuchRolePolicy,
 		inlineMax: maxRoleInlineSize, quotaName: "PoliciesPerRole"}
 )
 
@@ -56,14 +57,14 @@ func entityOf(kind store.EntityKind) entity {
 func noSuchEntity(ref store.EntityRef) *apierr.Error { return entityOf(ref.Kind).noEntity(ref.Name) }
 
 // checkName validates the entity name member of a request.
-func (e entity) checkName(c *checker, member string, s *string) {
+func (e entity) checkName(c *checker, s *string) {
 	switch e.kind {
 	case store.KindUser:
-		c.existingUserName(member, s)
+		c.existingUserName(e.member, s)
 	case store.KindGroup:
-		c.groupName(member, s)
+		c.groupName(e.member, s)
 	default:
-		c.roleName(member, s)
+		c.roleName(e.member, s)
 	}
 }
 
@@ -92,9 +93,9 @@ func (s *Service) entityExists(ctx context.Context, e entity, account, name stri
 
 // --- Inline policies.
 
-func (s *Service) putInline(ctx context.Context, r *Request, e entity, member string, name, policyName, doc *string) error {
+func (s *Service) putInline(ctx context.Context, r *Request, e entity, name, policyName, doc *string) error {
 	c := iamChecker()
-	e.checkName(c, member, name)
+	e.checkName(c, name)
 	c.policyName("policyName", policyName)
 	c.document("policyDocument", doc)
 	if err := c.err(); err != nil {
@@ -156,9 +157,9 @@ func (s *Service) eachInline(ctx context.Context, ref store.EntityRef, f func(na
 
 // getInline reads an inline policy and returns it with the name of its
 // entity as stored, as Get{User,Group,Role}Policy answer.
-func (s *Service) getInline(ctx context.Context, r *Request, e entity, member string, name, policyName *string) (string, awsquery.PolicyDocument, error) {
+func (s *Service) getInline(ctx context.Context, r *Request, e entity, name, policyName *string) (string, awsquery.PolicyDocument, error) {
 	c := iamChecker()
-	e.checkName(c, member, name)
+	e.checkName(c, name)
 	c.policyName("policyName", policyName)
 	if err := c.err(); err != nil {
 		return "", "", err
@@ -171,9 +172,9 @@ func (s *Service) getInline(ctx context.Context, r *Request, e entity, member st
 	return stored, awsquery.PolicyDocument(doc), errMap{notFound: iamErr(awsquery.NoSuchEntity, e.noPolicyMsg, *policyName)}.wrap("get inline policy", err)
 }
 
-func (s *Service) deleteInline(ctx context.Context, r *Request, e entity, member string, name, policyName *string) error {
+func (s *Service) deleteInline(ctx context.Context, r *Request, e entity, name, policyName *string) error {
 	c := iamChecker()
-	e.checkName(c, member, name)
+	e.checkName(c, name)
 	c.policyName("policyName", policyName)
 	if err := c.err(); err != nil {
 		return err
@@ -185,9 +186,9 @@ func (s *Service) deleteInline(ctx context.Context, r *Request, e entity, member
 	return errMap{notFound: iamErr(awsquery.NoSuchEntity, e.noPolicyMsg, *policyName)}.wrap("delete inline policy", err)
 }
 
-func (s *Service) listInline(ctx context.Context, r *Request, e entity, member string, name, marker *string, maxItems *int32) (*awsquery.ListPolicyNamesOutput, error) {
+func (s *Service) listInline(ctx context.Context, r *Request, e entity, name, marker *string, maxItems *int32) (*awsquery.ListPolicyNamesOutput, error) {
 	c := iamChecker()
-	e.checkName(c, member, name)
+	e.checkName(c, name)
 	p, err := c.pager(marker, maxItems)
 	if err != nil {
 		return nil, err
@@ -201,11 +202,11 @@ func (s *Service) listInline(ctx context.Context, r *Request, e entity, member s
 }
 
 func (s *Service) putUserPolicy(ctx context.Context, r *Request, in *awsquery.PutUserPolicyInput) error {
-	return s.putInline(ctx, r, userEntity, "userName", in.UserName, in.PolicyName, in.PolicyDocument)
+	return s.putInline(ctx, r, userEntity, in.UserName, in.PolicyName, in.PolicyDocument)
 }
 
 func (s *Service) getUserPolicy(ctx context.Context, r *Request, in *awsquery.GetUserPolicyInput) (*awsquery.GetUserPolicyOutput, error) {
-	name, doc, err := s.getInline(ctx, r, userEntity, "userName", in.UserName, in.PolicyName)
+	name, doc, err := s.getInline(ctx, r, userEntity, in.UserName, in.PolicyName)
 	if err != nil {
 		return nil, err
 	}
@@ -213,19 +214,19 @@ func (s *Service) getUserPolicy(ctx context.Context, r *Request, in *awsquery.Ge
 }
 
 func (s *Service) deleteUserPolicy(ctx context.Context, r *Request, in *awsquery.DeleteUserPolicyInput) error {
-	return s.deleteInline(ctx, r, userEntity, "userName", in.UserName, in.PolicyName)
+	return s.deleteInline(ctx, r, userEntity, in.UserName, in.PolicyName)
 }
 
 func (s *Service) listUserPolicies(ctx context.Context, r *Request, in *awsquery.ListUserPoliciesInput) (*awsquery.ListPolicyNamesOutput, error) {
-	return s.listInline(ctx, r, userEntity, "userName", in.UserName, in.Marker, in.MaxItems)
+	return s.listInline(ctx, r, userEntity, in.UserName, in.Marker, in.MaxItems)
 }
 
 func (s *Service) putGroupPolicy(ctx context.Context, r *Request, in *awsquery.PutGroupPolicyInput) error {
-	return s.putInline(ctx, r, groupEntity, "groupName", in.GroupName, in.PolicyName, in.PolicyDocument)
+	return s.putInline(ctx, r, groupEntity, in.GroupName, in.PolicyName, in.PolicyDocument)
 }
 
 func (s *Service) getGroupPolicy(ctx context.Context, r *Request, in *awsquery.GetGroupPolicyInput) (*awsquery.GetGroupPolicyOutput, error) {
-	name, doc, err := s.getInline(ctx, r, groupEntity, "groupName", in.GroupName, in.PolicyName)
+	name, doc, err := s.getInline(ctx, r, groupEntity, in.GroupName, in.PolicyName)
 	if err != nil {
 		return nil, err
 	}
@@ -233,19 +234,19 @@ func (s *Service) getGroupPolicy(ctx context.Context, r *Request, in *awsquery.G
 }
 
 func (s *Service) deleteGroupPolicy(ctx context.Context, r *Request, in *awsquery.DeleteGroupPolicyInput) error {
-	return s.deleteInline(ctx, r, groupEntity, "groupName", in.GroupName, in.PolicyName)
+	return s.deleteInline(ctx, r, groupEntity, in.GroupName, in.PolicyName)
 }
 
 func (s *Service) listGroupPolicies(ctx context.Context, r *Request, in *awsquery.ListGroupPoliciesInput) (*awsquery.ListPolicyNamesOutput, error) {
-	return s.listInline(ctx, r, groupEntity, "groupName", in.GroupName, in.Marker, in.MaxItems)
+	return s.listInline(ctx, r, groupEntity, in.GroupName, in.Marker, in.MaxItems)
 }
 
 func (s *Service) putRolePolicy(ctx context.Context, r *Request, in *awsquery.PutRolePolicyInput) error {
-	return s.putInline(ctx, r, roleEntity, "roleName", in.RoleName, in.PolicyName, in.PolicyDocument)
+	return s.putInline(ctx, r, roleEntity, in.RoleName, in.PolicyName, in.PolicyDocument)
 }
 
 func (s *Service) getRolePolicy(ctx context.Context, r *Request, in *awsquery.GetRolePolicyInput) (*awsquery.GetRolePolicyOutput, error) {
-	name, doc, err := s.getInline(ctx, r, roleEntity, "roleName", in.RoleName, in.PolicyName)
+	name, doc, err := s.getInline(ctx, r, roleEntity, in.RoleName, in.PolicyName)
 	if err != nil {
 		return nil, err
 	}
@@ -253,11 +254,11 @@ func (s *Service) getRolePolicy(ctx context.Context, r *Request, in *awsquery.Ge
 }
 
 func (s *Service) deleteRolePolicy(ctx context.Context, r *Request, in *awsquery.DeleteRolePolicyInput) error {
-	return s.deleteInline(ctx, r, roleEntity, "roleName", in.RoleName, in.PolicyName)
+	return s.deleteInline(ctx, r, roleEntity, in.RoleName, in.PolicyName)
 }
 
 func (s *Service) listRolePolicies(ctx context.Context, r *Request, in *awsquery.ListRolePoliciesInput) (*awsquery.ListPolicyNamesOutput, error) {
-	return s.listInline(ctx, r, roleEntity, "roleName", in.RoleName, in.Marker, in.MaxItems)
+	return s.listInline(ctx, r, roleEntity, in.RoleName, in.Marker, in.MaxItems)
 }
 
 // --- Managed policies.
@@ -651,9 +652,9 @@ func (s *Service) boundedBy(ctx context.Context, account, arn string, kind store
 
 // --- Attachments.
 
-func (s *Service) attach(ctx context.Context, r *Request, e entity, member string, name, arn *string) error {
+func (s *Service) attach(ctx context.Context, r *Request, e entity, name, arn *string) error {
 	c := iamChecker()
-	e.checkName(c, member, name)
+	e.checkName(c, name)
 	if err := c.err(); err != nil {
 		return err
 	}
@@ -671,9 +672,9 @@ func (s *Service) attach(ctx context.Context, r *Request, e entity, member strin
 	return errMap{notFound: notAttachable(*arn), limit: quota(e.quotaName, store.MaxAttachedPolicies)}.wrap("attach policy", err)
 }
 
-func (s *Service) detach(ctx context.Context, r *Request, e entity, member string, name, arn *string) error {
+func (s *Service) detach(ctx context.Context, r *Request, e entity, name, arn *string) error {
 	c := iamChecker()
-	e.checkName(c, member, name)
+	e.checkName(c, name)
 	if err := c.err(); err != nil {
 		return err
 	}
@@ -687,9 +688,9 @@ func (s *Service) detach(ctx context.Context, r *Request, e entity, member strin
 	return errMap{notFound: noSuchPolicy(*arn)}.wrap("detach policy", err)
 }
 
-func (s *Service) listAttached(ctx context.Context, r *Request, e entity, member string, name, prefix, marker *string, maxItems *int32) (*awsquery.ListAttachedPoliciesOutput, error) {
+func (s *Service) listAttached(ctx context.Context, r *Request, e entity, name, prefix, marker *string, maxItems *int32) (*awsquery.ListAttachedPoliciesOutput, error) {
 	c := iamChecker()
-	e.checkName(c, member, name)
+	e.checkName(c, name)
 	c.policyPath("pathPrefix", prefix)
 	p, err := c.pager(marker, maxItems)
 	if err != nil {
@@ -708,39 +709,39 @@ func (s *Service) listAttached(ctx context.Context, r *Request, e entity, member
 }
 
 func (s *Service) attachUserPolicy(ctx context.Context, r *Request, in *awsquery.AttachUserPolicyInput) error {
-	return s.attach(ctx, r, userEntity, "userName", in.UserName, in.PolicyArn)
+	return s.attach(ctx, r, userEntity, in.UserName, in.PolicyArn)
 }
 
 func (s *Service) detachUserPolicy(ctx context.Context, r *Request, in *awsquery.DetachUserPolicyInput) error {
-	return s.detach(ctx, r, userEntity, "userName", in.UserName, in.PolicyArn)
+	return s.detach(ctx, r, userEntity, in.UserName, in.PolicyArn)
 }
 
 func (s *Service) listAttachedUserPolicies(ctx context.Context, r *Request, in *awsquery.ListAttachedUserPoliciesInput) (*awsquery.ListAttachedPoliciesOutput, error) {
-	return s.listAttached(ctx, r, userEntity, "userName", in.UserName, in.PathPrefix, in.Marker, in.MaxItems)
+	return s.listAttached(ctx, r, userEntity, in.UserName, in.PathPrefix, in.Marker, in.MaxItems)
 }
 
 func (s *Service) attachGroupPolicy(ctx context.Context, r *Request, in *awsquery.AttachGroupPolicyInput) error {
-	return s.attach(ctx, r, groupEntity, "groupName", in.GroupName, in.PolicyArn)
+	return s.attach(ctx, r, groupEntity, in.GroupName, in.PolicyArn)
 }
 
 func (s *Service) detachGroupPolicy(ctx context.Context, r *Request, in *awsquery.DetachGroupPolicyInput) error {
-	return s.detach(ctx, r, groupEntity, "groupName", in.GroupName, in.PolicyArn)
+	return s.detach(ctx, r, groupEntity, in.GroupName, in.PolicyArn)
 }
 
 func (s *Service) listAttachedGroupPolicies(ctx context.Context, r *Request, in *awsquery.ListAttachedGroupPoliciesInput) (*awsquery.ListAttachedPoliciesOutput, error) {
-	return s.listAttached(ctx, r, groupEntity, "groupName", in.GroupName, in.PathPrefix, in.Marker, in.MaxItems)
+	return s.listAttached(ctx, r, groupEntity, in.GroupName, in.PathPrefix, in.Marker, in.MaxItems)
 }
 
 func (s *Service) attachRolePolicy(ctx context.Context, r *Request, in *awsquery.AttachRolePolicyInput) error {
-	return s.attach(ctx, r, roleEntity, "roleName", in.RoleName, in.PolicyArn)
+	return s.attach(ctx, r, roleEntity, in.RoleName, in.PolicyArn)
 }
 
 func (s *Service) detachRolePolicy(ctx context.Context, r *Request, in *awsquery.DetachRolePolicyInput) error {
-	return s.detach(ctx, r, roleEntity, "roleName", in.RoleName, in.PolicyArn)
+	return s.detach(ctx, r, roleEntity, in.RoleName, in.PolicyArn)
 }
 
 func (s *Service) listAttachedRolePolicies(ctx context.Context, r *Request, in *awsquery.ListAttachedRolePoliciesInput) (*awsquery.ListAttachedPoliciesOutput, error) {
-	return s.listAttached(ctx, r, roleEntity, "roleName", in.RoleName, in.PathPrefix, in.Marker, in.MaxItems)
+	return s.listAttached(ctx, r, roleEntity, in.RoleName, in.PathPrefix, in.Marker, in.MaxItems)
 }
 
 // --- Permissions boundaries.
@@ -756,26 +757,26 @@ func (s *Service) checkBoundary(ctx context.Context, account, arn string) error 
 }
 
 func (s *Service) putUserPermissionsBoundary(ctx context.Context, r *Request, in *awsquery.PutUserPermissionsBoundaryInput) error {
-	return s.setBoundary(ctx, r, userEntity, "userName", in.UserName, in.PermissionsBoundary)
+	return s.setBoundary(ctx, r, userEntity, in.UserName, in.PermissionsBoundary)
 }
 
 func (s *Service) deleteUserPermissionsBoundary(ctx context.Context, r *Request, in *awsquery.DeleteUserPermissionsBoundaryInput) error {
-	return s.setBoundary(ctx, r, userEntity, "userName", in.UserName, nil)
+	return s.setBoundary(ctx, r, userEntity, in.UserName, nil)
 }
 
 func (s *Service) putRolePermissionsBoundary(ctx context.Context, r *Request, in *awsquery.PutRolePermissionsBoundaryInput) error {
-	return s.setBoundary(ctx, r, roleEntity, "roleName", in.RoleName, in.PermissionsBoundary)
+	return s.setBoundary(ctx, r, roleEntity, in.RoleName, in.PermissionsBoundary)
 }
 
 func (s *Service) deleteRolePermissionsBoundary(ctx context.Context, r *Request, in *awsquery.DeleteRolePermissionsBoundaryInput) error {
-	return s.setBoundary(ctx, r, roleEntity, "roleName", in.RoleName, nil)
+	return s.setBoundary(ctx, r, roleEntity, in.RoleName, nil)
 }
 
 // setBoundary sets (arn) or removes (nil) the permissions boundary of a
 // user or role.
-func (s *Service) setBoundary(ctx context.Context, r *Request, e entity, member string, name, arn *string) error {
+func (s *Service) setBoundary(ctx context.Context, r *Request, e entity, name, arn *string) error {
 	c := iamChecker()
-	e.checkName(c, member, name)
+	e.checkName(c, name)
 	c.arn("permissionsBoundary", arn)
 	if err := c.err(); err != nil {
 		return err

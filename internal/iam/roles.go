@@ -231,15 +231,15 @@ func (s *Service) updateAssumeRolePolicy(ctx context.Context, r *Request, in *aw
 }
 
 func (s *Service) tagRole(ctx context.Context, r *Request, in *awsquery.TagRoleInput) error {
-	return s.tag(ctx, r, roleEntity, "roleName", in.RoleName, in.Tags)
+	return s.tag(ctx, r, roleEntity, in.RoleName, in.Tags)
 }
 
 func (s *Service) untagRole(ctx context.Context, r *Request, in *awsquery.UntagRoleInput) error {
-	return s.untag(ctx, r, roleEntity, "roleName", in.RoleName, in.TagKeys)
+	return s.untag(ctx, r, roleEntity, in.RoleName, in.TagKeys)
 }
 
 func (s *Service) listRoleTags(ctx context.Context, r *Request, in *awsquery.ListRoleTagsInput) (*awsquery.ListTagsOutput, error) {
-	return s.listTags(ctx, r, roleEntity, "roleName", in.RoleName, in.Marker, in.MaxItems)
+	return s.listTags(ctx, r, roleEntity, in.RoleName, in.Marker, in.MaxItems)
 }
 
 // roleFromARN finds the role an ARN names, with its path as the ARN has

@@ -146,9 +146,9 @@ func (s *Service) loadTagged(ctx context.Context, e entity, account, name string
 
 // tag, untag and listTags are Tag{User,Role}, Untag{User,Role} and
 // List{User,Role}Tags; member is the wire name of the entity's name.
-func (s *Service) tag(ctx context.Context, r *Request, e entity, member string, name *string, tags []awsquery.Tag) error {
+func (s *Service) tag(ctx context.Context, r *Request, e entity, name *string, tags []awsquery.Tag) error {
 	c := iamChecker()
-	e.checkName(c, member, name)
+	e.checkName(c, name)
 	c.tags("tags", tags)
 	if err := c.err(); err != nil {
 		return err
@@ -167,9 +167,9 @@ func (s *Service) tag(ctx context.Context, r *Request, e entity, member string, 
 	return errMap{notFound: e.noEntity(*name)}.wrap("tag "+string(e.kind), x.save(ctx))
 }
 
-func (s *Service) untag(ctx context.Context, r *Request, e entity, member string, name *string, keys []string) error {
+func (s *Service) untag(ctx context.Context, r *Request, e entity, name *string, keys []string) error {
 	c := iamChecker()
-	e.checkName(c, member, name)
+	e.checkName(c, name)
 	c.tagKeys("tagKeys", keys)
 	if err := c.err(); err != nil {
 		return err
@@ -182,9 +182,9 @@ func (s *Service) untag(ctx context.Context, r *Request, e entity, member string
 	return errMap{notFound: e.noEntity(*name)}.wrap("untag "+string(e.kind), x.save(ctx))
 }
 
-func (s *Service) listTags(ctx context.Context, r *Request, e entity, member string, name, marker *string, maxItems *int32) (*awsquery.ListTagsOutput, error) {
+func (s *Service) listTags(ctx context.Context, r *Request, e entity, name, marker *string, maxItems *int32) (*awsquery.ListTagsOutput, error) {
 	c := iamChecker()
-	e.checkName(c, member, name)
+	e.checkName(c, name)
 	p, err := c.pager(marker, maxItems)
 	if err != nil {
 		return nil, err

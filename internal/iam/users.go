@@ -199,13 +199,13 @@ func (s *Service) checkDeletable(ctx context.Context, ref store.EntityRef) error
 }
 
 func (s *Service) tagUser(ctx context.Context, r *Request, in *awsquery.TagUserInput) error {
-	return s.tag(ctx, r, userEntity, "userName", in.UserName, in.Tags)
+	return s.tag(ctx, r, userEntity, in.UserName, in.Tags)
 }
 
 func (s *Service) untagUser(ctx context.Context, r *Request, in *awsquery.UntagUserInput) error {
-	return s.untag(ctx, r, userEntity, "userName", in.UserName, in.TagKeys)
+	return s.untag(ctx, r, userEntity, in.UserName, in.TagKeys)
 }
 
 func (s *Service) listUserTags(ctx context.Context, r *Request, in *awsquery.ListUserTagsInput) (*awsquery.ListTagsOutput, error) {
-	return s.listTags(ctx, r, userEntity, "userName", in.UserName, in.Marker, in.MaxItems)
+	return s.listTags(ctx, r, userEntity, in.UserName, in.Marker, in.MaxItems)
 }
