@@ -72,23 +72,16 @@ func (e entity) checkName(c *checker, s *string) {
 // and returns its name as stored: IAM finds names in any case, and
 // answers with the stored one.
 func (s *Service) entityExists(ctx context.Context, e entity, account, name string) (string, error) {
-	var stored string
-	var err error
 	switch e.kind {
 	case store.KindUser:
-		var u store.User
-		u, err = s.st.GetUser(ctx, account, name)
-		stored = u.Name
+		u, err := s.loadUser(ctx, account, name)
+		return u.Name, err
 	case store.KindGroup:
-		var g store.Group
-		g, err = s.st.GetGroup(ctx, account, name)
-		stored = g.Name
-	default:
-		var r store.Role
-		r, err = s.st.GetRole(ctx, account, name)
-		stored = r.Name
+		g, err := s.loadGroup(ctx, account, name)
+		return g.Name, err
 	}
-	return stored, errMap{notFound: e.noEntity(name)}.wrap("get "+string(e.kind), err)
+	r, err := s.loadRole(ctx, account, name)
+	return r.Name, err
 }
 
 // --- Inline policies.
