@@ -39,13 +39,7 @@ func TestAWSCLI(t *testing.T) {
 	iamFake, iamURL := startFake(t, IAM, func(op *Operation, in any) (any, error) {
 		switch op.Name {
 		case "CreateUser":
-			in := in.(*CreateUserInput)
-			u := User{Path: *in.Path, UserName: *in.UserName, UserId: "AIDAEXAMPLE000000001",
-				Arn: "arn:aws:iam::111122223333:user" + *in.Path + *in.UserName, CreateDate: created}
-			for _, tag := range in.Tags {
-				u.Tags = append(u.Tags, OutTag{Key: *tag.Key, Value: *tag.Value})
-			}
-			return &UserOutput{User: u}, nil
+			return fakeCreateUser(in.(*CreateUserInput)), nil
 		case "ListUsers":
 			return &ListUsersOutput{}, nil
 		case "GetUserPolicy":

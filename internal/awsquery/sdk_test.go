@@ -117,6 +117,16 @@ func newSTSClient(endpoint string) *sts.Client {
 
 var created = time.Date(2026, 12, 6, 10, 13, 12, 0, time.UTC)
 
+// fakeCreateUser answers CreateUser as IAM would, echoing the request.
+func fakeCreateUser(in *CreateUserInput) *UserOutput {
+	u := User{Path: *in.Path, UserName: *in.UserName, UserId: "AIDAEXAMPLE000000001",
+		Arn: "arn:aws:iam::111122223333:user" + *in.Path + *in.UserName, CreateDate: created}
+	for _, tag := range in.Tags {
+		u.Tags = append(u.Tags, OutTag{Key: *tag.Key, Value: *tag.Value})
+	}
+	return &UserOutput{User: u}
+}
+
 // policyDoc has every character class a percent-encoder can get wrong.
 const policyDoc = `{"Version":"2012-10-17","Statement":[{"Sid":"a b+c&d=e%20f/é☃","Effect":"Allow",` + "\n" +
 	`  "Action":["kms:Encrypt","kms:Decrypt"],"Resource":"*","Condition":{"StringEquals":{"aws:PrincipalTag/team":"kms"}}}]}`
@@ -126,13 +136,7 @@ func TestSDKIAM(t *testing.T) {
 	fake, endpoint := startFake(t, IAM, func(op *Operation, in any) (any, error) {
 		switch op.Name {
 		case "CreateUser":
-			in := in.(*CreateUserInput)
-			u := User{Path: *in.Path, UserName: *in.UserName, UserId: "AIDAEXAMPLE000000001",
-				Arn: "arn:aws:iam::111122223333:user" + *in.Path + *in.UserName, CreateDate: created}
-			for _, tag := range in.Tags {
-				u.Tags = append(u.Tags, OutTag{Key: *tag.Key, Value: *tag.Value})
-			}
-			return &UserOutput{User: u}, nil
+			return fakeCreateUser(in.(*CreateUserInput)), nil
 		case "ListUsers":
 			if in.(*ListUsersInput).PathPrefix != nil {
 				return &ListUsersOutput{}, nil
