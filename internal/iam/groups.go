@@ -33,10 +33,7 @@ func (s *Service) createGroup(ctx context.Context, r *Request, in *awsquery.Crea
 	if err := c.err(); err != nil {
 		return nil, err
 	}
-	account, name, path := r.account(), *in.GroupName, "/"
-	if in.Path != nil {
-		path = *in.Path
-	}
+	account, name, path := r.account(), *in.GroupName, pathOrRoot(in.Path)
 	if err := s.ensureAccount(ctx, account); err != nil {
 		return nil, err
 	}

@@ -336,10 +336,7 @@ func (s *Service) createPolicy(ctx context.Context, r *Request, in *awsquery.Cre
 	if err := checkManagedDocument(*in.PolicyDocument); err != nil {
 		return nil, err
 	}
-	account, name, path := r.account(), *in.PolicyName, "/"
-	if in.Path != nil {
-		path = *in.Path
-	}
+	account, name, path := r.account(), *in.PolicyName, pathOrRoot(in.Path)
 	if err := s.ensureAccount(ctx, account); err != nil {
 		return nil, err
 	}

@@ -132,10 +132,7 @@ func (s *Service) createRole(ctx context.Context, r *Request, in *awsquery.Creat
 	if err != nil {
 		return nil, err
 	}
-	account, name, path := r.account(), *in.RoleName, "/"
-	if in.Path != nil {
-		path = *in.Path
-	}
+	account, name, path := r.account(), *in.RoleName, pathOrRoot(in.Path)
 	if err := s.checkTrustPolicy(ctx, *in.AssumeRolePolicyDocument); err != nil {
 		return nil, err
 	}

@@ -57,10 +57,7 @@ func (s *Service) createUser(ctx context.Context, r *Request, in *awsquery.Creat
 	if err != nil {
 		return nil, err
 	}
-	account, name, path := r.account(), *in.UserName, "/"
-	if in.Path != nil {
-		path = *in.Path
-	}
+	account, name, path := r.account(), *in.UserName, pathOrRoot(in.Path)
 	if in.PermissionsBoundary != nil {
 		if err := s.checkBoundary(ctx, account, *in.PermissionsBoundary); err != nil {
 			return nil, err

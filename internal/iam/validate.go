@@ -304,6 +304,14 @@ func (c *checker) tags(member string, tags []awsquery.Tag) {
 // maxTags is how many tags a user, role or session may have.
 const maxTags = 50
 
+// pathOrRoot is a created entity's path: the one requested, or "/".
+func pathOrRoot(p *string) string {
+	if p == nil {
+		return "/"
+	}
+	return *p
+}
+
 // str returns *p, or "" for nil.
 func str(p *string) string {
 	if p == nil {
