@@ -13,13 +13,7 @@ func outGroup(g store.Group) awsquery.Group {
 	return awsquery.Group{Path: g.Path, GroupName: g.Name, GroupId: g.ID, Arn: g.ARN, CreateDate: g.CreatedAt}
 }
 
-func outGroups(gs []store.Group) []awsquery.Group {
-	out := make([]awsquery.Group, len(gs))
-	for i, g := range gs {
-		out[i] = outGroup(g)
-	}
-	return out
-}
+func outGroups(gs []store.Group) []awsquery.Group { return each(gs, outGroup) }
 
 func (s *Service) loadGroup(ctx context.Context, account, name string) (store.Group, error) {
 	g, err := s.st.GetGroup(ctx, account, name)

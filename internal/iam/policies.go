@@ -406,12 +406,9 @@ func (s *Service) listPolicies(ctx context.Context, r *Request, in *awsquery.Lis
 		return nil, internal("list policies", err)
 	}
 	ps, more, marker := finish(pg, ps, func(p store.Policy) string { return p.ARN })
-	out := &awsquery.ListPoliciesOutput{Policies: make([]awsquery.Policy, len(ps)), IsTruncated: more, Marker: marker}
-	for i, p := range ps {
-		// ListPolicies leaves out descriptions (IAM API Reference, Policy).
-		out.Policies[i] = outPolicy(p, false)
-	}
-	return out, nil
+	// ListPolicies leaves out descriptions (IAM API Reference, Policy).
+	out := each(ps, func(p store.Policy) awsquery.Policy { return outPolicy(p, false) })
+	return &awsquery.ListPoliciesOutput{Policies: out, IsTruncated: more, Marker: marker}, nil
 }
 
 func (s *Service) createPolicyVersion(ctx context.Context, r *Request, in *awsquery.CreatePolicyVersionInput) (*awsquery.PolicyVersionOutput, error) {
@@ -490,11 +487,8 @@ func (s *Service) listPolicyVersions(ctx context.Context, r *Request, in *awsque
 	if err != nil {
 		return nil, err
 	}
-	out := &awsquery.ListPolicyVersionsOutput{Versions: make([]awsquery.PolicyVersion, 0, end-start), IsTruncated: marker != "", Marker: marker}
-	for _, v := range vs[start:end] {
-		out.Versions = append(out.Versions, outVersion(v, false))
-	}
-	return out, nil
+	out := each(vs[start:end], func(v store.PolicyVersion) awsquery.PolicyVersion { return outVersion(v, false) })
+	return &awsquery.ListPolicyVersionsOutput{Versions: out, IsTruncated: marker != "", Marker: marker}, nil
 }
 
 func (s *Service) deletePolicyVersion(ctx context.Context, r *Request, in *awsquery.DeletePolicyVersionInput) error {
@@ -691,11 +685,10 @@ func (s *Service) listAttached(ctx context.Context, r *Request, e entity, name, 
 		return nil, errMap{notFound: e.noEntity(*name)}.wrap("list attached policies", err)
 	}
 	ps, more, next := finish(p, ps, func(p store.Policy) string { return p.ARN })
-	out := &awsquery.ListAttachedPoliciesOutput{AttachedPolicies: make([]awsquery.AttachedPolicy, len(ps)), IsTruncated: more, Marker: next}
-	for i, p := range ps {
-		out.AttachedPolicies[i] = awsquery.AttachedPolicy{PolicyName: p.Name, PolicyArn: p.ARN}
-	}
-	return out, nil
+	out := each(ps, func(p store.Policy) awsquery.AttachedPolicy {
+		return awsquery.AttachedPolicy{PolicyName: p.Name, PolicyArn: p.ARN}
+	})
+	return &awsquery.ListAttachedPoliciesOutput{AttachedPolicies: out, IsTruncated: more, Marker: next}, nil
 }
 
 func (s *Service) attachUserPolicy(ctx context.Context, r *Request, in *awsquery.AttachUserPolicyInput) error {

@@ -184,11 +184,8 @@ func (s *Service) listRoles(ctx context.Context, r *Request, in *awsquery.ListRo
 		return nil, internal("list roles", err)
 	}
 	rs, more, marker := finish(p, rs, func(r store.Role) string { return r.Name })
-	out := &awsquery.ListRolesOutput{Roles: make([]awsquery.Role, len(rs)), IsTruncated: more, Marker: marker}
-	for i, role := range rs {
-		out.Roles[i] = outRole(role, roleListed)
-	}
-	return out, nil
+	out := each(rs, func(r store.Role) awsquery.Role { return outRole(r, roleListed) })
+	return &awsquery.ListRolesOutput{Roles: out, IsTruncated: more, Marker: marker}, nil
 }
 
 func (s *Service) deleteRole(ctx context.Context, r *Request, in *awsquery.DeleteRoleInput) error {

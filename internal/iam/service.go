@@ -387,6 +387,15 @@ func (p pager) indexes(n int) (start, end int, marker string, err error) {
 	return start, end, marker, nil
 }
 
+// each converts the items of a list for the wire, one by one.
+func each[T, U any](xs []T, f func(T) U) []U {
+	out := make([]U, len(xs))
+	for i, x := range xs {
+		out[i] = f(x)
+	}
+	return out
+}
+
 // genCache holds entries that carry the generation they were filled at.
 // It is bounded: when it holds max entries it is emptied, since entries
 // are cheap to refill and a flood of distinct keys gains nothing from them.

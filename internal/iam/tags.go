@@ -82,19 +82,11 @@ func outTags(tags []store.Tag) []awsquery.OutTag {
 	if len(tags) == 0 {
 		return nil
 	}
-	out := make([]awsquery.OutTag, len(tags))
-	for i, t := range tags {
-		out[i] = awsquery.OutTag{Key: t.Key, Value: t.Value}
-	}
-	return out
+	return each(tags, func(t store.Tag) awsquery.OutTag { return awsquery.OutTag{Key: t.Key, Value: t.Value} })
 }
 
 func callerTags(tags []store.Tag) []identity.Tag {
-	out := make([]identity.Tag, len(tags))
-	for i, t := range tags {
-		out[i] = identity.Tag{Key: t.Key, Value: t.Value}
-	}
-	return out
+	return each(tags, func(t store.Tag) identity.Tag { return identity.Tag{Key: t.Key, Value: t.Value} })
 }
 
 // checkTagKeys validates the TagKeys of an Untag request.

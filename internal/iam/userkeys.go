@@ -89,14 +89,10 @@ func (s *Service) listAccessKeys(ctx context.Context, r *Request, in *awsquery.L
 	if err != nil {
 		return nil, err
 	}
-	out := &awsquery.ListAccessKeysOutput{AccessKeyMetadata: make([]awsquery.AccessKeyMetadata, 0, end-start), IsTruncated: marker != "", Marker: marker}
-	for _, k := range keys[start:end] {
-		created := k.CreatedAt
-		out.AccessKeyMetadata = append(out.AccessKeyMetadata, awsquery.AccessKeyMetadata{
-			UserName: k.UserName, AccessKeyId: k.ID, Status: k.Status(), CreateDate: &created,
-		})
-	}
-	return out, nil
+	out := each(keys[start:end], func(k store.AccessKey) awsquery.AccessKeyMetadata {
+		return awsquery.AccessKeyMetadata{UserName: k.UserName, AccessKeyId: k.ID, Status: k.Status(), CreateDate: &k.CreatedAt}
+	})
+	return &awsquery.ListAccessKeysOutput{AccessKeyMetadata: out, IsTruncated: marker != "", Marker: marker}, nil
 }
 
 // ownedKey reads an access key of the account that belongs to owner (""

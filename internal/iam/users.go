@@ -31,11 +31,7 @@ func outBoundary(arn string) *awsquery.AttachedPermissionsBoundary {
 }
 
 func outUsers(us []store.User) []awsquery.User {
-	out := make([]awsquery.User, len(us))
-	for i, u := range us {
-		out[i] = outUser(u, true)
-	}
-	return out
+	return each(us, func(u store.User) awsquery.User { return outUser(u, true) })
 }
 
 // getUser reads the account's user or answers NoSuchEntity.
