@@ -137,7 +137,7 @@ func (s *Service) loadTagged(ctx context.Context, e entity, account, name string
 }
 
 // tag, untag and listTags are Tag{User,Role}, Untag{User,Role} and
-// List{User,Role}Tags; member is the wire name of the entity's name.
+// List{User,Role}Tags.
 func (s *Service) tag(ctx context.Context, r *Request, e entity, name *string, tags []awsquery.Tag) error {
 	c := iamChecker()
 	e.checkName(c, name)
