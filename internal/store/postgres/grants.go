@@ -2,179 +2,27 @@ package postgres
 
 import (
 	"context"
-	"database/sql"
-	"encoding/json"
 	"fmt"
-	"maps"
-	"slices"
 
 	"github.com/trent-kms/trent/internal/store"
+	"github.com/trent-kms/trent/internal/store/sqlrows"
 )
 
-// Grants are rows of the table grants (migrations/0002_identity.sql); the
-// foreign key to keys deletes them with their key. Operations and the
-// encryption-context constraints are stored as JSON text: they are always
-// read and written whole.
-
-const grantSelect = `SELECT grant_id, key_id, name, account, region, grantee_principal,
-	retiring_principal, issuing_account, operations, constraints_equals, constraints_subset,
-	created_at FROM grants`
-
-func scanGrant(s scanner) (store.Grant, error) {
-	var (
-		g              store.Grant
-		ops            string
-		equals, subset sql.NullString
-		created        sql.NullInt64
-	)
-	if err := s.Scan(&g.GrantID, &g.KeyID, &g.Name, &g.Account, &g.Region, &g.GranteePrincipal,
-		&g.RetiringPrincipal, &g.IssuingAccount, &ops, &equals, &subset, &created); err != nil {
-		return store.Grant{}, err
-	}
-	if err := json.Unmarshal([]byte(ops), &g.Operations); err != nil {
-		return store.Grant{}, fmt.Errorf("grant %s: stored operations: %w", g.GrantID, err)
-	}
-	if len(g.Operations) == 0 {
-		g.Operations = nil
-	}
-	var err error
-	if g.ConstraintsEncryptionContextEquals, err = decodeContext(equals); err != nil {
-		return store.Grant{}, fmt.Errorf("grant %s: stored constraint: %w", g.GrantID, err)
-	}
-	if g.ConstraintsEncryptionContextSubset, err = decodeContext(subset); err != nil {
-		return store.Grant{}, fmt.Errorf("grant %s: stored constraint: %w", g.GrantID, err)
-	}
-	g.CreatedAt = fromNanos(created)
-	return g, nil
-}
-
-// encodeContext is the stored form of an encryption-context constraint:
-// NULL for nil, else a JSON object (json.Marshal sorts its keys).
-func encodeContext(m map[string]string) (sql.NullString, error) {
-	if m == nil {
-		return sql.NullString{}, nil
-	}
-	b, err := json.Marshal(m)
-	if err != nil {
-		return sql.NullString{}, err
-	}
-	return sql.NullString{String: string(b), Valid: true}, nil
-}
-
-func decodeContext(s sql.NullString) (map[string]string, error) {
-	if !s.Valid {
-		return nil, nil
-	}
-	m := map[string]string{}
-	if err := json.Unmarshal([]byte(s.String), &m); err != nil {
-		return nil, err
-	}
-	return m, nil
-}
-
-func queryGrants(ctx context.Context, q dbtx, query string, args ...any) ([]store.Grant, error) {
-	rows, err := q.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	gs := []store.Grant{}
-	for rows.Next() {
-		g, err := scanGrant(rows)
-		if err != nil {
-			return nil, err
-		}
-		gs = append(gs, g)
-	}
-	return gs, rows.Err()
-}
-
-// sameGrant reports whether a and b have the parameters that make a
-// CreateGrant with a Name a retry: principals, issuing account, operations
-// as a set, and the constraints (nil and empty differ).
-func sameGrant(a, b store.Grant) bool {
-	return a.GranteePrincipal == b.GranteePrincipal &&
-		a.RetiringPrincipal == b.RetiringPrincipal &&
-		a.IssuingAccount == b.IssuingAccount &&
-		slices.Equal(opSet(a.Operations), opSet(b.Operations)) &&
-		sameContext(a.ConstraintsEncryptionContextEquals, b.ConstraintsEncryptionContextEquals) &&
-		sameContext(a.ConstraintsEncryptionContextSubset, b.ConstraintsEncryptionContextSubset)
-}
-
-func opSet(ops []string) []string {
-	s := slices.Clone(ops)
-	slices.Sort(s)
-	return slices.Compact(s)
-}
-
-func sameContext(a, b map[string]string) bool {
-	return (a == nil) == (b == nil) && maps.Equal(a, b)
-}
+// Grants are rows of the table grants; their statements are in
+// internal/store/sqlrows/grants.go.
 
 // CreateGrant stores g, or returns the grant g retries with ErrExists; see
 // store.Grants.
 func (db *DB) CreateGrant(ctx context.Context, g store.Grant, maxPerKey int) (store.Grant, error) {
 	op := fmt.Sprintf("create grant on key %s", g.KeyID)
-	if maxPerKey <= 0 {
-		return store.Grant{}, fmt.Errorf("postgres: %s: cap %d is not positive", op, maxPerKey)
-	}
-	ops, err := json.Marshal(g.Operations)
+	ng, err := sqlrows.PrepareGrant(g, maxPerKey)
 	if err != nil {
 		return store.Grant{}, fmt.Errorf("postgres: %s: %w", op, err)
 	}
-	if g.Operations == nil {
-		ops = []byte("[]")
-	}
-	equals, err := encodeContext(g.ConstraintsEncryptionContextEquals)
-	if err != nil {
-		return store.Grant{}, fmt.Errorf("postgres: %s: %w", op, err)
-	}
-	subset, err := encodeContext(g.ConstraintsEncryptionContextSubset)
-	if err != nil {
-		return store.Grant{}, fmt.Errorf("postgres: %s: %w", op, err)
-	}
-	created, err := toNanos(g.CreatedAt)
-	if err != nil {
-		return store.Grant{}, fmt.Errorf("postgres: %s: CreatedAt: %w", op, err)
-	}
-
 	var out store.Grant
 	err = db.write(ctx, op, func(tx *sqlTx) error {
-		n, err := count(ctx, tx, "SELECT count(*) FROM keys WHERE id = ? AND account = ? AND region = ?",
-			g.KeyID, g.Account, g.Region)
-		if err != nil {
-			return err
-		}
-		if n == 0 {
-			return fmt.Errorf("key %s in %s %s: %w", g.KeyID, g.Account, g.Region, sql.ErrNoRows)
-		}
-		if g.Name != "" {
-			named, err := queryGrants(ctx, tx, grantSelect+" WHERE key_id = ? AND name = ? ORDER BY grant_id", g.KeyID, g.Name)
-			if err != nil {
-				return err
-			}
-			for _, e := range named {
-				if sameGrant(e, g) {
-					out = e
-					return fmt.Errorf("grant %s named %q: %w", e.GrantID, g.Name, store.ErrExists)
-				}
-			}
-		}
-		n, err = count(ctx, tx, "SELECT count(*) FROM grants WHERE key_id = ?", g.KeyID)
-		if err != nil {
-			return err
-		}
-		if n >= maxPerKey {
-			return fmt.Errorf("key has %d grants: %w", n, store.ErrLimit)
-		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO grants (grant_id, key_id, name, account, region,
-			grantee_principal, retiring_principal, issuing_account, operations, constraints_equals,
-			constraints_subset, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			g.GrantID, g.KeyID, g.Name, g.Account, g.Region, g.GranteePrincipal, g.RetiringPrincipal,
-			g.IssuingAccount, string(ops), equals, subset, created); err != nil {
-			return err
-		}
-		out, err = scanGrant(tx.QueryRowContext(ctx, grantSelect+" WHERE grant_id = ?", g.GrantID))
+		var err error
+		out, err = ng.Create(ctx, tx)
 		return err
 	})
 	return out, err
@@ -183,7 +31,7 @@ func (db *DB) CreateGrant(ctx context.Context, g store.Grant, maxPerKey int) (st
 // GetGrant returns the key's grant, or ErrNotFound.
 func (db *DB) GetGrant(ctx context.Context, keyID, grantID string) (store.Grant, error) {
 	op := fmt.Sprintf("get grant %s of key %s", grantID, keyID)
-	g, err := scanGrant(db.r.QueryRowContext(ctx, grantSelect+" WHERE grant_id = ? AND key_id = ?", grantID, keyID))
+	g, err := sqlrows.GetGrant(ctx, db.r, keyID, grantID)
 	if err != nil {
 		return store.Grant{}, wrapErr(op, err)
 	}
@@ -196,17 +44,7 @@ func (db *DB) ListGrants(ctx context.Context, keyID string, f store.GrantFilter,
 	if err := checkLimit(op, limit); err != nil {
 		return nil, err
 	}
-	q := grantSelect + " WHERE key_id = ? AND grant_id > ?"
-	args := []any{keyID, after}
-	if f.GrantID != "" {
-		q += " AND grant_id = ?"
-		args = append(args, f.GrantID)
-	}
-	if f.GranteePrincipal != "" {
-		q += " AND grantee_principal = ?"
-		args = append(args, f.GranteePrincipal)
-	}
-	gs, err := queryGrants(ctx, db.r, q+" ORDER BY grant_id LIMIT ?", append(args, limit)...)
+	gs, err := sqlrows.ListGrants(ctx, db.r, keyID, f, after, limit)
 	return gs, wrapErr(op, err)
 }
 
@@ -217,20 +55,12 @@ func (db *DB) ListGrantsByRetiringPrincipal(ctx context.Context, principal, afte
 	if err := checkLimit(op, limit); err != nil {
 		return nil, err
 	}
-	if principal == "" {
-		return []store.Grant{}, nil // "" is "no retiring principal", not a principal
-	}
-	gs, err := queryGrants(ctx, db.r, grantSelect+`
-		WHERE retiring_principal = ? AND grant_id > ? ORDER BY grant_id LIMIT ?`, principal, after, limit)
+	gs, err := sqlrows.ListGrantsByRetiringPrincipal(ctx, db.r, principal, after, limit)
 	return gs, wrapErr(op, err)
 }
 
 // DeleteGrant removes the key's grant, or reports ErrNotFound.
 func (db *DB) DeleteGrant(ctx context.Context, keyID, grantID string) error {
 	op := fmt.Sprintf("delete grant %s of key %s", grantID, keyID)
-	res, err := db.w.ExecContext(ctx, "DELETE FROM grants WHERE grant_id = ? AND key_id = ?", grantID, keyID)
-	if err != nil {
-		return wrapErr(op, err)
-	}
-	return wrapErr(op, oneRow(res))
+	return wrapErr(op, sqlrows.DeleteGrant(ctx, db.w, keyID, grantID))
 }

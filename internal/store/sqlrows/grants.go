@@ -1,0 +1,228 @@
+package sqlrows
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"slices"
+
+	"github.com/trent-kms/trent/internal/store"
+)
+
+// Grants are rows of the table grants (migrations/0002_identity.sql of
+// both stores); the foreign key to keys deletes them with their key.
+// Operations and the encryption-context constraints are stored as JSON
+// text: they are always read and written whole.
+
+const grantSelect = `SELECT grant_id, key_id, name, account, region, grantee_principal,
+	retiring_principal, issuing_account, operations, constraints_equals, constraints_subset,
+	created_at FROM grants`
+
+func scanGrant(s Scanner) (store.Grant, error) {
+	var (
+		g              store.Grant
+		ops            string
+		equals, subset sql.NullString
+		created        sql.NullInt64
+	)
+	if err := s.Scan(&g.GrantID, &g.KeyID, &g.Name, &g.Account, &g.Region, &g.GranteePrincipal,
+		&g.RetiringPrincipal, &g.IssuingAccount, &ops, &equals, &subset, &created); err != nil {
+		return store.Grant{}, err
+	}
+	if err := json.Unmarshal([]byte(ops), &g.Operations); err != nil {
+		return store.Grant{}, fmt.Errorf("grant %s: stored operations: %w", g.GrantID, err)
+	}
+	if len(g.Operations) == 0 {
+		g.Operations = nil
+	}
+	var err error
+	if g.ConstraintsEncryptionContextEquals, err = decodeContext(equals); err != nil {
+		return store.Grant{}, fmt.Errorf("grant %s: stored constraint: %w", g.GrantID, err)
+	}
+	if g.ConstraintsEncryptionContextSubset, err = decodeContext(subset); err != nil {
+		return store.Grant{}, fmt.Errorf("grant %s: stored constraint: %w", g.GrantID, err)
+	}
+	g.CreatedAt = FromNanos(created)
+	return g, nil
+}
+
+// encodeContext is the stored form of an encryption-context constraint:
+// NULL for nil, else a JSON object (json.Marshal sorts its keys).
+func encodeContext(m map[string]string) (sql.NullString, error) {
+	if m == nil {
+		return sql.NullString{}, nil
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		return sql.NullString{}, err
+	}
+	return sql.NullString{String: string(b), Valid: true}, nil
+}
+
+func decodeContext(s sql.NullString) (map[string]string, error) {
+	if !s.Valid {
+		return nil, nil
+	}
+	m := map[string]string{}
+	if err := json.Unmarshal([]byte(s.String), &m); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+func queryGrants(ctx context.Context, q Tx, query string, args ...any) ([]store.Grant, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	gs := []store.Grant{}
+	for rows.Next() {
+		g, err := scanGrant(rows)
+		if err != nil {
+			return nil, err
+		}
+		gs = append(gs, g)
+	}
+	return gs, rows.Err()
+}
+
+// sameGrant reports whether a and b have the parameters that make a
+// CreateGrant with a Name a retry: principals, issuing account, operations
+// as a set, and the constraints (nil and empty differ).
+func sameGrant(a, b store.Grant) bool {
+	return a.GranteePrincipal == b.GranteePrincipal &&
+		a.RetiringPrincipal == b.RetiringPrincipal &&
+		a.IssuingAccount == b.IssuingAccount &&
+		slices.Equal(opSet(a.Operations), opSet(b.Operations)) &&
+		sameContext(a.ConstraintsEncryptionContextEquals, b.ConstraintsEncryptionContextEquals) &&
+		sameContext(a.ConstraintsEncryptionContextSubset, b.ConstraintsEncryptionContextSubset)
+}
+
+func opSet(ops []string) []string {
+	s := slices.Clone(ops)
+	slices.Sort(s)
+	return slices.Compact(s)
+}
+
+func sameContext(a, b map[string]string) bool {
+	return (a == nil) == (b == nil) && maps.Equal(a, b)
+}
+
+// NewGrant is a grant checked and encoded for CreateGrant, before its
+// transaction: what cannot be stored fails here, with nothing written.
+type NewGrant struct {
+	g              store.Grant
+	maxPerKey      int
+	ops            string
+	equals, subset sql.NullString
+	created        sql.NullInt64
+}
+
+// PrepareGrant encodes g for a key that may hold at most maxPerKey grants.
+func PrepareGrant(g store.Grant, maxPerKey int) (NewGrant, error) {
+	if maxPerKey <= 0 {
+		return NewGrant{}, fmt.Errorf("cap %d is not positive", maxPerKey)
+	}
+	ops, err := json.Marshal(g.Operations)
+	if err != nil {
+		return NewGrant{}, err
+	}
+	if g.Operations == nil {
+		ops = []byte("[]")
+	}
+	n := NewGrant{g: g, maxPerKey: maxPerKey, ops: string(ops)}
+	if n.equals, err = encodeContext(g.ConstraintsEncryptionContextEquals); err != nil {
+		return NewGrant{}, err
+	}
+	if n.subset, err = encodeContext(g.ConstraintsEncryptionContextSubset); err != nil {
+		return NewGrant{}, err
+	}
+	if n.created, err = ToNanos(g.CreatedAt); err != nil {
+		return NewGrant{}, fmt.Errorf("CreatedAt: %w", err)
+	}
+	return n, nil
+}
+
+// Create is CreateGrant's transaction (see store.Grants): it stores the
+// grant and returns it as stored, or returns the grant it retries with
+// store.ErrExists. A missing key is sql.ErrNoRows, a full key
+// store.ErrLimit.
+func (n NewGrant) Create(ctx context.Context, tx Tx) (store.Grant, error) {
+	g := n.g
+	c, err := Count(ctx, tx, "SELECT count(*) FROM keys WHERE id = ? AND account = ? AND region = ?",
+		g.KeyID, g.Account, g.Region)
+	if err != nil {
+		return store.Grant{}, err
+	}
+	if c == 0 {
+		return store.Grant{}, fmt.Errorf("key %s in %s %s: %w", g.KeyID, g.Account, g.Region, sql.ErrNoRows)
+	}
+	if g.Name != "" {
+		named, err := queryGrants(ctx, tx, grantSelect+" WHERE key_id = ? AND name = ? ORDER BY grant_id", g.KeyID, g.Name)
+		if err != nil {
+			return store.Grant{}, err
+		}
+		for _, e := range named {
+			if sameGrant(e, g) {
+				return e, fmt.Errorf("grant %s named %q: %w", e.GrantID, g.Name, store.ErrExists)
+			}
+		}
+	}
+	c, err = Count(ctx, tx, "SELECT count(*) FROM grants WHERE key_id = ?", g.KeyID)
+	if err != nil {
+		return store.Grant{}, err
+	}
+	if c >= n.maxPerKey {
+		return store.Grant{}, fmt.Errorf("key has %d grants: %w", c, store.ErrLimit)
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO grants (grant_id, key_id, name, account, region,
+			grantee_principal, retiring_principal, issuing_account, operations, constraints_equals,
+			constraints_subset, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		g.GrantID, g.KeyID, g.Name, g.Account, g.Region, g.GranteePrincipal, g.RetiringPrincipal,
+		g.IssuingAccount, n.ops, n.equals, n.subset, n.created); err != nil {
+		return store.Grant{}, err
+	}
+	return scanGrant(tx.QueryRowContext(ctx, grantSelect+" WHERE grant_id = ?", g.GrantID))
+}
+
+// GetGrant returns the key's grant, or sql.ErrNoRows.
+func GetGrant(ctx context.Context, q Tx, keyID, grantID string) (store.Grant, error) {
+	return scanGrant(q.QueryRowContext(ctx, grantSelect+" WHERE grant_id = ? AND key_id = ?", grantID, keyID))
+}
+
+// ListGrants lists the key's grants that pass f, by GrantID.
+func ListGrants(ctx context.Context, q Tx, keyID string, f store.GrantFilter, after string, limit int) ([]store.Grant, error) {
+	query := grantSelect + " WHERE key_id = ? AND grant_id > ?"
+	args := []any{keyID, after}
+	if f.GrantID != "" {
+		query += " AND grant_id = ?"
+		args = append(args, f.GrantID)
+	}
+	if f.GranteePrincipal != "" {
+		query += " AND grantee_principal = ?"
+		args = append(args, f.GranteePrincipal)
+	}
+	return queryGrants(ctx, q, query+" ORDER BY grant_id LIMIT ?", append(args, limit)...)
+}
+
+// ListGrantsByRetiringPrincipal lists grants on any key that principal
+// may retire, by GrantID.
+func ListGrantsByRetiringPrincipal(ctx context.Context, q Tx, principal, after string, limit int) ([]store.Grant, error) {
+	if principal == "" {
+		return []store.Grant{}, nil // "" is "no retiring principal", not a principal
+	}
+	return queryGrants(ctx, q, grantSelect+`
+		WHERE retiring_principal = ? AND grant_id > ? ORDER BY grant_id LIMIT ?`, principal, after, limit)
+}
+
+// DeleteGrant removes the key's grant, or returns sql.ErrNoRows.
+func DeleteGrant(ctx context.Context, q Execer, keyID, grantID string) error {
+	res, err := q.ExecContext(ctx, "DELETE FROM grants WHERE grant_id = ? AND key_id = ?", grantID, keyID)
+	if err != nil {
+		return err
+	}
+	return OneRow(res)
+}
