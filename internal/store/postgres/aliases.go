@@ -6,17 +6,18 @@ import (
 	"fmt"
 
 	"github.com/trent-kms/trent/internal/store"
+	"github.com/trent-kms/trent/internal/store/sqlrows"
 )
 
 // CreateAlias stores a new alias: ErrExists if the name is taken in the
 // account and region, ErrNotFound if a.KeyID names no key.
 func (db *DB) CreateAlias(ctx context.Context, a store.Alias) error {
 	op := fmt.Sprintf("create alias %s %s %s", a.Account, a.Region, a.Name)
-	created, err := toNanos(a.CreatedAt)
+	created, err := sqlrows.ToNanos(a.CreatedAt)
 	if err != nil {
 		return fmt.Errorf("postgres: %s: CreatedAt: %w", op, err)
 	}
-	updated, err := toNanos(a.UpdatedAt)
+	updated, err := sqlrows.ToNanos(a.UpdatedAt)
 	if err != nil {
 		return fmt.Errorf("postgres: %s: UpdatedAt: %w", op, err)
 	}
@@ -39,7 +40,7 @@ func (db *DB) GetAlias(ctx context.Context, account, region, name string) (store
 // ErrNotFound if the alias, or the key, does not exist.
 func (db *DB) UpdateAlias(ctx context.Context, a store.Alias) error {
 	op := fmt.Sprintf("update alias %s %s %s", a.Account, a.Region, a.Name)
-	updated, err := toNanos(a.UpdatedAt)
+	updated, err := sqlrows.ToNanos(a.UpdatedAt)
 	if err != nil {
 		return fmt.Errorf("postgres: %s: UpdatedAt: %w", op, err)
 	}
@@ -49,7 +50,7 @@ func (db *DB) UpdateAlias(ctx context.Context, a store.Alias) error {
 	if err != nil {
 		return wrapErr(op, err)
 	}
-	return wrapErr(op, oneRow(res))
+	return wrapErr(op, sqlrows.OneRow(res))
 }
 
 // DeleteAlias removes the alias or reports ErrNotFound.
@@ -60,7 +61,7 @@ func (db *DB) DeleteAlias(ctx context.Context, account, region, name string) err
 	if err != nil {
 		return wrapErr(op, err)
 	}
-	return wrapErr(op, oneRow(res))
+	return wrapErr(op, sqlrows.OneRow(res))
 }
 
 // ListAliases returns up to limit aliases of the account and region named
@@ -100,9 +101,7 @@ func (db *DB) ListAliases(ctx context.Context, account, region, keyID, after str
 	return as, wrapErr(op, rows.Err())
 }
 
-type scanner interface{ Scan(dest ...any) error }
-
-func scanAlias(s scanner) (store.Alias, error) {
+func scanAlias(s sqlrows.Scanner) (store.Alias, error) {
 	var (
 		a                store.Alias
 		created, updated sql.NullInt64
@@ -110,19 +109,7 @@ func scanAlias(s scanner) (store.Alias, error) {
 	if err := s.Scan(&a.Account, &a.Region, &a.Name, &a.KeyID, &created, &updated); err != nil {
 		return store.Alias{}, err
 	}
-	a.CreatedAt = fromNanos(created)
-	a.UpdatedAt = fromNanos(updated)
+	a.CreatedAt = sqlrows.FromNanos(created)
+	a.UpdatedAt = sqlrows.FromNanos(updated)
 	return a, nil
-}
-
-// oneRow returns sql.ErrNoRows if res affected no row.
-func oneRow(res sql.Result) error {
-	n, err := res.RowsAffected()
-	if err != nil {
-		return err
-	}
-	if n == 0 {
-		return sql.ErrNoRows
-	}
-	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/trent-kms/trent/internal/store"
+	"github.com/trent-kms/trent/internal/store/sqlrows"
 )
 
 // CreateKeyWithoutMaterial stores k with revision 1 and its tags, and no
@@ -101,7 +102,7 @@ func (db *DB) DeleteKeyMaterial(ctx context.Context, k store.Key, versions []uin
 // imported material has expired.
 func (db *DB) KeysMaterialExpired(ctx context.Context, now time.Time) ([]string, error) {
 	op := "keys with expired material"
-	n, err := toNanos(now)
+	n, err := sqlrows.ToNanos(now)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %s: %w", op, err)
 	}

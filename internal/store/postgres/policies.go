@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/trent-kms/trent/internal/store"
+	"github.com/trent-kms/trent/internal/store/sqlrows"
 )
 
 // Inline policies.
@@ -54,7 +55,7 @@ func (db *DB) DeleteInlinePolicy(ctx context.Context, e store.EntityRef, name st
 	if err != nil {
 		return wrapErr(op, err)
 	}
-	return wrapErr(op, oneRow(res))
+	return wrapErr(op, sqlrows.OneRow(res))
 }
 
 // ListInlinePolicies lists the entity's policy names.
@@ -99,7 +100,7 @@ const policySelect = `SELECT p.id, p.account, p.name, p.path, p.arn, p.default_v
 		WHERE a.policy_id = p.id AND (e.account = ? OR p.account = ?)) AS attachment_count
 	FROM policies AS p`
 
-func scanPolicy(s scanner) (store.Policy, error) {
+func scanPolicy(s sqlrows.Scanner) (store.Policy, error) {
 	var (
 		p                store.Policy
 		def              int64
@@ -110,8 +111,8 @@ func scanPolicy(s scanner) (store.Policy, error) {
 		return store.Policy{}, err
 	}
 	p.DefaultVersion = versionID(def)
-	p.CreatedAt = fromNanos(created)
-	p.UpdatedAt = fromNanos(updated)
+	p.CreatedAt = sqlrows.FromNanos(created)
+	p.UpdatedAt = sqlrows.FromNanos(updated)
 	return p, nil
 }
 
@@ -145,7 +146,7 @@ func versionNumber(id string) (n int64, ok bool) {
 
 // policyID returns the ID of the policy arn, and its owner, if account may
 // see it (owner: if account owns it) or sql.ErrNoRows.
-func policyID(ctx context.Context, q dbtx, account, arn string, owner bool) (string, error) {
+func policyID(ctx context.Context, q sqlrows.Tx, account, arn string, owner bool) (string, error) {
 	var id, acct string
 	if err := q.QueryRowContext(ctx, "SELECT id, account FROM policies WHERE arn = ?", arn).Scan(&id, &acct); err != nil {
 		return "", fmt.Errorf("policy %s: %w", arn, err)
@@ -159,13 +160,13 @@ func policyID(ctx context.Context, q dbtx, account, arn string, owner bool) (str
 // CreatePolicy stores p with version v1 holding document.
 func (db *DB) CreatePolicy(ctx context.Context, p store.Policy, document string) error {
 	op := fmt.Sprintf("create policy %s", p.ARN)
-	created, err := toNanos(p.CreatedAt)
+	created, err := sqlrows.ToNanos(p.CreatedAt)
 	if err != nil {
 		return fmt.Errorf("postgres: %s: CreatedAt: %w", op, err)
 	}
 	return db.write(ctx, op, func(tx *sqlTx) error {
 		if p.Account != store.AWSAccount {
-			n, err := count(ctx, tx, "SELECT count(*) FROM accounts WHERE id = ?", p.Account)
+			n, err := sqlrows.Count(ctx, tx, "SELECT count(*) FROM accounts WHERE id = ?", p.Account)
 			if err != nil {
 				return err
 			}
@@ -204,14 +205,14 @@ func (db *DB) DeletePolicy(ctx context.Context, account, arn string) error {
 		if err != nil {
 			return err
 		}
-		n, err := count(ctx, tx, "SELECT count(*) FROM policy_attachments WHERE policy_id = ?", id)
+		n, err := sqlrows.Count(ctx, tx, "SELECT count(*) FROM policy_attachments WHERE policy_id = ?", id)
 		if err != nil {
 			return err
 		}
 		if n > 0 {
 			return fmt.Errorf("attached to %d entities: %w", n, store.ErrDeleteConflict)
 		}
-		n, err = count(ctx, tx, "SELECT count(*) FROM policy_versions WHERE policy_id = ?", id)
+		n, err = sqlrows.Count(ctx, tx, "SELECT count(*) FROM policy_versions WHERE policy_id = ?", id)
 		if err != nil {
 			return err
 		}
@@ -226,7 +227,7 @@ func (db *DB) DeletePolicy(ctx context.Context, account, arn string) error {
 		if err != nil {
 			return err
 		}
-		return oneRow(res)
+		return sqlrows.OneRow(res)
 	})
 }
 
@@ -269,7 +270,7 @@ func (db *DB) ListPolicies(ctx context.Context, account string, f store.PolicyFi
 // CreatePolicyVersion adds the policy's next version.
 func (db *DB) CreatePolicyVersion(ctx context.Context, account, arn, document string, setDefault bool, at time.Time) (store.PolicyVersion, error) {
 	op := fmt.Sprintf("create version of policy %s of %s", arn, account)
-	created, err := toNanos(at)
+	created, err := sqlrows.ToNanos(at)
 	if err != nil {
 		return store.PolicyVersion{}, fmt.Errorf("postgres: %s: %w", op, err)
 	}
@@ -279,7 +280,7 @@ func (db *DB) CreatePolicyVersion(ctx context.Context, account, arn, document st
 		if err != nil {
 			return err
 		}
-		n, err := count(ctx, tx, "SELECT count(*) FROM policy_versions WHERE policy_id = ?", id)
+		n, err := sqlrows.Count(ctx, tx, "SELECT count(*) FROM policy_versions WHERE policy_id = ?", id)
 		if err != nil {
 			return err
 		}
@@ -296,11 +297,11 @@ func (db *DB) CreatePolicyVersion(ctx context.Context, account, arn, document st
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE policies SET next_version = next_version + 1,
 			updated_at = ?, default_version = CASE WHEN ? = 1 THEN ? ELSE default_version END
-			WHERE id = ?`, created, boolInt(setDefault), next, id); err != nil {
+			WHERE id = ?`, created, sqlrows.BoolInt(setDefault), next, id); err != nil {
 			return err
 		}
 		v = store.PolicyVersion{PolicyARN: arn, VersionID: versionID(next), Document: document,
-			IsDefault: setDefault, CreatedAt: fromNanos(created)}
+			IsDefault: setDefault, CreatedAt: sqlrows.FromNanos(created)}
 		return nil
 	})
 	return v, err
@@ -311,7 +312,7 @@ func (db *DB) CreatePolicyVersion(ctx context.Context, account, arn, document st
 const versionSelect = `SELECT p.arn, v.version, v.document, v.version = p.default_version, v.created_at
 	FROM policy_versions AS v JOIN policies AS p ON p.id = v.policy_id`
 
-func scanVersion(s scanner) (store.PolicyVersion, error) {
+func scanVersion(s sqlrows.Scanner) (store.PolicyVersion, error) {
 	var (
 		v       store.PolicyVersion
 		n       int64
@@ -321,7 +322,7 @@ func scanVersion(s scanner) (store.PolicyVersion, error) {
 		return store.PolicyVersion{}, err
 	}
 	v.VersionID = versionID(n)
-	v.CreatedAt = fromNanos(created)
+	v.CreatedAt = sqlrows.FromNanos(created)
 	return v, nil
 }
 
@@ -390,7 +391,7 @@ func (db *DB) DeletePolicyVersion(ctx context.Context, account, arn, versionID s
 		if err != nil {
 			return err
 		}
-		return oneRow(res)
+		return sqlrows.OneRow(res)
 	})
 }
 
@@ -412,7 +413,7 @@ func (db *DB) SetDefaultPolicyVersion(ctx context.Context, account, arn, version
 		if err != nil {
 			return err
 		}
-		return oneRow(res)
+		return sqlrows.OneRow(res)
 	})
 }
 
@@ -430,11 +431,11 @@ func (db *DB) AttachPolicy(ctx context.Context, e store.EntityRef, policyARN str
 		if err != nil {
 			return err
 		}
-		n, err := count(ctx, tx, "SELECT count(*) FROM policy_attachments WHERE principal_id = ? AND policy_id = ?", eid, pid)
+		n, err := sqlrows.Count(ctx, tx, "SELECT count(*) FROM policy_attachments WHERE principal_id = ? AND policy_id = ?", eid, pid)
 		if err != nil || n > 0 {
 			return err // attached already
 		}
-		n, err = count(ctx, tx, "SELECT count(*) FROM policy_attachments WHERE principal_id = ?", eid)
+		n, err = sqlrows.Count(ctx, tx, "SELECT count(*) FROM policy_attachments WHERE principal_id = ?", eid)
 		if err != nil {
 			return err
 		}
@@ -459,7 +460,7 @@ func (db *DB) DetachPolicy(ctx context.Context, e store.EntityRef, policyARN str
 		if err != nil {
 			return err
 		}
-		if err := oneRow(res); err != nil {
+		if err := sqlrows.OneRow(res); err != nil {
 			return fmt.Errorf("not attached: %w", err)
 		}
 		return nil

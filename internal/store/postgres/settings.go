@@ -5,13 +5,14 @@ import (
 	"database/sql"
 
 	"github.com/trent-kms/trent/internal/store"
+	"github.com/trent-kms/trent/internal/store/sqlrows"
 )
 
 // CreateAccessKey stores a new access key; ErrExists if the ID exists.
 // A user's key is stored by createUserAccessKey (identity.go).
 func (db *DB) CreateAccessKey(ctx context.Context, k store.AccessKey) error {
 	op := "create access key " + k.ID
-	created, err := toNanos(k.CreatedAt)
+	created, err := sqlrows.ToNanos(k.CreatedAt)
 	if err != nil {
 		return wrapErr(op+": CreatedAt", err)
 	}
@@ -20,7 +21,7 @@ func (db *DB) CreateAccessKey(ctx context.Context, k store.AccessKey) error {
 	}
 	_, err = db.w.ExecContext(ctx, `INSERT INTO access_keys (id, account, principal_arn,
 		wrapped_secret, created_at, active) VALUES (?, ?, ?, ?, ?, ?)`,
-		k.ID, k.Account, k.PrincipalARN, blob(k.WrappedSecret), created, boolInt(k.Active))
+		k.ID, k.Account, k.PrincipalARN, sqlrows.Blob(k.WrappedSecret), created, sqlrows.BoolInt(k.Active))
 	return wrapErr(op, err)
 }
 
@@ -49,7 +50,7 @@ const accessKeySelect = `SELECT ak.id, ak.account, ak.principal_arn, ak.wrapped_
 	ak.last_used_region
 	FROM access_keys AS ak LEFT JOIN principals AS u ON u.id = ak.user_id`
 
-func scanAccessKey(s scanner) (store.AccessKey, error) {
+func scanAccessKey(s sqlrows.Scanner) (store.AccessKey, error) {
 	var (
 		k             store.AccessKey
 		created, used sql.NullInt64
@@ -59,9 +60,9 @@ func scanAccessKey(s scanner) (store.AccessKey, error) {
 		&k.UserName, &used, &k.LastUsedService, &k.LastUsedRegion); err != nil {
 		return store.AccessKey{}, err
 	}
-	k.CreatedAt = fromNanos(created)
+	k.CreatedAt = sqlrows.FromNanos(created)
 	k.Active = active != 0
-	k.LastUsedAt = fromNanos(used)
+	k.LastUsedAt = sqlrows.FromNanos(used)
 	return k, nil
 }
 
@@ -86,12 +87,12 @@ func (db *DB) GetSetting(ctx context.Context, name string) ([]byte, error) {
 	if err != nil {
 		return nil, wrapErr("get setting "+name, err)
 	}
-	return blob(v), nil
+	return sqlrows.Blob(v), nil
 }
 
 // PutSetting creates or replaces a value.
 func (db *DB) PutSetting(ctx context.Context, name string, value []byte) error {
 	_, err := db.w.ExecContext(ctx, `INSERT INTO settings (name, value) VALUES (?, ?)
-		ON CONFLICT (name) DO UPDATE SET value = excluded.value`, name, blob(value))
+		ON CONFLICT (name) DO UPDATE SET value = excluded.value`, name, sqlrows.Blob(value))
 	return wrapErr("put setting "+name, err)
 }

@@ -8,19 +8,12 @@ import (
 	"time"
 
 	"github.com/trent-kms/trent/internal/store"
+	"github.com/trent-kms/trent/internal/store/sqlrows"
 )
 
 // Users, groups and roles share one table, principals (see
 // migrations/0002_identity.sql); this file maps the three kinds onto it.
 // Policies are in policies.go, grants in grants.go.
-
-// dbtx is what *sql.DB and *sql.Tx have in common: helpers that resolve
-// names run inside a write transaction or on their own.
-type dbtx interface {
-	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
-}
 
 // write, the group commit of every write transaction, is in group.go.
 
@@ -51,19 +44,12 @@ func pathPrefixSQL(column string) string {
 	return "substr(" + column + ", 1, length(?)) = ?"
 }
 
-// count runs a SELECT count(*) query.
-func count(ctx context.Context, q dbtx, query string, args ...any) (int, error) {
-	var n int
-	err := q.QueryRowContext(ctx, query, args...).Scan(&n)
-	return n, err
-}
-
 // Accounts.
 
 // CreateAccount stores a new account.
 func (db *DB) CreateAccount(ctx context.Context, a store.Account) error {
 	op := "create account " + a.ID
-	created, err := toNanos(a.CreatedAt)
+	created, err := sqlrows.ToNanos(a.CreatedAt)
 	if err != nil {
 		return fmt.Errorf("sqlite: %s: CreatedAt: %w", op, err)
 	}
@@ -81,7 +67,7 @@ func (db *DB) GetAccount(ctx context.Context, id string) (store.Account, error) 
 	if err != nil {
 		return store.Account{}, wrapErr("get account "+id, err)
 	}
-	a.CreatedAt = fromNanos(created)
+	a.CreatedAt = sqlrows.FromNanos(created)
 	return a, nil
 }
 
@@ -105,7 +91,7 @@ func (db *DB) ListAccounts(ctx context.Context, after string, limit int) ([]stor
 		if err := rows.Scan(&a.ID, &created); err != nil {
 			return nil, wrapErr(op, err)
 		}
-		a.CreatedAt = fromNanos(created)
+		a.CreatedAt = sqlrows.FromNanos(created)
 		as = append(as, a)
 	}
 	return as, wrapErr(op, rows.Err())
@@ -184,7 +170,7 @@ func checkKind(k store.EntityKind) error {
 }
 
 // principalID returns the ID of the principal, or sql.ErrNoRows.
-func principalID(ctx context.Context, q dbtx, kind store.EntityKind, account, name string) (string, error) {
+func principalID(ctx context.Context, q sqlrows.Tx, kind store.EntityKind, account, name string) (string, error) {
 	if err := checkKind(kind); err != nil {
 		return "", err
 	}
@@ -199,7 +185,7 @@ func principalID(ctx context.Context, q dbtx, kind store.EntityKind, account, na
 // queryPrincipals runs inner, a SELECT of whole principals rows ordered
 // and limited as the caller wants them, and returns those principals with
 // their tags, in inner's order by name.
-func queryPrincipals(ctx context.Context, q dbtx, inner string, args ...any) ([]principal, error) {
+func queryPrincipals(ctx context.Context, q sqlrows.Tx, inner string, args ...any) ([]principal, error) {
 	rows, err := q.QueryContext(ctx, `SELECT `+principalColumns+`
 		FROM (`+inner+`) AS p LEFT JOIN principal_tags AS t ON t.principal_id = p.id
 		ORDER BY p.name, p.id, t.position`, args...)
@@ -222,7 +208,7 @@ func queryPrincipals(ctx context.Context, q dbtx, inner string, args ...any) ([]
 		}
 		if len(ps) == 0 || ps[len(ps)-1].id != p.id {
 			p.kind = store.EntityKind(kind)
-			p.created = fromNanos(created)
+			p.created = sqlrows.FromNanos(created)
 			ps = append(ps, p)
 		}
 		if tagKey.Valid {
@@ -234,7 +220,7 @@ func queryPrincipals(ctx context.Context, q dbtx, inner string, args ...any) ([]
 }
 
 // getPrincipal returns the principal with its tags, or sql.ErrNoRows.
-func getPrincipal(ctx context.Context, q dbtx, kind store.EntityKind, account, name string) (principal, error) {
+func getPrincipal(ctx context.Context, q sqlrows.Tx, kind store.EntityKind, account, name string) (principal, error) {
 	if err := checkKind(kind); err != nil {
 		return principal{}, err
 	}
@@ -264,7 +250,7 @@ func (db *DB) createPrincipal(ctx context.Context, p principal) error {
 	if err := checkTags(p.tags); err != nil {
 		return fmt.Errorf("sqlite: %s: %w", op, err)
 	}
-	created, err := toNanos(p.created)
+	created, err := sqlrows.ToNanos(p.created)
 	if err != nil {
 		return fmt.Errorf("sqlite: %s: CreatedAt: %w", op, err)
 	}
@@ -300,8 +286,8 @@ func (db *DB) updatePrincipal(ctx context.Context, p principal) (principal, erro
 		if err != nil {
 			return err
 		}
-		if err := oneRow(res); err != nil {
-			n, err := count(ctx, tx, "SELECT count(*) FROM principals WHERE id = ? AND account = ? AND kind = ?",
+		if err := sqlrows.OneRow(res); err != nil {
+			n, err := sqlrows.Count(ctx, tx, "SELECT count(*) FROM principals WHERE id = ? AND account = ? AND kind = ?",
 				p.id, p.account, string(p.kind))
 			switch {
 			case err != nil:
@@ -367,7 +353,7 @@ func (db *DB) deletePrincipal(ctx context.Context, kind store.EntityKind, accoun
 			return err
 		}
 		for _, d := range dependents[kind] {
-			n, err := count(ctx, tx, d.query, id)
+			n, err := sqlrows.Count(ctx, tx, d.query, id)
 			if err != nil {
 				return err
 			}
@@ -384,7 +370,7 @@ func (db *DB) deletePrincipal(ctx context.Context, kind store.EntityKind, accoun
 		if err != nil {
 			return err
 		}
-		return oneRow(res)
+		return sqlrows.OneRow(res)
 	})
 }
 
@@ -533,11 +519,11 @@ func (db *DB) AddUserToGroup(ctx context.Context, account, group, user string) e
 		if err != nil {
 			return err
 		}
-		n, err := count(ctx, tx, "SELECT count(*) FROM group_members WHERE user_id = ? AND group_id = ?", uid, gid)
+		n, err := sqlrows.Count(ctx, tx, "SELECT count(*) FROM group_members WHERE user_id = ? AND group_id = ?", uid, gid)
 		if err != nil || n > 0 {
 			return err // a member already
 		}
-		n, err = count(ctx, tx, "SELECT count(*) FROM group_members WHERE user_id = ?", uid)
+		n, err = sqlrows.Count(ctx, tx, "SELECT count(*) FROM group_members WHERE user_id = ?", uid)
 		if err != nil {
 			return err
 		}
@@ -565,7 +551,7 @@ func (db *DB) RemoveUserFromGroup(ctx context.Context, account, group, user stri
 		if err != nil {
 			return err
 		}
-		if err := oneRow(res); err != nil {
+		if err := sqlrows.OneRow(res); err != nil {
 			return fmt.Errorf("not a member: %w", err)
 		}
 		return nil
@@ -626,7 +612,7 @@ func (db *DB) createUserAccessKey(ctx context.Context, k store.AccessKey, create
 		if err != nil {
 			return err
 		}
-		n, err := count(ctx, tx, "SELECT count(*) FROM access_keys WHERE user_id = ?", uid)
+		n, err := sqlrows.Count(ctx, tx, "SELECT count(*) FROM access_keys WHERE user_id = ?", uid)
 		if err != nil {
 			return err
 		}
@@ -635,7 +621,7 @@ func (db *DB) createUserAccessKey(ctx context.Context, k store.AccessKey, create
 		}
 		_, err = tx.ExecContext(ctx, `INSERT INTO access_keys (id, account, principal_arn,
 			wrapped_secret, created_at, active, user_id) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-			k.ID, k.Account, k.PrincipalARN, blob(k.WrappedSecret), created, boolInt(k.Active), uid)
+			k.ID, k.Account, k.PrincipalARN, sqlrows.Blob(k.WrappedSecret), created, sqlrows.BoolInt(k.Active), uid)
 		return err
 	})
 }
@@ -673,11 +659,11 @@ func (db *DB) ListAccessKeysForUser(ctx context.Context, account, user string) (
 // SetAccessKeyActive sets the key's status.
 func (db *DB) SetAccessKeyActive(ctx context.Context, id string, active bool) error {
 	op := "set access key active " + id
-	res, err := db.w.ExecContext(ctx, "UPDATE access_keys SET active = ? WHERE id = ?", boolInt(active), id)
+	res, err := db.w.ExecContext(ctx, "UPDATE access_keys SET active = ? WHERE id = ?", sqlrows.BoolInt(active), id)
 	if err != nil {
 		return wrapErr(op, err)
 	}
-	return wrapErr(op, oneRow(res))
+	return wrapErr(op, sqlrows.OneRow(res))
 }
 
 // DeleteAccessKey removes the key.
@@ -687,7 +673,7 @@ func (db *DB) DeleteAccessKey(ctx context.Context, id string) error {
 	if err != nil {
 		return wrapErr(op, err)
 	}
-	return wrapErr(op, oneRow(res))
+	return wrapErr(op, sqlrows.OneRow(res))
 }
 
 // UpdateAccessKeyLastUsed records uses, keeping each key's latest.
@@ -698,7 +684,7 @@ func (db *DB) UpdateAccessKeyLastUsed(ctx context.Context, uses []store.AccessKe
 	}
 	ats := make([]sql.NullInt64, len(uses))
 	for i, u := range uses {
-		at, err := toNanos(u.At)
+		at, err := sqlrows.ToNanos(u.At)
 		if err != nil {
 			return fmt.Errorf("sqlite: %s: %s: %w", op, u.ID, err)
 		}

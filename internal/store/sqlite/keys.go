@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/trent-kms/trent/internal/store"
+	"github.com/trent-kms/trent/internal/store/sqlrows"
 )
 
 // keyColumns are the columns of keys in the order scanKeys reads them,
@@ -159,8 +160,8 @@ func (db *DB) KeyVersions(ctx context.Context, keyID string) ([]store.KeyVersion
 			return nil, fmt.Errorf("sqlite: %s: stored version %d out of range", op, version)
 		}
 		v.Version = uint32(version)
-		v.CreatedAt = fromNanos(created)
-		v.ValidTo = fromNanos(validTo)
+		v.CreatedAt = sqlrows.FromNanos(created)
+		v.ValidTo = sqlrows.FromNanos(validTo)
 		vs = append(vs, v)
 	}
 	if err := rows.Err(); err != nil {
@@ -223,7 +224,7 @@ func (db *DB) DeleteKey(ctx context.Context, id string, revision int64) error {
 // time has come.
 func (db *DB) KeysDue(ctx context.Context, now time.Time) ([]string, error) {
 	op := "keys due"
-	n, err := toNanos(now)
+	n, err := sqlrows.ToNanos(now)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: %s: %w", op, err)
 	}
@@ -292,9 +293,9 @@ func updateKey(ctx context.Context, tx *sql.Tx, k store.Key, ka []any) error {
 // stored is k as GetKey returns it after a successful update.
 func stored(k store.Key) store.Key {
 	k.Revision++
-	k.CreatedAt = normTime(k.CreatedAt)
-	k.DeletionDate = normTime(k.DeletionDate)
-	k.NextRotation = normTime(k.NextRotation)
+	k.CreatedAt = sqlrows.NormTime(k.CreatedAt)
+	k.DeletionDate = sqlrows.NormTime(k.DeletionDate)
+	k.NextRotation = sqlrows.NormTime(k.NextRotation)
 	if len(k.Tags) == 0 {
 		k.Tags = nil
 	} else {
@@ -306,20 +307,20 @@ func stored(k store.Key) store.Key {
 // keyArgs are the values of k for the columns account … on_demand_rotations,
 // in the order of the INSERT in CreateKey and the UPDATE in updateKey.
 func keyArgs(k store.Key) ([]any, error) {
-	created, err := toNanos(k.CreatedAt)
+	created, err := sqlrows.ToNanos(k.CreatedAt)
 	if err != nil {
 		return nil, fmt.Errorf("CreatedAt: %w", err)
 	}
-	deletion, err := toNanos(k.DeletionDate)
+	deletion, err := sqlrows.ToNanos(k.DeletionDate)
 	if err != nil {
 		return nil, fmt.Errorf("DeletionDate: %w", err)
 	}
-	next, err := toNanos(k.NextRotation)
+	next, err := sqlrows.ToNanos(k.NextRotation)
 	if err != nil {
 		return nil, fmt.Errorf("NextRotation: %w", err)
 	}
 	return []any{k.Account, k.Region, k.Description, k.KeySpec, k.KeyUsage, k.Origin, k.State,
-		created, deletion, int64(k.PendingWindowDays), k.Policy, boolInt(k.RotationEnabled),
+		created, deletion, int64(k.PendingWindowDays), k.Policy, sqlrows.BoolInt(k.RotationEnabled),
 		int64(k.RotationPeriodDays), next, int64(k.CurrentVersion), int64(k.OnDemandRotations)}, nil
 }
 
@@ -355,15 +356,15 @@ func versionArgs(keyID string, v store.KeyVersion) ([]any, error) {
 	if v.Version == 0 {
 		return nil, errors.New("version number 0: versions are numbered from 1")
 	}
-	created, err := toNanos(v.CreatedAt)
+	created, err := sqlrows.ToNanos(v.CreatedAt)
 	if err != nil {
 		return nil, fmt.Errorf("version %d CreatedAt: %w", v.Version, err)
 	}
-	validTo, err := toNanos(v.ValidTo)
+	validTo, err := sqlrows.ToNanos(v.ValidTo)
 	if err != nil {
 		return nil, fmt.Errorf("version %d ValidTo: %w", v.Version, err)
 	}
-	return []any{keyID, int64(v.Version), v.MaterialID, blob(v.Wrapped), created, v.RotationType,
+	return []any{keyID, int64(v.Version), v.MaterialID, sqlrows.Blob(v.Wrapped), created, v.RotationType,
 		v.ImportState, v.ExpirationModel, validTo, v.Description}, nil
 }
 
@@ -422,9 +423,9 @@ func scanKeys(rows *sql.Rows) ([]store.Key, error) {
 			if current < 0 || current > math.MaxUint32 {
 				return nil, fmt.Errorf("key %s: stored current version %d out of range", k.ID, current)
 			}
-			k.CreatedAt = fromNanos(created)
-			k.DeletionDate = fromNanos(deletion)
-			k.NextRotation = fromNanos(next)
+			k.CreatedAt = sqlrows.FromNanos(created)
+			k.DeletionDate = sqlrows.FromNanos(deletion)
+			k.NextRotation = sqlrows.FromNanos(next)
 			k.RotationEnabled = rotation != 0
 			k.CurrentVersion = uint32(current)
 			k.OnDemandRotations = int(ondemnd)

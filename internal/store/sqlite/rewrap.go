@@ -8,6 +8,7 @@ import (
 	"slices"
 
 	"github.com/trent-kms/trent/internal/store"
+	"github.com/trent-kms/trent/internal/store/sqlrows"
 )
 
 var _ store.Rewrap = (*DB)(nil)
@@ -61,7 +62,7 @@ func (db *DB) ReplaceWrappedKeyVersion(ctx context.Context, keyID string, versio
 	return db.replace(ctx, fmt.Sprintf("rewrap key %s version %d", keyID, version),
 		`UPDATE key_versions SET wrapped = ?1 WHERE wrapped = ?2 AND key_id = ?3 AND version = ?4`,
 		`SELECT 1 FROM key_versions WHERE key_id = ?1 AND version = ?2`,
-		blob(new), blob(old), keyID, int64(version))
+		sqlrows.Blob(new), sqlrows.Blob(old), keyID, int64(version))
 }
 
 // ReplaceWrappedSecret implements store.Rewrap.
@@ -69,7 +70,7 @@ func (db *DB) ReplaceWrappedSecret(ctx context.Context, accessKeyID string, old,
 	return db.replace(ctx, "rewrap access key "+accessKeyID,
 		`UPDATE access_keys SET wrapped_secret = ?1 WHERE wrapped_secret = ?2 AND id = ?3`,
 		`SELECT 1 FROM access_keys WHERE id = ?1`,
-		blob(new), blob(old), accessKeyID)
+		sqlrows.Blob(new), sqlrows.Blob(old), accessKeyID)
 }
 
 // ReplaceSetting implements store.Rewrap.
@@ -77,7 +78,7 @@ func (db *DB) ReplaceSetting(ctx context.Context, name string, old, new []byte) 
 	return db.replace(ctx, "replace setting "+name,
 		`UPDATE settings SET value = ?1 WHERE value = ?2 AND name = ?3`,
 		`SELECT 1 FROM settings WHERE name = ?1`,
-		blob(new), blob(old), name)
+		sqlrows.Blob(new), sqlrows.Blob(old), name)
 }
 
 // UpdateSettings implements store.Rewrap.
@@ -85,7 +86,7 @@ func (db *DB) UpdateSettings(ctx context.Context, put map[string][]byte, remove 
 	return db.write(ctx, "update settings", func(tx *sql.Tx) error {
 		for _, name := range slices.Sorted(maps.Keys(put)) {
 			if _, err := tx.ExecContext(ctx, `INSERT INTO settings (name, value) VALUES (?, ?)
-				ON CONFLICT (name) DO UPDATE SET value = excluded.value`, name, blob(put[name])); err != nil {
+				ON CONFLICT (name) DO UPDATE SET value = excluded.value`, name, sqlrows.Blob(put[name])); err != nil {
 				return fmt.Errorf("put %s: %w", name, err)
 			}
 		}
