@@ -13,7 +13,7 @@ import (
 // version.
 func (db *DB) CreateKeyWithoutMaterial(ctx context.Context, k store.Key) error {
 	op := "create key without material " + k.ID
-	if err := checkTags(k.Tags); err != nil {
+	if err := sqlrows.CheckTags(k.Tags); err != nil {
 		return fmt.Errorf("postgres: %s: %w", op, err)
 	}
 	ka, err := keyArgs(k)
@@ -39,7 +39,7 @@ const insertKeySQL = `INSERT INTO keys (account, region, description, key_spec,
 // one, and updates the key with the revision check, in one transaction.
 func (db *DB) PutKeyMaterial(ctx context.Context, k store.Key, v store.KeyVersion) (store.Key, error) {
 	op := fmt.Sprintf("put material of version %d of key %s", v.Version, k.ID)
-	if err := checkTags(k.Tags); err != nil {
+	if err := sqlrows.CheckTags(k.Tags); err != nil {
 		return store.Key{}, fmt.Errorf("postgres: %s: %w", op, err)
 	}
 	ka, err := keyArgs(k)
@@ -70,7 +70,7 @@ func (db *DB) PutKeyMaterial(ctx context.Context, k store.Key, v store.KeyVersio
 // UPDATE leaves the old row, with the material, as a dead tuple).
 func (db *DB) DeleteKeyMaterial(ctx context.Context, k store.Key, versions []uint32) (store.Key, error) {
 	op := fmt.Sprintf("delete material %v of key %s", versions, k.ID)
-	if err := checkTags(k.Tags); err != nil {
+	if err := sqlrows.CheckTags(k.Tags); err != nil {
 		return store.Key{}, fmt.Errorf("postgres: %s: %w", op, err)
 	}
 	ka, err := keyArgs(k)
@@ -133,7 +133,7 @@ func (db *DB) PutKeysMaterial(ctx context.Context, ks []store.Key, vs []store.Ke
 	kas := make([][]any, len(ks))
 	vas := make([][]any, len(ks))
 	for i, k := range ks {
-		if err := checkTags(k.Tags); err != nil {
+		if err := sqlrows.CheckTags(k.Tags); err != nil {
 			return nil, fmt.Errorf("postgres: %s: key %s: %w", op, k.ID, err)
 		}
 		var err error

@@ -23,7 +23,7 @@ const keyColumns = `k.id, k.account, k.region, k.description, k.key_spec, k.key_
 // transaction.
 func (db *DB) CreateKey(ctx context.Context, k store.Key, first store.KeyVersion) error {
 	op := "create key " + k.ID
-	if err := checkTags(k.Tags); err != nil {
+	if err := sqlrows.CheckTags(k.Tags); err != nil {
 		return fmt.Errorf("postgres: %s: %w", op, err)
 	}
 	ka, err := keyArgs(k)
@@ -97,7 +97,7 @@ func (db *DB) ListKeys(ctx context.Context, account, region, after string, limit
 // k.Revision.
 func (db *DB) UpdateKey(ctx context.Context, k store.Key) (store.Key, error) {
 	op := "update key " + k.ID
-	if err := checkTags(k.Tags); err != nil {
+	if err := sqlrows.CheckTags(k.Tags); err != nil {
 		return store.Key{}, fmt.Errorf("postgres: %s: %w", op, err)
 	}
 	ka, err := keyArgs(k)
@@ -116,7 +116,7 @@ func (db *DB) UpdateKey(ctx context.Context, k store.Key) (store.Key, error) {
 // check, in one transaction.
 func (db *DB) AddKeyVersion(ctx context.Context, k store.Key, v store.KeyVersion) (store.Key, error) {
 	op := fmt.Sprintf("add version %d of key %s", v.Version, k.ID)
-	if err := checkTags(k.Tags); err != nil {
+	if err := sqlrows.CheckTags(k.Tags); err != nil {
 		return store.Key{}, fmt.Errorf("postgres: %s: %w", op, err)
 	}
 	ka, err := keyArgs(k)
@@ -326,19 +326,6 @@ func keyArgs(k store.Key) ([]any, error) {
 	return []any{k.Account, k.Region, []byte(k.Description), k.KeySpec, k.KeyUsage, k.Origin, k.State,
 		created, deletion, int64(k.PendingWindowDays), k.Policy, sqlrows.BoolInt(k.RotationEnabled),
 		int64(k.RotationPeriodDays), next, int64(k.CurrentVersion), int64(k.OnDemandRotations)}, nil
-}
-
-// checkTags refuses two tags with one key: the store would otherwise have
-// to pick one.
-func checkTags(tags []store.Tag) error {
-	seen := make(map[string]bool, len(tags))
-	for _, t := range tags {
-		if seen[t.Key] {
-			return fmt.Errorf("duplicate tag key %q", t.Key)
-		}
-		seen[t.Key] = true
-	}
-	return nil
 }
 
 func insertTags(ctx context.Context, tx *sqlTx, keyID string, tags []store.Tag) error {

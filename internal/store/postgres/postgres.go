@@ -52,6 +52,7 @@ import (
 	"github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/trent-kms/trent/internal/store"
+	"github.com/trent-kms/trent/internal/store/sqlrows"
 )
 
 var _ store.Store = (*DB)(nil)
@@ -66,6 +67,9 @@ const maxAttempts = 50
 // DB is a Trent store in a PostgreSQL database. It is safe for concurrent
 // use, and several DBs (on several nodes) may share one database.
 type DB struct {
+	// Store holds the methods whose SQL both stores share (sqlrows).
+	sqlrows.Store
+
 	pool *pgxpool.Pool
 	sql  *sql.DB
 	w    writer // autocommit writes: each one a serializable transaction
@@ -133,6 +137,7 @@ func OpenWith(ctx context.Context, url string, o Options) (*DB, error) {
 	db := &DB{pool: pool, sql: sdb, timeout: o.CallTimeout}
 	db.w = writer{db}
 	db.r = reader{sdb, o.CallTimeout, &sharedDeadline{timeout: o.CallTimeout}}
+	db.Store = db.shared()
 	return db, nil
 }
 

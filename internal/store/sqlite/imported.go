@@ -13,7 +13,7 @@ import (
 // version.
 func (db *DB) CreateKeyWithoutMaterial(ctx context.Context, k store.Key) error {
 	op := "create key without material " + k.ID
-	if err := checkTags(k.Tags); err != nil {
+	if err := sqlrows.CheckTags(k.Tags); err != nil {
 		return fmt.Errorf("sqlite: %s: %w", op, err)
 	}
 	ka, err := keyArgs(k)
@@ -43,7 +43,7 @@ func (db *DB) CreateKeyWithoutMaterial(ctx context.Context, k store.Key) error {
 // one, and updates the key with the revision check, in one transaction.
 func (db *DB) PutKeyMaterial(ctx context.Context, k store.Key, v store.KeyVersion) (store.Key, error) {
 	op := fmt.Sprintf("put material of version %d of key %s", v.Version, k.ID)
-	if err := checkTags(k.Tags); err != nil {
+	if err := sqlrows.CheckTags(k.Tags); err != nil {
 		return store.Key{}, fmt.Errorf("sqlite: %s: %w", op, err)
 	}
 	ka, err := keyArgs(k)
@@ -81,7 +81,7 @@ func (db *DB) PutKeyMaterial(ctx context.Context, k store.Key, v store.KeyVersio
 // key in one transaction, then purges the WAL as DeleteKey does.
 func (db *DB) DeleteKeyMaterial(ctx context.Context, k store.Key, versions []uint32) (store.Key, error) {
 	op := fmt.Sprintf("delete material %v of key %s", versions, k.ID)
-	if err := checkTags(k.Tags); err != nil {
+	if err := sqlrows.CheckTags(k.Tags); err != nil {
 		return store.Key{}, fmt.Errorf("sqlite: %s: %w", op, err)
 	}
 	ka, err := keyArgs(k)
@@ -147,7 +147,7 @@ func (db *DB) PutKeysMaterial(ctx context.Context, ks []store.Key, vs []store.Ke
 	kas := make([][]any, len(ks))
 	vas := make([][]any, len(ks))
 	for i, k := range ks {
-		if err := checkTags(k.Tags); err != nil {
+		if err := sqlrows.CheckTags(k.Tags); err != nil {
 			return nil, fmt.Errorf("sqlite: %s: key %s: %w", op, k.ID, err)
 		}
 		var err error

@@ -7,6 +7,7 @@ import (
 	"fmt"
 
 	"github.com/trent-kms/trent/internal/store"
+	"github.com/trent-kms/trent/internal/store/sqlrows"
 )
 
 // The multi-Region columns GetKey and ListKeys read after a key's tag,
@@ -23,7 +24,7 @@ func (db *DB) CreateMultiRegionKey(ctx context.Context, k store.Key, versions []
 	if k.MultiRegionKey == "" || k.PrimaryRegion == "" {
 		return fmt.Errorf("sqlite: %s: MultiRegionKey and PrimaryRegion are required", op)
 	}
-	if err := checkTags(k.Tags); err != nil {
+	if err := sqlrows.CheckTags(k.Tags); err != nil {
 		return fmt.Errorf("sqlite: %s: %w", op, err)
 	}
 	ka, err := keyArgs(k)
@@ -100,7 +101,7 @@ func (db *DB) UpdateKeys(ctx context.Context, ks []store.Key) ([]store.Key, erro
 	op := fmt.Sprintf("update %d keys", len(ks))
 	kas := make([][]any, len(ks))
 	for i, k := range ks {
-		if err := checkTags(k.Tags); err != nil {
+		if err := sqlrows.CheckTags(k.Tags); err != nil {
 			return nil, fmt.Errorf("sqlite: %s: key %s: %w", op, k.ID, err)
 		}
 		var err error
@@ -158,7 +159,7 @@ func (db *DB) AddKeyVersions(ctx context.Context, ks []store.Key, vs []store.Key
 	kas := make([][]any, len(ks))
 	vas := make([][]any, len(ks))
 	for i, k := range ks {
-		if err := checkTags(k.Tags); err != nil {
+		if err := sqlrows.CheckTags(k.Tags); err != nil {
 			return nil, fmt.Errorf("sqlite: %s: key %s: %w", op, k.ID, err)
 		}
 		var err error

@@ -63,6 +63,9 @@ const busyTimeout = 10 * time.Second
 // DB is a Trent store in one SQLite database file. It is safe for concurrent
 // use.
 type DB struct {
+	// Store holds the methods whose SQL both stores share (sqlrows).
+	sqlrows.Store
+
 	path string
 	w    *sql.DB // exactly one connection; every write goes here
 	r    *sql.DB // read-only connections, for queries
@@ -171,6 +174,7 @@ func open(path string, busy time.Duration) (*DB, error) {
 		committerDone:    make(chan struct{}),
 		checkpointerDone: make(chan struct{}),
 	}
+	db.Store = db.shared()
 	if err := db.prepare(ctx); err != nil {
 		c.Close()
 		r.Close()

@@ -1,4 +1,4 @@
-package postgres
+package sqlrows
 
 import (
 	"context"
@@ -9,16 +9,15 @@ import (
 	"time"
 
 	"github.com/trent-kms/trent/internal/store"
-	"github.com/trent-kms/trent/internal/store/sqlrows"
 )
 
 // Inline policies.
 
 // PutInlinePolicy creates or replaces the entity's policy of that name.
-func (db *DB) PutInlinePolicy(ctx context.Context, e store.EntityRef, name, document string) error {
+func (s *Store) PutInlinePolicy(ctx context.Context, e store.EntityRef, name, document string) error {
 	op := fmt.Sprintf("put inline policy %s of %s %s %s", name, e.Kind, e.Account, e.Name)
-	return db.write(ctx, op, func(tx *sqlTx) error {
-		id, err := principalID(ctx, tx, e.Kind, e.Account, e.Name)
+	return s.write(ctx, op, func(tx Tx) error {
+		id, err := s.principalID(ctx, tx, e.Kind, e.Account, e.Name)
 		if err != nil {
 			return err
 		}
@@ -31,42 +30,42 @@ func (db *DB) PutInlinePolicy(ctx context.Context, e store.EntityRef, name, docu
 }
 
 // GetInlinePolicy returns the document, or ErrNotFound.
-func (db *DB) GetInlinePolicy(ctx context.Context, e store.EntityRef, name string) (string, error) {
+func (s *Store) GetInlinePolicy(ctx context.Context, e store.EntityRef, name string) (string, error) {
 	op := fmt.Sprintf("get inline policy %s of %s %s %s", name, e.Kind, e.Account, e.Name)
 	if err := checkKind(e.Kind); err != nil {
-		return "", fmt.Errorf("postgres: %s: %w", op, err)
+		return "", fmt.Errorf("%s: %s: %w", s.prefix, op, err)
 	}
 	var doc string
-	err := db.r.QueryRowContext(ctx, `SELECT i.document FROM inline_policies AS i
+	err := s.r.QueryRowContext(ctx, `SELECT i.document FROM inline_policies AS i
 		JOIN principals AS p ON p.id = i.principal_id
-		WHERE p.account = ? AND p.kind = ? AND lower(p.name) = lower(CAST(? AS text) COLLATE "C") AND i.name = ?`,
+		WHERE p.account = ? AND p.kind = ? AND lower(p.name) = `+s.lowerArg+` AND i.name = ?`,
 		e.Account, string(e.Kind), e.Name, name).Scan(&doc)
-	return doc, wrapErr(op, err)
+	return doc, s.wrapErr(op, err)
 }
 
 // DeleteInlinePolicy removes the policy, or reports ErrNotFound.
-func (db *DB) DeleteInlinePolicy(ctx context.Context, e store.EntityRef, name string) error {
+func (s *Store) DeleteInlinePolicy(ctx context.Context, e store.EntityRef, name string) error {
 	op := fmt.Sprintf("delete inline policy %s of %s %s %s", name, e.Kind, e.Account, e.Name)
 	if err := checkKind(e.Kind); err != nil {
-		return fmt.Errorf("postgres: %s: %w", op, err)
+		return fmt.Errorf("%s: %s: %w", s.prefix, op, err)
 	}
-	res, err := db.w.ExecContext(ctx, `DELETE FROM inline_policies WHERE name = ? AND principal_id =
-		(SELECT id FROM principals WHERE `+byName+`)`, name, e.Account, string(e.Kind), e.Name)
+	res, err := s.w.ExecContext(ctx, `DELETE FROM inline_policies WHERE name = ? AND principal_id =
+		(SELECT id FROM principals WHERE `+s.byName+`)`, name, e.Account, string(e.Kind), e.Name)
 	if err != nil {
-		return wrapErr(op, err)
+		return s.wrapErr(op, err)
 	}
-	return wrapErr(op, sqlrows.OneRow(res))
+	return s.wrapErr(op, OneRow(res))
 }
 
 // ListInlinePolicies lists the entity's policy names.
-func (db *DB) ListInlinePolicies(ctx context.Context, e store.EntityRef, after string, limit int) ([]string, error) {
+func (s *Store) ListInlinePolicies(ctx context.Context, e store.EntityRef, after string, limit int) ([]string, error) {
 	op := fmt.Sprintf("list inline policies of %s %s %s", e.Kind, e.Account, e.Name)
-	if err := checkLimit(op, limit); err != nil {
+	if err := s.checkLimit(op, limit); err != nil {
 		return nil, err
 	}
 	var names []string
-	err := db.read(ctx, op, func(tx *sqlTx) error {
-		id, err := principalID(ctx, tx, e.Kind, e.Account, e.Name)
+	err := s.read(ctx, op, func(tx Tx) error {
+		id, err := s.principalID(ctx, tx, e.Kind, e.Account, e.Name)
 		if err != nil {
 			return err
 		}
@@ -100,7 +99,7 @@ const policySelect = `SELECT p.id, p.account, p.name, p.path, p.arn, p.default_v
 		WHERE a.policy_id = p.id AND (e.account = ? OR p.account = ?)) AS attachment_count
 	FROM policies AS p`
 
-func scanPolicy(s sqlrows.Scanner) (store.Policy, error) {
+func scanPolicy(s Scanner) (store.Policy, error) {
 	var (
 		p                store.Policy
 		def              int64
@@ -111,8 +110,8 @@ func scanPolicy(s sqlrows.Scanner) (store.Policy, error) {
 		return store.Policy{}, err
 	}
 	p.DefaultVersion = versionID(def)
-	p.CreatedAt = sqlrows.FromNanos(created)
-	p.UpdatedAt = sqlrows.FromNanos(updated)
+	p.CreatedAt = FromNanos(created)
+	p.UpdatedAt = FromNanos(updated)
 	return p, nil
 }
 
@@ -146,7 +145,7 @@ func versionNumber(id string) (n int64, ok bool) {
 
 // policyID returns the ID of the policy arn, and its owner, if account may
 // see it (owner: if account owns it) or sql.ErrNoRows.
-func policyID(ctx context.Context, q sqlrows.Tx, account, arn string, owner bool) (string, error) {
+func policyID(ctx context.Context, q Tx, account, arn string, owner bool) (string, error) {
 	var id, acct string
 	if err := q.QueryRowContext(ctx, "SELECT id, account FROM policies WHERE arn = ?", arn).Scan(&id, &acct); err != nil {
 		return "", fmt.Errorf("policy %s: %w", arn, err)
@@ -158,15 +157,15 @@ func policyID(ctx context.Context, q sqlrows.Tx, account, arn string, owner bool
 }
 
 // CreatePolicy stores p with version v1 holding document.
-func (db *DB) CreatePolicy(ctx context.Context, p store.Policy, document string) error {
+func (s *Store) CreatePolicy(ctx context.Context, p store.Policy, document string) error {
 	op := fmt.Sprintf("create policy %s", p.ARN)
-	created, err := sqlrows.ToNanos(p.CreatedAt)
+	created, err := ToNanos(p.CreatedAt)
 	if err != nil {
-		return fmt.Errorf("postgres: %s: CreatedAt: %w", op, err)
+		return fmt.Errorf("%s: %s: CreatedAt: %w", s.prefix, op, err)
 	}
-	return db.write(ctx, op, func(tx *sqlTx) error {
+	return s.write(ctx, op, func(tx Tx) error {
 		if p.Account != store.AWSAccount {
-			n, err := sqlrows.Count(ctx, tx, "SELECT count(*) FROM accounts WHERE id = ?", p.Account)
+			n, err := Count(ctx, tx, "SELECT count(*) FROM accounts WHERE id = ?", p.Account)
 			if err != nil {
 				return err
 			}
@@ -187,32 +186,32 @@ func (db *DB) CreatePolicy(ctx context.Context, p store.Policy, document string)
 }
 
 // GetPolicy returns the policy if account may see it, or ErrNotFound.
-func (db *DB) GetPolicy(ctx context.Context, account, arn string) (store.Policy, error) {
+func (s *Store) GetPolicy(ctx context.Context, account, arn string) (store.Policy, error) {
 	op := fmt.Sprintf("get policy %s for %s", arn, account)
-	p, err := scanPolicy(db.r.QueryRowContext(ctx, policySelect+` WHERE p.arn = ? AND p.account IN (?, ?)`,
+	p, err := scanPolicy(s.r.QueryRowContext(ctx, policySelect+` WHERE p.arn = ? AND p.account IN (?, ?)`,
 		account, account, arn, account, store.AWSAccount))
 	if err != nil {
-		return store.Policy{}, wrapErr(op, err)
+		return store.Policy{}, s.wrapErr(op, err)
 	}
 	return p, nil
 }
 
 // DeletePolicy removes an unattached policy that has one version.
-func (db *DB) DeletePolicy(ctx context.Context, account, arn string) error {
+func (s *Store) DeletePolicy(ctx context.Context, account, arn string) error {
 	op := fmt.Sprintf("delete policy %s of %s", arn, account)
-	return db.write(ctx, op, func(tx *sqlTx) error {
+	return s.write(ctx, op, func(tx Tx) error {
 		id, err := policyID(ctx, tx, account, arn, true)
 		if err != nil {
 			return err
 		}
-		n, err := sqlrows.Count(ctx, tx, "SELECT count(*) FROM policy_attachments WHERE policy_id = ?", id)
+		n, err := Count(ctx, tx, "SELECT count(*) FROM policy_attachments WHERE policy_id = ?", id)
 		if err != nil {
 			return err
 		}
 		if n > 0 {
 			return fmt.Errorf("attached to %d entities: %w", n, store.ErrDeleteConflict)
 		}
-		n, err = sqlrows.Count(ctx, tx, "SELECT count(*) FROM policy_versions WHERE policy_id = ?", id)
+		n, err = Count(ctx, tx, "SELECT count(*) FROM policy_versions WHERE policy_id = ?", id)
 		if err != nil {
 			return err
 		}
@@ -227,14 +226,14 @@ func (db *DB) DeletePolicy(ctx context.Context, account, arn string) error {
 		if err != nil {
 			return err
 		}
-		return sqlrows.OneRow(res)
+		return OneRow(res)
 	})
 }
 
 // ListPolicies lists the policies account sees that pass f, by ARN.
-func (db *DB) ListPolicies(ctx context.Context, account string, f store.PolicyFilter, after string, limit int) ([]store.Policy, error) {
+func (s *Store) ListPolicies(ctx context.Context, account string, f store.PolicyFilter, after string, limit int) ([]store.Policy, error) {
 	op := fmt.Sprintf("list policies of %s", account)
-	if err := checkLimit(op, limit); err != nil {
+	if err := s.checkLimit(op, limit); err != nil {
 		return nil, err
 	}
 	args := []any{account, account}
@@ -250,37 +249,37 @@ func (db *DB) ListPolicies(ctx context.Context, account string, f store.PolicyFi
 		owners = "p.account = ?"
 		args = append(args, store.AWSAccount)
 	default:
-		return nil, fmt.Errorf("postgres: %s: unknown scope %q", op, f.Scope)
+		return nil, fmt.Errorf("%s: %s: unknown scope %q", s.prefix, op, f.Scope)
 	}
 	args = append(args, after, f.PathPrefix, f.PathPrefix)
-	q := policySelect + " WHERE " + owners + " AND p.arn > ? AND " + pathPrefixSQL("p.path")
+	q := policySelect + " WHERE " + owners + " AND p.arn > ? AND " + s.pathPrefix("p.path")
 	if f.OnlyAttached {
 		q = "SELECT * FROM (" + q + ") AS listed WHERE attachment_count > 0"
 	}
-	rows, err := db.r.QueryContext(ctx, q+" ORDER BY arn LIMIT ?", append(args, limit)...)
+	rows, err := s.r.QueryContext(ctx, q+" ORDER BY arn LIMIT ?", append(args, limit)...)
 	if err != nil {
-		return nil, wrapErr(op, err)
+		return nil, s.wrapErr(op, err)
 	}
 	ps, err := scanPolicies(rows)
-	return ps, wrapErr(op, err)
+	return ps, s.wrapErr(op, err)
 }
 
 // Policy versions.
 
 // CreatePolicyVersion adds the policy's next version.
-func (db *DB) CreatePolicyVersion(ctx context.Context, account, arn, document string, setDefault bool, at time.Time) (store.PolicyVersion, error) {
+func (s *Store) CreatePolicyVersion(ctx context.Context, account, arn, document string, setDefault bool, at time.Time) (store.PolicyVersion, error) {
 	op := fmt.Sprintf("create version of policy %s of %s", arn, account)
-	created, err := sqlrows.ToNanos(at)
+	created, err := ToNanos(at)
 	if err != nil {
-		return store.PolicyVersion{}, fmt.Errorf("postgres: %s: %w", op, err)
+		return store.PolicyVersion{}, fmt.Errorf("%s: %s: %w", s.prefix, op, err)
 	}
 	var v store.PolicyVersion
-	err = db.write(ctx, op, func(tx *sqlTx) error {
+	err = s.write(ctx, op, func(tx Tx) error {
 		id, err := policyID(ctx, tx, account, arn, true)
 		if err != nil {
 			return err
 		}
-		n, err := sqlrows.Count(ctx, tx, "SELECT count(*) FROM policy_versions WHERE policy_id = ?", id)
+		n, err := Count(ctx, tx, "SELECT count(*) FROM policy_versions WHERE policy_id = ?", id)
 		if err != nil {
 			return err
 		}
@@ -297,11 +296,11 @@ func (db *DB) CreatePolicyVersion(ctx context.Context, account, arn, document st
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE policies SET next_version = next_version + 1,
 			updated_at = ?, default_version = CASE WHEN ? = 1 THEN ? ELSE default_version END
-			WHERE id = ?`, created, sqlrows.BoolInt(setDefault), next, id); err != nil {
+			WHERE id = ?`, created, BoolInt(setDefault), next, id); err != nil {
 			return err
 		}
 		v = store.PolicyVersion{PolicyARN: arn, VersionID: versionID(next), Document: document,
-			IsDefault: setDefault, CreatedAt: sqlrows.FromNanos(created)}
+			IsDefault: setDefault, CreatedAt: FromNanos(created)}
 		return nil
 	})
 	return v, err
@@ -312,7 +311,7 @@ func (db *DB) CreatePolicyVersion(ctx context.Context, account, arn, document st
 const versionSelect = `SELECT p.arn, v.version, v.document, v.version = p.default_version, v.created_at
 	FROM policy_versions AS v JOIN policies AS p ON p.id = v.policy_id`
 
-func scanVersion(s sqlrows.Scanner) (store.PolicyVersion, error) {
+func scanVersion(s Scanner) (store.PolicyVersion, error) {
 	var (
 		v       store.PolicyVersion
 		n       int64
@@ -322,30 +321,30 @@ func scanVersion(s sqlrows.Scanner) (store.PolicyVersion, error) {
 		return store.PolicyVersion{}, err
 	}
 	v.VersionID = versionID(n)
-	v.CreatedAt = sqlrows.FromNanos(created)
+	v.CreatedAt = FromNanos(created)
 	return v, nil
 }
 
 // GetPolicyVersion returns the version, or ErrNotFound.
-func (db *DB) GetPolicyVersion(ctx context.Context, account, arn, versionID string) (store.PolicyVersion, error) {
+func (s *Store) GetPolicyVersion(ctx context.Context, account, arn, versionID string) (store.PolicyVersion, error) {
 	op := fmt.Sprintf("get version %s of policy %s for %s", versionID, arn, account)
 	n, ok := versionNumber(versionID)
 	if !ok {
-		return store.PolicyVersion{}, wrapErr(op, sql.ErrNoRows)
+		return store.PolicyVersion{}, s.wrapErr(op, sql.ErrNoRows)
 	}
-	v, err := scanVersion(db.r.QueryRowContext(ctx, versionSelect+`
+	v, err := scanVersion(s.r.QueryRowContext(ctx, versionSelect+`
 		WHERE p.arn = ? AND p.account IN (?, ?) AND v.version = ?`, arn, account, store.AWSAccount, n))
 	if err != nil {
-		return store.PolicyVersion{}, wrapErr(op, err)
+		return store.PolicyVersion{}, s.wrapErr(op, err)
 	}
 	return v, nil
 }
 
 // ListPolicyVersions returns the policy's versions, newest first.
-func (db *DB) ListPolicyVersions(ctx context.Context, account, arn string) ([]store.PolicyVersion, error) {
+func (s *Store) ListPolicyVersions(ctx context.Context, account, arn string) ([]store.PolicyVersion, error) {
 	op := fmt.Sprintf("list versions of policy %s for %s", arn, account)
 	var vs []store.PolicyVersion
-	err := db.read(ctx, op, func(tx *sqlTx) error {
+	err := s.read(ctx, op, func(tx Tx) error {
 		id, err := policyID(ctx, tx, account, arn, false)
 		if err != nil {
 			return err
@@ -369,9 +368,9 @@ func (db *DB) ListPolicyVersions(ctx context.Context, account, arn string) ([]st
 }
 
 // DeletePolicyVersion removes a version that is not the default.
-func (db *DB) DeletePolicyVersion(ctx context.Context, account, arn, versionID string) error {
+func (s *Store) DeletePolicyVersion(ctx context.Context, account, arn, versionID string) error {
 	op := fmt.Sprintf("delete version %s of policy %s of %s", versionID, arn, account)
-	return db.write(ctx, op, func(tx *sqlTx) error {
+	return s.write(ctx, op, func(tx Tx) error {
 		id, err := policyID(ctx, tx, account, arn, true)
 		if err != nil {
 			return err
@@ -391,14 +390,14 @@ func (db *DB) DeletePolicyVersion(ctx context.Context, account, arn, versionID s
 		if err != nil {
 			return err
 		}
-		return sqlrows.OneRow(res)
+		return OneRow(res)
 	})
 }
 
 // SetDefaultPolicyVersion makes an existing version the default.
-func (db *DB) SetDefaultPolicyVersion(ctx context.Context, account, arn, versionID string) error {
+func (s *Store) SetDefaultPolicyVersion(ctx context.Context, account, arn, versionID string) error {
 	op := fmt.Sprintf("set default version %s of policy %s of %s", versionID, arn, account)
-	return db.write(ctx, op, func(tx *sqlTx) error {
+	return s.write(ctx, op, func(tx Tx) error {
 		id, err := policyID(ctx, tx, account, arn, true)
 		if err != nil {
 			return err
@@ -413,17 +412,17 @@ func (db *DB) SetDefaultPolicyVersion(ctx context.Context, account, arn, version
 		if err != nil {
 			return err
 		}
-		return sqlrows.OneRow(res)
+		return OneRow(res)
 	})
 }
 
 // Attachments.
 
 // AttachPolicy attaches the policy to the entity, once.
-func (db *DB) AttachPolicy(ctx context.Context, e store.EntityRef, policyARN string) error {
+func (s *Store) AttachPolicy(ctx context.Context, e store.EntityRef, policyARN string) error {
 	op := fmt.Sprintf("attach policy %s to %s %s %s", policyARN, e.Kind, e.Account, e.Name)
-	return db.write(ctx, op, func(tx *sqlTx) error {
-		eid, err := principalID(ctx, tx, e.Kind, e.Account, e.Name)
+	return s.write(ctx, op, func(tx Tx) error {
+		eid, err := s.principalID(ctx, tx, e.Kind, e.Account, e.Name)
 		if err != nil {
 			return err
 		}
@@ -431,11 +430,11 @@ func (db *DB) AttachPolicy(ctx context.Context, e store.EntityRef, policyARN str
 		if err != nil {
 			return err
 		}
-		n, err := sqlrows.Count(ctx, tx, "SELECT count(*) FROM policy_attachments WHERE principal_id = ? AND policy_id = ?", eid, pid)
+		n, err := Count(ctx, tx, "SELECT count(*) FROM policy_attachments WHERE principal_id = ? AND policy_id = ?", eid, pid)
 		if err != nil || n > 0 {
 			return err // attached already
 		}
-		n, err = sqlrows.Count(ctx, tx, "SELECT count(*) FROM policy_attachments WHERE principal_id = ?", eid)
+		n, err = Count(ctx, tx, "SELECT count(*) FROM policy_attachments WHERE principal_id = ?", eid)
 		if err != nil {
 			return err
 		}
@@ -448,10 +447,10 @@ func (db *DB) AttachPolicy(ctx context.Context, e store.EntityRef, policyARN str
 }
 
 // DetachPolicy detaches the policy, or reports ErrNotFound.
-func (db *DB) DetachPolicy(ctx context.Context, e store.EntityRef, policyARN string) error {
+func (s *Store) DetachPolicy(ctx context.Context, e store.EntityRef, policyARN string) error {
 	op := fmt.Sprintf("detach policy %s from %s %s %s", policyARN, e.Kind, e.Account, e.Name)
-	return db.write(ctx, op, func(tx *sqlTx) error {
-		eid, err := principalID(ctx, tx, e.Kind, e.Account, e.Name)
+	return s.write(ctx, op, func(tx Tx) error {
+		eid, err := s.principalID(ctx, tx, e.Kind, e.Account, e.Name)
 		if err != nil {
 			return err
 		}
@@ -460,7 +459,7 @@ func (db *DB) DetachPolicy(ctx context.Context, e store.EntityRef, policyARN str
 		if err != nil {
 			return err
 		}
-		if err := sqlrows.OneRow(res); err != nil {
+		if err := OneRow(res); err != nil {
 			return fmt.Errorf("not attached: %w", err)
 		}
 		return nil
@@ -468,20 +467,20 @@ func (db *DB) DetachPolicy(ctx context.Context, e store.EntityRef, policyARN str
 }
 
 // ListAttachedPolicies lists the entity's policies by ARN.
-func (db *DB) ListAttachedPolicies(ctx context.Context, e store.EntityRef, pathPrefix, after string, limit int) ([]store.Policy, error) {
+func (s *Store) ListAttachedPolicies(ctx context.Context, e store.EntityRef, pathPrefix, after string, limit int) ([]store.Policy, error) {
 	op := fmt.Sprintf("list policies attached to %s %s %s", e.Kind, e.Account, e.Name)
-	if err := checkLimit(op, limit); err != nil {
+	if err := s.checkLimit(op, limit); err != nil {
 		return nil, err
 	}
 	var ps []store.Policy
-	err := db.read(ctx, op, func(tx *sqlTx) error {
-		eid, err := principalID(ctx, tx, e.Kind, e.Account, e.Name)
+	err := s.read(ctx, op, func(tx Tx) error {
+		eid, err := s.principalID(ctx, tx, e.Kind, e.Account, e.Name)
 		if err != nil {
 			return err
 		}
 		rows, err := tx.QueryContext(ctx, policySelect+`
 			JOIN policy_attachments AS pa ON pa.policy_id = p.id
-			WHERE pa.principal_id = ? AND p.arn > ? AND `+pathPrefixSQL("p.path")+`
+			WHERE pa.principal_id = ? AND p.arn > ? AND `+s.pathPrefix("p.path")+`
 			ORDER BY p.arn LIMIT ?`,
 			e.Account, e.Account, eid, after, pathPrefix, pathPrefix, limit)
 		if err != nil {
@@ -495,18 +494,18 @@ func (db *DB) ListAttachedPolicies(ctx context.Context, e store.EntityRef, pathP
 
 // ListEntitiesForPolicy lists account's entities the policy is attached to,
 // by ARN.
-func (db *DB) ListEntitiesForPolicy(ctx context.Context, account, policyARN string, kind store.EntityKind, pathPrefix, after string, limit int) ([]store.Entity, error) {
+func (s *Store) ListEntitiesForPolicy(ctx context.Context, account, policyARN string, kind store.EntityKind, pathPrefix, after string, limit int) ([]store.Entity, error) {
 	op := fmt.Sprintf("list entities of policy %s in %s", policyARN, account)
-	if err := checkLimit(op, limit); err != nil {
+	if err := s.checkLimit(op, limit); err != nil {
 		return nil, err
 	}
 	if kind != "" {
 		if err := checkKind(kind); err != nil {
-			return nil, fmt.Errorf("postgres: %s: %w", op, err)
+			return nil, fmt.Errorf("%s: %s: %w", s.prefix, op, err)
 		}
 	}
 	var es []store.Entity
-	err := db.read(ctx, op, func(tx *sqlTx) error {
+	err := s.read(ctx, op, func(tx Tx) error {
 		pid, err := policyID(ctx, tx, account, policyARN, false)
 		if err != nil {
 			return err
@@ -514,7 +513,7 @@ func (db *DB) ListEntitiesForPolicy(ctx context.Context, account, policyARN stri
 		rows, err := tx.QueryContext(ctx, `SELECT e.kind, e.account, e.name, e.path, e.id, e.arn
 			FROM principals AS e JOIN policy_attachments AS a ON a.principal_id = e.id
 			WHERE a.policy_id = ? AND e.account = ? AND (? = '' OR e.kind = ?)
-				AND e.arn > ? AND `+pathPrefixSQL("e.path")+`
+				AND e.arn > ? AND `+s.pathPrefix("e.path")+`
 			ORDER BY e.arn LIMIT ?`,
 			pid, account, string(kind), string(kind), after, pathPrefix, pathPrefix, limit)
 		if err != nil {
