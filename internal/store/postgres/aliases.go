@@ -9,6 +9,8 @@ import (
 	"github.com/trent-kms/trent/internal/store/sqlrows"
 )
 
+// Aliases: the statements are in internal/store/sqlrows/aliases.go.
+
 // CreateAlias stores a new alias: ErrExists if the name is taken in the
 // account and region, ErrNotFound if a.KeyID names no key.
 func (db *DB) CreateAlias(ctx context.Context, a store.Alias) error {
@@ -21,18 +23,13 @@ func (db *DB) CreateAlias(ctx context.Context, a store.Alias) error {
 	if err != nil {
 		return fmt.Errorf("postgres: %s: UpdatedAt: %w", op, err)
 	}
-	_, err = db.w.ExecContext(ctx, `INSERT INTO aliases (account, region, name, key_id,
-		created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)`,
-		a.Account, a.Region, a.Name, a.KeyID, created, updated)
-	return wrapErr(op, err)
+	return wrapErr(op, sqlrows.InsertAlias(ctx, db.w, a, created, updated))
 }
 
 // GetAlias returns the alias or ErrNotFound.
 func (db *DB) GetAlias(ctx context.Context, account, region, name string) (store.Alias, error) {
 	op := fmt.Sprintf("get alias %s %s %s", account, region, name)
-	row := db.r.QueryRowContext(ctx, `SELECT account, region, name, key_id, created_at, updated_at
-		FROM aliases WHERE account = ? AND region = ? AND name = ?`, account, region, name)
-	a, err := scanAlias(row)
+	a, err := sqlrows.GetAlias(ctx, db.r, account, region, name)
 	return a, wrapErr(op, err)
 }
 
@@ -44,24 +41,13 @@ func (db *DB) UpdateAlias(ctx context.Context, a store.Alias) error {
 	if err != nil {
 		return fmt.Errorf("postgres: %s: UpdatedAt: %w", op, err)
 	}
-	res, err := db.w.ExecContext(ctx, `UPDATE aliases SET key_id = ?, updated_at = ?
-		WHERE account = ? AND region = ? AND name = ?`,
-		a.KeyID, updated, a.Account, a.Region, a.Name)
-	if err != nil {
-		return wrapErr(op, err)
-	}
-	return wrapErr(op, sqlrows.OneRow(res))
+	return wrapErr(op, sqlrows.UpdateAlias(ctx, db.w, a, updated))
 }
 
 // DeleteAlias removes the alias or reports ErrNotFound.
 func (db *DB) DeleteAlias(ctx context.Context, account, region, name string) error {
 	op := fmt.Sprintf("delete alias %s %s %s", account, region, name)
-	res, err := db.w.ExecContext(ctx, `DELETE FROM aliases
-		WHERE account = ? AND region = ? AND name = ?`, account, region, name)
-	if err != nil {
-		return wrapErr(op, err)
-	}
-	return wrapErr(op, sqlrows.OneRow(res))
+	return wrapErr(op, sqlrows.DeleteAlias(ctx, db.w, account, region, name))
 }
 
 // ListAliases returns up to limit aliases of the account and region named
@@ -72,44 +58,21 @@ func (db *DB) ListAliases(ctx context.Context, account, region, keyID, after str
 	if limit <= 0 {
 		return nil, fmt.Errorf("postgres: %s: limit %d is not positive", op, limit)
 	}
-	const cols = `SELECT account, region, name, key_id, created_at, updated_at FROM aliases`
 	var (
 		rows *sql.Rows
 		err  error
 	)
 	if keyID == "" {
-		rows, err = db.r.QueryContext(ctx, cols+`
-			WHERE account = ? AND region = ? AND name > ?
-			ORDER BY name LIMIT ?`, account, region, after, limit)
+		rows, err = db.r.QueryContext(ctx, sqlrows.AliasesQuery, account, region, after, limit)
 	} else {
-		rows, err = db.r.QueryContext(ctx, cols+`
-			WHERE account = ? AND region = ? AND key_id = ? AND name > ?
-			ORDER BY name LIMIT ?`, account, region, keyID, after, limit)
+		rows, err = db.r.QueryContext(ctx, sqlrows.KeyAliasesQuery, account, region, keyID, after, limit)
 	}
 	if err != nil {
 		return nil, wrapErr(op, err)
 	}
-	defer rows.Close()
-	as := []store.Alias{}
-	for rows.Next() {
-		a, err := scanAlias(rows)
-		if err != nil {
-			return nil, wrapErr(op, err)
-		}
-		as = append(as, a)
+	as, err := sqlrows.ScanAliases(rows)
+	if err != nil {
+		return nil, wrapErr(op, err)
 	}
-	return as, wrapErr(op, rows.Err())
-}
-
-func scanAlias(s sqlrows.Scanner) (store.Alias, error) {
-	var (
-		a                store.Alias
-		created, updated sql.NullInt64
-	)
-	if err := s.Scan(&a.Account, &a.Region, &a.Name, &a.KeyID, &created, &updated); err != nil {
-		return store.Alias{}, err
-	}
-	a.CreatedAt = sqlrows.FromNanos(created)
-	a.UpdatedAt = sqlrows.FromNanos(updated)
-	return a, nil
+	return as, nil
 }

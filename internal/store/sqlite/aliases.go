@@ -9,6 +9,8 @@ import (
 	"github.com/trent-kms/trent/internal/store/sqlrows"
 )
 
+// Aliases: the statements are in internal/store/sqlrows/aliases.go.
+
 // CreateAlias stores a new alias: ErrExists if the name is taken in the
 // account and region, ErrNotFound if a.KeyID names no key.
 func (db *DB) CreateAlias(ctx context.Context, a store.Alias) error {
@@ -22,20 +24,14 @@ func (db *DB) CreateAlias(ctx context.Context, a store.Alias) error {
 		return fmt.Errorf("sqlite: %s: UpdatedAt: %w", op, err)
 	}
 	return db.write(ctx, op, func(tx *sql.Tx) error {
-		ctx := uninterrupted(ctx)
-		_, err := tx.ExecContext(ctx, `INSERT INTO aliases (account, region, name, key_id,
-			created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)`,
-			a.Account, a.Region, a.Name, a.KeyID, created, updated)
-		return err
+		return sqlrows.InsertAlias(uninterrupted(ctx), tx, a, created, updated)
 	})
 }
 
 // GetAlias returns the alias or ErrNotFound.
 func (db *DB) GetAlias(ctx context.Context, account, region, name string) (store.Alias, error) {
 	op := fmt.Sprintf("get alias %s %s %s", account, region, name)
-	row := db.r.QueryRowContext(ctx, `SELECT account, region, name, key_id, created_at, updated_at
-		FROM aliases WHERE account = ? AND region = ? AND name = ?`, account, region, name)
-	a, err := scanAlias(row)
+	a, err := sqlrows.GetAlias(ctx, db.r, account, region, name)
 	return a, wrapErr(op, err)
 }
 
@@ -48,14 +44,7 @@ func (db *DB) UpdateAlias(ctx context.Context, a store.Alias) error {
 		return fmt.Errorf("sqlite: %s: UpdatedAt: %w", op, err)
 	}
 	return db.write(ctx, op, func(tx *sql.Tx) error {
-		ctx := uninterrupted(ctx)
-		res, err := tx.ExecContext(ctx, `UPDATE aliases SET key_id = ?, updated_at = ?
-			WHERE account = ? AND region = ? AND name = ?`,
-			a.KeyID, updated, a.Account, a.Region, a.Name)
-		if err != nil {
-			return err
-		}
-		return sqlrows.OneRow(res)
+		return sqlrows.UpdateAlias(uninterrupted(ctx), tx, a, updated)
 	})
 }
 
@@ -63,13 +52,7 @@ func (db *DB) UpdateAlias(ctx context.Context, a store.Alias) error {
 func (db *DB) DeleteAlias(ctx context.Context, account, region, name string) error {
 	op := fmt.Sprintf("delete alias %s %s %s", account, region, name)
 	return db.write(ctx, op, func(tx *sql.Tx) error {
-		ctx := uninterrupted(ctx)
-		res, err := tx.ExecContext(ctx, `DELETE FROM aliases
-			WHERE account = ? AND region = ? AND name = ?`, account, region, name)
-		if err != nil {
-			return err
-		}
-		return sqlrows.OneRow(res)
+		return sqlrows.DeleteAlias(uninterrupted(ctx), tx, account, region, name)
 	})
 }
 
@@ -81,50 +64,24 @@ func (db *DB) ListAliases(ctx context.Context, account, region, keyID, after str
 	if limit <= 0 {
 		return nil, fmt.Errorf("sqlite: %s: limit %d is not positive", op, limit)
 	}
-	const cols = aliasColumns
 	var (
 		rows *sql.Rows
 		err  error
 	)
 	if keyID == "" {
-		rows, err = db.r.QueryContext(ctx, cols+`
-			WHERE account = ? AND region = ? AND name > ?
-			ORDER BY name LIMIT ?`, account, region, after, limit)
+		rows, err = db.r.QueryContext(ctx, sqlrows.AliasesQuery, account, region, after, limit)
 	} else {
 		rows, err = db.rquery(ctx, keyAliasesQuery, account, region, keyID, after, limit)
 	}
 	if err != nil {
 		return nil, wrapErr(op, err)
 	}
-	defer rows.Close()
-	as := []store.Alias{}
-	for rows.Next() {
-		a, err := scanAlias(rows)
-		if err != nil {
-			return nil, wrapErr(op, err)
-		}
-		as = append(as, a)
+	as, err := sqlrows.ScanAliases(rows)
+	if err != nil {
+		return nil, wrapErr(op, err)
 	}
-	return as, wrapErr(op, rows.Err())
+	return as, nil
 }
 
-func scanAlias(s sqlrows.Scanner) (store.Alias, error) {
-	var (
-		a                store.Alias
-		created, updated sql.NullInt64
-	)
-	if err := s.Scan(&a.Account, &a.Region, &a.Name, &a.KeyID, &created, &updated); err != nil {
-		return store.Alias{}, err
-	}
-	a.CreatedAt = sqlrows.FromNanos(created)
-	a.UpdatedAt = sqlrows.FromNanos(updated)
-	return a, nil
-}
-
-const aliasColumns = `SELECT account, region, name, key_id, created_at, updated_at FROM aliases`
-
-// keyAliasesQuery lists a key's aliases (kms:ResourceAliases, read on
-// every key cache miss): prepared once on the reader pool.
-const keyAliasesQuery = aliasColumns + `
-			WHERE account = ? AND region = ? AND key_id = ? AND name > ?
-			ORDER BY name LIMIT ?`
+// keyAliasesQuery is prepared once on the reader pool (group.go).
+const keyAliasesQuery = sqlrows.KeyAliasesQuery
