@@ -35,8 +35,17 @@ func (db *DB) shared() sqlrows.Store {
 			return db.read(ctx, op, func(tx *sqlTx) error { return f(tx) })
 		},
 		WrapErr: wrapErr,
-		// CAST: PostgreSQL cannot type a parameter that only length() or
-		// lower() sees; COLLATE "C" matches the index principals_by_name.
-		Dialect: sqlrows.Dialect{TextArg: "CAST(? AS text)", LowerArg: `lower(CAST(? AS text) COLLATE "C")`},
+		Dialect: dialect,
 	})
+}
+
+// dialect is PostgreSQL's spelling of what the stores' SQL does not share.
+var dialect = sqlrows.Dialect{
+	// PostgreSQL cannot type a parameter that only length() or lower()
+	// sees; COLLATE "C" matches the index principals_by_name.
+	TextArg:  "CAST(? AS text)",
+	LowerArg: `lower(CAST(? AS text) COLLATE "C")`,
+	// Descriptions and tags are bytea (migrations/0007_nul.sql).
+	Text:      func(s string) any { return []byte(s) },
+	EmptyBlob: `'\x'::bytea`,
 }

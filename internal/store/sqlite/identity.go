@@ -50,6 +50,14 @@ func (db *DB) shared() sqlrows.Store {
 			return db.read(ctx, op, func(tx *sql.Tx) error { return f(tx) })
 		},
 		WrapErr: wrapErr,
-		Dialect: sqlrows.Dialect{TextArg: "?", LowerArg: "lower(?)"},
+		Dialect: dialect,
 	})
+}
+
+// dialect is SQLite's spelling of what the stores' SQL does not share.
+var dialect = sqlrows.Dialect{
+	TextArg:   "?",
+	LowerArg:  "lower(?)",
+	Text:      func(s string) any { return s },
+	EmptyBlob: "x''",
 }

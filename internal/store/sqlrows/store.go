@@ -55,7 +55,16 @@ type Dialect struct {
 	// LowerArg is a bound name lower-cased to compare with lower(name)
 	// under the index principals_by_name.
 	LowerArg string
+	// Text is how a free-text value that may hold any character, NUL
+	// included (key descriptions and tags), is bound: as the string for
+	// SQLite, as its UTF-8 bytes for PostgreSQL's bytea columns.
+	Text func(string) any
+	// EmptyBlob is the literal of an empty BLOB (bytea).
+	EmptyBlob string
 }
+
+// Dialect's methods are the statements whose arguments or SQL depend on
+// it.
 
 // NewStore returns the shared methods on b.
 func NewStore(b Backend) Store {
