@@ -13,7 +13,10 @@ import (
 // internal/store/sqlrows (identity.go, policies.go, settings.go), whose
 // Store the DB embeds.
 
-var _ store.SettingCreator = (*DB)(nil)
+var (
+	_ store.SettingCreator = (*DB)(nil)
+	_ store.Rewrap         = (*DB)(nil)
+)
 
 // checkLimit refuses a limit that is not positive.
 func checkLimit(op string, limit int) error {

@@ -11,7 +11,8 @@ import (
 )
 
 // Keys: the statements, the stored forms and the transaction bodies are
-// in internal/store/sqlrows/keys.go; this file runs them as serializable, retried transactions.
+// in internal/store/sqlrows/keys.go; this file runs them as serializable,
+// retried transactions.
 
 // CreateKey stores k with revision 1, its tags and its first version in one
 // transaction.

@@ -14,7 +14,10 @@ import (
 // internal/store/sqlrows (identity.go, policies.go, settings.go), whose
 // Store the DB embeds.
 
-var _ store.SettingCreator = (*DB)(nil)
+var (
+	_ store.SettingCreator = (*DB)(nil)
+	_ store.Rewrap         = (*DB)(nil)
+)
 
 // write, the group commit of every write transaction, is in group.go.
 

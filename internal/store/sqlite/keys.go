@@ -12,7 +12,8 @@ import (
 )
 
 // Keys: the statements, the stored forms and the transaction bodies are
-// in internal/store/sqlrows/keys.go; this file runs them through the group commit, with the hot statements prepared (group.go).
+// in internal/store/sqlrows/keys.go; this file runs them through the group
+// commit, with the hot statements prepared (group.go).
 
 // CreateKey stores k with revision 1, its tags and its first version in one
 // transaction.
