@@ -2,41 +2,34 @@ package postgres
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/trent-kms/trent/internal/store"
 	"github.com/trent-kms/trent/internal/store/sqlrows"
 )
 
-// Accounts, users, groups, roles, their policies and access keys, and
-// settings: their SQL is the same in both stores and lives in
-// internal/store/sqlrows (identity.go, policies.go, settings.go), whose
-// Store the DB embeds.
+// Accounts, users, groups, roles, their policies and access keys,
+// settings, grants, aliases and most writes of keys: their SQL is the same
+// in both stores and lives in internal/store/sqlrows, whose Store the DB
+// embeds. This file gives it this store's transactions and dialect.
 
 var (
 	_ store.SettingCreator = (*DB)(nil)
 	_ store.Rewrap         = (*DB)(nil)
 )
 
-// checkLimit refuses a limit that is not positive.
-func checkLimit(op string, limit int) error {
-	if limit <= 0 {
-		return fmt.Errorf("postgres: %s: limit %d is not positive", op, limit)
-	}
-	return nil
-}
-
 // shared returns the methods whose SQL is in sqlrows, run on this DB:
 // every write transaction serializable and retried (write).
 func (db *DB) shared() sqlrows.Store {
+	write := func(ctx context.Context, op string, f func(context.Context, sqlrows.Tx) error) error {
+		return db.write(ctx, op, func(tx *sqlTx) error { return f(ctx, tx) })
+	}
 	return sqlrows.NewStore(sqlrows.Backend{
 		Prefix: "postgres", Reader: db.r, Writer: db.w,
-		Write: func(ctx context.Context, op string, f func(sqlrows.Tx) error) error {
-			return db.write(ctx, op, func(tx *sqlTx) error { return f(tx) })
+		Write: write, WriteKey: write, WriteKeys: write,
+		Read: func(ctx context.Context, op string, f func(context.Context, sqlrows.Tx) error) error {
+			return db.read(ctx, op, func(tx *sqlTx) error { return f(ctx, tx) })
 		},
-		Read: func(ctx context.Context, op string, f func(sqlrows.Tx) error) error {
-			return db.read(ctx, op, func(tx *sqlTx) error { return f(tx) })
-		},
+		Purge:   db.purge,
 		WrapErr: wrapErr,
 		Dialect: dialect,
 	})

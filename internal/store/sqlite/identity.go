@@ -3,16 +3,15 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"fmt"
 
 	"github.com/trent-kms/trent/internal/store"
 	"github.com/trent-kms/trent/internal/store/sqlrows"
 )
 
-// Accounts, users, groups, roles, their policies and access keys, and
-// settings: their SQL is the same in both stores and lives in
-// internal/store/sqlrows (identity.go, policies.go, settings.go), whose
-// Store the DB embeds.
+// Accounts, users, groups, roles, their policies and access keys,
+// settings, grants, aliases and most writes of keys: their SQL is the same
+// in both stores and lives in internal/store/sqlrows, whose Store the DB
+// embeds. This file gives it this store's transactions and dialect.
 
 var (
 	_ store.SettingCreator = (*DB)(nil)
@@ -33,25 +32,27 @@ func (db *DB) read(ctx context.Context, op string, f func(tx *sql.Tx) error) err
 	return wrapErr(op, f(tx))
 }
 
-// checkLimit refuses a limit that is not positive.
-func checkLimit(op string, limit int) error {
-	if limit <= 0 {
-		return fmt.Errorf("sqlite: %s: limit %d is not positive", op, limit)
-	}
-	return nil
-}
-
 // shared returns the methods whose SQL is in sqlrows, run on this DB:
-// reads on the reader pool, transactions through the group commit.
+// reads on the reader pool, writes through the group commit (those of keys,
+// aliases and grants uninterrupted, see uninterrupted), and writes of
+// several keys or of imported material in a transaction of their own on
+// the writer (inTx).
 func (db *DB) shared() sqlrows.Store {
 	return sqlrows.NewStore(sqlrows.Backend{
 		Prefix: "sqlite", Reader: db.r, Writer: db.w,
-		Write: func(ctx context.Context, op string, f func(sqlrows.Tx) error) error {
-			return db.write(ctx, op, func(tx *sql.Tx) error { return f(tx) })
+		Write: func(ctx context.Context, op string, f func(context.Context, sqlrows.Tx) error) error {
+			return db.write(ctx, op, func(tx *sql.Tx) error { return f(ctx, tx) })
 		},
-		Read: func(ctx context.Context, op string, f func(sqlrows.Tx) error) error {
-			return db.read(ctx, op, func(tx *sql.Tx) error { return f(tx) })
+		WriteKey: func(ctx context.Context, op string, f func(context.Context, sqlrows.Tx) error) error {
+			return db.write(ctx, op, func(tx *sql.Tx) error { return f(uninterrupted(ctx), tx) })
 		},
+		WriteKeys: func(ctx context.Context, op string, f func(context.Context, sqlrows.Tx) error) error {
+			return db.inTx(ctx, op, func(tx *sql.Tx) error { return f(ctx, tx) })
+		},
+		Read: func(ctx context.Context, op string, f func(context.Context, sqlrows.Tx) error) error {
+			return db.read(ctx, op, func(tx *sql.Tx) error { return f(ctx, tx) })
+		},
+		Purge:   db.purge,
 		WrapErr: wrapErr,
 		Dialect: dialect,
 	})

@@ -58,59 +58,6 @@ func (db *DB) GetKey(ctx context.Context, id string) (store.Key, error) {
 	return ks[0], nil
 }
 
-// ListKeys returns up to limit keys of the account and region with IDs after
-// `after`, ordered by ID, with their tags. limit must be positive.
-func (db *DB) ListKeys(ctx context.Context, account, region, after string, limit int) ([]store.Key, error) {
-	op := fmt.Sprintf("list keys %s %s", account, region)
-	if limit <= 0 {
-		return nil, fmt.Errorf("sqlite: %s: limit %d is not positive", op, limit)
-	}
-	rows, err := db.r.QueryContext(ctx, sqlrows.ListKeysQuery, account, region, after, limit)
-	if err != nil {
-		return nil, wrapErr(op, err)
-	}
-	ks, err := sqlrows.ScanKeys(rows)
-	return ks, wrapErr(op, err)
-}
-
-// UpdateKey replaces the key's metadata and tags if its revision is still
-// k.Revision.
-func (db *DB) UpdateKey(ctx context.Context, k store.Key) (store.Key, error) {
-	op := "update key " + k.ID
-	ka, err := dialect.KeyArgs(k)
-	if err != nil {
-		return store.Key{}, fmt.Errorf("sqlite: %s: %w", op, err)
-	}
-	if err := db.write(ctx, op, func(tx *sql.Tx) error {
-		ctx := uninterrupted(ctx)
-		return dialect.UpdateKey(ctx, tx, k, ka)
-	}); err != nil {
-		return store.Key{}, err
-	}
-	return sqlrows.Stored(k), nil
-}
-
-// AddKeyVersion stores v and updates the key, with UpdateKey's revision
-// check, in one transaction.
-func (db *DB) AddKeyVersion(ctx context.Context, k store.Key, v store.KeyVersion) (store.Key, error) {
-	op := fmt.Sprintf("add version %d of key %s", v.Version, k.ID)
-	ka, err := dialect.KeyArgs(k)
-	if err != nil {
-		return store.Key{}, fmt.Errorf("sqlite: %s: %w", op, err)
-	}
-	va, err := dialect.VersionArgs(k.ID, v)
-	if err != nil {
-		return store.Key{}, fmt.Errorf("sqlite: %s: %w", op, err)
-	}
-	if err := db.write(ctx, op, func(tx *sql.Tx) error {
-		ctx := uninterrupted(ctx)
-		return dialect.AddKeyVersion(ctx, tx, k, ka, va)
-	}); err != nil {
-		return store.Key{}, err
-	}
-	return sqlrows.Stored(k), nil
-}
-
 // KeyVersions returns the key's versions, oldest first.
 func (db *DB) KeyVersions(ctx context.Context, keyID string) ([]store.KeyVersion, error) {
 	op := "list versions of key " + keyID
@@ -123,23 +70,6 @@ func (db *DB) KeyVersions(ctx context.Context, keyID string) ([]store.KeyVersion
 		return nil, wrapErr(op, err)
 	}
 	return vs, nil
-}
-
-// DeleteKey removes the key, its versions, tags and aliases in one
-// transaction if its revision is still revision, then purges the WAL (see
-// purge).
-func (db *DB) DeleteKey(ctx context.Context, id string, revision int64) error {
-	op := "delete key " + id
-	if err := db.write(ctx, op, func(tx *sql.Tx) error {
-		ctx := uninterrupted(ctx)
-		return sqlrows.DeleteKey(ctx, tx, id, revision)
-	}); err != nil {
-		return err
-	}
-	if err := db.purge(ctx); err != nil {
-		return fmt.Errorf("sqlite: %s: %w: %v", op, store.ErrNotPurged, err)
-	}
-	return nil
 }
 
 // KeysDue returns, ordered by ID, the keys whose deletion date or rotation

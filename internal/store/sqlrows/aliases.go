@@ -3,6 +3,7 @@ package sqlrows
 import (
 	"context"
 	"database/sql"
+	"fmt"
 
 	"github.com/trent-kms/trent/internal/store"
 )
@@ -22,40 +23,64 @@ const AliasesQuery = aliasColumns + `
 			WHERE account = ? AND region = ? AND name > ?
 			ORDER BY name LIMIT ?`
 
-// InsertAlias stores a new alias with its stored times.
-func InsertAlias(ctx context.Context, q Execer, a store.Alias, created, updated sql.NullInt64) error {
-	_, err := q.ExecContext(ctx, `INSERT INTO aliases (account, region, name, key_id,
+// CreateAlias stores a new alias: ErrExists if the name is taken in the
+// account and region, ErrNotFound if a.KeyID names no key.
+func (s *Store) CreateAlias(ctx context.Context, a store.Alias) error {
+	op := fmt.Sprintf("create alias %s %s %s", a.Account, a.Region, a.Name)
+	created, err := ToNanos(a.CreatedAt)
+	if err != nil {
+		return fmt.Errorf("%s: %s: CreatedAt: %w", s.prefix, op, err)
+	}
+	updated, err := ToNanos(a.UpdatedAt)
+	if err != nil {
+		return fmt.Errorf("%s: %s: UpdatedAt: %w", s.prefix, op, err)
+	}
+	return s.writeKey(ctx, op, func(ctx context.Context, tx Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO aliases (account, region, name, key_id,
 			created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)`,
-		a.Account, a.Region, a.Name, a.KeyID, created, updated)
-	return err
+			a.Account, a.Region, a.Name, a.KeyID, created, updated)
+		return err
+	})
 }
 
-// GetAlias returns the alias, or sql.ErrNoRows.
-func GetAlias(ctx context.Context, q Tx, account, region, name string) (store.Alias, error) {
-	return scanAlias(q.QueryRowContext(ctx, aliasColumns+`
+// GetAlias returns the alias or ErrNotFound.
+func (s *Store) GetAlias(ctx context.Context, account, region, name string) (store.Alias, error) {
+	op := fmt.Sprintf("get alias %s %s %s", account, region, name)
+	a, err := scanAlias(s.r.QueryRowContext(ctx, aliasColumns+`
 		WHERE account = ? AND region = ? AND name = ?`, account, region, name))
+	return a, s.wrapErr(op, err)
 }
 
-// UpdateAlias points the alias at a.KeyID as of updated, or returns
-// sql.ErrNoRows.
-func UpdateAlias(ctx context.Context, q Execer, a store.Alias, updated sql.NullInt64) error {
-	res, err := q.ExecContext(ctx, `UPDATE aliases SET key_id = ?, updated_at = ?
+// UpdateAlias points the alias at a.KeyID and sets its UpdatedAt:
+// ErrNotFound if the alias, or the key, does not exist.
+func (s *Store) UpdateAlias(ctx context.Context, a store.Alias) error {
+	op := fmt.Sprintf("update alias %s %s %s", a.Account, a.Region, a.Name)
+	updated, err := ToNanos(a.UpdatedAt)
+	if err != nil {
+		return fmt.Errorf("%s: %s: UpdatedAt: %w", s.prefix, op, err)
+	}
+	return s.writeKey(ctx, op, func(ctx context.Context, tx Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE aliases SET key_id = ?, updated_at = ?
 			WHERE account = ? AND region = ? AND name = ?`,
-		a.KeyID, updated, a.Account, a.Region, a.Name)
-	if err != nil {
-		return err
-	}
-	return OneRow(res)
+			a.KeyID, updated, a.Account, a.Region, a.Name)
+		if err != nil {
+			return err
+		}
+		return OneRow(res)
+	})
 }
 
-// DeleteAlias removes the alias, or returns sql.ErrNoRows.
-func DeleteAlias(ctx context.Context, q Execer, account, region, name string) error {
-	res, err := q.ExecContext(ctx, `DELETE FROM aliases
+// DeleteAlias removes the alias or reports ErrNotFound.
+func (s *Store) DeleteAlias(ctx context.Context, account, region, name string) error {
+	op := fmt.Sprintf("delete alias %s %s %s", account, region, name)
+	return s.writeKey(ctx, op, func(ctx context.Context, tx Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM aliases
 			WHERE account = ? AND region = ? AND name = ?`, account, region, name)
-	if err != nil {
-		return err
-	}
-	return OneRow(res)
+		if err != nil {
+			return err
+		}
+		return OneRow(res)
+	})
 }
 
 // ScanAliases reads the rows of a KeyAliasesQuery or AliasesQuery and

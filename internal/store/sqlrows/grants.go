@@ -111,118 +111,128 @@ func sameContext(a, b map[string]string) bool {
 	return (a == nil) == (b == nil) && maps.Equal(a, b)
 }
 
-// NewGrant is a grant checked and encoded for CreateGrant, before its
-// transaction: what cannot be stored fails here, with nothing written.
-type NewGrant struct {
-	g              store.Grant
-	maxPerKey      int
-	ops            string
-	equals, subset sql.NullString
-	created        sql.NullInt64
-}
-
-// PrepareGrant encodes g for a key that may hold at most maxPerKey grants.
-func PrepareGrant(g store.Grant, maxPerKey int) (NewGrant, error) {
+// CreateGrant stores g, or returns the grant g retries with ErrExists; see
+// store.Grants.
+func (s *Store) CreateGrant(ctx context.Context, g store.Grant, maxPerKey int) (store.Grant, error) {
+	op := fmt.Sprintf("create grant on key %s", g.KeyID)
 	if maxPerKey <= 0 {
-		return NewGrant{}, fmt.Errorf("cap %d is not positive", maxPerKey)
+		return store.Grant{}, fmt.Errorf("%s: %s: cap %d is not positive", s.prefix, op, maxPerKey)
 	}
 	ops, err := json.Marshal(g.Operations)
 	if err != nil {
-		return NewGrant{}, err
+		return store.Grant{}, fmt.Errorf("%s: %s: %w", s.prefix, op, err)
 	}
 	if g.Operations == nil {
 		ops = []byte("[]")
 	}
-	n := NewGrant{g: g, maxPerKey: maxPerKey, ops: string(ops)}
-	if n.equals, err = encodeContext(g.ConstraintsEncryptionContextEquals); err != nil {
-		return NewGrant{}, err
-	}
-	if n.subset, err = encodeContext(g.ConstraintsEncryptionContextSubset); err != nil {
-		return NewGrant{}, err
-	}
-	if n.created, err = ToNanos(g.CreatedAt); err != nil {
-		return NewGrant{}, fmt.Errorf("CreatedAt: %w", err)
-	}
-	return n, nil
-}
-
-// Create is CreateGrant's transaction (see store.Grants): it stores the
-// grant and returns it as stored, or returns the grant it retries with
-// store.ErrExists. A missing key is sql.ErrNoRows, a full key
-// store.ErrLimit.
-func (n NewGrant) Create(ctx context.Context, tx Tx) (store.Grant, error) {
-	g := n.g
-	c, err := Count(ctx, tx, "SELECT count(*) FROM keys WHERE id = ? AND account = ? AND region = ?",
-		g.KeyID, g.Account, g.Region)
+	equals, err := encodeContext(g.ConstraintsEncryptionContextEquals)
 	if err != nil {
-		return store.Grant{}, err
+		return store.Grant{}, fmt.Errorf("%s: %s: %w", s.prefix, op, err)
 	}
-	if c == 0 {
-		return store.Grant{}, fmt.Errorf("key %s in %s %s: %w", g.KeyID, g.Account, g.Region, sql.ErrNoRows)
+	subset, err := encodeContext(g.ConstraintsEncryptionContextSubset)
+	if err != nil {
+		return store.Grant{}, fmt.Errorf("%s: %s: %w", s.prefix, op, err)
 	}
-	if g.Name != "" {
-		named, err := queryGrants(ctx, tx, grantSelect+" WHERE key_id = ? AND name = ? ORDER BY grant_id", g.KeyID, g.Name)
+	created, err := ToNanos(g.CreatedAt)
+	if err != nil {
+		return store.Grant{}, fmt.Errorf("%s: %s: CreatedAt: %w", s.prefix, op, err)
+	}
+
+	var out store.Grant
+	err = s.writeKey(ctx, op, func(ctx context.Context, tx Tx) error {
+		n, err := Count(ctx, tx, "SELECT count(*) FROM keys WHERE id = ? AND account = ? AND region = ?",
+			g.KeyID, g.Account, g.Region)
 		if err != nil {
-			return store.Grant{}, err
+			return err
 		}
-		for _, e := range named {
-			if sameGrant(e, g) {
-				return e, fmt.Errorf("grant %s named %q: %w", e.GrantID, g.Name, store.ErrExists)
+		if n == 0 {
+			return fmt.Errorf("key %s in %s %s: %w", g.KeyID, g.Account, g.Region, sql.ErrNoRows)
+		}
+		if g.Name != "" {
+			named, err := queryGrants(ctx, tx, grantSelect+" WHERE key_id = ? AND name = ? ORDER BY grant_id", g.KeyID, g.Name)
+			if err != nil {
+				return err
+			}
+			for _, e := range named {
+				if sameGrant(e, g) {
+					out = e
+					return fmt.Errorf("grant %s named %q: %w", e.GrantID, g.Name, store.ErrExists)
+				}
 			}
 		}
-	}
-	c, err = Count(ctx, tx, "SELECT count(*) FROM grants WHERE key_id = ?", g.KeyID)
-	if err != nil {
-		return store.Grant{}, err
-	}
-	if c >= n.maxPerKey {
-		return store.Grant{}, fmt.Errorf("key has %d grants: %w", c, store.ErrLimit)
-	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO grants (grant_id, key_id, name, account, region,
+		n, err = Count(ctx, tx, "SELECT count(*) FROM grants WHERE key_id = ?", g.KeyID)
+		if err != nil {
+			return err
+		}
+		if n >= maxPerKey {
+			return fmt.Errorf("key has %d grants: %w", n, store.ErrLimit)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO grants (grant_id, key_id, name, account, region,
 			grantee_principal, retiring_principal, issuing_account, operations, constraints_equals,
 			constraints_subset, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		g.GrantID, g.KeyID, g.Name, g.Account, g.Region, g.GranteePrincipal, g.RetiringPrincipal,
-		g.IssuingAccount, n.ops, n.equals, n.subset, n.created); err != nil {
-		return store.Grant{}, err
-	}
-	return scanGrant(tx.QueryRowContext(ctx, grantSelect+" WHERE grant_id = ?", g.GrantID))
+			g.GrantID, g.KeyID, g.Name, g.Account, g.Region, g.GranteePrincipal, g.RetiringPrincipal,
+			g.IssuingAccount, string(ops), equals, subset, created); err != nil {
+			return err
+		}
+		out, err = scanGrant(tx.QueryRowContext(ctx, grantSelect+" WHERE grant_id = ?", g.GrantID))
+		return err
+	})
+	return out, err
 }
 
-// GetGrant returns the key's grant, or sql.ErrNoRows.
-func GetGrant(ctx context.Context, q Tx, keyID, grantID string) (store.Grant, error) {
-	return scanGrant(q.QueryRowContext(ctx, grantSelect+" WHERE grant_id = ? AND key_id = ?", grantID, keyID))
+// GetGrant returns the key's grant, or ErrNotFound.
+func (s *Store) GetGrant(ctx context.Context, keyID, grantID string) (store.Grant, error) {
+	op := fmt.Sprintf("get grant %s of key %s", grantID, keyID)
+	g, err := scanGrant(s.r.QueryRowContext(ctx, grantSelect+" WHERE grant_id = ? AND key_id = ?", grantID, keyID))
+	if err != nil {
+		return store.Grant{}, s.wrapErr(op, err)
+	}
+	return g, nil
 }
 
 // ListGrants lists the key's grants that pass f, by GrantID.
-func ListGrants(ctx context.Context, q Tx, keyID string, f store.GrantFilter, after string, limit int) ([]store.Grant, error) {
-	query := grantSelect + " WHERE key_id = ? AND grant_id > ?"
+func (s *Store) ListGrants(ctx context.Context, keyID string, f store.GrantFilter, after string, limit int) ([]store.Grant, error) {
+	op := "list grants of key " + keyID
+	if err := s.checkLimit(op, limit); err != nil {
+		return nil, err
+	}
+	q := grantSelect + " WHERE key_id = ? AND grant_id > ?"
 	args := []any{keyID, after}
 	if f.GrantID != "" {
-		query += " AND grant_id = ?"
+		q += " AND grant_id = ?"
 		args = append(args, f.GrantID)
 	}
 	if f.GranteePrincipal != "" {
-		query += " AND grantee_principal = ?"
+		q += " AND grantee_principal = ?"
 		args = append(args, f.GranteePrincipal)
 	}
-	return queryGrants(ctx, q, query+" ORDER BY grant_id LIMIT ?", append(args, limit)...)
+	gs, err := queryGrants(ctx, s.r, q+" ORDER BY grant_id LIMIT ?", append(args, limit)...)
+	return gs, s.wrapErr(op, err)
 }
 
-// ListGrantsByRetiringPrincipal lists grants on any key that principal
-// may retire, by GrantID.
-func ListGrantsByRetiringPrincipal(ctx context.Context, q Tx, principal, after string, limit int) ([]store.Grant, error) {
+// ListGrantsByRetiringPrincipal lists grants on any key that principal may
+// retire, by GrantID.
+func (s *Store) ListGrantsByRetiringPrincipal(ctx context.Context, principal, after string, limit int) ([]store.Grant, error) {
+	op := "list grants retirable by " + principal
+	if err := s.checkLimit(op, limit); err != nil {
+		return nil, err
+	}
 	if principal == "" {
 		return []store.Grant{}, nil // "" is "no retiring principal", not a principal
 	}
-	return queryGrants(ctx, q, grantSelect+`
+	gs, err := queryGrants(ctx, s.r, grantSelect+`
 		WHERE retiring_principal = ? AND grant_id > ? ORDER BY grant_id LIMIT ?`, principal, after, limit)
+	return gs, s.wrapErr(op, err)
 }
 
-// DeleteGrant removes the key's grant, or returns sql.ErrNoRows.
-func DeleteGrant(ctx context.Context, q Execer, keyID, grantID string) error {
-	res, err := q.ExecContext(ctx, "DELETE FROM grants WHERE grant_id = ? AND key_id = ?", grantID, keyID)
-	if err != nil {
-		return err
-	}
-	return OneRow(res)
+// DeleteGrant removes the key's grant, or reports ErrNotFound.
+func (s *Store) DeleteGrant(ctx context.Context, keyID, grantID string) error {
+	op := fmt.Sprintf("delete grant %s of key %s", grantID, keyID)
+	return s.writeKey(ctx, op, func(ctx context.Context, tx Tx) error {
+		res, err := tx.ExecContext(ctx, "DELETE FROM grants WHERE grant_id = ? AND key_id = ?", grantID, keyID)
+		if err != nil {
+			return err
+		}
+		return OneRow(res)
+	})
 }

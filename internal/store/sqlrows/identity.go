@@ -220,7 +220,7 @@ func (s *Store) createPrincipal(ctx context.Context, p principal) error {
 	if err != nil {
 		return fmt.Errorf("%s: %s: CreatedAt: %w", s.prefix, op, err)
 	}
-	return s.write(ctx, op, func(tx Tx) error {
+	return s.write(ctx, op, func(ctx context.Context, tx Tx) error {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO principals (id, account, kind, name, path, arn,
 			created_at, permissions_boundary, assume_role_policy, description, max_session_duration,
 			revision) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)`,
@@ -242,7 +242,7 @@ func (s *Store) updatePrincipal(ctx context.Context, p principal) (principal, er
 		return principal{}, fmt.Errorf("%s: %s: %w", s.prefix, op, err)
 	}
 	var out principal
-	err := s.write(ctx, op, func(tx Tx) error {
+	err := s.write(ctx, op, func(ctx context.Context, tx Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE principals SET name = ?, path = ?, arn = ?,
 			permissions_boundary = ?, assume_role_policy = ?, description = ?,
 			max_session_duration = ?, revision = revision + 1
@@ -313,7 +313,7 @@ var dependents = map[store.EntityKind][]struct{ what, query string }{
 // ErrDeleteConflict while rows depend on it.
 func (s *Store) deletePrincipal(ctx context.Context, kind store.EntityKind, account, name string) error {
 	op := fmt.Sprintf("delete %s %s %s", kind, account, name)
-	return s.write(ctx, op, func(tx Tx) error {
+	return s.write(ctx, op, func(ctx context.Context, tx Tx) error {
 		id, err := s.principalID(ctx, tx, kind, account, name)
 		if err != nil {
 			return err
@@ -476,7 +476,7 @@ func mapPrincipals[T any](ps []principal, f func(principal) T) []T {
 // AddUserToGroup makes the user a member of the group.
 func (s *Store) AddUserToGroup(ctx context.Context, account, group, user string) error {
 	op := fmt.Sprintf("add user %s to group %s in %s", user, group, account)
-	return s.write(ctx, op, func(tx Tx) error {
+	return s.write(ctx, op, func(ctx context.Context, tx Tx) error {
 		gid, err := s.principalID(ctx, tx, store.KindGroup, account, group)
 		if err != nil {
 			return err
@@ -504,7 +504,7 @@ func (s *Store) AddUserToGroup(ctx context.Context, account, group, user string)
 // RemoveUserFromGroup ends a membership, or reports ErrNotFound.
 func (s *Store) RemoveUserFromGroup(ctx context.Context, account, group, user string) error {
 	op := fmt.Sprintf("remove user %s from group %s in %s", user, group, account)
-	return s.write(ctx, op, func(tx Tx) error {
+	return s.write(ctx, op, func(ctx context.Context, tx Tx) error {
 		gid, err := s.principalID(ctx, tx, store.KindGroup, account, group)
 		if err != nil {
 			return err
@@ -531,7 +531,7 @@ func (s *Store) ListGroupsForUser(ctx context.Context, account, user, after stri
 		return nil, err
 	}
 	var ps []principal
-	err := s.read(ctx, op, func(tx Tx) error {
+	err := s.read(ctx, op, func(ctx context.Context, tx Tx) error {
 		uid, err := s.principalID(ctx, tx, store.KindUser, account, user)
 		if err != nil {
 			return err
@@ -552,7 +552,7 @@ func (s *Store) ListUsersInGroup(ctx context.Context, account, group, after stri
 		return nil, err
 	}
 	var ps []principal
-	err := s.read(ctx, op, func(tx Tx) error {
+	err := s.read(ctx, op, func(ctx context.Context, tx Tx) error {
 		gid, err := s.principalID(ctx, tx, store.KindGroup, account, group)
 		if err != nil {
 			return err
@@ -573,7 +573,7 @@ func (s *Store) ListUsersInGroup(ctx context.Context, account, group, after stri
 // user's keys in the same transaction.
 func (s *Store) createUserAccessKey(ctx context.Context, k store.AccessKey, created sql.NullInt64) error {
 	op := fmt.Sprintf("create access key %s of user %s %s", k.ID, k.Account, k.UserName)
-	return s.write(ctx, op, func(tx Tx) error {
+	return s.write(ctx, op, func(ctx context.Context, tx Tx) error {
 		uid, err := s.principalID(ctx, tx, store.KindUser, k.Account, k.UserName)
 		if err != nil {
 			return err
@@ -597,7 +597,7 @@ func (s *Store) createUserAccessKey(ctx context.Context, k store.AccessKey, crea
 func (s *Store) ListAccessKeysForUser(ctx context.Context, account, user string) ([]store.AccessKey, error) {
 	op := fmt.Sprintf("list access keys of %s %q", account, user)
 	var ks []store.AccessKey
-	err := s.read(ctx, op, func(tx Tx) error {
+	err := s.read(ctx, op, func(ctx context.Context, tx Tx) error {
 		var (
 			rows *sql.Rows
 			err  error
@@ -659,7 +659,7 @@ func (s *Store) UpdateAccessKeyLastUsed(ctx context.Context, uses []store.Access
 		}
 		ats[i] = at
 	}
-	return s.write(ctx, op, func(tx Tx) error {
+	return s.write(ctx, op, func(ctx context.Context, tx Tx) error {
 		for i, u := range uses {
 			if _, err := tx.ExecContext(ctx, `UPDATE access_keys
 				SET last_used_at = ?, last_used_service = ?, last_used_region = ?

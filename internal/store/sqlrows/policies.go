@@ -16,7 +16,7 @@ import (
 // PutInlinePolicy creates or replaces the entity's policy of that name.
 func (s *Store) PutInlinePolicy(ctx context.Context, e store.EntityRef, name, document string) error {
 	op := fmt.Sprintf("put inline policy %s of %s %s %s", name, e.Kind, e.Account, e.Name)
-	return s.write(ctx, op, func(tx Tx) error {
+	return s.write(ctx, op, func(ctx context.Context, tx Tx) error {
 		id, err := s.principalID(ctx, tx, e.Kind, e.Account, e.Name)
 		if err != nil {
 			return err
@@ -38,7 +38,7 @@ func (s *Store) GetInlinePolicy(ctx context.Context, e store.EntityRef, name str
 	var doc string
 	err := s.r.QueryRowContext(ctx, `SELECT i.document FROM inline_policies AS i
 		JOIN principals AS p ON p.id = i.principal_id
-		WHERE p.account = ? AND p.kind = ? AND lower(p.name) = `+s.lowerArg+` AND i.name = ?`,
+		WHERE p.account = ? AND p.kind = ? AND lower(p.name) = `+s.dialect.LowerArg+` AND i.name = ?`,
 		e.Account, string(e.Kind), e.Name, name).Scan(&doc)
 	return doc, s.wrapErr(op, err)
 }
@@ -64,7 +64,7 @@ func (s *Store) ListInlinePolicies(ctx context.Context, e store.EntityRef, after
 		return nil, err
 	}
 	var names []string
-	err := s.read(ctx, op, func(tx Tx) error {
+	err := s.read(ctx, op, func(ctx context.Context, tx Tx) error {
 		id, err := s.principalID(ctx, tx, e.Kind, e.Account, e.Name)
 		if err != nil {
 			return err
@@ -163,7 +163,7 @@ func (s *Store) CreatePolicy(ctx context.Context, p store.Policy, document strin
 	if err != nil {
 		return fmt.Errorf("%s: %s: CreatedAt: %w", s.prefix, op, err)
 	}
-	return s.write(ctx, op, func(tx Tx) error {
+	return s.write(ctx, op, func(ctx context.Context, tx Tx) error {
 		if p.Account != store.AWSAccount {
 			n, err := Count(ctx, tx, "SELECT count(*) FROM accounts WHERE id = ?", p.Account)
 			if err != nil {
@@ -199,7 +199,7 @@ func (s *Store) GetPolicy(ctx context.Context, account, arn string) (store.Polic
 // DeletePolicy removes an unattached policy that has one version.
 func (s *Store) DeletePolicy(ctx context.Context, account, arn string) error {
 	op := fmt.Sprintf("delete policy %s of %s", arn, account)
-	return s.write(ctx, op, func(tx Tx) error {
+	return s.write(ctx, op, func(ctx context.Context, tx Tx) error {
 		id, err := policyID(ctx, tx, account, arn, true)
 		if err != nil {
 			return err
@@ -274,7 +274,7 @@ func (s *Store) CreatePolicyVersion(ctx context.Context, account, arn, document 
 		return store.PolicyVersion{}, fmt.Errorf("%s: %s: %w", s.prefix, op, err)
 	}
 	var v store.PolicyVersion
-	err = s.write(ctx, op, func(tx Tx) error {
+	err = s.write(ctx, op, func(ctx context.Context, tx Tx) error {
 		id, err := policyID(ctx, tx, account, arn, true)
 		if err != nil {
 			return err
@@ -344,7 +344,7 @@ func (s *Store) GetPolicyVersion(ctx context.Context, account, arn, versionID st
 func (s *Store) ListPolicyVersions(ctx context.Context, account, arn string) ([]store.PolicyVersion, error) {
 	op := fmt.Sprintf("list versions of policy %s for %s", arn, account)
 	var vs []store.PolicyVersion
-	err := s.read(ctx, op, func(tx Tx) error {
+	err := s.read(ctx, op, func(ctx context.Context, tx Tx) error {
 		id, err := policyID(ctx, tx, account, arn, false)
 		if err != nil {
 			return err
@@ -370,7 +370,7 @@ func (s *Store) ListPolicyVersions(ctx context.Context, account, arn string) ([]
 // DeletePolicyVersion removes a version that is not the default.
 func (s *Store) DeletePolicyVersion(ctx context.Context, account, arn, versionID string) error {
 	op := fmt.Sprintf("delete version %s of policy %s of %s", versionID, arn, account)
-	return s.write(ctx, op, func(tx Tx) error {
+	return s.write(ctx, op, func(ctx context.Context, tx Tx) error {
 		id, err := policyID(ctx, tx, account, arn, true)
 		if err != nil {
 			return err
@@ -397,7 +397,7 @@ func (s *Store) DeletePolicyVersion(ctx context.Context, account, arn, versionID
 // SetDefaultPolicyVersion makes an existing version the default.
 func (s *Store) SetDefaultPolicyVersion(ctx context.Context, account, arn, versionID string) error {
 	op := fmt.Sprintf("set default version %s of policy %s of %s", versionID, arn, account)
-	return s.write(ctx, op, func(tx Tx) error {
+	return s.write(ctx, op, func(ctx context.Context, tx Tx) error {
 		id, err := policyID(ctx, tx, account, arn, true)
 		if err != nil {
 			return err
@@ -421,7 +421,7 @@ func (s *Store) SetDefaultPolicyVersion(ctx context.Context, account, arn, versi
 // AttachPolicy attaches the policy to the entity, once.
 func (s *Store) AttachPolicy(ctx context.Context, e store.EntityRef, policyARN string) error {
 	op := fmt.Sprintf("attach policy %s to %s %s %s", policyARN, e.Kind, e.Account, e.Name)
-	return s.write(ctx, op, func(tx Tx) error {
+	return s.write(ctx, op, func(ctx context.Context, tx Tx) error {
 		eid, err := s.principalID(ctx, tx, e.Kind, e.Account, e.Name)
 		if err != nil {
 			return err
@@ -449,7 +449,7 @@ func (s *Store) AttachPolicy(ctx context.Context, e store.EntityRef, policyARN s
 // DetachPolicy detaches the policy, or reports ErrNotFound.
 func (s *Store) DetachPolicy(ctx context.Context, e store.EntityRef, policyARN string) error {
 	op := fmt.Sprintf("detach policy %s from %s %s %s", policyARN, e.Kind, e.Account, e.Name)
-	return s.write(ctx, op, func(tx Tx) error {
+	return s.write(ctx, op, func(ctx context.Context, tx Tx) error {
 		eid, err := s.principalID(ctx, tx, e.Kind, e.Account, e.Name)
 		if err != nil {
 			return err
@@ -473,7 +473,7 @@ func (s *Store) ListAttachedPolicies(ctx context.Context, e store.EntityRef, pat
 		return nil, err
 	}
 	var ps []store.Policy
-	err := s.read(ctx, op, func(tx Tx) error {
+	err := s.read(ctx, op, func(ctx context.Context, tx Tx) error {
 		eid, err := s.principalID(ctx, tx, e.Kind, e.Account, e.Name)
 		if err != nil {
 			return err
@@ -505,7 +505,7 @@ func (s *Store) ListEntitiesForPolicy(ctx context.Context, account, policyARN st
 		}
 	}
 	var es []store.Entity
-	err := s.read(ctx, op, func(tx Tx) error {
+	err := s.read(ctx, op, func(ctx context.Context, tx Tx) error {
 		pid, err := policyID(ctx, tx, account, policyARN, false)
 		if err != nil {
 			return err

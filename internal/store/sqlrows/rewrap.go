@@ -38,7 +38,7 @@ func (s *Store) WrappedKeyVersions(ctx context.Context, afterKey string, afterVe
 // The UPDATE binds the new and the old value, then the row's key columns;
 // exists binds the key columns.
 func (s *Store) replace(ctx context.Context, op, update, exists string, args ...any) error {
-	return s.write(ctx, op, func(tx Tx) error {
+	return s.write(ctx, op, func(ctx context.Context, tx Tx) error {
 		res, err := tx.ExecContext(ctx, update, args...)
 		if err != nil {
 			return err
@@ -81,7 +81,7 @@ func (s *Store) ReplaceSetting(ctx context.Context, name string, old, new []byte
 
 // UpdateSettings implements store.Rewrap.
 func (s *Store) UpdateSettings(ctx context.Context, put map[string][]byte, remove []string) error {
-	return s.write(ctx, "update settings", func(tx Tx) error {
+	return s.write(ctx, "update settings", func(ctx context.Context, tx Tx) error {
 		for _, name := range slices.Sorted(maps.Keys(put)) {
 			if _, err := tx.ExecContext(ctx, `INSERT INTO settings (name, value) VALUES (?, ?)
 				ON CONFLICT (name) DO UPDATE SET value = excluded.value`, name, Blob(put[name])); err != nil {

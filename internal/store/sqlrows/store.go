@@ -9,26 +9,30 @@ import (
 
 // Store implements the methods of store.Store whose SQL and transaction
 // bodies are the same in both backends: accounts, users, groups and roles,
-// their policies and access keys, and settings. A backend embeds it and
-// fills it with NewStore; the methods then run on the backend's reader,
-// writer and transactions and return its errors.
+// their policies and access keys, settings and their rewrapping, grants,
+// aliases, and the writes of keys that neither store prepares. A backend
+// embeds it and fills it with NewStore; the methods then run on the
+// backend's reader, writer and transactions and return its errors.
 type Store struct {
-	prefix  string
-	r       Tx
-	w       Execer
-	write   TxFunc
-	read    TxFunc
-	wrapErr func(op string, err error) error
+	prefix    string
+	r         Tx
+	w         Execer
+	write     TxFunc
+	writeKey  TxFunc
+	writeKeys TxFunc
+	read      TxFunc
+	purge     func(ctx context.Context) error
+	wrapErr   func(op string, err error) error
+	dialect   Dialect
 
-	byName   string
-	lowerArg string
-	textArg  string
+	byName string
 }
 
 // TxFunc runs f in a transaction (or, for a write, in a transaction the
 // backend may retry or commit with others) and returns f's error, or the
-// transaction's, through the backend's error mapping with op.
-type TxFunc func(ctx context.Context, op string, f func(tx Tx) error) error
+// transaction's, through the backend's error mapping with op. f's
+// statements run under the context f is given, which the backend chooses.
+type TxFunc func(ctx context.Context, op string, f func(ctx context.Context, tx Tx) error) error
 
 // Backend is what a store gives Store to run on.
 type Backend struct {
@@ -38,9 +42,16 @@ type Backend struct {
 	Reader Tx
 	// Writer runs a one-statement write.
 	Writer Execer
-	// Write and Read run a transaction of several statements: Read's
-	// statements see one snapshot.
+	// Write runs the write transactions of identities, policies and
+	// settings, Read a read transaction whose statements see one snapshot.
 	Write, Read TxFunc
+	// WriteKey runs the write transactions of one key, its aliases and
+	// grants; WriteKeys those that write several keys or imported
+	// material.
+	WriteKey, WriteKeys TxFunc
+	// Purge removes what deleted key material leaves behind (the WAL, dead
+	// tuples), after DeleteKey and DeleteKeyMaterial.
+	Purge func(ctx context.Context) error
 	// WrapErr maps a driver error to the store sentinels and adds
 	// "<Prefix>: <op>: ".
 	WrapErr func(op string, err error) error
@@ -69,10 +80,10 @@ type Dialect struct {
 // NewStore returns the shared methods on b.
 func NewStore(b Backend) Store {
 	return Store{
-		prefix: b.Prefix, r: b.Reader, w: b.Writer, write: b.Write, read: b.Read, wrapErr: b.WrapErr,
-		byName:   "account = ? AND kind = ? AND lower(name) = " + b.Dialect.LowerArg,
-		lowerArg: b.Dialect.LowerArg,
-		textArg:  b.Dialect.TextArg,
+		prefix: b.Prefix, r: b.Reader, w: b.Writer,
+		write: b.Write, writeKey: b.WriteKey, writeKeys: b.WriteKeys, read: b.Read,
+		purge: b.Purge, wrapErr: b.WrapErr, dialect: b.Dialect,
+		byName: "account = ? AND kind = ? AND lower(name) = " + b.Dialect.LowerArg,
 	}
 }
 
@@ -92,7 +103,7 @@ func (s *Store) checkLimit(op string, limit int) error {
 // bound twice: substr and length count characters alike, and the
 // comparison is exact (LIKE would fold case and treat _ and % specially).
 func (s *Store) pathPrefix(column string) string {
-	return "substr(" + column + ", 1, length(" + s.textArg + ")) = ?"
+	return "substr(" + column + ", 1, length(" + s.dialect.TextArg + ")) = ?"
 }
 
 // CheckTags refuses two tags with one key: the store would otherwise have
