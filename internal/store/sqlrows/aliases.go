@@ -66,7 +66,7 @@ func (s *Store) UpdateAlias(ctx context.Context, a store.Alias) error {
 		if err != nil {
 			return err
 		}
-		return OneRow(res)
+		return oneRow(res)
 	})
 }
 
@@ -79,7 +79,7 @@ func (s *Store) DeleteAlias(ctx context.Context, account, region, name string) e
 		if err != nil {
 			return err
 		}
-		return OneRow(res)
+		return oneRow(res)
 	})
 }
 
@@ -98,7 +98,7 @@ func ScanAliases(rows *sql.Rows) ([]store.Alias, error) {
 	return as, rows.Err()
 }
 
-func scanAlias(s Scanner) (store.Alias, error) {
+func scanAlias(s scanner) (store.Alias, error) {
 	var (
 		a                store.Alias
 		created, updated sql.NullInt64

@@ -20,7 +20,7 @@ const grantSelect = `SELECT grant_id, key_id, name, account, region, grantee_pri
 	retiring_principal, issuing_account, operations, constraints_equals, constraints_subset,
 	created_at FROM grants`
 
-func scanGrant(s Scanner) (store.Grant, error) {
+func scanGrant(s scanner) (store.Grant, error) {
 	var (
 		g              store.Grant
 		ops            string
@@ -140,7 +140,7 @@ func (s *Store) CreateGrant(ctx context.Context, g store.Grant, maxPerKey int) (
 
 	var out store.Grant
 	err = s.writeKey(ctx, op, func(ctx context.Context, tx Tx) error {
-		n, err := Count(ctx, tx, "SELECT count(*) FROM keys WHERE id = ? AND account = ? AND region = ?",
+		n, err := count(ctx, tx, "SELECT count(*) FROM keys WHERE id = ? AND account = ? AND region = ?",
 			g.KeyID, g.Account, g.Region)
 		if err != nil {
 			return err
@@ -160,7 +160,7 @@ func (s *Store) CreateGrant(ctx context.Context, g store.Grant, maxPerKey int) (
 				}
 			}
 		}
-		n, err = Count(ctx, tx, "SELECT count(*) FROM grants WHERE key_id = ?", g.KeyID)
+		n, err = count(ctx, tx, "SELECT count(*) FROM grants WHERE key_id = ?", g.KeyID)
 		if err != nil {
 			return err
 		}
@@ -233,6 +233,6 @@ func (s *Store) DeleteGrant(ctx context.Context, keyID, grantID string) error {
 		if err != nil {
 			return err
 		}
-		return OneRow(res)
+		return oneRow(res)
 	})
 }

@@ -213,7 +213,7 @@ func insertPrincipalTags(ctx context.Context, tx Tx, id string, tags []store.Tag
 // createPrincipal stores p with revision 1 and its tags.
 func (s *Store) createPrincipal(ctx context.Context, p principal) error {
 	op := fmt.Sprintf("create %s %s %s", p.kind, p.account, p.name)
-	if err := CheckTags(p.tags); err != nil {
+	if err := checkTags(p.tags); err != nil {
 		return fmt.Errorf("%s: %s: %w", s.prefix, op, err)
 	}
 	created, err := ToNanos(p.created)
@@ -238,7 +238,7 @@ func (s *Store) createPrincipal(ctx context.Context, p principal) error {
 // and returns the principal as stored.
 func (s *Store) updatePrincipal(ctx context.Context, p principal) (principal, error) {
 	op := fmt.Sprintf("update %s %s %s", p.kind, p.account, p.id)
-	if err := CheckTags(p.tags); err != nil {
+	if err := checkTags(p.tags); err != nil {
 		return principal{}, fmt.Errorf("%s: %s: %w", s.prefix, op, err)
 	}
 	var out principal
@@ -252,8 +252,8 @@ func (s *Store) updatePrincipal(ctx context.Context, p principal) (principal, er
 		if err != nil {
 			return err
 		}
-		if err := OneRow(res); err != nil {
-			n, err := Count(ctx, tx, "SELECT count(*) FROM principals WHERE id = ? AND account = ? AND kind = ?",
+		if err := oneRow(res); err != nil {
+			n, err := count(ctx, tx, "SELECT count(*) FROM principals WHERE id = ? AND account = ? AND kind = ?",
 				p.id, p.account, string(p.kind))
 			switch {
 			case err != nil:
@@ -319,7 +319,7 @@ func (s *Store) deletePrincipal(ctx context.Context, kind store.EntityKind, acco
 			return err
 		}
 		for _, d := range dependents[kind] {
-			n, err := Count(ctx, tx, d.query, id)
+			n, err := count(ctx, tx, d.query, id)
 			if err != nil {
 				return err
 			}
@@ -336,7 +336,7 @@ func (s *Store) deletePrincipal(ctx context.Context, kind store.EntityKind, acco
 		if err != nil {
 			return err
 		}
-		return OneRow(res)
+		return oneRow(res)
 	})
 }
 
@@ -485,11 +485,11 @@ func (s *Store) AddUserToGroup(ctx context.Context, account, group, user string)
 		if err != nil {
 			return err
 		}
-		n, err := Count(ctx, tx, "SELECT count(*) FROM group_members WHERE user_id = ? AND group_id = ?", uid, gid)
+		n, err := count(ctx, tx, "SELECT count(*) FROM group_members WHERE user_id = ? AND group_id = ?", uid, gid)
 		if err != nil || n > 0 {
 			return err // a member already
 		}
-		n, err = Count(ctx, tx, "SELECT count(*) FROM group_members WHERE user_id = ?", uid)
+		n, err = count(ctx, tx, "SELECT count(*) FROM group_members WHERE user_id = ?", uid)
 		if err != nil {
 			return err
 		}
@@ -517,7 +517,7 @@ func (s *Store) RemoveUserFromGroup(ctx context.Context, account, group, user st
 		if err != nil {
 			return err
 		}
-		if err := OneRow(res); err != nil {
+		if err := oneRow(res); err != nil {
 			return fmt.Errorf("not a member: %w", err)
 		}
 		return nil
@@ -578,7 +578,7 @@ func (s *Store) createUserAccessKey(ctx context.Context, k store.AccessKey, crea
 		if err != nil {
 			return err
 		}
-		n, err := Count(ctx, tx, "SELECT count(*) FROM access_keys WHERE user_id = ?", uid)
+		n, err := count(ctx, tx, "SELECT count(*) FROM access_keys WHERE user_id = ?", uid)
 		if err != nil {
 			return err
 		}
@@ -587,7 +587,7 @@ func (s *Store) createUserAccessKey(ctx context.Context, k store.AccessKey, crea
 		}
 		_, err = tx.ExecContext(ctx, `INSERT INTO access_keys (id, account, principal_arn,
 			wrapped_secret, created_at, active, user_id) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-			k.ID, k.Account, k.PrincipalARN, Blob(k.WrappedSecret), created, BoolInt(k.Active), uid)
+			k.ID, k.Account, k.PrincipalARN, blob(k.WrappedSecret), created, boolInt(k.Active), uid)
 		return err
 	})
 }
@@ -625,11 +625,11 @@ func (s *Store) ListAccessKeysForUser(ctx context.Context, account, user string)
 // SetAccessKeyActive sets the key's status.
 func (s *Store) SetAccessKeyActive(ctx context.Context, id string, active bool) error {
 	op := "set access key active " + id
-	res, err := s.w.ExecContext(ctx, "UPDATE access_keys SET active = ? WHERE id = ?", BoolInt(active), id)
+	res, err := s.w.ExecContext(ctx, "UPDATE access_keys SET active = ? WHERE id = ?", boolInt(active), id)
 	if err != nil {
 		return s.wrapErr(op, err)
 	}
-	return s.wrapErr(op, OneRow(res))
+	return s.wrapErr(op, oneRow(res))
 }
 
 // DeleteAccessKey removes the key.
@@ -639,7 +639,7 @@ func (s *Store) DeleteAccessKey(ctx context.Context, id string) error {
 	if err != nil {
 		return s.wrapErr(op, err)
 	}
-	return s.wrapErr(op, OneRow(res))
+	return s.wrapErr(op, oneRow(res))
 }
 
 // UpdateAccessKeyLastUsed records uses, keeping each key's latest.

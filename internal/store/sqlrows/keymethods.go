@@ -21,7 +21,7 @@ func (s *Store) ListKeys(ctx context.Context, account, region, after string, lim
 	if limit <= 0 {
 		return nil, fmt.Errorf("%s: %s: limit %d is not positive", s.prefix, op, limit)
 	}
-	rows, err := s.r.QueryContext(ctx, ListKeysQuery, account, region, after, limit)
+	rows, err := s.r.QueryContext(ctx, listKeysQuery, account, region, after, limit)
 	if err != nil {
 		return nil, s.wrapErr(op, err)
 	}
@@ -38,11 +38,11 @@ func (s *Store) UpdateKey(ctx context.Context, k store.Key) (store.Key, error) {
 		return store.Key{}, fmt.Errorf("%s: %s: %w", s.prefix, op, err)
 	}
 	if err := s.writeKey(ctx, op, func(ctx context.Context, tx Tx) error {
-		return s.dialect.UpdateKey(ctx, tx, k, ka)
+		return s.dialect.updateKey(ctx, tx, k, ka)
 	}); err != nil {
 		return store.Key{}, err
 	}
-	return Stored(k), nil
+	return stored(k), nil
 }
 
 // AddKeyVersion stores v and updates the key, with UpdateKey's revision
@@ -58,11 +58,11 @@ func (s *Store) AddKeyVersion(ctx context.Context, k store.Key, v store.KeyVersi
 		return store.Key{}, fmt.Errorf("%s: %s: %w", s.prefix, op, err)
 	}
 	if err := s.writeKey(ctx, op, func(ctx context.Context, tx Tx) error {
-		return s.dialect.AddKeyVersion(ctx, tx, k, ka, va)
+		return s.dialect.addKeyVersion(ctx, tx, k, ka, va)
 	}); err != nil {
 		return store.Key{}, err
 	}
-	return Stored(k), nil
+	return stored(k), nil
 }
 
 // DeleteKey removes the key, its versions, tags and aliases in one
@@ -73,7 +73,7 @@ func (s *Store) AddKeyVersion(ctx context.Context, k store.Key, v store.KeyVersi
 func (s *Store) DeleteKey(ctx context.Context, id string, revision int64) error {
 	op := "delete key " + id
 	if err := s.writeKey(ctx, op, func(ctx context.Context, tx Tx) error {
-		return DeleteKey(ctx, tx, id, revision)
+		return deleteKey(ctx, tx, id, revision)
 	}); err != nil {
 		return err
 	}
@@ -94,7 +94,7 @@ func (s *Store) CreateKeyWithoutMaterial(ctx context.Context, k store.Key) error
 		return fmt.Errorf("%s: %s: %w", s.prefix, op, err)
 	}
 	return s.writeKeys(ctx, op, func(ctx context.Context, tx Tx) error {
-		return s.dialect.CreateKeyWithoutMaterial(ctx, tx, k, ka)
+		return s.dialect.createKeyWithoutMaterial(ctx, tx, k, ka)
 	})
 }
 
@@ -111,11 +111,11 @@ func (s *Store) PutKeyMaterial(ctx context.Context, k store.Key, v store.KeyVers
 		return store.Key{}, fmt.Errorf("%s: %s: %w", s.prefix, op, err)
 	}
 	if err := s.writeKeys(ctx, op, func(ctx context.Context, tx Tx) error {
-		return s.dialect.PutKeyMaterial(ctx, tx, k, v.Version, ka, va)
+		return s.dialect.putKeyMaterial(ctx, tx, k, v.Version, ka, va)
 	}); err != nil {
 		return store.Key{}, err
 	}
-	return Stored(k), nil
+	return stored(k), nil
 }
 
 // DeleteKeyMaterial empties the material of the versions and updates the
@@ -128,14 +128,14 @@ func (s *Store) DeleteKeyMaterial(ctx context.Context, k store.Key, versions []u
 		return store.Key{}, fmt.Errorf("%s: %s: %w", s.prefix, op, err)
 	}
 	if err := s.writeKeys(ctx, op, func(ctx context.Context, tx Tx) error {
-		return s.dialect.DeleteKeyMaterial(ctx, tx, k, versions, ka)
+		return s.dialect.deleteKeyMaterial(ctx, tx, k, versions, ka)
 	}); err != nil {
 		return store.Key{}, err
 	}
 	if err := s.purge(ctx); err != nil {
-		return Stored(k), fmt.Errorf("%s: %s: %w: %v", s.prefix, op, store.ErrNotPurged, err)
+		return stored(k), fmt.Errorf("%s: %s: %w: %v", s.prefix, op, store.ErrNotPurged, err)
 	}
-	return Stored(k), nil
+	return stored(k), nil
 }
 
 // KeysMaterialExpired returns, ordered by ID, the keys with a version whose
@@ -146,7 +146,7 @@ func (s *Store) KeysMaterialExpired(ctx context.Context, now time.Time) ([]strin
 	if err != nil {
 		return nil, fmt.Errorf("%s: %s: %w", s.prefix, op, err)
 	}
-	rows, err := s.r.QueryContext(ctx, KeysMaterialExpiredQuery, n)
+	rows, err := s.r.QueryContext(ctx, keysMaterialExpiredQuery, n)
 	if err != nil {
 		return nil, s.wrapErr(op, err)
 	}
@@ -157,16 +157,16 @@ func (s *Store) KeysMaterialExpired(ctx context.Context, now time.Time) ([]strin
 // PutKeysMaterial is PutKeyMaterial for several keys in one transaction.
 func (s *Store) PutKeysMaterial(ctx context.Context, ks []store.Key, vs []store.KeyVersion) ([]store.Key, error) {
 	op := fmt.Sprintf("put material of %d keys", len(ks))
-	kas, vas, err := s.dialect.KeysVersionsArgs(ks, vs)
+	kas, vas, err := s.dialect.keysVersionsArgs(ks, vs)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %s: %w", s.prefix, op, err)
 	}
 	if err := s.writeKeys(ctx, op, func(ctx context.Context, tx Tx) error {
-		return s.dialect.PutKeysMaterial(ctx, tx, ks, vs, kas, vas)
+		return s.dialect.putKeysMaterial(ctx, tx, ks, vs, kas, vas)
 	}); err != nil {
 		return nil, err
 	}
-	return StoredAll(ks), nil
+	return storedAll(ks), nil
 }
 
 // Multi-Region keys.
@@ -177,12 +177,12 @@ func (s *Store) PutKeysMaterial(ctx context.Context, ks []store.Key, vs []store.
 // region) lets one in and gives the other ErrExists.
 func (s *Store) CreateMultiRegionKey(ctx context.Context, k store.Key, versions []store.KeyVersion) error {
 	op := "create multi-Region key " + k.ID
-	ka, vas, err := s.dialect.MultiRegionKeyArgs(k, versions)
+	ka, vas, err := s.dialect.multiRegionKeyArgs(k, versions)
 	if err != nil {
 		return fmt.Errorf("%s: %s: %w", s.prefix, op, err)
 	}
 	return s.writeKeys(ctx, op, func(ctx context.Context, tx Tx) error {
-		return s.dialect.CreateMultiRegionKey(ctx, tx, k, ka, vas)
+		return s.dialect.createMultiRegionKey(ctx, tx, k, ka, vas)
 	})
 }
 
@@ -190,7 +190,7 @@ func (s *Store) CreateMultiRegionKey(ctx context.Context, k store.Key, versions 
 // by region.
 func (s *Store) MultiRegionMembers(ctx context.Context, mrk string) ([]store.Key, error) {
 	op := "members of multi-Region key " + mrk
-	rows, err := s.r.QueryContext(ctx, MultiRegionMembersQuery, mrk)
+	rows, err := s.r.QueryContext(ctx, multiRegionMembersQuery, mrk)
 	if err != nil {
 		return nil, s.wrapErr(op, err)
 	}
@@ -208,30 +208,30 @@ func (s *Store) MultiRegionMembers(ctx context.Context, mrk string) ([]store.Key
 // its primary region, in one transaction.
 func (s *Store) UpdateKeys(ctx context.Context, ks []store.Key) ([]store.Key, error) {
 	op := fmt.Sprintf("update %d keys", len(ks))
-	kas, err := s.dialect.KeysArgs(ks)
+	kas, err := s.dialect.keysArgs(ks)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %s: %w", s.prefix, op, err)
 	}
 	if err := s.writeKeys(ctx, op, func(ctx context.Context, tx Tx) error {
-		return s.dialect.UpdateKeys(ctx, tx, ks, kas)
+		return s.dialect.updateKeys(ctx, tx, ks, kas)
 	}); err != nil {
 		return nil, err
 	}
-	return StoredAll(ks), nil
+	return storedAll(ks), nil
 }
 
 // AddKeyVersions stores vs[i] and updates ks[i], with UpdateKey's
 // revision check, for every i, in one transaction.
 func (s *Store) AddKeyVersions(ctx context.Context, ks []store.Key, vs []store.KeyVersion) ([]store.Key, error) {
 	op := fmt.Sprintf("add versions to %d keys", len(ks))
-	kas, vas, err := s.dialect.KeysVersionsArgs(ks, vs)
+	kas, vas, err := s.dialect.keysVersionsArgs(ks, vs)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %s: %w", s.prefix, op, err)
 	}
 	if err := s.writeKeys(ctx, op, func(ctx context.Context, tx Tx) error {
-		return s.dialect.AddKeyVersions(ctx, tx, ks, kas, vas)
+		return s.dialect.addKeyVersions(ctx, tx, ks, kas, vas)
 	}); err != nil {
 		return nil, err
 	}
-	return StoredAll(ks), nil
+	return storedAll(ks), nil
 }

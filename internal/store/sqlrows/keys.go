@@ -57,9 +57,9 @@ const (
 		FROM key_versions WHERE key_id = ? ORDER BY version`
 )
 
-// ListKeysQuery lists keys with their tags (ScanKeys): account, region,
+// listKeysQuery lists keys with their tags (ScanKeys): account, region,
 // after, limit.
-const ListKeysQuery = `SELECT ` + keyColumns + `, t.tag_key, t.tag_value, ` + multiRegionColumns + `
+const listKeysQuery = `SELECT ` + keyColumns + `, t.tag_key, t.tag_value, ` + multiRegionColumns + `
 		FROM (SELECT * FROM keys
 			WHERE account = ? AND region = ? AND id > ?
 			ORDER BY id LIMIT ?) AS k
@@ -67,17 +67,17 @@ const ListKeysQuery = `SELECT ` + keyColumns + `, t.tag_key, t.tag_value, ` + mu
 		` + multiRegionJoin + `
 		ORDER BY k.id, t.position`
 
-// MultiRegionMembersQuery lists the members of a multi-Region key with
+// multiRegionMembersQuery lists the members of a multi-Region key with
 // their tags (ScanKeys), by region: mrk.
-const MultiRegionMembersQuery = `SELECT ` + keyColumns + `, t.tag_key, t.tag_value, ` + multiRegionColumns + `
+const multiRegionMembersQuery = `SELECT ` + keyColumns + `, t.tag_key, t.tag_value, ` + multiRegionColumns + `
 		FROM keys AS k JOIN multi_region_keys AS m ON m.key_id = k.id
 		LEFT JOIN key_tags AS t ON t.key_id = k.id
 		WHERE m.mrk = ?
 		ORDER BY m.region, k.id, t.position`
 
-// KeysMaterialExpiredQuery lists, by ID, the keys with a version whose
+// keysMaterialExpiredQuery lists, by ID, the keys with a version whose
 // imported material expired by the bound time.
-const KeysMaterialExpiredQuery = `SELECT DISTINCT key_id FROM key_versions
+const keysMaterialExpiredQuery = `SELECT DISTINCT key_id FROM key_versions
 		WHERE expiration_model = 'KEY_MATERIAL_EXPIRES' AND length(wrapped) > 0 AND valid_to <= ?
 		ORDER BY key_id`
 
@@ -168,12 +168,12 @@ func ScanIDs(rows *sql.Rows) ([]string, error) {
 	return ids, rows.Err()
 }
 
-// Stored is k as GetKey returns it after a successful update.
-func Stored(k store.Key) store.Key {
+// stored is k as GetKey returns it after a successful update.
+func stored(k store.Key) store.Key {
 	k.Revision++
-	k.CreatedAt = NormTime(k.CreatedAt)
-	k.DeletionDate = NormTime(k.DeletionDate)
-	k.NextRotation = NormTime(k.NextRotation)
+	k.CreatedAt = normTime(k.CreatedAt)
+	k.DeletionDate = normTime(k.DeletionDate)
+	k.NextRotation = normTime(k.NextRotation)
 	if len(k.Tags) == 0 {
 		k.Tags = nil
 	} else {
@@ -182,20 +182,20 @@ func Stored(k store.Key) store.Key {
 	return k
 }
 
-// StoredAll is Stored of every key of ks.
-func StoredAll(ks []store.Key) []store.Key {
+// storedAll is stored of every key of ks.
+func storedAll(ks []store.Key) []store.Key {
 	out := make([]store.Key, len(ks))
 	for i, k := range ks {
-		out[i] = Stored(k)
+		out[i] = stored(k)
 	}
 	return out
 }
 
 // KeyArgs are the values of k for the columns account …
 // on_demand_rotations, in the order of InsertKeyQuery and UpdateKey's
-// UPDATE. Its tags must pass CheckTags.
+// UPDATE. Its tags must pass checkTags.
 func (d Dialect) KeyArgs(k store.Key) ([]any, error) {
-	if err := CheckTags(k.Tags); err != nil {
+	if err := checkTags(k.Tags); err != nil {
 		return nil, err
 	}
 	created, err := ToNanos(k.CreatedAt)
@@ -211,7 +211,7 @@ func (d Dialect) KeyArgs(k store.Key) ([]any, error) {
 		return nil, fmt.Errorf("NextRotation: %w", err)
 	}
 	return []any{k.Account, k.Region, d.Text(k.Description), k.KeySpec, k.KeyUsage, k.Origin, k.State,
-		created, deletion, int64(k.PendingWindowDays), k.Policy, BoolInt(k.RotationEnabled),
+		created, deletion, int64(k.PendingWindowDays), k.Policy, boolInt(k.RotationEnabled),
 		int64(k.RotationPeriodDays), next, int64(k.CurrentVersion), int64(k.OnDemandRotations)}, nil
 }
 
@@ -233,12 +233,12 @@ func (d Dialect) VersionArgs(keyID string, v store.KeyVersion) ([]any, error) {
 	if err != nil {
 		return nil, fmt.Errorf("version %d ValidTo: %w", v.Version, err)
 	}
-	return []any{keyID, int64(v.Version), v.MaterialID, Blob(v.Wrapped), created, v.RotationType,
+	return []any{keyID, int64(v.Version), v.MaterialID, blob(v.Wrapped), created, v.RotationType,
 		v.ImportState, v.ExpirationModel, validTo, d.Text(v.Description)}, nil
 }
 
-// KeysArgs is KeyArgs of every key of ks.
-func (d Dialect) KeysArgs(ks []store.Key) ([][]any, error) {
+// keysArgs is KeyArgs of every key of ks.
+func (d Dialect) keysArgs(ks []store.Key) ([][]any, error) {
 	kas := make([][]any, len(ks))
 	for i, k := range ks {
 		var err error
@@ -249,9 +249,9 @@ func (d Dialect) KeysArgs(ks []store.Key) ([][]any, error) {
 	return kas, nil
 }
 
-// KeysVersionsArgs is KeyArgs of every key of ks and VersionArgs of its
+// keysVersionsArgs is KeyArgs of every key of ks and VersionArgs of its
 // version in vs.
-func (d Dialect) KeysVersionsArgs(ks []store.Key, vs []store.KeyVersion) (kas, vas [][]any, err error) {
+func (d Dialect) keysVersionsArgs(ks []store.Key, vs []store.KeyVersion) (kas, vas [][]any, err error) {
 	if len(ks) != len(vs) {
 		return nil, nil, fmt.Errorf("%d versions", len(vs))
 	}
@@ -285,10 +285,10 @@ func InsertVersion(ctx context.Context, tx Execer, va []any) error {
 	return err
 }
 
-// UpdateKey is the compare-and-swap of UpdateKey and AddKeyVersion: it
+// updateKey is the compare-and-swap of UpdateKey and AddKeyVersion: it
 // writes the key's columns (ka from KeyArgs) and replaces its tags if the
 // stored revision is k.Revision, and bumps the revision.
-func (d Dialect) UpdateKey(ctx context.Context, tx Tx, k store.Key, ka []any) error {
+func (d Dialect) updateKey(ctx context.Context, tx Tx, k store.Key, ka []any) error {
 	res, err := tx.ExecContext(ctx, `UPDATE keys SET account = ?, region = ?, description = ?,
 		key_spec = ?, key_usage = ?, origin = ?, state = ?, created_at = ?, deletion_date = ?,
 		pending_window_days = ?, policy = ?, rotation_enabled = ?, rotation_period_days = ?,
@@ -320,20 +320,20 @@ func (d Dialect) UpdateKey(ctx context.Context, tx Tx, k store.Key, ka []any) er
 	return d.InsertTags(ctx, tx, k.ID, k.Tags)
 }
 
-// AddKeyVersion is AddKeyVersion's transaction: the key updated with the
+// addKeyVersion is AddKeyVersion's transaction: the key updated with the
 // revision check, then its new version stored.
-func (d Dialect) AddKeyVersion(ctx context.Context, tx Tx, k store.Key, ka, va []any) error {
+func (d Dialect) addKeyVersion(ctx context.Context, tx Tx, k store.Key, ka, va []any) error {
 	// The revision check first: a stale caller gets ErrConflict even if
 	// the version it tries to add exists by now.
-	if err := d.UpdateKey(ctx, tx, k, ka); err != nil {
+	if err := d.updateKey(ctx, tx, k, ka); err != nil {
 		return err
 	}
 	return InsertVersion(ctx, tx, va)
 }
 
-// DeleteKey is DeleteKey's transaction: the key, its versions, tags,
+// deleteKey is DeleteKey's transaction: the key, its versions, tags,
 // aliases and membership removed if its revision is still revision.
-func DeleteKey(ctx context.Context, tx Tx, id string, revision int64) error {
+func deleteKey(ctx context.Context, tx Tx, id string, revision int64) error {
 	// The revision check first: a key that changed since the caller
 	// looked at it (its deletion was cancelled) is left whole.
 	res, err := tx.ExecContext(ctx, "DELETE FROM keys WHERE id = ? AND revision = ?", id, revision)
@@ -369,18 +369,18 @@ func DeleteKey(ctx context.Context, tx Tx, id string, revision int64) error {
 	return nil
 }
 
-// CreateKeyWithoutMaterial is CreateKeyWithoutMaterial's transaction.
-func (d Dialect) CreateKeyWithoutMaterial(ctx context.Context, tx Tx, k store.Key, ka []any) error {
+// createKeyWithoutMaterial is CreateKeyWithoutMaterial's transaction.
+func (d Dialect) createKeyWithoutMaterial(ctx context.Context, tx Tx, k store.Key, ka []any) error {
 	if _, err := tx.ExecContext(ctx, InsertKeyQuery, append(ka, k.ID)...); err != nil {
 		return err
 	}
 	return d.InsertTags(ctx, tx, k.ID, k.Tags)
 }
 
-// PutKeyMaterial is PutKeyMaterial's transaction: the key updated with
+// putKeyMaterial is PutKeyMaterial's transaction: the key updated with
 // the revision check, the version's row replaced.
-func (d Dialect) PutKeyMaterial(ctx context.Context, tx Tx, k store.Key, version uint32, ka, va []any) error {
-	if err := d.UpdateKey(ctx, tx, k, ka); err != nil {
+func (d Dialect) putKeyMaterial(ctx context.Context, tx Tx, k store.Key, version uint32, ka, va []any) error {
+	if err := d.updateKey(ctx, tx, k, ka); err != nil {
 		return err
 	}
 	// The old row goes first: an upsert would leave its material in the
@@ -392,21 +392,21 @@ func (d Dialect) PutKeyMaterial(ctx context.Context, tx Tx, k store.Key, version
 	return InsertVersion(ctx, tx, va)
 }
 
-// PutKeysMaterial is PutKeyMaterial for every key of ks and its version
+// putKeysMaterial is PutKeyMaterial for every key of ks and its version
 // in vs, in one transaction.
-func (d Dialect) PutKeysMaterial(ctx context.Context, tx Tx, ks []store.Key, vs []store.KeyVersion, kas, vas [][]any) error {
+func (d Dialect) putKeysMaterial(ctx context.Context, tx Tx, ks []store.Key, vs []store.KeyVersion, kas, vas [][]any) error {
 	for i, k := range ks {
-		if err := d.PutKeyMaterial(ctx, tx, k, vs[i].Version, kas[i], vas[i]); err != nil {
+		if err := d.putKeyMaterial(ctx, tx, k, vs[i].Version, kas[i], vas[i]); err != nil {
 			return fmt.Errorf("key %s: %w", k.ID, err)
 		}
 	}
 	return nil
 }
 
-// DeleteKeyMaterial is DeleteKeyMaterial's transaction: the key updated
+// deleteKeyMaterial is DeleteKeyMaterial's transaction: the key updated
 // with the revision check, the versions' material emptied.
-func (d Dialect) DeleteKeyMaterial(ctx context.Context, tx Tx, k store.Key, versions []uint32, ka []any) error {
-	if err := d.UpdateKey(ctx, tx, k, ka); err != nil {
+func (d Dialect) deleteKeyMaterial(ctx context.Context, tx Tx, k store.Key, versions []uint32, ka []any) error {
+	if err := d.updateKey(ctx, tx, k, ka); err != nil {
 		return err
 	}
 	for _, v := range versions {
@@ -419,9 +419,9 @@ func (d Dialect) DeleteKeyMaterial(ctx context.Context, tx Tx, k store.Key, vers
 	return nil
 }
 
-// MultiRegionKeyArgs checks and encodes a multi-Region key and its
+// multiRegionKeyArgs checks and encodes a multi-Region key and its
 // versions for CreateMultiRegionKey.
-func (d Dialect) MultiRegionKeyArgs(k store.Key, versions []store.KeyVersion) (ka []any, vas [][]any, err error) {
+func (d Dialect) multiRegionKeyArgs(k store.Key, versions []store.KeyVersion) (ka []any, vas [][]any, err error) {
 	if k.MultiRegionKey == "" || k.PrimaryRegion == "" {
 		return nil, nil, errors.New("MultiRegionKey and PrimaryRegion are required")
 	}
@@ -444,11 +444,11 @@ func (d Dialect) MultiRegionKeyArgs(k store.Key, versions []store.KeyVersion) (k
 	return ka, vas, nil
 }
 
-// CreateMultiRegionKey is CreateMultiRegionKey's transaction (ka and vas
+// createMultiRegionKey is CreateMultiRegionKey's transaction (ka and vas
 // from MultiRegionKeyArgs). Two writers replicating one key into the same
 // region at once: the UNIQUE (mrk, region) lets one in and gives the
 // other a unique violation.
-func (d Dialect) CreateMultiRegionKey(ctx context.Context, tx Tx, k store.Key, ka []any, vas [][]any) error {
+func (d Dialect) createMultiRegionKey(ctx context.Context, tx Tx, k store.Key, ka []any, vas [][]any) error {
 	if _, err := tx.ExecContext(ctx, InsertKeyQuery, append(ka, k.ID)...); err != nil {
 		return err
 	}
@@ -467,11 +467,11 @@ func (d Dialect) CreateMultiRegionKey(ctx context.Context, tx Tx, k store.Key, k
 	return nil
 }
 
-// UpdateKeys is UpdateKeys' transaction: every key of ks updated with the
+// updateKeys is UpdateKeys' transaction: every key of ks updated with the
 // revision check, and its primary region.
-func (d Dialect) UpdateKeys(ctx context.Context, tx Tx, ks []store.Key, kas [][]any) error {
+func (d Dialect) updateKeys(ctx context.Context, tx Tx, ks []store.Key, kas [][]any) error {
 	for i, k := range ks {
-		if err := d.UpdateKey(ctx, tx, k, kas[i]); err != nil {
+		if err := d.updateKey(ctx, tx, k, kas[i]); err != nil {
 			return fmt.Errorf("key %s: %w", k.ID, err)
 		}
 		if err := setPrimaryRegion(ctx, tx, k); err != nil {
@@ -498,11 +498,11 @@ func setPrimaryRegion(ctx context.Context, tx Tx, k store.Key) error {
 	return nil
 }
 
-// AddKeyVersions is AddKeyVersions' transaction: AddKeyVersion for every
+// addKeyVersions is AddKeyVersions' transaction: AddKeyVersion for every
 // key of ks.
-func (d Dialect) AddKeyVersions(ctx context.Context, tx Tx, ks []store.Key, kas, vas [][]any) error {
+func (d Dialect) addKeyVersions(ctx context.Context, tx Tx, ks []store.Key, kas, vas [][]any) error {
 	for i, k := range ks {
-		if err := d.UpdateKey(ctx, tx, k, kas[i]); err != nil {
+		if err := d.updateKey(ctx, tx, k, kas[i]); err != nil {
 			return fmt.Errorf("key %s: %w", k.ID, err)
 		}
 		if err := InsertVersion(ctx, tx, vas[i]); err != nil {

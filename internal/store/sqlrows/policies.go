@@ -54,7 +54,7 @@ func (s *Store) DeleteInlinePolicy(ctx context.Context, e store.EntityRef, name 
 	if err != nil {
 		return s.wrapErr(op, err)
 	}
-	return s.wrapErr(op, OneRow(res))
+	return s.wrapErr(op, oneRow(res))
 }
 
 // ListInlinePolicies lists the entity's policy names.
@@ -99,7 +99,7 @@ const policySelect = `SELECT p.id, p.account, p.name, p.path, p.arn, p.default_v
 		WHERE a.policy_id = p.id AND (e.account = ? OR p.account = ?)) AS attachment_count
 	FROM policies AS p`
 
-func scanPolicy(s Scanner) (store.Policy, error) {
+func scanPolicy(s scanner) (store.Policy, error) {
 	var (
 		p                store.Policy
 		def              int64
@@ -165,7 +165,7 @@ func (s *Store) CreatePolicy(ctx context.Context, p store.Policy, document strin
 	}
 	return s.write(ctx, op, func(ctx context.Context, tx Tx) error {
 		if p.Account != store.AWSAccount {
-			n, err := Count(ctx, tx, "SELECT count(*) FROM accounts WHERE id = ?", p.Account)
+			n, err := count(ctx, tx, "SELECT count(*) FROM accounts WHERE id = ?", p.Account)
 			if err != nil {
 				return err
 			}
@@ -204,14 +204,14 @@ func (s *Store) DeletePolicy(ctx context.Context, account, arn string) error {
 		if err != nil {
 			return err
 		}
-		n, err := Count(ctx, tx, "SELECT count(*) FROM policy_attachments WHERE policy_id = ?", id)
+		n, err := count(ctx, tx, "SELECT count(*) FROM policy_attachments WHERE policy_id = ?", id)
 		if err != nil {
 			return err
 		}
 		if n > 0 {
 			return fmt.Errorf("attached to %d entities: %w", n, store.ErrDeleteConflict)
 		}
-		n, err = Count(ctx, tx, "SELECT count(*) FROM policy_versions WHERE policy_id = ?", id)
+		n, err = count(ctx, tx, "SELECT count(*) FROM policy_versions WHERE policy_id = ?", id)
 		if err != nil {
 			return err
 		}
@@ -226,7 +226,7 @@ func (s *Store) DeletePolicy(ctx context.Context, account, arn string) error {
 		if err != nil {
 			return err
 		}
-		return OneRow(res)
+		return oneRow(res)
 	})
 }
 
@@ -279,7 +279,7 @@ func (s *Store) CreatePolicyVersion(ctx context.Context, account, arn, document 
 		if err != nil {
 			return err
 		}
-		n, err := Count(ctx, tx, "SELECT count(*) FROM policy_versions WHERE policy_id = ?", id)
+		n, err := count(ctx, tx, "SELECT count(*) FROM policy_versions WHERE policy_id = ?", id)
 		if err != nil {
 			return err
 		}
@@ -296,7 +296,7 @@ func (s *Store) CreatePolicyVersion(ctx context.Context, account, arn, document 
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE policies SET next_version = next_version + 1,
 			updated_at = ?, default_version = CASE WHEN ? = 1 THEN ? ELSE default_version END
-			WHERE id = ?`, created, BoolInt(setDefault), next, id); err != nil {
+			WHERE id = ?`, created, boolInt(setDefault), next, id); err != nil {
 			return err
 		}
 		v = store.PolicyVersion{PolicyARN: arn, VersionID: versionID(next), Document: document,
@@ -311,7 +311,7 @@ func (s *Store) CreatePolicyVersion(ctx context.Context, account, arn, document 
 const versionSelect = `SELECT p.arn, v.version, v.document, v.version = p.default_version, v.created_at
 	FROM policy_versions AS v JOIN policies AS p ON p.id = v.policy_id`
 
-func scanVersion(s Scanner) (store.PolicyVersion, error) {
+func scanVersion(s scanner) (store.PolicyVersion, error) {
 	var (
 		v       store.PolicyVersion
 		n       int64
@@ -390,7 +390,7 @@ func (s *Store) DeletePolicyVersion(ctx context.Context, account, arn, versionID
 		if err != nil {
 			return err
 		}
-		return OneRow(res)
+		return oneRow(res)
 	})
 }
 
@@ -412,7 +412,7 @@ func (s *Store) SetDefaultPolicyVersion(ctx context.Context, account, arn, versi
 		if err != nil {
 			return err
 		}
-		return OneRow(res)
+		return oneRow(res)
 	})
 }
 
@@ -430,11 +430,11 @@ func (s *Store) AttachPolicy(ctx context.Context, e store.EntityRef, policyARN s
 		if err != nil {
 			return err
 		}
-		n, err := Count(ctx, tx, "SELECT count(*) FROM policy_attachments WHERE principal_id = ? AND policy_id = ?", eid, pid)
+		n, err := count(ctx, tx, "SELECT count(*) FROM policy_attachments WHERE principal_id = ? AND policy_id = ?", eid, pid)
 		if err != nil || n > 0 {
 			return err // attached already
 		}
-		n, err = Count(ctx, tx, "SELECT count(*) FROM policy_attachments WHERE principal_id = ?", eid)
+		n, err = count(ctx, tx, "SELECT count(*) FROM policy_attachments WHERE principal_id = ?", eid)
 		if err != nil {
 			return err
 		}
@@ -459,7 +459,7 @@ func (s *Store) DetachPolicy(ctx context.Context, e store.EntityRef, policyARN s
 		if err != nil {
 			return err
 		}
-		if err := OneRow(res); err != nil {
+		if err := oneRow(res); err != nil {
 			return fmt.Errorf("not attached: %w", err)
 		}
 		return nil

@@ -60,7 +60,7 @@ func (s *Store) ReplaceWrappedKeyVersion(ctx context.Context, keyID string, vers
 	return s.replace(ctx, fmt.Sprintf("rewrap key %s version %d", keyID, version),
 		`UPDATE key_versions SET wrapped = ? WHERE wrapped = ? AND key_id = ? AND version = ?`,
 		`SELECT 1 FROM key_versions WHERE key_id = ? AND version = ?`,
-		Blob(new), Blob(old), keyID, int64(version))
+		blob(new), blob(old), keyID, int64(version))
 }
 
 // ReplaceWrappedSecret implements store.Rewrap.
@@ -68,7 +68,7 @@ func (s *Store) ReplaceWrappedSecret(ctx context.Context, accessKeyID string, ol
 	return s.replace(ctx, "rewrap access key "+accessKeyID,
 		`UPDATE access_keys SET wrapped_secret = ? WHERE wrapped_secret = ? AND id = ?`,
 		`SELECT 1 FROM access_keys WHERE id = ?`,
-		Blob(new), Blob(old), accessKeyID)
+		blob(new), blob(old), accessKeyID)
 }
 
 // ReplaceSetting implements store.Rewrap.
@@ -76,7 +76,7 @@ func (s *Store) ReplaceSetting(ctx context.Context, name string, old, new []byte
 	return s.replace(ctx, "replace setting "+name,
 		`UPDATE settings SET value = ? WHERE value = ? AND name = ?`,
 		`SELECT 1 FROM settings WHERE name = ?`,
-		Blob(new), Blob(old), name)
+		blob(new), blob(old), name)
 }
 
 // UpdateSettings implements store.Rewrap.
@@ -84,7 +84,7 @@ func (s *Store) UpdateSettings(ctx context.Context, put map[string][]byte, remov
 	return s.write(ctx, "update settings", func(ctx context.Context, tx Tx) error {
 		for _, name := range slices.Sorted(maps.Keys(put)) {
 			if _, err := tx.ExecContext(ctx, `INSERT INTO settings (name, value) VALUES (?, ?)
-				ON CONFLICT (name) DO UPDATE SET value = excluded.value`, name, Blob(put[name])); err != nil {
+				ON CONFLICT (name) DO UPDATE SET value = excluded.value`, name, blob(put[name])); err != nil {
 				return fmt.Errorf("put %s: %w", name, err)
 			}
 		}

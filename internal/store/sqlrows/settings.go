@@ -20,7 +20,7 @@ func (s *Store) CreateAccessKey(ctx context.Context, k store.AccessKey) error {
 	}
 	_, err = s.w.ExecContext(ctx, `INSERT INTO access_keys (id, account, principal_arn,
 		wrapped_secret, created_at, active) VALUES (?, ?, ?, ?, ?, ?)`,
-		k.ID, k.Account, k.PrincipalARN, Blob(k.WrappedSecret), created, BoolInt(k.Active))
+		k.ID, k.Account, k.PrincipalARN, blob(k.WrappedSecret), created, boolInt(k.Active))
 	return s.wrapErr(op, err)
 }
 
@@ -49,7 +49,7 @@ const accessKeySelect = `SELECT ak.id, ak.account, ak.principal_arn, ak.wrapped_
 	ak.last_used_region
 	FROM access_keys AS ak LEFT JOIN principals AS u ON u.id = ak.user_id`
 
-func scanAccessKey(s Scanner) (store.AccessKey, error) {
+func scanAccessKey(s scanner) (store.AccessKey, error) {
 	var (
 		k             store.AccessKey
 		created, used sql.NullInt64
@@ -86,19 +86,19 @@ func (s *Store) GetSetting(ctx context.Context, name string) ([]byte, error) {
 	if err != nil {
 		return nil, s.wrapErr("get setting "+name, err)
 	}
-	return Blob(v), nil
+	return blob(v), nil
 }
 
 // PutSetting creates or replaces a value.
 func (s *Store) PutSetting(ctx context.Context, name string, value []byte) error {
 	_, err := s.w.ExecContext(ctx, `INSERT INTO settings (name, value) VALUES (?, ?)
-		ON CONFLICT (name) DO UPDATE SET value = excluded.value`, name, Blob(value))
+		ON CONFLICT (name) DO UPDATE SET value = excluded.value`, name, blob(value))
 	return s.wrapErr("put setting "+name, err)
 }
 
 // CreateSetting implements store.SettingCreator: the primary key refuses
 // a second value (ErrExists).
 func (s *Store) CreateSetting(ctx context.Context, name string, value []byte) error {
-	_, err := s.w.ExecContext(ctx, `INSERT INTO settings (name, value) VALUES (?, ?)`, name, Blob(value))
+	_, err := s.w.ExecContext(ctx, `INSERT INTO settings (name, value) VALUES (?, ?)`, name, blob(value))
 	return s.wrapErr("create setting "+name, err)
 }

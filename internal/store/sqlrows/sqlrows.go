@@ -1,16 +1,19 @@
 // Package sqlrows holds what the SQLite store (internal/store/sqlite) and
-// the PostgreSQL store (internal/store/postgres) share: their SELECT column
-// lists and row scanners, the stored forms of values, and the statements
-// and transaction bodies that are the same in both schemas.
+// the PostgreSQL store (internal/store/postgres) share: their statements,
+// SELECT column lists and row scanners, the stored forms of values, and
+// the transaction bodies. Most of it is Store, which each store's DB
+// embeds: the methods of store.Store whose SQL is the same in both.
 //
 // Everything here is written against Tx, with ? placeholders; the
-// PostgreSQL store's transaction rebinds them. The backends keep what is
-// their own: opening transactions, retries and group commit, the context a
-// statement runs under, mapping driver errors to the store sentinels, the
-// "sqlite:"/"postgres:" prefix of every error, migrations, and any SQL
-// that differs between the dialects. So an error from this package is bare
-// (a driver error, sql.ErrNoRows, a store sentinel wrapped with context):
-// the backend passes it through its wrapErr.
+// PostgreSQL store's transactions and reader rebind them. The stores keep
+// what is their own and hand it to Store through Backend: opening
+// transactions, retries and group commit, the context a statement runs
+// under, the purge after key material is deleted, mapping driver errors to
+// the store sentinels with the "sqlite:"/"postgres:" prefix, and the SQL
+// that differs between the dialects (Dialect). Migrations, and the
+// statements SQLite prepares (CreateKey, GetKey, KeyVersions, a key's
+// aliases), stay in the stores. This package must not import either
+// driver.
 package sqlrows
 
 import (
@@ -35,18 +38,18 @@ type Tx interface {
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
 
-// Scanner is a *sql.Row or *sql.Rows.
-type Scanner interface{ Scan(dest ...any) error }
+// scanner is a *sql.Row or *sql.Rows.
+type scanner interface{ Scan(dest ...any) error }
 
-// Count runs a SELECT count(*) query.
-func Count(ctx context.Context, q Tx, query string, args ...any) (int, error) {
+// count runs a SELECT count(*) query.
+func count(ctx context.Context, q Tx, query string, args ...any) (int, error) {
 	var n int
 	err := q.QueryRowContext(ctx, query, args...).Scan(&n)
 	return n, err
 }
 
-// OneRow returns sql.ErrNoRows if res affected no row.
-func OneRow(res sql.Result) error {
+// oneRow returns sql.ErrNoRows if res affected no row.
+func oneRow(res sql.Result) error {
 	n, err := res.RowsAffected()
 	if err != nil {
 		return err
@@ -87,27 +90,27 @@ func FromNanos(n sql.NullInt64) time.Time {
 	return time.Unix(0, n.Int64).UTC()
 }
 
-// NormTime returns t as it reads back after storage: UTC, without a
+// normTime returns t as it reads back after storage: UTC, without a
 // monotonic clock reading.
-func NormTime(t time.Time) time.Time {
+func normTime(t time.Time) time.Time {
 	if t.IsZero() {
 		return time.Time{}
 	}
 	return t.UTC().Round(0)
 }
 
-// Blob returns b, or an empty non-nil slice for nil: the drivers bind a
+// blob returns b, or an empty non-nil slice for nil: the drivers bind a
 // nil slice as NULL, which the NOT NULL BLOB (bytea) columns refuse.
-func Blob(b []byte) []byte {
+func blob(b []byte) []byte {
 	if b == nil {
 		return []byte{}
 	}
 	return b
 }
 
-// BoolInt is the INTEGER 0/1 form of b (the PostgreSQL schema keeps the
+// boolInt is the INTEGER 0/1 form of b (the PostgreSQL schema keeps the
 // SQLite store's integer flags, so both stores share their queries).
-func BoolInt(b bool) int64 {
+func boolInt(b bool) int64 {
 	if b {
 		return 1
 	}

@@ -106,9 +106,9 @@ func (s *Store) pathPrefix(column string) string {
 	return "substr(" + column + ", 1, length(" + s.dialect.TextArg + ")) = ?"
 }
 
-// CheckTags refuses two tags with one key: the store would otherwise have
+// checkTags refuses two tags with one key: the store would otherwise have
 // to pick one.
-func CheckTags(tags []store.Tag) error {
+func checkTags(tags []store.Tag) error {
 	seen := make(map[string]bool, len(tags))
 	for _, t := range tags {
 		if seen[t.Key] {
