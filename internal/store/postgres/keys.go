@@ -3,49 +3,37 @@ package postgres
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
-	"math"
 	"time"
 
 	"github.com/trent-kms/trent/internal/store"
+	"github.com/trent-kms/trent/internal/store/sqlrows"
 )
 
-// keyColumns are the columns of keys in the order scanKeys reads them,
-// followed there by a tag's key and value from a LEFT JOIN of key_tags.
-const keyColumns = `k.id, k.account, k.region, k.description, k.key_spec, k.key_usage,
-	k.origin, k.state, k.created_at, k.deletion_date, k.pending_window_days, k.policy,
-	k.rotation_enabled, k.rotation_period_days, k.next_rotation, k.current_version,
-	k.on_demand_rotations, k.revision`
+// Keys: the statements, the stored forms and the transaction bodies are
+// in internal/store/sqlrows/keys.go; this file runs them as serializable,
+// retried transactions.
 
 // CreateKey stores k with revision 1, its tags and its first version in one
 // transaction.
 func (db *DB) CreateKey(ctx context.Context, k store.Key, first store.KeyVersion) error {
 	op := "create key " + k.ID
-	if err := checkTags(k.Tags); err != nil {
-		return fmt.Errorf("postgres: %s: %w", op, err)
-	}
-	ka, err := keyArgs(k)
+	ka, err := dialect.KeyArgs(k)
 	if err != nil {
 		return fmt.Errorf("postgres: %s: %w", op, err)
 	}
-	va, err := versionArgs(k.ID, first)
+	va, err := dialect.VersionArgs(k.ID, first)
 	if err != nil {
 		return fmt.Errorf("postgres: %s: %w", op, err)
 	}
 	return db.write(ctx, op, func(tx *sqlTx) error {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO keys (account, region, description, key_spec,
-		key_usage, origin, state, created_at, deletion_date, pending_window_days, policy,
-		rotation_enabled, rotation_period_days, next_rotation, current_version,
-		on_demand_rotations, id, revision)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)`,
-			append(ka, k.ID)...); err != nil {
+		if _, err := tx.ExecContext(ctx, sqlrows.InsertKeyQuery, append(ka, k.ID)...); err != nil {
 			return err
 		}
-		if err := insertTags(ctx, tx, k.ID, k.Tags); err != nil {
+		if err := dialect.InsertTags(ctx, tx, k.ID, k.Tags); err != nil {
 			return err
 		}
-		return insertVersion(ctx, tx, va)
+		return sqlrows.InsertVersion(ctx, tx, va)
 	})
 }
 
@@ -53,15 +41,11 @@ func (db *DB) CreateKey(ctx context.Context, k store.Key, first store.KeyVersion
 func (db *DB) GetKey(ctx context.Context, id string) (store.Key, error) {
 	op := "get key " + id
 	// One statement reads the key and its tags from one snapshot.
-	rows, err := db.r.QueryContext(ctx, `SELECT `+keyColumns+`, t.tag_key, t.tag_value, `+multiRegionColumns+`
-		FROM keys AS k LEFT JOIN key_tags AS t ON t.key_id = k.id
-		`+multiRegionJoin+`
-		WHERE k.id = ?
-		ORDER BY t.position`, id)
+	rows, err := db.r.QueryContext(ctx, sqlrows.GetKeyQuery, id)
 	if err != nil {
 		return store.Key{}, wrapErr(op, err)
 	}
-	ks, err := scanKeys(rows)
+	ks, err := sqlrows.ScanKeys(rows)
 	if err != nil {
 		return store.Key{}, wrapErr(op, err)
 	}
@@ -71,169 +55,25 @@ func (db *DB) GetKey(ctx context.Context, id string) (store.Key, error) {
 	return ks[0], nil
 }
 
-// ListKeys returns up to limit keys of the account and region with IDs after
-// `after`, ordered by ID, with their tags. limit must be positive.
-func (db *DB) ListKeys(ctx context.Context, account, region, after string, limit int) ([]store.Key, error) {
-	op := fmt.Sprintf("list keys %s %s", account, region)
-	if limit <= 0 {
-		return nil, fmt.Errorf("postgres: %s: limit %d is not positive", op, limit)
-	}
-	rows, err := db.r.QueryContext(ctx, `SELECT `+keyColumns+`, t.tag_key, t.tag_value, `+multiRegionColumns+`
-		FROM (SELECT * FROM keys
-			WHERE account = ? AND region = ? AND id > ?
-			ORDER BY id LIMIT ?) AS k
-		LEFT JOIN key_tags AS t ON t.key_id = k.id
-		`+multiRegionJoin+`
-		ORDER BY k.id, t.position`, account, region, after, limit)
-	if err != nil {
-		return nil, wrapErr(op, err)
-	}
-	ks, err := scanKeys(rows)
-	return ks, wrapErr(op, err)
-}
-
-// UpdateKey replaces the key's metadata and tags if its revision is still
-// k.Revision.
-func (db *DB) UpdateKey(ctx context.Context, k store.Key) (store.Key, error) {
-	op := "update key " + k.ID
-	if err := checkTags(k.Tags); err != nil {
-		return store.Key{}, fmt.Errorf("postgres: %s: %w", op, err)
-	}
-	ka, err := keyArgs(k)
-	if err != nil {
-		return store.Key{}, fmt.Errorf("postgres: %s: %w", op, err)
-	}
-	if err := db.write(ctx, op, func(tx *sqlTx) error {
-		return updateKey(ctx, tx, k, ka)
-	}); err != nil {
-		return store.Key{}, err
-	}
-	return stored(k), nil
-}
-
-// AddKeyVersion stores v and updates the key, with UpdateKey's revision
-// check, in one transaction.
-func (db *DB) AddKeyVersion(ctx context.Context, k store.Key, v store.KeyVersion) (store.Key, error) {
-	op := fmt.Sprintf("add version %d of key %s", v.Version, k.ID)
-	if err := checkTags(k.Tags); err != nil {
-		return store.Key{}, fmt.Errorf("postgres: %s: %w", op, err)
-	}
-	ka, err := keyArgs(k)
-	if err != nil {
-		return store.Key{}, fmt.Errorf("postgres: %s: %w", op, err)
-	}
-	va, err := versionArgs(k.ID, v)
-	if err != nil {
-		return store.Key{}, fmt.Errorf("postgres: %s: %w", op, err)
-	}
-	if err := db.write(ctx, op, func(tx *sqlTx) error {
-		// The revision check first: a stale caller gets ErrConflict even
-		// if the version it tries to add exists by now.
-		if err := updateKey(ctx, tx, k, ka); err != nil {
-			return err
-		}
-		return insertVersion(ctx, tx, va)
-	}); err != nil {
-		return store.Key{}, err
-	}
-	return stored(k), nil
-}
-
 // KeyVersions returns the key's versions, oldest first.
 func (db *DB) KeyVersions(ctx context.Context, keyID string) ([]store.KeyVersion, error) {
 	op := "list versions of key " + keyID
-	rows, err := db.r.QueryContext(ctx, `SELECT key_id, version, material_id, wrapped,
-		created_at, rotation_type, import_state, expiration_model, valid_to, description
-		FROM key_versions WHERE key_id = ? ORDER BY version`, keyID)
+	rows, err := db.r.QueryContext(ctx, sqlrows.KeyVersionsQuery, keyID)
 	if err != nil {
 		return nil, wrapErr(op, err)
 	}
-	defer rows.Close()
-	vs := []store.KeyVersion{}
-	for rows.Next() {
-		var (
-			v       store.KeyVersion
-			version int64
-			created sql.NullInt64
-			validTo sql.NullInt64
-		)
-		if err := rows.Scan(&v.KeyID, &version, &v.MaterialID, &v.Wrapped, &created, &v.RotationType,
-			&v.ImportState, &v.ExpirationModel, &validTo, &v.Description); err != nil {
-			return nil, wrapErr(op, err)
-		}
-		if version < 1 || version > math.MaxUint32 {
-			return nil, fmt.Errorf("postgres: %s: stored version %d out of range", op, version)
-		}
-		v.Version = uint32(version)
-		v.CreatedAt = fromNanos(created)
-		v.ValidTo = fromNanos(validTo)
-		vs = append(vs, v)
-	}
-	if err := rows.Err(); err != nil {
+	vs, err := sqlrows.ScanKeyVersions(rows)
+	if err != nil {
 		return nil, wrapErr(op, err)
 	}
 	return vs, nil
-}
-
-// DeleteKey removes the key, its versions, tags and aliases in one
-// transaction if its revision is still revision, then VACUUMs key_versions
-// (see purge). That removes the wrapped material from the table's heap and
-// TOAST files; PostgreSQL keeps it in the write-ahead log until the
-// segment is recycled, and in any WAL archive, replica or backup, which
-// no SQL can reach: nil here means "purged as far as PostgreSQL allows",
-// and docs/postgres.md tells the operator the rest. ErrNotPurged if the
-// VACUUM failed; the next DeleteKey or Close runs it again.
-func (db *DB) DeleteKey(ctx context.Context, id string, revision int64) error {
-	op := "delete key " + id
-	err := db.write(ctx, op, func(tx *sqlTx) error {
-		// The revision check first: a key that changed since the caller
-		// looked at it (its deletion was cancelled) is left whole.
-		res, err := tx.ExecContext(ctx, "DELETE FROM keys WHERE id = ? AND revision = ?", id, revision)
-		if err != nil {
-			return err
-		}
-		n, err := res.RowsAffected()
-		if err != nil {
-			return err
-		}
-		if n == 0 {
-			var exists int
-			if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM keys WHERE id = ?", id).Scan(&exists); err != nil {
-				return err
-			}
-			if exists == 0 {
-				return sql.ErrNoRows
-			}
-			return fmt.Errorf("revision %d: %w", revision, store.ErrConflict)
-		}
-		// The foreign keys cascade too; deleting explicitly keeps the
-		// contract visible here.
-		for _, q := range []string{
-			"DELETE FROM aliases WHERE key_id = ?",
-			"DELETE FROM key_tags WHERE key_id = ?",
-			"DELETE FROM key_versions WHERE key_id = ?",
-			"DELETE FROM multi_region_keys WHERE key_id = ?",
-		} {
-			if _, err := tx.ExecContext(ctx, q, id); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	if err := db.purge(ctx); err != nil {
-		return fmt.Errorf("postgres: %s: %w: %v", op, store.ErrNotPurged, err)
-	}
-	return nil
 }
 
 // KeysDue returns, ordered by ID, the keys whose deletion date or rotation
 // time has come.
 func (db *DB) KeysDue(ctx context.Context, now time.Time) ([]string, error) {
 	op := "keys due"
-	n, err := toNanos(now)
+	n, err := sqlrows.ToNanos(now)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %s: %w", op, err)
 	}
@@ -246,177 +86,6 @@ func (db *DB) KeysDue(ctx context.Context, now time.Time) ([]string, error) {
 	if err != nil {
 		return nil, wrapErr(op, err)
 	}
-	defer rows.Close()
-	ids := []string{}
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, wrapErr(op, err)
-		}
-		ids = append(ids, id)
-	}
-	return ids, wrapErr(op, rows.Err())
-}
-
-// updateKey is the compare-and-swap of UpdateKey and AddKeyVersion: it
-// writes the key's columns (ka from keyArgs) and replaces its tags if the
-// stored revision is k.Revision, and bumps the revision.
-func updateKey(ctx context.Context, tx *sqlTx, k store.Key, ka []any) error {
-	res, err := tx.ExecContext(ctx, `UPDATE keys SET account = ?, region = ?, description = ?,
-		key_spec = ?, key_usage = ?, origin = ?, state = ?, created_at = ?, deletion_date = ?,
-		pending_window_days = ?, policy = ?, rotation_enabled = ?, rotation_period_days = ?,
-		next_rotation = ?, current_version = ?, on_demand_rotations = ?,
-		revision = revision + 1
-		WHERE id = ? AND revision = ?`, append(ka, k.ID, k.Revision)...)
-	if err != nil {
-		return err
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return err
-	}
-	if n == 0 {
-		var exists int
-		err := tx.QueryRowContext(ctx, "SELECT count(*) FROM keys WHERE id = ?", k.ID).Scan(&exists)
-		switch {
-		case err != nil:
-			return err
-		case exists == 0:
-			return sql.ErrNoRows
-		default:
-			return fmt.Errorf("revision %d: %w", k.Revision, store.ErrConflict)
-		}
-	}
-	if _, err := tx.ExecContext(ctx, "DELETE FROM key_tags WHERE key_id = ?", k.ID); err != nil {
-		return err
-	}
-	return insertTags(ctx, tx, k.ID, k.Tags)
-}
-
-// stored is k as GetKey returns it after a successful update.
-func stored(k store.Key) store.Key {
-	k.Revision++
-	k.CreatedAt = normTime(k.CreatedAt)
-	k.DeletionDate = normTime(k.DeletionDate)
-	k.NextRotation = normTime(k.NextRotation)
-	if len(k.Tags) == 0 {
-		k.Tags = nil
-	} else {
-		k.Tags = append([]store.Tag(nil), k.Tags...)
-	}
-	return k
-}
-
-// keyArgs are the values of k for the columns account … on_demand_rotations,
-// in the order of the INSERT in CreateKey and the UPDATE in updateKey.
-func keyArgs(k store.Key) ([]any, error) {
-	created, err := toNanos(k.CreatedAt)
-	if err != nil {
-		return nil, fmt.Errorf("CreatedAt: %w", err)
-	}
-	deletion, err := toNanos(k.DeletionDate)
-	if err != nil {
-		return nil, fmt.Errorf("DeletionDate: %w", err)
-	}
-	next, err := toNanos(k.NextRotation)
-	if err != nil {
-		return nil, fmt.Errorf("NextRotation: %w", err)
-	}
-	return []any{k.Account, k.Region, []byte(k.Description), k.KeySpec, k.KeyUsage, k.Origin, k.State,
-		created, deletion, int64(k.PendingWindowDays), k.Policy, boolInt(k.RotationEnabled),
-		int64(k.RotationPeriodDays), next, int64(k.CurrentVersion), int64(k.OnDemandRotations)}, nil
-}
-
-// checkTags refuses two tags with one key: the store would otherwise have
-// to pick one.
-func checkTags(tags []store.Tag) error {
-	seen := make(map[string]bool, len(tags))
-	for _, t := range tags {
-		if seen[t.Key] {
-			return fmt.Errorf("duplicate tag key %q", t.Key)
-		}
-		seen[t.Key] = true
-	}
-	return nil
-}
-
-func insertTags(ctx context.Context, tx *sqlTx, keyID string, tags []store.Tag) error {
-	for i, t := range tags {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO key_tags (key_id, position, tag_key, tag_value)
-			VALUES (?, ?, ?, ?)`, keyID, i, []byte(t.Key), []byte(t.Value)); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// versionArgs are the column values of v, a version of the key keyID.
-// v.KeyID may be empty; if it is not, it must be keyID.
-func versionArgs(keyID string, v store.KeyVersion) ([]any, error) {
-	if v.KeyID != "" && v.KeyID != keyID {
-		return nil, fmt.Errorf("version %d belongs to key %s", v.Version, v.KeyID)
-	}
-	if v.Version == 0 {
-		return nil, errors.New("version number 0: versions are numbered from 1")
-	}
-	created, err := toNanos(v.CreatedAt)
-	if err != nil {
-		return nil, fmt.Errorf("version %d CreatedAt: %w", v.Version, err)
-	}
-	validTo, err := toNanos(v.ValidTo)
-	if err != nil {
-		return nil, fmt.Errorf("version %d ValidTo: %w", v.Version, err)
-	}
-	return []any{keyID, int64(v.Version), v.MaterialID, blob(v.Wrapped), created, v.RotationType,
-		v.ImportState, v.ExpirationModel, validTo, []byte(v.Description)}, nil
-}
-
-func insertVersion(ctx context.Context, tx *sqlTx, va []any) error {
-	_, err := tx.ExecContext(ctx, `INSERT INTO key_versions (key_id, version, material_id,
-		wrapped, created_at, rotation_type, import_state, expiration_model, valid_to, description)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, va...)
-	return err
-}
-
-// scanKeys reads rows of keyColumns plus a tag key and value, ordered by key
-// ID and then tag position, into keys with their tags, and closes rows.
-func scanKeys(rows *sql.Rows) ([]store.Key, error) {
-	defer rows.Close()
-	var ks []store.Key
-	for rows.Next() {
-		var (
-			k                          store.Key
-			created, deletion, next    sql.NullInt64
-			rotation, current, ondemnd int64
-			tagKey, tagValue           sql.NullString
-			mrk, primaryRegion         sql.NullString
-		)
-		if err := rows.Scan(&k.ID, &k.Account, &k.Region, &k.Description, &k.KeySpec,
-			&k.KeyUsage, &k.Origin, &k.State, &created, &deletion, &k.PendingWindowDays,
-			&k.Policy, &rotation, &k.RotationPeriodDays, &next, &current, &ondemnd,
-			&k.Revision, &tagKey, &tagValue, &mrk, &primaryRegion); err != nil {
-			return nil, err
-		}
-		if len(ks) == 0 || ks[len(ks)-1].ID != k.ID {
-			if current < 0 || current > math.MaxUint32 {
-				return nil, fmt.Errorf("key %s: stored current version %d out of range", k.ID, current)
-			}
-			k.CreatedAt = fromNanos(created)
-			k.DeletionDate = fromNanos(deletion)
-			k.NextRotation = fromNanos(next)
-			k.RotationEnabled = rotation != 0
-			k.CurrentVersion = uint32(current)
-			k.OnDemandRotations = int(ondemnd)
-			k.MultiRegionKey, k.PrimaryRegion = mrk.String, primaryRegion.String
-			ks = append(ks, k)
-		}
-		if tagKey.Valid {
-			last := &ks[len(ks)-1]
-			last.Tags = append(last.Tags, store.Tag{Key: tagKey.String, Value: tagValue.String})
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	return ks, nil
+	ids, err := sqlrows.ScanIDs(rows)
+	return ids, wrapErr(op, err)
 }

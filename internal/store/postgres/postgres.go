@@ -39,7 +39,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"math"
 	"math/rand/v2"
 	"strconv"
 	"strings"
@@ -53,6 +52,7 @@ import (
 	"github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/trent-kms/trent/internal/store"
+	"github.com/trent-kms/trent/internal/store/sqlrows"
 )
 
 var _ store.Store = (*DB)(nil)
@@ -67,6 +67,9 @@ const maxAttempts = 50
 // DB is a Trent store in a PostgreSQL database. It is safe for concurrent
 // use, and several DBs (on several nodes) may share one database.
 type DB struct {
+	// Store holds the methods whose SQL both stores share (sqlrows).
+	sqlrows.Store
+
 	pool *pgxpool.Pool
 	sql  *sql.DB
 	w    writer // autocommit writes: each one a serializable transaction
@@ -134,6 +137,7 @@ func OpenWith(ctx context.Context, url string, o Options) (*DB, error) {
 	db := &DB{pool: pool, sql: sdb, timeout: o.CallTimeout}
 	db.w = writer{db}
 	db.r = reader{sdb, o.CallTimeout, &sharedDeadline{timeout: o.CallTimeout}}
+	db.Store = db.shared()
 	return db, nil
 }
 
@@ -347,61 +351,6 @@ func wrapErr(op string, err error) error {
 		return fmt.Errorf("postgres: %s: %v", op, err)
 	}
 	return fmt.Errorf("postgres: %s: %w", op, err)
-}
-
-// The range of time.Time that Unix nanoseconds in an int64 can hold:
-// about 1677-09-21 to 2262-04-11.
-var (
-	minTime = time.Unix(0, math.MinInt64)
-	maxTime = time.Unix(0, math.MaxInt64)
-)
-
-// toNanos converts t for storage: NULL for the zero time, else Unix
-// nanoseconds (timestamptz keeps only microseconds; the store's contract
-// is nanoseconds). A time outside the range an int64 holds is an error.
-func toNanos(t time.Time) (sql.NullInt64, error) {
-	if t.IsZero() {
-		return sql.NullInt64{}, nil
-	}
-	if t.Before(minTime) || t.After(maxTime) {
-		return sql.NullInt64{}, fmt.Errorf("time %s outside the storable range", t.Format(time.RFC3339Nano))
-	}
-	return sql.NullInt64{Int64: t.UnixNano(), Valid: true}, nil
-}
-
-// fromNanos is the inverse of toNanos.
-func fromNanos(n sql.NullInt64) time.Time {
-	if !n.Valid {
-		return time.Time{}
-	}
-	return time.Unix(0, n.Int64).UTC()
-}
-
-// normTime returns t as it reads back after storage: UTC, without a
-// monotonic clock reading.
-func normTime(t time.Time) time.Time {
-	if t.IsZero() {
-		return time.Time{}
-	}
-	return t.UTC().Round(0)
-}
-
-// blob returns b, or an empty non-nil slice for nil: a nil slice binds as
-// NULL, which the NOT NULL bytea columns refuse.
-func blob(b []byte) []byte {
-	if b == nil {
-		return []byte{}
-	}
-	return b
-}
-
-// boolInt is the 0/1 form of b (the schema keeps the SQLite store's
-// integer flags, so both stores share their queries).
-func boolInt(b bool) int64 {
-	if b {
-		return 1
-	}
-	return 0
 }
 
 // rollback ends tx if it has not been committed.

@@ -6,71 +6,10 @@ import (
 	"fmt"
 
 	"github.com/trent-kms/trent/internal/store"
+	"github.com/trent-kms/trent/internal/store/sqlrows"
 )
 
-// CreateAlias stores a new alias: ErrExists if the name is taken in the
-// account and region, ErrNotFound if a.KeyID names no key.
-func (db *DB) CreateAlias(ctx context.Context, a store.Alias) error {
-	op := fmt.Sprintf("create alias %s %s %s", a.Account, a.Region, a.Name)
-	created, err := toNanos(a.CreatedAt)
-	if err != nil {
-		return fmt.Errorf("sqlite: %s: CreatedAt: %w", op, err)
-	}
-	updated, err := toNanos(a.UpdatedAt)
-	if err != nil {
-		return fmt.Errorf("sqlite: %s: UpdatedAt: %w", op, err)
-	}
-	return db.write(ctx, op, func(tx *sql.Tx) error {
-		ctx := uninterrupted(ctx)
-		_, err := tx.ExecContext(ctx, `INSERT INTO aliases (account, region, name, key_id,
-			created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)`,
-			a.Account, a.Region, a.Name, a.KeyID, created, updated)
-		return err
-	})
-}
-
-// GetAlias returns the alias or ErrNotFound.
-func (db *DB) GetAlias(ctx context.Context, account, region, name string) (store.Alias, error) {
-	op := fmt.Sprintf("get alias %s %s %s", account, region, name)
-	row := db.r.QueryRowContext(ctx, `SELECT account, region, name, key_id, created_at, updated_at
-		FROM aliases WHERE account = ? AND region = ? AND name = ?`, account, region, name)
-	a, err := scanAlias(row)
-	return a, wrapErr(op, err)
-}
-
-// UpdateAlias points the alias at a.KeyID and sets its UpdatedAt:
-// ErrNotFound if the alias, or the key, does not exist.
-func (db *DB) UpdateAlias(ctx context.Context, a store.Alias) error {
-	op := fmt.Sprintf("update alias %s %s %s", a.Account, a.Region, a.Name)
-	updated, err := toNanos(a.UpdatedAt)
-	if err != nil {
-		return fmt.Errorf("sqlite: %s: UpdatedAt: %w", op, err)
-	}
-	return db.write(ctx, op, func(tx *sql.Tx) error {
-		ctx := uninterrupted(ctx)
-		res, err := tx.ExecContext(ctx, `UPDATE aliases SET key_id = ?, updated_at = ?
-			WHERE account = ? AND region = ? AND name = ?`,
-			a.KeyID, updated, a.Account, a.Region, a.Name)
-		if err != nil {
-			return err
-		}
-		return oneRow(res)
-	})
-}
-
-// DeleteAlias removes the alias or reports ErrNotFound.
-func (db *DB) DeleteAlias(ctx context.Context, account, region, name string) error {
-	op := fmt.Sprintf("delete alias %s %s %s", account, region, name)
-	return db.write(ctx, op, func(tx *sql.Tx) error {
-		ctx := uninterrupted(ctx)
-		res, err := tx.ExecContext(ctx, `DELETE FROM aliases
-			WHERE account = ? AND region = ? AND name = ?`, account, region, name)
-		if err != nil {
-			return err
-		}
-		return oneRow(res)
-	})
-}
+// Aliases: the statements are in internal/store/sqlrows/aliases.go.
 
 // ListAliases returns up to limit aliases of the account and region named
 // after `after`, ordered by name; only those of keyID unless it is "".
@@ -80,64 +19,24 @@ func (db *DB) ListAliases(ctx context.Context, account, region, keyID, after str
 	if limit <= 0 {
 		return nil, fmt.Errorf("sqlite: %s: limit %d is not positive", op, limit)
 	}
-	const cols = aliasColumns
 	var (
 		rows *sql.Rows
 		err  error
 	)
 	if keyID == "" {
-		rows, err = db.r.QueryContext(ctx, cols+`
-			WHERE account = ? AND region = ? AND name > ?
-			ORDER BY name LIMIT ?`, account, region, after, limit)
+		rows, err = db.r.QueryContext(ctx, sqlrows.AliasesQuery, account, region, after, limit)
 	} else {
 		rows, err = db.rquery(ctx, keyAliasesQuery, account, region, keyID, after, limit)
 	}
 	if err != nil {
 		return nil, wrapErr(op, err)
 	}
-	defer rows.Close()
-	as := []store.Alias{}
-	for rows.Next() {
-		a, err := scanAlias(rows)
-		if err != nil {
-			return nil, wrapErr(op, err)
-		}
-		as = append(as, a)
-	}
-	return as, wrapErr(op, rows.Err())
-}
-
-type scanner interface{ Scan(dest ...any) error }
-
-func scanAlias(s scanner) (store.Alias, error) {
-	var (
-		a                store.Alias
-		created, updated sql.NullInt64
-	)
-	if err := s.Scan(&a.Account, &a.Region, &a.Name, &a.KeyID, &created, &updated); err != nil {
-		return store.Alias{}, err
-	}
-	a.CreatedAt = fromNanos(created)
-	a.UpdatedAt = fromNanos(updated)
-	return a, nil
-}
-
-// oneRow returns sql.ErrNoRows if res affected no row.
-func oneRow(res sql.Result) error {
-	n, err := res.RowsAffected()
+	as, err := sqlrows.ScanAliases(rows)
 	if err != nil {
-		return err
+		return nil, wrapErr(op, err)
 	}
-	if n == 0 {
-		return sql.ErrNoRows
-	}
-	return nil
+	return as, nil
 }
 
-const aliasColumns = `SELECT account, region, name, key_id, created_at, updated_at FROM aliases`
-
-// keyAliasesQuery lists a key's aliases (kms:ResourceAliases, read on
-// every key cache miss): prepared once on the reader pool.
-const keyAliasesQuery = aliasColumns + `
-			WHERE account = ? AND region = ? AND key_id = ? AND name > ?
-			ORDER BY name LIMIT ?`
+// keyAliasesQuery is prepared once on the reader pool (group.go).
+const keyAliasesQuery = sqlrows.KeyAliasesQuery

@@ -87,9 +87,9 @@ func TestIdentityQueryPlans(t *testing.T) {
 	db := openTemp(t)
 	defer mustClose(t, db)
 	queries := map[string]string{
-		"principal by name":     "SELECT id FROM principals WHERE " + byName,
+		"principal by name":     "SELECT id FROM principals WHERE " + db.ByName(),
 		"principals listed":     "SELECT * FROM principals WHERE account = ? AND kind = ? AND name > ? ORDER BY name LIMIT ?",
-		"inline by name":        "DELETE FROM inline_policies WHERE name = ? AND principal_id = (SELECT id FROM principals WHERE " + byName + ")",
+		"inline by name":        "DELETE FROM inline_policies WHERE name = ? AND principal_id = (SELECT id FROM principals WHERE " + db.ByName() + ")",
 		"groups of user":        "SELECT group_id FROM group_members WHERE user_id = ?",
 		"members of group":      "SELECT user_id FROM group_members WHERE group_id = ?",
 		"entities of policy":    "SELECT principal_id FROM policy_attachments WHERE policy_id = ?",

@@ -37,7 +37,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"math"
 	"net/url"
 	"path/filepath"
 	"runtime"
@@ -50,6 +49,7 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/trent-kms/trent/internal/store"
+	"github.com/trent-kms/trent/internal/store/sqlrows"
 )
 
 var _ store.Store = (*DB)(nil)
@@ -63,6 +63,9 @@ const busyTimeout = 10 * time.Second
 // DB is a Trent store in one SQLite database file. It is safe for concurrent
 // use.
 type DB struct {
+	// Store holds the methods whose SQL both stores share (sqlrows).
+	sqlrows.Store
+
 	path string
 	w    *sql.DB // exactly one connection; every write goes here
 	r    *sql.DB // read-only connections, for queries
@@ -171,6 +174,7 @@ func open(path string, busy time.Duration) (*DB, error) {
 		committerDone:    make(chan struct{}),
 		checkpointerDone: make(chan struct{}),
 	}
+	db.Store = db.shared()
 	if err := db.prepare(ctx); err != nil {
 		c.Close()
 		r.Close()
@@ -333,62 +337,12 @@ func wrapErr(op string, err error) error {
 	return fmt.Errorf("sqlite: %s: %w", op, err)
 }
 
-// The range of time.Time that Unix nanoseconds in an int64 can hold:
-// about 1677-09-21 to 2262-04-11.
-var (
-	minTime = time.Unix(0, math.MinInt64)
-	maxTime = time.Unix(0, math.MaxInt64)
-)
-
-// toNanos converts t for storage: NULL for the zero time, else Unix
-// nanoseconds. A time outside the range an int64 holds is an error rather
-// than a silently wrong value.
-func toNanos(t time.Time) (sql.NullInt64, error) {
-	if t.IsZero() {
-		return sql.NullInt64{}, nil
-	}
-	if t.Before(minTime) || t.After(maxTime) {
-		return sql.NullInt64{}, fmt.Errorf("time %s outside the storable range", t.Format(time.RFC3339Nano))
-	}
-	return sql.NullInt64{Int64: t.UnixNano(), Valid: true}, nil
-}
-
-// fromNanos is the inverse of toNanos: the zero time for NULL, else the
-// instant in UTC.
-func fromNanos(n sql.NullInt64) time.Time {
-	if !n.Valid {
-		return time.Time{}
-	}
-	return time.Unix(0, n.Int64).UTC()
-}
-
-// normTime returns t as it reads back after storage: UTC, without a
-// monotonic clock reading.
-func normTime(t time.Time) time.Time {
-	if t.IsZero() {
-		return time.Time{}
-	}
-	return t.UTC().Round(0)
-}
-
-// blob returns b, or an empty non-nil slice for nil: the driver binds a nil
-// slice as NULL, which the NOT NULL BLOB columns refuse.
-func blob(b []byte) []byte {
-	if b == nil {
-		return []byte{}
-	}
-	return b
-}
-
-// boolInt is the INTEGER 0/1 form of b.
-func boolInt(b bool) int64 {
-	if b {
-		return 1
-	}
-	return 0
-}
-
 // rollback ends tx if it has not been committed; the error of a rollback
 // after a failed statement adds nothing, and after Commit it is
 // sql.ErrTxDone.
 func rollback(tx *sql.Tx) { _ = tx.Rollback() }
+
+// toNanos and fromNanos are sqlrows.ToNanos and sqlrows.FromNanos under the
+// names lastuse.go knows.
+func toNanos(t time.Time) (sql.NullInt64, error) { return sqlrows.ToNanos(t) }
+func fromNanos(n sql.NullInt64) time.Time        { return sqlrows.FromNanos(n) }

@@ -1,4 +1,4 @@
-package sqlite
+package sqlrows
 
 import (
 	"context"
@@ -14,10 +14,10 @@ import (
 // Inline policies.
 
 // PutInlinePolicy creates or replaces the entity's policy of that name.
-func (db *DB) PutInlinePolicy(ctx context.Context, e store.EntityRef, name, document string) error {
+func (s *Store) PutInlinePolicy(ctx context.Context, e store.EntityRef, name, document string) error {
 	op := fmt.Sprintf("put inline policy %s of %s %s %s", name, e.Kind, e.Account, e.Name)
-	return db.write(ctx, op, func(tx *sql.Tx) error {
-		id, err := principalID(ctx, tx, e.Kind, e.Account, e.Name)
+	return s.write(ctx, op, func(ctx context.Context, tx Tx) error {
+		id, err := s.principalID(ctx, tx, e.Kind, e.Account, e.Name)
 		if err != nil {
 			return err
 		}
@@ -30,42 +30,42 @@ func (db *DB) PutInlinePolicy(ctx context.Context, e store.EntityRef, name, docu
 }
 
 // GetInlinePolicy returns the document, or ErrNotFound.
-func (db *DB) GetInlinePolicy(ctx context.Context, e store.EntityRef, name string) (string, error) {
+func (s *Store) GetInlinePolicy(ctx context.Context, e store.EntityRef, name string) (string, error) {
 	op := fmt.Sprintf("get inline policy %s of %s %s %s", name, e.Kind, e.Account, e.Name)
 	if err := checkKind(e.Kind); err != nil {
-		return "", fmt.Errorf("sqlite: %s: %w", op, err)
+		return "", fmt.Errorf("%s: %s: %w", s.prefix, op, err)
 	}
 	var doc string
-	err := db.r.QueryRowContext(ctx, `SELECT i.document FROM inline_policies AS i
+	err := s.r.QueryRowContext(ctx, `SELECT i.document FROM inline_policies AS i
 		JOIN principals AS p ON p.id = i.principal_id
-		WHERE p.account = ? AND p.kind = ? AND lower(p.name) = lower(?) AND i.name = ?`,
+		WHERE p.account = ? AND p.kind = ? AND lower(p.name) = `+s.dialect.LowerArg+` AND i.name = ?`,
 		e.Account, string(e.Kind), e.Name, name).Scan(&doc)
-	return doc, wrapErr(op, err)
+	return doc, s.wrapErr(op, err)
 }
 
 // DeleteInlinePolicy removes the policy, or reports ErrNotFound.
-func (db *DB) DeleteInlinePolicy(ctx context.Context, e store.EntityRef, name string) error {
+func (s *Store) DeleteInlinePolicy(ctx context.Context, e store.EntityRef, name string) error {
 	op := fmt.Sprintf("delete inline policy %s of %s %s %s", name, e.Kind, e.Account, e.Name)
 	if err := checkKind(e.Kind); err != nil {
-		return fmt.Errorf("sqlite: %s: %w", op, err)
+		return fmt.Errorf("%s: %s: %w", s.prefix, op, err)
 	}
-	res, err := db.w.ExecContext(ctx, `DELETE FROM inline_policies WHERE name = ? AND principal_id =
-		(SELECT id FROM principals WHERE `+byName+`)`, name, e.Account, string(e.Kind), e.Name)
+	res, err := s.w.ExecContext(ctx, `DELETE FROM inline_policies WHERE name = ? AND principal_id =
+		(SELECT id FROM principals WHERE `+s.byName+`)`, name, e.Account, string(e.Kind), e.Name)
 	if err != nil {
-		return wrapErr(op, err)
+		return s.wrapErr(op, err)
 	}
-	return wrapErr(op, oneRow(res))
+	return s.wrapErr(op, oneRow(res))
 }
 
 // ListInlinePolicies lists the entity's policy names.
-func (db *DB) ListInlinePolicies(ctx context.Context, e store.EntityRef, after string, limit int) ([]string, error) {
+func (s *Store) ListInlinePolicies(ctx context.Context, e store.EntityRef, after string, limit int) ([]string, error) {
 	op := fmt.Sprintf("list inline policies of %s %s %s", e.Kind, e.Account, e.Name)
-	if err := checkLimit(op, limit); err != nil {
+	if err := s.checkLimit(op, limit); err != nil {
 		return nil, err
 	}
 	var names []string
-	err := db.read(ctx, op, func(tx *sql.Tx) error {
-		id, err := principalID(ctx, tx, e.Kind, e.Account, e.Name)
+	err := s.read(ctx, op, func(ctx context.Context, tx Tx) error {
+		id, err := s.principalID(ctx, tx, e.Kind, e.Account, e.Name)
 		if err != nil {
 			return err
 		}
@@ -110,8 +110,8 @@ func scanPolicy(s scanner) (store.Policy, error) {
 		return store.Policy{}, err
 	}
 	p.DefaultVersion = versionID(def)
-	p.CreatedAt = fromNanos(created)
-	p.UpdatedAt = fromNanos(updated)
+	p.CreatedAt = FromNanos(created)
+	p.UpdatedAt = FromNanos(updated)
 	return p, nil
 }
 
@@ -145,7 +145,7 @@ func versionNumber(id string) (n int64, ok bool) {
 
 // policyID returns the ID of the policy arn, and its owner, if account may
 // see it (owner: if account owns it) or sql.ErrNoRows.
-func policyID(ctx context.Context, q dbtx, account, arn string, owner bool) (string, error) {
+func policyID(ctx context.Context, q Tx, account, arn string, owner bool) (string, error) {
 	var id, acct string
 	if err := q.QueryRowContext(ctx, "SELECT id, account FROM policies WHERE arn = ?", arn).Scan(&id, &acct); err != nil {
 		return "", fmt.Errorf("policy %s: %w", arn, err)
@@ -157,13 +157,13 @@ func policyID(ctx context.Context, q dbtx, account, arn string, owner bool) (str
 }
 
 // CreatePolicy stores p with version v1 holding document.
-func (db *DB) CreatePolicy(ctx context.Context, p store.Policy, document string) error {
+func (s *Store) CreatePolicy(ctx context.Context, p store.Policy, document string) error {
 	op := fmt.Sprintf("create policy %s", p.ARN)
-	created, err := toNanos(p.CreatedAt)
+	created, err := ToNanos(p.CreatedAt)
 	if err != nil {
-		return fmt.Errorf("sqlite: %s: CreatedAt: %w", op, err)
+		return fmt.Errorf("%s: %s: CreatedAt: %w", s.prefix, op, err)
 	}
-	return db.write(ctx, op, func(tx *sql.Tx) error {
+	return s.write(ctx, op, func(ctx context.Context, tx Tx) error {
 		if p.Account != store.AWSAccount {
 			n, err := count(ctx, tx, "SELECT count(*) FROM accounts WHERE id = ?", p.Account)
 			if err != nil {
@@ -186,20 +186,20 @@ func (db *DB) CreatePolicy(ctx context.Context, p store.Policy, document string)
 }
 
 // GetPolicy returns the policy if account may see it, or ErrNotFound.
-func (db *DB) GetPolicy(ctx context.Context, account, arn string) (store.Policy, error) {
+func (s *Store) GetPolicy(ctx context.Context, account, arn string) (store.Policy, error) {
 	op := fmt.Sprintf("get policy %s for %s", arn, account)
-	p, err := scanPolicy(db.r.QueryRowContext(ctx, policySelect+` WHERE p.arn = ? AND p.account IN (?, ?)`,
+	p, err := scanPolicy(s.r.QueryRowContext(ctx, policySelect+` WHERE p.arn = ? AND p.account IN (?, ?)`,
 		account, account, arn, account, store.AWSAccount))
 	if err != nil {
-		return store.Policy{}, wrapErr(op, err)
+		return store.Policy{}, s.wrapErr(op, err)
 	}
 	return p, nil
 }
 
 // DeletePolicy removes an unattached policy that has one version.
-func (db *DB) DeletePolicy(ctx context.Context, account, arn string) error {
+func (s *Store) DeletePolicy(ctx context.Context, account, arn string) error {
 	op := fmt.Sprintf("delete policy %s of %s", arn, account)
-	return db.write(ctx, op, func(tx *sql.Tx) error {
+	return s.write(ctx, op, func(ctx context.Context, tx Tx) error {
 		id, err := policyID(ctx, tx, account, arn, true)
 		if err != nil {
 			return err
@@ -231,9 +231,9 @@ func (db *DB) DeletePolicy(ctx context.Context, account, arn string) error {
 }
 
 // ListPolicies lists the policies account sees that pass f, by ARN.
-func (db *DB) ListPolicies(ctx context.Context, account string, f store.PolicyFilter, after string, limit int) ([]store.Policy, error) {
+func (s *Store) ListPolicies(ctx context.Context, account string, f store.PolicyFilter, after string, limit int) ([]store.Policy, error) {
 	op := fmt.Sprintf("list policies of %s", account)
-	if err := checkLimit(op, limit); err != nil {
+	if err := s.checkLimit(op, limit); err != nil {
 		return nil, err
 	}
 	args := []any{account, account}
@@ -249,32 +249,32 @@ func (db *DB) ListPolicies(ctx context.Context, account string, f store.PolicyFi
 		owners = "p.account = ?"
 		args = append(args, store.AWSAccount)
 	default:
-		return nil, fmt.Errorf("sqlite: %s: unknown scope %q", op, f.Scope)
+		return nil, fmt.Errorf("%s: %s: unknown scope %q", s.prefix, op, f.Scope)
 	}
 	args = append(args, after, f.PathPrefix, f.PathPrefix)
-	q := policySelect + " WHERE " + owners + " AND p.arn > ? AND " + pathPrefixSQL("p.path")
+	q := policySelect + " WHERE " + owners + " AND p.arn > ? AND " + s.pathPrefix("p.path")
 	if f.OnlyAttached {
-		q = "SELECT * FROM (" + q + ") WHERE attachment_count > 0"
+		q = "SELECT * FROM (" + q + ") AS listed WHERE attachment_count > 0"
 	}
-	rows, err := db.r.QueryContext(ctx, q+" ORDER BY arn LIMIT ?", append(args, limit)...)
+	rows, err := s.r.QueryContext(ctx, q+" ORDER BY arn LIMIT ?", append(args, limit)...)
 	if err != nil {
-		return nil, wrapErr(op, err)
+		return nil, s.wrapErr(op, err)
 	}
 	ps, err := scanPolicies(rows)
-	return ps, wrapErr(op, err)
+	return ps, s.wrapErr(op, err)
 }
 
 // Policy versions.
 
 // CreatePolicyVersion adds the policy's next version.
-func (db *DB) CreatePolicyVersion(ctx context.Context, account, arn, document string, setDefault bool, at time.Time) (store.PolicyVersion, error) {
+func (s *Store) CreatePolicyVersion(ctx context.Context, account, arn, document string, setDefault bool, at time.Time) (store.PolicyVersion, error) {
 	op := fmt.Sprintf("create version of policy %s of %s", arn, account)
-	created, err := toNanos(at)
+	created, err := ToNanos(at)
 	if err != nil {
-		return store.PolicyVersion{}, fmt.Errorf("sqlite: %s: %w", op, err)
+		return store.PolicyVersion{}, fmt.Errorf("%s: %s: %w", s.prefix, op, err)
 	}
 	var v store.PolicyVersion
-	err = db.write(ctx, op, func(tx *sql.Tx) error {
+	err = s.write(ctx, op, func(ctx context.Context, tx Tx) error {
 		id, err := policyID(ctx, tx, account, arn, true)
 		if err != nil {
 			return err
@@ -295,12 +295,12 @@ func (db *DB) CreatePolicyVersion(ctx context.Context, account, arn, document st
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE policies SET next_version = next_version + 1,
-			updated_at = ?, default_version = CASE WHEN ? THEN ? ELSE default_version END
+			updated_at = ?, default_version = CASE WHEN ? = 1 THEN ? ELSE default_version END
 			WHERE id = ?`, created, boolInt(setDefault), next, id); err != nil {
 			return err
 		}
 		v = store.PolicyVersion{PolicyARN: arn, VersionID: versionID(next), Document: document,
-			IsDefault: setDefault, CreatedAt: fromNanos(created)}
+			IsDefault: setDefault, CreatedAt: FromNanos(created)}
 		return nil
 	})
 	return v, err
@@ -321,30 +321,30 @@ func scanVersion(s scanner) (store.PolicyVersion, error) {
 		return store.PolicyVersion{}, err
 	}
 	v.VersionID = versionID(n)
-	v.CreatedAt = fromNanos(created)
+	v.CreatedAt = FromNanos(created)
 	return v, nil
 }
 
 // GetPolicyVersion returns the version, or ErrNotFound.
-func (db *DB) GetPolicyVersion(ctx context.Context, account, arn, versionID string) (store.PolicyVersion, error) {
+func (s *Store) GetPolicyVersion(ctx context.Context, account, arn, versionID string) (store.PolicyVersion, error) {
 	op := fmt.Sprintf("get version %s of policy %s for %s", versionID, arn, account)
 	n, ok := versionNumber(versionID)
 	if !ok {
-		return store.PolicyVersion{}, wrapErr(op, sql.ErrNoRows)
+		return store.PolicyVersion{}, s.wrapErr(op, sql.ErrNoRows)
 	}
-	v, err := scanVersion(db.r.QueryRowContext(ctx, versionSelect+`
+	v, err := scanVersion(s.r.QueryRowContext(ctx, versionSelect+`
 		WHERE p.arn = ? AND p.account IN (?, ?) AND v.version = ?`, arn, account, store.AWSAccount, n))
 	if err != nil {
-		return store.PolicyVersion{}, wrapErr(op, err)
+		return store.PolicyVersion{}, s.wrapErr(op, err)
 	}
 	return v, nil
 }
 
 // ListPolicyVersions returns the policy's versions, newest first.
-func (db *DB) ListPolicyVersions(ctx context.Context, account, arn string) ([]store.PolicyVersion, error) {
+func (s *Store) ListPolicyVersions(ctx context.Context, account, arn string) ([]store.PolicyVersion, error) {
 	op := fmt.Sprintf("list versions of policy %s for %s", arn, account)
 	var vs []store.PolicyVersion
-	err := db.read(ctx, op, func(tx *sql.Tx) error {
+	err := s.read(ctx, op, func(ctx context.Context, tx Tx) error {
 		id, err := policyID(ctx, tx, account, arn, false)
 		if err != nil {
 			return err
@@ -368,9 +368,9 @@ func (db *DB) ListPolicyVersions(ctx context.Context, account, arn string) ([]st
 }
 
 // DeletePolicyVersion removes a version that is not the default.
-func (db *DB) DeletePolicyVersion(ctx context.Context, account, arn, versionID string) error {
+func (s *Store) DeletePolicyVersion(ctx context.Context, account, arn, versionID string) error {
 	op := fmt.Sprintf("delete version %s of policy %s of %s", versionID, arn, account)
-	return db.write(ctx, op, func(tx *sql.Tx) error {
+	return s.write(ctx, op, func(ctx context.Context, tx Tx) error {
 		id, err := policyID(ctx, tx, account, arn, true)
 		if err != nil {
 			return err
@@ -395,9 +395,9 @@ func (db *DB) DeletePolicyVersion(ctx context.Context, account, arn, versionID s
 }
 
 // SetDefaultPolicyVersion makes an existing version the default.
-func (db *DB) SetDefaultPolicyVersion(ctx context.Context, account, arn, versionID string) error {
+func (s *Store) SetDefaultPolicyVersion(ctx context.Context, account, arn, versionID string) error {
 	op := fmt.Sprintf("set default version %s of policy %s of %s", versionID, arn, account)
-	return db.write(ctx, op, func(tx *sql.Tx) error {
+	return s.write(ctx, op, func(ctx context.Context, tx Tx) error {
 		id, err := policyID(ctx, tx, account, arn, true)
 		if err != nil {
 			return err
@@ -419,10 +419,10 @@ func (db *DB) SetDefaultPolicyVersion(ctx context.Context, account, arn, version
 // Attachments.
 
 // AttachPolicy attaches the policy to the entity, once.
-func (db *DB) AttachPolicy(ctx context.Context, e store.EntityRef, policyARN string) error {
+func (s *Store) AttachPolicy(ctx context.Context, e store.EntityRef, policyARN string) error {
 	op := fmt.Sprintf("attach policy %s to %s %s %s", policyARN, e.Kind, e.Account, e.Name)
-	return db.write(ctx, op, func(tx *sql.Tx) error {
-		eid, err := principalID(ctx, tx, e.Kind, e.Account, e.Name)
+	return s.write(ctx, op, func(ctx context.Context, tx Tx) error {
+		eid, err := s.principalID(ctx, tx, e.Kind, e.Account, e.Name)
 		if err != nil {
 			return err
 		}
@@ -447,10 +447,10 @@ func (db *DB) AttachPolicy(ctx context.Context, e store.EntityRef, policyARN str
 }
 
 // DetachPolicy detaches the policy, or reports ErrNotFound.
-func (db *DB) DetachPolicy(ctx context.Context, e store.EntityRef, policyARN string) error {
+func (s *Store) DetachPolicy(ctx context.Context, e store.EntityRef, policyARN string) error {
 	op := fmt.Sprintf("detach policy %s from %s %s %s", policyARN, e.Kind, e.Account, e.Name)
-	return db.write(ctx, op, func(tx *sql.Tx) error {
-		eid, err := principalID(ctx, tx, e.Kind, e.Account, e.Name)
+	return s.write(ctx, op, func(ctx context.Context, tx Tx) error {
+		eid, err := s.principalID(ctx, tx, e.Kind, e.Account, e.Name)
 		if err != nil {
 			return err
 		}
@@ -467,20 +467,20 @@ func (db *DB) DetachPolicy(ctx context.Context, e store.EntityRef, policyARN str
 }
 
 // ListAttachedPolicies lists the entity's policies by ARN.
-func (db *DB) ListAttachedPolicies(ctx context.Context, e store.EntityRef, pathPrefix, after string, limit int) ([]store.Policy, error) {
+func (s *Store) ListAttachedPolicies(ctx context.Context, e store.EntityRef, pathPrefix, after string, limit int) ([]store.Policy, error) {
 	op := fmt.Sprintf("list policies attached to %s %s %s", e.Kind, e.Account, e.Name)
-	if err := checkLimit(op, limit); err != nil {
+	if err := s.checkLimit(op, limit); err != nil {
 		return nil, err
 	}
 	var ps []store.Policy
-	err := db.read(ctx, op, func(tx *sql.Tx) error {
-		eid, err := principalID(ctx, tx, e.Kind, e.Account, e.Name)
+	err := s.read(ctx, op, func(ctx context.Context, tx Tx) error {
+		eid, err := s.principalID(ctx, tx, e.Kind, e.Account, e.Name)
 		if err != nil {
 			return err
 		}
 		rows, err := tx.QueryContext(ctx, policySelect+`
 			JOIN policy_attachments AS pa ON pa.policy_id = p.id
-			WHERE pa.principal_id = ? AND p.arn > ? AND `+pathPrefixSQL("p.path")+`
+			WHERE pa.principal_id = ? AND p.arn > ? AND `+s.pathPrefix("p.path")+`
 			ORDER BY p.arn LIMIT ?`,
 			e.Account, e.Account, eid, after, pathPrefix, pathPrefix, limit)
 		if err != nil {
@@ -494,18 +494,18 @@ func (db *DB) ListAttachedPolicies(ctx context.Context, e store.EntityRef, pathP
 
 // ListEntitiesForPolicy lists account's entities the policy is attached to,
 // by ARN.
-func (db *DB) ListEntitiesForPolicy(ctx context.Context, account, policyARN string, kind store.EntityKind, pathPrefix, after string, limit int) ([]store.Entity, error) {
+func (s *Store) ListEntitiesForPolicy(ctx context.Context, account, policyARN string, kind store.EntityKind, pathPrefix, after string, limit int) ([]store.Entity, error) {
 	op := fmt.Sprintf("list entities of policy %s in %s", policyARN, account)
-	if err := checkLimit(op, limit); err != nil {
+	if err := s.checkLimit(op, limit); err != nil {
 		return nil, err
 	}
 	if kind != "" {
 		if err := checkKind(kind); err != nil {
-			return nil, fmt.Errorf("sqlite: %s: %w", op, err)
+			return nil, fmt.Errorf("%s: %s: %w", s.prefix, op, err)
 		}
 	}
 	var es []store.Entity
-	err := db.read(ctx, op, func(tx *sql.Tx) error {
+	err := s.read(ctx, op, func(ctx context.Context, tx Tx) error {
 		pid, err := policyID(ctx, tx, account, policyARN, false)
 		if err != nil {
 			return err
@@ -513,7 +513,7 @@ func (db *DB) ListEntitiesForPolicy(ctx context.Context, account, policyARN stri
 		rows, err := tx.QueryContext(ctx, `SELECT e.kind, e.account, e.name, e.path, e.id, e.arn
 			FROM principals AS e JOIN policy_attachments AS a ON a.principal_id = e.id
 			WHERE a.policy_id = ? AND e.account = ? AND (? = '' OR e.kind = ?)
-				AND e.arn > ? AND `+pathPrefixSQL("e.path")+`
+				AND e.arn > ? AND `+s.pathPrefix("e.path")+`
 			ORDER BY e.arn LIMIT ?`,
 			pid, account, string(kind), string(kind), after, pathPrefix, pathPrefix, limit)
 		if err != nil {

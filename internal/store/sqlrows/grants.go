@@ -1,4 +1,4 @@
-package postgres
+package sqlrows
 
 import (
 	"context"
@@ -11,10 +11,10 @@ import (
 	"github.com/trent-kms/trent/internal/store"
 )
 
-// Grants are rows of the table grants (migrations/0002_identity.sql); the
-// foreign key to keys deletes them with their key. Operations and the
-// encryption-context constraints are stored as JSON text: they are always
-// read and written whole.
+// Grants are rows of the table grants (migrations/0002_identity.sql of
+// both stores); the foreign key to keys deletes them with their key.
+// Operations and the encryption-context constraints are stored as JSON
+// text: they are always read and written whole.
 
 const grantSelect = `SELECT grant_id, key_id, name, account, region, grantee_principal,
 	retiring_principal, issuing_account, operations, constraints_equals, constraints_subset,
@@ -44,7 +44,7 @@ func scanGrant(s scanner) (store.Grant, error) {
 	if g.ConstraintsEncryptionContextSubset, err = decodeContext(subset); err != nil {
 		return store.Grant{}, fmt.Errorf("grant %s: stored constraint: %w", g.GrantID, err)
 	}
-	g.CreatedAt = fromNanos(created)
+	g.CreatedAt = FromNanos(created)
 	return g, nil
 }
 
@@ -72,7 +72,7 @@ func decodeContext(s sql.NullString) (map[string]string, error) {
 	return m, nil
 }
 
-func queryGrants(ctx context.Context, q dbtx, query string, args ...any) ([]store.Grant, error) {
+func queryGrants(ctx context.Context, q Tx, query string, args ...any) ([]store.Grant, error) {
 	rows, err := q.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
@@ -113,33 +113,33 @@ func sameContext(a, b map[string]string) bool {
 
 // CreateGrant stores g, or returns the grant g retries with ErrExists; see
 // store.Grants.
-func (db *DB) CreateGrant(ctx context.Context, g store.Grant, maxPerKey int) (store.Grant, error) {
+func (s *Store) CreateGrant(ctx context.Context, g store.Grant, maxPerKey int) (store.Grant, error) {
 	op := fmt.Sprintf("create grant on key %s", g.KeyID)
 	if maxPerKey <= 0 {
-		return store.Grant{}, fmt.Errorf("postgres: %s: cap %d is not positive", op, maxPerKey)
+		return store.Grant{}, fmt.Errorf("%s: %s: cap %d is not positive", s.prefix, op, maxPerKey)
 	}
 	ops, err := json.Marshal(g.Operations)
 	if err != nil {
-		return store.Grant{}, fmt.Errorf("postgres: %s: %w", op, err)
+		return store.Grant{}, fmt.Errorf("%s: %s: %w", s.prefix, op, err)
 	}
 	if g.Operations == nil {
 		ops = []byte("[]")
 	}
 	equals, err := encodeContext(g.ConstraintsEncryptionContextEquals)
 	if err != nil {
-		return store.Grant{}, fmt.Errorf("postgres: %s: %w", op, err)
+		return store.Grant{}, fmt.Errorf("%s: %s: %w", s.prefix, op, err)
 	}
 	subset, err := encodeContext(g.ConstraintsEncryptionContextSubset)
 	if err != nil {
-		return store.Grant{}, fmt.Errorf("postgres: %s: %w", op, err)
+		return store.Grant{}, fmt.Errorf("%s: %s: %w", s.prefix, op, err)
 	}
-	created, err := toNanos(g.CreatedAt)
+	created, err := ToNanos(g.CreatedAt)
 	if err != nil {
-		return store.Grant{}, fmt.Errorf("postgres: %s: CreatedAt: %w", op, err)
+		return store.Grant{}, fmt.Errorf("%s: %s: CreatedAt: %w", s.prefix, op, err)
 	}
 
 	var out store.Grant
-	err = db.write(ctx, op, func(tx *sqlTx) error {
+	err = s.writeKey(ctx, op, func(ctx context.Context, tx Tx) error {
 		n, err := count(ctx, tx, "SELECT count(*) FROM keys WHERE id = ? AND account = ? AND region = ?",
 			g.KeyID, g.Account, g.Region)
 		if err != nil {
@@ -181,19 +181,19 @@ func (db *DB) CreateGrant(ctx context.Context, g store.Grant, maxPerKey int) (st
 }
 
 // GetGrant returns the key's grant, or ErrNotFound.
-func (db *DB) GetGrant(ctx context.Context, keyID, grantID string) (store.Grant, error) {
+func (s *Store) GetGrant(ctx context.Context, keyID, grantID string) (store.Grant, error) {
 	op := fmt.Sprintf("get grant %s of key %s", grantID, keyID)
-	g, err := scanGrant(db.r.QueryRowContext(ctx, grantSelect+" WHERE grant_id = ? AND key_id = ?", grantID, keyID))
+	g, err := scanGrant(s.r.QueryRowContext(ctx, grantSelect+" WHERE grant_id = ? AND key_id = ?", grantID, keyID))
 	if err != nil {
-		return store.Grant{}, wrapErr(op, err)
+		return store.Grant{}, s.wrapErr(op, err)
 	}
 	return g, nil
 }
 
 // ListGrants lists the key's grants that pass f, by GrantID.
-func (db *DB) ListGrants(ctx context.Context, keyID string, f store.GrantFilter, after string, limit int) ([]store.Grant, error) {
+func (s *Store) ListGrants(ctx context.Context, keyID string, f store.GrantFilter, after string, limit int) ([]store.Grant, error) {
 	op := "list grants of key " + keyID
-	if err := checkLimit(op, limit); err != nil {
+	if err := s.checkLimit(op, limit); err != nil {
 		return nil, err
 	}
 	q := grantSelect + " WHERE key_id = ? AND grant_id > ?"
@@ -206,31 +206,33 @@ func (db *DB) ListGrants(ctx context.Context, keyID string, f store.GrantFilter,
 		q += " AND grantee_principal = ?"
 		args = append(args, f.GranteePrincipal)
 	}
-	gs, err := queryGrants(ctx, db.r, q+" ORDER BY grant_id LIMIT ?", append(args, limit)...)
-	return gs, wrapErr(op, err)
+	gs, err := queryGrants(ctx, s.r, q+" ORDER BY grant_id LIMIT ?", append(args, limit)...)
+	return gs, s.wrapErr(op, err)
 }
 
 // ListGrantsByRetiringPrincipal lists grants on any key that principal may
 // retire, by GrantID.
-func (db *DB) ListGrantsByRetiringPrincipal(ctx context.Context, principal, after string, limit int) ([]store.Grant, error) {
+func (s *Store) ListGrantsByRetiringPrincipal(ctx context.Context, principal, after string, limit int) ([]store.Grant, error) {
 	op := "list grants retirable by " + principal
-	if err := checkLimit(op, limit); err != nil {
+	if err := s.checkLimit(op, limit); err != nil {
 		return nil, err
 	}
 	if principal == "" {
 		return []store.Grant{}, nil // "" is "no retiring principal", not a principal
 	}
-	gs, err := queryGrants(ctx, db.r, grantSelect+`
+	gs, err := queryGrants(ctx, s.r, grantSelect+`
 		WHERE retiring_principal = ? AND grant_id > ? ORDER BY grant_id LIMIT ?`, principal, after, limit)
-	return gs, wrapErr(op, err)
+	return gs, s.wrapErr(op, err)
 }
 
 // DeleteGrant removes the key's grant, or reports ErrNotFound.
-func (db *DB) DeleteGrant(ctx context.Context, keyID, grantID string) error {
+func (s *Store) DeleteGrant(ctx context.Context, keyID, grantID string) error {
 	op := fmt.Sprintf("delete grant %s of key %s", grantID, keyID)
-	res, err := db.w.ExecContext(ctx, "DELETE FROM grants WHERE grant_id = ? AND key_id = ?", grantID, keyID)
-	if err != nil {
-		return wrapErr(op, err)
-	}
-	return wrapErr(op, oneRow(res))
+	return s.writeKey(ctx, op, func(ctx context.Context, tx Tx) error {
+		res, err := tx.ExecContext(ctx, "DELETE FROM grants WHERE grant_id = ? AND key_id = ?", grantID, keyID)
+		if err != nil {
+			return err
+		}
+		return oneRow(res)
+	})
 }

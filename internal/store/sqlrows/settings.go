@@ -1,4 +1,4 @@
-package sqlite
+package sqlrows
 
 import (
 	"context"
@@ -9,43 +9,43 @@ import (
 
 // CreateAccessKey stores a new access key; ErrExists if the ID exists.
 // A user's key is stored by createUserAccessKey (identity.go).
-func (db *DB) CreateAccessKey(ctx context.Context, k store.AccessKey) error {
+func (s *Store) CreateAccessKey(ctx context.Context, k store.AccessKey) error {
 	op := "create access key " + k.ID
-	created, err := toNanos(k.CreatedAt)
+	created, err := ToNanos(k.CreatedAt)
 	if err != nil {
-		return wrapErr(op+": CreatedAt", err)
+		return s.wrapErr(op+": CreatedAt", err)
 	}
 	if k.UserName != "" {
-		return db.createUserAccessKey(ctx, k, created)
+		return s.createUserAccessKey(ctx, k, created)
 	}
-	_, err = db.w.ExecContext(ctx, `INSERT INTO access_keys (id, account, principal_arn,
+	_, err = s.w.ExecContext(ctx, `INSERT INTO access_keys (id, account, principal_arn,
 		wrapped_secret, created_at, active) VALUES (?, ?, ?, ?, ?, ?)`,
 		k.ID, k.Account, k.PrincipalARN, blob(k.WrappedSecret), created, boolInt(k.Active))
-	return wrapErr(op, err)
+	return s.wrapErr(op, err)
 }
 
 // GetAccessKey returns the access key or ErrNotFound.
-func (db *DB) GetAccessKey(ctx context.Context, id string) (store.AccessKey, error) {
-	row := db.r.QueryRowContext(ctx, accessKeySelect+" WHERE ak.id = ?", id)
+func (s *Store) GetAccessKey(ctx context.Context, id string) (store.AccessKey, error) {
+	row := s.r.QueryRowContext(ctx, accessKeySelect+" WHERE ak.id = ?", id)
 	k, err := scanAccessKey(row)
-	return k, wrapErr("get access key "+id, err)
+	return k, s.wrapErr("get access key "+id, err)
 }
 
 // ListAccessKeys returns every access key, ordered by ID.
-func (db *DB) ListAccessKeys(ctx context.Context) ([]store.AccessKey, error) {
+func (s *Store) ListAccessKeys(ctx context.Context) ([]store.AccessKey, error) {
 	const op = "list access keys"
-	rows, err := db.r.QueryContext(ctx, accessKeySelect+" ORDER BY ak.id")
+	rows, err := s.r.QueryContext(ctx, accessKeySelect+" ORDER BY ak.id")
 	if err != nil {
-		return nil, wrapErr(op, err)
+		return nil, s.wrapErr(op, err)
 	}
 	ks, err := scanAccessKeys(rows)
-	return ks, wrapErr(op, err)
+	return ks, s.wrapErr(op, err)
 }
 
 // accessKeySelect reads access keys (ak) in the order scanAccessKey takes
 // them, with the current name of the user a key belongs to.
 const accessKeySelect = `SELECT ak.id, ak.account, ak.principal_arn, ak.wrapped_secret,
-	ak.created_at, ak.active, ifnull(u.name, ''), ak.last_used_at, ak.last_used_service,
+	ak.created_at, ak.active, coalesce(u.name, ''), ak.last_used_at, ak.last_used_service,
 	ak.last_used_region
 	FROM access_keys AS ak LEFT JOIN principals AS u ON u.id = ak.user_id`
 
@@ -59,9 +59,9 @@ func scanAccessKey(s scanner) (store.AccessKey, error) {
 		&k.UserName, &used, &k.LastUsedService, &k.LastUsedRegion); err != nil {
 		return store.AccessKey{}, err
 	}
-	k.CreatedAt = fromNanos(created)
+	k.CreatedAt = FromNanos(created)
 	k.Active = active != 0
-	k.LastUsedAt = fromNanos(used)
+	k.LastUsedAt = FromNanos(used)
 	return k, nil
 }
 
@@ -80,18 +80,25 @@ func scanAccessKeys(rows *sql.Rows) ([]store.AccessKey, error) {
 }
 
 // GetSetting returns the value or ErrNotFound.
-func (db *DB) GetSetting(ctx context.Context, name string) ([]byte, error) {
+func (s *Store) GetSetting(ctx context.Context, name string) ([]byte, error) {
 	var v []byte
-	err := db.r.QueryRowContext(ctx, "SELECT value FROM settings WHERE name = ?", name).Scan(&v)
+	err := s.r.QueryRowContext(ctx, "SELECT value FROM settings WHERE name = ?", name).Scan(&v)
 	if err != nil {
-		return nil, wrapErr("get setting "+name, err)
+		return nil, s.wrapErr("get setting "+name, err)
 	}
 	return blob(v), nil
 }
 
 // PutSetting creates or replaces a value.
-func (db *DB) PutSetting(ctx context.Context, name string, value []byte) error {
-	_, err := db.w.ExecContext(ctx, `INSERT INTO settings (name, value) VALUES (?, ?)
+func (s *Store) PutSetting(ctx context.Context, name string, value []byte) error {
+	_, err := s.w.ExecContext(ctx, `INSERT INTO settings (name, value) VALUES (?, ?)
 		ON CONFLICT (name) DO UPDATE SET value = excluded.value`, name, blob(value))
-	return wrapErr("put setting "+name, err)
+	return s.wrapErr("put setting "+name, err)
+}
+
+// CreateSetting implements store.SettingCreator: the primary key refuses
+// a second value (ErrExists).
+func (s *Store) CreateSetting(ctx context.Context, name string, value []byte) error {
+	_, err := s.w.ExecContext(ctx, `INSERT INTO settings (name, value) VALUES (?, ?)`, name, blob(value))
+	return s.wrapErr("create setting "+name, err)
 }
