@@ -42,9 +42,8 @@ import (
 // SQLite roll back the whole transaction, so every write of that batch is
 // answered with an error and nothing of it is stored — safe, no write is
 // acknowledged that is not stored, but the batch's other callers fail for
-// one caller's sake. The key, alias and grant writes do; the
-// rarer writes written before the group commit still use the caller's
-// context.
+// one caller's sake. Every write through sqlrows' Backend does (Write and
+// WriteKey in identity.go's shared).
 //
 // Checkpoints run off the request path: the writer connection has
 // wal_autocheckpoint off, and a background loop (checkpointLoop) copies the

@@ -40,8 +40,10 @@ func (db *DB) read(ctx context.Context, op string, f func(tx *sql.Tx) error) err
 func (db *DB) shared() sqlrows.Store {
 	return sqlrows.NewStore(sqlrows.Backend{
 		Prefix: "sqlite", Reader: db.r, Writer: db.w,
+		// Every group-committed write runs uninterrupted: one caller's
+		// cancellation must not roll back the other writes of its batch.
 		Write: func(ctx context.Context, op string, f func(context.Context, sqlrows.Tx) error) error {
-			return db.write(ctx, op, func(tx *sql.Tx) error { return f(ctx, tx) })
+			return db.write(ctx, op, func(tx *sql.Tx) error { return f(uninterrupted(ctx), tx) })
 		},
 		WriteKey: func(ctx context.Context, op string, f func(context.Context, sqlrows.Tx) error) error {
 			return db.write(ctx, op, func(tx *sql.Tx) error { return f(uninterrupted(ctx), tx) })
