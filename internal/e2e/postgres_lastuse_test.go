@@ -38,9 +38,8 @@ func TestPostgresKeyLastUsageAcrossNodes(t *testing.T) {
 	waitUse(t, cb, keyID, requestID, "Encrypt")
 
 	// A line carrying a NUL (escaped, \u0000) in a client's string, then
-	// a use: the use still reaches node B (the trigger on shipped events
-	// matches lines as text; a jsonb cast would refuse that line and stop
-	// the node's shipping).
+	// a use: the use still reaches node B (node A's shipping must not
+	// stop at that line, nor its own reading of uses).
 	ca.Encrypt(ctx, &kms.EncryptInput{KeyId: keyID, Plaintext: []byte("nul"), EncryptionContext: map[string]string{"k": "a\x00b"}})
 	enc, err = ca.Encrypt(ctx, &kms.EncryptInput{KeyId: keyID, Plaintext: []byte("after")})
 	if err != nil {
