@@ -3,6 +3,8 @@ package postgres
 import (
 	"crypto/sha256"
 	"fmt"
+	"os"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -72,6 +74,25 @@ func TestKeyLastUseBackfill(t *testing.T) {
 	}
 	if got := keyLastUseRows(t, none); len(got) != 0 {
 		t.Errorf("shipping after the one-writer migration wrote key uses:\n%s", strings.Join(got, "\n"))
+	}
+
+	// docs/postgres.md's statement that adds a lost node's shipped uses,
+	// run for each node, makes the same table.
+	doc, err := os.ReadFile("../../../docs/postgres.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile("(?s)```sql\n *(INSERT INTO key_last_use .*?)```").FindSubmatch(doc)
+	if m == nil || !strings.Contains(string(m[1]), "'n-…'") {
+		t.Fatal("docs/postgres.md has no statement INSERT INTO key_last_use for the node 'n-…'")
+	}
+	for _, node := range []string{"n1", "n2"} {
+		if _, err := none.pool.Exec(ctx, strings.Replace(string(m[1]), "'n-…'", "'"+node+"'", 1)); err != nil {
+			t.Fatalf("docs/postgres.md's statement for %s: %v", node, err)
+		}
+	}
+	if got := keyLastUseRows(t, none); !slices.Equal(got, want) {
+		t.Errorf("key_last_use by docs/postgres.md's statement:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
 
