@@ -102,6 +102,7 @@ type usageIndex struct {
 	readAt   uint64           // while reading the log: read through this seq
 	readHash [32]byte         // the hash of its line, if readOK
 	readOK   bool
+	readNext []byte // the line after readAt, while reading it: it carries readAt's hash
 	reading  bool
 	// check is the stored mark that the first line catchUp reads must
 	// follow (its trentPrevHash is check.Hash) for the log to be the one

@@ -295,21 +295,22 @@ func (x *usageIndex) readFile(path string, limit int64, from, to uint64) (done b
 		if seq > to {
 			return true, nil
 		}
-		// The line's trentPrevHash is the hash of the one before: of
-		// the mark being checked, or of readAt, the mark a flush while
-		// reading this line writes.
-		prev, prevOK := linePrevHash(ln)
 		if c := x.check; c.Seq != 0 {
+			// The line after the mark carries the mark's line's hash.
 			x.check = store.KeyUseMark{}
-			if !prevOK || seq != c.Seq+1 || prev != c.Hash {
+			if prev, ok := linePrevHash(ln); !ok || seq != c.Seq+1 || prev != c.Hash {
 				return false, errLogReplaced
 			}
 		}
-		if x.readAt == seq-1 {
-			x.readHash, x.readOK = prev, prevOK
-		}
 		usageTailLines.Add(1)
-		if err := x.readUse(ln); err != nil {
+		if x.readAt == seq-1 {
+			// A flush while reading this line writes the mark readAt,
+			// whose hash this line carries: read only then (mark).
+			x.readNext = ln
+		}
+		err = x.readUse(ln)
+		x.readNext = nil
+		if err != nil {
 			return false, err
 		}
 		x.readAt, x.readOK = seq, false
@@ -422,23 +423,36 @@ func (x *usageIndex) mark() store.KeyUseMark {
 		seq = min(seq, x.gap-1)
 	}
 	m := store.KeyUseMark{Seq: seq, TrackingStart: x.start}
-	switch {
-	case seq == x.through:
-		m.Hash = x.thrHash
-	case x.reading && x.readOK && seq == x.readAt:
-		m.Hash = x.readHash
-	case x.gap != 0 && x.gapOK && seq == x.gap-1:
-		m.Hash = x.gapHash
-	case seq == x.stored.Seq:
-		m.Hash = x.stored.Hash
-	case seq == 0:
-		m.Hash = genesisHash
-	case x.stored.Seq < seq:
+	if h, ok := x.hashOf(seq); ok {
+		m.Hash = h
+	} else if x.stored.Seq < seq {
 		m.Seq, m.Hash = x.stored.Seq, x.stored.Hash
-	default:
+	} else {
 		m.Seq, m.Hash = 0, genesisHash
 	}
 	return m
+}
+
+// hashOf returns the hash of the log's line at seq if the index has it at
+// hand. x.mu is held.
+func (x *usageIndex) hashOf(seq uint64) ([32]byte, bool) {
+	switch {
+	case seq == x.through:
+		return x.thrHash, true
+	case x.reading && seq == x.readAt && x.readOK:
+		return x.readHash, true
+	case x.reading && seq == x.readAt && x.readNext != nil:
+		if h, ok := linePrevHash(x.readNext); ok {
+			return h, true
+		}
+	case x.gap != 0 && seq == x.gap-1 && x.gapOK:
+		return x.gapHash, true
+	case seq == x.stored.Seq:
+		return x.stored.Hash, true
+	case seq == 0:
+		return genesisHash, true
+	}
+	return [32]byte{}, false
 }
 
 // lineSeq reads a line's trentSeq (its log fields come last).
