@@ -5,9 +5,10 @@
 -- shipper copied its events into audit_events, about 100 ms after: per
 -- shipped batch it matched every line as bytes, ran a regular expression
 -- for the requestID and upserted every key the batch used, and the node's
--- write then locked the same rows again. BenchmarkShipEvents measured the
--- trigger doubling the shipper's insert (docs/postgres.md, "GetKeyLastUsage
--- covers every node"), on the database that every node shares.
+-- write then locked the same rows again. BenchmarkKeyUseWriters measured
+-- it more than doubling the database's CPU for the shipper's insert of
+-- events of many keys (docs/postgres.md, "GetKeyLastUsage covers every
+-- node"), on the database that every node shares.
 --
 -- What the trigger alone covered: the uses a node shipped but did not
 -- write before it stopped. A node that restarts on its data dir reads them
