@@ -727,7 +727,7 @@ func (l *Log) flush(batches []*batch) error {
 				first = h
 			}
 			n++
-			b.metas[i].seq = seq
+			b.metas[i].seq, b.metas[i].hash = seq, h
 		}
 	}
 	w.dirty = true

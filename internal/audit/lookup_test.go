@@ -274,7 +274,7 @@ func TestLastUsage(t *testing.T) {
 	// one-pass reader, never encoding/json (which at Open of a large log
 	// cost seconds of CPU).
 	db.Close()
-	lagStore(t, db.Path(), 2)
+	lagStore(t, db.Path(), dir, 2)
 	db = openUsageStore(t, db.Path())
 	slow, tail := slowLines.Load(), usageTailLines.Load()
 	l = openLog(t, dir, Options{Clock: clock.NewFake(base.Add(2 * time.Hour)), KeyUses: db})

@@ -31,7 +31,8 @@ var cryptoOps = map[string]bool{
 type eventMeta struct {
 	keys []string // the keys of a successful cryptographic use, else nil
 	u    Usage
-	seq  uint64 // set by the writer
+	seq  uint64   // set by the writer
+	hash [32]byte // the line's hash, set by the writer
 }
 
 func metaOf(ev *Event) eventMeta {
@@ -81,20 +82,32 @@ type usageIndex struct {
 	batch int           // flushUses
 	every time.Duration // flushEvery
 
-	mu      sync.Mutex
-	pending map[string]store.KeyUse // newest use per key, not yet given to the store
-	writing map[string]store.KeyUse // being written by the flusher
-	through uint64                  // the last sequence number the writer gave
-	openSeq uint64                  // the log's last sequence number at Open
-	gap     uint64                  // uses from this seq on may be missing here; 0: none
-	dropped uint64                  // uses dropped because pending was full (then read back)
-	start   time.Time               // TrackingStartDate: the first event's time
-	err     error                   // reading the log at Open failed
+	mu       sync.Mutex
+	pending  map[string]store.KeyUse // newest use per key, not yet given to the store
+	writing  map[string]store.KeyUse // being written by the flusher
+	through  uint64                  // the last sequence number the writer gave
+	thrHash  [32]byte                // the hash of its line
+	openSeq  uint64                  // the log's last sequence number at Open
+	openHash [32]byte                // the hash of its line
+	opened   time.Time               // when the log was opened
+	gap      uint64                  // uses from this seq on may be missing here; 0: none
+	gapHash  [32]byte                // the hash of the line at gap-1, if gapOK
+	gapOK    bool
+	dropped  uint64    // uses dropped because pending was full (then read back)
+	start    time.Time // TrackingStartDate: the first event's time
+	err      error     // reading the log at Open failed
 
 	// The flusher's own (usageflush.go).
-	stored  store.KeyUseMark // the mark the store holds
-	readAt  uint64           // while reading the log: read through this seq
-	reading bool
+	stored   store.KeyUseMark // the mark the store holds
+	readAt   uint64           // while reading the log: read through this seq
+	readHash [32]byte         // the hash of its line, if readOK
+	readOK   bool
+	readNext []byte // the line after readAt, while reading it: it carries readAt's hash
+	reading  bool
+	// check is the stored mark that the first line catchUp reads must
+	// follow (its trentPrevHash is check.Hash) for the log to be the one
+	// the mark was taken from; Seq 0 once checked.
+	check   store.KeyUseMark
 	failing bool // the last write failed (logged once)
 
 	kick    chan struct{}
@@ -112,14 +125,15 @@ func newUsageIndex(l *Log) *usageIndex {
 	x := &usageIndex{
 		l: l, st: st, node: l.opts.NodeID, limit: usageLimits.limit, batch: usageLimits.batch, every: usageLimits.every,
 		pending: map[string]store.KeyUse{},
-		through: l.w.seq, openSeq: l.w.seq, // Open calls this before the writer starts
+		// Open calls this before the writer starts.
+		through: l.w.seq, thrHash: l.w.prev, openSeq: l.w.seq, openHash: l.w.prev, opened: l.clock.Now(),
 		syncReq: make(chan chan error),
 		kick:    make(chan struct{}, 1),
 		ready:   make(chan struct{}),
 		stopc:   make(chan struct{}),
 		done:    make(chan struct{}),
 	}
-	go x.run(l.clock.Now())
+	go x.run()
 	return x
 }
 
@@ -129,10 +143,12 @@ func (x *usageIndex) add(ms []eventMeta) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	for _, m := range ms {
-		x.through = max(x.through, m.seq)
 		for _, k := range m.keys {
 			x.put(store.KeyUse{KeyARN: k, Operation: m.u.Operation, Time: m.u.Time,
 				EventID: m.u.EventID, RequestID: m.u.RequestID, Node: x.node, Seq: m.seq}, false)
+		}
+		if m.seq > x.through {
+			x.through, x.thrHash = m.seq, m.hash
 		}
 	}
 	if len(x.pending) >= x.batch {
@@ -155,9 +171,18 @@ func (x *usageIndex) put(u store.KeyUse, force bool) {
 		x.pending[u.KeyARN] = u
 	default:
 		x.dropped++
-		if x.gap == 0 || u.Seq < x.gap {
-			x.gap = u.Seq
-		}
+		// The writer (add) gives uses in log order: then the line before
+		// u's is the one it gave last.
+		x.setGap(u.Seq, x.thrHash, x.through == u.Seq-1)
+	}
+}
+
+// setGap notes that uses from seq on may be missing here, if that is
+// before the gap noted; prev is the hash of the line at seq-1, if ok.
+// x.mu is held.
+func (x *usageIndex) setGap(seq uint64, prev [32]byte, ok bool) {
+	if x.gap == 0 || seq < x.gap {
+		x.gap, x.gapHash, x.gapOK = seq, prev, ok
 	}
 }
 

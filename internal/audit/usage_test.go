@@ -2,15 +2,20 @@ package audit
 
 import (
 	"context"
+	"crypto/sha256"
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"log/slog"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/trent-kms/trent/internal/clock"
 	"github.com/trent-kms/trent/internal/store"
 	"github.com/trent-kms/trent/internal/store/sqlite"
 )
@@ -27,23 +32,70 @@ func openUsageStore(t testing.TB, path string) *sqlite.DB {
 }
 
 // lagStore puts the closed store at path where a crash leaves it when the
-// flusher last wrote at seq mark: the mark there, and no use after it.
-func lagStore(t testing.TB, path string, mark uint64) {
+// flusher last wrote at seq mark of the log in dir: the mark there, with
+// the hash of its line, and no use after it.
+func lagStore(t testing.TB, path, dir string, mark uint64) {
 	t.Helper()
+	hash := sha256.Sum256([]byte(allLines(t, dir)[mark-1]))
 	db, err := sql.Open("sqlite", path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	for _, q := range []string{`DELETE FROM key_last_use WHERE seq > ?`, `UPDATE key_use_marks SET seq = ?`} {
-		if _, err := db.Exec(q, int64(mark)); err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
+	if _, err := db.Exec(`DELETE FROM key_last_use WHERE seq > ?`, int64(mark)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`UPDATE key_use_marks SET seq = ?, hash = ?`, int64(mark), hash[:]); err != nil {
+		t.Fatal(err)
 	}
 }
 
 func keyARN(i int) string {
 	return fmt.Sprintf("arn:aws:kms:us-east-1:111122223333:key/%08d-12ab-34cd-56ef-1234567890ab", i)
+}
+
+// markChecker is a key use store that checks every mark written to it:
+// its hash must be that of the log's line at its seq (the flusher writes
+// marks from the writer's hashes, from the lines it reads back, and from
+// what it noted where uses were dropped).
+type markChecker struct {
+	store.KeyUses
+	t      testing.TB
+	dir    string
+	marks  atomic.Int64 // marks checked
+	errors atomic.Int64
+}
+
+func (c *markChecker) PutKeyUses(ctx context.Context, node string, uses []store.KeyUse, m store.KeyUseMark) error {
+	if m.Seq > 0 {
+		c.marks.Add(1)
+		if h, err := logLineHash(c.dir, m.Seq); err != nil || h != m.Hash {
+			c.errors.Add(1)
+			c.t.Errorf("a mark at seq %d with hash %x; the line's is %x (%v)", m.Seq, m.Hash, h, err)
+		}
+	}
+	return c.KeyUses.PutKeyUses(ctx, node, uses, m)
+}
+
+// logLineHash is the hash of the line at seq in the log in dir.
+func logLineHash(dir string, seq uint64) ([32]byte, error) {
+	ls, err := listDir(dir)
+	if err != nil {
+		return [32]byte{}, err
+	}
+	for _, f := range ls.events {
+		data, err := os.ReadFile(filepath.Join(dir, f.name))
+		if err != nil {
+			return [32]byte{}, err
+		}
+		lines, _, _ := splitSegment(data)
+		for _, ln := range lines {
+			if s, ok := lineSeq(ln[:len(ln)-1]); ok && s == seq {
+				return sha256.Sum256(ln), nil
+			}
+		}
+	}
+	return [32]byte{}, fmt.Errorf("no line %d", seq)
 }
 
 // TestLastUsageBounded uses many distinct keys with no flush due: the
@@ -58,8 +110,9 @@ func TestLastUsageBounded(t *testing.T) {
 	const limit, n = 64, 1000
 	usageLimits.limit, usageLimits.batch, usageLimits.every = limit, 1<<30, time.Hour
 
-	db := openUsageStore(t, filepath.Join(t.TempDir(), "trent.db"))
-	l := openLog(t, t.TempDir(), Options{KeyUses: db})
+	dir := t.TempDir()
+	db := &markChecker{KeyUses: openUsageStore(t, filepath.Join(t.TempDir(), "trent.db")), t: t, dir: dir}
+	l := openLog(t, dir, Options{KeyUses: db})
 	ctx := context.Background()
 	use := func(i int) {
 		if err := l.Record(ctx, ev(i, SourceKMS, "Encrypt", false, alice, keyARN(i))); err != nil {
@@ -115,6 +168,10 @@ func TestLastUsageBounded(t *testing.T) {
 	checkAll(l, n+110)
 	if got, want := usageTailLines.Load()-tail, uint64(110-limit); got != want {
 		t.Errorf("Open after dropped uses read %d lines, want %d", got, want)
+	}
+	closeLog(t, l)
+	if n := db.marks.Load(); n < 10 {
+		t.Errorf("%d marks checked, want some written while reading the log back", n)
 	}
 }
 
@@ -201,5 +258,95 @@ func TestLastUsageStoreDown(t *testing.T) {
 	}
 	if m, err := st.get().KeyUseMark(ctx, ""); err != nil || m.Seq != n {
 		t.Errorf("the stored mark is %+v, %v; want seq %d", m, err, n)
+	}
+}
+
+// BenchmarkOpenReadsUses is what Open costs GetKeyLastUsage on a log of
+// 20,000 Encrypt events of 1,000 keys: reading the whole log (no mark:
+// an upgrade, a replaced log, a log without a store), the last 1,000
+// events after a crash (a mark behind the log), and nothing after a clean
+// stop (the mark at the log's end). Each op opens the log and waits for
+// its first LastUsage; closing is not timed.
+//
+//	go test ./internal/audit -run '^$' -bench OpenReadsUses -benchmem
+func BenchmarkOpenReadsUses(b *testing.B) {
+	const n, keys, tail = 20000, 1000, 1000
+	dir := b.TempDir()
+	path := filepath.Join(b.TempDir(), "trent.db")
+	db := openUsageStore(b, path)
+	l := openLog(b, dir, Options{KeyUses: db, Logger: slog.New(slog.DiscardHandler)})
+	ctx := context.Background()
+	for i := range n {
+		if err := l.Record(ctx, ev(i, SourceKMS, "Encrypt", false, alice, keyARN(i%keys))); err != nil {
+			b.Fatal(err)
+		}
+	}
+	closeLog(b, l)
+	db.Close()
+	for _, c := range []struct {
+		name string
+		lag  uint64 // the mark's seq, 0 for none
+		st   bool
+	}{{"whole", 0, false}, {"tail", n - tail, true}, {"clean", n, true}} {
+		b.Run(c.name, func(b *testing.B) {
+			for range b.N {
+				b.StopTimer()
+				o := Options{Logger: slog.New(slog.DiscardHandler)}
+				if c.st {
+					lagStore(b, path, dir, c.lag)
+					db := openUsageStore(b, path)
+					defer db.Close()
+					o.KeyUses = db
+				}
+				b.StartTimer()
+				l := openLog(b, dir, o)
+				if _, ok, _, err := l.LastUsage(ctx, keyARN(0)); !ok || err != nil {
+					b.Fatal(ok, err)
+				}
+				b.StopTimer()
+				closeLog(b, l)
+				b.StartTimer()
+			}
+		})
+	}
+}
+
+// TestLastUsageMarkWithoutHash: a mark stored before marks had hashes
+// cannot be checked against the log, so the log is read whole once,
+// keeping the stored tracking start; the mark then written has the hash,
+// and the next Open reads nothing.
+func TestLastUsageMarkWithoutHash(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(t.TempDir(), "trent.db")
+	db := openUsageStore(t, path)
+	l := openLog(t, dir, Options{Clock: clock.NewFake(base), KeyUses: db})
+	for i := range 5 {
+		if err := l.Record(context.Background(), ev(i, SourceKMS, "Encrypt", false, alice, keyARN(i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	closeLog(t, l)
+	db.Close()
+	raw, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := raw.Exec(`UPDATE key_use_marks SET hash = NULL`); err != nil {
+		t.Fatal(err)
+	}
+	raw.Close()
+	for _, want := range []uint64{5, 0} {
+		db := openUsageStore(t, path)
+		tail := usageTailLines.Load()
+		l := openLog(t, dir, Options{Clock: clock.NewFake(base.Add(time.Hour)), KeyUses: db})
+		u, ok, start, err := l.LastUsage(context.Background(), keyARN(4))
+		if err != nil || !ok || !u.Time.Equal(base.Add(4*time.Second)) || !start.Equal(base) {
+			t.Errorf("LastUsage = %+v, %v, %v, %v; want the use at %v, tracking since %v", u, ok, start, err, base.Add(4*time.Second), base)
+		}
+		if n := usageTailLines.Load() - tail; n != want {
+			t.Errorf("Open read %d lines, want %d", n, want)
+		}
+		closeLog(t, l)
+		db.Close()
 	}
 }

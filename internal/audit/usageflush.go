@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -30,9 +31,9 @@ var usageTailLines atomic.Uint64
 // run is the flusher: it reads what the store lacks from the log at Open,
 // then writes the pending uses every flushEvery, or as soon as flushUses
 // keys wait, and once more at Close.
-func (x *usageIndex) run(opened time.Time) {
+func (x *usageIndex) run() {
 	defer close(x.done)
-	if !x.open(opened) {
+	if !x.open() {
 		close(x.ready)
 		return
 	}
@@ -90,7 +91,14 @@ func (x *usageIndex) sync(ctx context.Context) error {
 // open reads the store's mark for this log, retrying while the store
 // fails, and sets what the log must be read from and the tracking start.
 // It returns false if the log was closed first.
-func (x *usageIndex) open(opened time.Time) bool {
+//
+// The mark is trusted only for the log it was taken from: its hash must
+// be that of the log's line at its seq. That costs nothing at Open: after
+// a clean stop the mark is the log's last line, whose hash the writer
+// holds; after a crash the first line read past the mark carries it
+// (catchUp). A log replaced by another — restored from a backup and
+// written on, another node's, a fresh one — is read from its start.
+func (x *usageIndex) open() bool {
 	var mark store.KeyUseMark
 	for wait := 100 * time.Millisecond; ; wait = min(2*wait, 10*time.Second) {
 		ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
@@ -107,30 +115,37 @@ func (x *usageIndex) open(opened time.Time) bool {
 		case <-time.After(wait):
 		}
 	}
-	if mark.Seq > x.openSeq {
-		// The store has uses of a longer log than this one: the audit
-		// directory was replaced. Its uses stay (they were real); this log
-		// is read from its start.
-		x.l.log.Warn("audit: the store's GetKeyLastUsage table has more of the log than the log holds; reading the whole log", "mark", mark.Seq, "log", x.openSeq)
+	switch {
+	case mark.Seq == 0:
+	case mark.Seq > x.openSeq:
+		// The store has uses of a longer log than this one. They stay
+		// (they were real); this log is read from its start.
+		x.l.log.Warn("audit: the store's GetKeyLastUsage table has more of the log than the log holds (the audit directory was replaced?); reading the whole log",
+			"mark", mark.Seq, "log", x.openSeq)
 		mark = store.KeyUseMark{}
+	case mark.Hash == [32]byte{}:
+		// Stored before marks had hashes: it cannot be checked, so the
+		// log is read whole, once, keeping its tracking start.
+		x.l.log.Info("audit: GetKeyLastUsage's stored mark has no hash to check the log against; reading the whole log once", "mark", mark.Seq)
+		mark.Seq = 0
+	case mark.Seq == x.openSeq:
+		if mark.Hash != x.openHash {
+			x.l.log.Warn("audit: the log's last line is not the one GetKeyLastUsage's stored mark was taken from (the audit directory was replaced?); reading the whole log",
+				"mark", mark.Seq)
+			mark = store.KeyUseMark{}
+		}
+	default:
+		x.check = mark
 	}
 	start := mark.TrackingStart
 	if start.IsZero() {
-		start = opened
-		if x.openSeq > 0 {
-			if t, err := firstEventTime(x.l.dir); err != nil {
-				x.l.log.Warn("audit: reading the log's first event for TrackingStartDate", "err", err)
-			} else if !t.IsZero() {
-				start = t
-			}
-		}
+		start = x.logStart()
 	}
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	x.stored = store.KeyUseMark{Seq: mark.Seq, TrackingStart: mark.TrackingStart}
-	x.start = start
-	if mark.Seq < x.openSeq && (x.gap == 0 || mark.Seq+1 < x.gap) {
-		x.gap = mark.Seq + 1
+	x.stored, x.start = mark, start
+	if mark.Seq < x.openSeq {
+		x.setGap(mark.Seq+1, mark.Hash, true)
 	}
 	return true
 }
@@ -141,26 +156,53 @@ func (x *usageIndex) open(opened time.Time) bool {
 // no further than what was read.
 func (x *usageIndex) catchUp() error {
 	x.mu.Lock()
-	from, to := x.gap, x.through
+	from, to, prev, prevOK := x.gap, x.through, x.gapHash, x.gapOK
 	x.gap = 0
 	x.mu.Unlock()
 	if from == 0 || from > to {
 		return nil
 	}
-	x.reading, x.readAt = true, from-1
+	x.reading, x.readAt, x.readHash, x.readOK = true, from-1, prev, prevOK
 	err := x.readLog(from, to)
+	if errors.Is(err, errLogReplaced) {
+		x.l.log.Warn("audit: the log is not the one GetKeyLastUsage's stored mark was taken from (the audit directory was replaced?); reading the whole log",
+			"mark", x.stored.Seq)
+		start := x.logStart()
+		x.mu.Lock()
+		x.stored, x.start = store.KeyUseMark{}, start
+		x.mu.Unlock()
+		x.readAt, x.readHash, x.readOK = 0, genesisHash, true
+		err = x.readLog(1, to)
+	}
 	x.reading = false
 	if err != nil {
 		x.mu.Lock()
-		if x.gap == 0 || x.readAt+1 < x.gap {
-			x.gap = x.readAt + 1
-		}
+		x.setGap(x.readAt+1, x.readHash, x.readOK)
 		x.mu.Unlock()
 	}
 	return err
 }
 
-var errUsageStopped = errors.New("audit: closed while reading the log for GetKeyLastUsage")
+var (
+	errUsageStopped = errors.New("audit: closed while reading the log for GetKeyLastUsage")
+	errLogReplaced  = errors.New("audit: the log is not the one the stored mark was taken from")
+)
+
+// logStart is the log's TrackingStartDate when the store has none for it:
+// the time of its first event, or of its opening if it has none.
+func (x *usageIndex) logStart() time.Time {
+	if x.openSeq == 0 {
+		return x.opened
+	}
+	t, err := firstEventTime(x.l.dir)
+	if err != nil {
+		x.l.log.Warn("audit: reading the log's first event for TrackingStartDate", "err", err)
+	}
+	if err != nil || t.IsZero() {
+		return x.opened
+	}
+	return t
+}
 
 // readLog adds the uses of the durable events from seq from through to.
 // It starts at the newest file whose first event is at most from, so a
@@ -253,11 +295,25 @@ func (x *usageIndex) readFile(path string, limit int64, from, to uint64) (done b
 		if seq > to {
 			return true, nil
 		}
+		if c := x.check; c.Seq != 0 {
+			// The line after the mark carries the mark's line's hash.
+			x.check = store.KeyUseMark{}
+			if prev, ok := linePrevHash(ln); !ok || seq != c.Seq+1 || prev != c.Hash {
+				return false, errLogReplaced
+			}
+		}
 		usageTailLines.Add(1)
-		if err := x.readUse(ln); err != nil {
+		if x.readAt == seq-1 {
+			// A flush while reading this line writes the mark readAt,
+			// whose hash this line carries: read only then (mark).
+			x.readNext = ln
+		}
+		err = x.readUse(ln)
+		x.readNext = nil
+		if err != nil {
 			return false, err
 		}
-		x.readAt = seq
+		x.readAt, x.readOK = seq, false
 	}
 }
 
@@ -312,19 +368,12 @@ func (x *usageIndex) flushUntilRoom() error {
 // allows; the rest is read back from the log later) and the mark stays.
 func (x *usageIndex) flush() error {
 	x.mu.Lock()
-	mark := x.through
-	if x.reading {
-		mark = min(mark, x.readAt)
-	}
-	if x.gap != 0 {
-		mark = min(mark, x.gap-1)
-	}
-	if len(x.pending) == 0 && mark == x.stored.Seq && x.stored.TrackingStart.Equal(x.start) {
+	m := x.mark()
+	if len(x.pending) == 0 && m.Seq == x.stored.Seq && m.Hash == x.stored.Hash && x.stored.TrackingStart.Equal(m.TrackingStart) {
 		x.mu.Unlock()
 		return nil
 	}
 	x.writing, x.pending = x.pending, make(map[string]store.KeyUse, min(len(x.pending), x.limit))
-	m := store.KeyUseMark{Seq: mark, TrackingStart: x.start}
 	uses := make([]store.KeyUse, 0, len(x.writing))
 	for _, u := range x.writing {
 		uses = append(uses, u)
@@ -360,6 +409,52 @@ func (x *usageIndex) flush() error {
 	return nil
 }
 
+// mark is the mark the pending uses complete: the last seq through which
+// every use is pending, being written or stored, with its line's hash.
+// Where that line's hash is not at hand (uses dropped after it), the mark
+// stays where it is: the gap is read back before the next flush. x.mu is
+// held.
+func (x *usageIndex) mark() store.KeyUseMark {
+	seq := x.through
+	if x.reading {
+		seq = min(seq, x.readAt)
+	}
+	if x.gap != 0 {
+		seq = min(seq, x.gap-1)
+	}
+	m := store.KeyUseMark{Seq: seq, TrackingStart: x.start}
+	if h, ok := x.hashOf(seq); ok {
+		m.Hash = h
+	} else if x.stored.Seq < seq {
+		m.Seq, m.Hash = x.stored.Seq, x.stored.Hash
+	} else {
+		m.Seq, m.Hash = 0, genesisHash
+	}
+	return m
+}
+
+// hashOf returns the hash of the log's line at seq if the index has it at
+// hand. x.mu is held.
+func (x *usageIndex) hashOf(seq uint64) ([32]byte, bool) {
+	switch {
+	case seq == x.through:
+		return x.thrHash, true
+	case x.reading && seq == x.readAt && x.readOK:
+		return x.readHash, true
+	case x.reading && seq == x.readAt && x.readNext != nil:
+		if h, ok := linePrevHash(x.readNext); ok {
+			return h, true
+		}
+	case x.gap != 0 && seq == x.gap-1 && x.gapOK:
+		return x.gapHash, true
+	case seq == x.stored.Seq:
+		return x.stored.Hash, true
+	case seq == 0:
+		return genesisHash, true
+	}
+	return [32]byte{}, false
+}
+
 // lineSeq reads a line's trentSeq (its log fields come last).
 func lineSeq(ln []byte) (uint64, bool) {
 	i := bytes.LastIndex(ln, trentSuffix)
@@ -373,6 +468,20 @@ func lineSeq(ln []byte) (uint64, bool) {
 	}
 	seq, err := strconv.ParseUint(string(rest[:j]), 10, 64)
 	return seq, err == nil && seq > 0
+}
+
+// prevHashField follows trentSeq's number in a line.
+var prevHashField = []byte(`,"trentPrevHash":"`)
+
+// linePrevHash reads a line's trentPrevHash.
+func linePrevHash(ln []byte) ([32]byte, bool) {
+	var h [32]byte
+	i := bytes.LastIndex(ln, prevHashField)
+	if i < 0 || len(ln) < i+len(prevHashField)+2*len(h) {
+		return h, false
+	}
+	_, err := hex.Decode(h[:], ln[i+len(prevHashField):][:2*len(h)])
+	return h, err == nil
 }
 
 // firstLine returns the first complete line of the event file at path,

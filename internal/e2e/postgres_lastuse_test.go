@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -14,11 +15,16 @@ import (
 // TestPostgresKeyLastUsageAcrossNodes: two nodes on one database; a key
 // used through node A (a successful Encrypt, then a failed one, which is
 // no use) is reported by GetKeyLastUsage through node B, which never saw
-// the request, with A's request id — once A has shipped its events.
+// the request, with A's request id — once A has written its uses. Node A
+// killed before it wrote its last ones reads them back from its log's
+// tail when it starts again on its data dir (nothing else writes them
+// since migration 0010), and B then reports them.
 func TestPostgresKeyLastUsageAcrossNodes(t *testing.T) {
 	ctx := context.Background()
 	in := initOnDatabase(t)
-	ca, cb := in.rootClient(in.serve(t)), in.rootClient(in.serve(t))
+	dirA := filepath.Join(t.TempDir(), "node-a")
+	a := in.serveAt(t, dirA)
+	ca, cb := in.rootClient(a), in.rootClient(in.serve(t))
 	ck, err := ca.CreateKey(ctx, &kms.CreateKeyInput{})
 	if err != nil {
 		t.Fatal(err)
@@ -38,9 +44,8 @@ func TestPostgresKeyLastUsageAcrossNodes(t *testing.T) {
 	waitUse(t, cb, keyID, requestID, "Encrypt")
 
 	// A line carrying a NUL (escaped, \u0000) in a client's string, then
-	// a use: the use still reaches node B (the trigger on shipped events
-	// matches lines as text; a jsonb cast would refuse that line and stop
-	// the node's shipping).
+	// a use: the use still reaches node B (node A's shipping must not
+	// stop at that line, nor its own reading of uses).
 	ca.Encrypt(ctx, &kms.EncryptInput{KeyId: keyID, Plaintext: []byte("nul"), EncryptionContext: map[string]string{"k": "a\x00b"}})
 	enc, err = ca.Encrypt(ctx, &kms.EncryptInput{KeyId: keyID, Plaintext: []byte("after")})
 	if err != nil {
@@ -61,6 +66,18 @@ func TestPostgresKeyLastUsageAcrossNodes(t *testing.T) {
 	requestID, _ = awsmw.GetRequestIDMetadata(re.ResultMetadata)
 	waitUse(t, cb, keyID, requestID, "ReEncrypt")
 	waitUse(t, cb, ck2.KeyMetadata.KeyId, requestID, "ReEncrypt")
+
+	// Uses answered, then SIGKILL at once: most likely before A's next
+	// write (every second), else the test shows less but still holds.
+	for range 5 {
+		if enc, err = ca.Encrypt(ctx, &kms.EncryptInput{KeyId: keyID, Plaintext: []byte("then")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	requestID, _ = awsmw.GetRequestIDMetadata(enc.ResultMetadata)
+	a.Kill(t)
+	in.serveAt(t, dirA)
+	waitUse(t, cb, keyID, requestID, "Encrypt")
 }
 
 // waitUse polls GetKeyLastUsage through c until it reports the use op

@@ -37,6 +37,11 @@ func (u KeyUse) Later(v KeyUse) bool {
 // use table: every use with a sequence number up to Seq is stored.
 type KeyUseMark struct {
 	Seq uint64
+	// Hash is the SHA-256 of the log's line at Seq (what the next line
+	// carries as trentPrevHash): at start a node checks that its log is
+	// still the one the mark was taken from. Zero for Seq 0, and for a
+	// mark stored before marks had hashes.
+	Hash [32]byte
 	// TrackingStart is GetKeyLastUsage's TrackingStartDate for this log:
 	// the time of its first event, or of its opening if it was empty.
 	TrackingStart time.Time

@@ -3,71 +3,60 @@ package postgres
 import (
 	"crypto/sha256"
 	"fmt"
+	"os"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
-
 	"github.com/trent-kms/trent/internal/audit"
 )
 
 // TestKeyLastUseBackfill: the last-use migration fills key_last_use from
-// the events shipped before it with what its trigger makes of the same
+// the events shipped before it with what its trigger made of the same
 // events shipped after it, batch by batch — and that is the latest
 // successful cryptographic use of each key: failed calls, service events,
 // other operations and alias ARNs count for nothing, an older use shipped
 // later replaces nothing, a tie in time goes to the greater (node, seq).
+// The one-writer migration, which dropped the trigger, keeps what it
+// wrote; after it shipping writes no key use (the nodes do).
 func TestKeyLastUseBackfill(t *testing.T) {
 	ctx := t.Context()
 	batches := lastUseBatches()
-
-	// Every migration, then the events: the trigger.
-	after := openTest(t)
-	for _, b := range batches {
-		if err := after.ShipEvents(ctx, b[0].Node, b); err != nil {
-			t.Fatal(err)
+	ship := func(db *DB) {
+		t.Helper()
+		for _, b := range batches {
+			if err := db.ShipEvents(ctx, b[0].Node, b); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
+	open := func(url string) *DB {
+		t.Helper()
+		db, err := Open(ctx, url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		return db
+	}
+
+	// The migrations before the one-writer one, the events, then the
+	// rest: the trigger.
+	url := emptyStore(t)
+	ship(migratedBefore(t, url, oneWriterMigration))
+	trigger := open(url)
 
 	// The migrations before the last-use one, the events, then the rest:
 	// the backfill.
-	url := emptyStore(t)
-	pool, err := pgxpool.New(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ms, err := migrations()
-	if err != nil {
-		t.Fatal(err)
-	}
-	n := slices.IndexFunc(ms, func(m migration) bool { return strings.HasSuffix(m.name, "_lastuse.sql") })
-	if n < 0 {
-		t.Fatal("no migration *_lastuse.sql")
-	}
-	if _, err := pool.Exec(ctx, `CREATE TABLE schema_migrations (version integer NOT NULL PRIMARY KEY, applied_at bigint NOT NULL)`); err != nil {
-		t.Fatal(err)
-	}
-	for _, m := range ms[:n] {
-		if _, err := pool.Exec(ctx, m.sql); err != nil {
-			t.Fatalf("migration %s: %v", m.name, err)
-		}
-		if _, err := pool.Exec(ctx, `INSERT INTO schema_migrations VALUES ($1, 0)`, m.version); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for _, b := range batches {
-		if err := (&DB{pool: pool}).ShipEvents(ctx, b[0].Node, b); err != nil {
-			t.Fatal(err)
-		}
-	}
-	pool.Close()
-	before, err := Open(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer before.Close()
+	url = emptyStore(t)
+	ship(migratedBefore(t, url, "_lastuse.sql"))
+	backfill := open(url)
+
+	// Every migration, then the events: no trigger.
+	none := openTest(t)
+	ship(none)
 
 	want := []string{
 		"arn:aws:kms:us-east-1:111122223333:key/k-late 1700000100 n1 12 Decrypt ev-late req-late",
@@ -78,10 +67,32 @@ func TestKeyLastUseBackfill(t *testing.T) {
 		"arn:aws:kms:us-east-1:111122223333:key/k5 1700000006 n1 5 ReEncrypt ev-re req-re",
 		"arn:aws:kms:us-east-1:111122223333:key/k6 1700000007 n2 3 GenerateDataKey ev-k6b req-k6b",
 	}
-	for name, db := range map[string]*DB{"trigger": after, "backfill": before} {
+	for name, db := range map[string]*DB{"trigger": trigger, "backfill": backfill} {
 		if got := keyLastUseRows(t, db); !slices.Equal(got, want) {
 			t.Errorf("key_last_use by the %s:\n%s\nwant:\n%s", name, strings.Join(got, "\n"), strings.Join(want, "\n"))
 		}
+	}
+	if got := keyLastUseRows(t, none); len(got) != 0 {
+		t.Errorf("shipping after the one-writer migration wrote key uses:\n%s", strings.Join(got, "\n"))
+	}
+
+	// docs/postgres.md's statement that adds a lost node's shipped uses,
+	// run for each node, makes the same table.
+	doc, err := os.ReadFile("../../../docs/postgres.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile("(?s)```sql\n *(INSERT INTO key_last_use .*?)```").FindSubmatch(doc)
+	if m == nil || !strings.Contains(string(m[1]), "'n-…'") {
+		t.Fatal("docs/postgres.md has no statement INSERT INTO key_last_use for the node 'n-…'")
+	}
+	for _, node := range []string{"n1", "n2"} {
+		if _, err := none.pool.Exec(ctx, strings.Replace(string(m[1]), "'n-…'", "'"+node+"'", 1)); err != nil {
+			t.Fatalf("docs/postgres.md's statement for %s: %v", node, err)
+		}
+	}
+	if got := keyLastUseRows(t, none); !slices.Equal(got, want) {
+		t.Errorf("key_last_use by docs/postgres.md's statement:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
 

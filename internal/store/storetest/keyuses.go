@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"crypto/sha256"
 	"testing"
 	"time"
 
@@ -45,7 +46,7 @@ func RunKeyUses(t *testing.T, open func(t *testing.T) KeyUsesStore) {
 		{"same second, a later node: replaces", use(11, "n2", 1, "GenerateMac"), use(11, "n2", 1, "GenerateMac")},
 		{"same second, an earlier node: kept out", use(11, "n1", 9, "VerifyMac"), use(11, "n2", 1, "GenerateMac")},
 	} {
-		mark := store.KeyUseMark{Seq: step.put.Seq, TrackingStart: start}
+		mark := store.KeyUseMark{Seq: step.put.Seq, TrackingStart: start, Hash: sha256.Sum256([]byte(step.name))}
 		if err := s.PutKeyUses(ctx, step.put.Node, []store.KeyUse{step.put}, mark); err != nil {
 			t.Fatalf("%s: PutKeyUses: %v", step.name, err)
 		}
@@ -53,17 +54,17 @@ func RunKeyUses(t *testing.T, open func(t *testing.T) KeyUsesStore) {
 		if err != nil || !ok || !got.Time.Equal(step.want.Time) || !sameButTime(got, step.want) {
 			t.Errorf("%s: LastKeyUse = %+v, %v, %v; want %+v", step.name, got, ok, err, step.want)
 		}
-		if m, err := s.KeyUseMark(ctx, step.put.Node); err != nil || m.Seq != mark.Seq || !m.TrackingStart.Equal(start) {
+		if m, err := s.KeyUseMark(ctx, step.put.Node); err != nil || m.Seq != mark.Seq || !m.TrackingStart.Equal(start) || m.Hash != mark.Hash {
 			t.Errorf("%s: KeyUseMark(%s) = %+v, %v; want %+v", step.name, step.put.Node, m, err, mark)
 		}
 	}
-	// A mark alone, without uses, and without a tracking start yet; each
+	// A mark alone, without uses, a tracking start yet or a hash; each
 	// node has its own.
 	if err := s.PutKeyUses(ctx, "n3", nil, store.KeyUseMark{Seq: 42}); err != nil {
 		t.Fatal(err)
 	}
-	if m, err := s.KeyUseMark(ctx, "n3"); err != nil || m.Seq != 42 || !m.TrackingStart.IsZero() {
-		t.Errorf("KeyUseMark(n3) = %+v, %v; want seq 42 and no tracking start", m, err)
+	if m, err := s.KeyUseMark(ctx, "n3"); err != nil || m.Seq != 42 || !m.TrackingStart.IsZero() || m.Hash != ([32]byte{}) {
+		t.Errorf("KeyUseMark(n3) = %+v, %v; want seq 42 and no tracking start nor hash", m, err)
 	}
 	if m, err := s.KeyUseMark(ctx, "n1"); err != nil || m.Seq != 9 {
 		t.Errorf("KeyUseMark(n1) = %+v, %v after n3's; want seq 9", m, err)

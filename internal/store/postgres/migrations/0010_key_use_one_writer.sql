@@ -1,0 +1,22 @@
+-- 0010: the nodes are key_last_use's only writer (the lead renumbers this
+-- file when merging). Since 0009 each node writes its own uses
+-- (internal/audit/usageflush.go) about a second after they are durable,
+-- and 0008's trigger wrote the same uses a second time when the node's
+-- shipper copied its events into audit_events, about 100 ms after: per
+-- shipped batch it matched every line as bytes, ran a regular expression
+-- for the requestID and upserted every key the batch used, and the node's
+-- write then locked the same rows again. BenchmarkKeyUseWriters measured
+-- it more than doubling the database's CPU for the shipper's insert of
+-- events of many keys (docs/postgres.md, "GetKeyLastUsage covers every
+-- node"), on the database that every node shares.
+--
+-- What the trigger alone covered: the uses a node shipped but did not
+-- write before it stopped. A node that restarts on its data dir reads them
+-- back from its log past its mark and writes them; a node older than 0009
+-- writes none until it is upgraded, and then reads its whole log once.
+-- Only a node whose disk is lost for good loses them — at most its last
+-- second of uses, which audit_events still holds (LookupEvents finds them;
+-- docs/postgres.md shows the statement that adds them to key_last_use).
+-- trent_key_uses and trent_request_id stay, for that statement.
+DROP TRIGGER audit_events_key_last_use ON audit_events;
+DROP FUNCTION trent_key_last_use();
