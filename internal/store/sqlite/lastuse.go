@@ -31,6 +31,7 @@ func (db *DB) PutKeyUses(ctx context.Context, node string, uses []store.KeyUse, 
 		return fmt.Errorf("sqlite: %s: %w", op, err)
 	}
 	return db.write(ctx, op, func(tx *sql.Tx) error {
+		ctx := uninterrupted(ctx) // as every group-committed write (group.go)
 		st, err := tx.PrepareContext(ctx, `INSERT INTO key_last_use (arn, event_time, node, seq, operation, event_id, request_id)
 			VALUES (?, ?, ?, ?, ?, ?, ?) `+store.KeyLastUseUpsert)
 		if err != nil {

@@ -341,8 +341,3 @@ func wrapErr(op string, err error) error {
 // after a failed statement adds nothing, and after Commit it is
 // sql.ErrTxDone.
 func rollback(tx *sql.Tx) { _ = tx.Rollback() }
-
-// toNanos and fromNanos are sqlrows.ToNanos and sqlrows.FromNanos under the
-// names lastuse.go knows.
-func toNanos(t time.Time) (sql.NullInt64, error) { return sqlrows.ToNanos(t) }
-func fromNanos(n sql.NullInt64) time.Time        { return sqlrows.FromNanos(n) }
