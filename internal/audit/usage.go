@@ -56,17 +56,35 @@ const (
 	// (usageflush.go), so that a store that is down or slow costs a
 	// bounded amount of memory and never blocks the writer.
 	maxPendingUses = 16384
-	// flushUses is how many keys waiting start a write at once; fewer wait
-	// for flushEvery.
-	flushUses  = 2048
-	flushEvery = time.Second
+	// flushUses is how many keys waiting start a write at once, before
+	// flushEvery: three quarters of the bound, so that a write starts
+	// early only when the index nears it. A flush rewrites the rows of the
+	// keys used since the last one, and what it costs SQLite is the
+	// b-tree pages those rows are on, nearly all of them when the keys are
+	// many: at 2,048 keys and every second, Encrypt spread over 10,000 hot
+	// keys rewrote some 550 pages (~2 MB of WAL) several times a second,
+	// 3–6 KB written per request, ~15 % of its CPU (docs/ARCHITECTURE.md,
+	// "Scale: a million keys").
+	flushUses = 12288
+	// flushEvery is how long a use waits for the store on one node. The
+	// index answers GetKeyLastUsage exactly meanwhile; what the wait costs
+	// is the log a start after a crash reads back (≤ 5 s of events).
+	flushEvery = 5 * time.Second
+	// clusterFlushEvery is the wait when several nodes share the store:
+	// the other nodes see this node's uses only there.
+	clusterFlushEvery = time.Second
+	// flushChunk bounds the uses of one store transaction, so that a flush
+	// of many keys does not hold SQLite's writer, and the group commit's
+	// other writes behind it, for long. Sorted by key, each chunk's rows
+	// lie together, so chunks touch few pages each.
+	flushChunk = 2048
 )
 
 // usageLimits are the limits above; tests make them small.
 var usageLimits = struct {
-	limit, batch int
-	every        time.Duration
-}{maxPendingUses, flushUses, flushEvery}
+	limit, batch, chunk int
+	every, cluster      time.Duration
+}{maxPendingUses, flushUses, flushChunk, flushEvery, clusterFlushEvery}
 
 // usageIndex is each key's last use that the store does not hold yet:
 // the writer adds the uses of each durable batch, at no cost of a write
@@ -80,7 +98,8 @@ type usageIndex struct {
 	node  string
 	limit int           // maxPendingUses, smaller in tests
 	batch int           // flushUses
-	every time.Duration // flushEvery
+	chunk int           // flushChunk
+	every time.Duration // flushEvery, or clusterFlushEvery with a node id
 
 	mu       sync.Mutex
 	pending  map[string]store.KeyUse // newest use per key, not yet given to the store
@@ -123,7 +142,7 @@ func newUsageIndex(l *Log) *usageIndex {
 		st = &memKeyUses{uses: map[string]store.KeyUse{}}
 	}
 	x := &usageIndex{
-		l: l, st: st, node: l.opts.NodeID, limit: usageLimits.limit, batch: usageLimits.batch, every: usageLimits.every,
+		l: l, st: st, node: l.opts.NodeID, limit: usageLimits.limit, batch: usageLimits.batch, chunk: usageLimits.chunk, every: usageLimits.every,
 		pending: map[string]store.KeyUse{},
 		// Open calls this before the writer starts.
 		through: l.w.seq, thrHash: l.w.prev, openSeq: l.w.seq, openHash: l.w.prev, opened: l.clock.Now(),
@@ -132,6 +151,9 @@ func newUsageIndex(l *Log) *usageIndex {
 		ready:   make(chan struct{}),
 		stopc:   make(chan struct{}),
 		done:    make(chan struct{}),
+	}
+	if x.node != "" {
+		x.every = min(x.every, usageLimits.cluster)
 	}
 	go x.run()
 	return x

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -349,4 +350,73 @@ func TestLastUsageMarkWithoutHash(t *testing.T) {
 		closeLog(t, l)
 		db.Close()
 	}
+}
+
+// chunkRecorder records the size and mark of each PutKeyUses.
+type chunkRecorder struct {
+	store.KeyUses
+	mu    sync.Mutex
+	sizes []int
+	marks []uint64
+}
+
+func (c *chunkRecorder) PutKeyUses(ctx context.Context, node string, uses []store.KeyUse, m store.KeyUseMark) error {
+	c.mu.Lock()
+	c.sizes, c.marks = append(c.sizes, len(uses)), append(c.marks, m.Seq)
+	c.mu.Unlock()
+	return c.KeyUses.PutKeyUses(ctx, node, uses, m)
+}
+
+// TestLastUsageFlushChunks: a flush of more keys than a chunk stores them
+// in several transactions, sorted by key, and only the last one moves the
+// mark, so that a flush that fails part way leaves it where it was; every
+// key is answered from the store afterwards. A node of a cluster flushes
+// at the cluster's interval.
+func TestLastUsageFlushChunks(t *testing.T) {
+	old := usageLimits
+	t.Cleanup(func() { usageLimits = old })
+	usageLimits.limit, usageLimits.batch, usageLimits.chunk, usageLimits.every = 1000, 1<<30, 4, time.Hour
+	usageLimits.cluster = time.Minute
+
+	db := &chunkRecorder{KeyUses: openUsageStore(t, filepath.Join(t.TempDir(), "trent.db"))}
+	l := openLog(t, t.TempDir(), Options{KeyUses: db})
+	if l.usage.every != time.Hour {
+		t.Errorf("one node flushes every %v, want %v", l.usage.every, time.Hour)
+	}
+	ctx := context.Background()
+	<-l.usage.ready
+	db.mu.Lock()
+	db.sizes, db.marks = nil, nil // what Open stored
+	db.mu.Unlock()
+	const keys = 10
+	for i := range keys {
+		if err := l.Record(ctx, ev(i, SourceKMS, "Encrypt", false, alice, keyARN(i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := l.usage.sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	db.mu.Lock()
+	sizes, marks := db.sizes, db.marks
+	db.mu.Unlock()
+	if !slices.Equal(sizes, []int{4, 4, 2}) {
+		t.Errorf("chunks of %v uses, want [4 4 2]", sizes)
+	}
+	if len(marks) == 3 && (marks[0] != 0 || marks[1] != 0 || marks[2] != keys) {
+		t.Errorf("marks written %v, want [0 0 %d]: only the last chunk moves it", marks, keys)
+	}
+	for i := range keys {
+		u, ok, err := db.LastKeyUse(ctx, keyARN(i))
+		if err != nil || !ok || u.Operation != "Encrypt" {
+			t.Errorf("stored use of key %d: %+v, %v, %v", i, u, ok, err)
+		}
+	}
+	closeLog(t, l)
+
+	n := openLog(t, t.TempDir(), Options{KeyUses: db, NodeID: "node-a"})
+	if n.usage.every != time.Minute {
+		t.Errorf("a cluster node flushes every %v, want %v", n.usage.every, time.Minute)
+	}
+	closeLog(t, n)
 }

@@ -382,9 +382,7 @@ func (x *usageIndex) flush() error {
 	// One order for every writer: on PostgreSQL, nodes (and the trigger
 	// on audit_events) upsert the same rows concurrently.
 	slices.SortFunc(uses, func(a, b store.KeyUse) int { return cmp.Compare(a.KeyARN, b.KeyARN) })
-	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
-	err := x.st.PutKeyUses(ctx, x.node, uses, m)
-	cancel()
+	err := x.putChunks(uses, m)
 	x.mu.Lock()
 	if err != nil {
 		for _, u := range x.writing {
@@ -407,6 +405,27 @@ func (x *usageIndex) flush() error {
 		x.failing = false
 	}
 	return nil
+}
+
+// putChunks stores uses in transactions of at most x.chunk, the last with
+// the mark m; the ones before keep the stored mark, so a failure part way
+// leaves the mark where it was and the rows already written are written
+// again, harmlessly, by the next flush. Called by the flusher only (it
+// owns x.stored).
+func (x *usageIndex) putChunks(uses []store.KeyUse, m store.KeyUseMark) error {
+	for {
+		n, mk := len(uses), m
+		if n > x.chunk {
+			n, mk = x.chunk, x.stored
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+		err := x.st.PutKeyUses(ctx, x.node, uses[:n], mk)
+		cancel()
+		if err != nil || n == len(uses) {
+			return err
+		}
+		uses = uses[n:]
+	}
 }
 
 // mark is the mark the pending uses complete: the last seq through which
