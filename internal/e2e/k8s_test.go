@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -57,12 +58,19 @@ func startPlugin(t *testing.T, e *testenv.Env, id, secret, keyID string, extra .
 		cmd.Wait()
 	})
 	ready := make(chan struct{})
-	var log bytes.Buffer
+	var (
+		mu  sync.Mutex // the reader goroutine writes log while the test may read it
+		log bytes.Buffer
+	)
 	go func() {
 		sc := bufio.NewScanner(stderr)
+		serving := false
 		for sc.Scan() {
+			mu.Lock()
 			log.WriteString(sc.Text() + "\n")
-			if strings.Contains(sc.Text(), "plugin serving on unix://") {
+			mu.Unlock()
+			if !serving && strings.Contains(sc.Text(), "plugin serving on unix://") {
+				serving = true
 				close(ready)
 			}
 		}
@@ -70,6 +78,8 @@ func startPlugin(t *testing.T, e *testenv.Env, id, secret, keyID string, extra .
 	select {
 	case <-ready:
 	case <-time.After(30 * time.Second):
+		mu.Lock()
+		defer mu.Unlock()
 		t.Fatalf("plugin did not start:\n%s", log.String())
 	}
 	conn, err := grpc.NewClient("unix://"+sock, grpc.WithTransportCredentials(insecure.NewCredentials()))

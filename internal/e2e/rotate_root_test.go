@@ -68,7 +68,9 @@ func (f *rotFixture) seed(t *testing.T) {
 				t.Fatalf("RotateKeyOnDemand: %v", err)
 			}
 		}
-		f.encrypt(t, c, *ck.KeyMetadata.KeyId)
+		if err := f.encrypt(c, *ck.KeyMetadata.KeyId); err != nil {
+			t.Fatalf("Encrypt: %v", err)
+		}
 	}
 	ic := f.n.proc.IAM(f.n.id, f.n.secret)
 	for i := range 2 {
@@ -84,7 +86,7 @@ func (f *rotFixture) seed(t *testing.T) {
 	}
 }
 
-func (f *rotFixture) encrypt(t *testing.T, c *kms.Client, keyID string) error {
+func (f *rotFixture) encrypt(c *kms.Client, keyID string) error {
 	pt := []byte(rand.Text())
 	ec := map[string]string{"n": rand.Text()[:6]}
 	out, err := c.Encrypt(context.Background(), &kms.EncryptInput{KeyId: aws.String(keyID), Plaintext: pt, EncryptionContext: ec})
@@ -150,7 +152,9 @@ func (f *rotFixture) seedMultiRegionAndImported(t *testing.T) {
 			t.Fatalf("ImportKeyMaterial: %v", err)
 		}
 		if i == 0 {
-			f.encrypt(t, c, *id)
+			if err := f.encrypt(c, *id); err != nil {
+				t.Fatalf("Encrypt: %v", err)
+			}
 			continue
 		}
 		if _, err := c.DeleteImportedKeyMaterial(ctx, &kms.DeleteImportedKeyMaterialInput{KeyId: id}); err != nil {
@@ -183,7 +187,7 @@ func (f *rotFixture) load(t *testing.T, c *kms.Client, stop chan struct{}) *sync
 					}
 					keyID = *ck.KeyMetadata.KeyId
 				}
-				if err := f.encrypt(t, c, keyID); err != nil {
+				if err := f.encrypt(c, keyID); err != nil {
 					time.Sleep(5 * time.Millisecond)
 				}
 			}
