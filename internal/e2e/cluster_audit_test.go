@@ -3,8 +3,6 @@ package e2e
 import (
 	"context"
 	"encoding/json"
-	"errors"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -94,8 +92,6 @@ func TestClusterAudit(t *testing.T) {
 	lookupEncrypts := func(name string, want map[string]string) map[string]bool {
 		t.Helper()
 		var seen map[string]bool
-		clientClosed := 0
-	attempts:
 		for attempt := 0; attempt < 300; attempt++ {
 			seen = map[string]bool{}
 			p := cloudtrail.NewLookupEventsPaginator(trailOf(name), &cloudtrail.LookupEventsInput{
@@ -104,15 +100,6 @@ func TestClusterAudit(t *testing.T) {
 			})
 			for p.HasMorePages() {
 				page, err := p.NextPage(ctx)
-				if errors.Is(err, net.ErrClosed) && clientClosed < 3 {
-					// The client's own transport closed the connection
-					// under a 200 (aws-sdk-go-v2 #2737, which the SDK's
-					// retryer retries; these clients make one attempt):
-					// nothing the server did. Look again.
-					clientClosed++
-					t.Logf("LookupEvents through %s: %v; looking again", name, err)
-					continue attempts
-				}
 				if err != nil {
 					t.Fatalf("LookupEvents through %s: %v", name, err)
 				}

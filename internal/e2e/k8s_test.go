@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"google.golang.org/grpc"
@@ -292,8 +291,7 @@ func TestK8sRecipe(t *testing.T) {
 	}
 	arn := aws.ToString(key.KeyMetadata.Arn)
 	policy := regexp.MustCompile(`arn:aws:kms:[^"]*`).ReplaceAllString(block("json"), arn)
-	admin := iam.New(iam.Options{Region: e.Region, BaseEndpoint: aws.String(e.URL), RetryMaxAttempts: 1,
-		Credentials: credentials.NewStaticCredentialsProvider(e.AccessKeyID, e.Secret, "")})
+	admin := iam.NewFromConfig(testenv.Config(e.URL, e.Region, e.AccessKeyID, e.Secret, ""))
 	if _, err := admin.CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String("kube-apiserver")}); err != nil {
 		t.Fatal(err)
 	}

@@ -20,8 +20,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/cloudtrail"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
@@ -251,25 +249,19 @@ func (p *trentProc) wait(t testing.TB) {
 	}
 }
 
-// Client returns an SDK client for the process that never retries.
+// Client returns an SDK client for the process that never retries
+// (testenv.Config).
 func (p *trentProc) Client(id, secret string) *kms.Client {
-	return kms.New(kms.Options{
-		Region:           "us-east-1",
-		BaseEndpoint:     aws.String(p.URL),
-		Credentials:      credentials.NewStaticCredentialsProvider(id, secret, ""),
-		RetryMaxAttempts: 1,
-	})
+	return kms.NewFromConfig(testenv.Config(p.URL, "us-east-1", id, secret, ""))
 }
 
 // IAM returns an IAM client for the process that never retries.
 func (p *trentProc) IAM(id, secret string) *iam.Client {
-	return iam.New(iam.Options{Region: "us-east-1", BaseEndpoint: aws.String(p.URL), RetryMaxAttempts: 1,
-		Credentials: credentials.NewStaticCredentialsProvider(id, secret, "")})
+	return iam.NewFromConfig(testenv.Config(p.URL, "us-east-1", id, secret, ""))
 }
 
 // CloudTrail returns a CloudTrail client for the process that never
 // retries.
 func (p *trentProc) CloudTrail(id, secret string) *cloudtrail.Client {
-	return cloudtrail.New(cloudtrail.Options{Region: "us-east-1", BaseEndpoint: aws.String(p.URL), RetryMaxAttempts: 1,
-		Credentials: credentials.NewStaticCredentialsProvider(id, secret, "")})
+	return cloudtrail.NewFromConfig(testenv.Config(p.URL, "us-east-1", id, secret, ""))
 }

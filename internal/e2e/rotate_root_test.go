@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
@@ -24,6 +23,7 @@ import (
 
 	"github.com/trent-kms/trent/internal/seal"
 	"github.com/trent-kms/trent/internal/store/sqlite"
+	"github.com/trent-kms/trent/internal/testenv"
 )
 
 // The root-key rotation tests run `trent rotate-root` against the real
@@ -99,8 +99,7 @@ func (f *rotFixture) encrypt(c *kms.Client, keyID string) error {
 
 // kmsIn is a client of the node in region, signed by the root.
 func (f *rotFixture) kmsIn(region string) *kms.Client {
-	return kms.New(kms.Options{Region: region, BaseEndpoint: aws.String(f.n.proc.URL),
-		Credentials: credentials.NewStaticCredentialsProvider(f.n.id, f.n.secret, ""), RetryMaxAttempts: 1})
+	return kms.NewFromConfig(testenv.Config(f.n.proc.URL, region, f.n.id, f.n.secret, ""))
 }
 
 // seedMultiRegionAndImported adds what the rewrap must bind as kms does
@@ -218,8 +217,7 @@ func (f *rotFixture) check(t *testing.T, when string) {
 		}
 	}
 	for id, secret := range f.users {
-		s := sts.New(sts.Options{Region: "us-east-1", BaseEndpoint: aws.String(f.n.proc.URL),
-			Credentials: credentials.NewStaticCredentialsProvider(id, secret, ""), RetryMaxAttempts: 1})
+		s := sts.NewFromConfig(testenv.Config(f.n.proc.URL, "us-east-1", id, secret, ""))
 		if _, err := s.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{}); err != nil {
 			t.Fatalf("%s: GetCallerIdentity with access key %s: %v", when, id, err)
 		}
