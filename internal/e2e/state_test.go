@@ -47,16 +47,7 @@ func newStateKey(t *testing.T, env *testenv.Env, state types.KeyState) *stateKey
 		return newPendingReplicaDeletionKey(t, env) // multiregion_state_test.go
 	}
 	ctx := t.Context()
-	stateKeySeq++
-	k := &stateKey{aliasPrefix: fmt.Sprintf("alias/s%d-", stateKeySeq)}
-	md := createKey(t, env, &kms.CreateKeyInput{Tags: tags("t", "v")})
-	other := createKey(t, env, nil)
-	k.id, k.arn, k.otherID = aws.ToString(md.KeyId), aws.ToString(md.Arn), aws.ToString(other.KeyId)
-	k.alias, k.otherAlias = k.aliasPrefix+"own", k.aliasPrefix+"other"
-	createAlias(t, env, k.alias, k.id)
-	createAlias(t, env, k.otherAlias, k.otherID)
-	k.blob = encrypt(t, env, k.id, []byte("state"), nil)
-	k.otherBlob = encrypt(t, env, k.otherID, []byte("other"), nil)
+	k := newEnabledStateKey(t, env, &kms.CreateKeyInput{Tags: tags("t", "v")})
 	switch state {
 	case types.KeyStateEnabled:
 	case types.KeyStateDisabled:
@@ -71,6 +62,23 @@ func newStateKey(t *testing.T, env *testenv.Env, state types.KeyState) *stateKey
 	if got := describe(t, env, k.id).KeyState; got != state {
 		t.Fatalf("set up a %s key, got %s", state, got)
 	}
+	return k
+}
+
+// newEnabledStateKey makes the key of a stateKey with in, and the other
+// key, each with an alias and a ciphertext.
+func newEnabledStateKey(t *testing.T, env *testenv.Env, in *kms.CreateKeyInput) *stateKey {
+	t.Helper()
+	stateKeySeq++
+	k := &stateKey{aliasPrefix: fmt.Sprintf("alias/s%d-", stateKeySeq)}
+	md := createKey(t, env, in)
+	other := createKey(t, env, nil)
+	k.id, k.arn, k.otherID = aws.ToString(md.KeyId), aws.ToString(md.Arn), aws.ToString(other.KeyId)
+	k.alias, k.otherAlias = k.aliasPrefix+"own", k.aliasPrefix+"other"
+	createAlias(t, env, k.alias, k.id)
+	createAlias(t, env, k.otherAlias, k.otherID)
+	k.blob = encrypt(t, env, k.id, []byte("state"), nil)
+	k.otherBlob = encrypt(t, env, k.otherID, []byte("other"), nil)
 	return k
 }
 
