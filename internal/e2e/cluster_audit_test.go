@@ -57,9 +57,28 @@ func TestClusterAudit(t *testing.T) {
 	if a, b := nodeID("A"), nodeID("B"); a == b {
 		t.Fatalf("two nodes share the node id %s", a)
 	}
-	kmsOf := func(name string) *kms.Client { return in.rootClient(procs[name]) }
+	// One client of each kind per process, made on first use: a client
+	// per call opens a connection per call (every Encrypt of the load
+	// below, every look of lookupEncrypts), each then left idle for 90 s.
+	var clientsMu sync.Mutex
+	kmsClients, trailClients := map[*trentProc]*kms.Client{}, map[*trentProc]*cloudtrail.Client{}
+	kmsOf := func(name string) *kms.Client {
+		clientsMu.Lock()
+		defer clientsMu.Unlock()
+		p := procs[name]
+		if kmsClients[p] == nil {
+			kmsClients[p] = in.rootClient(p)
+		}
+		return kmsClients[p]
+	}
 	trailOf := func(name string) *cloudtrail.Client {
-		return procs[name].CloudTrail(in.AccessKeyID, in.SecretAccessKey)
+		clientsMu.Lock()
+		defer clientsMu.Unlock()
+		p := procs[name]
+		if trailClients[p] == nil {
+			trailClients[p] = p.CloudTrail(in.AccessKeyID, in.SecretAccessKey)
+		}
+		return trailClients[p]
 	}
 	key, err := kmsOf("A").CreateKey(ctx, &kms.CreateKeyInput{Description: aws.String("cluster audit")})
 	if err != nil {
