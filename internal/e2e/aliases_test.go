@@ -27,28 +27,14 @@ func listAliases(t testing.TB, env *testenv.Env, keyID string, limit int32) []ty
 	if limit > 0 {
 		in.Limit = aws.Int32(limit)
 	}
-	var all []types.AliasListEntry
-	for pages := 0; ; pages++ {
-		if pages > 100 {
-			t.Fatal("ListAliases does not end")
-		}
+	return listAll(t, "ListAliases", limit, func(marker *string) (page[types.AliasListEntry], error) {
+		in.Marker = marker
 		out, err := env.KMS.ListAliases(t.Context(), in)
-		mustOK(t, err, "ListAliases")
-		if limit > 0 && len(out.Aliases) > int(limit) {
-			t.Errorf("ListAliases page has %d aliases, limit %d", len(out.Aliases), limit)
+		if err != nil {
+			return page[types.AliasListEntry]{}, err
 		}
-		all = append(all, out.Aliases...)
-		if !out.Truncated {
-			if out.NextMarker != nil {
-				t.Errorf("last ListAliases page has NextMarker %q", *out.NextMarker)
-			}
-			return all
-		}
-		if out.NextMarker == nil {
-			t.Fatal("truncated ListAliases page without NextMarker")
-		}
-		in.Marker = out.NextMarker
-	}
+		return page[types.AliasListEntry]{out.Aliases, out.Truncated, out.NextMarker}, nil
+	})
 }
 
 // aliasTargets maps alias names to target key ids.

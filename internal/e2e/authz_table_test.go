@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
@@ -48,24 +47,15 @@ func policyDoc(statements ...string) string {
 }
 
 func iamClient(e *testenv.Env, id, secret string) *iam.Client {
-	return iam.New(iam.Options{
-		Region: e.Region, BaseEndpoint: aws.String(e.URL), RetryMaxAttempts: 1,
-		Credentials: credentials.NewStaticCredentialsProvider(id, secret, ""),
-	})
+	return iam.NewFromConfig(testenv.Config(e.URL, e.Region, id, secret, ""))
 }
 
 func stsClient(e *testenv.Env, id, secret, token string) *sts.Client {
-	return sts.New(sts.Options{
-		Region: e.Region, BaseEndpoint: aws.String(e.URL), RetryMaxAttempts: 1,
-		Credentials: credentials.NewStaticCredentialsProvider(id, secret, token),
-	})
+	return sts.NewFromConfig(testenv.Config(e.URL, e.Region, id, secret, token))
 }
 
 func kmsSession(e *testenv.Env, c *ststypes.Credentials) *kms.Client {
-	return kms.New(kms.Options{
-		Region: e.Region, BaseEndpoint: aws.String(e.URL), RetryMaxAttempts: 1,
-		Credentials: credentials.NewStaticCredentialsProvider(*c.AccessKeyId, *c.SecretAccessKey, *c.SessionToken),
-	})
+	return kms.NewFromConfig(testenv.Config(e.URL, e.Region, *c.AccessKeyId, *c.SecretAccessKey, *c.SessionToken))
 }
 
 // mustErr carries a setup call's error to catch, which fails the test:

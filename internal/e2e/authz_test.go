@@ -135,12 +135,7 @@ func (e *authzEnv) userARN(name string) string {
 func (e *authzEnv) rootARN() string { return "arn:aws:iam::" + e.Account + ":root" }
 
 func (e *authzEnv) client(id, secret, region string) *kms.Client {
-	return kms.New(kms.Options{
-		Region:           region,
-		BaseEndpoint:     aws.String(e.url),
-		Credentials:      credentials.NewStaticCredentialsProvider(id, secret, ""),
-		RetryMaxAttempts: 1,
-	})
+	return kms.NewFromConfig(testenv.Config(e.url, region, id, secret, ""))
 }
 
 func (e *authzEnv) root() *kms.Client  { return e.client(e.AccessKeyID, e.Secret, e.Region) }
@@ -516,7 +511,8 @@ func TestAuthzWithIAM(t *testing.T) {
 	env := testenv.Start(t, testenv.WithIdentities(ids))
 	ids.svc = env.App.IAM
 	ctx := t.Context()
-	cfg := aws.Config{Region: env.Region, Credentials: credentials.NewStaticCredentialsProvider(env.AccessKeyID, env.Secret, "")}
+	cfg := aws.Config{Region: env.Region, Credentials: credentials.NewStaticCredentialsProvider(env.AccessKeyID, env.Secret, ""),
+		HTTPClient: testenv.HTTPClient(nil)}
 	rootIAM := iam.NewFromConfig(cfg, func(o *iam.Options) { o.BaseEndpoint = aws.String(env.URL) })
 
 	_, err := rootIAM.CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String("dana")})

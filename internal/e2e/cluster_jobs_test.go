@@ -42,15 +42,20 @@ func startNodes(t *testing.T, in *pgInstallation, n int, args ...string) []*clus
 	for i := range nodes {
 		nodes[i] = &clusterNode{dir: filepath.Join(t.TempDir(), fmt.Sprintf("node%d", i))}
 	}
+	bin := trentBinary(t)
+	errs := make([]error, n)
 	var wg sync.WaitGroup
-	for _, nd := range nodes {
-		wg.Go(func() { nd.proc = in.serveAt(t, nd.dir, args...) })
+	for i, nd := range nodes {
+		wg.Go(func() {
+			nd.proc, errs[i] = launchTrent(t, bin, nil, in.serveArgs(nd.dir, args...)...)
+			if errs[i] != nil {
+				errs[i] = fmt.Errorf("node %d: %w", i, errs[i])
+			}
+		})
 	}
 	wg.Wait()
-	for i, nd := range nodes {
-		if nd.proc == nil {
-			t.Fatalf("node %d did not start", i)
-		}
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
 	}
 	return nodes
 }

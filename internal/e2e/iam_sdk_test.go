@@ -76,7 +76,7 @@ func startQueryEnv(t *testing.T) *queryEnv {
 }
 
 func (e *queryEnv) clients(c aws.Credentials) (*iam.Client, *sts.Client) {
-	cfg := aws.Config{Region: "us-east-1", Credentials: credentials.StaticCredentialsProvider{Value: c}}
+	cfg := aws.Config{Region: "us-east-1", Credentials: credentials.StaticCredentialsProvider{Value: c}, HTTPClient: testenv.HTTPClient(nil)}
 	return iam.NewFromConfig(cfg, func(o *iam.Options) { o.BaseEndpoint = aws.String(e.url) }),
 		sts.NewFromConfig(cfg, func(o *sts.Options) { o.BaseEndpoint = aws.String(e.url) })
 }

@@ -35,13 +35,13 @@ func TestImportOpenSSL(t *testing.T) {
 	env := testenv.Start(t)
 	c, ctx := env.KMS, t.Context()
 	dir := t.TempDir()
-	run := func(args ...string) {
+	run := func(t *testing.T, args ...string) {
 		t.Helper()
 		if out, ok := openssl(t, dir, args...); !ok {
 			t.Fatalf("openssl %v: %s", args, out)
 		}
 	}
-	read := func(name string) []byte {
+	read := func(t *testing.T, name string) []byte {
 		t.Helper()
 		b, err := os.ReadFile(filepath.Join(dir, name))
 		if err != nil {
@@ -49,7 +49,7 @@ func TestImportOpenSSL(t *testing.T) {
 		}
 		return b
 	}
-	params := func(keyID string, alg types.AlgorithmSpec) []byte {
+	params := func(t *testing.T, keyID string, alg types.AlgorithmSpec) []byte {
 		t.Helper()
 		out, err := c.GetParametersForImport(ctx, &kms.GetParametersForImportInput{KeyId: aws.String(keyID),
 			WrappingAlgorithm: alg, WrappingKeySpec: types.WrappingKeySpecRsa2048})
@@ -57,29 +57,29 @@ func TestImportOpenSSL(t *testing.T) {
 		writeFile(t, dir, "WrappingPublicKey.bin", out.PublicKey)
 		return out.ImportToken
 	}
-	oaep := func(md, in, out string) {
-		run("pkeyutl", "-encrypt", "-in", in, "-out", out, "-inkey", "WrappingPublicKey.bin",
+	oaep := func(t *testing.T, md, in, out string) {
+		run(t, "pkeyutl", "-encrypt", "-in", in, "-out", out, "-inkey", "WrappingPublicKey.bin",
 			"-keyform", "DER", "-pubin", "-pkeyopt", "rsa_padding_mode:oaep",
 			"-pkeyopt", "rsa_oaep_md:"+md, "-pkeyopt", "rsa_mgf1_md:"+md)
 	}
-	rsaAES := func(md string) []byte {
-		run("rand", "-out", "aes-key.bin", "32")
-		run("enc", "-id-aes256-wrap-pad", "-K", hex.EncodeToString(read("aes-key.bin")), "-iv", "A65959A6",
+	rsaAES := func(t *testing.T, md string) []byte {
+		run(t, "rand", "-out", "aes-key.bin", "32")
+		run(t, "enc", "-id-aes256-wrap-pad", "-K", hex.EncodeToString(read(t, "aes-key.bin")), "-iv", "A65959A6",
 			"-in", "PrivateKey.der", "-out", "key-material-wrapped.bin")
-		oaep(md, "aes-key.bin", "aes-key-wrapped.bin")
-		return append(read("aes-key-wrapped.bin"), read("key-material-wrapped.bin")...)
+		oaep(t, md, "aes-key.bin", "aes-key-wrapped.bin")
+		return append(read(t, "aes-key-wrapped.bin"), read(t, "key-material-wrapped.bin")...)
 	}
 
 	t.Run("symmetric RSAES_OAEP_SHA_256", func(t *testing.T) {
 		md := createExternal(t, env, "", "")
-		token := params(aws.ToString(md.KeyId), types.AlgorithmSpecRsaesOaepSha256)
-		run("rand", "-out", "PlaintextKeyMaterial.bin", "32")
-		oaep("sha256", "PlaintextKeyMaterial.bin", "EncryptedKeyMaterial.bin")
+		token := params(t, aws.ToString(md.KeyId), types.AlgorithmSpecRsaesOaepSha256)
+		run(t, "rand", "-out", "PlaintextKeyMaterial.bin", "32")
+		oaep(t, "sha256", "PlaintextKeyMaterial.bin", "EncryptedKeyMaterial.bin")
 		_, err := c.ImportKeyMaterial(ctx, &kms.ImportKeyMaterialInput{KeyId: md.KeyId, ImportToken: token,
-			EncryptedKeyMaterial: read("EncryptedKeyMaterial.bin"), ExpirationModel: types.ExpirationModelTypeKeyMaterialDoesNotExpire})
+			EncryptedKeyMaterial: read(t, "EncryptedKeyMaterial.bin"), ExpirationModel: types.ExpirationModelTypeKeyMaterialDoesNotExpire})
 		mustOK(t, err, "ImportKeyMaterial")
 		blob := encrypt(t, env, aws.ToString(md.KeyId), []byte("wrapped by openssl"), nil)
-		if got := openBlob(t, read("PlaintextKeyMaterial.bin"), blob); string(got) != "wrapped by openssl" {
+		if got := openBlob(t, read(t, "PlaintextKeyMaterial.bin"), blob); string(got) != "wrapped by openssl" {
 			t.Fatalf("opened %q", got)
 		}
 		dec, err := c.Decrypt(ctx, &kms.DecryptInput{CiphertextBlob: blob})
@@ -91,13 +91,13 @@ func TestImportOpenSSL(t *testing.T) {
 
 	signCase := func(t *testing.T, spec types.KeySpec, alg types.AlgorithmSpec, md string, genpkey []string, signAlg types.SigningAlgorithmSpec) {
 		key := createExternal(t, env, spec, types.KeyUsageTypeSignVerify)
-		token := params(aws.ToString(key.KeyId), alg)
-		run(append([]string{"genpkey", "-out", "priv.pem"}, genpkey...)...)
-		run("pkcs8", "-topk8", "-outform", "der", "-nocrypt", "-in", "priv.pem", "-out", "PrivateKey.der")
+		token := params(t, aws.ToString(key.KeyId), alg)
+		run(t, append([]string{"genpkey", "-out", "priv.pem"}, genpkey...)...)
+		run(t, "pkcs8", "-topk8", "-outform", "der", "-nocrypt", "-in", "priv.pem", "-out", "PrivateKey.der")
 		_, err := c.ImportKeyMaterial(ctx, &kms.ImportKeyMaterialInput{KeyId: key.KeyId, ImportToken: token,
-			EncryptedKeyMaterial: rsaAES(md)})
+			EncryptedKeyMaterial: rsaAES(t, md)})
 		mustOK(t, err, "ImportKeyMaterial")
-		priv, err := x509.ParsePKCS8PrivateKey(read("PrivateKey.der"))
+		priv, err := x509.ParsePKCS8PrivateKey(read(t, "PrivateKey.der"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -130,16 +130,16 @@ func TestImportOpenSSL(t *testing.T) {
 		// Go's standard library has no secp256k1: openssl checks the
 		// public key and the signature.
 		key := createExternal(t, env, types.KeySpecEccSecgP256k1, types.KeyUsageTypeSignVerify)
-		token := params(aws.ToString(key.KeyId), types.AlgorithmSpecRsaAesKeyWrapSha256)
-		run("genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:secp256k1", "-out", "k1.pem")
-		run("pkcs8", "-topk8", "-outform", "der", "-nocrypt", "-in", "k1.pem", "-out", "PrivateKey.der")
-		run("pkey", "-in", "k1.pem", "-pubout", "-outform", "DER", "-out", "k1pub.der")
+		token := params(t, aws.ToString(key.KeyId), types.AlgorithmSpecRsaAesKeyWrapSha256)
+		run(t, "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:secp256k1", "-out", "k1.pem")
+		run(t, "pkcs8", "-topk8", "-outform", "der", "-nocrypt", "-in", "k1.pem", "-out", "PrivateKey.der")
+		run(t, "pkey", "-in", "k1.pem", "-pubout", "-outform", "DER", "-out", "k1pub.der")
 		_, err := c.ImportKeyMaterial(ctx, &kms.ImportKeyMaterialInput{KeyId: key.KeyId, ImportToken: token,
-			EncryptedKeyMaterial: rsaAES("sha256")})
+			EncryptedKeyMaterial: rsaAES(t, "sha256")})
 		mustOK(t, err, "ImportKeyMaterial")
 		pk, err := c.GetPublicKey(ctx, &kms.GetPublicKeyInput{KeyId: key.KeyId})
 		mustOK(t, err, "GetPublicKey")
-		if !bytes.Equal(pk.PublicKey, read("k1pub.der")) {
+		if !bytes.Equal(pk.PublicKey, read(t, "k1pub.der")) {
 			t.Fatal("Trent's public key is not openssl's")
 		}
 		msg := []byte("secp256k1 via openssl")
@@ -147,7 +147,7 @@ func TestImportOpenSSL(t *testing.T) {
 		mustOK(t, err, "Sign")
 		writeFile(t, dir, "msg", msg)
 		writeFile(t, dir, "sig", sig.Signature)
-		run("dgst", "-sha256", "-verify", "k1pub.der", "-keyform", "DER", "-signature", "sig", "msg")
+		run(t, "dgst", "-sha256", "-verify", "k1pub.der", "-keyform", "DER", "-signature", "sig", "msg")
 	})
 	t.Run("RSA_2048 RSA_AES_KEY_WRAP_SHA_1", func(t *testing.T) {
 		signCase(t, types.KeySpecRsa2048, types.AlgorithmSpecRsaAesKeyWrapSha1, "sha1",

@@ -434,6 +434,7 @@ func TestImportAsymmetric(t *testing.T) {
 		}
 		return b
 	}
+	p256DER := der(p256) // der fails the test: not from within a subtest
 	msg := []byte("imported signing key")
 	digest := sha256.Sum256(msg)
 	cases := []struct {
@@ -482,7 +483,7 @@ func TestImportAsymmetric(t *testing.T) {
 			}
 			// Asymmetric keys take one material: other material is refused,
 			// NEW_KEY_MATERIAL is for symmetric keys only.
-			_, err = importMaterial(t, env, id, types.AlgorithmSpecRsaAesKeyWrapSha256, der(p256), nil)
+			_, err = importMaterial(t, env, id, types.AlgorithmSpecRsaAesKeyWrapSha256, p256DER, nil)
 			if tc.spec != types.KeySpecEccNistP256 {
 				wantAPIError(t, err, "IncorrectKeyMaterialException", "The key material in the request is, expired, invalid, or is not the same key material that was previously imported into this KMS key.")
 			}

@@ -9,11 +9,11 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"google.golang.org/grpc"
@@ -57,12 +57,19 @@ func startPlugin(t *testing.T, e *testenv.Env, id, secret, keyID string, extra .
 		cmd.Wait()
 	})
 	ready := make(chan struct{})
-	var log bytes.Buffer
+	var (
+		mu  sync.Mutex // the reader goroutine writes log while the test may read it
+		log bytes.Buffer
+	)
 	go func() {
 		sc := bufio.NewScanner(stderr)
+		serving := false
 		for sc.Scan() {
+			mu.Lock()
 			log.WriteString(sc.Text() + "\n")
-			if strings.Contains(sc.Text(), "plugin serving on unix://") {
+			mu.Unlock()
+			if !serving && strings.Contains(sc.Text(), "plugin serving on unix://") {
+				serving = true
 				close(ready)
 			}
 		}
@@ -70,6 +77,8 @@ func startPlugin(t *testing.T, e *testenv.Env, id, secret, keyID string, extra .
 	select {
 	case <-ready:
 	case <-time.After(30 * time.Second):
+		mu.Lock()
+		defer mu.Unlock()
 		t.Fatalf("plugin did not start:\n%s", log.String())
 	}
 	conn, err := grpc.NewClient("unix://"+sock, grpc.WithTransportCredentials(insecure.NewCredentials()))
@@ -282,8 +291,7 @@ func TestK8sRecipe(t *testing.T) {
 	}
 	arn := aws.ToString(key.KeyMetadata.Arn)
 	policy := regexp.MustCompile(`arn:aws:kms:[^"]*`).ReplaceAllString(block("json"), arn)
-	admin := iam.New(iam.Options{Region: e.Region, BaseEndpoint: aws.String(e.URL), RetryMaxAttempts: 1,
-		Credentials: credentials.NewStaticCredentialsProvider(e.AccessKeyID, e.Secret, "")})
+	admin := iam.NewFromConfig(testenv.Config(e.URL, e.Region, e.AccessKeyID, e.Secret, ""))
 	if _, err := admin.CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String("kube-apiserver")}); err != nil {
 		t.Fatal(err)
 	}

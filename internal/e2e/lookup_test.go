@@ -18,7 +18,6 @@ import (
 	awsmw "github.com/aws/aws-sdk-go-v2/aws/middleware"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/cloudtrail"
 	cttypes "github.com/aws/aws-sdk-go-v2/service/cloudtrail/types"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
@@ -29,10 +28,7 @@ import (
 )
 
 func cloudTrailClient(e *testenv.Env, id, secret string) *cloudtrail.Client {
-	return cloudtrail.New(cloudtrail.Options{
-		Region: e.Region, BaseEndpoint: aws.String(e.URL), RetryMaxAttempts: 1,
-		Credentials: credentials.NewStaticCredentialsProvider(id, secret, ""),
-	})
+	return cloudtrail.NewFromConfig(testenv.Config(e.URL, e.Region, id, secret, ""))
 }
 
 // lookupAll pages through every event that in matches.

@@ -20,8 +20,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/cloudtrail"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
@@ -115,7 +113,18 @@ func startTrent(t testing.TB, env []string, args ...string) *trentProc {
 // startTrentArgs is startTrent with the whole command line given.
 func startTrentArgs(t testing.TB, env []string, args ...string) *trentProc {
 	t.Helper()
-	bin := trentBinary(t)
+	p, err := launchTrent(t, trentBinary(t), env, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// launchTrent is startTrentArgs with the binary given, returning an error
+// where startTrentArgs fails the test. Of t it uses only Cleanup, so a
+// goroutine other than the test's may call it (t.Fatal from there would
+// stop only that goroutine).
+func launchTrent(t testing.TB, bin string, env []string, args ...string) (*trentProc, error) {
 	cmd := exec.Command(bin, args...)
 	// The caller's env wins; a root key in the outer environment does not
 	// leak into tests that expect the dev server to make one.
@@ -123,11 +132,11 @@ func startTrentArgs(t testing.TB, env []string, args ...string) *trentProc {
 	cmd.Env = append(cmd.Env, env...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	p := &trentProc{cmd: cmd, done: make(chan struct{}), grew: make(chan struct{})}
 	if err := cmd.Start(); err != nil {
-		t.Fatalf("start trent: %v", err)
+		return nil, fmt.Errorf("start trent: %w", err)
 	}
 	urlc := make(chan string, 1)
 	go func() {
@@ -163,22 +172,22 @@ func startTrentArgs(t testing.TB, env []string, args ...string) *trentProc {
 	select {
 	case p.URL = <-urlc:
 	case <-p.done:
-		t.Fatalf("trent exited before serving (%v):\n%s", p.err, p.Stderr())
+		return nil, fmt.Errorf("trent exited before serving (%v):\n%s", p.err, p.Stderr())
 	case <-time.After(30 * time.Second):
-		t.Fatalf("trent did not report its address within 30s:\n%s", p.Stderr())
+		return nil, fmt.Errorf("trent did not report its address within 30s:\n%s", p.Stderr())
 	}
 	if strings.HasPrefix(p.URL, "https://") {
-		return p // a TLS test checks its own handshakes (tls_test.go)
+		return p, nil // a TLS test checks its own handshakes (tls_test.go)
 	}
 	resp, err := http.Get(p.URL + "/healthz")
 	if err != nil {
-		t.Fatalf("GET /healthz: %v", err)
+		return nil, fmt.Errorf("GET /healthz: %w", err)
 	}
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET /healthz: %s", resp.Status)
+		return nil, fmt.Errorf("GET /healthz: %s", resp.Status)
 	}
-	return p
+	return p, nil
 }
 
 // Stderr returns what the process wrote to stderr so far.
@@ -240,25 +249,19 @@ func (p *trentProc) wait(t testing.TB) {
 	}
 }
 
-// Client returns an SDK client for the process that never retries.
+// Client returns an SDK client for the process that never retries
+// (testenv.Config).
 func (p *trentProc) Client(id, secret string) *kms.Client {
-	return kms.New(kms.Options{
-		Region:           "us-east-1",
-		BaseEndpoint:     aws.String(p.URL),
-		Credentials:      credentials.NewStaticCredentialsProvider(id, secret, ""),
-		RetryMaxAttempts: 1,
-	})
+	return kms.NewFromConfig(testenv.Config(p.URL, "us-east-1", id, secret, ""))
 }
 
 // IAM returns an IAM client for the process that never retries.
 func (p *trentProc) IAM(id, secret string) *iam.Client {
-	return iam.New(iam.Options{Region: "us-east-1", BaseEndpoint: aws.String(p.URL), RetryMaxAttempts: 1,
-		Credentials: credentials.NewStaticCredentialsProvider(id, secret, "")})
+	return iam.NewFromConfig(testenv.Config(p.URL, "us-east-1", id, secret, ""))
 }
 
 // CloudTrail returns a CloudTrail client for the process that never
 // retries.
 func (p *trentProc) CloudTrail(id, secret string) *cloudtrail.Client {
-	return cloudtrail.New(cloudtrail.Options{Region: "us-east-1", BaseEndpoint: aws.String(p.URL), RetryMaxAttempts: 1,
-		Credentials: credentials.NewStaticCredentialsProvider(id, secret, "")})
+	return cloudtrail.NewFromConfig(testenv.Config(p.URL, "us-east-1", id, secret, ""))
 }

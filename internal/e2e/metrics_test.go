@@ -15,13 +15,14 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/smithy-go"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+
+	"github.com/trent-kms/trent/internal/testenv"
 )
 
 // scrape GETs url (signed with creds if not nil) and parses the answer
@@ -282,10 +283,7 @@ func TestMetrics(t *testing.T) {
 // newUserKey makes an IAM user with an access key, as the root user.
 func newUserKey(t *testing.T, url, id, secret string) *aws.Credentials {
 	t.Helper()
-	c := iam.New(iam.Options{
-		Region: "us-east-1", BaseEndpoint: aws.String(url), RetryMaxAttempts: 1,
-		Credentials: credentials.NewStaticCredentialsProvider(id, secret, ""),
-	})
+	c := iam.NewFromConfig(testenv.Config(url, "us-east-1", id, secret, ""))
 	ctx := context.Background()
 	if _, err := c.CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String("watcher")}); err != nil {
 		t.Fatal(err)

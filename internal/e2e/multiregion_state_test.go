@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"fmt"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -33,16 +32,7 @@ func pendingMessage(state types.KeyState) string {
 func newPendingReplicaDeletionKey(t *testing.T, env *testenv.Env) *stateKey {
 	t.Helper()
 	ctx := t.Context()
-	stateKeySeq++
-	k := &stateKey{aliasPrefix: fmt.Sprintf("alias/s%d-", stateKeySeq)}
-	md := createKey(t, env, &kms.CreateKeyInput{Tags: tags("t", "v"), MultiRegion: aws.Bool(true)})
-	other := createKey(t, env, nil)
-	k.id, k.arn, k.otherID = aws.ToString(md.KeyId), aws.ToString(md.Arn), aws.ToString(other.KeyId)
-	k.alias, k.otherAlias = k.aliasPrefix+"own", k.aliasPrefix+"other"
-	createAlias(t, env, k.alias, k.id)
-	createAlias(t, env, k.otherAlias, k.otherID)
-	k.blob = encrypt(t, env, k.id, []byte("state"), nil)
-	k.otherBlob = encrypt(t, env, k.otherID, []byte("other"), nil)
+	k := newEnabledStateKey(t, env, &kms.CreateKeyInput{Tags: tags("t", "v"), MultiRegion: aws.Bool(true)})
 	replica := "eu-west-1"
 	if env.Region == replica {
 		replica = "ap-southeast-2"

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/kms/types"
 
@@ -43,12 +42,7 @@ func startMR(t *testing.T) *mrEnv {
 
 // regionClient is a client of env's server that signs for region.
 func regionClient(env *testenv.Env, id, secret, region string) *kms.Client {
-	return kms.New(kms.Options{
-		Region:           region,
-		BaseEndpoint:     aws.String(env.URL),
-		Credentials:      credentials.NewStaticCredentialsProvider(id, secret, ""),
-		RetryMaxAttempts: 1,
-	})
+	return kms.NewFromConfig(testenv.Config(env.URL, region, id, secret, ""))
 }
 
 func (e *mrEnv) arn(region, id string) string {

@@ -59,8 +59,14 @@ func (in *pgInstallation) serve(t testing.TB, args ...string) *trentProc {
 // on its dir is the same node (its node id, its audit log).
 func (in *pgInstallation) serveAt(t testing.TB, dataDir string, args ...string) *trentProc {
 	t.Helper()
-	return startTrentArgs(t, nil, append([]string{"serve", "--seal-key-file", in.SealKey, "--database-url", in.URL,
-		"--listen", "127.0.0.1:0", "--data-dir", dataDir}, args...)...)
+	return startTrentArgs(t, nil, in.serveArgs(dataDir, args...)...)
+}
+
+// serveArgs is the command line of a node serving the installation on
+// dataDir, with args added.
+func (in *pgInstallation) serveArgs(dataDir string, args ...string) []string {
+	return append([]string{"serve", "--seal-key-file", in.SealKey, "--database-url", in.URL,
+		"--listen", "127.0.0.1:0", "--data-dir", dataDir}, args...)
 }
 
 // rootClient is a KMS client of node p signing as the root access key.

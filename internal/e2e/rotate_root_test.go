@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
@@ -24,6 +23,7 @@ import (
 
 	"github.com/trent-kms/trent/internal/seal"
 	"github.com/trent-kms/trent/internal/store/sqlite"
+	"github.com/trent-kms/trent/internal/testenv"
 )
 
 // The root-key rotation tests run `trent rotate-root` against the real
@@ -68,7 +68,9 @@ func (f *rotFixture) seed(t *testing.T) {
 				t.Fatalf("RotateKeyOnDemand: %v", err)
 			}
 		}
-		f.encrypt(t, c, *ck.KeyMetadata.KeyId)
+		if err := f.encrypt(c, *ck.KeyMetadata.KeyId); err != nil {
+			t.Fatalf("Encrypt: %v", err)
+		}
 	}
 	ic := f.n.proc.IAM(f.n.id, f.n.secret)
 	for i := range 2 {
@@ -84,7 +86,7 @@ func (f *rotFixture) seed(t *testing.T) {
 	}
 }
 
-func (f *rotFixture) encrypt(t *testing.T, c *kms.Client, keyID string) error {
+func (f *rotFixture) encrypt(c *kms.Client, keyID string) error {
 	pt := []byte(rand.Text())
 	ec := map[string]string{"n": rand.Text()[:6]}
 	out, err := c.Encrypt(context.Background(), &kms.EncryptInput{KeyId: aws.String(keyID), Plaintext: pt, EncryptionContext: ec})
@@ -97,8 +99,7 @@ func (f *rotFixture) encrypt(t *testing.T, c *kms.Client, keyID string) error {
 
 // kmsIn is a client of the node in region, signed by the root.
 func (f *rotFixture) kmsIn(region string) *kms.Client {
-	return kms.New(kms.Options{Region: region, BaseEndpoint: aws.String(f.n.proc.URL),
-		Credentials: credentials.NewStaticCredentialsProvider(f.n.id, f.n.secret, ""), RetryMaxAttempts: 1})
+	return kms.NewFromConfig(testenv.Config(f.n.proc.URL, region, f.n.id, f.n.secret, ""))
 }
 
 // seedMultiRegionAndImported adds what the rewrap must bind as kms does
@@ -150,7 +151,9 @@ func (f *rotFixture) seedMultiRegionAndImported(t *testing.T) {
 			t.Fatalf("ImportKeyMaterial: %v", err)
 		}
 		if i == 0 {
-			f.encrypt(t, c, *id)
+			if err := f.encrypt(c, *id); err != nil {
+				t.Fatalf("Encrypt: %v", err)
+			}
 			continue
 		}
 		if _, err := c.DeleteImportedKeyMaterial(ctx, &kms.DeleteImportedKeyMaterialInput{KeyId: id}); err != nil {
@@ -183,7 +186,7 @@ func (f *rotFixture) load(t *testing.T, c *kms.Client, stop chan struct{}) *sync
 					}
 					keyID = *ck.KeyMetadata.KeyId
 				}
-				if err := f.encrypt(t, c, keyID); err != nil {
+				if err := f.encrypt(c, keyID); err != nil {
 					time.Sleep(5 * time.Millisecond)
 				}
 			}
@@ -214,8 +217,7 @@ func (f *rotFixture) check(t *testing.T, when string) {
 		}
 	}
 	for id, secret := range f.users {
-		s := sts.New(sts.Options{Region: "us-east-1", BaseEndpoint: aws.String(f.n.proc.URL),
-			Credentials: credentials.NewStaticCredentialsProvider(id, secret, ""), RetryMaxAttempts: 1})
+		s := sts.NewFromConfig(testenv.Config(f.n.proc.URL, "us-east-1", id, secret, ""))
 		if _, err := s.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{}); err != nil {
 			t.Fatalf("%s: GetCallerIdentity with access key %s: %v", when, id, err)
 		}

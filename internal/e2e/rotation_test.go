@@ -31,25 +31,14 @@ func listRotations(t testing.TB, env *testenv.Env, keyID string, include types.I
 	if limit > 0 {
 		in.Limit = aws.Int32(limit)
 	}
-	var all []types.RotationsListEntry
-	for pages := 0; ; pages++ {
-		if pages > 100 {
-			t.Fatal("ListKeyRotations does not end")
-		}
+	return listAll(t, "ListKeyRotations", limit, func(marker *string) (page[types.RotationsListEntry], error) {
+		in.Marker = marker
 		out, err := env.KMS.ListKeyRotations(t.Context(), in)
-		mustOK(t, err, "ListKeyRotations")
-		if limit > 0 && len(out.Rotations) > int(limit) {
-			t.Errorf("ListKeyRotations page has %d entries, limit %d", len(out.Rotations), limit)
+		if err != nil {
+			return page[types.RotationsListEntry]{}, err
 		}
-		all = append(all, out.Rotations...)
-		if !out.Truncated {
-			return all
-		}
-		if out.NextMarker == nil {
-			t.Fatal("truncated ListKeyRotations page without NextMarker")
-		}
-		in.Marker = out.NextMarker
-	}
+		return page[types.RotationsListEntry]{out.Rotations, out.Truncated, out.NextMarker}, nil
+	})
 }
 
 // decryptsWith checks that blob decrypts to pt with the material materialID.

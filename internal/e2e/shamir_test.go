@@ -19,7 +19,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
@@ -27,6 +26,7 @@ import (
 
 	"github.com/trent-kms/trent/internal/seal"
 	"github.com/trent-kms/trent/internal/seal/shamir"
+	"github.com/trent-kms/trent/internal/testenv"
 )
 
 // runCLI runs the trent binary with stdin and extra environment and
@@ -117,10 +117,8 @@ func unseal(t *testing.T, url, share string) (out, stderr string, code int) {
 }
 
 func clients(url, id, secret string) (*kms.Client, *iam.Client, *sts.Client) {
-	creds := credentials.NewStaticCredentialsProvider(id, secret, "")
-	return kms.New(kms.Options{Region: "us-east-1", BaseEndpoint: aws.String(url), Credentials: creds, RetryMaxAttempts: 1}),
-		iam.New(iam.Options{Region: "us-east-1", BaseEndpoint: aws.String(url), Credentials: creds, RetryMaxAttempts: 1}),
-		sts.New(sts.Options{Region: "us-east-1", BaseEndpoint: aws.String(url), Credentials: creds, RetryMaxAttempts: 1})
+	cfg := testenv.Config(url, "us-east-1", id, secret, "")
+	return kms.NewFromConfig(cfg), iam.NewFromConfig(cfg), sts.NewFromConfig(cfg)
 }
 
 // checkSealed: every KMS, IAM and STS request is a 503 saying Trent is

@@ -21,6 +21,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/kms/types"
 	"github.com/aws/smithy-go"
+
+	"github.com/trent-kms/trent/internal/testenv"
 )
 
 const throttleMessage = "You have exceeded the rate at which you may call KMS. Reduce the frequency of your calls."
@@ -66,6 +68,7 @@ func throttledClient(p *trentProc, id, secret, region string, opts func(*kms.Opt
 	return kms.New(kms.Options{
 		Region: region, BaseEndpoint: aws.String(p.URL),
 		Credentials: credentials.NewStaticCredentialsProvider(id, secret, ""),
+		HTTPClient:  testenv.HTTPClient(nil),
 	}, opts)
 }
 
@@ -78,7 +81,7 @@ func TestThrottleSDKRetryRecovers(t *testing.T) {
 	const region = "eu-north-1"
 	counter := &throttleCounter{}
 	c := throttledClient(p, id, secret, region, func(o *kms.Options) {
-		o.HTTPClient = &http.Client{Transport: counter}
+		o.HTTPClient = testenv.HTTPClient(&http.Client{Transport: counter})
 		// The standard retryer, with room to reach the 5/s refill: the
 		// default 3 attempts suit a burst a little over the quota, not
 		// three times it; a shorter longest backoff (default 20 s) keeps
@@ -118,8 +121,7 @@ func TestThrottleSDKRetryRecovers(t *testing.T) {
 	t.Logf("%d Encrypts in %v: %d attempts throttled, %d HTTP answers", n, time.Since(start).Round(time.Millisecond), counter.n.Load(), counter.all.Load())
 
 	// Each throttled attempt is audited like any other error.
-	ct := cloudtrail.New(cloudtrail.Options{Region: region, BaseEndpoint: aws.String(p.URL), RetryMaxAttempts: 1,
-		Credentials: credentials.NewStaticCredentialsProvider(id, secret, "")})
+	ct := cloudtrail.NewFromConfig(testenv.Config(p.URL, region, id, secret, ""))
 	var audited int64
 	pg := cloudtrail.NewLookupEventsPaginator(ct, &cloudtrail.LookupEventsInput{LookupAttributes: []cttypes.LookupAttribute{
 		{AttributeKey: cttypes.LookupAttributeKeyEventName, AttributeValue: aws.String("Encrypt")}}})

@@ -23,7 +23,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/smithy-go"
@@ -68,10 +67,9 @@ func sdkClient(url, id, secret string, hc *http.Client) *kms.Client {
 	if hc == nil {
 		hc = &http.Client{Timeout: 30 * time.Second}
 	}
-	return kms.New(kms.Options{
-		Region: "us-east-1", BaseEndpoint: aws.String(url), HTTPClient: hc, RetryMaxAttempts: 1,
-		Credentials: credentials.NewStaticCredentialsProvider(id, secret, ""),
-	})
+	cfg := testenv.Config(url, "us-east-1", id, secret, "")
+	cfg.HTTPClient = testenv.HTTPClient(hc)
+	return kms.NewFromConfig(cfg)
 }
 
 // TestTLSDev: `serve --dev --tls` serves HTTPS with a certificate it makes
@@ -385,8 +383,9 @@ func TestSecureTransportIAM(t *testing.T) {
 		if hc == nil {
 			hc = &http.Client{Timeout: 30 * time.Second}
 		}
-		return iam.New(iam.Options{Region: env.Region, BaseEndpoint: aws.String(url), HTTPClient: hc, RetryMaxAttempts: 1,
-			Credentials: credentials.StaticCredentialsProvider{Value: creds}})
+		cfg := testenv.Config(url, env.Region, creds.AccessKeyID, creds.SecretAccessKey, creds.SessionToken)
+		cfg.HTTPClient = testenv.HTTPClient(hc)
+		return iam.NewFromConfig(cfg)
 	}
 	ctx := context.Background()
 	root := iamClient(env.URL, aws.Credentials{AccessKeyID: env.AccessKeyID, SecretAccessKey: env.Secret}, nil)

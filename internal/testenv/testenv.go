@@ -22,7 +22,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 
 	"github.com/trent-kms/trent/internal/app"
@@ -124,14 +123,10 @@ func (e *Env) Close() {
 }
 
 // Client returns an aws-sdk-go-v2 KMS client for the server with the given
-// credentials. It does not retry, so a test sees every error as sent.
+// credentials. It does not retry, so a test sees every error as sent
+// (Config).
 func (e *Env) Client(accessKeyID, secret string) *kms.Client {
-	return kms.New(kms.Options{
-		Region:           e.Region,
-		BaseEndpoint:     aws.String(e.URL),
-		Credentials:      credentials.NewStaticCredentialsProvider(accessKeyID, secret, ""),
-		RetryMaxAttempts: 1,
-	})
+	return kms.NewFromConfig(Config(e.URL, e.Region, accessKeyID, secret, ""))
 }
 
 // NewAccount makes another account on the server, as `trent account
