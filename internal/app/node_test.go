@@ -3,6 +3,7 @@
 package app
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -68,23 +69,33 @@ func do(t *testing.T, srv *httptest.Server, method, path, body string, header ma
 // signed sends a SigV4-signed POST, as `trent seal` and the SDKs do.
 func signed(t *testing.T, srv *httptest.Server, path, body string, header map[string]string, id, secret, service string) reply {
 	t.Helper()
-	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, srv.URL+path, strings.NewReader(body))
+	r, err := trySigned(t.Context(), srv, path, body, header, id, secret, service)
 	if err != nil {
 		t.Fatal(err)
+	}
+	return r
+}
+
+// trySigned is signed for goroutines other than the test's, which must
+// not call t.Fatal.
+func trySigned(ctx context.Context, srv *httptest.Server, path, body string, header map[string]string, id, secret, service string) (reply, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, srv.URL+path, strings.NewReader(body))
+	if err != nil {
+		return reply{}, err
 	}
 	for k, v := range header {
 		req.Header.Set(k, v)
 	}
 	if err := sigv4.Sign(req, []byte(body), id, []byte(secret), "us-east-1", service, time.Now()); err != nil {
-		t.Fatal(err)
+		return reply{}, err
 	}
 	resp, err := srv.Client().Do(req)
 	if err != nil {
-		t.Fatal(err)
+		return reply{}, err
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
-	return reply{resp.StatusCode, resp.Header, string(b)}
+	return reply{resp.StatusCode, resp.Header, string(b)}, nil
 }
 
 func status(t *testing.T, r reply) (server.SealStatus, string) {

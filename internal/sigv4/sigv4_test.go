@@ -700,15 +700,28 @@ func TestDeriveSigningKey(t *testing.T) {
 
 func TestVerifyConcurrent(t *testing.T) {
 	v := newVerifier(t0)
+	// Signed here: sign may call t.Fatal, which only the test's own
+	// goroutine may.
+	type signedReq struct {
+		r    *http.Request
+		body string
+	}
+	var reqs [8][50]signedReq
+	for i := range reqs {
+		for j := range reqs[i] {
+			body := fmt.Sprintf(`{"KeyId":"k%d-%d"}`, i, j)
+			r := newRequest("Encrypt", body)
+			sign(t, r, body, defaults())
+			reqs[i][j] = signedReq{r, body}
+		}
+	}
 	var wg sync.WaitGroup
-	for i := range 8 {
+	for i := range reqs {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for j := range 50 {
-				body := fmt.Sprintf(`{"KeyId":"k%d-%d"}`, i, j)
-				r := newRequest("Encrypt", body)
-				sign(t, r, body, defaults())
+			for _, sr := range reqs[i] {
+				r, body := sr.r, sr.body
 				if _, err := v.Verify(r, []byte(body)); err != nil {
 					t.Errorf("Verify: %v", err)
 					return
