@@ -224,10 +224,6 @@ func (l *Log) Lookup(ctx context.Context, q Query) ([]Match, string, error) {
 		return nil, "", fmt.Errorf("audit: lookup: %w", err)
 	}
 	pf := newPrefilter(&q)
-	needles := pf.needles
-	if needles == nil {
-		needles = [][]byte{pf.acct}
-	}
 	token := func(file uint64, offset int64) string {
 		b, _ := json.Marshal(pageToken{File: file, Offset: offset, Query: fp})
 		return base64.RawURLEncoding.EncodeToString(b)
@@ -268,7 +264,7 @@ func (l *Log) Lookup(ctx context.Context, q Query) ([]Match, string, error) {
 				r.close()
 				return nil, "", err
 			}
-			spans = candidates(spans[:0], chunk, needles)
+			spans = candidates(spans[:0], chunk, pf.needles)
 			for j := len(spans) - 1; j >= 0; j-- {
 				line := chunk[spans[j].start:spans[j].end]
 				if !pf.mayMatch(line) {

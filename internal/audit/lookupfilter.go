@@ -13,10 +13,12 @@ import (
 // judge those) but never fails one that does: every test below holds
 // for each line the event encoder writes (encode.go) that matches.
 type prefilter struct {
-	// needles: a line that may match holds at least one of them; none
-	// means every line of the account may.
-	needles [][]byte
-	acct    []byte
+	// needles: a line that may match holds at least one of them: the
+	// attribute's, or else the account's.
+	needles []needle
+	// acct is the account as a line holds it; nil when the needles are
+	// the account's, so that a line found holds it already.
+	acct []byte
 	// start and end bound eventTime as a line writes it
 	// ("2006-01-02T15:04:05Z"), inclusive; nil is unbounded (or a bound
 	// the line's fixed-width form cannot compare with).
@@ -36,6 +38,10 @@ func newPrefilter(q *Query) prefilter {
 	if len(q.Attributes) == 1 {
 		p.needles = attributeNeedles(q.Attributes[0])
 	}
+	if p.needles == nil {
+		p.needles = []needle{newNeedle(q.AccountID+`"`, `"recipientAccountId":"`)}
+		p.acct = nil
+	}
 	return p
 }
 
@@ -48,6 +54,36 @@ func lineTime(t time.Time) []byte {
 	return []byte(t.UTC().Format(timestampLayout))
 }
 
+// needle is what a line that may match holds: find, right after one of
+// before (or anywhere, if before is empty). The search is for find, which
+// starts with the value: a needle starting with a quote, as JSON members
+// do, is searched for many times slower (a quote begins every member).
+type needle struct {
+	find   []byte
+	before [][]byte
+}
+
+func newNeedle(find string, before ...string) needle {
+	n := needle{find: []byte(find)}
+	for _, b := range before {
+		n.before = append(n.before, []byte(b))
+	}
+	return n
+}
+
+// at reports whether the needle is in chunk at h, where find was found.
+func (n *needle) at(chunk []byte, h int) bool {
+	if len(n.before) == 0 {
+		return true
+	}
+	for _, b := range n.before {
+		if h >= len(b) && bytes.Equal(chunk[h-len(b):h], b) {
+			return true
+		}
+	}
+	return false
+}
+
 // attributeNeedles returns what a line that matches a holds, as the
 // encoder writes it. A value the encoder could write otherwise than as
 // its own bytes — one needing an escape, or one the decoder could have
@@ -55,43 +91,36 @@ func lineTime(t time.Time) []byte {
 // escape) — gets none: those lines are all decoded. <, > and & are left
 // out too, as encoding/json escapes them by default and a line written
 // that way would still decode to the value.
-func attributeNeedles(a Attribute) [][]byte {
+func attributeNeedles(a Attribute) []needle {
 	v := a.Value
 	if !plainJSON(v) {
 		return nil
 	}
-	n := func(parts ...string) []byte {
-		var b []byte
-		for _, p := range parts {
-			b = append(b, p...)
-		}
-		return b
-	}
 	switch a.Key {
 	case AttrEventID:
-		return [][]byte{n(`"eventID":"`, v, `"`)}
+		return []needle{newNeedle(v+`"`, `"eventID":"`)}
 	case AttrEventName:
-		return [][]byte{n(`"eventName":"`, v, `"`)}
+		return []needle{newNeedle(v+`"`, `"eventName":"`)}
 	case AttrEventSource:
-		return [][]byte{n(`"eventSource":"`, v, `"`)}
+		return []needle{newNeedle(v+`"`, `"eventSource":"`)}
 	case AttrAccessKeyID:
-		return [][]byte{n(`"accessKeyId":"`, v, `"`)}
+		return []needle{newNeedle(v+`"`, `"accessKeyId":"`)}
 	case AttrReadOnly:
 		// "true" or "false" (the API layer checks); any other value
 		// matches no line and finds none here either.
-		return [][]byte{n(`"readOnly":`, v)}
+		return []needle{newNeedle(`readOnly":`+v, `"`)}
 	case AttrResourceType:
-		return [][]byte{n(`"type":"`, v, `"`)}
+		return []needle{newNeedle(v+`"`, `"type":"`)}
 	case AttrResourceName:
 		// The whole ARN, or the key id that ends a key ARN.
-		return [][]byte{n(`"ARN":"`, v, `"`), n(`:key/`, v, `"`)}
+		return []needle{newNeedle(v+`"`, `"ARN":"`, `:key/`)}
 	case AttrUsername:
 		// view.username: the userName member, the whole ARN of a role
 		// session without a slash, or what follows its last slash; "root"
 		// is any Root identity's.
-		nd := [][]byte{n(`"`, v, `"`), n(`/`, v, `"`)}
+		nd := []needle{newNeedle(v+`"`, `"`, `/`)}
 		if v == "root" {
-			nd = append(nd, []byte(`"type":"Root"`))
+			nd = append(nd, newNeedle(`Root"`, `"type":"`))
 		}
 		return nd
 	}
@@ -116,11 +145,10 @@ func plainJSON(s string) bool {
 	return true
 }
 
-// mayMatch reports whether line may match: it holds the account, and its
-// eventTime is within the range. (The needles are looked for by the
-// caller, over whole chunks of lines at once.)
+// mayMatch reports whether line, found by the needles (candidates), may
+// match: it holds the account, and its eventTime is within the range.
 func (p *prefilter) mayMatch(line []byte) bool {
-	if !bytes.Contains(line, p.acct) {
+	if p.acct != nil && !bytes.Contains(line, p.acct) {
 		return false
 	}
 	if p.start == nil && p.end == nil {
@@ -171,15 +199,20 @@ type lineSpan struct{ start, end int }
 // Searching the chunk rather than each line keeps the search in
 // bytes.Index's vectorised loop for the long stretches of lines that
 // hold none.
-func candidates(dst []lineSpan, chunk []byte, needles [][]byte) []lineSpan {
+func candidates(dst []lineSpan, chunk []byte, needles []needle) []lineSpan {
 	first := len(dst)
-	for k, nd := range needles {
+	for k := range needles {
+		nd := &needles[k]
 		for pos := 0; pos < len(chunk); {
-			j := bytes.Index(chunk[pos:], nd)
+			j := bytes.Index(chunk[pos:], nd.find)
 			if j < 0 {
 				break
 			}
 			h := pos + j
+			if !nd.at(chunk, h) {
+				pos = h + 1
+				continue
+			}
 			s := bytes.LastIndexByte(chunk[:h], '\n') + 1
 			e := bytes.IndexByte(chunk[h:], '\n')
 			if e < 0 {
