@@ -271,6 +271,7 @@ func (l *Log) Lookup(ctx context.Context, q Query) ([]Match, string, error) {
 					continue
 				}
 				var v view
+				lookupDecoded.Add(1)
 				if json.Unmarshal(line, &v) != nil || !q.matches(&v) {
 					continue
 				}

@@ -191,6 +191,23 @@ func eventTimeOf(line []byte) ([]byte, bool) {
 	return t[:len(shape)-1], true
 }
 
+// lineStart returns where the line of chunk[h] starts, knowing that one
+// starts at pos <= h. Near pos — hits on most lines, as the account's are
+// — it looks forward with the vectorised IndexByte; far from it, back
+// with LastIndexByte, a byte at a time but over one line only.
+func lineStart(chunk []byte, pos, h int) int {
+	if h-pos > 16<<10 {
+		return bytes.LastIndexByte(chunk[:h], '\n') + 1
+	}
+	for {
+		i := bytes.IndexByte(chunk[pos:h], '\n')
+		if i < 0 {
+			return pos
+		}
+		pos += i + 1
+	}
+}
+
 // lineSpan is a line of a chunk: chunk[start:end], without its newline.
 type lineSpan struct{ start, end int }
 
@@ -203,7 +220,9 @@ func candidates(dst []lineSpan, chunk []byte, needles []needle) []lineSpan {
 	first := len(dst)
 	for k := range needles {
 		nd := &needles[k]
-		for pos := 0; pos < len(chunk); {
+		// pos is where the search goes on; ls, at or before it, is where a
+		// line starts (pos may be inside a line, after a hit refused).
+		for pos, ls := 0, 0; pos < len(chunk); {
 			j := bytes.Index(chunk[pos:], nd.find)
 			if j < 0 {
 				break
@@ -213,7 +232,7 @@ func candidates(dst []lineSpan, chunk []byte, needles []needle) []lineSpan {
 				pos = h + 1
 				continue
 			}
-			s := bytes.LastIndexByte(chunk[:h], '\n') + 1
+			s := lineStart(chunk, ls, h)
 			e := bytes.IndexByte(chunk[h:], '\n')
 			if e < 0 {
 				e = len(chunk)
@@ -221,7 +240,7 @@ func candidates(dst []lineSpan, chunk []byte, needles []needle) []lineSpan {
 				e += h
 			}
 			dst = append(dst, lineSpan{s, e})
-			pos = e + 1
+			pos, ls = e+1, e+1
 		}
 		if k > 0 {
 			slices.SortFunc(dst[first:], func(a, b lineSpan) int { return a.start - b.start })

@@ -99,7 +99,7 @@ func (c *chunks) close() { c.f.Close() }
 // and the client pages on, instead of one request reading the whole log
 // past the client's read timeout. Variables for the tests.
 var (
-	lookupFilesOpened atomic.Int64 // for the tests
+	lookupFilesOpened, lookupDecoded atomic.Int64 // for the tests
 
 	lookupMaxScanTime        = 5 * time.Second
 	lookupMaxScanBytes int64 = 0 // none

@@ -32,7 +32,9 @@ func lookupEvent(r *rand.Rand, at time.Time, pool []string) *Event {
 	e := NewAPICall(at, pick(), pick(), r.IntN(2) == 0)
 	switch r.IntN(3) {
 	case 0:
-		e.UserIdentity = UserIdentity{Type: "Root", ARN: "arn:aws:iam::" + acct + ":root", AccountID: acct, AccessKeyID: pick()}
+		// (A userName, which Root identities lack, puts a refused hit of
+		// Username "root" before a found one on the same line.)
+		e.UserIdentity = UserIdentity{Type: "Root", ARN: "arn:aws:iam::" + acct + ":root", AccountID: acct, AccessKeyID: pick(), UserName: []string{"", pick()}[r.IntN(2)]}
 	case 1:
 		e.UserIdentity = UserIdentity{Type: "IAMUser", ARN: "arn:aws:iam::" + acct + ":user/" + pick(), AccountID: acct, AccessKeyID: pick(), UserName: pick()}
 	default:
@@ -179,6 +181,23 @@ func TestLookupSameAsFullScan(t *testing.T) {
 			}
 		}
 	}
+	// The pre-filter is what makes a rare value cheap: only the lines it
+	// finds are decoded.
+	for _, tc := range []struct {
+		q    Query
+		want int64
+	}{
+		{Query{AccountID: testAccount, Attributes: []Attribute{{AttrEventID, events[7].EventID}}}, 1},
+		{Query{AccountID: testAccount, Attributes: []Attribute{{AttrResourceName, "nothing-has-this"}}}, 0},
+		{Query{AccountID: testAccount, EndTime: base.Add(-time.Hour)}, 0},
+	} {
+		lookupChunk, lookupMaxScanBytes = 1<<20, 0
+		d := lookupDecoded.Load()
+		lookupAll(t, l, tc.q)
+		if n := lookupDecoded.Load() - d; n != tc.want {
+			t.Errorf("%+v decoded %d lines, want %d", tc.q, n, tc.want)
+		}
+	}
 	if matched < 100 {
 		t.Errorf("only %d queries matched anything: the test would not see a dropped line", matched)
 	}
@@ -308,4 +327,27 @@ func FuzzLookupPrefilter(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestCandidates: the lines found hold a needle after one of its members,
+// whole, once each, in order — a hit refused for the bytes before it on
+// the same line as one that is not included.
+func TestCandidates(t *testing.T) {
+	nd := attributeNeedles(Attribute{AttrUsername, "root"})
+	chunk := []byte(strings.Join([]string{
+		`{"arn":"arn:aws:iam::1:root","userName":"root"}`, // refused (":root") then found
+		`{"x":"nothing"}`,
+		`{"type":"Root","arn":"arn:aws:iam::1:root"}`, // two needles
+		`{"arn":"a:root"}`,                            // refused only
+		`{"userName":"root"}`,                         // the last line, without a newline
+	}, "\n"))
+	got := candidates(nil, chunk, nd)
+	var lines []string
+	for _, s := range got {
+		lines = append(lines, string(chunk[s.start:s.end]))
+	}
+	want := []string{`{"arn":"arn:aws:iam::1:root","userName":"root"}`, `{"type":"Root","arn":"arn:aws:iam::1:root"}`, `{"userName":"root"}`}
+	if !slices.Equal(lines, want) {
+		t.Errorf("\n got %q\nwant %q", lines, want)
+	}
 }
