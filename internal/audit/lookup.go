@@ -215,7 +215,7 @@ func (l *Log) Lookup(ctx context.Context, q Query) ([]Match, string, error) {
 	if q.NextToken != "" {
 		tok = new(pageToken)
 		b, err := base64.RawURLEncoding.DecodeString(q.NextToken)
-		if err != nil || json.Unmarshal(b, tok) != nil || tok.Query != fp || tok.File > pos.fileSeq {
+		if err != nil || json.Unmarshal(b, tok) != nil || tok.Query != fp || tok.File > pos.fileSeq || tok.Offset < 0 {
 			return nil, "", ErrInvalidNextToken
 		}
 	}

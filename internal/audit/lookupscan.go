@@ -31,13 +31,17 @@ func openChunks(path string, end int64) (*chunks, error) {
 	if err != nil {
 		return nil, err
 	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
 	if end < 0 {
-		fi, err := f.Stat()
-		if err != nil {
-			f.Close()
-			return nil, err
-		}
 		end = fi.Size()
+	}
+	if end > fi.Size() {
+		f.Close()
+		return nil, ErrInvalidNextToken // only a token names another end
 	}
 	lookupFilesOpened.Add(1)
 	return &chunks{f: f, at: end}, nil

@@ -2,6 +2,7 @@ package audit
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -350,4 +351,34 @@ func TestCandidates(t *testing.T) {
 	if !slices.Equal(lines, want) {
 		t.Errorf("\n got %q\nwant %q", lines, want)
 	}
+}
+
+// FuzzLookupNextToken: a NextToken is the client's to forge, its query
+// fingerprint included; any file and offset in it answers events or
+// InvalidNextToken, never a panic or an internal error.
+func FuzzLookupNextToken(f *testing.F) {
+	l, _ := lookupLog(f)
+	q := Query{AccountID: testAccount, MaxResults: 2}
+	_, next, err := l.Lookup(context.Background(), q)
+	if err != nil || next == "" {
+		f.Fatalf("first page: %q, %v", next, err)
+	}
+	f.Add(uint64(1), int64(0), next)
+	f.Add(uint64(2), int64(-1), "")
+	f.Add(uint64(3), int64(-2), "")
+	f.Add(uint64(1), int64(1<<40), "")
+	f.Add(uint64(2), int64(17), "x")
+	f.Fuzz(func(t *testing.T, file uint64, off int64, raw string) {
+		forged, _ := json.Marshal(pageToken{File: file, Offset: off, Query: q.fingerprint()})
+		for _, tok := range []string{raw, base64.RawURLEncoding.EncodeToString(forged)} {
+			if tok == "" {
+				continue
+			}
+			q := q
+			q.NextToken = tok
+			if _, _, err := l.Lookup(context.Background(), q); err != nil && !errors.Is(err, ErrInvalidNextToken) {
+				t.Errorf("token %q (file %d offset %d): %v", tok, file, off, err)
+			}
+		}
+	})
 }
