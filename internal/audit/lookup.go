@@ -245,6 +245,9 @@ func (l *Log) Lookup(ctx context.Context, q Query) ([]Match, string, error) {
 			end = pos.size
 		}
 		if tok != nil && f.seq == tok.File {
+			if end >= 0 && tok.Offset > end {
+				return nil, "", ErrInvalidNextToken // past what is durable
+			}
 			end = tok.Offset
 		}
 		r, err := openChunks(filepath.Join(l.dir, f.name), end)
