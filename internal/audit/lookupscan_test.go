@@ -382,3 +382,44 @@ func FuzzLookupNextToken(f *testing.F) {
 		}
 	})
 }
+
+// FuzzLookupCandidates holds the chunk search to the plain way, line by
+// line, on any bytes: the same lines, in order, and eventTimeOf and
+// mayMatch never panic.
+func FuzzLookupCandidates(f *testing.F) {
+	f.Add([]byte("{\"userName\":\"root\"}\n{\"arn\":\"x:root\",\"type\":\"Root\"}\n"), "root", uint8(3))
+	f.Add([]byte("\"eventName\":\"Encrypt\"\"eventName\":\"Encrypt\"\n\n\"eventTime\":\"2026-12-06T10:00:00Z\""), "Encrypt", uint8(1))
+	f.Add([]byte(":key/k\"\n\"ARN\":\"k\""), "k", uint8(5))
+	f.Fuzz(func(t *testing.T, chunk []byte, value string, key uint8) {
+		keys := []string{AttrEventID, AttrEventName, AttrReadOnly, AttrUsername, AttrResourceType, AttrResourceName, AttrEventSource, AttrAccessKeyID}
+		q := Query{AccountID: testAccount, Attributes: []Attribute{{keys[int(key)%len(keys)], value}}, StartTime: base, EndTime: base.Add(time.Hour)}
+		pf := newPrefilter(&q)
+		var want []string
+		for _, line := range strings.Split(string(chunk), "\n") {
+			b := []byte(line)
+			for k := range pf.needles {
+				nd := &pf.needles[k]
+				found := false
+				for h := 0; h+len(nd.find) <= len(b); h++ {
+					if string(b[h:h+len(nd.find)]) == string(nd.find) && nd.at(b, h) {
+						found = true
+						break
+					}
+				}
+				if found {
+					want = append(want, line)
+					break
+				}
+			}
+		}
+		var got []string
+		for _, s := range candidates(nil, chunk, pf.needles) {
+			got = append(got, string(chunk[s.start:s.end]))
+			pf.mayMatch(chunk[s.start:s.end])
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("needles %q\n got %q\nwant %q", pf.needles, got, want)
+		}
+		eventTimeOf(chunk)
+	})
+}
