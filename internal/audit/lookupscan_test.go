@@ -390,6 +390,7 @@ func FuzzLookupCandidates(f *testing.F) {
 	f.Add([]byte("{\"userName\":\"root\"}\n{\"arn\":\"x:root\",\"type\":\"Root\"}\n"), "root", uint8(3))
 	f.Add([]byte("\"eventName\":\"Encrypt\"\"eventName\":\"Encrypt\"\n\n\"eventTime\":\"2026-12-06T10:00:00Z\""), "Encrypt", uint8(1))
 	f.Add([]byte(":key/k\"\n\"ARN\":\"k\""), "k", uint8(5))
+	f.Add([]byte("{}\n{\"arn\":\"x:root\",\"userName\":\"root\"}"), "root", uint8(3))
 	f.Fuzz(func(t *testing.T, chunk []byte, value string, key uint8) {
 		keys := []string{AttrEventID, AttrEventName, AttrReadOnly, AttrUsername, AttrResourceType, AttrResourceName, AttrEventSource, AttrAccessKeyID}
 		q := Query{AccountID: testAccount, Attributes: []Attribute{{keys[int(key)%len(keys)], value}}, StartTime: base, EndTime: base.Add(time.Hour)}
