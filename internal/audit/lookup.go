@@ -195,9 +195,15 @@ func keyIDOf(arn string) string {
 // reads only durable events.
 //
 // Cost: it reads the files backwards from the newest (or from the token's
-// place) until it has a page, parsing only the lines of the query's
-// account; a query that matches rarely reads the whole log. That is fine
-// while logs are small; an index is the next step when they are not.
+// place) until it has a page. Lines are first searched for, a megabyte at
+// a time, by the bytes a matching line must hold (the attribute's value
+// as the encoder writes it, else the account), and only those with the
+// account and an eventTime in range are decoded (prefilter). With a
+// StartTime, files whose successor was created well before it are not
+// read at all (clockSlack). So a query costs a pass over the log's bytes
+// at memory-search speed, not a JSON decode per line; past
+// lookupMaxScanTime a call answers what it has so far with a NextToken,
+// and the client's next call goes on from there.
 func (l *Log) Lookup(ctx context.Context, q Query) ([]Match, string, error) {
 	max, err := q.check()
 	if err != nil {
@@ -209,7 +215,7 @@ func (l *Log) Lookup(ctx context.Context, q Query) ([]Match, string, error) {
 	if q.NextToken != "" {
 		tok = new(pageToken)
 		b, err := base64.RawURLEncoding.DecodeString(q.NextToken)
-		if err != nil || json.Unmarshal(b, tok) != nil || tok.Query != fp || tok.File > pos.fileSeq {
+		if err != nil || json.Unmarshal(b, tok) != nil || tok.Query != fp || tok.File > pos.fileSeq || tok.Offset < 0 {
 			return nil, "", ErrInvalidNextToken
 		}
 	}
@@ -217,26 +223,39 @@ func (l *Log) Lookup(ctx context.Context, q Query) ([]Match, string, error) {
 	if err != nil {
 		return nil, "", fmt.Errorf("audit: lookup: %w", err)
 	}
-	acct := []byte(`"recipientAccountId":"` + q.AccountID + `"`)
+	pf := newPrefilter(&q)
+	token := func(file uint64, offset int64) string {
+		b, _ := json.Marshal(pageToken{File: file, Offset: offset, Query: fp})
+		return base64.RawURLEncoding.EncodeToString(b)
+	}
+	began := time.Now()
+	var scanned int64
 	var out []Match
+	var spans []lineSpan
 	for i := len(ls.events) - 1; i >= 0; i-- {
 		f := ls.events[i]
 		if f.seq > pos.fileSeq || tok != nil && f.seq > tok.File {
 			continue
+		}
+		if i+1 < len(ls.events) && olderThanStart(ls.events[i+1].time, q.StartTime) {
+			break // and every older file too: their names sort in time order
 		}
 		end := int64(-1) // the whole file
 		if f.seq == pos.fileSeq {
 			end = pos.size
 		}
 		if tok != nil && f.seq == tok.File {
+			if end >= 0 && tok.Offset > end {
+				return nil, "", ErrInvalidNextToken // past what is durable
+			}
 			end = tok.Offset
 		}
-		r, err := openBackward(filepath.Join(l.dir, f.name), end)
+		r, err := openChunks(filepath.Join(l.dir, f.name), end)
 		if err != nil {
 			return nil, "", fmt.Errorf("audit: lookup: %w", err)
 		}
 		for {
-			line, start, err := r.prev()
+			chunk, at, err := r.next()
 			if err == io.EOF {
 				break
 			}
@@ -248,31 +267,77 @@ func (l *Log) Lookup(ctx context.Context, q Query) ([]Match, string, error) {
 				r.close()
 				return nil, "", err
 			}
-			if !bytes.Contains(line, acct) {
-				continue
+			spans = candidates(spans[:0], chunk, pf.needles)
+			for j := len(spans) - 1; j >= 0; j-- {
+				line := chunk[spans[j].start:spans[j].end]
+				if !pf.mayMatch(line) {
+					continue
+				}
+				var v view
+				lookupDecoded.Add(1)
+				if json.Unmarshal(line, &v) != nil || !q.matches(&v) {
+					continue
+				}
+				out = append(out, Match{
+					EventID: v.EventID, EventName: v.EventName, EventSource: v.EventSource,
+					EventTime: v.EventTime.Time, ReadOnly: v.ReadOnly, Username: v.username(),
+					AccessKeyID: v.UserIdentity.AccessKeyID, Resources: v.Resources,
+					CloudTrailEvent: ownCloudTrailJSON(line),
+				})
+				if len(out) == max {
+					r.close()
+					start := at + int64(spans[j].start)
+					if start == 0 && i == 0 {
+						return out, "", nil
+					}
+					return out, token(f.seq, start), nil
+				}
 			}
-			var v view
-			if json.Unmarshal(line, &v) != nil || !q.matches(&v) {
-				continue
-			}
-			out = append(out, Match{
-				EventID: v.EventID, EventName: v.EventName, EventSource: v.EventSource,
-				EventTime: v.EventTime.Time, ReadOnly: v.ReadOnly, Username: v.username(),
-				AccessKeyID: v.UserIdentity.AccessKeyID, Resources: v.Resources,
-				CloudTrailEvent: cloudTrailJSON(line),
-			})
-			if len(out) == max {
+			scanned += int64(len(chunk))
+			if lookupMaxScanBytes > 0 && scanned >= lookupMaxScanBytes || time.Since(began) >= lookupMaxScanTime {
+				// Everything from at on is searched: the next page starts
+				// before it.
 				r.close()
-				if start == 0 && i == 0 {
+				if at == 0 && i == 0 {
 					return out, "", nil
 				}
-				b, _ := json.Marshal(pageToken{File: f.seq, Offset: start, Query: fp})
-				return out, base64.RawURLEncoding.EncodeToString(b), nil
+				return out, token(f.seq, at), nil
 			}
 		}
 		r.close()
 	}
 	return out, "", nil
+}
+
+// ownCloudTrailJSON is cloudTrailJSON(line) in memory of its own: line
+// is in a buffer the scan reuses.
+func ownCloudTrailJSON(line []byte) []byte {
+	if b := cloudTrailJSON(line); len(b) < len(line) {
+		return b // a copy already
+	}
+	return bytes.Clone(line)
+}
+
+// clockSlack is how far back the wall clock may have been set between an
+// event and the creation of the next file without Lookup missing the
+// event.
+const clockSlack = 10 * time.Minute
+
+// olderThanStart reports whether every event of a file is before start,
+// given next, the time in the name of the file after it. Every event of
+// a file was written before its successor was created, and an event's
+// time is taken before it is written; the successor's name time is its
+// creation time (truncated to the second, or a later name's if the clock
+// had gone back: nameTime), so it is at or after every event time of the
+// file — unless the wall clock stepped back in between. Events queued
+// while the log could not write (sealed, disk full) are older still,
+// never newer. Only a file whose successor was named more than
+// clockSlack before start is skipped, so a step back of up to clockSlack
+// loses nothing; the lower bound of a file's events has no such
+// guarantee (queued events can be hours old) and is not used: EndTime
+// spares decoding (prefilter), not reading.
+func olderThanStart(next, start time.Time) bool {
+	return !start.IsZero() && next.Add(clockSlack).Before(start.Truncate(time.Second))
 }
 
 // backward reads a file's lines from its end towards its start.

@@ -49,7 +49,7 @@ var (
 
 // lookupLog records a small history in a log cut into several files and
 // reopened once, and returns the events by name.
-func lookupLog(t *testing.T) (*Log, map[string]*Event) {
+func lookupLog(t testing.TB) (*Log, map[string]*Event) {
 	dir := t.TempDir()
 	denied := ev(5, SourceKMS, "Decrypt", false, bob, testKeyARN)
 	denied.SetError("AccessDeniedException", "not authorized")
