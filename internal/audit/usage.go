@@ -32,6 +32,9 @@ type eventMeta struct {
 	keys []string // the keys of a successful cryptographic use, else nil
 	u    Usage
 	seq  uint64 // set by the writer
+	// intent is the event's id if its request wrote an audit intent
+	// (intent.go), else "".
+	intent string
 }
 
 func metaOf(ev *Event) eventMeta {

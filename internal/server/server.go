@@ -189,6 +189,7 @@ type answer struct {
 	// kmsReq is the KMS request handle dispatches, allocated with the
 	// answer.
 	kmsReq kms.Request
+	intent bool // the request carried an audit intent (intentContext)
 }
 
 // handle authenticates, decodes and dispatches a request, and says how to
@@ -263,7 +264,7 @@ func (s *Server) handle(r *http.Request, buf *bodyBuffer, requestID string) *ans
 	if a.ev != nil {
 		a.ev.ReadOnly = op.ReadOnly
 	}
-	a.out, a.err = s.kms.Call(r.Context(), op, req, body)
+	a.out, a.err = s.kms.Call(s.intentContext(r, a), op, req, body)
 	return a
 }
 

@@ -294,6 +294,9 @@ func (db *DB) try(ctx context.Context, f func(tx *sqlTx) error) error {
 	if err := f(&sqlTx{tx, ctx}); err != nil {
 		return err
 	}
+	if err := insertIntent(ctx, &sqlTx{tx, ctx}); err != nil {
+		return err
+	}
 	return commitError(tx.Commit())
 }
 

@@ -1,0 +1,13 @@
+-- 0010: the audit outbox (the lead renumbers this file when merging). A
+-- request that may change state writes its row in the transaction of its
+-- change (internal/store/intent.go); the audit log deletes it once the
+-- request's event is durable, and at start writes the event of every row
+-- a crash left between the commit and the event (internal/audit/intent.go).
+CREATE TABLE audit_intents (
+    event_id   text   NOT NULL PRIMARY KEY,
+    node       text   NOT NULL, -- the audit log's node id; '' for one node
+    event_time bigint NOT NULL, -- Unix nanoseconds
+    keys       text   NOT NULL, -- ARNs of the keys the request created, space-separated
+    body       bytea  NOT NULL  -- the event as known at the write, JSON
+);
+CREATE INDEX audit_intents_by_node ON audit_intents (node);
