@@ -189,7 +189,6 @@ type answer struct {
 	// kmsReq is the KMS request handle dispatches, allocated with the
 	// answer.
 	kmsReq kms.Request
-	intent bool // the request carried an audit intent (intentContext)
 }
 
 // handle authenticates, decodes and dispatches a request, and says how to
