@@ -40,28 +40,62 @@ func (l *Log) Intent(ev *Event) *store.AuditIntent {
 	return in
 }
 
-// intentBody encodes what an intent keeps of ev: everything but the
-// request's parameters and outcome, which an event recovered from it
-// cannot claim to know (and which would make the row large: a key policy
-// is up to 32 KB).
+// intentRecord is what an intent keeps of its request's event, under
+// short names: who called, from where, what, and the keys named so far.
+// Not the request's parameters or outcome, which an event recovered from
+// it cannot claim to know (and which would make the row large: a key
+// policy is up to 32 KB); not the eventID and eventTime, which are the
+// row's own columns; not the fields every API call has alike.
+type intentRecord struct {
+	Identity  UserIdentity `json:"u"`
+	Source    string       `json:"s"`
+	Name      string       `json:"n"`
+	Region    string       `json:"r"`
+	IP        string       `json:"ip"`
+	Agent     string       `json:"ua"`
+	RequestID string       `json:"q"`
+	Recipient string       `json:"a"`
+	Keys      []string     `json:"k"`
+}
+
+// intentBody encodes ev's intentRecord, with the event encoder's
+// primitives (it runs on every state-changing request's path).
 func intentBody(ev *Event) []byte {
-	c := *ev
-	c.RequestParameters, c.paramsMark, c.ResponseElements, c.AdditionalEventData = nil, rawMark{}, nil, nil
-	c.ErrorCode, c.ErrorMessage, c.intent = "", "", nil
-	b, err := c.appendJSON(make([]byte, 0, 512))
+	b := make([]byte, 0, 384)
+	b = append(b, `{"u":`...)
+	b, err := ev.UserIdentity.appendJSON(b)
 	if err != nil {
 		return nil
 	}
-	return b
+	for _, f := range [...]struct{ key, v string }{
+		{`,"s":`, ev.EventSource}, {`,"n":`, ev.EventName}, {`,"r":`, ev.AWSRegion},
+		{`,"ip":`, ev.SourceIPAddress}, {`,"ua":`, ev.UserAgent},
+		{`,"q":`, ev.RequestID}, {`,"a":`, ev.RecipientAccountID},
+	} {
+		b = append(b, f.key...)
+		b = appendString(b, f.v)
+	}
+	b = append(b, `,"k":[`...)
+	n := 0
+	for _, r := range ev.Resources {
+		if r.Type == ResourceTypeKey {
+			if n > 0 {
+				b = append(b, ',')
+			}
+			b = appendString(b, r.ARN)
+			n++
+		}
+	}
+	return append(b, "]}"...)
 }
 
-// intentID is the event id meta's event carries for the janitor: set only
-// when its request wrote an intent.
-func intentID(ev *Event) string {
+// intentID names the intent of ev's request for the janitor: zero unless
+// the request wrote one.
+func intentID(ev *Event) store.AuditIntentID {
 	if ev.intent != nil && ev.intent.Written {
-		return ev.EventID
+		return store.AuditIntentID{EventTime: ev.intent.EventTime, EventID: ev.intent.EventID}
 	}
-	return ""
+	return store.AuditIntentID{}
 }
 
 // intentSweepEvery is how often the janitor deletes the intents of the
@@ -79,7 +113,7 @@ type intentJanitor struct {
 	log interface{ Warn(string, ...any) }
 
 	mu      sync.Mutex
-	ids     []string
+	ids     []store.AuditIntentID
 	failing bool
 
 	stopc chan struct{}
@@ -100,7 +134,7 @@ func (j *intentJanitor) add(ms []eventMeta) {
 	}
 	j.mu.Lock()
 	for _, m := range ms {
-		if m.intent != "" && len(j.ids) < maxIntentBacklog {
+		if m.intent.EventID != "" && len(j.ids) < maxIntentBacklog {
 			j.ids = append(j.ids, m.intent)
 		}
 	}
@@ -208,9 +242,9 @@ func (l *Log) recoverIntents(ctx context.Context) (int, error) {
 		l.log.Warn("audit: recorded the events of requests whose change was committed before a stop kept their events from the log",
 			"events", len(missing))
 	}
-	ids := make([]string, len(ins))
+	ids := make([]store.AuditIntentID, len(ins))
 	for i, in := range ins {
-		ids[i] = in.EventID
+		ids[i] = store.AuditIntentID{EventTime: in.EventTime, EventID: in.EventID}
 	}
 	if err := l.opts.Intents.DeleteAuditIntents(ctx, ids); err != nil {
 		// Their events are durable: the next start finds them and
@@ -282,18 +316,20 @@ func (l *Log) missingIntents(ins []store.StoredIntent) ([]store.StoredIntent, er
 // never written: what the intent knew, a success (its change was
 // committed), and RecoveredNote.
 func recoveredEvent(in store.StoredIntent) (*Event, error) {
-	var ev Event
-	if err := json.Unmarshal(in.Body, &ev); err != nil {
+	var rec intentRecord
+	if err := json.Unmarshal(in.Body, &rec); err != nil {
 		return nil, fmt.Errorf("audit: intent of event %s: %w", in.EventID, err)
 	}
-	ev.EventID = in.EventID
-	if ev.EventTime.IsZero() {
-		ev.EventTime = Timestamp{in.EventTime}
+	if rec.Source == "" || rec.Name == "" {
+		return nil, fmt.Errorf("audit: intent of event %s names no source or operation", in.EventID)
 	}
-	ev.RequestParameters, ev.ResponseElements = nil, nil
-	ev.ErrorCode, ev.ErrorMessage = "", ""
+	ev := NewAPICall(in.EventTime, rec.Source, rec.Name, false)
+	ev.EventID = in.EventID
+	ev.UserIdentity = rec.Identity
+	ev.AWSRegion, ev.SourceIPAddress, ev.UserAgent = rec.Region, rec.IP, rec.Agent
+	ev.RequestID, ev.RecipientAccountID = rec.RequestID, rec.Recipient
 	ev.AdditionalEventData = RecoveredNote
-	for _, arn := range in.Keys {
+	for _, arn := range append(rec.Keys, in.Keys...) {
 		known := false
 		for _, r := range ev.Resources {
 			known = known || r.ARN == arn
@@ -302,5 +338,5 @@ func recoveredEvent(in store.StoredIntent) (*Event, error) {
 			ev.AddKey(arn)
 		}
 	}
-	return &ev, nil
+	return ev, nil
 }

@@ -32,9 +32,9 @@ type eventMeta struct {
 	keys []string // the keys of a successful cryptographic use, else nil
 	u    Usage
 	seq  uint64 // set by the writer
-	// intent is the event's id if its request wrote an audit intent
-	// (intent.go), else "".
-	intent string
+	// intent names the event's audit intent if its request wrote one
+	// (intent.go); zero else.
+	intent store.AuditIntentID
 }
 
 func metaOf(ev *Event) eventMeta {

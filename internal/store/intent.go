@@ -67,6 +67,14 @@ func KeyARN(k Key) string {
 	return "arn:aws:kms:" + k.Region + ":" + k.Account + ":key/" + id
 }
 
+// AuditIntentID names a stored intent: its event's time, then its event
+// id, the table's primary key (the time first, so that the rows of new
+// requests go to the end of the table's b-tree instead of all over it).
+type AuditIntentID struct {
+	EventTime time.Time
+	EventID   string
+}
+
 // StoredIntent is an intent as the store holds it.
 type StoredIntent struct {
 	Node      string
@@ -80,6 +88,6 @@ type StoredIntent struct {
 type AuditIntents interface {
 	// AuditIntents returns node's intents, oldest first.
 	AuditIntents(ctx context.Context, node string) ([]StoredIntent, error)
-	// DeleteAuditIntents deletes the intents of the given events.
-	DeleteAuditIntents(ctx context.Context, eventIDs []string) error
+	// DeleteAuditIntents deletes the given intents.
+	DeleteAuditIntents(ctx context.Context, ids []AuditIntentID) error
 }

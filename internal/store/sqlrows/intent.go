@@ -17,7 +17,7 @@ import (
 // request replaces what it knew (its event and created keys only grow).
 const InsertIntentQuery = `INSERT INTO audit_intents (event_id, node, event_time, keys, body)
 	VALUES (?, ?, ?, ?, ?)
-	ON CONFLICT (event_id) DO UPDATE SET keys = excluded.keys, body = excluded.body`
+	ON CONFLICT (event_time, event_id) DO UPDATE SET keys = excluded.keys, body = excluded.body`
 
 // IntentArgs returns the arguments of InsertIntentQuery for in, and marks
 // in written. Call it on the caller's goroutine, before the write is
@@ -58,21 +58,22 @@ func (s *Store) AuditIntents(ctx context.Context, node string) ([]store.StoredIn
 	return out, nil
 }
 
-// maxIntentDelete bounds the ids one DELETE names (SQLite allows 32766
-// parameters; PostgreSQL 65535).
+// maxIntentDelete bounds the intents one DELETE names (two parameters
+// each; SQLite allows 32766 parameters, PostgreSQL 65535).
 const maxIntentDelete = 1000
 
-// DeleteAuditIntents deletes the intents of the given events, in one
-// statement per thousand.
-func (s *Store) DeleteAuditIntents(ctx context.Context, eventIDs []string) error {
-	for len(eventIDs) > 0 {
-		n := min(len(eventIDs), maxIntentDelete)
-		part := eventIDs[:n]
-		eventIDs = eventIDs[n:]
-		q := "DELETE FROM audit_intents WHERE event_id IN (?" + strings.Repeat(", ?", n-1) + ")"
-		args := make([]any, n)
-		for i, id := range part {
-			args[i] = id
+// DeleteAuditIntents deletes the given intents, in one statement per
+// thousand, each found by its primary key.
+func (s *Store) DeleteAuditIntents(ctx context.Context, ids []store.AuditIntentID) error {
+	const row = "(CAST(? AS bigint), CAST(? AS text))"
+	for len(ids) > 0 {
+		n := min(len(ids), maxIntentDelete)
+		part := ids[:n]
+		ids = ids[n:]
+		q := "DELETE FROM audit_intents WHERE (event_time, event_id) IN (VALUES " + row + strings.Repeat(", "+row, n-1) + ")"
+		args := make([]any, 0, 2*n)
+		for _, id := range part {
+			args = append(args, id.EventTime.UnixNano(), id.EventID)
 		}
 		err := s.write(ctx, fmt.Sprintf("delete %d audit intents", n), func(ctx context.Context, tx Tx) error {
 			_, err := tx.ExecContext(ctx, q, args...)

@@ -110,7 +110,11 @@ func RunAuditIntents(t *testing.T, open func(t *testing.T) IntentsStore) {
 		t.Errorf("intents of node n2 = %+v, %v; want other-node", ins, err)
 	}
 
-	if err := s.DeleteAuditIntents(ctx, append(ids, "never-written")); err != nil {
+	del := []store.AuditIntentID{{EventTime: at, EventID: "never-written"}}
+	for _, id := range ids {
+		del = append(del, store.AuditIntentID{EventTime: m[id].EventTime, EventID: id})
+	}
+	if err := s.DeleteAuditIntents(ctx, del); err != nil {
 		t.Fatalf("DeleteAuditIntents: %v", err)
 	}
 	if m := stored(); len(m) != 0 {

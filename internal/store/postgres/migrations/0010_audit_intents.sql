@@ -4,10 +4,12 @@
 -- request's event is durable, and at start writes the event of every row
 -- a crash left between the commit and the event (internal/audit/intent.go).
 CREATE TABLE audit_intents (
-    event_id   text   NOT NULL PRIMARY KEY,
+    event_id   text   NOT NULL,
     node       text   NOT NULL, -- the audit log's node id; '' for one node
     event_time bigint NOT NULL, -- Unix nanoseconds
     keys       text   NOT NULL, -- ARNs of the keys the request created, space-separated
-    body       bytea  NOT NULL  -- the event as known at the write, JSON
+    body       bytea  NOT NULL, -- the event as known at the write, JSON
+    -- The time first: new requests' rows go to the end of the b-tree,
+    -- and the janitor's deletes take them from its start.
+    PRIMARY KEY (event_time, event_id)
 );
-CREATE INDEX audit_intents_by_node ON audit_intents (node);
