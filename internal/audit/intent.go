@@ -40,6 +40,18 @@ func (l *Log) Intent(ev *Event) *store.AuditIntent {
 	return in
 }
 
+// MayChangeState reports whether a request's event may stand for a
+// change of state, so that its request needs an intent: not a read-only
+// call, nor a cryptographic operation, whose only effect is its answer
+// (CloudTrail marks Encrypt readOnly false all the same). The hot path
+// pays nothing for intents.
+func MayChangeState(ev *Event) bool {
+	if ev.ReadOnly {
+		return false
+	}
+	return ev.EventSource != SourceKMS || !cryptoOps[ev.EventName] && ev.EventName != "GenerateRandom"
+}
+
 // intentRecord is what an intent keeps of its request's event, under
 // short names: who called, from where, what, and the keys named so far.
 // Not the request's parameters or outcome, which an event recovered from

@@ -138,3 +138,24 @@ func TestIntentJanitor(t *testing.T) {
 }
 
 func isNull(raw json.RawMessage) bool { return raw == nil || string(raw) == "null" }
+
+func TestMayChangeState(t *testing.T) {
+	for _, c := range []struct {
+		source, name string
+		readOnly     bool
+		want         bool
+	}{
+		{SourceKMS, "CreateKey", false, true},
+		{SourceKMS, "PutKeyPolicy", false, true},
+		{SourceKMS, "Encrypt", false, false}, // its only effect is the answer
+		{SourceKMS, "GenerateRandom", false, false},
+		{SourceKMS, "DescribeKey", true, false},
+		{SourceIAM, "CreateUser", false, true},
+		{SourceIAM, "GetUser", true, false},
+	} {
+		ev := NewAPICall(time.Now(), c.source, c.name, c.readOnly)
+		if got := MayChangeState(ev); got != c.want {
+			t.Errorf("MayChangeState(%s %s readOnly=%v) = %v, want %v", c.source, c.name, c.readOnly, got, c.want)
+		}
+	}
+}

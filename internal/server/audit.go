@@ -74,7 +74,7 @@ type intentLog interface {
 // between the commit and record leaves a trace the log recovers at start.
 func (s *Server) intentContext(r *http.Request, a *answer) context.Context {
 	ctx := r.Context()
-	if a.ev == nil || a.ev.ReadOnly {
+	if a.ev == nil || !audit.MayChangeState(a.ev) {
 		return ctx
 	}
 	il, ok := s.audit.(intentLog)
