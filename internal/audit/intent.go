@@ -249,7 +249,13 @@ func (l *Log) recoverIntents(ctx context.Context) (int, error) {
 	}
 	if len(evs) > 0 {
 		if err := l.Record(ctx, evs...); err != nil {
-			return 0, fmt.Errorf("audit: record %d events recovered from intents: %w", len(missing), err)
+			// The disk refuses: the events stay queued until it takes
+			// them, as any event does, and the intents stay for the next
+			// start, which finds those events or writes them then. The
+			// server starts failing closed, as with any failing disk.
+			l.log.Error("audit: the events recovered from intents are not yet durable; their intents are kept",
+				"events", len(missing), "err", err)
+			return 0, nil
 		}
 		l.log.Warn("audit: recorded the events of requests whose change was committed before a stop kept their events from the log",
 			"events", len(missing))

@@ -3,6 +3,7 @@ package audit
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -158,4 +159,40 @@ func TestMayChangeState(t *testing.T) {
 			t.Errorf("MayChangeState(%s %s readOnly=%v) = %v, want %v", c.source, c.name, c.readOnly, got, c.want)
 		}
 	}
+}
+
+// TestIntentRecoveryOnAFailingDisk: at Open on a disk that refuses
+// writes, the recovered events stay queued — Open still succeeds, the log
+// fails closed — and the intents stay; once the disk takes writes the
+// events are written, and the next Open deletes the intents without
+// writing anything twice.
+func TestIntentRecoveryOnAFailingDisk(t *testing.T) {
+	defer func(d time.Duration) { intentSweepEvery = d }(intentSweepEvery)
+	intentSweepEvery = time.Hour
+	dir := t.TempDir()
+	db := openUsageStore(t, filepath.Join(t.TempDir(), "trent.db"))
+	l := openLog(t, dir, Options{KeyUses: db, Intents: db})
+	lost := intentEvent(t, l, db, 1, testKeyARN)
+	closeLog(t, l)
+
+	fs := &faultFS{}
+	fs.setFail(errors.New("injected: no space left on device"))
+	l = openLog(t, dir, Options{KeyUses: db, Intents: db, FS: fs, Deadline: 200 * time.Millisecond})
+	if l.Ready() == nil {
+		t.Error("Ready = nil on a disk that refuses writes")
+	}
+	if ins, err := db.AuditIntents(context.Background(), ""); err != nil || len(ins) != 1 {
+		t.Fatalf("intents while the disk refuses: %d, %v; want 1 kept", len(ins), err)
+	}
+	fs.setFail(nil)
+	waitFor(t, "the recovered event to be written", func() bool { return l.Ready() == nil })
+	closeLog(t, l)
+	closeLog(t, openLog(t, dir, Options{KeyUses: db, Intents: db}))
+	if n, _ := countLines(t, dir, `"eventID":"`+lost.EventID+`"`); n != 1 {
+		t.Errorf("the lost event is in the log %d times, want 1", n)
+	}
+	if ins, err := db.AuditIntents(context.Background(), ""); err != nil || len(ins) != 0 {
+		t.Errorf("intents after the disk recovered and a restart: %d, %v; want none", len(ins), err)
+	}
+	mustVerify(t, dir)
 }

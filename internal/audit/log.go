@@ -293,7 +293,8 @@ func Open(o Options) (*Log, error) {
 	go l.run()
 	if o.Intents != nil {
 		// Before anything else records: the events of requests whose
-		// change a stop kept from the log (intent.go).
+		// change a stop kept from the log (intent.go). An error reading
+		// the store fails Open: the server cannot serve without it.
 		if _, err := l.recoverIntents(context.Background()); err != nil {
 			_ = l.Close()
 			return nil, err
