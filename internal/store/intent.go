@@ -31,6 +31,9 @@ type AuditIntent struct {
 	// Written is set once a write carried the intent, so that the audit
 	// log asks for its deletion only then.
 	Written bool
+	// Committed is set by the store once a write carrying the intent
+	// committed: a later write of the request updates the row.
+	Committed bool
 }
 
 type intentKey struct{}

@@ -10,25 +10,31 @@ import (
 
 // The audit outbox (store.AuditIntent): every write transaction — the
 // group commit's (write), those of their own (inTx) and the one-statement
-// writes (intentWriter) — inserts the intent its caller's context carries
+// writes (intentWriter) — writes the intent its caller's context carries
 // after its own statements, so that it commits or rolls back with them.
 
-// withIntent returns f followed by the insert of ctx's intent, or f itself
-// when ctx carries none. The intent is encoded here, on the caller's
-// goroutine, not in the committer's.
-func (db *DB) withIntent(ctx context.Context, f func(tx *sql.Tx) error) func(tx *sql.Tx) error {
+// withIntent returns f followed by the write of ctx's intent, and a
+// function to call with the transaction's outcome; or f itself when ctx
+// carries none. The intent is encoded here, on the caller's goroutine,
+// not in the committer's.
+func (db *DB) withIntent(ctx context.Context, f func(tx *sql.Tx) error) (func(tx *sql.Tx) error, func(error) error) {
 	in := store.AuditIntentFrom(ctx)
 	if in == nil {
-		return f
+		return f, func(err error) error { return err }
 	}
-	args := sqlrows.IntentArgs(in)
+	q, args := sqlrows.IntentStatement(in)
 	return func(tx *sql.Tx) error {
-		if err := f(tx); err != nil {
+			if err := f(tx); err != nil {
+				return err
+			}
+			_, err := db.txExec(context.WithoutCancel(ctx), tx, q, args...)
+			return err
+		}, func(err error) error {
+			if err == nil {
+				in.Committed = true
+			}
 			return err
 		}
-		_, err := db.txExec(context.WithoutCancel(ctx), tx, insertIntentQuery, args...)
-		return err
-	}
 }
 
 // intentWriter runs the shared one-statement writes on the writer: alone
@@ -46,17 +52,20 @@ func (w intentWriter) ExecContext(ctx context.Context, q string, args ...any) (s
 	}
 	defer rollback(tx)
 	var res sql.Result
-	err = w.db.withIntent(ctx, func(tx *sql.Tx) error {
+	f, done := w.db.withIntent(ctx, func(tx *sql.Tx) error {
 		var err error
 		res, err = tx.ExecContext(ctx, q, args...)
 		return err
-	})(tx)
-	if err != nil {
+	})
+	if err := f(tx); err != nil {
 		return nil, err
 	}
-	return res, tx.Commit()
+	return res, done(tx.Commit())
 }
 
-// insertIntentQuery is prepared with CreateKey's statements (group.go):
-// every CreateKey through the API runs it.
-const insertIntentQuery = sqlrows.InsertIntentQuery
+// The intent's statements are prepared with CreateKey's (group.go):
+// every CreateKey through the API runs one.
+const (
+	insertIntentQuery = sqlrows.InsertIntentQuery
+	updateIntentQuery = sqlrows.UpdateIntentQuery
+)

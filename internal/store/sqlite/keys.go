@@ -124,8 +124,9 @@ func (db *DB) inTx(ctx context.Context, op string, f func(tx *sql.Tx) error) err
 		return wrapErr(op, err)
 	}
 	defer rollback(tx)
-	if err := db.withIntent(ctx, f)(tx); err != nil {
+	f, done := db.withIntent(ctx, f)
+	if err := f(tx); err != nil {
 		return wrapErr(op, err)
 	}
-	return wrapErr(op, tx.Commit())
+	return wrapErr(op, done(tx.Commit()))
 }
