@@ -6,51 +6,89 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 )
 
 // TestAuditIntentRecoversKilledCreateKey kills the server (SIGKILL, from
 // the failpoint kill-before-record, compiled in by -tags trent_failpoints)
-// after a CreateKey's change is committed and before its event is
-// written: the window the store's audit intents close. After a restart the
-// key exists, the log holds exactly one CreateKey event naming it — the
-// one recovered from its intent — a second restart adds none, and
-// `trent audit verify` passes.
+// after a state-changing request's change is committed and before its
+// event is written: the window the store's audit intents close. After a
+// restart the change exists, the log holds exactly one event of the
+// request — the one recovered from its intent — a second restart adds
+// none, and `trent audit verify` passes. CreateKey goes through the
+// group-committed key write, CreateUser through IAM's shared write.
 func TestAuditIntentRecoversKilledCreateKey(t *testing.T) {
+	for _, c := range []struct {
+		op string
+		// do makes the change; exists returns the resource the event
+		// names ("" if none) once it finds the change, or fails.
+		do     func(t *testing.T, n *crashNode, tag string) error
+		exists func(t *testing.T, n *crashNode, tag string) (resource string)
+	}{
+		{"CreateKey",
+			func(t *testing.T, n *crashNode, tag string) error {
+				_, err := n.kms.CreateKey(t.Context(), &kms.CreateKeyInput{Description: aws.String(tag)})
+				return err
+			},
+			func(t *testing.T, n *crashNode, tag string) string {
+				arn := keyWithDescription(t, n.kms, tag)
+				if arn == "" {
+					t.Fatal("the key whose CreateKey was killed after its commit does not exist: the test crashed outside the window")
+				}
+				return arn
+			}},
+		{"CreateUser",
+			func(t *testing.T, n *crashNode, tag string) error {
+				_, err := n.proc.IAM(n.id, n.secret).CreateUser(t.Context(), &iam.CreateUserInput{UserName: aws.String(tag)})
+				return err
+			},
+			func(t *testing.T, n *crashNode, tag string) string {
+				if _, err := n.proc.IAM(n.id, n.secret).GetUser(t.Context(), &iam.GetUserInput{UserName: aws.String(tag)}); err != nil {
+					t.Fatalf("the user whose CreateUser was killed after its commit: %v", err)
+				}
+				return ""
+			}},
+	} {
+		t.Run(c.op, func(t *testing.T) { testIntentRecovery(t, c.op, c.do, c.exists) })
+	}
+}
+
+func testIntentRecovery(t *testing.T, op string, do func(*testing.T, *crashNode, string) error, exists func(*testing.T, *crashNode, string) string) {
 	id, secret := randomAccessKey(t)
 	root := []string{"TRENT_ROOT_ACCESS_KEY_ID=" + id, "TRENT_ROOT_SECRET_ACCESS_KEY=" + secret}
 	n := &crashNode{dir: t.TempDir() + "/data", id: id, secret: secret,
-		env: append(root, "TRENT_FAILPOINT=kill-before-record:CreateKey")}
+		env: append(root, "TRENT_FAILPOINT=kill-before-record:"+op)}
 	n.start(t)
-	desc := "intent " + id
-	_, err := n.kms.CreateKey(t.Context(), &kms.CreateKeyInput{Description: aws.String(desc)})
-	if err == nil {
-		t.Fatal("CreateKey answered: the failpoint did not kill the server (is the binary built with -tags trent_failpoints?)")
+	tag := "intent-" + strings.ToLower(id[len(id)-10:])
+	if err := do(t, n, tag); err == nil {
+		t.Fatalf("%s answered: the failpoint did not kill the server (is the binary built with -tags trent_failpoints?)", op)
 	}
 	n.proc.wait(t)
 
 	n.env = root
 	n.start(t)
-	arn := keyWithDescription(t, n.kms, desc)
-	if arn == "" {
-		t.Fatal("the key whose CreateKey was killed after its commit does not exist: the test crashed outside the window")
-	}
+	resource := exists(t, n, tag)
 	check := func(when string) {
 		t.Helper()
 		var found []map[string]any
 		for _, ev := range auditEvents(t, n.dir) {
-			if ev["eventName"] != "CreateKey" {
+			if ev["eventName"] != op {
+				continue
+			}
+			if resource == "" {
+				found = append(found, ev)
 				continue
 			}
 			res, _ := ev["resources"].([]any)
 			for _, r := range res {
-				if m, _ := r.(map[string]any); m["ARN"] == arn {
+				if m, _ := r.(map[string]any); m["ARN"] == resource {
 					found = append(found, ev)
 				}
 			}
 		}
 		if len(found) != 1 {
-			t.Fatalf("%s: %d CreateKey events name %s, want exactly 1 (the one recovered from its intent)", when, len(found), arn)
+			t.Fatalf("%s: %d %s events (naming %q), want exactly 1 (the one recovered from its intent)", when, len(found), op, resource)
 		}
 		ev := found[0]
 		extra, _ := ev["additionalEventData"].(map[string]any)
@@ -60,8 +98,8 @@ func TestAuditIntentRecoversKilledCreateKey(t *testing.T) {
 		if ev["errorCode"] != nil || ev["responseElements"] != nil || ev["eventType"] != "AwsApiCall" {
 			t.Errorf("%s: recovered event = %v, want a successful AwsApiCall with null responseElements", when, ev)
 		}
-		if ui, _ := ev["userIdentity"].(map[string]any); ui["accessKeyId"] != id {
-			t.Errorf("%s: recovered event's userIdentity = %v, want the caller's access key %s", when, ui, id)
+		if ui, _ := ev["userIdentity"].(map[string]any); ui["accessKeyId"] != n.id {
+			t.Errorf("%s: recovered event's userIdentity = %v, want the caller's access key %s", when, ui, n.id)
 		}
 	}
 	if err := n.proc.Stop(t); err != nil {
