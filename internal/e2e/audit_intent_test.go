@@ -139,3 +139,57 @@ func keyWithDescription(t *testing.T, c *kms.Client, desc string) string {
 	}
 	return ""
 }
+
+// TestAuditIntentRecoveredByItsNode: on PostgreSQL, node A is killed
+// between a CreateKey's commit and its event; node B, restarted
+// meanwhile, leaves A's intent alone; A, restarted, writes the event into
+// its own log, once, and that log verifies.
+func TestAuditIntentRecoveredByItsNode(t *testing.T) {
+	in := initOnDatabase(t)
+	dirA, dirB := t.TempDir()+"/a", t.TempDir()+"/b"
+	serveA := func(env ...string) *trentProc {
+		return startTrentArgs(t, env, "serve", "--seal-key-file", in.SealKey, "--database-url", in.URL,
+			"--listen", "127.0.0.1:0", "--data-dir", dirA)
+	}
+	a := serveA("TRENT_FAILPOINT=kill-before-record:CreateKey")
+	b := in.serveAt(t, dirB)
+	const desc = "intent on node A"
+	if _, err := in.rootClient(a).CreateKey(t.Context(), &kms.CreateKeyInput{Description: aws.String(desc)}); err == nil {
+		t.Fatal("CreateKey answered: the failpoint did not kill node A")
+	}
+	a.wait(t)
+	arn := keyWithDescription(t, in.rootClient(b), desc)
+	if arn == "" {
+		t.Fatal("the key whose CreateKey was killed after its commit does not exist")
+	}
+	if err := b.Stop(t); err != nil {
+		t.Fatalf("stop B: %v", err)
+	}
+	b = in.serveAt(t, dirB) // B's start recovers B's intents only
+	if err := b.Stop(t); err != nil {
+		t.Fatalf("stop B: %v", err)
+	}
+	a = serveA()
+	if err := a.Stop(t); err != nil {
+		t.Fatalf("stop A: %v", err)
+	}
+	count := func(dir string) int {
+		n := 0
+		for _, ev := range auditEvents(t, dir) {
+			res, _ := ev["resources"].([]any)
+			for _, r := range res {
+				if m, _ := r.(map[string]any); ev["eventName"] == "CreateKey" && m["ARN"] == arn {
+					n++
+				}
+			}
+		}
+		return n
+	}
+	if nA, nB := count(dirA), count(dirB); nA != 1 || nB != 0 {
+		t.Fatalf("CreateKey events naming the key: %d in node A's log, %d in node B's; want 1 and 0", nA, nB)
+	}
+	out, err := exec.Command(trentBinary(t), "audit", "verify", "--data-dir", dirA).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "verified") {
+		t.Fatalf("trent audit verify of node A's log: %v\n%s", err, out)
+	}
+}
