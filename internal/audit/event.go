@@ -10,6 +10,7 @@ import (
 	"github.com/trent-kms/trent/internal/identity"
 	"github.com/trent-kms/trent/internal/ids"
 	"github.com/trent-kms/trent/internal/policy"
+	"github.com/trent-kms/trent/internal/store"
 )
 
 // Values of the event fields that CloudTrail fixes.
@@ -78,6 +79,8 @@ type Event struct {
 
 	// paramsMark is set by SetRequestParameters.
 	paramsMark rawMark
+	// intent is the request's audit intent (Log.Intent), or nil.
+	intent *store.AuditIntent
 }
 
 // rawMark remembers a raw member an allow-list wrote, so that encoding

@@ -79,6 +79,10 @@ type Options struct {
 	// KeyUses, if set, is the store GetKeyLastUsage's uses are written to
 	// in batches (usage.go); nil keeps them in memory, for tools and tests.
 	KeyUses store.KeyUses
+	// Intents, if set, is the store's audit outbox (intent.go): Open
+	// writes the events of this node's intents that the log lacks, and the
+	// log deletes the intents of recorded events. nil: no intents.
+	Intents store.AuditIntents
 }
 
 // Log is an open audit log: one writer goroutine that appends events and
@@ -114,9 +118,10 @@ type Log struct {
 	records, batches, fsyncs, digests atomic.Uint64
 	writes                            writeLatency // stats.go
 
-	mirror *mirror
-	usage  *usageIndex
-	spares *spares // spare.go
+	mirror  *mirror
+	usage   *usageIndex
+	intents *intentJanitor // intent.go; nil without Options.Intents
+	spares  *spares        // spare.go
 
 	newestDigest atomic.Pointer[DigestHead] // the newest digest whose directory entry is durable (cluster.go)
 	owedDigest   *DigestHead                // written, its directory entry not yet durable; the writer's
@@ -282,7 +287,19 @@ func Open(o Options) (*Log, error) {
 		l.wake <- struct{}{} // retry the open digest without waiting for a request
 	}
 	l.spares = newSpares(l, min(o.MaxFileBytes, maxSpareBytes))
+	if o.Intents != nil {
+		l.intents = newIntentJanitor(l)
+	}
 	go l.run()
+	if o.Intents != nil {
+		// Before anything else records: the events of requests whose
+		// change a stop kept from the log (intent.go). An error reading
+		// the store fails Open: the server cannot serve without it.
+		if _, err := l.recoverIntents(context.Background()); err != nil {
+			_ = l.Close()
+			return nil, err
+		}
+	}
 	return l, nil
 }
 
@@ -335,7 +352,9 @@ func (l *Log) Record(ctx context.Context, evs ...*Event) error {
 			return err
 		}
 		ends = append(ends, len(bodies))
-		metas = append(metas, metaOf(ev))
+		m := metaOf(ev)
+		m.intent = intentID(ev)
+		metas = append(metas, m)
 	}
 	if cap(bodies) <= 64<<10 {
 		*bp = bodies
@@ -471,6 +490,7 @@ func (l *Log) Close() error {
 	}
 	l.spares.stop(time.Second)
 	l.usage.stop()
+	l.intents.stop()
 	if l.mirror != nil {
 		l.mirror.close(time.Second)
 	}
@@ -760,6 +780,7 @@ func (l *Log) flush(batches []*batch) error {
 	l.durable.Store(&position{fileSeq: w.fileSeq, file: w.fileName, size: w.size})
 	for _, b := range batches {
 		l.usage.add(b.metas)
+		l.intents.add(b.metas)
 	}
 	if l.mirror != nil {
 		l.mirror.send(w.buf)

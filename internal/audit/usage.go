@@ -33,6 +33,9 @@ type eventMeta struct {
 	u    Usage
 	seq  uint64   // set by the writer
 	hash [32]byte // the line's hash, set by the writer
+	// intent names the event's audit intent if its request wrote one
+	// (intent.go); zero else.
+	intent store.AuditIntentID
 }
 
 func metaOf(ev *Event) eventMeta {

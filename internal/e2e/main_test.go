@@ -66,7 +66,9 @@ func trentBinary(t testing.TB) string {
 			return
 		}
 		binPath = filepath.Join(binDir, "trent")
-		build := exec.Command("go", "build", "-o", binPath, "./cmd/trent")
+		// trent_failpoints compiles in the test-only failpoints, inert
+		// unless TRENT_FAILPOINT names one (audit_intent_test.go).
+		build := exec.Command("go", "build", "-tags", "trent_failpoints", "-o", binPath, "./cmd/trent")
 		build.Dir = filepath.Dir(gomod)
 		if out, err := build.CombinedOutput(); err != nil {
 			binErr = fmt.Errorf("go build ./cmd/trent: %v\n%s", err, out)

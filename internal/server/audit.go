@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"io"
 	"net/http"
@@ -12,6 +13,7 @@ import (
 	"github.com/trent-kms/trent/internal/audit"
 	"github.com/trent-kms/trent/internal/cloudtrail"
 	"github.com/trent-kms/trent/internal/sigv4"
+	"github.com/trent-kms/trent/internal/store"
 )
 
 // maxAuditedAgent bounds the user agent an event repeats.
@@ -60,6 +62,31 @@ func claimedIdentity(r *http.Request, ev *audit.Event) {
 	}
 }
 
+// intentLog is the side of the audit log that makes a request's audit
+// intent (audit.Log.Intent).
+type intentLog interface {
+	Intent(ev *audit.Event) *store.AuditIntent
+}
+
+// intentContext is the context a request is performed under: for one
+// that may change state, it carries the request's audit intent, which the
+// store commits with the change (store.AuditIntent), so that a stop
+// between the commit and record leaves a trace the log recovers at start.
+func (s *Server) intentContext(r *http.Request, a *answer) context.Context {
+	ctx := r.Context()
+	if a.ev == nil || !audit.MayChangeState(a.ev) {
+		return ctx
+	}
+	il, ok := s.audit.(intentLog)
+	if !ok {
+		return ctx
+	}
+	if in := il.Intent(a.ev); in != nil {
+		return store.WithAuditIntent(ctx, in)
+	}
+	return ctx
+}
+
 // record completes a's event with the outcome and records it, with a copy
 // for every other account whose key it concerns (CloudTrail delivers a
 // cross-account call to both). If the log cannot record it, the answer
@@ -75,6 +102,7 @@ func (s *Server) record(r *http.Request, a *answer) {
 		ev.SetError(code, msg)
 		ev.ResponseElements = nil
 	}
+	failpointBeforeRecord(a.op, a.err) // test builds only (failpoint_on.go)
 	evs := append(a.evStore.recordList(), ev)
 	for _, res := range ev.Resources {
 		if res.AccountID == "" || res.AccountID == ev.RecipientAccountID || hasRecipient(evs, res.AccountID) {

@@ -263,7 +263,7 @@ func (s *Server) handle(r *http.Request, buf *bodyBuffer, requestID string) *ans
 	if a.ev != nil {
 		a.ev.ReadOnly = op.ReadOnly
 	}
-	a.out, a.err = s.kms.Call(r.Context(), op, req, body)
+	a.out, a.err = s.kms.Call(s.intentContext(r, a), op, req, body)
 	return a
 }
 

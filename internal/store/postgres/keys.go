@@ -26,6 +26,7 @@ func (db *DB) CreateKey(ctx context.Context, k store.Key, first store.KeyVersion
 	if err != nil {
 		return fmt.Errorf("postgres: %s: %w", op, err)
 	}
+	store.NoteCreatedKey(ctx, k)
 	return db.write(ctx, op, func(tx *sqlTx) error {
 		if _, err := tx.ExecContext(ctx, sqlrows.InsertKeyQuery, append(ka, k.ID)...); err != nil {
 			return err

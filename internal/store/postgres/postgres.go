@@ -294,7 +294,17 @@ func (db *DB) try(ctx context.Context, f func(tx *sqlTx) error) error {
 	if err := f(&sqlTx{tx, ctx}); err != nil {
 		return err
 	}
-	return commitError(tx.Commit())
+	in, err := writeIntent(ctx, &sqlTx{tx, ctx})
+	if err != nil {
+		return err
+	}
+	if err := commitError(tx.Commit()); err != nil {
+		return err
+	}
+	if in != nil {
+		in.Committed = true
+	}
+	return nil
 }
 
 // read runs f in one read-only transaction, so that the statements in f

@@ -125,7 +125,7 @@ const (
 // database opens, for txExec: the committer runs them for every write, one
 // after the other, and SQLite's parser would otherwise be a large part of
 // its time.
-var preparedQueries = []string{savepointQuery, releaseQuery, rollbackToQuery, insertKeyQuery, insertVersionQuery}
+var preparedQueries = []string{savepointQuery, releaseQuery, rollbackToQuery, insertKeyQuery, insertVersionQuery, insertIntentQuery, updateIntentQuery}
 
 // prepare prepares preparedQueries on the writer; the connection must be
 // free (before the committer starts).
@@ -217,6 +217,7 @@ func (db *DB) write(ctx context.Context, op string, f func(tx *sql.Tx) error) er
 	if err := ctx.Err(); err != nil {
 		return wrapErr(op, err)
 	}
+	f, done := db.withIntent(ctx, f)
 	w := &pending{ctx: ctx, f: f, done: make(chan error, 1)}
 	db.queueMu.RLock()
 	if db.queueClosed {
@@ -231,7 +232,7 @@ func (db *DB) write(ctx context.Context, op string, f func(tx *sql.Tx) error) er
 	// Once queued, the outcome is waited for even if ctx ends: the write
 	// may already be in the batch being committed, and the caller must not
 	// be told it failed when it did not.
-	return wrapErr(op, <-w.done)
+	return wrapErr(op, done(<-w.done))
 }
 
 // uninterrupted returns ctx without its cancellation, for the statements in

@@ -39,7 +39,7 @@ func (db *DB) read(ctx context.Context, op string, f func(tx *sql.Tx) error) err
 // the writer (inTx).
 func (db *DB) shared() sqlrows.Store {
 	return sqlrows.NewStore(sqlrows.Backend{
-		Prefix: "sqlite", Reader: db.r, Writer: db.w,
+		Prefix: "sqlite", Reader: db.r, Writer: intentWriter{db},
 		// Every group-committed write runs uninterrupted: one caller's
 		// cancellation must not roll back the other writes of its batch.
 		Write: func(ctx context.Context, op string, f func(context.Context, sqlrows.Tx) error) error {

@@ -27,6 +27,7 @@ func (db *DB) CreateKey(ctx context.Context, k store.Key, first store.KeyVersion
 	if err != nil {
 		return fmt.Errorf("sqlite: %s: %w", op, err)
 	}
+	store.NoteCreatedKey(ctx, k)
 	return db.write(ctx, op, func(tx *sql.Tx) error {
 		ctx := uninterrupted(ctx)
 		if _, err := db.txExec(ctx, tx, insertKeyQuery, append(ka, k.ID)...); err != nil {
@@ -123,8 +124,9 @@ func (db *DB) inTx(ctx context.Context, op string, f func(tx *sql.Tx) error) err
 		return wrapErr(op, err)
 	}
 	defer rollback(tx)
+	f, done := db.withIntent(ctx, f)
 	if err := f(tx); err != nil {
 		return wrapErr(op, err)
 	}
-	return wrapErr(op, tx.Commit())
+	return wrapErr(op, done(tx.Commit()))
 }

@@ -93,6 +93,7 @@ func (s *Store) CreateKeyWithoutMaterial(ctx context.Context, k store.Key) error
 	if err != nil {
 		return fmt.Errorf("%s: %s: %w", s.prefix, op, err)
 	}
+	store.NoteCreatedKey(ctx, k)
 	return s.writeKeys(ctx, op, func(ctx context.Context, tx Tx) error {
 		return s.dialect.createKeyWithoutMaterial(ctx, tx, k, ka)
 	})
@@ -181,6 +182,7 @@ func (s *Store) CreateMultiRegionKey(ctx context.Context, k store.Key, versions 
 	if err != nil {
 		return fmt.Errorf("%s: %s: %w", s.prefix, op, err)
 	}
+	store.NoteCreatedKey(ctx, k)
 	return s.writeKeys(ctx, op, func(ctx context.Context, tx Tx) error {
 		return s.dialect.createMultiRegionKey(ctx, tx, k, ka, vas)
 	})

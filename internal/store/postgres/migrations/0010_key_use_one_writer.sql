@@ -1,5 +1,5 @@
--- 0010: the nodes are key_last_use's only writer (the lead renumbers this
--- file when merging). Since 0009 each node writes its own uses
+-- 0010: the nodes are key_last_use's only writer. Since 0009 each node
+-- writes its own uses
 -- (internal/audit/usageflush.go) about a second after they are durable,
 -- and 0008's trigger wrote the same uses a second time when the node's
 -- shipper copied its events into audit_events, about 100 ms after: per

@@ -1,5 +1,5 @@
--- 0011: each node's mark keeps the hash of the log line at its seq (the
--- lead renumbers this file when merging). At start the node checks it
+-- 0011: each node's mark keeps the hash of the log line at its seq.
+-- At start the node checks it
 -- against its log: a log replaced or restored from another copy is then
 -- read from its start instead of from a mark taken from another log.
 -- NULL for the marks stored before (their log is read whole once).

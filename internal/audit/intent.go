@@ -1,0 +1,360 @@
+package audit
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/trent-kms/trent/internal/store"
+)
+
+// The audit outbox. A request that may change state carries an intent
+// (store.AuditIntent) that the store commits in the transaction of its
+// change; its event is recorded after the handler returns, as every
+// event is. So a process that dies between the two leaves an intent
+// without its event, and never a change without either:
+//
+//   - the writer hands the event ids of durable events whose request
+//     wrote an intent to the janitor, which deletes those intents every
+//     few seconds in one statement, off the request path;
+//   - at Open, recoverIntents writes the event of every intent of this
+//     node that the log does not hold, then deletes them all.
+
+// Intent returns the audit intent of the request whose event is ev, for
+// the dispatch layer to put in the request's context
+// (store.WithAuditIntent), or nil when the log has no store to keep
+// intents in. ev's eventID and time are the intent's; its body is ev as
+// it stands when the store writes it.
+func (l *Log) Intent(ev *Event) *store.AuditIntent {
+	if l.opts.Intents == nil {
+		return nil
+	}
+	in := &store.AuditIntent{Node: l.opts.NodeID, EventID: ev.EventID, EventTime: ev.EventTime.Time}
+	in.Body = func() []byte { return intentBody(ev) }
+	ev.intent = in
+	return in
+}
+
+// MayChangeState reports whether a request's event may stand for a
+// change of state, so that its request needs an intent: not a read-only
+// call, nor a cryptographic operation, whose only effect is its answer
+// (CloudTrail marks Encrypt readOnly false all the same). The hot path
+// pays nothing for intents.
+func MayChangeState(ev *Event) bool {
+	if ev.ReadOnly {
+		return false
+	}
+	return ev.EventSource != SourceKMS || !cryptoOps[ev.EventName] && ev.EventName != "GenerateRandom"
+}
+
+// intentRecord is what an intent keeps of its request's event, under
+// short names: who called, from where, what, and the keys named so far.
+// Not the request's parameters or outcome, which an event recovered from
+// it cannot claim to know (and which would make the row large: a key
+// policy is up to 32 KB); not the eventID and eventTime, which are the
+// row's own columns; not the fields every API call has alike.
+type intentRecord struct {
+	Identity  UserIdentity `json:"u"`
+	Source    string       `json:"s"`
+	Name      string       `json:"n"`
+	Region    string       `json:"r"`
+	IP        string       `json:"ip"`
+	Agent     string       `json:"ua"`
+	RequestID string       `json:"q"`
+	Recipient string       `json:"a"`
+	Keys      []string     `json:"k"`
+}
+
+// intentBody encodes ev's intentRecord, with the event encoder's
+// primitives (it runs on every state-changing request's path).
+func intentBody(ev *Event) []byte {
+	b := make([]byte, 0, 384)
+	b = append(b, `{"u":`...)
+	b, err := ev.UserIdentity.appendJSON(b)
+	if err != nil {
+		return nil
+	}
+	for _, f := range [...]struct{ key, v string }{
+		{`,"s":`, ev.EventSource}, {`,"n":`, ev.EventName}, {`,"r":`, ev.AWSRegion},
+		{`,"ip":`, ev.SourceIPAddress}, {`,"ua":`, ev.UserAgent},
+		{`,"q":`, ev.RequestID}, {`,"a":`, ev.RecipientAccountID},
+	} {
+		b = append(b, f.key...)
+		b = appendString(b, f.v)
+	}
+	b = append(b, `,"k":[`...)
+	n := 0
+	for _, r := range ev.Resources {
+		if r.Type == ResourceTypeKey {
+			if n > 0 {
+				b = append(b, ',')
+			}
+			b = appendString(b, r.ARN)
+			n++
+		}
+	}
+	return append(b, "]}"...)
+}
+
+// intentID names the intent of ev's request for the janitor: zero unless
+// the request wrote one.
+func intentID(ev *Event) store.AuditIntentID {
+	if ev.intent != nil && ev.intent.Written {
+		return store.AuditIntentID{EventTime: ev.intent.EventTime, EventID: ev.intent.EventID}
+	}
+	return store.AuditIntentID{}
+}
+
+// intentSweepEvery is how often the janitor deletes the intents of the
+// events made durable since; tests shorten it.
+var intentSweepEvery = 2 * time.Second
+
+// maxIntentBacklog bounds the ids the janitor holds while the store
+// refuses deletes: past it, ids are dropped, and their rows are deleted
+// by the next Open's recovery, which finds their events in the log.
+const maxIntentBacklog = 1 << 20
+
+// intentJanitor deletes the intents whose events are durable.
+type intentJanitor struct {
+	st  store.AuditIntents
+	log interface{ Warn(string, ...any) }
+
+	mu      sync.Mutex
+	ids     []store.AuditIntentID
+	failing bool
+
+	stopc chan struct{}
+	done  chan struct{}
+}
+
+func newIntentJanitor(l *Log) *intentJanitor {
+	j := &intentJanitor{st: l.opts.Intents, log: l.log, stopc: make(chan struct{}), done: make(chan struct{})}
+	go j.run()
+	return j
+}
+
+// add takes the intent ids of a durable batch. Called by the writer: it
+// never waits for the store.
+func (j *intentJanitor) add(ms []eventMeta) {
+	if j == nil {
+		return
+	}
+	j.mu.Lock()
+	for _, m := range ms {
+		if m.intent.EventID != "" && len(j.ids) < maxIntentBacklog {
+			j.ids = append(j.ids, m.intent)
+		}
+	}
+	j.mu.Unlock()
+}
+
+func (j *intentJanitor) run() {
+	defer close(j.done)
+	t := time.NewTicker(intentSweepEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+			j.sweep()
+		case <-j.stopc:
+			j.sweep()
+			return
+		}
+	}
+}
+
+// sweep deletes the intents taken since the last sweep; those a failed
+// delete keeps are tried again next time.
+func (j *intentJanitor) sweep() {
+	j.mu.Lock()
+	ids := j.ids
+	j.ids = nil
+	j.mu.Unlock()
+	if len(ids) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err := j.st.DeleteAuditIntents(ctx, ids)
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if err != nil {
+		if !j.failing {
+			j.log.Warn("audit: deleting the intents of recorded events failed; trying again", "err", err)
+		}
+		j.failing = true
+		if len(j.ids)+len(ids) <= maxIntentBacklog {
+			j.ids = append(ids, j.ids...)
+		}
+		return
+	}
+	j.failing = false
+}
+
+// stop deletes what is pending, once, and stops.
+func (j *intentJanitor) stop() {
+	if j == nil {
+		return
+	}
+	select {
+	case <-j.stopc:
+	default:
+		close(j.stopc)
+	}
+	<-j.done
+}
+
+// intentSearchMargin is how far before an intent's time the files that
+// may hold its event start: a file's name carries the time it was
+// started, by the log's clock, which may differ a little from the clock
+// that dated the request.
+const intentSearchMargin = 5 * time.Minute
+
+// RecoveredNote is the additionalEventData of an event written from an
+// intent at start.
+var RecoveredNote = json.RawMessage(`{"trentRecovered":"Trent stopped after this request's change was committed and before its event was written, so the caller got no answer. This event was written from the request's audit intent when Trent started again; its requestParameters and responseElements are not known."}`)
+
+// recoverIntents writes, durably, the event of every intent of this node
+// that the log does not hold, then deletes this node's intents. It runs
+// in Open, once the writer runs and before anything else records.
+func (l *Log) recoverIntents(ctx context.Context) (int, error) {
+	ins, err := l.opts.Intents.AuditIntents(ctx, l.opts.NodeID)
+	if err != nil {
+		return 0, fmt.Errorf("audit: read intents: %w", err)
+	}
+	if len(ins) == 0 {
+		return 0, nil
+	}
+	missing, err := l.missingIntents(ins)
+	if err != nil {
+		return 0, err
+	}
+	var evs []*Event
+	for _, in := range missing {
+		ev, err := recoveredEvent(in)
+		if err != nil {
+			return 0, err
+		}
+		evs = append(evs, ev)
+		for _, res := range ev.Resources {
+			if res.AccountID != "" && res.AccountID != ev.RecipientAccountID && !hasAccount(evs, ev.EventID, res.AccountID) {
+				evs = append(evs, ev.CopyFor(res.AccountID))
+			}
+		}
+	}
+	if len(evs) > 0 {
+		if err := l.Record(ctx, evs...); err != nil {
+			// The disk refuses: the events stay queued until it takes
+			// them, as any event does, and the intents stay for the next
+			// start, which finds those events or writes them then. The
+			// server starts failing closed, as with any failing disk.
+			l.log.Error("audit: the events recovered from intents are not yet durable; their intents are kept",
+				"events", len(missing), "err", err)
+			return 0, nil
+		}
+		l.log.Warn("audit: recorded the events of requests whose change was committed before a stop kept their events from the log",
+			"events", len(missing))
+	}
+	ids := make([]store.AuditIntentID, len(ins))
+	for i, in := range ins {
+		ids[i] = store.AuditIntentID{EventTime: in.EventTime, EventID: in.EventID}
+	}
+	if err := l.opts.Intents.DeleteAuditIntents(ctx, ids); err != nil {
+		// Their events are durable: the next start finds them and
+		// deletes the intents then.
+		l.log.Warn("audit: deleting recovered intents failed", "err", err)
+	}
+	return len(missing), nil
+}
+
+func hasAccount(evs []*Event, id, account string) bool {
+	for _, e := range evs {
+		if e.EventID == id && e.RecipientAccountID == account {
+			return true
+		}
+	}
+	return false
+}
+
+// missingIntents returns the intents whose event id no event file holds,
+// searching only the files that may hold them: from the last one started
+// before the oldest intent's time (less a margin) on.
+func (l *Log) missingIntents(ins []store.StoredIntent) ([]store.StoredIntent, error) {
+	ls, err := listDir(l.dir)
+	if err != nil {
+		return nil, fmt.Errorf("audit: list %s: %w", l.dir, err)
+	}
+	oldest := ins[0].EventTime
+	for _, in := range ins {
+		if in.EventTime.Before(oldest) {
+			oldest = in.EventTime
+		}
+	}
+	from := 0
+	for i, f := range ls.events {
+		if !f.time.After(oldest.Add(-intentSearchMargin)) {
+			from = i // started before: may hold it; the later ones too
+		}
+	}
+	left := map[string]bool{}
+	for _, in := range ins {
+		left[in.EventID] = true
+	}
+	var pat []byte
+	for _, f := range ls.events[from:] {
+		data, err := os.ReadFile(filepath.Join(l.dir, f.name))
+		if err != nil {
+			return nil, fmt.Errorf("audit: search for intents' events: %w", err)
+		}
+		for id := range left {
+			pat = append(append(append(pat[:0], `"eventID":"`...), id...), '"')
+			if bytes.Contains(data, pat) {
+				delete(left, id)
+			}
+		}
+		if len(left) == 0 {
+			break
+		}
+	}
+	var out []store.StoredIntent
+	for _, in := range ins {
+		if left[in.EventID] {
+			out = append(out, in)
+		}
+	}
+	return out, nil
+}
+
+// recoveredEvent is the event of an intent whose request's event was
+// never written: what the intent knew, a success (its change was
+// committed), and RecoveredNote.
+func recoveredEvent(in store.StoredIntent) (*Event, error) {
+	var rec intentRecord
+	if err := json.Unmarshal(in.Body, &rec); err != nil {
+		return nil, fmt.Errorf("audit: intent of event %s: %w", in.EventID, err)
+	}
+	if rec.Source == "" || rec.Name == "" {
+		return nil, fmt.Errorf("audit: intent of event %s names no source or operation", in.EventID)
+	}
+	ev := NewAPICall(in.EventTime, rec.Source, rec.Name, false)
+	ev.EventID = in.EventID
+	ev.UserIdentity = rec.Identity
+	ev.AWSRegion, ev.SourceIPAddress, ev.UserAgent = rec.Region, rec.IP, rec.Agent
+	ev.RequestID, ev.RecipientAccountID = rec.RequestID, rec.Recipient
+	ev.AdditionalEventData = RecoveredNote
+	for _, arn := range append(rec.Keys, in.Keys...) {
+		known := false
+		for _, r := range ev.Resources {
+			known = known || r.ARN == arn
+		}
+		if !known {
+			ev.AddKey(arn)
+		}
+	}
+	return ev, nil
+}
