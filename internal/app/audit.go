@@ -29,7 +29,7 @@ func (a *App) openAudit(ctx context.Context, dataDir string, fs audit.FileSystem
 	if err != nil {
 		return err
 	}
-	o := audit.Options{Dir: AuditDir(dataDir), Signer: signer, FS: fs, Logger: log, KeyUses: keyUsesOf(a.Store), Intents: intentsOf(a.Store)}
+	o := audit.Options{Dir: AuditDir(dataDir), Signer: signer, FS: fs, Logger: log, KeyUses: storeAs[store.KeyUses](a.Store), Intents: storeAs[store.AuditIntents](a.Store)}
 	ship, err := a.clusterAuditOptions(ctx, &o, signer, log)
 	if err != nil {
 		return fmt.Errorf("open audit log: %w", err)
