@@ -5,10 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"fmt"
-	"os"
-	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -191,35 +188,12 @@ func walInsertLSN(tb testing.TB, db *DB) int64 {
 	return n
 }
 
-// serverCPU is the CPU time (user and system) used so far by the
-// cluster's postmaster's children: the backends and background workers.
+// serverCPU is the CPU time used so far by the cluster's backends.
 func serverCPU(tb testing.TB, c *pgtest.Cluster) time.Duration {
 	tb.Helper()
-	b, err := os.ReadFile(filepath.Join(c.DataDir(), "postmaster.pid"))
+	d, err := c.ServerCPU()
 	if err != nil {
 		tb.Fatal(err)
 	}
-	first, _, _ := strings.Cut(string(b), "\n")
-	pm := strings.TrimSpace(first)
-	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
-	var ticks int64
-	for _, p := range stats {
-		st, err := os.ReadFile(p)
-		if err != nil {
-			continue
-		}
-		i := strings.LastIndexByte(string(st), ')')
-		if i < 0 {
-			continue
-		}
-		// state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime stime
-		f := strings.Fields(string(st[i+1:]))
-		if len(f) < 13 || f[1] != pm {
-			continue
-		}
-		u, _ := strconv.ParseInt(f[11], 10, 64)
-		s, _ := strconv.ParseInt(f[12], 10, 64)
-		ticks += u + s
-	}
-	return time.Duration(ticks) * 10 * time.Millisecond // USER_HZ is 100 on Linux
+	return d
 }

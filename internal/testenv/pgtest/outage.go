@@ -101,14 +101,9 @@ func (c *Cluster) Thaw() error {
 // stopping (a stopped postmaster forks no child the scan could miss), last
 // when resuming.
 func (c *Cluster) signalAll(sig syscall.Signal) error {
-	b, err := os.ReadFile(filepath.Join(c.DataDir(), "postmaster.pid"))
+	pm, err := c.postmaster()
 	if err != nil {
 		return err
-	}
-	first, _, _ := strings.Cut(string(b), "\n")
-	pm, err := strconv.Atoi(strings.TrimSpace(first))
-	if err != nil {
-		return fmt.Errorf("postmaster.pid: %q is not a PID", first)
 	}
 	if sig == syscall.SIGSTOP {
 		if err := syscall.Kill(pm, sig); err != nil {
@@ -129,9 +124,49 @@ func (c *Cluster) signalAll(sig syscall.Signal) error {
 	return errors.Join(errs...)
 }
 
+// postmaster returns the PID in the cluster's postmaster.pid.
+func (c *Cluster) postmaster() (int, error) {
+	b, err := os.ReadFile(filepath.Join(c.DataDir(), "postmaster.pid"))
+	if err != nil {
+		return 0, err
+	}
+	first, _, _ := strings.Cut(string(b), "\n")
+	pm, err := strconv.Atoi(strings.TrimSpace(first))
+	if err != nil {
+		return 0, fmt.Errorf("postmaster.pid: %q is not a PID", first)
+	}
+	return pm, nil
+}
+
+// ServerCPU returns the user and system CPU time used so far by the
+// postmaster's children: the backends and background workers.
+func (c *Cluster) ServerCPU() (time.Duration, error) {
+	pm, err := c.postmaster()
+	if err != nil {
+		return 0, err
+	}
+	var ticks int64
+	eachChild(pm, func(_ int, f []string) {
+		// f: state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime stime
+		if len(f) >= 13 {
+			u, _ := strconv.ParseInt(f[11], 10, 64)
+			s, _ := strconv.ParseInt(f[12], 10, 64)
+			ticks += u + s
+		}
+	})
+	return time.Duration(ticks) * 10 * time.Millisecond, nil // USER_HZ is 100 on Linux
+}
+
 // children lists the processes whose parent is pid, from /proc.
 func children(pid int) []int {
 	var out []int
+	eachChild(pid, func(child int, _ []string) { out = append(out, child) })
+	return out
+}
+
+// eachChild calls f with the PID and the /proc stat fields after the
+// command name (state, ppid, …) of each process whose parent is pid.
+func eachChild(pid int, f func(child int, fields []string)) {
 	procs, _ := filepath.Glob("/proc/[0-9]*/stat")
 	for _, p := range procs {
 		st, err := os.ReadFile(p)
@@ -143,14 +178,13 @@ func children(pid int) []int {
 		if i < 0 {
 			continue
 		}
-		f := strings.Fields(string(st[i+1:]))
-		if len(f) < 2 {
+		fs := strings.Fields(string(st[i+1:]))
+		if len(fs) < 2 {
 			continue
 		}
-		if ppid, _ := strconv.Atoi(f[1]); ppid == pid {
+		if ppid, _ := strconv.Atoi(fs[1]); ppid == pid {
 			child, _ := strconv.Atoi(filepath.Base(filepath.Dir(p)))
-			out = append(out, child)
+			f(child, fs)
 		}
 	}
-	return out
 }
