@@ -379,8 +379,9 @@ func (x *usageIndex) flush() error {
 		uses = append(uses, u)
 	}
 	x.mu.Unlock()
-	// One order for every writer: on PostgreSQL, nodes (and the trigger
-	// on audit_events) upsert the same rows concurrently.
+	// One order for every writer: on PostgreSQL the nodes upsert the same
+	// rows concurrently (no deadlock); and each chunk's rows lie together
+	// in the table's b-tree (few pages per chunk, putChunks).
 	slices.SortFunc(uses, func(a, b store.KeyUse) int { return cmp.Compare(a.KeyARN, b.KeyARN) })
 	err := x.putChunks(uses, m)
 	x.mu.Lock()
