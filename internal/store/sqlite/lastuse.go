@@ -10,17 +10,7 @@ import (
 
 var _ store.KeyUses = (*DB)(nil)
 
-// LastKeyUse returns the key's latest stored use (migration 0005).
-func (db *DB) LastKeyUse(ctx context.Context, keyARN string) (store.KeyUse, bool, error) {
-	u, ok, err := store.QueryLastKeyUse(ctx, db.r, keyARN)
-	return u, ok, wrapErr("key last use "+keyARN, err)
-}
-
-// KeyUseMark returns node's mark (migrations 0005 and 0006).
-func (db *DB) KeyUseMark(ctx context.Context, node string) (store.KeyUseMark, error) {
-	m, err := store.QueryKeyUseMark(ctx, db.r, node)
-	return m, wrapErr("key use mark", err)
-}
+// LastKeyUse and KeyUseMark are sqlrows.Store's.
 
 // PutKeyUses stores uses and node's mark in one transaction. A use
 // replaces a key's row only if it is later (store.KeyUse.Later).

@@ -102,3 +102,16 @@ func (s *Store) DeleteAuditIntents(ctx context.Context, ids []store.AuditIntentI
 	}
 	return nil
 }
+
+// LastKeyUse returns the key's latest stored use (store.KeyUses): written
+// by the node that made it, on either store.
+func (s *Store) LastKeyUse(ctx context.Context, keyARN string) (store.KeyUse, bool, error) {
+	u, ok, err := store.QueryLastKeyUse(ctx, s.r, keyARN)
+	return u, ok, s.wrapErr("key last use "+keyARN, err)
+}
+
+// KeyUseMark returns node's mark: how far its log's uses are stored.
+func (s *Store) KeyUseMark(ctx context.Context, node string) (store.KeyUseMark, error) {
+	m, err := store.QueryKeyUseMark(ctx, s.r, node)
+	return m, s.wrapErr("key use mark", err)
+}
