@@ -49,13 +49,9 @@ func (s *Store) UpdateKey(ctx context.Context, k store.Key) (store.Key, error) {
 // check, in one transaction.
 func (s *Store) AddKeyVersion(ctx context.Context, k store.Key, v store.KeyVersion) (store.Key, error) {
 	op := fmt.Sprintf("add version %d of key %s", v.Version, k.ID)
-	ka, err := s.dialect.KeyArgs(k)
+	ka, va, err := s.keyVersionArgs(op, k, v)
 	if err != nil {
-		return store.Key{}, fmt.Errorf("%s: %s: %w", s.prefix, op, err)
-	}
-	va, err := s.dialect.VersionArgs(k.ID, v)
-	if err != nil {
-		return store.Key{}, fmt.Errorf("%s: %s: %w", s.prefix, op, err)
+		return store.Key{}, err
 	}
 	if err := s.writeKey(ctx, op, func(ctx context.Context, tx Tx) error {
 		return s.dialect.addKeyVersion(ctx, tx, k, ka, va)
@@ -103,13 +99,9 @@ func (s *Store) CreateKeyWithoutMaterial(ctx context.Context, k store.Key) error
 // one, and updates the key with the revision check, in one transaction.
 func (s *Store) PutKeyMaterial(ctx context.Context, k store.Key, v store.KeyVersion) (store.Key, error) {
 	op := fmt.Sprintf("put material of version %d of key %s", v.Version, k.ID)
-	ka, err := s.dialect.KeyArgs(k)
+	ka, va, err := s.keyVersionArgs(op, k, v)
 	if err != nil {
-		return store.Key{}, fmt.Errorf("%s: %s: %w", s.prefix, op, err)
-	}
-	va, err := s.dialect.VersionArgs(k.ID, v)
-	if err != nil {
-		return store.Key{}, fmt.Errorf("%s: %s: %w", s.prefix, op, err)
+		return store.Key{}, err
 	}
 	if err := s.writeKeys(ctx, op, func(ctx context.Context, tx Tx) error {
 		return s.dialect.putKeyMaterial(ctx, tx, k, v.Version, ka, va)
@@ -236,4 +228,16 @@ func (s *Store) AddKeyVersions(ctx context.Context, ks []store.Key, vs []store.K
 		return nil, err
 	}
 	return storedAll(ks), nil
+}
+
+// keyVersionArgs returns the statement arguments of k and of its version
+// v, or why they cannot be stored, under op.
+func (s *Store) keyVersionArgs(op string, k store.Key, v store.KeyVersion) (ka, va []any, err error) {
+	if ka, err = s.dialect.KeyArgs(k); err == nil {
+		va, err = s.dialect.VersionArgs(k.ID, v)
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %s: %w", s.prefix, op, err)
+	}
+	return ka, va, nil
 }

@@ -298,21 +298,8 @@ func (d Dialect) updateKey(ctx context.Context, tx Tx, k store.Key, ka []any) er
 	if err != nil {
 		return err
 	}
-	n, err := res.RowsAffected()
-	if err != nil {
+	if err := revisionChecked(ctx, tx, res, k.ID, k.Revision); err != nil {
 		return err
-	}
-	if n == 0 {
-		var exists int
-		err := tx.QueryRowContext(ctx, "SELECT count(*) FROM keys WHERE id = ?", k.ID).Scan(&exists)
-		switch {
-		case err != nil:
-			return err
-		case exists == 0:
-			return sql.ErrNoRows
-		default:
-			return fmt.Errorf("revision %d: %w", k.Revision, store.ErrConflict)
-		}
 	}
 	if _, err := tx.ExecContext(ctx, "DELETE FROM key_tags WHERE key_id = ?", k.ID); err != nil {
 		return err
@@ -340,19 +327,8 @@ func deleteKey(ctx context.Context, tx Tx, id string, revision int64) error {
 	if err != nil {
 		return err
 	}
-	n, err := res.RowsAffected()
-	if err != nil {
+	if err := revisionChecked(ctx, tx, res, id, revision); err != nil {
 		return err
-	}
-	if n == 0 {
-		var exists int
-		if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM keys WHERE id = ?", id).Scan(&exists); err != nil {
-			return err
-		}
-		if exists == 0 {
-			return sql.ErrNoRows
-		}
-		return fmt.Errorf("revision %d: %w", revision, store.ErrConflict)
 	}
 	// The foreign keys cascade too; deleting explicitly keeps the
 	// contract independent of SQLite's foreign_keys pragma.
@@ -510,4 +486,23 @@ func (d Dialect) addKeyVersions(ctx context.Context, tx Tx, ks []store.Key, kas,
 		}
 	}
 	return nil
+}
+
+// revisionChecked tells why a statement on key id guarded by its
+// revision (res) changed no row: sql.ErrNoRows if the key is gone,
+// ErrConflict if it has another revision; nil if it changed one.
+func revisionChecked(ctx context.Context, tx Tx, res sql.Result, id string, revision int64) error {
+	n, err := res.RowsAffected()
+	if err != nil || n > 0 {
+		return err
+	}
+	exists, err := count(ctx, tx, "SELECT count(*) FROM keys WHERE id = ?", id)
+	switch {
+	case err != nil:
+		return err
+	case exists == 0:
+		return sql.ErrNoRows
+	default:
+		return fmt.Errorf("revision %d: %w", revision, store.ErrConflict)
+	}
 }
