@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/trent-kms/trent/internal/audit"
 )
@@ -237,6 +238,69 @@ func (db *DB) AuditEventHashes(ctx context.Context, node string, f func(seq uint
 // f.Limit.
 func (db *DB) FetchAuditEvents(ctx context.Context, f audit.EventFilter) ([]audit.StoredEvent, error) {
 	const op = "look up audit events"
+	q, args, err := lookupQuery(f)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: %s: %w", op, err)
+	}
+	// Planned with its values each time (QueryExecModeExec: an unnamed
+	// statement), never with a cached generic plan: whether a key ARN is
+	// rare (its GIN index, then a sort) or common (audit_events_lookup
+	// finds a page sooner) only the value tells. docs/postgres.md has the
+	// figures.
+	args = append([]any{pgx.QueryExecModeExec}, args...)
+	// The store's call deadline, as every other call has, and the same on
+	// the server: when the deadline passes pgx drops the connection and
+	// sends a cancel request, but that is best effort (it loses a race
+	// with a statement the server has not begun, and a network that
+	// dropped the connection drops it too), and a search left running
+	// holds a backend and reads for nothing.
+	ctx, cancel := bound(ctx, db.timeout)
+	defer cancel()
+	var out []audit.StoredEvent
+	err = pgx.BeginTxFunc(ctx, db.pool, pgx.TxOptions{AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+		if err := serverDeadline(ctx, tx); err != nil {
+			return err
+		}
+		rows, err := tx.Query(ctx, q, args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var (
+				e   audit.StoredEvent
+				seq int64
+			)
+			if err := rows.Scan(&e.Time, &e.Node, &seq, &e.Line); err != nil {
+				return err
+			}
+			e.Seq = uint64(seq)
+			out = append(out, e)
+		}
+		return rows.Err()
+	})
+	if e, ok := errors.AsType[*pgconn.PgError](err); ok && e.Code == "57014" {
+		// The server ended the search at the deadline: the same answer as
+		// a deadline that passed on this side.
+		err = fmt.Errorf("%w (%v)", context.DeadlineExceeded, err)
+	}
+	return out, wrapErr(op, err)
+}
+
+// serverDeadline sets the statement_timeout of tx to the time left before
+// ctx's deadline.
+func serverDeadline(ctx context.Context, tx pgx.Tx) error {
+	d, ok := ctx.Deadline()
+	if !ok {
+		return nil
+	}
+	ms := max(time.Until(d).Milliseconds(), 1)
+	_, err := tx.Exec(ctx, "SELECT set_config('statement_timeout', $1, true)", strconv.FormatInt(ms, 10))
+	return err
+}
+
+// lookupQuery returns the search of f and its arguments.
+func lookupQuery(f audit.EventFilter) (string, []any, error) {
 	var q strings.Builder
 	args := []any{f.Account}
 	arg := func(v any) string {
@@ -264,34 +328,19 @@ func (db *DB) FetchAuditEvents(ctx context.Context, f audit.EventFilter) ([]audi
 			q.WriteString(" AND access_key_id = " + arg(a.Value))
 		case audit.AttrReadOnly:
 			q.WriteString(" AND read_only = " + arg(a.Value == "true"))
+		// @> rather than = ANY: only the containment operators can use
+		// the GIN indexes (migration 0015).
 		case audit.AttrResourceType:
-			q.WriteString(" AND " + arg(a.Value) + " = ANY (resource_types)")
+			q.WriteString(" AND resource_types @> ARRAY[" + arg(a.Value) + "::text]")
 		case audit.AttrResourceName:
-			q.WriteString(" AND " + arg(a.Value) + " = ANY (resource_names)")
+			q.WriteString(" AND resource_names @> ARRAY[" + arg(a.Value) + "::text]")
 		default:
-			return nil, fmt.Errorf("postgres: %s: %w: %q", op, audit.ErrInvalidLookupAttributes, a.Key)
+			return "", nil, fmt.Errorf("%w: %q", audit.ErrInvalidLookupAttributes, a.Key)
 		}
 	}
 	if b := f.Before; b != nil {
 		q.WriteString(" AND (event_time, node, seq) < (" + arg(b.Time) + ", " + arg(b.Node) + ", " + arg(int64(b.Seq)) + ")")
 	}
 	q.WriteString(" ORDER BY event_time DESC, node DESC, seq DESC LIMIT " + arg(f.Limit))
-	rows, err := db.pool.Query(ctx, q.String(), args...)
-	if err != nil {
-		return nil, wrapErr(op, err)
-	}
-	defer rows.Close()
-	var out []audit.StoredEvent
-	for rows.Next() {
-		var (
-			e   audit.StoredEvent
-			seq int64
-		)
-		if err := rows.Scan(&e.Time, &e.Node, &seq, &e.Line); err != nil {
-			return nil, wrapErr(op, err)
-		}
-		e.Seq = uint64(seq)
-		out = append(out, e)
-	}
-	return out, wrapErr(op, rows.Err())
+	return q.String(), args, nil
 }
