@@ -332,6 +332,11 @@ func lookupQuery(f audit.EventFilter) (string, []any, error) {
 		// the GIN indexes (migration 0015).
 		case audit.AttrResourceType:
 			q.WriteString(" AND resource_types @> ARRAY[" + arg(a.Value) + "::text]")
+			if a.Value != audit.ResourceTypeKey {
+				// Implied, but only this says that audit_events_resource_types,
+				// which leaves out the events of exactly one key, has them.
+				q.WriteString(" AND resource_types <> '{" + audit.ResourceTypeKey + "}'")
+			}
 		case audit.AttrResourceName:
 			q.WriteString(" AND resource_names @> ARRAY[" + arg(a.Value) + "::text]")
 		default:

@@ -59,7 +59,7 @@ func TestAuditLookupUsesAttributeIndexes(t *testing.T) {
 		{audit.AttrEventSource, "sts.amazonaws.com", "audit_events_event_source"},
 		{audit.AttrUsername, "nobody", "audit_events_username"},
 		{audit.AttrAccessKeyID, "AKIANOSUCHKEY0000000", "audit_events_access_key_id"},
-		{audit.AttrReadOnly, "false", "audit_events_read_only"},
+		{audit.AttrReadOnly, "true", "audit_events_read_only"},
 		{audit.AttrResourceType, "AWS::S3::Bucket", "audit_events_resource_types"},
 		{audit.AttrResourceName, "arn:aws:kms:us-east-1:111122223333:key/00000000-0000-0000-0000-000000000000", "audit_events_resource_names"},
 	} {
