@@ -22,12 +22,14 @@
 -- audit_events: lookups go on, and the shippers' inserts wait for it and
 -- then catch up (they are off the request path; a node's events stay
 -- durable in its own files meanwhile). docs/postgres.md gives the build
--- time per million events.
-CREATE INDEX audit_events_event_id ON audit_events (recipient, event_id);
-CREATE INDEX audit_events_event_name ON audit_events (recipient, event_name, event_time DESC, node DESC, seq DESC);
-CREATE INDEX audit_events_username ON audit_events (recipient, username, event_time DESC, node DESC, seq DESC);
-CREATE INDEX audit_events_access_key_id ON audit_events (recipient, access_key_id, event_time DESC, node DESC, seq DESC);
-CREATE INDEX audit_events_resource_names ON audit_events USING gin (resource_names);
+-- time per million events. IF NOT EXISTS: an operator with a large table
+-- can build them beforehand with CREATE INDEX CONCURRENTLY under these
+-- names, and this migration then has nothing to do.
+CREATE INDEX IF NOT EXISTS audit_events_event_id ON audit_events (recipient, event_id);
+CREATE INDEX IF NOT EXISTS audit_events_event_name ON audit_events (recipient, event_name, event_time DESC, node DESC, seq DESC);
+CREATE INDEX IF NOT EXISTS audit_events_username ON audit_events (recipient, username, event_time DESC, node DESC, seq DESC);
+CREATE INDEX IF NOT EXISTS audit_events_access_key_id ON audit_events (recipient, access_key_id, event_time DESC, node DESC, seq DESC);
+CREATE INDEX IF NOT EXISTS audit_events_resource_names ON audit_events USING gin (resource_names);
 
 -- Attributes of a few values, one of them most events': only the other
 -- events are indexed, so that the bulk pays nothing. A lookup of the
@@ -36,9 +38,9 @@ CREATE INDEX audit_events_resource_names ON audit_events USING gin (resource_nam
 -- predicate, which the planner cannot infer from @>). The common
 -- values are what Trent writes for KMS data-plane calls: source
 -- kms.amazonaws.com, readOnly false, resource type AWS::KMS::Key.
-CREATE INDEX audit_events_event_source ON audit_events (recipient, event_source, event_time DESC, node DESC, seq DESC)
+CREATE INDEX IF NOT EXISTS audit_events_event_source ON audit_events (recipient, event_source, event_time DESC, node DESC, seq DESC)
     WHERE event_source <> 'kms.amazonaws.com';
-CREATE INDEX audit_events_read_only ON audit_events (recipient, event_time DESC, node DESC, seq DESC)
+CREATE INDEX IF NOT EXISTS audit_events_read_only ON audit_events (recipient, event_time DESC, node DESC, seq DESC)
     WHERE read_only;
-CREATE INDEX audit_events_resource_types ON audit_events USING gin (resource_types)
+CREATE INDEX IF NOT EXISTS audit_events_resource_types ON audit_events USING gin (resource_types)
     WHERE resource_types <> '{AWS::KMS::Key}';
