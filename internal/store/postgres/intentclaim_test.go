@@ -177,8 +177,8 @@ func TestShippedAuditEvents(t *testing.T) {
 	refs := []audit.EventRef{
 		{Recipient: "111122223333", Time: base, EventID: ids[0]},
 		{Recipient: "111122223333", Time: base.Add(time.Second + 400*time.Millisecond), EventID: ids[1]}, // the table keeps whole seconds
-		{Recipient: "444455556666", Time: base.Add(2 * time.Second), EventID: ids[2]},                  // another account's
-		{Recipient: "111122223333", Time: base.Add(10 * time.Second), EventID: ids[2]},                 // not at that time
+		{Recipient: "444455556666", Time: base.Add(2 * time.Second), EventID: ids[2]},                    // another account's
+		{Recipient: "111122223333", Time: base.Add(10 * time.Second), EventID: ids[2]},                   // not at that time
 		{Recipient: "111122223333", Time: base, EventID: "never-shipped"},
 	}
 	got, err := db.ShippedAuditEvents(t.Context(), refs)
