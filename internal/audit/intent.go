@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -246,11 +247,18 @@ func (l *Log) recoverIntents(ctx context.Context) (int, error) {
 		return 0, err
 	}
 	m, err := l.writeRecovered(ctx, own, missing)
+	if errors.Is(err, errNotDurable) {
+		return n, nil // logged: the events are queued, the intents kept
+	}
 	return n + m, err
 }
 
+// errNotDurable is writeRecovered's error when the events it recorded
+// are queued, not yet durable, and the intents kept.
+var errNotDurable = errors.New("audit: recovered events not yet durable")
+
 // writeRecovered records the events of the intents missing, durably, and
-// then deletes the intents ins.
+// then deletes the intents ins; errNotDurable if the disk refuses.
 func (l *Log) writeRecovered(ctx context.Context, ins, missing []store.StoredIntent) (int, error) {
 	var evs []*Event
 	for _, in := range missing {
@@ -273,7 +281,7 @@ func (l *Log) writeRecovered(ctx context.Context, ins, missing []store.StoredInt
 			// server starts failing closed, as with any failing disk.
 			l.log.Error("audit: the events recovered from intents are not yet durable; their intents are kept",
 				"events", len(missing), "err", err)
-			return 0, nil
+			return 0, errNotDurable
 		}
 		l.log.Warn("audit: recorded the events of requests whose change was committed before a stop kept their events from the log",
 			"events", len(missing))

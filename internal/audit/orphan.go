@@ -3,7 +3,9 @@ package audit
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/trent-kms/trent/internal/store"
@@ -90,7 +92,9 @@ func (l *Log) RecoverOrphanedIntents(ctx context.Context, age time.Duration) (in
 // recordClaimed writes, durably, the event of each claimed intent that
 // neither this log nor the shared event table holds, then deletes the
 // intents. Events it cannot make durable stay queued, as any event does,
-// and the intents stay for the next run or start.
+// and the intents stay: an event queued so is not written again by a
+// later run while it waits, and its intent is deleted once a run finds
+// it in the log (or the next start writes it, if it never got there).
 func (l *Log) recordClaimed(ctx context.Context, ins []store.StoredIntent) (int, error) {
 	if len(ins) == 0 {
 		return 0, nil
@@ -98,6 +102,19 @@ func (l *Log) recordClaimed(ctx context.Context, ins []store.StoredIntent) (int,
 	missing, err := l.missingIntents(ins)
 	if err != nil {
 		return 0, err
+	}
+	queued := map[string]bool{}
+	for _, in := range missing {
+		if _, ok := l.queuedRecovered.Load(in.EventID); ok {
+			queued[in.EventID] = true
+		}
+	}
+	if len(queued) > 0 {
+		missing = slices.DeleteFunc(missing, func(in store.StoredIntent) bool { return queued[in.EventID] })
+		ins = slices.DeleteFunc(slices.Clone(ins), func(in store.StoredIntent) bool { return queued[in.EventID] })
+	}
+	for _, in := range ins {
+		l.queuedRecovered.Delete(in.EventID) // found in the log, or not queued
 	}
 	if st, ok := l.opts.Intents.(OrphanedIntents); ok && len(missing) > 0 {
 		refs := make([]EventRef, 0, len(missing))
@@ -120,7 +137,14 @@ func (l *Log) recordClaimed(ctx context.Context, ins []store.StoredIntent) (int,
 		}
 		missing = kept
 	}
-	return l.writeRecovered(ctx, ins, missing)
+	n, err := l.writeRecovered(ctx, ins, missing)
+	if errors.Is(err, errNotDurable) {
+		for _, in := range missing {
+			l.queuedRecovered.Store(in.EventID, struct{}{})
+		}
+		return 0, nil
+	}
+	return n, err
 }
 
 // recoveredFromNote is the additionalEventData of an event that node
