@@ -124,7 +124,7 @@ type Log struct {
 	// queuedRecovered holds the event ids of claimed intents whose events
 	// a Record left queued (orphan.go).
 	queuedRecovered sync.Map
-	spares  *spares        // spare.go
+	spares          *spares // spare.go
 
 	newestDigest atomic.Pointer[DigestHead] // the newest digest whose directory entry is durable (cluster.go)
 	owedDigest   *DigestHead                // written, its directory entry not yet durable; the writer's
