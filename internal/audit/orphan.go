@@ -81,6 +81,11 @@ func (l *Log) RecoverOrphanedIntents(ctx context.Context, age time.Duration) (in
 	if !ok || l.opts.NodeID == "" {
 		return 0, nil
 	}
+	if err := l.Ready(); err != nil {
+		// A log that cannot write takes on no other node's events; the
+		// intents wait for a round on a log that can.
+		return 0, nil
+	}
 	now := l.clock.Now()
 	ins, err := st.ClaimOrphanedIntents(ctx, l.opts.NodeID, now.Add(-age), now)
 	if err != nil {
