@@ -129,7 +129,6 @@ type App struct {
 	// it again.
 	Audit    *audit.Log
 	shipper  *audit.Shipper // copies Audit into the database, on PostgreSQL (clusteraudit.go)
-	presence func()         // releases this node's lease, on PostgreSQL (presence.go)
 	Verifier *sigv4.Verifier
 	Handler  http.Handler
 	Account  string
@@ -186,7 +185,6 @@ func build(ctx context.Context, cfg *Config, st store.Store, root *seal.RootKey,
 			a.Audit.Close()
 			a.stopShipper()
 		}
-		a.releasePresence()
 		root.Destroy()
 		return nil, err
 	}
@@ -298,7 +296,6 @@ func (a *App) teardown() error {
 		a.stopShipper()
 		a.Audit = nil
 	}
-	a.releasePresence()
 	a.KMS.Close()
 	a.root.Destroy()
 	return err

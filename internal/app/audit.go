@@ -34,14 +34,8 @@ func (a *App) openAudit(ctx context.Context, dataDir string, fs audit.FileSystem
 	if err != nil {
 		return fmt.Errorf("open audit log: %w", err)
 	}
-	if ship != nil {
-		if err := a.holdPresence(ctx, o.NodeID, log); err != nil {
-			return fmt.Errorf("open audit log: %w", err)
-		}
-	}
 	l, err := audit.Open(o)
 	if err != nil {
-		a.releasePresence()
 		return fmt.Errorf("open audit log: %w", err)
 	}
 	a.Audit = l

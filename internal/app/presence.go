@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 
+	"github.com/trent-kms/trent/internal/audit"
 	"github.com/trent-kms/trent/internal/jobs"
 	"github.com/trent-kms/trent/internal/store"
 )
@@ -15,28 +16,22 @@ type nodeLeases interface {
 	NodeLease(node, holder string) store.Lease
 }
 
-// holdPresence takes node's own lease, waiting while a node claiming its
-// audit intents holds it, and keeps it until releasePresence: before the
-// audit log reads this node's intents at Open, so that no other node can
-// be claiming them meanwhile. A store without node leases needs none.
-func (a *App) holdPresence(ctx context.Context, node string, log *slog.Logger) error {
-	nl := storeAs[nodeLeases](a.Store)
+// holdPresence takes this node's own lease, named by the node id in its
+// data dir's audit directory, waiting while a node claiming its audit
+// intents holds it, and keeps it until release: for as long as the
+// process runs, sealed or not, so that from before its audit log first
+// reads its intents (at the first unseal) no other node claims them, and
+// none claims the intents a node waiting to be unsealed will recover
+// itself. A store without node leases needs none.
+func holdPresence(ctx context.Context, st store.Store, dataDir string, log *slog.Logger) (release func(), err error) {
+	nl := storeAs[nodeLeases](st)
 	if nl == nil {
-		return nil
+		return func() {}, nil
 	}
-	p := &jobs.Presence{Lease: nl.NodeLease(node, leaseHolder()), Log: log}
-	release, err := p.Hold(ctx)
+	id, err := audit.NodeID(AuditDir(dataDir))
 	if err != nil {
-		return err
+		return nil, err
 	}
-	a.presence = release
-	return nil
-}
-
-// releasePresence gives up this node's lease, after its audit log closed.
-func (a *App) releasePresence() {
-	if a.presence != nil {
-		a.presence()
-		a.presence = nil
-	}
+	p := &jobs.Presence{Lease: nl.NodeLease(id, leaseHolder()), Log: log.With("node", id)}
+	return p.Hold(ctx)
 }
