@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/trent-kms/trent/internal/app"
+	"github.com/trent-kms/trent/internal/audit"
 	"github.com/trent-kms/trent/internal/config"
 	"github.com/trent-kms/trent/internal/iam"
 	"github.com/trent-kms/trent/internal/kms"
@@ -441,6 +442,7 @@ type serveOptions struct {
 	pinFile                          string
 	logLevel                         slog.Level
 	jobInterval                      time.Duration
+	auditOrphanAge                   time.Duration
 	// keyCache bounds the keys kept unwrapped in memory.
 	keyCache kms.CacheConfig
 	// requireMlock makes a failure to lock memory fatal.
@@ -476,6 +478,7 @@ func parseServeSources(args []string, getenv func(string) string) (*serveOptions
 	fs.BoolVar(&o.fips, "fips", false, "run with Go's FIPS 140-3 module enforced (restarts trent with GODEBUG="+fipsSetting+"); key specs the module does not provide are refused")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	fs.DurationVar(&o.jobInterval, "job-interval", time.Minute, "how often due deletions and rotations run")
+	fs.DurationVar(&o.auditOrphanAge, "audit-orphan-age", audit.DefaultOrphanAge, "PostgreSQL: how old a stopped node's audit intents must be before the node running the jobs writes their events")
 	def := kms.DefaultCacheConfig
 	fs.IntVar(&o.keyCache.MaxKeys, "key-cache-max-keys", def.MaxKeys, "most keys kept unwrapped in memory at once")
 	maxBytes := fs.String("key-cache-max-bytes", strconv.FormatInt(def.MaxBytes>>20, 10)+"MiB", "most bytes of unwrapped key material kept in memory at once (a number, optionally with KiB, MiB or GiB)")
@@ -525,6 +528,9 @@ func parseServeSources(args []string, getenv func(string) string) (*serveOptions
 	}
 	if o.jobInterval <= 0 {
 		return nil, res, fmt.Errorf("--job-interval must be positive, not %v", o.jobInterval)
+	}
+	if o.auditOrphanAge <= 0 {
+		return nil, res, fmt.Errorf("--audit-orphan-age must be positive, not %v", o.auditOrphanAge)
 	}
 	if o.databaseTimeout <= 0 {
 		return nil, res, fmt.Errorf("--database-timeout must be positive, not %v", o.databaseTimeout)
@@ -637,7 +643,7 @@ func serve(args []string) error {
 	defer stop()
 	node, err := app.Start(ctx, app.Config{DataDir: dir, DatabaseURL: o.databaseURL, DatabaseTimeout: o.databaseTimeout, Dev: o.dev, Region: o.region, SealKeyFile: o.keyFile,
 		PKCS11PINFile: o.pinFile, LookupEnv: lookupPIN, Logger: log, JobInterval: o.jobInterval,
-		KeyCache: &o.keyCache, Throttle: o.throttle, Metrics: ops.metrics})
+		AuditOrphanAge: o.auditOrphanAge, KeyCache: &o.keyCache, Throttle: o.throttle, Metrics: ops.metrics})
 	if err != nil {
 		return err
 	}

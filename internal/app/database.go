@@ -46,13 +46,22 @@ func startOnDatabase(ctx context.Context, cfg Config) (*Node, error) {
 		lock.Unlock()
 		return nil, fmt.Errorf("open store: %w", err)
 	}
-	n, err := start(ctx, cfg, st)
+	// Before anything can unseal and read this node's audit intents
+	// (presence.go).
+	presence, err := holdPresence(ctx, st, cfg.DataDir, cfg.Logger)
 	if err != nil {
 		st.Close()
 		lock.Unlock()
 		return nil, err
 	}
-	n.lock = lock
+	n, err := start(ctx, cfg, st)
+	if err != nil {
+		presence()
+		st.Close()
+		lock.Unlock()
+		return nil, err
+	}
+	n.lock, n.presence = lock, presence
 	return n, nil
 }
 

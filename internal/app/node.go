@@ -45,6 +45,8 @@ type Node struct {
 	st     store.Store
 	method unsealMethod
 	lock   *dirLock // the shared lock on the data dir (lockDirShared)
+	// presence releases this node's own lease, on PostgreSQL (presence.go).
+	presence func()
 
 	mu     sync.Mutex // orders unseal, seal, reset and close
 	closed bool
@@ -407,7 +409,11 @@ func (n *Node) Close() error {
 	if k := n.sealedPending(); k > 0 && n.cur.Load() == nil {
 		n.log.Warn("audit: stopping while sealed: the events of requests answered since the seal are lost (no log is open to record them)", "events", k)
 	}
-	err := errors.Join(n.sealLocked(), n.st.Close())
+	err := n.sealLocked()
+	if n.presence != nil {
+		n.presence() // once the audit log is closed
+	}
+	err = errors.Join(err, n.st.Close())
 	if n.lock != nil {
 		n.lock.Unlock()
 	}

@@ -123,6 +123,10 @@ type Log struct {
 	intents *intentJanitor // intent.go; nil without Options.Intents
 	spares  *spares        // spare.go
 
+	// queuedRecovered holds the event ids of claimed intents whose events
+	// a Record left queued (orphan.go).
+	queuedRecovered sync.Map
+
 	newestDigest atomic.Pointer[DigestHead] // the newest digest whose directory entry is durable (cluster.go)
 	owedDigest   *DigestHead                // written, its directory entry not yet durable; the writer's
 
