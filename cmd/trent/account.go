@@ -32,10 +32,7 @@ func parseAccountCreate(args []string) (*accountOptions, error) {
 	fs.BoolVar(&o.dev, "dev", false, "the data directory is a --dev one")
 	fs.StringVar(&o.id, "id", "", "12-digit account id (default: a random one)")
 	fs.StringVar(&o.format, "format", "text", "output format: text or json")
-	if err := fs.Parse(args); err != nil {
-		return nil, err
-	}
-	if err := noArgs(fs); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return nil, err
 	}
 	if o.databaseURL == "" && o.dataDir == "" {

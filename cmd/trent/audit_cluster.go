@@ -80,10 +80,7 @@ func auditVerifyCluster(args []string, stdout io.Writer) error {
 	fs.StringVar(&url, "database-url", "", "postgres://… URL of the installation's database (required here)")
 	fs.Var(&dirs, "data-dir", "a node's data directory, or a copy of its audit directory; repeat for every node")
 	fs.StringVar(&keyFile, "public-key", "", "PEM public key to check the digests against; without it, the key stored in the database is trusted")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if err := noArgs(fs); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if url == "" {
@@ -149,10 +146,7 @@ func auditPublicKeyDB(args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("audit public-key", flag.ContinueOnError)
 	var url string
 	fs.StringVar(&url, "database-url", "", "postgres://… URL of the installation's database")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if err := noArgs(fs); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if url == "" {

@@ -165,10 +165,7 @@ func parseInit(args []string) (*initOptions, error) {
 	fs.StringVar(&o.region, "region", app.DefaultRegion, "region this installation serves")
 	fs.StringVar(&o.format, "format", "text", "output format: text or json (one object: account_id, access_key_id, secret_access_key, and unseal_shares for shamir)")
 	fs.StringVar(&o.databaseURL, "database-url", "", "postgres://… URL of a PostgreSQL database to hold the installation instead of a data dir; else $"+envDatabaseURL)
-	if err := fs.Parse(args); err != nil {
-		return nil, err
-	}
-	if err := noArgs(fs); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return nil, err
 	}
 	set := map[string]bool{}
@@ -421,6 +418,14 @@ func validHostname(h string) bool {
 		}
 	}
 	return true
+}
+
+// parseFlags parses a command's args, which must all be flags.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	return noArgs(fs)
 }
 
 func noArgs(fs *flag.FlagSet) error {

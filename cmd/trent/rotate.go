@@ -26,10 +26,7 @@ func rotateRootCmd(args []string, stdin *os.File, stdout, stderr io.Writer, gete
 	fs := flag.NewFlagSet("rotate-root", flag.ContinueOnError)
 	sf := addSysFlags(fs)
 	format := fs.String("format", "text", "output format: text or json (keys root_generation, rewrapped and the status's)")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if err := noArgs(fs); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if *format != "text" && *format != "json" {

@@ -164,10 +164,7 @@ func unsealCmd(args []string, stdin *os.File, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("unseal", flag.ContinueOnError)
 	sf := addSysFlags(fs)
 	reset := fs.Bool("reset", false, "drop the shares submitted so far instead of submitting one")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if err := noArgs(fs); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	base, client, err := sf.server()
@@ -254,10 +251,7 @@ func statusCmd(args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("status", flag.ContinueOnError)
 	sf := addSysFlags(fs)
 	format := fs.String("format", "text", "output format: text or json (keys sealed, progress, threshold, seal_type, fips140, version)")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if err := noArgs(fs); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if *format != "text" && *format != "json" {
@@ -296,10 +290,7 @@ func statusCmd(args []string, stdout io.Writer) error {
 func sealCmd(args []string, stdout io.Writer, getenv func(string) string) error {
 	fs := flag.NewFlagSet("seal", flag.ContinueOnError)
 	sf := addSysFlags(fs)
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if err := noArgs(fs); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	base, client, err := sf.server()
