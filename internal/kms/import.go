@@ -409,6 +409,16 @@ func (s *Service) importKeyMaterial(ctx context.Context, r *Request, in *awsprot
 			v.Version = p.Version
 		}
 	}
+	return s.putImported(ctx, cur, k, v, material, id, model, until, desc)
+}
+
+// putImported stores material, whose KeyMaterialId is id, as version
+// v of key k (cur, as reloaded), wrapped for that version; the version that
+// is current takes the key out of PendingImport. It is the end of every
+// import, into a single-Region key or a multi-Region member, under
+// writeMu.
+func (s *Service) putImported(ctx context.Context, cur *keyEntry, k store.Key, v store.KeyVersion,
+	material []byte, id, model string, until time.Time, desc string) (any, error) {
 	wrapped, err := s.root.Wrap(material, wrapAAD(cur.arn, v.Version))
 	if err != nil {
 		return nil, apierr.Internal(fmt.Errorf("wrap imported material of %s: %w", cur.arn, err))
