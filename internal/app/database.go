@@ -93,7 +93,7 @@ func createOnDatabase(ctx context.Context, o *InitOptions, publish func(*InitRes
 		return err
 	}
 	defer ss.cleanup()
-	res, err := fillStore(ctx, o, st, ss)
+	res, err := fillStore(ctx, o, st, ss, true)
 	if err != nil {
 		return err
 	}
@@ -116,9 +116,11 @@ func createOnDatabase(ctx context.Context, o *InitOptions, publish func(*InitRes
 	return nil
 }
 
-// fillStore stores a new installation's settings and root access key, as
-// stage does for a SQLite store, but not its mode.
-func fillStore(ctx context.Context, o *InitOptions, st store.Store, ss *stagedSeal) (*InitResult, error) {
+// fillStore stores a new installation's settings, with a new root key
+// sealed by ss, and, if rootAccessKey, the root user's access key; not its
+// mode, which the caller writes last to commit the installation. Both
+// stores' inits use it (stage for SQLite).
+func fillStore(ctx context.Context, o *InitOptions, st store.Store, ss *stagedSeal, rootAccessKey bool) (*InitResult, error) {
 	raw, err := seal.GenerateRootKey()
 	if err != nil {
 		return nil, err
@@ -147,9 +149,11 @@ func fillStore(ctx context.Context, o *InitOptions, st store.Store, ss *stagedSe
 	}
 	res := &InitResult{DataDir: o.DataDir, Account: o.Account, Region: o.Region, SealType: o.Seal,
 		UnsealShares: ss.shares, Threshold: o.KeyThreshold}
-	res.AccessKeyID, res.SecretAccessKey, err = iam.NewDirectory(st, root).CreateAccessKey(ctx, o.Account)
-	if err != nil {
-		return nil, fmt.Errorf("create root access key: %w", err)
+	if rootAccessKey {
+		res.AccessKeyID, res.SecretAccessKey, err = iam.NewDirectory(st, root).CreateAccessKey(ctx, o.Account)
+		if err != nil {
+			return nil, fmt.Errorf("create root access key: %w", err)
+		}
 	}
 	return res, nil
 }
