@@ -37,23 +37,9 @@ func startOnDatabase(ctx context.Context, cfg Config) (*Node, error) {
 	// The node's own lock on its own data dir: a root-key rotation turns
 	// it exclusive, which keeps other processes on this node out — but not
 	// other nodes, which have data dirs of their own (docs/postgres.md).
-	lock, err := lockDirShared(cfg.DataDir)
-	if err != nil {
-		return nil, err
-	}
-	st, err := postgres.OpenWith(ctx, cfg.DatabaseURL, postgres.Options{CallTimeout: cfg.DatabaseTimeout})
-	if err != nil {
-		lock.Unlock()
-		return nil, fmt.Errorf("open store: %w", err)
-	}
-	n, err := start(ctx, cfg, st)
-	if err != nil {
-		st.Close()
-		lock.Unlock()
-		return nil, err
-	}
-	n.lock = lock
-	return n, nil
+	return startLocked(ctx, cfg, func() (store.Store, error) { // node.go
+		return postgres.OpenWith(ctx, cfg.DatabaseURL, postgres.Options{CallTimeout: cfg.DatabaseTimeout})
+	})
 }
 
 // createOnDatabase is Init for an installation in the database at

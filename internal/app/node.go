@@ -97,11 +97,17 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 			return nil, err
 		}
 	}
+	return startLocked(ctx, cfg, func() (store.Store, error) { return sqlite.Open(dbPath) })
+}
+
+// startLocked opens the node's store with open, under a shared lock on its
+// data dir, and starts the node, which holds the lock until it closes.
+func startLocked(ctx context.Context, cfg Config, open func() (store.Store, error)) (*Node, error) {
 	lock, err := lockDirShared(cfg.DataDir)
 	if err != nil {
 		return nil, err
 	}
-	st, err := sqlite.Open(dbPath)
+	st, err := open()
 	if err != nil {
 		lock.Unlock()
 		return nil, fmt.Errorf("open store: %w", err)
