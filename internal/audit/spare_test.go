@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/trent-kms/trent/internal/testenv/testfiles"
 )
 
 // fillToSpare records events until the log writes into a preallocated
@@ -94,7 +96,7 @@ func TestPreallocatedCrash(t *testing.T) {
 	n := fillToSpare(t, l, dir)
 	// The crash image: the files as they are now (every Record returned).
 	crash := t.TempDir()
-	copyDir(t, dir, crash)
+	testfiles.CopyDir(t, dir, crash)
 	closeLog(t, l)
 	for _, f := range []string{".audit-spare-2.jsonl.tmp", ".audit-spare-3.jsonl.tmp"} {
 		os.Remove(filepath.Join(crash, f)) // Open removes leftovers; keep the image small
@@ -146,7 +148,7 @@ func TestPreallocatedCrashZerosOnly(t *testing.T) {
 	l := openLog(t, dir, Options{MaxFileBytes: 1 << 20})
 	n := fillToSpare(t, l, dir)
 	crash := t.TempDir()
-	copyDir(t, dir, crash)
+	testfiles.CopyDir(t, dir, crash)
 	closeLog(t, l)
 	// A spare renamed to the next file name just before the crash.
 	next := filepath.Join(crash, eventFileName(l.w.lastName, l.w.fileSeq+1))
