@@ -28,6 +28,7 @@ import (
 	"github.com/trent-kms/trent/internal/app"
 	"github.com/trent-kms/trent/internal/config"
 	"github.com/trent-kms/trent/internal/iam"
+	"github.com/trent-kms/trent/internal/ids"
 	"github.com/trent-kms/trent/internal/kms"
 	"github.com/trent-kms/trent/internal/seal"
 	"github.com/trent-kms/trent/internal/seal/pkcs11"
@@ -226,7 +227,7 @@ func parseInit(args []string) (*initOptions, error) {
 	default:
 		return nil, fmt.Errorf("--seal must be keyfile, shamir or pkcs11, not %q", o.seal)
 	}
-	if !validAccount(o.account) {
+	if !ids.IsAccountID(o.account) {
 		return nil, fmt.Errorf("--account must be 12 digits, not %q", o.account)
 	}
 	if err := checkRegion(o.region); err != nil {
@@ -349,18 +350,6 @@ func printInit(w io.Writer, r *app.InitResult, o *initOptions) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
-}
-
-func validAccount(s string) bool {
-	if len(s) != 12 {
-		return false
-	}
-	for _, c := range s {
-		if c < '0' || c > '9' {
-			return false
-		}
-	}
-	return true
 }
 
 // regionPattern is the shape of every AWS region name: a two-letter area,

@@ -7,6 +7,7 @@ import (
 
 	"github.com/trent-kms/trent/internal/apierr"
 	"github.com/trent-kms/trent/internal/awsquery"
+	"github.com/trent-kms/trent/internal/ids"
 	"github.com/trent-kms/trent/internal/policy"
 	"github.com/trent-kms/trent/internal/store"
 )
@@ -91,7 +92,7 @@ func (s *Service) checkTrustPolicy(ctx context.Context, doc string) error {
 			principals = st.NotPrincipal
 		}
 		for _, p := range principals["AWS"] {
-			if p == "*" || isAccountID(p) {
+			if p == "*" || ids.IsAccountID(p) {
 				continue
 			}
 			if !s.PrincipalExists(ctx, p) {
