@@ -8,10 +8,10 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
 
+	"github.com/trent-kms/trent/internal/durable"
 	"github.com/trent-kms/trent/internal/store/sqlite"
 )
 
@@ -186,7 +186,7 @@ func create(ctx context.Context, o *InitOptions, mode string, publish func(*Init
 		return err
 	}
 	os.Remove(staging)
-	if err := syncDir(o.DataDir); err != nil {
+	if err := durable.SyncDir(o.DataDir); err != nil {
 		return fmt.Errorf("sync data dir: %w", err)
 	}
 	return nil
@@ -280,21 +280,4 @@ func createPrivate(path string) error {
 		return err
 	}
 	return f.Close()
-}
-
-// syncDir makes the directory's new entries durable. Windows cannot open a
-// directory for syncing, so there it is skipped.
-func syncDir(dir string) error {
-	if runtime.GOOS == "windows" {
-		return nil
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	return err
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/trent-kms/trent/internal/durable"
 	"github.com/trent-kms/trent/internal/seal"
 	"github.com/trent-kms/trent/internal/seal/pkcs11"
 	"github.com/trent-kms/trent/internal/seal/shamir"
@@ -198,7 +199,7 @@ func createKeyFileSeal(o *InitOptions, stagedRoot []byte) (*stagedSeal, error) {
 				return fmt.Errorf("put the seal key file in place: %w", err)
 			}
 			committed = true
-			return syncDir(filepath.Dir(path))
+			return durable.SyncDir(filepath.Dir(path))
 		},
 		undo: func() {
 			if committed {
@@ -207,7 +208,7 @@ func createKeyFileSeal(o *InitOptions, stagedRoot []byte) (*stagedSeal, error) {
 		},
 		cleanup: func() {
 			os.Remove(staging)
-			_ = syncDir(filepath.Dir(path))
+			_ = durable.SyncDir(filepath.Dir(path))
 		},
 	}, nil
 }

@@ -12,6 +12,8 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+
+	"github.com/trent-kms/trent/internal/durable"
 )
 
 // Provider seals the root key for storage. The sealed blob is not secret on
@@ -86,44 +88,15 @@ func CreateKeyFile(path string) (*KeyFile, error) {
 	if err != nil {
 		return nil, fmt.Errorf("seal: creating key file: %w", err)
 	}
-	if err := writeSynced(f, content); err != nil {
+	if err := durable.WriteAndClose(f, content); err != nil {
 		os.Remove(path)
 		return nil, fmt.Errorf("seal: writing key file %s: %w", path, err)
 	}
-	if err := syncDir(filepath.Dir(path)); err != nil {
+	if err := durable.SyncDir(filepath.Dir(path)); err != nil {
 		os.Remove(path)
 		return nil, fmt.Errorf("seal: syncing directory of key file %s: %w", path, err)
 	}
 	return &KeyFile{Path: path}, nil
-}
-
-func writeSynced(f *os.File, content []byte) error {
-	_, err := f.Write(content)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	return err
-}
-
-// syncDir makes a new directory entry durable. Windows cannot open a
-// directory for syncing, and its rename and create are durable differently,
-// so there it is skipped.
-func syncDir(dir string) error {
-	if runtime.GOOS == "windows" {
-		return nil
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	return err
 }
 
 // OpenKeyFile checks that the key file at path exists, is a regular file not
