@@ -127,15 +127,24 @@ func startShamirSeal(ctx context.Context, cfg *Config, _ string, st store.Settin
 	if cfg.PKCS11PINFile != "" {
 		return unsealMethod{}, fmt.Errorf("--pkcs11-pin-file does not apply: %s is sealed by Shamir shares (unseal it with `trent unseal`)", cfg.DataDir)
 	}
+	c, err := shamirConfig(ctx, st)
+	if err != nil {
+		return unsealMethod{}, err
+	}
+	return unsealMethod{shares: seal.NewShareUnsealer(c)}, nil
+}
+
+// shamirConfig reads the shares and threshold of a shamir installation.
+func shamirConfig(ctx context.Context, st store.Settings) (*seal.ShamirConfig, error) {
 	b, err := st.GetSetting(ctx, settingShamir)
 	if err != nil {
-		return unsealMethod{}, fmt.Errorf("read shamir settings: %w", err)
+		return nil, fmt.Errorf("read shamir settings: %w", err)
 	}
 	c, err := seal.ParseShamirConfig(b)
 	if err != nil {
-		return unsealMethod{}, fmt.Errorf("read shamir settings: %w", err)
+		return nil, fmt.Errorf("read shamir settings: %w", err)
 	}
-	return unsealMethod{shares: seal.NewShareUnsealer(c)}, nil
+	return c, nil
 }
 
 // keyFilePath is where the key file of the installation o describes
