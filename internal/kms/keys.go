@@ -242,12 +242,12 @@ func (s *Service) describeKey(ctx context.Context, r *Request, in *awsproto.Desc
 }
 
 func checkListKeys(in *awsproto.ListInput) error {
-	_, _, err := pageParams(in.Limit, in.Marker, 1000, 100, "keys")
+	_, _, err := keyPages.params(in.Limit, in.Marker)
 	return err
 }
 
 func (s *Service) listKeys(ctx context.Context, r *Request, in *awsproto.ListInput, a *access) (any, error) {
-	limit, after, err := pageParams(in.Limit, in.Marker, 1000, 100, "keys")
+	limit, after, err := keyPages.params(in.Limit, in.Marker)
 	if err != nil {
 		return nil, err
 	}

@@ -143,12 +143,12 @@ func checkListKeyRotations(in *awsproto.ListKeyRotationsInput) error {
 	if err := v.err(); err != nil {
 		return err
 	}
-	_, _, err := pageParams(in.Limit, in.Marker, 1000, 100, "rotations")
+	_, _, err := rotationPages.params(in.Limit, in.Marker)
 	return err
 }
 
 func (s *Service) listKeyRotations(ctx context.Context, r *Request, in *awsproto.ListKeyRotationsInput, a *access) (any, error) {
-	limit, after, err := pageParams(in.Limit, in.Marker, 1000, 100, "rotations")
+	limit, after, err := rotationPages.params(in.Limit, in.Marker)
 	if err != nil {
 		return nil, err
 	}
