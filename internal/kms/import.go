@@ -364,8 +364,7 @@ func (s *Service) importKeyMaterial(ctx context.Context, r *Request, in *awsprot
 	if err := importable(cur); err != nil {
 		return nil, err
 	}
-	k := cur.meta
-	k.Tags = slices.Clone(cur.meta.Tags)
+	k := cur.metaCopy()
 	if isMultiRegion(&k) {
 		return s.importIntoMember(ctx, cur, k, in, material, id, model, until, desc) // multiregion_import.go
 	}
@@ -483,8 +482,7 @@ func (s *Service) deleteImportedKeyMaterial(ctx context.Context, r *Request, in 
 	if err != nil {
 		return nil, err
 	}
-	k := cur.meta
-	k.Tags = slices.Clone(cur.meta.Tags)
+	k := cur.metaCopy()
 	n := k.CurrentVersion
 	if in.KeyMaterialId != nil {
 		var ok bool
@@ -541,8 +539,7 @@ func (s *Service) rotateImported(ctx context.Context, e *keyEntry) (any, error) 
 	if err != nil {
 		return nil, err
 	}
-	k := cur.meta
-	k.Tags = slices.Clone(cur.meta.Tags)
+	k := cur.metaCopy()
 	if err := replicaRotation(cur.arn, &k); err != nil {
 		return nil, err
 	}
@@ -686,8 +683,7 @@ func (s *Service) expireKeyMaterial(ctx context.Context, id string, now time.Tim
 		return nil // re-imported since the job looked
 	}
 	slices.Sort(due)
-	k := e.meta
-	k.Tags = slices.Clone(e.meta.Tags)
+	k := e.metaCopy()
 	if slices.Contains(due, k.CurrentVersion) && k.State != StatePendingDeletion {
 		k.State = StatePendingImport
 	}

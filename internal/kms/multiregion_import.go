@@ -262,8 +262,7 @@ func (s *Service) deletePendingInReplicas(ctx context.Context, k store.Key, n ui
 		if !ok || v.ImportState != importStateImported || n <= e.meta.CurrentVersion {
 			continue
 		}
-		rk := e.meta
-		rk.Tags = slices.Clone(e.meta.Tags)
+		rk := e.metaCopy()
 		if err := s.deleteMaterial(ctx, e, rk, []uint32{n}); err != nil {
 			s.log.Error("multi-Region key: pending material not deleted in a replica", "key", e.arn, "err", err)
 			first = firstError(first, err)
