@@ -651,16 +651,9 @@ func (s *Service) expireMaterial(ctx context.Context, now time.Time) error {
 	if err != nil {
 		return fmt.Errorf("list keys with expired material: %w", err)
 	}
-	var first error
-	for _, id := range ids {
-		if err := s.expireKeyMaterial(ctx, id, now); err != nil {
-			s.log.Error("expiring imported key material failed", "key", id, "err", err)
-			if first == nil {
-				first = err
-			}
-		}
-	}
-	return first
+	return s.eachKey(ids, "expiring imported key material failed", func(id string) error { // rotation.go
+		return s.expireKeyMaterial(ctx, id, now)
+	})
 }
 
 func (s *Service) expireKeyMaterial(ctx context.Context, id string, now time.Time) error {
