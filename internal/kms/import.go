@@ -171,8 +171,8 @@ func (s *Service) createKeyWithoutMaterial(ctx context.Context, k store.Key, arn
 	e := &keyEntry{meta: k, arn: arn, versions: map[uint32]*backing{}, imported: map[uint32]store.KeyVersion{}}
 	e.prepare(nil)
 	s.publish(e)
-	md := s.metadata(e)
-	if err := s.multiRegionMetadata(ctx, md, e); err != nil {
+	md, err := s.metadata(ctx, e)
+	if err != nil {
 		return nil, err
 	}
 	return &awsproto.KeyMetadataOutput{KeyMetadata: md}, nil
