@@ -44,11 +44,7 @@ func rotateRootCmd(args []string, stdin *os.File, stdout, stderr io.Writer, gete
 	defer cancel()
 
 	// A shamir installation: how many shares, from its status.
-	req, err := newSysRequest(ctx, http.MethodGet, base, "/sys/status", nil)
-	if err != nil {
-		return err
-	}
-	st, err := callSys(client, req)
+	st, err := sysStatus(ctx, client, base) // sys.go
 	if err != nil {
 		return err
 	}
@@ -69,7 +65,7 @@ func rotateRootCmd(args []string, stdin *os.File, stdout, stderr io.Writer, gete
 		body = []byte("{}")
 	}
 	defer clear(body)
-	req, err = newSysRequest(ctx, http.MethodPost, base, "/sys/rotate-root", body)
+	req, err := newSysRequest(ctx, http.MethodPost, base, "/sys/rotate-root", body)
 	if err != nil {
 		return err
 	}

@@ -135,6 +135,15 @@ func callSys(client *http.Client, req *http.Request) (*sysReply, error) {
 	return &r, nil
 }
 
+// sysStatus asks the server at base for its seal status.
+func sysStatus(ctx context.Context, client *http.Client, base *url.URL) (*sysReply, error) {
+	req, err := newSysRequest(ctx, http.MethodGet, base, "/sys/status", nil)
+	if err != nil {
+		return nil, err
+	}
+	return callSys(client, req)
+}
+
 func newSysRequest(ctx context.Context, method string, base *url.URL, path string, body []byte) (*http.Request, error) {
 	u := *base
 	u.Path = path
@@ -263,11 +272,7 @@ func statusCmd(args []string, stdout io.Writer) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), sysTimeout)
 	defer cancel()
-	req, err := newSysRequest(ctx, http.MethodGet, base, "/sys/status", nil)
-	if err != nil {
-		return err
-	}
-	r, err := callSys(client, req)
+	r, err := sysStatus(ctx, client, base)
 	if err != nil {
 		return err
 	}
