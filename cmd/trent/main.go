@@ -29,6 +29,7 @@ import (
 	"github.com/trent-kms/trent/internal/audit"
 	"github.com/trent-kms/trent/internal/config"
 	"github.com/trent-kms/trent/internal/iam"
+	"github.com/trent-kms/trent/internal/ids"
 	"github.com/trent-kms/trent/internal/kms"
 	"github.com/trent-kms/trent/internal/seal"
 	"github.com/trent-kms/trent/internal/seal/pkcs11"
@@ -166,10 +167,7 @@ func parseInit(args []string) (*initOptions, error) {
 	fs.StringVar(&o.region, "region", app.DefaultRegion, "region this installation serves")
 	fs.StringVar(&o.format, "format", "text", "output format: text or json (one object: account_id, access_key_id, secret_access_key, and unseal_shares for shamir)")
 	fs.StringVar(&o.databaseURL, "database-url", "", "postgres://… URL of a PostgreSQL database to hold the installation instead of a data dir; else $"+envDatabaseURL)
-	if err := fs.Parse(args); err != nil {
-		return nil, err
-	}
-	if err := noArgs(fs); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return nil, err
 	}
 	set := map[string]bool{}
@@ -230,7 +228,7 @@ func parseInit(args []string) (*initOptions, error) {
 	default:
 		return nil, fmt.Errorf("--seal must be keyfile, shamir or pkcs11, not %q", o.seal)
 	}
-	if !validAccount(o.account) {
+	if !ids.IsAccountID(o.account) {
 		return nil, fmt.Errorf("--account must be 12 digits, not %q", o.account)
 	}
 	if err := checkRegion(o.region); err != nil {
@@ -355,18 +353,6 @@ func printInit(w io.Writer, r *app.InitResult, o *initOptions) error {
 	return err
 }
 
-func validAccount(s string) bool {
-	if len(s) != 12 {
-		return false
-	}
-	for _, c := range s {
-		if c < '0' || c > '9' {
-			return false
-		}
-	}
-	return true
-}
-
 // regionPattern is the shape of every AWS region name: a two-letter area,
 // one or more words, a number (us-east-1, us-gov-west-1, eu-isoe-west-1).
 // The region is part of every key ARN and of the SigV4 credential scope,
@@ -422,6 +408,14 @@ func validHostname(h string) bool {
 		}
 	}
 	return true
+}
+
+// parseFlags parses a command's args, which must all be flags.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	return noArgs(fs)
 }
 
 func noArgs(fs *flag.FlagSet) error {

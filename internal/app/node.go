@@ -99,22 +99,42 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 			return nil, err
 		}
 	}
+	return startLocked(ctx, cfg, func() (store.Store, error) { return sqlite.Open(dbPath) }, nil)
+}
+
+// startLocked opens the node's store with open, under a shared lock on its
+// data dir, and starts the node, which holds the lock until it closes.
+// hold, if not nil, takes what the node must hold before it starts (its
+// lease on PostgreSQL) and returns its release, which Close calls.
+func startLocked(ctx context.Context, cfg Config, open func() (store.Store, error), hold func(store.Store) (func(), error)) (*Node, error) {
 	lock, err := lockDirShared(cfg.DataDir)
 	if err != nil {
 		return nil, err
 	}
-	st, err := sqlite.Open(dbPath)
+	st, err := open()
 	if err != nil {
 		lock.Unlock()
 		return nil, fmt.Errorf("open store: %w", err)
 	}
+	release := func() {}
+	if hold != nil {
+		if release, err = hold(st); err != nil {
+			st.Close()
+			lock.Unlock()
+			return nil, err
+		}
+	}
 	n, err := start(ctx, cfg, st)
 	if err != nil {
+		release()
 		st.Close()
 		lock.Unlock()
 		return nil, err
 	}
 	n.lock = lock
+	if hold != nil {
+		n.presence = release
+	}
 	return n, nil
 }
 
