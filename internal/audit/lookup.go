@@ -250,6 +250,14 @@ func (l *Log) Lookup(ctx context.Context, q Query) ([]Match, string, error) {
 			}
 			end = tok.Offset
 		}
+		if lookupIndexes && f.seq < pos.fileSeq { // closed: it may have an index
+			if ix := l.loadIndex(f.name); ix == nil {
+				l.indexer.kick() // missing, damaged or stale: write it anew
+			} else if ix.excludes(&pf, &q) {
+				lookupFilesSkipped.Add(1)
+				continue
+			}
+		}
 		r, err := openChunks(filepath.Join(l.dir, f.name), end)
 		if err != nil {
 			return nil, "", fmt.Errorf("audit: lookup: %w", err)
