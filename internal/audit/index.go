@@ -74,8 +74,7 @@ const (
 	// set too large to keep: past either it goes to the Bloom filter.
 	indexExactMax   = 256
 	indexExactBytes = 16 << 10
-	bloomK          = 7  // hashes per value
-	bloomBitsPer    = 10 // bits per value: with 7 hashes, ~1 % false positives
+	bloomBitsPer    = 10 // bits per value: ~1 % false positives with 8 bits set in a block
 	// indexMaxBytes bounds what is read of an index file: a larger one is
 	// not one this code wrote for a file of at most a few hundred MiB.
 	indexMaxBytes = 64 << 20
@@ -86,12 +85,17 @@ var (
 	readOnlyTrue  = []byte(`"readOnly":true`)
 )
 
-// bloom is a Bloom filter over byte strings whose size is a power of two
-// words, so that it can be folded in half (fold) and still answer.
+// bloom is a blocked Bloom filter over byte strings: a value sets 8
+// bits, one in each 64-bit word of one 64-byte block (a cache line), so
+// that adding or asking costs one cache miss, not 8. Its blocks are a
+// power of two, so that it can be folded in half (fold) and still answer.
+// It is the bytes the index file holds, bit n of a block at byte n/8,
+// bit n%8.
 type bloom struct {
-	k    uint8
-	bits []uint64
+	bits []byte // len(bits)/bloomBlock blocks, a power of two
 }
+
+const bloomBlock = 64
 
 // indexHash is a 64-bit hash of b. It is part of the index format: it
 // must not change without a new indexMagic.
@@ -115,13 +119,21 @@ func indexHash(b []byte) uint64 {
 	return h
 }
 
-func (f *bloom) add(v []byte) {
-	mask := uint64(len(f.bits))*64 - 1
-	h := indexHash(v)
-	h1, h2 := h, h>>32|1
-	for i := uint64(0); i < uint64(f.k); i++ {
-		n := (h1 + i*h2) & mask
-		f.bits[n>>6] |= 1 << (n & 63)
+// bloomSpot is where a value of hash h lives: its block's offset in bits,
+// and a second hash whose 6-bit groups pick a bit of each of its 8 words.
+func (f *bloom) spot(h uint64) ([]byte, uint64) {
+	blocks := uint64(len(f.bits) / bloomBlock)
+	off := (h & (blocks - 1)) * bloomBlock
+	g := (h ^ 0x5851f42d4c957f2d) * 0x2545f4914f6cdd1d
+	g ^= g >> 29
+	return f.bits[off : off+bloomBlock], g
+}
+
+func (f *bloom) addHash(h uint64) {
+	blk, g := f.spot(h)
+	for w := range uint64(8) {
+		n := w*64 + (g>>(6*w))&63
+		blk[n>>3] |= 1 << (n & 7)
 	}
 }
 
@@ -129,12 +141,10 @@ func (f *bloom) has(v []byte) bool {
 	if len(f.bits) == 0 {
 		return true // no filter: anything may be there
 	}
-	mask := uint64(len(f.bits))*64 - 1
-	h := indexHash(v)
-	h1, h2 := h, h>>32|1
-	for i := uint64(0); i < uint64(f.k); i++ {
-		n := (h1 + i*h2) & mask
-		if f.bits[n>>6]&(1<<(n&63)) == 0 {
+	blk, g := f.spot(indexHash(v))
+	for w := range uint64(8) {
+		n := w*64 + (g>>(6*w))&63
+		if blk[n>>3]&(1<<(n&7)) == 0 {
 			return false
 		}
 	}
@@ -142,19 +152,20 @@ func (f *bloom) has(v []byte) bool {
 }
 
 // fold halves the filter while it keeps at least bloomBitsPer bits for
-// each value it is estimated to hold. A bit n of the half is set when n
-// or n+half was: the same bit a hash masked to the smaller size picks.
+// each value it is estimated to hold. A bit of block b of the half is
+// set when it was in block b or b+half: the block a hash masked to the
+// smaller size picks.
 func (f *bloom) fold() {
 	set := 0
-	for _, w := range f.bits {
-		set += bits.OnesCount64(w)
+	for _, c := range f.bits {
+		set += bits.OnesCount8(c)
 	}
-	m := float64(len(f.bits) * 64)
-	if set == len(f.bits)*64 {
+	m := float64(len(f.bits) * 8)
+	if set == len(f.bits)*8 {
 		return // saturated: it answers "maybe" to all, at any size
 	}
-	n := -m / float64(f.k) * math.Log(1-float64(set)/m) // the usual estimate of the values added
-	for len(f.bits) > 8 && float64(len(f.bits)/2*64) >= n*bloomBitsPer {
+	n := -m / 8 * math.Log(1-float64(set)/m) // the usual estimate of the values added
+	for len(f.bits) > bloomBlock && float64(len(f.bits)/2*8) >= n*bloomBitsPer {
 		half := len(f.bits) / 2
 		for i := range half {
 			f.bits[i] |= f.bits[i+half]
@@ -168,18 +179,29 @@ type indexBuilder struct {
 	ix         fileIndex
 	exactBytes map[string]int
 	tooMany    map[string]bool
+	// recent are hashes added lately, by their top bits: a span seen
+	// again (a member name, the region…) skips the filter's cache miss.
+	recent [4096]uint64
+}
+
+func (b *indexBuilder) add(v []byte) {
+	h := indexHash(v)
+	if r := &b.recent[h>>52]; *r != h {
+		*r = h
+		b.ix.bloom.addHash(h)
+	}
 }
 
 // newIndexBuilder starts the index of a file of size bytes: the Bloom
 // filter starts at about a bit per byte of the file (a value every few
 // dozen bytes, many repeated) and is folded down when done.
 func newIndexBuilder(size int64) *indexBuilder {
-	words := 8
-	for int64(words)*64 < size && words < 1<<22 { // at most 32 MiB
-		words *= 2
+	n := bloomBlock
+	for int64(n)*8 < size && n < 32<<20 {
+		n *= 2
 	}
 	b := &indexBuilder{
-		ix:         fileIndex{timeKnown: true, exact: map[string]map[string]struct{}{}, bloom: bloom{k: bloomK, bits: make([]uint64, words)}},
+		ix:         fileIndex{timeKnown: true, exact: map[string]map[string]struct{}{}, bloom: bloom{bits: make([]byte, n)}},
 		exactBytes: map[string]int{},
 		tooMany:    map[string]bool{},
 	}
@@ -221,7 +243,7 @@ func (b *indexBuilder) addLine(line []byte) {
 		q += prev + 1
 		seg := line[prev+1 : q]
 		if prev >= 0 {
-			ix.bloom.add(seg)
+			b.add(seg)
 			if prev > 0 && line[prev-1] == ':' {
 				b.member(line[:prev+1], seg)
 			}
@@ -232,7 +254,7 @@ func (b *indexBuilder) addLine(line []byte) {
 				break
 			}
 			s = s[i+1:]
-			ix.bloom.add(s)
+			b.add(s)
 		}
 		prev = q
 	}
@@ -442,17 +464,15 @@ func (ix *fileIndex) marshal() []byte {
 			str(v)
 		}
 	}
-	b = append(b, ix.bloom.k)
-	b = binary.LittleEndian.AppendUint32(b, uint32(len(ix.bloom.bits)))
-	for _, w := range ix.bloom.bits {
-		b = binary.LittleEndian.AppendUint64(b, w)
-	}
+	b = binary.LittleEndian.AppendUint32(b, uint32(len(ix.bloom.bits)/bloomBlock))
+	b = append(b, ix.bloom.bits...)
 	return binary.LittleEndian.AppendUint32(b, crc32.Checksum(b, crc32c))
 }
 
 var errBadIndex = errors.New("audit: not a lookup index")
 
-// parseIndex reads what marshal wrote. The bytes are untrusted: anything
+// parseIndex reads what marshal wrote; the index it returns holds on to
+// data. The bytes are untrusted: anything
 // else — cut short, damaged, a length past the end, a filter whose size
 // is not a power of two — is refused, never a panic or an allocation
 // larger than the input.
@@ -488,18 +508,14 @@ func parseIndex(data []byte) (*fileIndex, error) {
 		}
 		ix.exact[m] = set
 	}
-	ix.bloom.k = r.u8()
-	words := r.u32()
-	if r.err == nil && (ix.bloom.k == 0 || ix.bloom.k > 32 || words == 0 || words&(words-1) != 0 || uint64(words)*8 != uint64(len(r.b))) {
-		return nil, fmt.Errorf("%w: filter of %d words, %d hashes", errBadIndex, words, ix.bloom.k)
+	blocks := r.u32()
+	if r.err == nil && (blocks == 0 || blocks&(blocks-1) != 0 || uint64(blocks)*bloomBlock != uint64(len(r.b))) {
+		return nil, fmt.Errorf("%w: filter of %d blocks in %d bytes", errBadIndex, blocks, len(r.b))
 	}
 	if r.err != nil {
 		return nil, r.err
 	}
-	ix.bloom.bits = make([]uint64, words)
-	for i := range ix.bloom.bits {
-		ix.bloom.bits[i] = binary.LittleEndian.Uint64(r.b[8*i:])
-	}
+	ix.bloom.bits = r.b // no copy: the index lives as long as data
 	if ix.size < 0 || ix.minTime > ix.maxTime {
 		return nil, fmt.Errorf("%w: size %d, times %q..%q", errBadIndex, ix.size, ix.minTime, ix.maxTime)
 	}

@@ -123,11 +123,12 @@ func (x *indexer) pass() {
 			}
 		}
 	}
+	var buf []byte
 	for _, name := range todo {
 		if x.stopping() {
 			return
 		}
-		if x.l.loadIndex(name) != nil {
+		if x.l.loadIndex(name, &buf) != nil {
 			continue
 		}
 		if err := x.build(name); err != nil && err != errIndexStopped {
@@ -162,9 +163,10 @@ func (x *indexer) build(name string) error {
 
 // loadIndex returns the index of the event file name if there is one
 // that describes the file as it is; nil if it is missing, damaged, or
-// of other bytes (stale).
-func (l *Log) loadIndex(name string) *fileIndex {
-	data, err := readIndexFile(filepath.Join(l.dir, indexFileName(name)))
+// of other bytes (stale). The index lives in *buf, which it grows: the
+// index is good until buf is used again.
+func (l *Log) loadIndex(name string, buf *[]byte) *fileIndex {
+	data, err := readIndexFile(filepath.Join(l.dir, indexFileName(name)), buf)
 	if err != nil {
 		return nil
 	}
@@ -183,8 +185,8 @@ func (l *Log) loadIndex(name string) *fileIndex {
 	return ix
 }
 
-// readIndexFile reads an index file of at most indexMaxBytes.
-func readIndexFile(path string) ([]byte, error) {
+// readIndexFile reads an index file of at most indexMaxBytes into *buf.
+func readIndexFile(path string, buf *[]byte) ([]byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
@@ -197,7 +199,10 @@ func readIndexFile(path string) ([]byte, error) {
 	if !fi.Mode().IsRegular() || fi.Size() > indexMaxBytes {
 		return nil, errBadIndex
 	}
-	data := make([]byte, fi.Size())
+	if int64(cap(*buf)) < fi.Size() {
+		*buf = make([]byte, fi.Size())
+	}
+	data := (*buf)[:fi.Size()]
 	if _, err := f.ReadAt(data, 0); err != nil {
 		return nil, err
 	}

@@ -232,6 +232,7 @@ func (l *Log) Lookup(ctx context.Context, q Query) ([]Match, string, error) {
 	var scanned int64
 	var out []Match
 	var spans []lineSpan
+	var ixBuf []byte // the index being read
 	for i := len(ls.events) - 1; i >= 0; i-- {
 		f := ls.events[i]
 		if f.seq > pos.fileSeq || tok != nil && f.seq > tok.File {
@@ -251,7 +252,7 @@ func (l *Log) Lookup(ctx context.Context, q Query) ([]Match, string, error) {
 			end = tok.Offset
 		}
 		if lookupIndexes && f.seq < pos.fileSeq { // closed: it may have an index
-			if ix := l.loadIndex(f.name); ix == nil {
+			if ix := l.loadIndex(f.name, &ixBuf); ix == nil {
 				l.indexer.kick() // missing, damaged or stale: write it anew
 			} else if ix.excludes(&pf, &q) {
 				lookupFilesSkipped.Add(1)
