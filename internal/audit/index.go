@@ -62,6 +62,7 @@ type fileIndex struct {
 // indexMembers are the members whose values an index keeps exactly while
 // they are few: each is a needle's "before" (attributeNeedles, and the
 // account's in newPrefilter).
+// (In this order: indexBuilder.member names them by position.)
 var indexMembers = []string{`"eventName":"`, `"eventSource":"`, `"type":"`, `"accessKeyId":"`, `"recipientAccountId":"`}
 
 const (
@@ -193,11 +194,14 @@ func (b *indexBuilder) add(v []byte) {
 }
 
 // newIndexBuilder starts the index of a file of size bytes: the Bloom
-// filter starts at about a bit per byte of the file (a value every few
-// dozen bytes, many repeated) and is folded down when done.
+// filter starts at half a bit per byte of the file and is folded down
+// when done: a log of Encrypt events needs an eighth (a new value every
+// ~80 bytes), so a log four times as dense keeps its 10 bits a value,
+// and a denser one only answers "maybe" more often. Starting larger
+// costs cache misses: at a bit per byte building took ~20 % more CPU.
 func newIndexBuilder(size int64) *indexBuilder {
 	n := bloomBlock
-	for int64(n)*8 < size && n < 32<<20 {
+	for int64(n)*16 < size && n < 32<<20 {
 		n *= 2
 	}
 	b := &indexBuilder{
@@ -211,42 +215,49 @@ func newIndexBuilder(size int64) *indexBuilder {
 	return b
 }
 
-// addLine adds a line, without its newline.
+// addLine adds a line, without its newline. It walks the line's quotes
+// once: the spans between them are what the filter keeps, and what it
+// reads besides — a member's value, readOnly, the first eventTime — is
+// found from those spans as the pre-filter finds it with its searches
+// (every one of its needles starts at a quote).
 func (b *indexBuilder) addLine(line []byte) {
 	if len(line) == 0 {
 		return // no needle is found on an empty line
 	}
 	ix := &b.ix
 	ix.lines++
-	if t, ok := eventTimeOf(line); ok {
-		if ix.minTime == "" || string(t) < ix.minTime {
-			ix.minTime = string(t)
-		}
-		if string(t) > ix.maxTime {
-			ix.maxTime = string(t)
-		}
-	} else {
-		ix.timeKnown = false
-	}
-	if !ix.readOnly[0] && bytes.Contains(line, readOnlyFalse) {
-		ix.readOnly[0] = true
-	}
-	if !ix.readOnly[1] && bytes.Contains(line, readOnlyTrue) {
-		ix.readOnly[1] = true
-	}
-	prev := -1 // the quote before seg; -1: seg starts the line
+	var when []byte // the eventTime eventTimeOf reads
+	timeSeen := false
+	var name, last []byte // the two spans before seg, each after a quote
+	prev := -1            // the quote before seg; -1: seg starts the line
 	for {
 		q := bytes.IndexByte(line[prev+1:], '"')
 		if q < 0 {
-			return // what follows the last quote is no needle's: none ends it
+			break // what follows the last quote is no needle's: none ends it
 		}
 		q += prev + 1
 		seg := line[prev+1 : q]
 		if prev >= 0 {
 			b.add(seg)
-			if prev > 0 && line[prev-1] == ':' {
-				b.member(line[:prev+1], seg)
+			// seg follows `"name":"`.
+			if len(last) == 1 && last[0] == ':' && name != nil {
+				b.member(name, seg)
 			}
+			after := line[q+1:]
+			switch string(seg) {
+			case "readOnly": // `"readOnly":true` is this quote's
+				if bytes.HasPrefix(after, readOnlyTrue[len(`"readOnly"`):]) {
+					ix.readOnly[1] = true
+				} else if bytes.HasPrefix(after, readOnlyFalse[len(`"readOnly"`):]) {
+					ix.readOnly[0] = true
+				}
+			case "eventTime": // the first `"eventTime":"` is eventTimeOf's
+				if !timeSeen && bytes.HasPrefix(after, []byte(`:"`)) {
+					timeSeen = true
+					when, _ = timeShape(after[2:])
+				}
+			}
+			name, last = last, seg
 		}
 		for s := seg; ; {
 			i := bytes.IndexByte(s, '/')
@@ -258,27 +269,49 @@ func (b *indexBuilder) addLine(line []byte) {
 		}
 		prev = q
 	}
-}
-
-// member adds v to the exact set of the member that ends head, if any.
-func (b *indexBuilder) member(head, v []byte) {
-	for _, m := range indexMembers {
-		if !bytes.HasSuffix(head, []byte(m)) || b.tooMany[m] {
-			continue
-		}
-		set := b.ix.exact[m]
-		if _, ok := set[string(v)]; ok {
-			return
-		}
-		b.exactBytes[m] += len(v)
-		if len(set) >= indexExactMax || b.exactBytes[m] > indexExactBytes {
-			b.tooMany[m] = true
-			delete(b.ix.exact, m) // the Bloom filter holds every span already
-			return
-		}
-		set[string(v)] = struct{}{}
+	if when == nil {
+		ix.timeKnown = false
 		return
 	}
+	if ix.minTime == "" || string(when) < ix.minTime {
+		ix.minTime = string(when)
+	}
+	if string(when) > ix.maxTime {
+		ix.maxTime = string(when)
+	}
+}
+
+// member adds v to the exact set of the member name, if it has one.
+func (b *indexBuilder) member(name, v []byte) {
+	var m string
+	switch string(name) {
+	case "eventName":
+		m = indexMembers[0]
+	case "eventSource":
+		m = indexMembers[1]
+	case "type":
+		m = indexMembers[2]
+	case "accessKeyId":
+		m = indexMembers[3]
+	case "recipientAccountId":
+		m = indexMembers[4]
+	default:
+		return
+	}
+	if b.tooMany[m] {
+		return
+	}
+	set := b.ix.exact[m]
+	if _, ok := set[string(v)]; ok {
+		return
+	}
+	b.exactBytes[m] += len(v)
+	if len(set) >= indexExactMax || b.exactBytes[m] > indexExactBytes {
+		b.tooMany[m] = true
+		delete(b.ix.exact, m) // the Bloom filter holds every span already
+		return
+	}
+	set[string(v)] = struct{}{}
 }
 
 // finish returns the index of the file whose lines were added.
