@@ -27,11 +27,17 @@ func indexFileName(name string) string {
 // one, and when Lookup found one missing, damaged or stale. It never
 // blocks the writer (which only kicks it) nor a request (which reads
 // without the index meanwhile).
+//
+// It works only for a log that is searched: from the first Lookup on, or
+// from Open if the directory holds an index already (a log searched
+// before). A node whose LookupEvents reads the cluster's table instead
+// (ClusterSearcher) never calls Lookup, and spends nothing on indexes.
 type indexer struct {
 	l *Log
 	// closedThrough: the event files up to this number are closed — the
 	// writer will not touch them again.
 	closedThrough atomic.Uint64
+	active        atomic.Bool // the log is searched: index it
 	want          chan struct{}
 	quit, done    chan struct{}
 	stopOnce      sync.Once
@@ -41,9 +47,20 @@ type indexer struct {
 func newIndexer(l *Log, closedThrough uint64) *indexer {
 	x := &indexer{l: l, want: make(chan struct{}, 1), quit: make(chan struct{}), done: make(chan struct{})}
 	x.closedThrough.Store(closedThrough)
+	if m, _ := filepath.Glob(filepath.Join(l.dir, "lookup-*.idx")); len(m) > 0 {
+		x.active.Store(true)
+	}
 	go x.run()
 	x.kick()
 	return x
+}
+
+// activate starts the indexer's work: the log is searched.
+func (x *indexer) activate() {
+	if x != nil && !x.active.Load() {
+		x.active.Store(true)
+		x.kick()
+	}
 }
 
 // closed tells the indexer that the event files up to seq are closed.
@@ -55,9 +72,10 @@ func (x *indexer) closed(seq uint64) {
 	x.kick()
 }
 
-// kick asks for a pass over the directory, without waiting.
+// kick asks for a pass over the directory, without waiting, if the log
+// is searched.
 func (x *indexer) kick() {
-	if x == nil {
+	if x == nil || !x.active.Load() {
 		return
 	}
 	select {

@@ -224,6 +224,7 @@ func (l *Log) Lookup(ctx context.Context, q Query) ([]Match, string, error) {
 		return nil, "", fmt.Errorf("audit: lookup: %w", err)
 	}
 	pf := newPrefilter(&q)
+	l.indexer.activate()
 	token := func(file uint64, offset int64) string {
 		b, _ := json.Marshal(pageToken{File: file, Offset: offset, Query: fp})
 		return base64.RawURLEncoding.EncodeToString(b)
