@@ -94,6 +94,12 @@ var (
 // bit n%8.
 type bloom struct {
 	bits []byte // len(bits)/bloomBlock blocks, a power of two
+	// Or, in an index kept in memory once checked (indexcache.go), with
+	// bits nil: the filter is left in the index file, at byte at, and
+	// read a block at a time.
+	file   string
+	at     int64
+	blocks uint64
 }
 
 const bloomBlock = 64
@@ -120,14 +126,18 @@ func indexHash(b []byte) uint64 {
 	return h
 }
 
-// bloomSpot is where a value of hash h lives: its block's offset in bits,
-// and a second hash whose 6-bit groups pick a bit of each of its 8 words.
+// spot is where a value of hash h lives: its block, and bloomBits(h).
 func (f *bloom) spot(h uint64) ([]byte, uint64) {
 	blocks := uint64(len(f.bits) / bloomBlock)
 	off := (h & (blocks - 1)) * bloomBlock
+	return f.bits[off : off+bloomBlock], bloomBits(h)
+}
+
+// bloomBits is a second hash whose 6-bit groups pick a bit of each of
+// the block's 8 words.
+func bloomBits(h uint64) uint64 {
 	g := (h ^ 0x5851f42d4c957f2d) * 0x2545f4914f6cdd1d
-	g ^= g >> 29
-	return f.bits[off : off+bloomBlock], g
+	return g ^ g>>29
 }
 
 func (f *bloom) addHash(h uint64) {
@@ -138,11 +148,8 @@ func (f *bloom) addHash(h uint64) {
 	}
 }
 
-func (f *bloom) has(v []byte) bool {
-	if len(f.bits) == 0 {
-		return true // no filter: anything may be there
-	}
-	blk, g := f.spot(indexHash(v))
+// blockHas reports whether every bit g picks is set in blk.
+func blockHas(blk []byte, g uint64) bool {
 	for w := range uint64(8) {
 		n := w*64 + (g>>(6*w))&63
 		if blk[n>>3]&(1<<(n&7)) == 0 {
@@ -150,6 +157,33 @@ func (f *bloom) has(v []byte) bool {
 		}
 	}
 	return true
+}
+
+func (f *bloom) has(v []byte) bool {
+	if f.bits == nil && f.file != "" {
+		return f.hasOnDisk(v)
+	}
+	if len(f.bits) == 0 {
+		return true // no filter: anything may be there
+	}
+	blk, g := f.spot(indexHash(v))
+	return blockHas(blk, g)
+}
+
+// hasOnDisk is has, reading v's block from the index file; a block it
+// cannot read may hold anything.
+func (f *bloom) hasOnDisk(v []byte) bool {
+	h := indexHash(v)
+	fd, err := os.Open(f.file)
+	if err != nil {
+		return true
+	}
+	defer fd.Close()
+	var blk [bloomBlock]byte
+	if _, err := fd.ReadAt(blk[:], f.at+int64(h&(f.blocks-1))*bloomBlock); err != nil {
+		return true
+	}
+	return blockHas(blk[:], bloomBits(h))
 }
 
 // fold halves the filter while it keeps at least bloomBitsPer bits for

@@ -162,6 +162,14 @@ func TestLookupIndexSkipsFiles(t *testing.T) {
 	// still append to it (here, each file was closed at once).
 	waitIndexed(t, l, files[:n-1])
 	defer func(b bool) { lookupIndexes = b }(lookupIndexes)
+	// Once read, an index is kept: the next lookups read a block of it.
+	q := Query{AccountID: testAccount, Attributes: []Attribute{{AttrResourceName, "k-none"}}}
+	lookupAll(t, l, q)
+	loads := lookupIndexLoads.Load()
+	lookupAll(t, l, q)
+	if n := lookupIndexLoads.Load() - loads; n != 0 {
+		t.Errorf("%d indexes read again", n)
+	}
 	for _, tc := range []struct {
 		name    string
 		q       Query

@@ -124,11 +124,11 @@ func (x *indexer) pass() {
 		x.l.log.Warn("audit: lookup index: read directory", "err", err)
 		return
 	}
-	events := map[string]bool{}
+	events, names := map[string]bool{}, map[string]bool{}
 	var todo []string
 	for _, e := range entries {
 		if ni, ok := parseName(eventFileRE, e.Name()); ok {
-			events[indexFileName(ni.name)] = true
+			events[indexFileName(ni.name)], names[ni.name] = true, true
 			if ni.seq <= x.closedThrough.Load() {
 				todo = append(todo, ni.name)
 			}
@@ -141,6 +141,7 @@ func (x *indexer) pass() {
 			}
 		}
 	}
+	x.l.indexCache.forget(names)
 	var buf []byte
 	for _, name := range todo {
 		if x.stopping() {
@@ -184,23 +185,29 @@ func (x *indexer) build(name string) error {
 // of other bytes (stale). The index lives in *buf, which it grows: the
 // index is good until buf is used again.
 func (l *Log) loadIndex(name string, buf *[]byte) *fileIndex {
+	ix, _ := l.loadIndexSized(name, buf)
+	return ix
+}
+
+// loadIndexSized is loadIndex, and the size of the index file read.
+func (l *Log) loadIndexSized(name string, buf *[]byte) (*fileIndex, int64) {
 	data, err := readIndexFile(filepath.Join(l.dir, indexFileName(name)), buf)
 	if err != nil {
-		return nil
+		return nil, 0
 	}
 	ix, err := parseIndex(data)
 	if err != nil {
-		return nil
+		return nil, 0
 	}
 	f, err := os.Open(filepath.Join(l.dir, name))
 	if err != nil {
-		return nil
+		return nil, 0
 	}
 	defer f.Close()
 	if !ix.describes(name, f) {
-		return nil
+		return nil, 0
 	}
-	return ix
+	return ix, int64(len(data))
 }
 
 // readIndexFile reads an index file of at most indexMaxBytes into *buf.

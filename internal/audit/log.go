@@ -124,6 +124,8 @@ type Log struct {
 	spares  *spares        // spare.go
 	indexer *indexer       // indexer.go
 
+	indexCache indexCache // indexcache.go
+
 	newestDigest atomic.Pointer[DigestHead] // the newest digest whose directory entry is durable (cluster.go)
 	owedDigest   *DigestHead                // written, its directory entry not yet durable; the writer's
 

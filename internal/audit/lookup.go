@@ -253,7 +253,7 @@ func (l *Log) Lookup(ctx context.Context, q Query) ([]Match, string, error) {
 			end = tok.Offset
 		}
 		if lookupIndexes && f.seq < pos.fileSeq { // closed: it may have an index
-			if ix := l.loadIndex(f.name, &ixBuf); ix == nil {
+			if ix := l.lookupIndex(f.name, &ixBuf); ix == nil {
 				l.indexer.kick() // missing, damaged or stale: write it anew
 			} else if ix.excludes(&pf, &q) {
 				lookupFilesSkipped.Add(1)
