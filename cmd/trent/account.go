@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 
 	"github.com/trent-kms/trent/internal/app"
+	"github.com/trent-kms/trent/internal/ids"
 	"github.com/trent-kms/trent/internal/seal"
 )
 
@@ -32,10 +33,7 @@ func parseAccountCreate(args []string) (*accountOptions, error) {
 	fs.BoolVar(&o.dev, "dev", false, "the data directory is a --dev one")
 	fs.StringVar(&o.id, "id", "", "12-digit account id (default: a random one)")
 	fs.StringVar(&o.format, "format", "text", "output format: text or json")
-	if err := fs.Parse(args); err != nil {
-		return nil, err
-	}
-	if err := noArgs(fs); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return nil, err
 	}
 	if o.databaseURL == "" && o.dataDir == "" {
@@ -48,7 +46,7 @@ func parseAccountCreate(args []string) (*accountOptions, error) {
 		return nil, errors.New("--data-dir and --database-url exclude each other: an installation on PostgreSQL has no data dir to open")
 	case o.dev && o.databaseURL != "":
 		return nil, errors.New("--dev does not apply with --database-url")
-	case o.id != "" && !validAccount(o.id):
+	case o.id != "" && !ids.IsAccountID(o.id):
 		return nil, fmt.Errorf("--id must be 12 digits, not %q", o.id)
 	case o.format != "text" && o.format != "json":
 		return nil, fmt.Errorf("--format must be text or json, not %q", o.format)

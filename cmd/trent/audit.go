@@ -43,10 +43,7 @@ func parseAuditFlags(name string, args []string, withKey bool) (dataDir, keyFile
 	if withKey {
 		fs.StringVar(&keyFile, "public-key", "", "PEM public key to check the digests against; without it, the key stored beside the files is trusted")
 	}
-	if err := fs.Parse(args); err != nil {
-		return "", "", err
-	}
-	if err := noArgs(fs); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return "", "", err
 	}
 	if dataDir == "" {

@@ -42,9 +42,13 @@ func (d *dirList) Set(v string) error { *d = append(*d, v); return nil }
 
 var errNoStoredKey = errors.New("the database holds no audit public key yet: a node stores it when it first opens its log (or pass --public-key FILE to verify)")
 
-// openAuditDB opens the installation's database for reading its audit
-// tables and public key (nil when none is stored).
+// openAuditDB opens the installation's database, at url from
+// --database-url, for reading its audit tables and public key (nil when
+// none is stored).
 func openAuditDB(ctx context.Context, url string) (*postgres.DB, *ecdsa.PublicKey, []byte, error) {
+	if url == "" {
+		return nil, nil, nil, errors.New("--database-url is empty")
+	}
 	db, err := postgres.Open(ctx, url)
 	if err != nil {
 		return nil, nil, nil, err
@@ -80,14 +84,8 @@ func auditVerifyCluster(args []string, stdout io.Writer) error {
 	fs.StringVar(&url, "database-url", "", "postgres://… URL of the installation's database (required here)")
 	fs.Var(&dirs, "data-dir", "a node's data directory, or a copy of its audit directory; repeat for every node")
 	fs.StringVar(&keyFile, "public-key", "", "PEM public key to check the digests against; without it, the key stored in the database is trusted")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
-	}
-	if err := noArgs(fs); err != nil {
-		return err
-	}
-	if url == "" {
-		return errors.New("--database-url is empty")
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
@@ -149,14 +147,8 @@ func auditPublicKeyDB(args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("audit public-key", flag.ContinueOnError)
 	var url string
 	fs.StringVar(&url, "database-url", "", "postgres://… URL of the installation's database")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
-	}
-	if err := noArgs(fs); err != nil {
-		return err
-	}
-	if url == "" {
-		return errors.New("--database-url is empty")
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()

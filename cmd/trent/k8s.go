@@ -27,10 +27,7 @@ func k8sPluginCmd(args []string) error {
 	keyID := fs.String("key-id", "", "the symmetric Trent key to encrypt with (required): key id, key ARN, alias/NAME or alias ARN")
 	endpoint := fs.String("endpoint", "", "Trent's URL (default: $AWS_ENDPOINT_URL_KMS or $AWS_ENDPOINT_URL from the AWS configuration)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if err := noArgs(fs); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if *socket == "" || *keyID == "" {

@@ -26,8 +26,10 @@ import (
 	"time"
 
 	"github.com/trent-kms/trent/internal/app"
+	"github.com/trent-kms/trent/internal/audit"
 	"github.com/trent-kms/trent/internal/config"
 	"github.com/trent-kms/trent/internal/iam"
+	"github.com/trent-kms/trent/internal/ids"
 	"github.com/trent-kms/trent/internal/kms"
 	"github.com/trent-kms/trent/internal/seal"
 	"github.com/trent-kms/trent/internal/seal/pkcs11"
@@ -165,10 +167,7 @@ func parseInit(args []string) (*initOptions, error) {
 	fs.StringVar(&o.region, "region", app.DefaultRegion, "region this installation serves")
 	fs.StringVar(&o.format, "format", "text", "output format: text or json (one object: account_id, access_key_id, secret_access_key, and unseal_shares for shamir)")
 	fs.StringVar(&o.databaseURL, "database-url", "", "postgres://… URL of a PostgreSQL database to hold the installation instead of a data dir; else $"+envDatabaseURL)
-	if err := fs.Parse(args); err != nil {
-		return nil, err
-	}
-	if err := noArgs(fs); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return nil, err
 	}
 	set := map[string]bool{}
@@ -229,7 +228,7 @@ func parseInit(args []string) (*initOptions, error) {
 	default:
 		return nil, fmt.Errorf("--seal must be keyfile, shamir or pkcs11, not %q", o.seal)
 	}
-	if !validAccount(o.account) {
+	if !ids.IsAccountID(o.account) {
 		return nil, fmt.Errorf("--account must be 12 digits, not %q", o.account)
 	}
 	if err := checkRegion(o.region); err != nil {
@@ -354,18 +353,6 @@ func printInit(w io.Writer, r *app.InitResult, o *initOptions) error {
 	return err
 }
 
-func validAccount(s string) bool {
-	if len(s) != 12 {
-		return false
-	}
-	for _, c := range s {
-		if c < '0' || c > '9' {
-			return false
-		}
-	}
-	return true
-}
-
 // regionPattern is the shape of every AWS region name: a two-letter area,
 // one or more words, a number (us-east-1, us-gov-west-1, eu-isoe-west-1).
 // The region is part of every key ARN and of the SigV4 credential scope,
@@ -423,6 +410,14 @@ func validHostname(h string) bool {
 	return true
 }
 
+// parseFlags parses a command's args, which must all be flags.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	return noArgs(fs)
+}
+
 func noArgs(fs *flag.FlagSet) error {
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q (flags come before them, or they are not flags)", fs.Args())
@@ -441,6 +436,7 @@ type serveOptions struct {
 	pinFile                          string
 	logLevel                         slog.Level
 	jobInterval                      time.Duration
+	auditOrphanAge                   time.Duration
 	// keyCache bounds the keys kept unwrapped in memory.
 	keyCache kms.CacheConfig
 	// requireMlock makes a failure to lock memory fatal.
@@ -476,6 +472,7 @@ func parseServeSources(args []string, getenv func(string) string) (*serveOptions
 	fs.BoolVar(&o.fips, "fips", false, "run with Go's FIPS 140-3 module enforced (restarts trent with GODEBUG="+fipsSetting+"); key specs the module does not provide are refused")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	fs.DurationVar(&o.jobInterval, "job-interval", time.Minute, "how often due deletions and rotations run")
+	fs.DurationVar(&o.auditOrphanAge, "audit-orphan-age", audit.DefaultOrphanAge, "PostgreSQL: how old a stopped node's audit intents must be before the node running the jobs writes their events")
 	def := kms.DefaultCacheConfig
 	fs.IntVar(&o.keyCache.MaxKeys, "key-cache-max-keys", def.MaxKeys, "most keys kept unwrapped in memory at once")
 	maxBytes := fs.String("key-cache-max-bytes", strconv.FormatInt(def.MaxBytes>>20, 10)+"MiB", "most bytes of unwrapped key material kept in memory at once (a number, optionally with KiB, MiB or GiB)")
@@ -525,6 +522,9 @@ func parseServeSources(args []string, getenv func(string) string) (*serveOptions
 	}
 	if o.jobInterval <= 0 {
 		return nil, res, fmt.Errorf("--job-interval must be positive, not %v", o.jobInterval)
+	}
+	if o.auditOrphanAge <= 0 {
+		return nil, res, fmt.Errorf("--audit-orphan-age must be positive, not %v", o.auditOrphanAge)
 	}
 	if o.databaseTimeout <= 0 {
 		return nil, res, fmt.Errorf("--database-timeout must be positive, not %v", o.databaseTimeout)
@@ -637,7 +637,7 @@ func serve(args []string) error {
 	defer stop()
 	node, err := app.Start(ctx, app.Config{DataDir: dir, DatabaseURL: o.databaseURL, DatabaseTimeout: o.databaseTimeout, Dev: o.dev, Region: o.region, SealKeyFile: o.keyFile,
 		PKCS11PINFile: o.pinFile, LookupEnv: lookupPIN, Logger: log, JobInterval: o.jobInterval,
-		KeyCache: &o.keyCache, Throttle: o.throttle, Metrics: ops.metrics})
+		AuditOrphanAge: o.auditOrphanAge, KeyCache: &o.keyCache, Throttle: o.throttle, Metrics: ops.metrics})
 	if err != nil {
 		return err
 	}

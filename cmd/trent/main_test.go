@@ -169,6 +169,10 @@ func TestFlagsRefusedBeforeAnythingStarts(t *testing.T) {
 		{"unseal bad endpoint", []string{"unseal", "--endpoint", "127.0.0.1:8080"}, "--endpoint"},
 		{"status format", []string{"status", "--endpoint", "http://127.0.0.1:1", "--format", "yaml"}, "--format"},
 		{"seal without credentials", []string{"seal", "--endpoint", "http://127.0.0.1:1"}, "AWS_ACCESS_KEY_ID"},
+		{"rotate-root without credentials", []string{"rotate-root", "--endpoint", "http://127.0.0.1:1"}, "AWS_ACCESS_KEY_ID"},
+		{"seal positional", []string{"seal", "--endpoint", "http://127.0.0.1:1", "extra"}, "unexpected argument"},
+		{"audit verify empty database url", []string{"audit", "verify", "--database-url", ""}, "--database-url is empty"},
+		{"audit public-key empty database url", []string{"audit", "public-key", "--database-url="}, "--database-url is empty"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()

@@ -97,10 +97,7 @@ func rekeyCmd(args []string, stdin *os.File, stdout, stderr io.Writer) error {
 	shares := fs.Int("key-shares", 0, "number of new shares (default: as now)")
 	threshold := fs.Int("key-threshold", 0, "shares needed to unseal (default: as now)")
 	format := fs.String("format", "text", "output format: text or json (one object: seal_type, unseal_shares)")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if err := noArgs(fs); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if err := offlineTarget(dataDir, databaseURL); err != nil {
@@ -142,10 +139,7 @@ func sealMigrateCmd(args []string, stdin *os.File, stdout, stderr io.Writer) err
 	keyLabel := fs.String("pkcs11-key-label", "", "label of the token key that seals the root key, created if absent (--to pkcs11)")
 	newPINFile := fs.String("new-pkcs11-pin-file", "", "file holding the new token's PIN (--to pkcs11), if not the current one's")
 	format := fs.String("format", "text", "output format: text or json (one object: seal_type, unseal_shares)")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if err := noArgs(fs); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if err := offlineTarget(dataDir, databaseURL); err != nil {

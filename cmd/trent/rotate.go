@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/trent-kms/trent/internal/server"
-	"github.com/trent-kms/trent/internal/sigv4"
 )
 
 // rotateTimeout bounds rotate-root's call: the server rewraps every
@@ -25,49 +24,27 @@ const rotateTimeout = 30 * time.Minute
 // the server seals the new root key with the key they rebuild.
 func rotateRootCmd(args []string, stdin *os.File, stdout, stderr io.Writer, getenv func(string) string) error {
 	fs := flag.NewFlagSet("rotate-root", flag.ContinueOnError)
-	endpoint := fs.String("endpoint", "", "URL of the Trent server (required)")
-	tlsFlags := addSysTLSFlags(fs)
+	sf := addSysFlags(fs)
 	format := fs.String("format", "text", "output format: text or json (keys root_generation, rewrapped and the status's)")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if err := noArgs(fs); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if *format != "text" && *format != "json" {
 		return fmt.Errorf("--format must be text or json, not %q", *format)
 	}
-	base, err := parseEndpoint(*endpoint)
+	base, client, err := sf.server()
 	if err != nil {
 		return err
 	}
-	client, err := tlsFlags.client()
+	key, err := rootKeyFromEnv(getenv, "rotate-root")
 	if err != nil {
 		return err
-	}
-	id, secret := getenv("AWS_ACCESS_KEY_ID"), getenv("AWS_SECRET_ACCESS_KEY")
-	if id == "" || secret == "" {
-		return errors.New("set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY to the root access key of the installation's first account")
-	}
-	if getenv("AWS_SESSION_TOKEN") != "" {
-		return errors.New("AWS_SESSION_TOKEN is set: rotate-root takes the root user's long-term access key, not temporary credentials")
-	}
-	region := getenv("AWS_REGION")
-	if region == "" {
-		region = getenv("AWS_DEFAULT_REGION")
-	}
-	if region == "" {
-		region = "us-east-1"
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), rotateTimeout)
 	defer cancel()
 
 	// A shamir installation: how many shares, from its status.
-	req, err := newSysRequest(ctx, http.MethodGet, base, "/sys/status", nil)
-	if err != nil {
-		return err
-	}
-	st, err := callSys(client, req)
+	st, err := sysStatus(ctx, client, base) // sys.go
 	if err != nil {
 		return err
 	}
@@ -88,11 +65,11 @@ func rotateRootCmd(args []string, stdin *os.File, stdout, stderr io.Writer, gete
 		body = []byte("{}")
 	}
 	defer clear(body)
-	req, err = newSysRequest(ctx, http.MethodPost, base, "/sys/rotate-root", body)
+	req, err := newSysRequest(ctx, http.MethodPost, base, "/sys/rotate-root", body)
 	if err != nil {
 		return err
 	}
-	if err := sigv4.Sign(req, body, id, []byte(secret), region, "kms", time.Now()); err != nil {
+	if err := key.sign(req, body); err != nil {
 		return err
 	}
 	resp, err := (&http.Client{Timeout: rotateTimeout, Transport: client.Transport}).Do(req)

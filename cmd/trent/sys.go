@@ -31,6 +31,67 @@ const sysTimeout = 30 * time.Second
 // maxShareLine bounds what unseal reads from standard input.
 const maxShareLine = 4 << 10
 
+// sysFlags are the flags of every operator command that talks to a
+// server: --endpoint and the TLS ones (systls.go).
+type sysFlags struct {
+	endpoint string
+	tls      *sysTLS
+}
+
+func addSysFlags(fs *flag.FlagSet) *sysFlags {
+	f := &sysFlags{}
+	fs.StringVar(&f.endpoint, "endpoint", "", "URL of the Trent server (required)")
+	f.tls = addSysTLSFlags(fs)
+	return f
+}
+
+// server checks the parsed flags: the server's base URL, and the HTTP
+// client to reach it with.
+func (f *sysFlags) server() (*url.URL, *http.Client, error) {
+	base, err := parseEndpoint(f.endpoint)
+	if err != nil {
+		return nil, nil, err
+	}
+	client, err := f.tls.client()
+	if err != nil {
+		return nil, nil, err
+	}
+	return base, client, nil
+}
+
+// rootKey is the root user's long-term access key, which the signed /sys
+// calls (seal, rotate-root) take, from the environment as the AWS CLI
+// reads it.
+type rootKey struct {
+	id, secret, region string
+}
+
+// rootKeyFromEnv reads the root key for the command cmd (named in its
+// errors); session credentials are refused, as the server wants the
+// first account's root signing (internal/server/front.go).
+func rootKeyFromEnv(getenv func(string) string, cmd string) (rootKey, error) {
+	k := rootKey{id: getenv("AWS_ACCESS_KEY_ID"), secret: getenv("AWS_SECRET_ACCESS_KEY")}
+	if k.id == "" || k.secret == "" {
+		return rootKey{}, errors.New("set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY to the root access key of the installation's first account")
+	}
+	if getenv("AWS_SESSION_TOKEN") != "" {
+		return rootKey{}, fmt.Errorf("AWS_SESSION_TOKEN is set: %s takes the root user's long-term access key, not temporary credentials", cmd)
+	}
+	k.region = getenv("AWS_REGION")
+	if k.region == "" {
+		k.region = getenv("AWS_DEFAULT_REGION")
+	}
+	if k.region == "" {
+		k.region = "us-east-1"
+	}
+	return k, nil
+}
+
+// sign signs req, whose body is body, with the root key, now.
+func (k rootKey) sign(req *http.Request, body []byte) error {
+	return sigv4.Sign(req, body, k.id, []byte(k.secret), k.region, "kms", time.Now())
+}
+
 func parseEndpoint(s string) (*url.URL, error) {
 	if s == "" {
 		return nil, errors.New("--endpoint is required (e.g. --endpoint http://127.0.0.1:8080)")
@@ -74,6 +135,15 @@ func callSys(client *http.Client, req *http.Request) (*sysReply, error) {
 	return &r, nil
 }
 
+// sysStatus asks the server at base for its seal status.
+func sysStatus(ctx context.Context, client *http.Client, base *url.URL) (*sysReply, error) {
+	req, err := newSysRequest(ctx, http.MethodGet, base, "/sys/status", nil)
+	if err != nil {
+		return nil, err
+	}
+	return callSys(client, req)
+}
+
 func newSysRequest(ctx context.Context, method string, base *url.URL, path string, body []byte) (*http.Request, error) {
 	u := *base
 	u.Path = path
@@ -101,20 +171,12 @@ func progress(s server.SealStatus) string {
 // share from stdin — without echo on a terminal — and submits it.
 func unsealCmd(args []string, stdin *os.File, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("unseal", flag.ContinueOnError)
-	endpoint := fs.String("endpoint", "", "URL of the Trent server (required)")
-	tlsFlags := addSysTLSFlags(fs)
+	sf := addSysFlags(fs)
 	reset := fs.Bool("reset", false, "drop the shares submitted so far instead of submitting one")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if err := noArgs(fs); err != nil {
-		return err
-	}
-	base, err := parseEndpoint(*endpoint)
-	if err != nil {
-		return err
-	}
-	client, err := tlsFlags.client()
+	base, client, err := sf.server()
 	if err != nil {
 		return err
 	}
@@ -196,33 +258,21 @@ func readShare(in *os.File, stderr io.Writer) (string, error) {
 // statusCmd runs `trent status --endpoint URL [--format json]`.
 func statusCmd(args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("status", flag.ContinueOnError)
-	endpoint := fs.String("endpoint", "", "URL of the Trent server (required)")
-	tlsFlags := addSysTLSFlags(fs)
+	sf := addSysFlags(fs)
 	format := fs.String("format", "text", "output format: text or json (keys sealed, progress, threshold, seal_type, fips140, version)")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if err := noArgs(fs); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if *format != "text" && *format != "json" {
 		return fmt.Errorf("--format must be text or json, not %q", *format)
 	}
-	base, err := parseEndpoint(*endpoint)
-	if err != nil {
-		return err
-	}
-	client, err := tlsFlags.client()
+	base, client, err := sf.server()
 	if err != nil {
 		return err
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), sysTimeout)
 	defer cancel()
-	req, err := newSysRequest(ctx, http.MethodGet, base, "/sys/status", nil)
-	if err != nil {
-		return err
-	}
-	r, err := callSys(client, req)
+	r, err := sysStatus(ctx, client, base)
 	if err != nil {
 		return err
 	}
@@ -244,35 +294,17 @@ func statusCmd(args []string, stdout io.Writer) error {
 // access key from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY.
 func sealCmd(args []string, stdout io.Writer, getenv func(string) string) error {
 	fs := flag.NewFlagSet("seal", flag.ContinueOnError)
-	endpoint := fs.String("endpoint", "", "URL of the Trent server (required)")
-	tlsFlags := addSysTLSFlags(fs)
-	if err := fs.Parse(args); err != nil {
+	sf := addSysFlags(fs)
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if err := noArgs(fs); err != nil {
-		return err
-	}
-	base, err := parseEndpoint(*endpoint)
+	base, client, err := sf.server()
 	if err != nil {
 		return err
 	}
-	client, err := tlsFlags.client()
+	key, err := rootKeyFromEnv(getenv, "seal")
 	if err != nil {
 		return err
-	}
-	id, secret := getenv("AWS_ACCESS_KEY_ID"), getenv("AWS_SECRET_ACCESS_KEY")
-	if id == "" || secret == "" {
-		return errors.New("set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY to the root access key of the installation's first account")
-	}
-	if getenv("AWS_SESSION_TOKEN") != "" {
-		return errors.New("AWS_SESSION_TOKEN is set: seal takes the root user's long-term access key, not temporary credentials")
-	}
-	region := getenv("AWS_REGION")
-	if region == "" {
-		region = getenv("AWS_DEFAULT_REGION")
-	}
-	if region == "" {
-		region = "us-east-1"
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), sysTimeout)
 	defer cancel()
@@ -281,7 +313,7 @@ func sealCmd(args []string, stdout io.Writer, getenv func(string) string) error 
 	if err != nil {
 		return err
 	}
-	if err := sigv4.Sign(req, body, id, []byte(secret), region, "kms", time.Now()); err != nil {
+	if err := key.sign(req, body); err != nil {
 		return err
 	}
 	r, err := callSys(client, req)

@@ -8,8 +8,10 @@
 package app
 
 import (
+	"cmp"
 	"context"
 	"crypto/fips140"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -81,6 +83,10 @@ type Config struct {
 	// JobInterval, when positive, runs the lifecycle jobs (deletions,
 	// rotations) at that interval while unsealed.
 	JobInterval time.Duration
+	// AuditOrphanAge is how old the audit intents of a stopped node must
+	// be before the node running the jobs records their events
+	// (internal/audit/orphan.go; 0: audit.DefaultOrphanAge).
+	AuditOrphanAge time.Duration
 	// KeyCache bounds the KMS cache of unwrapped keys (nil: the defaults,
 	// kms.DefaultCacheConfig). Its idle sweeper runs while unsealed.
 	KeyCache *kms.CacheConfig
@@ -233,10 +239,17 @@ func build(ctx context.Context, cfg *Config, st store.Store, root *seal.RootKey,
 	a.Handler = srv
 	if cfg.JobInterval > 0 {
 		jobCtx, cancel := context.WithCancel(context.Background())
+		orphanAge := cmp.Or(cfg.AuditOrphanAge, audit.DefaultOrphanAge)
 		work := func(ctx context.Context) error {
 			a.jobMu.RLock()
 			defer a.jobMu.RUnlock()
-			return a.KMS.RunDue(ctx)
+			err := a.KMS.RunDue(ctx)
+			if n, oerr := a.Audit.RecoverOrphanedIntents(ctx, orphanAge); oerr != nil {
+				err = errors.Join(err, oerr)
+			} else if n > 0 {
+				cmp.Or(log, slog.Default()).Warn("audit: recorded the events of stopped nodes' requests whose change was committed and whose event was never written", "events", n)
+			}
+			return err
 		}
 		runner := &jobs.Runner{Interval: cfg.JobInterval, Work: work, Log: log, Lease: jobLease(st)}
 		done := runner.Start(jobCtx)

@@ -37,23 +37,13 @@ func startOnDatabase(ctx context.Context, cfg Config) (*Node, error) {
 	// The node's own lock on its own data dir: a root-key rotation turns
 	// it exclusive, which keeps other processes on this node out — but not
 	// other nodes, which have data dirs of their own (docs/postgres.md).
-	lock, err := lockDirShared(cfg.DataDir)
-	if err != nil {
-		return nil, err
-	}
-	st, err := postgres.OpenWith(ctx, cfg.DatabaseURL, postgres.Options{CallTimeout: cfg.DatabaseTimeout})
-	if err != nil {
-		lock.Unlock()
-		return nil, fmt.Errorf("open store: %w", err)
-	}
-	n, err := start(ctx, cfg, st)
-	if err != nil {
-		st.Close()
-		lock.Unlock()
-		return nil, err
-	}
-	n.lock = lock
-	return n, nil
+	return startLocked(ctx, cfg, func() (store.Store, error) { // node.go
+		return postgres.OpenWith(ctx, cfg.DatabaseURL, postgres.Options{CallTimeout: cfg.DatabaseTimeout})
+	}, func(st store.Store) (func(), error) {
+		// Before anything can unseal and read this node's audit intents
+		// (presence.go).
+		return holdPresence(ctx, st, cfg.DataDir, cfg.Logger)
+	})
 }
 
 // createOnDatabase is Init for an installation in the database at
@@ -93,7 +83,7 @@ func createOnDatabase(ctx context.Context, o *InitOptions, publish func(*InitRes
 		return err
 	}
 	defer ss.cleanup()
-	res, err := fillStore(ctx, o, st, ss)
+	res, err := fillStore(ctx, o, st, ss, true)
 	if err != nil {
 		return err
 	}
@@ -116,9 +106,11 @@ func createOnDatabase(ctx context.Context, o *InitOptions, publish func(*InitRes
 	return nil
 }
 
-// fillStore stores a new installation's settings and root access key, as
-// stage does for a SQLite store, but not its mode.
-func fillStore(ctx context.Context, o *InitOptions, st store.Store, ss *stagedSeal) (*InitResult, error) {
+// fillStore stores a new installation's settings, with a new root key
+// sealed by ss, and, if rootAccessKey, the root user's access key; not its
+// mode, which the caller writes last to commit the installation. Both
+// stores' inits use it (stage for SQLite).
+func fillStore(ctx context.Context, o *InitOptions, st store.Store, ss *stagedSeal, rootAccessKey bool) (*InitResult, error) {
 	raw, err := seal.GenerateRootKey()
 	if err != nil {
 		return nil, err
@@ -147,9 +139,11 @@ func fillStore(ctx context.Context, o *InitOptions, st store.Store, ss *stagedSe
 	}
 	res := &InitResult{DataDir: o.DataDir, Account: o.Account, Region: o.Region, SealType: o.Seal,
 		UnsealShares: ss.shares, Threshold: o.KeyThreshold}
-	res.AccessKeyID, res.SecretAccessKey, err = iam.NewDirectory(st, root).CreateAccessKey(ctx, o.Account)
-	if err != nil {
-		return nil, fmt.Errorf("create root access key: %w", err)
+	if rootAccessKey {
+		res.AccessKeyID, res.SecretAccessKey, err = iam.NewDirectory(st, root).CreateAccessKey(ctx, o.Account)
+		if err != nil {
+			return nil, fmt.Errorf("create root access key: %w", err)
+		}
 	}
 	return res, nil
 }

@@ -8,12 +8,10 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
 
-	"github.com/trent-kms/trent/internal/iam"
-	"github.com/trent-kms/trent/internal/seal"
+	"github.com/trent-kms/trent/internal/durable"
 	"github.com/trent-kms/trent/internal/store/sqlite"
 )
 
@@ -188,7 +186,7 @@ func create(ctx context.Context, o *InitOptions, mode string, publish func(*Init
 		return err
 	}
 	os.Remove(staging)
-	if err := syncDir(o.DataDir); err != nil {
+	if err := durable.SyncDir(o.DataDir); err != nil {
 		return fmt.Errorf("sync data dir: %w", err)
 	}
 	return nil
@@ -203,20 +201,6 @@ func (o *InitOptions) runStep(name string) error {
 
 // stage builds the store of the new installation at path and closes it.
 func stage(ctx context.Context, o *InitOptions, mode, path string, ss *stagedSeal) (*InitResult, error) {
-	raw, err := seal.GenerateRootKey()
-	if err != nil {
-		return nil, err
-	}
-	defer clear(raw)
-	sealed, err := ss.provider.Seal(raw)
-	if err != nil {
-		return nil, fmt.Errorf("seal root key: %w", err)
-	}
-	root, err := seal.NewRootKey(raw)
-	if err != nil {
-		return nil, err
-	}
-	defer root.Destroy()
 	if err := createPrivate(path); err != nil {
 		return nil, fmt.Errorf("create store: %w", err)
 	}
@@ -229,33 +213,9 @@ func stage(ctx context.Context, o *InitOptions, mode, path string, ss *stagedSea
 			st.Close()
 		}
 	}()
-	settings := []struct {
-		name  string
-		value []byte
-	}{
-		{settingAccount, []byte(o.Account)},
-		{settingRegion, []byte(o.Region)},
-		{settingSealer, []byte(o.Seal)},
-		{settingSealedRoot, sealed},
-	}
-	for _, name := range slices.Sorted(maps.Keys(ss.settings)) {
-		settings = append(settings, struct {
-			name  string
-			value []byte
-		}{name, ss.settings[name]})
-	}
-	for _, s := range settings {
-		if err := st.PutSetting(ctx, s.name, s.value); err != nil {
-			return nil, fmt.Errorf("store setting %s: %w", s.name, err)
-		}
-	}
-	res := &InitResult{DataDir: o.DataDir, Account: o.Account, Region: o.Region, SealType: o.Seal,
-		UnsealShares: ss.shares, Threshold: o.KeyThreshold}
-	if mode == ModeProduction {
-		res.AccessKeyID, res.SecretAccessKey, err = iam.NewDirectory(st, root).CreateAccessKey(ctx, o.Account)
-		if err != nil {
-			return nil, fmt.Errorf("create root access key: %w", err)
-		}
+	res, err := fillStore(ctx, o, st, ss, mode == ModeProduction) // database.go
+	if err != nil {
+		return nil, err
 	}
 	// mode last, though nothing reads a staged store: a store without it
 	// is an unfinished installation.
@@ -320,21 +280,4 @@ func createPrivate(path string) error {
 		return err
 	}
 	return f.Close()
-}
-
-// syncDir makes the directory's new entries durable. Windows cannot open a
-// directory for syncing, so there it is skipped.
-func syncDir(dir string) error {
-	if runtime.GOOS == "windows" {
-		return nil
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	return err
 }

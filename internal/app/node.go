@@ -45,6 +45,8 @@ type Node struct {
 	st     store.Store
 	method unsealMethod
 	lock   *dirLock // the shared lock on the data dir (lockDirShared)
+	// presence releases this node's own lease, on PostgreSQL (presence.go).
+	presence func()
 
 	mu     sync.Mutex // orders unseal, seal, reset and close
 	closed bool
@@ -97,22 +99,42 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 			return nil, err
 		}
 	}
+	return startLocked(ctx, cfg, func() (store.Store, error) { return sqlite.Open(dbPath) }, nil)
+}
+
+// startLocked opens the node's store with open, under a shared lock on its
+// data dir, and starts the node, which holds the lock until it closes.
+// hold, if not nil, takes what the node must hold before it starts (its
+// lease on PostgreSQL) and returns its release, which Close calls.
+func startLocked(ctx context.Context, cfg Config, open func() (store.Store, error), hold func(store.Store) (func(), error)) (*Node, error) {
 	lock, err := lockDirShared(cfg.DataDir)
 	if err != nil {
 		return nil, err
 	}
-	st, err := sqlite.Open(dbPath)
+	st, err := open()
 	if err != nil {
 		lock.Unlock()
 		return nil, fmt.Errorf("open store: %w", err)
 	}
+	release := func() {}
+	if hold != nil {
+		if release, err = hold(st); err != nil {
+			st.Close()
+			lock.Unlock()
+			return nil, err
+		}
+	}
 	n, err := start(ctx, cfg, st)
 	if err != nil {
+		release()
 		st.Close()
 		lock.Unlock()
 		return nil, err
 	}
 	n.lock = lock
+	if hold != nil {
+		n.presence = release
+	}
 	return n, nil
 }
 
@@ -407,7 +429,11 @@ func (n *Node) Close() error {
 	if k := n.sealedPending(); k > 0 && n.cur.Load() == nil {
 		n.log.Warn("audit: stopping while sealed: the events of requests answered since the seal are lost (no log is open to record them)", "events", k)
 	}
-	err := errors.Join(n.sealLocked(), n.st.Close())
+	err := n.sealLocked()
+	if n.presence != nil {
+		n.presence() // once the audit log is closed
+	}
+	err = errors.Join(err, n.st.Close())
 	if n.lock != nil {
 		n.lock.Unlock()
 	}

@@ -11,7 +11,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/trent-kms/trent/internal/seal"
 	"github.com/trent-kms/trent/internal/seal/pkcs11"
 	"github.com/trent-kms/trent/internal/store"
 	"github.com/trent-kms/trent/internal/store/sqlite"
@@ -167,11 +166,7 @@ func Reseal(ctx context.Context, o ResealOptions, publish func(*ResealResult) er
 		return errors.New("no new seal type given")
 	}
 	if from == SealShamir && to.Seal == SealShamir && to.KeyShares == 0 && to.KeyThreshold == 0 {
-		b, err := st.GetSetting(ctx, settingShamir)
-		if err != nil {
-			return fmt.Errorf("read shamir settings: %w", err)
-		}
-		c, err := seal.ParseShamirConfig(b)
+		c, err := shamirConfig(ctx, st) // seals.go
 		if err != nil {
 			return err
 		}
@@ -192,11 +187,7 @@ func Reseal(ctx context.Context, o ResealOptions, publish func(*ResealResult) er
 		if o.SealKeyFile != "" || o.PKCS11PINFile != "" {
 			return fmt.Errorf("%s is sealed by Shamir shares: give threshold-many of them on standard input, not a key file or PIN file", where)
 		}
-		b, err := st.GetSetting(ctx, settingShamir)
-		if err != nil {
-			return fmt.Errorf("read shamir settings: %w", err)
-		}
-		c, err := seal.ParseShamirConfig(b)
+		c, err := shamirConfig(ctx, st) // seals.go
 		if err != nil {
 			return err
 		}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/trent-kms/trent/internal/durable"
 	"github.com/trent-kms/trent/internal/seal"
 	"github.com/trent-kms/trent/internal/seal/pkcs11"
 	"github.com/trent-kms/trent/internal/seal/shamir"
@@ -126,15 +127,24 @@ func startShamirSeal(ctx context.Context, cfg *Config, _ string, st store.Settin
 	if cfg.PKCS11PINFile != "" {
 		return unsealMethod{}, fmt.Errorf("--pkcs11-pin-file does not apply: %s is sealed by Shamir shares (unseal it with `trent unseal`)", cfg.DataDir)
 	}
+	c, err := shamirConfig(ctx, st)
+	if err != nil {
+		return unsealMethod{}, err
+	}
+	return unsealMethod{shares: seal.NewShareUnsealer(c)}, nil
+}
+
+// shamirConfig reads the shares and threshold of a shamir installation.
+func shamirConfig(ctx context.Context, st store.Settings) (*seal.ShamirConfig, error) {
 	b, err := st.GetSetting(ctx, settingShamir)
 	if err != nil {
-		return unsealMethod{}, fmt.Errorf("read shamir settings: %w", err)
+		return nil, fmt.Errorf("read shamir settings: %w", err)
 	}
 	c, err := seal.ParseShamirConfig(b)
 	if err != nil {
-		return unsealMethod{}, fmt.Errorf("read shamir settings: %w", err)
+		return nil, fmt.Errorf("read shamir settings: %w", err)
 	}
-	return unsealMethod{shares: seal.NewShareUnsealer(c)}, nil
+	return c, nil
 }
 
 // keyFilePath is where the key file of the installation o describes
@@ -198,7 +208,7 @@ func createKeyFileSeal(o *InitOptions, stagedRoot []byte) (*stagedSeal, error) {
 				return fmt.Errorf("put the seal key file in place: %w", err)
 			}
 			committed = true
-			return syncDir(filepath.Dir(path))
+			return durable.SyncDir(filepath.Dir(path))
 		},
 		undo: func() {
 			if committed {
@@ -207,7 +217,7 @@ func createKeyFileSeal(o *InitOptions, stagedRoot []byte) (*stagedSeal, error) {
 		},
 		cleanup: func() {
 			os.Remove(staging)
-			_ = syncDir(filepath.Dir(path))
+			_ = durable.SyncDir(filepath.Dir(path))
 		},
 	}, nil
 }

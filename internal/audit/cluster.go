@@ -12,6 +12,8 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/trent-kms/trent/internal/durable"
 )
 
 // # Many nodes, one installation (PostgreSQL)
@@ -69,13 +71,7 @@ func NodeID(dir string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("audit: node id: %w", err)
 	}
-	_, err = f.WriteString(id + "\n")
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
+	err = durable.WriteAndClose(f, []byte(id+"\n"))
 	if err == nil {
 		// A link, not a rename: of two processes starting on one directory
 		// at once, one id wins and both read it.

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -91,7 +92,7 @@ func VerifyCluster(ctx context.Context, src ClusterSource, pub crypto.PublicKey,
 		}
 		r.Head = h
 	}
-	slices.SortFunc(reports, func(a, b *NodeReport) int { return compareStrings(a.Node, b.Node) })
+	slices.SortFunc(reports, func(a, b *NodeReport) int { return strings.Compare(a.Node, b.Node) })
 
 	failed := 0
 	out := make([]NodeReport, 0, len(reports))
@@ -106,16 +107,6 @@ func VerifyCluster(ctx context.Context, src ClusterSource, pub crypto.PublicKey,
 		return out, fmt.Errorf("%d of %d nodes failed verification", failed, len(out))
 	}
 	return out, nil
-}
-
-func compareStrings(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // nodeOfDir returns the node id of the log in dir: its node-id file, which

@@ -3,6 +3,8 @@ package audit
 import (
 	"fmt"
 	"os"
+
+	"github.com/trent-kms/trent/internal/durable"
 )
 
 // FileSystem is what the log's writer does to the disk. OS is the real
@@ -60,15 +62,7 @@ type osFile struct{ *os.File }
 func (f osFile) Sync() error { return datasync(f.File) }
 
 func (OS) SyncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
+	if err := durable.SyncDir(dir); err != nil {
 		return fmt.Errorf("sync directory %s: %w", dir, err)
 	}
 	return nil

@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/trent-kms/trent/internal/testenv/testfiles"
 )
 
 // FuzzParseLine feeds the event-line parser Verify and Open use with
@@ -85,7 +87,7 @@ func FuzzVerifyFile(f *testing.F) {
 	f.Add([]byte("\n\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		work := t.TempDir()
-		copyDir(t, dir, work)
+		testfiles.CopyDir(t, dir, work)
 		if err := os.WriteFile(filepath.Join(work, filepath.Base(files[0])), data, 0o600); err != nil {
 			t.Fatal(err)
 		}

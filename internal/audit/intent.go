@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -221,22 +222,47 @@ var RecoveredNote = json.RawMessage(`{"trentRecovered":"Trent stopped after this
 
 // recoverIntents writes, durably, the event of every intent of this node
 // that the log does not hold, then deletes this node's intents. It runs
-// in Open, once the writer runs and before anything else records.
+// in Open, once the writer runs and before anything else records. The
+// intents this node claimed from a stopped one (orphan.go) are its own
+// now, and checked against the shared event table too.
 func (l *Log) recoverIntents(ctx context.Context) (int, error) {
 	ins, err := l.opts.Intents.AuditIntents(ctx, l.opts.NodeID)
 	if err != nil {
 		return 0, fmt.Errorf("audit: read intents: %w", err)
 	}
-	if len(ins) == 0 {
-		return 0, nil
+	var own, claimed []store.StoredIntent
+	for _, in := range ins {
+		if in.Origin != "" {
+			claimed = append(claimed, in)
+		} else {
+			own = append(own, in)
+		}
 	}
-	missing, err := l.missingIntents(ins)
+	n, err := l.recordClaimed(ctx, claimed)
+	if err != nil || len(own) == 0 {
+		return n, err
+	}
+	missing, err := l.missingIntents(own)
 	if err != nil {
 		return 0, err
 	}
+	m, err := l.writeRecovered(ctx, own, missing)
+	if errors.Is(err, errNotDurable) {
+		return n, nil // logged: the events are queued, the intents kept
+	}
+	return n + m, err
+}
+
+// errNotDurable is writeRecovered's error when the events it recorded
+// are queued, not yet durable, and the intents kept.
+var errNotDurable = errors.New("audit: recovered events not yet durable")
+
+// writeRecovered records the events of the intents missing, durably, and
+// then deletes the intents ins; errNotDurable if the disk refuses.
+func (l *Log) writeRecovered(ctx context.Context, ins, missing []store.StoredIntent) (int, error) {
 	var evs []*Event
 	for _, in := range missing {
-		ev, err := recoveredEvent(in)
+		ev, err := recoveredEvent(in, l.opts.NodeID)
 		if err != nil {
 			return 0, err
 		}
@@ -255,7 +281,7 @@ func (l *Log) recoverIntents(ctx context.Context) (int, error) {
 			// server starts failing closed, as with any failing disk.
 			l.log.Error("audit: the events recovered from intents are not yet durable; their intents are kept",
 				"events", len(missing), "err", err)
-			return 0, nil
+			return 0, errNotDurable
 		}
 		l.log.Warn("audit: recorded the events of requests whose change was committed before a stop kept their events from the log",
 			"events", len(missing))
@@ -283,16 +309,24 @@ func hasAccount(evs []*Event, id, account string) bool {
 
 // missingIntents returns the intents whose event id no event file holds,
 // searching only the files that may hold them: from the last one started
-// before the oldest intent's time (less a margin) on.
+// before the oldest intent's time (less a margin) on — for a claimed
+// intent, the time of its claim, when its event may have been written
+// here.
 func (l *Log) missingIntents(ins []store.StoredIntent) ([]store.StoredIntent, error) {
 	ls, err := listDir(l.dir)
 	if err != nil {
 		return nil, fmt.Errorf("audit: list %s: %w", l.dir, err)
 	}
-	oldest := ins[0].EventTime
+	since := func(in store.StoredIntent) time.Time {
+		if !in.ClaimedAt.IsZero() {
+			return in.ClaimedAt
+		}
+		return in.EventTime
+	}
+	oldest := since(ins[0])
 	for _, in := range ins {
-		if in.EventTime.Before(oldest) {
-			oldest = in.EventTime
+		if since(in).Before(oldest) {
+			oldest = since(in)
 		}
 	}
 	from := 0
@@ -332,8 +366,9 @@ func (l *Log) missingIntents(ins []store.StoredIntent) ([]store.StoredIntent, er
 
 // recoveredEvent is the event of an intent whose request's event was
 // never written: what the intent knew, a success (its change was
-// committed), and RecoveredNote.
-func recoveredEvent(in store.StoredIntent) (*Event, error) {
+// committed), and RecoveredNote — or, for an intent node claimed from a
+// stopped one, recoveredFromNote.
+func recoveredEvent(in store.StoredIntent, node string) (*Event, error) {
 	var rec intentRecord
 	if err := json.Unmarshal(in.Body, &rec); err != nil {
 		return nil, fmt.Errorf("audit: intent of event %s: %w", in.EventID, err)
@@ -347,6 +382,9 @@ func recoveredEvent(in store.StoredIntent) (*Event, error) {
 	ev.AWSRegion, ev.SourceIPAddress, ev.UserAgent = rec.Region, rec.IP, rec.Agent
 	ev.RequestID, ev.RecipientAccountID = rec.RequestID, rec.Recipient
 	ev.AdditionalEventData = RecoveredNote
+	if in.Origin != "" {
+		ev.AdditionalEventData = recoveredFromNote(in.Origin, node)
+	}
 	for _, arn := range append(rec.Keys, in.Keys...) {
 		known := false
 		for _, r := range ev.Resources {

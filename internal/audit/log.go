@@ -122,6 +122,13 @@ type Log struct {
 	usage   *usageIndex
 	intents *intentJanitor // intent.go; nil without Options.Intents
 	spares  *spares        // spare.go
+	indexer *indexer       // indexer.go
+
+	indexCache indexCache // indexcache.go
+
+	// queuedRecovered holds the event ids of claimed intents whose events
+	// a Record left queued (orphan.go).
+	queuedRecovered sync.Map
 
 	newestDigest atomic.Pointer[DigestHead] // the newest digest whose directory entry is durable (cluster.go)
 	owedDigest   *DigestHead                // written, its directory entry not yet durable; the writer's
@@ -287,6 +294,7 @@ func Open(o Options) (*Log, error) {
 		l.wake <- struct{}{} // retry the open digest without waiting for a request
 	}
 	l.spares = newSpares(l, min(o.MaxFileBytes, maxSpareBytes))
+	l.indexer = newIndexer(l, l.w.fileSeq) // every file there is closed: a new one starts
 	if o.Intents != nil {
 		l.intents = newIntentJanitor(l)
 	}
@@ -489,6 +497,7 @@ func (l *Log) Close() error {
 		err = fmt.Errorf("audit: close: the writer is blocked on the disk; %d events not yet durable may be lost", l.queued.Load())
 	}
 	l.spares.stop(time.Second)
+	l.indexer.stop()
 	l.usage.stop()
 	l.intents.stop()
 	if l.mirror != nil {
@@ -640,6 +649,7 @@ func (l *Log) cycle(pending []*batch) error {
 			l.log.Warn("audit: close rotated file", "file", l.w.fileName, "err", err)
 		}
 		l.w.f, l.w.dirSynced = nil, false
+		l.indexer.closed(l.w.fileSeq)
 	}
 	if l.w.digestDue != "" {
 		if err := l.writeDigest(l.w.digestDue); err != nil {

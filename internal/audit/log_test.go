@@ -17,6 +17,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/trent-kms/trent/internal/testenv/testfiles"
 )
 
 // TestChainAcrossRestartsAndFiles: each Open starts a new file whose first
@@ -451,7 +453,7 @@ func TestOpenRefuses(t *testing.T) {
 		l := openLog(t, dir, Options{})
 		record(t, l, 0, 3)
 		crashed := t.TempDir()
-		copyDir(t, dir, crashed)
+		testfiles.CopyDir(t, dir, crashed)
 		closeLog(t, l)
 		f := eventFiles(t, crashed)[0]
 		editFile(t, f, func(b []byte) []byte { return bytes.Replace(b, []byte(`"n":"1"`), []byte(`"n":"9"`), 1) })
@@ -474,23 +476,6 @@ func editFile(t testing.TB, path string, edit func([]byte) []byte) {
 	}
 	if err := os.WriteFile(path, nb, 0o600); err != nil {
 		t.Fatal(err)
-	}
-}
-
-func copyDir(t testing.TB, from, to string) {
-	t.Helper()
-	entries, err := os.ReadDir(from)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range entries {
-		b, err := os.ReadFile(filepath.Join(from, e.Name()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(to, e.Name()), b, 0o600); err != nil {
-			t.Fatal(err)
-		}
 	}
 }
 

@@ -224,6 +224,7 @@ func (l *Log) Lookup(ctx context.Context, q Query) ([]Match, string, error) {
 		return nil, "", fmt.Errorf("audit: lookup: %w", err)
 	}
 	pf := newPrefilter(&q)
+	l.indexer.activate()
 	token := func(file uint64, offset int64) string {
 		b, _ := json.Marshal(pageToken{File: file, Offset: offset, Query: fp})
 		return base64.RawURLEncoding.EncodeToString(b)
@@ -232,6 +233,7 @@ func (l *Log) Lookup(ctx context.Context, q Query) ([]Match, string, error) {
 	var scanned int64
 	var out []Match
 	var spans []lineSpan
+	var ixBuf []byte // the index being read
 	for i := len(ls.events) - 1; i >= 0; i-- {
 		f := ls.events[i]
 		if f.seq > pos.fileSeq || tok != nil && f.seq > tok.File {
@@ -249,6 +251,14 @@ func (l *Log) Lookup(ctx context.Context, q Query) ([]Match, string, error) {
 				return nil, "", ErrInvalidNextToken // past what is durable
 			}
 			end = tok.Offset
+		}
+		if lookupIndexes && f.seq < pos.fileSeq { // closed: it may have an index
+			if ix := l.lookupIndex(f.name, &ixBuf); ix == nil {
+				l.indexer.kick() // missing, damaged or stale: write it anew
+			} else if ix.excludes(&pf, &q) {
+				lookupFilesSkipped.Add(1)
+				continue
+			}
 		}
 		r, err := openChunks(filepath.Join(l.dir, f.name), end)
 		if err != nil {

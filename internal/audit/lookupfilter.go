@@ -173,7 +173,12 @@ func eventTimeOf(line []byte) ([]byte, bool) {
 	if i < 0 {
 		return nil, false
 	}
-	t := line[i+len(eventTimeKey):]
+	return timeShape(line[i+len(eventTimeKey):])
+}
+
+// timeShape returns the time t starts with, if it has the fixed form
+// "dddd-dd-ddTdd:dd:ddZ" followed by a quote.
+func timeShape(t []byte) ([]byte, bool) {
 	const shape = "dddd-dd-ddTdd:dd:ddZ\""
 	if len(t) < len(shape) {
 		return nil, false

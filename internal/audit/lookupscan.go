@@ -16,6 +16,7 @@ type chunks struct {
 	buf []byte // buf[:carry] holds bytes [at, at+carry): the end of a line that starts before at
 	// carry is how many bytes at buf's start belong to the next chunk.
 	carry int
+	size  int // bytes read at a time
 }
 
 // lookupChunk is how much chunks reads at a time: large enough that a
@@ -44,7 +45,7 @@ func openChunks(path string, end int64) (*chunks, error) {
 		return nil, ErrInvalidNextToken // only a token names another end
 	}
 	lookupFilesOpened.Add(1)
-	return &chunks{f: f, at: end}, nil
+	return &chunks{f: f, at: end, size: lookupChunk}, nil
 }
 
 // next returns the next chunk of whole lines towards the file's start,
@@ -61,7 +62,7 @@ func (c *chunks) next() ([]byte, int64, error) {
 			c.carry = 0
 			return b, 0, nil
 		}
-		n := int(min(int64(lookupChunk), c.at))
+		n := int(min(int64(c.size), c.at))
 		if cap(c.buf) < n+c.carry {
 			nb := make([]byte, n+c.carry, max(n+c.carry, 2*cap(c.buf)))
 			copy(nb[n:], c.buf[:c.carry])
@@ -107,7 +108,10 @@ func (c *chunks) close() { c.f.Close() }
 // in one call: the AWS CLI stops paging by itself when given
 // --max-results, showing the NextToken instead. Variables for the tests.
 var (
-	lookupFilesOpened, lookupDecoded atomic.Int64 // for the tests
+	lookupFilesOpened, lookupDecoded, lookupFilesSkipped atomic.Int64 // for the tests
+	// lookupIndexes: Lookup skips the files whose index excludes the
+	// query (index.go); the tests compare with and without.
+	lookupIndexes = true
 
 	lookupMaxScanTime        = 10 * time.Second
 	lookupMaxScanBytes int64 = 0 // none

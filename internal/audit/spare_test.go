@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/trent-kms/trent/internal/testenv/testfiles"
 )
 
 // fillToSpare records events until the log writes into a preallocated
@@ -28,6 +30,21 @@ func fillToSpare(t *testing.T, l *Log, dir string) int {
 		t.Fatalf("%d event files, want 2 (the first, then the spare)", len(files))
 	}
 	return n
+}
+
+// spareCrashImage fills a log to its spare segment (fillToSpare) and
+// copies its files as a crash would leave them then, every Record having
+// returned. It returns the log, closed after the copy, the copy's
+// directory and the number of events recorded.
+func spareCrashImage(t *testing.T) (*Log, string, int) {
+	t.Helper()
+	dir := t.TempDir()
+	l := openLog(t, dir, Options{MaxFileBytes: 1 << 20})
+	n := fillToSpare(t, l, dir)
+	crash := t.TempDir()
+	testfiles.CopyDir(t, dir, crash)
+	closeLog(t, l)
+	return l, crash, n
 }
 
 // TestPreallocatedSegment: past its first 64 KiB the log writes over a
@@ -89,13 +106,7 @@ func TestPreallocatedSegment(t *testing.T) {
 // at the next Open, which records the torn bytes; no acknowledged event
 // is lost and the log verifies before and after.
 func TestPreallocatedCrash(t *testing.T) {
-	dir := t.TempDir()
-	l := openLog(t, dir, Options{MaxFileBytes: 1 << 20})
-	n := fillToSpare(t, l, dir)
-	// The crash image: the files as they are now (every Record returned).
-	crash := t.TempDir()
-	copyDir(t, dir, crash)
-	closeLog(t, l)
+	_, crash, n := spareCrashImage(t)
 	for _, f := range []string{".audit-spare-2.jsonl.tmp", ".audit-spare-3.jsonl.tmp"} {
 		os.Remove(filepath.Join(crash, f)) // Open removes leftovers; keep the image small
 	}
@@ -118,7 +129,7 @@ func TestPreallocatedCrash(t *testing.T) {
 	wantTorn := bytes.TrimRight(data[end:], "\x00")
 	sum := sha256.Sum256(wantTorn)
 
-	l = openLog(t, crash, Options{MaxFileBytes: 1 << 20})
+	l := openLog(t, crash, Options{MaxFileBytes: 1 << 20})
 	record(t, l, n, 1)
 	closeLog(t, l)
 	after, err := os.ReadFile(live)
@@ -142,12 +153,7 @@ func TestPreallocatedCrash(t *testing.T) {
 // the last line — the usual case — cuts them off and records no
 // truncation; a renamed spare that never got a line becomes empty.
 func TestPreallocatedCrashZerosOnly(t *testing.T) {
-	dir := t.TempDir()
-	l := openLog(t, dir, Options{MaxFileBytes: 1 << 20})
-	n := fillToSpare(t, l, dir)
-	crash := t.TempDir()
-	copyDir(t, dir, crash)
-	closeLog(t, l)
+	l, crash, n := spareCrashImage(t)
 	// A spare renamed to the next file name just before the crash.
 	next := filepath.Join(crash, eventFileName(l.w.lastName, l.w.fileSeq+1))
 	if err := os.WriteFile(next, make([]byte, 64<<10), 0o600); err != nil {

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/trent-kms/trent/internal/testenv/testfiles"
 )
 
 // fixture is a log of 16 events in 4 files, with 4 digests, made once:
@@ -43,7 +45,7 @@ func fixture(t *testing.T) string {
 		t.Fatal("no fixture")
 	}
 	dir := t.TempDir()
-	copyDir(t, fixtureDir, dir)
+	testfiles.CopyDir(t, fixtureDir, dir)
 	return dir
 }
 

@@ -9,6 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/trent-kms/trent/internal/apierr"
+	"github.com/trent-kms/trent/internal/testenv/fuzzseeds"
 )
 
 // decodeSeeds is the seed corpus of FuzzDecode: real KMS request bodies and
@@ -60,21 +61,9 @@ var decodeSeeds = []string{
 }
 
 func TestFuzzDecodeSeeds(t *testing.T) {
-	if len(decodeSeeds) == 0 {
-		t.Fatal("FuzzDecode has no seeds")
-	}
-	var accepted, refused int
-	for _, s := range decodeSeeds {
-		if Decode([]byte(s), new(EncryptInput)) == nil {
-			accepted++
-		} else {
-			refused++
-		}
-	}
-	// The corpus must reach both outcomes, or the fuzzer starts blind.
-	if accepted == 0 || refused == 0 {
-		t.Fatalf("seeds: %d accepted, %d refused; want some of each", accepted, refused)
-	}
+	fuzzseeds.BothOutcomes(t, "FuzzDecode", decodeSeeds, func(s string) bool {
+		return Decode([]byte(s), new(EncryptInput)) == nil
+	})
 }
 
 func FuzzDecode(f *testing.F) {

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/trent-kms/trent/internal/apierr"
+	"github.com/trent-kms/trent/internal/testenv/fuzzseeds"
 )
 
 // decodeSeeds is the seed corpus of FuzzDecode: request bodies as the SDKs
@@ -43,23 +44,20 @@ var decodeSeeds = []string{
 }
 
 func TestFuzzDecodeSeeds(t *testing.T) {
-	if len(decodeSeeds) == 0 {
-		t.Fatal("FuzzDecode has no seeds")
+	type seed struct {
+		svc  *Service
+		body string
 	}
-	var accepted, refused int
+	var seeds []seed
 	for _, s := range decodeSeeds {
 		for _, svc := range []*Service{IAM, STS} {
-			if _, _, err := svc.Decode([]byte(s)); err == nil {
-				accepted++
-			} else {
-				refused++
-			}
+			seeds = append(seeds, seed{svc, s})
 		}
 	}
-	// The corpus must reach both outcomes, or the fuzzer starts blind.
-	if accepted == 0 || refused == 0 {
-		t.Fatalf("seeds: %d accepted, %d refused; want some of each", accepted, refused)
-	}
+	fuzzseeds.BothOutcomes(t, "FuzzDecode", seeds, func(s seed) bool {
+		_, _, err := s.svc.Decode([]byte(s.body))
+		return err == nil
+	})
 }
 
 // FuzzDecode checks that no body makes Decode panic, and that every

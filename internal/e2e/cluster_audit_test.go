@@ -20,6 +20,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/trent-kms/trent/internal/audit"
+	"github.com/trent-kms/trent/internal/testenv/testfiles"
 )
 
 // TestClusterAudit runs three real nodes on one PostgreSQL database:
@@ -275,7 +276,7 @@ func TestClusterAudit(t *testing.T) {
 	// B's log cut short: its last run's event file and the digest that
 	// covers it removed. What is left agrees with itself.
 	cut := filepath.Join(t.TempDir(), "B-cut")
-	copyTree(t, filepath.Join(dirs["B"], "audit"), cut)
+	testfiles.CopyDir(t, filepath.Join(dirs["B"], "audit"), cut)
 	evs, _ := filepath.Glob(filepath.Join(cut, "audit-*.jsonl"))
 	dgs, _ := filepath.Glob(filepath.Join(cut, "digest-*.json"))
 	sort.Strings(evs)
@@ -291,25 +292,5 @@ func TestClusterAudit(t *testing.T) {
 	if out, err := verify("--data-dir", dirs["A"], "--data-dir", cut, "--data-dir", dirs["C"]); err == nil ||
 		!strings.Contains(out, "node "+idB) || !strings.Contains(out, "truncated") {
 		t.Fatalf("verify with B cut short: %v\n%s", err, out)
-	}
-}
-
-func copyTree(t *testing.T, from, to string) {
-	t.Helper()
-	if err := os.MkdirAll(to, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	es, err := os.ReadDir(from)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range es {
-		b, err := os.ReadFile(filepath.Join(from, e.Name()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(to, e.Name()), b, 0o600); err != nil {
-			t.Fatal(err)
-		}
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/trent-kms/trent/internal/apierr"
 	"github.com/trent-kms/trent/internal/awsquery"
 	"github.com/trent-kms/trent/internal/identity"
+	"github.com/trent-kms/trent/internal/ids"
 	"github.com/trent-kms/trent/internal/policy"
 	"github.com/trent-kms/trent/internal/sigv4"
 	"github.com/trent-kms/trent/internal/store"
@@ -641,11 +642,11 @@ func (s *Service) principalExists(ctx context.Context, principal string) (bool, 
 	if principal == "*" {
 		return true, nil
 	}
-	if isAccountID(principal) {
+	if ids.IsAccountID(principal) {
 		return s.accountExists(ctx, principal)
 	}
 	a, ok := parseARN(principal)
-	if !ok || a.partition != "aws" || a.region != "" || !isAccountID(a.account) {
+	if !ok || a.partition != "aws" || a.region != "" || !ids.IsAccountID(a.account) {
 		return false, nil
 	}
 	switch a.service {
@@ -734,7 +735,7 @@ func (s *Service) CreateAccount(ctx context.Context, id string) (account, access
 	defer s.Invalidate()
 	if id == "" {
 		id = newAccountID()
-	} else if !isAccountID(id) {
+	} else if !ids.IsAccountID(id) {
 		return "", "", "", fmt.Errorf("iam: account id %q is not 12 digits", id)
 	}
 	err = s.st.CreateAccount(ctx, store.Account{ID: id, CreatedAt: s.now()})

@@ -59,17 +59,11 @@ func (s *Service) getGroup(ctx context.Context, r *Request, in *awsquery.GetGrou
 }
 
 func (s *Service) listGroups(ctx context.Context, r *Request, in *awsquery.ListGroupsInput) (*awsquery.ListGroupsOutput, error) {
-	c := iamChecker()
-	c.pathPrefix("pathPrefix", in.PathPrefix)
-	p, err := c.pager(in.Marker, in.MaxItems)
+	gs, more, marker, err := listByPath(ctx, r, in.PathPrefix, in.Marker, in.MaxItems, "groups", s.st.ListGroups,
+		func(g store.Group) string { return g.Name })
 	if err != nil {
 		return nil, err
 	}
-	gs, err := s.st.ListGroups(ctx, r.account(), str(in.PathPrefix), p.after, p.fetch())
-	if err != nil {
-		return nil, internal("list groups", err)
-	}
-	gs, more, marker := finish(p, gs, func(g store.Group) string { return g.Name })
 	return &awsquery.ListGroupsOutput{Groups: outGroups(gs), IsTruncated: more, Marker: marker}, nil
 }
 

@@ -156,16 +156,3 @@ func iamResource(resource string) (typ, path, name string, ok bool) {
 	}
 	return typ, path, name, true
 }
-
-// isAccountID reports whether s is 12 ASCII digits.
-func isAccountID(s string) bool {
-	if len(s) != 12 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
-}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/trent-kms/trent/internal/apierr"
 	"github.com/trent-kms/trent/internal/awsquery"
+	"github.com/trent-kms/trent/internal/ids"
 	"github.com/trent-kms/trent/internal/policy"
 	"github.com/trent-kms/trent/internal/store"
 )
@@ -91,7 +92,7 @@ func (s *Service) checkTrustPolicy(ctx context.Context, doc string) error {
 			principals = st.NotPrincipal
 		}
 		for _, p := range principals["AWS"] {
-			if p == "*" || isAccountID(p) {
+			if p == "*" || ids.IsAccountID(p) {
 				continue
 			}
 			if !s.PrincipalExists(ctx, p) {
@@ -173,17 +174,11 @@ func (s *Service) getRole(ctx context.Context, r *Request, in *awsquery.GetRoleI
 }
 
 func (s *Service) listRoles(ctx context.Context, r *Request, in *awsquery.ListRolesInput) (*awsquery.ListRolesOutput, error) {
-	c := iamChecker()
-	c.pathPrefix("pathPrefix", in.PathPrefix)
-	p, err := c.pager(in.Marker, in.MaxItems)
+	rs, more, marker, err := listByPath(ctx, r, in.PathPrefix, in.Marker, in.MaxItems, "roles", s.st.ListRoles,
+		func(r store.Role) string { return r.Name })
 	if err != nil {
 		return nil, err
 	}
-	rs, err := s.st.ListRoles(ctx, r.account(), str(in.PathPrefix), p.after, p.fetch())
-	if err != nil {
-		return nil, internal("list roles", err)
-	}
-	rs, more, marker := finish(p, rs, func(r store.Role) string { return r.Name })
 	out := each(rs, func(r store.Role) awsquery.Role { return outRole(r, roleListed) })
 	return &awsquery.ListRolesOutput{Roles: out, IsTruncated: more, Marker: marker}, nil
 }

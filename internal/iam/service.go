@@ -346,6 +346,25 @@ func (c *checker) pager(marker *string, maxItems *int32) (pager, error) {
 // tell whether there is a next page.
 func (p pager) fetch() int { return p.limit + 1 }
 
+// listByPath is the page of ListUsers, ListGroups or ListRoles: the
+// account's users, groups or roles (what) under PathPrefix by name, read
+// with list; name is an item's name, the key of the pages.
+func listByPath[T any](ctx context.Context, r *Request, prefix, marker *string, maxItems *int32, what string,
+	list func(ctx context.Context, account, pathPrefix, after string, limit int) ([]T, error), name func(T) string) ([]T, bool, string, error) {
+	c := iamChecker()
+	c.pathPrefix("pathPrefix", prefix)
+	p, err := c.pager(marker, maxItems)
+	if err != nil {
+		return nil, false, "", err
+	}
+	items, err := list(ctx, r.account(), str(prefix), p.after, p.fetch())
+	if err != nil {
+		return nil, false, "", internal("list "+what, err)
+	}
+	items, more, next := finish(p, items, name)
+	return items, more, next, nil
+}
+
 // finish cuts items (fetched with p.fetch()) to the page and returns the
 // page, whether more follow, and the marker of the next page.
 func finish[T any](p pager, items []T, key func(T) string) ([]T, bool, string) {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/trent-kms/trent/internal/ids"
 	"github.com/trent-kms/trent/internal/policy"
 	"github.com/trent-kms/trent/internal/seal"
 )
@@ -130,7 +131,7 @@ func (s *session) check() error {
 	switch {
 	case len(s.AccessKeyID) != accessKeyLength || s.AccessKeyID[:4] != prefixTemporary:
 		return errors.New("session access key id is not a temporary one")
-	case s.Secret == "" || !isAccountID(s.Account):
+	case s.Secret == "" || !ids.IsAccountID(s.Account):
 		return errors.New("session has no secret or account")
 	case s.Expires <= s.Issued:
 		return errors.New("session expires before it is issued")

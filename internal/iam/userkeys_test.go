@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/trent-kms/trent/internal/awsquery"
+	"github.com/trent-kms/trent/internal/ids"
 	"github.com/trent-kms/trent/internal/policy"
 	"github.com/trent-kms/trent/internal/store"
 )
@@ -135,7 +136,7 @@ func TestCreateAccount(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !isAccountID(account) || account == testAccount {
+	if !ids.IsAccountID(account) || account == testAccount {
 		t.Fatalf("account %q", account)
 	}
 	got, c, err := f.s.Resolve(ctx, id, "")

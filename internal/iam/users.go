@@ -104,17 +104,11 @@ func (s *Service) getUser(ctx context.Context, r *Request, in *awsquery.GetUserI
 }
 
 func (s *Service) listUsers(ctx context.Context, r *Request, in *awsquery.ListUsersInput) (*awsquery.ListUsersOutput, error) {
-	c := iamChecker()
-	c.pathPrefix("pathPrefix", in.PathPrefix)
-	p, err := c.pager(in.Marker, in.MaxItems)
+	us, more, marker, err := listByPath(ctx, r, in.PathPrefix, in.Marker, in.MaxItems, "users", s.st.ListUsers,
+		func(u store.User) string { return u.Name })
 	if err != nil {
 		return nil, err
 	}
-	us, err := s.st.ListUsers(ctx, r.account(), str(in.PathPrefix), p.after, p.fetch())
-	if err != nil {
-		return nil, internal("list users", err)
-	}
-	us, more, marker := finish(p, us, func(u store.User) string { return u.Name })
 	return &awsquery.ListUsersOutput{Users: outUsers(us), IsTruncated: more, Marker: marker}, nil
 }
 

@@ -1,5 +1,6 @@
 // Package ids makes the random identifiers Trent hands out in the forms AWS
-// uses: version-4 UUIDs for key ids and request ids.
+// uses: version-4 UUIDs for key ids and request ids; and checks the one
+// form every layer checks, an account id.
 package ids
 
 import (
@@ -29,4 +30,17 @@ func FormatUUID(u *[16]byte) string {
 	buf[23] = '-'
 	hex.Encode(buf[24:36], u[10:16])
 	return string(buf[:])
+}
+
+// IsAccountID reports whether s is an AWS account id: 12 ASCII digits.
+func IsAccountID(s string) bool {
+	if len(s) != 12 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
 }

@@ -27,3 +27,20 @@ func TestFormatUUID(t *testing.T) {
 		t.Fatalf("FormatUUID = %s, want %s", got, want)
 	}
 }
+
+func TestIsAccountID(t *testing.T) {
+	for s, want := range map[string]bool{
+		"111122223333":  true,
+		"000000000000":  true,
+		"11112222333":   false, // 11 digits
+		"1111222233334": false,
+		"11112222333a":  false,
+		"1111-2222-333": false,
+		"１２３４":          false, // 12 bytes: four fullwidth digits
+		"":              false,
+	} {
+		if got := IsAccountID(s); got != want {
+			t.Errorf("IsAccountID(%q) = %v, want %v", s, got, want)
+		}
+	}
+}

@@ -257,7 +257,7 @@ func checkListAliases(in *awsproto.ListAliasesInput) error {
 	if err := v.err(); err != nil {
 		return err
 	}
-	_, _, err := pageParams(in.Limit, in.Marker, 100, 50, "aliases")
+	_, _, err := aliasPages.params(in.Limit, in.Marker)
 	return err
 }
 
@@ -284,7 +284,7 @@ func authListAliases(a *access, ctx context.Context, in *awsproto.ListAliasesInp
 }
 
 func (s *Service) listAliases(ctx context.Context, r *Request, in *awsproto.ListAliasesInput, a *access) (any, error) {
-	limit, after, err := pageParams(in.Limit, in.Marker, 100, 50, "aliases")
+	limit, after, err := aliasPages.params(in.Limit, in.Marker)
 	if err != nil {
 		return nil, err
 	}

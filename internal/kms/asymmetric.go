@@ -100,6 +100,30 @@ func signingKey(e *keyEntry, op string, alg string, messageType *string) (string
 	return mt, nil
 }
 
+// checkSigning makes the checks Sign and Verify share, in one order for
+// both: the key, algorithm and message type (signingKey), FIPS, the
+// message (checkMessage), EXTERNAL_MU, then DryRun. It returns the
+// message type.
+func (s *Service) checkSigning(e *keyEntry, op, alg string, messageType *string, message []byte, dryRun bool) (string, error) {
+	mt, err := signingKey(e, op, alg, messageType)
+	if err != nil {
+		return "", err
+	}
+	if err := s.checkFIPSKey(e); err != nil {
+		return "", err
+	}
+	if err := checkMessage(alg, mt, message); err != nil {
+		return "", signError(e, alg, mt, err)
+	}
+	if err := checkExternalMu(mt); err != nil {
+		return "", err
+	}
+	if dryRun {
+		return "", errDryRun
+	}
+	return mt, nil
+}
+
 // checkMessage applies AWS's MessageType rules before any key is used:
 // DIGEST must be exactly the algorithm's hash size; ED25519_SHA_512 signs
 // only RAW messages and ED25519_PH_SHA_512 only digests; EXTERNAL_MU is a
@@ -150,21 +174,9 @@ func checkSign(in *awsproto.SignInput) error {
 
 func (s *Service) sign(ctx context.Context, r *Request, in *awsproto.SignInput, a *access) (any, error) {
 	e, alg := a.key, *in.SigningAlgorithm
-	mt, err := signingKey(e, "Sign", alg, in.MessageType)
+	mt, err := s.checkSigning(e, "Sign", alg, in.MessageType, in.Message, in.DryRun)
 	if err != nil {
 		return nil, err
-	}
-	if err := s.checkFIPSKey(e); err != nil {
-		return nil, err
-	}
-	if err := checkMessage(alg, mt, in.Message); err != nil {
-		return nil, signError(e, alg, mt, err)
-	}
-	if err := checkExternalMu(mt); err != nil {
-		return nil, err
-	}
-	if in.DryRun {
-		return nil, errDryRun
 	}
 	sig, err := e.current.private.Sign(alg, mt, in.Message)
 	if err != nil {
@@ -184,21 +196,9 @@ func checkVerify(in *awsproto.VerifyInput) error {
 
 func (s *Service) verify(ctx context.Context, r *Request, in *awsproto.VerifyInput, a *access) (any, error) {
 	e, alg := a.key, *in.SigningAlgorithm
-	mt, err := signingKey(e, "Verify", alg, in.MessageType)
+	mt, err := s.checkSigning(e, "Verify", alg, in.MessageType, in.Message, in.DryRun)
 	if err != nil {
 		return nil, err
-	}
-	if err := s.checkFIPSKey(e); err != nil {
-		return nil, err
-	}
-	if err := checkMessage(alg, mt, in.Message); err != nil {
-		return nil, signError(e, alg, mt, err)
-	}
-	if err := checkExternalMu(mt); err != nil {
-		return nil, err
-	}
-	if in.DryRun {
-		return nil, errDryRun
 	}
 	if err := e.current.private.Verify(alg, mt, in.Message, in.Signature); err != nil {
 		return nil, signError(e, alg, mt, err)

@@ -533,12 +533,12 @@ func checkListGrants(in *awsproto.ListGrantsInput) error {
 	if err := v.err(); err != nil {
 		return err
 	}
-	_, _, err := pageParams(in.Limit, in.Marker, 100, 50, "grants")
+	_, _, err := grantPages.params(in.Limit, in.Marker)
 	return err
 }
 
 func (s *Service) listGrants(ctx context.Context, r *Request, in *awsproto.ListGrantsInput, a *access) (any, error) {
-	limit, after, err := pageParams(in.Limit, in.Marker, 100, 50, "grants")
+	limit, after, err := grantPages.params(in.Limit, in.Marker)
 	if err != nil {
 		return nil, err
 	}
@@ -582,7 +582,7 @@ func checkListRetirableGrants(in *awsproto.ListRetirableGrantsInput) error {
 	if err := v.err(); err != nil {
 		return err
 	}
-	_, _, err := pageParams(in.Limit, in.Marker, 100, 50, "retirable")
+	_, _, err := retirablePages.params(in.Limit, in.Marker)
 	return err
 }
 
@@ -602,7 +602,7 @@ func authListRetirableGrants(a *access, ctx context.Context, in *awsproto.ListRe
 }
 
 func (s *Service) listRetirableGrants(ctx context.Context, r *Request, in *awsproto.ListRetirableGrantsInput, a *access) (any, error) {
-	limit, after, err := pageParams(in.Limit, in.Marker, 100, 50, "retirable")
+	limit, after, err := retirablePages.params(in.Limit, in.Marker)
 	if err != nil {
 		return nil, err
 	}

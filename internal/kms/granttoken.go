@@ -6,6 +6,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+
+	"github.com/trent-kms/trent/internal/ids"
 )
 
 // Grant tokens. AWS describes a grant token as an opaque, non-secret value
@@ -80,7 +82,7 @@ func parseGrantToken(s string) (grantToken, error) {
 	if err != nil || n != grantTokenRawLen || raw[0] != grantTokenVersion && raw[0] != grantTokenVersionMRK {
 		return grantToken{}, errGrantToken
 	}
-	keyID := formatUUID(raw[1:17])
+	keyID := ids.FormatUUID((*[16]byte)(raw[1:17]))
 	if raw[0] == grantTokenVersionMRK {
 		keyID = mrkPrefix + hex.EncodeToString(raw[1:17])
 	}
@@ -102,19 +104,4 @@ func uuidBytes(dst []byte, id string) error {
 	}
 	_, err := hex.Decode(dst, compact[:])
 	return err
-}
-
-// formatUUID writes 16 bytes as a lower-case UUID.
-func formatUUID(b []byte) string {
-	var out [36]byte
-	hex.Encode(out[0:8], b[0:4])
-	out[8] = '-'
-	hex.Encode(out[9:13], b[4:6])
-	out[13] = '-'
-	hex.Encode(out[14:18], b[6:8])
-	out[18] = '-'
-	hex.Encode(out[19:23], b[8:10])
-	out[23] = '-'
-	hex.Encode(out[24:36], b[10:16])
-	return string(out[:])
 }

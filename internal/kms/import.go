@@ -171,8 +171,8 @@ func (s *Service) createKeyWithoutMaterial(ctx context.Context, k store.Key, arn
 	e := &keyEntry{meta: k, arn: arn, versions: map[uint32]*backing{}, imported: map[uint32]store.KeyVersion{}}
 	e.prepare(nil)
 	s.publish(e)
-	md := s.metadata(e)
-	if err := s.multiRegionMetadata(ctx, md, e); err != nil {
+	md, err := s.metadata(ctx, e)
+	if err != nil {
 		return nil, err
 	}
 	return &awsproto.KeyMetadataOutput{KeyMetadata: md}, nil
@@ -364,8 +364,7 @@ func (s *Service) importKeyMaterial(ctx context.Context, r *Request, in *awsprot
 	if err := importable(cur); err != nil {
 		return nil, err
 	}
-	k := cur.meta
-	k.Tags = slices.Clone(cur.meta.Tags)
+	k := cur.metaCopy()
 	if isMultiRegion(&k) {
 		return s.importIntoMember(ctx, cur, k, in, material, id, model, until, desc) // multiregion_import.go
 	}
@@ -409,6 +408,16 @@ func (s *Service) importKeyMaterial(ctx context.Context, r *Request, in *awsprot
 			v.Version = p.Version
 		}
 	}
+	return s.putImported(ctx, cur, k, v, material, id, model, until, desc)
+}
+
+// putImported stores material, whose KeyMaterialId is id, as version
+// v of key k (cur, as reloaded), wrapped for that version; the version that
+// is current takes the key out of PendingImport. It is the end of every
+// import, into a single-Region key or a multi-Region member, under
+// writeMu.
+func (s *Service) putImported(ctx context.Context, cur *keyEntry, k store.Key, v store.KeyVersion,
+	material []byte, id, model string, until time.Time, desc string) (any, error) {
 	wrapped, err := s.root.Wrap(material, wrapAAD(cur.arn, v.Version))
 	if err != nil {
 		return nil, apierr.Internal(fmt.Errorf("wrap imported material of %s: %w", cur.arn, err))
@@ -473,8 +482,7 @@ func (s *Service) deleteImportedKeyMaterial(ctx context.Context, r *Request, in 
 	if err != nil {
 		return nil, err
 	}
-	k := cur.meta
-	k.Tags = slices.Clone(cur.meta.Tags)
+	k := cur.metaCopy()
 	n := k.CurrentVersion
 	if in.KeyMaterialId != nil {
 		var ok bool
@@ -531,8 +539,7 @@ func (s *Service) rotateImported(ctx context.Context, e *keyEntry) (any, error) 
 	if err != nil {
 		return nil, err
 	}
-	k := cur.meta
-	k.Tags = slices.Clone(cur.meta.Tags)
+	k := cur.metaCopy()
 	if err := replicaRotation(cur.arn, &k); err != nil {
 		return nil, err
 	}
@@ -644,16 +651,9 @@ func (s *Service) expireMaterial(ctx context.Context, now time.Time) error {
 	if err != nil {
 		return fmt.Errorf("list keys with expired material: %w", err)
 	}
-	var first error
-	for _, id := range ids {
-		if err := s.expireKeyMaterial(ctx, id, now); err != nil {
-			s.log.Error("expiring imported key material failed", "key", id, "err", err)
-			if first == nil {
-				first = err
-			}
-		}
-	}
-	return first
+	return s.eachKey(ids, "expiring imported key material failed", func(id string) error { // rotation.go
+		return s.expireKeyMaterial(ctx, id, now)
+	})
 }
 
 func (s *Service) expireKeyMaterial(ctx context.Context, id string, now time.Time) error {
@@ -676,8 +676,7 @@ func (s *Service) expireKeyMaterial(ctx context.Context, id string, now time.Tim
 		return nil // re-imported since the job looked
 	}
 	slices.Sort(due)
-	k := e.meta
-	k.Tags = slices.Clone(e.meta.Tags)
+	k := e.metaCopy()
 	if slices.Contains(due, k.CurrentVersion) && k.State != StatePendingDeletion {
 		k.State = StatePendingImport
 	}

@@ -8,8 +8,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/trent-kms/trent/internal/seal"
 )
 
 var (
@@ -29,15 +27,7 @@ func tokenTestKey(t testing.TB) *rsa.PrivateKey {
 }
 
 func tokenService(t testing.TB) *Service {
-	raw, err := seal.GenerateRootKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	root, err := seal.NewRootKey(raw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &Service{root: root}
+	return &Service{root: newTestRoot(t)} // service_test.go
 }
 
 const (

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -13,26 +12,12 @@ import (
 
 	"github.com/trent-kms/trent/internal/awsproto"
 	"github.com/trent-kms/trent/internal/clock"
-	"github.com/trent-kms/trent/internal/seal"
-	"github.com/trent-kms/trent/internal/store/sqlite"
 )
 
 // newCacheNode is newTestNode with the key cache bounded by c.
 func newCacheNode(t testing.TB, c CacheConfig) *testNode {
 	t.Helper()
-	db, err := sqlite.Open(filepath.Join(t.TempDir(), "trent.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	raw, err := seal.GenerateRootKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	root, err := seal.NewRootKey(raw)
-	if err != nil {
-		t.Fatal(err)
-	}
+	db, root := newTestStore(t) // service_test.go
 	fake := clock.NewFake(time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC))
 	s, err := New(Config{Store: db, Root: root, Clock: fake, Logger: slog.New(slog.DiscardHandler), KeyCache: &c})
 	if err != nil {

@@ -32,7 +32,10 @@ const (
 	unsupportedSpecMessage = "Trent does not support KeySpec %s: Go has no well-kept SM2 implementation."
 )
 
-func (s *Service) metadata(e *keyEntry) *awsproto.KeyMetadata {
+// metadata is the key's KeyMetadata as DescribeKey answers it, with the
+// members that depend on its being multi-Region (multiRegionMetadata,
+// which reads the store for those).
+func (s *Service) metadata(ctx context.Context, e *keyEntry) (*awsproto.KeyMetadata, error) {
 	k := e.meta
 	algs := algorithmsFor(k.KeySpec, k.KeyUsage)
 	md := &awsproto.KeyMetadata{
@@ -61,7 +64,10 @@ func (s *Service) metadata(e *keyEntry) *awsproto.KeyMetadata {
 	if k.Origin == OriginExternal {
 		importedMetadata(e, md) // import.go
 	}
-	return md
+	if err := s.multiRegionMetadata(ctx, md, e); err != nil {
+		return nil, err
+	}
+	return md, nil
 }
 
 // newVersion makes fresh backing key material, wrapped under the root key.
@@ -219,8 +225,8 @@ func (s *Service) createKey(ctx context.Context, r *Request, in *awsproto.Create
 	e := &keyEntry{meta: k, arn: arn, versions: map[uint32]*backing{1: b}, current: b}
 	e.prepare(nil)
 	s.publish(e)
-	md := s.metadata(e)
-	if err := s.multiRegionMetadata(ctx, md, e); err != nil {
+	md, err := s.metadata(ctx, e)
+	if err != nil {
 		return nil, err
 	}
 	return &awsproto.KeyMetadataOutput{KeyMetadata: md}, nil
@@ -234,20 +240,20 @@ func checkDescribeKey(in *awsproto.DescribeKeyInput) error {
 }
 
 func (s *Service) describeKey(ctx context.Context, r *Request, in *awsproto.DescribeKeyInput, a *access) (any, error) {
-	md := s.metadata(a.key)
-	if err := s.multiRegionMetadata(ctx, md, a.key); err != nil {
+	md, err := s.metadata(ctx, a.key)
+	if err != nil {
 		return nil, err
 	}
 	return &awsproto.KeyMetadataOutput{KeyMetadata: md}, nil
 }
 
 func checkListKeys(in *awsproto.ListInput) error {
-	_, _, err := pageParams(in.Limit, in.Marker, 1000, 100, "keys")
+	_, _, err := keyPages.params(in.Limit, in.Marker)
 	return err
 }
 
 func (s *Service) listKeys(ctx context.Context, r *Request, in *awsproto.ListInput, a *access) (any, error) {
-	limit, after, err := pageParams(in.Limit, in.Marker, 1000, 100, "keys")
+	limit, after, err := keyPages.params(in.Limit, in.Marker)
 	if err != nil {
 		return nil, err
 	}

@@ -510,8 +510,8 @@ func (s *Service) replicateKey(ctx context.Context, r *Request, in *awsproto.Rep
 	replica.prepare(nil)
 	s.publish(replica)
 
-	md := s.metadata(replica)
-	if err := s.multiRegionMetadata(ctx, md, replica); err != nil {
+	md, err := s.metadata(ctx, replica)
+	if err != nil {
 		return nil, err
 	}
 	// As AWS answers: the replica is reported as being created.

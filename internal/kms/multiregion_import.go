@@ -188,21 +188,7 @@ func (s *Service) importIntoMember(ctx context.Context, cur *keyEntry, k store.K
 			}
 		}
 	}
-	wrapped, err := s.root.Wrap(material, wrapAAD(cur.arn, v.Version))
-	if err != nil {
-		return nil, apierr.Internal(fmt.Errorf("wrap imported material of %s: %w", cur.arn, err))
-	}
-	v.KeyID, v.MaterialID, v.Wrapped = k.ID, id, wrapped
-	v.ImportState, v.ExpirationModel, v.ValidTo, v.Description = importStateImported, model, until, desc
-	if v.Version == k.CurrentVersion && k.State == StatePendingImport {
-		k.State = StateEnabled
-	}
-	if _, err := s.store.PutKeyMaterial(ctx, k, v); err != nil {
-		s.forget(k.ID)
-		return nil, apierr.Internal(fmt.Errorf("import into %s: %w", cur.arn, err))
-	}
-	s.forget(k.ID)
-	return &awsproto.ImportKeyMaterialOutput{KeyId: cur.arn, KeyMaterialId: id}, nil
+	return s.putImported(ctx, cur, k, v, material, id, model, until, desc)
 }
 
 // rotateImportedMembers is RotateKeyOnDemand of a multi-Region primary with
@@ -276,8 +262,7 @@ func (s *Service) deletePendingInReplicas(ctx context.Context, k store.Key, n ui
 		if !ok || v.ImportState != importStateImported || n <= e.meta.CurrentVersion {
 			continue
 		}
-		rk := e.meta
-		rk.Tags = slices.Clone(e.meta.Tags)
+		rk := e.metaCopy()
 		if err := s.deleteMaterial(ctx, e, rk, []uint32{n}); err != nil {
 			s.log.Error("multi-Region key: pending material not deleted in a replica", "key", e.arn, "err", err)
 			first = firstError(first, err)

@@ -25,6 +25,29 @@ func decodeMarker(kind, marker string) (string, error) {
 	return last, nil
 }
 
+// listing is how a listing pages: its largest and default page sizes
+// (AWS's), and the kind its markers name. The check of a request and its
+// handler both read the page through it, so the two cannot disagree.
+type listing struct {
+	max, def int32
+	kind     string
+}
+
+var (
+	keyPages       = listing{1000, 100, "keys"}      // ListKeys
+	aliasPages     = listing{100, 50, "aliases"}     // ListAliases
+	grantPages     = listing{100, 50, "grants"}      // ListGrants
+	retirablePages = listing{100, 50, "retirable"}   // ListRetirableGrants
+	policyPages    = listing{1000, 100, "policies"}  // ListKeyPolicies
+	rotationPages  = listing{1000, 100, "rotations"} // ListKeyRotations
+	tagPages       = listing{50, 50, "tags"}         // ListResourceTags
+)
+
+// params is pageParams for this listing.
+func (l listing) params(limit *int32, marker *string) (int, string, error) {
+	return pageParams(limit, marker, l.max, l.def, l.kind)
+}
+
 // pageParams validates Limit and Marker of a listing and returns the page
 // size and the item to start after.
 func pageParams(limit *int32, marker *string, max, def int32, kind string) (int, string, error) {

@@ -155,12 +155,12 @@ func checkListKeyPolicies(in *awsproto.ListKeyPoliciesInput) error {
 	if err := v.err(); err != nil {
 		return err
 	}
-	_, _, err := pageParams(in.Limit, in.Marker, 1000, 100, "policies")
+	_, _, err := policyPages.params(in.Limit, in.Marker)
 	return err
 }
 
 func (s *Service) listKeyPolicies(ctx context.Context, r *Request, in *awsproto.ListKeyPoliciesInput, a *access) (any, error) {
-	_, after, err := pageParams(in.Limit, in.Marker, 1000, 100, "policies")
+	_, after, err := policyPages.params(in.Limit, in.Marker)
 	if err != nil {
 		return nil, err
 	}

@@ -143,12 +143,12 @@ func checkListKeyRotations(in *awsproto.ListKeyRotationsInput) error {
 	if err := v.err(); err != nil {
 		return err
 	}
-	_, _, err := pageParams(in.Limit, in.Marker, 1000, 100, "rotations")
+	_, _, err := rotationPages.params(in.Limit, in.Marker)
 	return err
 }
 
 func (s *Service) listKeyRotations(ctx context.Context, r *Request, in *awsproto.ListKeyRotationsInput, a *access) (any, error) {
-	limit, after, err := pageParams(in.Limit, in.Marker, 1000, 100, "rotations")
+	limit, after, err := rotationPages.params(in.Limit, in.Marker)
 	if err != nil {
 		return nil, err
 	}
@@ -204,17 +204,19 @@ func (s *Service) RunDue(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("list due keys: %w", err)
 	}
+	first := s.eachKey(ids, "lifecycle job failed", func(id string) error { return s.runDueKey(ctx, id, now) })
+	return firstError(first, s.expireMaterial(ctx, now)) // import.go
+}
+
+// eachKey runs job on each key of ids, logging a failure with msg, and
+// returns the first error once every key has been tried.
+func (s *Service) eachKey(ids []string, msg string, job func(id string) error) error {
 	var first error
 	for _, id := range ids {
-		if err := s.runDueKey(ctx, id, now); err != nil {
-			s.log.Error("lifecycle job failed", "key", id, "err", err)
-			if first == nil {
-				first = err
-			}
+		if err := job(id); err != nil {
+			s.log.Error(msg, "key", id, "err", err)
+			first = firstError(first, err)
 		}
-	}
-	if err := s.expireMaterial(ctx, now); err != nil && first == nil { // import.go
-		first = err
 	}
 	return first
 }

@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -417,6 +418,14 @@ func retryConflict(write func() (*keyEntry, error)) (*keyEntry, error) {
 	}
 }
 
+// metaCopy is the key's metadata to change and store: a copy whose Tags
+// do not share the entry's, which stays immutable.
+func (e *keyEntry) metaCopy() store.Key {
+	k := e.meta
+	k.Tags = slices.Clone(e.meta.Tags)
+	return k
+}
+
 func (s *Service) updateOnce(ctx context.Context, e *keyEntry, change func(k *store.Key) error) (*keyEntry, error) {
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
@@ -424,8 +433,7 @@ func (s *Service) updateOnce(ctx context.Context, e *keyEntry, change func(k *st
 	if err != nil {
 		return nil, err
 	}
-	k := cur.meta
-	k.Tags = append([]store.Tag(nil), cur.meta.Tags...)
+	k := cur.metaCopy()
 	if err := change(&k); err != nil {
 		return nil, err
 	}

@@ -40,11 +40,25 @@ type testNode struct {
 // newTestNode opens a fresh store and a Service on it.
 func newTestNode(t testing.TB) *testNode {
 	t.Helper()
+	db, root := newTestStore(t)
+	return newNodeOn(t, db, root, clock.NewFake(time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)))
+}
+
+// newTestStore opens a fresh SQLite store in a temporary directory and
+// makes a root key for it.
+func newTestStore(t testing.TB) (*sqlite.DB, *seal.RootKey) {
+	t.Helper()
 	db, err := sqlite.Open(filepath.Join(t.TempDir(), "trent.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
+	return db, newTestRoot(t)
+}
+
+// newTestRoot makes a root key.
+func newTestRoot(t testing.TB) *seal.RootKey {
+	t.Helper()
 	raw, err := seal.GenerateRootKey()
 	if err != nil {
 		t.Fatal(err)
@@ -53,7 +67,7 @@ func newTestNode(t testing.TB) *testNode {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return newNodeOn(t, db, root, clock.NewFake(time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)))
+	return root
 }
 
 // newNodeOn returns a Service on an existing store: another node of the

@@ -76,12 +76,12 @@ func checkListResourceTags(in *awsproto.ListResourceTagsInput) error {
 	if err := v.err(); err != nil {
 		return err
 	}
-	_, _, err := pageParams(in.Limit, in.Marker, 50, 50, "tags")
+	_, _, err := tagPages.params(in.Limit, in.Marker)
 	return err
 }
 
 func (s *Service) listResourceTags(ctx context.Context, r *Request, in *awsproto.ListResourceTagsInput, a *access) (any, error) {
-	limit, after, err := pageParams(in.Limit, in.Marker, 50, 50, "tags")
+	limit, after, err := tagPages.params(in.Limit, in.Marker)
 	if err != nil {
 		return nil, err
 	}

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -12,8 +11,6 @@ import (
 	"github.com/trent-kms/trent/internal/apierr"
 	"github.com/trent-kms/trent/internal/awsproto"
 	"github.com/trent-kms/trent/internal/clock"
-	"github.com/trent-kms/trent/internal/seal"
-	"github.com/trent-kms/trent/internal/store/sqlite"
 	"github.com/trent-kms/trent/internal/throttle"
 )
 
@@ -55,19 +52,7 @@ func (c *charges) take() []string {
 
 func newThrottledNode(t *testing.T, c *charges) *testNode {
 	t.Helper()
-	db, err := sqlite.Open(filepath.Join(t.TempDir(), "trent.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	raw, err := seal.GenerateRootKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	root, err := seal.NewRootKey(raw)
-	if err != nil {
-		t.Fatal(err)
-	}
+	db, root := newTestStore(t) // service_test.go
 	s, err := New(Config{Store: db, Root: root, Clock: clock.NewFake(time.Now()), Logger: slog.New(slog.DiscardHandler), Throttle: c.allow})
 	if err != nil {
 		t.Fatal(err)

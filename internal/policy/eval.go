@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/trent-kms/trent/internal/ids"
 )
 
 // Effect is the outcome of evaluating one policy.
@@ -270,7 +272,7 @@ func compilePrincipals(m map[string][]string) (*principalSet, error) {
 			switch {
 			case p == "*":
 				ps.any = true
-			case isAccountID(p):
+			case ids.IsAccountID(p):
 				ps.accounts = append(ps.accounts, account{id: p})
 			default:
 				a, ok := splitARN(p)

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/trent-kms/trent/internal/apierr"
+	"github.com/trent-kms/trent/internal/ids"
 )
 
 // Messages AWS KMS documents word for word.
@@ -403,14 +404,14 @@ func (g grammar) buildPrincipal(v value) (map[string][]string, error) {
 // Wildcards are not allowed inside an ARN, and unique ids (AIDA…, AROA…),
 // which AWS shows for deleted principals, are rejected as AWS rejects them.
 func validAWSPrincipal(p string) bool {
-	if p == "*" || isAccountID(p) {
+	if p == "*" || ids.IsAccountID(p) {
 		return true
 	}
 	if strings.ContainsAny(p, "*?") {
 		return false
 	}
 	arn, ok := splitARN(p)
-	if !ok || !validPartition(arn.partition) || arn.region != "" || !isAccountID(arn.account) {
+	if !ok || !validPartition(arn.partition) || arn.region != "" || !ids.IsAccountID(arn.account) {
 		return false
 	}
 	switch arn.service {
@@ -454,7 +455,7 @@ func validFederatedPrincipal(p string) bool {
 		return false
 	}
 	arn, ok := splitARN(p)
-	if !ok || !validPartition(arn.partition) || arn.service != "iam" || arn.region != "" || !isAccountID(arn.account) {
+	if !ok || !validPartition(arn.partition) || arn.service != "iam" || arn.region != "" || !ids.IsAccountID(arn.account) {
 		return false
 	}
 	for _, prefix := range []string{"saml-provider/", "oidc-provider/"} {
@@ -671,18 +672,6 @@ func validPartition(p string) bool {
 		}
 	}
 	return rest[0] == '-'
-}
-
-func isAccountID(s string) bool {
-	if len(s) != 12 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
 }
 
 // validIAMName accepts an IAM user, role or session name: 1–64 characters

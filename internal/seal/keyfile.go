@@ -2,6 +2,7 @@ package seal
 
 import (
 	"bytes"
+	"crypto/cipher"
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
@@ -11,6 +12,8 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+
+	"github.com/trent-kms/trent/internal/durable"
 )
 
 // Provider seals the root key for storage. The sealed blob is not secret on
@@ -85,44 +88,15 @@ func CreateKeyFile(path string) (*KeyFile, error) {
 	if err != nil {
 		return nil, fmt.Errorf("seal: creating key file: %w", err)
 	}
-	if err := writeSynced(f, content); err != nil {
+	if err := durable.WriteAndClose(f, content); err != nil {
 		os.Remove(path)
 		return nil, fmt.Errorf("seal: writing key file %s: %w", path, err)
 	}
-	if err := syncDir(filepath.Dir(path)); err != nil {
+	if err := durable.SyncDir(filepath.Dir(path)); err != nil {
 		os.Remove(path)
 		return nil, fmt.Errorf("seal: syncing directory of key file %s: %w", path, err)
 	}
 	return &KeyFile{Path: path}, nil
-}
-
-func writeSynced(f *os.File, content []byte) error {
-	_, err := f.Write(content)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	return err
-}
-
-// syncDir makes a new directory entry durable. Windows cannot open a
-// directory for syncing, and its rename and create are durable differently,
-// so there it is skipped.
-func syncDir(dir string) error {
-	if runtime.GOOS == "windows" {
-		return nil
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	return err
 }
 
 // OpenKeyFile checks that the key file at path exists, is a regular file not
@@ -143,27 +117,49 @@ func (*KeyFile) Name() string { return "keyfile" }
 
 // Seal encrypts root (RootKeySize bytes) under the file's KEK.
 func (kf *KeyFile) Seal(root []byte) ([]byte, error) {
-	if len(root) != RootKeySize {
-		return nil, fmt.Errorf("seal: root key must be %d bytes, got %d", RootKeySize, len(root))
-	}
-	kek, err := kf.readKEK()
-	if err != nil {
-		return nil, err
-	}
-	aead, err := newAEAD(kek[:])
-	clear(kek[:])
-	if err != nil {
-		return nil, err
-	}
-	out := make([]byte, 1, sealedLen)
-	out[0] = rootFormat1
-	return aead.Seal(out, nil, root, []byte(rootAD)), nil
+	return sealRoot(root, rootAD, kf.aead)
 }
 
 // Unseal decrypts a root key sealed by Seal under the same key file. A
 // different key file, or a modified blob, yields an error wrapping ErrUnseal
 // that names the key file.
 func (kf *KeyFile) Unseal(sealed []byte) ([]byte, error) {
+	return openRoot(sealed, rootAD, kf.aead,
+		"key file "+kf.Path+" is not the one this root key was sealed with (or the sealed root key was modified)")
+}
+
+// aead reads the file's KEK, which it does not keep.
+func (kf *KeyFile) aead() (cipher.AEAD, error) {
+	kek, err := kf.readKEK()
+	if err != nil {
+		return nil, err
+	}
+	aead, err := newAEAD(kek[:])
+	clear(kek[:])
+	return aead, err
+}
+
+// sealRoot seals root (RootKeySize bytes) in the sealed root key's
+// format 1, which the key-file and Shamir seals share: the format byte,
+// then root encrypted by the seal's AEAD with ad, which names the seal.
+// aead is asked for only once root is known to be a root key.
+func sealRoot(root []byte, ad string, aead func() (cipher.AEAD, error)) ([]byte, error) {
+	if len(root) != RootKeySize {
+		return nil, fmt.Errorf("seal: root key must be %d bytes, got %d", RootKeySize, len(root))
+	}
+	a, err := aead()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]byte, 1, sealedLen)
+	out[0] = rootFormat1
+	return a.Seal(out, nil, root, []byte(ad)), nil
+}
+
+// openRoot opens what sealRoot sealed with the same ad. aead is asked for
+// only once sealed is known to be of format 1; a blob it does not open is
+// ErrUnseal with the seal's message wrong.
+func openRoot(sealed []byte, ad string, aead func() (cipher.AEAD, error), wrong string) ([]byte, error) {
 	if len(sealed) == 0 {
 		return nil, fmt.Errorf("%w: the sealed root key is empty", ErrUnseal)
 	}
@@ -173,18 +169,13 @@ func (kf *KeyFile) Unseal(sealed []byte) ([]byte, error) {
 	if len(sealed) != sealedLen {
 		return nil, fmt.Errorf("%w: the sealed root key is %d bytes, want %d", ErrUnseal, len(sealed), sealedLen)
 	}
-	kek, err := kf.readKEK()
+	a, err := aead()
 	if err != nil {
 		return nil, err
 	}
-	aead, err := newAEAD(kek[:])
-	clear(kek[:])
+	root, err := a.Open(make([]byte, 0, RootKeySize), nil, sealed[1:], []byte(ad))
 	if err != nil {
-		return nil, err
-	}
-	root, err := aead.Open(make([]byte, 0, RootKeySize), nil, sealed[1:], []byte(rootAD))
-	if err != nil {
-		return nil, fmt.Errorf("%w: key file %s is not the one this root key was sealed with (or the sealed root key was modified)", ErrUnseal, kf.Path)
+		return nil, fmt.Errorf("%w: %s", ErrUnseal, wrong)
 	}
 	return root, nil
 }

@@ -1,6 +1,7 @@
 package seal
 
 import (
+	"crypto/cipher"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -176,40 +177,17 @@ func (*Shamir) Name() string { return SealShamir }
 
 // Seal encrypts root under the KEK.
 func (p *Shamir) Seal(root []byte) ([]byte, error) {
-	if len(root) != RootKeySize {
-		return nil, fmt.Errorf("seal: root key must be %d bytes, got %d", RootKeySize, len(root))
-	}
-	aead, err := newAEAD(p.kek[:])
-	if err != nil {
-		return nil, err
-	}
-	out := make([]byte, 1, sealedLen)
-	out[0] = rootFormat1
-	return aead.Seal(out, nil, root, []byte(shamirRootAD)), nil
+	return sealRoot(root, shamirRootAD, p.aead) // keyfile.go
 }
 
 // Unseal decrypts a root key sealed by Seal under the same KEK; anything
 // else wraps ErrUnseal.
 func (p *Shamir) Unseal(sealed []byte) ([]byte, error) {
-	if len(sealed) == 0 {
-		return nil, fmt.Errorf("%w: the sealed root key is empty", ErrUnseal)
-	}
-	if sealed[0] != rootFormat1 {
-		return nil, fmt.Errorf("%w: %w 0x%02x of the sealed root key", ErrUnseal, ErrUnknownFormat, sealed[0])
-	}
-	if len(sealed) != sealedLen {
-		return nil, fmt.Errorf("%w: the sealed root key is %d bytes, want %d", ErrUnseal, len(sealed), sealedLen)
-	}
-	aead, err := newAEAD(p.kek[:])
-	if err != nil {
-		return nil, err
-	}
-	root, err := aead.Open(make([]byte, 0, RootKeySize), nil, sealed[1:], []byte(shamirRootAD))
-	if err != nil {
-		return nil, fmt.Errorf("%w: the shares do not rebuild the key this root key was sealed with (or the sealed root key was modified)", ErrUnseal)
-	}
-	return root, nil
+	return openRoot(sealed, shamirRootAD, p.aead,
+		"the shares do not rebuild the key this root key was sealed with (or the sealed root key was modified)")
 }
+
+func (p *Shamir) aead() (cipher.AEAD, error) { return newAEAD(p.kek[:]) }
 
 // Destroy zeroes the KEK; Seal and Unseal fail afterwards.
 func (p *Shamir) Destroy() { clear(p.kek[:]) }

@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/trent-kms/trent/internal/apierr"
+	"github.com/trent-kms/trent/internal/testenv/fuzzseeds"
 )
 
 // authorizationSeeds is the seed corpus of FuzzParseAuthorization and, with
@@ -60,51 +61,18 @@ func verifySeeds(tb testing.TB) []verifySeed {
 }
 
 func TestFuzzSeedCorpora(t *testing.T) {
-	if len(authorizationSeeds) == 0 {
-		t.Fatal("FuzzParseAuthorization has no seeds")
-	}
-	var parsed, rejected int
-	for _, s := range authorizationSeeds {
-		if _, err := ParseAuthorization(s); err == nil {
-			parsed++
-		} else {
-			rejected++
-		}
-	}
-	if parsed == 0 || rejected == 0 {
-		t.Fatalf("seeds: %d parse, %d are rejected; want some of each", parsed, rejected)
-	}
-
-	if len(querySeeds) == 0 {
-		t.Fatal("FuzzCanonicalQuery has no seeds")
-	}
-	var good, bad int
-	for _, q := range querySeeds {
-		if _, ok := appendCanonicalQuery(nil, q); ok {
-			good++
-		} else {
-			bad++
-		}
-	}
-	if good == 0 || bad == 0 {
-		t.Fatalf("query seeds: %d canonicalize, %d are refused; want some of each", good, bad)
-	}
-
-	seeds := verifySeeds(t)
-	if len(seeds) == 0 {
-		t.Fatal("FuzzVerify has no seeds")
-	}
-	var ok, failed int
-	for _, s := range seeds {
-		if _, err := verifyOne(s.auth, s.date, s.body); err == nil {
-			ok++
-		} else {
-			failed++
-		}
-	}
-	if ok == 0 || failed == 0 {
-		t.Fatalf("seeds: %d verify, %d fail; want some of each", ok, failed)
-	}
+	fuzzseeds.BothOutcomes(t, "FuzzParseAuthorization", authorizationSeeds, func(s string) bool {
+		_, err := ParseAuthorization(s)
+		return err == nil
+	})
+	fuzzseeds.BothOutcomes(t, "FuzzCanonicalQuery", querySeeds, func(q string) bool {
+		_, ok := appendCanonicalQuery(nil, q)
+		return ok
+	})
+	fuzzseeds.BothOutcomes(t, "FuzzVerify", verifySeeds(t), func(s verifySeed) bool {
+		_, err := verifyOne(s.auth, s.date, s.body)
+		return err == nil
+	})
 }
 
 func FuzzParseAuthorization(f *testing.F) {

@@ -85,6 +85,12 @@ type StoredIntent struct {
 	EventTime time.Time
 	Keys      []string
 	Body      []byte
+	// Origin is the node whose request wrote the intent when another
+	// node, Node, claimed it because its own had gone (PostgreSQL:
+	// internal/audit/orphan.go), and ClaimedAt when; "" and zero while
+	// the intent is its own node's.
+	Origin    string
+	ClaimedAt time.Time
 }
 
 // AuditIntents is the store's outbox table (store.AuditIntent).

@@ -15,6 +15,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/trent-kms/trent/internal/durable"
 )
 
 // The dev certificate's files in a --dev data dir.
@@ -98,13 +100,7 @@ func writeFile(name string, data []byte, perm os.FileMode) error {
 	if err != nil {
 		return err
 	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
+	err = durable.WriteAndClose(f, data)
 	if err == nil {
 		err = os.Rename(tmp, name)
 	}

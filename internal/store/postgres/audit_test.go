@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/trent-kms/trent/internal/audit"
+	"github.com/trent-kms/trent/internal/testenv/testfiles"
 )
 
 // auditNode is one node's audit log in a temporary directory, with its
@@ -171,7 +172,7 @@ func shippedFromFiles(t *testing.T, node, dir string) []audit.ShippedEvent {
 	t.Helper()
 	c := &memSink{}
 	copyDir := t.TempDir()
-	copyFiles(t, dir, copyDir)
+	testfiles.CopyDir(t, dir, copyDir)
 	l, err := audit.Open(audit.Options{Dir: copyDir, Signer: testSigner, NodeID: node})
 	if err != nil {
 		t.Fatal(err)
@@ -196,23 +197,6 @@ func (m *memSink) ShipEvents(_ context.Context, _ string, evs []audit.ShippedEve
 	return nil
 }
 func (m *memSink) RecordDigest(context.Context, string, string, audit.DigestHead) error { return nil }
-
-func copyFiles(t *testing.T, from, to string) {
-	t.Helper()
-	es, err := os.ReadDir(from)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range es {
-		b, err := os.ReadFile(filepath.Join(from, e.Name()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(to, e.Name()), b, 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
 
 // TestShipperRefusesShortLog: a node whose files end before what it
 // shipped (its log cut short, or replaced under the same node id) ships
@@ -412,7 +396,7 @@ func TestVerifyCluster(t *testing.T) {
 	// B cut short after its third digest: the newest digest and the events
 	// it covers removed. B's files alone still verify.
 	cut := t.TempDir()
-	copyFiles(t, b.dir, cut)
+	testfiles.CopyDir(t, b.dir, cut)
 	ls, _ := filepath.Glob(filepath.Join(cut, "digest-*.json"))
 	sort.Strings(ls)
 	evf, _ := filepath.Glob(filepath.Join(cut, "audit-*.jsonl"))

@@ -4,14 +4,11 @@ import (
 	"context"
 	"embed"
 	"fmt"
-	"io/fs"
-	"path"
-	"regexp"
-	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/trent-kms/trent/internal/store/sqlrows"
 )
 
 // Migrations are files migrations/NNNN_name.sql, numbered from 0001 without
@@ -28,8 +25,6 @@ type migration struct {
 	sql     string
 }
 
-var migrationName = regexp.MustCompile(`^([0-9]{4})_[a-z0-9_]+\.sql$`)
-
 // migrationLock is the key of the session advisory lock held while
 // migrating: "trent" in ASCII, so that it is unlikely to collide with
 // another application's lock in the same database.
@@ -38,26 +33,11 @@ const migrationLock int64 = 0x7472656e74
 // migrations returns the embedded migrations in order, or an error if their
 // names are malformed or their numbers are not 1, 2, 3, ….
 func migrations() ([]migration, error) {
-	names, err := fs.Glob(migrationFS, "migrations/*.sql")
-	if err != nil {
-		return nil, err
-	}
 	var ms []migration
-	for _, p := range names {
-		name := path.Base(p)
-		m := migrationName.FindStringSubmatch(name)
-		if m == nil {
-			return nil, fmt.Errorf("migration %s: name is not NNNN_name.sql", name)
-		}
-		v, _ := strconv.Atoi(m[1])
-		if v != len(ms)+1 {
-			return nil, fmt.Errorf("migration %s: want number %04d", name, len(ms)+1)
-		}
-		b, err := migrationFS.ReadFile(p)
-		if err != nil {
-			return nil, err
-		}
-		ms = append(ms, migration{version: v, name: name, sql: string(b)})
+	if err := sqlrows.EachMigration(migrationFS, func(version int, name, text string) {
+		ms = append(ms, migration{version: version, name: name, sql: text})
+	}); err != nil {
+		return nil, err
 	}
 	return ms, nil
 }

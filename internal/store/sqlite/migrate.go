@@ -5,11 +5,9 @@ import (
 	"database/sql"
 	"embed"
 	"fmt"
-	"io/fs"
-	"path"
-	"regexp"
-	"strconv"
 	"time"
+
+	"github.com/trent-kms/trent/internal/store/sqlrows"
 )
 
 // Migrations are files migrations/NNNN_name.sql, numbered from 0001 without
@@ -25,33 +23,14 @@ type migration struct {
 	sql     string
 }
 
-var migrationName = regexp.MustCompile(`^([0-9]{4})_[a-z0-9_]+\.sql$`)
-
 // migrations returns the embedded migrations in order, or an error if their
 // names are malformed or their numbers are not 1, 2, 3, ….
 func migrations() ([]migration, error) {
-	names, err := fs.Glob(migrationFS, "migrations/*.sql")
-	if err != nil {
-		return nil, err
-	}
-	// fs.Glob returns names sorted; with four-digit numbers that is numeric
-	// order.
 	var ms []migration
-	for _, p := range names {
-		name := path.Base(p)
-		m := migrationName.FindStringSubmatch(name)
-		if m == nil {
-			return nil, fmt.Errorf("migration %s: name is not NNNN_name.sql", name)
-		}
-		v, _ := strconv.Atoi(m[1])
-		if v != len(ms)+1 {
-			return nil, fmt.Errorf("migration %s: want number %04d", name, len(ms)+1)
-		}
-		b, err := migrationFS.ReadFile(p)
-		if err != nil {
-			return nil, err
-		}
-		ms = append(ms, migration{version: v, name: name, sql: string(b)})
+	if err := sqlrows.EachMigration(migrationFS, func(version int, name, text string) {
+		ms = append(ms, migration{version: version, name: name, sql: text})
+	}); err != nil {
+		return nil, err
 	}
 	return ms, nil
 }

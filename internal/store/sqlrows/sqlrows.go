@@ -10,10 +10,10 @@
 // transactions, retries and group commit, the context a statement runs
 // under, the purge after key material is deleted, mapping driver errors to
 // the store sentinels with the "sqlite:"/"postgres:" prefix, and the SQL
-// that differs between the dialects (Dialect). Migrations, and the
-// statements SQLite prepares (CreateKey, GetKey, KeyVersions, a key's
-// aliases), stay in the stores. This package must not import either
-// driver.
+// that differs between the dialects (Dialect). Migrations (but for the
+// rule that names and numbers them, EachMigration), and the statements
+// SQLite prepares (CreateKey, GetKey, KeyVersions, a key's aliases), stay
+// in the stores. This package must not import either driver.
 package sqlrows
 
 import (

@@ -3,6 +3,7 @@ package storetest
 import (
 	"context"
 	"crypto/sha256"
+	"fmt"
 	"testing"
 	"time"
 
@@ -68,6 +69,46 @@ func RunKeyUses(t *testing.T, open func(t *testing.T) KeyUsesStore) {
 	}
 	if m, err := s.KeyUseMark(ctx, "n1"); err != nil || m.Seq != 9 {
 		t.Errorf("KeyUseMark(n1) = %+v, %v after n3's; want seq 9", m, err)
+	}
+	runManyKeyUses(t, s, at)
+}
+
+// runManyKeyUses stores the uses of 150 keys in one call, as a flush of
+// a hot set does (a store may write them several rows to a statement),
+// one of them earlier than the key's stored use: that one is kept out,
+// the others stored.
+func runManyKeyUses(t *testing.T, s KeyUsesStore, at time.Time) {
+	ctx := context.Background()
+	arn := func(i int) string {
+		return fmt.Sprintf("arn:aws:kms:us-east-1:111122223333:key/%08d-12ab-34cd-56ef-1234567890ab", i)
+	}
+	use := func(i, sec int, seq uint64) store.KeyUse {
+		return store.KeyUse{KeyARN: arn(i), Operation: "Encrypt", Time: at.Add(time.Duration(sec) * time.Second),
+			EventID: fmt.Sprintf("ev-%d", seq), RequestID: fmt.Sprintf("req-%d", seq), Node: "n4", Seq: seq}
+	}
+	stored := use(70, 500, 900)
+	if err := s.PutKeyUses(ctx, "n4", []store.KeyUse{stored}, store.KeyUseMark{Seq: 900}); err != nil {
+		t.Fatal(err)
+	}
+	const keys = 150
+	var uses []store.KeyUse
+	want := map[string]store.KeyUse{stored.KeyARN: stored}
+	for i := range keys {
+		u := use(i, 100+i, uint64(1000+i))
+		uses = append(uses, u)
+		if i != 70 {
+			want[u.KeyARN] = u
+		}
+	}
+	if err := s.PutKeyUses(ctx, "n4", uses, store.KeyUseMark{Seq: 1000 + keys - 1}); err != nil {
+		t.Fatalf("PutKeyUses of %d uses: %v", len(uses), err)
+	}
+	for i := range keys {
+		got, ok, err := s.LastKeyUse(ctx, arn(i))
+		w := want[arn(i)]
+		if err != nil || !ok || !got.Time.Equal(w.Time) || !sameButTime(got, w) {
+			t.Errorf("LastKeyUse(key %d) = %+v, %v, %v; want %+v", i, got, ok, err, w)
+		}
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/trent-kms/trent/internal/store"
@@ -70,7 +71,7 @@ func testWrappedKeyVersions(t *testing.T, s RewrapStore) {
 	}
 	want = slices.DeleteFunc(want, func(w store.WrappedKeyVersion) bool { return w.KeyID == k3.ID && w.Version == 2 })
 	slices.SortFunc(want, func(a, b store.WrappedKeyVersion) int {
-		if c := compareStrings(a.KeyID, b.KeyID); c != 0 {
+		if c := strings.Compare(a.KeyID, b.KeyID); c != 0 {
 			return c
 		}
 		return int(a.Version) - int(b.Version)

@@ -1,0 +1,46 @@
+package durable
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+func TestWriteAndClose(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "f")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteAndClose(f, []byte("data")); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(path); err != nil || string(b) != "data" {
+		t.Fatalf("file holds %q, %v", b, err)
+	}
+	if err := f.Close(); !errors.Is(err, os.ErrClosed) {
+		t.Errorf("f after WriteAndClose: Close = %v, want it closed already", err)
+	}
+
+	// A file open read-only: the write fails, and f is closed all the same.
+	r, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteAndClose(r, []byte("more")); err == nil {
+		t.Error("WriteAndClose on a read-only file succeeded")
+	}
+	if err := r.Close(); !errors.Is(err, os.ErrClosed) {
+		t.Errorf("f after a failed WriteAndClose: Close = %v, want it closed already", err)
+	}
+}
+
+func TestSyncDir(t *testing.T) {
+	if err := SyncDir(t.TempDir()); err != nil {
+		t.Fatal(err)
+	}
+	if err := SyncDir(filepath.Join(t.TempDir(), "missing")); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("SyncDir of a missing directory: %v", err)
+	}
+}
