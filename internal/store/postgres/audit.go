@@ -329,7 +329,7 @@ func lookupQuery(f audit.EventFilter) (string, []any, error) {
 		case audit.AttrReadOnly:
 			q.WriteString(" AND read_only = " + arg(a.Value == "true"))
 		// @> rather than = ANY: only the containment operators can use
-		// the GIN indexes (migration 0015).
+		// the GIN indexes (migration 0014).
 		case audit.AttrResourceType:
 			q.WriteString(" AND resource_types @> ARRAY[" + arg(a.Value) + "::text]")
 			if a.Value != audit.ResourceTypeKey {

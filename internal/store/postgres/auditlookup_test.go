@@ -42,7 +42,7 @@ func fillAuditEvents(t *testing.T, db *DB, n int) {
 
 // TestAuditLookupUsesAttributeIndexes: a LookupEvents search for a value
 // the account has no event with is answered from the attribute's index
-// (migration 0015), not by walking the account's events in
+// (migration 0014), not by walking the account's events in
 // audit_events_lookup or the table: the query the store sends, EXPLAINed
 // on 40,000 events with the planner's own choices.
 func TestAuditLookupUsesAttributeIndexes(t *testing.T) {

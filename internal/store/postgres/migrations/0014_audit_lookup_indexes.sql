@@ -1,4 +1,4 @@
--- 0015: LookupEvents by attribute without reading the account's history.
+-- 0014: LookupEvents by attribute without reading the account's history.
 --
 -- audit_events_lookup (0006) serves a lookup without an attribute, and one
 -- whose value is common (the first page's rows come early in the index).
