@@ -3,11 +3,8 @@ package audit_test
 import (
 	"context"
 	"crypto"
-	"errors"
 	"fmt"
-	"io"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -17,6 +14,7 @@ import (
 	"github.com/trent-kms/trent/internal/store/postgres"
 	"github.com/trent-kms/trent/internal/store/sqlite"
 	"github.com/trent-kms/trent/internal/testenv/pgtest"
+	"github.com/trent-kms/trent/internal/testenv/testfiles"
 )
 
 // TestLastUsageReplacedLog, on SQLite and on PostgreSQL: a node's stored
@@ -57,7 +55,7 @@ func TestLastUsageReplacedLog(t *testing.T) {
 			closeLog(t, l)
 		}, t1},
 		{"a backup restored and written on", func(t *testing.T, first, dir string, use useFunc) {
-			copyFiles(t, filepath.Join(first, "backup"), dir)
+			testfiles.CopyDir(t, filepath.Join(first, "backup"), dir)
 			l := open(t, signer, dir, nil)
 			for i := range 4 { // seq 4 to 7
 				use(t, l, t1.Add(time.Duration(i)*time.Second), 1+i/2)
@@ -110,7 +108,7 @@ func TestLastUsageReplacedLog(t *testing.T) {
 					for i := range 5 {
 						use(t, l, t0.Add(time.Duration(i)*time.Second), 0)
 						if i == 2 {
-							copyFiles(t, filepath.Join(first, "audit"), filepath.Join(first, "backup"))
+							testfiles.CopyDir(t, filepath.Join(first, "audit"), filepath.Join(first, "backup"))
 						}
 					}
 					closeLog(t, l)
@@ -158,36 +156,5 @@ func closeLog(t *testing.T, l *audit.Log) {
 	t.Helper()
 	if err := l.Close(); err != nil {
 		t.Fatal(err)
-	}
-}
-
-// copyFiles copies the files of the directory from into the directory
-// to, making it if need be.
-func copyFiles(t *testing.T, from, to string) {
-	t.Helper()
-	if err := os.MkdirAll(to, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	ents, err := os.ReadDir(from)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range ents {
-		if !e.Type().IsRegular() {
-			continue
-		}
-		src, err := os.Open(filepath.Join(from, e.Name()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		dst, err := os.OpenFile(filepath.Join(to, e.Name()), os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
-		if err == nil {
-			_, err = io.Copy(dst, src)
-			err = errors.Join(err, dst.Close())
-		}
-		src.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
 	}
 }
