@@ -46,7 +46,11 @@ const (
 	// (KMSInternalException and the like) are 500s that say something
 	// broke; 503 says "not now, retry", which is what a sealed server
 	// means, and the AWS SDKs retry a 503 with backoff.
-	ServiceUnavailable   = "ServiceUnavailableException"
+	ServiceUnavailable = "ServiceUnavailableException"
+	// InternalFailure is AWS's common error for a server fault in a
+	// service without faults of its own: Trent's CloudTrail answers it
+	// where KMS answers KMSInternalException or DependencyTimeoutException.
+	InternalFailure      = "InternalFailure"
 	Tag                  = "TagException"
 	Throttling           = "ThrottlingException"
 	UnknownOperation     = "UnknownOperationException"
@@ -146,7 +150,7 @@ func Is(err error, code string) bool {
 // and Trent's 503 while sealed.
 func HTTPStatus(code string) int {
 	switch code {
-	case KMSInternal, DependencyTimeout, KeyUnavailable:
+	case KMSInternal, DependencyTimeout, KeyUnavailable, InternalFailure:
 		return 500
 	case RequestEntityTooLarge:
 		return 413

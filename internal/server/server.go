@@ -141,7 +141,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// A log that cannot write refuses the request before anything is
 		// performed: no request runs unrecorded.
 		if err := s.audit.Ready(); err != nil {
-			a := &answer{requestID: requestID, query: queryOf(r), err: auditError(err)}
+			_, trail := cloudtrail.Operation(target(r))
+			a := &answer{requestID: requestID, query: queryOf(r), err: auditError(err), trail: trail}
 			s.write(w, a)
 			s.finish(r, a, start)
 			return
@@ -160,6 +161,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}()
 	a := s.handle(r, buf, requestID)
 	s.databaseTrouble(a)
+	if a.trail {
+		a.err = cloudTrailFault(a.err) // before the event takes its code
+	}
 	if a.ev != nil {
 		s.record(r, a)
 	}
@@ -181,6 +185,7 @@ type answer struct {
 	query   *awsquery.Service
 	queryOp *awsquery.Operation
 	op      string // the operation's name, for logs
+	trail   bool   // a CloudTrail request: its faults are AWS's common ones
 	out     any
 	err     error
 	ev      *audit.Event
@@ -277,7 +282,7 @@ func (s *Server) serveCloudTrail(r *http.Request, body []byte, auth sigv4.Auth, 
 		a.err = apierr.New(apierr.UnknownOperation, "")
 		return
 	}
-	a.op = name
+	a.op, a.trail = name, true
 	if a.ev != nil {
 		// Trent serves only CloudTrail's LookupEvents, which reads.
 		a.ev.ReadOnly = true
@@ -300,6 +305,9 @@ func (s *Server) write(w http.ResponseWriter, a *answer) {
 		return
 	}
 	if a.err != nil {
+		if a.trail {
+			a.err = cloudTrailFault(a.err)
+		}
 		s.writeError(w, a.requestID, a.op, a.err)
 		return
 	}
@@ -310,7 +318,7 @@ func (s *Server) write(w http.ResponseWriter, a *answer) {
 // the request id the caller sees, because the caller gets none of it.
 func (s *Server) writeError(w http.ResponseWriter, requestID, operation string, err error) {
 	e := apierr.As(err)
-	if e.Code == apierr.KMSInternal {
+	if e.Code == apierr.KMSInternal || e.Code == apierr.InternalFailure {
 		s.log.Error("internal error", "request_id", requestID, "operation", operation, "err", apierr.ForLog(err))
 	}
 	awsproto.WriteError(w, e)

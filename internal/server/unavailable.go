@@ -32,3 +32,22 @@ func (s *Server) databaseTrouble(a *answer) {
 	}
 	a.err = &apierr.Error{Code: apierr.KMSInternal, Cause: a.err}
 }
+
+// msgInternalFailure is AWS's description of the common InternalFailure.
+const msgInternalFailure = "The request processing has failed because of an unknown error, exception or failure."
+
+// cloudTrailFault answers a CloudTrail request's server fault as CloudTrail
+// does: KMS's fault names (KMSInternalException, DependencyTimeoutException
+// from the database or the audit log) are not CloudTrail's, whose API has
+// only AWS's common InternalFailure (HTTP 500, which the SDKs retry).
+// Client errors and nil pass unchanged.
+func cloudTrailFault(err error) error {
+	if err == nil {
+		return nil
+	}
+	switch e := apierr.As(err); e.Code {
+	case apierr.KMSInternal, apierr.DependencyTimeout, apierr.KeyUnavailable:
+		return &apierr.Error{Code: apierr.InternalFailure, Message: msgInternalFailure, Cause: e}
+	}
+	return err
+}

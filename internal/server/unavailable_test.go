@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/trent-kms/trent/internal/apierr"
+	"github.com/trent-kms/trent/internal/audit"
 	"github.com/trent-kms/trent/internal/awsproto"
 	"github.com/trent-kms/trent/internal/store"
 )
@@ -63,6 +64,45 @@ func TestDatabaseTrouble(t *testing.T) {
 			}
 			if !errors.Is(a.err, store.ErrUnavailable) {
 				t.Error("the cause is lost for the log")
+			}
+		})
+	}
+}
+
+// TestCloudTrailFault: a CloudTrail request's server faults are answered
+// with AWS's common InternalFailure, never a KMS exception name, and its
+// client errors pass unchanged.
+func TestCloudTrailFault(t *testing.T) {
+	s := New(nil, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	timeout := fmt.Errorf("postgres: search audit events: %w", &store.Unavailable{Timeout: true, Err: errors.New("statement timeout")})
+	for _, tt := range []struct {
+		name   string
+		err    error
+		status int
+		code   string
+	}{
+		{"database timeout", timeout, 500, apierr.InternalFailure},
+		{"internal", apierr.Internal(errors.New("bug")), 500, apierr.InternalFailure},
+		{"audit log late", auditError(audit.ErrTimeout), 500, apierr.InternalFailure},
+		{"client error", apierr.New(apierr.InvalidNextToken, "The NextToken is not valid for this request."), 400, apierr.InvalidNextToken},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			a := &answer{err: tt.err, requestID: "r", op: "LookupEvents", trail: true}
+			s.databaseTrouble(a)
+			w := httptest.NewRecorder()
+			s.write(w, a)
+			var body struct {
+				Type    string `json:"__type"`
+				Message string `json:"message"`
+			}
+			if err := json.Unmarshal(w.Body.Bytes(), &body); err != nil {
+				t.Fatal(err)
+			}
+			if w.Code != tt.status || body.Type != tt.code {
+				t.Fatalf("answered %d %s, want %d %s", w.Code, body.Type, tt.status, tt.code)
+			}
+			if tt.code == apierr.InternalFailure && body.Message != msgInternalFailure {
+				t.Errorf("message %q", body.Message)
 			}
 		})
 	}

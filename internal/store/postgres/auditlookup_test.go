@@ -97,7 +97,7 @@ func explain(t *testing.T, db *DB, q string, args []any) string {
 
 // TestAuditLookupDeadlineEndsServerSearch: a search that outlives the
 // store's call timeout (--database-timeout) is answered
-// store.ErrUnavailable (DependencyTimeoutException to the client) at that
+// store.ErrUnavailable (a 500 to the client) at that
 // timeout, and the server stops it too, rather than leaving it to run
 // (here: to wait on a lock) after the caller has gone.
 func TestAuditLookupDeadlineEndsServerSearch(t *testing.T) {
