@@ -1,16 +1,19 @@
 package seal
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"os/exec"
-	"runtime/debug"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -185,9 +188,33 @@ func TestAbortChild(t *testing.T) {
 			_ = unix.Setrlimit(unix.RLIMIT_CORE, &core)
 		}
 	}
-	debug.SetTraceback("crash") // re-raise SIGABRT with the default action: dump core if allowed
-	_ = unix.Kill(os.Getpid(), unix.SIGABRT)
-	select {} // the signal ends the process
+	abortNow()
+	time.Sleep(time.Minute) // unreachable unless the kernel did not deliver the signal
+	fmt.Println("SIGABRT NOT DELIVERED")
+	os.Exit(3)
+}
+
+// abortNow ends the process by SIGABRT's default action (terminate, and dump
+// core where allowed), as an abort in C code would, without going through
+// the Go runtime's handler: with GOTRACEBACK=crash that handler stops every
+// thread to print its stack, and it deadlocked in about one run in fifty,
+// leaving the child asleep until the test timed out.
+func abortNow() {
+	var dfl [8]uintptr // struct kernel_sigaction {handler, flags, restorer, mask}, with room to spare; all zero is SIG_DFL
+	_, _, errno := unix.RawSyscall6(unix.SYS_RT_SIGACTION, uintptr(unix.SIGABRT),
+		uintptr(unsafe.Pointer(&dfl)), 0, 8, 0, 0)
+	if errno != 0 {
+		fmt.Printf("rt_sigaction: %v\n", errno)
+		os.Exit(3)
+	}
+	runtime.LockOSThread()
+	var abrt unix.Sigset_t
+	abrt.Val[0] |= 1 << (unix.SIGABRT - 1)
+	if err := unix.PthreadSigmask(unix.SIG_UNBLOCK, &abrt, nil); err != nil {
+		fmt.Printf("unblock SIGABRT: %v\n", err)
+		os.Exit(3)
+	}
+	_ = unix.Tgkill(unix.Getpid(), unix.Gettid(), unix.SIGABRT)
 }
 
 // abortChild runs TestAbortChild in a fresh directory and returns how it
@@ -195,11 +222,16 @@ func TestAbortChild(t *testing.T) {
 func abortChild(t *testing.T, mode string) (unix.WaitStatus, string, []os.DirEntry) {
 	t.Helper()
 	dir := t.TempDir()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestAbortChild$", "-test.v")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestAbortChild$", "-test.v")
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), abortChildEnv+"="+mode, "GOTRACEBACK=crash")
+	cmd.Env = append(os.Environ(), abortChildEnv+"="+mode)
 	out, err := cmd.CombinedOutput()
 	var exit *exec.ExitError
+	if ctx.Err() != nil {
+		t.Fatalf("%s child did not end within 2 minutes\n%s", mode, out)
+	}
 	if !errors.As(err, &exit) {
 		t.Fatalf("%s child: want it killed by SIGABRT, got %v\n%s", mode, err, out)
 	}
