@@ -64,8 +64,9 @@
 //     name and signature, so digests form a chain of their own. Signed
 //     with ECDSA P-384 over SHA-384.
 //   - lookup-<UTC time>-<seq>.idx: the lookup index of the event file of
-//     the same time and number, once it is closed (index.go, indexer.go):
-//     not part of the log, never read by Verify or Open, safe to delete.
+//     the same time and number, once it is closed (index.go, indexer.go),
+//     signed with the digest key (indexsig.go): not part of the log,
+//     never read by Verify or Open, safe to delete.
 //   - node-id: on a node of several, the node's id (cluster.go).
 //   - audit-public-key.pem: the digest signing key's public half, written
 //     at Open, for `trent audit verify` without --public-key (which then

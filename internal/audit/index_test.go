@@ -3,6 +3,7 @@ package audit
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
 	"encoding/binary"
 	"encoding/json"
 	"hash/crc32"
@@ -131,6 +132,71 @@ func TestLookupIndexSameAsFullScan(t *testing.T) {
 		}
 	}
 	check("broken", true)
+}
+
+// TestLookupIndexMustBeSigned: an index claiming that a file holds
+// nothing — right name, size and tail, a valid checksum — hides the
+// file's events only if the log's own key signed it. Unsigned (as an
+// older Trent wrote them, or planted) or signed by another key, it is
+// ignored and the file read.
+func TestLookupIndexMustBeSigned(t *testing.T) {
+	l, dir, _ := indexedLog(t)
+	l.indexer.stop() // so that the indexer does not write over the forgeries
+	files := eventFiles(t, dir)
+	name := filepath.Base(files[0])
+	f, err := os.Open(files[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	fi, _ := f.Stat()
+	tail, err := tailHash(f, fi.Size())
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	line, _, _ := bytes.Cut(mustRead(t, files[0]), []byte("\n"))
+	var first struct{ EventID string }
+	if err := json.Unmarshal(line, &first); err != nil || first.EventID == "" {
+		t.Fatalf("first line of %s: %v", name, err)
+	}
+	q := Query{AccountID: testAccount, Attributes: []Attribute{{AttrEventID, first.EventID}}}
+	empty := newIndexBuilder(fi.Size()).finish(name, fi.Size(), tail).marshal()
+	other, err := GenerateSigningKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name  string
+		data  func() []byte
+		found bool
+	}{
+		{"unsigned", func() []byte { return empty }, true},
+		{"signed by another key", func() []byte { b, _ := signIndex(other, empty); return b }, true},
+		{"signature of other bytes", func() []byte {
+			b, _ := signIndex(testSigner, empty)
+			b[len(b)-5] ^= 1 // in the filter, checksum made right again
+			binary.LittleEndian.PutUint32(b[len(b)-4:], crc32.Checksum(b[len(b)-len(empty):len(b)-4], crc32c))
+			return b
+		}, true},
+		// The control: the same lie under the log's key is believed, so
+		// the cases above pass because of the signature.
+		{"signed by the log's key", func() []byte { b, _ := signIndex(testSigner, empty); return b }, false},
+	} {
+		writeFile(t, filepath.Join(dir, indexFileName(name)), tc.data())
+		got, _ := lookupAll(t, l, q)
+		if found := len(got) == 1; found != tc.found {
+			t.Errorf("%s: found %v, want %v", tc.name, found, tc.found)
+		}
+	}
+}
+
+func mustRead(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
 
 func writeFile(t *testing.T, path string, b []byte) {
@@ -347,6 +413,33 @@ func FuzzParseIndex(f *testing.F) {
 			}
 			nd := newNeedle(`x"`, `"`, `/`)
 			ix.mayHold(&nd)
+		}
+	})
+}
+
+// FuzzIndexSignature: checkIndexSignature, on any bytes, never panics
+// and returns a body only where the log's key signed it.
+func FuzzIndexSignature(f *testing.F) {
+	body := newIndexBuilder(1<<12).finish("audit-20261206T101312Z-00000001.jsonl", 100, [32]byte{}).marshal()
+	signed, err := signIndex(testSigner, body)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(signed)
+	f.Add(signed[:len(indexFileMagic)+2])
+	f.Add(body)
+	f.Add([]byte(indexFileMagic + "\xff\xff"))
+	pub := testSigner.Public().(*ecdsa.PublicKey)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		got, err := checkIndexSignature(pub, data)
+		if err != nil {
+			return
+		}
+		if !bytes.HasSuffix(data, got) {
+			t.Fatalf("the body returned is not the file's tail")
+		}
+		if !bytes.Equal(got, body) {
+			t.Fatalf("a body the test never signed verified: %q", got)
 		}
 	})
 }

@@ -11,9 +11,9 @@ import (
 var lookupIndexLoads atomic.Int64 // indexes read whole, for the tests
 
 // indexCache keeps what Lookup read of each index: its small part (the
-// times, flags and exact sets), checked once — CRC, name, size, tail —
-// and trusted while neither the index file nor its event file changes
-// size or modification time. The Bloom filter stays on disk: a lookup
+// times, flags and exact sets), checked once — signature, CRC, name,
+// size, tail — and trusted while neither the index file nor its event
+// file changes size, modification time, inode or change time. The Bloom filter stays on disk: a lookup
 // reads the one 64-byte block its value hashes to. So a lookup costs a
 // few system calls per file, not a read of 1.5 % of the log.
 type indexCache struct {
@@ -24,6 +24,7 @@ type indexCache struct {
 type cachedIndex struct {
 	idxSize, segSize int64
 	idxMod, segMod   time.Time
+	idxChg, segChg   fileChange
 	ix               *fileIndex
 }
 
@@ -41,7 +42,8 @@ func (l *Log) lookupIndex(name string, buf *[]byte) *fileIndex {
 		return nil
 	}
 	if e := c.m[name]; e != nil && e.idxSize == ifi.Size() && e.idxMod.Equal(ifi.ModTime()) &&
-		e.segSize == sfi.Size() && e.segMod.Equal(sfi.ModTime()) {
+		e.segSize == sfi.Size() && e.segMod.Equal(sfi.ModTime()) &&
+		e.idxChg == changeOf(ifi) && e.segChg == changeOf(sfi) {
 		return e.ix
 	}
 	// Read and checked whole; stat before, so that a change after is
@@ -62,7 +64,8 @@ func (l *Log) lookupIndex(name string, buf *[]byte) *fileIndex {
 	if c.m == nil {
 		c.m = map[string]*cachedIndex{}
 	}
-	c.m[name] = &cachedIndex{idxSize: ifi.Size(), segSize: sfi.Size(), idxMod: ifi.ModTime(), segMod: sfi.ModTime(), ix: &kept}
+	c.m[name] = &cachedIndex{idxSize: ifi.Size(), segSize: sfi.Size(), idxMod: ifi.ModTime(), segMod: sfi.ModTime(),
+		idxChg: changeOf(ifi), segChg: changeOf(sfi), ix: &kept}
 	return &kept
 }
 

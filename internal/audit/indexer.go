@@ -147,7 +147,9 @@ func (x *indexer) pass() {
 		if x.stopping() {
 			return
 		}
-		if x.l.loadIndex(name, &buf) != nil {
+		// Through the cache: an index checked before (its signature, its
+		// file's tail) is not read and checked again at every rotation.
+		if x.l.lookupIndex(name, &buf) != nil {
 			continue
 		}
 		if err := x.build(name); err != nil && err != errIndexStopped {
@@ -168,7 +170,11 @@ func (x *indexer) build(name string) error {
 	}
 	final := filepath.Join(x.l.dir, indexFileName(name))
 	tmp := filepath.Join(x.l.dir, "."+indexFileName(name)+".tmp")
-	if err := os.WriteFile(tmp, ix.marshal(), 0o600); err != nil {
+	data, err := signIndex(x.l.signer, ix.marshal())
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(tmp, data, 0o600); err != nil {
 		os.Remove(tmp)
 		return fmt.Errorf("write %s: %w", tmp, err)
 	}
@@ -181,8 +187,9 @@ func (x *indexer) build(name string) error {
 }
 
 // loadIndex returns the index of the event file name if there is one
-// that describes the file as it is; nil if it is missing, damaged, or
-// of other bytes (stale). The index lives in *buf, which it grows: the
+// that the log signed and that describes the file as it is; nil if it is
+// missing, damaged, not signed by this log's key, or of other bytes
+// (stale). The index lives in *buf, which it grows: the
 // index is good until buf is used again.
 func (l *Log) loadIndex(name string, buf *[]byte) *fileIndex {
 	ix, _ := l.loadIndexSized(name, buf)
@@ -195,7 +202,11 @@ func (l *Log) loadIndexSized(name string, buf *[]byte) (*fileIndex, int64) {
 	if err != nil {
 		return nil, 0
 	}
-	ix, err := parseIndex(data)
+	body, err := checkIndexSignature(l.pub, data)
+	if err != nil {
+		return nil, 0
+	}
+	ix, err := parseIndex(body)
 	if err != nil {
 		return nil, 0
 	}
