@@ -59,6 +59,7 @@ Usage:
       --fips: run in Go's FIPS 140-3 mode (GODEBUG=fips140=on); key specs outside the module are refused
   serve also takes [--key-cache-max-keys N] [--key-cache-max-bytes SIZE] [--key-cache-idle D]
       [--require-mlock]: how many keys stay unwrapped in memory, and for how long
+      [--gc-min-heap 64MiB]: the heap size below which the garbage collector does not run
   serve also takes [--throttle[=false]] [--throttle-rates CLASS=RATE[:BURST],…]: AWS KMS's request
       quotas per account and region, on by default without --dev (docs/throttling.md)
   serve also takes [--config FILE] [--print-config] [--log-format text|json] [--metrics-listen ADDR]
@@ -441,6 +442,9 @@ type serveOptions struct {
 	keyCache kms.CacheConfig
 	// requireMlock makes a failure to lock memory fatal.
 	requireMlock bool
+	// gcMinHeap is the floor under the garbage collector's heap goal
+	// (internal/gctune); 0 leaves Go's default.
+	gcMinHeap int64
 	// throttle limits request rates; nil when off.
 	throttle *throttle.Config
 	// The dev server's root access key from the environment, if given.
@@ -477,6 +481,7 @@ func parseServeSources(args []string, getenv func(string) string) (*serveOptions
 	fs.IntVar(&o.keyCache.MaxKeys, "key-cache-max-keys", def.MaxKeys, "most keys kept unwrapped in memory at once")
 	maxBytes := fs.String("key-cache-max-bytes", strconv.FormatInt(def.MaxBytes>>20, 10)+"MiB", "most bytes of unwrapped key material kept in memory at once (a number, optionally with KiB, MiB or GiB)")
 	fs.DurationVar(&o.keyCache.Idle, "key-cache-idle", def.Idle, "how long a key stays unwrapped in memory after its last use; 0 unwraps it per request")
+	gcMinHeap := fs.String("gc-min-heap", strconv.FormatInt(defaultGCMinHeap>>20, 10)+"MiB", "let the heap grow to this size before the garbage collector runs (it still runs once the heap doubles past it); 0 for Go's default; ignored when GOGC is set")
 	fs.BoolVar(&o.requireMlock, "require-mlock", false, "refuse to start if memory cannot be locked (mlockall), instead of warning")
 	fs.StringVar(&o.databaseURL, "database-url", "", "postgres://… URL of the PostgreSQL database holding the installation (made by trent init --database-url); --data-dir then holds this node's own files; else $"+envDatabaseURL)
 	fs.DurationVar(&o.databaseTimeout, "database-timeout", postgres.DefaultCallTimeout, "with --database-url: the longest one call to the database may take; a request whose call does not finish in time is answered DependencyTimeoutException (500)")
@@ -501,6 +506,9 @@ func parseServeSources(args []string, getenv func(string) string) (*serveOptions
 	}
 	if o.keyCache.MaxBytes, err = parseBytes(*maxBytes); err != nil {
 		return nil, res, fmt.Errorf("--key-cache-max-bytes: %w", err)
+	}
+	if o.gcMinHeap, err = parseBytes(*gcMinHeap); err != nil || o.gcMinHeap < 0 {
+		return nil, res, fmt.Errorf("--gc-min-heap: %q is not a size like 64MiB or 0", *gcMinHeap)
 	}
 	if o.keyCache.MaxKeys < 1 {
 		return nil, res, fmt.Errorf("--key-cache-max-keys must be at least 1, not %d", o.keyCache.MaxKeys)
@@ -598,6 +606,7 @@ func serve(args []string) error {
 	lookupPIN := takePINEnv()
 	log := o.ops.logger(o.logLevel)
 	widenProcs(os.Getenv, log)
+	floorHeap(os.Getenv, o.gcMinHeap, log)
 	// FIPS mode is on with --fips or when the operator set GODEBUG
 	// fips140 directly; either way Trent refuses what the module lacks.
 	log.Info("FIPS 140-3 mode", "enabled", fips140.Enabled(), "enforced", fips140.Enforced(), "module", fips140.Version())

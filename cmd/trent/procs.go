@@ -1,8 +1,12 @@
 package main
 
 import (
+	"context"
 	"log/slog"
 	"runtime"
+	"time"
+
+	"github.com/trent-kms/trent/internal/gctune"
 )
 
 // widenProcs gives the Go scheduler twice as many Ps as the CPUs it would
@@ -27,3 +31,18 @@ func widenProcs(getenv func(string) string, log *slog.Logger) {
 
 // procsFor is the number of Ps for a default of cpus.
 func procsFor(cpus int) int { return 2 * max(cpus, 1) }
+
+// defaultGCMinHeap is --gc-min-heap's default. Measured on 2 cores
+// (docs/ARCHITECTURE.md, "A floor under the heap goal").
+const defaultGCMinHeap = 64 << 20
+
+// floorHeap keeps the garbage collector's heap goal at least floor bytes
+// for the life of the process (internal/gctune), unless the operator set
+// GOGC or floor is 0.
+func floorHeap(getenv func(string) string, floor int64, log *slog.Logger) {
+	if floor <= 0 || getenv("GOGC") != "" {
+		return
+	}
+	go gctune.Run(context.Background(), uint64(floor), time.Second)
+	log.Debug("heap goal floor", "bytes", floor)
+}
