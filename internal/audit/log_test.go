@@ -335,6 +335,55 @@ func TestDeadline(t *testing.T) {
 	}
 }
 
+// TestDeadlineOfLaterBatch: the log's one deadline timer, set for the
+// oldest open batch, answers a batch that opened after it too: when the
+// first batch's deadline passes, the timer is set again for the next.
+func TestDeadlineOfLaterBatch(t *testing.T) {
+	dir := t.TempDir()
+	fs := &faultFS{blocked: make(chan struct{}, 10)}
+	l := openLog(t, dir, Options{FS: fs, Deadline: time.Second})
+	record(t, l, 0, 2)
+
+	block := make(chan struct{})
+	fs.mu.Lock()
+	fs.block = block
+	fs.mu.Unlock()
+	recordAsync := func(i int) <-chan error {
+		errc := make(chan error, 1)
+		go func() { errc <- l.Record(context.Background(), testEvent(i)) }()
+		return errc
+	}
+	first := recordAsync(2)
+	<-fs.blocked // the writer holds the first batch
+	second := recordAsync(3)
+	waitFor(t, "a second batch to open behind the first", func() bool {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		return len(l.open) == 2
+	})
+	for i, errc := range []<-chan error{first, second} {
+		select {
+		case err := <-errc:
+			if !errors.Is(err, ErrTimeout) {
+				t.Fatalf("Record of batch %d on a hung disk: %v, want ErrTimeout", i+1, err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("Record of batch %d on a hung disk was never answered", i+1)
+		}
+	}
+
+	fs.mu.Lock()
+	fs.block = nil
+	fs.mu.Unlock()
+	close(block)
+	waitFor(t, "the log to be ready again", l.Healthy)
+	record(t, l, 4, 1)
+	closeLog(t, l)
+	if rep := mustVerify(t, dir); rep.Events != 5 {
+		t.Errorf("%d events, want 5 (the timed-out ones are written when the disk returns)", rep.Events)
+	}
+}
+
 // TestMirrorNeverBlocks: a second sink nobody reads costs the log nothing.
 func TestMirrorNeverBlocks(t *testing.T) {
 	pr, pw := io.Pipe() // every write blocks: nobody reads
