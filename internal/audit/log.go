@@ -98,9 +98,12 @@ type Log struct {
 	clock  clock.Clock
 	epoch  time.Time // the base of busySince: monotonic time
 
-	mu     sync.Mutex
-	cur    *batch      // filling while the writer is busy; it takes it whole
-	spare  batchBufs   // a written batch's buffers, which the next one reuses
+	mu  sync.Mutex
+	cur *batch // filling while the writer is busy; it takes it whole
+	// free are written batches' buffers, which new ones reuse: two, for
+	// the batch filling while one is written, and the next.
+	free   [2]batchBufs
+	nfree  int
 	open   []*batch    // batches not yet answered, oldest first
 	expiry *time.Timer // answers the batches of open whose deadline passed (expire)
 	armed  bool        // expiry will fire: open was not empty when it was last set
@@ -581,9 +584,12 @@ func (l *Log) run() {
 // and makes sure expiry will answer it if the writer has not by then. The
 // caller holds l.mu.
 func (l *Log) newBatch() *batch {
-	b := &batch{batchBufs: l.spare, deadline: time.Since(l.epoch) + l.opts.Deadline, done: make(chan struct{})}
-	l.spare = batchBufs{}
-	b.bodies, b.ends, b.metas = b.bodies[:0], b.ends[:0], b.metas[:0]
+	b := &batch{deadline: time.Since(l.epoch) + l.opts.Deadline, done: make(chan struct{})}
+	if l.nfree > 0 {
+		l.nfree--
+		b.batchBufs, l.free[l.nfree] = l.free[l.nfree], batchBufs{}
+		b.bodies, b.ends, b.metas = b.bodies[:0], b.ends[:0], b.metas[:0]
+	}
 	l.open = append(l.open, b)
 	if !l.armed {
 		// The oldest open batch is this one: nothing was open.
@@ -674,7 +680,10 @@ func (l *Log) recycle(b *batch) {
 	}
 	clear(bufs.metas) // drop the key ARNs they point to
 	l.mu.Lock()
-	l.spare = bufs
+	if l.nfree < len(l.free) {
+		l.free[l.nfree] = bufs
+		l.nfree++
+	}
 	l.mu.Unlock()
 }
 
