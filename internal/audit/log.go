@@ -546,10 +546,8 @@ func (l *Log) run() {
 		if retry != nil && !closing {
 			continue // failing: wait for the next attempt
 		}
-		err := l.cycle(pending)
+		err := l.cycle(&pending)
 		if err == nil {
-			clear(pending)
-			pending = pending[:0]
 			for _, ch := range waiters {
 				ch <- nil
 			}
@@ -703,10 +701,12 @@ func (l *Log) setFailure(err error) {
 	l.failure.Store(&failure{err: err, since: l.clock.Now()})
 }
 
-// cycle writes the pending batch, rotates a full file and writes a digest
-// that is due. Each step is repeatable: after a failure the next cycle
-// starts over where this one stopped.
-func (l *Log) cycle(pending []*batch) error {
+// cycle writes the pending batches, rotates a full file and writes a
+// digest that is due. Each step is repeatable: after a failure the next
+// cycle starts over where this one stopped — without the batches, once
+// they are written, which it removes from *pending.
+func (l *Log) cycle(pendingp *[]*batch) error {
+	pending := *pendingp
 	l.busySince.Store(int64(time.Since(l.epoch)) + 1)
 	defer l.busySince.Store(0)
 	if err := l.syncDirOwed(); err != nil {
@@ -720,6 +720,8 @@ func (l *Log) cycle(pending []*batch) error {
 		l.writes.observe(time.Since(start))
 		l.answer(pending, nil)
 		l.recycle(pending[len(pending)-1])
+		clear(pending)
+		*pendingp = pending[:0]
 	}
 	if w := &l.w; w.f != nil && (w.size >= l.opts.MaxFileBytes ||
 		w.prealloc == 0 && w.size >= spareStartBytes && l.spares.isReady() ||

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -592,5 +593,56 @@ func TestRun(t *testing.T) {
 	closeLog(t, l)
 	if rep := mustVerify(t, dir); rep.Events != 2 {
 		t.Errorf("%d events, want 2", rep.Events)
+	}
+}
+
+// digestFailFS is a faultFS whose digest files cannot be created while
+// failDigests is set: the events are written, the digest after them is not.
+type digestFailFS struct {
+	*faultFS
+	failDigests atomic.Bool
+	refused     atomic.Int64 // digests not created
+}
+
+func (fs *digestFailFS) Create(path string) (File, error) {
+	if fs.failDigests.Load() && strings.Contains(filepath.Base(path), "digest-") {
+		fs.refused.Add(1)
+		return nil, errors.New("injected: digest not created")
+	}
+	return fs.faultFS.Create(path)
+}
+
+// TestWrittenBatchesNotRewritten: when the write of several pending
+// batches succeeds but the rotation's digest after it fails, the retry
+// writes the digest, not the batches again.
+func TestWrittenBatchesNotRewritten(t *testing.T) {
+	dir := t.TempDir()
+	fs := &digestFailFS{faultFS: &faultFS{}}
+	// Every write fills the file: each successful write rotates.
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	l := openLog(t, dir, Options{FS: fs, MaxFileBytes: 1, Logger: quiet})
+	record(t, l, 0, 1)
+
+	fs.setFail(errors.New("injected: disk full"))
+	// The first batch fails; the second is queued behind it, as a batch
+	// of its own: the writer took the first before answering it.
+	for i := 1; i <= 2; i++ {
+		if err := l.Record(context.Background(), testEvent(i)); !errors.Is(err, ErrUnavailable) {
+			t.Fatalf("Record %d on a failing disk: %v, want ErrUnavailable", i, err)
+		}
+	}
+	fs.failDigests.Store(true)
+	fs.setFail(nil)
+	waitFor(t, "the digest after the batches to be tried three times", func() bool {
+		return fs.refused.Load() >= 3
+	})
+	if q := l.Stats().Queued; q != 0 {
+		t.Errorf("%d events queued after the batches were written, want 0", q)
+	}
+	fs.failDigests.Store(false)
+	waitFor(t, "the log to be ready again", l.Healthy)
+	closeLog(t, l)
+	if rep := mustVerify(t, dir); rep.Events != 3 {
+		t.Errorf("%d events, want 3: a written batch was written again", rep.Events)
 	}
 }
