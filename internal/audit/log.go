@@ -626,8 +626,7 @@ func (l *Log) expire() {
 
 // answer answers every Record of the batches with err, once: the first
 // answer — the writer's outcome or the deadline — is the one their
-// callers get.
-// Only the writer calls it.
+// callers get. Only the writer calls it.
 func (l *Log) answer(bs []*batch, err error) {
 	l.mu.Lock()
 	for _, b := range bs {
