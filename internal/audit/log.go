@@ -98,10 +98,18 @@ type Log struct {
 	clock  clock.Clock
 	epoch  time.Time // the base of busySince: monotonic time
 
-	mu     sync.Mutex
-	cur    *batch // filling while the writer is busy; it takes it whole
-	spare  *batch // a written batch whose buffers the next one reuses
+	mu  sync.Mutex
+	cur *batch // filling while the writer is busy; it takes it whole
+	// free are written batches' buffers, which new ones reuse: two, for
+	// the batch filling while one is written, and the next.
+	free   [2]batchBufs
+	nfree  int
+	open   []*batch    // batches not yet answered, oldest first
+	expiry *time.Timer // answers the batches of open whose deadline passed (expire)
+	armed  bool        // expiry will fire: open was not empty when it was last set
 	closed bool
+	// errTimeout is the answer of a batch whose deadline passed.
+	errTimeout error
 
 	queued    atomic.Int64 // events queued or being retried
 	isClosed  atomic.Bool
@@ -152,27 +160,27 @@ type position struct {
 
 // batch is the events of every Record call made while the writer was
 // busy: written with one write and one fsync, and answered together by
-// closing one channel. Its deadline is one timer, started by the first
-// Record that joins it, so no Record waits longer than Options.Deadline
-// and none pays for a timer of its own.
+// closing one channel. Its deadline is set by the first Record that joins
+// it, so no Record waits longer than Options.Deadline; one timer per log
+// (Log.expiry), not one per batch, answers the batches whose deadline
+// passed.
 type batch struct {
+	batchBufs
+	deadline time.Duration // after Log.epoch (monotonic)
+
+	answered bool          // under Log.mu: err is set, done is closed or about to be
+	closing  bool          // the writer's: it answered the batch and closes done
+	done     chan struct{} // closed once err is set
+	err      error
+}
+
+// batchBufs are a batch's events, which the writer reads; a batch's
+// callers only read its done channel and error, so once it is written its
+// buffers go to the next batch.
+type batchBufs struct {
 	bodies []byte // the events' JSON objects, back to back
 	ends   []int  // where each event's object ends in bodies
 	metas  []eventMeta
-	timer  *time.Timer
-
-	once sync.Once
-	done chan struct{} // closed once err is set
-	err  error
-}
-
-// answer answers every Record of b with err, once: the first answer —
-// the writer's outcome or the deadline — is the one its callers get.
-func (b *batch) answer(err error) {
-	b.once.Do(func() {
-		b.err = err
-		close(b.done)
-	})
 }
 
 // events is how many events b holds.
@@ -197,6 +205,7 @@ type writer struct {
 	prev [32]byte // hash of its line
 
 	ranges      []Range // durable events no digest covers yet
+	hashOwed    bool    // the last range's LastEventHash is prev's, not yet encoded (writeDigest does)
 	truncations []Truncation
 	digestSeq   uint64
 	prevDigest  string // file name
@@ -265,11 +274,14 @@ func Open(o Options) (*Log, error) {
 	l := &Log{
 		dir: o.Dir, opts: o, fs: o.FS, signer: o.Signer, pub: pub, fp: fp,
 		log: o.Logger, clock: o.Clock, epoch: time.Now(),
-		wake:      make(chan struct{}, 1),
-		digestReq: make(chan chan error),
-		quit:      make(chan struct{}),
-		done:      make(chan struct{}),
+		errTimeout: fmt.Errorf("%w: event not durable after %v (it stays queued)", ErrTimeout, o.Deadline),
+		wake:       make(chan struct{}, 1),
+		digestReq:  make(chan chan error),
+		quit:       make(chan struct{}),
+		done:       make(chan struct{}),
 	}
+	l.expiry = time.AfterFunc(time.Hour, l.expire)
+	l.expiry.Stop()
 	if err := l.prepareDir(); err != nil {
 		return nil, err
 	}
@@ -378,15 +390,7 @@ func (l *Log) Record(ctx context.Context, evs ...*Event) error {
 	}
 	b := l.cur
 	if b == nil {
-		b = &batch{done: make(chan struct{})}
-		if sp := l.spare; sp != nil {
-			l.spare = nil
-			b.bodies, b.ends, b.metas = sp.bodies[:0], sp.ends[:0], sp.metas[:0]
-		}
-		b.timer = time.AfterFunc(l.opts.Deadline, func() {
-			b.answer(fmt.Errorf("%w: event not durable after %v (it stays queued)", ErrTimeout, l.opts.Deadline))
-		})
-		l.cur = b
+		b = l.newBatch()
 	}
 	off := len(b.bodies)
 	b.bodies = append(b.bodies, bodies...)
@@ -542,9 +546,8 @@ func (l *Log) run() {
 		if retry != nil && !closing {
 			continue // failing: wait for the next attempt
 		}
-		err := l.cycle(pending)
+		err := l.cycle(&pending)
 		if err == nil {
-			pending = nil
 			for _, ch := range waiters {
 				ch <- nil
 			}
@@ -560,9 +563,7 @@ func (l *Log) run() {
 				l.log.Error("audit log cannot write: refusing requests until it can", "err", err)
 			}
 			l.setFailure(err)
-			for _, b := range pending {
-				b.answer(fmt.Errorf("%w: %w", ErrUnavailable, err))
-			}
+			l.answer(pending, fmt.Errorf("%w: %w", ErrUnavailable, err))
 			for _, ch := range waiters {
 				ch <- err
 			}
@@ -577,6 +578,88 @@ func (l *Log) run() {
 	}
 }
 
+// newBatch starts the batch the next Records join, with their deadline,
+// and makes sure expiry will answer it if the writer has not by then. The
+// caller holds l.mu.
+func (l *Log) newBatch() *batch {
+	b := &batch{deadline: time.Since(l.epoch) + l.opts.Deadline, done: make(chan struct{})}
+	if l.nfree > 0 {
+		l.nfree--
+		b.batchBufs, l.free[l.nfree] = l.free[l.nfree], batchBufs{}
+		b.bodies, b.ends, b.metas = b.bodies[:0], b.ends[:0], b.metas[:0]
+	}
+	l.open = append(l.open, b)
+	if !l.armed {
+		// The oldest open batch is this one: nothing was open.
+		l.armed = true
+		l.expiry.Reset(l.opts.Deadline)
+	}
+	l.cur = b
+	return b
+}
+
+// expire is expiry's function: it answers the open batches whose deadline
+// passed with ErrTimeout (their events stay queued: the writer still
+// writes them), and sets expiry again for the oldest batch still open.
+// Batches open in the order their deadlines come, so those answered are
+// the oldest.
+func (l *Log) expire() {
+	now := time.Since(l.epoch)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, b := range l.open {
+		if b.deadline > now {
+			break
+		}
+		if !b.answered {
+			b.answered, b.err = true, l.errTimeout
+			close(b.done)
+		}
+	}
+	l.dropAnswered()
+	if len(l.open) == 0 {
+		l.armed = false
+		return
+	}
+	l.expiry.Reset(max(l.open[0].deadline-now, 0))
+}
+
+// answer answers every Record of the batches with err, once: the first
+// answer — the writer's outcome or the deadline — is the one their
+// callers get. Only the writer calls it.
+func (l *Log) answer(bs []*batch, err error) {
+	l.mu.Lock()
+	for _, b := range bs {
+		if !b.answered {
+			b.answered, b.err, b.closing = true, err, true
+		}
+	}
+	l.dropAnswered()
+	l.mu.Unlock()
+	// Closed outside the lock, which the Records joining the next batch
+	// wait for: answered, set under it, keeps expire from closing these.
+	for _, b := range bs {
+		if b.closing {
+			b.closing = false
+			close(b.done)
+		}
+	}
+}
+
+// dropAnswered removes the answered batches from l.open, keeping the
+// order of the others. The caller holds l.mu.
+func (l *Log) dropAnswered() {
+	n := 0
+	for _, b := range l.open {
+		if !b.answered {
+			l.open[n] = b
+			n++
+		}
+	}
+	clear(l.open[n:])
+	l.open = l.open[:n]
+}
+
 // owe notes that a digest is due, keeping the first reason.
 func (l *Log) owe(reason string) {
 	if l.w.digestDue == "" {
@@ -587,14 +670,17 @@ func (l *Log) owe(reason string) {
 // recycle keeps the buffers of a written batch for the next one. Its
 // callers only read its done channel and error, never its buffers.
 func (l *Log) recycle(b *batch) {
-	if cap(b.bodies) > 1<<20 {
+	bufs := b.batchBufs
+	b.batchBufs = batchBufs{}
+	if cap(bufs.bodies) > 1<<20 {
 		return
 	}
-	sp := &batch{bodies: b.bodies, ends: b.ends, metas: b.metas}
-	clear(sp.metas) // drop the key ARNs they point to
-	b.bodies, b.ends, b.metas = nil, nil, nil
+	clear(bufs.metas) // drop the key ARNs they point to
 	l.mu.Lock()
-	l.spare = sp
+	if l.nfree < len(l.free) {
+		l.free[l.nfree] = bufs
+		l.nfree++
+	}
 	l.mu.Unlock()
 }
 
@@ -614,10 +700,12 @@ func (l *Log) setFailure(err error) {
 	l.failure.Store(&failure{err: err, since: l.clock.Now()})
 }
 
-// cycle writes the pending batch, rotates a full file and writes a digest
-// that is due. Each step is repeatable: after a failure the next cycle
-// starts over where this one stopped.
-func (l *Log) cycle(pending []*batch) error {
+// cycle writes the pending batches, rotates a full file and writes a
+// digest that is due. Each step is repeatable: after a failure the next
+// cycle starts over where this one stopped — without the batches, once
+// they are written, which it removes from *pending.
+func (l *Log) cycle(pendingp *[]*batch) error {
+	pending := *pendingp
 	l.busySince.Store(int64(time.Since(l.epoch)) + 1)
 	defer l.busySince.Store(0)
 	if err := l.syncDirOwed(); err != nil {
@@ -629,11 +717,10 @@ func (l *Log) cycle(pending []*batch) error {
 			return err
 		}
 		l.writes.observe(time.Since(start))
-		for _, b := range pending {
-			b.timer.Stop()
-			b.answer(nil)
-		}
+		l.answer(pending, nil)
 		l.recycle(pending[len(pending)-1])
+		clear(pending)
+		*pendingp = pending[:0]
 	}
 	if w := &l.w; w.f != nil && (w.size >= l.opts.MaxFileBytes ||
 		w.prealloc == 0 && w.size >= spareStartBytes && l.spares.isReady() ||
@@ -776,8 +863,13 @@ func (l *Log) flush(batches []*batch) error {
 	if k := len(w.ranges) - 1; k >= 0 && w.ranges[k].File == w.fileName && w.ranges[k].EndOffset == start {
 		w.ranges[k].EndOffset = w.size
 		w.ranges[k].EventCount += uint64(n)
-		w.ranges[k].LastEventHash = hex.EncodeToString(prev[:])
+		w.hashOwed = true
 	} else {
+		if k >= 0 && w.hashOwed {
+			// The range ends where the chain was before this batch.
+			w.ranges[k].LastEventHash = hex.EncodeToString(w.prev[:])
+		}
+		w.hashOwed = false
 		w.ranges = append(w.ranges, Range{
 			File: w.fileName, StartOffset: start, EndOffset: w.size,
 			FirstEventSeq: w.seq + 1, EventCount: uint64(n),
@@ -836,6 +928,10 @@ func (l *Log) writeDigest(reason string) error {
 	w := &l.w
 	if len(w.ranges) == 0 && len(w.truncations) == 0 {
 		return nil
+	}
+	if k := len(w.ranges) - 1; k >= 0 && w.hashOwed {
+		w.ranges[k].LastEventHash = hex.EncodeToString(w.prev[:])
+		w.hashOwed = false
 	}
 	t := l.nameTime()
 	d := Digest{

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -335,6 +336,55 @@ func TestDeadline(t *testing.T) {
 	}
 }
 
+// TestDeadlineOfLaterBatch: the log's one deadline timer, set for the
+// oldest open batch, answers a batch that opened after it too: when the
+// first batch's deadline passes, the timer is set again for the next.
+func TestDeadlineOfLaterBatch(t *testing.T) {
+	dir := t.TempDir()
+	fs := &faultFS{blocked: make(chan struct{}, 10)}
+	l := openLog(t, dir, Options{FS: fs, Deadline: time.Second})
+	record(t, l, 0, 2)
+
+	block := make(chan struct{})
+	fs.mu.Lock()
+	fs.block = block
+	fs.mu.Unlock()
+	recordAsync := func(i int) <-chan error {
+		errc := make(chan error, 1)
+		go func() { errc <- l.Record(context.Background(), testEvent(i)) }()
+		return errc
+	}
+	first := recordAsync(2)
+	<-fs.blocked // the writer holds the first batch
+	second := recordAsync(3)
+	waitFor(t, "a second batch to open behind the first", func() bool {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		return len(l.open) == 2
+	})
+	for i, errc := range []<-chan error{first, second} {
+		select {
+		case err := <-errc:
+			if !errors.Is(err, ErrTimeout) {
+				t.Fatalf("Record of batch %d on a hung disk: %v, want ErrTimeout", i+1, err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("Record of batch %d on a hung disk was never answered", i+1)
+		}
+	}
+
+	fs.mu.Lock()
+	fs.block = nil
+	fs.mu.Unlock()
+	close(block)
+	waitFor(t, "the log to be ready again", l.Healthy)
+	record(t, l, 4, 1)
+	closeLog(t, l)
+	if rep := mustVerify(t, dir); rep.Events != 5 {
+		t.Errorf("%d events, want 5 (the timed-out ones are written when the disk returns)", rep.Events)
+	}
+}
+
 // TestMirrorNeverBlocks: a second sink nobody reads costs the log nothing.
 func TestMirrorNeverBlocks(t *testing.T) {
 	pr, pw := io.Pipe() // every write blocks: nobody reads
@@ -543,5 +593,56 @@ func TestRun(t *testing.T) {
 	closeLog(t, l)
 	if rep := mustVerify(t, dir); rep.Events != 2 {
 		t.Errorf("%d events, want 2", rep.Events)
+	}
+}
+
+// digestFailFS is a faultFS whose digest files cannot be created while
+// failDigests is set: the events are written, the digest after them is not.
+type digestFailFS struct {
+	*faultFS
+	failDigests atomic.Bool
+	refused     atomic.Int64 // digests not created
+}
+
+func (fs *digestFailFS) Create(path string) (File, error) {
+	if fs.failDigests.Load() && strings.Contains(filepath.Base(path), "digest-") {
+		fs.refused.Add(1)
+		return nil, errors.New("injected: digest not created")
+	}
+	return fs.faultFS.Create(path)
+}
+
+// TestWrittenBatchesNotRewritten: when the write of several pending
+// batches succeeds but the rotation's digest after it fails, the retry
+// writes the digest, not the batches again.
+func TestWrittenBatchesNotRewritten(t *testing.T) {
+	dir := t.TempDir()
+	fs := &digestFailFS{faultFS: &faultFS{}}
+	// Every write fills the file: each successful write rotates.
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	l := openLog(t, dir, Options{FS: fs, MaxFileBytes: 1, Logger: quiet})
+	record(t, l, 0, 1)
+
+	fs.setFail(errors.New("injected: disk full"))
+	// The first batch fails; the second is queued behind it, as a batch
+	// of its own: the writer took the first before answering it.
+	for i := 1; i <= 2; i++ {
+		if err := l.Record(context.Background(), testEvent(i)); !errors.Is(err, ErrUnavailable) {
+			t.Fatalf("Record %d on a failing disk: %v, want ErrUnavailable", i, err)
+		}
+	}
+	fs.failDigests.Store(true)
+	fs.setFail(nil)
+	waitFor(t, "the digest after the batches to be tried three times", func() bool {
+		return fs.refused.Load() >= 3
+	})
+	if q := l.Stats().Queued; q != 0 {
+		t.Errorf("%d events queued after the batches were written, want 0", q)
+	}
+	fs.failDigests.Store(false)
+	waitFor(t, "the log to be ready again", l.Healthy)
+	closeLog(t, l)
+	if rep := mustVerify(t, dir); rep.Events != 3 {
+		t.Errorf("%d events, want 3: a written batch was written again", rep.Events)
 	}
 }
