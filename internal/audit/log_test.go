@@ -10,7 +10,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -18,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/trent-kms/trent/internal/testenv/testcmd"
 	"github.com/trent-kms/trent/internal/testenv/testfiles"
 )
 
@@ -244,13 +244,13 @@ func TestFailedDigestFailsClosed(t *testing.T) {
 // while it is full and recovers when space is freed.
 func TestFullFilesystem(t *testing.T) {
 	mnt := t.TempDir()
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=64k,mode=0700", "tmpfs", mnt).CombinedOutput(); err != nil {
+	if out, err := testcmd.Command(t, "mount", "-t", "tmpfs", "-o", "size=64k,mode=0700", "tmpfs", mnt).CombinedOutput(); err != nil {
 		t.Skipf("cannot mount a 64 KiB tmpfs to fill (needs root and CAP_SYS_ADMIN): %v: %s", err, bytes.TrimSpace(out))
 	}
 	t.Cleanup(func() {
 		// Lazy, so that a test that failed with a file still open does
 		// not leave the mount behind.
-		if out, err := exec.Command("umount", "-l", mnt).CombinedOutput(); err != nil {
+		if out, err := testcmd.Command(t, "umount", "-l", mnt).CombinedOutput(); err != nil {
 			t.Errorf("umount %s: %v: %s", mnt, err, out)
 		}
 	})
