@@ -46,7 +46,8 @@ func TestAuditSurvivesKill(t *testing.T) {
 			}
 		}()
 	}
-	time.Sleep(700 * time.Millisecond) // let load build up; the kill lands mid-flight
+	// Let load build up; the kill lands mid-flight.
+	loadAtLeast(700*time.Millisecond, func() bool { mu.Lock(); defer mu.Unlock(); return len(acked) >= 10 })
 	n.proc.Kill(t)
 	cancel()
 	wg.Wait()

@@ -189,7 +189,7 @@ func TestClusterAudit(t *testing.T) {
 			}
 		}()
 	}
-	time.Sleep(700 * time.Millisecond)
+	loadAtLeast(700*time.Millisecond, func() bool { mu.Lock(); defer mu.Unlock(); return len(acked) >= 10 })
 	procs["B"].Kill(t)
 	stopLoad()
 	wg.Wait()
