@@ -12,6 +12,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/trent-kms/trent/internal/testenv/testcmd"
 )
 
 func TestSigningKeyRoundTrip(t *testing.T) {
@@ -88,7 +90,7 @@ func TestDigestSignatureOpenSSL(t *testing.T) {
 		t.Fatal(err)
 	}
 	pub := filepath.Join(dir, PublicKeyFile)
-	out, err := exec.Command(openssl, "dgst", "-sha384", "-verify", pub, "-signature", sig, msg).CombinedOutput()
+	out, err := testcmd.Command(t, openssl, "dgst", "-sha384", "-verify", pub, "-signature", sig, msg).CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "Verified OK") {
 		t.Fatalf("openssl: %v: %s", err, out)
 	}
@@ -96,7 +98,7 @@ func TestDigestSignatureOpenSSL(t *testing.T) {
 	if err := os.WriteFile(msg, append([]byte("trent audit digest v1\n"), bytes.Replace(d.payload, []byte(`"close"`), []byte(`"clos3"`), 1)...), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if out, err := exec.Command(openssl, "dgst", "-sha384", "-verify", pub, "-signature", sig, msg).CombinedOutput(); err == nil {
+	if out, err := testcmd.Command(t, openssl, "dgst", "-sha384", "-verify", pub, "-signature", sig, msg).CombinedOutput(); err == nil {
 		t.Fatalf("openssl verified an edited payload: %s", out)
 	}
 }

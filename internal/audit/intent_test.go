@@ -177,7 +177,7 @@ func TestIntentRecoveryOnAFailingDisk(t *testing.T) {
 
 	fs := &faultFS{}
 	fs.setFail(errors.New("injected: no space left on device"))
-	l = openLog(t, dir, Options{KeyUses: db, Intents: db, FS: fs, Deadline: 200 * time.Millisecond})
+	l = openLog(t, dir, Options{KeyUses: db, Intents: db, FS: fs, Deadline: 2 * time.Second})
 	if l.Ready() == nil {
 		t.Error("Ready = nil on a disk that refuses writes")
 	}

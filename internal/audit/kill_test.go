@@ -14,6 +14,8 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+
+	"github.com/trent-kms/trent/internal/testenv/testcmd"
 )
 
 // TestSurvivesKill runs a child process that records from 8 goroutines
@@ -57,7 +59,7 @@ func survivesKill(t *testing.T, run string) {
 	dir := filepath.Join(t.TempDir(), "audit")
 	var acked []string
 	for round := range 3 {
-		cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run="+run)
+		cmd := testcmd.Command(t, os.Args[0], "-test.run="+run)
 		cmd.Env = append(os.Environ(), "TRENT_AUDIT_KILL_CHILD="+dir, "TRENT_AUDIT_KILL_KEY="+keyFile)
 		out, err := cmd.Output()
 		var exit *exec.ExitError

@@ -10,7 +10,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -19,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/trent-kms/trent/internal/testenv/testcmd"
 	"github.com/trent-kms/trent/internal/testenv/testfiles"
 )
 
@@ -245,13 +245,13 @@ func TestFailedDigestFailsClosed(t *testing.T) {
 // while it is full and recovers when space is freed.
 func TestFullFilesystem(t *testing.T) {
 	mnt := t.TempDir()
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=64k,mode=0700", "tmpfs", mnt).CombinedOutput(); err != nil {
+	if out, err := testcmd.Command(t, "mount", "-t", "tmpfs", "-o", "size=64k,mode=0700", "tmpfs", mnt).CombinedOutput(); err != nil {
 		t.Skipf("cannot mount a 64 KiB tmpfs to fill (needs root and CAP_SYS_ADMIN): %v: %s", err, bytes.TrimSpace(out))
 	}
 	t.Cleanup(func() {
 		// Lazy, so that a test that failed with a file still open does
 		// not leave the mount behind.
-		if out, err := exec.Command("umount", "-l", mnt).CombinedOutput(); err != nil {
+		if out, err := testcmd.Command(t, "umount", "-l", mnt).CombinedOutput(); err != nil {
 			t.Errorf("umount %s: %v: %s", mnt, err, out)
 		}
 	})
@@ -305,7 +305,12 @@ func TestFullFilesystem(t *testing.T) {
 func TestDeadline(t *testing.T) {
 	dir := t.TempDir()
 	fs := &faultFS{blocked: make(chan struct{}, 10)}
-	l := openLog(t, dir, Options{FS: fs, Deadline: 50 * time.Millisecond})
+	// The deadline also bounds the writes that must succeed here (the
+	// first and last Records, Close's digest): 50 ms failed one run in
+	// ten when other processes were fsyncing (CI runs packages side by
+	// side). A hung write is held until the test lets it go, so any
+	// deadline shows that Record does not wait for the disk.
+	l := openLog(t, dir, Options{FS: fs, Deadline: 2 * time.Second})
 	record(t, l, 0, 2)
 
 	block := make(chan struct{})

@@ -32,7 +32,7 @@ func TestClaimedIntentQueuedOnce(t *testing.T) {
 
 	dir := t.TempDir()
 	fs := &faultFS{}
-	l := openLog(t, dir, Options{KeyUses: db, Intents: db, NodeID: "n-claimer", FS: fs, Deadline: 200 * time.Millisecond})
+	l := openLog(t, dir, Options{KeyUses: db, Intents: db, NodeID: "n-claimer", FS: fs, Deadline: 2 * time.Second})
 	fs.setFail(errors.New("injected: no space left on device"))
 	for round := range 3 {
 		if n, err := l.recordClaimed(ctx, ins); err != nil || n != 0 {

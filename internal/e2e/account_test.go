@@ -3,7 +3,6 @@ package e2e
 import (
 	"context"
 	"encoding/json"
-	"os/exec"
 	"strings"
 	"testing"
 
@@ -11,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/trent-kms/trent/internal/testenv"
+	"github.com/trent-kms/trent/internal/testenv/testcmd"
 )
 
 // TestAccountCreate makes an account with the trent binary on a data dir
@@ -22,7 +22,7 @@ func TestAccountCreate(t *testing.T) {
 	first := testenv.Start(t, testenv.WithDataDir(dir))
 	first.Close() // the command may run beside a server; this one is stopped for a clean test
 
-	out, err := exec.Command(trentBinary(t), "account", "create", "--dev", "--data-dir", dir, "--id", "444455556666", "--format", "json").Output()
+	out, err := testcmd.Command(t, trentBinary(t), "account", "create", "--dev", "--data-dir", dir, "--id", "444455556666", "--format", "json").Output()
 	if err != nil {
 		t.Fatalf("trent account create: %v", err)
 	}
@@ -38,7 +38,7 @@ func TestAccountCreate(t *testing.T) {
 		t.Fatalf("created %+v", created)
 	}
 	// The same id again is refused.
-	if out, err := exec.Command(trentBinary(t), "account", "create", "--dev", "--data-dir", dir, "--id", "444455556666").CombinedOutput(); err == nil {
+	if out, err := testcmd.Command(t, trentBinary(t), "account", "create", "--dev", "--data-dir", dir, "--id", "444455556666").CombinedOutput(); err == nil {
 		t.Fatalf("a second account 444455556666 was made: %s", out)
 	}
 
@@ -75,7 +75,7 @@ func TestAccountCreateRefuses(t *testing.T) {
 		{"account", "create", "--data-dir", dir},
 		{"account", "create", "--dev", "--data-dir", dir}, // no installation there
 	} {
-		if out, err := exec.Command(trentBinary(t), args...).CombinedOutput(); err == nil {
+		if out, err := testcmd.Command(t, trentBinary(t), args...).CombinedOutput(); err == nil {
 			t.Errorf("trent %v succeeded: %s", args, out)
 		}
 	}

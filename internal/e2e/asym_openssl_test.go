@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms/types"
 
 	"github.com/trent-kms/trent/internal/testenv"
+	"github.com/trent-kms/trent/internal/testenv/testcmd"
 )
 
 const opensslPath = "/usr/bin/openssl"
@@ -23,7 +24,7 @@ const opensslPath = "/usr/bin/openssl"
 // whether it exited 0.
 func openssl(t *testing.T, dir string, args ...string) (string, bool) {
 	t.Helper()
-	cmd := exec.CommandContext(t.Context(), opensslPath, args...)
+	cmd := testcmd.Command(t, opensslPath, args...)
 	cmd.Dir = dir
 	out, err := cmd.CombinedOutput()
 	if err != nil {

@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -11,6 +10,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsmw "github.com/aws/aws-sdk-go-v2/aws/middleware"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
+
+	"github.com/trent-kms/trent/internal/testenv/testcmd"
 )
 
 // TestAuditSurvivesKill: under concurrent load the server is killed with
@@ -45,7 +46,8 @@ func TestAuditSurvivesKill(t *testing.T) {
 			}
 		}()
 	}
-	time.Sleep(700 * time.Millisecond) // let load build up; the kill lands mid-flight
+	// Let load build up; the kill lands mid-flight.
+	loadAtLeast(700*time.Millisecond, func() bool { mu.Lock(); defer mu.Unlock(); return len(acked) >= 10 })
 	n.proc.Kill(t)
 	cancel()
 	wg.Wait()
@@ -75,7 +77,7 @@ func TestAuditSurvivesKill(t *testing.T) {
 	if missing > 0 {
 		t.Fatalf("%d of %d acknowledged requests have no event after the crash", missing, len(acked))
 	}
-	out, err := exec.Command(trentBinary(t), "audit", "verify", "--data-dir", n.dir).CombinedOutput()
+	out, err := testcmd.Command(t, trentBinary(t), "audit", "verify", "--data-dir", n.dir).CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "verified") {
 		t.Fatalf("trent audit verify after the crash: %v\n%s", err, out)
 	}

@@ -1,13 +1,14 @@
 package e2e
 
 import (
-	"os/exec"
 	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
+
+	"github.com/trent-kms/trent/internal/testenv/testcmd"
 )
 
 // TestAuditIntentRecoversKilledCreateKey kills the server (SIGKILL, from
@@ -112,7 +113,7 @@ func testIntentRecovery(t *testing.T, op string, do func(*testing.T, *crashNode,
 		t.Fatalf("stop: %v", err)
 	}
 	check("after a second restart")
-	out, err := exec.Command(trentBinary(t), "audit", "verify", "--data-dir", n.dir).CombinedOutput()
+	out, err := testcmd.Command(t, trentBinary(t), "audit", "verify", "--data-dir", n.dir).CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "verified") {
 		t.Fatalf("trent audit verify after the recovery: %v\n%s", err, out)
 	}
@@ -188,7 +189,7 @@ func TestAuditIntentRecoveredByItsNode(t *testing.T) {
 	if nA, nB := count(dirA), count(dirB); nA != 1 || nB != 0 {
 		t.Fatalf("CreateKey events naming the key: %d in node A's log, %d in node B's; want 1 and 0", nA, nB)
 	}
-	out, err := exec.Command(trentBinary(t), "audit", "verify", "--data-dir", dirA).CombinedOutput()
+	out, err := testcmd.Command(t, trentBinary(t), "audit", "verify", "--data-dir", dirA).CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "verified") {
 		t.Fatalf("trent audit verify of node A's log: %v\n%s", err, out)
 	}

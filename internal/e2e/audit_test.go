@@ -9,7 +9,6 @@ import (
 	"encoding/json"
 	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -25,6 +24,7 @@ import (
 	"github.com/trent-kms/trent/internal/app"
 	"github.com/trent-kms/trent/internal/audit"
 	"github.com/trent-kms/trent/internal/testenv"
+	"github.com/trent-kms/trent/internal/testenv/testcmd"
 )
 
 // auditEvents reads every event line of the audit files under dataDir,
@@ -227,7 +227,7 @@ func TestAuditSessionSecretsAndVerify(t *testing.T) {
 			t.Errorf("the audit files hold the %s", name)
 		}
 	}
-	out, err := exec.Command(trentBinary(t), "audit", "verify", "--data-dir", dir).CombinedOutput()
+	out, err := testcmd.Command(t, trentBinary(t), "audit", "verify", "--data-dir", dir).CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "verified") {
 		t.Fatalf("trent audit verify: %v\n%s", err, out)
 	}
@@ -245,7 +245,7 @@ func TestAuditSessionSecretsAndVerify(t *testing.T) {
 	if err := os.WriteFile(files[0], b, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if out, err := exec.Command(trentBinary(t), "audit", "verify", "--data-dir", dir).CombinedOutput(); err == nil {
+	if out, err := testcmd.Command(t, trentBinary(t), "audit", "verify", "--data-dir", dir).CombinedOutput(); err == nil {
 		t.Fatalf("verify passed an edited log:\n%s", out)
 	}
 }
@@ -310,7 +310,8 @@ func TestAuditFailsClosed(t *testing.T) {
 	}
 	fail.Store(false)
 	var keys *kms.ListKeysOutput
-	for i := 0; i < 200; i++ { // the writer retries within a second
+	// The writer retries within a second; up to 30 s on a loaded machine.
+	for range 1500 {
 		if keys, err = e.KMS.ListKeys(ctx, &kms.ListKeysInput{}); err == nil {
 			break
 		}
@@ -326,7 +327,7 @@ func TestAuditFailsClosed(t *testing.T) {
 		}
 	}
 	e.Close()
-	if out, err := exec.Command(trentBinary(t), "audit", "verify", "--data-dir", dir).CombinedOutput(); err != nil {
+	if out, err := testcmd.Command(t, trentBinary(t), "audit", "verify", "--data-dir", dir).CombinedOutput(); err != nil {
 		t.Fatalf("verify after the failure: %v\n%s", err, out)
 	}
 }

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/trent-kms/trent/internal/testenv/testcmd"
 )
 
 // awsCLI runs the AWS CLI against one endpoint in a directory of its own,
@@ -232,7 +234,7 @@ func TestAWSCLISignVerifiedByOpenSSL(t *testing.T) {
 	sigFile := file("sig.der", sig)
 
 	verify := func(sigPath string) ([]byte, error) {
-		return exec.Command(openssl, "dgst", "-sha256", "-verify", pubDER, "-keyform", "DER", "-signature", sigPath, msg).CombinedOutput()
+		return testcmd.Command(t, openssl, "dgst", "-sha256", "-verify", pubDER, "-keyform", "DER", "-signature", sigPath, msg).CombinedOutput()
 	}
 	if out, err := verify(sigFile); err != nil {
 		t.Fatalf("openssl rejects Trent's signature: %v\n%s", err, out)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -20,6 +19,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/trent-kms/trent/internal/audit"
+	"github.com/trent-kms/trent/internal/testenv/testcmd"
 	"github.com/trent-kms/trent/internal/testenv/testfiles"
 )
 
@@ -189,7 +189,7 @@ func TestClusterAudit(t *testing.T) {
 			}
 		}()
 	}
-	time.Sleep(700 * time.Millisecond)
+	loadAtLeast(700*time.Millisecond, func() bool { mu.Lock(); defer mu.Unlock(); return len(acked) >= 10 })
 	procs["B"].Kill(t)
 	stopLoad()
 	wg.Wait()
@@ -228,7 +228,7 @@ func TestClusterAudit(t *testing.T) {
 	}
 
 	verify := func(args ...string) (string, error) {
-		out, err := exec.Command(bin, append([]string{"audit", "verify", "--database-url", url}, args...)...).CombinedOutput()
+		out, err := testcmd.Command(t, bin, append([]string{"audit", "verify", "--database-url", url}, args...)...).CombinedOutput()
 		return string(out), err
 	}
 	out, err := verify("--data-dir", dirs["A"], "--data-dir", dirs["B"], "--data-dir", dirs["C"])
@@ -237,10 +237,10 @@ func TestClusterAudit(t *testing.T) {
 	}
 	t.Logf("%s", out)
 	// The per-node contract still holds.
-	if out, err := exec.Command(bin, "audit", "verify", "--data-dir", dirs["B"]).CombinedOutput(); err != nil {
+	if out, err := testcmd.Command(t, bin, "audit", "verify", "--data-dir", dirs["B"]).CombinedOutput(); err != nil {
 		t.Fatalf("verify B alone: %v\n%s", err, out)
 	}
-	pemDB, err := exec.Command(bin, "audit", "public-key", "--database-url", url).Output()
+	pemDB, err := testcmd.Command(t, bin, "audit", "public-key", "--database-url", url).Output()
 	if err != nil {
 		t.Fatalf("audit public-key --database-url: %v", err)
 	}
@@ -286,7 +286,7 @@ func TestClusterAudit(t *testing.T) {
 	}
 	os.Remove(evs[len(evs)-1])
 	os.Remove(dgs[len(dgs)-1])
-	if out, err := exec.Command(bin, "audit", "verify", "--data-dir", cut).CombinedOutput(); err != nil {
+	if out, err := testcmd.Command(t, bin, "audit", "verify", "--data-dir", cut).CombinedOutput(); err != nil {
 		t.Fatalf("the cut log alone should pass (that is what the database adds): %v\n%s", err, out)
 	}
 	if out, err := verify("--data-dir", dirs["A"], "--data-dir", cut, "--data-dir", dirs["C"]); err == nil ||

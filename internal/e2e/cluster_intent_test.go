@@ -3,7 +3,6 @@ package e2e
 import (
 	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -14,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/trent-kms/trent/internal/audit"
+	"github.com/trent-kms/trent/internal/testenv/testcmd"
 )
 
 // TestAuditIntentOfLostNodeRecordedByAnother: on PostgreSQL, node A is
@@ -92,7 +92,7 @@ func TestAuditIntentOfLostNodeRecordedByAnother(t *testing.T) {
 		if err := conn.QueryRow(t.Context(), `SELECT count(*) FROM audit_intents`).Scan(&left); err != nil || left != 0 {
 			t.Errorf("%s: %d audit intents left (%v); want none", when, left, err)
 		}
-		out, err := exec.Command(bin, "audit", "verify", "--database-url", in.URL, "--data-dir", dirA, "--data-dir", dirB).CombinedOutput()
+		out, err := testcmd.Command(t, bin, "audit", "verify", "--database-url", in.URL, "--data-dir", dirA, "--data-dir", dirB).CombinedOutput()
 		if err != nil || !strings.Contains(string(out), "verified 2 nodes") {
 			t.Fatalf("%s: trent audit verify of the cluster: %v\n%s", when, err, out)
 		}

@@ -418,14 +418,20 @@ func TestClusterRotateRoot(t *testing.T) {
 	if err := b.proc.Stop(t); err != nil {
 		t.Fatal(err)
 	}
-	// Until the server has ended b's sessions, a still sees b.
-	for range 500 {
+	// Until the server has ended b's sessions, a still sees b (and would
+	// refuse for that reason, not the one this step checks): wait for it,
+	// and say so if it never comes rather than fail below with a refusal
+	// for the other reason.
+	for i := 0; ; i++ {
 		ns, err := st.Contenders(ctx, store.LeaseJobs)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if len(ns) == 1 {
 			break
+		}
+		if i == 3000 {
+			t.Fatalf("30 s after b stopped, the job lease's contenders are still %q", ns)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -35,6 +36,7 @@ func TestKeyLastUsageSurvivesRestartAndKill(t *testing.T) {
 	// key's last acknowledged use is known.
 	load := func(d time.Duration, stop func()) [][]string {
 		acked := make([][]string, workers)
+		var answered [workers]atomic.Bool // acked[g] is not empty
 		ctx, cancel := context.WithCancel(context.Background())
 		var wg sync.WaitGroup
 		for g := range workers {
@@ -48,10 +50,18 @@ func TestKeyLastUsageSurvivesRestartAndKill(t *testing.T) {
 					}
 					id, _ := awsmw.GetRequestIDMetadata(out.ResultMetadata)
 					acked[g] = append(acked[g], id)
+					answered[g].Store(true)
 				}
 			}()
 		}
-		time.Sleep(d)
+		loadAtLeast(d, func() bool {
+			for g := range answered {
+				if !answered[g].Load() {
+					return false
+				}
+			}
+			return true
+		})
 		stop()
 		cancel()
 		wg.Wait()

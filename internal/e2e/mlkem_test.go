@@ -7,7 +7,6 @@ import (
 	"encoding/base64"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -19,6 +18,7 @@ import (
 	"github.com/cloudflare/circl/kem/mlkem/mlkem512"
 
 	"github.com/trent-kms/trent/internal/testenv"
+	"github.com/trent-kms/trent/internal/testenv/testcmd"
 )
 
 // ML-KEM as AWS documents it [API Encapsulate, Decapsulate, CreateKey,
@@ -320,9 +320,9 @@ func TestMLKEMErrors(t *testing.T) {
 // from GenerateDataKeyPair and derive the public key from it: OpenSSL has
 // ML-KEM from 3.5 on; Debian 12's OpenSSL 3.0 does not, so there it skips.
 func TestMLKEMOpenSSL(t *testing.T) {
-	out, err := exec.Command("openssl", "list", "-kem-algorithms").CombinedOutput()
+	out, err := testcmd.Command(t, "openssl", "list", "-kem-algorithms").CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "ML-KEM") {
-		v, _ := exec.Command("openssl", "version").Output()
+		v, _ := testcmd.Command(t, "openssl", "version").Output()
 		t.Skipf("the installed OpenSSL (%s) has no ML-KEM (3.5 or later has); Trent's ML-KEM is checked against Go's crypto/mlkem, circl and Wycheproof instead", strings.TrimSpace(string(v)))
 	}
 	env := testenv.Start(t)
@@ -335,7 +335,7 @@ func TestMLKEMOpenSSL(t *testing.T) {
 		if err := os.WriteFile(priv, pair.PrivateKeyPlaintext, 0o600); err != nil {
 			t.Fatal(err)
 		}
-		if out, err := exec.Command("openssl", "pkey", "-inform", "DER", "-in", priv, "-pubout", "-outform", "DER", "-out", pub).CombinedOutput(); err != nil {
+		if out, err := testcmd.Command(t, "openssl", "pkey", "-inform", "DER", "-in", priv, "-pubout", "-outform", "DER", "-out", pub).CombinedOutput(); err != nil {
 			t.Fatalf("%s: openssl pkey: %v\n%s", tc.spec, err, out)
 		}
 		got, err := os.ReadFile(pub)

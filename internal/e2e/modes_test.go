@@ -3,7 +3,6 @@ package e2e
 import (
 	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -11,6 +10,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
+
+	"github.com/trent-kms/trent/internal/testenv/testcmd"
 )
 
 var initKeyLine = regexp.MustCompile(`AWS_ACCESS_KEY_ID=(\S+)\s+AWS_SECRET_ACCESS_KEY=(\S+)`)
@@ -22,7 +23,7 @@ func TestProductionMode(t *testing.T) {
 	bin := trentBinary(t)
 	dir := filepath.Join(t.TempDir(), "prod")
 	sealKey := filepath.Join(t.TempDir(), "seal.key")
-	out, err := exec.Command(bin, "init", "--data-dir", dir, "--seal-key-file", sealKey, "--account", "444455556666").CombinedOutput()
+	out, err := testcmd.Command(t, bin, "init", "--data-dir", dir, "--seal-key-file", sealKey, "--account", "444455556666").CombinedOutput()
 	if err != nil {
 		t.Fatalf("trent init: %v\n%s", err, out)
 	}
@@ -36,17 +37,17 @@ func TestProductionMode(t *testing.T) {
 	}
 
 	// init refuses a directory that already holds an installation.
-	if out, err := exec.Command(bin, "init", "--data-dir", dir, "--seal-key-file", sealKey+"2").CombinedOutput(); err == nil {
+	if out, err := testcmd.Command(t, bin, "init", "--data-dir", dir, "--seal-key-file", sealKey+"2").CombinedOutput(); err == nil {
 		t.Fatalf("second init succeeded:\n%s", out)
 	}
 	// --dev is refused for a directory made by init.
-	out, err = exec.Command(bin, "serve", "--dev", "--data-dir", dir, "--listen", "127.0.0.1:0").CombinedOutput()
+	out, err = testcmd.Command(t, bin, "serve", "--dev", "--data-dir", dir, "--listen", "127.0.0.1:0").CombinedOutput()
 	if err == nil || !strings.Contains(string(out), "trent init") {
 		t.Fatalf("serve --dev on an init-made dir: %v\n%s", err, out)
 	}
 	// Without the seal key file, serve cannot unseal (and says which flag
 	// it needs).
-	out, err = exec.Command(bin, "serve", "--data-dir", dir, "--listen", "127.0.0.1:0").CombinedOutput()
+	out, err = testcmd.Command(t, bin, "serve", "--data-dir", dir, "--listen", "127.0.0.1:0").CombinedOutput()
 	if err == nil || !strings.Contains(string(out), "seal") {
 		t.Fatalf("serve without the seal key file: %v\n%s", err, out)
 	}
@@ -82,7 +83,7 @@ func TestProductionMode(t *testing.T) {
 	if err := d.Stop(t); err != nil {
 		t.Fatal(err)
 	}
-	out, err = exec.Command(bin, "serve", "--data-dir", devDir, "--seal-key-file", sealKey, "--listen", "127.0.0.1:0").CombinedOutput()
+	out, err = testcmd.Command(t, bin, "serve", "--data-dir", devDir, "--seal-key-file", sealKey, "--listen", "127.0.0.1:0").CombinedOutput()
 	if err == nil || !strings.Contains(string(out), "--dev") {
 		t.Fatalf("serve of a dev dir without --dev: %v\n%s", err, out)
 	}

@@ -3,7 +3,6 @@ package e2e
 import (
 	"context"
 	"encoding/json"
-	"os/exec"
 	"path/filepath"
 	"testing"
 
@@ -11,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 
 	"github.com/trent-kms/trent/internal/testenv/pgtest"
+	"github.com/trent-kms/trent/internal/testenv/testcmd"
 )
 
 // pgInstallation is an installation that `trent init --database-url` made
@@ -32,7 +32,7 @@ func initOnDatabase(t testing.TB, args ...string) *pgInstallation {
 		t.Fatal(err)
 	}
 	in := &pgInstallation{Cluster: c, URL: url, SealKey: filepath.Join(t.TempDir(), "seal.key")}
-	out, err := exec.Command(trentBinary(t), append([]string{"init", "--database-url", url,
+	out, err := testcmd.Command(t, trentBinary(t), append([]string{"init", "--database-url", url,
 		"--seal-key-file", in.SealKey, "--format", "json"}, args...)...).Output()
 	if err != nil {
 		t.Fatalf("trent init --database-url: %v\n%s", err, out)

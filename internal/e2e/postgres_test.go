@@ -3,7 +3,6 @@ package e2e
 import (
 	"context"
 	"encoding/json"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -12,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 
 	"github.com/trent-kms/trent/internal/testenv/pgtest"
+	"github.com/trent-kms/trent/internal/testenv/testcmd"
 )
 
 // TestPostgresInstallation runs the real binary on a throwaway PostgreSQL:
@@ -29,7 +29,7 @@ func TestPostgresInstallation(t *testing.T) {
 	}
 	bin := trentBinary(t)
 	sealKey := filepath.Join(t.TempDir(), "seal.key")
-	out, err := exec.Command(bin, "init", "--database-url", url, "--seal-key-file", sealKey,
+	out, err := testcmd.Command(t, bin, "init", "--database-url", url, "--seal-key-file", sealKey,
 		"--account", "444455556666", "--format", "json").Output()
 	if err != nil {
 		t.Fatalf("trent init --database-url: %v\n%s", err, out)
@@ -42,7 +42,7 @@ func TestPostgresInstallation(t *testing.T) {
 	if err := json.Unmarshal(out, &res); err != nil || res.AccessKeyID == "" || res.AccountID != "444455556666" {
 		t.Fatalf("init --format json: %v: %s", err, out)
 	}
-	if out, err := exec.Command(bin, "init", "--database-url", url, "--seal-key-file", sealKey+"2").CombinedOutput(); err == nil ||
+	if out, err := testcmd.Command(t, bin, "init", "--database-url", url, "--seal-key-file", sealKey+"2").CombinedOutput(); err == nil ||
 		!strings.Contains(string(out), "already holds a Trent installation") {
 		t.Fatalf("second init on the database: %v\n%s", err, out)
 	}

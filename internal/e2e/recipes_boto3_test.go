@@ -4,6 +4,8 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+
+	"github.com/trent-kms/trent/internal/testenv/testcmd"
 )
 
 // boto3Python returns a python3 that imports boto3: the one on PATH, or
@@ -17,7 +19,7 @@ func boto3Python(t *testing.T) string {
 		if err != nil {
 			continue
 		}
-		if exec.Command(p, "-c", "import boto3").Run() == nil {
+		if testcmd.Command(t, p, "-c", "import boto3").Run() == nil {
 			return p
 		}
 		tried = append(tried, p)
@@ -46,7 +48,7 @@ func TestRecipeBoto3(t *testing.T) {
 	t.Run("AWS_ENDPOINT_URL_KMS", func(t *testing.T) {
 		// botocore 1.31.0 added the endpoint variables with this class;
 		// Debian bookworm's python3-botocore (1.29) has neither.
-		if exec.Command(py, "-c", "from botocore.configprovider import ConfiguredEndpointProvider").Run() != nil {
+		if testcmd.Command(t, py, "-c", "from botocore.configprovider import ConfiguredEndpointProvider").Run() != nil {
 			t.Skip("this botocore predates AWS_ENDPOINT_URL_KMS (botocore 1.31.0)")
 		}
 		check(t, r.run(t, []string{"AWS_ENDPOINT_URL_KMS=" + r.URL}, py, script))

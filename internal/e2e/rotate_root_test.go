@@ -8,7 +8,6 @@ import (
 	"crypto/x509"
 	"encoding/binary"
 	"fmt"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -24,6 +23,7 @@ import (
 	"github.com/trent-kms/trent/internal/seal"
 	"github.com/trent-kms/trent/internal/store/sqlite"
 	"github.com/trent-kms/trent/internal/testenv"
+	"github.com/trent-kms/trent/internal/testenv/testcmd"
 )
 
 // The root-key rotation tests run `trent rotate-root` against the real
@@ -337,7 +337,7 @@ func TestRotateRootKilledAtEachStep(t *testing.T) {
 	if err := n.proc.Stop(t); err != nil {
 		t.Fatal(err)
 	}
-	if out, err := exec.Command(trentBinary(t), "audit", "verify", "--data-dir", n.dir).CombinedOutput(); err != nil {
+	if out, err := testcmd.Command(t, trentBinary(t), "audit", "verify", "--data-dir", n.dir).CombinedOutput(); err != nil {
 		t.Fatalf("audit verify after the crashes and rotations: %v\n%s", err, out)
 	}
 

@@ -27,13 +27,14 @@ import (
 	"github.com/trent-kms/trent/internal/seal"
 	"github.com/trent-kms/trent/internal/seal/shamir"
 	"github.com/trent-kms/trent/internal/testenv"
+	"github.com/trent-kms/trent/internal/testenv/testcmd"
 )
 
 // runCLI runs the trent binary with stdin and extra environment and
 // returns its stdout, stderr and exit code.
 func runCLI(t *testing.T, stdin string, env []string, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
-	cmd := exec.Command(trentBinary(t), args...)
+	cmd := testcmd.Command(t, trentBinary(t), args...)
 	cmd.Env = append(os.Environ(), env...)
 	cmd.Stdin = strings.NewReader(stdin)
 	var out, errb bytes.Buffer
@@ -383,7 +384,7 @@ func TestInitFailsMidway(t *testing.T) {
 				t.Fatal(err)
 			}
 			r.Close()
-			cmd := exec.Command(trentBinary(t), args...)
+			cmd := testcmd.Command(t, trentBinary(t), args...)
 			cmd.Stdout = w
 			var stderr bytes.Buffer
 			cmd.Stderr = &stderr

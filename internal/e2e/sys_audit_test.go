@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -23,6 +22,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/trent-kms/trent/internal/sigv4"
+	"github.com/trent-kms/trent/internal/testenv/testcmd"
 )
 
 // sysCall sends one operator request, signed by (id, secret) unless id
@@ -254,7 +254,7 @@ func TestSysEndpointsAudited(t *testing.T) {
 			t.Logf("%s", b)
 		}
 	}
-	out2, err := exec.Command(trentBinary(t), "audit", "verify", "--data-dir", dir).CombinedOutput()
+	out2, err := testcmd.Command(t, trentBinary(t), "audit", "verify", "--data-dir", dir).CombinedOutput()
 	if err != nil || !strings.Contains(string(out2), "verified") {
 		t.Fatalf("trent audit verify: %v\n%s", err, out2)
 	}

@@ -16,6 +16,8 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+
+	"github.com/trent-kms/trent/internal/testenv/testcmd"
 )
 
 // RFC 5649 §6 known answers: AES-192 key wrap with padding.
@@ -58,7 +60,7 @@ func TestUnwrapKWPOpenSSL(t *testing.T) {
 		if err := os.WriteFile(in, m, 0o600); err != nil {
 			t.Fatal(err)
 		}
-		cmd := exec.Command("openssl", "enc", "-id-aes256-wrap-pad", "-K", hex.EncodeToString(kek), "-iv", "A65959A6", "-in", in, "-out", out)
+		cmd := testcmd.Command(t, "openssl", "enc", "-id-aes256-wrap-pad", "-K", hex.EncodeToString(kek), "-iv", "A65959A6", "-in", in, "-out", out)
 		if b, err := cmd.CombinedOutput(); err != nil {
 			t.Fatalf("openssl: %v: %s", err, b)
 		}

@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/trent-kms/trent/internal/testenv/testcmd"
 )
 
 // These tests check Trent's keys, signatures and ciphertexts with the openssl
@@ -25,6 +27,7 @@ type opensslTool struct {
 	path         string
 	major, minor int
 	dir          string
+	t            testing.TB // bounds run's children (testcmd)
 }
 
 func requireOpenSSL(t *testing.T) *opensslTool {
@@ -33,7 +36,7 @@ func requireOpenSSL(t *testing.T) *opensslTool {
 	if err != nil {
 		t.Skip("openssl not installed")
 	}
-	out, err := exec.Command(path, "version").Output()
+	out, err := testcmd.Command(t, path, "version").Output()
 	if err != nil {
 		t.Skipf("openssl version: %v", err)
 	}
@@ -47,7 +50,7 @@ func requireOpenSSL(t *testing.T) *opensslTool {
 		t.Skipf("OpenSSL %d.%d is older than 3.0", major, minor)
 	}
 	t.Logf("%s", bytes.TrimSpace(out))
-	return &opensslTool{path: path, major: major, minor: minor, dir: t.TempDir()}
+	return &opensslTool{path: path, major: major, minor: minor, dir: t.TempDir(), t: t}
 }
 
 func (o *opensslTool) atLeast(major, minor int) bool {
@@ -70,7 +73,7 @@ func (o *opensslTool) pubPEM(t *testing.T, name string, spki []byte) string {
 
 // run runs openssl and returns its stdout; err includes stderr.
 func (o *opensslTool) run(args ...string) ([]byte, error) {
-	cmd := exec.Command(o.path, args...)
+	cmd := testcmd.Command(o.t, o.path, args...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
@@ -376,7 +379,7 @@ func TestPycaCrossCheck(t *testing.T) {
 	if err != nil {
 		t.Skip("python3 not installed")
 	}
-	if out, err := exec.Command(python, "-c", "from cryptography.hazmat.primitives.asymmetric import mldsa").CombinedOutput(); err != nil {
+	if out, err := testcmd.Command(t, python, "-c", "from cryptography.hazmat.primitives.asymmetric import mldsa").CombinedOutput(); err != nil {
 		t.Skipf("pyca/cryptography with ML-DSA not available: %s", bytes.TrimSpace(out))
 	}
 	type check struct {
@@ -422,7 +425,7 @@ func TestPycaCrossCheck(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(python, filepath.Join("testdata", "pyca_check.py"))
+	cmd := testcmd.Command(t, python, filepath.Join("testdata", "pyca_check.py"))
 	cmd.Stdin = bytes.NewReader(in)
 	out, err := cmd.Output()
 	if err != nil {
@@ -432,7 +435,7 @@ func TestPycaCrossCheck(t *testing.T) {
 	if err := json.Unmarshal(out, &results); err != nil {
 		t.Fatal(err)
 	}
-	version, _ := exec.Command(python, "-c", "import cryptography; from cryptography.hazmat.backends.openssl.backend import backend as b; print('cryptography', cryptography.__version__, b.openssl_version_text())").Output()
+	version, _ := testcmd.Command(t, python, "-c", "import cryptography; from cryptography.hazmat.backends.openssl.backend import backend as b; print('cryptography', cryptography.__version__, b.openssl_version_text())").Output()
 	t.Logf("%s", bytes.TrimSpace(version))
 	for _, c := range checks {
 		got := results[c.Name]

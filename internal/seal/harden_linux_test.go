@@ -16,6 +16,8 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/trent-kms/trent/internal/testenv/testcmd"
 )
 
 // HardenProcess changes the whole process (locked memory, not dumpable), so
@@ -85,7 +87,7 @@ func TestHardenProcessChild(t *testing.T) {
 func runHardenChild(t *testing.T, wrapper []string, extraEnv ...string) hardenReport {
 	t.Helper()
 	args := append(wrapper, os.Args[0], "-test.run=^TestHardenProcessChild$", "-test.v")
-	cmd := exec.Command(args[0], args[1:]...)
+	cmd := testcmd.Command(t, args[0], args[1:]...)
 	cmd.Env = append(os.Environ(), hardenChildEnv+"=1")
 	cmd.Env = append(cmd.Env, extraEnv...)
 	out, err := cmd.CombinedOutput()

@@ -12,7 +12,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -22,6 +21,7 @@ import (
 	p11 "github.com/miekg/pkcs11"
 
 	"github.com/trent-kms/trent/internal/seal"
+	"github.com/trent-kms/trent/internal/testenv/testcmd"
 )
 
 var keySerial atomic.Int64
@@ -705,7 +705,7 @@ func TestRestart(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	cmd := exec.Command(os.Args[0], "-test.run=^TestRestartHelper$", "-test.count=1", "-test.v")
+	cmd := testcmd.Command(t, os.Args[0], "-test.run=^TestRestartHelper$", "-test.count=1", "-test.v")
 	cmd.Env = append(os.Environ(), helperEnv+"="+dir, helperModEnv+"="+module, PINEnv+"="+testPIN)
 	out, err := cmd.CombinedOutput()
 	if err != nil {

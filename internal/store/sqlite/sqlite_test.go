@@ -15,6 +15,7 @@ import (
 
 	"github.com/trent-kms/trent/internal/store"
 	"github.com/trent-kms/trent/internal/store/storetest"
+	"github.com/trent-kms/trent/internal/testenv/testcmd"
 )
 
 func TestConformance(t *testing.T) {
@@ -390,7 +391,7 @@ func TestSurvivesKill(t *testing.T) {
 		return
 	}
 	path := filepath.Join(t.TempDir(), "trent.db")
-	cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^TestSurvivesKill$")
+	cmd := testcmd.Command(t, os.Args[0], "-test.run=^TestSurvivesKill$")
 	cmd.Env = append(os.Environ(), "TRENT_SQLITE_KILL_CHILD="+path)
 	out, err := cmd.Output()
 	var exit *exec.ExitError
