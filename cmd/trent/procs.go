@@ -4,7 +4,6 @@ import (
 	"context"
 	"log/slog"
 	"runtime"
-	"time"
 
 	"github.com/trent-kms/trent/internal/gctune"
 )
@@ -43,6 +42,6 @@ func floorHeap(getenv func(string) string, floor int64, log *slog.Logger) {
 	if floor <= 0 || getenv("GOGC") != "" {
 		return
 	}
-	go gctune.Run(context.Background(), uint64(floor), time.Second)
+	go gctune.Run(context.Background(), uint64(floor))
 	log.Debug("heap goal floor", "bytes", floor)
 }

@@ -12,18 +12,25 @@
 // memory for most of those collections.
 //
 // Go has no such setting: GOGC scales with the live heap and GOMEMLIMIT
-// only ever lowers the goal. So Run reads the live heap at an interval and
-// sets GOGC so that the goal is max(floor, 2 × live): the floor while the
-// heap is small, Go's default once twice the live heap is above it. The
-// heap thus stays within the larger of the floor and twice what is live,
-// plus what is allocated in one interval.
+// only ever lowers the goal. So Run sets GOGC after every collection,
+// from the live heap that collection found, so that the goal is
+// max(floor, 2 × live): the floor while the heap is small, Go's default
+// once twice the live heap is above it. It learns of each collection
+// from a finalizer (they run right after the collection that found their
+// object unreachable), so the goal follows the live heap at once rather
+// than an interval later; until the first collection, when no live heap
+// is known, GOGC is Go's default. Go's minimum heap (4 MiB at GOGC=100)
+// scales with GOGC too, so for a tiny live heap it is the minimum that
+// sets the goal: each setting is checked against the goal the runtime
+// reports (/gc/heap/goal:bytes) and lowered until that is the floor.
 package gctune
 
 import (
 	"context"
+	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
-	"time"
+	"sync"
 )
 
 const (
@@ -33,40 +40,101 @@ const (
 	maxPercent = 100_000
 )
 
-// Percent is the GOGC that makes the heap goal max(floor, 2 × live).
-func Percent(live, floor uint64) int {
-	live = max(live, 1)
-	if floor <= 2*live {
+// Percent is the GOGC that makes the heap goal max(floor, 2 × live), or
+// Go's default when live is 0 (no collection has measured it yet), by the
+// pacer's formula (set then checks the goal the runtime derived). Go's
+// goal is live + (live + roots) × GOGC/100, where roots are the stacks and
+// globals the last collection scanned (runtime/mgcpacer.go): in a large
+// binary with a small heap the globals alone can be larger than the live
+// heap, so leaving them out would put the goal far past the floor.
+func Percent(live, roots, floor uint64) int {
+	if live == 0 || floor <= 2*live {
 		return defaultPercent
 	}
-	p := (floor - live) * 100 / live
-	return int(min(p, maxPercent))
+	p := (floor - live) * 100 / (live + roots)
+	return int(min(max(p, defaultPercent), maxPercent))
 }
 
-// Run sets GOGC for floor every interval until ctx ends, then restores
-// what was set before. It changes GOGC only when the new value differs
-// from the last by more than a tenth, so that a steady heap does not
-// make it set the same value again and again.
-func Run(ctx context.Context, floor uint64, every time.Duration) {
-	sample := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
-	last := -1
+// sentinel is the object whose finalizer runs after each collection. It
+// holds a pointer so that it is not a tiny allocation, whose finalizer
+// might wait for a neighbour's.
+type sentinel struct {
+	t   *tuner
+	pad [16]byte
+}
+
+type tuner struct {
+	floor   uint64
+	mu      sync.Mutex
+	stopped bool
+	last    int
+	sample  []metrics.Sample
+	goal    []metrics.Sample
+}
+
+// Run keeps the heap goal at max(floor, 2 × live) until ctx ends, then
+// restores the GOGC set before. It sets GOGC only when the new value
+// differs from the last by more than a tenth, so that a steady heap does
+// not make it set the same value again and again.
+func Run(ctx context.Context, floor uint64) {
+	t := &tuner{floor: floor, last: defaultPercent, sample: []metrics.Sample{
+		{Name: "/gc/heap/live:bytes"}, {Name: "/gc/scan/stack:bytes"}, {Name: "/gc/scan/globals:bytes"},
+	}, goal: []metrics.Sample{{Name: "/gc/heap/goal:bytes"}}}
 	before := debug.SetGCPercent(defaultPercent)
-	defer debug.SetGCPercent(before)
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		metrics.Read(sample)
-		if sample[0].Value.Kind() == metrics.KindUint64 {
-			p := Percent(sample[0].Value.Uint64(), floor)
-			if last < 0 || p*10 < last*9 || p*10 > last*11 {
-				debug.SetGCPercent(p)
-				last = p
+	t.arm()
+	<-ctx.Done()
+	t.mu.Lock()
+	t.stopped = true
+	debug.SetGCPercent(before)
+	t.mu.Unlock()
+}
+
+// arm sets a sentinel for the next collection to find.
+func (t *tuner) arm() {
+	runtime.SetFinalizer(&sentinel{t: t}, (*sentinel).collected)
+}
+
+// collected adjusts GOGC to the live heap the collection just measured,
+// and arms the next sentinel.
+func (s *sentinel) collected() {
+	t := s.t
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.stopped {
+		return
+	}
+	metrics.Read(t.sample)
+	if t.sample[0].Value.Kind() == metrics.KindUint64 {
+		var roots uint64
+		for _, r := range t.sample[1:] {
+			if r.Value.Kind() == metrics.KindUint64 {
+				roots += r.Value.Uint64()
 			}
 		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
+		p := Percent(t.sample[0].Value.Uint64(), roots, t.floor)
+		if p*10 < t.last*9 || p*10 > t.last*11 {
+			t.last = p
+			t.set(p)
 		}
+	}
+	t.arm()
+}
+
+// set sets GOGC to p, then lowers it while the goal the runtime computed
+// is above the floor: Go also scales its minimum heap (4 MiB at GOGC=100)
+// with GOGC, so for a tiny live heap that minimum, not the formula
+// Percent follows, can set the goal. The goal scales with GOGC in both.
+func (t *tuner) set(p int) {
+	for range 4 {
+		debug.SetGCPercent(p)
+		metrics.Read(t.goal)
+		if t.goal[0].Value.Kind() != metrics.KindUint64 || p <= defaultPercent {
+			return
+		}
+		goal := t.goal[0].Value.Uint64()
+		if goal <= t.floor+t.floor/16 {
+			return
+		}
+		p = max(defaultPercent, int(uint64(p)*t.floor/goal))
 	}
 }
