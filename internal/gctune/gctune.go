@@ -56,11 +56,10 @@ func Percent(live, roots, floor uint64) int {
 }
 
 // sentinel is the object whose finalizer runs after each collection. It
-// holds a pointer so that it is not a tiny allocation, whose finalizer
-// might wait for a neighbour's.
+// holds a pointer, so it is not a tiny allocation (those hold no
+// pointers), whose finalizer might wait for a neighbour's.
 type sentinel struct {
-	t   *tuner
-	pad [16]byte
+	t *tuner
 }
 
 type tuner struct {
