@@ -170,6 +170,22 @@ func (fs *faultFS) setFail(err error) {
 	fs.mu.Unlock()
 }
 
+// hold makes writes wait until release.
+func (fs *faultFS) hold() {
+	fs.mu.Lock()
+	fs.block = make(chan struct{})
+	fs.mu.Unlock()
+}
+
+// release lets the held writes go on, and the next ones through.
+func (fs *faultFS) release() {
+	fs.mu.Lock()
+	block := fs.block
+	fs.block = nil
+	fs.mu.Unlock()
+	close(block)
+}
+
 func (fs *faultFS) state() (block chan struct{}, err error) {
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
