@@ -5,7 +5,6 @@ import (
 	"path/filepath"
 	"sync"
 	"sync/atomic"
-	"time"
 )
 
 var lookupIndexLoads atomic.Int64 // indexes read whole, for the tests
@@ -13,19 +12,29 @@ var lookupIndexLoads atomic.Int64 // indexes read whole, for the tests
 // indexCache keeps what Lookup read of each index: its small part (the
 // times, flags and exact sets), checked once — signature, CRC, name,
 // size, tail — and trusted while neither the index file nor its event
-// file changes size, modification time, inode or change time. The Bloom filter stays on disk: a lookup
-// reads the one 64-byte block its value hashes to. So a lookup costs a
-// few system calls per file, not a read of 1.5 % of the log.
+// file changes (stampOf). The Bloom filter stays on disk: a lookup reads
+// the one 64-byte block its value hashes to. So a lookup costs a few
+// system calls per file, not a read of 1.5 % of the log.
 type indexCache struct {
 	mu sync.Mutex
 	m  map[string]*cachedIndex // by event file name
 }
 
 type cachedIndex struct {
-	idxSize, segSize int64
-	idxMod, segMod   time.Time
-	idxChg, segChg   fileChange
-	ix               *fileIndex
+	idx, seg fileStamp // of the index file and its event file when checked
+	ix       *fileIndex
+}
+
+// fileStamp is what stat tells of a file's content: its size,
+// modification time, and (fileChange) inode and change time.
+type fileStamp struct {
+	size    int64
+	modNano int64
+	chg     fileChange
+}
+
+func stampOf(fi os.FileInfo) fileStamp {
+	return fileStamp{size: fi.Size(), modNano: fi.ModTime().UnixNano(), chg: changeOf(fi)}
 }
 
 // lookupIndex returns the index of the closed event file name, as
@@ -41,9 +50,7 @@ func (l *Log) lookupIndex(name string, buf *[]byte) *fileIndex {
 		delete(c.m, name)
 		return nil
 	}
-	if e := c.m[name]; e != nil && e.idxSize == ifi.Size() && e.idxMod.Equal(ifi.ModTime()) &&
-		e.segSize == sfi.Size() && e.segMod.Equal(sfi.ModTime()) &&
-		e.idxChg == changeOf(ifi) && e.segChg == changeOf(sfi) {
+	if e := c.m[name]; e != nil && e.idx == stampOf(ifi) && e.seg == stampOf(sfi) {
 		return e.ix
 	}
 	// Read and checked whole; stat before, so that a change after is
@@ -64,8 +71,7 @@ func (l *Log) lookupIndex(name string, buf *[]byte) *fileIndex {
 	if c.m == nil {
 		c.m = map[string]*cachedIndex{}
 	}
-	c.m[name] = &cachedIndex{idxSize: ifi.Size(), segSize: sfi.Size(), idxMod: ifi.ModTime(), segMod: sfi.ModTime(),
-		idxChg: changeOf(ifi), segChg: changeOf(sfi), ix: &kept}
+	c.m[name] = &cachedIndex{idx: stampOf(ifi), seg: stampOf(sfi), ix: &kept}
 	return &kept
 }
 
