@@ -12,6 +12,7 @@ import (
 	"io"
 	"log/slog"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -529,6 +530,13 @@ func (l *Log) run() {
 	for {
 		select {
 		case <-l.wake:
+			// The first Record of a batch wakes the writer, which the
+			// scheduler then runs next, ahead of the requests already
+			// running: yielding once lets them reach the queue first and
+			// share this fsync rather than wait for the next one. Idle,
+			// the yield returns at once; busy, it makes batches larger
+			// and the CPU per request smaller (docs/ARCHITECTURE.md).
+			runtime.Gosched()
 		case <-tick.C:
 			l.owe("interval")
 		case ch := <-l.digestReq:

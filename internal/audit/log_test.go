@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -125,6 +126,44 @@ func TestDigestInterval(t *testing.T) {
 	if d.Reason != "interval" || d.Head.EventSeq != 3 {
 		t.Errorf("digest %+v: want an interval digest through event 3", d.Digest)
 	}
+}
+
+// TestWriterYieldsToRunningRecords: the Record that wakes the writer is
+// not the only one on its way. With one P, the scheduler would run the
+// woken writer before the goroutines already runnable, and each would
+// wait for an fsync of its own; the writer yields once first, so that
+// they all join its batch. Ten rounds of eight Records each, started
+// together: at most one fsync per round in most rounds, where without
+// the yield every round takes two or more.
+func TestWriterYieldsToRunningRecords(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	const rounds, n = 10, 8
+	fs := &faultFS{}
+	l := openLog(t, t.TempDir(), Options{FS: fs, Deadline: time.Minute})
+	single := 0
+	for r := range rounds {
+		before := fs.syncs.Load()
+		var wg sync.WaitGroup
+		errs := make(chan error, n)
+		for i := range n {
+			wg.Go(func() { errs <- l.Record(context.Background(), testEvent(r*n+i)) })
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		if fs.syncs.Load()-before == 1 {
+			single++
+		}
+	}
+	t.Logf("%d of %d rounds of %d concurrent Records took one fsync", single, rounds, n)
+	if single < rounds/2 {
+		t.Errorf("%d of %d rounds took one fsync: the writer does not let the running Records join its batch", single, rounds)
+	}
+	closeLog(t, l)
 }
 
 // TestGroupCommit: many concurrent Records share few fsyncs. The first
