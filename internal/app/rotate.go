@@ -54,7 +54,13 @@ func parseRotateRequest(body []byte) (rotateRequest, error) {
 	var req rotateRequest
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); (err != nil && !errors.Is(err, io.EOF)) || dec.More() {
+	err := dec.Decode(&req)
+	if err == nil {
+		// Nothing may follow the value: dec.More would miss a stray '}' or
+		// ']', which ends no value it is in.
+		_, err = dec.Token()
+	}
+	if !errors.Is(err, io.EOF) {
 		return rotateRequest{}, fmt.Errorf("%w: the body must be {} or {\"unseal_shares\": [\"…\", …]}", server.ErrRefused)
 	}
 	return req, nil

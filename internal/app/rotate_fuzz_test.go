@@ -1,6 +1,8 @@
 package app
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"testing"
 
@@ -20,7 +22,8 @@ func TestRotateRequestSeedsNonEmpty(t *testing.T) {
 
 // FuzzParseRotateRequest: any body is accepted as a request or refused
 // with ErrRefused and one fixed message (nothing of the body, which may
-// hold shares), without panicking.
+// hold shares), without panicking; what is accepted is empty or one JSON
+// value, nothing after it.
 func FuzzParseRotateRequest(f *testing.F) {
 	for _, s := range rotateRequestSeeds() {
 		f.Add([]byte(s))
@@ -28,6 +31,9 @@ func FuzzParseRotateRequest(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body []byte) {
 		_, err := parseRotateRequest(body)
 		if err == nil {
+			if len(bytes.Trim(body, " \t\r\n")) > 0 && !json.Valid(body) {
+				t.Fatalf("parseRotateRequest accepted %q, which is not one JSON value", body)
+			}
 			return
 		}
 		if !errors.Is(err, server.ErrRefused) {

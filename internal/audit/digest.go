@@ -15,6 +15,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 )
 
@@ -142,7 +143,9 @@ func parseDigest(data []byte) (*parsedDigest, error) {
 	if err := dec.Decode(&doc); err != nil {
 		return nil, fmt.Errorf("not a digest: %w", err)
 	}
-	if dec.More() {
+	// Nothing may follow the object: dec.More would miss a stray '}' or
+	// ']', which ends no value it is in.
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return nil, errors.New("not a digest: data after the object")
 	}
 	sig, err := base64.StdEncoding.Strict().DecodeString(doc.Signature)

@@ -2,9 +2,12 @@ package audit
 
 import (
 	"bytes"
+	"crypto/ecdsa"
 	"encoding/hex"
+	"encoding/json"
 	"os"
 	"path/filepath"
+	"reflect"
 	"testing"
 
 	"github.com/trent-kms/trent/internal/testenv/testfiles"
@@ -95,5 +98,54 @@ func FuzzVerifyFile(f *testing.F) {
 		if err == nil && !bytes.Equal(data, real) && !bytes.HasPrefix(data, real) {
 			t.Fatalf("Verify accepted a file that is not the log (or the log and a torn tail): %q, report %+v", data, rep)
 		}
+	})
+}
+
+// FuzzParseDigest: a digest file is untrusted input to Verify (`trent
+// audit verify` reads whatever the directory holds). The parser never
+// panics; what it accepts is one JSON document, nothing after it, whose
+// payload and signature written back parse to the same digest.
+func FuzzParseDigest(f *testing.F) {
+	dir := f.TempDir()
+	l, err := Open(Options{Dir: dir, Signer: testSigner})
+	if err != nil {
+		f.Fatal(err)
+	}
+	record(f, l, 0, 3)
+	if err := l.Close(); err != nil {
+		f.Fatal(err)
+	}
+	paths := digestFiles(f, dir)
+	if len(paths) == 0 {
+		f.Fatal("no digest file: the seed corpus vanished")
+	}
+	for _, p := range paths {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(data)
+		f.Add(bytes.TrimSuffix(data, []byte("\n")))
+		f.Add(append(bytes.Clone(data), '}'))
+		f.Add(data[:len(data)/2])
+	}
+	f.Add([]byte(`{"payload":{"version":1},"signature":"AA=="}`))
+	f.Add([]byte(`{"payload":null,"signature":""}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		p, err := parseDigest(data)
+		if err != nil {
+			return
+		}
+		if !json.Valid(data) {
+			t.Fatalf("parseDigest accepted %q, which is not one JSON document", data)
+		}
+		again, err := parseDigest(encodeDigest(p.payload, p.sig))
+		if err != nil {
+			t.Fatalf("parseDigest accepted %q, which written back is refused: %v", data, err)
+		}
+		if !reflect.DeepEqual(again.Digest, p.Digest) || !bytes.Equal(again.sig, p.sig) || again.sigText != p.sigText {
+			t.Fatalf("parseDigest(%q) = %+v, written back %+v", data, p.Digest, again.Digest)
+		}
+		p.verifySignature(testSigner.Public().(*ecdsa.PublicKey))
 	})
 }

@@ -2,7 +2,9 @@ package awsquery
 
 import (
 	"errors"
+	"net/url"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -60,9 +62,12 @@ func TestFuzzDecodeSeeds(t *testing.T) {
 	})
 }
 
-// FuzzDecode checks that no body makes Decode panic, and that every
-// refusal is an AWS-shaped client error: an *apierr.Error whose code this
-// package knows, whose status is 4xx and whose message stays short.
+// FuzzDecode checks that no body makes Decode panic, that every refusal
+// is an AWS-shaped client error (an *apierr.Error whose code this package
+// knows, whose status is 4xx and whose message stays short) with no
+// operation or input, and that what Decode accepts it reads losslessly:
+// the input, written back as a form the way the SDKs write one, decodes
+// to the same operation and an equal input.
 func FuzzDecode(f *testing.F) {
 	for _, s := range decodeSeeds {
 		f.Add([]byte(s))
@@ -74,7 +79,17 @@ func FuzzDecode(f *testing.F) {
 				if reflect.TypeOf(in) != reflect.PointerTo(op.InputType()) {
 					t.Fatalf("%s: Decode(%q) gave %T for %s", svc.Name, body, in, op.Name)
 				}
+				form := url.Values{"Action": {op.Name}, "Version": {svc.Version}}
+				encodeForm(form, "", reflect.ValueOf(in).Elem())
+				op2, in2, err := svc.Decode([]byte(form.Encode()))
+				if err != nil || op2 != op || !reflect.DeepEqual(in, in2) {
+					t.Fatalf("%s: Decode(%q) = %s %+v, which written back as %q decodes to %v %+v, %v",
+						svc.Name, body, op.Name, in, form.Encode(), op2, in2, err)
+				}
 				continue
+			}
+			if op != nil || in != nil {
+				t.Fatalf("%s: Decode(%q) returned %v, %v with the error %v", svc.Name, body, op, in, err)
 			}
 			var e *apierr.Error
 			if !errors.As(err, &e) {
@@ -91,4 +106,65 @@ func FuzzDecode(f *testing.F) {
 			}
 		}
 	})
+}
+
+// encodeForm writes the input structure v into form under prefix, as the
+// SDKs serialize a query request: X.member.N for list members (X= for an
+// empty list), X.Member for structure members, nothing for a nil pointer
+// or the zero value of a plain scalar outside a list (which decodes the
+// same either way).
+// A structure that writes nothing gets a member no input has, which Decode
+// ignores, so that one Decode built from unknown members alone comes back
+// rather than vanishing. The form has no more parameters than the body
+// the input was decoded from, so MaxParams cannot refuse it.
+func encodeForm(form url.Values, prefix string, v reflect.Value) {
+	n := len(form)
+	for _, f := range fieldsOf(v.Type()) {
+		if prefix == "" && (f.name == "Action" || f.name == "Version") {
+			continue
+		}
+		encodeValue(form, prefix+f.name, v.Field(f.index), false)
+	}
+	if len(form) == n {
+		form.Set(prefix+"FuzzUnknownMember", "")
+	}
+}
+
+func encodeValue(form url.Values, key string, v reflect.Value, listMember bool) {
+	keepZero := v.Kind() == reflect.Pointer || listMember
+	if v.Kind() == reflect.Pointer {
+		if v.IsNil() {
+			return
+		}
+		v = v.Elem()
+	}
+	switch v.Kind() {
+	case reflect.Struct:
+		encodeForm(form, key+".", v)
+		return
+	case reflect.Slice:
+		if v.IsNil() {
+			return
+		}
+		if v.Len() == 0 {
+			form.Set(key, "")
+		}
+		for i := range v.Len() {
+			encodeValue(form, key+".member."+strconv.Itoa(i+1), v.Index(i), true)
+		}
+		return
+	}
+	if !keepZero && v.IsZero() {
+		return
+	}
+	switch v.Kind() {
+	case reflect.String:
+		form.Set(key, v.String())
+	case reflect.Bool:
+		form.Set(key, strconv.FormatBool(v.Bool()))
+	case reflect.Int32, reflect.Int64:
+		form.Set(key, strconv.FormatInt(v.Int(), 10))
+	default:
+		panic("encodeForm: " + v.Type().String())
+	}
 }

@@ -102,6 +102,11 @@ func openSessionToken(root *seal.RootKey, token string) (*session, error) {
 	if err != nil {
 		return nil, errors.New("token is not base64")
 	}
+	if len(raw) == 0 {
+		// The decoder skips '\r' and '\n', so a token of only those
+		// decodes, without error, to nothing.
+		return nil, errors.New("token decodes to no bytes")
+	}
 	if raw[0] != tokenFormat1 {
 		return nil, fmt.Errorf("unknown token format 0x%02x", raw[0])
 	}

@@ -302,7 +302,17 @@ func (f *Front) unseal(w http.ResponseWriter, r *http.Request) {
 	var req unsealRequest
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil || dec.More() || (req.Share != nil) == req.Reset {
+	err := dec.Decode(&req)
+	if err == nil {
+		// Nothing may follow the object: dec.More would miss a stray '}'
+		// or ']', which ends no value it is in.
+		if _, err = dec.Token(); errors.Is(err, io.EOF) {
+			err = nil
+		} else if err == nil {
+			err = errors.New("data after the object")
+		}
+	}
+	if err != nil || (req.Share != nil) == req.Reset {
 		// The decoder's error may quote the body, which may hold a share.
 		const msg = `the body must be {"share": "…"} or {"reset": true}`
 		f.recordSys(r, failSys(ev, "ValidationException", msg))

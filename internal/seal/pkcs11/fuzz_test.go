@@ -2,6 +2,7 @@ package pkcs11
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"testing"
 
@@ -69,7 +70,8 @@ func FuzzParseSealed(f *testing.F) {
 }
 
 // FuzzParseSettings: the stored-settings parser never panics, and what it
-// accepts is valid and survives a Marshal and a second parse unchanged.
+// accepts is one JSON document, nothing after it, valid, and survives a
+// Marshal and a second parse unchanged.
 func FuzzParseSettings(f *testing.F) {
 	for _, s := range settingsSeeds() {
 		f.Add([]byte(s))
@@ -78,6 +80,9 @@ func FuzzParseSettings(f *testing.F) {
 		s, err := ParseSettings(b)
 		if err != nil {
 			return
+		}
+		if !json.Valid(b) {
+			t.Fatalf("ParseSettings accepted %q, which is not one JSON document", b)
 		}
 		re, err := s.Marshal()
 		if err != nil {

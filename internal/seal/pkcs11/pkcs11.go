@@ -30,6 +30,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"path/filepath"
 	"unicode"
 	"unicode/utf8"
@@ -188,7 +189,9 @@ func ParseSettings(b []byte) (Settings, error) {
 	if err := dec.Decode(&st); err != nil {
 		return Settings{}, fmt.Errorf("pkcs11: stored settings are malformed: %w", err)
 	}
-	if dec.More() {
+	// Nothing may follow the object: dec.More would miss a stray '}' or
+	// ']', which ends no value it is in.
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return Settings{}, errors.New("pkcs11: stored settings are malformed: data after the object")
 	}
 	if st.Version != settingsVersion {

@@ -224,7 +224,7 @@ func parsePayload(p string) (c store.Change, node string, seq uint64, err error)
 		}
 		return store.Change{Kind: store.ChangeAlias, Account: f[0], Region: f[1], Name: f[2]}, "", 0, nil
 	case "authz":
-		if rest != "" {
+		if p != "authz" { // not "authz ", whose rest is empty too
 			break
 		}
 		return store.Change{Kind: store.ChangeAuthz}, "", 0, nil
