@@ -1,7 +1,7 @@
 package main
 
 import (
-	"context"
+	"bytes"
 	"errors"
 	"os"
 	"os/exec"
@@ -11,6 +11,19 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/trent-kms/trent/internal/testenv/testcmd"
+)
+
+const (
+	// buildTimeout bounds go build, which on a busy machine with a cold
+	// cache may take longer than testcmd.Timeout.
+	buildTimeout = 10 * time.Minute
+	// refuseTimeout bounds a run that must refuse its flags and exit:
+	// far longer than a refusal takes on any machine, and short enough
+	// that dozens of runs which all started serving instead end well
+	// within go test's -timeout, each with its stacks.
+	refuseTimeout = time.Minute
 )
 
 var (
@@ -31,7 +44,7 @@ func trentBinary(t *testing.T) string {
 			return
 		}
 		binPath = filepath.Join(dir, "trent")
-		out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
+		out, err := testcmd.CommandWithin(t, buildTimeout, "go", "build", "-o", binPath, ".").CombinedOutput()
 		if err != nil {
 			binErr = errors.New("go build: " + err.Error() + "\n" + string(out))
 		}
@@ -52,7 +65,7 @@ func TestMain(m *testing.M) {
 
 // runTrent runs the binary with TMPDIR pointed at an empty directory of its
 // own and returns its combined output and that directory. A run that is
-// still going after the timeout is killed and fails the test: it started
+// still going after refuseTimeout is stopped and fails the test: it started
 // serving instead of refusing its flags.
 func runTrent(t *testing.T, env []string, args ...string) (out string, exitCode int, tmp string) {
 	t.Helper()
@@ -64,9 +77,7 @@ func runTrent(t *testing.T, env []string, args ...string) (out string, exitCode 
 func runTrentUnset(t *testing.T, env, unset []string, args ...string) (out string, exitCode int, tmp string) {
 	t.Helper()
 	tmp = t.TempDir()
-	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, trentBinary(t), args...)
+	cmd := testcmd.CommandWithin(t, refuseTimeout, trentBinary(t), args...)
 	cmd.Dir = t.TempDir()
 	for _, kv := range os.Environ() {
 		if name, _, _ := strings.Cut(kv, "="); !slices.Contains(unset, name) {
@@ -75,8 +86,9 @@ func runTrentUnset(t *testing.T, env, unset []string, args ...string) (out strin
 	}
 	cmd.Env = append(cmd.Env, append([]string{"TMPDIR=" + tmp}, env...)...)
 	b, err := cmd.CombinedOutput()
-	if ctx.Err() != nil {
-		t.Fatalf("trent %q was still running after 60s (it started instead of refusing):\n%s", args, b)
+	// A Go child that testcmd stopped prints this before its stacks.
+	if bytes.Contains(b, []byte("SIGQUIT: quit")) {
+		t.Fatalf("trent %q did not exit by itself (it started instead of refusing):\n%s", args, b)
 	}
 	var exit *exec.ExitError
 	switch {
@@ -226,7 +238,7 @@ func TestInitHardensProcess(t *testing.T) {
 		t.Skip("needs prlimit and setpriv (util-linux)")
 	}
 	dir := t.TempDir()
-	cmd := exec.Command(prlimit, "--memlock=65536:65536", setpriv, "--bounding-set", "-ipc_lock,-sys_resource",
+	cmd := testcmd.Command(t, prlimit, "--memlock=65536:65536", setpriv, "--bounding-set", "-ipc_lock,-sys_resource",
 		trentBinary(t), "init", "--data-dir", filepath.Join(dir, "data"), "--seal-key-file", filepath.Join(dir, "seal.key"))
 	out, err := cmd.CombinedOutput()
 	if strings.Contains(string(out), "setpriv:") || strings.Contains(string(out), "prlimit:") {
@@ -250,18 +262,11 @@ func TestServeRequireMlock(t *testing.T) {
 		t.Skip("needs prlimit and setpriv (util-linux)")
 	}
 	tmp := t.TempDir()
-	cmd := exec.Command(prlimit, "--memlock=65536:65536", setpriv, "--bounding-set", "-ipc_lock,-sys_resource",
+	// A serve that does not end by itself started instead of refusing:
+	// testcmd stops it and fails the test.
+	cmd := testcmd.CommandWithin(t, refuseTimeout, prlimit, "--memlock=65536:65536", setpriv, "--bounding-set", "-ipc_lock,-sys_resource",
 		trentBinary(t), "serve", "--dev", "--listen", "127.0.0.1:0", "--require-mlock")
 	cmd.Env = append(os.Environ(), "TMPDIR="+tmp)
-	done := make(chan struct{})
-	defer close(done)
-	go func() {
-		select {
-		case <-done:
-		case <-time.After(20 * time.Second):
-			cmd.Process.Kill() // it started serving instead of refusing
-		}
-	}()
 	out, err := cmd.CombinedOutput()
 	if strings.Contains(string(out), "setpriv:") || strings.Contains(string(out), "prlimit:") {
 		t.Skipf("cannot drop capabilities or set limits here: %s", out)
@@ -289,7 +294,7 @@ func TestTakePINEnv(t *testing.T) {
 	if _, ok := os.LookupEnv("TRENT_PKCS11_PIN"); ok {
 		t.Fatal("TRENT_PKCS11_PIN is still in the environment")
 	}
-	out, err := exec.Command("env").Output()
+	out, err := testcmd.Command(t, "env").Output()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,7 +2,6 @@ package awsquery
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,6 +13,7 @@ import (
 	"time"
 
 	"github.com/trent-kms/trent/internal/apierr"
+	"github.com/trent-kms/trent/internal/testenv/testcmd"
 )
 
 // cliTime reports whether the CLI printed the time want: version 1 prints
@@ -84,9 +84,7 @@ func TestAWSCLI(t *testing.T) {
 	}
 	run := func(t *testing.T, endpoint string, args ...string) (stdout, stderr string, exit int) {
 		t.Helper()
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, awsBin, append(args, "--endpoint-url", endpoint, "--output", "json")...)
+		cmd := testcmd.Command(t, awsBin, append(args, "--endpoint-url", endpoint, "--output", "json")...)
 		cmd.Env = env
 		var out, errOut bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &out, &errOut

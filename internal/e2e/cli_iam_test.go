@@ -2,17 +2,15 @@ package e2e
 
 import (
 	"bytes"
-	"context"
 	"encoding/base64"
 	"encoding/json"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/trent-kms/trent/internal/testenv"
+	"github.com/trent-kms/trent/internal/testenv/testcmd"
 )
 
 // awsRun runs `aws --endpoint-url E --region R SERVICE ARGS…` with the
@@ -20,9 +18,7 @@ import (
 // keys), and returns stdout, stderr and the error.
 func (c *awsCLI) awsRun(t *testing.T, extra []string, service string, args ...string) (string, string, error) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, c.bin, append([]string{"--endpoint-url", c.endpoint, "--region", "us-east-1", "--output", "json", service}, args...)...)
+	cmd := testcmd.Command(t, c.bin, append([]string{"--endpoint-url", c.endpoint, "--region", "us-east-1", "--output", "json", service}, args...)...)
 	cmd.Dir = c.dir
 	cmd.Env = append(append([]string(nil), c.env...), extra...)
 	var out, errOut bytes.Buffer

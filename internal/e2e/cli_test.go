@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"bytes"
-	"context"
 	"encoding/base64"
 	"encoding/json"
 	"os"
@@ -11,7 +10,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/trent-kms/trent/internal/testenv/testcmd"
 )
@@ -75,9 +73,7 @@ func awsClientEnv(t *testing.T, dir, id, secret string, drop ...string) []string
 // its stdout, stderr and error.
 func (c *awsCLI) run(t *testing.T, args ...string) (stdout, stderr string, err error) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, c.bin, append([]string{"--endpoint-url", c.endpoint, "--region", "us-east-1", "kms"}, args...)...)
+	cmd := testcmd.Command(t, c.bin, append([]string{"--endpoint-url", c.endpoint, "--region", "us-east-1", "kms"}, args...)...)
 	cmd.Dir = c.dir
 	cmd.Env = c.env
 	var out, errOut bytes.Buffer

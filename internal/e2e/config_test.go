@@ -11,12 +11,13 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/smithy-go"
+
+	"github.com/trent-kms/trent/internal/testenv/testcmd"
 )
 
 // runServe runs `trent serve ARGS` to its end (it must not start
@@ -24,16 +25,14 @@ import (
 // its stdout, stderr and exit code.
 func runServe(t *testing.T, env []string, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, trentBinary(t), append([]string{"serve"}, args...)...)
+	cmd := testcmd.Command(t, trentBinary(t), append([]string{"serve"}, args...)...)
 	cmd.Env = append(os.Environ(), "TRENT_ROOT_ACCESS_KEY_ID=", "TRENT_ROOT_SECRET_ACCESS_KEY=")
 	cmd.Env = append(cmd.Env, env...)
 	var out, errOut strings.Builder
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	err := cmd.Run()
-	if ctx.Err() != nil {
-		t.Fatalf("trent serve %v did not exit: it served", args)
+	if stoppedByTestcmd(errOut.String()) {
+		t.Fatalf("trent serve %v did not exit: it served\n%s", args, errOut.String())
 	}
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {

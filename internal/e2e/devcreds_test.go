@@ -1,16 +1,15 @@
 package e2e
 
 import (
-	"context"
 	"errors"
 	"os"
-	"os/exec"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/smithy-go"
+
+	"github.com/trent-kms/trent/internal/testenv/testcmd"
 )
 
 // devEnv is the environment of a dev server under test: the AWS_* pair a
@@ -95,12 +94,10 @@ func TestDevRootCredentialsRefused(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			tmp := t.TempDir()
-			ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
-			defer cancel()
-			cmd := exec.CommandContext(ctx, trentBinary(t), "serve", "--dev", "--listen", "127.0.0.1:0")
+			cmd := testcmd.Command(t, trentBinary(t), "serve", "--dev", "--listen", "127.0.0.1:0")
 			cmd.Env = append(os.Environ(), append(devEnv(id, secret, tt.id, tt.secret), "TMPDIR="+tmp)...)
 			out, err := cmd.CombinedOutput()
-			if ctx.Err() != nil {
+			if stoppedByTestcmd(string(out)) {
 				t.Fatalf("trent served with TRENT_ROOT_ACCESS_KEY_ID=%q and a %d-character secret:\n%s", tt.id, len(tt.secret), out)
 			}
 			if err == nil || !strings.Contains(string(out), tt.want) {

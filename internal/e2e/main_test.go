@@ -25,6 +25,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 
 	"github.com/trent-kms/trent/internal/testenv"
+	"github.com/trent-kms/trent/internal/testenv/testcmd"
 )
 
 var (
@@ -47,11 +48,20 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
+// buildTimeout bounds go build, which on a busy machine with a cold cache
+// may take longer than testcmd.Timeout.
+const buildTimeout = 10 * time.Minute
+
+// stoppedByTestcmd reports whether out is the output of a Go child that
+// testcmd stopped for outliving its bound: the runtime prints this line
+// before the stacks.
+func stoppedByTestcmd(out string) bool { return strings.Contains(out, "SIGQUIT: quit") }
+
 // trentBinary builds cmd/trent once per test run and returns its path.
 func trentBinary(t testing.TB) string {
 	t.Helper()
 	binOnce.Do(func() {
-		out, err := exec.Command("go", "env", "GOMOD").Output()
+		out, err := testcmd.Command(t, "go", "env", "GOMOD").Output()
 		if err != nil {
 			binErr = fmt.Errorf("go env GOMOD: %w", err)
 			return
@@ -68,7 +78,7 @@ func trentBinary(t testing.TB) string {
 		binPath = filepath.Join(binDir, "trent")
 		// trent_failpoints compiles in the test-only failpoints, inert
 		// unless TRENT_FAILPOINT names one (audit_intent_test.go).
-		build := exec.Command("go", "build", "-tags", "trent_failpoints", "-o", binPath, "./cmd/trent")
+		build := testcmd.CommandWithin(t, buildTimeout, "go", "build", "-tags", "trent_failpoints", "-o", binPath, "./cmd/trent")
 		build.Dir = filepath.Dir(gomod)
 		if out, err := build.CombinedOutput(); err != nil {
 			binErr = fmt.Errorf("go build ./cmd/trent: %v\n%s", err, out)

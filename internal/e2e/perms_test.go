@@ -3,18 +3,17 @@
 package e2e
 
 import (
-	"context"
 	"errors"
 	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/kms"
+
+	"github.com/trent-kms/trent/internal/testenv/testcmd"
 )
 
 // withUmask022 gives the test process — and so every trent it starts — the
@@ -67,17 +66,15 @@ func checkFileModes(t *testing.T, what, dir string, wantDir fs.FileMode) {
 }
 
 // runBin runs the trent binary in dir (if not "") and returns its output.
-// A command still running after 30s has started serving where it should
-// have refused: it is killed and the test fails.
+// A command still running after testcmd's bound has started serving where
+// it should have refused: it is stopped and the test fails.
 func runBinIn(t *testing.T, dir string, args ...string) (string, error) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, trentBinary(t), args...)
+	cmd := testcmd.Command(t, trentBinary(t), args...)
 	cmd.Dir = dir
 	out, err := cmd.CombinedOutput()
-	if ctx.Err() != nil {
-		t.Fatalf("trent %q was still running after 30s:\n%s", args, out)
+	if stoppedByTestcmd(string(out)) {
+		t.Fatalf("trent %q did not exit by itself:\n%s", args, out)
 	}
 	return string(out), err
 }

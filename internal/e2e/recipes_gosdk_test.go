@@ -2,9 +2,10 @@ package e2e
 
 import (
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
+
+	"github.com/trent-kms/trent/internal/testenv/testcmd"
 )
 
 // TestRecipeGoSDK builds docs/clients.md's aws-sdk-go-v2 program (a module
@@ -16,7 +17,7 @@ func TestRecipeGoSDK(t *testing.T) {
 	skipUnderRace(t)
 	r := startRecipeTrent(t)
 	bin := filepath.Join(t.TempDir(), "gosdk")
-	build := exec.Command("go", "build", "-o", bin, ".")
+	build := testcmd.CommandWithin(t, buildTimeout, "go", "build", "-o", bin, ".")
 	build.Dir = recipeFile(t, "gosdk")
 	build.Env = append(os.Environ(), "GOWORK=off", "GOFLAGS=-mod=readonly")
 	if out, err := build.CombinedOutput(); err != nil {

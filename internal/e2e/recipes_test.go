@@ -9,7 +9,6 @@ package e2e
 
 import (
 	"bytes"
-	"context"
 	"encoding/base64"
 	"os"
 	"os/exec"
@@ -18,10 +17,11 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
+
+	"github.com/trent-kms/trent/internal/testenv/testcmd"
 )
 
 // recipeTrent is a dev server with a known root key and an isolated client
@@ -77,9 +77,7 @@ func (r *recipeTrent) run(t *testing.T, extra []string, name string, args ...str
 // try is run that returns the error instead of failing.
 func (r *recipeTrent) try(t *testing.T, extra []string, name string, args ...string) (stdout, stderr string, err error) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, name, args...)
+	cmd := testcmd.Command(t, name, args...)
 	cmd.Dir = r.dir
 	cmd.Env = append(append([]string(nil), r.env...), extra...)
 	var out, errOut bytes.Buffer

@@ -96,29 +96,36 @@ func TestThrottleSDKRetryRecovers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	const n = 15
+	// A burst of n is throttled when its first attempts come faster than
+	// the bucket refills: n-5 of them within 2 s. A machine too busy to
+	// send them that fast gets another burst; a limiter that never
+	// throttles fails after the last.
+	const n, bursts = 15, 5
 	start := time.Now()
-	var wg sync.WaitGroup
-	errs := make(chan error, n)
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			_, err := c.Encrypt(ctx, &kms.EncryptInput{KeyId: key.KeyMetadata.KeyId, Plaintext: []byte{byte(i)}})
-			errs <- err
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		if err != nil {
-			t.Errorf("Encrypt not recovered by the retryer: %v", err)
+	for burst := 1; counter.n.Load() == 0; burst++ {
+		if burst > bursts {
+			t.Fatalf("%d bursts of %d Encrypts against a 5/s bucket were never throttled (%d HTTP answers in %v)",
+				bursts, n, counter.all.Load(), time.Since(start).Round(time.Millisecond))
+		}
+		var wg sync.WaitGroup
+		errs := make(chan error, n)
+		for i := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_, err := c.Encrypt(ctx, &kms.EncryptInput{KeyId: key.KeyMetadata.KeyId, Plaintext: []byte{byte(i)}})
+				errs <- err
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				t.Errorf("Encrypt not recovered by the retryer: %v", err)
+			}
 		}
 	}
-	if counter.n.Load() == 0 {
-		t.Fatalf("%d Encrypts against a 5/s bucket were never throttled (%d HTTP answers)", n, counter.all.Load())
-	}
-	t.Logf("%d Encrypts in %v: %d attempts throttled, %d HTTP answers", n, time.Since(start).Round(time.Millisecond), counter.n.Load(), counter.all.Load())
+	t.Logf("Encrypts in bursts of %d in %v: %d attempts throttled, %d HTTP answers", n, time.Since(start).Round(time.Millisecond), counter.n.Load(), counter.all.Load())
 
 	// Each throttled attempt is audited like any other error.
 	ct := cloudtrail.NewFromConfig(testenv.Config(p.URL, region, id, secret, ""))
@@ -221,26 +228,50 @@ func TestThrottleDefaults(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	// With --throttle, AWS's default: 20 CreateKeys at once, 5 pass (and
-	// what the refill of 5/s adds while they run).
+	// With --throttle, AWS's default for CreateKey: a bucket of 5 that
+	// refills at 5/s. Over any span of E seconds it lets at most 5 + 5E
+	// through, however slow the machine. 20 callers calling in a loop
+	// until one is throttled outrun the refill unless each call takes
+	// over 4 s; a limiter that never throttles fails after 10 calls each.
 	p = startTrent(t, []string{"TRENT_ROOT_ACCESS_KEY_ID=" + id, "TRENT_ROOT_SECRET_ACCESS_KEY=" + secret}, "--throttle")
 	c = p.Client(id, secret)
-	errs := make(chan error, 20)
-	for range 20 {
+	const callers, calls = 20, 10
+	var (
+		passed   atomic.Int64
+		done     atomic.Bool
+		mu       sync.Mutex
+		refusals []error
+	)
+	start := time.Now()
+	for range callers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, err := c.CreateKey(t.Context(), &kms.CreateKeyInput{})
-			errs <- err
+			for range calls {
+				if done.Load() {
+					return
+				}
+				if _, err := c.CreateKey(t.Context(), &kms.CreateKeyInput{}); err != nil {
+					done.Store(true)
+					mu.Lock()
+					refusals = append(refusals, err)
+					mu.Unlock()
+					return
+				}
+				passed.Add(1)
+			}
 		}()
 	}
 	wg.Wait()
-	close(errs)
-	var throttled error
-	for err := range errs {
-		if err != nil {
-			throttled = err
-		}
+	span := time.Since(start)
+	if len(refusals) == 0 {
+		t.Fatalf("--throttle: %d CreateKeys in %v, none throttled", passed.Load(), span)
 	}
-	checkThrottled(t, throttled)
+	for _, err := range refusals {
+		checkThrottled(t, err)
+	}
+	if limit := 5 + 5*span.Seconds(); float64(passed.Load()) > limit {
+		t.Errorf("--throttle: %d CreateKeys passed in %v, more than the default quota allows (%.1f)", passed.Load(), span, limit)
+	}
+	t.Logf("--throttle: %d CreateKeys passed in %v before %d were throttled", passed.Load(), span.Round(time.Millisecond), len(refusals))
 }

@@ -29,7 +29,15 @@ const WaitDelay = 10 * time.Second
 // context ends at t's cleanup.
 func Command(t testing.TB, name string, args ...string) *exec.Cmd {
 	t.Helper()
-	limit := Timeout
+	return CommandWithin(t, Timeout, name, args...)
+}
+
+// CommandWithin is Command with limit in place of Timeout, for a child
+// whose fair run time is far from Timeout: a go build from a cold cache may
+// take longer, and a command that must refuse its arguments rather than
+// start serving can be stopped sooner when a test runs dozens of them.
+func CommandWithin(t testing.TB, limit time.Duration, name string, args ...string) *exec.Cmd {
+	t.Helper()
 	if d, ok := t.(interface{ Deadline() (time.Time, bool) }); ok {
 		if end, ok := d.Deadline(); ok {
 			limit = min(limit, max(time.Until(end)-time.Minute, 10*time.Second))

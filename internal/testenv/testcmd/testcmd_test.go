@@ -45,3 +45,16 @@ func TestHangFails(t *testing.T) {
 		t.Errorf("a child that ended in time reported %q", r.errs)
 	}
 }
+
+// TestCommandWithin: the bound given replaces Timeout.
+func TestCommandWithin(t *testing.T) {
+	r := &recorder{TB: t}
+	err := CommandWithin(r, 200*time.Millisecond, "sleep", "60").Run()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.Sys().(syscall.WaitStatus).Signal() != syscall.SIGQUIT {
+		t.Errorf("hung child: %v, want ended by SIGQUIT", err)
+	}
+	if len(r.errs) != 1 || !strings.Contains(r.errs[0], "did not end within 200ms") {
+		t.Errorf("hung child reported %q, want one error saying it did not end within 200ms", r.errs)
+	}
+}
