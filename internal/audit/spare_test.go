@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -247,6 +248,77 @@ func FuzzSplitSegment(f *testing.F) {
 			t.Fatalf("a complete line left in the tail %q", rest)
 		}
 	})
+}
+
+// TestSpareSyncedInChunks: a spare is made durable a chunk at a time, so
+// that no fsync of the spare maker has more than spareChunk bytes of zeros
+// to flush ahead of the writer's own. The second spare (2 MiB) is the
+// first larger than one chunk.
+func TestSpareSyncedInChunks(t *testing.T) {
+	dir := t.TempDir()
+	fs := &chunkFS{}
+	l := openLog(t, dir, Options{FS: fs, MaxFileBytes: 4 << 20})
+	fillToSpare(t, l, dir) // takes the first spare, which asks for the second
+	waitFor(t, "a second spare segment", l.spares.isReady)
+	closeLog(t, l)
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	if fs.spareBytes < 3<<20 {
+		t.Fatalf("%d bytes of spares written, want the 1 MiB and 2 MiB spares", fs.spareBytes)
+	}
+	if fs.maxUnsynced > spareChunk {
+		t.Errorf("a spare's fsync flushed %d bytes, want at most %d (one chunk)", fs.maxUnsynced, spareChunk)
+	}
+}
+
+// chunkFS is the real file system, noting for spare files the most bytes
+// written between two fsyncs. (A spare, once taken, holds events: their
+// writes are a batch each, far below a chunk.)
+type chunkFS struct {
+	OS
+	mu          sync.Mutex
+	spareBytes  int64
+	maxUnsynced int64
+}
+
+type chunkFile struct {
+	File
+	fs       *chunkFS
+	spare    bool
+	unsynced int64
+}
+
+func (fs *chunkFS) Create(path string) (File, error) {
+	f, err := fs.OS.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	return &chunkFile{File: f, fs: fs, spare: strings.Contains(filepath.Base(path), ".audit-spare-")}, nil
+}
+
+func (f *chunkFile) Seek(off int64, whence int) (int64, error) {
+	return f.File.(io.Seeker).Seek(off, whence)
+}
+
+func (f *chunkFile) Write(p []byte) (int, error) {
+	n, err := f.File.Write(p)
+	if f.spare {
+		f.fs.mu.Lock()
+		f.unsynced += int64(n)
+		f.fs.spareBytes += int64(n)
+		f.fs.mu.Unlock()
+	}
+	return n, err
+}
+
+func (f *chunkFile) Sync() error {
+	if f.spare {
+		f.fs.mu.Lock()
+		f.fs.maxUnsynced = max(f.fs.maxUnsynced, f.unsynced)
+		f.unsynced = 0
+		f.fs.mu.Unlock()
+	}
+	return f.File.Sync()
 }
 
 // TestSpareRampUp: after Open the spares start at 1 MiB and double up to
