@@ -161,7 +161,7 @@ func (s *spares) make(n int, size int64) (*spare, error) {
 		// device's queue ahead of the log's own small write and flush,
 		// which then wait tens of milliseconds, and every request with
 		// them. Measured (docs/ARCHITECTURE.md): Encrypt's p99 8.6–17.6
-		// ms with one fsync per spare, 4.4–5.9 ms with one per chunk.
+		// ms with one fsync per spare, 3.9–5.9 ms with one per chunk.
 		if err := f.Sync(); err != nil {
 			return fail(fmt.Errorf("fsync %s: %w", path, err))
 		}
