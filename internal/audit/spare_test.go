@@ -252,8 +252,8 @@ func FuzzSplitSegment(f *testing.F) {
 
 // TestSpareSyncedInChunks: a spare is made durable a chunk at a time, so
 // that no fsync of the spare maker has more than spareChunk bytes of zeros
-// to flush ahead of the writer's own. The second spare (2 MiB) is the
-// first larger than one chunk.
+// to flush ahead of the writer's own. Both spares it makes (1 and 2 MiB)
+// are several chunks.
 func TestSpareSyncedInChunks(t *testing.T) {
 	dir := t.TempDir()
 	fs := &chunkFS{}
