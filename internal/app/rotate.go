@@ -1,9 +1,7 @@
 package app
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -14,6 +12,7 @@ import (
 
 	"github.com/trent-kms/trent/internal/audit"
 	"github.com/trent-kms/trent/internal/identity"
+	"github.com/trent-kms/trent/internal/jsonstrict"
 	"github.com/trent-kms/trent/internal/kms"
 	"github.com/trent-kms/trent/internal/seal"
 	"github.com/trent-kms/trent/internal/server"
@@ -52,15 +51,7 @@ type rotateRequest struct {
 // which may hold shares.
 func parseRotateRequest(body []byte) (rotateRequest, error) {
 	var req rotateRequest
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	err := dec.Decode(&req)
-	if err == nil {
-		// Nothing may follow the value: dec.More would miss a stray '}' or
-		// ']', which ends no value it is in.
-		_, err = dec.Token()
-	}
-	if !errors.Is(err, io.EOF) {
+	if err := jsonstrict.Decode(body, &req); err != nil && err != io.EOF {
 		return rotateRequest{}, fmt.Errorf("%w: the body must be {} or {\"unseal_shares\": [\"…\", …]}", server.ErrRefused)
 	}
 	return req, nil

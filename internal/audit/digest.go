@@ -15,8 +15,9 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"io"
 	"os"
+
+	"github.com/trent-kms/trent/internal/jsonstrict"
 )
 
 // A digest file is one JSON object, {"payload": {…}, "signature": "…"}.
@@ -138,24 +139,15 @@ type parsedDigest struct {
 // signature.
 func parseDigest(data []byte) (*parsedDigest, error) {
 	var doc digestDoc
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&doc); err != nil {
+	if err := jsonstrict.Decode(data, &doc); err != nil {
 		return nil, fmt.Errorf("not a digest: %w", err)
-	}
-	// Nothing may follow the object: dec.More would miss a stray '}' or
-	// ']', which ends no value it is in.
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return nil, errors.New("not a digest: data after the object")
 	}
 	sig, err := base64.StdEncoding.Strict().DecodeString(doc.Signature)
 	if err != nil || len(sig) == 0 {
 		return nil, errors.New("not a digest: signature is not base64")
 	}
 	p := &parsedDigest{payload: doc.Payload, sig: sig, sigText: doc.Signature}
-	dec = json.NewDecoder(bytes.NewReader(doc.Payload))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&p.Digest); err != nil {
+	if err := jsonstrict.Decode(doc.Payload, &p.Digest); err != nil {
 		return nil, fmt.Errorf("not a digest payload: %w", err)
 	}
 	if p.Version != digestVersion {

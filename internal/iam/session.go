@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/trent-kms/trent/internal/ids"
+	"github.com/trent-kms/trent/internal/jsonstrict"
 	"github.com/trent-kms/trent/internal/policy"
 	"github.com/trent-kms/trent/internal/seal"
 )
@@ -114,14 +115,9 @@ func openSessionToken(root *seal.RootKey, token string) (*session, error) {
 	if err != nil {
 		return nil, err
 	}
-	dec := json.NewDecoder(bytes.NewReader(payload))
-	dec.DisallowUnknownFields()
 	var s session
-	if err := dec.Decode(&s); err != nil {
+	if err := jsonstrict.Decode(payload, &s); err != nil {
 		return nil, fmt.Errorf("decode session: %w", err)
-	}
-	if dec.More() {
-		return nil, errors.New("trailing data after session")
 	}
 	if err := s.check(); err != nil {
 		return nil, err

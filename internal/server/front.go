@@ -15,6 +15,7 @@ import (
 	"github.com/trent-kms/trent/internal/audit"
 	"github.com/trent-kms/trent/internal/awsproto"
 	"github.com/trent-kms/trent/internal/ids"
+	"github.com/trent-kms/trent/internal/jsonstrict"
 	"github.com/trent-kms/trent/internal/sigv4"
 )
 
@@ -300,19 +301,7 @@ func (f *Front) unseal(w http.ResponseWriter, r *http.Request) {
 	}
 	defer clear(body)
 	var req unsealRequest
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	err := dec.Decode(&req)
-	if err == nil {
-		// Nothing may follow the object: dec.More would miss a stray '}'
-		// or ']', which ends no value it is in.
-		if _, err = dec.Token(); errors.Is(err, io.EOF) {
-			err = nil
-		} else if err == nil {
-			err = errors.New("data after the object")
-		}
-	}
-	if err != nil || (req.Share != nil) == req.Reset {
+	if err := jsonstrict.Decode(body, &req); err != nil || (req.Share != nil) == req.Reset {
 		// The decoder's error may quote the body, which may hold a share.
 		const msg = `the body must be {"share": "…"} or {"reset": true}`
 		f.recordSys(r, failSys(ev, "ValidationException", msg))

@@ -24,17 +24,16 @@
 package pkcs11
 
 import (
-	"bytes"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"path/filepath"
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/trent-kms/trent/internal/jsonstrict"
 	"github.com/trent-kms/trent/internal/seal"
 )
 
@@ -183,16 +182,9 @@ func (s Settings) Marshal() ([]byte, error) {
 // than 1 (an error wrapping seal.ErrUnknownFormat), or values NewSettings
 // would not have made are errors.
 func ParseSettings(b []byte) (Settings, error) {
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
 	var st storedSettings
-	if err := dec.Decode(&st); err != nil {
+	if err := jsonstrict.Decode(b, &st); err != nil {
 		return Settings{}, fmt.Errorf("pkcs11: stored settings are malformed: %w", err)
-	}
-	// Nothing may follow the object: dec.More would miss a stray '}' or
-	// ']', which ends no value it is in.
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return Settings{}, errors.New("pkcs11: stored settings are malformed: data after the object")
 	}
 	if st.Version != settingsVersion {
 		return Settings{}, fmt.Errorf("pkcs11: stored settings: %w %d", seal.ErrUnknownFormat, st.Version)
