@@ -17,15 +17,7 @@ import (
 // arbitrary bytes: it must never panic, and what it accepts must carry the
 // fields it promises. The seeds are real lines from a log plus edge cases.
 func FuzzParseLine(f *testing.F) {
-	dir := f.TempDir()
-	l, err := Open(Options{Dir: dir, Signer: testSigner})
-	if err != nil {
-		f.Fatal(err)
-	}
-	record(f, l, 0, 3)
-	if err := l.Close(); err != nil {
-		f.Fatal(err)
-	}
+	dir := closedLog(f, 3)
 	var seeds [][]byte
 	for _, p := range eventFiles(f, dir) {
 		data, err := os.ReadFile(p)
@@ -67,15 +59,7 @@ func FuzzParseLine(f *testing.F) {
 // FuzzVerifyFile gives Verify an event file of arbitrary bytes beside a
 // real one: it must never panic, and it may accept only what chains.
 func FuzzVerifyFile(f *testing.F) {
-	dir := f.TempDir()
-	l, err := Open(Options{Dir: dir, Signer: testSigner})
-	if err != nil {
-		f.Fatal(err)
-	}
-	record(f, l, 0, 2)
-	if err := l.Close(); err != nil {
-		f.Fatal(err)
-	}
+	dir := closedLog(f, 2)
 	files := eventFiles(f, dir)
 	if len(files) != 1 {
 		f.Fatalf("%d files", len(files))
@@ -106,15 +90,7 @@ func FuzzVerifyFile(f *testing.F) {
 // panics; what it accepts is one JSON document, nothing after it, whose
 // payload and signature written back parse to the same digest.
 func FuzzParseDigest(f *testing.F) {
-	dir := f.TempDir()
-	l, err := Open(Options{Dir: dir, Signer: testSigner})
-	if err != nil {
-		f.Fatal(err)
-	}
-	record(f, l, 0, 3)
-	if err := l.Close(); err != nil {
-		f.Fatal(err)
-	}
+	dir := closedLog(f, 3)
 	paths := digestFiles(f, dir)
 	if len(paths) == 0 {
 		f.Fatal("no digest file: the seed corpus vanished")

@@ -84,6 +84,17 @@ func closeLog(t testing.TB, l *Log) {
 	}
 }
 
+// closedLog is the directory of a log that recorded n events and was
+// closed: the seed material of the fuzz targets that read log files.
+func closedLog(t testing.TB, n int) string {
+	t.Helper()
+	dir := t.TempDir()
+	l := openLog(t, dir, Options{})
+	record(t, l, 0, n)
+	closeLog(t, l)
+	return dir
+}
+
 func mustVerify(t testing.TB, dir string) Report {
 	t.Helper()
 	rep, err := Verify(dir, testSigner.Public())
