@@ -112,15 +112,23 @@ func encodeDigest(payload, sig []byte) []byte {
 	return b.Bytes()
 }
 
-func digestHash(payload []byte) []byte {
+// domainHash is what the digest key signs for data of one kind: SHA-384
+// of the kind's domain string and the data, so that a signature over one
+// kind (a digest, a lookup index) is never valid for another.
+func domainHash(domain, data []byte) []byte {
 	h := sha512.New384()
-	h.Write(digestDomain)
-	h.Write(payload)
+	h.Write(domain)
+	h.Write(data)
 	return h.Sum(nil)
 }
 
+// signDomain signs data of the kind domain names with the digest key.
+func signDomain(s crypto.Signer, domain, data []byte) ([]byte, error) {
+	return s.Sign(rand.Reader, domainHash(domain, data), crypto.SHA384)
+}
+
 func signDigest(s crypto.Signer, payload []byte) ([]byte, error) {
-	sig, err := s.Sign(rand.Reader, digestHash(payload), crypto.SHA384)
+	sig, err := signDomain(s, digestDomain, payload)
 	if err != nil {
 		return nil, fmt.Errorf("audit: sign digest: %w", err)
 	}
@@ -169,7 +177,7 @@ func readDigest(path string) (*parsedDigest, error) {
 
 // verifySignature reports whether the digest was signed by pub.
 func (p *parsedDigest) verifySignature(pub *ecdsa.PublicKey) bool {
-	return ecdsa.VerifyASN1(pub, digestHash(p.payload), p.sig)
+	return ecdsa.VerifyASN1(pub, domainHash(digestDomain, p.payload), p.sig)
 }
 
 // GenerateSigningKey returns a new audit signing key: ECDSA P-384.

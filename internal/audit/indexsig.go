@@ -3,8 +3,6 @@ package audit
 import (
 	"crypto"
 	"crypto/ecdsa"
-	"crypto/rand"
-	"crypto/sha512"
 	"encoding/binary"
 	"fmt"
 )
@@ -33,17 +31,10 @@ var indexDomain = []byte("trent audit lookup index v1\n")
 // is at most 104 bytes.
 const maxIndexSig = 128
 
-func indexHashForSig(body []byte) []byte {
-	h := sha512.New384()
-	h.Write(indexDomain)
-	h.Write(body)
-	return h.Sum(nil)
-}
-
 // signIndex returns the bytes of the index file holding body, the
 // marshalled index.
 func signIndex(s crypto.Signer, body []byte) ([]byte, error) {
-	sig, err := s.Sign(rand.Reader, indexHashForSig(body), crypto.SHA384)
+	sig, err := signDomain(s, indexDomain, body)
 	if err != nil {
 		return nil, fmt.Errorf("audit: sign lookup index: %w", err)
 	}
@@ -69,7 +60,7 @@ func checkIndexSignature(pub *ecdsa.PublicKey, data []byte) ([]byte, error) {
 		return nil, fmt.Errorf("%w: a signature of %d bytes", errBadIndex, n)
 	}
 	sig, body := data[head:head+n], data[head+n:]
-	if pub == nil || !ecdsa.VerifyASN1(pub, indexHashForSig(body), sig) {
+	if pub == nil || !ecdsa.VerifyASN1(pub, domainHash(indexDomain, body), sig) {
 		return nil, fmt.Errorf("%w: signature", errBadIndex)
 	}
 	return body, nil
