@@ -215,6 +215,8 @@ type writer struct {
 	dirSyncOwed bool   // the last digest's directory entry is not yet durable
 
 	buf []byte
+
+	thread threadKeeper // whether the writer keeps a thread of its own (thread.go)
 }
 
 const (
@@ -517,16 +519,6 @@ func (l *Log) Close() error {
 // keeps the batch, answers the waiting callers with the error, and tries
 // again with growing pauses until the disk takes it.
 func (l *Log) run() {
-	// The writer keeps an OS thread of its own, so that the thread that
-	// sleeps in fdatasync runs nothing else. fdatasync sleeps twice (for
-	// the write-back, then for the flush) and each wake-up must win a
-	// CPU from the request handlers: the kernel lets a woken thread that
-	// has used little CPU run at once, but one that also ran handlers
-	// waits its turn. Measured on 2 cores under ratio.sh's Encrypt load
-	// (docs/ARCHITECTURE.md, "The writer's own thread"): fdatasync
-	// 430–490 µs → 256 µs in the kernel, 5 µs less server CPU per
-	// request. The thread ends with the writer (Close).
-	runtime.LockOSThread()
 	defer close(l.done)
 	tick := time.NewTicker(l.opts.DigestInterval)
 	defer tick.Stop()
@@ -734,7 +726,9 @@ func (l *Log) cycle(pendingp *[]*batch) error {
 		if err := l.flush(pending); err != nil {
 			return err
 		}
-		l.writes.observe(time.Since(start))
+		took := time.Since(start)
+		l.writes.observe(took)
+		l.w.thread.observe(took)
 		l.answer(pending, nil)
 		l.recycle(pending[len(pending)-1])
 		clear(pending)
