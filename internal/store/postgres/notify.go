@@ -203,7 +203,7 @@ func (l *listener) notified(payload string) {
 // parsePayload reads a payload of 0005's triggers, or a ping (its node
 // and sequence number, node not empty).
 func parsePayload(p string) (c store.Change, node string, seq uint64, err error) {
-	kind, rest, _ := strings.Cut(p, " ")
+	kind, rest, hasRest := strings.Cut(p, " ")
 	switch kind {
 	case "key", "key-aliases", "grants":
 		if rest == "" {
@@ -224,7 +224,7 @@ func parsePayload(p string) (c store.Change, node string, seq uint64, err error)
 		}
 		return store.Change{Kind: store.ChangeAlias, Account: f[0], Region: f[1], Name: f[2]}, "", 0, nil
 	case "authz":
-		if p != "authz" { // not "authz ", whose rest is empty too
+		if hasRest { // "authz " too: its rest is empty, but it has one
 			break
 		}
 		return store.Change{Kind: store.ChangeAuthz}, "", 0, nil
