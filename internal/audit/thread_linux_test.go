@@ -2,22 +2,20 @@ package audit
 
 import (
 	"context"
-	"runtime"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/trent-kms/trent/internal/testenv/schedload"
 )
 
 // TestWriterFsyncsOnItsOwnThread: once its fsyncs have been slow for a
 // few batches, every fsync of the event files comes from one OS thread,
 // however busy the scheduler is — the writer keeps a thread of its own
-// (thread.go says why). Each fsync here sleeps 100 µs, like a disk's;
-// busy goroutines on four Ps make a writer without a thread of its own
-// move between threads, waking on whichever picks it up.
+// (thread.go says why). Each fsync here sleeps 100 µs, like a disk's.
 func TestWriterFsyncsOnItsOwnThread(t *testing.T) {
-	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(4))
+	load := schedload.Start(t, 8)
 	var (
 		mu   sync.Mutex
 		tids []int // of each event-file fsync, in order
@@ -28,21 +26,9 @@ func TestWriterFsyncsOnItsOwnThread(t *testing.T) {
 		tids = append(tids, syscall.Gettid())
 		mu.Unlock()
 		time.Sleep(100 * time.Microsecond)
+		load.Wake()
 	}
 	l := openLog(t, t.TempDir(), Options{FS: fs, Deadline: time.Minute})
-
-	var stop atomic.Bool
-	var busy sync.WaitGroup
-	for range 8 {
-		busy.Go(func() {
-			for !stop.Load() {
-				for i := 0; i < 1000; i++ {
-					_ = i * i
-				}
-				runtime.Gosched()
-			}
-		})
-	}
 	var wg sync.WaitGroup
 	for g := range 8 {
 		wg.Go(func() {
@@ -55,8 +41,6 @@ func TestWriterFsyncsOnItsOwnThread(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	stop.Store(true)
-	busy.Wait()
 	closeLog(t, l)
 
 	mu.Lock()

@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"slices"
 	"testing"
 	"time"
 )
@@ -10,13 +11,7 @@ import (
 // ownThreadBelow, and gives it back under that.
 func TestThreadKeeper(t *testing.T) {
 	const us = time.Microsecond
-	repeat := func(d time.Duration, n int) []time.Duration {
-		ds := make([]time.Duration, n)
-		for i := range ds {
-			ds[i] = d
-		}
-		return ds
-	}
+	repeat := func(d time.Duration, n int) []time.Duration { return slices.Repeat([]time.Duration{d}, n) }
 	tests := []struct {
 		name   string
 		writes []time.Duration
