@@ -12,14 +12,14 @@ import (
 // flush), and each wake-up must win a CPU from the request handlers. The
 // kernel lets a woken thread that has used little CPU run at once, but a
 // Go thread that also ran handlers waits its turn. Measured on 2 cores
-// under ratio.sh's Encrypt load (docs/ARCHITECTURE.md, "The writer's own
-// thread"): a write and fsync took 206–215 µs on a thread of its own
-// against 325–328 µs without, for 5 µs less server CPU per request; on a
-// loop-mounted ext4 whose fsync takes 44 µs alone, 98–108 µs against
-// 221–229 µs. But a locked goroutine costs a thread hand-off each time it
-// parks and wakes, and where an fsync never sleeps (tmpfs: 8–13 µs a
-// batch) that is all cost: 35–38k req/s locked against 42k unlocked. So
-// the writer decides from its own batches' write times.
+// with ratio.sh's Encrypt (docs/ARCHITECTURE.md, "The writer's own
+// thread"): on the disk 27.6–27.7k req/s at 136–137 % CPU with a thread
+// of its own against 26.4–26.5k at 142–143 % without, a write and fsync
+// taking 206–215 µs against 325–328 µs. But a locked goroutine costs a
+// thread hand-off each time it parks and wakes, and where an fsync never
+// sleeps (tmpfs: 8–13 µs a batch) that is all cost: 35.5–36.6k req/s
+// locked against 40.9–41.4k unlocked. So the writer decides from its own
+// batches' write times (41.3–41.4k on tmpfs, 27.6–27.7k on the disk).
 const (
 	// ownThreadAbove is the average write time from which the writer
 	// takes a thread of its own: well above a write that never sleeps,
