@@ -3,7 +3,6 @@ package audit
 import (
 	"context"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -16,17 +15,10 @@ import (
 // (thread.go says why). Each fsync here sleeps 100 µs, like a disk's.
 func TestWriterFsyncsOnItsOwnThread(t *testing.T) {
 	load := schedload.Start(t, 8)
-	var (
-		mu   sync.Mutex
-		tids []int // of each event-file fsync, in order
-	)
 	fs := &faultFS{}
-	fs.hook = func() {
-		mu.Lock()
-		tids = append(tids, syscall.Gettid())
-		mu.Unlock()
+	fs.hook = func() { // at each event-file fsync
 		time.Sleep(100 * time.Microsecond)
-		load.Wake()
+		load.Hop()
 	}
 	l := openLog(t, t.TempDir(), Options{FS: fs, Deadline: time.Minute})
 	var wg sync.WaitGroup
@@ -43,18 +35,13 @@ func TestWriterFsyncsOnItsOwnThread(t *testing.T) {
 	wg.Wait()
 	closeLog(t, l)
 
-	mu.Lock()
-	defer mu.Unlock()
 	// The moving average passes ownThreadAbove within a few batches.
 	const settle = 16
-	if len(tids) < settle+10 {
-		t.Fatalf("%d fsyncs, want enough to tell", len(tids))
+	threads, fsyncs := load.Threads(settle)
+	if fsyncs < 10 {
+		t.Fatalf("%d fsyncs after the first %d, want enough to tell", fsyncs, settle)
 	}
-	threads := map[int]int{}
-	for _, tid := range tids[settle:] {
-		threads[tid]++
-	}
-	if len(threads) != 1 {
-		t.Errorf("after the first %d, %d fsyncs came from %d OS threads, want all from the writer's own", settle, len(tids)-settle, len(threads))
+	if threads != 1 {
+		t.Errorf("after the first %d, %d fsyncs came from %d OS threads, want all from the writer's own", settle, fsyncs, threads)
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"path/filepath"
 	"sync"
-	"syscall"
 	"testing"
 
 	"github.com/trent-kms/trent/internal/testenv/schedload"
@@ -18,19 +17,12 @@ import (
 func TestCommitterOnItsOwnThread(t *testing.T) {
 	load := schedload.Start(t, 8)
 	db := mustOpen(t, filepath.Join(t.TempDir(), "trent.db"))
-	var (
-		mu   sync.Mutex
-		tids = map[int]int{}
-	)
 	var wg sync.WaitGroup
 	for range 8 {
 		wg.Go(func() {
 			for range 20 {
 				err := db.write(context.Background(), "tid", func(*sql.Tx) error {
-					mu.Lock()
-					tids[syscall.Gettid()]++
-					mu.Unlock()
-					load.Wake()
+					load.Hop()
 					return nil
 				})
 				if err != nil {
@@ -41,9 +33,7 @@ func TestCommitterOnItsOwnThread(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	mu.Lock()
-	defer mu.Unlock()
-	if len(tids) != 1 {
-		t.Errorf("160 writes ran on %d OS threads, want all on the committer's own", len(tids))
+	if threads, writes := load.Threads(0); threads != 1 {
+		t.Errorf("%d writes ran on %d OS threads, want all on the committer's own", writes, threads)
 	}
 }

@@ -12,11 +12,15 @@ import (
 )
 
 // Load is a set of goroutines that compute and yield on four Ps until
-// the test ends.
+// the test ends, and the threads the goroutines under test hopped from
+// (threads_linux.go).
 type Load struct {
 	stop atomic.Bool
 	wg   sync.WaitGroup
 	kick chan chan struct{}
+
+	mu   sync.Mutex
+	tids []int // of each Hop, in order
 }
 
 // Start sets GOMAXPROCS to 4 and starts n busy goroutines; both are
@@ -50,10 +54,9 @@ func (l *Load) run() {
 	}
 }
 
-// Wake parks the calling goroutine until one of the busy goroutines wakes
-// it, so that, unless it is locked to its thread, it goes on on that
-// one's.
-func (l *Load) Wake() {
+// wake parks the calling goroutine until one of the busy goroutines wakes
+// it.
+func (l *Load) wake() {
 	woken := make(chan struct{})
 	l.kick <- woken
 	<-woken
