@@ -43,6 +43,7 @@ func TestSDKEveryOperation(t *testing.T) {
 		}
 		for _, op := range svc.Operations() {
 			t.Run(svc.Name+"/"+op.Name, func(t *testing.T) {
+				fake.forget()
 				method := reflect.ValueOf(client).MethodByName(op.Name)
 				if !method.IsValid() {
 					t.Fatalf("the SDK client has no %s", op.Name)

@@ -76,6 +76,14 @@ func (f *fakeService) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f.svc.WriteResult(w, requestID, op, out)
 }
 
+// forget drops the calls seen so far: a subtest that failed before it
+// read its call leaves it behind, which must not fail the next one too.
+func (f *fakeService) forget() {
+	f.mu.Lock()
+	f.calls = nil
+	f.mu.Unlock()
+}
+
 // last returns the one call the server has seen since the previous last.
 func (f *fakeService) last(t *testing.T) call {
 	t.Helper()
