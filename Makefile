@@ -24,7 +24,7 @@ staticcheck:
 	$(GO) run $(STATICCHECK) ./...
 
 unit:
-	TRENT_REQUIRE_AWSCLI=1 TRENT_REQUIRE_SOFTHSM=1 TRENT_REQUIRE_POSTGRES=1 TRENT_REQUIRE_BOTO3=1 TRENT_REQUIRE_NODE=1 TRENT_REQUIRE_SOPS=1 ./scripts/gotest.sh -count=1 -timeout 20m ./...
+	TRENT_REQUIRE_AWSCLI=1 TRENT_REQUIRE_WRK=1 TRENT_REQUIRE_SOFTHSM=1 TRENT_REQUIRE_POSTGRES=1 TRENT_REQUIRE_BOTO3=1 TRENT_REQUIRE_NODE=1 TRENT_REQUIRE_SOPS=1 ./scripts/gotest.sh -count=1 -timeout 20m ./...
 	@echo "== the end-to-end KMS, authorization and audit tests again, on PostgreSQL (TRENT_TEST_BACKEND=postgres)"
 	TRENT_TEST_BACKEND=postgres TRENT_REQUIRE_POSTGRES=1 ./scripts/gotest.sh -count=1 -timeout 20m -run '$(PG_E2E)' ./internal/e2e/
 
@@ -58,6 +58,7 @@ bench:
 #   make bench-keys KEYS=100000 ARGS='--spread hot --hot 10000'   create KEYS keys, then Encrypt over them
 #   make bench-create ARGS='--duration 20s'                       CreateKey with 16 clients: keys/s, p99
 #   make bench-scale KEYS=1000000 ARGS='--keys 100000 --spread cycle'   fill a data dir fast, then Encrypt over its keys
+#   make bench-scale KEYS=1000000 WRK=1   the same data dir measured with wrk (as ratio.sh): one key, 10,000 hot keys, a cycle over 100,000
 #   DB=postgres with any of them: one node on a throwaway PostgreSQL cluster instead of SQLite
 SCENARIOS ?=
 KEYS ?= 100000

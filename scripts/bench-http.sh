@@ -21,6 +21,11 @@
 #             --keys 100000 --spread cycle, or --keys 10000 --spread hot;
 #             without --keys: all N, cycled). DATA_DIR=dir keeps the
 #             filled data dir (and its key ids in dir.ids) for later runs.
+#             WRK=1 measures with wrk instead, as ratio.sh does (one core,
+#             32 connections, pre-signed requests from trent bench
+#             --wrk-script): one key, HOT hot keys (default 10000; a first
+#             pass, then warm) and a cycle over CYCLE keys (default
+#             100000, all cold), in turn, each DURATION (default 10s).
 #
 # TAGS=trent_noaudit builds the measuring-only variant without audit (to
 # see what the audit log costs).
@@ -36,7 +41,7 @@
 # Used by `make bench-http`, `make bench-keys`, `make bench-create` and
 # `make bench-scale`.
 set -euo pipefail
-[ $# -ge 1 ] || { sed -n '2,37p' "$0" >&2; exit 2; }
+[ $# -ge 1 ] || { sed -n '2,42p' "$0" >&2; exit 2; }
 mode=$1; shift
 root=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d -t trent-bench.XXXXXX)
@@ -131,9 +136,39 @@ create)
 scale)
   mem() { grep -E '^Vm(RSS|HWM)' /proc/"$pid"/status | tr -s ' \t' ' ' | tr '\n' ' '; }
   echo "$n keys: serving $(( ($(date +%s%N) - began) / 1000000 )) ms after start; $(mem)"
-  case " $* " in *" --keys "*) ;; *) set -- --keys "$n" "$@" ;; esac
-  "$work/trent" bench --endpoint "$endpoint" --keys-file "$ids" --connections 16 "$@"
-  echo "after the run: $(mem)" ;;
+  if [ "${WRK:-0}" = 1 ]; then
+    # Issue 13's second target, measured as ratio.sh measures: wrk -t1
+    # -c32 pinned to CPU 0 replaying pre-signed requests (trent bench
+    # --wrk-script, written afresh before each run: signatures last 5
+    # minutes), 10 s per run, server CPU per request from /proc.
+    command -v wrk >/dev/null || { echo "bench-http.sh: WRK=1 needs wrk (apt-get install wrk)" >&2; exit 1; }
+    hot=${HOT:-10000}; cycle=${CYCLE:-100000}
+    [ "$hot" -le "$n" ] || hot=$n; [ "$cycle" -le "$n" ] || cycle=$n
+    ticks() { awk '{print $14 + $15}' /proc/"$pid"/stat; }
+    run() { # run NAME trent-bench-flags...: one wrk run, one line
+      local name=$1; shift
+      "$work/trent" bench --endpoint "$endpoint" --keys-file "$ids" --wrk-script "$work/$name.lua" "$@" >/dev/null
+      local t0; t0=$(ticks)
+      taskset -c "${WRK_CPU:-0}" wrk -t1 -c32 -d"${DURATION:-10s}" --latency -s "$work/$name.lua" "$endpoint" >"$work/wrk.out"
+      local reqs; reqs=$(awk '/requests in/ {print $1}' "$work/wrk.out")
+      printf '%-22s %9s req/s  p99 %-8s server CPU %4d µs/request  %s  (%s)\n' "$name" \
+        "$(awk '/Requests\/sec/ {print $2}' "$work/wrk.out")" "$(awk '$1 == "99%" {print $2}' "$work/wrk.out")" \
+        $(( ($(ticks) - t0) * 1000000 / $(getconf CLK_TCK) / (reqs > 0 ? reqs : 1) )) "$(mem)" \
+        "$(sed -n 's/^requests not 2xx: \([0-9]*\).*/\1 not 2xx/p' "$work/wrk.out")"
+    }
+    run one-key --keys 1
+    run "hot-$hot-first" --keys "$hot" --spread hot
+    run "hot-$hot" --keys "$hot" --spread hot
+    run one-key --keys 1
+    run "hot-$hot" --keys "$hot" --spread hot
+    run "cycle-$cycle" --keys "$cycle" --spread cycle
+    run "cycle-$cycle" --keys "$cycle" --spread cycle
+    echo "after the runs: $(mem)"
+  else
+    case " $* " in *" --keys "*) ;; *) set -- --keys "$n" "$@" ;; esac
+    "$work/trent" bench --endpoint "$endpoint" --keys-file "$ids" --connections 16 "$@"
+    echo "after the run: $(mem)"
+  fi ;;
 *)
   echo "bench-http.sh: unknown mode $mode (ratio, keys, create or scale)" >&2; exit 2 ;;
 esac

@@ -9,6 +9,8 @@ need=()
 command -v aws >/dev/null 2>&1 && aws --version >/dev/null 2>&1 || need+=(awscli)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
 command -v softhsm2-util >/dev/null 2>&1 || need+=(softhsm2)
+# wrk replays the scripts trent bench --wrk-script writes (cmd/trent's test).
+command -v wrk >/dev/null 2>&1 || need+=(wrk)
 # PostgreSQL's programs (initdb, postgres): the PostgreSQL store's tests start
 # a throwaway cluster of their own (internal/testenv/pgtest); no service is
 # used. runuser (util-linux) runs it unprivileged when the tests run as root.
@@ -72,7 +74,7 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 $sudo apt-get update -qq
 $sudo apt-get install -y -qq "${need[@]}" >/dev/null
-for cmd in aws openssl softhsm2-util; do
+for cmd in aws openssl softhsm2-util wrk; do
   command -v "$cmd" >/dev/null 2>&1 || { echo "test-deps: $cmd still missing after apt-get install" >&2; exit 1; }
 done
 have_postgres || { echo "test-deps: initdb still missing after apt-get install postgresql" >&2; exit 1; }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math/rand/v2"
 	"os"
 	"os/signal"
 	"slices"
@@ -39,6 +40,7 @@ func bench(args []string, stdout io.Writer) error {
 	keysFile := fs.String("keys-file", "", "with --keys: read the key ids from this file (one a line) if it holds enough, else create them and write it")
 	spread := fs.String("spread", "cycle", "with --keys: cycle (each request the next key: cold once the keys outnumber the cache) or hot (random among --hot keys)")
 	hot := fs.Int("hot", 0, "with --spread hot: the size of the hot set (default: all --keys)")
+	wrkScript := fs.String("wrk-script", "", "instead of loading: write a wrk script to this file (and its requests beside it) that replays pre-signed requests, one per key in the order --spread gives, valid for 5 minutes")
 	allowRemote := fs.Bool("allow-remote", false, "allow an endpoint that is not a loopback address; load only servers you run")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -89,8 +91,13 @@ func bench(args []string, stdout io.Writer) error {
 		}
 		return err
 	}
+	if *wrkScript != "" && *op == "CreateKey" {
+		// Replaying a CreateKey request makes a key each time: wrk can do
+		// that, but the point of a script is keys that already exist.
+		return errors.New("--wrk-script replays Encrypt, Decrypt or GenerateDataKey requests, not CreateKey")
+	}
 	if *nKeys > 0 {
-		return benchKeys(ctx, stdout, t, *op, *nKeys, *keysFile, *spread, *hot, benchload.Load{
+		return benchKeys(ctx, stdout, t, *op, *nKeys, *keysFile, *spread, *hot, *wrkScript, benchload.Load{
 			Op: *op, Connections: *connections, Duration: *duration, MaxRequests: *maxRequests,
 		})
 	}
@@ -107,6 +114,9 @@ func bench(args []string, stdout io.Writer) error {
 	body, err := benchload.Body(setup, t, *op, key)
 	if err != nil {
 		return fmt.Errorf("prepare %s requests: %w", *op, err)
+	}
+	if *wrkScript != "" {
+		return writeWrkScript(ctx, stdout, t, *op, [][]byte{body}, *wrkScript, "key "+key)
 	}
 
 	return runLoad(ctx, stdout, t, benchload.Load{
@@ -140,7 +150,7 @@ func runLoad(ctx context.Context, stdout io.Writer, t benchload.Target, l benchl
 // benchKeys is bench --keys: it gets n keys (from keysFile, or created over
 // l.Connections connections, timed, and then written to keysFile), builds
 // one request body per key and runs l spread over them.
-func benchKeys(ctx context.Context, stdout io.Writer, t benchload.Target, op string, n int, keysFile, spread string, hot int, l benchload.Load) error {
+func benchKeys(ctx context.Context, stdout io.Writer, t benchload.Target, op string, n int, keysFile, spread string, hot int, wrkScript string, l benchload.Load) error {
 	ids, err := readKeyIDs(keysFile, n)
 	if err != nil {
 		return err
@@ -163,6 +173,15 @@ func benchKeys(ctx context.Context, stdout io.Writer, t benchload.Target, op str
 	} else {
 		fmt.Fprintf(stdout, "using %d keys from %s\n", n, keysFile)
 	}
+	if hot == 0 {
+		hot = n
+	}
+	if wrkScript != "" && spread == "hot" {
+		// Each hot key once per pass, in an order that is not the keys'
+		// own (a random permutation stands in for random picks).
+		ids = ids[:hot]
+		rand.Shuffle(len(ids), func(i, j int) { ids[i], ids[j] = ids[j], ids[i] })
+	}
 	l.Bodies = make([][]byte, len(ids))
 	for i, id := range ids {
 		// Decrypt needs one Encrypt per key to have a ciphertext.
@@ -173,12 +192,29 @@ func benchKeys(ctx context.Context, stdout io.Writer, t benchload.Target, op str
 	over := fmt.Sprintf(" over %d keys in turn", n)
 	if spread == "hot" {
 		l.Spread, l.Hot = benchload.SpreadHot, hot
-		if hot == 0 {
-			hot = n
-		}
 		over = fmt.Sprintf(" over %d hot keys of %d", hot, n)
 	}
+	if wrkScript != "" {
+		return writeWrkScript(ctx, stdout, t, op, l.Bodies, wrkScript, strings.TrimPrefix(over, " "))
+	}
 	return runLoad(ctx, stdout, t, l, over)
+}
+
+// writeWrkScript is bench --wrk-script: it signs one request per body now
+// and writes the script that replays them in turn.
+func writeWrkScript(ctx context.Context, stdout io.Writer, t benchload.Target, op string, bodies [][]byte, path, over string) error {
+	now := time.Now()
+	reqs, err := benchload.Presign(ctx, t, op, bodies, now)
+	if err != nil {
+		return fmt.Errorf("pre-sign %s requests: %w", op, err)
+	}
+	if err := benchload.WriteWrkScript(path, reqs); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "wrote %s: %d pre-signed %s requests %s, valid until %s\n",
+		path, len(reqs), op, over, now.Add(5*time.Minute).UTC().Format(time.TimeOnly))
+	fmt.Fprintf(stdout, "run: taskset -c 0 wrk -t1 -c32 -d10s --latency -s %s %s\n", path, t.Endpoint)
+	return nil
 }
 
 // readKeyIDs returns the first n key ids in path, or nil if path is empty,

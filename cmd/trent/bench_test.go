@@ -1,9 +1,15 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -141,5 +147,146 @@ func TestBenchRefuses(t *testing.T) {
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "")
 	if err := bench([]string{"--endpoint", "http://127.0.0.1:1"}, new(bytes.Buffer)); err == nil || !strings.Contains(err.Error(), "credentials") {
 		t.Errorf("bench without a secret = %v", err)
+	}
+}
+
+// TestBenchWrkScript writes wrk scripts for the scale runs and checks that
+// what they send is what was asked: one signed request per key, in the
+// order --spread gives, each answered 200 — sent once over a plain TCP
+// connection, then replayed by the real wrk.
+func TestBenchWrkScript(t *testing.T) {
+	e := testenv.Start(t)
+	common := []string{"--endpoint", e.URL, "--access-key-id", e.AccessKeyID, "--secret", e.Secret, "--region", e.Region}
+	dir := t.TempDir()
+	keysFile := filepath.Join(dir, "keys")
+
+	tests := []struct {
+		name  string
+		args  []string
+		count int // requests in the script
+		keys  int // of the first this many keys
+	}{
+		{"cycle", []string{"--keys", "3", "--spread", "cycle"}, 3, 3},
+		{"hot", []string{"--keys", "3", "--spread", "hot", "--hot", "2"}, 2, 2},
+		{"one key", nil, 1, 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			script := filepath.Join(dir, strings.ReplaceAll(tc.name, " ", "-")+".lua")
+			args := append(append([]string{"--wrk-script", script}, common...), tc.args...)
+			if tc.keys > 0 {
+				args = append(args, "--keys-file", keysFile)
+			}
+			var stdout bytes.Buffer
+			if err := bench(args, &stdout); err != nil {
+				t.Fatalf("bench %q: %v\n%s", args, err, stdout.String())
+			}
+			if !strings.Contains(stdout.String(), "wrote "+script) || strings.Contains(stdout.String(), "req/s") {
+				t.Fatalf("bench wrote no script, or ran a load:\n%s", stdout.String())
+			}
+			reqs := readScriptRequests(t, script+".requests")
+			if len(reqs) != tc.count {
+				t.Fatalf("%d requests in the script, want %d", len(reqs), tc.count)
+			}
+			var ids []string
+			if tc.keys > 0 {
+				b, err := os.ReadFile(keysFile)
+				if err != nil {
+					t.Fatal(err)
+				}
+				ids = strings.Fields(string(b))[:tc.keys]
+			}
+			seen := map[string]bool{}
+			for _, r := range reqs {
+				if !bytes.Contains(r, []byte("\r\nX-Amz-Target: TrentService.Encrypt\r\n")) || !bytes.Contains(r, []byte("\r\nAuthorization: AWS4-HMAC-SHA256 ")) {
+					t.Fatalf("not a signed Encrypt request:\n%s", r)
+				}
+				for _, id := range ids {
+					if bytes.Contains(r, []byte(`"KeyId":"`+id+`"`)) {
+						seen[id] = true
+					}
+				}
+				if status := sendRaw(t, e.URL, r); status != 200 {
+					t.Fatalf("the server answered %d to:\n%s", status, r)
+				}
+			}
+			if len(seen) != len(ids) {
+				t.Fatalf("the requests name %d of the keys %v, want each once", len(seen), ids)
+			}
+			runWrk(t, script, e.URL)
+		})
+	}
+
+	t.Run("CreateKey refused", func(t *testing.T) {
+		args := append([]string{"--wrk-script", filepath.Join(dir, "c.lua"), "--op", "CreateKey"}, common...)
+		if err := bench(args, io.Discard); err == nil || !strings.Contains(err.Error(), "not CreateKey") {
+			t.Fatalf("bench --wrk-script --op CreateKey = %v", err)
+		}
+	})
+}
+
+// readScriptRequests parses a --wrk-script requests file: each request as
+// its length, a newline and its bytes.
+func readScriptRequests(t *testing.T, path string) [][]byte {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var reqs [][]byte
+	for len(data) > 0 {
+		line, rest, ok := bytes.Cut(data, []byte("\n"))
+		n, err := strconv.Atoi(string(line))
+		if !ok || err != nil || n > len(rest) {
+			t.Fatalf("bad length line %.40q in %s", line, path)
+		}
+		reqs = append(reqs, rest[:n])
+		data = rest[n:]
+	}
+	return reqs
+}
+
+// sendRaw sends one request's bytes as they are on a new connection and
+// returns the response's status.
+func sendRaw(t *testing.T, endpoint string, req []byte) int {
+	t.Helper()
+	u, err := url.Parse(endpoint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := net.Dial("tcp", u.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Write(req); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// runWrk replays script with the real wrk for a second. Without wrk the
+// check is skipped, unless TRENT_REQUIRE_WRK is set (as make test sets it).
+func runWrk(t *testing.T, script, endpoint string) {
+	t.Helper()
+	bin, err := exec.LookPath("wrk")
+	if err != nil {
+		if os.Getenv("TRENT_REQUIRE_WRK") != "" {
+			t.Fatalf("TRENT_REQUIRE_WRK is set but wrk is not on PATH: %v", err)
+		}
+		t.Skip("wrk is not on PATH (Debian package wrk); set TRENT_REQUIRE_WRK=1 to make this a failure")
+	}
+	out, err := exec.Command(bin, "-t1", "-c2", "-d1s", "-s", script, endpoint).CombinedOutput()
+	if err != nil {
+		t.Fatalf("wrk: %v\n%s", err, out)
+	}
+	m := regexp.MustCompile(`(?m)^\s*(\d+) requests in `).FindSubmatch(out)
+	if m == nil || string(m[1]) == "0" || !bytes.Contains(out, []byte("requests not 2xx: 0 ")) {
+		t.Fatalf("wrk sent no request, or some were not answered 2xx:\n%s", out)
 	}
 }

@@ -80,7 +80,7 @@ Usage:
   trent account create (--data-dir DIR | --database-url URL) (--seal-key-file FILE | --pkcs11-pin-file F | --dev) [--id 12-DIGITS] [--format json]
       rekey, seal migrate on a database: refused while any node serves it unsealed
   trent bench --endpoint URL [--op Encrypt|Decrypt|GenerateDataKey|CreateKey] [--duration D] [--keys N [--spread cycle|hot] [--hot K] [--keys-file F]]
-              [--connections N] [--max-requests N] [--key-id ID] [--allow-remote]
+              [--connections N] [--max-requests N] [--key-id ID] [--wrk-script FILE] [--allow-remote]
   trent audit verify --data-dir DIR [--public-key FILE]
   trent audit public-key --data-dir DIR
   trent k8s-kms-plugin --socket PATH --key-id KEY [--endpoint URL]

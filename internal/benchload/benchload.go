@@ -562,7 +562,16 @@ func (c *conn) do(req *http.Request, t Target, op string, body []byte, now time.
 	if err := sigv4.Sign(req, body, t.AccessKeyID, t.Secret, t.Region, service, now); err != nil {
 		return 0, nil, false, err
 	}
-	b := c.out[:0]
+	b := appendRequest(c.out[:0], req, op, body)
+	c.out = b
+	if _, err := c.nc.Write(b); err != nil {
+		return 0, nil, false, err
+	}
+	return c.readResponse(keep)
+}
+
+// appendRequest appends req, signed, as HTTP/1.1 bytes with body.
+func appendRequest(b []byte, req *http.Request, op string, body []byte) []byte {
 	b = append(b, "POST / HTTP/1.1\r\nHost: "...)
 	b = append(b, req.Host...)
 	b = append(b, "\r\nUser-Agent: trent-bench\r\nContent-Type: application/x-amz-json-1.1\r\nX-Amz-Target: TrentService."...)
@@ -574,12 +583,7 @@ func (c *conn) do(req *http.Request, t Target, op string, body []byte, now time.
 	b = append(b, "\r\nContent-Length: "...)
 	b = strconv.AppendInt(b, int64(len(body)), 10)
 	b = append(b, "\r\n\r\n"...)
-	b = append(b, body...)
-	c.out = b
-	if _, err := c.nc.Write(b); err != nil {
-		return 0, nil, false, err
-	}
-	return c.readResponse(keep)
+	return append(b, body...)
 }
 
 // readResponse reads one response: status line, headers, and a body framed
