@@ -75,7 +75,7 @@ type keyLoad struct {
 // entry returns the cached key, loading it from the store on a miss.
 func (s *Service) entry(ctx context.Context, id string) (*keyEntry, error) {
 	if e, ok := s.keys.Load(id); ok {
-		e := e.(*keyEntry)
+		e := e
 		s.touch(e)
 		s.cstats.hits.Add(1)
 		return e, nil
@@ -84,7 +84,7 @@ func (s *Service) entry(ctx context.Context, id string) (*keyEntry, error) {
 	s.cacheMu.Lock()
 	if e, ok := s.keys.Load(id); ok { // published since the first look
 		s.cacheMu.Unlock()
-		return e.(*keyEntry), nil
+		return e, nil
 	}
 	if until, ok := s.missing[id]; ok {
 		if s.now().Before(until) {
@@ -125,7 +125,7 @@ func (s *Service) fill(ctx context.Context, id string, l *keyLoad, removals uint
 		}
 	case errors.Is(err, errKeyAbsent):
 		if cur, ok := s.keys.Load(id); ok {
-			e, err = cur.(*keyEntry), nil // created while the read ran
+			e, err = cur, nil // created while the read ran
 		} else if removals == s.removals {
 			s.addMissingLocked(id)
 		}
@@ -182,8 +182,8 @@ func (s *Service) publish(e *keyEntry) {
 func (s *Service) publishLocked(e *keyEntry, removals uint64) *keyEntry {
 	id := e.meta.ID
 	cur, cached := s.keys.Load(id)
-	if cached && cur.(*keyEntry).meta.Revision >= e.meta.Revision {
-		return cur.(*keyEntry)
+	if cached && cur.meta.Revision >= e.meta.Revision {
+		return cur
 	}
 	if removals != s.removals {
 		s.retireLocked(e) // fresh from the store: no cached entry shares it
@@ -193,7 +193,7 @@ func (s *Service) publishLocked(e *keyEntry, removals uint64) *keyEntry {
 	size := materialBytes(e)
 	if s.cache.Idle == 0 || size > s.cache.MaxBytes || holdsRetired(e) {
 		if cached {
-			s.evictLocked(cur.(*keyEntry).slot)
+			s.evictLocked(cur.slot)
 		}
 		s.retireLocked(e)
 		s.reclaimLocked()
@@ -201,7 +201,7 @@ func (s *Service) publishLocked(e *keyEntry, removals uint64) *keyEntry {
 		return e
 	}
 	if cached {
-		sl := cur.(*keyEntry).slot
+		sl := cur.slot
 		s.cacheBytes += size - sl.bytes
 		sl.bytes = size
 		e.slot = sl
@@ -224,7 +224,7 @@ func (s *Service) forget(id string) {
 	s.cacheMu.Lock()
 	defer s.cacheMu.Unlock()
 	if e, ok := s.keys.Load(id); ok {
-		s.evictLocked(e.(*keyEntry).slot)
+		s.evictLocked(e.slot)
 		s.reclaimLocked()
 	}
 	s.removals++

@@ -340,7 +340,7 @@ func TestPublishNeverGoesBack(t *testing.T) {
 		if !ok {
 			return 0
 		}
-		return e.(*keyEntry).meta.Revision
+		return e.meta.Revision
 	}
 
 	n.publish(entry(2))

@@ -12,8 +12,8 @@ func (s *Service) Close() {
 	defer s.writeMu.Unlock()
 	s.cacheMu.Lock()
 	defer s.cacheMu.Unlock()
-	s.keys.Range(func(id, v any) bool {
-		for _, b := range v.(*keyEntry).versions {
+	s.keys.Range(func(id string, v *keyEntry) bool {
+		for _, b := range v.versions {
 			zeroBacking(b)
 		}
 		s.keys.Delete(id)

@@ -28,7 +28,7 @@ func TestCloseZeroesCachedMaterial(t *testing.T) {
 		if !ok {
 			t.Fatalf("key %s is not cached: the test would check nothing", id)
 		}
-		for _, b := range v.(*keyEntry).versions {
+		for _, b := range v.versions {
 			if bytes.Equal(b.material, make([]byte, len(b.material))) {
 				t.Fatal("cached material is already zero")
 			}
@@ -42,7 +42,7 @@ func TestCloseZeroesCachedMaterial(t *testing.T) {
 		}
 	}
 	count := 0
-	n.keys.Range(func(any, any) bool { count++; return true })
+	n.keys.Range(func(string, *keyEntry) bool { count++; return true })
 	if count != 0 {
 		t.Errorf("%d keys still cached after Close", count)
 	}

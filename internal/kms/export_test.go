@@ -12,9 +12,9 @@ func (s *Service) cacheSize() (keys int, bytes int64, consistent bool) {
 	defer s.cacheMu.Unlock()
 	var n int
 	var b int64
-	s.keys.Range(func(_, v any) bool {
+	s.keys.Range(func(_ string, v *keyEntry) bool {
 		n++
-		b += materialBytes(v.(*keyEntry))
+		b += materialBytes(v)
 		return true
 	})
 	return len(s.slots), s.cacheBytes, n == len(s.slots) && b == s.cacheBytes

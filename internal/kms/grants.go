@@ -233,7 +233,7 @@ func ecEqual(a, b map[string]string) bool { return ecSubset(a, b) && ecSubset(b,
 // grantsOf returns the grants of key e, from the cache or the store.
 func (s *Service) grantsOf(ctx context.Context, e *keyEntry) (*grantSet, error) {
 	if g, ok := s.grants.Load(e.meta.ID); ok {
-		return g.(*grantSet), nil
+		return g, nil
 	}
 	gen := s.grantGeneration()
 	set := &grantSet{}
@@ -774,7 +774,7 @@ func (s *Service) deleteGrant(ctx context.Context, ref *grantRef, dryRun bool) e
 // from the cache or the store.
 func (s *Service) resourceAliases(ctx context.Context, e *keyEntry) ([]string, error) {
 	if v, ok := s.keyAliases.Load(e.meta.ID); ok {
-		return v.([]string), nil
+		return v, nil
 	}
 	gen := s.aliasGeneration()
 	as, err := s.store.ListAliases(ctx, e.meta.Account, e.meta.Region, e.meta.ID, "", maxAliasesPerKey+1)

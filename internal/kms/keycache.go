@@ -118,7 +118,7 @@ func holdsRetired(e *keyEntry) bool {
 // cached, so a fill in flight may publish what it read.
 func (s *Service) evictLocked(sl *cacheSlot) {
 	v, ok := s.keys.Load(sl.id)
-	if !ok || v.(*keyEntry).slot != sl {
+	if !ok || v.slot != sl {
 		return
 	}
 	s.keys.Delete(sl.id)
@@ -134,7 +134,7 @@ func (s *Service) evictLocked(sl *cacheSlot) {
 	s.slots[len(s.slots)-1] = nil
 	s.slots = s.slots[:len(s.slots)-1]
 	s.cacheBytes -= sl.bytes
-	s.retireLocked(v.(*keyEntry))
+	s.retireLocked(v)
 }
 
 // shrinkLocked evicts keys other than keep until the cache is within its

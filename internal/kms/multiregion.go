@@ -284,7 +284,7 @@ func (s *Service) republish(ks ...store.Key) {
 		if !ok {
 			continue
 		}
-		if e := v.(*keyEntry); e.meta.Revision == k.Revision-1 {
+		if e := v; e.meta.Revision == k.Revision-1 {
 			s.publish(e.withMeta(k))
 			continue
 		}

@@ -4,17 +4,16 @@ import (
 	"bytes"
 	"regexp"
 	"runtime"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/trent-kms/trent/internal/awsproto"
 )
 
-// syncMapLen counts the entries of one of the Service's sync.Maps.
-func syncMapLen(m *sync.Map) int {
+// idMapLen counts the entries of one of the Service's id maps.
+func idMapLen[V any](m *idMap[V]) int {
 	n := 0
-	m.Range(func(_, _ any) bool { n++; return true })
+	m.Range(func(string, V) bool { n++; return true })
 	return n
 }
 
@@ -56,10 +55,10 @@ func TestCachesBoundedByKeyCache(t *testing.T) {
 		}
 		n.checkBounds(t, c)
 	}
-	if got := syncMapLen(&n.keyAliases); got > bound {
+	if got := idMapLen(&n.keyAliases); got > bound {
 		t.Errorf("alias names cached for %d keys after using %d keys; the key cache holds at most %d", got, keys, bound)
 	}
-	if got := syncMapLen(&n.grants); got > bound {
+	if got := idMapLen(&n.grants); got > bound {
 		t.Errorf("grants cached for %d keys after using %d keys; the key cache holds at most %d", got, keys, bound)
 	}
 	// A key used again after its eviction still works and is cached again.

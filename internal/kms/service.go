@@ -122,10 +122,10 @@ type Service struct {
 	// rotation jobs find a key only in the store, after its creation
 	// committed.
 	writeMu    sync.Mutex
-	keys       sync.Map // key id → *keyEntry, of any account and region
-	aliases    sync.Map // aliasKey → key id
-	keyAliases sync.Map // key id → []string, the key's alias names (kms:ResourceAliases)
-	grants     sync.Map // key id → *grantSet (grants.go)
+	keys       idMap[*keyEntry] // key id → entry, of any account and region
+	aliases    sync.Map         // aliasKey → key id
+	keyAliases idMap[[]string]  // key id → the key's alias names (kms:ResourceAliases)
+	grants     idMap[*grantSet] // key id → its grants (grants.go)
 
 	// cacheMu orders every publication to the caches by the rules in
 	// cache.go. It nests inside writeMu and is held only for map updates,
