@@ -210,6 +210,17 @@ func (a *access) onKey(ctx context.Context, e *keyEntry, action, requestAlias st
 	if e.meta.Revision == 0 {
 		return nil // a key being created has no aliases yet
 	}
+	// A key's alias names cost a store read whenever the key is not in the
+	// cache (a third of a cold request's store time). Nothing but a policy
+	// condition or variable reads them, so they are read only when a
+	// policy this question is decided by names kms:ResourceAliases.
+	ids, err := a.identityPolicies(ctx)
+	if err != nil {
+		return err
+	}
+	if !e.policy.References(condResourceAliases) && !ids.References(condResourceAliases) {
+		return nil
+	}
 	names, err := a.s.resourceAliases(ctx, e)
 	if err != nil {
 		return err

@@ -290,6 +290,16 @@ func TestAuthorizeKeyRows(t *testing.T) {
 			iam: []string{iamPolicy("Allow", `"kms:Encrypt"`, "*", `{"ForAnyValue:StringLike":{"kms:ResourceAliases":"alias/app-*"}}`)}, req: encrypt(nil)},
 		{name: "resource aliases, none", caller: alice,
 			iam: []string{iamPolicy("Allow", `"kms:Encrypt"`, "*", `{"ForAnyValue:StringLike":{"kms:ResourceAliases":"alias/app-*"}}`)}, req: encrypt(nil), code: apierr.AccessDenied},
+		// The alias names are read only when a policy names the key; each
+		// kind of policy that can must find them.
+		{name: "resource aliases in the key policy", policy: allowAlice(`"kms:Encrypt"`, `{"ForAnyValue:StringLike":{"kms:ResourceAliases":"alias/app-*"}}`),
+			alias: "alias/app-four", caller: alice, req: encrypt(nil)},
+		{name: "resource aliases in the key policy, none", policy: allowAlice(`"kms:Encrypt"`, `{"ForAnyValue:StringLike":{"kms:ResourceAliases":"alias/app-*"}}`),
+			caller: alice, req: encrypt(nil), code: apierr.AccessDenied},
+		{name: "deny a key without aliases (Null), one alias", alias: "alias/app-five", caller: alice,
+			iam: []string{iamPolicy("Allow", `"kms:Encrypt"`, "*", ""), iamPolicy("Deny", `"kms:Encrypt"`, "*", `{"Null":{"kms:ResourceAliases":"true"}}`)}, req: encrypt(nil)},
+		{name: "deny a key without aliases (Null), none", caller: alice,
+			iam: []string{iamPolicy("Allow", `"kms:Encrypt"`, "*", ""), iamPolicy("Deny", `"kms:Encrypt"`, "*", `{"Null":{"kms:ResourceAliases":"true"}}`)}, req: encrypt(nil), code: apierr.AccessDenied},
 		{name: "resource tag (ABAC)", tags: []awsproto.Tag{tag("Env", "prod")}, caller: alice,
 			iam: []string{iamPolicy("Allow", `"kms:Encrypt"`, "*", `{"StringEquals":{"aws:ResourceTag/env":"prod"}}`)}, req: encrypt(nil)},
 		{name: "resource tag of another value", tags: []awsproto.Tag{tag("env", "dev")}, caller: alice,

@@ -25,6 +25,25 @@ type Policies struct {
 	GrantAllows bool
 }
 
+// References reports whether any of p's policies names the condition key
+// key (lower case; Compiled.References).
+func (p *Policies) References(key string) bool {
+	if p.Boundary.References(key) || p.Resource.References(key) {
+		return true
+	}
+	for _, c := range p.Identity {
+		if c.References(key) {
+			return true
+		}
+	}
+	for _, c := range p.Session {
+		if c.References(key) {
+			return true
+		}
+	}
+	return false
+}
+
 // Reason says why a Decision came out as it did.
 type Reason uint8
 

@@ -69,6 +69,9 @@ type Result struct {
 // concurrent use; callers cache it beside the policy text.
 type Compiled struct {
 	stmts []statement
+	// refs are the condition keys the policy's conditions and policy
+	// variables name, lower case, sorted, each once.
+	refs []string
 }
 
 type statement struct {
@@ -155,7 +158,48 @@ func Compile(d *Document) (*Compiled, error) {
 			}
 		}
 	}
+	c.refs = c.references()
 	return c, nil
+}
+
+// references lists the condition keys c names: those its conditions test
+// and those its policy variables (in condition values and resources)
+// stand for.
+func (c *Compiled) references() []string {
+	var refs []string
+	addVars := func(t template) {
+		for _, p := range t {
+			if p.name != "" {
+				refs = append(refs, p.name)
+			}
+		}
+	}
+	for i := range c.stmts {
+		st := &c.stmts[i]
+		for _, r := range st.res {
+			addVars(r.tmpl)
+		}
+		for _, cond := range st.conds {
+			refs = append(refs, cond.key)
+			for _, v := range cond.vals {
+				addVars(v.tmpl)
+			}
+		}
+	}
+	slices.Sort(refs)
+	return slices.Compact(refs)
+}
+
+// References reports whether c names the condition key key (lower case)
+// in a condition or a policy variable: when it does not, the key's value
+// cannot change any decision c takes part in, so a caller may leave out
+// a key that is dear to compute. A nil Compiled names none.
+func (c *Compiled) References(key string) bool {
+	if c == nil {
+		return false
+	}
+	_, found := slices.BinarySearch(c.refs, key)
+	return found
 }
 
 // compileResource compiles a Resource entry. Variables are substituted only

@@ -226,3 +226,48 @@ func TestContext(t *testing.T) {
 		t.Fatalf("Reset left %+v", c)
 	}
 }
+
+func TestReferences(t *testing.T) {
+	const key = "kms:resourcealiases"
+	stmt := func(resource, cond string) string {
+		s := `{"Effect":"Allow","Principal":"*","Action":"kms:*","Resource":"` + resource + `"`
+		if cond != "" {
+			s += `,"Condition":` + cond
+		}
+		return `{"Version":"2012-10-17","Statement":[` + s + `}]}`
+	}
+	tests := []struct {
+		name   string
+		policy string
+		want   bool
+	}{
+		{"no condition", stmt("*", ""), false},
+		{"another key", stmt("*", `{"StringEquals":{"kms:CallerAccount":"111122223333"}}`), false},
+		{"the key, any case", stmt("*", `{"ForAnyValue:StringLike":{"KMS:ResourceAliases":"alias/a*"}}`), true},
+		{"the key under Null", stmt("*", `{"Null":{"kms:ResourceAliases":"true"}}`), true},
+		{"a variable in a condition value", stmt("*", `{"StringEquals":{"aws:PrincipalTag/app":"${kms:ResourceAliases}"}}`), true},
+		{"a variable in a resource", stmt("arn:aws:kms:*:*:key/${kms:ResourceAliases}", ""), true},
+		{"text that only looks like it", stmt("*", `{"StringEquals":{"aws:PrincipalTag/app":"kms:ResourceAliases"}}`), false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := compileKey(t, tc.policy)
+			if got := c.References(key); got != tc.want {
+				t.Fatalf("References = %v, want %v", got, tc.want)
+			}
+			ps := Policies{Identity: []*Compiled{nil, c}}
+			if got := ps.References(key); got != tc.want {
+				t.Fatalf("Policies{Identity}.References = %v, want %v", got, tc.want)
+			}
+			for name, ps := range map[string]Policies{"Resource": {Resource: c}, "Boundary": {Boundary: c}, "Session": {Session: []*Compiled{c}}} {
+				if got := ps.References(key); got != tc.want {
+					t.Fatalf("Policies{%s}.References = %v, want %v", name, got, tc.want)
+				}
+			}
+		})
+	}
+	var none *Compiled
+	if none.References(key) || (&Policies{}).References(key) {
+		t.Fatal("a nil policy references a key")
+	}
+}
