@@ -12,12 +12,12 @@ import (
 
 // The key, alias and grant caches.
 //
-// A hit is a lock-free sync.Map load. A miss reads the store without
-// writeMu, so a flood of lookups of unknown keys (random key ids, forged
-// blobs) cannot queue behind writes or hold writes up. Concurrent misses of
-// one id share one store read (Service.loading). Nothing is published to a
-// cache except under cacheMu, by these rules, so a cache never goes back in
-// time:
+// A hit is one lookup in a shard of idMap under its read lock. A miss
+// reads the store without writeMu, so a flood of lookups of unknown keys
+// (random key ids, forged blobs) cannot queue behind writes or hold writes
+// up. Concurrent misses of one id share one store read (Service.loading).
+// Nothing is published to a cache except under cacheMu, by these rules, so
+// a cache never goes back in time:
 //
 //   - a key entry never replaces one with the same or a higher store
 //     revision;
