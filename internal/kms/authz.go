@@ -211,9 +211,9 @@ func (a *access) onKey(ctx context.Context, e *keyEntry, action, requestAlias st
 		return nil // a key being created has no aliases yet
 	}
 	// A key's alias names cost a store read whenever the key is not in the
-	// cache (a third of a cold request's store time). Nothing but a policy
-	// condition or variable reads them, so they are read only when a
-	// policy this question is decided by names kms:ResourceAliases.
+	// cache (~10 of the ~45 µs a cold Encrypt spent in the store). Nothing
+	// but a policy condition or variable reads them, so they are read only
+	// when a policy this question is decided by names kms:ResourceAliases.
 	ids, err := a.identityPolicies(ctx)
 	if err != nil {
 		return err
