@@ -274,13 +274,7 @@ func sendRaw(t *testing.T, endpoint string, req []byte) int {
 // check is skipped, unless TRENT_REQUIRE_WRK is set (as make test sets it).
 func runWrk(t *testing.T, script, endpoint string) {
 	t.Helper()
-	bin, err := exec.LookPath("wrk")
-	if err != nil {
-		if os.Getenv("TRENT_REQUIRE_WRK") != "" {
-			t.Fatalf("TRENT_REQUIRE_WRK is set but wrk is not on PATH: %v", err)
-		}
-		t.Skip("wrk is not on PATH (Debian package wrk); set TRENT_REQUIRE_WRK=1 to make this a failure")
-	}
+	bin := testenv.RequireTool(t, "TRENT_REQUIRE_WRK", "wrk", "Debian package wrk; scripts/test-deps.sh installs it")
 	out, err := exec.Command(bin, "-t1", "-c2", "-d1s", "-s", script, endpoint).CombinedOutput()
 	if err != nil {
 		t.Fatalf("wrk: %v\n%s", err, out)

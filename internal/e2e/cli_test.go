@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/trent-kms/trent/internal/testenv"
 	"github.com/trent-kms/trent/internal/testenv/testcmd"
 )
 
@@ -25,13 +26,7 @@ type awsCLI struct {
 // TRENT_REQUIRE_AWSCLI is set (as CI sets it), when it fails.
 func newAWSCLI(t *testing.T, endpoint, id, secret string) *awsCLI {
 	t.Helper()
-	bin, err := exec.LookPath("aws")
-	if err != nil {
-		if os.Getenv("TRENT_REQUIRE_AWSCLI") != "" {
-			t.Fatalf("TRENT_REQUIRE_AWSCLI is set but the AWS CLI is not on PATH: %v", err)
-		}
-		t.Skip("the AWS CLI (aws) is not on PATH; set TRENT_REQUIRE_AWSCLI=1 to make this a failure")
-	}
+	bin := testenv.RequireTool(t, "TRENT_REQUIRE_AWSCLI", "aws", "the AWS CLI; scripts/test-deps.sh installs it")
 	dir := t.TempDir()
 	env := append(awsClientEnv(t, dir, id, secret), "AWS_RETRY_MODE=standard")
 	return &awsCLI{bin: bin, dir: dir, endpoint: endpoint, env: env}

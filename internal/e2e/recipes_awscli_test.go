@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/trent-kms/trent/internal/testenv"
 )
 
 // TestRecipeAWSCLI runs docs/clients.md's AWS CLI recipes: --endpoint-url,
@@ -17,7 +19,7 @@ import (
 func TestRecipeAWSCLI(t *testing.T) {
 	t.Parallel()
 	skipUnderRace(t)
-	aws := requireTool(t, "TRENT_REQUIRE_AWSCLI", "aws", "scripts/test-deps.sh installs it")
+	aws := testenv.RequireTool(t, "TRENT_REQUIRE_AWSCLI", "aws", "scripts/test-deps.sh installs it")
 	r := startRecipeTrent(t)
 	version := strings.TrimSpace(r.run(t, nil, aws, "--version"))
 	t.Logf("%s", version)

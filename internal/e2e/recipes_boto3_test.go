@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/trent-kms/trent/internal/testenv"
 	"github.com/trent-kms/trent/internal/testenv/testcmd"
 )
 
@@ -24,7 +25,7 @@ func boto3Python(t *testing.T) string {
 		}
 		tried = append(tried, p)
 	}
-	missing(t, "TRENT_REQUIRE_BOTO3", "no python3 imports boto3 (tried "+strings.Join(tried, ", ")+"; scripts/test-deps.sh installs Debian's python3-boto3)")
+	testenv.Missing(t, "TRENT_REQUIRE_BOTO3", "no python3 imports boto3 (tried "+strings.Join(tried, ", ")+"; scripts/test-deps.sh installs Debian's python3-boto3)")
 	return ""
 }
 

@@ -9,6 +9,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
+
+	"github.com/trent-kms/trent/internal/testenv"
 )
 
 // nodeTools returns node and the node_modules directory where
@@ -17,11 +19,11 @@ import (
 // TRENT_REQUIRE_NODE set) when either is missing.
 func nodeTools(t *testing.T) (node, modules string) {
 	t.Helper()
-	node = requireTool(t, "TRENT_REQUIRE_NODE", "node", "install Node.js 18+")
+	node = testenv.RequireTool(t, "TRENT_REQUIRE_NODE", "node", "install Node.js 18+")
 	modules = filepath.Join(recipesCache(t), "node", "node_modules")
 	for _, pkg := range []string{"@aws-sdk/client-kms", "@aws-crypto/client-node"} {
 		if _, err := os.Stat(filepath.Join(modules, pkg, "package.json")); err != nil {
-			missing(t, "TRENT_REQUIRE_NODE", pkg+" is not installed in "+modules+" (run scripts/test-deps.sh)")
+			testenv.Missing(t, "TRENT_REQUIRE_NODE", pkg+" is not installed in "+modules+" (run scripts/test-deps.sh)")
 		}
 	}
 	return node, modules

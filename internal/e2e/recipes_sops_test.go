@@ -8,6 +8,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
+
+	"github.com/trent-kms/trent/internal/testenv"
 )
 
 // sopsBinary returns sops from PATH or from the recipes cache, where
@@ -19,7 +21,7 @@ func sopsBinary(t *testing.T) string {
 	if _, err := os.Stat(p); err == nil {
 		return p
 	}
-	return requireTool(t, "TRENT_REQUIRE_SOPS", "sops", "nor in "+filepath.Dir(p)+"; scripts/test-deps.sh builds it unless TRENT_RECIPES_SOPS=0")
+	return testenv.RequireTool(t, "TRENT_REQUIRE_SOPS", "sops", "nor in "+filepath.Dir(p)+"; scripts/test-deps.sh builds it unless TRENT_RECIPES_SOPS=0")
 }
 
 // TestRecipeSops runs docs/clients.md's sops recipe: with

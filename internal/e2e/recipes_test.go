@@ -11,7 +11,6 @@ import (
 	"bytes"
 	"encoding/base64"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -125,26 +124,6 @@ func (r *recipeTrent) mustPrintKeyAndCiphertext(t *testing.T, out, plaintext str
 	}
 	r.mustHaveKey(t, lines[0])
 	r.mustDecrypt(t, lines[1], map[string]string{"app": "recipe"}, []byte(plaintext))
-}
-
-// requireTool returns the path of a client the recipe needs. When it is
-// missing the test skips, or fails if the variable env is set.
-func requireTool(t *testing.T, env, name, how string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		missing(t, env, name+" is not on PATH ("+how+")")
-	}
-	return p
-}
-
-// missing skips (or, with env set, fails) a test whose client is absent.
-func missing(t *testing.T, env, why string) {
-	t.Helper()
-	if os.Getenv(env) != "" {
-		t.Fatalf("%s is set but %s", env, why)
-	}
-	t.Skipf("%s; set %s=1 to make this a failure", why, env)
 }
 
 // recipesCache is where scripts/test-deps.sh installs the recipes' npm
