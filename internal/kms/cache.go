@@ -75,7 +75,6 @@ type keyLoad struct {
 // entry returns the cached key, loading it from the store on a miss.
 func (s *Service) entry(ctx context.Context, id string) (*keyEntry, error) {
 	if e, ok := s.keys.Load(id); ok {
-		e := e
 		s.touch(e)
 		s.cstats.hits.Add(1)
 		return e, nil

@@ -3,6 +3,7 @@ package kms
 import (
 	"hash/maphash"
 	"sync"
+	"unsafe"
 )
 
 // idMap is a concurrent map from key ids, for the caches every request
@@ -32,7 +33,7 @@ const idMapShards = 64
 type idShard[V any] struct {
 	mu sync.RWMutex
 	m  map[string]V
-	_  [64 - 32]byte // a shard per cache line (RWMutex 24 bytes, map 8)
+	_  [64 - unsafe.Sizeof(sync.RWMutex{}) - unsafe.Sizeof(uintptr(0))]byte // a shard per cache line
 }
 
 func (m *idMap[V]) shard(id string) *idShard[V] {

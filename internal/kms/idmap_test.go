@@ -6,9 +6,13 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"unsafe"
 )
 
 func TestIDMap(t *testing.T) {
+	if size := unsafe.Sizeof(idShard[int]{}); size != 64 {
+		t.Errorf("a shard is %d bytes, want one 64-byte cache line", size)
+	}
 	var m idMap[int]
 	if _, ok := m.Load("a"); ok {
 		t.Fatal("the zero idMap holds a")
@@ -107,31 +111,25 @@ func BenchmarkKeyLookup(b *testing.B) {
 		for i := range order {
 			order[i] = ids[rand.IntN(n)]
 		}
-		b.Run(fmt.Sprintf("idMap/%d", n), func(b *testing.B) {
-			var m idMap[*keyEntry]
-			for _, id := range ids {
-				m.Store(id, &keyEntry{})
-			}
-			i := 0
-			for b.Loop() {
-				if _, ok := m.Load(order[i&(len(order)-1)]); !ok {
-					b.Fatal("missing")
+		var im idMap[*keyEntry]
+		var sm sync.Map
+		for _, id := range ids {
+			im.Store(id, &keyEntry{})
+			sm.Store(id, &keyEntry{})
+		}
+		for name, load := range map[string]func(string) bool{
+			"idMap":    func(id string) bool { _, ok := im.Load(id); return ok },
+			"sync.Map": func(id string) bool { _, ok := sm.Load(id); return ok },
+		} {
+			b.Run(fmt.Sprintf("%s/%d", name, n), func(b *testing.B) {
+				i := 0
+				for b.Loop() {
+					if !load(order[i&(len(order)-1)]) {
+						b.Fatal("missing")
+					}
+					i++
 				}
-				i++
-			}
-		})
-		b.Run(fmt.Sprintf("sync.Map/%d", n), func(b *testing.B) {
-			var m sync.Map
-			for _, id := range ids {
-				m.Store(id, &keyEntry{})
-			}
-			i := 0
-			for b.Loop() {
-				if _, ok := m.Load(order[i&(len(order)-1)]); !ok {
-					b.Fatal("missing")
-				}
-				i++
-			}
-		})
+			})
+		}
 	}
 }

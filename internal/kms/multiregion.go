@@ -280,11 +280,11 @@ func (s *Service) memberDeleted(ctx context.Context, e *keyEntry) {
 // read again when next used.
 func (s *Service) republish(ks ...store.Key) {
 	for _, k := range ks {
-		v, ok := s.keys.Load(k.ID)
+		e, ok := s.keys.Load(k.ID)
 		if !ok {
 			continue
 		}
-		if e := v; e.meta.Revision == k.Revision-1 {
+		if e.meta.Revision == k.Revision-1 {
 			s.publish(e.withMeta(k))
 			continue
 		}
