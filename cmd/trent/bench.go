@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/trent-kms/trent/internal/benchload"
+	"github.com/trent-kms/trent/internal/sigv4"
 )
 
 // bench measures a running Trent server: it loads one operation over
@@ -212,7 +213,7 @@ func writeWrkScript(ctx context.Context, stdout io.Writer, t benchload.Target, o
 		return err
 	}
 	fmt.Fprintf(stdout, "wrote %s: %d pre-signed %s requests %s, valid until %s\n",
-		path, len(reqs), op, over, now.Add(5*time.Minute).UTC().Format(time.TimeOnly))
+		path, len(reqs), op, over, now.Add(sigv4.DefaultMaxSkew).UTC().Format(time.TimeOnly))
 	fmt.Fprintf(stdout, "run: taskset -c 0 wrk -t1 -c32 -d10s --latency -s %s %s\n", path, t.Endpoint)
 	return nil
 }

@@ -197,7 +197,11 @@ func TestBenchWrkScript(t *testing.T) {
 				ids = strings.Fields(string(b))[:tc.keys]
 			}
 			seen := map[string]bool{}
-			for _, r := range reqs {
+			for i, r := range reqs {
+				// cycle sends the keys in the file's order.
+				if tc.name == "cycle" && !bytes.Contains(r, []byte(`"KeyId":"`+ids[i]+`"`)) {
+					t.Fatalf("request %d does not name key %d, %s:\n%s", i, i, ids[i], r)
+				}
 				if !bytes.Contains(r, []byte("\r\nX-Amz-Target: TrentService.Encrypt\r\n")) || !bytes.Contains(r, []byte("\r\nAuthorization: AWS4-HMAC-SHA256 ")) {
 					t.Fatalf("not a signed Encrypt request:\n%s", r)
 				}

@@ -13,7 +13,8 @@ import (
 
 // Presign signs one request per body, in the order given, all at now, and
 // returns them as the HTTP/1.1 bytes to send. They stay valid for as long
-// as the server accepts a request's X-Amz-Date (5 minutes, as AWS).
+// as the server accepts a request's X-Amz-Date (sigv4.DefaultMaxSkew,
+// 5 minutes, as AWS).
 //
 // It is for a load generator that does no crypto of its own (wrk), so that
 // the client, which shares the machine with the server, costs as little as
