@@ -113,6 +113,8 @@ endpoint=$(sed -n 's/.*serving the AWS KMS API on \(http:[^ ]*\).*/\1/p' "$work/
 if [ -z "$pg" ]; then eval "$(grep -o 'export AWS_ACCESS_KEY_ID=.*' "$work/serve.log")"; fi
 [ -n "$endpoint" ] && [ -n "${AWS_ACCESS_KEY_ID:-}" ] || { cat "$work/serve.log" >&2; exit 1; }
 echo "trent (pid $pid) on $endpoint, store ${DB:-sqlite}, data in $data; nproc $(nproc), load average $(cut -d' ' -f1-3 /proc/loadavg)"
+# The server's CPU time so far, in clock ticks (utime + stime).
+ticks() { awk '{print $14 + $15}' /proc/"$pid"/stat; }
 case $mode in
 ratio)
   perf=${PERF_DIR:-$root/../shared/perf}
@@ -125,7 +127,6 @@ keys)
 create)
   # Server CPU per key from /proc (utime + stime, in clock ticks), and
   # the store's WAL, which should stay near its restart size (~8-32 MiB).
-  ticks() { awk '{print $14 + $15}' /proc/"$pid"/stat; }
   t0=$(ticks)
   "$work/trent" bench --endpoint "$endpoint" --op CreateKey --connections 16 "$@" | tee "$work/bench.out"
   ok=$(sed -n 's/^requests: *\([0-9]*\) ok.*/\1/p' "$work/bench.out")
@@ -144,7 +145,6 @@ scale)
     command -v wrk >/dev/null || { echo "bench-http.sh: WRK=1 needs wrk (apt-get install wrk)" >&2; exit 1; }
     hot=${HOT:-10000}; cycle=${CYCLE:-100000}
     [ "$hot" -le "$n" ] || hot=$n; [ "$cycle" -le "$n" ] || cycle=$n
-    ticks() { awk '{print $14 + $15}' /proc/"$pid"/stat; }
     run() { # run NAME trent-bench-flags...: one wrk run, one line
       local name=$1; shift
       "$work/trent" bench --endpoint "$endpoint" --keys-file "$ids" --wrk-script "$work/$name.lua" "$@" >/dev/null
