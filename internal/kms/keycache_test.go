@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/trent-kms/trent/internal/awsproto"
 	"github.com/trent-kms/trent/internal/clock"
@@ -296,4 +297,38 @@ func TestEvictedMaterialWaitsForRequests(t *testing.T) {
 	}
 	n.leaveSection(after)
 	n.roundTrip(t, id) // unwrapped again
+}
+
+// TestCachedKeyIDSharesARN checks the layout buildEntry gives a key read
+// from the store: its id, which is also the cache's map key, is the tail of
+// its ARN's bytes, not a copy elsewhere in memory. Only speed depends on
+// it (one memory line per request instead of two), so nothing else would
+// notice if it were lost.
+func TestCachedKeyIDSharesARN(t *testing.T) {
+	n := newCacheNode(t, CacheConfig{MaxKeys: 100, MaxBytes: 1 << 20, Idle: time.Minute})
+	id := n.createKey(t)
+	n.clock.Advance(2 * time.Minute)
+	n.sweep() // evicted: the next use reads the key from the store
+	if n.isCached(id) {
+		t.Fatal("key still cached after its idle expiry")
+	}
+	n.roundTrip(t, id)
+	found := false
+	n.keys.Range(func(key string, e *keyEntry) bool {
+		if key != id {
+			return true
+		}
+		found = true
+		tail := e.arn[len(e.arn)-len(id):]
+		if unsafe.StringData(e.meta.ID) != unsafe.StringData(tail) {
+			t.Errorf("the entry's id is a copy, not its ARN's tail")
+		}
+		if unsafe.StringData(key) != unsafe.StringData(tail) {
+			t.Errorf("the cache's key is a copy, not the ARN's tail")
+		}
+		return false
+	})
+	if !found {
+		t.Fatal("key not cached after a use")
+	}
 }
