@@ -151,19 +151,32 @@ scale)
       local t0; t0=$(ticks)
       taskset -c "${WRK_CPU:-0}" wrk -t1 -c32 -d"${DURATION:-10s}" --latency -s "$work/$name.lua" "$endpoint" >"$work/wrk.out"
       local reqs; reqs=$(awk '/requests in/ {print $1}' "$work/wrk.out")
+      local rps; rps=$(awk '/Requests\/sec/ {print $2}' "$work/wrk.out")
+      echo "$name $rps" >>"$work/rates"
       printf '%-22s %9s req/s  p99 %-8s server CPU %4d µs/request  %s  (%s)\n' "$name" \
-        "$(awk '/Requests\/sec/ {print $2}' "$work/wrk.out")" "$(awk '$1 == "99%" {print $2}' "$work/wrk.out")" \
+        "$rps" "$(awk '$1 == "99%" {print $2}' "$work/wrk.out")" \
         $(( ($(ticks) - t0) * 1000000 / $(getconf CLK_TCK) / (reqs > 0 ? reqs : 1) )) "$(mem)" \
         "$(sed -n 's/^requests not 2xx: \([0-9]*\).*/\1 not 2xx/p' "$work/wrk.out")"
     }
+    # One key and the warm hot set alternate ROUNDS times: on this kind
+    # of machine single runs of either move by several per cent, as much
+    # as the difference the target bounds.
     run one-key --keys 1
     run "hot-$hot-first" --keys "$hot" --spread hot
-    run "hot-$hot" --keys "$hot" --spread hot
-    run one-key --keys 1
-    run "hot-$hot" --keys "$hot" --spread hot
+    for _ in $(seq "${ROUNDS:-2}"); do
+      run "hot-$hot" --keys "$hot" --spread hot
+      run one-key --keys 1
+    done
     run "cycle-$cycle" --keys "$cycle" --spread cycle
     run "cycle-$cycle" --keys "$cycle" --spread cycle
     echo "after the runs: $(mem)"
+    # Issue 13's target 2 in its own terms, by the means of the runs above.
+    awk -v hot="hot-$hot" -v cyc="cycle-$cycle" '
+      { sum[$1] += $2; cnt[$1]++ }
+      END {
+        one = sum["one-key"] / cnt["one-key"]; warm = sum[hot] / cnt[hot]; cold = sum[cyc] / cnt[cyc]
+        printf "warm hot set / one key: %.2f (target: within 10 %%, >= 0.90); cold cycle / warm hot set: %.2f (target: >= 0.5)\n", warm / one, cold / warm
+      }' "$work/rates"
   else
     case " $* " in *" --keys "*) ;; *) set -- --keys "$n" "$@" ;; esac
     "$work/trent" bench --endpoint "$endpoint" --keys-file "$ids" --connections 16 "$@"
