@@ -8,7 +8,9 @@
 // body (the canonical request holds the body's hash) into an error or a log:
 // the messages it returns echo only what the caller sent. It never accepts an
 // unsigned payload: the body is always hashed and must match the signature.
-// Query-string (presigned) authentication and session tokens are rejected.
+// Query-string (presigned) authentication is rejected. A session token
+// (X-Amz-Security-Token) is accepted only through Verifier.LookupSession,
+// which resolves the temporary credentials STS issued.
 package sigv4
 
 import (
