@@ -513,7 +513,10 @@ func header(h http.Header, name string) string {
 	return ""
 }
 
-// decodeHex32 decodes a 64-character hex string.
+// decodeHex32 decodes a 64-character lowercase hex string. SigV4's
+// signature is lowercase hex (AWS's Hex()), and AWS compares it as the
+// string it computes: accepting uppercase too would let one signed request
+// pass under 2^64 spellings of its Authorization header.
 func decodeHex32(s string) ([32]byte, bool) {
 	var out [32]byte
 	if len(s) != 64 {
@@ -536,8 +539,6 @@ func unhex(c byte) (byte, bool) {
 		return c - '0', true
 	case 'a' <= c && c <= 'f':
 		return c - 'a' + 10, true
-	case 'A' <= c && c <= 'F':
-		return c - 'A' + 10, true
 	}
 	return 0, false
 }

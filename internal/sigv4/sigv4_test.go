@@ -440,6 +440,18 @@ func TestVerifyRejects(t *testing.T) {
 			code: invalid, msg: msgMismatch,
 		},
 		{
+			// The same MAC in uppercase hex: AWS compares the signature as
+			// the lowercase hex string it computes, so one signed request
+			// has exactly one Authorization that passes.
+			name: "signature in uppercase hex",
+			after: func(r *http.Request) {
+				h := r.Header.Get("Authorization")
+				i := strings.LastIndex(h, "Signature=") + len("Signature=")
+				r.Header.Set("Authorization", h[:i]+strings.ToUpper(h[i:]))
+			},
+			code: invalid, msg: msgMismatch,
+		},
+		{
 			name: "signature not hex",
 			after: func(r *http.Request) {
 				h := r.Header.Get("Authorization")
