@@ -210,7 +210,10 @@ func (s *Service) publishLocked(e *keyEntry, removals uint64) *keyEntry {
 		s.cacheBytes += size
 	}
 	e.slot.used.Store(s.clock.Now().UnixNano())
-	s.keys.Store(id, e)
+	// e is not visible to any other request yet: its id may still change
+	// to an equal string.
+	e.meta.ID = idInARN(id, e.arn)
+	s.keys.Store(e.meta.ID, e)
 	delete(s.missing, id)
 	s.shrinkLocked(e.slot)
 	s.reclaimLocked()

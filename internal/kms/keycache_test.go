@@ -299,36 +299,49 @@ func TestEvictedMaterialWaitsForRequests(t *testing.T) {
 	n.roundTrip(t, id) // unwrapped again
 }
 
-// TestCachedKeyIDSharesARN checks the layout buildEntry gives a key read
-// from the store: its id, which is also the cache's map key, is the tail of
-// its ARN's bytes, not a copy elsewhere in memory. Only speed depends on
-// it (one memory line per request instead of two), so nothing else would
-// notice if it were lost.
+// TestCachedKeyIDSharesARN checks the layout publication gives a cached
+// key (idInARN): its id, which is also the cache's map key, is the tail of
+// its ARN's bytes, not a copy elsewhere in memory — for a key just
+// created, one read back from the store and one republished by a write.
+// Only speed depends on it, so nothing else would notice if it were lost.
 func TestCachedKeyIDSharesARN(t *testing.T) {
-	n := newCacheNode(t, CacheConfig{MaxKeys: 100, MaxBytes: 1 << 20, Idle: time.Minute})
-	id := n.createKey(t)
-	n.clock.Advance(2 * time.Minute)
-	n.sweep() // evicted: the next use reads the key from the store
-	if n.isCached(id) {
-		t.Fatal("key still cached after its idle expiry")
-	}
-	n.roundTrip(t, id)
-	found := false
-	n.keys.Range(func(key string, e *keyEntry) bool {
-		if key != id {
-			return true
-		}
-		found = true
-		tail := e.arn[len(e.arn)-len(id):]
-		if unsafe.StringData(e.meta.ID) != unsafe.StringData(tail) {
-			t.Errorf("the entry's id is a copy, not its ARN's tail")
-		}
-		if unsafe.StringData(key) != unsafe.StringData(tail) {
-			t.Errorf("the cache's key is a copy, not the ARN's tail")
-		}
-		return false
-	})
-	if !found {
-		t.Fatal("key not cached after a use")
+	for _, tt := range []struct {
+		name string
+		then func(t *testing.T, n *testNode, id string)
+	}{
+		{"created", func(*testing.T, *testNode, string) {}},
+		{"read from the store", func(t *testing.T, n *testNode, id string) {
+			n.clock.Advance(2 * time.Minute)
+			n.sweep() // evicted: the next use reads the key from the store
+			if n.isCached(id) {
+				t.Fatal("key still cached after its idle expiry")
+			}
+			n.roundTrip(t, id)
+		}},
+		{"rotated", func(t *testing.T, n *testNode, id string) { n.do(t, "RotateKeyOnDemand", id) }},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			n := newCacheNode(t, CacheConfig{MaxKeys: 100, MaxBytes: 1 << 20, Idle: time.Minute})
+			id := n.createKey(t)
+			tt.then(t, n, id)
+			found := false
+			n.keys.Range(func(key string, e *keyEntry) bool {
+				if key != id {
+					return true
+				}
+				found = true
+				tail := unsafe.StringData(e.arn[len(e.arn)-len(id):])
+				if unsafe.StringData(e.meta.ID) != tail {
+					t.Errorf("the entry's id is a copy, not its ARN's tail")
+				}
+				if unsafe.StringData(key) != tail {
+					t.Errorf("the cache's key is a copy, not the ARN's tail")
+				}
+				return false
+			})
+			if !found {
+				t.Fatal("key not cached")
+			}
+		})
 	}
 }

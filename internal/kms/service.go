@@ -288,17 +288,7 @@ func BackingKeyAAD(region, account, storeID string, version uint32) []byte {
 
 func (s *Service) buildEntry(k store.Key, versions []store.KeyVersion) (*keyEntry, error) {
 	shareStrings(&k) // keycache.go
-	arn := keyARN(k.Region, k.Account, k.ID)
-	if n := len(arn) - len(k.ID); n > 0 && arn[n-1] == '/' && arn[n:] == k.ID {
-		// The id the cache is keyed by (compared on every lookup, parsed
-		// by every Encrypt) then shares the ARN's bytes (which the audit
-		// event copies): with Encrypt spread over 10,000 hot keys, one
-		// memory line fewer per request took ~2 µs off its CPU, hot ÷ one
-		// key 0.88–0.90 → 0.91–0.94 (docs/ARCHITECTURE.md, "Scale: a
-		// million keys"). A multi-Region key's stored id is not its ARN's.
-		k.ID = arn[n:]
-	}
-	e := &keyEntry{meta: k, arn: arn, versions: make(map[uint32]*backing, len(versions))}
+	e := &keyEntry{meta: k, arn: keyARN(k.Region, k.Account, k.ID), versions: make(map[uint32]*backing, len(versions))}
 	for _, v := range versions {
 		if k.Origin == OriginExternal {
 			if e.imported == nil {
