@@ -117,14 +117,17 @@ func BenchmarkKeyLookup(b *testing.B) {
 			im.Store(id, &keyEntry{})
 			sm.Store(id, &keyEntry{})
 		}
-		for name, load := range map[string]func(string) bool{
-			"idMap":    func(id string) bool { _, ok := im.Load(id); return ok },
-			"sync.Map": func(id string) bool { _, ok := sm.Load(id); return ok },
+		for _, m := range []struct {
+			name string
+			load func(string) bool
+		}{
+			{"idMap", func(id string) bool { _, ok := im.Load(id); return ok }},
+			{"sync.Map", func(id string) bool { _, ok := sm.Load(id); return ok }},
 		} {
-			b.Run(fmt.Sprintf("%s/%d", name, n), func(b *testing.B) {
+			b.Run(fmt.Sprintf("%s/%d", m.name, n), func(b *testing.B) {
 				i := 0
 				for b.Loop() {
-					if !load(order[i&(len(order)-1)]) {
+					if !m.load(order[i&(len(order)-1)]) {
 						b.Fatal("missing")
 					}
 					i++
