@@ -228,6 +228,13 @@ func TestMacAndKeyAgreementAndDataKeyPairs(t *testing.T) {
 		if apiCode(err) != "KMSInvalidMacException" {
 			t.Fatalf("VerifyMac of an altered message: %v", err)
 		}
+		// The enum set in AWS's order, as AWS answered it (recorded).
+		const badAlg = "1 validation error detected: Value 'INVALID' at 'macAlgorithm' failed to satisfy constraint: " +
+			"Member must satisfy enum value set: [HMAC_SHA_384, HMAC_SHA_256, HMAC_SHA_224, HMAC_SHA_512]"
+		_, err = env.KMS.GenerateMac(ctx, &kms.GenerateMacInput{KeyId: md.KeyId, Message: []byte("msg"), MacAlgorithm: "INVALID"})
+		wantError(t, err, "ValidationException", badAlg)
+		_, err = env.KMS.VerifyMac(ctx, &kms.VerifyMacInput{KeyId: md.KeyId, Message: []byte("msg"), Mac: mac.Mac, MacAlgorithm: "INVALID"})
+		wantError(t, err, "ValidationException", badAlg)
 	}
 
 	ka := newAsymKey(t, env, types.KeySpecEccNistP256, types.KeyUsageTypeKeyAgreement)

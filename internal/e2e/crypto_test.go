@@ -281,6 +281,17 @@ func TestReEncrypt(t *testing.T) {
 			SourceKeyId: dst.KeyId, DestinationKeyId: dst.KeyId})
 		wantError(t, err, "IncorrectKeyException", incorrectKeyMessage)
 	})
+	t.Run("source key that cannot decrypt", func(t *testing.T) {
+		// AWS answers the source's mismatch before the destination's usage
+		// (recorded: an HMAC key as both source and destination).
+		mac := createKey(t, env, &kms.CreateKeyInput{KeySpec: types.KeySpecHmac224, KeyUsage: types.KeyUsageTypeGenerateVerifyMac})
+		_, err := env.KMS.ReEncrypt(ctx, &kms.ReEncryptInput{CiphertextBlob: blob, SourceEncryptionContext: ec1,
+			SourceKeyId: mac.KeyId, DestinationKeyId: mac.KeyId})
+		wantError(t, err, "IncorrectKeyException", incorrectKeyMessage)
+		_, err = env.KMS.ReEncrypt(ctx, &kms.ReEncryptInput{CiphertextBlob: blob, SourceEncryptionContext: ec1,
+			SourceKeyId: src.KeyId, DestinationKeyId: mac.KeyId})
+		wantError(t, err, "InvalidKeyUsageException", aws.ToString(mac.Arn)+" key usage is GENERATE_VERIFY_MAC which is not valid for ReEncrypt.")
+	})
 	t.Run("wrong source context", func(t *testing.T) {
 		_, err := env.KMS.ReEncrypt(ctx, &kms.ReEncryptInput{CiphertextBlob: blob, SourceEncryptionContext: ec2, DestinationKeyId: dst.KeyId})
 		wantError(t, err, "InvalidCiphertextException", "")

@@ -95,7 +95,7 @@ func TestImportOpenSSL(t *testing.T) {
 		run(t, append([]string{"genpkey", "-out", "priv.pem"}, genpkey...)...)
 		run(t, "pkcs8", "-topk8", "-outform", "der", "-nocrypt", "-in", "priv.pem", "-out", "PrivateKey.der")
 		_, err := c.ImportKeyMaterial(ctx, &kms.ImportKeyMaterialInput{KeyId: key.KeyId, ImportToken: token,
-			EncryptedKeyMaterial: rsaAES(t, md)})
+			EncryptedKeyMaterial: rsaAES(t, md), ExpirationModel: types.ExpirationModelTypeKeyMaterialDoesNotExpire})
 		mustOK(t, err, "ImportKeyMaterial")
 		priv, err := x509.ParsePKCS8PrivateKey(read(t, "PrivateKey.der"))
 		if err != nil {
@@ -135,7 +135,7 @@ func TestImportOpenSSL(t *testing.T) {
 		run(t, "pkcs8", "-topk8", "-outform", "der", "-nocrypt", "-in", "k1.pem", "-out", "PrivateKey.der")
 		run(t, "pkey", "-in", "k1.pem", "-pubout", "-outform", "DER", "-out", "k1pub.der")
 		_, err := c.ImportKeyMaterial(ctx, &kms.ImportKeyMaterialInput{KeyId: key.KeyId, ImportToken: token,
-			EncryptedKeyMaterial: rsaAES(t, "sha256")})
+			EncryptedKeyMaterial: rsaAES(t, "sha256"), ExpirationModel: types.ExpirationModelTypeKeyMaterialDoesNotExpire})
 		mustOK(t, err, "ImportKeyMaterial")
 		pk, err := c.GetPublicKey(ctx, &kms.GetPublicKeyInput{KeyId: key.KeyId})
 		mustOK(t, err, "GetPublicKey")

@@ -129,6 +129,10 @@ func importMaterial(t testing.TB, env *testenv.Env, keyID string, alg types.Algo
 		in = &kms.ImportKeyMaterialInput{}
 	}
 	in.KeyId, in.ImportToken = aws.String(keyID), token
+	if in.ExpirationModel == "" && in.ValidTo == nil {
+		// AWS's default, KEY_MATERIAL_EXPIRES, needs a ValidTo.
+		in.ExpirationModel = types.ExpirationModelTypeKeyMaterialDoesNotExpire
+	}
 	in.EncryptedKeyMaterial = wrapMaterial(t, alg, pub, material)
 	return env.KMS.ImportKeyMaterial(t.Context(), in)
 }
@@ -196,11 +200,16 @@ func TestImportSymmetric(t *testing.T) {
 	material := random(32)
 	// The token and wrapping key must come from the same answer.
 	_, err = c.ImportKeyMaterial(ctx, &kms.ImportKeyMaterialInput{KeyId: aws.String(id), ImportToken: token2,
-		EncryptedKeyMaterial: wrapMaterial(t, types.AlgorithmSpecRsaesOaepSha256, pub.(*rsa.PublicKey), material)})
+		EncryptedKeyMaterial: wrapMaterial(t, types.AlgorithmSpecRsaesOaepSha256, pub.(*rsa.PublicKey), material), ExpirationModel: types.ExpirationModelTypeKeyMaterialDoesNotExpire})
 	wantAPIError(t, err, "InvalidCiphertextException", "")
 	_, err = c.ImportKeyMaterial(ctx, &kms.ImportKeyMaterialInput{KeyId: aws.String(id), ImportToken: out.ImportToken,
 		EncryptedKeyMaterial: wrapMaterial(t, types.AlgorithmSpecRsaesOaepSha256, pub.(*rsa.PublicKey), material),
 		ExpirationModel:      types.ExpirationModelTypeKeyMaterialExpires})
+	wantAPIError(t, err, "ValidationException", "A validTo date must be set if the ExpirationModel is KEY_MATERIAL_EXPIRES")
+	// Neither named: AWS's default model is KEY_MATERIAL_EXPIRES, so this
+	// is the same refusal (recorded from AWS), not a permanent import.
+	_, err = c.ImportKeyMaterial(ctx, &kms.ImportKeyMaterialInput{KeyId: aws.String(id), ImportToken: out.ImportToken,
+		EncryptedKeyMaterial: wrapMaterial(t, types.AlgorithmSpecRsaesOaepSha256, pub.(*rsa.PublicKey), material)})
 	wantAPIError(t, err, "ValidationException", "A validTo date must be set if the ExpirationModel is KEY_MATERIAL_EXPIRES")
 	// Wrong lengths are IncorrectKeyMaterialException.
 	_, err = importMaterial(t, env, id, types.AlgorithmSpecRsaesOaepSha1, random(31), nil)
@@ -208,7 +217,7 @@ func TestImportSymmetric(t *testing.T) {
 
 	imp, err := c.ImportKeyMaterial(ctx, &kms.ImportKeyMaterialInput{KeyId: aws.String(id), ImportToken: out.ImportToken,
 		EncryptedKeyMaterial:   wrapMaterial(t, types.AlgorithmSpecRsaesOaepSha256, pub.(*rsa.PublicKey), material),
-		KeyMaterialDescription: aws.String("first")})
+		KeyMaterialDescription: aws.String("first"), ExpirationModel: types.ExpirationModelTypeKeyMaterialDoesNotExpire})
 	mustOK(t, err, "ImportKeyMaterial")
 	matID := aws.ToString(imp.KeyMaterialId)
 	if aws.ToString(imp.KeyId) != arn || len(matID) != 64 {
@@ -240,12 +249,12 @@ func TestImportSymmetric(t *testing.T) {
 	other := createExternal(t, env, "", "")
 	opub, otoken := importParams(t, env, aws.ToString(other.KeyId), types.AlgorithmSpecRsaesOaepSha256, types.WrappingKeySpecRsa2048)
 	_, err = c.ImportKeyMaterial(ctx, &kms.ImportKeyMaterialInput{KeyId: aws.String(id), ImportToken: otoken,
-		EncryptedKeyMaterial: wrapMaterial(t, types.AlgorithmSpecRsaesOaepSha256, opub, material)})
+		EncryptedKeyMaterial: wrapMaterial(t, types.AlgorithmSpecRsaesOaepSha256, opub, material), ExpirationModel: types.ExpirationModelTypeKeyMaterialDoesNotExpire})
 	wantAPIError(t, err, "InvalidImportTokenException", "The import token is invalid or is associated with a different KMS key.")
 	xpub, xtoken := importParams(t, env, id, types.AlgorithmSpecRsaesOaepSha256, types.WrappingKeySpecRsa2048)
 	env.Clock.Advance(24*time.Hour + time.Second)
 	_, err = c.ImportKeyMaterial(ctx, &kms.ImportKeyMaterialInput{KeyId: aws.String(id), ImportToken: xtoken,
-		EncryptedKeyMaterial: wrapMaterial(t, types.AlgorithmSpecRsaesOaepSha256, xpub, material)})
+		EncryptedKeyMaterial: wrapMaterial(t, types.AlgorithmSpecRsaesOaepSha256, xpub, material), ExpirationModel: types.ExpirationModelTypeKeyMaterialDoesNotExpire})
 	wantAPIError(t, err, "ExpiredImportTokenException", "The import token has expired. Call GetParametersForImport for a new one.")
 
 	// Deleting the material: PendingImport, ciphertexts unusable, the
@@ -276,7 +285,7 @@ func TestImportSymmetric(t *testing.T) {
 	_, err = c.GetParametersForImport(ctx, &kms.GetParametersForImportInput{KeyId: aws1.KeyId,
 		WrappingAlgorithm: types.AlgorithmSpecRsaesOaepSha256, WrappingKeySpec: types.WrappingKeySpecRsa2048})
 	wantAPIError(t, err, "UnsupportedOperationException", aws.ToString(aws1.Arn)+" origin is AWS_KMS which is not valid for this operation.")
-	_, err = c.ImportKeyMaterial(ctx, &kms.ImportKeyMaterialInput{KeyId: aws1.KeyId, ImportToken: xtoken, EncryptedKeyMaterial: []byte{1}})
+	_, err = c.ImportKeyMaterial(ctx, &kms.ImportKeyMaterialInput{KeyId: aws1.KeyId, ImportToken: xtoken, EncryptedKeyMaterial: []byte{1}, ExpirationModel: types.ExpirationModelTypeKeyMaterialDoesNotExpire})
 	wantAPIError(t, err, "UnsupportedOperationException", aws.ToString(aws1.Arn)+" origin is AWS_KMS which is not valid for this operation.")
 	_, err = c.DeleteImportedKeyMaterial(ctx, &kms.DeleteImportedKeyMaterialInput{KeyId: aws1.KeyId})
 	wantAPIError(t, err, "UnsupportedOperationException", aws.ToString(aws1.Arn)+" origin is AWS_KMS which is not valid for this operation.")
@@ -303,8 +312,9 @@ func TestImportExpiry(t *testing.T) {
 	if apiCode(err) != "ValidationException" {
 		t.Errorf("ValidTo past a year: %v", err)
 	}
+	// ValidTo alone: KEY_MATERIAL_EXPIRES is the default model.
 	_, err = importMaterial(t, env, id, types.AlgorithmSpecRsaesOaepSha256, material, &kms.ImportKeyMaterialInput{
-		ExpirationModel: types.ExpirationModelTypeKeyMaterialExpires, ValidTo: aws.Time(validTo)})
+		ValidTo: aws.Time(validTo)})
 	mustOK(t, err, "ImportKeyMaterial")
 	md = describe(t, env, id)
 	if md.ExpirationModel != types.ExpirationModelTypeKeyMaterialExpires || md.ValidTo == nil || !md.ValidTo.Equal(validTo) {
@@ -611,7 +621,7 @@ func TestImportAudit(t *testing.T) {
 	id := aws.ToString(md.KeyId)
 	pub, token := importParams(t, env, id, types.AlgorithmSpecRsaesOaepSha256, types.WrappingKeySpecRsa2048)
 	wrapped := wrapMaterial(t, types.AlgorithmSpecRsaesOaepSha256, pub, random(32))
-	_, err := env.KMS.ImportKeyMaterial(t.Context(), &kms.ImportKeyMaterialInput{KeyId: aws.String(id), ImportToken: token, EncryptedKeyMaterial: wrapped})
+	_, err := env.KMS.ImportKeyMaterial(t.Context(), &kms.ImportKeyMaterialInput{KeyId: aws.String(id), ImportToken: token, EncryptedKeyMaterial: wrapped, ExpirationModel: types.ExpirationModelTypeKeyMaterialDoesNotExpire})
 	mustOK(t, err, "ImportKeyMaterial")
 	_, err = env.KMS.DeleteImportedKeyMaterial(t.Context(), &kms.DeleteImportedKeyMaterialInput{KeyId: aws.String(id)})
 	mustOK(t, err, "DeleteImportedKeyMaterial")

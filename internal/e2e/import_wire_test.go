@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -27,6 +28,9 @@ func TestImportMalformed(t *testing.T) {
 	flipped[len(flipped)/2] ^= 1
 	q := func(s string) string { j, _ := json.Marshal(s); return string(j) }
 	imp := func(tok, mat, extra string) string {
+		if !strings.Contains(extra, "ExpirationModel") {
+			extra += `,"ExpirationModel":"KEY_MATERIAL_DOES_NOT_EXPIRE"`
+		}
 		return fmt.Sprintf(`{"KeyId":%s,"ImportToken":%s,"EncryptedKeyMaterial":%s%s}`, q(id), tok, mat, extra)
 	}
 	cases := []struct {

@@ -35,6 +35,10 @@ func importInto(t *testing.T, c *kms.Client, keyID string, material []byte, in *
 		in = &kms.ImportKeyMaterialInput{}
 	}
 	in.KeyId, in.ImportToken = aws.String(keyID), p.ImportToken
+	if in.ExpirationModel == "" && in.ValidTo == nil {
+		// AWS's default, KEY_MATERIAL_EXPIRES, needs a ValidTo.
+		in.ExpirationModel = types.ExpirationModelTypeKeyMaterialDoesNotExpire
+	}
 	in.EncryptedKeyMaterial = wrapMaterial(t, types.AlgorithmSpecRsaesOaepSha256, pub.(*rsa.PublicKey), material)
 	return c.ImportKeyMaterial(t.Context(), in)
 }

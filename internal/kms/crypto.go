@@ -346,14 +346,17 @@ func (s *Service) reEncrypt(ctx context.Context, r *Request, in *awsproto.ReEncr
 		}
 		return nil, errDryRun
 	}
-	if err := usableFor(dst, "ReEncrypt", UsageEncryptDecrypt); err != nil {
-		return nil, err
-	}
+	// The source is opened first: AWS answers a SourceKeyId that did not
+	// make the ciphertext (IncorrectKeyException) ahead of anything wrong
+	// with the destination, as a Decrypt followed by an Encrypt would.
 	pt, b, err := s.open(src, in.SourceKeyId != nil, in.CiphertextBlob, in.SourceEncryptionAlgorithm, in.SourceEncryptionContext)
 	if err != nil {
 		return nil, err
 	}
 	defer clear(pt)
+	if err := usableFor(dst, "ReEncrypt", UsageEncryptDecrypt); err != nil {
+		return nil, err
+	}
 	blob, dstAlg, err := s.encryptFor(dst, in.DestinationEncryptionAlgorithm, pt, in.DestinationEncryptionContext, in.DryRun)
 	if err != nil {
 		return nil, err

@@ -108,7 +108,7 @@ func condGetParameters(a *access, in *awsproto.GetParametersForImportInput) {
 }
 
 func condImport(a *access, in *awsproto.ImportKeyMaterialInput) {
-	a.setOr(condExpirationModel, in.ExpirationModel, doesNotExpire)
+	a.setOr(condExpirationModel, in.ExpirationModel, expires)
 	if in.ValidTo != nil {
 		a.set(condValidTo, strconv.FormatInt(int64(*in.ValidTo), 10))
 	}
@@ -258,7 +258,9 @@ func checkImportKeyMaterial(in *awsproto.ImportKeyMaterialInput) error {
 	if err := v.err(); err != nil {
 		return err
 	}
-	model := doesNotExpire
+	// AWS's default is KEY_MATERIAL_EXPIRES, so a request that names
+	// neither the model nor ValidTo is refused, not made permanent.
+	model := expires
 	if in.ExpirationModel != nil {
 		model = *in.ExpirationModel
 	}
@@ -309,7 +311,7 @@ func (s *Service) importKeyMaterial(ctx context.Context, r *Request, in *awsprot
 	if !symmetric && (in.KeyMaterialId != nil || in.ImportType != nil && *in.ImportType == importNew) {
 		return nil, apierr.New(apierr.Validation, "ImportType NEW_KEY_MATERIAL and KeyMaterialId are only valid with symmetric encryption keys.")
 	}
-	model := doesNotExpire
+	model := expires
 	if in.ExpirationModel != nil {
 		model = *in.ExpirationModel
 	}

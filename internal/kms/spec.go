@@ -27,8 +27,10 @@ var (
 		"ECDSA_SHA_256", "ECDSA_SHA_384", "ECDSA_SHA_512", "SM2DSA", "ML_DSA_SHAKE_256",
 		"ED25519_SHA_512", "ED25519_PH_SHA_512",
 	}
-	messageTypes           = []string{"RAW", "DIGEST", "EXTERNAL_MU"}
-	macAlgorithms          = []string{"HMAC_SHA_224", "HMAC_SHA_256", "HMAC_SHA_384", "HMAC_SHA_512"}
+	messageTypes = []string{"RAW", "DIGEST", "EXTERNAL_MU"}
+	// In the order AWS lists them in a ValidationException's enum set
+	// (recorded answers to GenerateMac and VerifyMac).
+	macAlgorithms          = []string{"HMAC_SHA_384", "HMAC_SHA_256", "HMAC_SHA_224", "HMAC_SHA_512"}
 	keyAgreementAlgorithms = []string{"ECDH"}
 	dataKeyPairSpecs       = []string{
 		"RSA_2048", "RSA_3072", "RSA_4096", "ECC_NIST_P256", "ECC_NIST_P384", "ECC_NIST_P521",
