@@ -51,11 +51,11 @@ func TestWriteResult(t *testing.T) {
 			svc:  IAM, op: "GetUser",
 			out: &UserOutput{User: User{Path: "/", UserName: "b", UserId: "I", Arn: "A", CreateDate: created,
 				PasswordLastUsed: &created,
-				PermissionsBoundary: &AttachedPermissionsBoundary{PermissionsBoundaryType: "PermissionsBoundaryPolicy",
+				PermissionsBoundary: &AttachedPermissionsBoundary{PermissionsBoundaryType: "Policy",
 					PermissionsBoundaryArn: "arn:aws:iam::aws:policy/PowerUserAccess"}}},
 			want: `<GetUserResult><User><Path>/</Path><UserName>b</UserName><UserId>I</UserId><Arn>A</Arn>` +
 				`<CreateDate>2026-12-06T10:13:12Z</CreateDate><PasswordLastUsed>2026-12-06T10:13:12Z</PasswordLastUsed>` +
-				`<PermissionsBoundary><PermissionsBoundaryType>PermissionsBoundaryPolicy</PermissionsBoundaryType>` +
+				`<PermissionsBoundary><PermissionsBoundaryType>Policy</PermissionsBoundaryType>` +
 				`<PermissionsBoundaryArn>arn:aws:iam::aws:policy/PowerUserAccess</PermissionsBoundaryArn></PermissionsBoundary>` +
 				`</User></GetUserResult>`,
 		},

@@ -110,7 +110,7 @@ type OutTag struct {
 }
 
 // AttachedPermissionsBoundary is the boundary of a user or role.
-// PermissionsBoundaryType is always "PermissionsBoundaryPolicy".
+// PermissionsBoundaryType is always "Policy".
 type AttachedPermissionsBoundary struct {
 	PermissionsBoundaryType string `query:"PermissionsBoundaryType"`
 	PermissionsBoundaryArn  string `query:"PermissionsBoundaryArn"`

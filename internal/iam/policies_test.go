@@ -274,7 +274,7 @@ func TestPermissionsBoundaries(t *testing.T) {
 	arn := "arn:aws:iam::" + testAccount + ":policy/bound"
 	u := f.iam(f.rootCaller, "CreateUser", "UserName=u&PermissionsBoundary="+q(arn)).(*awsquery.UserOutput).User
 	if u.PermissionsBoundary == nil || u.PermissionsBoundary.PermissionsBoundaryArn != arn ||
-		u.PermissionsBoundary.PermissionsBoundaryType != "PermissionsBoundaryPolicy" {
+		u.PermissionsBoundary.PermissionsBoundaryType != "Policy" {
 		t.Fatalf("boundary %+v", u.PermissionsBoundary)
 	}
 	f.iam(f.rootCaller, "CreateRole", "RoleName=r&AssumeRolePolicyDocument="+q(trustAccount))

@@ -23,11 +23,17 @@ func outUser(u store.User, list bool) awsquery.User {
 	return out
 }
 
+// boundaryType is what AWS answers as PermissionsBoundaryType: "Policy",
+// as its API reference's prose says, though the model's enum names
+// PermissionsBoundaryPolicy (localstack's AWS-validated IAM tests assert
+// "Policy" on CreateUser and PutUserPermissionsBoundary).
+const boundaryType = "Policy"
+
 func outBoundary(arn string) *awsquery.AttachedPermissionsBoundary {
 	if arn == "" {
 		return nil
 	}
-	return &awsquery.AttachedPermissionsBoundary{PermissionsBoundaryType: "PermissionsBoundaryPolicy", PermissionsBoundaryArn: arn}
+	return &awsquery.AttachedPermissionsBoundary{PermissionsBoundaryType: boundaryType, PermissionsBoundaryArn: arn}
 }
 
 func outUsers(us []store.User) []awsquery.User {
