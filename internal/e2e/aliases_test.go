@@ -123,8 +123,9 @@ func TestCreateAliasErrors(t *testing.T) {
 		{"duplicate", "alias/taken", id, "AlreadyExistsException", anyMessage},
 		{"missing key", "alias/new", unknown, "NotFoundException", "Key '" + keyARN(env, unknown) + "' does not exist"},
 		{"malformed key", "alias/new", "fake-key-id", "NotFoundException", "Invalid keyId 'fake-key-id'"},
-		{"target alias", "alias/new", "alias/taken", "NotFoundException", anyMessage},
-		{"target alias ARN", "alias/new", aliasARN(env, "alias/taken"), "NotFoundException", anyMessage},
+		// AWS's words, as moto and nsmithuk/local-kms record them.
+		{"target alias", "alias/new", "alias/taken", "ValidationException", "Aliases must refer to keys. Not aliases"},
+		{"target alias ARN", "alias/new", aliasARN(env, "alias/taken"), "ValidationException", "Aliases must refer to keys. Not aliases"},
 		{"bad characters", "alias/has space", id, "ValidationException",
 			"1 validation error detected: Value 'alias/has space' at 'aliasName' failed to satisfy constraint: Member must satisfy regular expression pattern: ^[a-zA-Z0-9:/_-]+$"},
 		{"too long", "alias/" + strings.Repeat("a", 251), id, "ValidationException",
@@ -157,6 +158,8 @@ func TestCreateAliasErrors(t *testing.T) {
 	wantError(t, err, "ValidationException", aliasPrefixMessage)
 	_, err = env.KMS.UpdateAlias(t.Context(), &kms.UpdateAliasInput{AliasName: aws.String("alias/taken"), TargetKeyId: aws.String(unknown)})
 	wantError(t, err, "NotFoundException", "Key '"+keyARN(env, unknown)+"' does not exist")
+	_, err = env.KMS.UpdateAlias(t.Context(), &kms.UpdateAliasInput{AliasName: aws.String("alias/taken"), TargetKeyId: aws.String("alias/taken")})
+	wantError(t, err, "ValidationException", "Aliases must refer to keys. Not aliases")
 	_, err = env.KMS.DeleteAlias(t.Context(), &kms.DeleteAliasInput{AliasName: aws.String("foo")})
 	wantError(t, err, "ValidationException", aliasPrefixMessage)
 }

@@ -46,7 +46,15 @@ func checkCreateAlias(in *awsproto.AliasInput) error {
 	if err := v.err(); err != nil {
 		return err
 	}
-	return aliasNameRules(*in.AliasName)
+	if err := aliasNameRules(*in.AliasName); err != nil {
+		return err
+	}
+	// An alias cannot point at an alias. AWS says so in its own words
+	// rather than failing to find a key by that name.
+	if t := *in.TargetKeyId; strings.HasPrefix(t, aliasPrefix) || strings.HasPrefix(t, "arn:") && strings.Contains(t, ":"+aliasPrefix) {
+		return apierr.New(apierr.Validation, "Aliases must refer to keys. Not aliases")
+	}
+	return nil
 }
 
 // authAlias authorizes the row's action on the alias itself: an alias has
