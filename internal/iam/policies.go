@@ -56,6 +56,17 @@ func entityOf(kind store.EntityKind) entity {
 
 func noSuchEntity(ref store.EntityRef) *apierr.Error { return entityOf(ref.Kind).noEntity(ref.Name) }
 
+// checkManagedName validates the entity name member of the managed-policy
+// and permissions-boundary operations, whose model types a user's name as
+// userNameType (1–64 characters) rather than existingUserNameType (1–128).
+func (e entity) checkManagedName(c *checker, s *string) {
+	if e.kind == store.KindUser {
+		c.userName(e.member, s)
+		return
+	}
+	e.checkName(c, s)
+}
+
 // checkName validates the entity name member of a request.
 func (e entity) checkName(c *checker, s *string) {
 	switch e.kind {
@@ -638,7 +649,7 @@ func (s *Service) boundedBy(ctx context.Context, account, arn string, kind store
 
 func (s *Service) attach(ctx context.Context, r *Request, e entity, name, arn *string) error {
 	c := iamChecker()
-	e.checkName(c, name)
+	e.checkManagedName(c, name)
 	if err := c.err(); err != nil {
 		return err
 	}
@@ -658,7 +669,7 @@ func (s *Service) attach(ctx context.Context, r *Request, e entity, name, arn *s
 
 func (s *Service) detach(ctx context.Context, r *Request, e entity, name, arn *string) error {
 	c := iamChecker()
-	e.checkName(c, name)
+	e.checkManagedName(c, name)
 	if err := c.err(); err != nil {
 		return err
 	}
@@ -674,7 +685,7 @@ func (s *Service) detach(ctx context.Context, r *Request, e entity, name, arn *s
 
 func (s *Service) listAttached(ctx context.Context, r *Request, e entity, name, prefix, marker *string, maxItems *int32) (*awsquery.ListAttachedPoliciesOutput, error) {
 	c := iamChecker()
-	e.checkName(c, name)
+	e.checkManagedName(c, name)
 	c.policyPath("pathPrefix", prefix)
 	p, err := c.pager(marker, maxItems)
 	if err != nil {
@@ -759,7 +770,7 @@ func (s *Service) deleteRolePermissionsBoundary(ctx context.Context, r *Request,
 // user or role.
 func (s *Service) setBoundary(ctx context.Context, r *Request, e entity, name, arn *string) error {
 	c := iamChecker()
-	e.checkName(c, name)
+	e.checkManagedName(c, name)
 	c.arn("permissionsBoundary", arn)
 	if err := c.err(); err != nil {
 		return err

@@ -110,6 +110,20 @@ func TestUserValidation(t *testing.T) {
 			"1 validation error detected: Value at 'tags.1.member.key' failed to satisfy constraint: Member must have length less than or equal to 128"},
 		{"CreateUser", "UserName=t&PermissionsBoundary=arn:aws:iam::111122223333:policy/nope", "NoSuchEntity",
 			"Scope ARN: arn:aws:iam::111122223333:policy/nope does not exist or is not attachable."},
+		// The managed-policy and boundary operations type the name as
+		// userNameType (at most 64), not existingUserNameType (128).
+		{"AttachUserPolicy", "UserName=" + long + "&PolicyArn=arn:aws:iam::aws:policy/AdministratorAccess", "ValidationError",
+			"1 validation error detected: Value at 'userName' failed to satisfy constraint: Member must have length less than or equal to 64"},
+		{"DetachUserPolicy", "UserName=" + long + "&PolicyArn=arn:aws:iam::aws:policy/AdministratorAccess", "ValidationError",
+			"1 validation error detected: Value at 'userName' failed to satisfy constraint: Member must have length less than or equal to 64"},
+		{"ListAttachedUserPolicies", "UserName=" + long, "ValidationError",
+			"1 validation error detected: Value at 'userName' failed to satisfy constraint: Member must have length less than or equal to 64"},
+		{"PutUserPermissionsBoundary", "UserName=" + long + "&PermissionsBoundary=arn:aws:iam::aws:policy/AdministratorAccess", "ValidationError",
+			"1 validation error detected: Value at 'userName' failed to satisfy constraint: Member must have length less than or equal to 64"},
+		{"DeleteUserPermissionsBoundary", "UserName=" + long, "ValidationError",
+			"1 validation error detected: Value at 'userName' failed to satisfy constraint: Member must have length less than or equal to 64"},
+		// existingUserNameType: 65 characters are valid, the user absent.
+		{"ListUserPolicies", "UserName=" + long, "NoSuchEntity", "The user with name " + long + " cannot be found."},
 	} {
 		t.Run(tc.action+" "+tc.params[:min(len(tc.params), 40)], func(t *testing.T) {
 			wantErr(t, f.iamErr(f.rootCaller, tc.action, tc.params), tc.code, tc.message)
