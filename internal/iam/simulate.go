@@ -53,7 +53,7 @@ func (s *Service) simulatePrincipalPolicy(ctx context.Context, r *Request, in *a
 	c := iamChecker()
 	c.arn("policySourceArn", in.PolicySourceArn)
 	checkSimulationInput(c, in.PolicyInputList, in.PermissionsBoundaryPolicyInputList, in.ActionNames, in.ResourceArns,
-		in.ResourcePolicy, in.CallerArn, in.ContextEntries, in.Marker, in.MaxItems)
+		in.ResourcePolicy, in.ResourceOwner, in.CallerArn, in.ResourceHandlingOption, in.ContextEntries, in.Marker, in.MaxItems)
 	if err := c.err(); err != nil {
 		return nil, err
 	}
@@ -73,7 +73,7 @@ func (s *Service) simulatePrincipalPolicy(ctx context.Context, r *Request, in *a
 func (s *Service) simulateCustomPolicy(_ context.Context, r *Request, in *awsquery.SimulateCustomPolicyInput) (*awsquery.SimulatePolicyOutput, error) {
 	c := iamChecker()
 	checkSimulationInput(c, in.PolicyInputList, in.PermissionsBoundaryPolicyInputList, in.ActionNames, in.ResourceArns,
-		in.ResourcePolicy, in.CallerArn, in.ContextEntries, in.Marker, in.MaxItems)
+		in.ResourcePolicy, in.ResourceOwner, in.CallerArn, in.ResourceHandlingOption, in.ContextEntries, in.Marker, in.MaxItems)
 	if err := c.err(); err != nil {
 		return nil, err
 	}
@@ -95,7 +95,10 @@ func (s *Service) simulateCustomPolicy(_ context.Context, r *Request, in *awsque
 	return s.runSimulation(sim, in.Marker, in.MaxItems)
 }
 
-func checkSimulationInput(c *checker, policies, boundaries, actions, resources []string, resourcePolicy, callerArn *string,
+// checkSimulationInput checks the members both simulations share.
+// ResourceOwner and ResourceHandlingOption are checked as the model
+// constrains them but do not change a simulation's outcome.
+func checkSimulationInput(c *checker, policies, boundaries, actions, resources []string, resourcePolicy, resourceOwner, callerArn, handling *string,
 	entries []awsquery.ContextEntry, marker *string, maxItems *int32) {
 	for i := range policies {
 		c.document(fmt.Sprintf("policyInputList.%d.member", i+1), &policies[i])
@@ -111,7 +114,9 @@ func checkSimulationInput(c *checker, policies, boundaries, actions, resources [
 		c.length(fmt.Sprintf("resourceArns.%d.member", i+1), &resources[i], 1, 2048)
 	}
 	c.document("resourcePolicy", resourcePolicy)
+	c.length("resourceOwner", resourceOwner, 1, 2048)
 	c.length("callerArn", callerArn, 1, 2048)
+	c.length("resourceHandlingOption", handling, 1, 64)
 	for i, e := range entries {
 		at := fmt.Sprintf("contextEntries.%d.member.", i+1)
 		c.length(at+"contextKeyName", e.ContextKeyName, 5, 256)

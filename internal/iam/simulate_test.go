@@ -4,6 +4,7 @@ import (
 	"context"
 	"reflect"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/trent-kms/trent/internal/awsquery"
@@ -175,4 +176,10 @@ func TestSimulateCustomPolicy(t *testing.T) {
 		"InvalidInput", "This policy contains invalid Json")
 	wantErr(t, f.iamErr(f.rootCaller, "SimulatePrincipalPolicy", "PolicySourceArn="+q("arn:aws:iam::"+testAccount+":user/ghost")+"&ActionNames.member.1=kms:Encrypt"),
 		"NoSuchEntity", "The user with name ghost cannot be found.")
+	// Members the simulation does not use are still held to the model.
+	base := "PolicyInputList.member.1=" + q(policyDoc("kms:*")) + "&ActionNames.member.1=kms:Encrypt"
+	wantErr(t, f.iamErr(f.rootCaller, "SimulateCustomPolicy", base+"&ResourceOwner="+strings.Repeat("a", 2049)),
+		"ValidationError", "1 validation error detected: Value at 'resourceOwner' failed to satisfy constraint: Member must have length less than or equal to 2048")
+	wantErr(t, f.iamErr(f.rootCaller, "SimulateCustomPolicy", base+"&ResourceHandlingOption="),
+		"ValidationError", "1 validation error detected: Value at 'resourceHandlingOption' failed to satisfy constraint: Member must have length greater than or equal to 1")
 }
