@@ -147,6 +147,9 @@ func (s *Service) assumeRole(ctx context.Context, r *Request, in *awsquery.Assum
 	c.intRange("durationSeconds", in.DurationSeconds, minSessionDuration, maxRoleSession)
 	c.tags("tags", in.Tags)
 	c.listLength("transitiveTagKeys", len(in.TransitiveTagKeys), maxTags)
+	for i := range in.TransitiveTagKeys {
+		c.str(fmt.Sprintf("transitiveTagKeys.%d.member", i+1), &in.TransitiveTagKeys[i], 1, 128, patTagKey, validTagKey)
+	}
 	c.str("externalId", in.ExternalId, 2, 1224, patExternalID, validExternalID)
 	checkMFAInput(c, in.SerialNumber, in.TokenCode)
 	c.str("sourceIdentity", in.SourceIdentity, 2, 64, patSessionName, validSessionName)

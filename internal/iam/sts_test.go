@@ -179,6 +179,9 @@ func TestAssumeRoleSessionTags(t *testing.T) {
 		"InvalidParameterValue", "The specified transitive tag key must be included in the requested tags.")
 	wantErr(t, f.stsErr(dev, "AssumeRole", "RoleArn="+tagged+"&RoleSessionName=sx&Tags.member.1.Key=a&Tags.member.1.Value=1&Tags.member.2.Key=A&Tags.member.2.Value=2"),
 		"InvalidParameterValue", "Duplicate tag keys found. Please note that Tag keys are case insensitive.")
+	// A transitive key is a tag key: the model holds it to 1–128 characters.
+	wantErr(t, f.stsErr(dev, "AssumeRole", "RoleArn="+tagged+"&RoleSessionName=sx&TransitiveTagKeys.member.1="+strings.Repeat("k", 129)),
+		"ValidationError", "1 validation error detected: Value '"+strings.Repeat("k", 129)+"' at 'transitiveTagKeys.1.member' failed to satisfy constraint: Member must have length less than or equal to 128")
 }
 
 func TestAssumeRoleSessionPolicies(t *testing.T) {
