@@ -114,7 +114,7 @@ func invoke[In any](ctx context.Context, s *Service, r *Request, op *Operation, 
 	}
 	out, err := sp.run(s, ctx, r, in, a)
 	if err == nil && r.Audit != nil {
-		auditOutcome(r.Audit, op, out)
+		auditOutcome(r.Audit, op, out, a.key)
 	}
 	return out, err
 }
@@ -137,9 +137,12 @@ var cryptoOperations = map[string]bool{
 var responseLists sync.Map // reflect.Type → *audit.AllowList
 
 // auditOutcome fills an event from a successful operation's output: the
-// key a CreateKey made, and the response elements of operations that
-// change something.
-func auditOutcome(ev *audit.Event, op *Operation, out any) {
+// key a CreateKey made, the key material a symmetric cryptographic
+// operation used, and the response elements of operations that change
+// something. e is the key the request was authorized on (nil for
+// operations without one).
+func auditOutcome(ev *audit.Event, op *Operation, out any, e *keyEntry) {
+	auditMaterial(ev, out, e)
 	if k, ok := out.(*awsproto.KeyMetadataOutput); ok && op.Name == "CreateKey" && k.KeyMetadata != nil {
 		addKeyOnce(ev, k.KeyMetadata.Arn)
 	}
@@ -155,6 +158,58 @@ func auditOutcome(ev *audit.Event, op *Operation, out any) {
 		l, _ = responseLists.LoadOrStore(t, audit.MustAllowList(t, audit.AuditableMembers(t, notAudited...)...))
 	}
 	ev.ResponseElements = auditJSON(l.(*audit.AllowList), out)
+}
+
+// auditMaterial records, as AWS's events have since 2025, which key
+// material a symmetric cryptographic operation used: additionalEventData
+// {"keyMaterialId"} for Encrypt, Decrypt and the data key operations,
+// {"sourceKeyMaterialId", "destinationKeyMaterialId"} for ReEncrypt.
+// Encrypt's answer does not name its material: it is the current one of
+// the key the request was authorized on, which the handler encrypted
+// under.
+func auditMaterial(ev *audit.Event, out any, e *keyEntry) {
+	var id string
+	switch o := out.(type) {
+	case *awsproto.EncryptOutput:
+		if e != nil {
+			id = e.materialID(e.current)
+		}
+	case *awsproto.DecryptOutput:
+		id = o.KeyMaterialId
+	case *awsproto.GenerateDataKeyOutput:
+		id = o.KeyMaterialId
+	case *awsproto.GenerateDataKeyPairOutput:
+		id = o.KeyMaterialId
+	case *awsproto.ReEncryptOutput:
+		if o.SourceKeyMaterialId != "" || o.DestinationKeyMaterialId != "" {
+			ev.AdditionalEventData = materialPairEvent(o.SourceKeyMaterialId, o.DestinationKeyMaterialId)
+		}
+		return
+	}
+	switch {
+	case id == "":
+	case e != nil && e.current != nil && e.current.materialID == id:
+		ev.AdditionalEventData = e.current.materialEvent // prepared: no work per request
+	default:
+		ev.AdditionalEventData = materialEvent(id) // an older version's material
+	}
+}
+
+// materialEvent and materialPairEvent are additionalEventData naming key
+// material.
+func materialEvent(id string) json.RawMessage {
+	b, _ := json.Marshal(struct {
+		KeyMaterialID string `json:"keyMaterialId"`
+	}{id})
+	return b
+}
+
+func materialPairEvent(source, destination string) json.RawMessage {
+	b, _ := json.Marshal(struct {
+		Destination string `json:"destinationKeyMaterialId,omitempty"`
+		Source      string `json:"sourceKeyMaterialId,omitempty"`
+	}{destination, source})
+	return b
 }
 
 // auditJSON is the allow-listed JSON of v; an error (which the list's

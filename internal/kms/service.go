@@ -12,6 +12,7 @@ package kms
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -234,11 +235,15 @@ type keyEntry struct {
 type condKV struct{ name, value string }
 
 type backing struct {
-	version      uint32
-	materialID   string
-	material     []byte
-	createdAt    time.Time
-	rotationType string
+	version    uint32
+	materialID string
+	// materialEvent is the additionalEventData of an audit event for an
+	// operation that used this material, {"keyMaterialId":"…"}, made once
+	// here rather than per request (nil without a material id).
+	materialEvent json.RawMessage
+	material      []byte
+	createdAt     time.Time
+	rotationType  string
 	// private is the parsed form of an asymmetric key's material, so
 	// Sign, Decrypt and the rest do not parse PKCS#8 per request.
 	private *keys.Private
@@ -250,6 +255,9 @@ type backing struct {
 // newBacking builds the cache form of a key version.
 func newBacking(spec string, version uint32, materialID string, material []byte, createdAt time.Time, rotationType string) (*backing, error) {
 	b := &backing{version: version, materialID: materialID, material: material, createdAt: createdAt, rotationType: rotationType}
+	if materialID != "" {
+		b.materialEvent = materialEvent(materialID)
+	}
 	if isAsymmetric(spec) {
 		p, err := keys.ParsePrivate(spec, material)
 		if err != nil {

@@ -1,0 +1,96 @@
+package e2e
+
+import (
+	"encoding/json"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudtrail"
+	cttypes "github.com/aws/aws-sdk-go-v2/service/cloudtrail/types"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/aws-sdk-go-v2/service/kms/types"
+
+	"github.com/trent-kms/trent/internal/testenv"
+)
+
+// TestAuditKeyMaterialID: the events of symmetric cryptographic operations
+// name the key material they used in additionalEventData, as AWS's have
+// since 2025 (keyMaterialId; sourceKeyMaterialId and
+// destinationKeyMaterialId for ReEncrypt), and a Decrypt of a ciphertext
+// made before a rotation names the old material, not the current one.
+func TestAuditKeyMaterialID(t *testing.T) {
+	env := testenv.Start(t)
+	ctx := t.Context()
+	src := createKey(t, env, nil)
+	dst := createKey(t, env, nil)
+	old := aws.ToString(src.CurrentKeyMaterialId)
+	blob := encrypt(t, env, aws.ToString(src.KeyId), []byte("before rotation"), nil)
+	_, err := env.KMS.RotateKeyOnDemand(ctx, &kms.RotateKeyOnDemandInput{KeyId: src.KeyId})
+	mustOK(t, err, "RotateKeyOnDemand")
+	cur := aws.ToString(describe(t, env, aws.ToString(src.KeyId)).CurrentKeyMaterialId)
+	if cur == old || old == "" {
+		t.Fatalf("material ids before and after rotation: %q, %q", old, cur)
+	}
+
+	_, err = env.KMS.Decrypt(ctx, &kms.DecryptInput{CiphertextBlob: blob})
+	mustOK(t, err, "Decrypt")
+	_, err = env.KMS.GenerateDataKey(ctx, &kms.GenerateDataKeyInput{KeyId: src.KeyId, KeySpec: types.DataKeySpecAes256})
+	mustOK(t, err, "GenerateDataKey")
+	_, err = env.KMS.GenerateDataKeyWithoutPlaintext(ctx, &kms.GenerateDataKeyWithoutPlaintextInput{KeyId: src.KeyId, KeySpec: types.DataKeySpecAes256})
+	mustOK(t, err, "GenerateDataKeyWithoutPlaintext")
+	_, err = env.KMS.GenerateDataKeyPair(ctx, &kms.GenerateDataKeyPairInput{KeyId: src.KeyId, KeyPairSpec: types.DataKeyPairSpecEccNistP256})
+	mustOK(t, err, "GenerateDataKeyPair")
+	_, err = env.KMS.ReEncrypt(ctx, &kms.ReEncryptInput{CiphertextBlob: blob, DestinationKeyId: dst.KeyId})
+	mustOK(t, err, "ReEncrypt")
+	// Encrypt last: the one before the rotation must not be found below.
+	encrypt(t, env, aws.ToString(src.KeyId), []byte("after rotation"), nil)
+	// An asymmetric key has no material id: no additionalEventData.
+	sign := createKey(t, env, &kms.CreateKeyInput{KeySpec: types.KeySpecEccNistP256, KeyUsage: types.KeyUsageTypeSignVerify})
+	_, err = env.KMS.Sign(ctx, &kms.SignInput{KeyId: sign.KeyId, Message: []byte("m"), SigningAlgorithm: types.SigningAlgorithmSpecEcdsaSha256})
+	mustOK(t, err, "Sign")
+
+	ct := cloudTrailClient(env, env.AccessKeyID, env.Secret)
+	data := func(name string) []map[string]string {
+		t.Helper()
+		var all []map[string]string
+		for _, e := range lookupAll(t, ct, &cloudtrail.LookupEventsInput{LookupAttributes: attr(cttypes.LookupAttributeKeyEventName, name)}) {
+			var ev struct {
+				AdditionalEventData map[string]string `json:"additionalEventData"`
+			}
+			if err := json.Unmarshal([]byte(aws.ToString(e.CloudTrailEvent)), &ev); err != nil {
+				t.Fatalf("%s event: %v", name, err)
+			}
+			all = append(all, ev.AdditionalEventData)
+		}
+		return all
+	}
+	for _, tc := range []struct {
+		name string
+		want []map[string]string // newest first, as LookupEvents answers
+	}{
+		{"Encrypt", []map[string]string{{"keyMaterialId": cur}, {"keyMaterialId": old}}},
+		{"Decrypt", []map[string]string{{"keyMaterialId": old}}},
+		{"GenerateDataKey", []map[string]string{{"keyMaterialId": cur}}},
+		{"GenerateDataKeyWithoutPlaintext", []map[string]string{{"keyMaterialId": cur}}},
+		{"GenerateDataKeyPair", []map[string]string{{"keyMaterialId": cur}}},
+		{"ReEncrypt", []map[string]string{{"sourceKeyMaterialId": old, "destinationKeyMaterialId": aws.ToString(dst.CurrentKeyMaterialId)}}},
+		{"Sign", []map[string]string{nil}},
+	} {
+		got := data(tc.name)
+		if len(got) != len(tc.want) {
+			t.Errorf("%s: %d events, want %d", tc.name, len(got), len(tc.want))
+			continue
+		}
+		for i := range got {
+			if len(got[i]) != len(tc.want[i]) {
+				t.Errorf("%s event %d: additionalEventData %v, want %v", tc.name, i, got[i], tc.want[i])
+				continue
+			}
+			for k, v := range tc.want[i] {
+				if got[i][k] != v {
+					t.Errorf("%s event %d: additionalEventData %v, want %v", tc.name, i, got[i], tc.want[i])
+				}
+			}
+		}
+	}
+}
