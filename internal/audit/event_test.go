@@ -232,6 +232,37 @@ func TestAllowList(t *testing.T) {
 	}
 }
 
+// TestAllowListDefaultsAndFlags: a member with a default shows it when
+// absent and its own value when present; a bool tagged omitempty (DryRun)
+// shows only when true.
+func TestAllowListDefaultsAndFlags(t *testing.T) {
+	a := MustAllowList(reflect.TypeFor[awsproto.DecryptInput](), "KeyId", "EncryptionAlgorithm", "DryRun").
+		WithDefault("EncryptionAlgorithm", "SYMMETRIC_DEFAULT")
+	for _, tc := range []struct {
+		in   *awsproto.DecryptInput
+		want string
+	}{
+		{&awsproto.DecryptInput{}, `{"encryptionAlgorithm":"SYMMETRIC_DEFAULT"}`},
+		{&awsproto.DecryptInput{KeyId: ptr("k"), EncryptionAlgorithm: ptr("RSAES_OAEP_SHA_256")}, `{"keyId":"k","encryptionAlgorithm":"RSAES_OAEP_SHA_256"}`},
+		{&awsproto.DecryptInput{DryRun: true}, `{"encryptionAlgorithm":"SYMMETRIC_DEFAULT","dryRun":true}`},
+	} {
+		got, err := a.JSON(tc.in)
+		if err != nil || string(got) != tc.want {
+			t.Errorf("JSON(%+v) = %s, %v; want %s", tc.in, got, err, tc.want)
+		}
+	}
+	for _, member := range []string{"GrantTokens", "Nope"} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("WithDefault(%q) of a member the list lacks: no panic", member)
+				}
+			}()
+			a.WithDefault(member, "x")
+		}()
+	}
+}
+
 // TestEventAllocations: an Encrypt's event, held in a CallEvent, costs
 // two allocations from its start to its encoded line body — its eventID
 // and its parameters — whatever the encoder does.

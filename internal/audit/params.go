@@ -43,6 +43,13 @@ type allowedField struct {
 	name  string
 	key   string      // name as a JSON string and a colon, written once
 	enc   encoderFunc // compiled for the member's type when the list is made
+	// omitFalse leaves out a false bool tagged omitempty: a flag such as
+	// DryRun decodes to false whether or not it was sent, and AWS's events
+	// do not show it when it was not.
+	omitFalse bool
+	// def is the JSON written for an absent member (nil: leave it out),
+	// for the parameters AWS's events show with their default value.
+	def []byte
 }
 
 func newAllowedField(index []int, name string, enc encoderFunc) allowedField {
@@ -78,9 +85,31 @@ func NewAllowList(t reflect.Type, members ...string) (*AllowList, error) {
 		if err := checkAuditable(f.Type, m, map[reflect.Type]bool{}); err != nil {
 			return nil, fmt.Errorf("audit: allow-list of %v: %w", t, err)
 		}
-		a.fields = append(a.fields, newAllowedField(f.Index, lowerFirst(m), compileEncoder(f.Type, map[reflect.Type]bool{})))
+		af := newAllowedField(f.Index, lowerFirst(m), compileEncoder(f.Type, map[reflect.Type]bool{}))
+		_, opts, _ := strings.Cut(f.Tag.Get("json"), ",")
+		af.omitFalse = f.Type.Kind() == reflect.Bool && slices.Contains(strings.Split(opts, ","), "omitempty")
+		a.fields = append(a.fields, af)
 	}
 	return a, nil
+}
+
+// WithDefault makes the list show member (an AWS name) with value when a
+// request leaves it out, as AWS's events show some parameters with their
+// default (Decrypt's encryptionAlgorithm). It returns a; a member the list
+// does not hold, or a value that is not JSON, is a programming error and
+// panics.
+func (a *AllowList) WithDefault(member string, value any) *AllowList {
+	b, err := json.Marshal(value)
+	if err != nil {
+		panic(fmt.Sprintf("audit: default of %v.%s: %v", a.t, member, err))
+	}
+	for i := range a.fields {
+		if a.fields[i].name == lowerFirst(member) {
+			a.fields[i].def = b
+			return a
+		}
+	}
+	panic(fmt.Sprintf("audit: default of %v.%s: not a member of the list", a.t, member))
 }
 
 // MustAllowList is NewAllowList for tables built at init, where a wrong
@@ -123,7 +152,13 @@ func (a *AllowList) JSON(v any) (json.RawMessage, error) {
 		} else {
 			continue // a nil embedded pointer
 		}
-		if absent(fv) {
+		if absent(fv) || f.omitFalse && !fv.Bool() {
+			if f.def != nil {
+				if len(buf) > 1 {
+					buf = append(buf, ',')
+				}
+				buf = append(append(buf, f.key...), f.def...)
+			}
 			continue // a member not sent
 		}
 		if len(buf) > 1 {

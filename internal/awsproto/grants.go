@@ -20,7 +20,7 @@ type CreateGrantInput struct {
 	Constraints       *GrantConstraints `json:"Constraints"`
 	GrantTokens       []string          `json:"GrantTokens"`
 	Name              *string           `json:"Name"`
-	DryRun            bool              `json:"DryRun"`
+	DryRun            bool              `json:"DryRun,omitempty"`
 }
 
 type CreateGrantOutput struct {
@@ -66,11 +66,11 @@ type RetireGrantInput struct {
 	GrantToken *string `json:"GrantToken"`
 	KeyId      *string `json:"KeyId"`
 	GrantId    *string `json:"GrantId"`
-	DryRun     bool    `json:"DryRun"`
+	DryRun     bool    `json:"DryRun,omitempty"`
 }
 
 type RevokeGrantInput struct {
 	KeyId   *string `json:"KeyId"`
 	GrantId *string `json:"GrantId"`
-	DryRun  bool    `json:"DryRun"`
+	DryRun  bool    `json:"DryRun,omitempty"`
 }

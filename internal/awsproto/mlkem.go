@@ -7,7 +7,7 @@ type EncapsulateInput struct {
 	KeyId                  *string  `json:"KeyId"`
 	EncapsulationAlgorithm *string  `json:"EncapsulationAlgorithm"`
 	GrantTokens            []string `json:"GrantTokens"`
-	DryRun                 bool     `json:"DryRun"`
+	DryRun                 bool     `json:"DryRun,omitempty"`
 }
 
 type EncapsulateOutput struct {
@@ -22,7 +22,7 @@ type DecapsulateInput struct {
 	SharedSecretCiphertextBlob []byte   `json:"SharedSecretCiphertextBlob"`
 	EncapsulationAlgorithm     *string  `json:"EncapsulationAlgorithm"`
 	GrantTokens                []string `json:"GrantTokens"`
-	DryRun                     bool     `json:"DryRun"`
+	DryRun                     bool     `json:"DryRun,omitempty"`
 }
 
 type DecapsulateOutput struct {

@@ -116,7 +116,7 @@ type EncryptInput struct {
 	EncryptionContext   map[string]string `json:"EncryptionContext"`
 	GrantTokens         []string          `json:"GrantTokens"`
 	EncryptionAlgorithm *string           `json:"EncryptionAlgorithm"`
-	DryRun              bool              `json:"DryRun"`
+	DryRun              bool              `json:"DryRun,omitempty"`
 }
 
 type EncryptOutput struct {
@@ -132,7 +132,7 @@ type DecryptInput struct {
 	KeyId               *string           `json:"KeyId"`
 	EncryptionAlgorithm *string           `json:"EncryptionAlgorithm"`
 	Recipient           *struct{}         `json:"Recipient"`
-	DryRun              bool              `json:"DryRun"`
+	DryRun              bool              `json:"DryRun,omitempty"`
 	DryRunModifiers     []string          `json:"DryRunModifiers"`
 }
 
@@ -152,7 +152,7 @@ type ReEncryptInput struct {
 	SourceEncryptionAlgorithm      *string           `json:"SourceEncryptionAlgorithm"`
 	DestinationEncryptionAlgorithm *string           `json:"DestinationEncryptionAlgorithm"`
 	GrantTokens                    []string          `json:"GrantTokens"`
-	DryRun                         bool              `json:"DryRun"`
+	DryRun                         bool              `json:"DryRun,omitempty"`
 	DryRunModifiers                []string          `json:"DryRunModifiers"`
 }
 
@@ -174,7 +174,7 @@ type GenerateDataKeyWithoutPlaintextInput struct {
 	NumberOfBytes     *int32            `json:"NumberOfBytes"`
 	KeySpec           *string           `json:"KeySpec"`
 	GrantTokens       []string          `json:"GrantTokens"`
-	DryRun            bool              `json:"DryRun"`
+	DryRun            bool              `json:"DryRun,omitempty"`
 }
 
 type GenerateDataKeyInput struct {
@@ -320,7 +320,7 @@ type SignInput struct {
 	MessageType      *string  `json:"MessageType"`
 	GrantTokens      []string `json:"GrantTokens"`
 	SigningAlgorithm *string  `json:"SigningAlgorithm"`
-	DryRun           bool     `json:"DryRun"`
+	DryRun           bool     `json:"DryRun,omitempty"`
 }
 
 type SignOutput struct {
@@ -336,7 +336,7 @@ type VerifyInput struct {
 	Signature        []byte   `json:"Signature"`
 	SigningAlgorithm *string  `json:"SigningAlgorithm"`
 	GrantTokens      []string `json:"GrantTokens"`
-	DryRun           bool     `json:"DryRun"`
+	DryRun           bool     `json:"DryRun,omitempty"`
 }
 
 type VerifyOutput struct {
@@ -364,7 +364,7 @@ type GenerateMacInput struct {
 	KeyId        *string  `json:"KeyId"`
 	MacAlgorithm *string  `json:"MacAlgorithm"`
 	GrantTokens  []string `json:"GrantTokens"`
-	DryRun       bool     `json:"DryRun"`
+	DryRun       bool     `json:"DryRun,omitempty"`
 }
 
 type GenerateMacOutput struct {
@@ -379,7 +379,7 @@ type VerifyMacInput struct {
 	MacAlgorithm *string  `json:"MacAlgorithm"`
 	Mac          []byte   `json:"Mac"`
 	GrantTokens  []string `json:"GrantTokens"`
-	DryRun       bool     `json:"DryRun"`
+	DryRun       bool     `json:"DryRun,omitempty"`
 }
 
 type VerifyMacOutput struct {
@@ -393,7 +393,7 @@ type DeriveSharedSecretInput struct {
 	KeyAgreementAlgorithm *string   `json:"KeyAgreementAlgorithm"`
 	PublicKey             []byte    `json:"PublicKey"`
 	GrantTokens           []string  `json:"GrantTokens"`
-	DryRun                bool      `json:"DryRun"`
+	DryRun                bool      `json:"DryRun,omitempty"`
 	Recipient             *struct{} `json:"Recipient"`
 }
 
@@ -411,7 +411,7 @@ type GenerateDataKeyPairWithoutPlaintextInput struct {
 	KeyId             *string           `json:"KeyId"`
 	KeyPairSpec       *string           `json:"KeyPairSpec"`
 	GrantTokens       []string          `json:"GrantTokens"`
-	DryRun            bool              `json:"DryRun"`
+	DryRun            bool              `json:"DryRun,omitempty"`
 }
 
 type GenerateDataKeyPairInput struct {

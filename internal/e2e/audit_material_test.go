@@ -50,15 +50,49 @@ func TestAuditKeyMaterialID(t *testing.T) {
 	mustOK(t, err, "Sign")
 
 	ct := cloudTrailClient(env, env.AccessKeyID, env.Secret)
+	// Decrypt's event shows the default algorithm the request left out, as
+	// AWS's does; no event shows a DryRun the request did not send.
+	params := func(name string) map[string]any {
+		t.Helper()
+		evs := lookupAll(t, ct, &cloudtrail.LookupEventsInput{LookupAttributes: attr(cttypes.LookupAttributeKeyEventName, name)})
+		if len(evs) == 0 {
+			t.Fatalf("no %s event", name)
+		}
+		var ev struct {
+			RequestParameters map[string]any `json:"requestParameters"`
+		}
+		if err := json.Unmarshal([]byte(aws.ToString(evs[0].CloudTrailEvent)), &ev); err != nil {
+			t.Fatal(err)
+		}
+		return ev.RequestParameters
+	}
+	if p := params("Decrypt"); p["encryptionAlgorithm"] != "SYMMETRIC_DEFAULT" {
+		t.Errorf("Decrypt requestParameters %v: no encryptionAlgorithm", p)
+	}
+	for _, name := range []string{"Encrypt", "Decrypt", "GenerateDataKey", "ReEncrypt", "Sign"} {
+		if p := params(name); p["dryRun"] != nil {
+			t.Errorf("%s requestParameters %v: dryRun the request did not send", name, p)
+		}
+	}
+	_, err = env.KMS.Encrypt(ctx, &kms.EncryptInput{KeyId: src.KeyId, Plaintext: []byte("x"), DryRun: aws.Bool(true)})
+	wantError(t, err, "DryRunOperationException", anyMessage)
+	if p := params("Encrypt"); p["dryRun"] != true {
+		t.Errorf("a DryRun Encrypt's requestParameters %v: no dryRun", p)
+	}
+
 	data := func(name string) []map[string]string {
 		t.Helper()
 		var all []map[string]string
 		for _, e := range lookupAll(t, ct, &cloudtrail.LookupEventsInput{LookupAttributes: attr(cttypes.LookupAttributeKeyEventName, name)}) {
 			var ev struct {
+				ErrorCode           string            `json:"errorCode"`
 				AdditionalEventData map[string]string `json:"additionalEventData"`
 			}
 			if err := json.Unmarshal([]byte(aws.ToString(e.CloudTrailEvent)), &ev); err != nil {
 				t.Fatalf("%s event: %v", name, err)
+			}
+			if ev.ErrorCode != "" {
+				continue // the DryRun above: no material was used
 			}
 			all = append(all, ev.AdditionalEventData)
 		}

@@ -63,6 +63,9 @@ func row[In any](name string, readOnly bool, sp spec[In]) *Operation {
 	}
 	op := &Operation{Name: name, Action: "kms:" + name, ReadOnly: readOnly, Input: reflect.TypeFor[In]()}
 	op.params = audit.MustAllowList(op.Input, audit.AuditableMembers(op.Input, notAudited...)...)
+	for member, v := range auditDefaults[name] {
+		op.params.WithDefault(member, v)
+	}
 	op.respond = !readOnly && !cryptoOperations[name]
 	op.quota = quotaOf(name)
 	op.call = func(ctx context.Context, s *Service, r *Request, body []byte) (any, error) {
@@ -117,6 +120,15 @@ func invoke[In any](ctx context.Context, s *Service, r *Request, op *Operation, 
 		auditOutcome(r.Audit, op, out, a.key)
 	}
 	return out, err
+}
+
+// auditDefaults are the parameters an operation's event shows with their
+// default when the request leaves them out: "The CloudTrail log entry for a
+// Decrypt operation always includes the encryptionAlgorithm in the
+// requestParameters even if the encryption algorithm wasn't specified in
+// the request" (AWS KMS developer guide, ct-decrypt).
+var auditDefaults = map[string]map[string]string{
+	"Decrypt": {"EncryptionAlgorithm": AlgSymmetric},
 }
 
 // notAudited are input and output members that are credentials even
