@@ -2,7 +2,9 @@ package e2e
 
 import (
 	"encoding/json"
+	"reflect"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudtrail"
@@ -126,5 +128,57 @@ func TestAuditKeyMaterialID(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestServiceEventDetails: the job runner's events carry AWS's
+// serviceEventDetails — RotateKey the rotation's type, the key's origin,
+// the previous and the new material and the bare key id; DeleteKey none;
+// DeleteExpiredKeyMaterial the key id and the material that expired.
+func TestServiceEventDetails(t *testing.T) {
+	env := testenv.Start(t)
+	ctx := t.Context()
+	rot := createKey(t, env, nil)
+	_, err := env.KMS.EnableKeyRotation(ctx, &kms.EnableKeyRotationInput{KeyId: rot.KeyId, RotationPeriodInDays: aws.Int32(90)})
+	mustOK(t, err, "EnableKeyRotation")
+	del := createKey(t, env, nil)
+	_, err = env.KMS.ScheduleKeyDeletion(ctx, &kms.ScheduleKeyDeletionInput{KeyId: del.KeyId, PendingWindowInDays: aws.Int32(7)})
+	mustOK(t, err, "ScheduleKeyDeletion")
+	ext := createExternal(t, env, "", "")
+	imp, err := importMaterial(t, env, aws.ToString(ext.KeyId), types.AlgorithmSpecRsaesOaepSha256, random(32),
+		&kms.ImportKeyMaterialInput{ValidTo: aws.Time(env.Clock.Now().Add(24 * time.Hour))})
+	mustOK(t, err, "ImportKeyMaterial")
+	env.Clock.Advance(91 * 24 * time.Hour)
+	env.RunJobs(t)
+
+	ct := cloudTrailClient(env, env.AccessKeyID, env.Secret)
+	details := func(name string) (map[string]any, bool) {
+		t.Helper()
+		evs := lookupAll(t, ct, &cloudtrail.LookupEventsInput{LookupAttributes: attr(cttypes.LookupAttributeKeyEventName, name)})
+		for _, e := range evs {
+			var ev map[string]any
+			if err := json.Unmarshal([]byte(aws.ToString(e.CloudTrailEvent)), &ev); err != nil {
+				t.Fatal(err)
+			}
+			if ev["eventType"] == "AwsServiceEvent" {
+				d, ok := ev["serviceEventDetails"].(map[string]any)
+				return d, ok
+			}
+		}
+		t.Fatalf("no %s service event", name)
+		return nil, false
+	}
+	cur := aws.ToString(describe(t, env, aws.ToString(rot.KeyId)).CurrentKeyMaterialId)
+	want := map[string]any{"rotationType": "AUTOMATIC", "keyOrigin": "AWS_KMS", "previousKeyMaterialId": aws.ToString(rot.CurrentKeyMaterialId),
+		"currentKeyMaterialId": cur, "keyId": aws.ToString(rot.KeyId)}
+	if d, _ := details("RotateKey"); !reflect.DeepEqual(d, want) || cur == aws.ToString(rot.CurrentKeyMaterialId) {
+		t.Errorf("RotateKey serviceEventDetails %v, want %v", d, want)
+	}
+	if d, ok := details("DeleteKey"); ok {
+		t.Errorf("DeleteKey serviceEventDetails %v, want none", d)
+	}
+	want = map[string]any{"keyId": aws.ToString(ext.KeyId), "keyMaterialId": aws.ToString(imp.KeyMaterialId)}
+	if d, _ := details("DeleteExpiredKeyMaterial"); !reflect.DeepEqual(d, want) {
+		t.Errorf("DeleteExpiredKeyMaterial serviceEventDetails %v, want %v", d, want)
 	}
 }

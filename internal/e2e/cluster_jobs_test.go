@@ -108,7 +108,10 @@ func jobEvents(t *testing.T, nd *clusterNode) map[string]int {
 		if ev["eventType"] != "AwsServiceEvent" || (name != "DeleteKey" && name != "RotateKey" && name != "DeleteExpiredKeyMaterial") {
 			continue
 		}
-		arn, _ := field(ev, "serviceEventDetails", "keyId").(string)
+		var arn string
+		if rs, _ := ev["resources"].([]any); len(rs) == 1 {
+			arn, _ = field(rs[0].(map[string]any), "ARN").(string)
+		}
 		n[name+" "+arn]++
 	}
 	return n

@@ -686,6 +686,8 @@ func (s *Service) expireKeyMaterial(ctx context.Context, id string, now time.Tim
 		return err
 	}
 	s.log.Info("deleted expired imported key material", "key", e.arn, "versions", due)
-	s.serviceEvent(ctx, "DeleteExpiredKeyMaterial", e, now)
+	for _, n := range due { // one event per material, as each expires on its own
+		s.serviceEvent(ctx, "DeleteExpiredKeyMaterial", e, now, expiredMaterialDetails{KeyID: wireKeyID(e.meta.ID), KeyMaterialID: e.imported[n].MaterialID})
+	}
 	return nil
 }

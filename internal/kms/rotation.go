@@ -253,7 +253,7 @@ func (s *Service) runDueKey(ctx context.Context, id string, now time.Time) error
 	case deletionDue(&e.meta, now):
 		return s.deleteKey(ctx, id, now)
 	case rotationDue(&e.meta, now):
-		_, err := s.addVersion(ctx, e, rotationTypeAutomatic, func(k *store.Key) error {
+		ne, err := s.addVersion(ctx, e, rotationTypeAutomatic, func(k *store.Key) error {
 			if !rotationDue(k, now) {
 				return errNothingDue
 			}
@@ -272,7 +272,13 @@ func (s *Service) runDueKey(ctx context.Context, id string, now time.Time) error
 			return err
 		}
 		s.log.Info("rotated key", "key", e.arn, "rotation", rotationTypeAutomatic)
-		s.serviceEvent(ctx, "RotateKey", e, now)
+		s.serviceEvent(ctx, "RotateKey", ne, now, rotateKeyDetails{
+			RotationType:          rotationTypeAutomatic,
+			KeyOrigin:             ne.meta.Origin,
+			PreviousKeyMaterialID: ne.materialID(ne.versions[ne.meta.CurrentVersion-1]),
+			CurrentKeyMaterialID:  ne.materialID(ne.current),
+			KeyID:                 wireKeyID(ne.meta.ID),
+		})
 	}
 	return nil
 }
@@ -319,20 +325,38 @@ func (s *Service) deleteKey(ctx context.Context, id string, now time.Time) error
 	// forget retired e's material: it is zeroed once the requests still
 	// using the key end, not under them.
 	s.log.Info("deleted key at the end of its waiting period", "key", e.arn)
-	s.serviceEvent(ctx, "DeleteKey", e, now)
+	s.serviceEvent(ctx, "DeleteKey", e, now, nil) // AWS's has no serviceEventDetails
 	return nil
 }
 
+// rotateKeyDetails are the serviceEventDetails of an automatic rotation,
+// in the members and order of AWS's RotateKey event.
+type rotateKeyDetails struct {
+	RotationType          string `json:"rotationType"`
+	KeyOrigin             string `json:"keyOrigin"`
+	PreviousKeyMaterialID string `json:"previousKeyMaterialId,omitempty"`
+	CurrentKeyMaterialID  string `json:"currentKeyMaterialId,omitempty"`
+	KeyID                 string `json:"keyId"`
+}
+
+// expiredMaterialDetails are those of DeleteExpiredKeyMaterial: the key's
+// id and the material that expired.
+type expiredMaterialDetails struct {
+	KeyID         string `json:"keyId"`
+	KeyMaterialID string `json:"keyMaterialId,omitempty"`
+}
+
 // serviceEvent records work the job runner did on key e as AWS records
-// it: an AwsServiceEvent in the key's account and region. The work is
+// it: an AwsServiceEvent in the key's account and region, with details as
+// its serviceEventDetails (nil: none, as AWS's DeleteKey). The work is
 // done and committed already; an event the log cannot take now stays
 // queued in the log and is written when it can be, so a failure here is
 // logged, not undone.
-func (s *Service) serviceEvent(ctx context.Context, name string, e *keyEntry, at time.Time) {
+func (s *Service) serviceEvent(ctx context.Context, name string, e *keyEntry, at time.Time, details any) {
 	if s.events == nil {
 		return
 	}
-	ev, err := audit.NewServiceEvent(at, audit.SourceKMS, name, e.meta.Account, e.meta.Region, map[string]string{"keyId": e.arn})
+	ev, err := audit.NewServiceEvent(at, audit.SourceKMS, name, e.meta.Account, e.meta.Region, details)
 	if err == nil {
 		ev.AddKey(e.arn)
 		err = s.events(ctx, ev)
