@@ -177,8 +177,61 @@ func TestServiceEventDetails(t *testing.T) {
 	if d, ok := details("DeleteKey"); ok {
 		t.Errorf("DeleteKey serviceEventDetails %v, want none", d)
 	}
+	if r := responseElements(t, ct, "DeleteKey"); r["keyId"] != aws.ToString(del.Arn) || len(r) != 1 {
+		t.Errorf("DeleteKey responseElements %v, want the key's ARN", r)
+	}
 	want = map[string]any{"keyId": aws.ToString(ext.KeyId), "keyMaterialId": aws.ToString(imp.KeyMaterialId)}
 	if d, _ := details("DeleteExpiredKeyMaterial"); !reflect.DeepEqual(d, want) {
 		t.Errorf("DeleteExpiredKeyMaterial serviceEventDetails %v, want %v", d, want)
+	}
+}
+
+// responseElements are those of the newest event named name.
+func responseElements(t *testing.T, ct *cloudtrail.Client, name string) map[string]any {
+	t.Helper()
+	evs := lookupAll(t, ct, &cloudtrail.LookupEventsInput{LookupAttributes: attr(cttypes.LookupAttributeKeyEventName, name)})
+	if len(evs) == 0 {
+		t.Fatalf("no %s event", name)
+	}
+	var ev struct {
+		ResponseElements map[string]any `json:"responseElements"`
+	}
+	if err := json.Unmarshal([]byte(aws.ToString(evs[0].CloudTrailEvent)), &ev); err != nil {
+		t.Fatal(err)
+	}
+	return ev.ResponseElements
+}
+
+// TestAuditKeyARNInResponse: operations that answer without the key's ARN
+// show it in responseElements.keyId, as AWS's events have since December
+// 2022 (EnableKey, DisableKey, UpdateAlias; CreateGrant beside its grantId).
+func TestAuditKeyARNInResponse(t *testing.T) {
+	env := testenv.Start(t)
+	ctx := t.Context()
+	k1, k2 := createKey(t, env, nil), createKey(t, env, nil)
+	_, err := env.KMS.DisableKey(ctx, &kms.DisableKeyInput{KeyId: k1.KeyId})
+	mustOK(t, err, "DisableKey")
+	_, err = env.KMS.EnableKey(ctx, &kms.EnableKeyInput{KeyId: k1.KeyId})
+	mustOK(t, err, "EnableKey")
+	createAlias(t, env, "alias/arn-in-response", aws.ToString(k1.KeyId))
+	_, err = env.KMS.UpdateAlias(ctx, &kms.UpdateAliasInput{AliasName: aws.String("alias/arn-in-response"), TargetKeyId: k2.KeyId})
+	mustOK(t, err, "UpdateAlias")
+	g, err := env.KMS.CreateGrant(ctx, &kms.CreateGrantInput{KeyId: k1.KeyId, GranteePrincipal: aws.String("arn:aws:iam::" + env.Account + ":root"),
+		Operations: []types.GrantOperation{types.GrantOperationDecrypt}})
+	mustOK(t, err, "CreateGrant")
+
+	ct := cloudTrailClient(env, env.AccessKeyID, env.Secret)
+	for _, tc := range []struct {
+		name string
+		want map[string]any
+	}{
+		{"DisableKey", map[string]any{"keyId": aws.ToString(k1.Arn)}},
+		{"EnableKey", map[string]any{"keyId": aws.ToString(k1.Arn)}},
+		{"UpdateAlias", map[string]any{"keyId": aws.ToString(k2.Arn)}}, // the alias's new target
+		{"CreateGrant", map[string]any{"grantId": aws.ToString(g.GrantId), "keyId": aws.ToString(k1.Arn)}},
+	} {
+		if got := responseElements(t, ct, tc.name); !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("%s responseElements %v, want %v", tc.name, got, tc.want)
+		}
 	}
 }

@@ -1,6 +1,7 @@
 package kms
 
 import (
+	"bytes"
 	"encoding/json"
 	"sync"
 
@@ -161,15 +162,40 @@ func auditOutcome(ev *audit.Event, op *Operation, out any, e *keyEntry) {
 	if r, ok := out.(*awsproto.ReplicateKeyOutput); ok && r.ReplicaKeyMetadata != nil {
 		addKeyOnce(ev, r.ReplicaKeyMetadata.Arn) // the replica it made, beside the primary
 	}
-	if !op.respond || out == nil {
-		return
+	if op.respond && out != nil {
+		t := reflect.TypeOf(out)
+		l, ok := responseLists.Load(t)
+		if !ok {
+			l, _ = responseLists.LoadOrStore(t, audit.MustAllowList(t, audit.AuditableMembers(t, notAudited...)...))
+		}
+		ev.ResponseElements = auditJSON(l.(*audit.AllowList), out)
 	}
-	t := reflect.TypeOf(out)
-	l, ok := responseLists.Load(t)
-	if !ok {
-		l, _ = responseLists.LoadOrStore(t, audit.MustAllowList(t, audit.AuditableMembers(t, notAudited...)...))
+	if keyARNResponse[op.Name] && e != nil {
+		ev.ResponseElements = withKeyARN(ev.ResponseElements, e.arn)
 	}
-	ev.ResponseElements = auditJSON(l.(*audit.AllowList), out)
+}
+
+// keyARNResponse are the operations whose events AWS has given, since
+// December 2022, "the key ARN of the affected KMS key in the
+// responseElements.keyId value, even though this operation does not
+// return the key ARN" (the developer guide's CloudTrail pages for each).
+var keyARNResponse = map[string]bool{
+	"EnableKey": true, "DisableKey": true, "UpdateAlias": true, "CreateGrant": true,
+}
+
+// withKeyARN adds "keyId": arn to response elements: the object they are,
+// or a new one if they are none.
+func withKeyARN(elems json.RawMessage, arn string) json.RawMessage {
+	key, _ := json.Marshal(arn)
+	if n := len(elems); n >= 2 && elems[0] == '{' && elems[n-1] == '}' {
+		out := append(bytes.Clone(elems[:n-1]), ',')
+		if n == 2 {
+			out = out[:1] // {} has no member to follow
+		}
+		out = append(append(append(out, `"keyId":`...), key...), '}')
+		return out
+	}
+	return append(append([]byte(`{"keyId":`), key...), '}')
 }
 
 // auditMaterial records, as AWS's events have since 2025, which key

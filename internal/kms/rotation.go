@@ -359,6 +359,11 @@ func (s *Service) serviceEvent(ctx context.Context, name string, e *keyEntry, at
 	ev, err := audit.NewServiceEvent(at, audit.SourceKMS, name, e.meta.Account, e.meta.Region, details)
 	if err == nil {
 		ev.AddKey(e.arn)
+		if name == "DeleteKey" {
+			// "recorded on or after December 2022 include the key ARN of
+			// the affected KMS key in the responseElements.keyId value"
+			ev.ResponseElements = withKeyARN(nil, e.arn)
+		}
 		err = s.events(ctx, ev)
 	}
 	if err != nil {
