@@ -204,7 +204,8 @@ func responseElements(t *testing.T, ct *cloudtrail.Client, name string) map[stri
 
 // TestAuditKeyARNInResponse: operations that answer without the key's ARN
 // show it in responseElements.keyId, as AWS's events have since December
-// 2022 (EnableKey, DisableKey, UpdateAlias; CreateGrant beside its grantId).
+// 2022 (EnableKey, DisableKey, UpdateAlias, DeleteAlias; CreateGrant
+// beside its grantId).
 func TestAuditKeyARNInResponse(t *testing.T) {
 	env := testenv.Start(t)
 	ctx := t.Context()
@@ -216,6 +217,9 @@ func TestAuditKeyARNInResponse(t *testing.T) {
 	createAlias(t, env, "alias/arn-in-response", aws.ToString(k1.KeyId))
 	_, err = env.KMS.UpdateAlias(ctx, &kms.UpdateAliasInput{AliasName: aws.String("alias/arn-in-response"), TargetKeyId: k2.KeyId})
 	mustOK(t, err, "UpdateAlias")
+	createAlias(t, env, "alias/arn-in-response-2", aws.ToString(k2.KeyId))
+	_, err = env.KMS.DeleteAlias(ctx, &kms.DeleteAliasInput{AliasName: aws.String("alias/arn-in-response-2")})
+	mustOK(t, err, "DeleteAlias")
 	g, err := env.KMS.CreateGrant(ctx, &kms.CreateGrantInput{KeyId: k1.KeyId, GranteePrincipal: aws.String("arn:aws:iam::" + env.Account + ":root"),
 		Operations: []types.GrantOperation{types.GrantOperationDecrypt}})
 	mustOK(t, err, "CreateGrant")
@@ -228,6 +232,7 @@ func TestAuditKeyARNInResponse(t *testing.T) {
 		{"DisableKey", map[string]any{"keyId": aws.ToString(k1.Arn)}},
 		{"EnableKey", map[string]any{"keyId": aws.ToString(k1.Arn)}},
 		{"UpdateAlias", map[string]any{"keyId": aws.ToString(k2.Arn)}}, // the alias's new target
+		{"DeleteAlias", map[string]any{"keyId": aws.ToString(k2.Arn)}}, // the key it pointed to
 		{"CreateGrant", map[string]any{"grantId": aws.ToString(g.GrantId), "keyId": aws.ToString(k1.Arn)}},
 	} {
 		if got := responseElements(t, ct, tc.name); !reflect.DeepEqual(got, tc.want) {

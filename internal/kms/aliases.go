@@ -137,23 +137,24 @@ func (s *Service) aliasNow(ctx context.Context, a aliasKey) (store.Alias, error)
 
 // authAliasChange authorizes UpdateAlias and DeleteAlias on the alias and
 // on the key it points to now, and remembers which key that was: the
-// handler refuses to proceed if the alias moved in between.
-func authAliasChange(a *access, ctx context.Context, name string) error {
+// handler refuses to proceed if the alias moved in between. It returns
+// that key.
+func authAliasChange(a *access, ctx context.Context, name string) (*keyEntry, error) {
 	t := a.r.tenant()
 	ak := aliasKey{t.account, t.region, name}
 	al, err := a.s.aliasNow(ctx, ak)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	cur, err := a.s.keyIn(ctx, t, al.KeyID)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	a.alias = aliasTarget{key: ak, from: al.KeyID}
 	if err := authAlias(a, ctx, name); err != nil {
-		return err
+		return nil, err
 	}
-	return authAliasKey(a, ctx, cur)
+	return cur, authAliasKey(a, ctx, cur)
 }
 
 // errAliasMoved answers an alias change that lost a race with another:
@@ -168,7 +169,7 @@ func authUpdateAlias(a *access, ctx context.Context, in *awsproto.AliasInput) er
 	if err != nil {
 		return err
 	}
-	if err := authAliasChange(a, ctx, *in.AliasName); err != nil {
+	if _, err := authAliasChange(a, ctx, *in.AliasName); err != nil {
 		return err
 	}
 	a.key = dst
@@ -235,7 +236,12 @@ func checkDeleteAlias(in *awsproto.AliasInput) error {
 
 // authDeleteAlias authorizes kms:DeleteAlias on the alias and on its key.
 func authDeleteAlias(a *access, ctx context.Context, in *awsproto.AliasInput) error {
-	return authAliasChange(a, ctx, *in.AliasName)
+	cur, err := authAliasChange(a, ctx, *in.AliasName)
+	if err != nil {
+		return err
+	}
+	a.key = cur // the key the alias leaves, for the event's responseElements
+	return nil
 }
 
 func (s *Service) deleteAlias(ctx context.Context, r *Request, in *awsproto.AliasInput, a *access) (any, error) {

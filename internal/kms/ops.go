@@ -180,7 +180,7 @@ func auditOutcome(ev *audit.Event, op *Operation, out any, e *keyEntry) {
 // responseElements.keyId value, even though this operation does not
 // return the key ARN" (the developer guide's CloudTrail pages for each).
 var keyARNResponse = map[string]bool{
-	"EnableKey": true, "DisableKey": true, "UpdateAlias": true, "CreateGrant": true,
+	"EnableKey": true, "DisableKey": true, "UpdateAlias": true, "DeleteAlias": true, "CreateGrant": true,
 }
 
 // withKeyARN adds "keyId": arn to response elements: the object they are,
