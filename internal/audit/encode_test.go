@@ -217,6 +217,13 @@ func TestSetRequestParameters(t *testing.T) {
 	if err := ev.SetRequestParameters(a, &awsproto.DecryptInput{}); err == nil || ev.RequestParameters != nil {
 		t.Errorf("a list applied to another type: err %v, requestParameters %s; want an error and null", err, ev.RequestParameters)
 	}
+	// No parameter to show is null, as AWS writes it, not {}.
+	if err := ev.SetRequestParameters(a, &awsproto.EncryptInput{}); err != nil || string(ev.RequestParameters) != "{}" {
+		t.Fatalf("SetRequestParameters of an empty input: %v, %s", err, ev.RequestParameters)
+	}
+	if b := mustEncode(t, ev); !bytes.Contains(b, []byte(`"requestParameters":null,`)) {
+		t.Errorf("empty requestParameters encoded as %s", b)
+	}
 }
 
 func mustEncode(t *testing.T, e *Event) []byte {
