@@ -220,11 +220,31 @@ func TestAuditKeyARNInResponse(t *testing.T) {
 	createAlias(t, env, "alias/arn-in-response-2", aws.ToString(k2.KeyId))
 	_, err = env.KMS.DeleteAlias(ctx, &kms.DeleteAliasInput{AliasName: aws.String("alias/arn-in-response-2")})
 	mustOK(t, err, "DeleteAlias")
-	g, err := env.KMS.CreateGrant(ctx, &kms.CreateGrantInput{KeyId: k1.KeyId, GranteePrincipal: aws.String("arn:aws:iam::" + env.Account + ":root"),
-		Operations: []types.GrantOperation{types.GrantOperationDecrypt}})
+
+	// Retired by token alone: the request shows no parameter, and
+	// additionalEventData names the grant, as AWS's event does.
+	g2, err := env.KMS.CreateGrant(ctx, &kms.CreateGrantInput{KeyId: k1.KeyId, GranteePrincipal: aws.String("arn:aws:iam::" + env.Account + ":root"),
+		RetiringPrincipal: aws.String("arn:aws:iam::" + env.Account + ":root"), Operations: []types.GrantOperation{types.GrantOperationEncrypt}})
 	mustOK(t, err, "CreateGrant")
+	_, err = env.KMS.RetireGrant(ctx, &kms.RetireGrantInput{GrantToken: g2.GrantToken})
+	mustOK(t, err, "RetireGrant")
 
 	ct := cloudTrailClient(env, env.AccessKeyID, env.Secret)
+	evs := lookupAll(t, ct, &cloudtrail.LookupEventsInput{LookupAttributes: attr(cttypes.LookupAttributeKeyEventName, "RetireGrant")})
+	if len(evs) != 1 {
+		t.Fatalf("%d RetireGrant events", len(evs))
+	}
+	var retire struct {
+		RequestParameters   map[string]any    `json:"requestParameters"`
+		AdditionalEventData map[string]string `json:"additionalEventData"`
+	}
+	if err := json.Unmarshal([]byte(aws.ToString(evs[0].CloudTrailEvent)), &retire); err != nil {
+		t.Fatal(err)
+	}
+	if retire.RequestParameters != nil || retire.AdditionalEventData["grantId"] != aws.ToString(g2.GrantId) {
+		t.Errorf("RetireGrant event: requestParameters %v, additionalEventData %v; want null and grant %s",
+			retire.RequestParameters, retire.AdditionalEventData, aws.ToString(g2.GrantId))
+	}
 	for _, tc := range []struct {
 		name string
 		want map[string]any
@@ -233,7 +253,7 @@ func TestAuditKeyARNInResponse(t *testing.T) {
 		{"EnableKey", map[string]any{"keyId": aws.ToString(k1.Arn)}},
 		{"UpdateAlias", map[string]any{"keyId": aws.ToString(k2.Arn)}}, // the alias's new target
 		{"DeleteAlias", map[string]any{"keyId": aws.ToString(k2.Arn)}}, // the key it pointed to
-		{"CreateGrant", map[string]any{"grantId": aws.ToString(g.GrantId), "keyId": aws.ToString(k1.Arn)}},
+		{"CreateGrant", map[string]any{"grantId": aws.ToString(g2.GrantId), "keyId": aws.ToString(k1.Arn)}},
 	} {
 		if got := responseElements(t, ct, tc.name); !reflect.DeepEqual(got, tc.want) {
 			t.Errorf("%s responseElements %v, want %v", tc.name, got, tc.want)

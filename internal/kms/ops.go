@@ -118,7 +118,7 @@ func invoke[In any](ctx context.Context, s *Service, r *Request, op *Operation, 
 	}
 	out, err := sp.run(s, ctx, r, in, a)
 	if err == nil && r.Audit != nil {
-		auditOutcome(r.Audit, op, out, a.key)
+		auditOutcome(r.Audit, op, out, a)
 	}
 	return out, err
 }
@@ -152,10 +152,16 @@ var responseLists sync.Map // reflect.Type → *audit.AllowList
 // auditOutcome fills an event from a successful operation's output: the
 // key a CreateKey made, the key material a symmetric cryptographic
 // operation used, and the response elements of operations that change
-// something. e is the key the request was authorized on (nil for
-// operations without one).
-func auditOutcome(ev *audit.Event, op *Operation, out any, e *keyEntry) {
+// something, from what the access step authorized (a.key, the key; nil
+// for operations without one).
+func auditOutcome(ev *audit.Event, op *Operation, out any, a *access) {
+	e := a.key
 	auditMaterial(ev, out, e)
+	if op.Name == "RetireGrant" && a.grant != nil {
+		// The grant retired, which a request by token alone does not
+		// show: AWS's event names it in additionalEventData.
+		ev.AdditionalEventData = grantEvent(a.grant.g.GrantID)
+	}
 	if k, ok := out.(*awsproto.KeyMetadataOutput); ok && op.Name == "CreateKey" && k.KeyMetadata != nil {
 		addKeyOnce(ev, k.KeyMetadata.Arn)
 	}
@@ -238,6 +244,13 @@ func auditMaterial(ev *audit.Event, out any, e *keyEntry) {
 func materialEvent(id string) json.RawMessage {
 	b, _ := json.Marshal(struct {
 		KeyMaterialID string `json:"keyMaterialId"`
+	}{id})
+	return b
+}
+
+func grantEvent(id string) json.RawMessage {
+	b, _ := json.Marshal(struct {
+		GrantID string `json:"grantId"`
 	}{id})
 	return b
 }
