@@ -44,8 +44,9 @@ func (l *Log) Intent(ev *Event) *store.AuditIntent {
 // MayChangeState reports whether a request's event may stand for a
 // change of state, so that its request needs an intent: not a read-only
 // call, nor a cryptographic operation, whose only effect is its answer
-// (CloudTrail marks Encrypt readOnly false all the same). The hot path
-// pays nothing for intents.
+// (marked readOnly too, as AWS marks them; the name check keeps events
+// written before that, and any other source's, right). The hot path pays
+// nothing for intents.
 func MayChangeState(ev *Event) bool {
 	if ev.ReadOnly {
 		return false

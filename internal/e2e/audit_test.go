@@ -135,14 +135,14 @@ func TestAuditOneEventPerRequest(t *testing.T) {
 		readOnly                          bool
 	}{
 		{"kms.amazonaws.com", "CreateKey", "", "Root", false},
-		{"kms.amazonaws.com", "Encrypt", "", "Root", false},
-		{"kms.amazonaws.com", "Decrypt", "", "Root", false},
-		{"kms.amazonaws.com", "GenerateDataKey", "", "Root", false},
+		{"kms.amazonaws.com", "Encrypt", "", "Root", true},         // cryptographic: readOnly, as AWS marks it
+		{"kms.amazonaws.com", "Decrypt", "", "Root", true},         // cryptographic: readOnly, as AWS marks it
+		{"kms.amazonaws.com", "GenerateDataKey", "", "Root", true}, // cryptographic: readOnly, as AWS marks it
 		{"kms.amazonaws.com", "DescribeKey", "NotFoundException", "Root", true},
 		{"kms.amazonaws.com", "ListKeys", "MissingAuthenticationTokenException", "Unknown", false},
 		{"iam.amazonaws.com", "CreateUser", "", "Root", false},
 		{"iam.amazonaws.com", "CreateAccessKey", "", "Root", false},
-		{"kms.amazonaws.com", "Encrypt", "AccessDeniedException", "IAMUser", false},
+		{"kms.amazonaws.com", "Encrypt", "AccessDeniedException", "IAMUser", true}, // cryptographic: readOnly, as AWS marks it
 		{"sts.amazonaws.com", "GetCallerIdentity", "", "Root", true},
 	}
 	for i, w := range want {

@@ -127,7 +127,7 @@ func TestLookupEventsWithTheSDK(t *testing.T) {
 	if _, ok := full["trentSeq"]; ok {
 		t.Errorf("CloudTrailEvent carries the log's own trentSeq: %v", full)
 	}
-	if aws.ToString(enc.ReadOnly) != "false" || aws.ToString(enc.EventSource) != "kms.amazonaws.com" ||
+	if aws.ToString(enc.ReadOnly) != "true" || aws.ToString(enc.EventSource) != "kms.amazonaws.com" ||
 		aws.ToString(enc.Username) != "root" || aws.ToString(enc.AccessKeyId) != e.AccessKeyID ||
 		enc.EventTime == nil || enc.EventTime.Before(t0.Truncate(time.Second)) ||
 		len(enc.Resources) != 1 || aws.ToString(enc.Resources[0].ResourceName) != key || aws.ToString(enc.Resources[0].ResourceType) != "AWS::KMS::Key" {
@@ -164,10 +164,10 @@ func TestLookupEventsWithTheSDK(t *testing.T) {
 			want: []string{"Encrypt"}, count: 1},
 		{name: "ReadOnly true", attrs: attr(cttypes.LookupAttributeKeyReadOnly, "true"),
 			each: func(ev cttypes.Event) bool { return aws.ToString(ev.ReadOnly) == "true" },
-			want: []string{"DescribeKey", "LookupEvents"}, unwanted: []string{"Encrypt", "CreateKey"}},
+			want: []string{"DescribeKey", "LookupEvents", "Encrypt"}, unwanted: []string{"CreateKey"}},
 		{name: "ReadOnly false", attrs: attr(cttypes.LookupAttributeKeyReadOnly, "false"),
 			each: func(ev cttypes.Event) bool { return aws.ToString(ev.ReadOnly) == "false" },
-			want: []string{"Encrypt", "CreateKey", "CreateUser"}, unwanted: []string{"DescribeKey"}},
+			want: []string{"CreateKey", "CreateUser"}, unwanted: []string{"DescribeKey", "Encrypt"}},
 		// LookupEvents is itself recorded, under CloudTrail's source.
 		{name: "EventSource cloudtrail", attrs: attr(cttypes.LookupAttributeKeyEventSource, "cloudtrail.amazonaws.com"),
 			each: func(ev cttypes.Event) bool {
@@ -452,7 +452,7 @@ func TestAWSCLILookupEvents(t *testing.T) {
 		t.Fatalf("lookup-events printed %v, want one Encrypt", out)
 	}
 	ev, _ := evs[0].(map[string]any)
-	if str(ev, "EventName") != "Encrypt" || str(ev, "ReadOnly") != "false" || !strings.Contains(str(ev, "CloudTrailEvent"), key) {
+	if str(ev, "EventName") != "Encrypt" || str(ev, "ReadOnly") != "true" || !strings.Contains(str(ev, "CloudTrailEvent"), key) {
 		t.Errorf("lookup-events event = %v", ev)
 	}
 }

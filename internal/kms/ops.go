@@ -62,7 +62,10 @@ func row[In any](name string, readOnly bool, sp spec[In]) *Operation {
 	if sp.auth == nil || sp.run == nil {
 		panic("kms: row " + name + " lacks an access step or a handler")
 	}
-	op := &Operation{Name: name, Action: "kms:" + name, ReadOnly: readOnly, Input: reflect.TypeFor[In]()}
+	// Cryptographic operations change nothing either: AWS's events mark
+	// them readOnly (the developer guide's 2025 examples for Encrypt,
+	// GenerateDataKey, ReEncrypt and Decapsulate).
+	op := &Operation{Name: name, Action: "kms:" + name, ReadOnly: readOnly || cryptoOperations[name], Input: reflect.TypeFor[In]()}
 	op.params = audit.MustAllowList(op.Input, audit.AuditableMembers(op.Input, notAudited...)...)
 	for member, v := range auditDefaults[name] {
 		op.params.WithDefault(member, v)
