@@ -26,7 +26,7 @@ func fillAuditEvents(t *testing.T, db *DB, n int) {
 	SELECT CASE WHEN i % 2 = 0 THEN 'node-a' ELSE 'node-b' END, i, sha256(int8send(i)), 'audit-000001.log',
 		i * 1200, 1796000000 + i * 5, acct, md5('ev' || i)::uuid::text,
 		(ARRAY['Encrypt','Decrypt','GenerateDataKey','DescribeKey','CreateKey'])[1 + i % 5],
-		'kms.amazonaws.com', 'user' || (i % 20), 'AKIA' || lpad((i % 40)::text, 16, '0'), i % 10 = 7,
+		'kms.amazonaws.com', 'user' || (i % 20), 'AKIA' || lpad((i % 40)::text, 16, '0'), i % 10 <> 7,
 		CASE WHEN i % 500 = 3 THEN ARRAY['AWS::KMS::Key', 'AWS::KMS::Alias'] ELSE ARRAY['AWS::KMS::Key'] END,
 		ARRAY['arn:aws:kms:us-east-1:' || acct || ':key/' || md5('key' || (i % 200))::uuid::text,
 			md5('key' || (i % 200))::uuid::text],
@@ -59,7 +59,7 @@ func TestAuditLookupUsesAttributeIndexes(t *testing.T) {
 		{audit.AttrEventSource, "sts.amazonaws.com", "audit_events_event_source"},
 		{audit.AttrUsername, "nobody", "audit_events_username"},
 		{audit.AttrAccessKeyID, "AKIANOSUCHKEY0000000", "audit_events_access_key_id"},
-		{audit.AttrReadOnly, "true", "audit_events_read_only"},
+		{audit.AttrReadOnly, "false", "audit_events_read_write"},
 		{audit.AttrResourceType, "AWS::S3::Bucket", "audit_events_resource_types"},
 		{audit.AttrResourceName, "arn:aws:kms:us-east-1:111122223333:key/00000000-0000-0000-0000-000000000000", "audit_events_resource_names"},
 	} {
