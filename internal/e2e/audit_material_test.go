@@ -54,20 +54,7 @@ func TestAuditKeyMaterialID(t *testing.T) {
 	ct := cloudTrailClient(env, env.AccessKeyID, env.Secret)
 	// Decrypt's event shows the default algorithm the request left out, as
 	// AWS's does; no event shows a DryRun the request did not send.
-	params := func(name string) map[string]any {
-		t.Helper()
-		evs := lookupAll(t, ct, &cloudtrail.LookupEventsInput{LookupAttributes: attr(cttypes.LookupAttributeKeyEventName, name)})
-		if len(evs) == 0 {
-			t.Fatalf("no %s event", name)
-		}
-		var ev struct {
-			RequestParameters map[string]any `json:"requestParameters"`
-		}
-		if err := json.Unmarshal([]byte(aws.ToString(evs[0].CloudTrailEvent)), &ev); err != nil {
-			t.Fatal(err)
-		}
-		return ev.RequestParameters
-	}
+	params := func(name string) map[string]any { return trailEvents(t, ct, name)[0].RequestParameters }
 	if p := params("Decrypt"); p["encryptionAlgorithm"] != "SYMMETRIC_DEFAULT" {
 		t.Errorf("Decrypt requestParameters %v: no encryptionAlgorithm", p)
 	}
@@ -82,51 +69,29 @@ func TestAuditKeyMaterialID(t *testing.T) {
 		t.Errorf("a DryRun Encrypt's requestParameters %v: no dryRun", p)
 	}
 
-	data := func(name string) []map[string]string {
-		t.Helper()
-		var all []map[string]string
-		for _, e := range lookupAll(t, ct, &cloudtrail.LookupEventsInput{LookupAttributes: attr(cttypes.LookupAttributeKeyEventName, name)}) {
-			var ev struct {
-				ErrorCode           string            `json:"errorCode"`
-				AdditionalEventData map[string]string `json:"additionalEventData"`
+	data := func(name string) []map[string]any {
+		var all []map[string]any
+		for _, ev := range trailEvents(t, ct, name) {
+			if ev.ErrorCode == "" { // not the DryRun above: no material was used
+				all = append(all, ev.AdditionalEventData)
 			}
-			if err := json.Unmarshal([]byte(aws.ToString(e.CloudTrailEvent)), &ev); err != nil {
-				t.Fatalf("%s event: %v", name, err)
-			}
-			if ev.ErrorCode != "" {
-				continue // the DryRun above: no material was used
-			}
-			all = append(all, ev.AdditionalEventData)
 		}
 		return all
 	}
 	for _, tc := range []struct {
 		name string
-		want []map[string]string // newest first, as LookupEvents answers
+		want []map[string]any // newest first, as LookupEvents answers
 	}{
-		{"Encrypt", []map[string]string{{"keyMaterialId": cur}, {"keyMaterialId": old}}},
-		{"Decrypt", []map[string]string{{"keyMaterialId": old}}},
-		{"GenerateDataKey", []map[string]string{{"keyMaterialId": cur}}},
-		{"GenerateDataKeyWithoutPlaintext", []map[string]string{{"keyMaterialId": cur}}},
-		{"GenerateDataKeyPair", []map[string]string{{"keyMaterialId": cur}}},
-		{"ReEncrypt", []map[string]string{{"sourceKeyMaterialId": old, "destinationKeyMaterialId": aws.ToString(dst.CurrentKeyMaterialId)}}},
-		{"Sign", []map[string]string{nil}},
+		{"Encrypt", []map[string]any{{"keyMaterialId": cur}, {"keyMaterialId": old}}},
+		{"Decrypt", []map[string]any{{"keyMaterialId": old}}},
+		{"GenerateDataKey", []map[string]any{{"keyMaterialId": cur}}},
+		{"GenerateDataKeyWithoutPlaintext", []map[string]any{{"keyMaterialId": cur}}},
+		{"GenerateDataKeyPair", []map[string]any{{"keyMaterialId": cur}}},
+		{"ReEncrypt", []map[string]any{{"sourceKeyMaterialId": old, "destinationKeyMaterialId": aws.ToString(dst.CurrentKeyMaterialId)}}},
+		{"Sign", []map[string]any{nil}},
 	} {
-		got := data(tc.name)
-		if len(got) != len(tc.want) {
-			t.Errorf("%s: %d events, want %d", tc.name, len(got), len(tc.want))
-			continue
-		}
-		for i := range got {
-			if len(got[i]) != len(tc.want[i]) {
-				t.Errorf("%s event %d: additionalEventData %v, want %v", tc.name, i, got[i], tc.want[i])
-				continue
-			}
-			for k, v := range tc.want[i] {
-				if got[i][k] != v {
-					t.Errorf("%s event %d: additionalEventData %v, want %v", tc.name, i, got[i], tc.want[i])
-				}
-			}
+		if got := data(tc.name); !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("%s additionalEventData %v, want %v", tc.name, got, tc.want)
 		}
 	}
 }
@@ -152,54 +117,59 @@ func TestServiceEventDetails(t *testing.T) {
 	env.RunJobs(t)
 
 	ct := cloudTrailClient(env, env.AccessKeyID, env.Secret)
-	details := func(name string) (map[string]any, bool) {
-		t.Helper()
-		evs := lookupAll(t, ct, &cloudtrail.LookupEventsInput{LookupAttributes: attr(cttypes.LookupAttributeKeyEventName, name)})
-		for _, e := range evs {
-			var ev map[string]any
-			if err := json.Unmarshal([]byte(aws.ToString(e.CloudTrailEvent)), &ev); err != nil {
-				t.Fatal(err)
-			}
-			if ev["eventType"] == "AwsServiceEvent" {
-				d, ok := ev["serviceEventDetails"].(map[string]any)
-				return d, ok
+	details := func(name string) map[string]any {
+		for _, ev := range trailEvents(t, ct, name) {
+			if ev.EventType == "AwsServiceEvent" {
+				return ev.ServiceEventDetails
 			}
 		}
 		t.Fatalf("no %s service event", name)
-		return nil, false
+		return nil
 	}
 	cur := aws.ToString(describe(t, env, aws.ToString(rot.KeyId)).CurrentKeyMaterialId)
 	want := map[string]any{"rotationType": "AUTOMATIC", "keyOrigin": "AWS_KMS", "previousKeyMaterialId": aws.ToString(rot.CurrentKeyMaterialId),
 		"currentKeyMaterialId": cur, "keyId": aws.ToString(rot.KeyId)}
-	if d, _ := details("RotateKey"); !reflect.DeepEqual(d, want) || cur == aws.ToString(rot.CurrentKeyMaterialId) {
+	if d := details("RotateKey"); !reflect.DeepEqual(d, want) || cur == aws.ToString(rot.CurrentKeyMaterialId) {
 		t.Errorf("RotateKey serviceEventDetails %v, want %v", d, want)
 	}
-	if d, ok := details("DeleteKey"); ok {
+	if d := details("DeleteKey"); d != nil {
 		t.Errorf("DeleteKey serviceEventDetails %v, want none", d)
 	}
-	if r := responseElements(t, ct, "DeleteKey"); r["keyId"] != aws.ToString(del.Arn) || len(r) != 1 {
+	if r := trailEvents(t, ct, "DeleteKey")[0].ResponseElements; r["keyId"] != aws.ToString(del.Arn) || len(r) != 1 {
 		t.Errorf("DeleteKey responseElements %v, want the key's ARN", r)
 	}
 	want = map[string]any{"keyId": aws.ToString(ext.KeyId), "keyMaterialId": aws.ToString(imp.KeyMaterialId)}
-	if d, _ := details("DeleteExpiredKeyMaterial"); !reflect.DeepEqual(d, want) {
+	if d := details("DeleteExpiredKeyMaterial"); !reflect.DeepEqual(d, want) {
 		t.Errorf("DeleteExpiredKeyMaterial serviceEventDetails %v, want %v", d, want)
 	}
 }
 
-// responseElements are those of the newest event named name.
-func responseElements(t *testing.T, ct *cloudtrail.Client, name string) map[string]any {
+// trailEvent is what these tests read of a CloudTrail event.
+type trailEvent struct {
+	ErrorCode           string         `json:"errorCode"`
+	EventType           string         `json:"eventType"`
+	RequestParameters   map[string]any `json:"requestParameters"`
+	ResponseElements    map[string]any `json:"responseElements"`
+	AdditionalEventData map[string]any `json:"additionalEventData"`
+	ServiceEventDetails map[string]any `json:"serviceEventDetails"`
+}
+
+// trailEvents are the events named name, newest first, as LookupEvents
+// answers; there is at least one.
+func trailEvents(t *testing.T, ct *cloudtrail.Client, name string) []trailEvent {
 	t.Helper()
-	evs := lookupAll(t, ct, &cloudtrail.LookupEventsInput{LookupAttributes: attr(cttypes.LookupAttributeKeyEventName, name)})
+	var evs []trailEvent
+	for _, e := range lookupAll(t, ct, &cloudtrail.LookupEventsInput{LookupAttributes: attr(cttypes.LookupAttributeKeyEventName, name)}) {
+		var ev trailEvent
+		if err := json.Unmarshal([]byte(aws.ToString(e.CloudTrailEvent)), &ev); err != nil {
+			t.Fatalf("%s event: %v", name, err)
+		}
+		evs = append(evs, ev)
+	}
 	if len(evs) == 0 {
 		t.Fatalf("no %s event", name)
 	}
-	var ev struct {
-		ResponseElements map[string]any `json:"responseElements"`
-	}
-	if err := json.Unmarshal([]byte(aws.ToString(evs[0].CloudTrailEvent)), &ev); err != nil {
-		t.Fatal(err)
-	}
-	return ev.ResponseElements
+	return evs
 }
 
 // TestAuditKeyARNInResponse: operations that answer without the key's ARN
@@ -230,20 +200,9 @@ func TestAuditKeyARNInResponse(t *testing.T) {
 	mustOK(t, err, "RetireGrant")
 
 	ct := cloudTrailClient(env, env.AccessKeyID, env.Secret)
-	evs := lookupAll(t, ct, &cloudtrail.LookupEventsInput{LookupAttributes: attr(cttypes.LookupAttributeKeyEventName, "RetireGrant")})
-	if len(evs) != 1 {
-		t.Fatalf("%d RetireGrant events", len(evs))
-	}
-	var retire struct {
-		RequestParameters   map[string]any    `json:"requestParameters"`
-		AdditionalEventData map[string]string `json:"additionalEventData"`
-	}
-	if err := json.Unmarshal([]byte(aws.ToString(evs[0].CloudTrailEvent)), &retire); err != nil {
-		t.Fatal(err)
-	}
-	if retire.RequestParameters != nil || retire.AdditionalEventData["grantId"] != aws.ToString(g2.GrantId) {
-		t.Errorf("RetireGrant event: requestParameters %v, additionalEventData %v; want null and grant %s",
-			retire.RequestParameters, retire.AdditionalEventData, aws.ToString(g2.GrantId))
+	if retire := trailEvents(t, ct, "RetireGrant"); len(retire) != 1 || retire[0].RequestParameters != nil ||
+		retire[0].AdditionalEventData["grantId"] != aws.ToString(g2.GrantId) {
+		t.Errorf("RetireGrant events %+v; want one, with requestParameters null and grant %s", retire, aws.ToString(g2.GrantId))
 	}
 	for _, tc := range []struct {
 		name string
@@ -255,7 +214,7 @@ func TestAuditKeyARNInResponse(t *testing.T) {
 		{"DeleteAlias", map[string]any{"keyId": aws.ToString(k2.Arn)}}, // the key it pointed to
 		{"CreateGrant", map[string]any{"grantId": aws.ToString(g2.GrantId), "keyId": aws.ToString(k1.Arn)}},
 	} {
-		if got := responseElements(t, ct, tc.name); !reflect.DeepEqual(got, tc.want) {
+		if got := trailEvents(t, ct, tc.name)[0].ResponseElements; !reflect.DeepEqual(got, tc.want) {
 			t.Errorf("%s responseElements %v, want %v", tc.name, got, tc.want)
 		}
 	}
