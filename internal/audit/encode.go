@@ -45,11 +45,7 @@ func (e *Event) appendJSON(dst []byte) ([]byte, error) {
 		dst = appendString(dst, e.ErrorMessage)
 	}
 	dst = append(dst, `,"requestParameters":`...)
-	if string(e.RequestParameters) == "{}" {
-		// A request with no parameter to show (ListKeys without paging,
-		// GetCallerIdentity, a RetireGrant by token alone): AWS writes null.
-		dst = append(dst, "null"...)
-	} else if e.paramsMark.marks(e.RequestParameters) {
+	if e.paramsMark.marks(e.RequestParameters) {
 		dst = append(dst, e.RequestParameters...)
 	} else if dst, err = appendRaw(dst, e.RequestParameters); err != nil {
 		return nil, err

@@ -110,11 +110,7 @@ func FuzzEventEncoding(f *testing.F) {
 		ev := testEvent(0)
 		ev.UserAgent, ev.UserIdentity.UserName, ev.ErrorMessage = s, s, s
 		ev.RequestParameters = json.RawMessage(raw)
-		ref := *ev
-		if raw == "{}" {
-			ref.RequestParameters = nil // no parameter to show: AWS writes null
-		}
-		want, werr := encodingJSON(&ref)
+		want, werr := encodingJSON(ev)
 		got, gerr := ev.appendJSON(nil)
 		if (werr != nil) != (gerr != nil) {
 			t.Fatalf("encoding/json error %v, hand-written %v", werr, gerr)
@@ -223,8 +219,8 @@ func TestSetRequestParameters(t *testing.T) {
 		t.Errorf("a list applied to another type: err %v, requestParameters %s; want an error and null", err, ev.RequestParameters)
 	}
 	// No parameter to show is null, as AWS writes it, not {}.
-	if err := ev.SetRequestParameters(a, &awsproto.EncryptInput{}); err != nil || string(ev.RequestParameters) != "{}" {
-		t.Fatalf("SetRequestParameters of an empty input: %v, %s", err, ev.RequestParameters)
+	if err := ev.SetRequestParameters(a, &awsproto.EncryptInput{}); err != nil {
+		t.Fatal(err)
 	}
 	if b := mustEncode(t, ev); !bytes.Contains(b, []byte(`"requestParameters":null,`)) {
 		t.Errorf("empty requestParameters encoded as %s", b)

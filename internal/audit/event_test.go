@@ -191,6 +191,7 @@ func TestAllowList(t *testing.T) {
 			&awsproto.CreateKeyInput{Tags: []awsproto.Tag{{TagKey: ptr("env"), TagValue: ptr("prod")}}},
 			`{"tags":[{"tagKey":"env","tagValue":"prod"}]}`},
 		{"nil input", reflect.TypeFor[awsproto.EncryptInput](), []string{"KeyId"}, (*awsproto.EncryptInput)(nil), `null`},
+		{"no member to show", reflect.TypeFor[awsproto.EncryptInput](), []string{"KeyId", "GrantTokens"}, &awsproto.EncryptInput{}, `null`},
 		{"blob refused", reflect.TypeFor[awsproto.EncryptInput](), []string{"KeyId", "Plaintext"}, nil, `audit: allow-list of awsproto.EncryptInput: member "Plaintext" is a secret`},
 		{"ciphertext blob refused", reflect.TypeFor[awsproto.DecryptInput](), []string{"CiphertextBlob"}, nil, `audit: allow-list of awsproto.DecryptInput: member "CiphertextBlob" is a blob`},
 		{"secret string refused", reflect.TypeFor[struct {

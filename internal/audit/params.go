@@ -124,8 +124,10 @@ func MustAllowList(t reflect.Type, members ...string) *AllowList {
 
 // JSON returns the allowed members of v (of the list's type, or a pointer
 // to it) as a JSON object; absent members (nil pointers, slices, maps) are
-// left out, as AWS leaves out parameters a request did not send. A nil v
-// gives JSON null.
+// left out, as AWS leaves out parameters a request did not send. A nil v,
+// or one with no member to show, gives JSON null, as AWS writes a request
+// without parameters (ListKeys unpaged, GetCallerIdentity, a RetireGrant
+// by token alone).
 func (a *AllowList) JSON(v any) (json.RawMessage, error) {
 	rv := reflect.ValueOf(v)
 	for rv.IsValid() && rv.Kind() == reflect.Pointer {
@@ -169,6 +171,9 @@ func (a *AllowList) JSON(v any) (json.RawMessage, error) {
 		if buf, err = f.enc(buf, fv); err != nil {
 			return nil, fmt.Errorf("audit: %v.%s: %w", a.t, f.name, err)
 		}
+	}
+	if len(buf) == 1 {
+		return json.RawMessage("null"), nil
 	}
 	buf = append(buf, '}')
 	// Grown at once, shrunk only below half: lengths that straddle a step
