@@ -38,6 +38,10 @@ type Operation struct {
 	// operations).
 	params  *audit.AllowList
 	respond bool
+	// keyInResponse adds the key's ARN to responseElements
+	// (keyARNResponse), grantInEvent the retired grant's id to
+	// additionalEventData: decided once per row, not per request.
+	keyInResponse, grantInEvent bool
 	// invoke runs the row on an already decoded input (package tests).
 	invoke func(ctx context.Context, s *Service, r *Request, in any) (any, error)
 	// quota is how the row finds the request quota it counts against
@@ -71,6 +75,8 @@ func row[In any](name string, readOnly bool, sp spec[In]) *Operation {
 		op.params.WithDefault(member, v)
 	}
 	op.respond = !readOnly && !cryptoOperations[name]
+	op.keyInResponse = keyARNResponse[name]
+	op.grantInEvent = name == "RetireGrant"
 	op.quota = quotaOf(name)
 	op.call = func(ctx context.Context, s *Service, r *Request, body []byte) (any, error) {
 		in := new(In)
@@ -160,7 +166,7 @@ var responseLists sync.Map // reflect.Type → *audit.AllowList
 func auditOutcome(ev *audit.Event, op *Operation, out any, a *access) {
 	e := a.key
 	auditMaterial(ev, out, e)
-	if op.Name == "RetireGrant" && a.grant != nil {
+	if op.grantInEvent && a.grant != nil {
 		// The grant retired, which a request by token alone does not
 		// show: AWS's event names it in additionalEventData.
 		ev.AdditionalEventData = grantEvent(a.grant.g.GrantID)
@@ -179,7 +185,7 @@ func auditOutcome(ev *audit.Event, op *Operation, out any, a *access) {
 		}
 		ev.ResponseElements = auditJSON(l.(*audit.AllowList), out)
 	}
-	if keyARNResponse[op.Name] && e != nil {
+	if op.keyInResponse && e != nil {
 		ev.ResponseElements = withKeyARN(ev.ResponseElements, e.arn)
 	}
 }
@@ -218,9 +224,10 @@ func auditMaterial(ev *audit.Event, out any, e *keyEntry) {
 	var id string
 	switch o := out.(type) {
 	case *awsproto.EncryptOutput:
-		if e != nil {
-			id = e.materialID(e.current)
+		if e != nil && e.materialID(e.current) != "" {
+			ev.AdditionalEventData = e.current.materialEvent
 		}
+		return
 	case *awsproto.DecryptOutput:
 		id = o.KeyMaterialId
 	case *awsproto.GenerateDataKeyOutput:
