@@ -51,10 +51,19 @@ func checkCreateAlias(in *awsproto.AliasInput) error {
 	}
 	// An alias cannot point at an alias. AWS says so in its own words
 	// rather than failing to find a key by that name.
-	if t := *in.TargetKeyId; strings.HasPrefix(t, aliasPrefix) || strings.HasPrefix(t, "arn:") && strings.Contains(t, ":"+aliasPrefix) {
+	if namesAlias(*in.TargetKeyId) {
 		return apierr.New(apierr.Validation, "Aliases must refer to keys. Not aliases")
 	}
 	return nil
+}
+
+// namesAlias reports whether a KeyId member names an alias, by name or by
+// ARN, read as resolve reads it.
+func namesAlias(keyID string) bool {
+	if p, ok := splitARN(keyID); ok && strings.HasPrefix(keyID, "arn:") {
+		return strings.HasPrefix(p[5], aliasPrefix)
+	}
+	return strings.HasPrefix(keyID, aliasPrefix)
 }
 
 // authAlias authorizes the row's action on the alias itself: an alias has
