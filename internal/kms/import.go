@@ -107,8 +107,18 @@ func condGetParameters(a *access, in *awsproto.GetParametersForImportInput) {
 	a.setOr(condWrappingKeySpec, in.WrappingKeySpec, "")
 }
 
+// expirationModel is the request's ExpirationModel or AWS's default,
+// KEY_MATERIAL_EXPIRES: a request that names neither the model nor ValidTo
+// is refused, not made permanent.
+func expirationModel(in *awsproto.ImportKeyMaterialInput) string {
+	if in.ExpirationModel != nil {
+		return *in.ExpirationModel
+	}
+	return expires
+}
+
 func condImport(a *access, in *awsproto.ImportKeyMaterialInput) {
-	a.setOr(condExpirationModel, in.ExpirationModel, expires)
+	a.set(condExpirationModel, expirationModel(in))
 	if in.ValidTo != nil {
 		a.set(condValidTo, strconv.FormatInt(int64(*in.ValidTo), 10))
 	}
@@ -258,12 +268,7 @@ func checkImportKeyMaterial(in *awsproto.ImportKeyMaterialInput) error {
 	if err := v.err(); err != nil {
 		return err
 	}
-	// AWS's default is KEY_MATERIAL_EXPIRES, so a request that names
-	// neither the model nor ValidTo is refused, not made permanent.
-	model := expires
-	if in.ExpirationModel != nil {
-		model = *in.ExpirationModel
-	}
+	model := expirationModel(in)
 	switch {
 	case model == expires && in.ValidTo == nil:
 		return apierr.New(apierr.Validation, "A validTo date must be set if the ExpirationModel is KEY_MATERIAL_EXPIRES")
@@ -311,10 +316,7 @@ func (s *Service) importKeyMaterial(ctx context.Context, r *Request, in *awsprot
 	if !symmetric && (in.KeyMaterialId != nil || in.ImportType != nil && *in.ImportType == importNew) {
 		return nil, apierr.New(apierr.Validation, "ImportType NEW_KEY_MATERIAL and KeyMaterialId are only valid with symmetric encryption keys.")
 	}
-	model := expires
-	if in.ExpirationModel != nil {
-		model = *in.ExpirationModel
-	}
+	model := expirationModel(in)
 	var until time.Time
 	if in.ValidTo != nil {
 		var err error
