@@ -680,3 +680,62 @@ func TestWrittenBatchesNotRewritten(t *testing.T) {
 		t.Errorf("%d events, want 3: a written batch was written again", rep.Events)
 	}
 }
+
+// parseLineCases are lines on which a shortcut past encoding/json could go
+// wrong: names it folds, duplicates whose earlier value it also decodes,
+// escapes, nesting, space, numbers it refuses.
+func parseLineCases() [][]byte {
+	h := strings.Repeat("ab", 32)
+	return [][]byte{
+		[]byte(`{"trentSeq":7,"trentPrevHash":"` + h + `"}`),
+		[]byte(`{"a":{"trentSeq":1},"trentSeq":7,"trentPrevHash":"` + h + `","trentNode":"n1"}`),
+		[]byte(`{"TRENTSEQ":7,"trentprevhash":"` + h + `"}`),
+		[]byte(`{"trentSeq":"x","trentSeq":7,"trentPrevHash":"` + h + `"}`),
+		[]byte(`{"trentSeq":7,"trentSeq":8,"trentPrevHash":"` + h + `"}`),
+		[]byte(`{"trent\u0053eq":7,"trentPrevHash":"` + h + `"}`),
+		[]byte(`{"trentſeq":7,"trentPrevHash":"` + h + `"}`),
+		[]byte(`{"trentSeq":7,"trentPrevHash":"` + h + `"} `),
+		[]byte(` {"trentSeq":7,"trentPrevHash":"` + h + `"}`),
+		[]byte(`{ "trentSeq" : 7 , "trentPrevHash" : "` + h + `" }`),
+		[]byte(`{"trentSeq":7,"trentPrevHash":"` + h + `"}x`),
+		[]byte(`{"trentSeq":7.0,"trentPrevHash":"` + h + `"}`),
+		[]byte(`{"trentSeq":-7,"trentPrevHash":"` + h + `"}`),
+		[]byte(`{"trentSeq":7e0,"trentPrevHash":"` + h + `"}`),
+		[]byte(`{"trentSeq":18446744073709551615,"trentPrevHash":"` + h + `"}`),
+		[]byte(`{"trentSeq":18446744073709551616,"trentPrevHash":"` + h + `"}`),
+		[]byte(`{"trentSeq":0,"trentPrevHash":"` + h + `"}`),
+		[]byte(`{"trentSeq":7,"trentPrevHash":"` + strings.ToUpper(h) + `"}`),
+		[]byte(`{"trentSeq":7,"trentPrevHash":"\u0061` + h[1:] + `"}`),
+		[]byte(`{"trentSeq":7,"trentPrevHash":null}`),
+		[]byte(`{"trentSeq":7,"trentPrevHash":"` + h + `","trentPrevHash":"` + h + `"}`),
+		[]byte(`{"trentSeq":7}`),
+		[]byte(`{"trentSeq":7,"trentPrevHash":"` + h + `",}`),
+		[]byte(`{"x":"\ud800","trentSeq":7,"trentPrevHash":"` + h + `"}`),
+		[]byte("{\"x\":\"\xff\",\"trentSeq\":7,\"trentPrevHash\":\"" + h + "\"}"),
+	}
+}
+
+// TestParseLineAnswersAsEncodingJSON: the fast path never answers where
+// encoding/json would answer otherwise, and it does answer for the lines
+// Trent writes.
+func TestParseLineAnswersAsEncodingJSON(t *testing.T) {
+	for _, line := range parseLineCases() {
+		got, err := parseLine(line)
+		want, wantErr := parseLineJSON(line)
+		if (err == nil) != (wantErr == nil) || got != want {
+			t.Errorf("parseLine(%s) = %+v, %v; encoding/json: %+v, %v", line, got, err, want, wantErr)
+		}
+	}
+	for _, p := range eventFiles(t, closedLog(t, 3)) {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines, _ := splitLines(data)
+		for _, ln := range lines {
+			if _, ok := lineFieldsFast(ln[:len(ln)-1]); !ok {
+				t.Errorf("the fast path passes over a line Trent wrote: %s", ln)
+			}
+		}
+	}
+}
