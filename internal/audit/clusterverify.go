@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -145,17 +144,24 @@ func verifyNode(ctx context.Context, src ClusterSource, key crypto.PublicKey, fp
 		}
 		return fmt.Errorf("node %s: its log is missing: no directory given holds it (%s)", r.Node, last)
 	}
-	rep, err := Verify(r.Dir, key)
+	// The events the heads table names are looked up as Verify reads the
+	// files; the event table's rows, in a second reading after it.
+	var wanted []uint64
+	if h != nil {
+		wanted = []uint64{h.Digest.Head.EventSeq, h.ShippedSeq}
+	}
+	hashAt := map[uint64][32]byte{}
+	rep, err := verify(r.Dir, key, func(seq uint64, hash [32]byte) {
+		if slices.Contains(wanted, seq) {
+			hashAt[seq] = hash
+		}
+	})
 	r.Report = rep
 	if err != nil {
 		return fmt.Errorf("node %s (%s): %w", r.Node, r.Dir, err)
 	}
-	hashes, err := chainHashes(r.Dir)
-	if err != nil {
-		return fmt.Errorf("node %s (%s): %w", r.Node, r.Dir, err)
-	}
-	have := uint64(len(hashes)) // Verify passed: events 1..have, in order
-	at := func(seq uint64) string { return hex.EncodeToString(hashes[seq-1][:]) }
+	have := uint64(rep.Events) // Verify passed: events 1..have, in order
+	at := func(seq uint64) string { h := hashAt[seq]; return hex.EncodeToString(h[:]) }
 	if h == nil {
 		if have > 0 {
 			return fmt.Errorf("node %s (%s): the database records nothing of this node's %d events: not a node of this installation, or its heads row was deleted", r.Node, r.Dir, have)
@@ -190,13 +196,22 @@ func verifyNode(ctx context.Context, src ClusterSource, key crypto.PublicKey, fp
 	var rowProblem error
 	rows := 0
 	var lastRow uint64
+	lines, err := newLineHashes(r.Dir)
+	if err != nil {
+		return fmt.Errorf("node %s (%s): %w", r.Node, r.Dir, err)
+	}
 	err = src.AuditEventHashes(ctx, r.Node, func(seq uint64, hash [32]byte) error {
 		rows++
 		lastRow = seq
-		switch {
-		case seq == 0 || seq > have:
+		if seq == 0 || seq > have {
 			rowProblem = fmt.Errorf("node %s (%s): the database holds its event %d, beyond the %d events in its files: truncated", r.Node, r.Dir, seq, have)
-		case hashes[seq-1] != hash:
+			return errStopRows
+		}
+		line, err := lines.at(seq)
+		switch {
+		case err != nil:
+			rowProblem = fmt.Errorf("node %s (%s): %w", r.Node, r.Dir, err)
+		case line != hash:
 			rowProblem = fmt.Errorf("node %s (%s): event %d in the database differs from the line in its files: the database copy (what LookupEvents answers) was edited, or the file was", r.Node, r.Dir, seq)
 		}
 		if rowProblem != nil {
@@ -220,22 +235,47 @@ func verifyNode(ctx context.Context, src ClusterSource, key crypto.PublicKey, fp
 
 var errStopRows = errors.New("stop")
 
-// chainHashes returns the hash of every event line in dir, in order.
-func chainHashes(dir string) ([][32]byte, error) {
+// lineHashes reads the hashes of a log's event lines in order, one file at
+// a time, for lookups by event number that only go forward.
+type lineHashes struct {
+	dir    string
+	files  []nameInfo
+	next   int // the next file to read
+	buf    []byte
+	hashes [][32]byte // of the file read last
+	first  uint64     // the event number of hashes[0]
+}
+
+func newLineHashes(dir string) (*lineHashes, error) {
 	ls, err := listDir(dir)
 	if err != nil {
 		return nil, err
 	}
-	var hs [][32]byte
-	for _, f := range ls.events {
-		data, err := os.ReadFile(filepath.Join(dir, f.name))
-		if err != nil {
-			return nil, err
+	return &lineHashes{dir: dir, files: ls.events, first: 1}, nil
+}
+
+// at returns the hash of the seq-th line of the log (counting from 1): the
+// hash of event seq in a log Verify passed. seq must not be smaller than
+// the file of the last call's starts at.
+func (l *lineHashes) at(seq uint64) ([32]byte, error) {
+	for seq >= l.first+uint64(len(l.hashes)) {
+		if l.next == len(l.files) {
+			return [32]byte{}, fmt.Errorf("its files hold no event %d", seq)
 		}
-		lines, _ := splitLines(data)
+		l.first += uint64(len(l.hashes))
+		var err error
+		if l.buf, err = readInto(l.buf, filepath.Join(l.dir, l.files[l.next].name)); err != nil {
+			return [32]byte{}, err
+		}
+		l.next++
+		lines, _ := splitLines(l.buf)
+		l.hashes = l.hashes[:0]
 		for _, ln := range lines {
-			hs = append(hs, sha256.Sum256(ln))
+			l.hashes = append(l.hashes, sha256.Sum256(ln))
 		}
 	}
-	return hs, nil
+	if seq < l.first {
+		return [32]byte{}, fmt.Errorf("event %d looked up after a later one", seq)
+	}
+	return l.hashes[seq-l.first], nil
 }
