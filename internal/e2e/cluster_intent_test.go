@@ -53,14 +53,32 @@ func TestAuditIntentOfLostNodeRecordedByAnother(t *testing.T) {
 		return out
 	}
 	// B's job runner claims the intent once it is 2 s old and A's lease
-	// is free (at once: A's session ended with its process).
+	// is free (at once: A's session ended with its process), writes the
+	// event, and deletes the intent once the event is durable. The line
+	// is in B's file before its fsync returns, so B is stopped only once
+	// the intent is gone: stopped in between, B would leave the intent to
+	// its next start (which finds the event and deletes it), and the
+	// checks below would see it.
+	conn, err := pgx.Connect(t.Context(), in.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	intentsLeft := func() int {
+		var n int
+		if err := conn.QueryRow(t.Context(), `SELECT count(*) FROM audit_intents`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
 	deadline := time.Now().Add(60 * time.Second)
-	for len(events(dirB)) == 0 {
+	for len(events(dirB)) == 0 || intentsLeft() > 0 {
 		if time.Now().After(deadline) {
-			t.Fatalf("node B wrote no CreateKey event for %s within 60 s of node A's death", arn)
+			t.Fatalf("node B did not record the CreateKey of %s and delete its intent within 60 s of node A's death (%d events, %d intents)",
+				arn, len(events(dirB)), intentsLeft())
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
+	conn.Close(context.Background())
 	if err := b.Stop(t); err != nil {
 		t.Fatalf("stop B: %v", err)
 	}
