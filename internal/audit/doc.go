@@ -122,4 +122,6 @@
 // chain-checked and reported as not yet covered: a crash leaves some, and
 // so would deleting the newest digest — the files alone cannot tell those
 // apart; keep the newest digest's signature elsewhere if that matters.
+// It reads one event file at a time, so it needs memory for one file,
+// not for the log.
 package audit
