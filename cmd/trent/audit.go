@@ -8,12 +8,15 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
+	"time"
 
 	"github.com/trent-kms/trent/internal/audit"
 )
 
 const auditUsage = `usage:
-  trent audit verify --data-dir DIR [--public-key FILE]
+  trent audit verify --data-dir DIR [--archive ARCHIVE-DIR ...] [--public-key FILE]
+  trent audit archive --data-dir DIR --to ARCHIVE-DIR [--older-than 2160h]
   trent audit verify --database-url URL [--data-dir NODE-DIR ...] [--public-key FILE]
   trent audit public-key --data-dir DIR
   trent audit public-key --database-url URL`
@@ -29,6 +32,8 @@ func auditCmd(args []string, stdout io.Writer) error {
 		return auditVerifyCluster(args[1:], stdout)
 	case args[0] == "verify":
 		return auditVerify(args[1:], stdout)
+	case args[0] == "archive":
+		return auditArchive(args[1:], stdout)
 	case args[0] == "public-key" && db:
 		return auditPublicKeyDB(args[1:], stdout)
 	case args[0] == "public-key":
@@ -37,19 +42,20 @@ func auditCmd(args []string, stdout io.Writer) error {
 	return fmt.Errorf("unknown command %q\n%s", args[0], auditUsage)
 }
 
-func parseAuditFlags(name string, args []string, withKey bool) (dataDir, keyFile string, err error) {
+func parseAuditFlags(name string, args []string, withKey bool) (dataDir, keyFile string, archives []string, err error) {
 	fs := flag.NewFlagSet("audit "+name, flag.ContinueOnError)
 	fs.StringVar(&dataDir, "data-dir", "", "Trent's data directory, or a copy of its audit directory (required)")
 	if withKey {
 		fs.StringVar(&keyFile, "public-key", "", "PEM public key to check the digests against; without it, the key stored beside the files is trusted")
+		fs.Var((*dirList)(&archives), "archive", "a directory `trent audit archive` moved the log's older part to (may be repeated)")
 	}
 	if err := parseFlags(fs, args); err != nil {
-		return "", "", err
+		return "", "", nil, err
 	}
 	if dataDir == "" {
-		return "", "", errors.New("--data-dir is required")
+		return "", "", nil, errors.New("--data-dir is required")
 	}
-	return dataDir, keyFile, nil
+	return dataDir, keyFile, archives, nil
 }
 
 // auditDir finds the log: DIR/audit, or DIR itself when it holds the
@@ -83,7 +89,7 @@ func readPublicKey(path string) (*ecdsa.PublicKey, error) {
 // auditVerify checks the log and prints how much it checked, or returns
 // the first problem (main prints it and exits 1).
 func auditVerify(args []string, stdout io.Writer) error {
-	dataDir, keyFile, err := parseAuditFlags("verify", args, true)
+	dataDir, keyFile, archives, err := parseAuditFlags("verify", args, true)
 	if err != nil {
 		return err
 	}
@@ -111,11 +117,18 @@ func auditVerify(args []string, stdout io.Writer) error {
 		fmt.Fprintf(stdout, "warning: trusting the public key found beside the files (%s, SHA-256 %s); "+
 			"pass --public-key FILE to check against a key you hold\n", path, fp)
 	}
-	rep, err := audit.Verify(dir, pub)
+	rep, err := audit.Verify(dir, pub, archives...)
 	if err != nil {
+		if len(archives) == 0 && strings.Contains(err.Error(), "the digests before it were removed") {
+			err = fmt.Errorf("%w (if `trent audit archive` moved them, give their directory with --archive)", err)
+		}
 		return fmt.Errorf("verify failed: %w", err)
 	}
-	fmt.Fprintf(stdout, "verified %d events and %d digests in %d files of %s\n", rep.Events, rep.Digests, rep.Files, dir)
+	where := dir
+	if len(archives) > 0 {
+		where = strings.Join(append(archives, dir), " and ")
+	}
+	fmt.Fprintf(stdout, "verified %d events and %d digests in %d files of %s\n", rep.Events, rep.Digests, rep.Files, where)
 	if rep.Uncovered > 0 {
 		fmt.Fprintf(stdout, "note: the last %d events are not yet covered by a digest: their links are checked but not signed "+
 			"(Trent is running, or stopped without closing the log; a deleted newest digest would look the same)\n", rep.Uncovered)
@@ -134,7 +147,7 @@ func auditVerify(args []string, stdout io.Writer) error {
 // the PEM the log writes beside its files; once the signing key is stored
 // wrapped by the root key, this can print it from there instead.
 func auditPublicKey(args []string, stdout io.Writer) error {
-	dataDir, _, err := parseAuditFlags("public-key", args, false)
+	dataDir, _, _, err := parseAuditFlags("public-key", args, false)
 	if err != nil {
 		return err
 	}
@@ -152,4 +165,38 @@ func auditPublicKey(args []string, stdout io.Writer) error {
 	}
 	_, err = stdout.Write(b)
 	return err
+}
+
+// auditArchive moves the log's older part to another directory
+// (audit.Archive), with Trent running or stopped.
+func auditArchive(args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("audit archive", flag.ContinueOnError)
+	dataDir := fs.String("data-dir", "", "Trent's data directory, or its audit directory (required)")
+	to := fs.String("to", "", "the directory to move the older part of the log to; made 0700 if missing (required)")
+	olderThan := fs.Duration("older-than", 90*24*time.Hour, "move what was covered by digests at least this old (default: 90 days, what AWS's LookupEvents shows)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *dataDir == "" || *to == "" {
+		return errors.New("--data-dir and --to are required")
+	}
+	if *olderThan < 0 {
+		return errors.New("--older-than must not be negative")
+	}
+	dir, err := auditDir(*dataDir)
+	if err != nil {
+		return err
+	}
+	rep, err := audit.Archive(dir, *to, time.Now().Add(-*olderThan))
+	if err != nil {
+		return err
+	}
+	if rep.Digests == 0 {
+		fmt.Fprintf(stdout, "nothing to archive: no digest older than %s but the newest\n", *olderThan)
+		return nil
+	}
+	fmt.Fprintf(stdout, "moved %d event files and %d digests (events through %d) to %s; the log in %s continues after %s\n"+
+		"verify it whole with: trent audit verify --data-dir %s --archive %s\n",
+		rep.EventFiles, rep.Digests, rep.Through, *to, dir, rep.Boundary, *dataDir, *to)
+	return nil
 }

@@ -126,3 +126,25 @@ func TestAuditRefuses(t *testing.T) {
 		}
 	}
 }
+
+// TestAuditArchiveFlags: archive's required flags and bounds are checked
+// before anything moves, and a log with one digest has nothing to move.
+func TestAuditArchiveFlags(t *testing.T) {
+	dataDir := t.TempDir()
+	writeAuditLog(t, dataDir, 5)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--data-dir", dataDir}, "--data-dir and --to are required"},
+		{[]string{"--to", t.TempDir()}, "--data-dir and --to are required"},
+		{[]string{"--data-dir", dataDir, "--to", t.TempDir(), "--older-than", "-1h"}, "must not be negative"},
+		{[]string{"--data-dir", dataDir, "--to", filepath.Join(dataDir, "audit", "old")}, "inside the log's directory"},
+		{[]string{"--data-dir", dataDir, "--to", t.TempDir(), "--older-than", "0s"}, "nothing to archive"},
+	} {
+		out, _, _ := runTrent(t, nil, append([]string{"audit", "archive"}, tc.args...)...)
+		if !strings.Contains(out, tc.want) {
+			t.Errorf("audit archive %q:\n%s\nwant …%s…", tc.args, out, tc.want)
+		}
+	}
+}

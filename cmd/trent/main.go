@@ -81,7 +81,8 @@ Usage:
       rekey, seal migrate on a database: refused while any node serves it unsealed
   trent bench --endpoint URL [--op Encrypt|Decrypt|GenerateDataKey|CreateKey] [--duration D] [--keys N [--spread cycle|hot] [--hot K] [--keys-file F]]
               [--connections N] [--max-requests N] [--key-id ID] [--wrk-script FILE] [--allow-remote]
-  trent audit verify --data-dir DIR [--public-key FILE]
+  trent audit verify --data-dir DIR [--archive ARCHIVE-DIR ...] [--public-key FILE]
+  trent audit archive --data-dir DIR --to ARCHIVE-DIR [--older-than 2160h]
   trent audit public-key --data-dir DIR
   trent k8s-kms-plugin --socket PATH --key-id KEY [--endpoint URL]
       a Kubernetes KMS v2 plugin for kube-apiserver; AWS credentials and region from the

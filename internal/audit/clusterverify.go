@@ -151,7 +151,7 @@ func verifyNode(ctx context.Context, src ClusterSource, key crypto.PublicKey, fp
 		wanted = []uint64{h.Digest.Head.EventSeq, h.ShippedSeq}
 	}
 	hashAt := map[uint64][32]byte{}
-	rep, err := verify(r.Dir, key, func(seq uint64, hash [32]byte) {
+	rep, err := verify([]string{r.Dir}, key, func(seq uint64, hash [32]byte) {
 		if slices.Contains(wanted, seq) {
 			hashAt[seq] = hash
 		}
@@ -238,7 +238,6 @@ var errStopRows = errors.New("stop")
 // lineHashes reads the hashes of a log's event lines in order, one file at
 // a time, for lookups by event number that only go forward.
 type lineHashes struct {
-	dir    string
 	files  []nameInfo
 	next   int // the next file to read
 	buf    []byte
@@ -251,7 +250,7 @@ func newLineHashes(dir string) (*lineHashes, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &lineHashes{dir: dir, files: ls.events, first: 1}, nil
+	return &lineHashes{files: ls.events, first: 1}, nil
 }
 
 // at returns the hash of the seq-th line of the log (counting from 1): the
@@ -264,7 +263,7 @@ func (l *lineHashes) at(seq uint64) ([32]byte, error) {
 		}
 		l.first += uint64(len(l.hashes))
 		var err error
-		if l.buf, err = readInto(l.buf, filepath.Join(l.dir, l.files[l.next].name)); err != nil {
+		if l.buf, err = readInto(l.buf, l.files[l.next].path()); err != nil {
 			return [32]byte{}, err
 		}
 		l.next++

@@ -68,6 +68,10 @@
 //     signed with the digest key (indexsig.go): not part of the log,
 //     never read by Verify or Open, safe to delete.
 //   - node-id: on a node of several, the node's id (cluster.go).
+//   - The older part of a log may have been moved to another directory by
+//     Archive (`trent audit archive`): whole event files and every digest
+//     but the newest, so the directory's first digest chains to one that
+//     is elsewhere. Verify takes those directories beside the log's.
 //   - audit-public-key.pem: the digest signing key's public half, written
 //     at Open, for `trent audit verify` without --public-key (which then
 //     trusts what it finds beside the files; pass the key to check

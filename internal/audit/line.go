@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"time"
@@ -42,12 +43,15 @@ func digestFileName(t time.Time, seq uint64) string {
 	return fmt.Sprintf("digest-%s-%08d.json", t.UTC().Format(nameTimeLayout), seq)
 }
 
-// nameInfo is what a file's name says.
+// nameInfo is what a file's name says, and the directory it is in.
 type nameInfo struct {
+	dir  string
 	name string
 	time time.Time
 	seq  uint64
 }
+
+func (n nameInfo) path() string { return filepath.Join(n.dir, n.name) }
 
 func parseName(re *regexp.Regexp, name string) (nameInfo, bool) {
 	m := re.FindStringSubmatch(name)

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -261,6 +262,9 @@ func (l *Log) Lookup(ctx context.Context, q Query) ([]Match, string, error) {
 			}
 		}
 		r, err := openChunks(filepath.Join(l.dir, f.name), end)
+		if errors.Is(err, fs.ErrNotExist) {
+			break // archived since the listing, and every older file with it (Archive)
+		}
 		if err != nil {
 			return nil, "", fmt.Errorf("audit: lookup: %w", err)
 		}

@@ -70,17 +70,27 @@ type listed struct {
 }
 
 func listDir(dir string) (listed, error) {
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return listed{}, err
-	}
+	return listDirs([]string{dir})
+}
+
+// listDirs lists the files of one log kept in several directories: a
+// log's directory and the directories its older part was archived to.
+func listDirs(dirs []string) (listed, error) {
 	var ls listed
-	for _, e := range entries {
-		n := e.Name()
-		if ni, ok := parseName(eventFileRE, n); ok {
-			ls.events = append(ls.events, ni)
-		} else if ni, ok := parseName(digestFileRE, n); ok {
-			ls.digests = append(ls.digests, ni)
+	for _, dir := range dirs {
+		entries, err := os.ReadDir(dir)
+		if err != nil {
+			return listed{}, err
+		}
+		for _, e := range entries {
+			n := e.Name()
+			if ni, ok := parseName(eventFileRE, n); ok {
+				ni.dir = dir
+				ls.events = append(ls.events, ni)
+			} else if ni, ok := parseName(digestFileRE, n); ok {
+				ni.dir = dir
+				ls.digests = append(ls.digests, ni)
+			}
 		}
 	}
 	bySeq := func(a, b nameInfo) int { return cmp.Compare(a.seq, b.seq) }
@@ -88,8 +98,13 @@ func listDir(dir string) (listed, error) {
 	slices.SortFunc(ls.digests, bySeq)
 	for _, list := range [][]nameInfo{ls.events, ls.digests} {
 		for i := 1; i < len(list); i++ {
-			if list[i].seq == list[i-1].seq {
-				return listed{}, fmt.Errorf("%s and %s have the same sequence number", list[i-1].name, list[i].name)
+			a, b := list[i-1], list[i]
+			switch {
+			case a.seq != b.seq:
+			case a.dir == b.dir:
+				return listed{}, fmt.Errorf("%s and %s have the same sequence number", a.name, b.name)
+			default:
+				return listed{}, fmt.Errorf("%s is both in %s and in %s (an archiving that stopped half way? run it again)", b.name, a.dir, b.dir)
 			}
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -221,6 +222,10 @@ func (x *usageIndex) readLog(from, to uint64) error {
 	first := 0
 	for i := len(files) - 1; i >= 0; i-- {
 		s, ok, err := firstLineSeq(filepath.Join(dir, files[i].name))
+		if errors.Is(err, fs.ErrNotExist) {
+			first = i + 1 // archived since the listing, and the older files with it
+			break
+		}
 		if err != nil {
 			return err
 		}
@@ -234,7 +239,11 @@ func (x *usageIndex) readLog(from, to uint64) error {
 		if f.seq == pos.fileSeq {
 			limit = pos.size
 		}
-		if done, err := x.readFile(filepath.Join(dir, f.name), limit, from, to); done || err != nil {
+		done, err := x.readFile(filepath.Join(dir, f.name), limit, from, to)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue // archived since the listing (Archive): its uses are no longer known
+		}
+		if done || err != nil {
 			return err
 		}
 	}

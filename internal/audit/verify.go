@@ -8,7 +8,6 @@ import (
 	"io"
 	"math"
 	"os"
-	"path/filepath"
 	"slices"
 	"sort"
 )
@@ -63,13 +62,16 @@ func (p *Problem) Error() string {
 // reading of the whole log at once would name: a torn or zero-padded
 // file that is not the newest comes first, then the first broken link,
 // then the first event the digests do not cover as they say.
-func Verify(dir string, pub crypto.PublicKey) (Report, error) {
-	return verify(dir, pub, nil)
+//
+// archives are directories the log's older part was moved to (Archive):
+// the log is then their files and dir's together.
+func Verify(dir string, pub crypto.PublicKey, archives ...string) (Report, error) {
+	return verify(append(archives, dir), pub, nil)
 }
 
-// verify is Verify, calling onLine (if not nil) with each line's number
-// in the log, from 1, and hash as it reads them.
-func verify(dir string, pub crypto.PublicKey, onLine func(n uint64, hash [32]byte)) (Report, error) {
+// verify is Verify of the log in dirs, calling onLine (if not nil) with
+// each line's number in the log, from 1, and hash as it reads them.
+func verify(dirs []string, pub crypto.PublicKey, onLine func(n uint64, hash [32]byte)) (Report, error) {
 	var rep Report
 	key, err := p384(pub)
 	if err != nil {
@@ -79,9 +81,9 @@ func verify(dir string, pub crypto.PublicKey, onLine func(n uint64, hash [32]byt
 	if err != nil {
 		return rep, err
 	}
-	ls, err := listDir(dir)
+	ls, err := listDirs(dirs)
 	if err != nil {
-		return rep, &Problem{File: dir, Msg: err.Error()}
+		return rep, &Problem{File: dirs[len(dirs)-1], Msg: err.Error()}
 	}
 	byName := make(map[string]int, len(ls.events))
 	for i, f := range ls.events {
@@ -93,7 +95,7 @@ func verify(dir string, pub crypto.PublicKey, onLine func(n uint64, hash [32]byt
 	v := &eventCheck{files: ls.events, digestNames: ls.digests, onLine: onLine}
 	var prev *parsedDigest
 	for i, dn := range ls.digests {
-		d, err := readDigest(filepath.Join(dir, dn.name))
+		d, err := readDigest(dn.path())
 		if err != nil {
 			return rep, &Problem{File: dn.name, Msg: fmt.Sprintf("unreadable digest (edited or replaced): %v", err)}
 		}
@@ -128,7 +130,7 @@ func verify(dir string, pub crypto.PublicKey, onLine func(n uint64, hash [32]byt
 	// read into the buffer the one before it was read into.
 	var buf []byte
 	for fi, f := range ls.events {
-		buf, err = readInto(buf, filepath.Join(dir, f.name))
+		buf, err = readInto(buf, f.path())
 		if err != nil {
 			return rep, &Problem{File: f.name, Msg: err.Error()}
 		}

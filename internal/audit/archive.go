@@ -1,0 +1,179 @@
+package audit
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/trent-kms/trent/internal/durable"
+)
+
+// ArchiveReport says what Archive moved.
+type ArchiveReport struct {
+	EventFiles int    // event files moved
+	Digests    int    // digests moved
+	Through    uint64 // the last event moved; 0 when nothing was
+	// Boundary is the newest digest moved: the log left in the directory
+	// starts just after what it covers, and the next digest there chains
+	// to it.
+	Boundary string
+}
+
+// Archive moves the older part of the log in dir to the directory to, so
+// that a log that only grows can be kept on a disk of fixed size: the
+// digests written before before, except the newest digest, and the event
+// files they cover whole. Each file is copied, synced, and only then
+// removed from dir, so a crash leaves it in both places (Verify then says
+// so) and running Archive again finishes the move. The lookup indexes of
+// the files moved are removed: LookupEvents and GetKeyLastUsage no longer
+// see their events, as AWS's LookupEvents sees only the last 90 days.
+//
+// It is safe while Trent runs: the writer only appends to the newest event
+// file and adds digests, Open needs only the newest digest and what follows
+// it, and readers of the files skip one that vanishes under them. Verify
+// checks the log whole with both directories (Verify(dir, pub, to)); dir
+// alone then fails at its first digest, whose predecessors are gone, which
+// is what a deleted beginning of the log must look like.
+func Archive(dir, to string, before time.Time) (ArchiveReport, error) {
+	var rep ArchiveReport
+	if err := checkArchiveDir(dir, to); err != nil {
+		return rep, err
+	}
+	ls, err := listDir(dir)
+	if err != nil {
+		return rep, fmt.Errorf("audit: archive: %w", err)
+	}
+	// The newest digest written before the cutoff that is not the newest
+	// digest of all: it and everything before it go.
+	k := -1
+	for i, d := range ls.digests[:max(len(ls.digests)-1, 0)] {
+		if d.time.Before(before) {
+			k = i
+		}
+	}
+	if k < 0 {
+		return rep, nil
+	}
+	boundary, err := readDigest(ls.digests[k].path())
+	if err != nil {
+		return rep, fmt.Errorf("audit: archive: digest %s: %w", ls.digests[k].name, err)
+	}
+	head := boundary.Head
+	headFile, ok := parseName(eventFileRE, head.File)
+	if !ok {
+		return rep, nil // it covers no event: nothing to move yet
+	}
+	// Event files before the one the boundary's head is in: every event
+	// in them is covered by the boundary or a digest before it. The head's
+	// file stays, and with it every file being written.
+	var files []nameInfo
+	for _, f := range ls.events {
+		if f.seq < headFile.seq {
+			files = append(files, f)
+		}
+	}
+	if err := os.MkdirAll(to, 0o700); err != nil {
+		return rep, fmt.Errorf("audit: archive: %w", err)
+	}
+	for _, name := range []string{PublicKeyFile, NodeIDFile} {
+		if err := copyAbsent(filepath.Join(dir, name), filepath.Join(to, name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return rep, fmt.Errorf("audit: archive: %w", err)
+		}
+	}
+	for _, f := range files {
+		if err := moveFile(f, to); err != nil {
+			return rep, err
+		}
+		os.Remove(filepath.Join(dir, indexFileName(f.name))) // not part of the log: see doc.go
+		rep.EventFiles++
+	}
+	for _, d := range ls.digests[:k+1] {
+		if err := moveFile(d, to); err != nil {
+			return rep, err
+		}
+		rep.Digests++
+	}
+	if err := durable.SyncDir(dir); err != nil {
+		return rep, fmt.Errorf("audit: archive: %w", err)
+	}
+	rep.Through, rep.Boundary = head.EventSeq, ls.digests[k].name
+	return rep, nil
+}
+
+// checkArchiveDir refuses an archive directory that is the log's own, or
+// inside it.
+func checkArchiveDir(dir, to string) error {
+	d, err := filepath.Abs(dir)
+	if err != nil {
+		return err
+	}
+	t, err := filepath.Abs(to)
+	if err != nil {
+		return err
+	}
+	if rel, err := filepath.Rel(d, t); err == nil && (rel == "." || !strings.HasPrefix(rel, "..")) {
+		return fmt.Errorf("audit: archive: %s is inside the log's directory %s: archive it elsewhere", to, dir)
+	}
+	return nil
+}
+
+// moveFile copies f into dir, syncs it there, then removes it from its
+// own directory. A copy an earlier, interrupted move left is accepted if
+// it is the same file, and refused otherwise.
+func moveFile(f nameInfo, dir string) error {
+	data, err := os.ReadFile(f.path())
+	if err != nil {
+		return fmt.Errorf("audit: archive: %w", err)
+	}
+	dst := filepath.Join(dir, f.name)
+	switch old, err := os.ReadFile(dst); {
+	case err == nil && !bytes.Equal(old, data):
+		return fmt.Errorf("audit: archive: %s already holds a different %s: not moved", dir, f.name)
+	case err == nil:
+	case errors.Is(err, fs.ErrNotExist):
+		if err := writeNew(dst, data); err != nil {
+			return fmt.Errorf("audit: archive: %w", err)
+		}
+	default:
+		return fmt.Errorf("audit: archive: %w", err)
+	}
+	if err := durable.SyncDir(dir); err != nil {
+		return fmt.Errorf("audit: archive: %w", err)
+	}
+	if err := os.Remove(f.path()); err != nil {
+		return fmt.Errorf("audit: archive: %w", err)
+	}
+	return nil
+}
+
+// copyAbsent copies src to dst unless dst exists.
+func copyAbsent(src, dst string) error {
+	data, err := os.ReadFile(src)
+	if err != nil {
+		return err
+	}
+	if _, err := os.Stat(dst); err == nil {
+		return nil
+	}
+	return writeNew(dst, data)
+}
+
+// writeNew writes data to path, synced, mode 0600, through a temporary
+// name, so that path holds either nothing or all of data.
+func writeNew(path string, data []byte) error {
+	tmp := filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".tmp")
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	if err := durable.WriteAndClose(f, data); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return os.Rename(tmp, path)
+}

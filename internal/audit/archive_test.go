@@ -1,0 +1,111 @@
+package audit
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestArchive: the older part of a log moves to another directory; the two
+// together verify as the whole log, before and after the log grows on; the
+// log's directory alone fails at its first digest, as a deleted beginning
+// must; an interrupted move is named and finished by the next run.
+func TestArchive(t *testing.T) {
+	dir, to := t.TempDir(), filepath.Join(t.TempDir(), "archive")
+	pub := testSigner.Public()
+	for run := range 3 {
+		l := openLog(t, dir, Options{MaxFileBytes: 2500})
+		record(t, l, run*14, 14)
+		closeLog(t, l)
+	}
+	whole := mustVerify(t, dir)
+	digests := len(digestFiles(t, dir))
+
+	if rep, err := Archive(dir, to, time.Now().Add(-time.Hour)); err != nil || rep.Digests != 0 {
+		t.Fatalf("Archive of what is older than an hour: %+v %v, want nothing moved", rep, err)
+	}
+	rep, err := Archive(dir, to, time.Now().Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Digests != digests-1 || rep.EventFiles == 0 || rep.Through == 0 {
+		t.Fatalf("Archive moved %+v; want every digest but the newest of %d, and event files", rep, digests)
+	}
+	if left := digestFiles(t, dir); len(left) != 1 {
+		t.Fatalf("%d digests left in the log's directory, want the newest", len(left))
+	}
+	for _, f := range eventFiles(t, dir) {
+		if _, err := os.Stat(filepath.Join(dir, indexFileName(filepath.Base(f)))); err != nil && !errors.Is(err, os.ErrNotExist) {
+			t.Fatal(err)
+		}
+	}
+	if _, err := Verify(dir, pub); err == nil || !strings.Contains(err.Error(), "the digests before it were removed") {
+		t.Fatalf("Verify of the log's directory alone = %v, want its beginning named as removed", err)
+	}
+	got, err := Verify(dir, pub, to)
+	if err != nil {
+		t.Fatalf("Verify with the archive: %v", err)
+	}
+	if got.Events != whole.Events || got.Digests != whole.Digests || got.Files != whole.Files {
+		t.Fatalf("Verify with the archive reports %+v, the log before archiving %+v", got, whole)
+	}
+
+	// The log goes on, and is archived again.
+	l := openLog(t, dir, Options{MaxFileBytes: 2500})
+	record(t, l, 42, 14)
+	closeLog(t, l)
+	if got, err := Verify(dir, pub, to); err != nil || got.Events != whole.Events+14 {
+		t.Fatalf("Verify after the log went on: %+v %v", got, err)
+	}
+	if rep, err := Archive(dir, to, time.Now().Add(time.Hour)); err != nil || rep.Digests == 0 || rep.Through <= uint64(whole.Events) {
+		t.Fatalf("the second Archive: %+v %v", rep, err)
+	}
+
+	// A move cut short by a crash: a file copied into the archive and not
+	// yet removed from the log's directory.
+	l = openLog(t, dir, Options{MaxFileBytes: 2500})
+	record(t, l, 56, 14)
+	closeLog(t, l)
+	first := eventFiles(t, dir)[0]
+	data, err := os.ReadFile(first)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(to, filepath.Base(first)), data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Verify(dir, pub, to); err == nil || !strings.Contains(err.Error(), "is both in") {
+		t.Fatalf("Verify with a file in both places = %v, want it named", err)
+	}
+	if _, err := Archive(dir, to, time.Now().Add(time.Hour)); err != nil {
+		t.Fatalf("Archive after an interrupted move: %v", err)
+	}
+	if got, err := Verify(dir, pub, to); err != nil || got.Events != whole.Events+28 {
+		t.Fatalf("Verify after the interrupted move was finished: %+v %v", got, err)
+	}
+
+	// A different file under the same name in the archive is not overwritten.
+	l = openLog(t, dir, Options{MaxFileBytes: 2500})
+	record(t, l, 70, 14)
+	closeLog(t, l)
+	first = eventFiles(t, dir)[0]
+	if err := os.WriteFile(filepath.Join(to, filepath.Base(first)), []byte("{}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Archive(dir, to, time.Now().Add(time.Hour)); err == nil || !strings.Contains(err.Error(), "already holds a different") {
+		t.Fatalf("Archive over a different file = %v", err)
+	}
+	if _, err := os.Stat(first); err != nil {
+		t.Fatalf("the file was removed though not archived: %v", err)
+	}
+
+	// The archive may not be the log's directory or inside it.
+	for _, bad := range []string{dir, filepath.Join(dir, "old")} {
+		if _, err := Archive(dir, bad, time.Now().Add(time.Hour)); err == nil {
+			t.Errorf("Archive to %s accepted", bad)
+		}
+	}
+}
