@@ -379,7 +379,10 @@ func (s *Shipper) position(ctx context.Context, node string) error {
 			return nil
 		}
 	}
-	// Read from the start until the event the table holds.
+	// Read from the oldest file there until the event the table holds,
+	// or the one after it: the file that held the shipped event may have
+	// been archived (Archive), and the log here then starts later than
+	// event 1, so the lines' own numbers are read, not counted.
 	var seq uint64
 	for _, f := range ls.events {
 		data, err := os.ReadFile(filepath.Join(s.l.dir, f.name))
@@ -389,15 +392,24 @@ func (s *Shipper) position(ctx context.Context, node string) error {
 		lines, _ := splitLines(data)
 		var off int64
 		for _, ln := range lines {
-			off += int64(len(ln))
-			seq++
-			if seq == h.Seq {
-				if sha256.Sum256(ln) != h.Hash {
-					return fmt.Errorf("audit: ship: event %d in %s is not the event %d this node shipped before: its log was replaced; move the audit directory aside (a new node id) and run trent audit verify", seq, f.name, h.Seq)
-				}
-				s.fileSeq, s.file, s.off, s.seq, s.prev = f.seq, f.name, off, seq, h.Hash
+			lf, err := parseLine(ln[:len(ln)-1])
+			if err != nil {
+				return fmt.Errorf("audit: ship: %s: %w (run trent audit verify)", f.name, err)
+			}
+			seq = lf.Seq
+			switch {
+			case seq == h.Seq+1 && lf.PrevHash == h.Hash:
+				s.fileSeq, s.file, s.off, s.seq, s.prev = f.seq, f.name, off, h.Seq, h.Hash
+				return nil
+			case seq > h.Seq+1:
+				return fmt.Errorf("audit: ship: this node shipped events through %d, but its files here start at event %d, in %s: events it had not shipped yet were archived or deleted (run trent audit verify)", h.Seq, seq, f.name)
+			case seq == h.Seq && sha256.Sum256(ln) != h.Hash, seq > h.Seq:
+				return fmt.Errorf("audit: ship: event %d in %s is not the event %d this node shipped before, nor the one after it: its log was replaced; move the audit directory aside (a new node id) and run trent audit verify", seq, f.name, h.Seq)
+			case seq == h.Seq:
+				s.fileSeq, s.file, s.off, s.seq, s.prev = f.seq, f.name, off+int64(len(ln)), seq, h.Hash
 				return nil
 			}
+			off += int64(len(ln))
 		}
 	}
 	return fmt.Errorf("audit: ship: this node's log ends at event %d, but it shipped event %d before: its files were cut short or replaced (run trent audit verify --database-url)", seq, h.Seq)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -184,4 +185,68 @@ func exactKeys(raw []byte) bool {
 			}
 		}
 	}
+}
+
+// TestShipperAfterArchive: a node whose shipped events' files were
+// archived starts shipping again at the next event, found by its number
+// and link, not by counting lines from a log that no longer starts at
+// event 1; one whose unshipped events were archived says so.
+func TestShipperAfterArchive(t *testing.T) {
+	dir, to := t.TempDir(), t.TempDir()
+	sink := &memSink{}
+	sh := NewShipper(sink, nil)
+	l := openLog(t, dir, Options{MaxFileBytes: 2000, NodeID: "n-test", OnDurable: sh.Wake})
+	sh.Start(l)
+	record(t, l, 0, 20)
+	if err := sh.Sync(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	closeLog(t, l)
+	if err := sh.Close(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	lagging := &memSink{evs: slices.Clone(sink.evs[:10])}
+
+	// Three events in a new file, not shipped; the digest over them is the
+	// archive's boundary, so every file of the first run moves.
+	l = openLog(t, dir, Options{MaxFileBytes: 2000, NodeID: "n-test"})
+	record(t, l, 20, 3)
+	if err := l.Digest(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	closeLog(t, l)
+	if rep, err := Archive(dir, to, time.Now().Add(time.Hour)); err != nil || rep.Through <= 20 {
+		t.Fatalf("Archive: %+v %v, want every event of the first run moved", rep, err)
+	}
+	if first := eventFiles(t, dir)[0]; strings.Contains(first, sink.evs[19].File) {
+		t.Fatalf("the file of the last shipped event is still there (%s): the test wants it archived", first)
+	}
+
+	sh = NewShipper(sink, nil)
+	l = openLog(t, dir, Options{MaxFileBytes: 2000, NodeID: "n-test", OnDurable: sh.Wake})
+	sh.Start(l)
+	record(t, l, 23, 2)
+	if err := sh.Sync(t.Context()); err != nil {
+		t.Fatalf("shipping after the archive: %v", err)
+	}
+	if err := sh.Close(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if len(sink.evs) != 25 {
+		t.Fatalf("%d events shipped, want 25", len(sink.evs))
+	}
+	for i, e := range sink.evs {
+		if e.Seq != uint64(i+1) {
+			t.Fatalf("shipped event %d is event %d", i+1, e.Seq)
+		}
+	}
+
+	sh = NewShipper(lagging, nil)
+	sh.Start(l)
+	err := sh.Sync(t.Context())
+	if err == nil || !strings.Contains(err.Error(), "events it had not shipped yet were archived or deleted") {
+		t.Fatalf("shipping from event 11 after events 1 to 23 were archived: %v", err)
+	}
+	sh.Close(t.Context())
+	closeLog(t, l)
 }
