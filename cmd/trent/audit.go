@@ -17,7 +17,7 @@ import (
 const auditUsage = `usage:
   trent audit verify --data-dir DIR [--archive ARCHIVE-DIR ...] [--public-key FILE]
   trent audit archive --data-dir DIR --to ARCHIVE-DIR [--older-than 2160h]
-  trent audit verify --database-url URL [--data-dir NODE-DIR ...] [--public-key FILE]
+  trent audit verify --database-url URL [--data-dir NODE-DIR ...] [--archive ARCHIVE-DIR ...] [--public-key FILE]
   trent audit public-key --data-dir DIR
   trent audit public-key --database-url URL`
 

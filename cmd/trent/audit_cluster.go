@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
@@ -77,12 +78,13 @@ func openAuditDB(ctx context.Context, url string) (*postgres.DB, *ecdsa.PublicKe
 func auditVerifyCluster(args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("audit verify", flag.ContinueOnError)
 	var (
-		dirs    dirList
-		url     string
-		keyFile string
+		dirs, archives dirList
+		url            string
+		keyFile        string
 	)
 	fs.StringVar(&url, "database-url", "", "postgres://… URL of the installation's database (required here)")
 	fs.Var(&dirs, "data-dir", "a node's data directory, or a copy of its audit directory; repeat for every node")
+	fs.Var(&archives, "archive", "a directory `trent audit archive` moved a node's older files to; matched to its node by id, may be repeated")
 	fs.StringVar(&keyFile, "public-key", "", "PEM public key to check the digests against; without it, the key stored in the database is trusted")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -117,13 +119,15 @@ func auditVerifyCluster(args []string, stdout io.Writer) error {
 		}
 		auditDirs = append(auditDirs, ad)
 	}
+	auditDirs = append(auditDirs, archives...)
 	reports, err := audit.VerifyCluster(ctx, db, pub, auditDirs)
 	for _, r := range reports {
 		if r.Problem != nil {
 			fmt.Fprintf(stdout, "FAILED %s\n", r.Problem)
 			continue
 		}
-		fmt.Fprintf(stdout, "node %s: verified %d events and %d digests in %d files of %s", r.Node, r.Report.Events, r.Report.Digests, r.Report.Files, r.Dir)
+		fmt.Fprintf(stdout, "node %s: verified %d events and %d digests in %d files of %s", r.Node, r.Report.Events, r.Report.Digests, r.Report.Files,
+			strings.Join(append(slices.Clone(r.Archives), r.Dir), " and "))
 		if h := r.Head; h != nil {
 			fmt.Fprintf(stdout, "; reaches its recorded head (digest %d, event %d shipped); %d events in the database match", h.Digest.Seq, h.ShippedSeq, r.Rows)
 		}

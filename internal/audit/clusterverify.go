@@ -35,13 +35,16 @@ type ClusterSource interface {
 
 // NodeReport is what VerifyCluster found for one node.
 type NodeReport struct {
-	Node    string
-	Dir     string // "" when no directory given holds the node's log
-	Report  Report
-	Head    *RecordedHead // nil: the heads table does not know the node
-	Rows    int           // rows of the event table checked against the files
-	Pending int           // events in the files not yet in the event table
-	Problem error         // nil when the node's log is intact and complete
+	Node string
+	Dir  string // "" when no directory given holds the node's log
+	// Archives are the other directories given that hold the node's log:
+	// its older part, moved there by Archive.
+	Archives []string
+	Report   Report
+	Head     *RecordedHead // nil: the heads table does not know the node
+	Rows     int           // rows of the event table checked against the files
+	Pending  int           // events in the files not yet in the event table
+	Problem  error         // nil when the node's log is intact and complete
 }
 
 // VerifyCluster checks every node of an installation on PostgreSQL: each
@@ -74,8 +77,11 @@ func VerifyCluster(ctx context.Context, src ClusterSource, pub crypto.PublicKey,
 		if err != nil {
 			return nil, err
 		}
-		if prev, ok := byNode[node]; ok {
-			return nil, fmt.Errorf("%s and %s both hold the log of node %s", prev.Dir, dir, node)
+		if r, ok := byNode[node]; ok {
+			// One log in two places: the node's directory and an archive
+			// of its older part (a plain copy fails as files in both).
+			r.Archives = append(r.Archives, dir)
+			continue
 		}
 		r := &NodeReport{Node: node, Dir: dir}
 		byNode[node] = r
@@ -151,7 +157,8 @@ func verifyNode(ctx context.Context, src ClusterSource, key crypto.PublicKey, fp
 		wanted = []uint64{h.Digest.Head.EventSeq, h.ShippedSeq}
 	}
 	hashAt := map[uint64][32]byte{}
-	rep, err := verify([]string{r.Dir}, key, func(seq uint64, hash [32]byte) {
+	dirs := append(slices.Clone(r.Archives), r.Dir)
+	rep, err := verify(dirs, key, func(seq uint64, hash [32]byte) {
 		if slices.Contains(wanted, seq) {
 			hashAt[seq] = hash
 		}
@@ -176,7 +183,7 @@ func verifyNode(ctx context.Context, src ClusterSource, key crypto.PublicKey, fp
 			return fmt.Errorf("node %s (%s): truncated: its newest digest is number %d, but it wrote digest %d (%s, covering events through %d): digests and events after digest %d were deleted",
 				r.Node, r.Dir, rep.Digests, d.Seq, d.File, d.Head.EventSeq, rep.Digests)
 		}
-		got, err := readDigest(filepath.Join(r.Dir, d.File))
+		got, err := readDigestIn(dirs, d.File)
 		if err != nil || got.Seq != d.Seq || got.sigText != d.Signature {
 			return fmt.Errorf("node %s (%s): digest %d is not the one the node recorded (%s): replaced", r.Node, r.Dir, d.Seq, d.File)
 		}
@@ -196,7 +203,7 @@ func verifyNode(ctx context.Context, src ClusterSource, key crypto.PublicKey, fp
 	var rowProblem error
 	rows := 0
 	var lastRow uint64
-	lines, err := newLineHashes(r.Dir)
+	lines, err := newLineHashes(dirs)
 	if err != nil {
 		return fmt.Errorf("node %s (%s): %w", r.Node, r.Dir, err)
 	}
@@ -245,8 +252,8 @@ type lineHashes struct {
 	first  uint64     // the event number of hashes[0]
 }
 
-func newLineHashes(dir string) (*lineHashes, error) {
-	ls, err := listDir(dir)
+func newLineHashes(dirs []string) (*lineHashes, error) {
+	ls, err := listDirs(dirs)
 	if err != nil {
 		return nil, err
 	}
@@ -277,4 +284,15 @@ func (l *lineHashes) at(seq uint64) ([32]byte, error) {
 		return [32]byte{}, fmt.Errorf("event %d looked up after a later one", seq)
 	}
 	return l.hashes[seq-l.first], nil
+}
+
+// readDigestIn reads the digest named name from whichever of dirs holds it.
+func readDigestIn(dirs []string, name string) (*parsedDigest, error) {
+	for _, dir := range dirs {
+		d, err := readDigest(filepath.Join(dir, name))
+		if !errors.Is(err, fs.ErrNotExist) {
+			return d, err
+		}
+	}
+	return nil, fmt.Errorf("%s: %w", name, fs.ErrNotExist)
 }

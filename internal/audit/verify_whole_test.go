@@ -483,7 +483,7 @@ func TestLineHashes(t *testing.T) {
 	if len(want) != 20 || len(eventFiles(t, dir)) < 5 {
 		t.Fatalf("%d lines in %d files, want 20 in several", len(want), len(eventFiles(t, dir)))
 	}
-	lh, err := newLineHashes(dir)
+	lh, err := newLineHashes([]string{dir})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -495,7 +495,7 @@ func TestLineHashes(t *testing.T) {
 	if _, err := lh.at(21); err == nil {
 		t.Fatal("at(21) of a 20-event log answered")
 	}
-	lh, _ = newLineHashes(dir)
+	lh, _ = newLineHashes([]string{dir})
 	lh.at(20)
 	if _, err := lh.at(1); err == nil {
 		t.Fatal("at(1) after at(20) answered")

@@ -388,6 +388,26 @@ func TestVerifyCluster(t *testing.T) {
 		}
 		return strings.Join(msgs, "\n")
 	}
+	// B's older part archived (on a copy): B's directory alone fails at
+	// its first digest; given beside it, the archive makes the log whole.
+	bLive, archB := t.TempDir(), filepath.Join(t.TempDir(), "archive")
+	testfiles.CopyDir(t, b.dir, bLive)
+	if rep, err := audit.Archive(bLive, archB, time.Now().Add(time.Hour)); err != nil || rep.Digests == 0 {
+		t.Fatalf("Archive: %+v %v", rep, err)
+	}
+	if p := problem(a.dir, bLive); !strings.Contains(p, "node "+b.id) || !strings.Contains(p, "the digests before it were removed") {
+		t.Fatalf("B without its archive: %s", p)
+	}
+	reps, err = audit.VerifyCluster(t.Context(), db, pub, []string{archB, a.dir, bLive})
+	if err != nil {
+		t.Fatalf("B with its archive: %v %+v", err, reps)
+	}
+	for _, r := range reps {
+		if r.Node == b.id && (r.Rows != 12 || r.Dir != archB || !slices.Equal(r.Archives, []string{bLive})) {
+			t.Fatalf("B with its archive: %+v", r)
+		}
+	}
+
 	// B's directory not given (deleted).
 	if p := problem(a.dir); !strings.Contains(p, "node "+b.id+": its log is missing") {
 		t.Fatalf("B missing: %s", p)
