@@ -17,6 +17,7 @@ import (
 const auditUsage = `usage:
   trent audit verify --data-dir DIR [--archive ARCHIVE-DIR ...] [--public-key FILE]
   trent audit archive --data-dir DIR --to ARCHIVE-DIR [--older-than 2160h]
+  trent audit prune --database-url URL [--older-than 2160h]
   trent audit verify --database-url URL [--data-dir NODE-DIR ...] [--archive ARCHIVE-DIR ...] [--public-key FILE]
   trent audit public-key --data-dir DIR
   trent audit public-key --database-url URL`
@@ -32,6 +33,8 @@ func auditCmd(args []string, stdout io.Writer) error {
 		return auditVerifyCluster(args[1:], stdout)
 	case args[0] == "verify":
 		return auditVerify(args[1:], stdout)
+	case args[0] == "prune":
+		return auditPrune(args[1:], stdout)
 	case args[0] == "archive":
 		return auditArchive(args[1:], stdout)
 	case args[0] == "public-key" && db:

@@ -130,6 +130,9 @@ func auditVerifyCluster(args []string, stdout io.Writer) error {
 			strings.Join(append(slices.Clone(r.Archives), r.Dir), " and "))
 		if h := r.Head; h != nil {
 			fmt.Fprintf(stdout, "; reaches its recorded head (digest %d, event %d shipped); %d events in the database match", h.Digest.Seq, h.ShippedSeq, r.Rows)
+			if r.FirstRow > 1 {
+				fmt.Fprintf(stdout, " (from event %d: those before it were pruned from the database, or deleted)", r.FirstRow)
+			}
 		}
 		fmt.Fprintln(stdout)
 		if r.Pending > 0 {
@@ -165,5 +168,37 @@ func auditPublicKeyDB(args []string, stdout io.Writer) error {
 		return errNoStoredKey
 	}
 	_, err = stdout.Write(pemBytes)
+	return err
+}
+
+// auditPrune is `trent audit prune --database-url URL`: it deletes the
+// database's copies of events older than --older-than (audit_events, what
+// LookupEvents reads on PostgreSQL). The nodes' files stay the record.
+func auditPrune(args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("audit prune", flag.ContinueOnError)
+	var url string
+	fs.StringVar(&url, "database-url", "", "postgres://… URL of the installation's database (required)")
+	olderThan := fs.Duration("older-than", 90*24*time.Hour, "delete the events at least this old (default: 90 days, what AWS's LookupEvents shows)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *olderThan < 0 {
+		return errors.New("--older-than must not be negative")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
+	defer cancel()
+	db, _, _, err := openAuditDB(ctx, url)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	pruned, err := db.PruneAuditEvents(ctx, time.Now().Add(-*olderThan))
+	for _, p := range pruned {
+		if p.Deleted == 0 {
+			fmt.Fprintf(stdout, "node %s: nothing older than %s\n", p.Node, *olderThan)
+			continue
+		}
+		fmt.Fprintf(stdout, "node %s: deleted %d events (through event %d) from the database; its files keep them\n", p.Node, p.Deleted, p.Through)
+	}
 	return err
 }

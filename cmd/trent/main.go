@@ -83,6 +83,7 @@ Usage:
               [--connections N] [--max-requests N] [--key-id ID] [--wrk-script FILE] [--allow-remote]
   trent audit verify --data-dir DIR [--archive ARCHIVE-DIR ...] [--public-key FILE]
   trent audit archive --data-dir DIR --to ARCHIVE-DIR [--older-than 2160h]
+  trent audit prune --database-url URL [--older-than 2160h]
   trent audit public-key --data-dir DIR
   trent k8s-kms-plugin --socket PATH --key-id KEY [--endpoint URL]
       a Kubernetes KMS v2 plugin for kube-apiserver; AWS credentials and region from the

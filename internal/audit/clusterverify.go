@@ -43,8 +43,11 @@ type NodeReport struct {
 	Report   Report
 	Head     *RecordedHead // nil: the heads table does not know the node
 	Rows     int           // rows of the event table checked against the files
-	Pending  int           // events in the files not yet in the event table
-	Problem  error         // nil when the node's log is intact and complete
+	// FirstRow is the node's oldest event in the event table: 1, or the
+	// first after those pruned (trent audit prune).
+	FirstRow uint64
+	Pending  int   // events in the files not yet in the event table
+	Problem  error // nil when the node's log is intact and complete
 }
 
 // VerifyCluster checks every node of an installation on PostgreSQL: each
@@ -207,7 +210,11 @@ func verifyNode(ctx context.Context, src ClusterSource, key crypto.PublicKey, fp
 	if err != nil {
 		return fmt.Errorf("node %s (%s): %w", r.Node, r.Dir, err)
 	}
+	var firstRow uint64
 	err = src.AuditEventHashes(ctx, r.Node, func(seq uint64, hash [32]byte) error {
+		if rows == 0 {
+			firstRow = seq
+		}
 		rows++
 		lastRow = seq
 		if seq == 0 || seq > have {
@@ -232,9 +239,11 @@ func verifyNode(ctx context.Context, src ClusterSource, key crypto.PublicKey, fp
 	if err != nil {
 		return err
 	}
-	r.Rows = rows
-	if uint64(rows) != lastRow {
-		return fmt.Errorf("node %s: the database holds %d of its events 1 to %d: rows were deleted", r.Node, rows, lastRow)
+	r.Rows, r.FirstRow = rows, firstRow
+	// Rows before firstRow may have been pruned (older than what
+	// LookupEvents keeps); within the rest none may be missing.
+	if rows > 0 && uint64(rows) != lastRow-firstRow+1 {
+		return fmt.Errorf("node %s: the database holds %d of its events %d to %d: rows were deleted", r.Node, rows, firstRow, lastRow)
 	}
 	r.Pending = int(have - lastRow)
 	return nil

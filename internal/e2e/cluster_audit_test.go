@@ -293,4 +293,15 @@ func TestClusterAudit(t *testing.T) {
 		!strings.Contains(out, "node "+idB) || !strings.Contains(out, "truncated") {
 		t.Fatalf("verify with B cut short: %v\n%s", err, out)
 	}
+
+	// The database's copies pruned, all but each node's newest: the files
+	// stay the record, and the cluster still verifies from what is left.
+	pruned, err := testcmd.Command(t, bin, "audit", "prune", "--database-url", url, "--older-than", "0s").CombinedOutput()
+	if err != nil || !strings.Contains(string(pruned), "from the database; its files keep them") {
+		t.Fatalf("trent audit prune: %v\n%s", err, pruned)
+	}
+	if out, err := verify("--data-dir", dirs["A"], "--data-dir", dirs["B"], "--data-dir", dirs["C"]); err != nil ||
+		!strings.Contains(out, "verified 3 nodes") || !strings.Contains(out, "pruned from the database") {
+		t.Fatalf("verify after pruning: %v\n%s", err, out)
+	}
 }

@@ -349,3 +349,88 @@ func lookupQuery(f audit.EventFilter) (string, []any, error) {
 	q.WriteString(" ORDER BY event_time DESC, node DESC, seq DESC LIMIT " + arg(f.Limit))
 	return q.String(), args, nil
 }
+
+// PrunedNode is what PruneAuditEvents deleted of one node's rows.
+type PrunedNode struct {
+	Node    string
+	Deleted int64
+	Through uint64 // the newest event deleted; 0 when none was
+}
+
+// pruneBatch is how many rows one DELETE takes: short transactions, so
+// that the shippers' inserts and the lookups never wait long.
+const pruneBatch = 10000
+
+// PruneAuditEvents deletes from audit_events the events older than
+// before, node by node, as a prefix of each node's chain: the rows up to
+// the newest event whose time is before it (found by a binary search on
+// seq: a node writes its events nearly in time order), never the node's
+// newest row, which is where its shipper resumes. The files stay the
+// record (and `trent audit archive` moves them); LookupEvents on
+// PostgreSQL then finds what AWS's does, the last 90 days by default.
+// `trent audit verify --database-url` accepts a node's rows starting
+// after event 1 as long as they are contiguous to its newest.
+func (db *DB) PruneAuditEvents(ctx context.Context, before time.Time) ([]PrunedNode, error) {
+	const op = "prune audit events"
+	rows, err := db.pool.Query(ctx, `SELECT node FROM audit_heads ORDER BY node`)
+	if err != nil {
+		return nil, wrapErr(op, err)
+	}
+	nodes, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, wrapErr(op, err)
+	}
+	var out []PrunedNode
+	for _, node := range nodes {
+		p, err := db.pruneNode(ctx, node, before.Unix())
+		if err != nil {
+			return out, err
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+func (db *DB) pruneNode(ctx context.Context, node string, before int64) (PrunedNode, error) {
+	op := "prune audit events of " + node
+	p := PrunedNode{Node: node}
+	var lo, hi *int64
+	if err := db.pool.QueryRow(ctx, `SELECT min(seq), max(seq) FROM audit_events WHERE node = $1`, node).Scan(&lo, &hi); err != nil {
+		return p, wrapErr(op, err)
+	}
+	if lo == nil {
+		return p, nil // no rows
+	}
+	// The newest seq in [*lo, *hi) whose event is older than before: the
+	// newest row is never deleted.
+	timeOf := func(seq int64) (int64, error) {
+		var t int64
+		err := db.pool.QueryRow(ctx, `SELECT event_time FROM audit_events WHERE node = $1 AND seq >= $2 ORDER BY seq LIMIT 1`, node, seq).Scan(&t)
+		return t, wrapErr(op, err)
+	}
+	through := *lo - 1
+	for a, b := *lo, *hi-1; a <= b; {
+		m := a + (b-a)/2
+		t, err := timeOf(m)
+		if err != nil {
+			return p, err
+		}
+		if t < before {
+			through, a = m, m+1
+		} else {
+			b = m - 1
+		}
+	}
+	for from := *lo; from <= through; from += pruneBatch {
+		tag, err := db.pool.Exec(ctx, `DELETE FROM audit_events WHERE node = $1 AND seq >= $2 AND seq < $3 AND seq <= $4`,
+			node, from, from+pruneBatch, through)
+		if err != nil {
+			return p, wrapErr(op, err)
+		}
+		p.Deleted += tag.RowsAffected()
+	}
+	if p.Deleted > 0 {
+		p.Through = uint64(through)
+	}
+	return p, nil
+}

@@ -477,3 +477,79 @@ func TestClusterLookupSeesOwnEvents(t *testing.T) {
 		t.Fatalf("the node's lookup right after its request: %v %+v", err, ms)
 	}
 }
+
+// TestPruneAuditEvents: pruning deletes each node's events older than the
+// cutoff as a prefix of its chain, never its newest row; the cluster still
+// verifies (from the first row left), a node started again ships on from
+// where it was, and a row missing inside what is left still fails.
+func TestPruneAuditEvents(t *testing.T) {
+	db := openTest(t)
+	now := time.Now()
+	a := openAuditNode(t, db, t.TempDir())
+	a.record(t, "111122223333", now.Add(-200*24*time.Hour), 10)
+	a.record(t, "111122223333", now.Add(-100*24*time.Hour), 5)
+	a.record(t, "111122223333", now.Add(-time.Hour), 5)
+	a.sync(t)
+	b := openAuditNode(t, db, t.TempDir())
+	b.record(t, "111122223333", now.Add(-200*24*time.Hour), 5)
+	b.sync(t)
+	a.close()
+	b.close()
+
+	pruned, err := db.PruneAuditEvents(t.Context(), now.Add(-90*24*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]PrunedNode{
+		a.id: {Node: a.id, Deleted: 15, Through: 15},
+		b.id: {Node: b.id, Deleted: 4, Through: 4}, // its newest row stays: the shipper resumes there
+	}
+	if len(pruned) != 2 || pruned[0] != want[pruned[0].Node] || pruned[1] != want[pruned[1].Node] {
+		t.Fatalf("pruned %+v, want %+v", pruned, want)
+	}
+	if c, _ := countRows(t, db, a.id); c != 5 {
+		t.Fatalf("%d rows of node A left, want 5", c)
+	}
+	if again, err := db.PruneAuditEvents(t.Context(), now.Add(-90*24*time.Hour)); err != nil || again[0].Deleted+again[1].Deleted != 0 {
+		t.Fatalf("pruning again: %+v %v, want nothing deleted", again, err)
+	}
+
+	pub := testSigner.Public()
+	reps, err := audit.VerifyCluster(t.Context(), db, pub, []string{a.dir, b.dir})
+	if err != nil {
+		t.Fatalf("verify after pruning: %v %+v", err, reps)
+	}
+	for _, r := range reps {
+		if r.Node == a.id && (r.FirstRow != 16 || r.Rows != 5) || r.Node == b.id && (r.FirstRow != 5 || r.Rows != 1) {
+			t.Fatalf("report %+v", r)
+		}
+	}
+
+	// Node A again: its shipper resumes after its newest row, shipping
+	// nothing twice and nothing pruned back.
+	a = openAuditNode(t, db, a.dir)
+	a.record(t, "111122223333", now, 2)
+	a.sync(t)
+	a.close()
+	if c, d := countRows(t, db, a.id); c != 7 || d != 7 {
+		t.Fatalf("after node A shipped 2 more: %d rows (%d distinct), want 7", c, d)
+	}
+	if reps, err := audit.VerifyCluster(t.Context(), db, pub, []string{a.dir, b.dir}); err != nil {
+		t.Fatalf("verify after node A went on: %v %+v", err, reps)
+	}
+
+	// A row deleted inside what is left is not pruning.
+	if _, err := db.pool.Exec(t.Context(), `DELETE FROM audit_events WHERE node = $1 AND seq = 18`, a.id); err != nil {
+		t.Fatal(err)
+	}
+	_, err = audit.VerifyCluster(t.Context(), db, pub, []string{a.dir, b.dir})
+	if err == nil {
+		t.Fatal("verify passed with a row missing between the first and the newest")
+	}
+	reps, _ = audit.VerifyCluster(t.Context(), db, pub, []string{a.dir, b.dir})
+	for _, r := range reps {
+		if r.Node == a.id && (r.Problem == nil || !strings.Contains(r.Problem.Error(), "holds 6 of its events 16 to 22: rows were deleted")) {
+			t.Fatalf("node A: %v", r.Problem)
+		}
+	}
+}
