@@ -198,8 +198,8 @@ func auditArchive(args []string, stdout io.Writer) error {
 		fmt.Fprintf(stdout, "nothing to archive: no digest older than %s but the newest\n", *olderThan)
 		return nil
 	}
-	fmt.Fprintf(stdout, "moved %d event files and %d digests (events through %d) to %s; the log in %s continues after %s\n"+
+	fmt.Fprintf(stdout, "moved %d event files (events through %d) and %d digests to %s; the log in %s continues after %s\n"+
 		"verify it whole with: trent audit verify --data-dir %s --archive %s\n",
-		rep.EventFiles, rep.Digests, rep.Through, *to, dir, rep.Boundary, *dataDir, *to)
+		rep.EventFiles, rep.Through, rep.Digests, *to, dir, rep.Boundary, *dataDir, *to)
 	return nil
 }

@@ -17,7 +17,7 @@ import (
 type ArchiveReport struct {
 	EventFiles int    // event files moved
 	Digests    int    // digests moved
-	Through    uint64 // the last event moved; 0 when nothing was
+	Through    uint64 // the last event in the files moved; 0 when none was
 	// Boundary is the newest digest moved: the log left in the directory
 	// starts just after what it covers, and the next digest there chains
 	// to it.
@@ -101,7 +101,16 @@ func Archive(dir, to string, before time.Time) (ArchiveReport, error) {
 	if err := durable.SyncDir(dir); err != nil {
 		return rep, fmt.Errorf("audit: archive: %w", err)
 	}
-	rep.Through, rep.Boundary = head.EventSeq, ls.digests[k].name
+	rep.Boundary = ls.digests[k].name
+	if len(files) > 0 {
+		// The files are consecutive: the last event moved is the one
+		// before the first line of the head's file.
+		first, ok, err := firstLineSeq(filepath.Join(dir, head.File))
+		if err != nil || !ok || first < 2 {
+			return rep, fmt.Errorf("audit: archive: moved %d files, but cannot read the first event of %s after them: %v", len(files), head.File, err)
+		}
+		rep.Through = first - 1
+	}
 	return rep, nil
 }
 

@@ -34,6 +34,9 @@ func TestArchive(t *testing.T) {
 	if rep.Digests != digests-1 || rep.EventFiles == 0 || rep.Through == 0 {
 		t.Fatalf("Archive moved %+v; want every digest but the newest of %d, and event files", rep, digests)
 	}
+	if first, ok, err := firstLineSeq(eventFiles(t, dir)[0]); err != nil || !ok || first != rep.Through+1 {
+		t.Fatalf("the log's directory starts at event %d (%v), want the one after the %d moved", first, err, rep.Through)
+	}
 	if left := digestFiles(t, dir); len(left) != 1 {
 		t.Fatalf("%d digests left in the log's directory, want the newest", len(left))
 	}
