@@ -134,6 +134,7 @@ type Log struct {
 	indexer *indexer       // indexer.go
 
 	indexCache indexCache // indexcache.go
+	files      fileList   // the event files, for Lookup (files.go)
 
 	// queuedRecovered holds the event ids of claimed intents whose events
 	// a Record left queued (orphan.go).
@@ -832,6 +833,7 @@ func (l *Log) flush(batches []*batch) error {
 		}
 		w.f, w.fileName, w.size, w.prealloc, w.dirSynced = f, name, 0, pre, false
 		w.fileSeq++
+		l.files.add(name)
 	}
 	if !w.dirSynced {
 		if err := l.fs.SyncDir(l.dir); err != nil {

@@ -220,10 +220,7 @@ func (l *Log) Lookup(ctx context.Context, q Query) ([]Match, string, error) {
 			return nil, "", ErrInvalidNextToken
 		}
 	}
-	ls, err := listDir(l.dir)
-	if err != nil {
-		return nil, "", fmt.Errorf("audit: lookup: %w", err)
-	}
+	files := l.files.get()
 	pf := newPrefilter(&q)
 	l.indexer.activate()
 	token := func(file uint64, offset int64) string {
@@ -235,12 +232,12 @@ func (l *Log) Lookup(ctx context.Context, q Query) ([]Match, string, error) {
 	var out []Match
 	var spans []lineSpan
 	var ixBuf []byte // the index being read
-	for i := len(ls.events) - 1; i >= 0; i-- {
-		f := ls.events[i]
+	for i := len(files) - 1; i >= 0; i-- {
+		f := files[i]
 		if f.seq > pos.fileSeq || tok != nil && f.seq > tok.File {
 			continue
 		}
-		if i+1 < len(ls.events) && olderThanStart(ls.events[i+1].time, q.StartTime) {
+		if i+1 < len(files) && olderThanStart(files[i+1].time, q.StartTime) {
 			break // and every older file too: their names sort in time order
 		}
 		end := int64(-1) // the whole file
@@ -263,7 +260,8 @@ func (l *Log) Lookup(ctx context.Context, q Query) ([]Match, string, error) {
 		}
 		r, err := openChunks(filepath.Join(l.dir, f.name), end)
 		if errors.Is(err, fs.ErrNotExist) {
-			break // archived since the listing, and every older file with it (Archive)
+			l.files.forgetThrough(f.seq)
+			break // archived, and every older file with it (Archive)
 		}
 		if err != nil {
 			return nil, "", fmt.Errorf("audit: lookup: %w", err)
