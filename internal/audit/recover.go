@@ -84,12 +84,11 @@ func listDirs(dirs []string) (listed, error) {
 	dirListings.Add(1)
 	var ls listed
 	for _, dir := range dirs {
-		entries, err := os.ReadDir(dir)
+		names, err := readDirNames(dir)
 		if err != nil {
 			return listed{}, err
 		}
-		for _, e := range entries {
-			n := e.Name()
+		for _, n := range names {
 			if ni, ok := parseName(eventFileRE, n); ok {
 				ni.dir = dir
 				ls.events = append(ls.events, ni)
@@ -115,6 +114,18 @@ func listDirs(dirs []string) (listed, error) {
 		}
 	}
 	return ls, nil
+}
+
+// readDirNames returns the names in dir, unsorted: the files are ordered by
+// the numbers in their names, and os.ReadDir's sorted entries cost twice
+// the time of the names alone in a directory of a digest per minute.
+func readDirNames(dir string) ([]string, error) {
+	f, err := os.Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return f.Readdirnames(-1)
 }
 
 // damaged is how Open refuses a log it cannot continue.
