@@ -100,6 +100,11 @@ func VerifyCluster(ctx context.Context, src ClusterSource, pub crypto.PublicKey,
 		}
 		r.Head = h
 	}
+	for _, r := range reports {
+		if len(r.Archives) > 0 {
+			r.Dir, r.Archives = liveFirst(r.Dir, r.Archives)
+		}
+	}
 	slices.SortFunc(reports, func(a, b *NodeReport) int { return strings.Compare(a.Node, b.Node) })
 
 	failed := 0
@@ -271,7 +276,7 @@ func newLineHashes(dirs []string) (*lineHashes, error) {
 
 // at returns the hash of the seq-th line of the log (counting from 1): the
 // hash of event seq in a log Verify passed. seq must not be smaller than
-// the file of the last call's starts at.
+// the first event of the file the last call read.
 func (l *lineHashes) at(seq uint64) ([32]byte, error) {
 	for seq >= l.first+uint64(len(l.hashes)) {
 		if l.next == len(l.files) {
@@ -293,6 +298,20 @@ func (l *lineHashes) at(seq uint64) ([32]byte, error) {
 		return [32]byte{}, fmt.Errorf("event %d looked up after a later one", seq)
 	}
 	return l.hashes[seq-l.first], nil
+}
+
+// liveFirst returns, of a node's directories, the one holding its newest
+// digest (the node's own, which reports name), and the others (archives).
+func liveFirst(dir string, archives []string) (string, []string) {
+	all := append([]string{dir}, archives...)
+	best, bestSeq := 0, uint64(0)
+	for i, d := range all {
+		if ls, err := listDir(d); err == nil && len(ls.digests) > 0 && ls.digests[len(ls.digests)-1].seq > bestSeq {
+			best, bestSeq = i, ls.digests[len(ls.digests)-1].seq
+		}
+	}
+	live := all[best]
+	return live, slices.Delete(all, best, best+1)
 }
 
 // readDigestIn reads the digest named name from whichever of dirs holds it.

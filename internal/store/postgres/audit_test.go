@@ -403,7 +403,7 @@ func TestVerifyCluster(t *testing.T) {
 		t.Fatalf("B with its archive: %v %+v", err, reps)
 	}
 	for _, r := range reps {
-		if r.Node == b.id && (r.Rows != 12 || r.Dir != archB || !slices.Equal(r.Archives, []string{bLive})) {
+		if r.Node == b.id && (r.Rows != 12 || r.Dir != bLive || !slices.Equal(r.Archives, []string{archB})) {
 			t.Fatalf("B with its archive: %+v", r)
 		}
 	}
