@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto"
 	"crypto/sha256"
+	"errors"
 	"encoding/hex"
 	"fmt"
 	"math/rand/v2"
@@ -502,5 +503,27 @@ func TestLineHashes(t *testing.T) {
 	lh.at(20)
 	if _, err := lh.at(1); err == nil {
 		t.Fatal("at(1) after at(20) answered")
+	}
+}
+
+// TestVerifyUnreadableFile: a file that cannot be read is named, and the
+// reading goroutine stops with Verify.
+func TestVerifyUnreadableFile(t *testing.T) {
+	dir := t.TempDir()
+	l := openLog(t, dir, Options{MaxFileBytes: 2500})
+	record(t, l, 0, 20)
+	closeLog(t, l)
+	files := eventFiles(t, dir)
+	bad := files[len(files)/2]
+	if err := os.Remove(bad); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(bad, 0o700); err != nil { // opens, and every read fails
+		t.Fatal(err)
+	}
+	_, err := Verify(dir, testSigner.Public())
+	var p *Problem
+	if !errors.As(err, &p) || p.File != filepath.Base(bad) {
+		t.Fatalf("Verify = %v, want a problem naming %s", err, filepath.Base(bad))
 	}
 }
