@@ -30,8 +30,10 @@ type ArchiveReport struct {
 // files they cover whole. Each file is copied, synced, and only then
 // removed from dir, so a crash leaves it in both places (Verify then says
 // so) and running Archive again finishes the move. The lookup indexes of
-// the files moved are removed: LookupEvents and GetKeyLastUsage no longer
-// see their events, as AWS's LookupEvents sees only the last 90 days.
+// the files moved are removed: LookupEvents no longer sees their events,
+// as AWS's sees only the last 90 days. (GetKeyLastUsage answers from the
+// store's key-use table; it reads the files only to catch up after a
+// restart, from its stored mark on.)
 //
 // It is safe while Trent runs: the writer only appends to the newest event
 // file and adds digests, Open needs only the newest digest and what follows
