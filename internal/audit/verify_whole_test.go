@@ -506,8 +506,7 @@ func TestLineHashes(t *testing.T) {
 	}
 }
 
-// TestVerifyUnreadableFile: a file that cannot be read is named, and the
-// reading goroutine stops with Verify.
+// TestVerifyUnreadableFile: a file that cannot be read is named.
 func TestVerifyUnreadableFile(t *testing.T) {
 	dir := t.TempDir()
 	l := openLog(t, dir, Options{MaxFileBytes: 2500})
