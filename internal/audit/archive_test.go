@@ -27,6 +27,13 @@ func TestArchive(t *testing.T) {
 	if rep, err := Archive(dir, to, time.Now().Add(-time.Hour)); err != nil || rep.Digests != 0 {
 		t.Fatalf("Archive of what is older than an hour: %+v %v, want nothing moved", rep, err)
 	}
+	// An index beside every event file (their content does not matter
+	// here): the moved files' go, the others' stay.
+	for _, f := range eventFiles(t, dir) {
+		if err := os.WriteFile(filepath.Join(dir, indexFileName(filepath.Base(f))), nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
 	rep, err := Archive(dir, to, time.Now().Add(time.Hour))
 	if err != nil {
 		t.Fatal(err)
@@ -40,9 +47,18 @@ func TestArchive(t *testing.T) {
 	if left := digestFiles(t, dir); len(left) != 1 {
 		t.Fatalf("%d digests left in the log's directory, want the newest", len(left))
 	}
+	moved := eventFiles(t, to)
+	if len(moved) != rep.EventFiles {
+		t.Fatalf("%d event files in the archive, Archive says it moved %d", len(moved), rep.EventFiles)
+	}
+	for _, f := range moved {
+		if _, err := os.Stat(filepath.Join(dir, indexFileName(filepath.Base(f)))); !errors.Is(err, os.ErrNotExist) {
+			t.Fatalf("the lookup index of %s, which moved, is still in the log's directory (%v)", filepath.Base(f), err)
+		}
+	}
 	for _, f := range eventFiles(t, dir) {
-		if _, err := os.Stat(filepath.Join(dir, indexFileName(filepath.Base(f)))); err != nil && !errors.Is(err, os.ErrNotExist) {
-			t.Fatal(err)
+		if _, err := os.Stat(filepath.Join(dir, indexFileName(filepath.Base(f)))); err != nil {
+			t.Fatalf("the lookup index of %s, which stayed, is gone: %v", filepath.Base(f), err)
 		}
 	}
 	if _, err := Verify(dir, pub); err == nil || !strings.Contains(err.Error(), "the digests before it were removed") {
