@@ -122,9 +122,6 @@ func auditVerify(args []string, stdout io.Writer) error {
 	}
 	rep, err := audit.Verify(dir, pub, archives...)
 	if err != nil {
-		if len(archives) == 0 && strings.Contains(err.Error(), "the digests before it were removed") {
-			err = fmt.Errorf("%w (if `trent audit archive` moved them, give their directory with --archive)", err)
-		}
 		return fmt.Errorf("verify failed: %w", err)
 	}
 	where := dir

@@ -2,6 +2,7 @@ package audit
 
 import (
 	"crypto"
+	"crypto/ecdsa"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -93,38 +94,10 @@ func verify(dirs []string, pub crypto.PublicKey, onLine func(n uint64, hash [32]
 	// The digests: each signed by the key and chained to the one before.
 	// Only what the events are checked against is kept.
 	v := &eventCheck{files: ls.events, digestNames: ls.digests, onLine: onLine}
-	var prev *parsedDigest
-	for i, dn := range ls.digests {
-		d, err := readDigest(dn.path())
-		if err != nil {
-			return rep, &Problem{File: dn.name, Msg: fmt.Sprintf("unreadable digest (edited or replaced): %v", err)}
-		}
-		if d.PublicKeySHA256 != fp {
-			return rep, &Problem{File: dn.name, Msg: fmt.Sprintf("signed by another key (public key SHA-256 %s, not %s): the digest was replaced", d.PublicKeySHA256, fp)}
-		}
-		if !d.verifySignature(key) {
-			return rep, &Problem{File: dn.name, Msg: "signature does not verify: the digest was edited or replaced"}
-		}
-		if d.Seq != dn.seq {
-			return rep, &Problem{File: dn.name, Msg: fmt.Sprintf("signed as digest %d but named as digest %d: renamed, or replaced by another digest", d.Seq, dn.seq)}
-		}
-		if i == 0 {
-			if d.Seq != 1 || d.PreviousFile != "" || d.PreviousSignature != "" {
-				return rep, &Problem{File: dn.name, Msg: fmt.Sprintf("the first digest present is number %d, chained to %q: the digests before it were removed", d.Seq, d.PreviousFile)}
-			}
-		} else {
-			pn := ls.digests[i-1].name
-			if d.Seq != prev.Seq+1 {
-				return rep, &Problem{File: dn.name, Msg: fmt.Sprintf("digest %d follows digest %d (%s): %d digest(s) removed", d.Seq, prev.Seq, pn, d.Seq-prev.Seq-1)}
-			}
-			if d.PreviousFile != pn || d.PreviousSignature != prev.sigText {
-				return rep, &Problem{File: dn.name, Msg: fmt.Sprintf("does not chain to %s, the digest before it (it names %q and another signature): one of them was replaced", pn, d.PreviousFile)}
-			}
-		}
-		v.addDigest(d, byName)
-		prev = d
-		rep.Digests++
+	if err := checkDigests(ls.digests, key, fp, func(d *parsedDigest) { v.addDigest(d, byName) }); err != nil {
+		return rep, err
 	}
+	rep.Digests = len(ls.digests)
 
 	// The events: every line, in file order, one file at a time, each
 	// read into the buffer the one before it was read into.
@@ -164,6 +137,45 @@ func readInto(buf []byte, path string) ([]byte, error) {
 			return buf, err
 		}
 	}
+}
+
+// checkDigests reads each digest in order and checks its signature, its
+// number and its link to the digest before it, handing each good one to
+// each; it returns the first problem.
+func checkDigests(digests []nameInfo, key *ecdsa.PublicKey, fp string, each func(*parsedDigest)) *Problem {
+	var prev *parsedDigest
+	for i, dn := range digests {
+		d, err := readDigest(dn.path())
+		if err != nil {
+			return &Problem{File: dn.name, Msg: fmt.Sprintf("unreadable digest (edited or replaced): %v", err)}
+		}
+		if d.PublicKeySHA256 != fp {
+			return &Problem{File: dn.name, Msg: fmt.Sprintf("signed by another key (public key SHA-256 %s, not %s): the digest was replaced", d.PublicKeySHA256, fp)}
+		}
+		if !d.verifySignature(key) {
+			return &Problem{File: dn.name, Msg: "signature does not verify: the digest was edited or replaced"}
+		}
+		if d.Seq != dn.seq {
+			return &Problem{File: dn.name, Msg: fmt.Sprintf("signed as digest %d but named as digest %d: renamed, or replaced by another digest", d.Seq, dn.seq)}
+		}
+		if i == 0 {
+			if d.Seq != 1 || d.PreviousFile != "" || d.PreviousSignature != "" {
+				return &Problem{File: dn.name, Msg: fmt.Sprintf("the first digest present is number %d, chained to %q: the digests before it were removed "+
+					"(if trent audit archive moved them, give their directory with --archive)", d.Seq, d.PreviousFile)}
+			}
+		} else {
+			pn := digests[i-1].name
+			if d.Seq != prev.Seq+1 {
+				return &Problem{File: dn.name, Msg: fmt.Sprintf("digest %d follows digest %d (%s): %d digest(s) removed", d.Seq, prev.Seq, pn, d.Seq-prev.Seq-1)}
+			}
+			if d.PreviousFile != pn || d.PreviousSignature != prev.sigText {
+				return &Problem{File: dn.name, Msg: fmt.Sprintf("does not chain to %s, the digest before it (it names %q and another signature): one of them was replaced", pn, d.PreviousFile)}
+			}
+		}
+		each(d)
+		prev = d
+	}
+	return nil
 }
 
 // coverRange is a digest's Range with its file found among the event

@@ -56,39 +56,13 @@ func verifyWhole(dir string, pub crypto.PublicKey) (Report, error) {
 		return rep, &Problem{File: dir, Msg: err.Error()}
 	}
 
-	// The digests: each signed by the key and chained to the one before.
+	// The digests: checked as Verify checks them (the reading of the
+	// events and their coverage is what this reference keeps of its own).
 	var digests []*parsedDigest
-	for i, dn := range ls.digests {
-		d, err := readDigest(filepath.Join(dir, dn.name))
-		if err != nil {
-			return rep, &Problem{File: dn.name, Msg: fmt.Sprintf("unreadable digest (edited or replaced): %v", err)}
-		}
-		if d.PublicKeySHA256 != fp {
-			return rep, &Problem{File: dn.name, Msg: fmt.Sprintf("signed by another key (public key SHA-256 %s, not %s): the digest was replaced", d.PublicKeySHA256, fp)}
-		}
-		if !d.verifySignature(key) {
-			return rep, &Problem{File: dn.name, Msg: "signature does not verify: the digest was edited or replaced"}
-		}
-		if d.Seq != dn.seq {
-			return rep, &Problem{File: dn.name, Msg: fmt.Sprintf("signed as digest %d but named as digest %d: renamed, or replaced by another digest", d.Seq, dn.seq)}
-		}
-		if i == 0 {
-			if d.Seq != 1 || d.PreviousFile != "" || d.PreviousSignature != "" {
-				return rep, &Problem{File: dn.name, Msg: fmt.Sprintf("the first digest present is number %d, chained to %q: the digests before it were removed", d.Seq, d.PreviousFile)}
-			}
-		} else {
-			p := digests[i-1]
-			pn := ls.digests[i-1].name
-			if d.Seq != p.Seq+1 {
-				return rep, &Problem{File: dn.name, Msg: fmt.Sprintf("digest %d follows digest %d (%s): %d digest(s) removed", d.Seq, p.Seq, pn, d.Seq-p.Seq-1)}
-			}
-			if d.PreviousFile != pn || d.PreviousSignature != p.sigText {
-				return rep, &Problem{File: dn.name, Msg: fmt.Sprintf("does not chain to %s, the digest before it (it names %q and another signature): one of them was replaced", pn, d.PreviousFile)}
-			}
-		}
-		digests = append(digests, d)
-		rep.Digests++
+	if p := checkDigests(ls.digests, key, fp, func(d *parsedDigest) { digests = append(digests, d) }); p != nil {
+		return rep, p
 	}
+	rep.Digests = len(digests)
 
 	// The events: every line, in file order. A file being written when
 	// the copy was taken, or when Trent crashed, may end in the zeros of a
