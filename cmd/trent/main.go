@@ -440,6 +440,8 @@ type serveOptions struct {
 	logLevel                         slog.Level
 	jobInterval                      time.Duration
 	auditOrphanAge                   time.Duration
+	// auditHousekeeping archives and prunes the audit log on a schedule.
+	auditHousekeeping app.AuditHousekeeping
 	// keyCache bounds the keys kept unwrapped in memory.
 	keyCache kms.CacheConfig
 	// requireMlock makes a failure to lock memory fatal.
@@ -479,6 +481,10 @@ func parseServeSources(args []string, getenv func(string) string) (*serveOptions
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	fs.DurationVar(&o.jobInterval, "job-interval", time.Minute, "how often due deletions and rotations run")
 	fs.DurationVar(&o.auditOrphanAge, "audit-orphan-age", audit.DefaultOrphanAge, "PostgreSQL: how old a stopped node's audit intents must be before the node running the jobs writes their events")
+	fs.StringVar(&o.auditHousekeeping.ArchiveTo, "audit-archive-to", "", "move the older part of this node's audit log to this directory every --audit-housekeeping-interval, as trent audit archive does (default: off)")
+	fs.DurationVar(&o.auditHousekeeping.ArchiveOlderThan, "audit-archive-older-than", 90*24*time.Hour, "with --audit-archive-to: move what digests at least this old cover (90 days: what AWS's LookupEvents shows)")
+	fs.DurationVar(&o.auditHousekeeping.PruneOlderThan, "audit-prune-older-than", 0, "PostgreSQL: delete LookupEvents' rows of events older than this every --audit-housekeeping-interval, as trent audit prune does; 0: never")
+	fs.DurationVar(&o.auditHousekeeping.Every, "audit-housekeeping-interval", app.DefaultAuditHousekeeping, "how often --audit-archive-to and --audit-prune-older-than run")
 	def := kms.DefaultCacheConfig
 	fs.IntVar(&o.keyCache.MaxKeys, "key-cache-max-keys", def.MaxKeys, "most keys kept unwrapped in memory at once")
 	maxBytes := fs.String("key-cache-max-bytes", strconv.FormatInt(def.MaxBytes>>20, 10)+"MiB", "most bytes of unwrapped key material kept in memory at once (a number, optionally with KiB, MiB or GiB)")
@@ -535,6 +541,12 @@ func parseServeSources(args []string, getenv func(string) string) (*serveOptions
 	}
 	if o.auditOrphanAge <= 0 {
 		return nil, res, fmt.Errorf("--audit-orphan-age must be positive, not %v", o.auditOrphanAge)
+	}
+	if h := o.auditHousekeeping; h.ArchiveOlderThan < 0 || h.PruneOlderThan < 0 || h.Every <= 0 {
+		return nil, res, fmt.Errorf("--audit-archive-older-than and --audit-prune-older-than must not be negative, --audit-housekeeping-interval must be positive (%v, %v, %v)", h.ArchiveOlderThan, h.PruneOlderThan, h.Every)
+	}
+	if o.auditHousekeeping.PruneOlderThan > 0 && o.databaseURL == "" {
+		return nil, res, errors.New("--audit-prune-older-than applies with --database-url only: on SQLite LookupEvents reads the files, which --audit-archive-to moves")
 	}
 	if o.databaseTimeout <= 0 {
 		return nil, res, fmt.Errorf("--database-timeout must be positive, not %v", o.databaseTimeout)
@@ -648,7 +660,7 @@ func serve(args []string) error {
 	defer stop()
 	node, err := app.Start(ctx, app.Config{DataDir: dir, DatabaseURL: o.databaseURL, DatabaseTimeout: o.databaseTimeout, Dev: o.dev, Region: o.region, SealKeyFile: o.keyFile,
 		PKCS11PINFile: o.pinFile, LookupEnv: lookupPIN, Logger: log, JobInterval: o.jobInterval,
-		AuditOrphanAge: o.auditOrphanAge, KeyCache: &o.keyCache, Throttle: o.throttle, Metrics: ops.metrics})
+		AuditOrphanAge: o.auditOrphanAge, AuditHousekeeping: o.auditHousekeeping, KeyCache: &o.keyCache, Throttle: o.throttle, Metrics: ops.metrics})
 	if err != nil {
 		return err
 	}

@@ -87,6 +87,9 @@ type Config struct {
 	// be before the node running the jobs records their events
 	// (internal/audit/orphan.go; 0: audit.DefaultOrphanAge).
 	AuditOrphanAge time.Duration
+	// AuditHousekeeping archives and prunes the audit log on a schedule
+	// (housekeeping.go); its zero value does neither.
+	AuditHousekeeping AuditHousekeeping
 	// KeyCache bounds the KMS cache of unwrapped keys (nil: the defaults,
 	// kms.DefaultCacheConfig). Its idle sweeper runs while unsealed.
 	KeyCache *kms.CacheConfig
@@ -223,7 +226,6 @@ func build(ctx context.Context, cfg *Config, st store.Store, root *seal.RootKey,
 	sweepCtx, stopSweep := context.WithCancel(context.Background())
 	sweeperDone := make(chan struct{})
 	go func() { defer close(sweeperDone); a.KMS.RunCacheSweeper(sweepCtx) }()
-	a.stopJobs = func() { stopSweep(); <-sweeperDone }
 	// Any region: keys live in the region their requests are signed for.
 	a.Verifier = &sigv4.Verifier{
 		Services:  []string{"kms", "iam", "sts", "cloudtrail"},
@@ -237,9 +239,17 @@ func build(ctx context.Context, cfg *Config, st store.Store, root *seal.RootKey,
 		srv.ObserveWith(cfg.Metrics)
 	}
 	a.Handler = srv
+	stopArchiver, err := a.startAuditArchiver(cfg.AuditHousekeeping, log)
+	if err != nil {
+		stopSweep()
+		<-sweeperDone
+		return fail(err)
+	}
+	a.stopJobs = func() { stopArchiver(); stopSweep(); <-sweeperDone }
 	if cfg.JobInterval > 0 {
 		jobCtx, cancel := context.WithCancel(context.Background())
 		orphanAge := cmp.Or(cfg.AuditOrphanAge, audit.DefaultOrphanAge)
+		prune := newAuditPruning(st, cfg.AuditHousekeeping)
 		work := func(ctx context.Context) error {
 			a.jobMu.RLock()
 			defer a.jobMu.RUnlock()
@@ -249,11 +259,11 @@ func build(ctx context.Context, cfg *Config, st store.Store, root *seal.RootKey,
 			} else if n > 0 {
 				cmp.Or(log, slog.Default()).Warn("audit: recorded the events of stopped nodes' requests whose change was committed and whose event was never written", "events", n)
 			}
-			return err
+			return errors.Join(err, prune.run(ctx, log))
 		}
 		runner := &jobs.Runner{Interval: cfg.JobInterval, Work: work, Log: log, Lease: jobLease(st)}
 		done := runner.Start(jobCtx)
-		a.stopJobs = func() { cancel(); <-done; stopSweep(); <-sweeperDone }
+		a.stopJobs = func() { cancel(); <-done; stopArchiver(); stopSweep(); <-sweeperDone }
 	}
 	// Other nodes on the same store: their changes reach the caches
 	// through the store's feed (cluster.go).

@@ -2,11 +2,14 @@ package audit
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"time"
 
@@ -42,8 +45,16 @@ type ArchiveReport struct {
 // alone then fails at its first digest, whose predecessors are gone, which
 // is what a deleted beginning of the log must look like.
 func Archive(dir, to string, before time.Time) (ArchiveReport, error) {
+	return ArchiveThrough(dir, to, before, math.MaxUint64)
+}
+
+// ArchiveThrough is Archive that moves no event after through: a node of
+// an installation on PostgreSQL keeps in its directory what its shipper
+// has not copied into the database yet (Shipper.Through), which the
+// shipper could not read from an archive.
+func ArchiveThrough(dir, to string, before time.Time, through uint64) (ArchiveReport, error) {
 	var rep ArchiveReport
-	if err := checkArchiveDir(dir, to); err != nil {
+	if err := CheckArchiveDir(dir, to); err != nil {
 		return rep, err
 	}
 	ls, err := listDir(dir)
@@ -56,6 +67,22 @@ func Archive(dir, to string, before time.Time) (ArchiveReport, error) {
 	for i, d := range ls.digests[:max(len(ls.digests)-1, 0)] {
 		if d.time.Before(before) {
 			k = i
+		}
+	}
+	if k >= 0 && through != math.MaxUint64 {
+		// The newest of those whose head the shipper has passed; heads
+		// only grow, so a binary search reads a few digests, not all.
+		var rerr error
+		k = sort.Search(k+1, func(i int) bool {
+			d, err := readDigest(ls.digests[i].path())
+			if err != nil {
+				rerr = cmp.Or(rerr, fmt.Errorf("audit: archive: digest %s: %w", ls.digests[i].name, err))
+				return true
+			}
+			return d.Head.EventSeq > through
+		}) - 1
+		if rerr != nil {
+			return rep, rerr
 		}
 	}
 	if k < 0 {
@@ -116,9 +143,9 @@ func Archive(dir, to string, before time.Time) (ArchiveReport, error) {
 	return rep, nil
 }
 
-// checkArchiveDir refuses an archive directory that is the log's own, or
+// CheckArchiveDir refuses an archive directory that is the log's own, or
 // inside it.
-func checkArchiveDir(dir, to string) error {
+func CheckArchiveDir(dir, to string) error {
 	d, err := filepath.Abs(dir)
 	if err != nil {
 		return err

@@ -2,6 +2,7 @@ package audit
 
 import (
 	"errors"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -127,4 +128,102 @@ func TestArchive(t *testing.T) {
 			t.Errorf("Archive to %s accepted", bad)
 		}
 	}
+}
+
+// TestArchiveThrough: a node that ships its events into PostgreSQL moves
+// no event its shipper has not copied yet. For each bound, what moves is
+// the most Archive would move whose events all lie at or before it, and
+// the two directories still verify as the whole log.
+func TestArchiveThrough(t *testing.T) {
+	src := t.TempDir()
+	for run := range 3 {
+		l := openLog(t, src, Options{MaxFileBytes: 2500})
+		record(t, l, run*14, 14)
+		closeLog(t, l)
+	}
+	whole := mustVerify(t, src)
+	var heads []uint64 // of every digest but the newest, oldest first
+	ds := digestFiles(t, src)
+	for _, p := range ds[:len(ds)-1] {
+		d, err := readDigest(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		heads = append(heads, d.Head.EventSeq)
+	}
+	all, err := Archive(copyLog(t, src), filepath.Join(t.TempDir(), "a"), time.Now().Add(time.Hour))
+	if err != nil || all.EventFiles == 0 {
+		t.Fatalf("Archive of the whole copy: %+v %v, want event files moved", all, err)
+	}
+	bounds := []uint64{0, 1, all.Through - 1, all.Through, all.Through + 1, math.MaxUint64}
+	for _, h := range heads {
+		bounds = append(bounds, h-1, h, h+1)
+	}
+	for _, through := range bounds {
+		dir, to := copyLog(t, src), filepath.Join(t.TempDir(), "archive")
+		rep, err := ArchiveThrough(dir, to, time.Now().Add(time.Hour), through)
+		if err != nil {
+			t.Fatalf("through %d: %v", through, err)
+		}
+		// The newest digest whose head is at or before the bound: it is
+		// the boundary, or none is and nothing moves.
+		want := -1
+		for i, h := range heads {
+			if h <= through {
+				want = i
+			}
+		}
+		if want < 0 {
+			if rep.Digests != 0 || rep.EventFiles != 0 {
+				t.Fatalf("through %d: moved %+v, want nothing: no digest's head is that early", through, rep)
+			}
+			continue
+		}
+		if rep.Digests != want+1 || rep.Boundary != filepath.Base(ds[want]) {
+			t.Fatalf("through %d: moved %d digests up to %s, want %d up to %s", through, rep.Digests, rep.Boundary, want+1, filepath.Base(ds[want]))
+		}
+		var last uint64
+		for _, f := range eventFiles(t, to) {
+			data, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			lines, _ := splitLines(data)
+			for _, ln := range lines {
+				lf, err := parseLine(ln[:len(ln)-1])
+				if err != nil {
+					t.Fatal(err)
+				}
+				last = max(last, lf.Seq)
+			}
+		}
+		if last > through || last != rep.Through {
+			t.Fatalf("through %d: the archive holds events through %d, the report says %d", through, last, rep.Through)
+		}
+		if rep.EventFiles > 0 {
+			if got, err := Verify(dir, testSigner.Public(), to); err != nil || got.Events != whole.Events {
+				t.Fatalf("through %d: Verify with the archive: %+v %v, want %d events", through, got, err, whole.Events)
+			}
+		}
+	}
+}
+
+// copyLog copies the log in src to a new directory and returns it.
+func copyLog(t *testing.T, src string) string {
+	t.Helper()
+	dst := t.TempDir()
+	ents, err := os.ReadDir(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range ents {
+		data, err := os.ReadFile(filepath.Join(src, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dst, e.Name()), data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dst
 }

@@ -92,6 +92,9 @@ type Shipper struct {
 	prev       [32]byte
 	digestSeq  uint64 // the newest digest recorded
 
+	// through is seq for other goroutines: the newest event the table is
+	// known to hold (0 until the first round has found it).
+	through atomic.Uint64
 	shipped atomic.Uint64
 	batches atomic.Uint64
 	failing atomic.Bool
@@ -146,6 +149,11 @@ type ShipperStats struct {
 func (s *Shipper) Stats() ShipperStats {
 	return ShipperStats{Shipped: s.shipped.Load(), Batches: s.batches.Load(), Failing: s.failing.Load()}
 }
+
+// Through is the newest event of this node the cluster's table is known
+// to hold: 0 until the shipper's first round has asked the table. Events
+// after it must stay in the node's files (ArchiveThrough).
+func (s *Shipper) Through() uint64 { return s.through.Load() }
 
 const (
 	shipPoll       = time.Second // a round even without a wake-up
@@ -217,6 +225,7 @@ func (s *Shipper) round() error {
 			return err
 		}
 		s.positioned = true
+		s.through.Store(s.seq)
 	}
 	pos := l.durable.Load()
 	if pos.fileSeq == s.fileSeq && s.file != "" && pos.size > s.off {
@@ -284,6 +293,7 @@ func (s *Shipper) shipFile(ctx context.Context, node string, end int64) error {
 		}
 		last := batch[len(batch)-1]
 		s.off, s.seq, s.prev = last.EndOffset, last.Seq, last.Hash
+		s.through.Store(s.seq)
 		s.shipped.Add(uint64(len(batch)))
 		s.batches.Add(1)
 		batch = batch[:0]
