@@ -5,6 +5,7 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"math"
 	"os"
@@ -162,19 +163,28 @@ func CheckArchiveDir(dir, to string) error {
 
 // moveFile copies f into dir, syncs it there, then removes it from its
 // own directory. A copy an earlier, interrupted move left is accepted if
-// it is the same file, and refused otherwise.
+// it is the same file, and refused otherwise. It streams: a server
+// archives while it serves (serve --audit-archive-to), and an event file
+// is as large as MaxFileBytes.
 func moveFile(f nameInfo, dir string) error {
-	data, err := os.ReadFile(f.path())
+	src, err := os.Open(f.path())
 	if err != nil {
 		return fmt.Errorf("audit: archive: %w", err)
 	}
+	defer src.Close()
 	dst := filepath.Join(dir, f.name)
-	switch old, err := os.ReadFile(dst); {
-	case err == nil && !bytes.Equal(old, data):
-		return fmt.Errorf("audit: archive: %s already holds a different %s: not moved", dir, f.name)
+	switch old, err := os.Open(dst); {
 	case err == nil:
+		same, err := sameBytes(src, old)
+		old.Close()
+		if err != nil {
+			return fmt.Errorf("audit: archive: compare %s with the copy in %s: %w", f.name, dir, err)
+		}
+		if !same {
+			return fmt.Errorf("audit: archive: %s already holds a different %s: not moved", dir, f.name)
+		}
 	case errors.Is(err, fs.ErrNotExist):
-		if err := writeNew(dst, data); err != nil {
+		if err := copyNew(dst, src); err != nil {
 			return fmt.Errorf("audit: archive: %w", err)
 		}
 	default:
@@ -189,29 +199,64 @@ func moveFile(f nameInfo, dir string) error {
 	return nil
 }
 
-// copyAbsent copies src to dst unless dst exists.
-func copyAbsent(src, dst string) error {
-	data, err := os.ReadFile(src)
-	if err != nil {
-		return err
+// compareChunk is how much of each file sameBytes holds at once.
+const compareChunk = 256 << 10
+
+// sameBytes reports whether a and b read the same bytes to their ends.
+func sameBytes(a, b io.Reader) (bool, error) {
+	bufA, bufB := make([]byte, compareChunk), make([]byte, compareChunk)
+	for {
+		na, errA := io.ReadFull(a, bufA)
+		nb, errB := io.ReadFull(b, bufB)
+		if !bytes.Equal(bufA[:na], bufB[:nb]) {
+			return false, nil
+		}
+		endA := errA == io.EOF || errors.Is(errA, io.ErrUnexpectedEOF)
+		endB := errB == io.EOF || errors.Is(errB, io.ErrUnexpectedEOF)
+		switch {
+		case errA != nil && !endA:
+			return false, errA
+		case errB != nil && !endB:
+			return false, errB
+		case endA || endB:
+			return endA && endB, nil
+		}
 	}
-	if _, err := os.Stat(dst); err == nil {
-		return nil
-	}
-	return writeNew(dst, data)
 }
 
-// writeNew writes data to path, synced, mode 0600, through a temporary
-// name, so that path holds either nothing or all of data.
-func writeNew(path string, data []byte) error {
+// copyNew copies what r reads to path, synced, mode 0600, through a
+// temporary name, so that path holds either nothing or all of it. From
+// one file to another the kernel copies (copy_file_range), and nothing
+// passes through this process's memory.
+func copyNew(path string, r io.Reader) error {
 	tmp := filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".tmp")
 	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
 		return err
 	}
-	if err := durable.WriteAndClose(f, data); err != nil {
+	_, err = io.Copy(f, r)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
 		os.Remove(tmp)
 		return err
 	}
 	return os.Rename(tmp, path)
+}
+
+// copyAbsent copies src to dst unless dst exists.
+func copyAbsent(src, dst string) error {
+	f, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if _, err := os.Stat(dst); err == nil {
+		return nil
+	}
+	return copyNew(dst, f)
 }

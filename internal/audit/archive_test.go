@@ -1,12 +1,15 @@
 package audit
 
 import (
+	"bytes"
 	"errors"
+	"io"
 	"math"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"testing/iotest"
 	"time"
 )
 
@@ -226,4 +229,36 @@ func copyLog(t *testing.T, src string) string {
 		}
 	}
 	return dst
+}
+
+func TestSameBytes(t *testing.T) {
+	big := bytes.Repeat([]byte("0123456789abcdef"), 3*compareChunk/16+5)
+	flip := func(b []byte, i int) []byte { c := bytes.Clone(b); c[i] ^= 1; return c }
+	for _, tc := range []struct {
+		name string
+		a, b []byte
+		want bool
+	}{
+		{"both empty", nil, nil, true},
+		{"one empty", nil, []byte("x"), false},
+		{"equal, short", []byte("line\n"), []byte("line\n"), true},
+		{"equal, several chunks", big, bytes.Clone(big), true},
+		{"one a prefix of the other", big[:2*compareChunk], big, false},
+		{"a prefix at a chunk's end", big[:compareChunk], big[:compareChunk+1], false},
+		{"differ in the last byte", big, flip(big, len(big)-1), false},
+		{"differ at a chunk boundary", big, flip(big, compareChunk), false},
+	} {
+		for _, wrap := range []func([]byte) io.Reader{
+			func(b []byte) io.Reader { return bytes.NewReader(b) },
+			func(b []byte) io.Reader { return iotest.HalfReader(bytes.NewReader(b)) },
+		} {
+			got, err := sameBytes(wrap(tc.a), wrap(tc.b))
+			if err != nil || got != tc.want {
+				t.Errorf("%s: sameBytes = %v, %v; want %v", tc.name, got, err, tc.want)
+			}
+		}
+	}
+	if _, err := sameBytes(iotest.ErrReader(errors.New("disk")), bytes.NewReader(nil)); err == nil {
+		t.Error("sameBytes with a failing reader: no error")
+	}
 }
