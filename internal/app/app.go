@@ -156,6 +156,11 @@ type App struct {
 	// cluster applies other nodes' changes to the caches; nil unless the
 	// store is shared (cluster.go).
 	cluster *cluster
+
+	// The scheduled audit tasks configured here, and their outcomes
+	// (housekeeping.go); set while building, read by the metrics.
+	archiving, pruning       bool
+	archiveStats, pruneStats taskStats
 }
 
 // Open opens the installation in cfg.DataDir (creating it in dev mode)
@@ -249,7 +254,7 @@ func build(ctx context.Context, cfg *Config, st store.Store, root *seal.RootKey,
 	if cfg.JobInterval > 0 {
 		jobCtx, cancel := context.WithCancel(context.Background())
 		orphanAge := cmp.Or(cfg.AuditOrphanAge, audit.DefaultOrphanAge)
-		prune := newAuditPruning(st, cfg.AuditHousekeeping)
+		prune := a.newAuditPruning(cfg.AuditHousekeeping)
 		work := func(ctx context.Context) error {
 			a.jobMu.RLock()
 			defer a.jobMu.RUnlock()

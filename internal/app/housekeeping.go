@@ -6,10 +6,11 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"sync/atomic"
 	"time"
 
 	"github.com/trent-kms/trent/internal/audit"
-	"github.com/trent-kms/trent/internal/store"
+	"github.com/trent-kms/trent/internal/metrics"
 	"github.com/trent-kms/trent/internal/store/postgres"
 )
 
@@ -37,6 +38,40 @@ type AuditHousekeeping struct {
 	Every time.Duration
 }
 
+// taskStats are a scheduled task's outcomes, for the metrics.
+type taskStats struct {
+	lastSuccess atomic.Int64 // Unix nanoseconds; 0: never
+	failures    atomic.Uint64
+}
+
+func (t *taskStats) done(err error) {
+	if err != nil {
+		t.failures.Add(1)
+		return
+	}
+	t.lastSuccess.Store(time.Now().UnixNano())
+}
+
+func (t *taskStats) stats(task string) metrics.HousekeepingStats {
+	h := metrics.HousekeepingStats{Task: task, Failures: t.failures.Load()}
+	if ns := t.lastSuccess.Load(); ns != 0 {
+		h.LastSuccess = time.Unix(0, ns)
+	}
+	return h
+}
+
+// housekeepingStats are the tasks configured here, for the metrics.
+func (a *App) housekeepingStats() []metrics.HousekeepingStats {
+	var out []metrics.HousekeepingStats
+	if a.archiving {
+		out = append(out, a.archiveStats.stats("archive"))
+	}
+	if a.pruning {
+		out = append(out, a.pruneStats.stats("prune"))
+	}
+	return out
+}
+
 // auditPruner is a store whose LookupEvents rows can be pruned
 // (postgres.DB).
 type auditPruner interface {
@@ -58,12 +93,15 @@ func (a *App) startAuditArchiver(h AuditHousekeeping, log *slog.Logger) (stop fu
 	log = cmp.Or(log, slog.Default())
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
+	a.archiving = true
 	go func() {
 		defer close(done)
 		t := time.NewTicker(cmp.Or(h.Every, DefaultAuditHousekeeping))
 		defer t.Stop()
 		for {
-			if err := a.ArchiveAudit(h.ArchiveTo, h.ArchiveOlderThan, log); err != nil {
+			err := a.ArchiveAudit(h.ArchiveTo, h.ArchiveOlderThan, log)
+			a.archiveStats.done(err)
+			if err != nil {
 				log.Error("audit: archiving the older part of the log failed; it stays where it is and is tried again", "to", h.ArchiveTo, "err", err)
 			}
 			select {
@@ -102,20 +140,22 @@ func (a *App) ArchiveAudit(to string, olderThan time.Duration, log *slog.Logger)
 // pruning is off or the store keeps no rows.
 type auditPruning struct {
 	db        auditPruner
+	stats     *taskStats
 	olderThan time.Duration
 	every     time.Duration
 	last      time.Time // owned by the jobs' goroutine
 }
 
-func newAuditPruning(st store.Store, h AuditHousekeeping) *auditPruning {
+func (a *App) newAuditPruning(h AuditHousekeeping) *auditPruning {
 	if h.PruneOlderThan <= 0 {
 		return nil
 	}
-	db := storeAs[auditPruner](st)
+	db := storeAs[auditPruner](a.Store)
 	if db == nil {
 		return nil
 	}
-	return &auditPruning{db: db, olderThan: h.PruneOlderThan, every: cmp.Or(h.Every, DefaultAuditHousekeeping)}
+	a.pruning = true
+	return &auditPruning{db: db, stats: &a.pruneStats, olderThan: h.PruneOlderThan, every: cmp.Or(h.Every, DefaultAuditHousekeeping)}
 }
 
 // run prunes if the last prune is at least p.every ago.
@@ -128,6 +168,7 @@ func (p *auditPruning) run(ctx context.Context, log *slog.Logger) error {
 		return nil
 	}
 	pruned, err := p.db.PruneAuditEvents(ctx, now.Add(-p.olderThan))
+	p.stats.done(err)
 	if err != nil {
 		return fmt.Errorf("audit: prune LookupEvents' rows: %w", err)
 	}

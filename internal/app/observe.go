@@ -54,6 +54,7 @@ func (n *Node) observe(reg *metrics.Registry) {
 			return metrics.AuditStats{
 				Healthy: a.Audit.Healthy(), Events: st.Records, Queued: st.Queued,
 				Writes: ws.Count, WriteSum: ws.Sum, Bounds: audit.WriteBounds, Cumulative: ws.Cumulative,
+				Housekeeping: a.housekeepingStats(),
 			}, true
 		},
 	}

@@ -44,9 +44,20 @@ func TestServeArchivesItsAuditLog(t *testing.T) {
 		}
 	}
 	p := startTrent(t, env, "--data-dir", dir, "--audit-archive-to", archive,
-		"--audit-archive-older-than", "0s", "--audit-housekeeping-interval", "200ms")
+		"--audit-archive-older-than", "0s", "--audit-housekeeping-interval", "200ms", "--metrics-listen", "127.0.0.1:0")
 	p.WaitStderr(t, archivedLine)
 	create(p, "after archiving")
+	// Monitoring sees that the task runs and succeeds.
+	_, rest, _ := strings.Cut(p.Stderr(), "serving Prometheus metrics on ")
+	metricsURL, _, _ := strings.Cut(rest, "\n")
+	_, fams, _ := scrape(t, metricsURL, nil)
+	task := map[string]string{"task": "archive"}
+	if at := value(fams, "trent_audit_housekeeping_last_success_timestamp_seconds", task); at < float64(time.Now().Add(-time.Minute).Unix()) {
+		t.Errorf("trent_audit_housekeeping_last_success_timestamp_seconds{task=archive} = %v, want the last few seconds", at)
+	}
+	if n := value(fams, "trent_audit_housekeeping_failures_total", task); n != 0 {
+		t.Errorf("trent_audit_housekeeping_failures_total{task=archive} = %v, want 0", n)
+	}
 	if err := p.Stop(t); err != nil {
 		t.Fatal(err)
 	}

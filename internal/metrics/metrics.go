@@ -152,6 +152,17 @@ type AuditStats struct {
 	WriteSum   time.Duration
 	Bounds     []float64
 	Cumulative []uint64
+	// Housekeeping are the scheduled archive and prune tasks that run
+	// here (serve --audit-archive-to, --audit-prune-older-than).
+	Housekeeping []HousekeepingStats
+}
+
+// HousekeepingStats are one scheduled audit task's outcomes since the
+// last unseal.
+type HousekeepingStats struct {
+	Task        string    // "archive" or "prune"
+	LastSuccess time.Time // zero until its first success
+	Failures    uint64
 }
 
 // SetSources gives the state collector its sources. Call it once the

@@ -43,7 +43,8 @@ func TestStateCollector(t *testing.T) {
 		},
 		Cache: func() (CacheStats, bool) { return CacheStats{Hits: 5}, !sealed },
 		Audit: func() (AuditStats, bool) {
-			return AuditStats{Healthy: true, Writes: 2, WriteSum: time.Millisecond, Bounds: []float64{0.001}, Cumulative: []uint64{2}}, !sealed
+			return AuditStats{Healthy: true, Writes: 2, WriteSum: time.Millisecond, Bounds: []float64{0.001}, Cumulative: []uint64{2},
+				Housekeeping: []HousekeepingStats{{Task: "archive", LastSuccess: time.Unix(1765000000, 5e8), Failures: 1}, {Task: "prune"}}}, !sealed
 		},
 	})
 	get := func() string {
@@ -62,10 +63,15 @@ func TestStateCollector(t *testing.T) {
 	}
 	sealed = false
 	out = get()
-	for _, want := range []string{"trent_sealed 0", "trent_key_cache_hits_total 5", "trent_audit_healthy 1", "trent_audit_write_seconds_count 2"} {
+	for _, want := range []string{"trent_sealed 0", "trent_key_cache_hits_total 5", "trent_audit_healthy 1", "trent_audit_write_seconds_count 2",
+		`trent_audit_housekeeping_last_success_timestamp_seconds{task="archive"} 1.7650000005e+09`,
+		`trent_audit_housekeeping_failures_total{task="archive"} 1`, `trent_audit_housekeeping_failures_total{task="prune"} 0`} {
 		if !strings.Contains(out, want) {
 			t.Errorf("unsealed: no %q", want)
 		}
+	}
+	if strings.Contains(out, `trent_audit_housekeeping_last_success_timestamp_seconds{task="prune"}`) {
+		t.Error("a task that never succeeded has a last success")
 	}
 }
 

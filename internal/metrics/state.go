@@ -34,6 +34,10 @@ var (
 		"Audit events waiting for the disk.", nil, nil)
 	descAuditWrite = prometheus.NewDesc("trent_audit_write_seconds",
 		"Time to write and fsync one batch of audit events (since the last unseal).", nil, nil)
+	descHousekeepingSuccess = prometheus.NewDesc("trent_audit_housekeeping_last_success_timestamp_seconds",
+		"When the scheduled audit task last succeeded (archive: --audit-archive-to; prune: --audit-prune-older-than, on the node running the jobs); absent until it has.", []string{"task"}, nil)
+	descHousekeepingFailures = prometheus.NewDesc("trent_audit_housekeeping_failures_total",
+		"Runs of the scheduled audit task that failed (since the last unseal); each is logged and tried again at the next interval.", []string{"task"}, nil)
 )
 
 // stateCollector reads the installation's state at scrape time.
@@ -41,7 +45,8 @@ type stateCollector struct{ r *Registry }
 
 func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descSealed, descKeys, descCacheHits, descCacheMisses, descCacheEvictions,
-		descCacheKeys, descCacheBytes, descAuditHealthy, descAuditEvents, descAuditQueued, descAuditWrite} {
+		descCacheKeys, descCacheBytes, descAuditHealthy, descAuditEvents, descAuditQueued, descAuditWrite,
+		descHousekeepingSuccess, descHousekeepingFailures} {
 		ch <- d
 	}
 }
@@ -93,6 +98,13 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 				buckets[b] = as.Cumulative[i]
 			}
 			ch <- prometheus.MustNewConstHistogram(descAuditWrite, as.Writes, as.WriteSum.Seconds(), buckets)
+			for _, h := range as.Housekeeping {
+				if !h.LastSuccess.IsZero() {
+					ch <- prometheus.MustNewConstMetric(descHousekeepingSuccess, prometheus.GaugeValue,
+						float64(h.LastSuccess.UnixNano())/1e9, h.Task)
+				}
+				ch <- prometheus.MustNewConstMetric(descHousekeepingFailures, prometheus.CounterValue, float64(h.Failures), h.Task)
+			}
 		}
 	}
 }
