@@ -20,11 +20,7 @@ import (
 func TestArchive(t *testing.T) {
 	dir, to := t.TempDir(), filepath.Join(t.TempDir(), "archive")
 	pub := testSigner.Public()
-	for run := range 3 {
-		l := openLog(t, dir, Options{MaxFileBytes: 2500})
-		record(t, l, run*14, 14)
-		closeLog(t, l)
-	}
+	threeRuns(t, dir)
 	whole := mustVerify(t, dir)
 	digests := len(digestFiles(t, dir))
 
@@ -139,11 +135,7 @@ func TestArchive(t *testing.T) {
 // the two directories still verify as the whole log.
 func TestArchiveThrough(t *testing.T) {
 	src := t.TempDir()
-	for run := range 3 {
-		l := openLog(t, src, Options{MaxFileBytes: 2500})
-		record(t, l, run*14, 14)
-		closeLog(t, l)
-	}
+	threeRuns(t, src)
 	whole := mustVerify(t, src)
 	var heads []uint64 // of every digest but the newest, oldest first
 	ds := digestFiles(t, src)
@@ -186,19 +178,12 @@ func TestArchiveThrough(t *testing.T) {
 			t.Fatalf("through %d: moved %d digests up to %s, want %d up to %s", through, rep.Digests, rep.Boundary, want+1, filepath.Base(ds[want]))
 		}
 		var last uint64
-		for _, f := range eventFiles(t, to) {
-			data, err := os.ReadFile(f)
+		for _, ln := range logLines(t, to) {
+			lf, err := parseLine(ln[:len(ln)-1])
 			if err != nil {
 				t.Fatal(err)
 			}
-			lines, _ := splitLines(data)
-			for _, ln := range lines {
-				lf, err := parseLine(ln[:len(ln)-1])
-				if err != nil {
-					t.Fatal(err)
-				}
-				last = max(last, lf.Seq)
-			}
+			last = max(last, lf.Seq)
 		}
 		if last > through || last != rep.Through {
 			t.Fatalf("through %d: the archive holds events through %d, the report says %d", through, last, rep.Through)
@@ -260,5 +245,17 @@ func TestSameBytes(t *testing.T) {
 	}
 	if _, err := sameBytes(iotest.ErrReader(errors.New("disk")), bytes.NewReader(nil)); err == nil {
 		t.Error("sameBytes with a failing reader: no error")
+	}
+}
+
+// threeRuns writes in dir the log of three runs of a server, each of 14
+// events in small files and closed with a digest: enough digests and
+// files for Archive to move some and keep some.
+func threeRuns(t *testing.T, dir string) {
+	t.Helper()
+	for run := range 3 {
+		l := openLog(t, dir, Options{MaxFileBytes: 2500})
+		record(t, l, run*14, 14)
+		closeLog(t, l)
 	}
 }

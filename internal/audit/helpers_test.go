@@ -286,3 +286,19 @@ func (f *faultFile) Sync() error {
 	}
 	return f.File.Sync()
 }
+
+// logLines returns the lines of the event files in dir, in the log's
+// order, each with its newline.
+func logLines(t testing.TB, dir string) [][]byte {
+	t.Helper()
+	var out [][]byte
+	for _, p := range eventFiles(t, dir) {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines, _ := splitLines(data)
+		out = append(out, lines...)
+	}
+	return out
+}
