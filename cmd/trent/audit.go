@@ -1,22 +1,26 @@
 package main
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/trent-kms/trent/internal/audit"
+	"github.com/trent-kms/trent/internal/store/postgres"
 )
 
 const auditUsage = `usage:
   trent audit verify --data-dir DIR [--archive ARCHIVE-DIR ...] [--public-key FILE]
-  trent audit archive --data-dir DIR --to ARCHIVE-DIR [--older-than 2160h]
+  trent audit archive --data-dir DIR --to ARCHIVE-DIR [--older-than 2160h] [--database-url URL]
   trent audit prune --database-url URL [--older-than 2160h]
   trent audit verify --database-url URL [--data-dir NODE-DIR ...] [--archive ARCHIVE-DIR ...] [--public-key FILE]
   trent audit public-key --data-dir DIR
@@ -63,6 +67,36 @@ func parseAuditFlags(name string, args []string, withKey bool) (dataDir, keyFile
 
 // auditDir finds the log: DIR/audit, or DIR itself when it holds the
 // files (a copy an auditor was handed).
+// shippedThrough is the newest event of the node whose audit log is in
+// dir that its database holds, the bound of what may be archived: a node
+// reads only its own files to ship, never an archive. A log that is no
+// node's (SQLite) has no bound, and a node's log needs its database.
+func shippedThrough(dir, dbURL string) (uint64, error) {
+	node, err := audit.ReadNodeID(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist) && dbURL == "":
+		return math.MaxUint64, nil
+	case errors.Is(err, fs.ErrNotExist):
+		return 0, fmt.Errorf("%s is not the log of a node of an installation on PostgreSQL (no %s): --database-url does not apply", dir, audit.NodeIDFile)
+	case err != nil:
+		return 0, err
+	case dbURL == "":
+		return 0, fmt.Errorf("%s is the log of node %s of an installation on PostgreSQL: give its --database-url, so that only events it has shipped into the database move", dir, node)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	db, err := postgres.Open(ctx, dbURL)
+	if err != nil {
+		return 0, err
+	}
+	defer db.Close()
+	h, err := db.ShippedHead(ctx, node)
+	if err != nil {
+		return 0, fmt.Errorf("read what node %s has shipped: %w", node, err)
+	}
+	return h.Seq, nil
+}
+
 func auditDir(dataDir string) (string, error) {
 	d := filepath.Join(dataDir, "audit")
 	if fi, err := os.Stat(d); err == nil && fi.IsDir() {
@@ -174,6 +208,7 @@ func auditArchive(args []string, stdout io.Writer) error {
 	dataDir := fs.String("data-dir", "", "Trent's data directory, or its audit directory (required)")
 	to := fs.String("to", "", "the directory to move the older part of the log to; made 0700 if missing (required)")
 	olderThan := fs.Duration("older-than", 90*24*time.Hour, "move what was covered by digests at least this old (default: 90 days, what AWS's LookupEvents shows)")
+	dbURL := fs.String("database-url", "", "for a node of an installation on PostgreSQL (required there): the installation's database, so that only events the node has shipped into it move")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -187,9 +222,17 @@ func auditArchive(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	rep, err := audit.Archive(dir, *to, time.Now().Add(-*olderThan))
+	through, err := shippedThrough(dir, *dbURL)
 	if err != nil {
 		return err
+	}
+	rep, err := audit.ArchiveThrough(dir, *to, time.Now().Add(-*olderThan), through)
+	if err != nil {
+		return err
+	}
+	if rep.Digests == 0 && through != math.MaxUint64 {
+		fmt.Fprintf(stdout, "nothing to archive: no digest older than %s but the newest covers only events this node has shipped (the database holds them through event %d)\n", *olderThan, through)
+		return nil
 	}
 	if rep.Digests == 0 {
 		fmt.Fprintf(stdout, "nothing to archive: no digest older than %s but the newest\n", *olderThan)

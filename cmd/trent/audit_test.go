@@ -132,6 +132,12 @@ func TestAuditRefuses(t *testing.T) {
 func TestAuditArchiveFlags(t *testing.T) {
 	dataDir := t.TempDir()
 	writeAuditLog(t, dataDir, 5)
+	// A node of an installation on PostgreSQL: its log has a node id.
+	nodeDir := t.TempDir()
+	writeAuditLog(t, nodeDir, 5)
+	if _, err := audit.NodeID(filepath.Join(nodeDir, "audit")); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		args []string
 		want string
@@ -141,6 +147,8 @@ func TestAuditArchiveFlags(t *testing.T) {
 		{[]string{"--data-dir", dataDir, "--to", t.TempDir(), "--older-than", "-1h"}, "must not be negative"},
 		{[]string{"--data-dir", dataDir, "--to", filepath.Join(dataDir, "audit", "old")}, "inside the log's directory"},
 		{[]string{"--data-dir", dataDir, "--to", t.TempDir(), "--older-than", "0s"}, "nothing to archive"},
+		{[]string{"--data-dir", dataDir, "--to", t.TempDir(), "--database-url", "postgres://x/y"}, "--database-url does not apply"},
+		{[]string{"--data-dir", nodeDir, "--to", t.TempDir()}, "give its --database-url"},
 	} {
 		out, _, _ := runTrent(t, nil, append([]string{"audit", "archive"}, tc.args...)...)
 		if !strings.Contains(out, tc.want) {

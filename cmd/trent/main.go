@@ -82,7 +82,7 @@ Usage:
   trent bench --endpoint URL [--op Encrypt|Decrypt|GenerateDataKey|CreateKey] [--duration D] [--keys N [--spread cycle|hot] [--hot K] [--keys-file F]]
               [--connections N] [--max-requests N] [--key-id ID] [--wrk-script FILE] [--allow-remote]
   trent audit verify --data-dir DIR [--archive ARCHIVE-DIR ...] [--public-key FILE]
-  trent audit archive --data-dir DIR --to ARCHIVE-DIR [--older-than 2160h]
+  trent audit archive --data-dir DIR --to ARCHIVE-DIR [--older-than 2160h] [--database-url URL]
   trent audit prune --database-url URL [--older-than 2160h]
   trent audit public-key --data-dir DIR
   trent k8s-kms-plugin --socket PATH --key-id KEY [--endpoint URL]

@@ -76,8 +76,10 @@ func TestServeArchivesItsAuditLog(t *testing.T) {
 	}
 }
 
-// TestClusterNodeArchivesAndPrunes: a node of an installation on
-// PostgreSQL with --audit-archive-to and --audit-prune-older-than moves
+// TestClusterNodeArchivesAndPrunes: `trent audit archive` of a node's
+// directory refuses to run without the database and moves what the node
+// shipped with it; a node of an installation on PostgreSQL with
+// --audit-archive-to and --audit-prune-older-than moves
 // its older files and, as the node running the jobs, deletes LookupEvents'
 // older rows; its shipper goes on from where it was (nothing unshipped
 // was moved), LookupEvents finds a new event, and the cluster verifies
@@ -108,7 +110,31 @@ func TestClusterNodeArchivesAndPrunes(t *testing.T) {
 	}
 	before, _ := rows()
 
-	p := in.serveAt(t, dir, "--audit-archive-to", archive, "--audit-archive-older-than", "0s",
+	// From cron, `trent audit archive` of a node's directory needs the
+	// database, to move only what the node shipped (here: all of it, the
+	// node having stopped cleanly).
+	bin := trentBinary(t)
+	cli := func(args ...string) (string, error) {
+		out, err := testcmd.Command(t, bin, append([]string{"audit", "archive", "--data-dir", dir, "--to", archive, "--older-than", "0s"}, args...)...).CombinedOutput()
+		return string(out), err
+	}
+	if out, err := cli(); err == nil || !strings.Contains(out, "give its --database-url") {
+		t.Fatalf("trent audit archive of a node's directory without --database-url: %v\n%s; want a refusal", err, out)
+	}
+	if out, err := cli("--database-url", in.URL); err != nil || !strings.Contains(out, "moved ") {
+		t.Fatalf("trent audit archive --database-url: %v\n%s", err, out)
+	}
+	// One more run, so that the server has a digest besides the newest
+	// to archive by itself.
+	p := in.serveAt(t, dir)
+	if _, err := in.rootClient(p).CreateKey(t.Context(), &kms.CreateKeyInput{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Stop(t); err != nil {
+		t.Fatal(err)
+	}
+
+	p = in.serveAt(t, dir, "--audit-archive-to", archive, "--audit-archive-older-than", "0s",
 		"--audit-prune-older-than", "1ns", "--audit-housekeeping-interval", "200ms", "--job-interval", "200ms")
 	p.WaitStderr(t, archivedLine)
 	p.WaitStderr(t, "audit: pruned LookupEvents' rows")
@@ -138,7 +164,7 @@ func TestClusterNodeArchivesAndPrunes(t *testing.T) {
 	if s := p.Stderr(); strings.Contains(s, "cannot ship events") {
 		t.Fatalf("the node's shipper failed after archiving:\n%s", s)
 	}
-	vout, err := testcmd.Command(t, trentBinary(t), "audit", "verify", "--database-url", in.URL, "--data-dir", dir, "--archive", archive).CombinedOutput()
+	vout, err := testcmd.Command(t, bin, "audit", "verify", "--database-url", in.URL, "--data-dir", dir, "--archive", archive).CombinedOutput()
 	if err != nil || !strings.Contains(string(vout), "verified 1 node") {
 		t.Fatalf("verify the cluster with the archive: %v\n%s", err, vout)
 	}
