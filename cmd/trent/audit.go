@@ -226,7 +226,7 @@ func auditArchive(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	rep, err := audit.ArchiveThrough(dir, *to, time.Now().Add(-*olderThan), through)
+	rep, err := audit.ArchiveThrough(context.Background(), dir, *to, time.Now().Add(-*olderThan), through)
 	if err != nil {
 		return err
 	}

@@ -99,7 +99,10 @@ func (a *App) startAuditArchiver(h AuditHousekeeping, log *slog.Logger) (stop fu
 		t := time.NewTicker(cmp.Or(h.Every, DefaultAuditHousekeeping))
 		defer t.Stop()
 		for {
-			err := a.ArchiveAudit(h.ArchiveTo, h.ArchiveOlderThan, log)
+			err := a.ArchiveAudit(ctx, h.ArchiveTo, h.ArchiveOlderThan, log)
+			if ctx.Err() != nil {
+				return // a seal or stop cut it short: not a failure
+			}
 			a.archiveStats.done(err)
 			if err != nil {
 				log.Error("audit: archiving the older part of the log failed; it stays where it is and is tried again", "to", h.ArchiveTo, "err", err)
@@ -116,15 +119,17 @@ func (a *App) startAuditArchiver(h AuditHousekeeping, log *slog.Logger) (stop fu
 
 // ArchiveAudit moves the part of this node's audit log that digests
 // written more than olderThan ago cover to the directory to, keeping what
-// the node has not shipped into the database yet, if it ships.
-func (a *App) ArchiveAudit(to string, olderThan time.Duration, log *slog.Logger) error {
+// the node has not shipped into the database yet, if it ships. Cancelling
+// ctx stops it between two chunks of a copy (a seal does not wait for a
+// large move); the next run finishes what it left.
+func (a *App) ArchiveAudit(ctx context.Context, to string, olderThan time.Duration, log *slog.Logger) error {
 	through := uint64(math.MaxUint64)
 	if a.shipper != nil {
 		through = a.shipper.Through()
 	}
 	// The log dates its files by the real clock (openAudit gives it no
 	// other), so the cutoff is read from that clock too.
-	rep, err := audit.ArchiveThrough(a.Audit.Dir(), to, time.Now().Add(-olderThan), through)
+	rep, err := audit.ArchiveThrough(ctx, a.Audit.Dir(), to, time.Now().Add(-olderThan), through)
 	if err != nil {
 		return err
 	}

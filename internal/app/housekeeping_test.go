@@ -55,7 +55,7 @@ func TestArchiveAuditKeepsWhatIsNotShipped(t *testing.T) {
 	} {
 		dir, to := t.TempDir(), filepath.Join(t.TempDir(), "archive")
 		a := &App{Audit: write(dir), shipper: tc.shipper}
-		if err := a.ArchiveAudit(to, 0, nil); err != nil {
+		if err := a.ArchiveAudit(context.Background(), to, 0, nil); err != nil {
 			t.Fatalf("%s: %v", tc.name, err)
 		}
 		moved, _ := filepath.Glob(filepath.Join(to, "audit-*.jsonl"))

@@ -3,6 +3,7 @@ package audit
 import (
 	"bytes"
 	"cmp"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -46,14 +47,15 @@ type ArchiveReport struct {
 // alone then fails at its first digest, whose predecessors are gone, which
 // is what a deleted beginning of the log must look like.
 func Archive(dir, to string, before time.Time) (ArchiveReport, error) {
-	return ArchiveThrough(dir, to, before, math.MaxUint64)
+	return ArchiveThrough(context.Background(), dir, to, before, math.MaxUint64)
 }
 
 // ArchiveThrough is Archive that moves no event after through: a node of
 // an installation on PostgreSQL keeps in its directory what its shipper
 // has not copied into the database yet (Shipper.Through), which the
-// shipper could not read from an archive.
-func ArchiveThrough(dir, to string, before time.Time, through uint64) (ArchiveReport, error) {
+// shipper could not read from an archive. Cancelling ctx stops it between
+// two chunks of a copy, as a crash would (a second run finishes).
+func ArchiveThrough(ctx context.Context, dir, to string, before time.Time, through uint64) (ArchiveReport, error) {
 	var rep ArchiveReport
 	if err := CheckArchiveDir(dir, to); err != nil {
 		return rep, err
@@ -116,14 +118,14 @@ func ArchiveThrough(dir, to string, before time.Time, through uint64) (ArchiveRe
 		}
 	}
 	for _, f := range files {
-		if err := moveFile(f, to); err != nil {
+		if err := moveFile(ctx, f, to); err != nil {
 			return rep, err
 		}
 		os.Remove(filepath.Join(dir, indexFileName(f.name))) // not part of the log: see doc.go
 		rep.EventFiles++
 	}
 	for _, d := range ls.digests[:k+1] {
-		if err := moveFile(d, to); err != nil {
+		if err := moveFile(ctx, d, to); err != nil {
 			return rep, err
 		}
 		rep.Digests++
@@ -166,7 +168,7 @@ func CheckArchiveDir(dir, to string) error {
 // it is the same file, and refused otherwise. It streams: a server
 // archives while it serves (serve --audit-archive-to), and an event file
 // is as large as MaxFileBytes.
-func moveFile(f nameInfo, dir string) error {
+func moveFile(ctx context.Context, f nameInfo, dir string) error {
 	src, err := os.Open(f.path())
 	if err != nil {
 		return fmt.Errorf("audit: archive: %w", err)
@@ -184,7 +186,7 @@ func moveFile(f nameInfo, dir string) error {
 			return fmt.Errorf("audit: archive: %s already holds a different %s: not moved", dir, f.name)
 		}
 	case errors.Is(err, fs.ErrNotExist):
-		if err := copyNew(dst, src); err != nil {
+		if err := copyNew(ctx, dst, src); err != nil {
 			return fmt.Errorf("audit: archive: %w", err)
 		}
 	default:
@@ -227,16 +229,30 @@ func sameBytes(a, b io.Reader) (bool, error) {
 // copyNew copies what r reads to path, synced, mode 0600, through a
 // temporary name, so that path holds either nothing or all of it. From
 // one file to another the kernel copies (copy_file_range), and nothing
-// passes through this process's memory.
-func copyNew(path string, r io.Reader) error {
+// passes through this process's memory. Each spareChunk is made durable
+// before the next is copied, as a spare's zeros are (spare.go): a server
+// archives while it serves, and one fsync of a whole 64 MiB file would
+// queue that much ahead of the log's own small write and flush.
+func copyNew(ctx context.Context, path string, r io.Reader) error {
 	tmp := filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".tmp")
 	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
 		return err
 	}
-	_, err = io.Copy(f, r)
-	if err == nil {
-		err = f.Sync()
+	for err == nil {
+		if err = ctx.Err(); err != nil {
+			break
+		}
+		var n int64
+		n, err = io.CopyN(f, r, spareChunk)
+		if n > 0 && (err == nil || err == io.EOF) {
+			if serr := f.Sync(); serr != nil {
+				err = serr
+			}
+		}
+	}
+	if err == io.EOF {
+		err = nil
 	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
@@ -258,5 +274,5 @@ func copyAbsent(src, dst string) error {
 	if _, err := os.Stat(dst); err == nil {
 		return nil
 	}
-	return copyNew(dst, f)
+	return copyNew(context.Background(), dst, f)
 }

@@ -2,6 +2,7 @@ package audit
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io"
 	"math"
@@ -156,7 +157,7 @@ func TestArchiveThrough(t *testing.T) {
 	}
 	for _, through := range bounds {
 		dir, to := copyLog(t, src), filepath.Join(t.TempDir(), "archive")
-		rep, err := ArchiveThrough(dir, to, time.Now().Add(time.Hour), through)
+		rep, err := ArchiveThrough(context.Background(), dir, to, time.Now().Add(time.Hour), through)
 		if err != nil {
 			t.Fatalf("through %d: %v", through, err)
 		}
@@ -257,5 +258,28 @@ func threeRuns(t *testing.T, dir string) {
 		l := openLog(t, dir, Options{MaxFileBytes: 2500})
 		record(t, l, run*14, 14)
 		closeLog(t, l)
+	}
+}
+
+// TestArchiveCancelled: an archive stopped by its context (a seal, a
+// stopping server) stops as a crash would, and the next run finishes the
+// move: the two directories verify as the whole log.
+func TestArchiveCancelled(t *testing.T) {
+	dir, to := t.TempDir(), filepath.Join(t.TempDir(), "archive")
+	threeRuns(t, dir)
+	whole := mustVerify(t, dir)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := ArchiveThrough(ctx, dir, to, time.Now().Add(time.Hour), math.MaxUint64); !errors.Is(err, context.Canceled) {
+		t.Fatalf("ArchiveThrough with its context cancelled: %v, want context.Canceled", err)
+	}
+	if left := eventFiles(t, dir); len(left) != whole.Files {
+		t.Fatalf("%d event files left of %d after a cancelled archive, want all", len(left), whole.Files)
+	}
+	if rep, err := Archive(dir, to, time.Now().Add(time.Hour)); err != nil || rep.EventFiles == 0 {
+		t.Fatalf("Archive after a cancelled one: %+v %v", rep, err)
+	}
+	if got, err := Verify(dir, testSigner.Public(), to); err != nil || got.Events != whole.Events {
+		t.Fatalf("Verify with the archive: %+v %v, want %d events", got, err, whole.Events)
 	}
 }
