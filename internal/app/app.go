@@ -255,7 +255,7 @@ func build(ctx context.Context, cfg *Config, st store.Store, root *seal.RootKey,
 		jobCtx, cancel := context.WithCancel(context.Background())
 		orphanAge := cmp.Or(cfg.AuditOrphanAge, audit.DefaultOrphanAge)
 		prune := a.newAuditPruning(cfg.AuditHousekeeping)
-		work := func(ctx context.Context) error {
+		lifecycle := func(ctx context.Context) error {
 			a.jobMu.RLock()
 			defer a.jobMu.RUnlock()
 			err := a.KMS.RunDue(ctx)
@@ -264,7 +264,12 @@ func build(ctx context.Context, cfg *Config, st store.Store, root *seal.RootKey,
 			} else if n > 0 {
 				cmp.Or(log, slog.Default()).Warn("audit: recorded the events of stopped nodes' requests whose change was committed and whose event was never written", "events", n)
 			}
-			return errors.Join(err, prune.run(ctx, log))
+			return err
+		}
+		// The prune touches no key: a root-key rotation, which waits for
+		// jobMu, need not wait for it too.
+		work := func(ctx context.Context) error {
+			return errors.Join(lifecycle(ctx), prune.run(ctx, log))
 		}
 		runner := &jobs.Runner{Interval: cfg.JobInterval, Work: work, Log: log, Lease: jobLease(st)}
 		done := runner.Start(jobCtx)
