@@ -81,6 +81,8 @@ Usage:
       rekey, seal migrate on a database: refused while any node serves it unsealed
   trent bench --endpoint URL [--op Encrypt|Decrypt|GenerateDataKey|CreateKey] [--duration D] [--keys N [--spread cycle|hot] [--hot K] [--keys-file F]]
               [--connections N] [--max-requests N] [--key-id ID] [--wrk-script FILE] [--allow-remote]
+  trent backup --data-dir DIR --to FILE      a consistent copy of a SQLite installation's store, serving or not
+  trent restore --data-dir DIR --from FILE   put a backup in place of a stopped installation's store
   trent audit verify --data-dir DIR [--archive ARCHIVE-DIR ...] [--public-key FILE]
   trent audit archive --data-dir DIR --to ARCHIVE-DIR [--older-than 2160h] [--database-url URL]
   trent audit prune --database-url URL [--older-than 2160h]
@@ -123,6 +125,10 @@ func main() {
 		err = bench(os.Args[2:], os.Stdout)
 	case "audit":
 		err = auditCmd(os.Args[2:], os.Stdout)
+	case "backup":
+		err = backupCmd(os.Args[2:], os.Stdout)
+	case "restore":
+		err = restoreCmd(os.Args[2:], os.Stdout)
 	case "k8s-kms-plugin":
 		err = k8sPluginCmd(os.Args[2:])
 	case "-h", "--help", "help":
