@@ -62,6 +62,8 @@ Usage:
       [--gc-min-heap 64MiB]: the heap size below which the garbage collector does not run
   serve also takes [--throttle[=false]] [--throttle-rates CLASS=RATE[:BURST],…]: AWS KMS's request
       quotas per account and region, on by default without --dev (docs/throttling.md)
+  serve also takes [--audit-archive-to DIR [--audit-archive-older-than 2160h]] [--audit-prune-older-than D]
+      [--audit-housekeeping-interval 1h]: what trent audit archive and prune do, on a schedule (docs/operations.md)
   serve also takes [--config FILE] [--print-config] [--log-format text|json] [--metrics-listen ADDR]
       [--tls-cert FILE --tls-key FILE [--tls-client-ca FILE]] or, with --dev, [--tls]
       every serve flag is also $TRENT_<FLAG> and a key of the --config file (docs/operations.md)
