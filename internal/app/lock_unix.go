@@ -56,7 +56,7 @@ func (l *dirLock) Exclusive() (release func() error, err error) {
 			return nil, fmt.Errorf("lock data dir: %w; and taking the shared lock again: %w", err, rerr)
 		}
 		if errors.Is(err, unix.EWOULDBLOCK) {
-			return nil, errors.New("another process has the data dir open (another `trent serve` of it, or `trent account create`): stop it, then rotate")
+			return nil, errors.New("another process has the data dir open (another `trent serve` of it, `trent account create` or `trent backup`): stop it or let it finish, then rotate")
 		}
 		return nil, fmt.Errorf("lock data dir: %w", err)
 	}
