@@ -45,3 +45,36 @@ func TestServeAuditHousekeepingFlags(t *testing.T) {
 		}
 	}
 }
+
+// TestServeBackupFlags: serve's scheduled backup settings and the values
+// it refuses.
+func TestServeBackupFlags(t *testing.T) {
+	const db = "postgres://trent@127.0.0.1/trent"
+	for _, tc := range []struct {
+		args []string
+		want app.BackupSchedule
+		err  string
+	}{
+		{args: []string{"--dev"}, want: app.BackupSchedule{Every: 24 * time.Hour, Keep: 7}},
+		{args: []string{"--dev", "--backup-to", "/b", "--backup-interval", "6h", "--backup-keep", "28"},
+			want: app.BackupSchedule{To: "/b", Every: 6 * time.Hour, Keep: 28}},
+		{args: []string{"--dev", "--backup-keep", "0"}, err: "--backup-keep at least 1"},
+		{args: []string{"--dev", "--backup-interval", "0s"}, err: "--backup-interval must be positive"},
+		{args: []string{"--database-url", db, "--seal-key-file", "/k", "--data-dir", "/x", "--backup-to", "/b"}, err: "on PostgreSQL use PostgreSQL's own backups"},
+	} {
+		o, err := parseServe(tc.args, func(string) string { return "" })
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("%q: err %v, want %q", tc.args, err, tc.err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%q: %v", tc.args, err)
+			continue
+		}
+		if o.backup != tc.want {
+			t.Errorf("%q: %+v, want %+v", tc.args, o.backup, tc.want)
+		}
+	}
+}

@@ -64,6 +64,7 @@ Usage:
       quotas per account and region, on by default without --dev (docs/throttling.md)
   serve also takes [--audit-archive-to DIR [--audit-archive-older-than 2160h]] [--audit-prune-older-than D]
       [--audit-housekeeping-interval 1h]: what trent audit archive and prune do, on a schedule (docs/operations.md)
+  serve also takes [--backup-to DIR [--backup-interval 24h] [--backup-keep 7]]: what trent backup does, on a schedule
   serve also takes [--config FILE] [--print-config] [--log-format text|json] [--metrics-listen ADDR]
       [--tls-cert FILE --tls-key FILE [--tls-client-ca FILE]] or, with --dev, [--tls]
       every serve flag is also $TRENT_<FLAG> and a key of the --config file (docs/operations.md)
@@ -450,6 +451,8 @@ type serveOptions struct {
 	auditOrphanAge                   time.Duration
 	// auditHousekeeping archives and prunes the audit log on a schedule.
 	auditHousekeeping app.AuditHousekeeping
+	// backup backs the SQLite store up on a schedule.
+	backup app.BackupSchedule
 	// keyCache bounds the keys kept unwrapped in memory.
 	keyCache kms.CacheConfig
 	// requireMlock makes a failure to lock memory fatal.
@@ -493,6 +496,9 @@ func parseServeSources(args []string, getenv func(string) string) (*serveOptions
 	fs.DurationVar(&o.auditHousekeeping.ArchiveOlderThan, "audit-archive-older-than", 90*24*time.Hour, "with --audit-archive-to: move what digests at least this old cover (90 days: what AWS's LookupEvents shows)")
 	fs.DurationVar(&o.auditHousekeeping.PruneOlderThan, "audit-prune-older-than", 0, "PostgreSQL: delete LookupEvents' rows of events older than this every --audit-housekeeping-interval, as trent audit prune does; 0: never")
 	fs.DurationVar(&o.auditHousekeeping.Every, "audit-housekeeping-interval", app.DefaultAuditHousekeeping, "how often --audit-archive-to and --audit-prune-older-than run")
+	fs.StringVar(&o.backup.To, "backup-to", "", "SQLite: write a backup of the store into this directory every --backup-interval, as trent backup does, keeping the newest --backup-keep (default: off)")
+	fs.DurationVar(&o.backup.Every, "backup-interval", app.DefaultBackupEvery, "with --backup-to: how often to back the store up")
+	fs.IntVar(&o.backup.Keep, "backup-keep", app.DefaultBackupKeep, "with --backup-to: how many of its backups to keep")
 	def := kms.DefaultCacheConfig
 	fs.IntVar(&o.keyCache.MaxKeys, "key-cache-max-keys", def.MaxKeys, "most keys kept unwrapped in memory at once")
 	maxBytes := fs.String("key-cache-max-bytes", strconv.FormatInt(def.MaxBytes>>20, 10)+"MiB", "most bytes of unwrapped key material kept in memory at once (a number, optionally with KiB, MiB or GiB)")
@@ -555,6 +561,12 @@ func parseServeSources(args []string, getenv func(string) string) (*serveOptions
 	}
 	if o.auditHousekeeping.PruneOlderThan > 0 && o.databaseURL == "" {
 		return nil, res, errors.New("--audit-prune-older-than applies with --database-url only: on SQLite LookupEvents reads the files, which --audit-archive-to moves")
+	}
+	if o.backup.Every <= 0 || o.backup.Keep < 1 {
+		return nil, res, fmt.Errorf("--backup-interval must be positive and --backup-keep at least 1 (%v, %d)", o.backup.Every, o.backup.Keep)
+	}
+	if o.backup.To != "" && o.databaseURL != "" {
+		return nil, res, errors.New("--backup-to backs up a SQLite store: on PostgreSQL use PostgreSQL's own backups (docs/postgres.md)")
 	}
 	if o.databaseTimeout <= 0 {
 		return nil, res, fmt.Errorf("--database-timeout must be positive, not %v", o.databaseTimeout)
@@ -668,7 +680,7 @@ func serve(args []string) error {
 	defer stop()
 	node, err := app.Start(ctx, app.Config{DataDir: dir, DatabaseURL: o.databaseURL, DatabaseTimeout: o.databaseTimeout, Dev: o.dev, Region: o.region, SealKeyFile: o.keyFile,
 		PKCS11PINFile: o.pinFile, LookupEnv: lookupPIN, Logger: log, JobInterval: o.jobInterval,
-		AuditOrphanAge: o.auditOrphanAge, AuditHousekeeping: o.auditHousekeeping, KeyCache: &o.keyCache, Throttle: o.throttle, Metrics: ops.metrics})
+		AuditOrphanAge: o.auditOrphanAge, AuditHousekeeping: o.auditHousekeeping, Backup: o.backup, KeyCache: &o.keyCache, Throttle: o.throttle, Metrics: ops.metrics})
 	if err != nil {
 		return err
 	}

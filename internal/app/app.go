@@ -90,6 +90,9 @@ type Config struct {
 	// AuditHousekeeping archives and prunes the audit log on a schedule
 	// (housekeeping.go); its zero value does neither.
 	AuditHousekeeping AuditHousekeeping
+	// Backup backs a SQLite store up on a schedule (backupschedule.go);
+	// its zero value does not.
+	Backup BackupSchedule
 	// KeyCache bounds the KMS cache of unwrapped keys (nil: the defaults,
 	// kms.DefaultCacheConfig). Its idle sweeper runs while unsealed.
 	KeyCache *kms.CacheConfig

@@ -28,6 +28,9 @@ func startOnDatabase(ctx context.Context, cfg Config) (*Node, error) {
 	if cfg.DataDir == "" {
 		return nil, errors.New("a node on PostgreSQL needs --data-dir for its own files (its audit log)")
 	}
+	if cfg.Backup.To != "" {
+		return nil, errors.New("--backup-to backs up a SQLite store: on PostgreSQL use PostgreSQL's own backups (docs/postgres.md)")
+	}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data dir: %w", err)
 	}

@@ -54,6 +54,11 @@ type Node struct {
 
 	rotateMu sync.Mutex // one root-key rotation at a time (rotate.go)
 
+	// Scheduled backups of the store (backupschedule.go), on SQLite.
+	stopBackups func()
+	backupsOn   atomic.Bool
+	backupStats taskStats
+
 	// qmu guards sealed and orders publishing an App after taking it
 	// (sysaudit.go).
 	qmu    sync.Mutex
@@ -99,7 +104,15 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 			return nil, err
 		}
 	}
-	return startLocked(ctx, cfg, func() (store.Store, error) { return sqlite.Open(dbPath) }, nil)
+	n, err := startLocked(ctx, cfg, func() (store.Store, error) { return sqlite.Open(dbPath) }, nil)
+	if err != nil || cfg.Backup.To == "" {
+		return n, err
+	}
+	if n.stopBackups, err = n.startBackups(dbPath, cfg.Backup); err != nil {
+		n.Close()
+		return nil, err
+	}
+	return n, nil
 }
 
 // startLocked opens the node's store with open, under a shared lock on its
@@ -428,6 +441,9 @@ func (n *Node) Close() error {
 	n.closed = true
 	if k := n.sealedPending(); k > 0 && n.cur.Load() == nil {
 		n.log.Warn("audit: stopping while sealed: the events of requests answered since the seal are lost (no log is open to record them)", "events", k)
+	}
+	if n.stopBackups != nil {
+		n.stopBackups()
 	}
 	err := n.sealLocked()
 	if n.presence != nil {

@@ -35,6 +35,9 @@ func (n *Node) storeReachable() bool {
 func (n *Node) observe(reg *metrics.Registry) {
 	src := metrics.Sources{
 		Sealed: func() bool { return n.cur.Load() == nil },
+		Backup: func() (metrics.HousekeepingStats, bool) {
+			return n.backupStats.stats("backup"), n.backupsOn.Load()
+		},
 		Cache: func() (metrics.CacheStats, bool) {
 			a := n.cur.Load()
 			if a == nil || !a.enter() {

@@ -3,6 +3,7 @@ package e2e
 import (
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -12,6 +13,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/kms/types"
+
+	"github.com/trent-kms/trent/internal/testenv/testcmd"
 )
 
 // TestBackupAndRestore: `trent backup` copies a production installation's
@@ -118,4 +121,84 @@ func TestBackupAndRestore(t *testing.T) {
 	}
 	p = s.serve(t, other)
 	check(p)
+}
+
+// TestServeBacksItsStoreUp: `trent serve --backup-to` writes a backup at
+// once when there is none, then every --backup-interval, keeping the
+// newest --backup-keep; a restart does not back up again before the
+// interval since the newest has passed; the newest backup restores into
+// a new data dir that serves the key made before it; monitoring sees
+// the last success; a backup directory inside the data dir is refused.
+func TestServeBacksItsStoreUp(t *testing.T) {
+	defer catch(t)
+	tmp := t.TempDir()
+	dir, backups := filepath.Join(tmp, "data"), filepath.Join(tmp, "backups")
+	id, secret := randomAccessKey(t)
+	env := []string{"TRENT_ROOT_ACCESS_KEY_ID=" + id, "TRENT_ROOT_SECRET_ACCESS_KEY=" + secret}
+	ctx := t.Context()
+	list := func() []string {
+		m, _ := filepath.Glob(filepath.Join(backups, "trent-*.db"))
+		return m
+	}
+
+	// Made before the server backs up, so that every backup holds it.
+	p := startTrent(t, env, "--data-dir", dir)
+	key := must(p.Client(id, secret).CreateKey(ctx, &kms.CreateKeyInput{Description: aws.String("backed up")}))
+	if err := p.Stop(t); err != nil {
+		t.Fatal(err)
+	}
+	p = startTrent(t, env, "--data-dir", dir, "--backup-to", backups, "--backup-interval", "300ms", "--backup-keep", "2",
+		"--metrics-listen", "127.0.0.1:0")
+	for deadline := time.Now().Add(30 * time.Second); strings.Count(p.Stderr(), "backup: wrote a backup") < 4; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("fewer than 4 scheduled backups in 30 s:\n%s", p.Stderr())
+		}
+	}
+	_, rest, _ := strings.Cut(p.Stderr(), "serving Prometheus metrics on ")
+	metricsURL, _, _ := strings.Cut(rest, "\n")
+	_, fams, _ := scrape(t, metricsURL, nil)
+	if at := value(fams, "trent_backup_last_success_timestamp_seconds", nil); at < float64(time.Now().Add(-time.Minute).Unix()) {
+		t.Errorf("trent_backup_last_success_timestamp_seconds = %v, want the last few seconds", at)
+	}
+	if err := p.Stop(t); err != nil {
+		t.Fatal(err)
+	}
+	kept := list()
+	if len(kept) != 2 {
+		t.Fatalf("%d backups in %s, want the newest 2: %v", len(kept), backups, kept)
+	}
+
+	// A restart a moment later: the next backup is due an interval after
+	// the newest, an hour from now.
+	p = startTrent(t, env, "--data-dir", dir, "--backup-to", backups, "--backup-interval", "1h")
+	time.Sleep(time.Second)
+	if err := p.Stop(t); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(p.Stderr(), "backup: wrote") || len(list()) != 2 {
+		t.Fatalf("a restart within the interval backed up again: %v\n%s", list(), p.Stderr())
+	}
+
+	// The newest restores into a new data dir, with the dev seal key file.
+	other := filepath.Join(t.TempDir(), "data")
+	if out, stderr, code := runCLI(t, "", nil, "restore", "--data-dir", other, "--from", kept[1]); code != 0 || !strings.Contains(out, "no dev-seal.key") {
+		t.Fatalf("trent restore of a dev backup into a new data dir: exit %d\n%s%s; want a warning about the dev seal key file", code, out, stderr)
+	}
+	devKey, err := os.ReadFile(filepath.Join(dir, "dev-seal.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(other, "dev-seal.key"), devKey, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p = startTrent(t, env, "--data-dir", other)
+	if d := must(p.Client(id, secret).DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: key.KeyMetadata.KeyId})); aws.ToString(d.KeyMetadata.Description) != "backed up" {
+		t.Fatalf("the restored key: %+v", d.KeyMetadata)
+	}
+
+	out, err := testcmd.Command(t, trentBinary(t), "serve", "--dev", "--listen", "127.0.0.1:0", "--data-dir", dir,
+		"--backup-to", filepath.Join(dir, "backups")).CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "inside the data dir") {
+		t.Fatalf("serve with --backup-to inside the data dir: %v\n%s; want a refusal at start", err, out)
+	}
 }

@@ -125,6 +125,8 @@ type Sources struct {
 	Keys   func(ctx context.Context) ([]KeyCount, error)
 	Cache  func() (CacheStats, bool)
 	Audit  func() (AuditStats, bool)
+	// Backup is the scheduled backup's outcomes (serve --backup-to).
+	Backup func() (HousekeepingStats, bool)
 }
 
 // KeyCount is the number of keys of one state and spec.

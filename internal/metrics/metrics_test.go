@@ -42,6 +42,9 @@ func TestStateCollector(t *testing.T) {
 			return []KeyCount{{State: "Enabled", Spec: "RSA_2048", Count: 3}}, nil
 		},
 		Cache: func() (CacheStats, bool) { return CacheStats{Hits: 5}, !sealed },
+		Backup: func() (HousekeepingStats, bool) {
+			return HousekeepingStats{Task: "backup", LastSuccess: time.Unix(1765000000, 0)}, true
+		},
 		Audit: func() (AuditStats, bool) {
 			return AuditStats{Healthy: true, Writes: 2, WriteSum: time.Millisecond, Bounds: []float64{0.001}, Cumulative: []uint64{2},
 				Housekeeping: []HousekeepingStats{{Task: "archive", LastSuccess: time.Unix(1765000000, 5e8), Failures: 1}, {Task: "prune"}}}, !sealed
@@ -53,7 +56,8 @@ func TestStateCollector(t *testing.T) {
 		return w.Body.String()
 	}
 	out := get()
-	for _, want := range []string{"trent_sealed 1", `trent_keys{spec="RSA_2048",state="Enabled"} 3`, "trent_audit_healthy 0"} {
+	for _, want := range []string{"trent_sealed 1", `trent_keys{spec="RSA_2048",state="Enabled"} 3`, "trent_audit_healthy 0",
+		"trent_backup_last_success_timestamp_seconds 1.765e+09", "trent_backup_failures_total 0"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("sealed: no %q", want)
 		}

@@ -36,6 +36,10 @@ var (
 		"Time to write and fsync one batch of audit events (since the last unseal).", nil, nil)
 	descHousekeepingSuccess = prometheus.NewDesc("trent_audit_housekeeping_last_success_timestamp_seconds",
 		"When the scheduled audit task last succeeded (archive: --audit-archive-to; prune: --audit-prune-older-than, on the node running the jobs); absent until it has.", []string{"task"}, nil)
+	descBackupSuccess = prometheus.NewDesc("trent_backup_last_success_timestamp_seconds",
+		"When the scheduled backup of the store (--backup-to) last succeeded, since the server started; absent until it has.", nil, nil)
+	descBackupFailures = prometheus.NewDesc("trent_backup_failures_total",
+		"Scheduled backups of the store that failed, since the server started; each is logged and tried again at the next interval.", nil, nil)
 	descHousekeepingFailures = prometheus.NewDesc("trent_audit_housekeeping_failures_total",
 		"Runs of the scheduled audit task that failed (since the last unseal); each is logged and tried again at the next interval.", []string{"task"}, nil)
 )
@@ -46,7 +50,7 @@ type stateCollector struct{ r *Registry }
 func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descSealed, descKeys, descCacheHits, descCacheMisses, descCacheEvictions,
 		descCacheKeys, descCacheBytes, descAuditHealthy, descAuditEvents, descAuditQueued, descAuditWrite,
-		descHousekeepingSuccess, descHousekeepingFailures} {
+		descHousekeepingSuccess, descHousekeepingFailures, descBackupSuccess, descBackupFailures} {
 		ch <- d
 	}
 }
@@ -81,6 +85,14 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(descCacheEvictions, prometheus.CounterValue, float64(cs.Evictions))
 			ch <- prometheus.MustNewConstMetric(descCacheKeys, prometheus.GaugeValue, float64(cs.Keys))
 			ch <- prometheus.MustNewConstMetric(descCacheBytes, prometheus.GaugeValue, float64(cs.Bytes))
+		}
+	}
+	if s.Backup != nil {
+		if b, ok := s.Backup(); ok {
+			if !b.LastSuccess.IsZero() {
+				ch <- prometheus.MustNewConstMetric(descBackupSuccess, prometheus.GaugeValue, float64(b.LastSuccess.UnixNano())/1e9)
+			}
+			ch <- prometheus.MustNewConstMetric(descBackupFailures, prometheus.CounterValue, float64(b.Failures))
 		}
 	}
 	if s.Audit != nil {
