@@ -36,8 +36,8 @@ func backupCmd(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "backed up the store of %s (%s, sealed by %s) to %s: %d bytes, one consistent snapshot, checked\n",
-		*dataDir, rep.Mode, rep.Seal, *to, rep.Bytes)
+	fmt.Fprintf(stdout, "backed up the store of %s (installation %s, %s, sealed by %s) to %s: %d bytes, one consistent snapshot, checked\n",
+		*dataDir, rep.Installation, rep.Mode, rep.Seal, *to, rep.Bytes)
 	fmt.Fprint(stdout, sealReminder(rep, *dataDir))
 	fmt.Fprintf(stdout, "the audit log is not in it: archive it with trent audit archive\nrestore with: trent restore --data-dir DIR --from %s (Trent stopped)\n", *to)
 	return nil
@@ -77,7 +77,7 @@ func restoreCmd(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "restored the store of %s (%s, sealed by %s) from %s\n", *dataDir, rep.Mode, rep.Seal, *from)
+	fmt.Fprintf(stdout, "restored the store of %s (installation %s, %s, sealed by %s) from %s\n", *dataDir, rep.Installation, rep.Mode, rep.Seal, *from)
 	if rep.Replaced != "" {
 		fmt.Fprintf(stdout, "the store it replaced is %s: remove it once the restore is judged good (it holds wrapped key material)\n",
 			filepath.Join(*dataDir, rep.Replaced))

@@ -51,6 +51,9 @@ const (
 	settingRegion     = "region"
 	settingSealer     = "seal.provider"
 	settingSealedRoot = "seal.root"
+	// settingInstallation is a random id made with a SQLite store
+	// (migration 0008) and carried by its backups (backup.go).
+	settingInstallation = "installation.id"
 )
 
 // Config says which data directory to open and how.

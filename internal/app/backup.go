@@ -24,9 +24,12 @@ import (
 
 // BackupReport says what Backup or Restore found in the store it copied.
 type BackupReport struct {
-	Mode  string // dev or production
-	Seal  string // the seal type: keyfile, shamir, pkcs11 (dev: keyfile)
-	Bytes int64  // the copy's size
+	// Installation is the store's installation id (settingInstallation;
+	// "" in a store older than it).
+	Installation string
+	Mode         string // dev or production
+	Seal         string // the seal type: keyfile, shamir, pkcs11 (dev: keyfile)
+	Bytes        int64  // the copy's size
 	// Replaced is the name Restore gave the store it replaced, in the
 	// data dir ("" if there was none).
 	Replaced string
@@ -86,6 +89,14 @@ func Restore(ctx context.Context, dataDir, from string) (BackupReport, error) {
 	defer unlock()
 	dbPath := filepath.Join(dataDir, dbFile)
 	if _, err := os.Stat(dbPath); err == nil {
+		cur, err := sqlite.ReadSettings(ctx, dbPath, settingInstallation)
+		if err != nil {
+			return rep, fmt.Errorf("read the current store: %w", err)
+		}
+		if id := string(cur[settingInstallation]); id != "" && rep.Installation != "" && id != rep.Installation {
+			return rep, fmt.Errorf("%s is a backup of installation %s, and %s holds installation %s: not restored over it (restore into a new data dir, or move %s aside first)",
+				from, rep.Installation, dataDir, id, dbPath)
+		}
 		// The WAL and shared-memory files go with their database: SQLite
 		// names them after it, and one left beside the restored store
 		// would be read as its own.
@@ -128,11 +139,11 @@ func sqliteStore(dataDir string) (string, error) {
 // describeStore reads what a store file is: its mode, seal type and size.
 func describeStore(ctx context.Context, path string) (BackupReport, error) {
 	var rep BackupReport
-	s, err := sqlite.ReadSettings(ctx, path, settingMode, settingSealer)
+	s, err := sqlite.ReadSettings(ctx, path, settingMode, settingSealer, settingInstallation)
 	if err != nil {
 		return rep, err
 	}
-	rep.Mode, rep.Seal = string(s[settingMode]), string(s[settingSealer])
+	rep.Mode, rep.Seal, rep.Installation = string(s[settingMode]), string(s[settingSealer]), string(s[settingInstallation])
 	if rep.Mode == "" {
 		return rep, fmt.Errorf("%s is not a Trent installation's store: it has no %s setting", path, settingMode)
 	}

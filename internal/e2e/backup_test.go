@@ -22,9 +22,9 @@ import (
 // a disabled one) `trent restore` puts the backup back once the server is
 // stopped (refused while it runs), and the server starts on it: what the
 // backup held decrypts and is in its state of then, the later key is
-// gone, the audit log verifies across the restore. The same backup
-// restored into a new data dir (another machine) serves with the seal key
-// file alone.
+// gone, the audit log verifies across the restore. Another
+// installation's backup is refused over it. The same backup restored into
+// a new data dir (another machine) serves with the seal key file alone.
 func TestBackupAndRestore(t *testing.T) {
 	defer catch(t)
 	tmp := t.TempDir()
@@ -112,6 +112,18 @@ func TestBackupAndRestore(t *testing.T) {
 	}
 	if out, stderr, code := runCLI(t, "", nil, "audit", "verify", "--data-dir", dir); code != 0 {
 		t.Fatalf("audit verify across the restore: exit %d\n%s%s", code, out, stderr)
+	}
+
+	// Another installation's backup is not restored over this one.
+	dir2, backup2 := filepath.Join(tmp, "data2"), filepath.Join(tmp, "backup2.db")
+	if out, stderr, code := runCLI(t, "", nil, "init", "--data-dir", dir2, "--seal-key-file", filepath.Join(tmp, "seal2.key")); code != 0 {
+		t.Fatalf("init of a second installation: exit %d\n%s%s", code, out, stderr)
+	}
+	if out, stderr, code := runCLI(t, "", nil, "backup", "--data-dir", dir2, "--to", backup2); code != 0 {
+		t.Fatalf("backup of the second installation: exit %d\n%s%s", code, out, stderr)
+	}
+	if out, stderr, code := runCLI(t, "", nil, "restore", "--data-dir", dir, "--from", backup2); code == 0 || !strings.Contains(stderr, "is a backup of installation") {
+		t.Fatalf("restore of another installation's backup: exit %d\n%s%s; want a refusal", code, out, stderr)
 	}
 
 	// Another machine: a new data dir, the backup and the seal key file.

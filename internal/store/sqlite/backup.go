@@ -90,8 +90,8 @@ func backupDSN(abs string) string {
 }
 
 // Check reports whether the database file at path is whole (SQLite's
-// quick_check) and a Trent store (its migrations table and settings), by
-// reading it through a query-only connection.
+// quick_check) and the store of a Trent installation (it records its
+// mode), by reading it through a query-only connection.
 func Check(ctx context.Context, path string) error {
 	abs, err := filepath.Abs(path)
 	if err != nil {
@@ -127,11 +127,11 @@ func Check(ctx context.Context, path string) error {
 		return fmt.Errorf("%s is damaged: %s", path, strings.Join(problems, "; "))
 	}
 	var n int
-	if err := db.QueryRowContext(ctx, "SELECT count(*) FROM settings").Scan(&n); err != nil {
+	if err := db.QueryRowContext(ctx, "SELECT count(*) FROM settings WHERE name = 'mode'").Scan(&n); err != nil {
 		return fmt.Errorf("%s is not a Trent store: %w", path, err)
 	}
 	if n == 0 {
-		return fmt.Errorf("%s is not a Trent installation: it has no settings", path)
+		return fmt.Errorf("%s is not a Trent installation: it records no mode (made by init or serve --dev)", path)
 	}
 	return nil
 }

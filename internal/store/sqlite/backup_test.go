@@ -129,7 +129,7 @@ func TestCheck(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct{ path, want string }{
-		{empty, "no settings"},
+		{empty, "records no mode"},
 		{damaged, ""},
 		{notDB, ""},
 		{filepath.Join(dir, "missing.db"), "no such file"},
