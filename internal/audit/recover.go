@@ -75,7 +75,8 @@ func listDir(dir string) (listed, error) {
 }
 
 // dirListings counts listDirs calls, for the tests that hold a request's
-// path free of them (a log's directory holds a digest per minute).
+// path and the shipper's rotations free of them (a log's directory holds
+// a digest per minute).
 var dirListings atomic.Int64
 
 // listDirs lists the files of one log kept in several directories: a

@@ -234,11 +234,12 @@ func (s *Shipper) round() error {
 			return err
 		}
 	} else if pos.fileSeq > s.fileSeq {
-		ls, err := listDir(l.dir)
-		if err != nil {
-			return fmt.Errorf("audit: ship: %w", err)
-		}
-		for _, f := range ls.events {
+		// The log's own list of its files, not a listing of the
+		// directory, which also holds a digest for every minute with
+		// events: ~130,000 over the 90 days a log keeps by default,
+		// 0.2-0.3 s to list, at every rotation (every few seconds under
+		// a heavy load).
+		for _, f := range l.files.get() {
 			if f.seq < s.fileSeq || f.seq > pos.fileSeq {
 				continue
 			}

@@ -38,7 +38,9 @@ func (m *memSink) RecordDigest(_ context.Context, _, _ string, d DigestHead) err
 
 // TestShipperFollowsRotation: the shipper ships across file rotations, in
 // order, each event once, with the fields LookupEvents filters on, and
-// records each digest's head.
+// records each digest's head. Once it has found its place, it follows the
+// log's own list of files and never lists the directory (which holds a
+// digest for every minute with events).
 func TestShipperFollowsRotation(t *testing.T) {
 	dir := t.TempDir()
 	sink := &memSink{}
@@ -46,6 +48,10 @@ func TestShipperFollowsRotation(t *testing.T) {
 	sh.MaxBatch = 3
 	l := openLog(t, dir, Options{MaxFileBytes: 2000, NodeID: "n-test", OnDurable: sh.Wake})
 	sh.Start(l)
+	if err := sh.Sync(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	listings := dirListings.Load()
 	for i := range 20 {
 		if err := l.Record(t.Context(), testEvent(i)); err != nil {
 			t.Fatal(err)
@@ -56,6 +62,9 @@ func TestShipperFollowsRotation(t *testing.T) {
 	}
 	if err := sh.Sync(t.Context()); err != nil {
 		t.Fatal(err)
+	}
+	if n := dirListings.Load() - listings; n != 0 {
+		t.Errorf("the log's directory was listed %d times while the shipper followed its rotations", n)
 	}
 	if err := sh.Close(t.Context()); err != nil {
 		t.Fatal(err)
