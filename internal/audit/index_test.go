@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -507,4 +508,24 @@ func TestLookupIndexOnlyWhenSearched(t *testing.T) {
 	record(t, l, 8, 3)
 	files := eventFiles(t, dir)
 	waitIndexed0(t, l, files[:len(files)-1]) // without
+}
+
+// TestIndexerListsOnce: a searched log indexes each file it closes
+// without listing its directory again after the indexer's first pass:
+// the directory holds a digest for every minute with events, and passes
+// run at every rotation.
+func TestIndexerListsOnce(t *testing.T) {
+	dir := t.TempDir()
+	l := openLog(t, dir, Options{MaxFileBytes: 1})
+	record(t, l, 0, 3)
+	files := eventFiles(t, dir)
+	waitIndexed(t, l, files[:len(files)-1]) // the first pass, with its sweep
+	listings := dirListings.Load()
+	record(t, l, 3, 6)
+	files, _ = filepath.Glob(filepath.Join(dir, "audit-*.jsonl")) // not counted: the test's own listing
+	sort.Strings(files)
+	waitIndexed0(t, l, files[:len(files)-1])
+	if n := dirListings.Load() - listings; n != 0 {
+		t.Errorf("the directory was listed %d times while %d more files were closed and indexed", n, 6)
+	}
 }
