@@ -520,6 +520,7 @@ func TestIndexerListsOnce(t *testing.T) {
 	record(t, l, 0, 3)
 	files := eventFiles(t, dir)
 	waitIndexed(t, l, files[:len(files)-1]) // the first pass, with its sweep
+	<-l.usage.ready                         // GetKeyLastUsage's reading at Open, which may list
 	listings := dirListings.Load()
 	record(t, l, 3, 6)
 	files, _ = filepath.Glob(filepath.Join(dir, "audit-*.jsonl")) // not counted: the test's own listing

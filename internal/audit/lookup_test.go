@@ -309,6 +309,13 @@ func TestLookupListsNoDirectory(t *testing.T) {
 		closeLog(t, l)
 	}
 	l := openLog(t, dir, Options{MaxFileBytes: 2500})
+	// Two readers list the directory once, in the background, and are
+	// let finish before counting: GetKeyLastUsage's reading of the log's
+	// tail at Open, and the lookup indexer's first pass, which a first
+	// search starts (TestIndexerListsOnce).
+	<-l.usage.ready
+	files := eventFiles(t, dir)
+	waitIndexed(t, l, files[:len(files)-1])
 	record(t, l, 30, 10) // rotations after Open: files the list learns from the writer
 	q := Query{AccountID: testAccount, MaxResults: 50}
 	before := dirListings.Load()

@@ -51,6 +51,7 @@ func TestShipperFollowsRotation(t *testing.T) {
 	if err := sh.Sync(t.Context()); err != nil {
 		t.Fatal(err)
 	}
+	<-l.usage.ready // GetKeyLastUsage's reading at Open, which may list
 	listings := dirListings.Load()
 	for i := range 20 {
 		if err := l.Record(t.Context(), testEvent(i)); err != nil {
