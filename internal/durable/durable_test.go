@@ -1,6 +1,7 @@
 package durable
 
 import (
+	"bytes"
 	"errors"
 	"os"
 	"path/filepath"
@@ -42,5 +43,29 @@ func TestSyncDir(t *testing.T) {
 	}
 	if err := SyncDir(filepath.Join(t.TempDir(), "missing")); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("SyncDir of a missing directory: %v", err)
+	}
+}
+
+func TestSyncInChunks(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "f")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := bytes.Repeat([]byte("0123456789abcdef"), (1<<20)/16+1)
+	if _, err := f.Write(data); err != nil {
+		t.Fatal(err)
+	}
+	for _, chunk := range []int64{256 << 10, 1 << 30} {
+		if err := SyncInChunks(f, chunk); err != nil {
+			t.Fatalf("chunk %d: %v", chunk, err)
+		}
+	}
+	f.Close()
+	if err := SyncInChunks(f, 256<<10); err == nil {
+		t.Fatal("SyncInChunks of a closed file: no error")
+	}
+	if got, err := os.ReadFile(path); err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("the file after syncing: %d bytes, %v", len(got), err)
 	}
 }

@@ -64,7 +64,8 @@ func Backup(ctx context.Context, path, to string) (err error) {
 	if err != nil {
 		return fmt.Errorf("sqlite: backup: %w", err)
 	}
-	err = f.Sync()
+	// VACUUM INTO leaves its output unsynced; the server may be serving.
+	err = durable.SyncInChunks(f, 256<<10)
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
