@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"hash/crc32"
+	"log/slog"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -528,5 +529,39 @@ func TestIndexerListsOnce(t *testing.T) {
 	waitIndexed0(t, l, files[:len(files)-1])
 	if n := dirListings.Load() - listings; n != 0 {
 		t.Errorf("the directory was listed %d times while %d more files were closed and indexed", n, 6)
+	}
+}
+
+// TestIndexerForgetsArchivedFiles: files archived from under a searched
+// log leave the indexer's work at its next pass, quietly: it works from
+// the log's own list of files, which forgets them.
+func TestIndexerForgetsArchivedFiles(t *testing.T) {
+	dir, to := t.TempDir(), t.TempDir()
+	threeRuns(t, dir)
+	var logs syncBuffer
+	l := openLog(t, dir, Options{MaxFileBytes: 2500, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	files := eventFiles(t, dir)
+	waitIndexed(t, l, files[:len(files)-1])
+	rep, err := Archive(dir, to, time.Now().Add(time.Hour))
+	if err != nil || rep.EventFiles == 0 {
+		t.Fatalf("Archive: %+v %v", rep, err)
+	}
+	moved := map[string]bool{}
+	for _, f := range eventFiles(t, to) {
+		moved[filepath.Base(f)] = true
+	}
+	record(t, l, 42, 10) // rotations: passes of the indexer
+	waitFor(t, "the indexer to forget the archived files", func() bool {
+		for _, f := range l.files.get() {
+			if moved[f.name] {
+				return false
+			}
+		}
+		return true
+	})
+	logs.mu.Lock()
+	defer logs.mu.Unlock()
+	if strings.Contains(logs.b.String(), "lookup index") {
+		t.Errorf("the indexer complained about the archived files:\n%s", logs.b.String())
 	}
 }

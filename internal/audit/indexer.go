@@ -1,7 +1,9 @@
 package audit
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -133,27 +135,32 @@ func (x *indexer) pass() {
 		x.swept = true
 	}
 	names := make(map[string]bool, len(files))
-	var todo []string
+	var todo []nameInfo
 	for _, f := range files {
 		names[f.name] = true
 		if f.seq <= x.closedThrough.Load() {
-			todo = append(todo, f.name)
+			todo = append(todo, f)
 		}
 	}
 	x.l.indexCache.forget(names)
 	var buf []byte
-	for _, name := range todo {
+	for _, f := range todo {
 		if x.stopping() {
 			return
 		}
 		// Through the cache: an index checked before (its signature, its
 		// file's tail) is not read and checked again at every rotation.
-		if x.l.lookupIndex(name, &buf) != nil {
+		if x.l.lookupIndex(f.name, &buf) != nil {
 			continue
 		}
-		if err := x.build(name); err != nil && err != errIndexStopped {
+		switch err := x.build(f.name); {
+		case errors.Is(err, fs.ErrNotExist):
+			// Archived from under the log (files are archived oldest
+			// first): forget it, as a lookup that finds it gone does.
+			x.l.files.forgetThrough(f.seq)
+		case err != nil && err != errIndexStopped:
 			// Lookup reads the file without it; the next pass tries again.
-			x.l.log.Warn("audit: lookup index", "file", name, "err", err)
+			x.l.log.Warn("audit: lookup index", "file", f.name, "err", err)
 		}
 	}
 }
