@@ -48,6 +48,16 @@ func Backup(ctx context.Context, path, to string) (err error) {
 			os.Remove(tmp)
 		}
 	}()
+	// Made empty and 0600 first (VACUUM INTO takes an empty file): made
+	// by SQLite, it would hold the store under the umask's mode until a
+	// chmod after it.
+	empty, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return fmt.Errorf("sqlite: backup: %w", err)
+	}
+	if err := empty.Close(); err != nil {
+		return fmt.Errorf("sqlite: backup: %w", err)
+	}
 	db, err := sql.Open("sqlite", backupDSN(abs))
 	if err != nil {
 		return fmt.Errorf("sqlite: backup %s: %w", abs, err)
@@ -56,9 +66,6 @@ func Backup(ctx context.Context, path, to string) (err error) {
 	db.SetMaxOpenConns(1)
 	if _, err := db.ExecContext(ctx, "VACUUM INTO ?", tmp); err != nil {
 		return fmt.Errorf("sqlite: backup %s: %w", abs, err)
-	}
-	if err := os.Chmod(tmp, 0o600); err != nil {
-		return fmt.Errorf("sqlite: backup: %w", err)
 	}
 	f, err := os.Open(tmp)
 	if err != nil {
