@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -156,28 +155,13 @@ func describeStore(ctx context.Context, path string) (BackupReport, error) {
 }
 
 // copyFileSynced copies src to the new file dst (mode 0600) through a
-// temporary name beside it, synced before it takes its name.
+// temporary name beside it, synced once before it takes its name: the
+// server is stopped, nothing waits behind its writes.
 func copyFileSynced(src, dst string) error {
 	in, err := os.Open(src)
 	if err != nil {
 		return err
 	}
 	defer in.Close()
-	tmp := filepath.Join(filepath.Dir(dst), "."+filepath.Base(dst)+".restore.tmp")
-	out, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return err
-	}
-	_, err = io.Copy(out, in)
-	if err == nil {
-		err = out.Sync()
-	}
-	if cerr := out.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	return os.Rename(tmp, dst)
+	return durable.CopyNew(context.Background(), dst, in, 0)
 }

@@ -226,42 +226,12 @@ func sameBytes(a, b io.Reader) (bool, error) {
 	}
 }
 
-// copyNew copies what r reads to path, synced, mode 0600, through a
-// temporary name, so that path holds either nothing or all of it. From
-// one file to another the kernel copies (copy_file_range), and nothing
-// passes through this process's memory. Each spareChunk is made durable
-// before the next is copied, as a spare's zeros are (spare.go): a server
-// archives while it serves, and one fsync of a whole 64 MiB file would
-// queue that much ahead of the log's own small write and flush.
+// copyNew copies r to path, durable a spareChunk at a time, as a spare's
+// zeros are (spare.go): a server archives while it serves, and one fsync
+// of a whole 64 MiB file would queue that much ahead of the log's own
+// small write and flush.
 func copyNew(ctx context.Context, path string, r io.Reader) error {
-	tmp := filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".tmp")
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return err
-	}
-	for err == nil {
-		if err = ctx.Err(); err != nil {
-			break
-		}
-		var n int64
-		n, err = io.CopyN(f, r, spareChunk)
-		if n > 0 && (err == nil || err == io.EOF) {
-			if serr := f.Sync(); serr != nil {
-				err = serr
-			}
-		}
-	}
-	if err == io.EOF {
-		err = nil
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	return os.Rename(tmp, path)
+	return durable.CopyNew(ctx, path, r, spareChunk)
 }
 
 // copyAbsent copies src to dst unless dst exists.

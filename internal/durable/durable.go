@@ -6,7 +6,10 @@
 package durable
 
 import (
+	"context"
+	"io"
 	"os"
+	"path/filepath"
 	"runtime"
 )
 
@@ -39,4 +42,49 @@ func SyncDir(dir string) error {
 		err = cerr
 	}
 	return err
+}
+
+// CopyNew copies what r reads to path, mode 0600, through a temporary
+// name beside it, synced before it takes its name, so that path holds
+// either nothing or all of it; it does not sync path's directory. With
+// chunk > 0 each chunk is made durable before the next is copied, so
+// that a large copy made while a server serves never puts more than a
+// chunk in the disk's queue ahead of the server's own flushes (the
+// audit archive; docs/ARCHITECTURE.md has the measurements); 0 syncs
+// once, at the end. Cancelling ctx stops it between chunks, leaving
+// nothing at path. From one file to another the kernel copies
+// (copy_file_range), and nothing passes through this process's memory.
+func CopyNew(ctx context.Context, path string, r io.Reader, chunk int64) error {
+	tmp := filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".tmp")
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	step := chunk
+	if step <= 0 {
+		step = 1 << 62
+	}
+	for err == nil {
+		if err = ctx.Err(); err != nil {
+			break
+		}
+		var n int64
+		n, err = io.CopyN(f, r, step)
+		if n > 0 && (err == nil || err == io.EOF) {
+			if serr := f.Sync(); serr != nil {
+				err = serr
+			}
+		}
+	}
+	if err == io.EOF {
+		err = nil
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return os.Rename(tmp, path)
 }

@@ -2,6 +2,7 @@ package durable
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
@@ -67,5 +68,34 @@ func TestSyncInChunks(t *testing.T) {
 	}
 	if got, err := os.ReadFile(path); err != nil || !bytes.Equal(got, data) {
 		t.Fatalf("the file after syncing: %d bytes, %v", len(got), err)
+	}
+}
+
+// TestCopyNew: the copy is whole at its name with mode 0600 in either
+// syncing mode; a cancelled copy leaves nothing, not even its temporary
+// file.
+func TestCopyNew(t *testing.T) {
+	data := bytes.Repeat([]byte("0123456789abcdef"), 100_000)
+	for _, chunk := range []int64{0, 64 << 10} {
+		dir := t.TempDir()
+		path := filepath.Join(dir, "copy")
+		if err := CopyNew(t.Context(), path, bytes.NewReader(data), chunk); err != nil {
+			t.Fatalf("chunk %d: %v", chunk, err)
+		}
+		got, err := os.ReadFile(path)
+		if err != nil || !bytes.Equal(got, data) {
+			t.Fatalf("chunk %d: %d bytes, %v", chunk, len(got), err)
+		}
+		if fi, _ := os.Stat(path); fi.Mode().Perm() != 0o600 {
+			t.Fatalf("chunk %d: mode %v", chunk, fi.Mode().Perm())
+		}
+		ctx, cancel := context.WithCancel(t.Context())
+		cancel()
+		if err := CopyNew(ctx, filepath.Join(dir, "cancelled"), bytes.NewReader(data), chunk); !errors.Is(err, context.Canceled) {
+			t.Fatalf("chunk %d: cancelled copy: %v", chunk, err)
+		}
+		if ents, _ := os.ReadDir(dir); len(ents) != 1 {
+			t.Fatalf("chunk %d: %d files left, want the first copy alone", chunk, len(ents))
+		}
 	}
 }
