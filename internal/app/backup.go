@@ -88,10 +88,9 @@ func Restore(ctx context.Context, dataDir, from string) (BackupReport, error) {
 	defer unlock()
 	dbPath := filepath.Join(dataDir, dbFile)
 	if _, err := os.Stat(dbPath); err == nil {
-		cur, err := sqlite.ReadSettings(ctx, dbPath, settingInstallation)
-		if err != nil {
-			return rep, fmt.Errorf("read the current store: %w", err)
-		}
+		// A store that cannot be read (damaged: a reason to restore) has
+		// no id to compare, and is moved aside like any other.
+		cur, _ := sqlite.ReadSettings(ctx, dbPath, settingInstallation)
 		if id := string(cur[settingInstallation]); id != "" && rep.Installation != "" && id != rep.Installation {
 			return rep, fmt.Errorf("%s is a backup of installation %s, and %s holds installation %s: not restored over it (restore into a new data dir, or move %s aside first)",
 				from, rep.Installation, dataDir, id, dbPath)
