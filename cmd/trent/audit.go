@@ -65,8 +65,6 @@ func parseAuditFlags(name string, args []string, withKey bool) (dataDir, keyFile
 	return dataDir, keyFile, archives, nil
 }
 
-// auditDir finds the log: DIR/audit, or DIR itself when it holds the
-// files (a copy an auditor was handed).
 // shippedThrough is the newest event of the node whose audit log is in
 // dir that its database holds, the bound of what may be archived: a node
 // reads only its own files to ship, never an archive. A log that is no
@@ -97,6 +95,8 @@ func shippedThrough(dir, dbURL string) (uint64, error) {
 	return h.Seq, nil
 }
 
+// auditDir finds the log: DIR/audit, or DIR itself when it holds the
+// files (a copy an auditor was handed).
 func auditDir(dataDir string) (string, error) {
 	d := filepath.Join(dataDir, "audit")
 	if fi, err := os.Stat(d); err == nil && fi.IsDir() {

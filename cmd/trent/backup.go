@@ -86,7 +86,7 @@ func restoreCmd(args []string, stdout io.Writer) error {
 		fmt.Fprintf(stdout, "warning: %s has no dev-seal.key: copy the one of the data dir the backup was taken from, or the server cannot unseal\n", *dataDir)
 	}
 	fmt.Fprint(stdout, "keys created after the backup are gone, and what was encrypted under them cannot be decrypted; keys deleted since are back\n")
-	if _, err := os.Stat(filepath.Join(app.AuditDir(*dataDir))); err == nil {
+	if _, err := os.Stat(app.AuditDir(*dataDir)); err == nil {
 		fmt.Fprint(stdout, "the audit log goes on as it was: it records what happened after the backup, too\n")
 	}
 	return nil

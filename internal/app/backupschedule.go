@@ -44,11 +44,9 @@ func (n *Node) startBackups(dbPath string, s BackupSchedule) (stop func(), err e
 	if err != nil {
 		return nil, err
 	}
-	dd, err := filepath.Abs(n.DataDir)
-	if err != nil {
-		return nil, err
-	}
-	if rel, err := filepath.Rel(dd, abs); err == nil && (rel == "." || !strings.HasPrefix(rel, "..")) {
+	if in, err := insideDir(n.DataDir, abs); err != nil {
+		return nil, fmt.Errorf("--backup-to: %w", err)
+	} else if in {
 		return nil, fmt.Errorf("--backup-to %s is inside the data dir %s: a backup must survive the loss of the data dir's disk", s.To, n.DataDir)
 	}
 	if err := os.MkdirAll(abs, 0o700); err != nil {

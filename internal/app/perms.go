@@ -60,23 +60,29 @@ func checkKeyFileOutside(dataDir, keyFile string) error {
 	if dataDir == "" {
 		return nil // an installation in a database: no data dir to be inside
 	}
-	d, err := resolvePath(dataDir)
-	if err != nil {
-		return fmt.Errorf("resolve data dir %s: %w", dataDir, err)
-	}
-	k, err := resolvePath(keyFile)
-	if err != nil {
-		return fmt.Errorf("resolve seal key file %s: %w", keyFile, err)
-	}
-	rel, err := filepath.Rel(d, k)
-	if err != nil {
-		return nil // on different volumes: not inside
-	}
-	if rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
-		return nil
+	if in, err := insideDir(dataDir, keyFile); err != nil || !in {
+		return err
 	}
 	return fmt.Errorf("seal key file %s is inside the data dir %s: a copy of the data dir would then unseal everything in it; "+
 		"keep the key file elsewhere (e.g. /etc/trent/seal.key, or a secrets mount) and pass that path", keyFile, dataDir)
+}
+
+// insideDir reports whether path is dir or inside it, both resolved the
+// way the kernel will (resolvePath).
+func insideDir(dir, path string) (bool, error) {
+	d, err := resolvePath(dir)
+	if err != nil {
+		return false, fmt.Errorf("resolve %s: %w", dir, err)
+	}
+	p, err := resolvePath(path)
+	if err != nil {
+		return false, fmt.Errorf("resolve %s: %w", path, err)
+	}
+	rel, err := filepath.Rel(d, p)
+	if err != nil {
+		return false, nil // on different volumes: not inside
+	}
+	return rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)), nil
 }
 
 // resolvePath returns the absolute path p names, with every symbolic link

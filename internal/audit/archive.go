@@ -157,7 +157,7 @@ func CheckArchiveDir(dir, to string) error {
 	if err != nil {
 		return err
 	}
-	if rel, err := filepath.Rel(d, t); err == nil && (rel == "." || !strings.HasPrefix(rel, "..")) {
+	if rel, err := filepath.Rel(d, t); err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
 		return fmt.Errorf("audit: archive: %s is inside the log's directory %s: archive it elsewhere", to, dir)
 	}
 	return nil
