@@ -31,6 +31,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/trent-kms/trent/internal/apierr"
+	"github.com/trent-kms/trent/internal/testenv/sdkhttp"
 )
 
 // call is what the test server decoded from one request.
@@ -110,7 +111,8 @@ func newIAMClient(endpoint string) *iam.Client {
 		Region:       "us-east-1",
 		Credentials:  credentials.NewStaticCredentialsProvider("AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", ""),
 		// A 5xx must reach the test once, not after three backoffs.
-		Retryer: aws.NopRetryer{},
+		Retryer:    aws.NopRetryer{},
+		HTTPClient: sdkhttp.Client(nil),
 	})
 }
 
@@ -120,6 +122,7 @@ func newSTSClient(endpoint string) *sts.Client {
 		Region:       "us-east-1",
 		Credentials:  credentials.NewStaticCredentialsProvider("AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", ""),
 		Retryer:      aws.NopRetryer{},
+		HTTPClient:   sdkhttp.Client(nil),
 	})
 }
 

@@ -17,6 +17,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/trent-kms/trent/internal/apierr"
+	"github.com/trent-kms/trent/internal/testenv/sdkhttp"
 )
 
 // TestRealKMSClient puts a Verifier behind a real HTTP server and calls it
@@ -62,7 +63,7 @@ func TestRealKMSClient(t *testing.T) {
 			BaseEndpoint:     aws.String(srv.URL),
 			Credentials:      credentials.NewStaticCredentialsProvider(akid, secret, ""),
 			RetryMaxAttempts: 1,
-			HTTPClient:       srv.Client(),
+			HTTPClient:       sdkhttp.Client(srv.Client()),
 		})
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
