@@ -34,21 +34,3 @@ func TestRestoreOverDamagedStore(t *testing.T) {
 		t.Fatalf("Restore over a damaged store: %+v %v, want it moved aside", rep, err)
 	}
 }
-
-func TestInsideDir(t *testing.T) {
-	dir := t.TempDir()
-	for _, tc := range []struct {
-		path string
-		want bool
-	}{
-		{dir, true},
-		{filepath.Join(dir, "backups"), true},
-		{filepath.Join(dir, "..backups"), true}, // a name that starts with "..", inside
-		{filepath.Join(dir, "a", "..", "..", "elsewhere"), false},
-		{filepath.Dir(dir), false},
-	} {
-		if got, err := insideDir(dir, tc.path); err != nil || got != tc.want {
-			t.Errorf("insideDir(%s, %s) = %v, %v; want %v", dir, tc.path, got, err, tc.want)
-		}
-	}
-}

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/trent-kms/trent/internal/fspath"
 	"github.com/trent-kms/trent/internal/store/sqlite"
 )
 
@@ -44,7 +45,7 @@ func (n *Node) startBackups(dbPath string, s BackupSchedule) (stop func(), err e
 	if err != nil {
 		return nil, err
 	}
-	if in, err := insideDir(n.DataDir, abs); err != nil {
+	if in, err := fspath.Inside(n.DataDir, abs); err != nil {
 		return nil, fmt.Errorf("--backup-to: %w", err)
 	} else if in {
 		return nil, fmt.Errorf("--backup-to %s is inside the data dir %s: a backup must survive the loss of the data dir's disk", s.To, n.DataDir)

@@ -5,9 +5,9 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"runtime"
-	"strings"
+
+	"github.com/trent-kms/trent/internal/fspath"
 )
 
 // Files at rest: everything Trent writes is its owner's alone. The store
@@ -60,66 +60,9 @@ func checkKeyFileOutside(dataDir, keyFile string) error {
 	if dataDir == "" {
 		return nil // an installation in a database: no data dir to be inside
 	}
-	if in, err := insideDir(dataDir, keyFile); err != nil || !in {
+	if in, err := fspath.Inside(dataDir, keyFile); err != nil || !in {
 		return err
 	}
 	return fmt.Errorf("seal key file %s is inside the data dir %s: a copy of the data dir would then unseal everything in it; "+
 		"keep the key file elsewhere (e.g. /etc/trent/seal.key, or a secrets mount) and pass that path", keyFile, dataDir)
-}
-
-// insideDir reports whether path is dir or inside it, both resolved the
-// way the kernel will (resolvePath).
-func insideDir(dir, path string) (bool, error) {
-	d, err := resolvePath(dir)
-	if err != nil {
-		return false, fmt.Errorf("resolve %s: %w", dir, err)
-	}
-	p, err := resolvePath(path)
-	if err != nil {
-		return false, fmt.Errorf("resolve %s: %w", path, err)
-	}
-	rel, err := filepath.Rel(d, p)
-	if err != nil {
-		return false, nil // on different volumes: not inside
-	}
-	return rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)), nil
-}
-
-// resolvePath returns the absolute path p names, with every symbolic link
-// in its longest existing prefix resolved. The rest of p, which does not
-// exist, is joined on lexically.
-func resolvePath(p string) (string, error) {
-	if !filepath.IsAbs(p) {
-		wd, err := os.Getwd()
-		if err != nil {
-			return "", err
-		}
-		// Not filepath.Join: it would clean "link/.." away before the
-		// link is resolved.
-		p = wd + string(filepath.Separator) + p
-	}
-	var tail []string
-	for {
-		r, err := filepath.EvalSymlinks(p)
-		if err == nil {
-			return filepath.Join(append([]string{r}, tail...)...), nil
-		}
-		if !errors.Is(err, fs.ErrNotExist) {
-			return "", err
-		}
-		i := strings.LastIndexFunc(p, func(c rune) bool { return os.IsPathSeparator(uint8(c)) })
-		if i < len(filepath.VolumeName(p)) {
-			// Not even the root exists; nothing left to resolve.
-			return filepath.Join(append([]string{p}, tail...)...), nil
-		}
-		tail = append([]string{p[i+1:]}, tail...)
-		parent := p[:i]
-		if parent == filepath.VolumeName(parent) {
-			parent += string(filepath.Separator) // the root itself
-		}
-		if parent == p {
-			return filepath.Join(append([]string{p}, tail...)...), nil
-		}
-		p = parent
-	}
 }

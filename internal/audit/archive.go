@@ -12,10 +12,10 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/trent-kms/trent/internal/durable"
+	"github.com/trent-kms/trent/internal/fspath"
 )
 
 // ArchiveReport says what Archive moved.
@@ -147,17 +147,15 @@ func ArchiveThrough(ctx context.Context, dir, to string, before time.Time, throu
 }
 
 // CheckArchiveDir refuses an archive directory that is the log's own, or
-// inside it.
+// inside it, however it is spelled (symbolic links are followed): a move
+// into the log's own directory would find each file "already copied" and
+// remove it.
 func CheckArchiveDir(dir, to string) error {
-	d, err := filepath.Abs(dir)
+	in, err := fspath.Inside(dir, to)
 	if err != nil {
-		return err
+		return fmt.Errorf("audit: archive: %w", err)
 	}
-	t, err := filepath.Abs(to)
-	if err != nil {
-		return err
-	}
-	if rel, err := filepath.Rel(d, t); err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+	if in {
 		return fmt.Errorf("audit: archive: %s is inside the log's directory %s: archive it elsewhere", to, dir)
 	}
 	return nil

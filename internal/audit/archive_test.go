@@ -122,8 +122,14 @@ func TestArchive(t *testing.T) {
 		t.Fatalf("the file was removed though not archived: %v", err)
 	}
 
-	// The archive may not be the log's directory or inside it.
-	for _, bad := range []string{dir, filepath.Join(dir, "old")} {
+	// The archive may not be the log's directory or inside it, however it
+	// is spelled: through a link, each file would be found "already
+	// copied" and removed.
+	link := filepath.Join(t.TempDir(), "link")
+	if err := os.Symlink(dir, link); err != nil {
+		t.Fatal(err)
+	}
+	for _, bad := range []string{dir, filepath.Join(dir, "old"), link, filepath.Join(link, "old")} {
 		if _, err := Archive(dir, bad, time.Now().Add(time.Hour)); err == nil {
 			t.Errorf("Archive to %s accepted", bad)
 		}
