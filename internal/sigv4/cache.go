@@ -10,7 +10,7 @@ import (
 
 // maxCachedKeys bounds the signing-key cache. A key is valid for one
 // (access key, day, region, service), so the cache holds about one entry per
-// active access key; when it fills it is emptied and refills on demand.
+// active access key; when it is full, a new key takes an old one's place.
 const maxCachedKeys = 4096
 
 // signingKey is a derived SigV4 signing key and a pool of HMACs keyed with it,
@@ -34,30 +34,47 @@ type keyCache struct {
 	m  map[cacheKey]*signingKey
 }
 
-// get returns the signing key for the scope and secret, deriving and caching
-// it on a miss. The strings may point into a request; they are copied before
-// being kept.
-func (c *keyCache) get(akid, date, region, service string, secret []byte) *signingKey {
+// get returns the signing key for the scope and secret: the cached one,
+// or one derived now (fresh), which put caches once it has verified a
+// signature.
+func (c *keyCache) get(akid, date, region, service string, secret []byte) (*signingKey, bool) {
 	k := cacheKey{akid, date, region, service}
 	c.mu.RLock()
 	e := c.m[k]
 	c.mu.RUnlock()
 	if e != nil && subtle.ConstantTimeCompare(e.secret, secret) == 1 {
-		return e
+		return e, false
 	}
+	return newSigningKey(secret, date, region, service), true
+}
 
-	e = &signingKey{secret: append([]byte(nil), secret...)}
+// newSigningKey derives the signing key for the scope. (A function of its
+// own: the pool's closure captures the key, which moves whatever variable
+// holds it to the heap.)
+func newSigningKey(secret []byte, date, region, service string) *signingKey {
+	e := &signingKey{secret: append([]byte(nil), secret...)}
 	deriveSigningKey(e.key[:0], secret, date, region, service)
 	e.pool.New = func() any { return hmac.New(sha256.New, e.key[:]) }
+	return e
+}
 
-	k = cacheKey{strings.Clone(akid), strings.Clone(date), strings.Clone(region), strings.Clone(service)}
+// put caches e for the scope. The strings may point into a request; they
+// are copied before being kept. A full cache drops one entry, whichever
+// the map's iteration yields first, rather than every key in use.
+func (c *keyCache) put(akid, date, region, service string, e *signingKey) {
+	k := cacheKey{strings.Clone(akid), strings.Clone(date), strings.Clone(region), strings.Clone(service)}
 	c.mu.Lock()
-	if c.m == nil || len(c.m) >= maxCachedKeys {
+	defer c.mu.Unlock()
+	if c.m == nil {
 		c.m = make(map[cacheKey]*signingKey)
 	}
+	if _, ok := c.m[k]; !ok && len(c.m) >= maxCachedKeys {
+		for old := range c.m {
+			delete(c.m, old)
+			break
+		}
+	}
 	c.m[k] = e
-	c.mu.Unlock()
-	return e
 }
 
 // deriveSigningKey appends the SigV4 signing key to dst:

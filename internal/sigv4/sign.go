@@ -63,7 +63,10 @@ func Sign(req *http.Request, body []byte, accessKeyID string, secret []byte, reg
 
 	signedHeaders := signedHeadersOf(req.Header)
 
-	sk := signerKeys.get(accessKeyID, date, region, service, secret)
+	sk, fresh := signerKeys.get(accessKeyID, date, region, service, secret)
+	if fresh {
+		signerKeys.put(accessKeyID, date, region, service, sk)
+	}
 	s := getScratch()
 	defer putScratch(s)
 

@@ -114,37 +114,67 @@ const (
 // Verify authenticates r, whose body has already been read into body.
 // It returns the caller's credential and scope, or an *apierr.Error.
 func (v *Verifier) Verify(r *http.Request, body []byte) (Auth, error) {
-	var a authParts
-	cred, err := v.verify(r, body, &a)
-	if err != nil {
+	var c Checked
+	if err := v.Check(r, &c); err != nil {
 		return Auth{}, err
 	}
-	return Auth{Credential: cred, Region: a.region, Service: a.service}, nil
+	return v.VerifyChecked(r, body, &c)
 }
 
-func (v *Verifier) verify(r *http.Request, body []byte, scope *authParts) (*Credential, *apierr.Error) {
+// Checked is a request whose headers Check accepted: everything a
+// signature is checked against but the body.
+type Checked struct {
+	a          authParts
+	cred       *Credential
+	rawDate    string
+	dateHeader string
+	t          time.Time
+}
+
+// Check does everything Verify does that needs no body: the Authorization
+// header's form, the request time, the credential scope and the
+// credential's lookup. A server calls it before it reads a body, so that
+// a client with no valid credential cannot make it hold one.
+func (v *Verifier) Check(r *http.Request, c *Checked) error {
+	if err := v.check(r, c); err != nil {
+		return err
+	}
+	return nil
+}
+
+// VerifyChecked finishes what Check began: it checks r's signature over
+// body and returns the caller's credential and scope, or an
+// *apierr.Error.
+func (v *Verifier) VerifyChecked(r *http.Request, body []byte, c *Checked) (Auth, error) {
+	if err := v.verifySignature(r, body, c); err != nil {
+		return Auth{}, err
+	}
+	return Auth{Credential: c.cred, Region: c.a.region, Service: c.a.service}, nil
+}
+
+func (v *Verifier) check(r *http.Request, c *Checked) *apierr.Error {
 	// Authentication mechanism.
 	authValues := r.Header["Authorization"]
 	presigned := r.URL != nil && r.URL.RawQuery != "" && r.URL.Query().Has("X-Amz-Algorithm")
 	switch {
 	case len(authValues) == 0 || authValues[0] == "":
 		if presigned {
-			return nil, apierr.New(apierr.IncompleteSignature,
+			return apierr.New(apierr.IncompleteSignature,
 				"Query-string (presigned) authentication is not supported; sign the request with an Authorization header.")
 		}
-		return nil, apierr.New(apierr.MissingAuthenticationToken, msgMissingToken)
+		return apierr.New(apierr.MissingAuthenticationToken, msgMissingToken)
 	case len(authValues) > 1:
-		return nil, apierr.New(apierr.IncompleteSignature, "The request has more than one Authorization header.")
+		return apierr.New(apierr.IncompleteSignature, "The request has more than one Authorization header.")
 	case presigned:
-		return nil, apierr.New(apierr.IncompleteSignature,
+		return apierr.New(apierr.IncompleteSignature,
 			"Only one auth mechanism allowed; only the X-Amz-Algorithm query parameter or the Authorization header should be specified.")
 	}
 	h := authValues[0]
 	a, perr := parseAuth(h)
 	if perr != nil {
-		return nil, perr
+		return perr
 	}
-	*scope = a
+	c.a = a
 
 	// Request time: X-Amz-Date, or Date if there is no X-Amz-Date.
 	dateHeader := "x-amz-date"
@@ -153,7 +183,7 @@ func (v *Verifier) verify(r *http.Request, body []byte, scope *authParts) (*Cred
 		dateHeader = "date"
 		rawDate = header(r.Header, "Date")
 		if rawDate == "" {
-			return nil, apierr.New(apierr.IncompleteSignature,
+			return apierr.New(apierr.IncompleteSignature,
 				"Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header. Authorization=%s", echo(h))
 		}
 	}
@@ -164,49 +194,57 @@ func (v *Verifier) verify(r *http.Request, body []byte, scope *authParts) (*Cred
 		ok = err == nil
 	}
 	if !ok {
-		return nil, apierr.New(apierr.IncompleteSignature,
+		return apierr.New(apierr.IncompleteSignature,
 			"Date must be in ISO-8601 'basic format'. Got '%s'. See http://en.wikipedia.org/wiki/ISO_8601", echo(rawDate))
 	}
 	t = t.UTC()
 	if err := v.checkSkew(t); err != nil {
-		return nil, err
+		return err
 	}
 
 	// What must be signed.
 	if !hasSignedHeader(a.signedHeaders, "host") {
-		return nil, apierr.New(apierr.InvalidSignature, msgHostNotSigned)
+		return apierr.New(apierr.InvalidSignature, msgHostNotSigned)
 	}
 	if !hasSignedHeader(a.signedHeaders, dateHeader) {
 		// AWS's documentation requires a date header that is sent to be
 		// signed; without it a captured request could be replayed all day.
 		if dateHeader == "date" {
-			return nil, apierr.New(apierr.InvalidSignature, "'Date' must be a 'SignedHeader' in the AWS Authorization.")
+			return apierr.New(apierr.InvalidSignature, "'Date' must be a 'SignedHeader' in the AWS Authorization.")
 		}
-		return nil, apierr.New(apierr.InvalidSignature, "'X-Amz-Date' must be a 'SignedHeader' in the AWS Authorization.")
+		return apierr.New(apierr.InvalidSignature, "'X-Amz-Date' must be a 'SignedHeader' in the AWS Authorization.")
 	}
 	if name := unsignedHeader(r.Header, a.signedHeaders); name != "" {
-		return nil, apierr.New(apierr.InvalidSignature, "'%s' must be a 'SignedHeader' in the AWS Authorization.", echo(name))
+		return apierr.New(apierr.InvalidSignature, "'%s' must be a 'SignedHeader' in the AWS Authorization.", echo(name))
 	}
 
 	// Credential scope. AWS reports every mismatch at once.
 	var dateBuf [8]byte
 	reqDate := t.AppendFormat(dateBuf[:0], "20060102")
 	if !v.regionOK(a.region) || !v.serviceOK(a.service) || a.terminator != Terminator || a.date != string(reqDate) {
-		return nil, v.scopeError(a, string(reqDate), t)
+		return v.scopeError(a, string(reqDate), t)
 	}
 
 	// Who is calling.
 	cred, lerr := v.lookup(a.accessKeyID, header(r.Header, "X-Amz-Security-Token"))
 	if lerr != nil {
-		return nil, lerr
+		return lerr
 	}
+	c.cred, c.rawDate, c.dateHeader, c.t = cred, rawDate, dateHeader, t
+	return nil
+}
+
+// verifySignature checks the signature of the request c describes over
+// body.
+func (v *Verifier) verifySignature(r *http.Request, body []byte, c *Checked) *apierr.Error {
+	a, rawDate, dateHeader, t := &c.a, c.rawDate, c.dateHeader, c.t
 
 	// The signature.
 	want, ok := decodeHex32(a.signature)
 	if !ok {
-		return nil, apierr.New(apierr.InvalidSignature, msgMismatch)
+		return apierr.New(apierr.InvalidSignature, msgMismatch)
 	}
-	sk := v.keys.get(a.accessKeyID, a.date, a.region, a.service, cred.Secret)
+	sk, fresh := v.keys.get(a.accessKeyID, a.date, a.region, a.service, c.cred.Secret)
 
 	s := getScratch()
 	defer putScratch(s)
@@ -218,7 +256,7 @@ func (v *Verifier) verify(r *http.Request, body []byte, scope *authParts) (*Cred
 	if claimed := header(r.Header, "X-Amz-Content-Sha256"); claimed != "" && claimed != "UNSIGNED-PAYLOAD" {
 		// The header is what the client signed; it must also be true.
 		if claimed != string(bodyHash[:]) {
-			return nil, apierr.New(apierr.InvalidSignature,
+			return apierr.New(apierr.InvalidSignature,
 				"The provided 'x-amz-content-sha256' header does not match what was computed.")
 		}
 	}
@@ -229,7 +267,7 @@ func (v *Verifier) verify(r *http.Request, body []byte, scope *authParts) (*Cred
 	buf, cerr := writeCanonicalRequest(s.h, s.buf[:0], r, a.signedHeaders, payloadHash)
 	if cerr != nil {
 		s.buf = buf
-		return nil, cerr
+		return cerr
 	}
 	crHash := s.h.Sum(s.sum[:0])
 
@@ -263,9 +301,15 @@ func (v *Verifier) verify(r *http.Request, body []byte, scope *authParts) (*Cred
 	s.buf = buf
 
 	if !hmac.Equal(got, want[:]) {
-		return nil, apierr.New(apierr.InvalidSignature, msgMismatch)
+		return apierr.New(apierr.InvalidSignature, msgMismatch)
 	}
-	return cred, nil
+	if fresh {
+		// Only a key that verified a signature is kept: forged requests
+		// naming a real access key id must not fill the cache, each with
+		// a copy of its secret, nor push out the keys in use.
+		v.keys.put(a.accessKeyID, a.date, a.region, a.service, sk)
+	}
+	return nil
 }
 
 // checkSkew rejects a request time more than MaxSkew away from now, with

@@ -687,16 +687,48 @@ func TestVerifyRotatedSecret(t *testing.T) {
 
 func TestKeyCacheIsBounded(t *testing.T) {
 	var c keyCache
+	put := func(akid string) *signingKey {
+		e, fresh := c.get(akid, "20190430", testRegion, testService, []byte(testSecret))
+		if fresh {
+			c.put(akid, "20190430", testRegion, testService, e)
+		}
+		return e
+	}
 	for i := range maxCachedKeys + 10 {
-		c.get(fmt.Sprintf("AKID%d", i), "20190430", testRegion, testService, []byte(testSecret))
+		put(fmt.Sprintf("AKID%d", i))
 	}
-	if n := len(c.m); n > maxCachedKeys {
-		t.Fatalf("cache holds %d keys, bound is %d", n, maxCachedKeys)
+	if n := len(c.m); n != maxCachedKeys {
+		t.Fatalf("cache holds %d keys, want its bound %d: a full cache drops one key per new one", n, maxCachedKeys)
 	}
-	a := c.get("AKID1", "20190430", testRegion, testService, []byte(testSecret))
-	b := c.get("AKID1", "20190430", testRegion, testService, []byte(testSecret))
-	if a != b {
+	a := put("AKID1")
+	if b, fresh := c.get("AKID1", "20190430", testRegion, testService, []byte(testSecret)); fresh || a != b {
 		t.Fatal("second get for the same scope missed the cache")
+	}
+}
+
+// TestForgedRequestsAreNotCached: a request naming a real access key id
+// with a wrong signature leaves the signing-key cache as it was, so that
+// forgeries in many regions neither fill it nor push out the keys in use.
+func TestForgedRequestsAreNotCached(t *testing.T) {
+	v := newVerifier(t0)
+	v.Region = "" // every region, as Trent serves them
+	r := newRequest("Encrypt", testBody)
+	sign(t, r, testBody, defaults())
+	if _, err := v.Verify(r, []byte(testBody)); err != nil {
+		t.Fatal(err)
+	}
+	for _, region := range []string{"eu-west-1", "ap-south-1", "us-west-2"} {
+		o := defaults()
+		o.region = region
+		o.secret = "not-the-secret"
+		r := newRequest("Encrypt", testBody)
+		sign(t, r, testBody, o)
+		if _, err := v.Verify(r, []byte(testBody)); err == nil {
+			t.Fatalf("a forged request in %s verified", region)
+		}
+	}
+	if n := len(v.keys.m); n != 1 {
+		t.Fatalf("cache holds %d keys after one good and three forged requests, want 1", n)
 	}
 }
 
