@@ -16,6 +16,7 @@ import (
 	"runtime/debug"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/trent-kms/trent/internal/apierr"
@@ -26,6 +27,7 @@ import (
 	"github.com/trent-kms/trent/internal/ids"
 	"github.com/trent-kms/trent/internal/kms"
 	"github.com/trent-kms/trent/internal/sigv4"
+	"github.com/trent-kms/trent/internal/throttle"
 )
 
 const targetPrefix = "TrentService."
@@ -41,6 +43,7 @@ type Server struct {
 	verifier *sigv4.Verifier
 	log      *slog.Logger
 	bufs     sync.Pool
+	bodies   bodyBudget
 	obs      Observer // observe.go
 }
 
@@ -194,7 +197,40 @@ type answer struct {
 	// kmsReq is the KMS request handle dispatches, allocated with the
 	// answer.
 	kmsReq kms.Request
+	// checked is what the verifier checked before the body was read.
+	checked sigv4.Checked
 }
+
+// maxBodyBytesInFlight bounds the request bodies the server reads and
+// holds at once. The SDKs' requests are a few KiB (Encrypt's plaintext
+// is at most 4 KiB); a body may be up to awsproto.MaxBodyBytes (1 MiB), so
+// this admits 64 of those at once and thousands of ordinary requests.
+const maxBodyBytesInFlight = 64 << 20
+
+// bodyBudget counts the body bytes reserved by requests in flight.
+type bodyBudget struct {
+	n      atomic.Int64
+	warned atomic.Int64 // when a refusal was last logged, Unix seconds
+}
+
+// shouldWarn says whether a refusal is to be logged: once a second at
+// most, so that a flood does not flood the log too.
+func (b *bodyBudget) shouldWarn() bool {
+	now := time.Now().Unix()
+	last := b.warned.Load()
+	return now > last && b.warned.CompareAndSwap(last, now)
+}
+
+// take reserves n bytes, or reports that the bound would be passed.
+func (b *bodyBudget) take(n int64) bool {
+	if b.n.Add(n) > maxBodyBytesInFlight {
+		b.n.Add(-n)
+		return false
+	}
+	return true
+}
+
+func (b *bodyBudget) give(n int64) { b.n.Add(-n) }
 
 // handle authenticates, decodes and dispatches a request, and says how to
 // answer it. It writes nothing, so that the answer can wait for its audit
@@ -207,6 +243,36 @@ func (s *Server) handle(r *http.Request, buf *bodyBuffer, requestID string) *ans
 	if r.ContentLength > awsproto.MaxBodyBytes {
 		a.err = errTooLarge
 		return a
+	}
+	// Everything but the signature is checked before the body is read: a
+	// client without a valid credential cannot make the server hold a
+	// body, nor get a 100 Continue.
+	if err := s.verifier.Check(r, &a.checked); err != nil {
+		if a.query != nil {
+			s.serveQuery(r, nil, sigv4.Auth{}, err, a)
+		} else {
+			a.err = err
+		}
+		return a
+	}
+	// And the bodies held at once are bounded, so that even clients with
+	// valid credentials cannot hold the server's memory by sending slowly.
+	reserved := r.ContentLength
+	if reserved < 0 {
+		reserved = awsproto.MaxBodyBytes + 1 // chunked: up to the bound
+	}
+	if !s.bodies.take(reserved) {
+		if s.bodies.shouldWarn() {
+			s.log.Warn("request bodies in flight at their bound: requests refused with ThrottlingException", "bound_bytes", maxBodyBytesInFlight)
+		}
+		a.err = apierr.New(apierr.Throttling, "%s", throttle.Message)
+		return a
+	}
+	defer s.bodies.give(reserved)
+	if r.ContentLength > 0 {
+		// The whole body at once, with the room ReadFrom wants for its
+		// final read: no doubling and copying as it arrives.
+		buf.Grow(int(r.ContentLength) + bytes.MinRead)
 	}
 	// One byte past the bound tells a body over it from one at it.
 	buf.limit = io.LimitedReader{R: r.Body, N: awsproto.MaxBodyBytes + 1}
@@ -222,7 +288,7 @@ func (s *Server) handle(r *http.Request, buf *bodyBuffer, requestID string) *ans
 	}
 	body := buf.Bytes()
 
-	auth, err := s.verifier.Verify(r, body)
+	auth, err := s.verifier.VerifyChecked(r, body, &a.checked)
 	if auth.Credential != nil && a.ev != nil {
 		caller := callerOf(auth)
 		a.caller = caller.Principal.Account
