@@ -23,19 +23,26 @@ import (
 // never comes).
 func slowBody(t *testing.T, env *testenv.Env, signed bool) net.Conn {
 	t.Helper()
+	return slowBodyTo(t, env.URL, env.AccessKeyID, env.Secret, env.Region, signed)
+}
+
+// slowBodyTo is slowBody to the server at endpoint, signed (if signed) by
+// the access key (id, secret) for region.
+func slowBodyTo(t *testing.T, endpoint, id, secret, region string, signed bool) net.Conn {
+	t.Helper()
 	const size = 1 << 20
-	u, err := url.Parse(env.URL)
+	u, err := url.Parse(endpoint)
 	if err != nil {
 		t.Fatal(err)
 	}
-	req, err := http.NewRequest(http.MethodPost, env.URL, nil)
+	req, err := http.NewRequest(http.MethodPost, endpoint, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	req.Header.Set("Content-Type", "application/x-amz-json-1.1")
 	req.Header.Set("X-Amz-Target", "TrentService.ListKeys")
 	if signed {
-		if err := sigv4.Sign(req, make([]byte, size), env.AccessKeyID, []byte(env.Secret), env.Region, "kms", time.Now()); err != nil {
+		if err := sigv4.Sign(req, make([]byte, size), id, []byte(secret), region, "kms", time.Now()); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -101,4 +108,47 @@ func TestBodiesHeldBeforeAuthentication(t *testing.T) {
 	if status != http.StatusBadRequest || !strings.Contains(body, "ThrottlingException") {
 		t.Fatalf("a body past the bound: %d %s, want 400 ThrottlingException at once", status, body)
 	}
+}
+
+// TestSealCutsSlowBodiesShort: a seal does not wait for a client that
+// sends its body slowly (up to the server's 30 s read timeout) before it
+// drops the key material; /sys/status answers meanwhile.
+func TestSealCutsSlowBodiesShort(t *testing.T) {
+	id, secret := randomAccessKey(t)
+	p := startTrent(t, []string{"TRENT_ROOT_ACCESS_KEY_ID=" + id, "TRENT_ROOT_SECRET_ACCESS_KEY=" + secret})
+	c := slowBodyTo(t, p.URL, id, secret, "us-east-1", true)
+	time.Sleep(100 * time.Millisecond) // the server is reading it
+
+	req, err := http.NewRequest(http.MethodPost, p.URL+"/sys/seal", strings.NewReader("{}"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if err := sigv4.Sign(req, []byte("{}"), id, []byte(secret), "us-east-1", "kms", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	sealed := make(chan error, 1)
+	go func() {
+		resp, err := http.DefaultClient.Do(req)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				err = fmt.Errorf("status %d", resp.StatusCode)
+			}
+		}
+		sealed <- err
+	}()
+	select {
+	case err := <-sealed:
+		if err != nil {
+			t.Fatalf("seal: %v", err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("the seal waited for the slow body")
+	}
+	if status := sysCall(t, p.URL, http.MethodGet, "/sys/status", "", "", ""); status != http.StatusOK {
+		t.Fatalf("status after the seal: %d", status)
+	}
+	// The slow request was answered at once.
+	answerNow(t, c)
 }

@@ -44,6 +44,7 @@ type Server struct {
 	log      *slog.Logger
 	bufs     sync.Pool
 	bodies   bodyBudget
+	reads    bodyReads
 	obs      Observer // observe.go
 }
 
@@ -162,7 +163,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			s.bufs.Put(buf)
 		}
 	}()
-	a := s.handle(r, buf, requestID)
+	a := s.handle(w, r, buf, requestID)
 	s.databaseTrouble(a)
 	if a.trail {
 		a.err = cloudTrailFault(a.err) // before the event takes its code
@@ -201,6 +202,53 @@ type answer struct {
 	checked sigv4.Checked
 }
 
+// bodyReads are the requests reading their bodies, so that
+// StopBodyReads can cut them short.
+type bodyReads struct {
+	mu      sync.Mutex
+	m       map[*http.ResponseController]struct{}
+	stopped bool
+}
+
+// start registers a request about to read its body; false once the reads
+// are stopped.
+func (b *bodyReads) start(w http.ResponseWriter) (*http.ResponseController, bool) {
+	rc := http.NewResponseController(w)
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.stopped {
+		return nil, false
+	}
+	if b.m == nil {
+		b.m = make(map[*http.ResponseController]struct{})
+	}
+	b.m[rc] = struct{}{}
+	return rc, true
+}
+
+func (b *bodyReads) done(rc *http.ResponseController) {
+	b.mu.Lock()
+	delete(b.m, rc)
+	b.mu.Unlock()
+}
+
+// StopBodyReads ends the body reads under way at once (they fail as a
+// broken body would, and their requests are answered and recorded as
+// such) and refuses new ones. A seal calls it before it waits for the
+// requests in flight: a client sending its body slowly must not hold the
+// key material in memory for as long as the read timeout lets it.
+func (s *Server) StopBodyReads() {
+	b := &s.reads
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.stopped = true
+	for rc := range b.m {
+		// An error means the connection cannot take deadlines; its read
+		// then ends by the server's own timeout.
+		_ = rc.SetReadDeadline(time.Now())
+	}
+}
+
 // maxBodyBytesInFlight bounds the request bodies the server reads and
 // holds at once. The SDKs' requests are a few KiB (Encrypt's plaintext
 // is at most 4 KiB); a body may be up to awsproto.MaxBodyBytes (1 MiB), so
@@ -235,7 +283,7 @@ func (b *bodyBudget) give(n int64) { b.n.Add(-n) }
 // handle authenticates, decodes and dispatches a request, and says how to
 // answer it. It writes nothing, so that the answer can wait for its audit
 // event to be durable.
-func (s *Server) handle(r *http.Request, buf *bodyBuffer, requestID string) *answer {
+func (s *Server) handle(w http.ResponseWriter, r *http.Request, buf *bodyBuffer, requestID string) *answer {
 	a := &answer{requestID: requestID, query: queryOf(r)}
 	if s.audit != nil {
 		a.ev = s.newEvent(r, a, requestID)
@@ -269,6 +317,12 @@ func (s *Server) handle(r *http.Request, buf *bodyBuffer, requestID string) *ans
 		return a
 	}
 	defer s.bodies.give(reserved)
+	rc, reading := s.reads.start(w)
+	if !reading {
+		a.err = apierr.New(apierr.ServiceUnavailable, SealedMessage)
+		return a
+	}
+	defer s.reads.done(rc)
 	if r.ContentLength > 0 {
 		// The whole body at once, with the room ReadFrom wants for its
 		// final read: no doubling and copying as it arrives.
