@@ -151,12 +151,13 @@ type App struct {
 	// by teardown, which so waits for them; closed is set under it.
 	inflight sync.RWMutex
 	closed   bool
-	// stopBodyReads cuts short the body reads of the requests in flight
-	// (server.Server.StopBodyReads), so that teardown waits for no client.
-	stopBodyReads func()
-	release       func() // a.leave, made once so Acquire allocates nothing
-	stopJobs      func()
-	owner         *Node // set by Open, whose caller closes the whole Node
+	// pauseBodyReads cuts short the body reads of the requests in flight
+	// (server.Server.PauseBodyReads), so that teardown and a root-key
+	// rotation's barrier wait for no client.
+	pauseBodyReads func() (resume func())
+	release        func() // a.leave, made once so Acquire allocates nothing
+	stopJobs       func()
+	owner          *Node // set by Open, whose caller closes the whole Node
 
 	// jobMu is held shared by each run of the lifecycle jobs, as inflight
 	// by each request: a root-key rotation waits for both (rotate.go).
@@ -252,7 +253,7 @@ func build(ctx context.Context, cfg *Config, st store.Store, root *seal.RootKey,
 	if cfg.Metrics != nil {
 		srv.ObserveWith(cfg.Metrics)
 	}
-	a.Handler, a.stopBodyReads = srv, srv.StopBodyReads
+	a.Handler, a.pauseBodyReads = srv, srv.PauseBodyReads
 	stopArchiver, err := a.startAuditArchiver(cfg.AuditHousekeeping, log)
 	if err != nil {
 		stopSweep()
@@ -311,8 +312,8 @@ func (a *App) leave() { a.inflight.RUnlock() }
 // and the root key. The services keep no other reference that outlives
 // them; the store stays open (it holds nothing unwrapped).
 func (a *App) teardown() error {
-	if a.stopBodyReads != nil {
-		a.stopBodyReads()
+	if a.pauseBodyReads != nil {
+		a.pauseBodyReads() // for good: the App is going
 	}
 	a.inflight.Lock()
 	already := a.closed

@@ -218,9 +218,17 @@ func (n *Node) rotateRoot(ctx context.Context, a *App, shares []string) (uint32,
 
 	// 3. Requests and jobs that began before may have wrapped a value with
 	// the old generation and not stored it yet: wait for them to finish.
+	// A request still reading its body has wrapped nothing: the pause ends
+	// such reads (the clients get a 503 and retry), so that the barrier
+	// waits for no slow client, nor holds every request behind it.
+	resume := func() {}
+	if a.pauseBodyReads != nil {
+		resume = a.pauseBodyReads()
+	}
 	a.inflight.Lock()
 	//lint:ignore SA2001 an empty critical section is the point: a barrier
 	a.inflight.Unlock()
+	resume()
 	a.jobMu.Lock()
 	//lint:ignore SA2001 as above
 	a.jobMu.Unlock()

@@ -21,14 +21,14 @@ import (
 // says whether the headers carry a valid-looking signature (a real access
 // key id and the current date; the signature is over the whole body, which
 // never comes).
-func slowBody(t *testing.T, env *testenv.Env, signed bool) net.Conn {
+func slowBody(t *testing.T, env *testenv.Env, signed bool, extraHeaders ...string) net.Conn {
 	t.Helper()
-	return slowBodyTo(t, env.URL, env.AccessKeyID, env.Secret, env.Region, signed)
+	return slowBodyTo(t, env.URL, env.AccessKeyID, env.Secret, env.Region, signed, extraHeaders...)
 }
 
 // slowBodyTo is slowBody to the server at endpoint, signed (if signed) by
 // the access key (id, secret) for region.
-func slowBodyTo(t *testing.T, endpoint, id, secret, region string, signed bool) net.Conn {
+func slowBodyTo(t *testing.T, endpoint, id, secret, region string, signed bool, extraHeaders ...string) net.Conn {
 	t.Helper()
 	const size = 1 << 20
 	u, err := url.Parse(endpoint)
@@ -55,6 +55,9 @@ func slowBodyTo(t *testing.T, endpoint, id, secret, region string, signed bool) 
 	fmt.Fprintf(&b, "POST / HTTP/1.1\r\nHost: %s\r\nContent-Length: %d\r\n", req.Host, size)
 	for name, vs := range req.Header {
 		fmt.Fprintf(&b, "%s: %s\r\n", name, vs[0])
+	}
+	for _, h := range extraHeaders {
+		b.WriteString(h + "\r\n")
 	}
 	b.WriteString("\r\n")
 	b.Write(make([]byte, 16))
@@ -92,19 +95,17 @@ func TestBodiesHeldBeforeAuthentication(t *testing.T) {
 	}
 
 	// 64 MiB of bodies in flight is the bound: 64 held bodies of 1 MiB.
+	// Each asks for a 100 Continue, which the server sends once it reads
+	// the body, so after it has reserved the body's room.
 	for range 64 {
-		slowBody(t, env, true)
-	}
-	// The server takes them up in its own time: the 65th may have to
-	// wait for the others to be read in.
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		status, body = answerNow(t, slowBody(t, env, true))
-		if strings.Contains(body, "ThrottlingException") || time.Now().After(deadline) {
-			break
+		c := slowBody(t, env, true, "Expect: 100-continue")
+		c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		line, err := bufio.NewReader(c).ReadString('\n')
+		if err != nil || !strings.Contains(line, " 100 ") {
+			t.Fatalf("no 100 Continue: %q %v", line, err)
 		}
-		time.Sleep(50 * time.Millisecond)
 	}
+	status, body = answerNow(t, slowBody(t, env, true))
 	if status != http.StatusBadRequest || !strings.Contains(body, "ThrottlingException") {
 		t.Fatalf("a body past the bound: %d %s, want 400 ThrottlingException at once", status, body)
 	}

@@ -202,21 +202,21 @@ type answer struct {
 	checked sigv4.Checked
 }
 
-// bodyReads are the requests reading their bodies, so that
-// StopBodyReads can cut them short.
+// bodyReads are the requests reading their bodies, so that PauseBodyReads
+// can cut them short.
 type bodyReads struct {
-	mu      sync.Mutex
-	m       map[*http.ResponseController]struct{}
-	stopped bool
+	mu     sync.Mutex
+	m      map[*http.ResponseController]struct{}
+	paused int
 }
 
-// start registers a request about to read its body; false once the reads
-// are stopped.
+// start registers a request about to read its body; false while the
+// reads are paused.
 func (b *bodyReads) start(w http.ResponseWriter) (*http.ResponseController, bool) {
 	rc := http.NewResponseController(w)
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.stopped {
+	if b.paused > 0 {
 		return nil, false
 	}
 	if b.m == nil {
@@ -226,26 +226,42 @@ func (b *bodyReads) start(w http.ResponseWriter) (*http.ResponseController, bool
 	return rc, true
 }
 
-func (b *bodyReads) done(rc *http.ResponseController) {
+// done unregisters rc and reports whether the reads were paused meanwhile
+// (so a failed read was cut short, not the client's fault).
+func (b *bodyReads) done(rc *http.ResponseController) (paused bool) {
 	b.mu.Lock()
+	defer b.mu.Unlock()
 	delete(b.m, rc)
-	b.mu.Unlock()
+	return b.paused > 0
 }
 
-// StopBodyReads ends the body reads under way at once (they fail as a
-// broken body would, and their requests are answered and recorded as
-// such) and refuses new ones. A seal calls it before it waits for the
-// requests in flight: a client sending its body slowly must not hold the
-// key material in memory for as long as the read timeout lets it.
-func (s *Server) StopBodyReads() {
+// errPaused answers a request whose body read a pause cut short or
+// refused: a 503, which the SDKs retry.
+var errPaused = apierr.New(apierr.ServiceUnavailable, "Trent is sealing or rotating its root key; retry the request.")
+
+// PauseBodyReads ends the body reads under way at once (their requests
+// are answered errPaused) and refuses new ones until resume is called. A
+// seal, and a root-key rotation's barrier, call it before they wait for
+// the requests in flight: a client sending its body slowly must not hold
+// the key material in memory, or every other request behind the barrier,
+// for as long as the read timeout lets it (review, December 8).
+func (s *Server) PauseBodyReads() (resume func()) {
 	b := &s.reads
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.stopped = true
+	b.paused++
 	for rc := range b.m {
 		// An error means the connection cannot take deadlines; its read
 		// then ends by the server's own timeout.
 		_ = rc.SetReadDeadline(time.Now())
+	}
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			b.mu.Lock()
+			b.paused--
+			b.mu.Unlock()
+		})
 	}
 }
 
@@ -319,10 +335,9 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request, buf *bodyBuffer,
 	defer s.bodies.give(reserved)
 	rc, reading := s.reads.start(w)
 	if !reading {
-		a.err = apierr.New(apierr.ServiceUnavailable, SealedMessage)
+		a.err = errPaused
 		return a
 	}
-	defer s.reads.done(rc)
 	if r.ContentLength > 0 {
 		// The whole body at once, with the room ReadFrom wants for its
 		// final read: no doubling and copying as it arrives.
@@ -330,10 +345,14 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request, buf *bodyBuffer,
 	}
 	// One byte past the bound tells a body over it from one at it.
 	buf.limit = io.LimitedReader{R: r.Body, N: awsproto.MaxBodyBytes + 1}
-	if _, err := buf.ReadFrom(&buf.limit); err != nil {
+	_, err := buf.ReadFrom(&buf.limit)
+	if paused := s.reads.done(rc); err != nil {
 		// A truncated body or broken chunking; the client may be gone.
 		s.log.Debug("read request body", "request_id", requestID, "err", err)
 		a.err = apierr.New(apierr.Serialization, "Could not read the request body.")
+		if paused {
+			a.err = errPaused
+		}
 		return a
 	}
 	if buf.Len() > awsproto.MaxBodyBytes {
