@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -38,8 +39,9 @@ const backupTimeFormat = "20060102T150405.000Z"
 // startBackups backs the store at dbPath up into s.To every s.Every,
 // sealed or not (the store holds only wrapped secrets), until the
 // returned function is called. The first backup is due s.Every after the
-// newest one in s.To, or at once if there is none, so that restarts
-// neither skip backups nor add them.
+// newest of this installation's backups in s.To, or at once if there is
+// none, so that restarts neither skip backups nor add them; that backup's
+// time is the last success the metrics show until the next.
 func (n *Node) startBackups(dbPath string, s BackupSchedule) (stop func(), err error) {
 	abs, err := filepath.Abs(s.To)
 	if err != nil {
@@ -53,15 +55,28 @@ func (n *Node) startBackups(dbPath string, s BackupSchedule) (stop func(), err e
 	if err := os.MkdirAll(abs, 0o700); err != nil {
 		return nil, fmt.Errorf("--backup-to: %w", err)
 	}
-	every, keep := cmp.Or(s.Every, DefaultBackupEvery), cmp.Or(s.Keep, DefaultBackupKeep)
-	next := time.Now()
-	if names, err := scheduledBackups(abs); err != nil {
-		return nil, fmt.Errorf("--backup-to: %w", err)
-	} else if len(names) > 0 {
-		t, _ := time.Parse(backupTimeFormat, strings.TrimSuffix(strings.TrimPrefix(names[len(names)-1], "trent-"), ".db"))
-		next = t.Add(every)
-	}
 	ctx, cancel := context.WithCancel(context.Background())
+	ids, err := sqlite.ReadSettings(ctx, dbPath, settingInstallation)
+	if err != nil {
+		cancel()
+		return nil, fmt.Errorf("--backup-to: read the installation id: %w", err)
+	}
+	sched := &backupSchedule{
+		log: n.log, dbPath: dbPath, dir: abs,
+		every: cmp.Or(s.Every, DefaultBackupEvery), keep: max(cmp.Or(s.Keep, DefaultBackupKeep), 1),
+		installation: string(ids[settingInstallation]),
+	}
+	now := time.Now()
+	last, err := sched.lastBackup(ctx, now)
+	if err != nil {
+		cancel()
+		return nil, fmt.Errorf("--backup-to: %w", err)
+	}
+	next := now
+	if !last.IsZero() {
+		next = last.Add(sched.every) // at most now+every: last is not in the future
+		n.backupStats.lastSuccess.Store(last.UnixNano())
+	}
 	done := make(chan struct{})
 	n.backupsOn.Store(true)
 	go func() {
@@ -74,7 +89,7 @@ func (n *Node) startBackups(dbPath string, s BackupSchedule) (stop func(), err e
 				return
 			case <-t.C:
 			}
-			err := n.backupOnce(ctx, dbPath, abs, keep)
+			err := sched.backupOnce(ctx, time.Now())
 			if ctx.Err() != nil {
 				return // stopping: not a failure
 			}
@@ -82,36 +97,152 @@ func (n *Node) startBackups(dbPath string, s BackupSchedule) (stop func(), err e
 			if err != nil {
 				n.log.Error("backup: the scheduled backup of the store failed; it is tried again at the next interval", "to", abs, "err", err)
 			}
-			next = time.Now().Add(every)
+			next = time.Now().Add(sched.every)
 		}
 	}()
 	return func() { cancel(); <-done }, nil
 }
 
-// backupOnce writes one backup into dir and removes the oldest of the
-// scheduled backups there beyond keep.
-func (n *Node) backupOnce(ctx context.Context, dbPath, dir string, keep int) error {
-	name := filepath.Join(dir, "trent-"+time.Now().UTC().Format(backupTimeFormat)+".db")
-	if err := sqlite.Backup(ctx, dbPath, name); err != nil {
+// backupSchedule is what a server's scheduled backups need; its methods
+// run on one goroutine at a time.
+type backupSchedule struct {
+	log          *slog.Logger
+	dbPath, dir  string
+	every        time.Duration
+	keep         int    // at least 1
+	installation string // the store's id, which its backups carry
+	// toldOthers: the log has said once that dir holds another
+	// installation's backups.
+	toldOthers bool
+}
+
+// lastBackup returns the time of the newest of this installation's
+// backups in dir that is not after now (zero if there is none), warning
+// of those named in the future.
+func (s *backupSchedule) lastBackup(ctx context.Context, now time.Time) (time.Time, error) {
+	own, err := s.ownBackups(ctx)
+	if err != nil {
+		return time.Time{}, err
+	}
+	past, future := splitAt(own, backupName(now))
+	s.warnFuture(future)
+	if len(past) == 0 {
+		return time.Time{}, nil
+	}
+	return backupNameTime(past[len(past)-1]), nil
+}
+
+// backupOnce writes one backup into dir, named after now, and removes
+// the oldest of this installation's backups beyond keep: never the one it wrote, nor one named after it
+// (in the future: a clock that was ahead, a file copied in), which would
+// otherwise count as the newest and push out backups made since.
+func (s *backupSchedule) backupOnce(ctx context.Context, now time.Time) error {
+	written := backupName(now)
+	path := filepath.Join(s.dir, written)
+	if err := sqlite.Backup(ctx, s.dbPath, path); err != nil {
 		return err
 	}
-	names, err := scheduledBackups(dir)
+	removed, err := s.prune(ctx, written)
 	if err != nil {
 		return err
 	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		return fmt.Errorf("the backup just written: %w", err)
+	}
+	s.log.Info("backup: wrote a backup of the store; restore it with trent restore", "file", path, "bytes", fi.Size(), "removed", removed)
+	return nil
+}
+
+// prune removes the oldest of this installation's backups named up to
+// written, the one just made, beyond keep, and returns their names.
+func (s *backupSchedule) prune(ctx context.Context, written string) ([]string, error) {
+	own, err := s.ownBackups(ctx)
+	if err != nil {
+		return nil, err
+	}
+	past, future := splitAt(own, written)
+	s.warnFuture(future)
 	var removed []string
-	for _, old := range names[:max(len(names)-keep, 0)] {
-		if err := os.Remove(filepath.Join(dir, old)); err != nil {
-			return fmt.Errorf("remove the old backup %s: %w", old, err)
+	for _, old := range past[:max(len(past)-s.keep, 0)] {
+		if old == written {
+			continue
+		}
+		if err := os.Remove(filepath.Join(s.dir, old)); err != nil {
+			return removed, fmt.Errorf("remove the old backup %s: %w", old, err)
 		}
 		removed = append(removed, old)
 	}
-	fi, err := os.Stat(name)
+	return removed, nil
+}
+
+// ownBackups lists the scheduled backups in dir that carry this
+// installation's id, oldest first. Another installation's (two servers
+// given one --backup-to) are neither counted nor removed, nor is a file
+// whose id cannot be read; the first time it finds another's it says so.
+func (s *backupSchedule) ownBackups(ctx context.Context) ([]string, error) {
+	names, err := scheduledBackups(s.dir)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	n.log.Info("backup: wrote a backup of the store; restore it with trent restore", "file", name, "bytes", fi.Size(), "removed", removed)
-	return nil
+	var own, others []string
+	for _, name := range names {
+		ids, err := sqlite.ReadSettings(ctx, filepath.Join(s.dir, name), settingInstallation)
+		switch {
+		case err != nil:
+			s.log.Warn("backup: cannot read the installation id of a file named as a scheduled backup; it is left alone", "file", filepath.Join(s.dir, name), "err", err)
+		case string(ids[settingInstallation]) == s.installation:
+			own = append(own, name)
+		default:
+			others = append(others, name)
+		}
+	}
+	if len(others) > 0 && !s.toldOthers {
+		s.toldOthers = true
+		s.log.Warn("backup: --backup-to holds backups of another installation; --backup-keep counts and removes only this one's, give each its own directory",
+			"to", s.dir, "installation", s.installation, "others", len(others))
+	}
+	return own, nil
+}
+
+// warnFuture logs the backups named after now.
+func (s *backupSchedule) warnFuture(future []string) {
+	if len(future) > 0 {
+		s.log.Warn("backup: --backup-to holds backups named in the future (a clock that was ahead, or files copied in); the schedule and --backup-keep ignore them, remove them if they are not wanted",
+			"to", s.dir, "files", future)
+	}
+}
+
+// backupName is the name of a scheduled backup made at t.
+func backupName(t time.Time) string {
+	return "trent-" + t.UTC().Format(backupTimeFormat) + ".db"
+}
+
+// backupNameTime returns the time a scheduled backup's name gives, or
+// zero if name is not one.
+func backupNameTime(name string) time.Time {
+	ts, ok := strings.CutPrefix(name, "trent-")
+	if !ok {
+		return time.Time{}
+	}
+	if ts, ok = strings.CutSuffix(ts, ".db"); !ok {
+		return time.Time{}
+	}
+	t, err := time.Parse(backupTimeFormat, ts)
+	if err != nil {
+		return time.Time{}
+	}
+	return t
+}
+
+// splitAt splits names, sorted, into those up to last and those after
+// it: backup names sort as their times do.
+func splitAt(names []string, last string) (upTo, after []string) {
+	i, found := slices.BinarySearch(names, last)
+	if found {
+		i++
+	}
+	return names[:i], names[i:]
 }
 
 // scheduledBackups lists the backups the schedule wrote in dir, oldest
@@ -123,14 +254,7 @@ func scheduledBackups(dir string) ([]string, error) {
 	}
 	var names []string
 	for _, e := range ents {
-		ts, ok := strings.CutPrefix(e.Name(), "trent-")
-		if !ok || !e.Type().IsRegular() {
-			continue
-		}
-		if ts, ok = strings.CutSuffix(ts, ".db"); !ok {
-			continue
-		}
-		if _, err := time.Parse(backupTimeFormat, ts); err == nil {
+		if e.Type().IsRegular() && !backupNameTime(e.Name()).IsZero() {
 			names = append(names, e.Name())
 		}
 	}

@@ -37,7 +37,7 @@ var (
 	descHousekeepingSuccess = prometheus.NewDesc("trent_audit_housekeeping_last_success_timestamp_seconds",
 		"When the scheduled audit task last succeeded (archive: --audit-archive-to; prune: --audit-prune-older-than, on the node running the jobs); absent until it has.", []string{"task"}, nil)
 	descBackupSuccess = prometheus.NewDesc("trent_backup_last_success_timestamp_seconds",
-		"When the scheduled backup of the store (--backup-to) last succeeded, since the server started; absent until it has.", nil, nil)
+		"When the scheduled backup of the store (--backup-to) last succeeded: at start, the time of the newest of this installation's backups there; absent while there is none.", nil, nil)
 	descBackupFailures = prometheus.NewDesc("trent_backup_failures_total",
 		"Scheduled backups of the store that failed, since the server started; each is logged and tried again at the next interval.", nil, nil)
 	descHousekeepingFailures = prometheus.NewDesc("trent_audit_housekeeping_failures_total",
