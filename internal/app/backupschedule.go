@@ -3,7 +3,9 @@ package app
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -35,6 +37,13 @@ type BackupSchedule struct {
 // name, they are sorted by time; milliseconds, so that a short interval
 // (a test's) never gives two one name.
 const backupTimeFormat = "20060102T150405.000Z"
+
+// minStaleTemp is the least age of a temporary file of a scheduled
+// backup that is taken for one a stopped backup left: SQLite writes the
+// file as it copies, but the sync and quick_check after it, which leave
+// its time alone, can take minutes on a large store — another server's,
+// if two share the directory.
+const minStaleTemp = time.Hour
 
 // startBackups backs the store at dbPath up into s.To every s.Every,
 // sealed or not (the store holds only wrapped secrets), until the
@@ -132,11 +141,13 @@ func (s *backupSchedule) lastBackup(ctx context.Context, now time.Time) (time.Ti
 	return backupNameTime(past[len(past)-1]), nil
 }
 
-// backupOnce writes one backup into dir, named after now, and removes
-// the oldest of this installation's backups beyond keep: never the one it wrote, nor one named after it
+// backupOnce removes what stopped backups left in dir, writes one backup
+// there, named after now, and removes the oldest of this installation's
+// backups beyond keep: never the one it wrote, nor one named after it
 // (in the future: a clock that was ahead, a file copied in), which would
 // otherwise count as the newest and push out backups made since.
 func (s *backupSchedule) backupOnce(ctx context.Context, now time.Time) error {
+	s.removeStaleTemps(now)
 	written := backupName(now)
 	path := filepath.Join(s.dir, written)
 	if err := sqlite.Backup(ctx, s.dbPath, path); err != nil {
@@ -211,6 +222,47 @@ func (s *backupSchedule) warnFuture(future []string) {
 		s.log.Warn("backup: --backup-to holds backups named in the future (a clock that was ahead, or files copied in); the schedule and --backup-keep ignore them, remove them if they are not wanted",
 			"to", s.dir, "files", future)
 	}
+}
+
+// removeStaleTemps removes the temporary files of scheduled backups
+// (sqlite.Backup's .<name>.tmp and SQLite's -journal beside it) that no
+// backup writes any more: a backup that was stopped (the server killed)
+// leaves a file as large as the store. One written within the last
+// interval (or minStaleTemp) may be another server's backup at work.
+func (s *backupSchedule) removeStaleTemps(now time.Time) {
+	ents, err := os.ReadDir(s.dir)
+	if err != nil {
+		s.log.Warn("backup: cannot list --backup-to for stale temporary files", "to", s.dir, "err", err)
+		return
+	}
+	cutoff := now.Add(-max(s.every, minStaleTemp))
+	for _, e := range ents {
+		if !isBackupTemp(e.Name()) || !e.Type().IsRegular() {
+			continue
+		}
+		fi, err := e.Info()
+		if err != nil || fi.ModTime().After(cutoff) {
+			continue
+		}
+		path := filepath.Join(s.dir, e.Name())
+		if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			s.log.Warn("backup: cannot remove a temporary file a stopped backup left", "file", path, "err", err)
+			continue
+		}
+		s.log.Info("backup: removed a temporary file a stopped backup left", "file", path, "bytes", fi.Size())
+	}
+}
+
+// isBackupTemp reports whether name is a temporary file of a scheduled
+// backup: .trent-<time>.db.tmp, or its -journal.
+func isBackupTemp(name string) bool {
+	rest, ok := strings.CutPrefix(name, ".")
+	if !ok {
+		return false
+	}
+	rest = strings.TrimSuffix(rest, "-journal")
+	base, ok := strings.CutSuffix(rest, ".tmp")
+	return ok && !backupNameTime(base).IsZero()
 }
 
 // backupName is the name of a scheduled backup made at t.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -177,5 +178,44 @@ func TestBackupScheduleStart(t *testing.T) {
 				t.Errorf("backups %v before the start, %v after; want one written at once: %v", before, after, tc.wantBackups)
 			}
 		})
+	}
+}
+
+// TestBackupRemovesStaleTemps: a scheduled backup first removes the
+// temporary files a stopped one left (store-sized), once they have not
+// been written for an interval, and nothing else.
+func TestBackupRemovesStaleTemps(t *testing.T) {
+	_, dbPath := devDataDir(t)
+	dir := t.TempDir()
+	now := time.Now()
+	stale := "." + backupName(now.Add(-3*time.Hour)) + ".tmp"
+	files := map[string]time.Duration{ // name: how long since it was written
+		stale:              2 * time.Hour,
+		stale + "-journal": 2 * time.Hour,
+		"." + backupName(now.Add(-time.Minute)) + ".tmp": time.Minute,   // being written
+		".trent-2026-12-07.db.tmp":                       2 * time.Hour, // trent backup's, from cron
+		"notes.tmp":                                      2 * time.Hour,
+	}
+	for name, age := range files {
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, []byte("partial"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chtimes(path, now.Add(-age), now.Add(-age)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s, logs := testSchedule(t, dbPath, dir, 30*time.Minute, 2)
+	if err := s.backupOnce(context.Background(), now); err != nil {
+		t.Fatal(err)
+	}
+	for name := range files {
+		_, err := os.Stat(filepath.Join(dir, name))
+		if gone, want := err != nil, strings.HasPrefix(name, stale); gone != want {
+			t.Errorf("%s: removed %v, want %v", name, gone, want)
+		}
+	}
+	if n := strings.Count(logs.String(), "removed a temporary file"); n != 2 {
+		t.Errorf("logged %d removals, want 2:\n%s", n, logs)
 	}
 }
