@@ -16,6 +16,13 @@
 // or, as one call, err := auditLog.Run(ctx, func() []*Event { …; return
 // []*Event{ev} }), which also refuses a request that yields no event.
 //
+// An event's size never refuses a request: an errorMessage is clipped to
+// MaxErrorMessageBytes (SetError), and an event whose line would pass
+// MaxEventBytes is written with its largest caller-sized fields
+// (requestParameters, responseElements) replaced by
+// {"omitted":true,"trentOmittedBytes":n}, CloudTrail's own "omitted"
+// for a field past its maximum size.
+//
 // Record is called after performing because CloudTrail records outcomes
 // (errorCode, responseElements); Ready before, so that while the disk is
 // full, failing or stuck nothing is performed at all. ErrTimeout maps to

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/trent-kms/trent/internal/identity"
 	"github.com/trent-kms/trent/internal/ids"
@@ -268,9 +269,34 @@ func (e *Event) AddKey(arn string) {
 	e.Resources = append(e.Resources, Resource{AccountID: arnAccount(arn), Type: ResourceTypeKey, ARN: arn})
 }
 
-// SetError records a failed outcome: the AWS exception name and message.
+// MaxErrorMessageBytes bounds an event's errorMessage. Messages repeat
+// parts of requests (IAM's AccessDenied names the resource, a validation
+// error may echo values), so an unbounded one would let a caller size the
+// event; what the message says first is what an auditor needs, and the
+// errorCode is kept whole. AWS documents no bound: this one is Trent's.
+const MaxErrorMessageBytes = 1 << 10
+
+// clippedSuffix ends a message SetError shortened, so that a reader knows.
+const clippedSuffix = "..."
+
+// SetError records a failed outcome: the AWS exception name and message,
+// the message clipped to MaxErrorMessageBytes (at a character boundary,
+// ending in "...").
 func (e *Event) SetError(code, message string) {
-	e.ErrorCode, e.ErrorMessage = code, message
+	e.ErrorCode, e.ErrorMessage = code, clipMessage(message, MaxErrorMessageBytes)
+}
+
+// clipMessage returns s if it is at most n bytes, else its longest prefix
+// of whole characters that leaves room for clippedSuffix, and the suffix.
+func clipMessage(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	cut := n - len(clippedSuffix)
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + clippedSuffix
 }
 
 // CopyFor returns the same event as delivered to another account: a
@@ -376,9 +402,66 @@ func (e *Event) appendBody(dst []byte) ([]byte, error) {
 		return nil, fmt.Errorf("audit: encode event %s: %w", e.EventName, err)
 	}
 	if n := len(b) - start; n > MaxEventBytes {
-		return nil, fmt.Errorf("audit: event %s is %d bytes, more than %d", e.EventName, n, MaxEventBytes)
+		return e.appendOmitted(b[:start], n)
 	}
 	return b, nil
+}
+
+// appendOmitted appends e, whose line would be n bytes, more than
+// MaxEventBytes, with what made it large left out, as CloudTrail does
+// with a field past its maximum size: the field becomes an object whose
+// member "omitted" is true. The caller's requestParameters and
+// responseElements, and an errorMessage that did not come through
+// SetError (clipped as SetError clips), the largest first (a policy
+// document near IAM's 131,072 characters, escaped, is enough alone).
+// "trentOmittedBytes" says how long
+// the field was. Every request yields its event: none is refused only
+// because its event is large. What is left past the bound is Trent's own
+// doing (identity, resources, additionalEventData), and an error.
+func (e *Event) appendOmitted(dst []byte, n int) ([]byte, error) {
+	c := *e
+	c.paramsMark = rawMark{}
+	for range 3 {
+		msg := 0
+		if len(c.ErrorMessage) > MaxErrorMessageBytes {
+			msg = len(c.ErrorMessage)
+		}
+		switch rp, re := omittable(c.RequestParameters), omittable(c.ResponseElements); {
+		case msg > 0 && msg >= rp && msg >= re:
+			c.ErrorMessage = clipMessage(c.ErrorMessage, MaxErrorMessageBytes)
+		case rp > 0 && rp >= re:
+			c.RequestParameters = omittedField(len(c.RequestParameters))
+		case re > 0:
+			c.ResponseElements = omittedField(len(c.ResponseElements))
+		default:
+			return nil, fmt.Errorf("audit: event %s is %d bytes, more than %d, with nothing left to omit", e.EventName, n, MaxEventBytes)
+		}
+		b, err := c.appendJSON(dst)
+		if err != nil {
+			return nil, fmt.Errorf("audit: encode event %s: %w", e.EventName, err)
+		}
+		if len(b)-len(dst) <= MaxEventBytes {
+			return b, nil
+		}
+		dst = b[:len(dst)]
+	}
+	return nil, fmt.Errorf("audit: event %s is %d bytes, more than %d, after omitting its parameters", e.EventName, n, MaxEventBytes)
+}
+
+// omittable is the length of a field appendOmitted may leave out: 0 when
+// it is null or already omitted.
+func omittable(raw json.RawMessage) int {
+	if len(raw) == 0 || bytes.HasPrefix(raw, omittedPrefix) || bytes.Equal(bytes.TrimSpace(raw), []byte("null")) {
+		return 0
+	}
+	return len(raw)
+}
+
+var omittedPrefix = []byte(`{"omitted":true`)
+
+// omittedField is what stands for a field of n bytes left out of an event.
+func omittedField(n int) json.RawMessage {
+	return fmt.Appendf(nil, `{"omitted":true,"trentOmittedBytes":%d}`, n)
 }
 
 func isObjectOrNull(raw json.RawMessage) bool {

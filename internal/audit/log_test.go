@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -18,6 +19,7 @@ import (
 	"syscall"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/trent-kms/trent/internal/testenv/testcmd"
 	"github.com/trent-kms/trent/internal/testenv/testfiles"
@@ -573,7 +575,7 @@ func TestRecordRefusesMalformedEvents(t *testing.T) {
 		"bad event type":           func(e *Event) { e.EventType = "Other" },
 		"parameters not an object": func(e *Event) { e.RequestParameters = json.RawMessage(`"x"`) },
 		"parameters not JSON":      func(e *Event) { e.RequestParameters = json.RawMessage(`{`) },
-		"too big":                  func(e *Event) { e.ErrorMessage = strings.Repeat("x", MaxEventBytes) },
+		"too big, nothing to omit": func(e *Event) { e.UserAgent = strings.Repeat("x", MaxEventBytes) },
 	} {
 		ev := testEvent(0)
 		edit(ev)
@@ -583,6 +585,115 @@ func TestRecordRefusesMalformedEvents(t *testing.T) {
 	}
 	if st := l.Stats(); st.Records != 0 {
 		t.Errorf("%d records queued, want none", st.Records)
+	}
+}
+
+// TestRecordOmitsOversizedFields: an event whose line would pass
+// MaxEventBytes is recorded, not refused, with its largest caller-sized
+// fields left out as CloudTrail leaves out a field past its maximum
+// ({"omitted":true,…}); what is small stays.
+func TestRecordOmitsOversizedFields(t *testing.T) {
+	big := json.RawMessage(`{"policyDocument":"` + strings.Repeat(`\n`, MaxEventBytes/2) + `"}`)
+	small := json.RawMessage(`{"user":{"userName":"bob"}}`)
+	long := strings.Repeat("é", MaxEventBytes)
+	omitted := func(raw json.RawMessage) string {
+		return fmt.Sprintf(`{"omitted":true,"trentOmittedBytes":%d}`, len(raw))
+	}
+	for _, tc := range []struct {
+		name                   string
+		edit                   func(*Event)
+		wantParams, wantElems  string
+		wantMessagePrefix      string
+		wantMessageBytesAtMost int
+	}{
+		{
+			name:       "large requestParameters",
+			edit:       func(e *Event) { e.RequestParameters, e.ResponseElements = big, small },
+			wantParams: omitted(big), wantElems: string(small),
+		},
+		{
+			name:       "large responseElements",
+			edit:       func(e *Event) { e.RequestParameters, e.ResponseElements = small, big },
+			wantParams: string(small), wantElems: omitted(big),
+		},
+		{
+			name: "both large", // each alone passes the bound
+			edit: func(e *Event) {
+				half := json.RawMessage(`{"a":"` + strings.Repeat("x", MaxEventBytes) + `"}`)
+				e.RequestParameters, e.ResponseElements = half, half
+			},
+			wantParams: omitted(json.RawMessage(`{"a":"` + strings.Repeat("x", MaxEventBytes) + `"}`)),
+			wantElems:  omitted(json.RawMessage(`{"a":"` + strings.Repeat("x", MaxEventBytes) + `"}`)),
+		},
+		{
+			name:       "long message set directly",
+			edit:       func(e *Event) { e.RequestParameters = small; e.ErrorCode, e.ErrorMessage = "AccessDenied", long },
+			wantParams: string(small), wantElems: "null",
+			wantMessagePrefix: "éé", wantMessageBytesAtMost: MaxErrorMessageBytes,
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			l := openLog(t, dir, Options{})
+			ev := testEvent(0)
+			tc.edit(ev)
+			if err := l.Record(context.Background(), ev); err != nil {
+				t.Fatalf("Record: %v", err)
+			}
+			closeLog(t, l)
+			lines := logLines(t, dir)
+			if len(lines) != 1 {
+				t.Fatalf("%d lines, want 1", len(lines))
+			}
+			if len(lines[0]) > MaxEventBytes+512 {
+				t.Errorf("line of %d bytes", len(lines[0]))
+			}
+			var got struct {
+				RequestParameters json.RawMessage `json:"requestParameters"`
+				ResponseElements  json.RawMessage `json:"responseElements"`
+				ErrorMessage      string          `json:"errorMessage"`
+				EventID           string          `json:"eventID"`
+			}
+			if err := json.Unmarshal(lines[0], &got); err != nil {
+				t.Fatal(err)
+			}
+			if string(got.RequestParameters) != tc.wantParams {
+				t.Errorf("requestParameters = %.200s, want %.200s", got.RequestParameters, tc.wantParams)
+			}
+			if string(got.ResponseElements) != tc.wantElems {
+				t.Errorf("responseElements = %.200s, want %.200s", got.ResponseElements, tc.wantElems)
+			}
+			if got.EventID != ev.EventID {
+				t.Errorf("eventID = %q, want %q", got.EventID, ev.EventID)
+			}
+			if tc.wantMessageBytesAtMost > 0 && (len(got.ErrorMessage) > tc.wantMessageBytesAtMost ||
+				!strings.HasPrefix(got.ErrorMessage, tc.wantMessagePrefix) || !utf8.ValidString(got.ErrorMessage)) {
+				t.Errorf("errorMessage of %d bytes: %.40q", len(got.ErrorMessage), got.ErrorMessage)
+			}
+			mustVerify(t, dir)
+		})
+	}
+}
+
+// TestSetErrorClipsMessage: SetError bounds the message at a character
+// boundary and says it did.
+func TestSetErrorClipsMessage(t *testing.T) {
+	for _, tc := range []struct {
+		name, in string
+		want     string
+	}{
+		{"short", "User: x is not authorized", "User: x is not authorized"},
+		{"at the bound", strings.Repeat("a", MaxErrorMessageBytes), strings.Repeat("a", MaxErrorMessageBytes)},
+		{"one past", strings.Repeat("a", MaxErrorMessageBytes+1), strings.Repeat("a", MaxErrorMessageBytes-3) + "..."},
+		{"multibyte", strings.Repeat("€", MaxErrorMessageBytes), strings.Repeat("€", (MaxErrorMessageBytes-3)/3) + "..."},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var e Event
+			e.SetError("AccessDenied", tc.in)
+			if e.ErrorMessage != tc.want || len(e.ErrorMessage) > MaxErrorMessageBytes || !utf8.ValidString(e.ErrorMessage) {
+				t.Errorf("SetError(%d bytes) = %d bytes %.20q…, want %d bytes", len(tc.in), len(e.ErrorMessage), e.ErrorMessage, len(tc.want))
+			}
+		})
 	}
 }
 
