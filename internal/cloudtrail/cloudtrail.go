@@ -104,14 +104,15 @@ func (s *Service) Call(ctx context.Context, name string, r *Request, body []byte
 	if err := awsproto.Decode(body, in); err != nil {
 		return nil, err
 	}
-	if r.Audit != nil {
-		if b, err := lookupParams.JSON(in); err == nil {
-			r.Audit.RequestParameters = b
-		}
-	}
+	// Checked before its parameters are recorded, as the KMS rows do: a
+	// refused input (an AttributeValue of 300,000 characters) is not
+	// repeated into the event, whose requestParameters stay null.
 	q, err := in.query(r.Caller.Principal.Account)
 	if err != nil {
 		return nil, err
+	}
+	if r.Audit != nil {
+		_ = r.Audit.SetRequestParameters(lookupParams, in) // an error leaves them null
 	}
 	if err := s.authorize(ctx, r, ActionLookupEvents, "*"); err != nil {
 		return nil, err

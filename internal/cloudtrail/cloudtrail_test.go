@@ -1,11 +1,14 @@
 package cloudtrail
 
 import (
+	"context"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/trent-kms/trent/internal/apierr"
 	"github.com/trent-kms/trent/internal/audit"
+	"github.com/trent-kms/trent/internal/identity"
 )
 
 func TestOperation(t *testing.T) {
@@ -68,6 +71,52 @@ func TestQuery(t *testing.T) {
 				!q.StartTime.Equal(tc.want.StartTime) || !q.EndTime.Equal(tc.want.EndTime) ||
 				q.MaxResults != tc.want.MaxResults || q.NextToken != tc.want.NextToken {
 				t.Errorf("query = %+v, want %+v", q, tc.want)
+			}
+		})
+	}
+}
+
+// nothingFound is a Searcher with no events.
+type nothingFound struct{}
+
+func (nothingFound) Lookup(context.Context, audit.Query) ([]audit.Match, string, error) {
+	return nil, "", nil
+}
+
+// TestCallRecordsCheckedParameters: an input is checked before the event
+// shows it, so a refused one — an AttributeValue far past CloudTrail's
+// 2,000 characters — is answered 400 with requestParameters null, and an
+// accepted one shows all of it.
+func TestCallRecordsCheckedParameters(t *testing.T) {
+	s, err := New(Config{Log: nothingFound{}, Authorize: func(context.Context, *Request, string, string) error { return nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	caller := identity.Root("111122223333", "AKIAEXAMPLEROOT00001")
+	for _, tc := range []struct {
+		name, body, code, params string
+	}{
+		{name: "value of 2,000", body: `{"LookupAttributes":[{"AttributeKey":"EventName","AttributeValue":"` + strings.Repeat("a", 2000) + `"}]}`,
+			params: `{"lookupAttributes":[{"attributeKey":"EventName","attributeValue":"` + strings.Repeat("a", 2000) + `"}]}`},
+		{name: "value of 2,001", body: `{"LookupAttributes":[{"AttributeKey":"EventName","AttributeValue":"` + strings.Repeat("a", 2001) + `"}]}`,
+			code: apierr.InvalidLookupAttributes},
+		{name: "value of 300,000", body: `{"LookupAttributes":[{"AttributeKey":"EventName","AttributeValue":"` + strings.Repeat("a", 300_000) + `"}]}`,
+			code: apierr.InvalidLookupAttributes},
+		{name: "bad MaxResults", body: `{"MaxResults":51,"NextToken":"` + strings.Repeat("t", 300_000) + `"}`, code: apierr.InvalidMaxResults},
+		{name: "empty", body: `{}`, params: ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ev := audit.NewAPICall(time.Now(), audit.SourceCloudTrail, "LookupEvents", true)
+			_, err := s.Call(t.Context(), "LookupEvents", &Request{Caller: caller, Audit: ev}, []byte(tc.body))
+			if tc.code != "" {
+				if !apierr.Is(err, tc.code) {
+					t.Fatalf("Call: %v, want %s", err, tc.code)
+				}
+			} else if err != nil {
+				t.Fatalf("Call: %v", err)
+			}
+			if got := string(ev.RequestParameters); got != tc.params && !(tc.params == "" && got == "null") {
+				t.Errorf("requestParameters = %.120s, want %.120s", got, tc.params)
 			}
 		})
 	}
