@@ -110,7 +110,13 @@ func (s *Server) record(r *http.Request, a *answer) {
 		}
 		evs = append(evs, ev.CopyFor(res.AccountID))
 	}
-	if err := s.audit.Record(r.Context(), evs...); err != nil {
+	// Not the request's own context: a client that hangs up does not undo
+	// what was performed, and its event is written all the same; waiting
+	// on r.Context() turned a disconnect into an "answer withheld" error
+	// and a 5xx outcome for a request that was in fact recorded. The log
+	// bounds the wait by its deadline (audit.Options.Deadline, 5 s by
+	// default), so nothing waits on a stuck disk for longer.
+	if err := s.audit.Record(context.WithoutCancel(r.Context()), evs...); err != nil {
 		s.log.Error("audit: request not recorded; answer withheld", "request_id", a.requestID, "operation", a.op, "err", err)
 		a.out, a.err = nil, auditError(err)
 	}
