@@ -5,6 +5,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -82,6 +83,64 @@ func TestRecordOutlivesTheClient(t *testing.T) {
 			}
 			if l.recorded != 1 {
 				t.Errorf("%d events recorded, want 1", l.recorded)
+			}
+		})
+	}
+}
+
+// TestActionOf: the Action of a body that did not decode, the first one
+// given, unescaped and clipped.
+func TestActionOf(t *testing.T) {
+	for _, tc := range []struct {
+		name, body, want string
+	}{
+		{"first", "Action=CreateUser&Version=2010-05-08", "CreateUser"},
+		{"later", "Version=2010-05-08&UserName=bob&Action=GetUser", "GetUser"},
+		{"the first of two", "Action=GetUser&Action=DeleteUser", "GetUser"},
+		{"escaped", "Action=Get%55ser", "GetUser"},
+		{"plus", "Action=a+b", "a b"},
+		{"bad escape", "Action=Get%zzUser", ""},
+		{"empty", "Action=&Action=GetUser", ""},
+		{"none", "Version=2010-05-08&UserName=bob", ""},
+		{"only ampersands", "&&&&", ""},
+		{"no body", "", ""},
+		{"name only", "Action", ""},
+		{"clipped", "Action=" + strings.Repeat("a", 1000), strings.Repeat("a", maxAction)},
+		{"clipped escapes", "Action=" + strings.Repeat("%41", 1000), strings.Repeat("A", maxAction)},
+		{"escape cut at the bound", "Action=" + strings.Repeat("a", 3*maxAction-1) + "%41", strings.Repeat("a", maxAction)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := actionOf([]byte(tc.body)); got != tc.want {
+				t.Errorf("actionOf(%.40q) = %.40q, want %.40q", tc.body, got, tc.want)
+			}
+		})
+	}
+}
+
+// TestActionOfAllocations: a hostile 1 MiB body costs the few small
+// allocations of the value it names, never a copy or a split of itself.
+func TestActionOfAllocations(t *testing.T) {
+	const size = 1 << 20
+	for _, tc := range []struct {
+		name      string
+		body      []byte
+		maxAllocs float64
+	}{
+		{"ampersands", bytes.Repeat([]byte("&"), size), 0},
+		{"one long pair", append([]byte("UserName="), bytes.Repeat([]byte("a"), size)...), 0},
+		{"Action at the end", append(bytes.Repeat([]byte("&x=y"), size/4), "&Action=GetUser"...), 2},
+		{"a long Action", append([]byte("Action="), bytes.Repeat([]byte("%41"), size/3)...), 3},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if n := testing.AllocsPerRun(5, func() { _ = actionOf(tc.body) }); n > tc.maxAllocs {
+				t.Errorf("%v allocations, want at most %v", n, tc.maxAllocs)
+			}
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			_ = actionOf(tc.body)
+			runtime.ReadMemStats(&after)
+			if b := after.TotalAlloc - before.TotalAlloc; b > 4<<10 {
+				t.Errorf("%d bytes allocated for a %d-byte body", b, len(tc.body))
 			}
 		})
 	}
