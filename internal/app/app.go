@@ -364,8 +364,10 @@ func (i identities) PrincipalExists(ctx context.Context, arn string) bool {
 type queryAPI struct{ iam *iam.Service }
 
 func (q queryAPI) ServeQuery(ctx context.Context, r *server.QueryRequest, op *awsquery.Operation, in any) (any, error) {
+	// Audit passes the event on: iam.Serve fills its requestParameters and
+	// responseElements (through allow-lists that refuse secrets).
 	req := &iam.Request{Caller: r.Caller, RequestID: r.RequestID, SourceIP: r.SourceIP, Region: r.Region,
-		SecureTransport: r.SecureTransport}
+		SecureTransport: r.SecureTransport, Audit: r.Audit}
 	return q.iam.Serve(ctx, r.Service, req, op, in)
 }
 
