@@ -150,6 +150,8 @@ func TestSealCutsSlowBodiesShort(t *testing.T) {
 	if status := sysCall(t, p.URL, http.MethodGet, "/sys/status", "", "", ""); status != http.StatusOK {
 		t.Fatalf("status after the seal: %d", status)
 	}
-	// The slow request was answered at once.
-	answerNow(t, c)
+	// The slow request was answered at once, with a 503 the SDKs retry.
+	if status, body := answerNow(t, c); status != http.StatusServiceUnavailable || !strings.Contains(body, "ServiceUnavailableException") {
+		t.Fatalf("the cut request: %d %s, want 503 ServiceUnavailableException", status, body)
+	}
 }
