@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"time"
+	"unicode/utf8"
 )
 
 // ContentType is the media type of Query responses: IAM and STS send
@@ -78,6 +79,27 @@ func (s *Service) marshalResult(requestID string, op *Operation, out any) ([]byt
 	return b.Bytes(), nil
 }
 
+// MaxErrorMessageBytes bounds an error message as it is sent, before
+// escaping. Messages repeat parts of the request (an IAM AccessDenied
+// names the resource), and a request may be 1 MiB: a hostile one must not
+// be echoed whole. The JSON APIs bound theirs the same way
+// (awsproto.MaxErrorMessageBytes).
+const MaxErrorMessageBytes = 6 << 10
+
+// clipMessage cuts m to MaxErrorMessageBytes at a character boundary,
+// marking the cut.
+func clipMessage(m string) string {
+	if len(m) <= MaxErrorMessageBytes {
+		return m
+	}
+	const mark = "..."
+	n := MaxErrorMessageBytes - len(mark)
+	for n > 0 && !utf8.RuneStart(m[n]) {
+		n--
+	}
+	return m[:n] + mark
+}
+
 func (s *Service) marshalError(requestID string, err error) (int, []byte) {
 	e := s.WireError(err)
 	status := HTTPStatus(e.Code)
@@ -86,7 +108,7 @@ func (s *Service) marshalError(requestID string, err error) (int, []byte) {
 	element(&b, "Type", errorType(status))
 	element(&b, "Code", e.Code)
 	if e.Message != "" {
-		element(&b, "Message", e.Message)
+		element(&b, "Message", clipMessage(e.Message))
 	}
 	b.WriteString("</Error>")
 	element(&b, "RequestId", requestID)

@@ -202,6 +202,10 @@ func TestWriteError(t *testing.T) {
 			`<Error><Type>Sender</Type><Code>RegionDisabledException</Code><Message>STS is not activated in this region.</Message></Error>`},
 		{"SigV4 missing token", STS, apierr.New(apierr.MissingAuthenticationToken, "Missing Authentication Token"), 403,
 			`<Error><Type>Sender</Type><Code>MissingAuthenticationToken</Code><Message>Request is missing Authentication Token</Message></Error>`},
+		// A message echoing a hostile request is clipped, at a character
+		// boundary (é is two bytes, and the cut falls inside the last one).
+		{"long message clipped", IAM, apierr.New(apierr.AccessDenied, "%s", strings.Repeat("é", MaxErrorMessageBytes)), 403,
+			`<Error><Type>Sender</Type><Code>AccessDenied</Code><Message>` + strings.Repeat("é", (MaxErrorMessageBytes-3)/2) + `...</Message></Error>`},
 		{"SigV4 mismatch", IAM, apierr.New(apierr.InvalidSignature, "Signature expired: 20261206T100000Z is now earlier than 20261206T101000Z (20261206T101500Z - 5 min.)"), 403,
 			`<Error><Type>Sender</Type><Code>SignatureDoesNotMatch</Code><Message>Signature expired: 20261206T100000Z is now earlier than 20261206T101000Z (20261206T101500Z - 5 min.)</Message></Error>`},
 	} {
