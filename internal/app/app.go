@@ -216,7 +216,7 @@ func build(ctx context.Context, cfg *Config, st store.Store, root *seal.RootKey,
 	if ids == nil {
 		ids = identities{a.IAM}
 	}
-	if err := a.openAudit(ctx, cfg.DataDir, cfg.AuditFS, log); err != nil {
+	if err := a.openAudit(ctx, cfg.DataDir, cfg.AuditFS, cfg.AuditHousekeeping.ArchiveTo, log); err != nil {
 		return fail(err)
 	}
 	// FIPS mode is the process's, however it was entered (serve --fips

@@ -23,13 +23,15 @@ var auditKeyAAD = []byte("trent/audit-signing-key/v1")
 func AuditDir(dataDir string) string { return filepath.Join(dataDir, "audit") }
 
 // openAudit opens the installation's audit log in <data-dir>/audit with
-// its signing key, making the key on first use.
-func (a *App) openAudit(ctx context.Context, dataDir string, fs audit.FileSystem, log *slog.Logger) error {
+// its signing key, making the key on first use. archiveTo is where the
+// server archives the log (serve --audit-archive-to), or "": Open looks
+// there for the events of a restored store's intents.
+func (a *App) openAudit(ctx context.Context, dataDir string, fs audit.FileSystem, archiveTo string, log *slog.Logger) error {
 	signer, err := a.auditSigner(ctx)
 	if err != nil {
 		return err
 	}
-	o := audit.Options{Dir: AuditDir(dataDir), Signer: signer, FS: fs, Logger: log, KeyUses: storeAs[store.KeyUses](a.Store), Intents: storeAs[store.AuditIntents](a.Store)}
+	o := audit.Options{Dir: AuditDir(dataDir), Signer: signer, FS: fs, Logger: log, KeyUses: storeAs[store.KeyUses](a.Store), Intents: storeAs[store.AuditIntents](a.Store), ArchiveDir: archiveTo}
 	ship, err := a.clusterAuditOptions(ctx, &o, signer, log)
 	if err != nil {
 		return fmt.Errorf("open audit log: %w", err)

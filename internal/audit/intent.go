@@ -6,8 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
-	"path/filepath"
 	"sync"
 	"time"
 
@@ -247,6 +247,11 @@ func (l *Log) recoverIntents(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	// Only this node's own: a claimed intent's event was never in this
+	// log's archive, and its node's log is not here to compare with.
+	if missing, err = l.archivedIntents(missing); err != nil {
+		return 0, err
+	}
 	m, err := l.writeRecovered(ctx, own, missing)
 	if errors.Is(err, errNotDurable) {
 		return n, nil // logged: the events are queued, the intents kept
@@ -308,11 +313,11 @@ func hasAccount(evs []*Event, id, account string) bool {
 	return false
 }
 
-// missingIntents returns the intents whose event id no event file holds,
-// searching only the files that may hold them: from the last one started
-// before the oldest intent's time (less a margin) on — for a claimed
-// intent, the time of its claim, when its event may have been written
-// here.
+// missingIntents returns the intents whose event id no event file of
+// the log's directory holds, searching only the files that may hold them
+// (findEventIDs): from the last one started before the oldest intent's
+// time on — for a claimed intent, the time of its claim, when its event
+// may have been written here.
 func (l *Log) missingIntents(ins []store.StoredIntent) ([]store.StoredIntent, error) {
 	ls, err := listDir(l.dir)
 	if err != nil {
@@ -324,37 +329,16 @@ func (l *Log) missingIntents(ins []store.StoredIntent) ([]store.StoredIntent, er
 		}
 		return in.EventTime
 	}
+	left := map[string]bool{}
 	oldest := since(ins[0])
 	for _, in := range ins {
+		left[in.EventID] = true
 		if since(in).Before(oldest) {
 			oldest = since(in)
 		}
 	}
-	from := 0
-	for i, f := range ls.events {
-		if !f.time.After(oldest.Add(-intentSearchMargin)) {
-			from = i // started before: may hold it; the later ones too
-		}
-	}
-	left := map[string]bool{}
-	for _, in := range ins {
-		left[in.EventID] = true
-	}
-	var pat []byte
-	for _, f := range ls.events[from:] {
-		data, err := os.ReadFile(filepath.Join(l.dir, f.name))
-		if err != nil {
-			return nil, fmt.Errorf("audit: search for intents' events: %w", err)
-		}
-		for id := range left {
-			pat = append(append(append(pat[:0], `"eventID":"`...), id...), '"')
-			if bytes.Contains(data, pat) {
-				delete(left, id)
-			}
-		}
-		if len(left) == 0 {
-			break
-		}
+	if err := findEventIDs(ls.events, oldest, left); err != nil {
+		return nil, err
 	}
 	var out []store.StoredIntent
 	for _, in := range ins {
@@ -363,6 +347,154 @@ func (l *Log) missingIntents(ins []store.StoredIntent) ([]store.StoredIntent, er
 		}
 	}
 	return out, nil
+}
+
+// findEventIDs deletes from left the event ids that files hold, reading
+// the files from the last one started at or before since, less
+// intentSearchMargin, on: a file's name carries the time it was started,
+// by the log's clock, which may differ a little from the clock that
+// dated the request.
+func findEventIDs(files []nameInfo, since time.Time, left map[string]bool) error {
+	from := 0
+	for i, f := range files {
+		if !f.time.After(since.Add(-intentSearchMargin)) {
+			from = i // started before: may hold it; the later ones too
+		}
+	}
+	var pat []byte
+	for _, f := range files[from:] {
+		if len(left) == 0 {
+			return nil
+		}
+		data, err := os.ReadFile(f.path())
+		if err != nil {
+			return fmt.Errorf("audit: search for intents' events: %w", err)
+		}
+		for id := range left {
+			pat = append(append(append(pat[:0], `"eventID":"`...), id...), '"')
+			if bytes.Contains(data, pat) {
+				delete(left, id)
+			}
+		}
+	}
+	return nil
+}
+
+// intentRecordedWithin bounds, with a wide margin, how long after its
+// time a request's event is handed to the log: a request is dated when
+// it arrives, and its handler's store calls and the log's Record each
+// give up within seconds.
+const intentRecordedWithin = 24 * time.Hour
+
+// archivedIntents splits off, from this node's intents whose events the
+// log's directory lacks (missingIntents), those whose events were
+// archived. A store restored from a backup holds the intents of the
+// requests in flight when the backup was taken; their events were
+// written after it, and Archive may have moved them since. Writing them
+// again would put a false "recovered" event in the log, and an event id
+// twice across the log and its archive.
+//
+// An intent is taken for archived only if all of these hold:
+//
+//   - the beginning of the log has left the directory: its first event
+//     file is not the log's first;
+//   - its event could be in what left: its time is not after the first
+//     file still here was started (both whole seconds of the one clock;
+//     an event is dated before it is written, and a file started after
+//     every event of the files before it);
+//   - its event cannot be one a stop kept from the log, which is what
+//     recovery is for. The writer makes events durable in the order they
+//     were handed to it, so such an event was handed over after the
+//     newest event the directory holds, and so, by intentRecordedWithin,
+//     its time is after that event's time less intentRecordedWithin. An
+//     intent older than that had its event written: here it is not, so
+//     it was archived.
+//
+// With Options.ArchiveDir set, the archive is searched first, and what
+// it holds is found for certain. The intents kept are recovered as ever;
+// a mistake there costs a duplicate event marked recovered, never a
+// missing one.
+func (l *Log) archivedIntents(missing []store.StoredIntent) (kept []store.StoredIntent, err error) {
+	ls, err := listDir(l.dir)
+	if err != nil {
+		return nil, fmt.Errorf("audit: list %s: %w", l.dir, err)
+	}
+	if len(missing) == 0 || len(ls.events) == 0 || ls.events[0].seq == 1 {
+		return missing, nil // nothing has been archived
+	}
+	firstStarted := ls.events[0].time
+	var maybe []store.StoredIntent // could be in the archive
+	for _, in := range missing {
+		if !in.EventTime.After(firstStarted) {
+			maybe = append(maybe, in)
+		} else {
+			kept = append(kept, in)
+		}
+	}
+	if len(maybe) == 0 {
+		return missing, nil
+	}
+	left := map[string]bool{}
+	oldest := maybe[0].EventTime
+	for _, in := range maybe {
+		left[in.EventID] = true
+		if in.EventTime.Before(oldest) {
+			oldest = in.EventTime
+		}
+	}
+	if to := l.opts.ArchiveDir; to != "" {
+		arc, err := listDir(to)
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("audit: search the archive for intents' events: %w", err)
+		}
+		if err := findEventIDs(arc.events, oldest, left); err != nil {
+			return nil, err
+		}
+	}
+	newest, ok, err := newestEventTime(ls.events)
+	if err != nil {
+		return nil, err
+	}
+	found, presumed := 0, 0
+	for _, in := range maybe {
+		switch {
+		case !left[in.EventID]:
+			found++
+		case ok && in.EventTime.Before(newest.Add(-intentRecordedWithin)):
+			presumed++
+		default:
+			kept = append(kept, in)
+		}
+	}
+	if found+presumed > 0 {
+		l.log.Info("audit: intents whose events were archived are not recorded again (a store restored from an older backup holds them)",
+			"foundInArchive", found, "olderThanTheArchivedPart", presumed, "archive", l.opts.ArchiveDir)
+	}
+	return kept, nil
+}
+
+// newestEventTime returns the time of the last event the newest of files
+// that holds any holds.
+func newestEventTime(files []nameInfo) (time.Time, bool, error) {
+	for i := len(files) - 1; i >= 0; i-- {
+		data, err := os.ReadFile(files[i].path())
+		if err != nil {
+			return time.Time{}, false, fmt.Errorf("audit: read the newest event: %w", err)
+		}
+		lines, _, _ := splitSegment(data)
+		if len(lines) == 0 {
+			continue
+		}
+		last := lines[len(lines)-1]
+		var ev struct {
+			EventTime Timestamp `json:"eventTime"`
+		}
+		if err := json.Unmarshal(last, &ev); err != nil {
+			return time.Time{}, false, fmt.Errorf("audit: read the newest event, in %s: %w", files[i].name, err)
+		}
+		return ev.EventTime.Time, true, nil
+	}
+	return time.Time{}, false, nil
 }
 
 // recoveredEvent is the event of an intent whose request's event was

@@ -17,7 +17,14 @@ import (
 // transaction.
 func intentEvent(t *testing.T, l *Log, db store.Store, n int, created string) *Event {
 	t.Helper()
+	return intentEventAt(t, l, db, n, created, testEvent(n).EventTime.Time)
+}
+
+// intentEventAt is intentEvent dated at.
+func intentEventAt(t *testing.T, l *Log, db store.Store, n int, created string, at time.Time) *Event {
+	t.Helper()
 	ev := testEvent(n)
+	ev.EventTime = Timestamp{at}
 	ev.EventName, ev.ReadOnly, ev.Resources = "CreateKey", false, nil
 	in := l.Intent(ev)
 	if in == nil {
@@ -195,4 +202,104 @@ func TestIntentRecoveryOnAFailingDisk(t *testing.T) {
 		t.Errorf("intents after the disk recovered and a restart: %d, %v; want none", len(ins), err)
 	}
 	mustVerify(t, dir)
+}
+
+// recordAt records n test events dated at.
+func recordAt(t *testing.T, l *Log, from, n int, at time.Time) {
+	t.Helper()
+	for i := from; i < from+n; i++ {
+		ev := testEvent(i)
+		ev.EventTime = Timestamp{at}
+		if err := l.Record(context.Background(), ev); err != nil {
+			t.Fatalf("Record %d: %v", i, err)
+		}
+	}
+}
+
+// TestIntentRecoveryAfterArchive: a store restored from a backup taken
+// while a request was in flight holds that request's intent; if the
+// request's event has been archived since, Open must not write it again
+// as recovered (a false note, and its id twice across the log and the
+// archive). An intent whose event a stop truly kept from the log is
+// still recovered, even when it is dated before the first file left in
+// the directory.
+func TestIntentRecoveryAfterArchive(t *testing.T) {
+	defer func(d time.Duration) { intentSweepEvery = d }(intentSweepEvery)
+	intentSweepEvery = time.Hour // the janitor stays out of the way
+	const created = "arn:aws:kms:us-east-1:111122223333:key/0000aaaa-12ab-34cd-56ef-1234567890ab"
+	now := time.Now().UTC().Truncate(time.Second)
+	for _, c := range []struct {
+		name string
+		age  time.Duration // of the intent's request, before the log's newest event
+		// lost: the request's event was never written (a stop between
+		// its commit and its event); otherwise it was, and was archived.
+		lost        bool
+		knowArchive bool // Options.ArchiveDir names the archive
+		wantLog     int  // the event's lines in the log's directory after Open
+		wantArchive int  // and in the archive
+	}{
+		{name: "archived, archive known", age: 2 * time.Hour, knowArchive: true, wantArchive: 1},
+		{name: "archived long ago, archive not known", age: 48 * time.Hour, wantArchive: 1},
+		// Too recent to tell from a lost one without the archive: a
+		// duplicate marked recovered, never a missing event.
+		{name: "archived recently, archive not known", age: 2 * time.Hour, wantLog: 1, wantArchive: 1},
+		{name: "lost, dated before the files left", age: 2 * time.Hour, lost: true, knowArchive: true, wantLog: 1},
+		{name: "lost, archive not known", age: 2 * time.Hour, lost: true, wantLog: 1},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dir, to := t.TempDir(), filepath.Join(t.TempDir(), "archive")
+			db := openUsageStore(t, filepath.Join(t.TempDir(), "trent.db"))
+			o := Options{KeyUses: db, Intents: db, MaxFileBytes: 2500}
+			var ev *Event
+			intent := func(l *Log) {
+				ev = intentEventAt(t, l, db, 1, created, now.Add(-c.age))
+			}
+			for run := range 3 {
+				l := openLog(t, dir, o)
+				if run == 0 && !c.lost {
+					intent(l)
+					if err := l.Record(context.Background(), ev); err != nil {
+						t.Fatal(err)
+					}
+				}
+				recordAt(t, l, 100+run*14, 14, now)
+				if run == 2 && c.lost {
+					intent(l) // committed; the process "dies" before Record
+				}
+				closeLog(t, l)
+			}
+			rep, err := Archive(dir, to, time.Now().Add(time.Hour))
+			if err != nil || rep.EventFiles == 0 {
+				t.Fatalf("Archive = %+v, %v; want files moved", rep, err)
+			}
+			if !c.lost {
+				// The store as a backup taken while the request was in
+				// flight restores it: Close's sweep deleted the intent.
+				in := &store.AuditIntent{EventID: ev.EventID, EventTime: ev.EventTime.Time, Body: func() []byte { return intentBody(ev) }}
+				if err := db.PutSetting(store.WithAuditIntent(context.Background(), in), "intent-test", []byte("x")); err != nil {
+					t.Fatal(err)
+				}
+			}
+
+			if c.knowArchive {
+				o.ArchiveDir = to
+			}
+			closeLog(t, openLog(t, dir, o))
+			id := `"eventID":"` + ev.EventID + `"`
+			nLog, line := countLines(t, dir, id)
+			nArchive, _ := countLines(t, to, id)
+			if nLog != c.wantLog || nArchive != c.wantArchive {
+				t.Errorf("the event is in the log %d times and in the archive %d times, want %d and %d", nLog, nArchive, c.wantLog, c.wantArchive)
+			}
+			if nLog == 1 && !strings.Contains(line, `"trentRecovered"`) {
+				t.Errorf("the event written at Open is not marked recovered: %s", line)
+			}
+			if ins, err := db.AuditIntents(context.Background(), ""); err != nil || len(ins) != 0 {
+				t.Errorf("intents after Open: %d, %v; want none", len(ins), err)
+			}
+			if _, err := Verify(dir, testSigner.Public(), to); err != nil {
+				t.Errorf("Verify with the archive: %v", err)
+			}
+		})
+	}
 }

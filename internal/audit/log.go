@@ -84,6 +84,10 @@ type Options struct {
 	// writes the events of this node's intents that the log lacks, and the
 	// log deletes the intents of recorded events. nil: no intents.
 	Intents store.AuditIntents
+	// ArchiveDir, if set, is where the log's older part is archived
+	// (Archive): Open searches it for the events of intents a restored
+	// store holds (intent.go, archivedIntents).
+	ArchiveDir string
 }
 
 // Log is an open audit log: one writer goroutine that appends events and
