@@ -7,10 +7,13 @@ package durable
 
 import (
 	"context"
+	"errors"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 )
 
 // WriteAndClose writes data to f, syncs f and closes it, returning the
@@ -46,20 +49,24 @@ func SyncDir(dir string) error {
 
 // CopyNew copies what r reads to path, mode 0600, through a temporary
 // name beside it, synced before it takes its name, so that path holds
-// either nothing or all of it; it does not sync path's directory. With
-// chunk > 0 each chunk is made durable before the next is copied, so
-// that a large copy made while a server serves never puts more than a
-// chunk in the disk's queue ahead of the server's own flushes (the
-// audit archive; docs/ARCHITECTURE.md has the measurements); 0 syncs
-// once, at the end. Cancelling ctx stops it between chunks, leaving
+// either nothing or all of it; it does not sync path's directory. The
+// temporary name is new to this call (".<base>.<random>.tmp", created
+// exclusively): two copies to one path at once each fill their own, and
+// whichever is renamed last is whole, where one shared name let a copy
+// truncate the other's under it. With chunk > 0 each chunk is made
+// durable before the next is copied, so that a large copy made while a
+// server serves never puts more than a chunk in the disk's queue ahead
+// of the server's own flushes (the audit archive; docs/ARCHITECTURE.md
+// has the measurements); 0 syncs once, at the end. Cancelling ctx stops it between chunks, leaving
 // nothing at path. From one file to another the kernel copies
 // (copy_file_range), and nothing passes through this process's memory.
+// A crash leaves the temporary file: RemoveTemps.
 func CopyNew(ctx context.Context, path string, r io.Reader, chunk int64) error {
-	tmp := filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".tmp")
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*"+tempSuffix)
 	if err != nil {
 		return err
 	}
+	tmp := f.Name()
 	step := chunk
 	if step <= 0 {
 		step = 1 << 62
@@ -82,9 +89,52 @@ func CopyNew(ctx context.Context, path string, r io.Reader, chunk int64) error {
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
 	if err != nil {
 		os.Remove(tmp)
 		return err
 	}
-	return os.Rename(tmp, path)
+	return nil
+}
+
+// tempSuffix ends the names of CopyNew's temporary files.
+const tempSuffix = ".tmp"
+
+// IsTemp reports whether name is that of a temporary file: CopyNew's,
+// or any other Trent writes beside a file before renaming it into place
+// (".<name>.tmp"). Nothing reads them as part of what they stand for.
+func IsTemp(name string) bool {
+	return strings.HasPrefix(name, ".") && strings.HasSuffix(name, tempSuffix)
+}
+
+// RemoveTemps removes the temporary files (IsTemp) that copies a crash
+// interrupted left in dir, and returns how many. The caller makes sure
+// that no copy into dir is under way: it would remove its file.
+func RemoveTemps(dir string) (int, error) {
+	names, err := readNames(dir)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, name := range names {
+		if !IsTemp(name) {
+			continue
+		}
+		if err := os.Remove(filepath.Join(dir, name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
+}
+
+func readNames(dir string) ([]string, error) {
+	d, err := os.Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer d.Close()
+	return d.Readdirnames(-1)
 }

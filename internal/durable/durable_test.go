@@ -99,3 +99,72 @@ func TestCopyNew(t *testing.T) {
 		}
 	}
 }
+
+// TestCopyNewConcurrent: copies to one path at once each fill a
+// temporary file of their own, so the file that takes the name is whole
+// whichever is renamed last, and none is left behind.
+func TestCopyNewConcurrent(t *testing.T) {
+	data := bytes.Repeat([]byte("0123456789abcdef"), 200_000)
+	dir := t.TempDir()
+	path := filepath.Join(dir, "copy")
+	const copies = 4
+	errs := make(chan error, copies)
+	for range copies {
+		go func() { errs <- CopyNew(t.Context(), path, bytes.NewReader(data), 16<<10) }()
+	}
+	for range copies {
+		if err := <-errs; err != nil {
+			t.Errorf("CopyNew: %v", err)
+		}
+	}
+	if got, err := os.ReadFile(path); err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("the copy holds %d of %d bytes, %v", len(got), len(data), err)
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 1 {
+		t.Fatalf("%d files left, want the copy alone", len(ents))
+	}
+}
+
+// TestRemoveTemps: what an interrupted copy leaves is removed, and
+// nothing else.
+func TestRemoveTemps(t *testing.T) {
+	dir := t.TempDir()
+	for _, c := range []struct {
+		name string
+		temp bool
+	}{
+		{".audit-20261206T101312Z-00000001.jsonl.1234567.tmp", true}, // CopyNew's
+		{".audit-20261206T101312Z-00000001.jsonl.tmp", true},         // an older version's
+		{"audit-20261206T101312Z-00000001.jsonl", false},
+		{"audit-public-key.pem", false},
+		{"notes.tmp", false},
+		{".hidden", false},
+	} {
+		if got := IsTemp(c.name); got != c.temp {
+			t.Errorf("IsTemp(%q) = %v, want %v", c.name, got, c.temp)
+		}
+		if err := os.WriteFile(filepath.Join(dir, c.name), []byte("x"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, err := RemoveTemps(dir); n != 2 || err != nil {
+		t.Fatalf("RemoveTemps = %d, %v; want 2", n, err)
+	}
+	for _, e := range mustReadDir(t, dir) {
+		if IsTemp(e.Name()) {
+			t.Errorf("%s left", e.Name())
+		}
+	}
+	if ents := mustReadDir(t, dir); len(ents) != 4 {
+		t.Errorf("%d files left, want 4", len(ents))
+	}
+}
+
+func mustReadDir(t *testing.T, dir string) []os.DirEntry {
+	t.Helper()
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ents
+}
