@@ -40,12 +40,14 @@ type ArchiveReport struct {
 // store's key-use table; it reads the files only to catch up after a
 // restart, from its stored mark on.)
 //
-// It is safe while Trent runs: the writer only appends to the newest event
-// file and adds digests, Open needs only the newest digest and what follows
-// it, and readers of the files skip one that vanishes under them. Verify
-// checks the log whole with both directories (Verify(dir, pub, to)); dir
-// alone then fails at its first digest, whose predecessors are gone, which
-// is what a deleted beginning of the log must look like.
+// It is safe while Trent runs: the writer only appends to the newest
+// event file and adds digests, Open needs only the newest digest and
+// what follows it, and readers of the files skip one that vanishes under
+// them. Archivers of one log take turns (lockArchive): a second waits
+// for the first's round to end, then finds its work done. Verify checks
+// the log whole with both directories (Verify(dir, pub, to)); dir alone
+// then fails at its first digest, whose predecessors are gone, which is
+// what a deleted beginning of the log must look like.
 func Archive(dir, to string, before time.Time) (ArchiveReport, error) {
 	return ArchiveThrough(context.Background(), dir, to, before, math.MaxUint64)
 }
@@ -60,6 +62,13 @@ func ArchiveThrough(ctx context.Context, dir, to string, before time.Time, throu
 	if err := CheckArchiveDir(dir, to); err != nil {
 		return rep, err
 	}
+	// One archiver of the log at a time: a second (cron beside serve
+	// --audit-archive-to) waits, then finds the move done.
+	unlock, err := lockArchive(ctx, dir)
+	if err != nil {
+		return rep, err
+	}
+	defer unlock()
 	ls, err := listDir(dir)
 	if err != nil {
 		return rep, fmt.Errorf("audit: archive: %w", err)
@@ -111,6 +120,11 @@ func ArchiveThrough(ctx context.Context, dir, to string, before time.Time, throu
 	}
 	if err := os.MkdirAll(to, 0o700); err != nil {
 		return rep, fmt.Errorf("audit: archive: %w", err)
+	}
+	// What a copy a crash interrupted left: under the lock no copy into
+	// to is under way. Readers of the archive skip them all the same.
+	if _, err := durable.RemoveTemps(to); err != nil {
+		return rep, fmt.Errorf("audit: archive: remove what an interrupted archive left in %s: %w", to, err)
 	}
 	for _, name := range []string{PublicKeyFile, NodeIDFile} {
 		if err := copyAbsent(filepath.Join(dir, name), filepath.Join(to, name)); err != nil && !errors.Is(err, fs.ErrNotExist) {

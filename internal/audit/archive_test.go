@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"math"
 	"os"
 	"path/filepath"
@@ -12,6 +13,8 @@ import (
 	"testing"
 	"testing/iotest"
 	"time"
+
+	"github.com/trent-kms/trent/internal/durable"
 )
 
 // TestArchive: the older part of a log moves to another directory; the two
@@ -288,4 +291,104 @@ func TestArchiveCancelled(t *testing.T) {
 	if got, err := Verify(dir, testSigner.Public(), to); err != nil || got.Events != whole.Events {
 		t.Fatalf("Verify with the archive: %+v %v, want %d events", got, err, whole.Events)
 	}
+}
+
+// TestArchiveConcurrent: two archivers of one log at once (cron's trent
+// audit archive beside serve --audit-archive-to) both finish without an
+// error, between them move what one would, leave no temporary file, and
+// the two directories verify as the whole log. What an interrupted
+// archive left in the archive is removed.
+func TestArchiveConcurrent(t *testing.T) {
+	for iter := range 2 {
+		dir, to := t.TempDir(), filepath.Join(t.TempDir(), "archive")
+		for run := range 3 {
+			l := openLog(t, dir, Options{MaxFileBytes: 256 << 10, Logger: slog.New(slog.DiscardHandler)})
+			record(t, l, run*600, 600)
+			closeLog(t, l)
+		}
+		whole := mustVerify(t, dir)
+		if err := os.MkdirAll(to, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		stale := filepath.Join(to, "."+filepath.Base(eventFiles(t, dir)[0])+".123456.tmp")
+		if err := os.WriteFile(stale, []byte("half a copy"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		reps := make(chan ArchiveReport, 2)
+		errs := make(chan error, 2)
+		for range 2 {
+			go func() {
+				rep, err := Archive(dir, to, time.Now().Add(time.Hour))
+				reps <- rep
+				errs <- err
+			}()
+		}
+		moved := 0
+		for range 2 {
+			if err := <-errs; err != nil {
+				t.Errorf("iteration %d: Archive: %v", iter, err)
+			}
+			moved += (<-reps).EventFiles
+		}
+		if moved == 0 || moved != len(eventFiles(t, to)) {
+			t.Errorf("iteration %d: the archivers say they moved %d event files; the archive holds %d", iter, moved, len(eventFiles(t, to)))
+		}
+		for _, e := range mustReadDir(t, to) {
+			if durable.IsTemp(e.Name()) {
+				t.Errorf("iteration %d: %s left in the archive", iter, e.Name())
+			}
+		}
+		if got, err := Verify(dir, testSigner.Public(), to); err != nil || got.Events != whole.Events {
+			t.Fatalf("iteration %d: Verify with the archive: %+v %v, want %d events", iter, got, err, whole.Events)
+		}
+	}
+}
+
+// TestArchiveWaitsForAnother: an archive of a log waits while another
+// archiver of it holds the lock, and gives up when its context ends.
+func TestArchiveWaitsForAnother(t *testing.T) {
+	dir, to := t.TempDir(), filepath.Join(t.TempDir(), "archive")
+	threeRuns(t, dir)
+	unlock, err := lockArchive(t.Context(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
+	defer cancel()
+	if again, err := lockArchive(ctx, dir); err == nil {
+		again()
+		unlock()
+		t.Skip("no advisory locks here")
+	} else if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("a second lock while the first is held: %v, want it to wait until its context ends", err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := Archive(dir, to, time.Now().Add(time.Hour))
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		t.Fatalf("Archive finished (%v) while another archiver held the lock", err)
+	case <-time.After(300 * time.Millisecond):
+	}
+	if _, err := os.Stat(to); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("Archive made the archive directory while another archiver held the lock (%v)", err)
+	}
+	unlock()
+	if err := <-done; err != nil {
+		t.Fatalf("Archive once the lock was released: %v", err)
+	}
+	if len(eventFiles(t, to)) == 0 {
+		t.Fatal("Archive moved nothing once the lock was released")
+	}
+}
+
+func mustReadDir(t *testing.T, dir string) []os.DirEntry {
+	t.Helper()
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ents
 }
