@@ -11,6 +11,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"time"
 
@@ -120,6 +121,9 @@ func ArchiveThrough(ctx context.Context, dir, to string, before time.Time, throu
 	}
 	if err := os.MkdirAll(to, 0o700); err != nil {
 		return rep, fmt.Errorf("audit: archive: %w", err)
+	}
+	if err := checkArchiveHoldsThisLog(dir, to, ls); err != nil {
+		return rep, err
 	}
 	// What a copy a crash interrupted left: under the lock no copy into
 	// to is under way. Readers of the archive skip them all the same.
@@ -246,7 +250,68 @@ func copyNew(ctx context.Context, path string, r io.Reader) error {
 	return durable.CopyNew(ctx, path, r, spareChunk)
 }
 
-// copyAbsent copies src to dst unless dst exists.
+// checkArchiveHoldsThisLog refuses an archive directory that holds
+// another log's files: one under another key, of another node, or one
+// whose files do not come before this log's (a new log under the same
+// key, its old one moved aside). Moved into it, this log's files would
+// sit beside another's, two files of each number, and Verify of the
+// archive would fail for both.
+func checkArchiveHoldsThisLog(dir, to string, ls listed) error {
+	for _, name := range []string{PublicKeyFile, NodeIDFile} {
+		theirs, err := os.ReadFile(filepath.Join(to, name))
+		if errors.Is(err, fs.ErrNotExist) {
+			continue // a new archive, or one from before the file was kept: copied below
+		}
+		if err != nil {
+			return fmt.Errorf("audit: archive: %w", err)
+		}
+		mine, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("audit: archive: %w", err)
+		}
+		if err != nil || !sameIdentity(name, mine, theirs) {
+			what := "public key"
+			if name == NodeIDFile {
+				what = "node id"
+			}
+			return fmt.Errorf("audit: archive: %s holds another log's %s (%s): archive this log into a new directory", to, what, name)
+		}
+	}
+	arc, err := listDir(to)
+	if err != nil {
+		return fmt.Errorf("audit: archive: %w", err)
+	}
+	// The archive's newest file comes before this directory's oldest, or
+	// is one of this directory's own files, copied by a move a crash cut
+	// short (or put back from a backup of the directory): the moves
+	// compare those.
+	for _, l := range []struct{ arc, here []nameInfo }{{arc.events, ls.events}, {arc.digests, ls.digests}} {
+		if len(l.arc) == 0 || len(l.here) == 0 {
+			continue
+		}
+		last, first := l.arc[len(l.arc)-1], l.here[0]
+		if last.seq >= first.seq && !slices.ContainsFunc(l.here, func(n nameInfo) bool { return n.name == last.name }) {
+			return fmt.Errorf("audit: archive: %s holds %s, which %s's %s does not follow: another log's files; archive this log into a new directory", to, last.name, dir, first.name)
+		}
+	}
+	return nil
+}
+
+// sameIdentity reports whether two copies of the file name, a public key
+// or a node id, say the same.
+func sameIdentity(name string, a, b []byte) bool {
+	if name == PublicKeyFile {
+		ka, errA := ParsePublicKeyPEM(a)
+		kb, errB := ParsePublicKeyPEM(b)
+		if errA == nil && errB == nil {
+			return ka.Equal(kb)
+		}
+	}
+	return bytes.Equal(bytes.TrimSpace(a), bytes.TrimSpace(b))
+}
+
+// copyAbsent copies src to dst unless dst exists: an archive's copy was
+// compared with src before (checkArchiveHoldsThisLog).
 func copyAbsent(src, dst string) error {
 	f, err := os.Open(src)
 	if err != nil {

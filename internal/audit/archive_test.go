@@ -3,6 +3,7 @@ package audit
 import (
 	"bytes"
 	"context"
+	"crypto"
 	"errors"
 	"io"
 	"log/slog"
@@ -14,6 +15,7 @@ import (
 	"testing/iotest"
 	"time"
 
+	"github.com/trent-kms/trent/internal/clock"
 	"github.com/trent-kms/trent/internal/durable"
 )
 
@@ -391,4 +393,83 @@ func mustReadDir(t *testing.T, dir string) []os.DirEntry {
 		t.Fatal(err)
 	}
 	return ents
+}
+
+// TestArchiveIntoAnotherLogsArchive: an archive directory that holds
+// another log's files is refused, and nothing moves: moved in, the
+// second log's files would sit beside the first's, two of each number,
+// and neither would verify with the archive. The same log archived
+// into it again is taken.
+func TestArchiveIntoAnotherLogsArchive(t *testing.T) {
+	other, err := GenerateSigningKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	runs := func(t *testing.T, dir string, signer crypto.Signer, node string, from int, clk clock.Clock) {
+		t.Helper()
+		if node != "" {
+			if err := os.WriteFile(filepath.Join(dir, NodeIDFile), []byte(node+"\n"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for run := range 3 {
+			l, err := Open(Options{Dir: dir, Signer: signer, MaxFileBytes: 2500, Clock: clk, Logger: slog.New(slog.DiscardHandler)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			record(t, l, from+run*14, 14)
+			closeLog(t, l)
+		}
+	}
+	const nodeA, nodeB = "n-00000000000000aa", "n-00000000000000bb"
+	for _, c := range []struct {
+		name          string
+		first, second string // node ids of the two logs; "" for none
+		signer        crypto.Signer
+		sameLog       bool   // the second archive is of the first log, grown
+		want          string // in the refusal; "" to take it
+	}{
+		{name: "another installation's key", signer: other, want: "another log's public key"},
+		{name: "another node", first: nodeA, second: nodeB, signer: testSigner, want: "another log's node id"},
+		{name: "a node's archive, a log of no node", first: nodeA, signer: testSigner, want: "another log's node id"},
+		{name: "a new log under the same key", signer: testSigner, want: "another log's files"},
+		{name: "the same log, grown", first: nodeA, second: nodeA, signer: testSigner, sameLog: true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dirA, to := t.TempDir(), filepath.Join(t.TempDir(), "archive")
+			runs(t, dirA, testSigner, c.first, 0, nil)
+			if rep, err := Archive(dirA, to, time.Now().Add(time.Hour)); err != nil || rep.EventFiles == 0 {
+				t.Fatalf("the first log's Archive: %+v, %v", rep, err)
+			}
+			dirB := t.TempDir()
+			if c.sameLog {
+				dirB = dirA
+				runs(t, dirB, c.signer, "", 100, nil) // its node id is there already
+			} else {
+				// Started later: its files' names differ from the first's
+				// but for their numbers.
+				runs(t, dirB, c.signer, c.second, 0, clock.NewFake(time.Now().Add(2*time.Minute)))
+			}
+			before := eventFiles(t, dirB)
+			_, err := Archive(dirB, to, time.Now().Add(time.Hour))
+			if c.want == "" {
+				if err != nil {
+					t.Fatalf("Archive of the same log into its archive: %v", err)
+				}
+				if _, err := Verify(dirA, testSigner.Public(), to); err != nil {
+					t.Fatalf("Verify with the archive: %v", err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), "new directory") {
+				t.Fatalf("Archive into another log's archive = %v, want a refusal naming %q", err, c.want)
+			}
+			if after := eventFiles(t, dirB); len(after) != len(before) {
+				t.Errorf("the refused Archive moved %d of %d event files", len(before)-len(after), len(before))
+			}
+			if _, err := Verify(dirA, testSigner.Public(), to); err != nil {
+				t.Errorf("the first log with its archive after the refusal: %v", err)
+			}
+		})
+	}
 }
