@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/trent-kms/trent/internal/durable"
@@ -123,6 +124,11 @@ func ArchiveThrough(ctx context.Context, dir, to string, before time.Time, throu
 		return rep, fmt.Errorf("audit: archive: %w", err)
 	}
 	if err := checkArchiveHoldsThisLog(dir, to, ls); err != nil {
+		return rep, err
+	}
+	// Before anything moves: Open looks there for the events of the
+	// intents a restored store holds.
+	if err := noteArchiveDir(dir, to); err != nil {
 		return rep, err
 	}
 	// What a copy a crash interrupted left: under the lock no copy into
@@ -248,6 +254,66 @@ func sameBytes(a, b io.Reader) (bool, error) {
 // small write and flush.
 func copyNew(ctx context.Context, path string, r io.Reader) error {
 	return durable.CopyNew(ctx, path, r, spareChunk)
+}
+
+// ArchivedToFile, in a log's directory, names the directories Archive
+// moved the log's older part to, one absolute path a line. It is not
+// part of the log: Open reads it to look for the events of the intents
+// a store restored from a backup holds (intent.go, archivedIntents).
+const ArchivedToFile = "archived-to"
+
+// archiveDirs returns the archive directories of the log in dir: extra,
+// if set, and those its ArchivedToFile names, each once, absolute. The
+// error is reading the file's; the directories are returned all the same.
+func archiveDirs(dir, extra string) ([]string, error) {
+	var dirs []string
+	add := func(d string) {
+		if d == "" {
+			return
+		}
+		if abs, err := filepath.Abs(d); err == nil {
+			d = abs
+		}
+		if !slices.Contains(dirs, d) {
+			dirs = append(dirs, d)
+		}
+	}
+	add(extra)
+	b, err := os.ReadFile(filepath.Join(dir, ArchivedToFile))
+	if errors.Is(err, fs.ErrNotExist) {
+		return dirs, nil
+	}
+	if err != nil {
+		return dirs, err
+	}
+	for line := range strings.Lines(string(b)) {
+		add(strings.TrimSpace(line))
+	}
+	return dirs, nil
+}
+
+// noteArchiveDir adds to, made absolute, to dir's ArchivedToFile unless
+// it is named there already. The caller holds the archive lock.
+func noteArchiveDir(dir, to string) error {
+	abs, err := filepath.Abs(to)
+	if err != nil {
+		return fmt.Errorf("audit: archive: %w", err)
+	}
+	noted, err := archiveDirs(dir, "")
+	if err != nil {
+		return fmt.Errorf("audit: archive: read %s: %w", ArchivedToFile, err)
+	}
+	if slices.Contains(noted, abs) {
+		return nil
+	}
+	content := strings.Join(append(noted, abs), "\n") + "\n"
+	if err := durable.CopyNew(context.Background(), filepath.Join(dir, ArchivedToFile), strings.NewReader(content), 0); err != nil {
+		return fmt.Errorf("audit: archive: note the archive in %s: %w", ArchivedToFile, err)
+	}
+	if err := durable.SyncDir(dir); err != nil {
+		return fmt.Errorf("audit: archive: %w", err)
+	}
+	return nil
 }
 
 // checkArchiveHoldsThisLog refuses an archive directory that holds

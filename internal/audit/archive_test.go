@@ -88,6 +88,11 @@ func TestArchive(t *testing.T) {
 	if rep, err := Archive(dir, to, time.Now().Add(time.Hour)); err != nil || rep.Digests == 0 || rep.Through <= uint64(whole.Events) {
 		t.Fatalf("the second Archive: %+v %v", rep, err)
 	}
+	// The log's directory names its archive, once: Open looks there for
+	// the events of a restored store's intents.
+	if dirs, err := archiveDirs(dir, ""); err != nil || len(dirs) != 1 || dirs[0] != to {
+		t.Fatalf("%s names %q (%v), want the archive %s once", ArchivedToFile, dirs, err, to)
+	}
 
 	// A move cut short by a crash: a file copied into the archive and not
 	// yet removed from the log's directory.

@@ -79,6 +79,9 @@
 //     Archive (`trent audit archive`): whole event files and every digest
 //     but the newest, so the directory's first digest chains to one that
 //     is elsewhere. Verify takes those directories beside the log's.
+//   - archived-to: the directories Archive moved files to, one absolute
+//     path a line (ArchivedToFile): not part of the log; Open looks there
+//     for the events of a restored store's intents (intent.go).
 //   - audit-public-key.pem: the digest signing key's public half, written
 //     at Open, for `trent audit verify` without --public-key (which then
 //     trusts what it finds beside the files; pass the key to check

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"sync"
 	"time"
@@ -337,7 +336,7 @@ func (l *Log) missingIntents(ins []store.StoredIntent) ([]store.StoredIntent, er
 			oldest = since(in)
 		}
 	}
-	if err := findEventIDs(ls.events, oldest, left); err != nil {
+	if err := findEventIDs(ls.events, oldest, time.Time{}, left); err != nil {
 		return nil, err
 	}
 	var out []store.StoredIntent
@@ -353,8 +352,9 @@ func (l *Log) missingIntents(ins []store.StoredIntent) ([]store.StoredIntent, er
 // the files from the last one started at or before since, less
 // intentSearchMargin, on: a file's name carries the time it was started,
 // by the log's clock, which may differ a little from the clock that
-// dated the request.
-func findEventIDs(files []nameInfo, since time.Time, left map[string]bool) error {
+// dated the request. A non-zero until stops it at the files started
+// after until.
+func findEventIDs(files []nameInfo, since, until time.Time, left map[string]bool) error {
 	from := 0
 	for i, f := range files {
 		if !f.time.After(since.Add(-intentSearchMargin)) {
@@ -363,7 +363,7 @@ func findEventIDs(files []nameInfo, since time.Time, left map[string]bool) error
 	}
 	var pat []byte
 	for _, f := range files[from:] {
-		if len(left) == 0 {
+		if len(left) == 0 || !until.IsZero() && f.time.After(until) {
 			return nil
 		}
 		data, err := os.ReadFile(f.path())
@@ -381,120 +381,88 @@ func findEventIDs(files []nameInfo, since time.Time, left map[string]bool) error
 }
 
 // intentRecordedWithin bounds, with a wide margin, how long after its
-// time a request's event is handed to the log: a request is dated when
-// it arrives, and its handler's store calls and the log's Record each
-// give up within seconds.
+// time a request's event is written: a request is dated when it
+// arrives, and its handler's store calls and the log's Record each give
+// up within seconds. It only bounds the search of an archive: an event
+// written later is not found there, and written again, marked recovered
+// (a duplicate, never a missing event).
 const intentRecordedWithin = 24 * time.Hour
 
 // archivedIntents splits off, from this node's intents whose events the
-// log's directory lacks (missingIntents), those whose events were
-// archived. A store restored from a backup holds the intents of the
+// log's directory lacks (missingIntents), those whose events are in the
+// log's archive. A store restored from a backup holds the intents of the
 // requests in flight when the backup was taken; their events were
 // written after it, and Archive may have moved them since. Writing them
 // again would put a false "recovered" event in the log, and an event id
 // twice across the log and its archive.
 //
-// An intent is taken for archived only if all of these hold:
-//
-//   - the beginning of the log has left the directory: its first event
-//     file is not the log's first;
-//   - its event could be in what left: its time is not after the first
-//     file still here was started (both whole seconds of the one clock;
-//     an event is dated before it is written, and a file started after
-//     every event of the files before it);
-//   - its event cannot be one a stop kept from the log, which is what
-//     recovery is for. The writer makes events durable in the order they
-//     were handed to it, so such an event was handed over after the
-//     newest event the directory holds, and so, by intentRecordedWithin,
-//     its time is after that event's time less intentRecordedWithin. An
-//     intent older than that had its event written: here it is not, so
-//     it was archived.
-//
-// With Options.ArchiveDir set, the archive is searched first, and what
-// it holds is found for certain. The intents kept are recovered as ever;
-// a mistake there costs a duplicate event marked recovered, never a
-// missing one.
+// Only an intent whose event could have been archived is looked for —
+// the beginning of the log has left the directory (its first event file
+// is not the log's first), and the intent's time is not after the first
+// file still here was started (an event is dated before it is written,
+// and a file is started after every event of the files before it) — in
+// the archive directories the log knows: Options.ArchiveDir (serve
+// --audit-archive-to) and those Archive noted in the directory
+// (ArchivedToFile). An intent is dropped only when its event id is found
+// there, so never one whose event was not written; one not found, or an
+// archive that cannot be read, is recovered as ever.
 func (l *Log) archivedIntents(missing []store.StoredIntent) (kept []store.StoredIntent, err error) {
+	if len(missing) == 0 {
+		return missing, nil
+	}
 	ls, err := listDir(l.dir)
 	if err != nil {
 		return nil, fmt.Errorf("audit: list %s: %w", l.dir, err)
 	}
-	if len(missing) == 0 || len(ls.events) == 0 || ls.events[0].seq == 1 {
+	if len(ls.events) == 0 || ls.events[0].seq == 1 {
 		return missing, nil // nothing has been archived
 	}
 	firstStarted := ls.events[0].time
-	var maybe []store.StoredIntent // could be in the archive
-	for _, in := range missing {
-		if !in.EventTime.After(firstStarted) {
-			maybe = append(maybe, in)
-		} else {
-			kept = append(kept, in)
-		}
-	}
-	if len(maybe) == 0 {
-		return missing, nil
-	}
 	left := map[string]bool{}
-	oldest := maybe[0].EventTime
-	for _, in := range maybe {
-		left[in.EventID] = true
-		if in.EventTime.Before(oldest) {
-			oldest = in.EventTime
-		}
-	}
-	if to := l.opts.ArchiveDir; to != "" {
-		arc, err := listDir(to)
-		if err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("audit: search the archive for intents' events: %w", err)
-		}
-		if err := findEventIDs(arc.events, oldest, left); err != nil {
-			return nil, err
-		}
-	}
-	newest, ok, err := newestEventTime(ls.events)
-	if err != nil {
-		return nil, err
-	}
-	found, presumed := 0, 0
-	for _, in := range maybe {
-		switch {
-		case !left[in.EventID]:
-			found++
-		case ok && in.EventTime.Before(newest.Add(-intentRecordedWithin)):
-			presumed++
-		default:
-			kept = append(kept, in)
-		}
-	}
-	if found+presumed > 0 {
-		l.log.Info("audit: intents whose events were archived are not recorded again (a store restored from an older backup holds them)",
-			"foundInArchive", found, "olderThanTheArchivedPart", presumed, "archive", l.opts.ArchiveDir)
-	}
-	return kept, nil
-}
-
-// newestEventTime returns the time of the last event the newest of files
-// that holds any holds.
-func newestEventTime(files []nameInfo) (time.Time, bool, error) {
-	for i := len(files) - 1; i >= 0; i-- {
-		data, err := os.ReadFile(files[i].path())
-		if err != nil {
-			return time.Time{}, false, fmt.Errorf("audit: read the newest event: %w", err)
-		}
-		lines, _, _ := splitSegment(data)
-		if len(lines) == 0 {
+	var oldest, newest time.Time
+	for _, in := range missing {
+		if in.EventTime.After(firstStarted) {
 			continue
 		}
-		last := lines[len(lines)-1]
-		var ev struct {
-			EventTime Timestamp `json:"eventTime"`
+		left[in.EventID] = true
+		if oldest.IsZero() || in.EventTime.Before(oldest) {
+			oldest = in.EventTime
 		}
-		if err := json.Unmarshal(last, &ev); err != nil {
-			return time.Time{}, false, fmt.Errorf("audit: read the newest event, in %s: %w", files[i].name, err)
+		if in.EventTime.After(newest) {
+			newest = in.EventTime
 		}
-		return ev.EventTime.Time, true, nil
 	}
-	return time.Time{}, false, nil
+	if len(left) == 0 {
+		return missing, nil
+	}
+	dirs, err := archiveDirs(l.dir, l.opts.ArchiveDir)
+	if err != nil {
+		l.log.Warn("audit: cannot read where the log was archived; intents whose events may be there are recorded again", "err", err)
+	}
+	looking := len(left)
+	for _, dir := range dirs {
+		arc, err := listDir(dir)
+		if err == nil {
+			err = findEventIDs(arc.events, oldest, newest.Add(intentRecordedWithin), left)
+		}
+		if err != nil {
+			l.log.Warn("audit: cannot search the log's archive for the events of intents; those not found are recorded again", "archive", dir, "err", err)
+		}
+	}
+	for _, in := range missing {
+		if !left[in.EventID] && !in.EventTime.After(firstStarted) {
+			continue // found in the archive
+		}
+		kept = append(kept, in)
+	}
+	if found := len(missing) - len(kept); found > 0 {
+		l.log.Info("audit: intents whose events were archived are not recorded again (a store restored from an older backup holds them)",
+			"foundInArchive", found, "notFound", len(left), "lookedFor", looking, "archives", dirs)
+	} else {
+		l.log.Info("audit: intents whose events may have been archived were not found in the archive; they are recorded as recovered",
+			"lookedFor", looking, "archives", dirs)
+	}
+	return kept, nil
 }
 
 // recoveredEvent is the event of an intent whose request's event was

@@ -4,11 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/trent-kms/trent/internal/clock"
 	"github.com/trent-kms/trent/internal/store"
 )
 
@@ -220,9 +222,10 @@ func recordAt(t *testing.T, l *Log, from, n int, at time.Time) {
 // while a request was in flight holds that request's intent; if the
 // request's event has been archived since, Open must not write it again
 // as recovered (a false note, and its id twice across the log and the
-// archive). An intent whose event a stop truly kept from the log is
-// still recovered, even when it is dated before the first file left in
-// the directory.
+// archive): it finds the event in the archive the server archives to,
+// or the one Archive noted. An intent whose event a stop truly kept from
+// the log is recovered, however old and wherever its time falls; and an
+// archived event Open cannot find is written again rather than lost.
 func TestIntentRecoveryAfterArchive(t *testing.T) {
 	defer func(d time.Duration) { intentSweepEvery = d }(intentSweepEvery)
 	intentSweepEvery = time.Hour // the janitor stays out of the way
@@ -230,32 +233,40 @@ func TestIntentRecoveryAfterArchive(t *testing.T) {
 	now := time.Now().UTC().Truncate(time.Second)
 	for _, c := range []struct {
 		name string
-		age  time.Duration // of the intent's request, before the log's newest event
+		age  time.Duration // of the intent's request, before the log's newest events
 		// lost: the request's event was never written (a stop between
 		// its commit and its event); otherwise it was, and was archived.
-		lost        bool
-		knowArchive bool // Options.ArchiveDir names the archive
-		wantLog     int  // the event's lines in the log's directory after Open
-		wantArchive int  // and in the archive
+		lost bool
+		// archive is how Open knows the archive: "options"
+		// (Options.ArchiveDir: serve --audit-archive-to), "noted" (only
+		// Archive's note, as after cron's trent audit archive), "moved"
+		// (noted, but moved away since).
+		archive     string
+		wantLog     int // the event's lines in the log's directory after Open
+		wantArchive int // and in the archive
 	}{
-		{name: "archived, archive known", age: 2 * time.Hour, knowArchive: true, wantArchive: 1},
-		{name: "archived long ago, archive not known", age: 48 * time.Hour, wantArchive: 1},
-		// Too recent to tell from a lost one without the archive: a
-		// duplicate marked recovered, never a missing event.
-		{name: "archived recently, archive not known", age: 2 * time.Hour, wantLog: 1, wantArchive: 1},
-		{name: "lost, dated before the files left", age: 2 * time.Hour, lost: true, knowArchive: true, wantLog: 1},
-		{name: "lost, archive not known", age: 2 * time.Hour, lost: true, wantLog: 1},
+		{name: "archived, the server's archive", age: 2 * time.Hour, archive: "options", wantArchive: 1},
+		{name: "archived, noted by archive", age: 2 * time.Hour, archive: "noted", wantArchive: 1},
+		{name: "archived long ago, noted by archive", age: 48 * time.Hour, archive: "noted", wantArchive: 1},
+		// Not found: a duplicate marked recovered, never a missing event.
+		{name: "archived, archive moved away since", age: 2 * time.Hour, archive: "moved", wantLog: 1, wantArchive: 1},
+		{name: "lost, dated before the files left", age: 2 * time.Hour, lost: true, archive: "options", wantLog: 1},
+		{name: "lost, long before the newest events", age: 48 * time.Hour, lost: true, archive: "noted", wantLog: 1},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			dir, to := t.TempDir(), filepath.Join(t.TempDir(), "archive")
 			db := openUsageStore(t, filepath.Join(t.TempDir(), "trent.db"))
 			o := Options{KeyUses: db, Intents: db, MaxFileBytes: 2500}
 			var ev *Event
-			intent := func(l *Log) {
-				ev = intentEventAt(t, l, db, 1, created, now.Add(-c.age))
-			}
+			intent := func(l *Log) { ev = intentEventAt(t, l, db, 1, created, now.Add(-c.age)) }
 			for run := range 3 {
-				l := openLog(t, dir, o)
+				ro := o
+				if run == 0 {
+					// The first run's files are started when its
+					// request was dated, as in life.
+					ro.Clock = clock.NewFake(now.Add(-c.age))
+				}
+				l := openLog(t, dir, ro)
 				if run == 0 && !c.lost {
 					intent(l)
 					if err := l.Record(context.Background(), ev); err != nil {
@@ -280,10 +291,20 @@ func TestIntentRecoveryAfterArchive(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-
-			if c.knowArchive {
+			switch c.archive {
+			case "options":
 				o.ArchiveDir = to
+				if err := os.Remove(filepath.Join(dir, ArchivedToFile)); err != nil {
+					t.Fatal(err) // an archive from before the note, or made by hand
+				}
+			case "moved":
+				moved := filepath.Join(t.TempDir(), "elsewhere")
+				if err := os.Rename(to, moved); err != nil {
+					t.Fatal(err)
+				}
+				to = moved
 			}
+
 			closeLog(t, openLog(t, dir, o))
 			id := `"eventID":"` + ev.EventID + `"`
 			nLog, line := countLines(t, dir, id)
