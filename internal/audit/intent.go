@@ -336,7 +336,7 @@ func (l *Log) missingIntents(ins []store.StoredIntent) ([]store.StoredIntent, er
 			oldest = since(in)
 		}
 	}
-	if err := findEventIDs(ls.events, oldest, time.Time{}, left); err != nil {
+	if err := findEventIDs(ls.events, oldest, left); err != nil {
 		return nil, err
 	}
 	var out []store.StoredIntent
@@ -352,9 +352,8 @@ func (l *Log) missingIntents(ins []store.StoredIntent) ([]store.StoredIntent, er
 // the files from the last one started at or before since, less
 // intentSearchMargin, on: a file's name carries the time it was started,
 // by the log's clock, which may differ a little from the clock that
-// dated the request. A non-zero until stops it at the files started
-// after until.
-func findEventIDs(files []nameInfo, since, until time.Time, left map[string]bool) error {
+// dated the request.
+func findEventIDs(files []nameInfo, since time.Time, left map[string]bool) error {
 	from := 0
 	for i, f := range files {
 		if !f.time.After(since.Add(-intentSearchMargin)) {
@@ -363,7 +362,7 @@ func findEventIDs(files []nameInfo, since, until time.Time, left map[string]bool
 	}
 	var pat []byte
 	for _, f := range files[from:] {
-		if len(left) == 0 || !until.IsZero() && f.time.After(until) {
+		if len(left) == 0 {
 			return nil
 		}
 		data, err := os.ReadFile(f.path())
@@ -380,14 +379,6 @@ func findEventIDs(files []nameInfo, since, until time.Time, left map[string]bool
 	return nil
 }
 
-// intentRecordedWithin bounds, with a wide margin, how long after its
-// time a request's event is written: a request is dated when it
-// arrives, and its handler's store calls and the log's Record each give
-// up within seconds. It only bounds the search of an archive: an event
-// written later is not found there, and written again, marked recovered
-// (a duplicate, never a missing event).
-const intentRecordedWithin = 24 * time.Hour
-
 // archivedIntents splits off, from this node's intents whose events the
 // log's directory lacks (missingIntents), those whose events are in the
 // log's archive. A store restored from a backup holds the intents of the
@@ -396,16 +387,16 @@ const intentRecordedWithin = 24 * time.Hour
 // again would put a false "recovered" event in the log, and an event id
 // twice across the log and its archive.
 //
-// Only an intent whose event could have been archived is looked for —
-// the beginning of the log has left the directory (its first event file
-// is not the log's first), and the intent's time is not after the first
-// file still here was started (an event is dated before it is written,
-// and a file is started after every event of the files before it) — in
-// the archive directories the log knows: Options.ArchiveDir (serve
+// Once the beginning of the log has left the directory (its first event
+// file is not the log's first), they are looked for in the archive
+// directories the log knows: Options.ArchiveDir (serve
 // --audit-archive-to) and those Archive noted in the directory
-// (ArchivedToFile). An intent is dropped only when its event id is found
-// there, so never one whose event was not written; one not found, or an
-// archive that cannot be read, is recovered as ever.
+// (ArchivedToFile), from the files started before the oldest intent's
+// time on, as in the directory. An intent is dropped only when its event
+// id is found there, so never one whose event was not written; one not
+// found, or an archive that cannot be read, is recovered as ever. (The
+// intent of an event a stop kept from the log is dated after the files
+// archived were started, so its search usually reads only the newest.)
 func (l *Log) archivedIntents(missing []store.StoredIntent) (kept []store.StoredIntent, err error) {
 	if len(missing) == 0 {
 		return missing, nil
@@ -417,50 +408,35 @@ func (l *Log) archivedIntents(missing []store.StoredIntent) (kept []store.Stored
 	if len(ls.events) == 0 || ls.events[0].seq == 1 {
 		return missing, nil // nothing has been archived
 	}
-	firstStarted := ls.events[0].time
 	left := map[string]bool{}
-	var oldest, newest time.Time
+	oldest := missing[0].EventTime
 	for _, in := range missing {
-		if in.EventTime.After(firstStarted) {
-			continue
-		}
 		left[in.EventID] = true
-		if oldest.IsZero() || in.EventTime.Before(oldest) {
+		if in.EventTime.Before(oldest) {
 			oldest = in.EventTime
 		}
-		if in.EventTime.After(newest) {
-			newest = in.EventTime
-		}
-	}
-	if len(left) == 0 {
-		return missing, nil
 	}
 	dirs, err := archiveDirs(l.dir, l.opts.ArchiveDir)
 	if err != nil {
 		l.log.Warn("audit: cannot read where the log was archived; intents whose events may be there are recorded again", "err", err)
 	}
-	looking := len(left)
 	for _, dir := range dirs {
 		arc, err := listDir(dir)
 		if err == nil {
-			err = findEventIDs(arc.events, oldest, newest.Add(intentRecordedWithin), left)
+			err = findEventIDs(arc.events, oldest, left)
 		}
 		if err != nil {
 			l.log.Warn("audit: cannot search the log's archive for the events of intents; those not found are recorded again", "archive", dir, "err", err)
 		}
 	}
 	for _, in := range missing {
-		if !left[in.EventID] && !in.EventTime.After(firstStarted) {
-			continue // found in the archive
+		if left[in.EventID] {
+			kept = append(kept, in)
 		}
-		kept = append(kept, in)
 	}
 	if found := len(missing) - len(kept); found > 0 {
 		l.log.Info("audit: intents whose events were archived are not recorded again (a store restored from an older backup holds them)",
-			"foundInArchive", found, "notFound", len(left), "lookedFor", looking, "archives", dirs)
-	} else {
-		l.log.Info("audit: intents whose events may have been archived were not found in the archive; they are recorded as recovered",
-			"lookedFor", looking, "archives", dirs)
+			"foundInArchive", found, "notFound", len(kept), "archives", dirs)
 	}
 	return kept, nil
 }
