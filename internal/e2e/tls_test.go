@@ -11,6 +11,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"errors"
+	"io"
 	"math/big"
 	"net"
 	"net/http"
@@ -409,5 +410,66 @@ func TestSecureTransportIAM(t *testing.T) {
 	}
 	if _, err := iamClient(tlsSrv.URL, creds, tlsSrv.Client()).ListUsers(ctx, &iam.ListUsersInput{}); err != nil {
 		t.Fatalf("ListUsers over TLS: %v", err)
+	}
+}
+
+// TestTLSRetiredClientCARefusesResumption: a client CA taken out of
+// --tls-client-ca stops admitting its certificates at once, including a
+// TLS session resumed from a ticket issued while it was trusted (the
+// server's config per handshake comes from GetConfigForClient; Go before
+// its 2026 fix resumed such sessions without checking the chain again).
+func TestTLSRetiredClientCARefusesResumption(t *testing.T) {
+	ca, caKey, caPEM := newCA(t, "clients")
+	_, _, otherPEM := newCA(t, "successors")
+	caFile := filepath.Join(t.TempDir(), "clients.pem")
+	if err := os.WriteFile(caFile, caPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	srv := startTrent(t, nil, "--tls", "--data-dir", filepath.Join(t.TempDir(), "data"), "--tls-client-ca", caFile)
+	serverCA := caBundleOf(t, srv)
+	cert := clientCert(t, ca, caKey)
+
+	resuming := trustingClient(t, serverCA, cert)
+	tr := resuming.Transport.(*http.Transport)
+	tr.TLSClientConfig.ClientSessionCache = tls.NewLRUClientSessionCache(4)
+	tr.DisableKeepAlives = true // a handshake per request
+	get := func(c *http.Client) (*http.Response, error) {
+		resp, err := c.Get(srv.URL + "/healthz")
+		if err == nil {
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}
+		return resp, err
+	}
+	if _, err := get(resuming); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := get(resuming)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !resp.TLS.DidResume {
+		t.Fatal("the second handshake did not resume: the test would prove nothing")
+	}
+
+	if err := os.WriteFile(caFile, otherPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	// The reload is done once a fresh handshake with the certificate fails.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if _, err := get(trustingClient(t, serverCA, cert)); err != nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the retired CA's certificate is still admitted")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if resp, err := get(resuming); err == nil {
+		t.Fatalf("a session resumed from the retired CA's time was admitted (resumed: %v)", resp.TLS.DidResume)
 	}
 }
