@@ -44,7 +44,11 @@ func (f *Front) rotateRoot(w http.ResponseWriter, r *http.Request, rr RootRotato
 	if _, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, maxRotateBody)); err != nil {
 		clear(buf.Bytes())
 		f.recordSys(r, failSys(NewSysEvent(r, "RotateRoot", false), "ValidationException", "The request body could not be read or is too large."))
-		http.Error(w, "request body too large or unreadable", http.StatusRequestEntityTooLarge)
+		if tooLarge := (*http.MaxBytesError)(nil); errors.As(err, &tooLarge) {
+			http.Error(w, "request body too large", http.StatusRequestEntityTooLarge)
+		} else {
+			http.Error(w, "could not read the request body", http.StatusBadRequest)
+		}
 		return
 	}
 	body := buf.Bytes()
@@ -68,7 +72,9 @@ func (f *Front) rotateRoot(w http.ResponseWriter, r *http.Request, rr RootRotato
 		status, msg = apierr.HTTPStatus(ae.Code), ae.Error()
 	default:
 		f.log.Error("root key rotation failed", "source_ip", sourceIP(r), "err", apierr.ForLog(err))
-		status, msg = http.StatusInternalServerError, "root key rotation failed: "+err.Error()
+		// As the seal: the cause (a store's or HSM's error) may name
+		// paths and hosts, and stays in the server's log.
+		status, msg = http.StatusInternalServerError, "root key rotation failed; the server's log says why"
 	}
 	writeJSON(w, status, rotateResponse{st, msg})
 }
