@@ -69,23 +69,34 @@ type intentLog interface {
 	Intent(ev *audit.Event) *store.AuditIntent
 }
 
-// intentContext is the context a request is performed under: for one
-// that may change state, it carries the request's audit intent, which the
-// store commits with the change (store.AuditIntent), so that a stop
-// between the commit and record leaves a trace the log recovers at start.
-func (s *Server) intentContext(r *http.Request, a *answer) context.Context {
+// changeTimeout bounds the work of a request that may change state once
+// its client no longer bounds it (performContext): the server's write
+// timeout, past which its answer could not be delivered anyway.
+const changeTimeout = 30 * time.Second
+
+// performContext is the context a request is performed under, and its
+// cancel. For one that may change state:
+//   - it is not cancelled when the client hangs up, as AWS finishes what
+//     it received: a change cut short between its steps would leave a
+//     state its event does not describe (TestChangeOutlivesTheClient);
+//     changeTimeout bounds it instead;
+//   - it carries the request's audit intent, which the store commits with
+//     the change (store.AuditIntent), so that a stop between the commit
+//     and record leaves a trace the log recovers at start.
+//
+// A read stays the client's to cancel.
+func (s *Server) performContext(r *http.Request, a *answer) (context.Context, context.CancelFunc) {
 	ctx := r.Context()
 	if a.ev == nil || !audit.MayChangeState(a.ev) {
-		return ctx
+		return ctx, func() {}
 	}
-	il, ok := s.audit.(intentLog)
-	if !ok {
-		return ctx
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), changeTimeout)
+	if il, ok := s.audit.(intentLog); ok {
+		if in := il.Intent(a.ev); in != nil {
+			ctx = store.WithAuditIntent(ctx, in)
+		}
 	}
-	if in := il.Intent(a.ev); in != nil {
-		return store.WithAuditIntent(ctx, in)
-	}
-	return ctx
+	return ctx, cancel
 }
 
 // record completes a's event with the outcome and records it, with a copy

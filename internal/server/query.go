@@ -97,7 +97,9 @@ func (s *Server) serveQuery(r *http.Request, body []byte, auth sigv4.Auth, verr 
 		Service: auth.Service, Caller: callerOf(auth), RequestID: a.requestID,
 		SourceIP: sourceIP(r), Region: auth.Region, SecureTransport: r.TLS != nil, Audit: a.ev,
 	}
-	a.out, a.err = s.query.ServeQuery(s.intentContext(r, a), req, op, in)
+	ctx, cancel := s.performContext(r, a)
+	defer cancel()
+	a.out, a.err = s.query.ServeQuery(ctx, req, op, in)
 }
 
 // queryReadOnly is CloudTrail's readOnly for an IAM or STS operation.

@@ -407,7 +407,9 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request, buf *bodyBuffer,
 	if a.ev != nil {
 		a.ev.ReadOnly = op.ReadOnly
 	}
-	a.out, a.err = s.kms.Call(s.intentContext(r, a), op, req, body)
+	ctx, cancel := s.performContext(r, a)
+	defer cancel()
+	a.out, a.err = s.kms.Call(ctx, op, req, body)
 	return a
 }
 
