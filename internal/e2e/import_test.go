@@ -404,12 +404,13 @@ func TestImportRotateOnDemand(t *testing.T) {
 		t.Fatalf("ListKeyRotations after rotation: %+v", rot.Rotations)
 	}
 
-	// Deleting old material by id: the key stays Enabled, the old
-	// ciphertext is unusable until that material comes back.
+	// Deleting old material by id: it was permanently associated (it
+	// was current once), so the key is PendingImport, as AWS's Developer
+	// Guide has it, until that material comes back.
 	_, err = c.DeleteImportedKeyMaterial(ctx, &kms.DeleteImportedKeyMaterialInput{KeyId: aws.String(id), KeyMaterialId: aws.String(id1)})
 	mustOK(t, err, "DeleteImportedKeyMaterial old")
-	if describe(t, env, id).KeyState != types.KeyStateEnabled {
-		t.Fatal("deleting non-current material changed the key state")
+	if st := describe(t, env, id).KeyState; st != types.KeyStatePendingImport {
+		t.Fatalf("after deleting a rotated-out material the key is %s, want PendingImport", st)
 	}
 	if _, err := c.Decrypt(ctx, &kms.DecryptInput{CiphertextBlob: c1}); err == nil {
 		t.Fatal("a ciphertext of deleted material decrypted")
@@ -417,6 +418,9 @@ func TestImportRotateOnDemand(t *testing.T) {
 	_, err = importMaterial(t, env, id, types.AlgorithmSpecRsaesOaepSha256, m1, &kms.ImportKeyMaterialInput{
 		ImportType: types.ImportTypeExistingKeyMaterial, KeyMaterialId: aws.String(id1)})
 	mustOK(t, err, "re-import old material")
+	if st := describe(t, env, id).KeyState; st != types.KeyStateEnabled {
+		t.Fatalf("after re-importing it the key is %s, want Enabled", st)
+	}
 	_, err = c.Decrypt(ctx, &kms.DecryptInput{CiphertextBlob: c1})
 	mustOK(t, err, "Decrypt with restored material")
 	_, err = c.DeleteImportedKeyMaterial(ctx, &kms.DeleteImportedKeyMaterialInput{KeyId: aws.String(id), KeyMaterialId: aws.String(hex.EncodeToString(random(32)))})

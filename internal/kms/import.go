@@ -139,11 +139,40 @@ func importable(e *keyEntry) error {
 	return notPendingDeletion(e.arn, &e.meta)
 }
 
-// hasCurrentMaterial reports whether key k (of entry e, read under the
-// same writeMu) has material for its current version.
-func hasCurrentMaterial(e *keyEntry, k *store.Key) bool {
-	v, ok := e.imported[k.CurrentVersion]
-	return ok && v.ImportState == importStateImported
+// hasAllMaterial reports whether key k (of entry e, read under the same
+// writeMu) has the material of every version up to its current one: its
+// permanently associated materials, in AWS's words. AWS keeps a key whose
+// permanently associated materials are all there usable, and puts it in
+// PendingImport when any of them is deleted or expires, not only the
+// current one (review, December 8).
+func hasAllMaterial(e *keyEntry, k *store.Key) bool {
+	return materialComplete(k.CurrentVersion, func(n uint32) (store.KeyVersion, bool) {
+		v, ok := e.imported[n]
+		return v, ok
+	})
+}
+
+// materialComplete reports whether the versions 1 to current that the
+// key holds all have their imported material, version(n) giving each; the
+// current one must be held. (A replica made after its primary rotated
+// holds only the versions imported into it: the older ones are not its
+// own yet, and it is usable without them.)
+func materialComplete(current uint32, version func(n uint32) (store.KeyVersion, bool)) bool {
+	if v, ok := version(current); current == 0 || !ok || v.ImportState != importStateImported {
+		return false
+	}
+	for n := uint32(1); n < current; n++ {
+		if v, ok := version(n); ok && v.ImportState != importStateImported {
+			return false
+		}
+	}
+	return true
+}
+
+// pendingDeletion reports whether k is waiting to be deleted: an import
+// or a loss of material does not change that state.
+func pendingDeletion(k *store.Key) bool {
+	return k.State == StatePendingDeletion || k.State == StatePendingReplicaDeletion
 }
 
 // importedMetadata adds what DescribeKey shows of an EXTERNAL key's
@@ -157,9 +186,24 @@ func importedMetadata(e *keyEntry, md *awsproto.KeyMetadata) {
 	if e.meta.KeySpec == SpecSymmetric {
 		md.CurrentKeyMaterialId = v.MaterialID
 	}
-	if v.ImportState == importStateImported {
-		md.ExpirationModel = v.ExpirationModel
-		md.ValidTo = awsproto.Time(v.ValidTo)
+	if v.ImportState != importStateImported {
+		return
+	}
+	// AWS: ValidTo is the earliest time at which any material permanently
+	// associated with the key expires, so a rotated-out material's
+	// expiry shows too.
+	md.ExpirationModel = v.ExpirationModel
+	var earliest time.Time
+	for n, w := range e.imported {
+		if n > e.meta.CurrentVersion || w.ImportState != importStateImported || w.ExpirationModel != expires {
+			continue
+		}
+		if earliest.IsZero() || w.ValidTo.Before(earliest) {
+			earliest = w.ValidTo
+		}
+	}
+	if !earliest.IsZero() {
+		md.ExpirationModel, md.ValidTo = expires, awsproto.Time(earliest)
 	}
 }
 
@@ -428,7 +472,13 @@ func (s *Service) putImported(ctx context.Context, cur *keyEntry, k store.Key, v
 	}
 	v.KeyID, v.MaterialID, v.Wrapped = k.ID, id, wrapped
 	v.ImportState, v.ExpirationModel, v.ValidTo, v.Description = importStateImported, model, until, desc
-	if v.Version == k.CurrentVersion && k.State == StatePendingImport {
+	if k.State == StatePendingImport && v.Version <= k.CurrentVersion && materialComplete(k.CurrentVersion, func(n uint32) (store.KeyVersion, bool) {
+		if n == v.Version {
+			return v, true
+		}
+		w, ok := cur.imported[n]
+		return w, ok
+	}) {
 		k.State = StateEnabled
 	}
 	if _, err := s.store.PutKeyMaterial(ctx, k, v); err != nil {
@@ -503,7 +553,7 @@ func (s *Service) deleteImportedKeyMaterial(ctx context.Context, r *Request, in 
 	if v.ImportState != importStateImported {
 		return out, nil
 	}
-	if n == k.CurrentVersion && k.State != StatePendingDeletion {
+	if n <= k.CurrentVersion && !pendingDeletion(&k) {
 		k.State = StatePendingImport
 	}
 	if err := s.deleteMaterial(ctx, cur, k, []uint32{n}); err != nil {
@@ -681,7 +731,7 @@ func (s *Service) expireKeyMaterial(ctx context.Context, id string, now time.Tim
 	}
 	slices.Sort(due)
 	k := e.metaCopy()
-	if slices.Contains(due, k.CurrentVersion) && k.State != StatePendingDeletion {
+	if due[0] <= k.CurrentVersion && !pendingDeletion(&k) {
 		k.State = StatePendingImport
 	}
 	if err := s.deleteMaterial(ctx, e, k, due); err != nil {

@@ -371,7 +371,7 @@ func (s *Service) cancelKeyDeletion(ctx context.Context, r *Request, in *awsprot
 		// AWS leaves a key whose deletion was cancelled disabled, or
 		// pending import if it has no key material.
 		k.State = StateDisabled
-		if k.Origin == OriginExternal && !hasCurrentMaterial(e, k) {
+		if k.Origin == OriginExternal && !hasAllMaterial(e, k) {
 			k.State = StatePendingImport
 		}
 		k.DeletionDate = time.Time{}

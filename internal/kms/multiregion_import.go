@@ -220,8 +220,14 @@ func (s *Service) rotateImportedMembers(ctx context.Context, cur *keyEntry, k st
 		v := versions[i]
 		v.RotationType, v.CreatedAt = p.RotationType, p.CreatedAt
 		m.CurrentVersion = p.Version
-		if m.State == StatePendingImport {
-			m.State = StateEnabled // its new current material is there
+		if m.State == StatePendingImport && materialComplete(p.Version, func(n uint32) (store.KeyVersion, bool) {
+			j := slices.IndexFunc(versions, func(w store.KeyVersion) bool { return w.Version == n })
+			if j < 0 {
+				return store.KeyVersion{}, false
+			}
+			return versions[j], true
+		}) {
+			m.State = StateEnabled // its new current material is there, and every older one
 		}
 		ks, vs = append(ks, m), append(vs, v)
 	}
