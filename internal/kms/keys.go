@@ -364,14 +364,14 @@ func (s *Service) scheduleKeyDeletion(ctx context.Context, r *Request, in *awspr
 
 func (s *Service) cancelKeyDeletion(ctx context.Context, r *Request, in *awsproto.KeyIdInput, a *access) (any, error) {
 	e := a.key
-	e, err := s.update(ctx, e, func(k *store.Key) error {
+	e, err := s.updateEntry(ctx, e, func(cur *keyEntry, k *store.Key) error {
 		if k.State != StatePendingDeletion && k.State != StatePendingReplicaDeletion {
 			return apierr.New(apierr.KMSInvalidState, "%s is not pending deletion.", e.arn)
 		}
 		// AWS leaves a key whose deletion was cancelled disabled, or
 		// pending import if it has no key material.
 		k.State = StateDisabled
-		if k.Origin == OriginExternal && !hasAllMaterial(e, k) {
+		if k.Origin == OriginExternal && !hasAllMaterial(cur, k) {
 			k.State = StatePendingImport
 		}
 		k.DeletionDate = time.Time{}

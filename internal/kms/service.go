@@ -401,6 +401,13 @@ func notPendingDeletion(arn string, k *store.Key) error {
 // update applies change to the stored key under the write lock and
 // publishes the result. change may return an *apierr.Error to refuse.
 func (s *Service) update(ctx context.Context, e *keyEntry, change func(k *store.Key) error) (*keyEntry, error) {
+	return s.updateEntry(ctx, e, func(_ *keyEntry, k *store.Key) error { return change(k) })
+}
+
+// updateEntry is update for a change that reads more of the key than its
+// metadata (its imported materials): change gets the entry as reloaded
+// under writeMu, not the one the request resolved before it.
+func (s *Service) updateEntry(ctx context.Context, e *keyEntry, change func(cur *keyEntry, k *store.Key) error) (*keyEntry, error) {
 	return retryConflict(func() (*keyEntry, error) { return s.updateOnce(ctx, e, change) })
 }
 
@@ -434,7 +441,7 @@ func (e *keyEntry) metaCopy() store.Key {
 	return k
 }
 
-func (s *Service) updateOnce(ctx context.Context, e *keyEntry, change func(k *store.Key) error) (*keyEntry, error) {
+func (s *Service) updateOnce(ctx context.Context, e *keyEntry, change func(cur *keyEntry, k *store.Key) error) (*keyEntry, error) {
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
 	cur, err := s.reload(ctx, e)
@@ -442,7 +449,7 @@ func (s *Service) updateOnce(ctx context.Context, e *keyEntry, change func(k *st
 		return nil, err
 	}
 	k := cur.metaCopy()
-	if err := change(&k); err != nil {
+	if err := change(cur, &k); err != nil {
 		return nil, err
 	}
 	stored, err := s.store.UpdateKey(ctx, k)
