@@ -235,6 +235,11 @@ func (s *Service) resourceOf(ctx context.Context, service string, r *Request, op
 		return stringField(v, "PolicySourceArn"), nil
 	case "SimulateCustomPolicy":
 		return "*", nil
+	case "AddUserToGroup", "RemoveUserFromGroup":
+		// Their resource is the group (Service Authorization Reference),
+		// though they name a user too: a Deny on joining or leaving a
+		// group must hold whoever the user is.
+		return s.entityResource(ctx, acct, store.KindGroup, stringField(v, "GroupName"), "")
 	}
 	if name := stringField(v, "UserName"); name != "" {
 		return s.entityResource(ctx, acct, store.KindUser, name, stringField(v, "Path"))

@@ -1,0 +1,66 @@
+package iam
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/trent-kms/trent/internal/apierr"
+	"github.com/trent-kms/trent/internal/awsquery"
+	"github.com/trent-kms/trent/internal/identity"
+)
+
+// serve runs an operation as the server does, authorization first (the
+// fixture's call skips it), and returns its error, nil if it succeeded.
+func (f *fixture) serve(svc *awsquery.Service, caller *identity.Caller, action, params string) error {
+	f.t.Helper()
+	body := "Action=" + action + "&Version=" + svc.Version
+	if params != "" {
+		body += "&" + params
+	}
+	op, in, err := svc.Decode([]byte(body))
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	service := "iam"
+	if svc == awsquery.STS {
+		service = "sts"
+	}
+	r := &Request{Caller: caller, RequestID: "test", SourceIP: "192.0.2.1", Region: "us-east-1"}
+	_, err = f.s.Serve(context.Background(), service, r, op, in)
+	return err
+}
+
+// denied fails the test unless err is IAM's AccessDenied.
+func denied(t *testing.T, what string, err error) {
+	t.Helper()
+	if e := (*apierr.Error)(nil); !errors.As(err, &e) || e.Code != apierr.AccessDenied {
+		t.Fatalf("%s: %v, want AccessDenied", what, err)
+	}
+}
+
+// TestGroupMembershipIsAuthorizedOnTheGroup: AddUserToGroup and
+// RemoveUserFromGroup name a user and a group, and their resource is the
+// group (Service Authorization Reference). Authorized on the user, a user
+// allowed to manage memberships but denied the admins group joined it,
+// and could leave a group whose Deny statements bound them.
+func TestGroupMembershipIsAuthorizedOnTheGroup(t *testing.T) {
+	f := newFixture(t)
+	for _, g := range []string{"admins", "staff"} {
+		f.iam(f.rootCaller, "CreateGroup", "GroupName="+g)
+	}
+	alice, _ := f.userWithKey("alice")
+	f.iam(f.rootCaller, "PutUserPolicy", "UserName=alice&PolicyName=p&PolicyDocument="+q(`{"Version":"2012-10-17","Statement":[`+
+		`{"Effect":"Allow","Action":["iam:AddUserToGroup","iam:RemoveUserFromGroup"],"Resource":"*"},`+
+		`{"Effect":"Deny","Action":["iam:AddUserToGroup","iam:RemoveUserFromGroup"],"Resource":"arn:aws:iam::`+testAccount+`:group/admins"}]}`))
+
+	denied(t, "joining the denied group", f.serve(awsquery.IAM, alice, "AddUserToGroup", "GroupName=admins&UserName=alice"))
+	if err := f.serve(awsquery.IAM, alice, "AddUserToGroup", "GroupName=staff&UserName=alice"); err != nil {
+		t.Fatal(err)
+	}
+	f.iam(f.rootCaller, "AddUserToGroup", "GroupName=admins&UserName=alice")
+	denied(t, "leaving the denied group", f.serve(awsquery.IAM, alice, "RemoveUserFromGroup", "GroupName=admins&UserName=alice"))
+	if err := f.serve(awsquery.IAM, alice, "RemoveUserFromGroup", "GroupName=staff&UserName=alice"); err != nil {
+		t.Fatal(err)
+	}
+}
