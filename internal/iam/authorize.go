@@ -83,6 +83,15 @@ func (s *Service) Authorize(ctx context.Context, service string, r *Request, op 
 		return nil
 	}
 	caller := r.Caller
+	if sess := caller.Session; sess != nil && sess.RoleARN == "" && action != "sts:AssumeRole" {
+		// GetSessionToken's credentials: AWS lets them call no IAM
+		// operation without MFA, which Trent does not support, and no STS
+		// operation but AssumeRole and GetCallerIdentity (STS API
+		// Reference, GetSessionToken). Otherwise a session whose key was
+		// leaked could, for instance, make the user new access keys.
+		return apierr.New(apierr.AccessDenied, "User: %s is not authorized to perform: %s with credentials from GetSessionToken: "+
+			"they call no IAM operation, and no STS operation but AssumeRole and GetCallerIdentity, without MFA", caller.Principal.ARN, action)
+	}
 	resource, err := s.resourceOf(ctx, service, r, op, in)
 	if err != nil {
 		return err

@@ -64,3 +64,37 @@ func TestGroupMembershipIsAuthorizedOnTheGroup(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestSessionTokenCredentialsCallNoIAM: credentials from GetSessionToken
+// call no IAM operation (AWS requires MFA, which Trent does not support)
+// and no STS operation but AssumeRole and GetCallerIdentity, whatever the
+// user's policies allow; KMS is theirs as the user's.
+func TestSessionTokenCredentialsCallNoIAM(t *testing.T) {
+	f := newFixture(t)
+	dave, _ := f.userWithKey("dave")
+	f.iam(f.rootCaller, "PutUserPolicy", "UserName=dave&PolicyName=all&PolicyDocument="+q(policyDoc("*")))
+	f.iam(f.rootCaller, "CreateRole", "RoleName=r&AssumeRolePolicyDocument="+q(trust(testAccount, `"sts:AssumeRole"`, "")))
+	if err := f.serve(awsquery.IAM, dave, "CreateUser", "UserName=by-dave"); err != nil {
+		t.Fatalf("dave's own key: %v", err)
+	}
+	out := f.sts(dave, "GetSessionToken", "").(*awsquery.GetSessionTokenOutput)
+	sess := f.resolve(out.Credentials.AccessKeyId, out.Credentials.SessionToken)
+	for _, call := range []struct {
+		svc            *awsquery.Service
+		action, params string
+	}{
+		{awsquery.IAM, "CreateUser", "UserName=by-session"},
+		{awsquery.IAM, "CreateAccessKey", "UserName=dave"},
+		{awsquery.IAM, "ListUsers", ""},
+	} {
+		denied(t, call.action, f.serve(call.svc, sess, call.action, call.params))
+	}
+	for _, call := range []struct{ action, params string }{
+		{"GetCallerIdentity", ""},
+		{"AssumeRole", "RoleArn=" + q("arn:aws:iam::"+testAccount+":role/r") + "&RoleSessionName=s1"},
+	} {
+		if err := f.serve(awsquery.STS, sess, call.action, call.params); err != nil {
+			t.Errorf("%s with the session: %v", call.action, err)
+		}
+	}
+}
