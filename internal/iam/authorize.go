@@ -104,19 +104,45 @@ func (s *Service) Authorize(ctx context.Context, service string, r *Request, op 
 	req := &policy.Request{Principal: caller.Principal, Action: action, Resource: resource}
 	s.fillContext(&req.Context, r, in)
 
-	var d policy.Decision
-	if action == "sts:AssumeRole" && s.trustNamesCaller(ctx, caller, resource) {
-		// A trust policy in the caller's own account that names the caller
-		// itself allows without an identity policy (the rule for
-		// resource-based policies); an identity or boundary Deny still wins.
-		d = policy.Decide(&policy.Policies{Identity: p.Identity, Boundary: p.Boundary, Session: p.Session, Resource: allowAll}, req)
-	} else {
-		d = policy.DecideIdentity(&p, req)
+	namedInTrust := action == "sts:AssumeRole" && s.trustNamesCaller(ctx, caller, resource)
+	decide := func(action string) error {
+		req.Action = action
+		var d policy.Decision
+		if namedInTrust {
+			// A trust policy in the caller's own account that names the
+			// caller itself allows without an identity policy (the rule for
+			// resource-based policies); an identity or boundary Deny still
+			// wins.
+			d = policy.Decide(&policy.Policies{Identity: p.Identity, Boundary: p.Boundary, Session: p.Session, Resource: allowAll}, req)
+		} else {
+			d = policy.DecideIdentity(&p, req)
+		}
+		if d.Allowed {
+			return nil
+		}
+		return apierr.New(apierr.AccessDenied, "%s", d.Message(caller.Principal.ARN, action, resource))
 	}
-	if d.Allowed {
-		return nil
+	if err := decide(action); err != nil {
+		return err
 	}
-	return apierr.New(apierr.AccessDenied, "%s", d.Message(caller.Principal.ARN, action, resource))
+	if in, ok := in.(*awsquery.AssumeRoleInput); ok {
+		// Session tags and a source identity need their own permissions on
+		// the caller's side as well as in the role's trust policy (IAM User
+		// Guide, "Permissions required to add session tags" and "to set
+		// source identity"): an explicit Deny or a boundary there must stop
+		// them (review, December 8).
+		if len(in.Tags) > 0 || len(in.TransitiveTagKeys) > 0 {
+			if err := decide("sts:TagSession"); err != nil {
+				return err
+			}
+		}
+		if in.SourceIdentity != nil {
+			if err := decide("sts:SetSourceIdentity"); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // AuthorizeAction decides, as Authorize does for IAM's own operations,

@@ -98,3 +98,31 @@ func TestSessionTokenCredentialsCallNoIAM(t *testing.T) {
 		}
 	}
 }
+
+// TestSessionTagsNeedTheCallersPermission: tagging a session and setting
+// its source identity need sts:TagSession and sts:SetSourceIdentity on the
+// caller's side too, not only in the role's trust policy: a caller denied
+// them (here explicitly) cannot give itself the tag an attribute-based
+// policy grants access by.
+func TestSessionTagsNeedTheCallersPermission(t *testing.T) {
+	f := newFixture(t)
+	carol, _ := f.userWithKey("carol")
+	f.iam(f.rootCaller, "CreateRole", "RoleName=worker&AssumeRolePolicyDocument="+
+		q(trust("arn:aws:iam::"+testAccount+":root", `["sts:AssumeRole","sts:TagSession","sts:SetSourceIdentity"]`, "")))
+	f.iam(f.rootCaller, "PutUserPolicy", "UserName=carol&PolicyName=p&PolicyDocument="+q(`{"Version":"2012-10-17","Statement":[`+
+		`{"Effect":"Allow","Action":"sts:*","Resource":"*"},`+
+		`{"Effect":"Deny","Action":["sts:TagSession","sts:SetSourceIdentity"],"Resource":"*"}]}`))
+	role := "RoleArn=" + q("arn:aws:iam::"+testAccount+":role/worker") + "&RoleSessionName=s1"
+	if err := f.serve(awsquery.STS, carol, "AssumeRole", role); err != nil {
+		t.Fatalf("AssumeRole without tags: %v", err)
+	}
+	denied(t, "with a session tag", f.serve(awsquery.STS, carol, "AssumeRole", role+"&Tags.member.1.Key=team&Tags.member.1.Value=finance"))
+	denied(t, "with a transitive tag key", f.serve(awsquery.STS, carol, "AssumeRole", role+"&TransitiveTagKeys.member.1=team"))
+	denied(t, "with a source identity", f.serve(awsquery.STS, carol, "AssumeRole", role+"&SourceIdentity=carol"))
+
+	// Allowed on her side, they pass.
+	f.iam(f.rootCaller, "PutUserPolicy", "UserName=carol&PolicyName=p&PolicyDocument="+q(policyDoc("sts:*")))
+	if err := f.serve(awsquery.STS, carol, "AssumeRole", role+"&Tags.member.1.Key=team&Tags.member.1.Value=finance&SourceIdentity=carol"); err != nil {
+		t.Fatalf("AssumeRole with tags allowed on both sides: %v", err)
+	}
+}
