@@ -106,7 +106,7 @@ func (s *Service) Authorize(ctx context.Context, service string, r *Request, op 
 
 	namedInTrust := action == "sts:AssumeRole" && s.trustNamesCaller(ctx, caller, resource)
 	decide := func(action string) error {
-		req.Action = action
+		req.Action, req.Resource = action, resource
 		var d policy.Decision
 		if namedInTrust {
 			// A trust policy in the caller's own account that names the
@@ -124,6 +124,16 @@ func (s *Service) Authorize(ctx context.Context, service string, r *Request, op 
 	}
 	if err := decide(action); err != nil {
 		return err
+	}
+	if target := renameTarget(r.account(), resource, in); target != "" && target != resource {
+		// AWS: renaming or moving a user needs the permission on the
+		// target as well as on the source (IAM API Reference, UpdateUser);
+		// else a user allowed to update only
+		// itself could move into a path a key policy trusts.
+		resource = target
+		if err := decide(action); err != nil {
+			return err
+		}
 	}
 	if in, ok := in.(*awsquery.AssumeRoleInput); ok {
 		// Session tags and a source identity need their own permissions on
@@ -143,6 +153,31 @@ func (s *Service) Authorize(ctx context.Context, service string, r *Request, op 
 		}
 	}
 	return nil
+}
+
+// renameTarget is the ARN an UpdateUser would give its user, whose ARN
+// is now source; "" for any other operation, or one that renames nothing.
+// (Trent has no UpdateGroup, to which the same rule applies.)
+func renameTarget(account, source string, in any) string {
+	u, ok := in.(*awsquery.UpdateUserInput)
+	if !ok || u.NewPath == nil && u.NewUserName == nil {
+		return ""
+	}
+	// source is arn:aws:iam::<account>:user<path><name>.
+	slash := strings.IndexByte(source, '/')
+	if slash < 0 {
+		return ""
+	}
+	rest := source[slash:]
+	i := strings.LastIndexByte(rest, '/')
+	path, name := rest[:i+1], rest[i+1:]
+	if u.NewPath != nil {
+		path = *u.NewPath
+	}
+	if u.NewUserName != nil {
+		name = *u.NewUserName
+	}
+	return userARN(account, path, name)
 }
 
 // AuthorizeAction decides, as Authorize does for IAM's own operations,

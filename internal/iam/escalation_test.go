@@ -126,3 +126,23 @@ func TestSessionTagsNeedTheCallersPermission(t *testing.T) {
 		t.Fatalf("AssumeRole with tags allowed on both sides: %v", err)
 	}
 }
+
+// TestRenameNeedsThePermissionOnTheTarget: UpdateUser with a new name or
+// path is authorized on the user as it is and as it would be (IAM API
+// Reference): a user allowed to update only itself cannot move into a
+// path that key policies trust, nor take another name.
+func TestRenameNeedsThePermissionOnTheTarget(t *testing.T) {
+	f := newFixture(t)
+	mallory, _ := f.userWithKey("mallory")
+	f.iam(f.rootCaller, "PutUserPolicy", "UserName=mallory&PolicyName=self&PolicyDocument="+q(`{"Version":"2012-10-17","Statement":[`+
+		`{"Effect":"Allow","Action":"iam:UpdateUser","Resource":"arn:aws:iam::`+testAccount+`:user/${aws:username}"}]}`))
+	denied(t, "a new path", f.serve(awsquery.IAM, mallory, "UpdateUser", "UserName=mallory&NewPath=/admins/"))
+	denied(t, "a new name", f.serve(awsquery.IAM, mallory, "UpdateUser", "UserName=mallory&NewUserName=admin"))
+
+	// Allowed on both, it passes.
+	f.iam(f.rootCaller, "PutUserPolicy", "UserName=mallory&PolicyName=self&PolicyDocument="+q(`{"Version":"2012-10-17","Statement":[`+
+		`{"Effect":"Allow","Action":"iam:UpdateUser","Resource":["arn:aws:iam::`+testAccount+`:user/mallory","arn:aws:iam::`+testAccount+`:user/team/mallory"]}]}`))
+	if err := f.serve(awsquery.IAM, mallory, "UpdateUser", "UserName=mallory&NewPath=/team/"); err != nil {
+		t.Fatalf("a move allowed on both: %v", err)
+	}
+}
