@@ -38,6 +38,9 @@ import (
 //     when any request value matches (as ForAnyValue would), a negated one
 //     when none does. AWS does not document this case and tells policy
 //     authors not to write it.
+//   - A single-valued key that several request values fold onto (two
+//     encryption context keys or tag keys differing only in case) is not
+//     a multivalued key: see condition.eval.
 //
 // A value that does not parse for its operator (a NumericEquals value that
 // is not a number, a malformed CIDR or date, a Bool value other than true
@@ -213,12 +216,36 @@ func (cv *condValue) set(fam family, v string) bool {
 	return true
 }
 
-// eval reports whether the condition holds for r.
-func (c *condition) eval(r *Request) bool {
+// eval reports whether the condition holds for r, in a Deny statement when
+// deny is set and in an Allow statement otherwise.
+//
+// An ambiguous key (Context.Add: several request values, such as the
+// encryption context pairs "purpose" and "Purpose", fold onto one key name)
+// is evaluated as a single-valued key once per value. In an Allow the
+// condition holds only when it holds for every value, and in a Deny when it
+// holds for any: whichever value one would pick, the decision is at least
+// as strict, so a case variant can neither dodge a Deny nor widen an Allow.
+// Treating the values as a multivalued key instead would not do: a plain
+// StringEquals holds when any value matches, which widens an Allow, and a
+// plain StringNotEquals when none does, which narrows a Deny.
+func (c *condition) eval(r *Request, deny bool) bool {
 	if c.bad {
 		return false
 	}
 	v, present := r.lookup(c.key)
+	if present && v.amb {
+		for i := range v.list {
+			if c.evalValues(r, values{one: v.list[i]}, true) == deny {
+				return deny
+			}
+		}
+		return !deny
+	}
+	return c.evalValues(r, v, present)
+}
+
+// evalValues reports whether the condition holds for the key's values v.
+func (c *condition) evalValues(r *Request, v values, present bool) bool {
 	if c.fam == famNull {
 		isNull := !present || v.len() == 0
 		for i := range c.vals {

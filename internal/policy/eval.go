@@ -280,7 +280,7 @@ func (s *statement) matchResource(r *Request) bool {
 
 func (s *statement) matchConditions(r *Request) bool {
 	for i := range s.conds {
-		if !s.conds[i].eval(r) {
+		if !s.conds[i].eval(r, s.deny) {
 			return false
 		}
 	}

@@ -77,11 +77,43 @@ type entry struct {
 	one   string // the value of a single-valued key
 	vals  []string
 	multi bool
+	// amb: a single-valued key that several request values fold onto
+	// (Add); vals holds each distinct value. See condition.eval.
+	amb bool
 }
 
 // Set sets the single-valued key to value, replacing any earlier value.
 func (c *Context) Set(key, value string) {
 	c.put(entry{name: lowerKey(key), one: value})
+}
+
+// Add sets the single-valued key to value, like Set, for a caller that
+// derives key names from request data whose case matters where the key
+// name's does not: kms:EncryptionContext:<k> from an encryption context,
+// aws:RequestTag/<k> and aws:ResourceTag/<k> from tags. There {"purpose":
+// "admin", "Purpose": "x"} yields two values for one key, and keeping only
+// the last written would let map order, or a caller adding a case variant,
+// pick the value a Deny sees. So when key already holds a value from Add,
+// Add keeps both: the key becomes ambiguous, and a condition on it must
+// hold under every one of its values to make an Allow apply and under any
+// one to make a Deny apply (see condition.eval). Adding a value the key
+// already holds changes nothing. Set on an ambiguous key replaces it.
+func (c *Context) Add(key, value string) {
+	name := lowerKey(key)
+	old := c.find(name)
+	switch {
+	case old == nil:
+		c.entries = append(c.entries, entry{name: name, one: value})
+	case old.multi:
+		*old = entry{name: name, one: value}
+	case old.amb:
+		if !slices.Contains(old.vals, value) {
+			old.vals = append(old.vals, value)
+		}
+	case old.one != value:
+		old.vals = []string{old.one, value}
+		old.amb = true
+	}
 }
 
 // SetMulti sets the multivalued key (aws:TagKeys, kms:EncryptionContextKeys,
@@ -114,7 +146,7 @@ func (c *Context) Get(key string) (values []string, ok bool) {
 	if e == nil {
 		return nil, false
 	}
-	if e.multi {
+	if e.multi || e.amb {
 		return e.vals, true
 	}
 	return []string{e.one}, true
@@ -163,12 +195,13 @@ type values struct {
 	one   string
 	list  []string
 	multi bool
+	amb   bool  // an ambiguous single-valued key (Context.Add): list holds its values
 	time  uint8 // timeCurrent or timeEpoch: the value is t, formatted on demand
 	t     time.Time
 }
 
 func (v *values) len() int {
-	if v.multi {
+	if v.multi || v.amb {
 		return len(v.list)
 	}
 	return 1
@@ -178,7 +211,7 @@ func (v *values) len() int {
 // shows it: ISO 8601 in UTC for aws:CurrentTime, seconds for aws:EpochTime.
 func (v *values) at(i int) string {
 	switch {
-	case v.multi:
+	case v.multi || v.amb:
 		return v.list[i]
 	case v.time == timeCurrent:
 		return v.t.UTC().Format("2006-01-02T15:04:05Z")
@@ -192,7 +225,7 @@ func (v *values) at(i int) string {
 // then the keys Context derives.
 func (r *Request) lookup(name string) (values, bool) {
 	if e := r.Context.find(name); e != nil {
-		return values{one: e.one, list: e.vals, multi: e.multi}, true
+		return values{one: e.one, list: e.vals, multi: e.multi, amb: e.amb}, true
 	}
 	p := &r.Principal
 	single := func(s string) (values, bool) { return values{one: s}, s != "" }

@@ -130,7 +130,7 @@ func (t template) resolve(r *Request, glob bool) (string, bool) {
 		default:
 			v, ok := r.lookup(p.name)
 			switch {
-			case ok && !v.multi:
+			case ok && !v.multi && !v.amb:
 				s = v.at(0)
 			case p.hasDef:
 				s = p.def
