@@ -201,8 +201,10 @@ func (a *access) onKey(ctx context.Context, e *keyEntry, action, requestAlias st
 	if isMultiRegion(&e.meta) {
 		c.Set(condMultiRegionKeyType, mrkType(&e.meta))
 	}
+	// A key's tag keys are case-sensitive, so "Team" and "team" may both
+	// be there; Add keeps both values of aws:ResourceTag/team.
 	for _, t := range e.resourceTags {
-		c.Set(t.name, t.value)
+		c.Add(t.name, t.value)
 	}
 	if requestAlias != "" {
 		c.Set(condRequestAlias, requestAlias)
@@ -256,6 +258,9 @@ func (a *access) setOr(name string, v *string, def string) {
 
 // encryptionContext sets kms:EncryptionContext:<k> for each pair and
 // kms:EncryptionContextKeys. A request without one leaves both absent.
+// Context keys are case-sensitive but the condition key's name is not, so
+// pairs such as "purpose" and "Purpose" meet in one condition key: Add
+// keeps every value rather than the one map order happens to write last.
 func (a *access) encryptionContext(ec map[string]string) {
 	if len(ec) == 0 {
 		return
@@ -263,7 +268,7 @@ func (a *access) encryptionContext(ec map[string]string) {
 	c := &a.req.Context
 	a.ecKeys = a.ecKeys[:0]
 	for k, v := range ec {
-		c.Set(a.s.names.ec.get(k), v)
+		c.Add(a.s.names.ec.get(k), v)
 		a.ecKeys = append(a.ecKeys, k)
 	}
 	c.SetMulti(condECKeys, a.ecKeys)

@@ -396,7 +396,8 @@ func condUntagResource(a *access, in *awsproto.UntagResourceInput) {
 func condNotForAWS[In any](a *access, _ *In) { a.set(condGrantForAWS, "false") }
 
 // requestTags sets aws:RequestTag/<k> and aws:TagKeys for the tags a
-// request adds.
+// request adds. Tag keys are case-sensitive, so "Team" and "team" may both
+// be there: Add keeps both values of aws:RequestTag/team.
 func (a *access) requestTags(tags []awsproto.Tag) {
 	if len(tags) == 0 {
 		return
@@ -406,7 +407,7 @@ func (a *access) requestTags(tags []awsproto.Tag) {
 		if t.TagKey == nil || t.TagValue == nil {
 			continue
 		}
-		a.set(prefixRequestTag+*t.TagKey, *t.TagValue)
+		a.req.Context.Add(prefixRequestTag+*t.TagKey, *t.TagValue)
 		keys = append(keys, *t.TagKey)
 	}
 	a.req.Context.SetMulti(condTagKeys, keys)
