@@ -5,7 +5,9 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
+	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
 
 	"github.com/trent-kms/trent/internal/testenv"
 )
@@ -93,4 +95,36 @@ func TestPolicyConditionCaseVariants(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestGrantEncryptionContextEqualsCaseVariants: EncryptionContextEquals
+// compares keys case-insensitively but allows no pair beyond its own, and a
+// case variant is such a pair: {"a":"1","A":"1"} is not {"a":"1"}.
+func TestGrantEncryptionContextEqualsCaseVariants(t *testing.T) {
+	defer catch(t)
+	e := testenv.Start(t)
+	ctx := context.Background()
+	admin := iamClient(e, e.AccessKeyID, e.Secret)
+	u := must(admin.CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String("bob")}))
+	k := must(admin.CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: aws.String("bob")}))
+	bob := e.Client(*k.AccessKey.AccessKeyId, *k.AccessKey.SecretAccessKey)
+	key := must(e.KMS.CreateKey(ctx, &kms.CreateKeyInput{})).KeyMetadata.Arn
+	must(e.KMS.CreateGrant(ctx, &kms.CreateGrantInput{KeyId: key, GranteePrincipal: u.User.Arn,
+		Operations:  []kmstypes.GrantOperation{kmstypes.GrantOperationEncrypt},
+		Constraints: &kmstypes.GrantConstraints{EncryptionContextEquals: map[string]string{"a": "1"}}}))
+	for _, tc := range []struct {
+		ec   map[string]string
+		want string
+	}{
+		{map[string]string{"a": "1"}, allowed},
+		{map[string]string{"A": "1"}, allowed},
+		{map[string]string{"a": "1", "A": "1"}, denied},
+		{map[string]string{"a": "1", "A": "2"}, denied},
+		{map[string]string{"a": "1", "b": "2"}, denied},
+	} {
+		_, err := bob.Encrypt(ctx, &kms.EncryptInput{KeyId: key, Plaintext: []byte("x"), EncryptionContext: tc.ec})
+		if got := errCode(err); got != tc.want {
+			t.Errorf("Encrypt %v under an Equals {a:1} grant: %s, want %s", tc.ec, got, tc.want)
+		}
+	}
 }

@@ -228,7 +228,43 @@ func ecSubset(want, have map[string]string) bool {
 	return true
 }
 
-func ecEqual(a, b map[string]string) bool { return ecSubset(a, b) && ecSubset(b, a) }
+// ecEqual reports whether a and b are the same encryption context, keys
+// compared case-insensitively and values exactly: their pairs match one to
+// one. Mutual subsets are not enough, because case variants fold together:
+// {"a":"1","A":"1"} and {"a":"1"} hold each other's pairs, yet the first
+// has a pair the second lacks, and EncryptionContextEquals allows no extra
+// pairs.
+func ecEqual(a, b map[string]string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	exact := true
+	for k, v := range a {
+		if got, ok := b[k]; !ok || got != v {
+			exact = false
+			break
+		}
+	}
+	if exact {
+		return true // the common case: no folding needed, no allocation
+	}
+	// Pair each of a's pairs with an unused pair of b. "Keys equal under
+	// strings.EqualFold and values equal" is an equivalence relation, so
+	// taking the first unused match never spoils a later pairing.
+	type pair struct{ k, v string }
+	rest := make([]pair, 0, len(b))
+	for k, v := range b {
+		rest = append(rest, pair{k, v})
+	}
+	for k, v := range a {
+		i := slices.IndexFunc(rest, func(p pair) bool { return p.v == v && strings.EqualFold(p.k, k) })
+		if i < 0 {
+			return false
+		}
+		rest = slices.Delete(rest, i, i+1)
+	}
+	return true
+}
 
 // grantsOf returns the grants of key e, from the cache or the store.
 func (s *Service) grantsOf(ctx context.Context, e *keyEntry) (*grantSet, error) {

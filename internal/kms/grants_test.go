@@ -91,6 +91,8 @@ func TestGrantsAllow(t *testing.T) {
 		{"not the grantee", bob, func() error { return describe(alice) }, apierr.AccessDenied},
 		{"equals met", alice, func() error { _, err := n.encryptAs(t, alice, md.KeyId, pairs("a", "1")); return err }, ""},
 		{"equals with more pairs", alice, func() error { _, err := n.encryptAs(t, alice, md.KeyId, pairs("a", "1", "b", "2")); return err }, apierr.AccessDenied},
+		{"equals key case-insensitive", alice, func() error { _, err := n.encryptAs(t, alice, md.KeyId, pairs("A", "1")); return err }, ""},
+		{"equals with a case variant pair", alice, func() error { _, err := n.encryptAs(t, alice, md.KeyId, pairs("a", "1", "A", "1")); return err }, apierr.AccessDenied},
 		{"grant to a role covers its sessions", appSess, func() error { _, err := n.encryptAs(t, appSess, md.KeyId, nil); return err }, ""},
 	}
 	for _, tc := range tests {
@@ -343,5 +345,40 @@ func TestGrantTokenOnAnotherNode(t *testing.T) {
 	keyID := md.KeyId
 	if _, err := b.as(t.Context(), bob, "Encrypt", &awsproto.EncryptInput{KeyId: &keyID, Plaintext: []byte("x"), GrantTokens: []string{token}}); err != nil {
 		t.Fatalf("with the grant token: %v", err)
+	}
+}
+
+// TestECEqual: EncryptionContextEquals pairs a request's context one to one
+// with the constraint's, keys compared case-insensitively and values
+// exactly, so case variants that fold together are extra pairs, not the
+// same pair again.
+func TestECEqual(t *testing.T) {
+	tests := []struct {
+		name string
+		a, b map[string]string
+		want bool
+	}{
+		{"identical", pairs("a", "1", "b", "2"), pairs("a", "1", "b", "2"), true},
+		{"both empty", pairs(), pairs(), true},
+		{"key case differs", pairs("a", "1"), pairs("A", "1"), true},
+		{"keys swap case", pairs("a", "1", "B", "2"), pairs("A", "1", "b", "2"), true},
+		{"value case differs", pairs("a", "x"), pairs("a", "X"), false},
+		{"a pair more", pairs("a", "1"), pairs("a", "1", "b", "2"), false},
+		{"a case variant more", pairs("a", "1"), pairs("a", "1", "A", "1"), false},
+		{"a case variant more, reversed", pairs("a", "1", "A", "1"), pairs("a", "1"), false},
+		{"variants of different keys", pairs("x", "1", "X", "1", "y", "2"), pairs("x", "1", "y", "2", "Y", "2"), false},
+		{"same variants", pairs("x", "1", "X", "1"), pairs("X", "1", "x", "1"), true},
+		{"variants, values differ", pairs("x", "1", "X", "2"), pairs("x", "2", "X", "2"), false},
+		{"variants, values swapped", pairs("x", "1", "X", "2"), pairs("x", "2", "X", "1"), true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := ecEqual(tc.a, tc.b); got != tc.want {
+				t.Errorf("ecEqual(%v, %v) = %v, want %v", tc.a, tc.b, got, tc.want)
+			}
+			if got := ecEqual(tc.b, tc.a); got != tc.want {
+				t.Errorf("ecEqual(%v, %v) = %v, want %v", tc.b, tc.a, got, tc.want)
+			}
+		})
 	}
 }
