@@ -104,7 +104,7 @@ func (s *Service) Authorize(ctx context.Context, service string, r *Request, op 
 	req := &policy.Request{Principal: caller.Principal, Action: action, Resource: resource}
 	s.fillContext(&req.Context, r, in)
 
-	namedInTrust := action == "sts:AssumeRole" && s.trustNamesCaller(ctx, caller, resource)
+	namedInTrust := action == "sts:AssumeRole" && s.trustNamesCaller(ctx, caller, resource, req.Context)
 	decide := func(action string) error {
 		req.Action, req.Resource = action, resource
 		var d policy.Decision
@@ -225,7 +225,7 @@ var allowAll = func() *policy.Compiled {
 // trustNamesCaller reports whether roleARN is a role of the caller's own
 // account whose trust policy allows sts:AssumeRole to the caller by name
 // (its user or role ARN, not only through its account).
-func (s *Service) trustNamesCaller(ctx context.Context, caller *identity.Caller, roleARN string) bool {
+func (s *Service) trustNamesCaller(ctx context.Context, caller *identity.Caller, roleARN string, rc policy.Context) bool {
 	role, ok, err := s.roleFromARN(ctx, roleARN)
 	if err != nil || !ok || role.Account != caller.Principal.Account {
 		return false
@@ -234,7 +234,10 @@ func (s *Service) trustNamesCaller(ctx context.Context, caller *identity.Caller,
 	if err != nil {
 		return false
 	}
-	res := trust.Evaluate(&policy.Request{Principal: caller.Principal, Action: "sts:AssumeRole", Resource: role.ARN})
+	// With the request's context: a statement that names the caller under
+	// a condition the request does not meet must not count, nor one whose
+	// negated condition an empty context would satisfy (review, December 8).
+	res := trust.Evaluate(&policy.Request{Principal: caller.Principal, Action: "sts:AssumeRole", Resource: role.ARN, Context: rc})
 	return res.Effect == policy.Allow && res.Via != policy.ViaAccount
 }
 
@@ -275,6 +278,22 @@ func (s *Service) fillContext(c *policy.Context, r *Request, in any) {
 	}
 	if b := stringField(reflect.Indirect(reflect.ValueOf(in)), "PermissionsBoundary"); b != "" {
 		c.Set("iam:PermissionsBoundary", b)
+	}
+	// AssumeRole's own keys, which its trust policy's conditions read
+	// (trustNamesCaller evaluates it with this context).
+	if in, ok := in.(*awsquery.AssumeRoleInput); ok {
+		if in.ExternalId != nil {
+			c.Set("sts:ExternalId", *in.ExternalId)
+		}
+		if in.RoleSessionName != nil {
+			c.Set("sts:RoleSessionName", *in.RoleSessionName)
+		}
+		if in.SourceIdentity != nil {
+			c.Set("sts:SourceIdentity", *in.SourceIdentity)
+		}
+		if len(in.TransitiveTagKeys) > 0 {
+			c.SetMulti("sts:TransitiveTagKeys", in.TransitiveTagKeys)
+		}
 	}
 }
 

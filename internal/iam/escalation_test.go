@@ -146,3 +146,26 @@ func TestRenameNeedsThePermissionOnTheTarget(t *testing.T) {
 		t.Fatalf("a move allowed on both: %v", err)
 	}
 }
+
+// TestTrustNamesTheCallerUnderTheRequestsConditions: a same-account caller
+// named by the role's trust policy needs no identity policy for
+// AssumeRole, but only if the statement naming it holds for this request.
+// Here it names carol unless the session is called admin-session, and
+// another statement trusts the account (which needs an identity policy,
+// which carol lacks): asking for admin-session must be denied. Evaluated
+// without the request's context, the negated condition held and the
+// identity requirement was skipped.
+func TestTrustNamesTheCallerUnderTheRequestsConditions(t *testing.T) {
+	f := newFixture(t)
+	carol, _ := f.userWithKey("carol")
+	doc := `{"Version":"2012-10-17","Statement":[` +
+		`{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::` + testAccount + `:user/carol"},"Action":"sts:AssumeRole",` +
+		`"Condition":{"StringNotEquals":{"sts:RoleSessionName":"admin-session"}}},` +
+		`{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::` + testAccount + `:root"},"Action":"sts:AssumeRole"}]}`
+	f.iam(f.rootCaller, "CreateRole", "RoleName=ops&AssumeRolePolicyDocument="+q(doc))
+	role := "RoleArn=" + q("arn:aws:iam::"+testAccount+":role/ops")
+	if err := f.serve(awsquery.STS, carol, "AssumeRole", role+"&RoleSessionName=daily"); err != nil {
+		t.Fatalf("named by the trust policy: %v", err)
+	}
+	denied(t, "the session the naming statement excludes", f.serve(awsquery.STS, carol, "AssumeRole", role+"&RoleSessionName=admin-session"))
+}
