@@ -1,14 +1,10 @@
 package e2e
 
 import (
-	"bufio"
-	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
 	"net/url"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -72,28 +68,14 @@ func TestChangeOutlivesTheClient(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	// And every CreateKey event says so.
-	files, _ := filepath.Glob(filepath.Join(env.DataDir, "audit", "audit-*.jsonl"))
 	created := 0
-	for _, f := range files {
-		fh, err := os.Open(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		sc := bufio.NewScanner(fh)
-		sc.Buffer(nil, 1<<20)
-		for sc.Scan() {
-			var ev struct{ EventName, ErrorCode string }
-			if err := json.Unmarshal(sc.Bytes(), &ev); err != nil {
-				t.Fatal(err)
+	for _, ev := range auditEvents(t, env.DataDir) {
+		if ev["eventName"] == "CreateKey" {
+			if code, ok := ev["errorCode"]; ok {
+				t.Errorf("a CreateKey event with %v", code)
 			}
-			if ev.EventName == "CreateKey" {
-				if ev.ErrorCode != "" {
-					t.Errorf("a CreateKey event with %s", ev.ErrorCode)
-				}
-				created++
-			}
+			created++
 		}
-		fh.Close()
 	}
 	if created != n {
 		t.Errorf("%d CreateKey events, want %d", created, n)
