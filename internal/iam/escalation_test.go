@@ -14,11 +14,7 @@ import (
 // fixture's call skips it), and returns its error, nil if it succeeded.
 func (f *fixture) serve(svc *awsquery.Service, caller *identity.Caller, action, params string) error {
 	f.t.Helper()
-	body := "Action=" + action + "&Version=" + svc.Version
-	if params != "" {
-		body += "&" + params
-	}
-	op, in, err := svc.Decode([]byte(body))
+	op, in, r, err := decodeCall(svc, caller, action, params)
 	if err != nil {
 		f.t.Fatal(err)
 	}
@@ -26,7 +22,6 @@ func (f *fixture) serve(svc *awsquery.Service, caller *identity.Caller, action, 
 	if svc == awsquery.STS {
 		service = "sts"
 	}
-	r := &Request{Caller: caller, RequestID: "test", SourceIP: "192.0.2.1", Region: "us-east-1"}
 	_, err = f.s.Serve(context.Background(), service, r, op, in)
 	return err
 }

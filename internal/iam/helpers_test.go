@@ -85,19 +85,26 @@ func (f *fixture) resolve(id, token string) *identity.Caller {
 // awsquery, as the server decodes it, and handed to the Service.
 func (f *fixture) call(svc *awsquery.Service, caller *identity.Caller, action, params string) (any, error) {
 	f.t.Helper()
+	op, in, r, err := decodeCall(svc, caller, action, params)
+	if err != nil {
+		return nil, err
+	}
+	if svc == awsquery.IAM {
+		return f.s.CallIAM(context.Background(), r, op, in)
+	}
+	return f.s.CallSTS(context.Background(), r, op, in)
+}
+
+// decodeCall decodes the form body of action with params as the server
+// does, and makes the Request caller sends it in.
+func decodeCall(svc *awsquery.Service, caller *identity.Caller, action, params string) (*awsquery.Operation, any, *Request, error) {
 	body := "Action=" + action + "&Version=" + svc.Version
 	if params != "" {
 		body += "&" + params
 	}
 	op, in, err := svc.Decode([]byte(body))
-	if err != nil {
-		return nil, err
-	}
 	r := &Request{Caller: caller, RequestID: "test", SourceIP: "192.0.2.1", Region: "us-east-1"}
-	if svc == awsquery.IAM {
-		return f.s.CallIAM(context.Background(), r, op, in)
-	}
-	return f.s.CallSTS(context.Background(), r, op, in)
+	return op, in, r, err
 }
 
 // iam runs an IAM operation that must succeed; iamErr one that must fail,
