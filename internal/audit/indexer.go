@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+
+	"github.com/trent-kms/trent/internal/durable"
 )
 
 // Lookup indexes (index.go) live beside the event files, one per closed
@@ -168,7 +170,7 @@ func (x *indexer) pass() {
 // sweep removes the indexes of event files that are not among files.
 func (x *indexer) sweep(files []nameInfo) error {
 	dirListings.Add(1)
-	entries, err := readDirNames(x.l.dir)
+	entries, err := durable.ReadNames(x.l.dir)
 	if err != nil {
 		return err
 	}

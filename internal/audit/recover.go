@@ -13,6 +13,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/trent-kms/trent/internal/durable"
 )
 
 // prepareDir makes the directory private and puts the public key beside
@@ -85,7 +87,7 @@ func listDirs(dirs []string) (listed, error) {
 	dirListings.Add(1)
 	var ls listed
 	for _, dir := range dirs {
-		names, err := readDirNames(dir)
+		names, err := durable.ReadNames(dir)
 		if err != nil {
 			return listed{}, err
 		}
@@ -115,18 +117,6 @@ func listDirs(dirs []string) (listed, error) {
 		}
 	}
 	return ls, nil
-}
-
-// readDirNames returns the names in dir, unsorted: the files are ordered by
-// the numbers in their names, and os.ReadDir's sorted entries cost twice
-// the time of the names alone in a directory of a digest per minute.
-func readDirNames(dir string) ([]string, error) {
-	f, err := os.Open(dir)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	return f.Readdirnames(-1)
 }
 
 // damaged is how Open refuses a log it cannot continue.
