@@ -17,6 +17,7 @@ import (
 
 	"github.com/trent-kms/trent/internal/clock"
 	"github.com/trent-kms/trent/internal/durable"
+	"github.com/trent-kms/trent/internal/testenv/testfiles"
 )
 
 // TestArchive: the older part of a log moves to another directory; the two
@@ -340,7 +341,7 @@ func TestArchiveConcurrent(t *testing.T) {
 		if moved == 0 || moved != len(eventFiles(t, to)) {
 			t.Errorf("iteration %d: the archivers say they moved %d event files; the archive holds %d", iter, moved, len(eventFiles(t, to)))
 		}
-		for _, e := range mustReadDir(t, to) {
+		for _, e := range testfiles.ReadDir(t, to) {
 			if durable.IsTemp(e.Name()) {
 				t.Errorf("iteration %d: %s left in the archive", iter, e.Name())
 			}
@@ -389,15 +390,6 @@ func TestArchiveWaitsForAnother(t *testing.T) {
 	if len(eventFiles(t, to)) == 0 {
 		t.Fatal("Archive moved nothing once the lock was released")
 	}
-}
-
-func mustReadDir(t *testing.T, dir string) []os.DirEntry {
-	t.Helper()
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return ents
 }
 
 // TestArchiveIntoAnotherLogsArchive: an archive directory that holds

@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/trent-kms/trent/internal/testenv/testfiles"
 )
 
 func TestWriteAndClose(t *testing.T) {
@@ -150,21 +152,12 @@ func TestRemoveTemps(t *testing.T) {
 	if n, err := RemoveTemps(dir); n != 2 || err != nil {
 		t.Fatalf("RemoveTemps = %d, %v; want 2", n, err)
 	}
-	for _, e := range mustReadDir(t, dir) {
+	for _, e := range testfiles.ReadDir(t, dir) {
 		if IsTemp(e.Name()) {
 			t.Errorf("%s left", e.Name())
 		}
 	}
-	if ents := mustReadDir(t, dir); len(ents) != 4 {
+	if ents := testfiles.ReadDir(t, dir); len(ents) != 4 {
 		t.Errorf("%d files left, want 4", len(ents))
 	}
-}
-
-func mustReadDir(t *testing.T, dir string) []os.DirEntry {
-	t.Helper()
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return ents
 }

@@ -36,3 +36,13 @@ func CopyDir(t testing.TB, from, to string) {
 		}
 	}
 }
+
+// ReadDir is os.ReadDir, failing t on an error.
+func ReadDir(t testing.TB, dir string) []os.DirEntry {
+	t.Helper()
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ents
+}
