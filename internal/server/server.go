@@ -203,35 +203,37 @@ type answer struct {
 }
 
 // bodyReads are the requests reading their bodies, so that PauseBodyReads
-// can cut them short.
+// can cut them short. Each is keyed by its pooled body buffer, unique to it
+// while it reads; the ResponseController is made only at a pause, so that
+// a request on the hot path allocates nothing for it.
 type bodyReads struct {
 	mu     sync.Mutex
-	m      map[*http.ResponseController]struct{}
+	m      map[*bodyBuffer]http.ResponseWriter
 	paused int
 }
 
-// start registers a request about to read its body; false while the
-// reads are paused.
-func (b *bodyReads) start(w http.ResponseWriter) (*http.ResponseController, bool) {
-	rc := http.NewResponseController(w)
+// start registers a request about to read its body into buf; false while
+// the reads are paused.
+func (b *bodyReads) start(buf *bodyBuffer, w http.ResponseWriter) bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.paused > 0 {
-		return nil, false
+		return false
 	}
 	if b.m == nil {
-		b.m = make(map[*http.ResponseController]struct{})
+		b.m = make(map[*bodyBuffer]http.ResponseWriter)
 	}
-	b.m[rc] = struct{}{}
-	return rc, true
+	b.m[buf] = w
+	return true
 }
 
-// done unregisters rc and reports whether the reads were paused meanwhile
-// (so a failed read was cut short, not the client's fault).
-func (b *bodyReads) done(rc *http.ResponseController) (paused bool) {
+// done unregisters buf's request and reports whether the reads were
+// paused meanwhile (so a failed read was cut short, not the client's
+// fault).
+func (b *bodyReads) done(buf *bodyBuffer) (paused bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	delete(b.m, rc)
+	delete(b.m, buf)
 	return b.paused > 0
 }
 
@@ -250,10 +252,10 @@ func (s *Server) PauseBodyReads() (resume func()) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.paused++
-	for rc := range b.m {
+	for _, w := range b.m {
 		// An error means the connection cannot take deadlines; its read
 		// then ends by the server's own timeout.
-		_ = rc.SetReadDeadline(time.Now())
+		_ = http.NewResponseController(w).SetReadDeadline(time.Now())
 	}
 	var once sync.Once
 	return func() {
@@ -333,8 +335,7 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request, buf *bodyBuffer,
 		return a
 	}
 	defer s.bodies.give(reserved)
-	rc, reading := s.reads.start(w)
-	if !reading {
+	if !s.reads.start(buf, w) {
 		a.err = errPaused
 		return a
 	}
@@ -346,7 +347,7 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request, buf *bodyBuffer,
 	// One byte past the bound tells a body over it from one at it.
 	buf.limit = io.LimitedReader{R: r.Body, N: awsproto.MaxBodyBytes + 1}
 	_, err := buf.ReadFrom(&buf.limit)
-	if paused := s.reads.done(rc); err != nil {
+	if paused := s.reads.done(buf); err != nil {
 		// A truncated body or broken chunking; the client may be gone.
 		s.log.Debug("read request body", "request_id", requestID, "err", err)
 		a.err = apierr.New(apierr.Serialization, "Could not read the request body.")
