@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"unicode/utf8"
 )
 
 // Exception names as AWS KMS spells them on the wire (the "__type" member).
@@ -158,4 +159,20 @@ func HTTPStatus(code string) int {
 		return 503
 	}
 	return 400
+}
+
+// ClipMessage returns m if it is at most n bytes, else its longest prefix
+// of whole characters that leaves room for "...", and "...": messages
+// repeat parts of requests, and what carries them (an answer, an audit
+// event) bounds them.
+func ClipMessage(m string, n int) string {
+	const mark = "..."
+	if len(m) <= n {
+		return m
+	}
+	cut := n - len(mark)
+	for cut > 0 && !utf8.RuneStart(m[cut]) {
+		cut--
+	}
+	return m[:cut] + mark
 }

@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
-	"unicode/utf8"
 
+	"github.com/trent-kms/trent/internal/apierr"
 	"github.com/trent-kms/trent/internal/identity"
 	"github.com/trent-kms/trent/internal/ids"
 	"github.com/trent-kms/trent/internal/policy"
@@ -276,27 +276,11 @@ func (e *Event) AddKey(arn string) {
 // errorCode is kept whole. AWS documents no bound: this one is Trent's.
 const MaxErrorMessageBytes = 1 << 10
 
-// clippedSuffix ends a message SetError shortened, so that a reader knows.
-const clippedSuffix = "..."
-
 // SetError records a failed outcome: the AWS exception name and message,
 // the message clipped to MaxErrorMessageBytes (at a character boundary,
 // ending in "...").
 func (e *Event) SetError(code, message string) {
-	e.ErrorCode, e.ErrorMessage = code, clipMessage(message, MaxErrorMessageBytes)
-}
-
-// clipMessage returns s if it is at most n bytes, else its longest prefix
-// of whole characters that leaves room for clippedSuffix, and the suffix.
-func clipMessage(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	cut := n - len(clippedSuffix)
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut] + clippedSuffix
+	e.ErrorCode, e.ErrorMessage = code, apierr.ClipMessage(message, MaxErrorMessageBytes)
 }
 
 // CopyFor returns the same event as delivered to another account: a
@@ -428,7 +412,7 @@ func (e *Event) appendOmitted(dst []byte, n int) ([]byte, error) {
 		}
 		switch rp, re := omittable(c.RequestParameters), omittable(c.ResponseElements); {
 		case msg > 0 && msg >= rp && msg >= re:
-			c.ErrorMessage = clipMessage(c.ErrorMessage, MaxErrorMessageBytes)
+			c.ErrorMessage = apierr.ClipMessage(c.ErrorMessage, MaxErrorMessageBytes)
 		case rp > 0 && rp >= re:
 			c.RequestParameters = omittedField(len(c.RequestParameters))
 		case re > 0:

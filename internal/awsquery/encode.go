@@ -10,7 +10,8 @@ import (
 	"slices"
 	"strconv"
 	"time"
-	"unicode/utf8"
+
+	"github.com/trent-kms/trent/internal/apierr"
 )
 
 // ContentType is the media type of Query responses: IAM and STS send
@@ -86,20 +87,6 @@ func (s *Service) marshalResult(requestID string, op *Operation, out any) ([]byt
 // (awsproto.MaxErrorMessageBytes).
 const MaxErrorMessageBytes = 6 << 10
 
-// clipMessage cuts m to MaxErrorMessageBytes at a character boundary,
-// marking the cut.
-func clipMessage(m string) string {
-	if len(m) <= MaxErrorMessageBytes {
-		return m
-	}
-	const mark = "..."
-	n := MaxErrorMessageBytes - len(mark)
-	for n > 0 && !utf8.RuneStart(m[n]) {
-		n--
-	}
-	return m[:n] + mark
-}
-
 func (s *Service) marshalError(requestID string, err error) (int, []byte) {
 	e := s.WireError(err)
 	status := HTTPStatus(e.Code)
@@ -108,7 +95,7 @@ func (s *Service) marshalError(requestID string, err error) (int, []byte) {
 	element(&b, "Type", errorType(status))
 	element(&b, "Code", e.Code)
 	if e.Message != "" {
-		element(&b, "Message", clipMessage(e.Message))
+		element(&b, "Message", apierr.ClipMessage(e.Message, MaxErrorMessageBytes))
 	}
 	b.WriteString("</Error>")
 	element(&b, "RequestId", requestID)
